@@ -1,0 +1,163 @@
+/* dbglob.c - see dbglob.h. */
+#include "dbglob.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+/* Match pattern components against path components; `**` spans zero or more of them. */
+static bool match_parts(const char *pat, const char *path)
+{
+    for (;;) {
+        if (*pat == '\0')
+            return *path == '\0';
+        const char *pe = strchr(pat, '/');
+        size_t pn = pe ? (size_t)(pe - pat) : strlen(pat);
+        if (pn == 2 && pat[0] == '*' && pat[1] == '*') {
+            const char *rest = pe ? pe + 1 : "";
+            if (*rest == '\0')
+                return true; /* trailing ** matches everything below */
+            for (const char *p = path;;) {
+                if (match_parts(rest, p))
+                    return true;
+                const char *s = strchr(p, '/');
+                if (!s)
+                    return false;
+                p = s + 1;
+            }
+        }
+        if (*path == '\0')
+            return false;
+        const char *se = strchr(path, '/');
+        size_t sn = se ? (size_t)(se - path) : strlen(path);
+        char pbuf[512], sbuf[512];
+        if (pn >= sizeof pbuf || sn >= sizeof sbuf)
+            return false;
+        memcpy(pbuf, pat, pn);
+        pbuf[pn] = '\0';
+        memcpy(sbuf, path, sn);
+        sbuf[sn] = '\0';
+        if (fnmatch(pbuf, sbuf, FNM_PERIOD) != 0)
+            return false;
+        if (!pe)
+            return se == NULL;
+        if (!se)
+            return false;
+        pat = pe + 1;
+        path = se + 1;
+    }
+}
+
+bool dbglob_match(const char *pattern, const char *relpath)
+{
+    return match_parts(pattern, relpath);
+}
+
+bool dbglob_match_any(const struct dv_config *cfg, const char *relpath)
+{
+    for (size_t i = 0; i < cfg->server.ndatabases; i++)
+        if (dbglob_match(cfg->server.databases[i], relpath))
+            return true;
+    return false;
+}
+
+struct list {
+    char **v;
+    size_t n, cap;
+};
+
+static void list_add(struct list *l, char *s)
+{
+    if (l->n + 2 > l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = dv_realloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = s;
+    l->v[l->n] = NULL;
+}
+
+static int walk(const struct dv_config *cfg, const char *abs, const char *rel, struct list *l)
+{
+    DIR *d = opendir(abs);
+    if (!d) {
+        if (rel[0] == '\0') {
+            dv_syserr("data directory %s", abs);
+            return -1;
+        }
+        return 0; /* a subdirectory that vanished or is unreadable: not a database */
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *a = dv_path_join(abs, e->d_name);
+        char *r = rel[0] ? dv_asprintf("%s/%s", rel, e->d_name) : dv_strdup(e->d_name);
+        unsigned char type = e->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat st;
+            type = lstat(a, &st) != 0 ? DT_UNKNOWN
+                   : S_ISDIR(st.st_mode) ? DT_DIR
+                   : S_ISREG(st.st_mode) ? DT_REG
+                                         : DT_UNKNOWN;
+        }
+        if (type == DT_DIR && strcmp(a, cfg->server.daos_dir) != 0) {
+            walk(cfg, a, r, l);
+            free(r);
+        } else if (type == DT_REG && dbglob_match_any(cfg, r)) {
+            list_add(l, r);
+        } else {
+            free(r);
+        }
+        free(a);
+    }
+    closedir(d);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dbglob_list(const struct dv_config *cfg, char ***out, size_t *count)
+{
+    struct list l = {0};
+    list_add(&l, NULL);
+    l.n = 0;
+    if (walk(cfg, cfg->server.data_dir, "", &l) != 0) {
+        dbglob_free(l.v);
+        return -1;
+    }
+    qsort(l.v, l.n, sizeof *l.v, cmp_str);
+    *out = l.v;
+    if (count)
+        *count = l.n;
+    return 0;
+}
+
+void dbglob_free(char **list)
+{
+    if (!list)
+        return;
+    for (char **p = list; *p; p++)
+        free(*p);
+    free(list);
+}
+
+char *dbglob_resolve(const struct dv_config *cfg, const char *path, char **rel)
+{
+    char *abs = path[0] == '/' ? dv_strdup(path) : dv_path_join(cfg->server.data_dir, path);
+    if (rel) {
+        size_t n = strlen(cfg->server.data_dir);
+        if (strncmp(abs, cfg->server.data_dir, n) == 0 && abs[n] == '/')
+            *rel = dv_strdup(abs + n + 1);
+        else
+            *rel = NULL;
+    }
+    return abs;
+}

@@ -1,0 +1,32 @@
+/*
+ * dbglob.h - which files under the server data directory are databases.
+ *
+ * server.databases is a list of globs relative to data_dir: `*` and `?` and `[...]` match
+ * within one path component, `**` as a whole component matches zero or more directories
+ * ("**" + "/" + "*.nsf" matches "a.nsf" and "mail/alice.nsf"). The DAOS directory, hidden
+ * names (starting with '.', which is how dvault and the store name temporary files) and
+ * anything that is not a regular file are never matched.
+ */
+#ifndef DV_DBGLOB_H
+#define DV_DBGLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+bool dbglob_match(const char *pattern, const char *relpath);
+/* True if relpath matches any of cfg's globs. */
+bool dbglob_match_any(const struct dv_config *cfg, const char *relpath);
+
+/* Sorted list of matching paths relative to data_dir (malloc'd array of malloc'd strings,
+ * NULL-terminated). Returns 0 or -1 (data_dir unreadable). */
+int dbglob_list(const struct dv_config *cfg, char ***out, size_t *count);
+void dbglob_free(char **list);
+
+/* Resolve a database PATH argument: relative to data_dir as the server names it, or
+ * absolute. Returns malloc'd absolute path; *rel gets the path relative to data_dir when it
+ * is below it (malloc'd) or NULL. */
+char *dbglob_resolve(const struct dv_config *cfg, const char *path, char **rel);
+
+#endif

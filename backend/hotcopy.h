@@ -1,0 +1,60 @@
+/*
+ * hotcopy.h - a consistent copy of one live SQLite database while writers commit.
+ *
+ * The method (design.md, "Hot backup of a live database"):
+ *   1. begin: open the database read-only (no checkpoint on close) and start a read
+ *      transaction; record the file size and page size;
+ *   2. copy: the file's bytes up to the size seen at begin, with dvault's own copy or with
+ *      opts->snapshot_command ({src} {dst}); the copy may be torn where a checkpoint wrote;
+ *   3. stop: read the WAL (header, then frames while salts match and checksums verify, up to
+ *      the last commit frame): the delta = the newest image of each page, plus the database
+ *      size at that commit; end the read transaction;
+ *   4. apply (DV_DELTA_APPLY): write the delta's pages into the copy and set its size; the copy
+ *      is then the database as of the stop. DV_DELTA_KEEP: leave the copy as made and write
+ *      the delta beside it as a .delta file (format in delta.h / docs/formats.md).
+ * A database not in WAL mode is copied under a short shared lock instead (BEGIN + read, so
+ * writers wait; result->locked_copy is set). The file descriptor used to copy is kept open
+ * until the SQLite connection is closed (POSIX locks die with any close of the file).
+ * The live database is never written: no checkpoint, no journal-mode change.
+ */
+#ifndef DV_HOTCOPY_H
+#define DV_HOTCOPY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "job.h"
+
+struct hotcopy_opts {
+    enum dv_delta_mode delta;     /* apply (default) or keep */
+    const char *snapshot_command; /* NULL or "" = dvault copies; else run with {src} {dst} */
+    struct dv_job *job;           /* progress (bytes of the copy), cancellation; may be NULL */
+};
+
+struct hotcopy_result {
+    bool wal_mode;         /* false: copied under a lock (not in WAL mode) */
+    bool locked_copy;      /* true when the fallback locked copy was used */
+    uint32_t page_size;
+    uint64_t base_size;    /* bytes copied (size seen at begin) */
+    uint64_t final_size;   /* size of the database as of the stop */
+    uint32_t delta_pages;  /* distinct pages in the delta */
+    uint32_t wal_frames;   /* committed frames read from the WAL */
+    char replica_id[64];   /* dbinfo.replica_id / dbiid as of the stop, "" if absent */
+    char dbiid[64];
+    char copy_sha256[65];  /* of dst as left on disk (after apply, or the raw copy for keep) */
+    char delta_sha256[65]; /* of the .delta file (keep), "" otherwise */
+    double seconds;
+};
+
+/*
+ * Copy live database src to dst (a new file; its directory must exist). With DV_DELTA_KEEP
+ * the delta is written to delta_path (required then, ignored otherwise). dst and delta_path
+ * are written under temporary names and renamed when complete and fsynced.
+ * Returns 0, or -1 with dv_err() naming the file and the step that failed (nothing is left
+ * at dst or delta_path on failure).
+ */
+int hotcopy_db(const char *src, const char *dst, const char *delta_path,
+               const struct hotcopy_opts *opts, struct hotcopy_result *result);
+
+#endif

@@ -1,0 +1,121 @@
+/* job.c - see job.h. */
+#include "job.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+void job_init(struct dv_job *j, const char *kind)
+{
+    memset(j, 0, sizeof *j);
+    snprintf(j->kind, sizeof j->kind, "%s", kind);
+    pthread_mutex_init(&j->mu, NULL);
+    atomic_init(&j->cancel, 0);
+    j->p.started = j->p.phase_started = dv_mono();
+}
+
+void job_done(struct dv_job *j)
+{
+    if (j)
+        pthread_mutex_destroy(&j->mu);
+}
+
+static void report(struct dv_job *j, double now)
+{
+    j->last_report = now;
+    if (j->on_progress) {
+        struct dv_progress copy;
+        job_snapshot(j, &copy);
+        j->on_progress(j->progress_ud, &copy);
+    }
+}
+
+void job_phase(struct dv_job *j, const char *phase, uint64_t items_total, uint64_t bytes_total)
+{
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->mu);
+    snprintf(j->p.phase, sizeof j->p.phase, "%s", phase);
+    j->p.item[0] = '\0';
+    j->p.items_done = j->p.bytes_done = 0;
+    j->p.items_total = items_total;
+    j->p.bytes_total = bytes_total;
+    j->p.phase_started = dv_mono();
+    pthread_mutex_unlock(&j->mu);
+    report(j, dv_mono());
+}
+
+void job_advance(struct dv_job *j, uint64_t items, uint64_t bytes, const char *item)
+{
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->mu);
+    j->p.items_done += items;
+    j->p.bytes_done += bytes;
+    if (item)
+        snprintf(j->p.item, sizeof j->p.item, "%s", item);
+    pthread_mutex_unlock(&j->mu);
+    if (!j->on_progress)
+        return;
+    double now = dv_mono();
+    if (now - j->last_report >= 0.1)
+        report(j, now);
+}
+
+void job_flush(struct dv_job *j)
+{
+    if (j)
+        report(j, dv_mono());
+}
+
+bool job_cancelled(struct dv_job *j)
+{
+    return j && atomic_load(&j->cancel) != 0;
+}
+
+void job_cancel(struct dv_job *j)
+{
+    if (j)
+        atomic_store(&j->cancel, 1);
+}
+
+void job_log(struct dv_job *j, enum dv_level level, const char *fmt, ...)
+{
+    if (!j || !j->on_event)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    j->on_event(j->event_ud, level, msg);
+}
+
+void job_snapshot(struct dv_job *j, struct dv_progress *out)
+{
+    pthread_mutex_lock(&j->mu);
+    *out = j->p;
+    pthread_mutex_unlock(&j->mu);
+}
+
+void job_rate(const struct dv_progress *p, double now, double *rate, double *eta)
+{
+    double el = now - p->phase_started;
+    *rate = 0;
+    *eta = -1;
+    if (el <= 0.05)
+        return;
+    if (p->bytes_total > 0 || p->bytes_done > 0) {
+        *rate = (double)p->bytes_done / el;
+        if (p->bytes_total > p->bytes_done && *rate > 0)
+            *eta = (double)(p->bytes_total - p->bytes_done) / *rate;
+        else if (p->bytes_total && p->bytes_done >= p->bytes_total)
+            *eta = 0;
+    } else {
+        *rate = (double)p->items_done / el;
+        if (p->items_total > p->items_done && *rate > 0)
+            *eta = (double)(p->items_total - p->items_done) / *rate;
+    }
+}

@@ -1,0 +1,638 @@
+/* util.c - see util.h. */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+static _Thread_local char err_buf[DV_ERR_MAX];
+
+void dv_seterr(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    va_end(ap);
+}
+
+void dv_preferr(const char *fmt, ...)
+{
+    char prefix[DV_ERR_MAX], old[DV_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    snprintf(old, sizeof old, "%s", err_buf);
+    snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
+}
+
+const char *dv_err(void)
+{
+    return err_buf[0] ? err_buf : "unknown error";
+}
+
+void dv_syserr(const char *fmt, ...)
+{
+    int e = errno;
+    char msg[DV_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err_buf, sizeof err_buf, "%s: %s", msg, strerror(e));
+    errno = e;
+}
+
+void *dv_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fputs("dvault: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+void *dv_calloc(size_t n, size_t m)
+{
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (!p) {
+        fputs("dvault: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+void *dv_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fputs("dvault: out of memory\n", stderr);
+        abort();
+    }
+    return q;
+}
+
+char *dv_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = dv_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+char *dv_asprintf(const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = dv_malloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return s;
+}
+
+char *dv_path_join(const char *a, const char *b)
+{
+    if (b[0] == '/' || a[0] == '\0')
+        return dv_strdup(b);
+    size_t la = strlen(a);
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    return dv_asprintf("%.*s/%s", (int)la, a, b);
+}
+
+char *dv_dirname(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    if (!s)
+        return dv_strdup(".");
+    if (s == path)
+        return dv_strdup("/");
+    return dv_asprintf("%.*s", (int)(s - path), path);
+}
+
+char *dv_path_abs(const char *base, const char *path)
+{
+    if (path[0] == '/')
+        return dv_strdup(path);
+    if (strcmp(base, ".") == 0 || base[0] == '\0') {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd))
+            return dv_strdup(path);
+        return dv_path_join(cwd, path);
+    }
+    if (base[0] != '/') {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd)) {
+            char *b = dv_path_join(cwd, base);
+            char *r = dv_path_join(b, path);
+            free(b);
+            return r;
+        }
+    }
+    return dv_path_join(base, path);
+}
+
+bool dv_path_is_safe_rel(const char *rel)
+{
+    if (!rel || !rel[0] || rel[0] == '/')
+        return false;
+    const char *p = rel;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        if (!e)
+            break;
+        p = e + 1;
+        if (!*p)
+            return false;
+    }
+    return true;
+}
+
+int dv_mkdirs(const char *path, mode_t mode)
+{
+    char *p = dv_strdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) != 0 && errno != EEXIST) {
+            dv_syserr("mkdir %s", p);
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, mode) != 0 && errno != EEXIST) {
+        dv_syserr("mkdir %s", p);
+        free(p);
+        return -1;
+    }
+    free(p);
+    return 0;
+}
+
+int dv_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        dv_syserr("open directory %s", dir);
+        return -1;
+    }
+    int rc = fsync(fd);
+    if (rc != 0 && errno != EINVAL)
+        dv_syserr("fsync directory %s", dir);
+    else
+        rc = 0;
+    close(fd);
+    return rc;
+}
+
+int dv_fsync_parent(const char *path)
+{
+    char *d = dv_dirname(path);
+    int rc = dv_fsync_dir(d);
+    free(d);
+    return rc;
+}
+
+int dv_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int dv_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        off += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+ssize_t dv_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+    char *p = buf;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, p + got, len - got, off + (off_t)got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+int dv_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+    char *tmp = dv_asprintf("%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        dv_syserr("create %s", tmp);
+        free(tmp);
+        return -1;
+    }
+    if (dv_write_all(fd, buf, len) != 0) {
+        dv_syserr("write %s", tmp);
+        goto fail;
+    }
+    if (fsync(fd) != 0) {
+        dv_syserr("fsync %s", tmp);
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        dv_syserr("close %s", tmp);
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        dv_syserr("rename %s to %s", tmp, path);
+        goto fail;
+    }
+    free(tmp);
+    return dv_fsync_parent(path);
+fail:
+    if (fd >= 0)
+        close(fd);
+    int e = errno;
+    unlink(tmp);
+    errno = e;
+    free(tmp);
+    return -1;
+}
+
+int dv_read_file(const char *path, char **buf, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        dv_syserr("open %s", path);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        dv_syserr("stat %s", path);
+        close(fd);
+        return -1;
+    }
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
+    char *b = dv_malloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            b = dv_realloc(b, cap);
+        }
+        ssize_t r = read(fd, b + n, cap - n - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            dv_syserr("read %s", path);
+            free(b);
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    b[n] = '\0';
+    *buf = b;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+int64_t dv_copy_range(int in, off_t in_off, int out, off_t out_off, uint64_t len)
+{
+    uint64_t done = 0;
+    static _Thread_local bool no_cfr;
+    while (done < len && !no_cfr) {
+        loff_t io = in_off + (off_t)done, oo = out_off + (off_t)done;
+        size_t chunk = len - done > (1u << 30) ? (1u << 30) : (size_t)(len - done);
+        ssize_t n = copy_file_range(in, &io, out, &oo, chunk, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) {
+                no_cfr = errno != EXDEV; /* EXDEV is per pair; the rest are per kernel/fs */
+                break;
+            }
+            return -1;
+        }
+        if (n == 0)
+            return (int64_t)done;
+        done += (uint64_t)n;
+    }
+    if (done >= len)
+        return (int64_t)done;
+    size_t bufsz = 1 << 20;
+    char *buf = dv_malloc(bufsz);
+    while (done < len) {
+        size_t want = len - done > bufsz ? bufsz : (size_t)(len - done);
+        ssize_t n = dv_pread_full(in, buf, want, in_off + (off_t)done);
+        if (n < 0) {
+            free(buf);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        if (dv_pwrite_all(out, buf, (size_t)n, out_off + (off_t)done) != 0) {
+            free(buf);
+            return -1;
+        }
+        done += (uint64_t)n;
+    }
+    free(buf);
+    return (int64_t)done;
+}
+
+int dv_copy_file_atomic(const char *src, const char *dst, mode_t mode)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        dv_syserr("open %s", src);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(in, &st) != 0) {
+        dv_syserr("stat %s", src);
+        close(in);
+        return -1;
+    }
+    char *tmp = dv_asprintf("%s.tmp.%ld", dst, (long)getpid());
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (out < 0) {
+        dv_syserr("create %s", tmp);
+        close(in);
+        free(tmp);
+        return -1;
+    }
+    int64_t n = dv_copy_range(in, 0, out, 0, (uint64_t)st.st_size);
+    if (n < 0 || (uint64_t)n != (uint64_t)st.st_size) {
+        if (n < 0)
+            dv_syserr("copy %s to %s", src, tmp);
+        else
+            dv_seterr("copy %s: file shrank while copying", src);
+        goto fail;
+    }
+    if (fsync(out) != 0) {
+        dv_syserr("fsync %s", tmp);
+        goto fail;
+    }
+    close(out);
+    out = -1;
+    close(in);
+    in = -1;
+    if (rename(tmp, dst) != 0) {
+        dv_syserr("rename %s to %s", tmp, dst);
+        goto fail;
+    }
+    free(tmp);
+    return dv_fsync_parent(dst);
+fail:
+    if (out >= 0)
+        close(out);
+    if (in >= 0)
+        close(in);
+    unlink(tmp);
+    free(tmp);
+    return -1;
+}
+
+void dv_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int dv_unhex(const char *hex, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(hex[2 * i]), lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+void dv_sha256_hex(const void *buf, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
+    dv_hex(md, 32, out);
+}
+
+int dv_sha256_file_hex(const char *path, char out[65])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        dv_syserr("open %s", path);
+        return -1;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    size_t bufsz = 1 << 20;
+    char *buf = dv_malloc(bufsz);
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, bufsz);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            dv_syserr("read %s", path);
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(ctx, buf, (size_t)n);
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    close(fd);
+    if (rc == 0)
+        dv_hex(md, 32, out);
+    return rc;
+}
+
+void dv_random(void *buf, size_t n)
+{
+    char *p = buf;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("getrandom");
+            abort();
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+int64_t dv_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int64_t dv_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+double dv_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void dv_fmt_time(int64_t t, char *buf, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !localtime_r(&tt, &tm)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int64_t dv_parse_time(const char *s)
+{
+    if (!s || !*s)
+        return -1;
+    long v;
+    if (s[0] == '@')
+        return dv_parse_long(s + 1, 0, LONG_MAX, &v) == 0 ? v : -1;
+    if (dv_parse_long(s, 0, LONG_MAX, &v) == 0)
+        return v;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *fmts[] = {"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        memset(&tm, 0, sizeof tm);
+        const char *e = strptime(s, fmts[i], &tm);
+        if (e && *e == '\0') {
+            tm.tm_isdst = -1;
+            time_t t = mktime(&tm);
+            return t == (time_t)-1 ? -1 : (int64_t)t;
+        }
+    }
+    return -1;
+}
+
+void dv_fmt_bytes(uint64_t n, char *buf, size_t len)
+{
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, len, "%llu B", (unsigned long long)n);
+    else
+        snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+int dv_parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void dv_crashpoint(const char *name)
+{
+    static const char *spec;
+    static bool loaded;
+    static long hits;
+    if (!loaded) {
+        spec = getenv("DV_CRASH_AT");
+        loaded = true;
+    }
+    if (!spec)
+        return;
+    size_t n = strlen(name);
+    if (strncmp(spec, name, n) != 0)
+        return;
+    if (spec[n] == '\0') {
+        kill(getpid(), SIGKILL);
+    } else if (spec[n] == ':') {
+        long want = atol(spec + n + 1);
+        if (++hits >= want)
+            kill(getpid(), SIGKILL);
+    }
+}

@@ -1,0 +1,101 @@
+/*
+ * util.h - small shared helpers: error reporting, durable file writes, paths, hashing, time.
+ *
+ * Error convention for the whole code base: a function that can fail returns 0 on success
+ * and -1 on failure, after setting a one-line, human-readable message with dv_seterr().
+ * The message names the file, value or line concerned. Callers that add context use
+ * dv_preferr() ("restore: " + previous message). The message is thread-local, so worker
+ * threads and the console's thread never clobber each other.
+ */
+#ifndef DV_UTIL_H
+#define DV_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define DV_ERR_MAX 1024
+
+/* Exit codes of both programs. */
+enum { DV_EXIT_OK = 0, DV_EXIT_FAIL = 1, DV_EXIT_USAGE = 2 };
+
+void dv_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prefix the current message: dv_preferr("restore %s", path) -> "restore X: <old message>". */
+void dv_preferr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *dv_err(void);
+/* dv_seterr() with ": strerror(errno)" appended. errno is preserved. */
+void dv_syserr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* malloc that aborts on out-of-memory (we never try to limp on without memory). */
+void *dv_malloc(size_t n);
+void *dv_calloc(size_t n, size_t m);
+void *dv_realloc(void *p, size_t n);
+char *dv_strdup(const char *s);
+char *dv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Join two path parts with exactly one '/'; if b is absolute, returns a copy of b. */
+char *dv_path_join(const char *a, const char *b);
+/* Directory part of path (malloc'd), "." when there is none. */
+char *dv_dirname(const char *path);
+/* Make a path absolute against base (malloc'd); absolute paths are returned as copies. */
+char *dv_path_abs(const char *base, const char *path);
+/* True if a relative path stays below its root: no "..", no leading '/', no empty parts. */
+bool dv_path_is_safe_rel(const char *rel);
+
+/* mkdir -p with mode for the directories it creates. */
+int dv_mkdirs(const char *path, mode_t mode);
+/* fsync a directory (after a rename or create inside it). */
+int dv_fsync_dir(const char *dir);
+/* fsync the directory that contains path. */
+int dv_fsync_parent(const char *path);
+/*
+ * Durable replace: write buf to "path.tmp.<pid>", fsync, rename over path, fsync the
+ * directory. On failure the temp file is removed and path is left as it was.
+ */
+int dv_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
+/* Read a whole file (malloc'd, NUL-terminated for convenience; *len excludes the NUL). */
+int dv_read_file(const char *path, char **buf, size_t *len);
+/* write()/pwrite() every byte, retrying on EINTR and short writes. */
+int dv_write_all(int fd, const void *buf, size_t len);
+int dv_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* pread exactly len bytes unless EOF; returns bytes read or -1. */
+ssize_t dv_pread_full(int fd, void *buf, size_t len, off_t off);
+/*
+ * Copy len bytes from in at in_off to out at out_off: copy_file_range where the kernel can,
+ * read/write otherwise. Stops early at EOF of in; returns bytes copied or -1.
+ */
+int64_t dv_copy_range(int in, off_t in_off, int out, off_t out_off, uint64_t len);
+/* Copy a whole file to a new path durably (temp, fsync, rename); mode for the new file. */
+int dv_copy_file_atomic(const char *src, const char *dst, mode_t mode);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void dv_hex(const unsigned char *in, size_t n, char *out);
+/* Parse exactly 2n hex chars; returns 0 or -1. */
+int dv_unhex(const char *hex, unsigned char *out, size_t n);
+/* SHA-256 of a buffer / of a whole file (hex 65 bytes incl. NUL). */
+void dv_sha256_hex(const void *buf, size_t len, char out[65]);
+int dv_sha256_file_hex(const char *path, char out[65]);
+/* Random bytes from the OS (getrandom); aborts if the kernel cannot give them. */
+void dv_random(void *buf, size_t n);
+
+/* Wall clock seconds / microseconds since the epoch; monotonic seconds. */
+int64_t dv_now(void);
+int64_t dv_now_us(void);
+double dv_mono(void);
+/* "2026-11-22 01:46:51" local time into buf (>= 20 bytes). */
+void dv_fmt_time(int64_t t, char *buf, size_t n);
+/* Parse "YYYY-MM-DD[ HH:MM[:SS]]", "@EPOCH" or an epoch number into seconds; -1 on error. */
+int64_t dv_parse_time(const char *s);
+/* "1.5 GiB" style human sizes into buf. */
+void dv_fmt_bytes(uint64_t n, char *buf, size_t len);
+
+/* Parse a decimal integer within [min,max]; returns 0 or -1 (no message set). */
+int dv_parse_long(const char *s, long min, long max, long *out);
+
+/* Test hook: if env DV_CRASH_AT equals name (or "name:N" and this is the N-th hit),
+ * the process kills itself with SIGKILL. Costs a getenv on first call only. */
+void dv_crashpoint(const char *name);
+
+#endif

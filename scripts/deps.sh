@@ -1,0 +1,48 @@
+#!/bin/sh
+# deps.sh [build|test|bench|fuzz] - make sure what dvault needs is installed.
+# As root on Debian, installs the missing packages with apt-get; otherwise prints the exact
+# apt-get line and exits 1. Quiet when everything is there.
+set -u
+what=${1:-build}
+missing=""
+need_pc() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+
+need_cmd pkg-config pkg-config
+need_cmd cc gcc
+need_cmd make make
+if command -v pkg-config >/dev/null 2>&1; then
+    need_pc ncursesw libncurses-dev
+    need_pc sqlite3 libsqlite3-dev
+    need_pc yaml-0.1 libyaml-dev
+    need_pc libcrypto libssl-dev
+    need_pc cmocka libcmocka-dev
+else
+    missing="$missing libncurses-dev libsqlite3-dev libyaml-dev libssl-dev libcmocka-dev"
+fi
+case "$what" in
+test|bench|fuzz)
+    need_cmd tmux tmux
+    need_cmd sqlite3 sqlite3
+    need_cmd rsync rsync
+    need_cmd valgrind valgrind
+    need_cmd python3 python3
+    ;;
+esac
+case "$what" in
+bench) need_cmd hyperfine hyperfine ;;
+fuzz) need_cmd clang clang; [ -d /usr/lib/llvm-14/lib/clang ] || missing="$missing libclang-rt-14-dev" ;;
+esac
+[ -z "$missing" ] && exit 0
+line="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "deps: installing:$missing" >&2
+    if ! { apt-get install -y -q --no-install-recommends $missing >/dev/null 2>&1 ||
+           { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null; }; }; then
+        echo "deps: '$line' failed" >&2
+        exit 1
+    fi
+    exit 0
+fi
+echo "deps: missing packages; as root run: $line" >&2
+exit 1

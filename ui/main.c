@@ -1,0 +1,88 @@
+/* main.c - dvault: the console when run without a subcommand, else one command. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "util.h"
+
+static const struct cli_command commands[] = {
+    {"status", cli_status, "status [--json]            server, DAOS index state, last backup, warnings"},
+    {"listnlo", cli_listnlo, "listnlo {all|missing} PATH [-o FILE]"},
+    {"resync", cli_resync, "resync {daos|catalog}"},
+    {"daos", cli_daos, "daos {status|prune [--days N]}"},
+};
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("dvault: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dvault [-c FILE] [COMMAND [ARGS]]\n"
+               "  (no command)               the console\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f, "  -c FILE selects the configuration (default ./config.yaml)\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *cfg_path = NULL;
+    int i = 1;
+    /* -c FILE may come before the command, or anywhere after it. */
+    for (int j = 1; j < argc; j++) {
+        if (strcmp(argv[j], "-c") == 0 || strcmp(argv[j], "--config") == 0) {
+            if (j + 1 >= argc)
+                return cli_fail(DV_EXIT_USAGE, "-c needs a file name");
+            cfg_path = argv[j + 1];
+            memmove(&argv[j], &argv[j + 2], sizeof(char *) * (size_t)(argc - j - 1));
+            argc -= 2;
+            j--;
+        }
+    }
+    if (i < argc && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ||
+                     strcmp(argv[i], "help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (i < argc && strcmp(argv[i], "--version") == 0) {
+        printf("dvault 0.1\n");
+        return 0;
+    }
+    if (!cfg_path)
+        cfg_path = "config.yaml";
+
+    struct dv_config cfg;
+    if (dv_config_load(cfg_path, &cfg) != 0) {
+        fprintf(stderr, "%s\n", dv_err());
+        dv_config_done(&cfg);
+        return DV_EXIT_USAGE;
+    }
+    int rc;
+    if (i >= argc) {
+        rc = console_main(&cfg);
+    } else {
+        const struct cli_command *c = NULL;
+        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+            if (strcmp(commands[k].name, argv[i]) == 0)
+                c = &commands[k];
+        if (!c) {
+            rc = cli_fail(DV_EXIT_USAGE, "unknown command '%s' (dvault help lists them)", argv[i]);
+        } else {
+            rc = c->fn(argc - i, argv + i, &cfg);
+        }
+    }
+    dv_config_done(&cfg);
+    return rc;
+}
