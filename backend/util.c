@@ -33,7 +33,8 @@ void dv_preferr(const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     snprintf(old, sizeof old, "%s", err_buf);
-    snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
+    if (snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old) >= (int)sizeof err_buf)
+        err_buf[sizeof err_buf - 1] = '\0'; /* truncated: still one line */
 }
 
 const char *dv_err(void)
@@ -49,7 +50,8 @@ void dv_syserr(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(err_buf, sizeof err_buf, "%s: %s", msg, strerror(e));
+    if (snprintf(err_buf, sizeof err_buf, "%s: %s", msg, strerror(e)) >= (int)sizeof err_buf)
+        err_buf[sizeof err_buf - 1] = '\0'; /* truncated: still one line */
     errno = e;
 }
 
