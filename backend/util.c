@@ -34,7 +34,7 @@ void dv_preferr(const char *fmt, ...)
     va_end(ap);
     snprintf(old, sizeof old, "%s", err_buf);
     if (snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old) >= (int)sizeof err_buf)
-        err_buf[sizeof err_buf - 1] = '\0'; /* truncated: still one line */
+        err_buf[sizeof err_buf - 1] = '\0'; /* truncated messages are still one line */
 }
 
 const char *dv_err(void)
@@ -51,7 +51,7 @@ void dv_syserr(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (snprintf(err_buf, sizeof err_buf, "%s: %s", msg, strerror(e)) >= (int)sizeof err_buf)
-        err_buf[sizeof err_buf - 1] = '\0'; /* truncated: still one line */
+        err_buf[sizeof err_buf - 1] = '\0';
     errno = e;
 }
 
