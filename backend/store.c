@@ -2294,3 +2294,21 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
         *nout = count;
     return rc;
 }
+
+int store_objects(struct dv_store *st, store_object_fn fn, void *ud)
+{
+    sqlite3_stmt *s = sq_prep(st->idx, "SELECT name, subdir, refcount FROM doi ORDER BY name",
+                              "DAOS index: objects");
+    if (!s)
+        return -1;
+    int rc = 0, r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((rc = fn(ud, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+                     sqlite3_column_int64(s, 2))) != 0)
+            break;
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = sq_fail(st->idx, "DAOS index: objects");
+    sqlite3_finalize(s);
+    return rc;
+}

@@ -156,6 +156,13 @@ int store_nlo_read(struct dv_store *st, const char *name, unsigned char **buf, s
  */
 int store_nlo_install(struct dv_store *st, const char *name, const char *src_path, bool *installed);
 
+/*
+ * Call fn for every object in the index (DOI), in name order, with its subdirectory and
+ * refcount; a non-zero return from fn stops with that value. Returns 0, fn's value, or -1.
+ */
+typedef int (*store_object_fn)(void *ud, const char *name, int subdir, int64_t refcount);
+int store_objects(struct dv_store *st, store_object_fn fn, void *ud);
+
 /* ---- DAOS index ------------------------------------------------------------------------ */
 
 struct store_subdir {
