@@ -11,6 +11,9 @@
 
 static const struct cli_command commands[] = {
     {"config", cli_config, "config [--check]           the effective configuration"},
+    {"listnlo", cli_listnlo, "listnlo {all|missing} PATH [-o FILE]  NLOs a database references / lacks"},
+    {"resync", cli_resync, "resync daos                rebuild the server's DAOS index"},
+    {"daos", cli_daos, "daos {status|prune [--days N]}  the server's DAOS index, deferred deletion"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,242 @@
+/*
+ * store.h - the live document server that dvault backs up: databases, the DAOS repository of
+ * NLOs, the DAOS index (daoscat.db + daos.cfg), resync, prune, listnlo.
+ *
+ * On-disk layout and behaviour: docs/store.md; NLO file format: docs/formats.md "NLO file".
+ *
+ * Threads and processes: a `struct dv_store` and the `struct store_db` handles opened through
+ * it belong to one thread at a time (open one store per thread). Any number of stores in any
+ * number of processes may work on the same data directory at once: every SQLite connection has
+ * a busy timeout, write transactions start with BEGIN IMMEDIATE, and index transactions are
+ * short (file I/O is done outside them).
+ *
+ * Refcount discipline: the index errs on the safe side. A reference is counted in the index
+ * *before* the database transaction that creates it commits (and uncounted again on rollback);
+ * a reference is released in the index only *after* the database transaction that removed it
+ * committed. A crash in between leaves a refcount too high (never too low): an NLO is then
+ * kept too long, never deleted while referenced. Resync repairs the counts.
+ */
+#ifndef DV_STORE_H
+#define DV_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "job.h"
+
+#define STORE_UNID_LEN 32      /* hex characters of a document's unid */
+#define STORE_NLO_NAME_LEN 84  /* 64 hex sha256 + 16 hex size + ".nlo" */
+#define STORE_NLO_HDR 32       /* bytes of an NLO file's header */
+#define STORE_NLO_TAG 16       /* bytes of the GCM tag after an encrypted payload */
+
+struct dv_store;
+struct store_db;
+
+/*
+ * Open the live server described by cfg (cfg must outlive the store). Creates data_dir and
+ * daos_dir if missing; opens or creates the DAOS index <daos_dir>/daoscat.db. When the index
+ * is missing (and there is something to index: databases or NLO subdirectories) or unreadable,
+ * it is recreated empty and marked NEEDS_RESYNC. With server.encryption on, loads the key file
+ * or creates it (32 random bytes as 64 hex + newline, mode 0600); with encryption off, an
+ * existing key file is still loaded (to read older encrypted NLOs). A key file that is not
+ * mode 0600 or not owned by the user is refused (the message says why, never shows the key).
+ * Returns the store, or NULL with dv_err() set.
+ */
+struct dv_store *store_open(const struct dv_config *cfg);
+/* Close the index; databases opened through the store must be closed first. NULL is a no-op. */
+void store_free(struct dv_store *st);
+const struct dv_config *store_config(const struct dv_store *st);
+
+/* ---- databases ------------------------------------------------------------------------ */
+
+/*
+ * Create a new database at relpath (relative to data_dir, or absolute; parents created) in WAL
+ * mode with the schema of design.md plus notes.body, a random replica_id and dbiid (32 hex)
+ * and title; records it in the index (DIT). Fails if the file exists. Returns an open handle
+ * (caller closes with store_db_close) or NULL with dv_err() set.
+ */
+struct store_db *store_db_create(struct dv_store *st, const char *relpath, const char *title);
+/*
+ * Open an existing database (path relative to data_dir, or absolute). A database below
+ * data_dir that matches the globs but is unknown to the index, or whose replica id changed,
+ * marks the index NEEDS_RESYNC. Returns the handle or NULL with dv_err() set.
+ */
+struct store_db *store_db_open(struct dv_store *st, const char *path);
+/* Close (a transaction still open is rolled back). NULL is a no-op. */
+void store_db_close(struct store_db *db);
+/* Absolute path of the database file. */
+const char *store_db_path(const struct store_db *db);
+/* The SQLite handle, for the caller's own tables (same connection, same transactions).
+ * Do not BEGIN/COMMIT on it directly: use store_db_begin/commit/rollback. */
+struct sqlite3 *store_db_sqlite(struct store_db *db);
+/* dbinfo values (replica_id, dbiid, title) as read at open; "" when absent. */
+const char *store_db_replica_id(const struct store_db *db);
+
+/*
+ * Explicit write transaction (BEGIN IMMEDIATE, waits for other writers). Store operations
+ * between begin and commit join it; without one, each operation is its own transaction.
+ * Commit applies the index changes (releases) of the transaction; rollback undoes the
+ * references it counted. Return 0 or -1 with dv_err() set (after a failed commit the
+ * transaction is rolled back).
+ */
+int store_db_begin(struct store_db *db);
+int store_db_commit(struct store_db *db);
+int store_db_rollback(struct store_db *db);
+
+struct store_doc {
+    const char *form;    /* "Memo", "Reply", ... */
+    const char *subject;
+    const char *sender;
+    const char *body;
+    int64_t created;     /* seconds; 0 = now */
+};
+
+struct store_att {
+    const char *name;    /* file name shown to users */
+    const void *data;
+    size_t size;
+};
+
+/*
+ * Add a document with natt attachments. Attachments of min_object_size bytes and up become
+ * NLOs (attachments.nlo = NLO name, data NULL): an existing NLO only gains a reference, a new
+ * one is written (encrypted when configured) to a hidden temporary name, fsynced and renamed
+ * into the lowest subdirectory with room. Smaller attachments are stored inline. unid_out
+ * (33 bytes, may be NULL) receives the new document's unid. Returns 0 or -1.
+ */
+int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct store_att *att,
+                  size_t natt, char unid_out[STORE_UNID_LEN + 1]);
+/* Soft delete: notes.deleted = when (0 = now). Keeps its references. -1 if no such unid. */
+int store_doc_delete(struct store_db *db, const char *unid, int64_t when);
+/*
+ * Purge documents soft-deleted at or before `before` (seconds): deletes their notes and
+ * attachments rows and releases their NLO references (refcount 0 starts the deferred deletion
+ * clock). *ndocs (may be NULL) gets the number purged. Returns 0 or -1.
+ */
+int store_purge(struct store_db *db, int64_t before, size_t *ndocs);
+/*
+ * Copy document unid (with its attachments) from src into dst, keeping unid, times and
+ * deletion state; NLO references are counted for dst. Every NLO it references must be in the
+ * repository (recover missing ones first). Fails if dst already has the unid. Returns 0 or -1.
+ */
+int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst);
+/*
+ * Read attachment att_id's content (inline, or from its NLO: decrypted, authenticated and
+ * checked against its name). *buf is malloc'd (caller frees), *len its size. A referenced NLO
+ * that is missing marks the index NEEDS_RESYNC. Returns 0 or -1.
+ */
+int store_att_read(struct store_db *db, int64_t att_id, unsigned char **buf, size_t *len);
+
+/* ---- DAOS repository ------------------------------------------------------------------- */
+
+/* True if name looks like an NLO file name (64+16 lower-case hex + ".nlo"). */
+bool store_nlo_name_valid(const char *name);
+/* Compute the NLO name of a plaintext (out: STORE_NLO_NAME_LEN + 1 bytes). */
+void store_nlo_name(const void *data, size_t size, char out[STORE_NLO_NAME_LEN + 1]);
+/*
+ * Path of NLO name in the repository: the subdirectory recorded in the index, else a scan of
+ * the subdirectories. Returns a malloc'd absolute path, or NULL with dv_err() "... not in the
+ * repository" when no file exists.
+ */
+char *store_nlo_path(struct dv_store *st, const char *name);
+/*
+ * Read NLO name: header checked, decrypted and authenticated (GCM, the name is the AAD), the
+ * plaintext's SHA-256 and size checked against the name. *buf malloc'd. Returns 0 or -1
+ * ("wrong key or damaged file" on authentication failure).
+ */
+int store_nlo_read(struct dv_store *st, const char *name, unsigned char **buf, size_t *len);
+/*
+ * Recovery: install the NLO name whose stored bytes (as found in a backup) are at src_path.
+ * Copied into the lowest subdirectory with room (hidden temp name, fsync, rename), read back
+ * and verified (as store_nlo_read), and recorded in the index with a refcount computed from the
+ * databases that reference it. An NLO already present is left alone (*installed = false).
+ * installed may be NULL. Returns 0 or -1.
+ */
+int store_nlo_install(struct dv_store *st, const char *name, const char *src_path, bool *installed);
+
+/*
+ * Call fn for every object in the index (DOI), in name order, with its subdirectory and
+ * refcount; a non-zero return from fn stops with that value. Returns 0, fn's value, or -1.
+ */
+typedef int (*store_object_fn)(void *ud, const char *name, int subdir, int64_t refcount);
+int store_objects(struct dv_store *st, store_object_fn fn, void *ud);
+
+/* ---- DAOS index ------------------------------------------------------------------------ */
+
+struct store_subdir {
+    int subdir;   /* 1 = "0001" */
+    long count;   /* NLO files in it */
+};
+
+struct store_status {
+    bool needs_resync;
+    char reason[512];      /* why NEEDS_RESYNC ("" when synchronized) */
+    int64_t state_since;   /* when the state was set */
+    uint64_t objects, bytes;            /* DOI */
+    uint64_t zero_ref, zero_ref_bytes;  /* refcount 0, waiting for deferred deletion */
+    uint64_t zero_ref_due;              /* ... of which old enough to prune now */
+    uint64_t references;                /* sum of refcounts */
+    uint64_t databases;                 /* DIT rows */
+    struct store_subdir *subdirs;       /* malloc'd, ascending */
+    size_t nsubdirs;
+};
+
+/* Fill st's index state and counts (no check: call store_check first for a fresh verdict).
+ * Free with store_status_done. Returns 0 or -1. */
+int store_status(struct dv_store *st, struct store_status *out);
+void store_status_done(struct store_status *s);
+/* True if the index is NEEDS_RESYNC (false on error too, with dv_err() set). */
+bool store_needs_resync(struct dv_store *st);
+/* Mark the index NEEDS_RESYNC with a reason (kept until a resync). Returns 0 or -1. */
+int store_mark_needs_resync(struct dv_store *st, const char *reason);
+/*
+ * Compare the DIT with the databases found by the globs (appeared, disappeared, replica id
+ * changed) and mark NEEDS_RESYNC on a difference. Returns 0 (checked; see store_needs_resync)
+ * or -1 on error.
+ */
+int store_check(struct dv_store *st);
+
+struct store_resync_counts {
+    uint64_t objects, bytes, databases, references;
+    uint64_t missing;     /* references to NLOs not in the repository */
+    uint64_t duplicates;  /* an NLO name found in two subdirectories (first one kept) */
+};
+/*
+ * Rebuild the DIT, DOI and subdirectory counts from scratch: the repository (readdir of every
+ * NNNN subdirectory) and every database's attachments.nlo, in one index transaction; rewrite
+ * daos.cfg; end SYNCHRONIZED. Zero-ref objects keep the zero_since they had (else now).
+ * Progress and warnings go to job (may be NULL); cancel is honoured (index unchanged).
+ * counts may be NULL. Run it while the server is quiet: references added or removed by
+ * concurrent writers during the rebuild may be miscounted. Returns 0 or -1.
+ */
+int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_counts *counts);
+
+struct store_prune_counts {
+    uint64_t deleted, bytes;  /* physically deleted */
+    uint64_t waiting_backup;  /* due, but the callback refused (no backup holds them yet) */
+    uint64_t not_due;         /* refcount 0, younger than the deletion interval */
+};
+typedef bool (*store_may_delete_fn)(void *ud, const char *name);
+/*
+ * DAOS prune: physically delete NLOs whose refcount has been 0 for at least days days
+ * (days < 0: server.deferred_deletion_days), for which may_delete (may be NULL = all) says
+ * yes; update DOI and daos.cfg. Runs store_check first and refuses while NEEDS_RESYNC
+ * ("run dvault resync daos first"). counts may be NULL. Returns 0 or -1.
+ */
+int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, void *ud,
+                struct store_prune_counts *counts, struct dv_job *job);
+
+typedef int (*store_name_fn)(void *ud, const char *name);
+/*
+ * The distinct NLO names database db_path (relative to data_dir or absolute; any database
+ * file, including a restored copy outside data_dir; opened read-only) references, ascending;
+ * with missing_only, only those with no file in the repository (the repository's names are
+ * read once with readdir, no stat per name). fn is called per name; a non-zero return stops
+ * with that value. *nout (may be NULL) gets the number reported. Returns 0, fn's value, or -1.
+ */
+int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, store_name_fn fn,
+                  void *ud, uint64_t *nout);
+
+#endif

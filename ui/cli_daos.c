@@ -1,0 +1,188 @@
+/* cli_daos.c - `dvault daos status|prune`, `dvault resync daos`, `dvault listnlo`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "meter.h"
+#include "store.h"
+#include "util.h"
+
+static int daos_status(struct dv_config *cfg)
+{
+    struct dv_store *st = store_open(cfg);
+    if (!st)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    struct store_status s;
+    if (store_check(st) != 0 || store_status(st, &s) != 0) {
+        store_free(st);
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    }
+    char since[32], b1[32], b2[32];
+    dv_fmt_time(s.state_since, since, sizeof since);
+    dv_fmt_bytes(s.bytes, b1, sizeof b1);
+    dv_fmt_bytes(s.zero_ref_bytes, b2, sizeof b2);
+    printf("DAOS index   %s/daoscat.db\n", cfg->server.daos_dir);
+    printf("state        %s since %s\n", s.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED", since);
+    if (s.needs_resync)
+        printf("reason       %s\n", s.reason);
+    printf("databases    %llu\n", (unsigned long long)s.databases);
+    printf("objects      %llu (%s), %llu references\n", (unsigned long long)s.objects, b1,
+           (unsigned long long)s.references);
+    printf("zero-ref     %llu (%s) waiting for deferred deletion (%ld days), %llu due now\n",
+           (unsigned long long)s.zero_ref, b2, cfg->server.deferred_deletion_days,
+           (unsigned long long)s.zero_ref_due);
+    printf("subdirs      %zu (at most %ld objects each)\n", s.nsubdirs,
+           cfg->server.max_files_per_subdir);
+    for (size_t i = 0; i < s.nsubdirs; i++)
+        printf("  %04d %ld\n", s.subdirs[i].subdir, s.subdirs[i].count);
+    if (s.needs_resync)
+        printf("run `dvault resync daos` to rebuild the index\n");
+    store_status_done(&s);
+    store_free(st);
+    return 0;
+}
+
+static int daos_prune(int argc, char **argv, struct dv_config *cfg)
+{
+    long days = -1;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
+            if (dv_parse_long(argv[++i], 0, 36500, &days) != 0)
+                return cli_fail(DV_EXIT_USAGE, "--days: '%s' is not a number of days (0..36500)", argv[i]);
+        } else {
+            return cli_fail(DV_EXIT_USAGE, "usage: dvault daos prune [--days N]");
+        }
+    }
+    struct dv_store *st = store_open(cfg);
+    if (!st)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    struct dv_job job;
+    struct cli_meter m;
+    job_init(&job, "daos-prune");
+    meter_attach(&m, &job, stderr);
+    meter_cancel_on_signal(&job);
+    struct store_prune_counts c;
+    /* No backup-awareness here yet: the backup module passes its own callback. */
+    int rc = store_prune(st, days, NULL, NULL, &c, &job);
+    meter_clear(&m);
+    store_free(st);
+    job_done(&job);
+    if (rc != 0)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    char b[32];
+    dv_fmt_bytes(c.bytes, b, sizeof b);
+    printf("daos prune: %llu deleted (%s), %llu waiting for backup, %llu not due yet (%ld days)\n",
+           (unsigned long long)c.deleted, b, (unsigned long long)c.waiting_backup,
+           (unsigned long long)c.not_due, days < 0 ? cfg->server.deferred_deletion_days : days);
+    return 0;
+}
+
+int cli_daos(int argc, char **argv, struct dv_config *cfg)
+{
+    if (argc >= 2 && strcmp(argv[1], "status") == 0 && argc == 2)
+        return daos_status(cfg);
+    if (argc >= 2 && strcmp(argv[1], "prune") == 0)
+        return daos_prune(argc, argv, cfg);
+    return cli_fail(DV_EXIT_USAGE, "usage: dvault daos {status|prune [--days N]}");
+}
+
+int cli_resync(int argc, char **argv, struct dv_config *cfg)
+{
+    if (argc != 2)
+        return cli_fail(DV_EXIT_USAGE, "usage: dvault resync daos");
+    if (strcmp(argv[1], "daos") != 0)
+        return cli_fail(DV_EXIT_USAGE, "resync: unknown target '%s' (known: daos)", argv[1]);
+    struct dv_store *st = store_open(cfg);
+    if (!st)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    struct dv_job job;
+    struct cli_meter m;
+    job_init(&job, "resync-daos");
+    meter_attach(&m, &job, stderr);
+    meter_cancel_on_signal(&job);
+    struct store_resync_counts c;
+    double t0 = dv_mono();
+    int rc = store_resync(st, &job, &c);
+    meter_clear(&m);
+    store_free(st);
+    job_done(&job);
+    if (rc != 0)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    char b[32];
+    dv_fmt_bytes(c.bytes, b, sizeof b);
+    printf("resync daos: %llu objects (%s), %llu databases, %llu references", (unsigned long long)c.objects,
+           b, (unsigned long long)c.databases, (unsigned long long)c.references);
+    if (c.missing)
+        printf(", %llu to missing NLOs (dvault listnlo missing PATH)", (unsigned long long)c.missing);
+    if (c.duplicates)
+        printf(", %llu duplicate files ignored", (unsigned long long)c.duplicates);
+    printf(" in %.1fs; SYNCHRONIZED\n", dv_mono() - t0);
+    return 0;
+}
+
+struct outbuf {
+    FILE *f;
+    char *buf;
+    size_t len, cap;
+};
+
+static int put_name(void *ud, const char *name)
+{
+    struct outbuf *o = ud;
+    if (o->f) {
+        if (fprintf(o->f, "%s\n", name) < 0)
+            return -1;
+        return 0;
+    }
+    size_t n = strlen(name);
+    if (o->len + n + 1 > o->cap) {
+        o->cap = (o->cap + n + 1) * 2;
+        o->buf = dv_realloc(o->buf, o->cap);
+    }
+    memcpy(o->buf + o->len, name, n);
+    o->buf[o->len + n] = '\n';
+    o->len += n + 1;
+    return 0;
+}
+
+int cli_listnlo(int argc, char **argv, struct dv_config *cfg)
+{
+    const char *out = NULL, *which = NULL, *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (!which)
+            which = argv[i];
+        else if (!path)
+            path = argv[i];
+        else
+            which = NULL, i = argc;
+    }
+    if (!which || !path || (strcmp(which, "all") != 0 && strcmp(which, "missing") != 0))
+        return cli_fail(DV_EXIT_USAGE, "usage: dvault listnlo {all|missing} PATH [-o FILE]");
+    struct dv_store *st = store_open(cfg);
+    if (!st)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    struct outbuf o = {.f = out ? NULL : stdout};
+    uint64_t n = 0;
+    int rc = store_listnlo(st, path, strcmp(which, "missing") == 0, put_name, &o, &n);
+    store_free(st);
+    if (rc != 0) {
+        free(o.buf);
+        return cli_fail(DV_EXIT_FAIL, "listnlo %s: %s", path, rc == -1 ? dv_err() : "cannot write");
+    }
+    if (out) {
+        rc = dv_write_atomic(out, o.buf ? o.buf : "", o.len, 0644);
+        free(o.buf);
+        if (rc != 0)
+            return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+        fprintf(stderr, "listnlo: %llu %s NLO names written to %s\n", (unsigned long long)n, which, out);
+    } else if (fflush(stdout) != 0) {
+        return cli_fail(DV_EXIT_FAIL, "listnlo: write stdout: %s", strerror(errno));
+    }
+    return 0;
+}
