@@ -1,0 +1,63 @@
+/*
+ * nlopass.h - the NLO pass of a backup: copy every NLO of the live DAOS repository that the
+ * target's pool does not hold yet.
+ *
+ * Runs after all databases of a set are copied. Walks <daos_dir>/NNNN/ (4-digit names only:
+ * daoscat.db, daos.cfg and anything else are never touched), reads each subdirectory with
+ * getdents64, keeps well-formed NLO names, sorts them and merges them with the catalog's
+ * pool names for that subdirectory (paged, in name order): a known object costs no stat, no
+ * open, no query. A name the merge does not match gets one point lookup (it may be pooled
+ * under another subdirectory: it is then re-homed, not copied); a truly new one is copied to
+ * nlo/<3 hex>/.<name>.tmp while hashed, renamed into place, and recorded in batches: one
+ * syncfs() of the target per batch, then the batch goes into the catalog in one transaction
+ * (the catalog never records an object that is not durable), then the crash point
+ * "nlopass.batch". Objects being written (hidden or ".tmp" names), vanished (ENOENT) or
+ * unreadable ones are skipped, counted, reported (job events), and picked up next run.
+ */
+#ifndef DV_NLOPASS_H
+#define DV_NLOPASS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "job.h"
+#include "target.h"
+
+struct nlopass_opts {
+    const char *daos_dir;    /* absolute: the live DAOS repository */
+    struct target *target;   /* open (locked) target */
+    struct catalog *cat;
+    int64_t set_seq;         /* first_set recorded for the objects stored now */
+    const char *list_path;   /* NLO list of the set (TARGET_NLO_LIST in its partial dir),
+                                created/appended one line per new object; NULL = none */
+    struct dv_job *job;      /* phase "nlo", one item per object seen; may be NULL */
+    size_t batch_objects;    /* 0 = 2000 */
+    uint64_t batch_bytes;    /* 0 = 256 MiB */
+};
+
+struct nlopass_result {
+    uint64_t subdirs;      /* NNNN subdirectories walked */
+    uint64_t seen;         /* well-formed NLO names found */
+    uint64_t copied;       /* new: copied into the pool now */
+    uint64_t held;         /* already in the pool (includes moved) */
+    uint64_t moved;        /* held, but found under another subdirectory than recorded */
+    uint64_t busy;         /* hidden / temporary names: being written */
+    uint64_t vanished;     /* gone between listing and open */
+    uint64_t unreadable;   /* could not be opened or read (not a regular file, EACCES, EIO) */
+    uint64_t ignored;      /* other names in NNNN (not NLOs, not temporary) */
+    uint64_t bytes;        /* bytes copied */
+    uint64_t list_count;   /* lines written to list_path */
+    char list_sha256[65];  /* sha256 of list_path's whole content ("" without a list) */
+    double seconds;
+};
+
+/*
+ * Run the pass. Returns 0 (skipped objects are not failures: see the counts), or -1 with
+ * dv_err() set: the repository cannot be read, the target cannot be written (ENOSPC...),
+ * syncfs or the catalog failed, or the job was cancelled ("NLO pass cancelled"). Whatever
+ * was made durable and recorded before a failure stays valid; r is filled either way.
+ */
+int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r);
+
+#endif

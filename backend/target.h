@@ -1,0 +1,168 @@
+/*
+ * target.h - the backup target directory: layout, lock, set directories, manifests, pool paths.
+ *
+ * Layout (docs/architecture.md, "The backup target"; formats in docs/formats.md):
+ *
+ *   <target>/lock                        held (flock) by the process running a job; holds its pid
+ *   <target>/sets/.<id>.partial/         a set being written
+ *   <target>/sets/<id>/manifest.json     a complete set (the catalog is rebuilt from these)
+ *   <target>/sets/<id>/nlo-new.tsv       the NLOs this set stored in the pool (one per line)
+ *   <target>/sets/<id>/db/<relpath>      database copies (+ <relpath>.delta when kept)
+ *   <target>/sets/<id>.failed/           a set that failed (kept for inspection, pruned later)
+ *   <target>/nlo/<3 hex>/<name>          the NLO pool (name = the 84-char NLO file name)
+ *
+ * Set ids are UTC "YYYYMMDD-HHMMSS", with "-N" (N >= 2) when that second is taken.
+ */
+#ifndef DV_TARGET_H
+#define DV_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TARGET_SET_ID_MAX 32
+#define TARGET_NLO_NAME_LEN 84  /* 64 hex sha256 + 16 hex size + ".nlo" */
+#define TARGET_NLO_LIST "nlo-new.tsv"
+#define TARGET_MANIFEST "manifest.json"
+#define MANIFEST_VERSION 1
+
+struct target;
+
+/*
+ * Open the target at path: create it (0700) with sets/ and nlo/ if missing, and take its
+ * lock (flock on <path>/lock, our pid written inside). Returns the handle, or NULL with
+ * dv_err() = "target busy (pid N): PATH" when another live process holds the lock, or the
+ * system error. A lock left by a dead process is free (the kernel drops it with the
+ * process), so it is taken over without ceremony.
+ */
+struct target *target_open(const char *path);
+/* Release the lock and free; NULL is a no-op. */
+void target_close(struct target *t);
+/* The target directory (absolute if given so); owned by the handle. */
+const char *target_path(const struct target *t);
+/* An O_DIRECTORY descriptor of the target root, owned by the handle (syncfs, openat). */
+int target_dirfd(const struct target *t);
+
+/* True if name is a well-formed NLO file name: 80 lower-case hex digits + ".nlo". */
+bool target_nlo_name_valid(const char *name);
+/* True if id looks like a set id (YYYYMMDD-HHMMSS or YYYYMMDD-HHMMSS-N). */
+bool target_set_id_valid(const char *id);
+
+/* Pool path of an NLO relative to the target root ("nlo/abc/<name>") into out (>= 96 bytes). */
+void target_pool_relpath(const char *name, char *out, size_t n);
+/* Absolute (target-joined) pool path of an NLO; malloc'd. */
+char *target_pool_path(const struct target *t, const char *name);
+
+/*
+ * Allocate a set id for time now (UTC) and create sets/.<id>.partial/ (0700). id gets the id.
+ * 0 or -1.
+ */
+int target_set_begin(struct target *t, int64_t now, char id[TARGET_SET_ID_MAX]);
+/* Paths of a set's directories (malloc'd): the partial one, the complete one. */
+char *target_set_partial_dir(const struct target *t, const char *id);
+char *target_set_dir(const struct target *t, const char *id);
+
+struct manifest;
+/*
+ * Finish a set: write manifest.json (status "complete") atomically into the partial
+ * directory, rename sets/.<id>.partial to sets/<id>, fsync sets/. The caller has made the
+ * set's files durable. 0 or -1 (the partial directory is left as it was).
+ */
+int target_set_finish(struct target *t, const struct manifest *m);
+/*
+ * Fail a set: if m is not NULL write its manifest (status "failed") into the partial
+ * directory, then rename it to sets/<id>.failed and fsync sets/. 0 or -1.
+ */
+int target_set_fail(struct target *t, const char *id, const struct manifest *m);
+/*
+ * Leftover sets/.<id>.partial directories (a crashed run: we hold the lock, so nobody is
+ * writing them) are renamed to sets/<id>.failed. *n (may be NULL) gets how many. 0 or -1.
+ */
+int target_cleanup_partial(struct target *t, int *n);
+/* Ids of the complete sets (sets/<id>/ with a valid id), sorted ascending; free with
+ * target_ids_free. 0 or -1. */
+int target_sets_scan(struct target *t, char ***ids, size_t *n);
+void target_ids_free(char **ids, size_t n);
+
+/* ---- manifests --------------------------------------------------------------------- */
+
+struct manifest_db {
+    char *db_path;        /* as the server names it: "mail/alice.nsf" */
+    char *path;           /* the copy, relative to the set directory: "db/mail/alice.nsf" */
+    uint64_t size;
+    char sha256[65];      /* of the copy as stored */
+    uint32_t page_size;
+    char *replica_id;     /* "" when the database has none */
+    char *dbiid;
+    bool delta_keep;      /* false: the delta was applied to the copy */
+    uint32_t delta_pages;
+    char *delta_path;     /* kept delta, relative to the set directory; NULL when applied */
+    char delta_sha256[65];/* "" when applied */
+    bool locked_copy;
+};
+
+/*
+ * A set's manifest. Every pointer is owned by the struct (malloc'd) and freed by
+ * manifest_done(); NULL strings are written as "" / omitted and read back as "".
+ */
+struct manifest {
+    int version;                    /* MANIFEST_VERSION */
+    char id[TARGET_SET_ID_MAX];
+    int64_t seq;
+    char kind[16];                  /* "full" | "incremental" */
+    char status[16];                /* "complete" | "failed" | "running" */
+    int64_t started, ended;
+    char *origin, *checkpoint, *message;
+    struct {
+        char *data_dir, *daos_dir;
+        char delta[8];              /* "apply" | "keep" */
+        bool encryption;
+        int64_t min_object_size, max_files_per_subdir;
+        char *snapshot_command;
+    } config;
+    int64_t databases, nlo_new, nlo_held, nlo_skipped, deltas_applied, deltas_kept, bytes;
+    struct manifest_db *dbs;
+    size_t ndbs;
+    struct {                        /* the set's list of new pool objects (TARGET_NLO_LIST) */
+        char file[64];              /* "" when the set stored no NLO list */
+        uint64_t count;
+        char sha256[65];            /* of the list file */
+    } nlo_list;
+};
+
+void manifest_init(struct manifest *m);
+void manifest_done(struct manifest *m);
+/* Append a deep copy of d. */
+void manifest_add_db(struct manifest *m, const struct manifest_db *d);
+/* Serialise to JSON (malloc'd, NUL-terminated); status NULL = m->status. */
+char *manifest_to_json(const struct manifest *m, const char *status, size_t *len);
+/*
+ * Parse text (len bytes) as a manifest; name is used in messages. Strict JSON (RFC 8259,
+ * no NUL escapes, nesting <= 16); unknown keys are ignored, required keys must be there
+ * with the right types; every path must pass dv_path_is_safe_rel, the id must be a set id,
+ * hashes must be 64 hex. m is overwritten (not freed first): pass an initialised-and-done or
+ * fresh struct. Strings read are never NULL ("" when empty). On failure returns -1 with
+ * dv_err() = "NAME: byte OFF: message" and m is left initialised (manifest_done is safe).
+ */
+int manifest_parse(const char *name, const char *text, size_t len, struct manifest *m);
+/* Read and parse a manifest file (manifest_parse with the path as name). */
+int manifest_read(const char *path, struct manifest *m);
+
+/*
+ * The NLO list: one line per object "<name>\t<sha256>\t<size>\t<live_subdir>\n".
+ * target_nlolist_read() calls cb for each line (cb returns non-zero to stop: that value is
+ * returned); a malformed line fails with "PATH: line N (byte OFF): message". Returns 0 or
+ * -1, or cb's value.
+ */
+struct target_nlo_entry {
+    char name[TARGET_NLO_NAME_LEN + 1];
+    char sha256[65];
+    uint64_t size;
+    int64_t live_subdir;
+};
+typedef int (*target_nlo_cb)(void *ud, const struct target_nlo_entry *e);
+int target_nlolist_read(const char *path, target_nlo_cb cb, void *ud);
+/* Format one entry as a line into out (>= 192 bytes); returns its length. */
+size_t target_nlolist_line(const struct target_nlo_entry *e, char *out, size_t n);
+
+#endif

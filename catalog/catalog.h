@@ -1,0 +1,240 @@
+/*
+ * catalog.h - dvault's own SQLite catalog: databases, backup sets, per-set files, the NLO
+ * pool, NLO references (as ranges of set sequence numbers), jobs and events.
+ *
+ * The schema (exact CREATE statements) is in docs/catalog.md. The file is opened in WAL
+ * mode with foreign keys on and a busy timeout; it is created 0600. The schema version is
+ * PRAGMA user_version; migrations are applied in order, one transaction each.
+ *
+ * A handle is used by one thread at a time. Every statement is prepared once per handle and
+ * reused. Functions that write and are called outside a transaction run in their own
+ * transaction; inside catalog_begin()/catalog_commit() they join the caller's.
+ *
+ * Names: an NLO name is the object's file name as the server writes it, 84 characters:
+ * 64 hex (sha256 of the plaintext) + 16 hex (size) + ".nlo". A set's seq is its position in
+ * time (1, 2, 3, ...); ranges of references are expressed in seqs.
+ */
+#ifndef DV_CATALOG_H
+#define DV_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CATALOG_SCHEMA_VERSION 1
+#define CATALOG_NLO_NAME_LEN 84 /* strlen of an NLO name, ".nlo" included */
+
+struct catalog;
+
+/*
+ * Open (creating it 0600 if needed) the catalog at path and bring its schema up to date.
+ * Returns the handle, or NULL with dv_err() naming the file (unreadable, not a SQLite file,
+ * schema version newer than this program, a migration that failed - rolled back).
+ */
+struct catalog *catalog_open(const char *path);
+/* Close; NULL is a no-op. */
+void catalog_close(struct catalog *c);
+/* The schema version of the open file (PRAGMA user_version). */
+int catalog_schema_version(struct catalog *c);
+/* The file path given to catalog_open (owned by the handle). */
+const char *catalog_path(struct catalog *c);
+
+/* Explicit transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). 0 or -1. Not nestable. */
+int catalog_begin(struct catalog *c);
+int catalog_commit(struct catalog *c);
+int catalog_rollback(struct catalog *c);
+
+/* ---- databases --------------------------------------------------------------------- */
+
+/*
+ * Find or create the row of a database (path relative to data_dir, as the server names it)
+ * and refresh replica_id, dbiid (NULL or "" leave them) and last_seen = now. *id gets its id.
+ * 0 or -1.
+ */
+int catalog_db_upsert(struct catalog *c, const char *path, const char *replica_id,
+                      const char *dbiid, int64_t now, int64_t *id);
+/* Look a database up by path: 1 found (*id set), 0 not found, -1 error. */
+int catalog_db_lookup(struct catalog *c, const char *path, int64_t *id);
+
+/* ---- sets -------------------------------------------------------------------------- */
+
+enum catalog_set_kind { CATALOG_SET_FULL = 0, CATALOG_SET_INCREMENTAL = 1 };
+enum catalog_set_status { CATALOG_SET_RUNNING = 0, CATALOG_SET_COMPLETE = 1, CATALOG_SET_FAILED = 2 };
+
+struct catalog_set {
+    char id[32]; /* "20261122-014651" or "20261122-014651-2" */
+    int64_t seq;
+    enum catalog_set_kind kind;
+    int64_t started, ended; /* epoch seconds; ended 0 while running */
+    enum catalog_set_status status;
+    int64_t pid;
+    int64_t databases, nlo_new, nlo_held, nlo_skipped, deltas_applied, deltas_kept, bytes;
+    char checkpoint[128]; /* named origin checkpoint for the next incremental, "" if none */
+    char origin[32];      /* set this incremental is based on, "" for a full set */
+    char message[512];    /* failure reason or remark, "" if none */
+};
+
+const char *catalog_set_kind_name(enum catalog_set_kind k);     /* "full" | "incremental" */
+const char *catalog_set_status_name(enum catalog_set_status s); /* "running" | ... */
+
+/*
+ * Record a new running set with the next seq (max + 1). origin may be NULL. *seq gets the
+ * seq (may be NULL). Fails if the id exists. 0 or -1.
+ */
+int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind kind,
+                       int64_t started, int64_t pid, const char *origin, int64_t *seq);
+/*
+ * End a set: writes status, ended, the counts, checkpoint and message from s (looked up by
+ * s->id). Use status COMPLETE or FAILED. 0, or -1 (also when the set does not exist).
+ */
+int catalog_set_finish(struct catalog *c, const struct catalog_set *s);
+/* Mark a set failed with a message (counts untouched). 0 or -1. */
+int catalog_set_fail(struct catalog *c, const char *id, int64_t ended, const char *message);
+/*
+ * Mark `running` sets as failed ("interrupted: process N is gone") when their pid is dead.
+ * If lock_held (the caller holds the target lock, so no other process can be running a set),
+ * every running set whose pid is not this process's is stale too (pid reuse after a reboot).
+ * *n (may be NULL) gets how many were marked. 0 or -1.
+ */
+int catalog_sets_fail_stale(struct catalog *c, bool lock_held, int64_t now, int *n);
+/* One set by id: 1 found, 0 not found, -1 error. */
+int catalog_set_get(struct catalog *c, const char *id, struct catalog_set *out);
+/* Newest set (complete_only: newest complete one): 1 found, 0 none, -1 error. */
+int catalog_set_latest(struct catalog *c, bool complete_only, struct catalog_set *out);
+/*
+ * Sets newest first, keyset-paged: those with seq < before_seq (0 = from the newest), at
+ * most max into out[]; *n gets how many. Next page: before_seq = out[*n - 1].seq. 0 or -1.
+ */
+int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set *out, size_t max,
+                      size_t *n);
+
+/* ---- files of a set ---------------------------------------------------------------- */
+
+enum catalog_delta_mode { CATALOG_DELTA_APPLY = 0, CATALOG_DELTA_KEEP = 1 };
+
+/* Strings are borrowed on input; on output (catalog_set_files) they are owned by the array. */
+struct catalog_set_file {
+    char *set_id;
+    int64_t db_id;
+    char *db_path;  /* output only: databases.path */
+    char *path;     /* the copy, relative to the set directory: "db/mail/alice.nsf" */
+    int64_t size;
+    char *sha256;   /* of the copy as stored */
+    int64_t page_size;
+    char *replica_id, *dbiid; /* may be NULL */
+    enum catalog_delta_mode delta_mode;
+    int64_t delta_pages;
+    char *delta_location; /* absolute path of the kept .delta now; NULL when applied */
+    char *delta_sha256;   /* NULL when applied */
+    bool locked_copy;
+};
+
+/* Record (or replace) the file of database f->db_id in set f->set_id. 0 or -1. */
+int catalog_set_file_add(struct catalog *c, const struct catalog_set_file *f);
+/* A post-backup command moved a kept delta: record where it lives now. 0 or -1 (no row). */
+int catalog_set_file_move_delta(struct catalog *c, const char *set_id, int64_t db_id,
+                                const char *new_location);
+/* All files of a set ordered by database path; *out owned by the caller. 0 or -1. */
+int catalog_set_files(struct catalog *c, const char *set_id, struct catalog_set_file **out,
+                      size_t *n);
+/* The file of one database (path as the server names it) in a set: 1, 0 not there, -1.
+ * Release out's strings with catalog_set_file_done(). */
+int catalog_set_file_get(struct catalog *c, const char *set_id, const char *db_path,
+                         struct catalog_set_file *out);
+/* Free the strings of one file (not the struct); NULL is a no-op. */
+void catalog_set_file_done(struct catalog_set_file *f);
+/* Free an array from catalog_set_files(): strings and the array. */
+void catalog_set_files_free(struct catalog_set_file *files, size_t n);
+
+/* ---- the NLO pool ------------------------------------------------------------------ */
+
+struct catalog_pool_obj {
+    char name[CATALOG_NLO_NAME_LEN + 1];
+    char sha256[65];     /* of the bytes stored in the pool */
+    int64_t size;        /* stored bytes */
+    int64_t live_subdir; /* NNNN the object was last seen in (e.g. 1 for daos/0001) */
+    int64_t first_set;   /* seq of the set that stored it */
+    int64_t stored_at;   /* epoch seconds */
+};
+
+/* Point lookup by name: 1 found, 0 not, -1 error. out may be NULL. */
+int catalog_pool_get(struct catalog *c, const char *name, struct catalog_pool_obj *out);
+/*
+ * Insert a batch in one transaction (or the caller's). An object already in the pool only
+ * gets its live_subdir updated (first_set, sha256, size and stored_at are kept): that is how
+ * an object found under another subdirectory is re-homed for the next merge. 0 or -1 (the
+ * batch is rolled back when the transaction is ours).
+ */
+int catalog_pool_insert_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n);
+/*
+ * Names of one live subdirectory in name order, keyset-paged: names > after (NULL or "" =
+ * from the start), at most max, into names[] (each 85 bytes incl. NUL). *n gets the count.
+ */
+int catalog_pool_subdir_page(struct catalog *c, int64_t live_subdir, const char *after,
+                             char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n);
+/* The whole pool in name order, keyset-paged like the above. */
+int catalog_pool_page(struct catalog *c, const char *after, struct catalog_pool_obj *out,
+                      size_t max, size_t *n);
+/* Count and total stored bytes of the pool. */
+int catalog_pool_stats(struct catalog *c, int64_t *count, int64_t *bytes);
+/* Remove names from the pool table (after prune deleted their files). 0 or -1. */
+int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_LEN + 1],
+                        size_t n);
+
+/* ---- references -------------------------------------------------------------------- */
+
+/*
+ * Record that database db_id, backed up in the set with seq set_seq, references exactly the
+ * NLO names in names[] (sorted ascending by strcmp; duplicates allowed and ignored). Compared
+ * with the database's open ranges: new names open a range (first_seq = set_seq), names no
+ * longer referenced are closed at the seq of the database's previous backup, unchanged
+ * ranges are not written. set_seq must be greater than the seq of the database's previous
+ * recording. One transaction (or the caller's). 0 or -1 (unsorted list, seq not increasing).
+ */
+int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq,
+                        const char *const *names, size_t n);
+
+typedef int (*catalog_set_cb)(void *ud, const struct catalog_set *s);
+/*
+ * The sets that hold an NLO, newest first: the set that first stored it in the pool, and the
+ * sets in which a database referencing it was backed up. cb returns 0 to go on, non-zero to
+ * stop (that value is returned). -1 on error.
+ */
+int catalog_nlo_sets(struct catalog *c, const char *name, catalog_set_cb cb, void *ud);
+/* Iterate sets, newest first, with the callback (convenience for small catalogs). */
+int catalog_sets_each(struct catalog *c, catalog_set_cb cb, void *ud);
+
+/*
+ * Prune support. catalog_needed_compute() fills a temporary table (per handle) with the NLO
+ * names needed by the retained sets (seqs[]): those referenced by a database backed up in a
+ * retained set (per the reference ranges), plus those first stored by a retained set.
+ * *count (may be NULL) gets the number of names. Then page through it or through the pool
+ * objects not needed (both in name order, keyset-paged). 0 or -1.
+ */
+int catalog_needed_compute(struct catalog *c, const int64_t *seqs, size_t nseqs, int64_t *count);
+int catalog_needed_page(struct catalog *c, const char *after,
+                        char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n);
+int catalog_unneeded_page(struct catalog *c, const char *after, struct catalog_pool_obj *out,
+                          size_t max, size_t *n);
+
+/* ---- jobs and events --------------------------------------------------------------- */
+
+/* Start a job row (status "running"); *id gets its id. 0 or -1. */
+int catalog_job_start(struct catalog *c, const char *kind, int64_t started, int64_t *id);
+/* End a job: status "ok" | "failed" | "cancelled", message may be NULL. 0 or -1. */
+int catalog_job_end(struct catalog *c, int64_t id, int64_t ended, const char *status,
+                    const char *message);
+/* Append an event (level: 0 info, 1 warn, 2 error, as enum dv_level). 0 or -1. */
+int catalog_event_add(struct catalog *c, int64_t job_id, int64_t time, int level,
+                      const char *message);
+
+struct catalog_event {
+    int64_t id, job_id, time;
+    int level;
+    char message[1024];
+};
+/* Events of a job (job_id 0: of all jobs) with id > after_id, oldest first, keyset-paged. */
+int catalog_events_page(struct catalog *c, int64_t job_id, int64_t after_id,
+                        struct catalog_event *out, size_t max, size_t *n);
+
+#endif

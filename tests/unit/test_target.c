@@ -1,0 +1,484 @@
+/* test_target.c - the backup target: lock, set directories, manifests, NLO lists. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "target.h"
+#include "util.h"
+
+struct fx {
+    char dir[64];
+    char *tpath;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = dv_calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-target-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->tpath = dv_path_join(f->dir, "backup");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char *cmd = dv_asprintf("rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(f->tpath);
+    free(f);
+    return 0;
+}
+
+static bool is_dir(const char *path, mode_t *mode)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return false;
+    if (mode)
+        *mode = st.st_mode & 0777;
+    return true;
+}
+
+static long lock_pid(const char *tpath)
+{
+    char *p = dv_path_join(tpath, "lock"), *buf;
+    size_t len;
+    assert_int_equal(dv_read_file(p, &buf, &len), 0);
+    long pid = atol(buf);
+    free(buf);
+    free(p);
+    return pid;
+}
+
+static void test_open_layout(void **state)
+{
+    struct fx *f = *state;
+    struct target *t = target_open(f->tpath);
+    if (!t)
+        fail_msg("%s", dv_err());
+    mode_t m;
+    assert_true(is_dir(f->tpath, &m));
+    assert_int_equal(m, 0700);
+    char *sets = dv_path_join(f->tpath, "sets"), *nlo = dv_path_join(f->tpath, "nlo");
+    assert_true(is_dir(sets, NULL));
+    assert_true(is_dir(nlo, NULL));
+    free(sets);
+    free(nlo);
+    assert_int_equal(lock_pid(f->tpath), getpid());
+    assert_string_equal(target_path(t), f->tpath);
+    assert_true(target_dirfd(t) >= 0);
+
+    /* Same process, second open: busy, naming our pid. */
+    struct target *t2 = target_open(f->tpath);
+    assert_null(t2);
+    char want[64];
+    snprintf(want, sizeof want, "target busy (pid %ld)", (long)getpid());
+    assert_non_null(strstr(dv_err(), want));
+    assert_non_null(strstr(dv_err(), f->tpath));
+    /* The failed open did not disturb the holder's pid. */
+    assert_int_equal(lock_pid(f->tpath), getpid());
+    target_close(t);
+    /* Free again after close. */
+    t = target_open(f->tpath);
+    assert_non_null(t);
+    target_close(t);
+
+    char name[TARGET_NLO_NAME_LEN + 1], rel[128];
+    memset(name, 'a', 80);
+    strcpy(name + 80, ".nlo");
+    assert_true(target_nlo_name_valid(name));
+    target_pool_relpath(name, rel, sizeof rel);
+    assert_int_equal(strncmp(rel, "nlo/aaa/", 8), 0);
+    assert_string_equal(rel + 8, name);
+    name[3] = 'G';
+    assert_false(target_nlo_name_valid(name));
+    name[3] = 'a';
+    name[83] = 'x';
+    assert_false(target_nlo_name_valid(name));
+    assert_false(target_nlo_name_valid("abc.nlo"));
+    assert_true(target_set_id_valid("20261122-014651"));
+    assert_true(target_set_id_valid("20261122-014651-12"));
+    assert_false(target_set_id_valid("20261122-014651-"));
+    assert_false(target_set_id_valid("20261122_014651"));
+    assert_false(target_set_id_valid("../../etc/passwd"));
+}
+
+static void test_lock_takeover(void **state)
+{
+    struct fx *f = *state;
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(pfd[0]);
+        struct target *t = target_open(f->tpath);
+        char c = t ? 'y' : 'n';
+        (void)!write(pfd[1], &c, 1);
+        for (;;)
+            pause();
+    }
+    close(pfd[1]);
+    char c = 0;
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    close(pfd[0]);
+    assert_int_equal(c, 'y');
+    assert_null(target_open(f->tpath));
+    char want[64];
+    snprintf(want, sizeof want, "target busy (pid %ld)", (long)child);
+    assert_non_null(strstr(dv_err(), want));
+    kill(child, SIGKILL);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    /* The dead holder's lock is gone with it; its pid is still in the file. */
+    assert_int_equal(lock_pid(f->tpath), child);
+    struct target *t = target_open(f->tpath);
+    if (!t)
+        fail_msg("%s", dv_err());
+    assert_int_equal(lock_pid(f->tpath), getpid());
+    target_close(t);
+}
+
+static void fill_manifest(struct manifest *m, const char *id)
+{
+    manifest_init(m);
+    snprintf(m->id, sizeof m->id, "%s", id);
+    m->seq = 7;
+    snprintf(m->kind, sizeof m->kind, "incremental");
+    snprintf(m->status, sizeof m->status, "running");
+    m->started = 1795000000;
+    m->ended = 1795000100;
+    m->origin = dv_strdup("20261121-000000");
+    m->checkpoint = dv_strdup("cp \"7\"");
+    m->message = dv_strdup("line1\nline2\ttab \\ back \x01 ctl caf\xc3\xa9");
+    m->config.data_dir = dv_strdup("/srv/data");
+    m->config.daos_dir = dv_strdup("/srv/data/daos");
+    snprintf(m->config.delta, sizeof m->config.delta, "keep");
+    m->config.encryption = true;
+    m->config.min_object_size = 4096;
+    m->config.max_files_per_subdir = 40000;
+    m->config.snapshot_command = dv_strdup("");
+    m->databases = 2;
+    m->nlo_new = 3;
+    m->nlo_held = 4;
+    m->nlo_skipped = 1;
+    m->deltas_applied = 1;
+    m->deltas_kept = 1;
+    m->bytes = 5000000000LL;
+    struct manifest_db d = {.db_path = "mail/alice.nsf", .path = "db/mail/alice.nsf",
+                            .size = 123456789, .page_size = 4096, .replica_id = "R1",
+                            .dbiid = "I1", .delta_keep = true, .delta_pages = 12,
+                            .delta_path = "db/mail/alice.nsf.delta"};
+    memset(d.sha256, 'a', 64);
+    memset(d.delta_sha256, 'b', 64);
+    manifest_add_db(m, &d);
+    struct manifest_db e = {.db_path = "names.nsf", .path = "db/names.nsf", .size = 8192,
+                            .page_size = 1024, .replica_id = "", .dbiid = "",
+                            .locked_copy = true};
+    memset(e.sha256, 'c', 64);
+    manifest_add_db(m, &e);
+    snprintf(m->nlo_list.file, sizeof m->nlo_list.file, "%s", TARGET_NLO_LIST);
+    m->nlo_list.count = 3;
+    memset(m->nlo_list.sha256, 'd', 64);
+}
+
+static void assert_same(const struct manifest *a, const struct manifest *b)
+{
+    assert_string_equal(a->id, b->id);
+    assert_int_equal(a->seq, b->seq);
+    assert_string_equal(a->kind, b->kind);
+    assert_int_equal(a->started, b->started);
+    assert_int_equal(a->ended, b->ended);
+    assert_string_equal(a->origin, b->origin);
+    assert_string_equal(a->checkpoint, b->checkpoint);
+    assert_string_equal(a->message, b->message);
+    assert_string_equal(a->config.data_dir, b->config.data_dir);
+    assert_string_equal(a->config.daos_dir, b->config.daos_dir);
+    assert_string_equal(a->config.delta, b->config.delta);
+    assert_int_equal(a->config.encryption, b->config.encryption);
+    assert_int_equal(a->config.min_object_size, b->config.min_object_size);
+    assert_int_equal(a->config.max_files_per_subdir, b->config.max_files_per_subdir);
+    assert_int_equal(a->bytes, b->bytes);
+    assert_int_equal(a->nlo_held, b->nlo_held);
+    assert_int_equal(a->deltas_kept, b->deltas_kept);
+    assert_int_equal(a->ndbs, b->ndbs);
+    for (size_t i = 0; i < a->ndbs; i++) {
+        const struct manifest_db *x = &a->dbs[i], *y = &b->dbs[i];
+        assert_string_equal(x->db_path, y->db_path);
+        assert_string_equal(x->path, y->path);
+        assert_int_equal(x->size, y->size);
+        assert_string_equal(x->sha256, y->sha256);
+        assert_int_equal(x->page_size, y->page_size);
+        assert_string_equal(x->replica_id, y->replica_id);
+        assert_string_equal(x->dbiid, y->dbiid);
+        assert_int_equal(x->delta_keep, y->delta_keep);
+        assert_int_equal(x->delta_pages, y->delta_pages);
+        if (x->delta_keep) {
+            assert_string_equal(x->delta_path, y->delta_path);
+            assert_string_equal(x->delta_sha256, y->delta_sha256);
+        } else {
+            assert_null(y->delta_path);
+        }
+        assert_int_equal(x->locked_copy, y->locked_copy);
+    }
+    assert_string_equal(a->nlo_list.file, b->nlo_list.file);
+    assert_int_equal(a->nlo_list.count, b->nlo_list.count);
+    assert_string_equal(a->nlo_list.sha256, b->nlo_list.sha256);
+}
+
+static void test_sets(void **state)
+{
+    struct fx *f = *state;
+    struct target *t = target_open(f->tpath);
+    assert_non_null(t);
+    int64_t now = 1795000000; /* 2026-11-18 ... UTC */
+    char id1[TARGET_SET_ID_MAX], id2[TARGET_SET_ID_MAX], id3[TARGET_SET_ID_MAX];
+    assert_int_equal(target_set_begin(t, now, id1), 0);
+    assert_int_equal(target_set_begin(t, now, id2), 0);
+    assert_string_equal(id1, "20261118-110640");
+    assert_string_equal(id2, "20261118-110640-2");
+    char *p1 = target_set_partial_dir(t, id1), *p2 = target_set_partial_dir(t, id2);
+    mode_t m;
+    assert_true(is_dir(p1, &m));
+    assert_int_equal(m, 0700);
+    assert_non_null(strstr(p1, "/sets/.20261118-110640.partial"));
+
+    struct manifest man, back;
+    fill_manifest(&man, id1);
+    assert_int_equal(target_set_finish(t, &man), 0);
+    assert_false(is_dir(p1, NULL));
+    char *d1 = target_set_dir(t, id1);
+    assert_true(is_dir(d1, NULL));
+    char *mp = dv_path_join(d1, TARGET_MANIFEST);
+    if (manifest_read(mp, &back) != 0)
+        fail_msg("%s", dv_err());
+    assert_same(&man, &back);
+    assert_string_equal(back.status, "complete");
+    manifest_done(&back);
+
+    /* Fail: renamed to .failed with a failed manifest. */
+    snprintf(man.id, sizeof man.id, "%s", id2);
+    assert_int_equal(target_set_fail(t, id2, &man), 0);
+    assert_false(is_dir(p2, NULL));
+    char *fp = dv_asprintf("%s/sets/%s.failed/%s", f->tpath, id2, TARGET_MANIFEST);
+    assert_int_equal(manifest_read(fp, &back), 0);
+    assert_string_equal(back.status, "failed");
+    manifest_done(&back);
+    free(fp);
+
+    /* Both names are taken now. */
+    assert_int_equal(target_set_begin(t, now, id3), 0);
+    assert_string_equal(id3, "20261118-110640-3");
+    /* Finishing a set that has no partial directory fails and says so. */
+    snprintf(man.id, sizeof man.id, "20200101-000000");
+    assert_int_equal(target_set_finish(t, &man), -1);
+    /* A leftover partial (crash) becomes failed. */
+    int n = -1;
+    assert_int_equal(target_cleanup_partial(t, &n), 0);
+    assert_int_equal(n, 1);
+    fp = dv_asprintf("%s/sets/%s.failed", f->tpath, id3);
+    assert_true(is_dir(fp, NULL));
+    free(fp);
+    char **ids;
+    size_t nids;
+    assert_int_equal(target_sets_scan(t, &ids, &nids), 0);
+    assert_int_equal(nids, 1);
+    assert_string_equal(ids[0], id1);
+    target_ids_free(ids, nids);
+
+    manifest_done(&man);
+    free(mp);
+    free(d1);
+    free(p1);
+    free(p2);
+    target_close(t);
+}
+
+/* Parse text with one substitution; expect failure at the byte where `at` occurs in the
+ * substituted text (at may be NULL: offset not checked). */
+static void expect_bad(const char *good, const char *from, const char *to, const char *at,
+                       const char *msg)
+{
+    const char *pos = strstr(good, from);
+    if (!pos)
+        fail_msg("no \"%s\" in the manifest", from);
+    char *text = dv_asprintf("%.*s%s%s", (int)(pos - good), good, to, pos + strlen(from));
+    struct manifest m;
+    int rc = manifest_parse("sets/X/manifest.json", text, strlen(text), &m);
+    if (rc == 0)
+        fail_msg("accepted: %s -> %s", from, to);
+    assert_non_null(strstr(dv_err(), "sets/X/manifest.json: byte "));
+    if (msg && !strstr(dv_err(), msg))
+        fail_msg("message \"%s\" lacks \"%s\"", dv_err(), msg);
+    if (at) {
+        const char *a = strstr(text, at);
+        assert_non_null(a);
+        char want[64];
+        snprintf(want, sizeof want, "byte %zu:", (size_t)(a - text));
+        if (!strstr(dv_err(), want))
+            fail_msg("message \"%s\" lacks \"%s\"", dv_err(), want);
+    }
+    manifest_done(&m);
+    free(text);
+}
+
+static void test_manifest_malformed(void **state)
+{
+    (void)state;
+    struct manifest m;
+    fill_manifest(&m, "20261118-110640");
+    size_t len;
+    char *good = manifest_to_json(&m, "complete", &len);
+    manifest_done(&m);
+    struct manifest back;
+    assert_int_equal(manifest_parse("x", good, len, &back), 0);
+    manifest_done(&back);
+
+    /* Path escapes. */
+    expect_bad(good, "\"db/mail/alice.nsf\"", "\"../../etc/passwd\"", "\"../../etc/passwd\"",
+               "unsafe path");
+    expect_bad(good, "\"mail/alice.nsf\"", "\"/etc/passwd\"", "\"/etc/passwd\"", "unsafe path");
+    expect_bad(good, "\"db/mail/alice.nsf.delta\"", "\"db/../../x\"", "\"db/../../x\"",
+               "unsafe path");
+    expect_bad(good, "\"nlo-new.tsv\"", "\"../nlo-new.tsv\"", "\"../nlo-new.tsv\"",
+               "plain file name");
+    expect_bad(good, "\"20261118-110640\"", "\"../20261118\"", "\"../20261118\"", "not a set id");
+    /* Syntax. */
+    expect_bad(good, "\"seq\": 7", "\"seq\": 07", "07", "leading zero");
+    expect_bad(good, "\"seq\": 7", "\"seq\": 7.5", "7.5", "integer");
+    expect_bad(good, "\"seq\": 7", "\"seq\": 99999999999999999999999", "9999", "integer");
+    expect_bad(good, "\"seq\": 7,", "\"seq\": 7, ],", "]", "expected a string key");
+    expect_bad(good, "\"seq\": 7", "\"seq\": 7, \"seq\": 8", "\"seq\": 8", "duplicate key");
+    expect_bad(good, "\"kind\"", "\"ki\\qnd\"", "\\q", "bad escape");
+    expect_bad(good, "\"R1\"", "\"R\\u0000\"", "\\u0000", "NUL");
+    expect_bad(good, "\"R1\"", "\"R\\ud800x\"", "\\ud800", "surrogate");
+    expect_bad(good, "\"R1\"", "\"R\x01\"", "\x01", "control character");
+    expect_bad(good, "\"locked_copy\": true", "\"locked_copy\": tru", "tru\n", "unexpected");
+    expect_bad(good, "\"size\": 8192", "\"size\": \"8192\"", "\"8192\"", "must be an integer");
+    expect_bad(good, "\"kind\": \"incremental\"", "\"kind\": \"weird\"", "\"weird\"",
+               "full or incremental");
+    expect_bad(good, "\"dvault_manifest\": 1", "\"dvault_manifest\": 2", NULL, "newer");
+    expect_bad(good, "\"dvault_manifest\": 1,", "", NULL, "missing key \"dvault_manifest\"");
+    expect_bad(good, "\"sha256\": \"aaaa", "\"sha256\": \"zaaa", NULL, "not a sha256");
+    /* Truncations at every length never crash and always fail. */
+    for (size_t cut = 0; cut + 1 < len; cut += 7) {
+        assert_int_equal(manifest_parse("t", good, cut, &back), -1);
+        assert_non_null(strstr(dv_err(), "t: byte "));
+        manifest_done(&back);
+    }
+    /* Trailing data, deep nesting, not an object. */
+    char *trail = dv_asprintf("%s x", good);
+    assert_int_equal(manifest_parse("t", trail, strlen(trail), &back), -1);
+    assert_non_null(strstr(dv_err(), "trailing data"));
+    free(trail);
+    char deep[200];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    assert_int_equal(manifest_parse("t", deep, sizeof deep, &back), -1);
+    assert_non_null(strstr(dv_err(), "byte 16: nesting too deep"));
+    assert_int_equal(manifest_parse("t", "[]", 2, &back), -1);
+    assert_non_null(strstr(dv_err(), "must be a JSON object"));
+    /* Embedded NUL in the raw text. */
+    char nul[] = "{\"a\0\": 1}";
+    assert_int_equal(manifest_parse("t", nul, sizeof nul - 1, &back), -1);
+    free(good);
+}
+
+static void test_manifest_file_errors(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(dv_mkdirs(f->tpath, 0700), 0);
+    char *p = dv_path_join(f->tpath, "manifest.json");
+    struct manifest m;
+    assert_int_equal(manifest_read(p, &m), -1); /* missing */
+    assert_non_null(strstr(dv_err(), p));
+    assert_int_equal(dv_write_atomic(p, "{\"dvault_manifest\": 1", 21, 0600), 0);
+    assert_int_equal(manifest_read(p, &m), -1);
+    char want[256];
+    snprintf(want, sizeof want, "%s: byte 21: unexpected end of input", p);
+    assert_string_equal(dv_err(), want);
+    manifest_done(&m);
+    free(p);
+}
+
+struct acc {
+    int n;
+    uint64_t bytes;
+};
+
+static int acc_cb(void *ud, const struct target_nlo_entry *e)
+{
+    struct acc *a = ud;
+    a->n++;
+    a->bytes += e->size;
+    return 0;
+}
+
+static void test_nlolist(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(dv_mkdirs(f->tpath, 0700), 0);
+    struct target_nlo_entry e;
+    memset(e.name, '1', 80);
+    strcpy(e.name + 80, ".nlo");
+    memset(e.sha256, 'f', 64);
+    e.sha256[64] = '\0';
+    e.size = 12345;
+    e.live_subdir = 7;
+    char line[256], all[1024] = "";
+    size_t n = target_nlolist_line(&e, line, sizeof line), first = n;
+    assert_int_equal(n, strlen(line));
+    strcat(all, line);
+    e.size = 5;
+    e.live_subdir = 9999;
+    target_nlolist_line(&e, line, sizeof line);
+    strcat(all, line);
+    char *p = dv_path_join(f->tpath, "list.tsv");
+    assert_int_equal(dv_write_atomic(p, all, strlen(all), 0600), 0);
+    struct acc a = {0};
+    assert_int_equal(target_nlolist_read(p, acc_cb, &a), 0);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.bytes, 12350);
+    /* A bad second line names the line and its byte offset. */
+    char *bad = dv_asprintf("%.*s../%s", (int)first, all, all + first + 3);
+    assert_int_equal(dv_write_atomic(p, bad, strlen(bad), 0600), 0);
+    a.n = 0;
+    assert_int_equal(target_nlolist_read(p, acc_cb, &a), -1);
+    char want[64];
+    snprintf(want, sizeof want, "line 2 (byte %zu): bad NLO name", first);
+    assert_non_null(strstr(dv_err(), want));
+    assert_int_equal(a.n, 1);
+    free(bad);
+    /* Missing newline at the end. */
+    assert_int_equal(dv_write_atomic(p, all, strlen(all) - 1, 0600), 0);
+    assert_int_equal(target_nlolist_read(p, acc_cb, &a), -1);
+    assert_non_null(strstr(dv_err(), "missing end of line"));
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_takeover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nlolist, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
