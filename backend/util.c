@@ -33,7 +33,8 @@ void dv_preferr(const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     snprintf(old, sizeof old, "%s", err_buf);
-    snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
+    if (snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old) < 0)
+        err_buf[0] = '\0';
 }
 
 const char *dv_err(void)
@@ -49,7 +50,8 @@ void dv_syserr(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(err_buf, sizeof err_buf, "%s: %s", msg, strerror(e));
+    if (snprintf(err_buf, sizeof err_buf, "%s: %s", msg, strerror(e)) < 0)
+        err_buf[0] = '\0';
     errno = e;
 }
 
