@@ -98,6 +98,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libdvui.a $(BUILD)/libdv
 	  $(BUILD)/libdvui.a $(BUILD)/libdvault.a $(LIBS_ALL) $(TEST_LIBS)
 
 comma := ,
+.SECONDARY:
 
 ifeq ($(SANITIZER),)
 dvault: $(BUILD)/dvault

@@ -33,8 +33,8 @@ void dv_preferr(const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     snprintf(old, sizeof old, "%s", err_buf);
-    if (snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old) < 0)
-        err_buf[0] = '\0';
+    if (snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old) >= (int)sizeof err_buf)
+        err_buf[sizeof err_buf - 1] = '\0'; /* truncated messages are still one line */
 }
 
 const char *dv_err(void)
@@ -50,8 +50,8 @@ void dv_syserr(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (snprintf(err_buf, sizeof err_buf, "%s: %s", msg, strerror(e)) < 0)
-        err_buf[0] = '\0';
+    if (snprintf(err_buf, sizeof err_buf, "%s: %s", msg, strerror(e)) >= (int)sizeof err_buf)
+        err_buf[sizeof err_buf - 1] = '\0';
     errno = e;
 }
 

@@ -10,10 +10,8 @@
 #include "util.h"
 
 static const struct cli_command commands[] = {
-    {"status", cli_status, "status [--json]            server, DAOS index state, last backup, warnings"},
-    {"listnlo", cli_listnlo, "listnlo {all|missing} PATH [-o FILE]"},
-    {"resync", cli_resync, "resync {daos|catalog}"},
-    {"daos", cli_daos, "daos {status|prune [--days N]}"},
+    {"config", cli_config, "config [--check]           the effective configuration"},
+    {NULL, NULL, NULL},
 };
 
 int cli_fail(int code, const char *fmt, ...)
@@ -31,7 +29,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: dvault [-c FILE] [COMMAND [ARGS]]\n"
                "  (no command)               the console\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; commands[i].name; i++)
         fprintf(f, "  %s\n", commands[i].usage);
     fprintf(f, "  -c FILE selects the configuration (default ./config.yaml)\n");
 }
@@ -74,7 +72,7 @@ int main(int argc, char **argv)
         rc = console_main(&cfg);
     } else {
         const struct cli_command *c = NULL;
-        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        for (size_t k = 0; commands[k].name; k++)
             if (strcmp(commands[k].name, argv[i]) == 0)
                 c = &commands[k];
         if (!c) {

@@ -1,0 +1,339 @@
+/*
+ * config.c - load config.yaml with the libyaml document API.
+ *
+ * Each mapping is described by a table of {key, kind, offset, min, max}; a key missing from
+ * its table, a value of the wrong node type, an out-of-range number, a duplicate key or a YAML
+ * syntax error stops the load with "FILE:LINE:COL: message" (1-based, libyaml's marks).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "util.h"
+
+enum kind { K_STR, K_PATH, K_LONG, K_BOOL, K_DELTA, K_GLOBS, K_MAP };
+
+struct field {
+    const char *key;
+    enum kind kind;
+    size_t off; /* offset in struct dv_config */
+    long min, max;
+    const struct field *sub; /* K_MAP */
+};
+
+#define OFF(m) offsetof(struct dv_config, m)
+
+static const struct field retention_fields[] = {
+    {"keep_sets", K_LONG, OFF(backup.keep_sets), 1, 100000, NULL},
+    {"keep_days", K_LONG, OFF(backup.keep_days), 0, 36500, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct field server_fields[] = {
+    {"data_dir", K_PATH, OFF(server.data_dir), 0, 0, NULL},
+    {"databases", K_GLOBS, OFF(server.databases), 0, 0, NULL},
+    {"daos_dir", K_PATH, OFF(server.daos_dir), 0, 0, NULL},
+    {"max_files_per_subdir", K_LONG, OFF(server.max_files_per_subdir), 1, 1000000, NULL},
+    {"min_object_size", K_LONG, OFF(server.min_object_size), 0, 1L << 30, NULL},
+    {"deferred_deletion_days", K_LONG, OFF(server.deferred_deletion_days), 0, 36500, NULL},
+    {"encryption", K_BOOL, OFF(server.encryption), 0, 0, NULL},
+    {"key_file", K_PATH, OFF(server.key_file), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct field backup_fields[] = {
+    {"target", K_PATH, OFF(backup.target), 0, 0, NULL},
+    {"cycle_hours", K_LONG, OFF(backup.cycle_hours), 1, 8760, NULL},
+    {"delta", K_DELTA, OFF(backup.delta), 0, 0, NULL},
+    {"snapshot_command", K_STR, OFF(backup.snapshot_command), 0, 0, NULL},
+    {"pre_command", K_STR, OFF(backup.pre_command), 0, 0, NULL},
+    {"post_command", K_STR, OFF(backup.post_command), 0, 0, NULL},
+    {"retention", K_MAP, 0, 0, 0, retention_fields},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct field console_fields[] = {
+    {"theme", K_STR, OFF(console.theme), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct field root_fields[] = {
+    {"server", K_MAP, 0, 0, 0, server_fields},
+    {"backup", K_MAP, 0, 0, 0, backup_fields},
+    {"catalog", K_PATH, OFF(catalog), 0, 0, NULL},
+    {"console", K_MAP, 0, 0, 0, console_fields},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static void set_str(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = dv_strdup(v);
+}
+
+static void free_globs(struct dv_config *cfg)
+{
+    if (cfg->server.databases) {
+        for (size_t i = 0; i < cfg->server.ndatabases; i++)
+            free(cfg->server.databases[i]);
+        free(cfg->server.databases);
+    }
+    cfg->server.databases = NULL;
+    cfg->server.ndatabases = 0;
+}
+
+void dv_config_defaults(struct dv_config *cfg, const char *base_dir)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char *real = realpath(base_dir, NULL);
+    cfg->base_dir = real ? real : dv_path_abs(".", base_dir);
+    cfg->server.data_dir = dv_path_join(cfg->base_dir, "var/data");
+    cfg->server.databases = dv_calloc(2, sizeof(char *));
+    cfg->server.databases[0] = dv_strdup("**/*.nsf");
+    cfg->server.ndatabases = 1;
+    cfg->server.daos_dir = dv_path_join(cfg->server.data_dir, "daos");
+    cfg->server.max_files_per_subdir = 40000;
+    cfg->server.min_object_size = 4096;
+    cfg->server.deferred_deletion_days = 30;
+    cfg->server.encryption = true;
+    cfg->server.key_file = dv_path_join(cfg->base_dir, "var/server.key");
+    cfg->backup.target = dv_path_join(cfg->base_dir, "var/backup");
+    cfg->backup.cycle_hours = 24;
+    cfg->backup.delta = DV_DELTA_APPLY;
+    cfg->backup.snapshot_command = dv_strdup("");
+    cfg->backup.pre_command = dv_strdup("");
+    cfg->backup.post_command = dv_strdup("");
+    cfg->backup.keep_sets = 14;
+    cfg->backup.keep_days = 35;
+    cfg->catalog = dv_path_join(cfg->base_dir, "var/catalog.db");
+    cfg->console.theme = dv_strdup("default");
+}
+
+void dv_config_done(struct dv_config *cfg)
+{
+    free(cfg->path);
+    free(cfg->base_dir);
+    free(cfg->server.data_dir);
+    free_globs(cfg);
+    free(cfg->server.daos_dir);
+    free(cfg->server.key_file);
+    free(cfg->backup.target);
+    free(cfg->backup.snapshot_command);
+    free(cfg->backup.pre_command);
+    free(cfg->backup.post_command);
+    free(cfg->catalog);
+    free(cfg->console.theme);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+struct loader {
+    const char *file;
+    yaml_document_t *doc;
+    struct dv_config *cfg;
+    char *daos_raw; /* daos_dir as written: resolved against data_dir at the end */
+};
+
+static int node_err(struct loader *l, yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int node_err(struct loader *l, yaml_node_t *n, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    dv_seterr("%s:%zu:%zu: %s", l->file, n->start_mark.line + 1, n->start_mark.column + 1, msg);
+    return -1;
+}
+
+static const char *kind_name(enum kind k)
+{
+    switch (k) {
+    case K_STR:
+    case K_PATH:
+    case K_DELTA:
+        return "a string";
+    case K_LONG:
+        return "an integer";
+    case K_BOOL:
+        return "true or false";
+    case K_GLOBS:
+        return "a list of globs";
+    case K_MAP:
+        return "a mapping";
+    }
+    return "?";
+}
+
+static int load_value(struct loader *l, const struct field *f, const char *key, yaml_node_t *v);
+
+static int load_map(struct loader *l, yaml_node_t *map, const struct field *fields,
+                    const char *where)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return node_err(l, map, "%s must be a mapping", where);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return node_err(l, k ? k : map, "keys of %s must be plain names", where);
+        const char *key = (const char *)k->data.scalar.value;
+        /* duplicate keys are errors, not "last one wins" */
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *qk = yaml_document_get_node(l->doc, q->key);
+            if (qk && qk->type == YAML_SCALAR_NODE &&
+                strcmp((const char *)qk->data.scalar.value, key) == 0)
+                return node_err(l, k, "duplicate key '%s' in %s", key, where);
+        }
+        const struct field *f = NULL;
+        for (const struct field *x = fields; x->key; x++)
+            if (strcmp(x->key, key) == 0)
+                f = x;
+        if (!f) {
+            char known[256] = "";
+            for (const struct field *x = fields; x->key; x++) {
+                size_t n = strlen(known);
+                snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "", x->key);
+            }
+            return node_err(l, k, "unknown key '%s' in %s (known: %s)", key, where, known);
+        }
+        if (load_value(l, f, key, v) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_value(struct loader *l, const struct field *f, const char *key, yaml_node_t *v)
+{
+    char *base = (char *)l->cfg;
+    if (f->kind == K_MAP)
+        return load_map(l, v, f->sub, key);
+    if (f->kind == K_GLOBS) {
+        if (v->type != YAML_SEQUENCE_NODE)
+            return node_err(l, v, "'%s' must be %s, e.g. [\"**/*.nsf\"]", key, kind_name(f->kind));
+        size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        if (n == 0)
+            return node_err(l, v, "'%s' must name at least one glob", key);
+        char **globs = dv_calloc(n + 1, sizeof(char *));
+        size_t i = 0;
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+             it++) {
+            yaml_node_t *g = yaml_document_get_node(l->doc, *it);
+            if (!g || g->type != YAML_SCALAR_NODE || g->data.scalar.length == 0 ||
+                g->data.scalar.value[0] == '/') {
+                for (size_t j = 0; j < i; j++)
+                    free(globs[j]);
+                free(globs);
+                return node_err(l, g ? g : v,
+                                "'%s' entries must be non-empty globs relative to data_dir", key);
+            }
+            globs[i++] = dv_strdup((const char *)g->data.scalar.value);
+        }
+        free_globs(l->cfg);
+        l->cfg->server.databases = globs;
+        l->cfg->server.ndatabases = n;
+        return 0;
+    }
+    if (v->type != YAML_SCALAR_NODE)
+        return node_err(l, v, "'%s' must be %s", key, kind_name(f->kind));
+    const char *s = (const char *)v->data.scalar.value;
+    bool plain = v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    switch (f->kind) {
+    case K_STR:
+        set_str((char **)(base + f->off), s);
+        return 0;
+    case K_PATH:
+        if (!*s)
+            return node_err(l, v, "'%s' must not be empty", key);
+        if (strcmp(key, "daos_dir") == 0) {
+            set_str(&l->daos_raw, s);
+            return 0;
+        }
+        free(*(char **)(base + f->off));
+        *(char **)(base + f->off) = dv_path_join(l->cfg->base_dir, s);
+        return 0;
+    case K_LONG: {
+        long n;
+        if (!plain || dv_parse_long(s, -(1L << 62), 1L << 62, &n) != 0)
+            return node_err(l, v, "'%s' must be an integer, not '%s'", key, s);
+        if (n < f->min || n > f->max)
+            return node_err(l, v, "'%s' is %ld, out of range %ld..%ld", key, n, f->min, f->max);
+        *(long *)(base + f->off) = n;
+        return 0;
+    }
+    case K_BOOL: {
+        static const char *yes[] = {"true", "True", "TRUE", "yes", "on", NULL};
+        static const char *no[] = {"false", "False", "FALSE", "no", "off", NULL};
+        for (int i = 0; plain && yes[i]; i++)
+            if (strcmp(s, yes[i]) == 0)
+                return *(bool *)(base + f->off) = true, 0;
+        for (int i = 0; plain && no[i]; i++)
+            if (strcmp(s, no[i]) == 0)
+                return *(bool *)(base + f->off) = false, 0;
+        return node_err(l, v, "'%s' must be true or false, not '%s'", key, s);
+    }
+    case K_DELTA:
+        if (strcmp(s, "apply") == 0)
+            l->cfg->backup.delta = DV_DELTA_APPLY;
+        else if (strcmp(s, "keep") == 0)
+            l->cfg->backup.delta = DV_DELTA_KEEP;
+        else
+            return node_err(l, v, "'%s' must be apply or keep, not '%s'", key, s);
+        return 0;
+    default:
+        return node_err(l, v, "internal: unhandled key '%s'", key);
+    }
+}
+
+int dv_config_load(const char *path, struct dv_config *cfg)
+{
+    char *dir = dv_dirname(path);
+    dv_config_defaults(cfg, dir);
+    free(dir);
+    cfg->path = dv_strdup(path);
+
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dv_seterr("%s:1:1: cannot read configuration: %s", path, strerror(errno));
+        return -1;
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    int rc = -1;
+    if (!yaml_parser_load(&parser, &doc)) {
+        dv_seterr("%s:%zu:%zu: %s%s%s", path, parser.problem_mark.line + 1,
+                  parser.problem_mark.column + 1, parser.problem ? parser.problem : "syntax error",
+                  parser.context ? " " : "", parser.context ? parser.context : "");
+        if (ferror(f))
+            dv_seterr("%s:1:1: cannot read configuration: %s", path, strerror(errno));
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return -1;
+    }
+    struct loader l = {.file = path, .doc = &doc, .cfg = cfg};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0))
+        rc = 0; /* an empty file means all defaults */
+    else
+        rc = load_map(&l, root, root_fields, "the configuration");
+    if (rc == 0) {
+        /* daos_dir is relative to data_dir (as the server names it) */
+        const char *d = l.daos_raw ? l.daos_raw : "daos";
+        free(cfg->server.daos_dir);
+        cfg->server.daos_dir = dv_path_join(cfg->server.data_dir, d);
+    }
+    free(l.daos_raw);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,171 @@
+/* test_config.c - configuration loading: defaults, every key, path resolution, errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+static char tmpdir[64];
+
+static char *write_cfg(const char *name, const char *text)
+{
+    char *p = dv_path_join(tmpdir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/dvtest-config-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    char *p = write_cfg("empty.yaml", "");
+    struct dv_config c;
+    assert_int_equal(dv_config_load(p, &c), 0);
+    char *want = dv_path_join(tmpdir, "var/data");
+    assert_string_equal(c.server.data_dir, want);
+    free(want);
+    want = dv_path_join(tmpdir, "var/data/daos");
+    assert_string_equal(c.server.daos_dir, want);
+    free(want);
+    assert_int_equal(c.server.ndatabases, 1);
+    assert_string_equal(c.server.databases[0], "**/*.nsf");
+    assert_int_equal(c.server.max_files_per_subdir, 40000);
+    assert_int_equal(c.server.min_object_size, 4096);
+    assert_int_equal(c.server.deferred_deletion_days, 30);
+    assert_true(c.server.encryption);
+    assert_int_equal(c.backup.cycle_hours, 24);
+    assert_int_equal(c.backup.delta, DV_DELTA_APPLY);
+    assert_int_equal(c.backup.keep_sets, 14);
+    assert_int_equal(c.backup.keep_days, 35);
+    assert_string_equal(c.backup.snapshot_command, "");
+    assert_string_equal(c.console.theme, "default");
+    dv_config_done(&c);
+    free(p);
+}
+
+static void test_all_keys(void **state)
+{
+    (void)state;
+    char *p = write_cfg("full.yaml", "server:\n"
+                                     "  data_dir: /srv/domino\n"
+                                     "  databases: [\"mail/*.nsf\", \"apps/**/*.nsf\"]\n"
+                                     "  daos_dir: objects\n"
+                                     "  max_files_per_subdir: 100\n"
+                                     "  min_object_size: 0\n"
+                                     "  deferred_deletion_days: 0\n"
+                                     "  encryption: false\n"
+                                     "  key_file: keys/server.key\n"
+                                     "backup:\n"
+                                     "  target: /mnt/backup\n"
+                                     "  cycle_hours: 12\n"
+                                     "  delta: keep\n"
+                                     "  snapshot_command: cp --reflink=auto {src} {dst}\n"
+                                     "  pre_command: /bin/true\n"
+                                     "  post_command: ''\n"
+                                     "  retention: { keep_sets: 3, keep_days: 7 }\n"
+                                     "catalog: cat.db\n"
+                                     "console: { theme: dark }\n");
+    struct dv_config c;
+    assert_int_equal(dv_config_load(p, &c), 0);
+    assert_string_equal(c.server.data_dir, "/srv/domino");
+    assert_string_equal(c.server.daos_dir, "/srv/domino/objects");
+    assert_int_equal(c.server.ndatabases, 2);
+    assert_string_equal(c.server.databases[1], "apps/**/*.nsf");
+    assert_null(c.server.databases[2]);
+    assert_int_equal(c.server.max_files_per_subdir, 100);
+    assert_int_equal(c.server.min_object_size, 0);
+    assert_false(c.server.encryption);
+    char *want = dv_path_join(tmpdir, "keys/server.key");
+    assert_string_equal(c.server.key_file, want);
+    free(want);
+    assert_string_equal(c.backup.target, "/mnt/backup");
+    assert_int_equal(c.backup.delta, DV_DELTA_KEEP);
+    assert_string_equal(c.backup.snapshot_command, "cp --reflink=auto {src} {dst}");
+    assert_int_equal(c.backup.keep_sets, 3);
+    assert_int_equal(c.backup.keep_days, 7);
+    want = dv_path_join(tmpdir, "cat.db");
+    assert_string_equal(c.catalog, want);
+    free(want);
+    assert_string_equal(c.console.theme, "dark");
+    dv_config_done(&c);
+    free(p);
+}
+
+static void expect_error(const char *text, const char *msg_suffix)
+{
+    char *p = write_cfg("bad.yaml", text);
+    struct dv_config c;
+    assert_int_equal(dv_config_load(p, &c), -1);
+    char *want = dv_asprintf("%s:%s", p, msg_suffix);
+    assert_string_equal(dv_err(), want);
+    free(want);
+    dv_config_done(&c);
+    free(p);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect_error("server:\n  colour: 1\n",
+                 "2:3: unknown key 'colour' in server (known: data_dir, databases, daos_dir, "
+                 "max_files_per_subdir, min_object_size, deferred_deletion_days, encryption, "
+                 "key_file)");
+    expect_error("backup:\n  cycle_hours: 0\n", "2:16: 'cycle_hours' is 0, out of range 1..8760");
+    expect_error("backup:\n  cycle_hours: \"12\"\n",
+                 "2:16: 'cycle_hours' must be an integer, not '12'");
+    expect_error("backup:\n  delta: [apply]\n", "2:10: 'delta' must be a string");
+    expect_error("server: 5\n", "1:9: server must be a mapping");
+    expect_error("server:\n  data_dir: ''\n", "2:13: 'data_dir' must not be empty");
+    expect_error("server:\n  databases: [\"/abs/*.nsf\"]\n",
+                 "2:15: 'databases' entries must be non-empty globs relative to data_dir");
+    expect_error("a: [\n", "2:1: did not find expected node content while parsing a flow node");
+}
+
+static void test_unreadable(void **state)
+{
+    (void)state;
+    char *p = dv_path_join(tmpdir, "nope.yaml");
+    struct dv_config c;
+    assert_int_equal(dv_config_load(p, &c), -1);
+    char *want = dv_asprintf("%s:1:1: cannot read configuration: No such file or directory", p);
+    assert_string_equal(dv_err(), want);
+    free(want);
+    dv_config_done(&c);
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_all_keys),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_unreadable),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,34 @@
+/* cli_config.c - `dvault config`: print the effective configuration (after defaults). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+int cli_config(int argc, char **argv, struct dv_config *cfg)
+{
+    if (argc > 1 && strcmp(argv[1], "--check") != 0)
+        return cli_fail(DV_EXIT_USAGE, "usage: dvault config [--check]");
+    if (argc > 1) {
+        printf("%s: ok\n", cfg->path);
+        return 0;
+    }
+    printf("# effective configuration of %s (absolute paths)\n", cfg->path);
+    printf("server:\n  data_dir: %s\n  databases: [", cfg->server.data_dir);
+    for (size_t i = 0; i < cfg->server.ndatabases; i++)
+        printf("%s\"%s\"", i ? ", " : "", cfg->server.databases[i]);
+    printf("]\n  daos_dir: %s\n  max_files_per_subdir: %ld\n  min_object_size: %ld\n"
+           "  deferred_deletion_days: %ld\n  encryption: %s\n  key_file: %s\n",
+           cfg->server.daos_dir, cfg->server.max_files_per_subdir, cfg->server.min_object_size,
+           cfg->server.deferred_deletion_days, cfg->server.encryption ? "true" : "false",
+           cfg->server.key_file);
+    printf("backup:\n  target: %s\n  cycle_hours: %ld\n  delta: %s\n  snapshot_command: \"%s\"\n"
+           "  pre_command: \"%s\"\n  post_command: \"%s\"\n"
+           "  retention: { keep_sets: %ld, keep_days: %ld }\n",
+           cfg->backup.target, cfg->backup.cycle_hours,
+           cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply", cfg->backup.snapshot_command,
+           cfg->backup.pre_command, cfg->backup.post_command, cfg->backup.keep_sets,
+           cfg->backup.keep_days);
+    printf("catalog: %s\nconsole: { theme: %s }\n", cfg->catalog, cfg->console.theme);
+    return 0;
+}
