@@ -1,0 +1,447 @@
+/* hotcopy.c - see hotcopy.h; the method is design.md "Hot backup of a live database". */
+#include "hotcopy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "delta.h"
+#include "util.h"
+#include "wal.h"
+
+#define HOTCOPY_CHUNK (16u << 20)      /* bytes copied between progress/cancel checks */
+#define HOTCOPY_BUSY_MS 30000          /* wait for a writer to finish (locked copy) */
+#define HOTCOPY_CMD_TAIL 300           /* bytes of a snapshot command's output kept */
+
+extern char **environ;
+
+/* Everything one copy holds, so that one exit path can release it in the right order. */
+struct hc {
+    const char *src, *dst, *delta_path;
+    const struct hotcopy_opts *opts;
+    struct hotcopy_result *res;
+    char *tmp, *walp;
+    sqlite3 *db;
+    bool in_txn;
+    int src_fd, out_fd, wal_fd;
+    bool delta_written;
+    struct wal_info w;
+};
+
+static int sql_err(struct hc *c, const char *step)
+{
+    dv_seterr("%s: %s", step, c->db ? sqlite3_errmsg(c->db) : "cannot open");
+    return -1;
+}
+
+static int exec_sql(struct hc *c, const char *sql)
+{
+    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return sql_err(c, sql);
+    return 0;
+}
+
+/* First column of the first row of sql as text into out (or "" when no row). */
+static int query_text(struct hc *c, const char *sql, const char *arg, char *out, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_err(c, sql);
+    if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(out, n, "%s", t ? (const char *)t : "");
+    } else if (rc != SQLITE_DONE) {
+        sql_err(c, sql);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Open read-only, never checkpoint on close, pin a snapshot (or, not WAL, a shared lock). */
+static int begin_snapshot(struct hc *c)
+{
+    /* The descriptor we copy from is opened BEFORE the connection and closed after it. */
+    c->src_fd = open(c->src, O_RDONLY | O_CLOEXEC);
+    if (c->src_fd < 0) {
+        dv_syserr("open");
+        return -1;
+    }
+    if (sqlite3_open_v2(c->src, &c->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return sql_err(c, "open read-only");
+    sqlite3_busy_timeout(c->db, HOTCOPY_BUSY_MS);
+    if (sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK)
+        return sql_err(c, "no checkpoint on close");
+    char mode[32], buf[32];
+    if (query_text(c, "PRAGMA journal_mode", NULL, mode, sizeof mode) != 0)
+        return -1;
+    c->res->wal_mode = strcmp(mode, "wal") == 0;
+    c->res->locked_copy = !c->res->wal_mode;
+    if (exec_sql(c, "BEGIN") != 0)
+        return -1;
+    c->in_txn = true;
+    if (query_text(c, "SELECT count(*) FROM sqlite_master", NULL, buf, sizeof buf) != 0)
+        return -1;
+    if (query_text(c, "PRAGMA page_size", NULL, buf, sizeof buf) != 0)
+        return -1;
+    c->res->page_size = (uint32_t)strtoul(buf, NULL, 10);
+    /* The database's identity, as of the pinned snapshot. */
+    char has[8];
+    if (query_text(c, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='dbinfo'",
+                   NULL, has, sizeof has) != 0)
+        return -1;
+    if (strcmp(has, "0") != 0) {
+        const char *q = "SELECT value FROM dbinfo WHERE key=?";
+        if (query_text(c, q, "replica_id", c->res->replica_id, sizeof c->res->replica_id) ||
+            query_text(c, q, "dbiid", c->res->dbiid, sizeof c->res->dbiid))
+            return -1;
+    }
+    struct stat sb;
+    if (fstat(c->src_fd, &sb) != 0) {
+        dv_syserr("stat");
+        return -1;
+    }
+    c->res->base_size = (uint64_t)sb.st_size;
+    return 0;
+}
+
+/* ---- snapshot_command ---- */
+
+static char *subst(const char *arg, const char *src, const char *dst)
+{
+    size_t cap = strlen(arg) + 1, n = 0;
+    char *out = dv_malloc(cap);
+    for (const char *p = arg; *p;) {
+        const char *rep = NULL;
+        size_t skip = 0;
+        if (strncmp(p, "{src}", 5) == 0)
+            rep = src, skip = 5;
+        else if (strncmp(p, "{dst}", 5) == 0)
+            rep = dst, skip = 5;
+        size_t add = rep ? strlen(rep) : 1;
+        if (n + add + 1 > cap) {
+            cap = (n + add + 1) * 2;
+            out = dv_realloc(out, cap);
+        }
+        if (rep) {
+            memcpy(out + n, rep, add);
+            p += skip;
+        } else {
+            out[n] = *p++;
+        }
+        n += add;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static void free_argv(char **argv)
+{
+    for (size_t i = 0; argv && argv[i]; i++)
+        free(argv[i]);
+    free(argv);
+}
+
+/*
+ * Run cmd (split on whitespace, no shell; {src}/{dst} substituted in each argument). Its
+ * stdout and stderr go to a pipe whose tail is quoted on failure.
+ */
+static int run_snapshot_command(const char *cmd, const char *src, const char *dst)
+{
+    size_t n = 0, cap = 8;
+    char **argv = dv_calloc(cap, sizeof *argv);
+    for (const char *p = cmd; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        const char *e = p;
+        while (*e && *e != ' ' && *e != '\t' && *e != '\n')
+            e++;
+        char *word = dv_asprintf("%.*s", (int)(e - p), p);
+        if (n + 2 > cap) {
+            cap *= 2;
+            argv = dv_realloc(argv, cap * sizeof *argv);
+        }
+        argv[n++] = subst(word, src, dst);
+        argv[n] = NULL;
+        free(word);
+        p = e;
+    }
+    if (n == 0) {
+        free_argv(argv);
+        dv_seterr("snapshot command is empty");
+        return -1;
+    }
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        dv_syserr("snapshot command %s: pipe", argv[0]);
+        free_argv(argv);
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+    pid_t pid;
+    int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pfd[1]);
+    if (err != 0) {
+        close(pfd[0]);
+        errno = err;
+        dv_syserr("snapshot command %s", argv[0]);
+        free_argv(argv);
+        return -1;
+    }
+    char tail[HOTCOPY_CMD_TAIL + 1];
+    size_t tlen = 0;
+    char buf[4096];
+    for (;;) {
+        ssize_t r = read(pfd[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++) {
+            if (tlen == HOTCOPY_CMD_TAIL) {
+                memmove(tail, tail + 1, HOTCOPY_CMD_TAIL - 1);
+                tlen--;
+            }
+            tail[tlen++] = buf[i];
+        }
+    }
+    close(pfd[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            dv_syserr("snapshot command %s: wait", argv[0]);
+            free_argv(argv);
+            return -1;
+        }
+    }
+    while (tlen > 0 && (tail[tlen - 1] == '\n' || tail[tlen - 1] == ' '))
+        tlen--;
+    tail[tlen] = '\0';
+    for (size_t i = 0; i < tlen; i++)
+        if (tail[i] == '\n' || tail[i] == '\r' || tail[i] == '\t')
+            tail[i] = ' ';
+    int rc = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        dv_seterr("snapshot command %s exited with %d%s%s", argv[0], WEXITSTATUS(status),
+                  tlen ? ": " : "", tail);
+        rc = -1;
+    } else if (WIFSIGNALED(status)) {
+        dv_seterr("snapshot command %s killed by signal %d%s%s", argv[0], WTERMSIG(status),
+                  tlen ? ": " : "", tail);
+        rc = -1;
+    }
+    free_argv(argv);
+    return rc;
+}
+
+/* ---- the copy ---- */
+
+static int copy_bytes(struct hc *c)
+{
+    struct dv_job *job = c->opts->job;
+    uint64_t size = c->res->base_size, off = 0;
+    if (c->opts->snapshot_command && c->opts->snapshot_command[0]) {
+        if (job_cancelled(job)) {
+            dv_seterr("cancelled");
+            return -1;
+        }
+        if (run_snapshot_command(c->opts->snapshot_command, c->src, c->tmp) != 0)
+            return -1;
+        c->out_fd = open(c->tmp, O_RDWR | O_CLOEXEC);
+        if (c->out_fd < 0) {
+            dv_syserr("snapshot command left no %s", c->tmp);
+            return -1;
+        }
+        job_advance(job, 0, size, NULL);
+    } else {
+        c->out_fd = open(c->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (c->out_fd < 0) {
+            dv_syserr("create %s", c->tmp);
+            return -1;
+        }
+        while (off < size) {
+            if (job_cancelled(job)) {
+                dv_seterr("cancelled");
+                return -1;
+            }
+            uint64_t want = size - off < HOTCOPY_CHUNK ? size - off : HOTCOPY_CHUNK;
+            int64_t got = dv_copy_range(c->src_fd, (off_t)off, c->out_fd, (off_t)off, want);
+            if (got < 0) {
+                dv_syserr("copy to %s", c->tmp);
+                return -1;
+            }
+            off += (uint64_t)got;
+            job_advance(job, 0, (uint64_t)got, NULL);
+            if ((uint64_t)got < want)
+                break; /* the file shrank (a checkpoint truncated it): see below */
+        }
+    }
+    /*
+     * Exactly the size seen at begin: bytes appended later are ignored (their pages are in
+     * the WAL), and a tail cut by a checkpoint was beyond the database at that point.
+     */
+    if (ftruncate(c->out_fd, (off_t)size) != 0) {
+        dv_syserr("set size of %s", c->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int capture_delta(struct hc *c)
+{
+    c->walp = wal_path_of(c->src);
+    if (wal_scan_path(c->walp, NULL, &c->w, &c->wal_fd) != 0)
+        return -1;
+    if (c->w.ncommits && c->w.page_size != c->res->page_size) {
+        dv_seterr("WAL %s: page size %u, the database has %u", c->walp, c->w.page_size,
+                  c->res->page_size);
+        return -1;
+    }
+    if (c->opts->delta == DV_DELTA_KEEP) {
+        struct delta_header h = {.page_size = c->res->page_size,
+                                 .base_size = c->res->base_size};
+        snprintf(h.replica_id, sizeof h.replica_id, "%s", c->res->replica_id);
+        snprintf(h.dbiid, sizeof h.dbiid, "%s", c->res->dbiid);
+        struct delta_header out;
+        if (c->wal_fd < 0) { /* no WAL file at all: an empty delta */
+            struct delta_writer *dw;
+            h.final_size = h.base_size;
+            if (!(dw = delta_writer_new(c->delta_path, &h)) ||
+                delta_writer_commit(dw, c->res->delta_sha256) != 0)
+                return -1;
+            out = h;
+        } else if (delta_write_wal(c->delta_path, &h, c->wal_fd, c->walp, &c->w, &out,
+                                   c->res->delta_sha256) != 0) {
+            return -1;
+        }
+        c->delta_written = true;
+        c->res->final_size = out.final_size;
+        dv_crashpoint("hotcopy.delta");
+    } else if (c->wal_fd >= 0) {
+        if (delta_apply_wal(c->wal_fd, c->walp, &c->w, c->out_fd, c->tmp,
+                            &c->res->final_size) != 0)
+            return -1;
+    } else {
+        c->res->final_size = c->res->base_size;
+    }
+    c->res->wal_frames = c->w.nframes;
+    c->res->delta_pages = c->w.ncommits ? (uint32_t)c->w.npages : 0;
+    return 0;
+}
+
+/* End the transaction and close SQLite, then (only then) our descriptors of the file. */
+static int end_snapshot(struct hc *c)
+{
+    int rc = 0;
+    if (c->in_txn && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = sql_err(c, "end transaction");
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    c->in_txn = false;
+    if (c->db && sqlite3_close(c->db) != SQLITE_OK && rc == 0)
+        rc = sql_err(c, "close");
+    c->db = NULL;
+    if (c->src_fd >= 0)
+        close(c->src_fd);
+    if (c->wal_fd >= 0)
+        close(c->wal_fd);
+    c->src_fd = c->wal_fd = -1;
+    return rc;
+}
+
+int hotcopy_db(const char *src, const char *dst, const char *delta_path,
+               const struct hotcopy_opts *opts, struct hotcopy_result *result)
+{
+    static const struct hotcopy_opts no_opts = {0};
+    double t0 = dv_mono();
+    struct hc c = {.src = src, .dst = dst, .delta_path = delta_path,
+                   .opts = opts ? opts : &no_opts, .res = result,
+                   .src_fd = -1, .out_fd = -1, .wal_fd = -1};
+    memset(result, 0, sizeof *result);
+    if (c.opts->delta == DV_DELTA_KEEP && (!delta_path || !delta_path[0])) {
+        dv_seterr("hotcopy %s: delta mode keep needs a delta path", src);
+        return -1;
+    }
+    c.tmp = dv_asprintf("%s.tmp.%ld", dst, (long)getpid());
+    const char *step = "begin";
+    if (begin_snapshot(&c) != 0)
+        goto fail;
+    step = "copy";
+    if (copy_bytes(&c) != 0)
+        goto fail;
+    dv_crashpoint("hotcopy.copied");
+    if (result->wal_mode) {
+        step = "delta";
+        if (capture_delta(&c) != 0)
+            goto fail;
+    } else {
+        result->final_size = result->base_size;
+    }
+    step = "end";
+    if (end_snapshot(&c) != 0)
+        goto fail;
+    step = "finish";
+    if (fsync(c.out_fd) != 0) {
+        dv_syserr("fsync %s", c.tmp);
+        goto fail;
+    }
+    int rc = close(c.out_fd);
+    c.out_fd = -1;
+    if (rc != 0) {
+        dv_syserr("close %s", c.tmp);
+        goto fail;
+    }
+    if (rename(c.tmp, dst) != 0) {
+        dv_syserr("rename %s to %s", c.tmp, dst);
+        goto fail;
+    }
+    if (dv_fsync_parent(dst) != 0 || dv_sha256_file_hex(dst, result->copy_sha256) != 0) {
+        unlink(dst);
+        goto fail;
+    }
+    wal_info_free(&c.w);
+    free(c.walp);
+    free(c.tmp);
+    result->seconds = dv_mono() - t0;
+    return 0;
+fail:
+    dv_preferr("hotcopy %s (%s)", src, step);
+    if (c.in_txn)
+        sqlite3_exec(c.db, "ROLLBACK", NULL, NULL, NULL);
+    c.in_txn = false;
+    if (c.db)
+        sqlite3_close(c.db);
+    c.db = NULL;
+    if (c.src_fd >= 0)
+        close(c.src_fd);
+    if (c.wal_fd >= 0)
+        close(c.wal_fd);
+    if (c.out_fd >= 0)
+        close(c.out_fd);
+    unlink(c.tmp);
+    if (c.delta_written)
+        unlink(delta_path);
+    wal_info_free(&c.w);
+    free(c.walp);
+    free(c.tmp);
+    return -1;
+}
