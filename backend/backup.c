@@ -1,0 +1,628 @@
+/* backup.c - see backup.h. */
+#include "backup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "catalog.h"
+#include "dbglob.h"
+#include "delta.h"
+#include "hotcopy.h"
+#include "runcmd.h"
+#include "target.h"
+#include "util.h"
+
+/* ---- references of a copy ------------------------------------------------------------ */
+
+/* "file:" URI of a path, percent-escaping what URIs reserve. */
+static char *file_uri(const char *path, const char *params)
+{
+    size_t n = strlen(path);
+    char *u = dv_malloc(n * 3 + strlen(params) + 16), *o = u;
+    o += sprintf(o, "file:");
+    for (const char *p = path; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '%' || ch == '?' || ch == '#' || ch <= ' ' || ch >= 0x7f)
+            o += sprintf(o, "%%%02X", ch);
+        else
+            *o++ = (char)ch;
+    }
+    sprintf(o, "?%s", params);
+    return u;
+}
+
+void backup_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int backup_read_refs(const char *dbfile, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    char *uri = file_uri(dbfile, "immutable=1");
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
+    if (rc != SQLITE_OK) {
+        dv_seterr("%s: cannot open copy: %s", dbfile, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+                            "name='attachments'",
+                            -1, &st, NULL);
+    bool has = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    if (rc != SQLITE_OK) {
+        dv_seterr("%s: not a readable database: %s", dbfile, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    if (!has) {
+        sqlite3_close(db);
+        return 0;
+    }
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL "
+                            "ORDER BY nlo COLLATE BINARY",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        dv_seterr("%s: cannot read references: %s", dbfile, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    size_t cap = 0, cnt = 0;
+    char **v = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (!name)
+            continue;
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 256;
+            v = dv_realloc(v, cap * sizeof *v);
+        }
+        v[cnt++] = dv_strdup(name);
+    }
+    if (rc != SQLITE_DONE) {
+        dv_seterr("%s: cannot read references: %s", dbfile, sqlite3_errmsg(db));
+        backup_names_free(v, cnt);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    *names = v;
+    *n = cnt;
+    return 0;
+}
+
+/* References of a copy whose delta was kept: applied to a scratch copy, read, removed. */
+static int read_refs_keep(const char *copy, const char *delta, char ***names, size_t *n)
+{
+    char *scratch = dv_asprintf("%s.refs-scratch.%ld", copy, (long)getpid());
+    int rc = -1;
+    if (dv_copy_file_atomic(copy, scratch, 0600) == 0 && delta_apply(delta, scratch) == 0)
+        rc = backup_read_refs(scratch, names, n);
+    unlink(scratch);
+    free(scratch);
+    return rc;
+}
+
+/* ---- events into the catalog ----------------------------------------------------------- */
+
+struct ctx {
+    const struct dv_config *cfg;
+    const struct backup_opts *o;
+    struct dv_job *job;
+    struct backup_result *r;
+    struct target *t;
+    struct catalog *cat;
+    int64_t job_id;
+    dv_event_fn prev_event;
+    void *prev_ud;
+    char *partial;
+    struct manifest m;
+    char **delta_paths; /* absolute, of kept deltas (for the post command) */
+    int64_t *delta_dbs;
+    size_t ndeltas;
+};
+
+static void on_event(void *ud, enum dv_level level, const char *msg)
+{
+    struct ctx *c = ud;
+    if (c->prev_event)
+        c->prev_event(c->prev_ud, level, msg);
+    if (c->cat && c->job_id)
+        catalog_event_add(c->cat, c->job_id, dv_now(), (int)level, msg);
+}
+
+/* ---- hooks ----------------------------------------------------------------------------- */
+
+static int run_hook(struct ctx *c, const char *phase, const char *cmd, const char *set_dir,
+                    char **out)
+{
+    char *env[8];
+    size_t k = 0;
+    env[k++] = dv_asprintf("DV_PHASE=%s", phase);
+    env[k++] = dv_asprintf("DV_SET_ID=%s", c->r->set_id);
+    env[k++] = dv_asprintf("DV_SET_DIR=%s", set_dir);
+    env[k++] = dv_asprintf("DV_TARGET=%s", c->cfg->backup.target);
+    env[k++] = dv_asprintf("DV_DATA_DIR=%s", c->cfg->server.data_dir);
+    size_t len = 1;
+    for (size_t i = 0; i < c->ndeltas; i++)
+        len += strlen(c->delta_paths[i]) + 1;
+    char *deltas = dv_calloc(1, len);
+    for (size_t i = 0; i < c->ndeltas; i++) {
+        strcat(deltas, c->delta_paths[i]);
+        if (i + 1 < c->ndeltas)
+            strcat(deltas, "\n");
+    }
+    env[k++] = dv_asprintf("DV_DELTAS=%s", deltas);
+    free(deltas);
+    env[k++] = dv_asprintf("DV_STATUS=%s", c->r->complete ? "complete" : "failed");
+    env[k] = NULL;
+    struct runcmd_opts ro = {.what = phase[1] == 'r' ? "pre command" : "post command",
+                             .env = (const char *const *)env,
+                             .out = out};
+    int rc = runcmd(cmd, &ro);
+    for (size_t i = 0; i < k; i++)
+        free(env[i]);
+    return rc;
+}
+
+/* A post command reports "moved OLD NEW" per delta it moved; record where each lives now. */
+static int apply_moves(struct ctx *c, const char *out, const char *set_dir)
+{
+    char *copy = dv_strdup(out), *save = NULL;
+    char *moved_tsv = dv_strdup("");
+    int rc = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char old[4096], new[4096];
+        if (strncmp(line, "moved ", 6) != 0)
+            continue;
+        if (sscanf(line + 6, "%4095s %4095s", old, new) != 2 || new[0] != '/') {
+            job_log(c->job, DV_WARN, "post command: ignored malformed line '%s'", line);
+            continue;
+        }
+        size_t i;
+        for (i = 0; i < c->ndeltas; i++)
+            if (strcmp(c->delta_paths[i], old) == 0)
+                break;
+        if (i == c->ndeltas) {
+            job_log(c->job, DV_WARN, "post command moved %s, which is not a delta of this set",
+                    old);
+            continue;
+        }
+        struct stat st;
+        if (stat(new, &st) != 0) {
+            job_log(c->job, DV_ERROR, "post command says it moved %s to %s, which does not exist",
+                    old, new);
+            rc = -1;
+            continue;
+        }
+        if (catalog_set_file_move_delta(c->cat, c->r->set_id, c->delta_dbs[i], new) != 0) {
+            job_log(c->job, DV_ERROR, "catalog: %s", dv_err());
+            rc = -1;
+            continue;
+        }
+        char *rel = strncmp(old, set_dir, strlen(set_dir)) == 0 ? old + strlen(set_dir) + 1 : old;
+        char *n2 = dv_asprintf("%s%s\t%s\n", moved_tsv, rel, new);
+        free(moved_tsv);
+        moved_tsv = n2;
+        c->r->deltas_moved++;
+        job_log(c->job, DV_INFO, "delta %s now lives at %s", rel, new);
+    }
+    if (c->r->deltas_moved) {
+        /* the set stays self-describing: resync catalog reads this beside the manifest */
+        char *p = dv_path_join(set_dir, "deltas-moved.tsv");
+        if (dv_write_atomic(p, moved_tsv, strlen(moved_tsv), 0600) != 0) {
+            job_log(c->job, DV_ERROR, "%s", dv_err());
+            rc = -1;
+        }
+        free(p);
+    }
+    free(moved_tsv);
+    free(copy);
+    return rc;
+}
+
+/* ---- one database ---------------------------------------------------------------------- */
+
+static void add_delta_path(struct ctx *c, const char *path, int64_t db_id)
+{
+    c->delta_paths = dv_realloc(c->delta_paths, (c->ndeltas + 1) * sizeof *c->delta_paths);
+    c->delta_dbs = dv_realloc(c->delta_dbs, (c->ndeltas + 1) * sizeof *c->delta_dbs);
+    c->delta_paths[c->ndeltas] = dv_strdup(path);
+    c->delta_dbs[c->ndeltas] = db_id;
+    c->ndeltas++;
+}
+
+static int backup_one(struct ctx *c, const char *rel)
+{
+    const struct dv_config *cfg = c->cfg;
+    bool keep = cfg->backup.delta == DV_DELTA_KEEP;
+    char *src = dv_path_join(cfg->server.data_dir, rel);
+    char *relcopy = dv_asprintf("db/%s", rel);
+    char *dst = dv_path_join(c->partial, relcopy);
+    char *reldelta = dv_asprintf("%s.delta", relcopy);
+    char *delta = dv_path_join(c->partial, reldelta);
+    char *dir = dv_dirname(dst);
+    char **names = NULL;
+    size_t nnames = 0;
+    int rc = -1;
+
+    if (dv_mkdirs(dir, 0700) != 0)
+        goto out;
+    struct hotcopy_opts ho = {.delta = cfg->backup.delta,
+                              .snapshot_command = cfg->backup.snapshot_command,
+                              .job = c->job};
+    struct hotcopy_result hr;
+    memset(&hr, 0, sizeof hr);
+    if (hotcopy_db(src, dst, keep ? delta : NULL, &ho, &hr) != 0) {
+        if (access(src, F_OK) != 0 && errno == ENOENT) {
+            c->r->db_vanished++;
+            job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", rel);
+            rc = 0;
+        } else {
+            c->r->db_failed++;
+            job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
+        }
+        goto out;
+    }
+    if (!hr.wal_mode)
+        job_log(c->job, DV_WARN,
+                "%s is not in WAL mode: it cannot be copied hot; copied under a short lock", rel);
+    if ((keep && hr.wal_mode ? read_refs_keep(dst, delta, &names, &nnames)
+                             : backup_read_refs(dst, &names, &nnames)) != 0) {
+        c->r->db_failed++;
+        job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
+        goto out;
+    }
+    int64_t db_id = 0;
+    bool kept = keep && hr.wal_mode;
+    if (catalog_begin(c->cat) != 0)
+        goto cat_fail;
+    if (catalog_db_upsert(c->cat, rel, hr.replica_id, hr.dbiid, dv_now(), &db_id) != 0)
+        goto cat_rollback;
+    struct catalog_set_file f = {
+        .set_id = c->r->set_id,
+        .db_id = db_id,
+        .path = relcopy,
+        .size = (int64_t)(kept ? hr.base_size : hr.final_size),
+        .sha256 = hr.copy_sha256,
+        .page_size = hr.page_size,
+        .replica_id = hr.replica_id,
+        .dbiid = hr.dbiid,
+        .delta_mode = kept ? CATALOG_DELTA_KEEP : CATALOG_DELTA_APPLY,
+        .delta_pages = hr.delta_pages,
+        .delta_location = kept ? delta : NULL,
+        .delta_sha256 = kept ? hr.delta_sha256 : NULL,
+        .locked_copy = hr.locked_copy,
+    };
+    if (catalog_set_file_add(c->cat, &f) != 0)
+        goto cat_rollback;
+    if (catalog_refs_record(c->cat, db_id, c->r->seq, (const char *const *)names, nnames) != 0)
+        goto cat_rollback;
+    if (catalog_commit(c->cat) != 0)
+        goto cat_fail;
+
+    struct manifest_db md = {
+        .db_path = (char *)rel,
+        .path = relcopy,
+        .size = kept ? hr.base_size : hr.final_size,
+        .page_size = hr.page_size,
+        .replica_id = hr.replica_id,
+        .dbiid = hr.dbiid,
+        .delta_keep = kept,
+        .delta_pages = hr.delta_pages,
+        .delta_path = kept ? reldelta : NULL,
+        .locked_copy = hr.locked_copy,
+    };
+    snprintf(md.sha256, sizeof md.sha256, "%s", hr.copy_sha256);
+    snprintf(md.delta_sha256, sizeof md.delta_sha256, "%s", kept ? hr.delta_sha256 : "");
+    manifest_add_db(&c->m, &md);
+    if (kept) {
+        add_delta_path(c, delta, db_id);
+        c->r->deltas_kept++;
+    } else if (hr.delta_pages > 0) {
+        c->r->deltas_applied++;
+    }
+    c->r->databases++;
+    c->r->locked_copies += hr.locked_copy;
+    c->r->delta_pages += hr.delta_pages;
+    c->r->db_bytes += (kept ? hr.base_size : hr.final_size);
+    c->r->refs += nnames;
+    job_advance(c->job, 1, 0, rel);
+    dv_crashpoint("backup.db");
+    rc = 0;
+    goto out;
+cat_rollback:
+    job_log(c->job, DV_ERROR, "%s: catalog: %s", rel, dv_err());
+    catalog_rollback(c->cat);
+    c->r->db_failed++;
+    goto out;
+cat_fail:
+    job_log(c->job, DV_ERROR, "%s: catalog: %s", rel, dv_err());
+    c->r->db_failed++;
+out:
+    backup_names_free(names, nnames);
+    free(src);
+    free(relcopy);
+    free(dst);
+    free(reldelta);
+    free(delta);
+    free(dir);
+    return rc;
+}
+
+/* ---- the job --------------------------------------------------------------------------- */
+
+static void fill_manifest_counts(struct ctx *c, const char *status)
+{
+    struct manifest *m = &c->m;
+    snprintf(m->status, sizeof m->status, "%s", status);
+    m->ended = dv_now();
+    m->databases = (int64_t)c->r->databases;
+    m->nlo_new = (int64_t)c->r->nlo.copied;
+    m->nlo_held = (int64_t)c->r->nlo.held;
+    m->nlo_skipped = (int64_t)(c->r->nlo.busy + c->r->nlo.vanished + c->r->nlo.unreadable);
+    m->deltas_applied = (int64_t)c->r->deltas_applied;
+    m->deltas_kept = (int64_t)c->r->deltas_kept;
+    m->bytes = (int64_t)(c->r->db_bytes + c->r->nlo.bytes);
+    free(m->message);
+    m->message = dv_strdup(c->r->message);
+    if (c->r->nlo.list_count) {
+        snprintf(m->nlo_list.file, sizeof m->nlo_list.file, "%s", TARGET_NLO_LIST);
+        m->nlo_list.count = c->r->nlo.list_count;
+        snprintf(m->nlo_list.sha256, sizeof m->nlo_list.sha256, "%s", c->r->nlo.list_sha256);
+    }
+}
+
+static void catalog_finish(struct ctx *c, bool complete)
+{
+    struct catalog_set s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.id, sizeof s.id, "%s", c->r->set_id);
+    s.seq = c->r->seq;
+    s.kind = CATALOG_SET_FULL;
+    s.ended = dv_now();
+    s.status = complete ? CATALOG_SET_COMPLETE : CATALOG_SET_FAILED;
+    s.databases = c->m.databases;
+    s.nlo_new = c->m.nlo_new;
+    s.nlo_held = c->m.nlo_held;
+    s.nlo_skipped = c->m.nlo_skipped;
+    s.deltas_applied = c->m.deltas_applied;
+    s.deltas_kept = c->m.deltas_kept;
+    s.bytes = c->m.bytes;
+    snprintf(s.message, sizeof s.message, "%s", c->r->message);
+    if (catalog_set_finish(c->cat, &s) != 0)
+        job_log(c->job, DV_ERROR, "catalog: %s", dv_err());
+}
+
+int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct dv_job *job,
+               struct backup_result *r)
+{
+    struct ctx c;
+    memset(&c, 0, sizeof c);
+    memset(r, 0, sizeof *r);
+    c.cfg = cfg;
+    c.o = o;
+    c.job = job;
+    c.r = r;
+    manifest_init(&c.m);
+    double t0 = dv_mono();
+    char **dbs = NULL;
+    size_t ndbs = 0;
+    int rc = -1;
+    bool set_started = false;
+    char err[DV_ERR_MAX] = "";
+
+    if (job) {
+        c.prev_event = job->on_event;
+        c.prev_ud = job->event_ud;
+        job->on_event = on_event;
+        job->event_ud = &c;
+    }
+    c.t = target_open(cfg->backup.target);
+    if (!c.t)
+        goto out;
+    c.cat = catalog_open(cfg->catalog);
+    if (!c.cat)
+        goto out;
+    int stale = 0, partial = 0;
+    if (catalog_sets_fail_stale(c.cat, true, dv_now(), &stale) != 0 ||
+        target_cleanup_partial(c.t, &partial) != 0)
+        goto out;
+    if (catalog_job_start(c.cat, "backup", dv_now(), &c.job_id) != 0)
+        goto out;
+    if (job)
+        job->catalog_job_id = c.job_id;
+    if (stale || partial)
+        job_log(job, DV_WARN, "an earlier backup was interrupted: %d set(s) marked failed", stale);
+
+    if (dbglob_list(cfg, &dbs, &ndbs) != 0)
+        goto out;
+    if (o && o->db_glob) {
+        size_t k = 0;
+        for (size_t i = 0; i < ndbs; i++) {
+            if (dbglob_match(o->db_glob, dbs[i]) || strcmp(o->db_glob, dbs[i]) == 0)
+                dbs[k++] = dbs[i];
+            else
+                free(dbs[i]);
+        }
+        dbs[k] = NULL;
+        ndbs = k;
+        if (ndbs == 0) {
+            dv_seterr("--db %s matches no database under %s", o->db_glob, cfg->server.data_dir);
+            goto out;
+        }
+    }
+
+    int64_t now = dv_now();
+    if (target_set_begin(c.t, now, r->set_id) != 0)
+        goto out;
+    if (catalog_set_create(c.cat, r->set_id, CATALOG_SET_FULL, now, (int64_t)getpid(), NULL,
+                           &r->seq) != 0)
+        goto out;
+    set_started = true;
+    c.partial = target_set_partial_dir(c.t, r->set_id);
+    c.m.version = MANIFEST_VERSION;
+    snprintf(c.m.id, sizeof c.m.id, "%s", r->set_id);
+    c.m.seq = r->seq;
+    snprintf(c.m.kind, sizeof c.m.kind, "full");
+    c.m.started = now;
+    c.m.config.data_dir = dv_strdup(cfg->server.data_dir);
+    c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir);
+    snprintf(c.m.config.delta, sizeof c.m.config.delta, "%s",
+             cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply");
+    c.m.config.encryption = cfg->server.encryption;
+    c.m.config.min_object_size = cfg->server.min_object_size;
+    c.m.config.max_files_per_subdir = cfg->server.max_files_per_subdir;
+    c.m.config.snapshot_command = dv_strdup(cfg->backup.snapshot_command);
+    job_log(job, DV_INFO, "backup set %s: %zu database(s) into %s", r->set_id, ndbs,
+            cfg->backup.target);
+
+    if (cfg->backup.pre_command[0] &&
+        run_hook(&c, "pre", cfg->backup.pre_command, c.partial, NULL) != 0) {
+        snprintf(r->message, sizeof r->message, "%s", dv_err());
+        goto fail_set;
+    }
+
+    /* 1. every database */
+    uint64_t total = 0;
+    for (size_t i = 0; i < ndbs; i++) {
+        struct stat st;
+        char *p = dv_path_join(cfg->server.data_dir, dbs[i]);
+        if (stat(p, &st) == 0)
+            total += (uint64_t)st.st_size;
+        free(p);
+    }
+    job_phase(job, "databases", ndbs, total);
+    for (size_t i = 0; i < ndbs; i++) {
+        if (job_cancelled(job)) {
+            snprintf(r->message, sizeof r->message, "cancelled");
+            goto fail_set;
+        }
+        backup_one(&c, dbs[i]);
+    }
+    job_flush(job);
+    if (job_cancelled(job)) {
+        snprintf(r->message, sizeof r->message, "cancelled");
+        goto fail_set;
+    }
+
+    /* 2. then the NLOs (seed 002: order matters) */
+    if (!(o && o->skip_nlo)) {
+        char *list = dv_path_join(c.partial, TARGET_NLO_LIST);
+        struct nlopass_opts no = {.daos_dir = cfg->server.daos_dir,
+                                  .target = c.t,
+                                  .cat = c.cat,
+                                  .set_seq = r->seq,
+                                  .list_path = list,
+                                  .job = job};
+        int nrc = nlopass_run(&no, &r->nlo);
+        free(list);
+        if (nrc != 0) {
+            snprintf(r->message, sizeof r->message, "NLO pass: %s", dv_err());
+            goto fail_set;
+        }
+        uint64_t skipped = r->nlo.busy + r->nlo.vanished + r->nlo.unreadable;
+        if (skipped)
+            job_log(job, DV_WARN,
+                    "%llu NLO(s) skipped (%llu being written, %llu vanished, %llu unreadable): "
+                    "picked up by the next run",
+                    (unsigned long long)skipped, (unsigned long long)r->nlo.busy,
+                    (unsigned long long)r->nlo.vanished, (unsigned long long)r->nlo.unreadable);
+    }
+    if (r->db_failed) {
+        snprintf(r->message, sizeof r->message, "%llu database(s) could not be copied",
+                 (unsigned long long)r->db_failed);
+        goto fail_set;
+    }
+
+    /* 3. the set becomes visible only now, complete */
+    fill_manifest_counts(&c, "complete");
+    dv_crashpoint("backup.before_finish");
+    if (target_set_finish(c.t, &c.m) != 0) {
+        snprintf(r->message, sizeof r->message, "%s", dv_err());
+        goto fail_set;
+    }
+    dv_crashpoint("backup.after_rename");
+    r->complete = true;
+    catalog_finish(&c, true);
+    rc = 0;
+
+    char *set_dir = target_set_dir(c.t, r->set_id);
+    /* kept deltas now live in the final directory */
+    for (size_t i = 0; i < c.ndeltas; i++) {
+        char *rel = c.delta_paths[i] + strlen(c.partial) + 1;
+        char *now_path = dv_path_join(set_dir, rel);
+        catalog_set_file_move_delta(c.cat, r->set_id, c.delta_dbs[i], now_path);
+        free(c.delta_paths[i]);
+        c.delta_paths[i] = now_path;
+    }
+    if (cfg->backup.post_command[0]) {
+        char *out = NULL;
+        if (run_hook(&c, "post", cfg->backup.post_command, set_dir, &out) != 0) {
+            snprintf(err, sizeof err, "%s", dv_err());
+            job_log(job, DV_ERROR, "%s", err);
+            rc = -1;
+        } else if (apply_moves(&c, out, set_dir) != 0) {
+            snprintf(err, sizeof err, "post command: some deltas could not be recorded");
+            rc = -1;
+        }
+        free(out);
+    }
+    free(set_dir);
+    goto out;
+
+fail_set:
+    fill_manifest_counts(&c, "failed");
+    if (target_set_fail(c.t, r->set_id, &c.m) != 0)
+        job_log(job, DV_ERROR, "%s", dv_err());
+    catalog_finish(&c, false);
+    snprintf(err, sizeof err, "backup set %s failed: %s", r->set_id, r->message);
+    job_log(job, DV_ERROR, "%s", err);
+    rc = -1;
+out:
+    if (rc != 0 && !err[0])
+        snprintf(err, sizeof err, "%s", dv_err());
+    if (!set_started && rc != 0)
+        snprintf(r->message, sizeof r->message, "%s", err);
+    r->seconds = dv_mono() - t0;
+    if (c.cat && c.job_id)
+        catalog_job_end(c.cat, c.job_id, dv_now(),
+                        rc == 0                ? "ok"
+                        : job_cancelled(job)   ? "cancelled"
+                                               : "failed",
+                        rc == 0 ? NULL : err);
+    if (job) {
+        job->on_event = c.prev_event;
+        job->event_ud = c.prev_ud;
+    }
+    for (size_t i = 0; i < c.ndeltas; i++)
+        free(c.delta_paths[i]);
+    free(c.delta_paths);
+    free(c.delta_dbs);
+    free(c.partial);
+    manifest_done(&c.m);
+    dbglob_free(dbs);
+    catalog_close(c.cat);
+    target_close(c.t);
+    if (rc != 0)
+        dv_seterr("%s", err);
+    return rc;
+}

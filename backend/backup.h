@@ -1,0 +1,62 @@
+/*
+ * backup.h - one backup job: every database hot-copied first, then the NLO pass.
+ *
+ * The order is the seed's "order matters": all databases are copied (each consistent as of
+ * its own stop, design.md "Hot backup"), their references recorded, and only then is the
+ * DAOS repository walked, so every NLO a copied database references is either already in the
+ * pool or copied by this run. The set becomes visible (sets/<id>/ with its manifest) only
+ * when complete; a failed or interrupted run leaves sets/<id>.failed and a failed catalog row.
+ */
+#ifndef DV_BACKUP_H
+#define DV_BACKUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "job.h"
+#include "nlopass.h"
+
+struct backup_opts {
+    bool incremental;    /* --incremental (falls back to full where it must) */
+    const char *db_glob; /* --db GLOB: only these databases (NULL = all of server.databases) */
+    bool skip_nlo;       /* tests only: databases without the NLO pass */
+};
+
+struct backup_result {
+    char set_id[32];
+    int64_t seq;
+    bool complete;          /* the set is complete (even if the post command failed) */
+    uint64_t databases;     /* copied */
+    uint64_t db_failed;     /* could not be copied (the set then fails) */
+    uint64_t db_vanished;   /* listed, then gone before the copy: skipped */
+    uint64_t locked_copies; /* not in WAL mode: copied under a lock */
+    uint64_t deltas_applied, deltas_kept, delta_pages;
+    uint64_t db_bytes;      /* bytes of database copies written */
+    uint64_t refs;          /* NLO references recorded */
+    struct nlopass_result nlo;
+    uint64_t deltas_moved;  /* reported by the post command */
+    double seconds;
+    char message[512];      /* why the set failed, or a remark */
+};
+
+/*
+ * Run a backup of cfg's server into cfg's target, recording it in cfg's catalog.
+ * Returns 0 when the set is complete and every hook succeeded; -1 otherwise with dv_err()
+ * (target busy, catalog unusable, a database copy failed, the NLO pass failed, cancelled,
+ * pre/post command failed). r is filled either way (r->complete tells whether the set is
+ * usable). The live server is only read.
+ */
+int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct dv_job *job,
+               struct backup_result *r);
+
+/*
+ * The distinct NLO names a database file references (attachments.nlo), sorted; reads the
+ * file without locking or writing anything next to it (immutable), so it is for copies, not
+ * live databases. A file without an attachments table has none. *names is a malloc'd array
+ * of malloc'd strings; free with backup_names_free. 0 or -1.
+ */
+int backup_read_refs(const char *dbfile, char ***names, size_t *n);
+void backup_names_free(char **names, size_t n);
+
+#endif

@@ -1,0 +1,171 @@
+/* cli_backup.c - `dvault backup`, `dvault sets`, `dvault status`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "backup.h"
+#include "catalog.h"
+#include "cli.h"
+#include "dbglob.h"
+#include "meter.h"
+#include "status.h"
+#include "util.h"
+
+int cli_backup(int argc, char **argv, struct dv_config *cfg)
+{
+    struct backup_opts o = {0};
+    bool quiet = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--full") == 0)
+            o.incremental = false;
+        else if (strcmp(argv[i], "--incremental") == 0)
+            o.incremental = true;
+        else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            o.db_glob = argv[++i];
+        else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+            quiet = true;
+        else
+            return cli_fail(DV_EXIT_USAGE,
+                            "usage: dvault backup [--full|--incremental] [--db GLOB] [-q]");
+    }
+    struct dv_job job;
+    job_init(&job, "backup");
+    struct cli_meter m;
+    meter_attach(&m, &job, stderr);
+    m.quiet = quiet;
+    meter_cancel_on_signal(&job);
+    struct backup_result r;
+    int rc = backup_run(cfg, &o, &job, &r);
+    meter_clear(&m);
+    char b[32], nb[32];
+    dv_fmt_bytes(r.db_bytes, b, sizeof b);
+    dv_fmt_bytes(r.nlo.bytes, nb, sizeof nb);
+    if (r.set_id[0]) {
+        printf("set %s %s in %.1fs\n", r.set_id, r.complete ? "complete" : "FAILED", r.seconds);
+        printf("  databases  %llu copied (%s)%s%s, %llu failed, %llu vanished, %llu locked copies\n",
+               (unsigned long long)r.databases, b, "", "", (unsigned long long)r.db_failed,
+               (unsigned long long)r.db_vanished, (unsigned long long)r.locked_copies);
+        printf("  deltas     %llu applied, %llu kept (%llu pages)%s\n",
+               (unsigned long long)r.deltas_applied, (unsigned long long)r.deltas_kept,
+               (unsigned long long)r.delta_pages, r.deltas_moved ? ", moved by post command" : "");
+        printf("  NLOs       %llu new (%s), %llu already held, %llu skipped busy, %llu vanished, "
+               "%llu unreadable\n",
+               (unsigned long long)r.nlo.copied, nb, (unsigned long long)r.nlo.held,
+               (unsigned long long)r.nlo.busy, (unsigned long long)r.nlo.vanished,
+               (unsigned long long)r.nlo.unreadable);
+        printf("  references %llu recorded\n", (unsigned long long)r.refs);
+    }
+    job_done(&job);
+    if (rc != 0)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    return 0;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void set_json(FILE *f, const struct catalog_set *s)
+{
+    fprintf(f, "{\"id\": ");
+    json_str(f, s->id);
+    fprintf(f, ", \"seq\": %lld, \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, "
+               "\"ended\": %lld, \"databases\": %lld, \"nlo_new\": %lld, \"nlo_held\": %lld, "
+               "\"nlo_skipped\": %lld, \"deltas_applied\": %lld, \"deltas_kept\": %lld, "
+               "\"bytes\": %lld, \"origin\": ",
+            (long long)s->seq, catalog_set_kind_name(s->kind), catalog_set_status_name(s->status),
+            (long long)s->started, (long long)s->ended, (long long)s->databases,
+            (long long)s->nlo_new, (long long)s->nlo_held, (long long)s->nlo_skipped,
+            (long long)s->deltas_applied, (long long)s->deltas_kept, (long long)s->bytes);
+    json_str(f, s->origin);
+    fprintf(f, ", \"checkpoint\": ");
+    json_str(f, s->checkpoint);
+    fprintf(f, ", \"message\": ");
+    json_str(f, s->message);
+    fprintf(f, "}");
+}
+
+int cli_sets(int argc, char **argv, struct dv_config *cfg)
+{
+    bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    if (argc > 2 || (argc == 2 && !json))
+        return cli_fail(DV_EXIT_USAGE, "usage: dvault sets [--json]");
+    struct catalog *cat = catalog_open(cfg->catalog);
+    if (!cat)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    struct catalog_set page[256];
+    size_t n = 0, total = 0;
+    int64_t before = 0;
+    if (json)
+        printf("[");
+    else
+        printf("%-17s %-11s %-8s %-19s %8s %5s %7s %7s %5s %5s %10s\n", "SET", "KIND", "STATUS",
+               "STARTED", "DURATION", "DBS", "NLO-NEW", "HELD", "SKIP", "DELTA", "BYTES");
+    do {
+        if (catalog_sets_list(cat, before, page, 256, &n) != 0) {
+            catalog_close(cat);
+            return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct catalog_set *s = &page[i];
+            if (json) {
+                printf("%s\n  ", total ? "," : "");
+                set_json(stdout, s);
+            } else {
+                char started[32], dur[32], bytes[32];
+                dv_fmt_time(s->started, started, sizeof started);
+                if (s->ended > 0) {
+                    long d = (long)(s->ended - s->started);
+                    snprintf(dur, sizeof dur, "%ld:%02ld", d / 60, d % 60);
+                } else {
+                    snprintf(dur, sizeof dur, "-");
+                }
+                dv_fmt_bytes((uint64_t)s->bytes, bytes, sizeof bytes);
+                printf("%-17s %-11s %-8s %-19s %8s %5lld %7lld %7lld %5lld %2lld/%-2lld %10s\n",
+                       s->id, catalog_set_kind_name(s->kind), catalog_set_status_name(s->status),
+                       started, dur, (long long)s->databases, (long long)s->nlo_new,
+                       (long long)s->nlo_held, (long long)s->nlo_skipped,
+                       (long long)s->deltas_applied, (long long)s->deltas_kept, bytes);
+                if (s->message[0] && s->status != CATALOG_SET_COMPLETE)
+                    printf("    %s\n", s->message);
+            }
+            total++;
+        }
+        if (n)
+            before = page[n - 1].seq;
+    } while (n == 256);
+    if (json)
+        printf("%s]\n", total ? "\n" : "");
+    else if (total == 0)
+        printf("(no backup sets yet: dvault backup)\n");
+    catalog_close(cat);
+    return 0;
+}
+
+int cli_status(int argc, char **argv, struct dv_config *cfg)
+{
+    bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    if (argc > 2 || (argc == 2 && !json))
+        return cli_fail(DV_EXIT_USAGE, "usage: dvault status [--json]");
+    struct dv_status s;
+    if (status_collect(cfg, &s) != 0)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    if (json)
+        status_print_json(stdout, &s);
+    else
+        status_print(stdout, &s);
+    status_done(&s);
+    return 0;
+}
