@@ -1779,6 +1779,8 @@ int store_status(struct dv_store *st, struct store_status *out)
     out->objects = (uint64_t)q_int(st->idx, "SELECT count(*) FROM doi", 0);
     out->bytes = (uint64_t)q_int(st->idx, "SELECT coalesce(sum(size), 0) FROM doi", 0);
     out->references = (uint64_t)q_int(st->idx, "SELECT coalesce(sum(refcount), 0) FROM doi", 0);
+    out->referenced_bytes =
+        (uint64_t)q_int(st->idx, "SELECT coalesce(sum(size * refcount), 0) FROM doi", 0);
     out->zero_ref = (uint64_t)q_int(st->idx, "SELECT count(*) FROM doi WHERE refcount = 0", 0);
     out->zero_ref_bytes =
         (uint64_t)q_int(st->idx, "SELECT coalesce(sum(size), 0) FROM doi WHERE refcount = 0", 0);

@@ -178,6 +178,7 @@ struct store_status {
     uint64_t zero_ref, zero_ref_bytes;  /* refcount 0, waiting for deferred deletion */
     uint64_t zero_ref_due;              /* ... of which old enough to prune now */
     uint64_t references;                /* sum of refcounts */
+    uint64_t referenced_bytes;          /* sum of size x refcount: bytes without dedup */
     uint64_t databases;                 /* DIT rows */
     struct store_subdir *subdirs;       /* malloc'd, ascending */
     size_t nsubdirs;

@@ -25,6 +25,8 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* The console (no subcommand). */
 int console_main(struct dv_config *cfg);
 
+int cli_backup(int argc, char **argv, struct dv_config *cfg);
+int cli_sets(int argc, char **argv, struct dv_config *cfg);
 int cli_config(int argc, char **argv, struct dv_config *cfg);
 int cli_daos(int argc, char **argv, struct dv_config *cfg);
 int cli_resync(int argc, char **argv, struct dv_config *cfg);

@@ -10,6 +10,9 @@
 #include "util.h"
 
 static const struct cli_command commands[] = {
+    {"backup", cli_backup, "backup [--full|--incremental] [--db GLOB]"},
+    {"sets", cli_sets, "sets [--json]              backup sets, newest first"},
+    {"status", cli_status, "status [--json]            server, DAOS index, last backup, warnings"},
     {"config", cli_config, "config [--check]           the effective configuration"},
     {"listnlo", cli_listnlo, "listnlo {all|missing} PATH [-o FILE]  NLOs a database references / lacks"},
     {"resync", cli_resync, "resync daos                rebuild the server's DAOS index"},
