@@ -583,6 +583,32 @@ static void tick(struct tui *t)
         t->redraw = true;
 }
 
+/*
+ * getch() with unknown escape sequences swallowed: a terminal (or tmux) may send keys the
+ * terminfo entry does not know (F8 on a vt100 entry, \e[4~ for End); delivered byte by byte
+ * they would act as '[', '4', '~'. Returns -2 for such a sequence, else the key.
+ */
+static int read_key(void)
+{
+    int ch = getch();
+    if (ch != TUI_KEY_ESC)
+        return ch;
+    timeout(0);
+    int c2 = getch();
+    if (c2 == '[' || c2 == 'O') {
+        int c = getch();
+        if (c2 == '[')
+            while (c != ERR && !(c >= 0x40 && c <= 0x7e))
+                c = getch();
+        timeout(100);
+        return -2;
+    }
+    if (c2 != ERR)
+        ungetch(c2);
+    timeout(100);
+    return TUI_KEY_ESC;
+}
+
 int tui_run(struct tui *t)
 {
     if (t->nscreens)
@@ -590,9 +616,11 @@ int tui_run(struct tui *t)
     while (!t->quit && !got_signal) {
         if (t->redraw)
             draw_all(t);
-        int ch = getch();
+        int ch = read_key();
         if (got_signal)
             break;
+        if (ch == -2)
+            continue;
         if (ch == ERR) {
             tick(t);
             continue;
@@ -617,11 +645,13 @@ int tui_modal_run(struct tui *t, struct tui_modal *m)
         }
         if (t->redraw)
             draw_all(t);
-        int ch = getch();
+        int ch = read_key();
         if (got_signal) {
             rc = -1;
             break;
         }
+        if (ch == -2)
+            continue;
         if (ch == ERR) {
             tick(t);
             continue;

@@ -125,6 +125,17 @@ export NO_COLOR=1
 TUI_TERM=xterm scenario
 unset NO_COLOR
 
+# TERM=vt100: no colours, no F5-F10 (unknown key sequences are ignored, not typed)
+echo "-- TERM=vt100"
+TUI_TERM=vt100
+tui_start 80 24 "$DVAULT" -c "$d/config.yaml"
+tui_wait_for "1 Overview"; whole 80 24
+tui_keys 2 F8; tui_wait_for "alice.nsf"; sleep 0.3
+tui_screen | grep -qF "Modified" || fail "an unknown key sequence left the Databases screen"
+tui_keys '?'; tui_wait_for "Databases screen"; tui_keys Escape; tui_wait_gone "Databases screen"
+tui_keys q; [ "$(tui_exit_status)" = 0 ] || fail "vt100 quit"
+tmx kill-server
+
 # a bad theme: its one line on stderr, exit 2, the terminal never touched
 printf 'console: { theme: nope }\n' > "$d/nope.yaml"
 out=$("$DVAULT" -c "$d/nope.yaml" 2>&1 </dev/null); rc=$?
