@@ -1,0 +1,1011 @@
+/*
+ * tui.c - screen manager, layout, key dispatch, dialogs and drawing helpers.
+ *
+ * Everything on screen is redrawn from state by draw_all() (title, tabs, the screen's body,
+ * status line, function-key bar, then the open modals bottom-up); curses sends only what
+ * changed. The terminal is restored on every way out: tui_free, signals (the handler only
+ * sets a flag, the loop returns), exit() (atexit guard) and crashes (restore, re-raise).
+ */
+#include "tui.h"
+
+#include <curses.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "tui_list.h"
+#include "util.h"
+
+#define TUI_MAX_SCREENS 9
+
+struct tui {
+    struct tui_screen *screens[TUI_MAX_SCREENS];
+    int nscreens, cur;
+    char *subtitle;
+    char msg[256];
+    bool redraw, quit;
+    time_t clock_drawn;
+    const struct tui_key *app_keys;
+    int (*app_action)(struct tui *t, int action, int key, void *ud);
+    void *app_ud;
+    bool (*busy)(void);
+    struct tui_modal *modal; /* top of the modal stack */
+    SCREEN *scr;
+};
+
+static volatile sig_atomic_t got_signal;
+static bool curses_on;
+static bool utf8;
+static bool guard_installed;
+
+/* ---- terminal restore on every path ---- */
+
+static void restore_terminal(void)
+{
+    if (curses_on && !isendwin())
+        endwin();
+}
+
+static void on_quit_signal(int sig)
+{
+    got_signal = sig;
+}
+
+static void on_fatal_signal(int sig)
+{
+    /* not async-signal-safe, but the process is dying and a dead terminal is worse */
+    restore_terminal();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_quit_signal; /* no SA_RESTART: getch() returns at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGABRT, &sa, NULL);
+    sigaction(SIGFPE, &sa, NULL);
+}
+
+static void reset_signals(void)
+{
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], SIG_DFL);
+}
+
+bool tui_utf8(void)
+{
+    return utf8;
+}
+
+struct tui *tui_new(const char *subtitle)
+{
+    setlocale(LC_ALL, "");
+    utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        dv_seterr("the console needs a terminal (run a command instead, see dvault help)");
+        return NULL;
+    }
+    const char *term = getenv("TERM");
+    SCREEN *scr = newterm(NULL, stdout, stdin);
+    if (!scr) {
+        dv_seterr("cannot start the console on TERM=%s", term ? term : "(unset)");
+        return NULL;
+    }
+    struct tui *t = dv_calloc(1, sizeof *t);
+    t->scr = scr;
+    t->subtitle = dv_strdup(subtitle ? subtitle : "");
+    curses_on = true;
+    if (!guard_installed) {
+        atexit(restore_terminal);
+        guard_installed = true;
+    }
+    got_signal = 0;
+    install_signals();
+    set_escdelay(25);
+    cbreak();
+    noecho();
+    keypad(stdscr, TRUE);
+    timeout(100);
+    curs_set(0);
+    t->redraw = true;
+    return t;
+}
+
+void tui_free(struct tui *t)
+{
+    if (!t)
+        return;
+    restore_terminal();
+    curses_on = false;
+    reset_signals();
+    delscreen(t->scr);
+    free(t->subtitle);
+    free(t);
+}
+
+void tui_add_screen(struct tui *t, struct tui_screen *s)
+{
+    if (t->nscreens < TUI_MAX_SCREENS)
+        t->screens[t->nscreens++] = s;
+}
+
+void tui_set_app_keys(struct tui *t, const struct tui_key *keys,
+                      int (*action)(struct tui *t, int action, int key, void *ud), void *ud)
+{
+    t->app_keys = keys;
+    t->app_action = action;
+    t->app_ud = ud;
+}
+
+void tui_set_quit_check(struct tui *t, bool (*busy)(void))
+{
+    t->busy = busy;
+}
+
+struct tui_screen *tui_current(struct tui *t)
+{
+    return t->nscreens ? t->screens[t->cur] : NULL;
+}
+
+void tui_switch(struct tui *t, int index)
+{
+    if (index < 0 || index >= t->nscreens)
+        return;
+    t->cur = index;
+    struct tui_screen *s = t->screens[index];
+    if (s->enter)
+        s->enter(s, t);
+    t->redraw = true;
+}
+
+void tui_msg(struct tui *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+    va_end(ap);
+    t->redraw = true;
+}
+
+void tui_invalidate(struct tui *t)
+{
+    t->redraw = true;
+}
+
+/* ---- drawing helpers ---- */
+
+/* Copy at most w columns of s into out (printable, control bytes as '?'); returns columns. */
+static int clip(const char *s, int w, char *out, size_t outn, size_t *outlen)
+{
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    size_t o = 0;
+    int cols = 0;
+    size_t len = strlen(s);
+    size_t i = 0;
+    while (i < len && cols < w && o + 8 < outn) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s + i, len - i, &st);
+        int cw;
+        if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+            memset(&st, 0, sizeof st);
+            out[o++] = '?';
+            cols++;
+            i++;
+            continue;
+        }
+        cw = wcwidth(wc);
+        if (cw < 0 || wc < 32) {
+            out[o++] = '?';
+            cols++;
+            i += n;
+            continue;
+        }
+        if (cols + cw > w)
+            break;
+        memcpy(out + o, s + i, n);
+        o += n;
+        cols += cw;
+        i += n;
+    }
+    out[o] = 0;
+    *outlen = o;
+    return cols;
+}
+
+int tui_width(const char *s)
+{
+    char buf[4096];
+    size_t n;
+    return clip(s, 1 << 20, buf, sizeof buf, &n);
+}
+
+int tui_put(int y, int x, int w, const char *s, enum theme_elem e, bool pad)
+{
+    if (w <= 0 || y < 0 || y >= LINES || x >= COLS)
+        return 0;
+    if (x + w > COLS)
+        w = COLS - x;
+    char buf[4096];
+    size_t n;
+    int cols = clip(s ? s : "", w, buf, sizeof buf, &n);
+    attrset(theme_attr(e));
+    mvaddstr(y, x, buf);
+    if (pad)
+        for (int i = cols; i < w; i++)
+            addch(' ');
+    attrset(A_NORMAL);
+    return pad ? w : cols;
+}
+
+int tui_put_right(int y, int x, int w, const char *s, enum theme_elem e)
+{
+    int sw = tui_width(s);
+    if (sw >= w)
+        return tui_put(y, x, w, s, e, true);
+    tui_put(y, x, w - sw, "", e, true);
+    tui_put(y, x + w - sw, sw, s, e, false);
+    return w;
+}
+
+void tui_fill(struct tui_rect r, enum theme_elem e)
+{
+    for (int i = 0; i < r.h; i++)
+        tui_put(r.y + i, r.x, r.w, "", e, true);
+}
+
+void tui_box(struct tui_rect r, enum theme_elem e, const char *title)
+{
+    if (r.h < 2 || r.w < 2)
+        return;
+    /* UTF-8 line drawing as characters (not the terminal's alternate charset), ASCII else */
+    const char *h = utf8 ? "\u2500" : "-", *v = utf8 ? "\u2502" : "|";
+    const char *c[4] = {utf8 ? "\u250c" : "+", utf8 ? "\u2510" : "+", utf8 ? "\u2514" : "+",
+                        utf8 ? "\u2518" : "+"};
+    attrset(theme_attr(e));
+    for (int i = 1; i < r.w - 1; i++) {
+        mvaddstr(r.y, r.x + i, h);
+        mvaddstr(r.y + r.h - 1, r.x + i, h);
+    }
+    for (int i = 1; i < r.h - 1; i++) {
+        mvaddstr(r.y + i, r.x, v);
+        mvaddstr(r.y + i, r.x + r.w - 1, v);
+    }
+    mvaddstr(r.y, r.x, c[0]);
+    mvaddstr(r.y, r.x + r.w - 1, c[1]);
+    mvaddstr(r.y + r.h - 1, r.x, c[2]);
+    if (r.y + r.h - 1 != LINES - 1 || r.x + r.w != COLS)
+        mvaddstr(r.y + r.h - 1, r.x + r.w - 1, c[3]);
+    attrset(A_NORMAL);
+    if (title && *title && r.w > 6) {
+        char tb[256];
+        snprintf(tb, sizeof tb, " %s ", title);
+        tui_put(r.y, r.x + 2, r.w - 4, tb, e == TH_DIALOG ? TH_DIALOG_TITLE : e, false);
+    }
+}
+
+const char *tui_key_name(int key, char *buf, size_t n)
+{
+    static const struct {
+        int key;
+        const char *name;
+    } names[] = {
+        {KEY_UP, "Up"},       {KEY_DOWN, "Down"},   {KEY_LEFT, "Left"},
+        {KEY_RIGHT, "Right"}, {KEY_NPAGE, "PgDn"},  {KEY_PPAGE, "PgUp"},
+        {KEY_HOME, "Home"},   {KEY_END, "End"},     {TUI_KEY_TAB, "Tab"},
+        {KEY_BTAB, "S-Tab"},  {TUI_KEY_ESC, "Esc"}, {TUI_KEY_ENTER, "Enter"},
+        {KEY_ENTER, "Enter"}, {' ', "Space"},       {KEY_BACKSPACE, "Bksp"},
+        {KEY_DC, "Del"},      {KEY_IC, "Ins"},      {0, NULL},
+    };
+    for (int i = 0; names[i].name; i++)
+        if (names[i].key == key) {
+            snprintf(buf, n, "%s", names[i].name);
+            return buf;
+        }
+    if (key >= KEY_F(1) && key <= KEY_F(24))
+        snprintf(buf, n, "F%d", key - KEY_F(0));
+    else if (key > 0 && key < 32)
+        snprintf(buf, n, "^%c", key + '@');
+    else if (key >= 32 && key < 127)
+        snprintf(buf, n, "%c", key);
+    else
+        snprintf(buf, n, "#%d", key);
+    return buf;
+}
+
+/* ---- built-in global keys ---- */
+
+enum { G_HELP = 1, G_NEXT, G_PREV, G_SCREEN, G_REDRAW, G_QUIT };
+
+static const struct tui_key global_keys[] = {
+    {{KEY_F(1), '?', 'h'}, G_HELP, "Help", "Help: the keys of this screen", NULL},
+    {{'1', '2', '3'}, G_SCREEN, NULL, "Go to screen N (the numbers on the tab bar)", "1-9"},
+    {{'4', '5', '6'}, G_SCREEN, NULL, NULL, NULL},
+    {{'7', '8', '9'}, G_SCREEN, NULL, NULL, NULL},
+    {{TUI_KEY_TAB, KEY_RIGHT}, G_NEXT, NULL, "Next screen", NULL},
+    {{KEY_BTAB, KEY_LEFT}, G_PREV, NULL, "Previous screen", NULL},
+    {{TUI_CTRL('L')}, G_REDRAW, NULL, "Redraw the whole terminal", NULL},
+    {{KEY_F(10), 'q', 'Q'}, G_QUIT, "Quit", "Quit (asks first while a job is running)", NULL},
+    {{0}, 0, NULL, NULL, NULL},
+};
+
+static const struct tui_key *lookup(const struct tui_key *tab, int ch)
+{
+    for (; tab && tab->action; tab++)
+        for (int i = 0; i < 3 && tab->keys[i]; i++)
+            if (tab->keys[i] == ch)
+                return tab;
+    return NULL;
+}
+
+static bool too_small(void)
+{
+    return COLS < TUI_MIN_W || LINES < TUI_MIN_H;
+}
+
+/* ---- drawing the frame ---- */
+
+static void draw_title(struct tui *t)
+{
+    tui_put(0, 0, COLS, "", TH_TITLE, true);
+    tui_put(0, 1, 7, "dvault", TH_TITLE, false);
+    char clk[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(clk, sizeof clk, "%Y-%m-%d %H:%M:%S", &tm);
+    t->clock_drawn = now;
+    int cw = (int)strlen(clk);
+    tui_put(0, 9, COLS - 9 - cw - 2, t->subtitle, TH_TITLE, false);
+    tui_put(0, COLS - cw - 1, cw, clk, TH_TITLE, false);
+}
+
+static void draw_tabs(struct tui *t)
+{
+    tui_put(1, 0, COLS, "", TH_TAB, true);
+    /* " 1 Name " tabs one space apart; tighter when the terminal is narrow */
+    int names = 0;
+    for (int i = 0; i < t->nscreens; i++)
+        names += tui_width(t->screens[i]->name);
+    int n = t->nscreens;
+    int pad = 1, gap = 1;
+    if (names + 4 * n + (n - 1) > COLS)
+        gap = 0;
+    if (names + 4 * n > COLS)
+        pad = 0, gap = 1;
+    int x = 0;
+    for (int i = 0; i < n && x < COLS; i++) {
+        char tb[64];
+        snprintf(tb, sizeof tb, "%s%d %s%s", pad ? " " : "", i + 1, t->screens[i]->name,
+                 pad ? " " : "");
+        x += tui_put(1, x, COLS - x, tb, i == t->cur ? TH_TAB_ACTIVE : TH_TAB, false);
+        x += gap;
+    }
+}
+
+struct bar_item {
+    const struct tui_key *k;
+    int order;
+};
+
+static void bar_collect(const struct tui_key *tab, struct bar_item *items, int *n, int max,
+                        int base)
+{
+    for (int i = 0; tab && tab[i].action && *n < max; i++) {
+        if (!tab[i].bar)
+            continue;
+        int k = tab[i].keys[0];
+        items[*n].k = &tab[i];
+        items[*n].order = (k >= KEY_F(1) && k <= KEY_F(24)) ? k - KEY_F(0) : base + i;
+        (*n)++;
+    }
+}
+
+static int cmp_bar(const void *a, const void *b)
+{
+    return ((const struct bar_item *)a)->order - ((const struct bar_item *)b)->order;
+}
+
+static void draw_bar(struct tui *t)
+{
+    struct tui_screen *s = tui_current(t);
+    struct bar_item items[32];
+    int n = 0;
+    bar_collect(global_keys, items, &n, 32, 100);
+    if (s) {
+        bar_collect(s->keys, items, &n, 32, 200);
+        if (s->list)
+            bar_collect(tui_list_keys, items, &n, 32, 300);
+    }
+    bar_collect(t->app_keys, items, &n, 32, 400);
+    qsort(items, (size_t)n, sizeof items[0], cmp_bar);
+    /* htop-style "F1Help  F2Backup ..." with 6-column labels; when that is too wide, labels
+     * are not padded, and then items before the last are dropped (help still lists them) */
+    int width[32], total = 0;
+    bool padded = true;
+    for (int pass = 0; pass < 2; pass++) {
+        total = 0;
+        for (int i = 0; i < n; i++) {
+            char kn[16];
+            int lw = tui_width(items[i].k->bar);
+            width[i] = tui_width(tui_key_name(items[i].k->keys[0], kn, sizeof kn)) +
+                       (padded && lw < 6 ? 6 : lw) + 1;
+            total += width[i];
+        }
+        if (total - 1 <= COLS)
+            break;
+        padded = false;
+    }
+    while (n > 2 && total - 1 > COLS) {
+        total -= width[n - 2];
+        items[n - 2] = items[n - 1];
+        n--;
+    }
+    int y = LINES - 1, x = 0;
+    tui_put(y, 0, COLS, "", TH_KEY, true);
+    for (int i = 0; i < n && x < COLS; i++) {
+        char kn[16];
+        tui_key_name(items[i].k->keys[0], kn, sizeof kn);
+        x += tui_put(y, x, COLS - x, kn, TH_KEY, false);
+        char lb[32];
+        snprintf(lb, sizeof lb, padded ? "%-6s" : "%s", items[i].k->bar);
+        x += tui_put(y, x, COLS - x, lb, TH_KEY_LABEL, false);
+        x += tui_put(y, x, COLS - x, " ", TH_KEY, false);
+    }
+}
+
+static void draw_modals(struct tui *t, struct tui_modal *m)
+{
+    if (!m)
+        return;
+    draw_modals(t, m->below);
+    m->draw(m, t);
+}
+
+static void draw_all(struct tui *t)
+{
+    erase();
+    if (too_small()) {
+        char b[80];
+        snprintf(b, sizeof b, "terminal too small (%dx%d, need %dx%d)", COLS, LINES, TUI_MIN_W,
+                 TUI_MIN_H);
+        int w = (int)strlen(b);
+        int x = COLS > w ? (COLS - w) / 2 : 0;
+        tui_put(LINES / 2, x, COLS - x, b, TH_WARNING, false);
+        refresh();
+        t->redraw = false;
+        return;
+    }
+    draw_title(t);
+    draw_tabs(t);
+    struct tui_rect body = {2, 0, LINES - 4, COLS};
+    struct tui_screen *s = tui_current(t);
+    if (s && s->draw)
+        s->draw(s, t, body);
+    tui_put(LINES - 2, 0, COLS, t->msg, TH_STATUS, true);
+    draw_bar(t);
+    draw_modals(t, t->modal);
+    refresh();
+    t->redraw = false;
+}
+
+/* ---- key dispatch ---- */
+
+static int quit_requested(struct tui *t)
+{
+    if (t->busy && t->busy() &&
+        !tui_confirm(t, "Quit", "A job is running. Quit anyway? The job will be cancelled."))
+        return TUI_REDRAW;
+    t->quit = true;
+    return TUI_QUIT;
+}
+
+static int global_action(struct tui *t, int action, int ch)
+{
+    switch (action) {
+    case G_HELP:
+        tui_help(t);
+        return TUI_REDRAW;
+    case G_NEXT:
+        tui_switch(t, (t->cur + 1) % t->nscreens);
+        return TUI_REDRAW;
+    case G_PREV:
+        tui_switch(t, (t->cur + t->nscreens - 1) % t->nscreens);
+        return TUI_REDRAW;
+    case G_SCREEN:
+        if (ch - '1' >= t->nscreens)
+            return TUI_IGNORED;
+        tui_switch(t, ch - '1');
+        return TUI_REDRAW;
+    case G_REDRAW:
+        clearok(curscr, TRUE);
+        return TUI_REDRAW;
+    case G_QUIT:
+        return quit_requested(t);
+    }
+    return TUI_IGNORED;
+}
+
+static void dispatch(struct tui *t, int ch)
+{
+    if (ch == KEY_RESIZE) {
+        clearok(curscr, TRUE);
+        t->redraw = true;
+        return;
+    }
+    if (too_small()) {
+        const struct tui_key *k = lookup(global_keys, ch);
+        if (k && (k->action == G_QUIT || k->action == G_REDRAW))
+            global_action(t, k->action, ch);
+        return;
+    }
+    t->msg[0] = 0;
+    t->redraw = true; /* the message line changed at least */
+    struct tui_screen *s = tui_current(t);
+    const struct tui_key *k;
+    int r = TUI_IGNORED;
+    if (s && (k = lookup(s->keys, ch)) && s->action)
+        r = s->action(s, t, k->action, ch);
+    if (!r && s && s->list && (k = lookup(tui_list_keys, ch)))
+        r = tui_list_action(t, s->list, k->action, ch);
+    if (!r && (k = lookup(t->app_keys, ch)) && t->app_action)
+        r = t->app_action(t, k->action, ch, t->app_ud);
+    if (!r && (k = lookup(global_keys, ch)))
+        r = global_action(t, k->action, ch);
+    if (r & TUI_QUIT)
+        t->quit = true;
+}
+
+static void tick(struct tui *t)
+{
+    if (time(NULL) != t->clock_drawn)
+        t->redraw = true;
+    struct tui_screen *s = tui_current(t);
+    if (s && s->tick && (s->tick(s, t) & TUI_REDRAW))
+        t->redraw = true;
+}
+
+/*
+ * getch() with unknown escape sequences swallowed: a terminal (or tmux) may send keys the
+ * terminfo entry does not know (F8 on a vt100 entry, \e[4~ for End); delivered byte by byte
+ * they would act as '[', '4', '~'. Returns -2 for such a sequence, else the key.
+ */
+static int read_key(void)
+{
+    int ch = getch();
+    if (ch != TUI_KEY_ESC)
+        return ch;
+    timeout(0);
+    int c2 = getch();
+    if (c2 == '[' || c2 == 'O') {
+        int c = getch();
+        if (c2 == '[')
+            while (c != ERR && !(c >= 0x40 && c <= 0x7e))
+                c = getch();
+        timeout(100);
+        return -2;
+    }
+    if (c2 != ERR)
+        ungetch(c2);
+    timeout(100);
+    return TUI_KEY_ESC;
+}
+
+int tui_run(struct tui *t)
+{
+    if (t->nscreens)
+        tui_switch(t, t->cur);
+    while (!t->quit && !got_signal) {
+        if (t->redraw)
+            draw_all(t);
+        int ch = read_key();
+        if (got_signal)
+            break;
+        if (ch == -2)
+            continue;
+        if (ch == ERR) {
+            tick(t);
+            continue;
+        }
+        dispatch(t, ch);
+    }
+    return got_signal ? (int)got_signal : 0;
+}
+
+/* ---- modals ---- */
+
+int tui_modal_run(struct tui *t, struct tui_modal *m)
+{
+    m->below = t->modal;
+    t->modal = m;
+    t->redraw = true;
+    int rc = 0;
+    for (;;) {
+        if (got_signal) {
+            rc = -1;
+            break;
+        }
+        if (t->redraw)
+            draw_all(t);
+        int ch = read_key();
+        if (got_signal) {
+            rc = -1;
+            break;
+        }
+        if (ch == -2)
+            continue;
+        if (ch == ERR) {
+            tick(t);
+            continue;
+        }
+        if (ch == KEY_RESIZE) {
+            clearok(curscr, TRUE);
+            t->redraw = true;
+            continue;
+        }
+        if (too_small()) /* nothing to act on: wait for a bigger terminal */
+            continue;
+        int r = m->key(m, t, ch);
+        if (r & TUI_REDRAW)
+            t->redraw = true;
+        if (r & TUI_BACK)
+            break;
+    }
+    t->modal = m->below;
+    t->redraw = true;
+    return rc;
+}
+
+/* Word-wrap text into at most maxl lines of width w (each malloc'd into lines[]). */
+static int wrap(const char *text, int w, char **lines, int maxl)
+{
+    int n = 0;
+    const char *p = text;
+    while (*p && n < maxl) {
+        const char *nl = strchr(p, '\n');
+        size_t plen = nl ? (size_t)(nl - p) : strlen(p);
+        char *para = dv_malloc(plen + 1);
+        memcpy(para, p, plen);
+        para[plen] = 0;
+        char *q = para;
+        do {
+            /* take as many words as fit */
+            size_t best = 0, i = 0;
+            while (q[i]) {
+                size_t j = i;
+                while (q[j] == ' ')
+                    j++;
+                while (q[j] && q[j] != ' ')
+                    j++;
+                char save = q[j];
+                q[j] = 0;
+                int cw = tui_width(q);
+                q[j] = save;
+                if (cw > w && best)
+                    break;
+                best = j;
+                i = j;
+                if (cw > w)
+                    break;
+            }
+            if (n < maxl) {
+                char *l = dv_malloc(best + 1);
+                memcpy(l, q, best);
+                l[best] = 0;
+                lines[n++] = l;
+            }
+            q += best;
+            while (*q == ' ')
+                q++;
+        } while (*q && n < maxl);
+        free(para);
+        p += plen;
+        if (*p == '\n')
+            p++;
+    }
+    return n;
+}
+
+enum dlg_kind { DLG_MESSAGE, DLG_ERROR, DLG_CONFIRM, DLG_INPUT };
+
+struct dialog {
+    struct tui_modal m;
+    enum dlg_kind kind;
+    const char *title, *text;
+    int sel; /* confirm: 0 yes, 1 no */
+    bool yes;
+    char input[1024];
+};
+
+static void dialog_draw(struct tui_modal *m, struct tui *t)
+{
+    struct dialog *d = (struct dialog *)m;
+    int maxw = COLS - 4 < 72 ? COLS - 4 : 72;
+    char *lines[32];
+    int nl = wrap(d->text, maxw - 4, lines, d->kind == DLG_INPUT ? 4 : 32);
+    int w = tui_width(d->title) + 8, h;
+    for (int i = 0; i < nl; i++)
+        if (tui_width(lines[i]) + 4 > w)
+            w = tui_width(lines[i]) + 4;
+    if (d->kind == DLG_INPUT)
+        w = maxw;
+    if (w < 30)
+        w = 30;
+    if (w > maxw)
+        w = maxw;
+    int nall = nl, maxlines = LINES - 8;
+    if (nl > maxlines)
+        nl = maxlines;
+    h = nl + 4 + (d->kind == DLG_INPUT ? 2 : 0);
+    struct tui_rect r = {(LINES - h) / 2, (COLS - w) / 2, h, w};
+    tui_fill(r, TH_DIALOG);
+    tui_box(r, TH_DIALOG, NULL);
+    if (d->title) {
+        char tb[128];
+        snprintf(tb, sizeof tb, " %s ", d->title);
+        tui_put(r.y, r.x + 2, r.w - 4, tb, d->kind == DLG_ERROR ? TH_BANNER : TH_DIALOG_TITLE,
+                false);
+    }
+    for (int i = 0; i < nl; i++)
+        tui_put(r.y + 1 + i, r.x + 2, r.w - 4, lines[i], TH_DIALOG, false);
+    int by = r.y + r.h - 2;
+    if (d->kind == DLG_INPUT) {
+        int fw = r.w - 4;
+        const char *s = d->input;
+        while (tui_width(s) > fw - 1)
+            s++; /* show the tail of a long input */
+        while ((*s & 0xc0) == 0x80)
+            s++;
+        tui_put(r.y + 2 + nl, r.x + 2, fw, s, TH_INPUT, true);
+        int cx = r.x + 2 + tui_width(s);
+        attrset(theme_attr(TH_INPUT) | A_REVERSE);
+        mvaddch(r.y + 2 + nl, cx, ' ');
+        attrset(A_NORMAL);
+        tui_put(by, r.x + 2, r.w - 4, "Enter: OK   Esc: cancel", TH_DIALOG, false);
+    } else if (d->kind == DLG_CONFIRM) {
+        const char *yes = "[ Yes ]", *no = "[ No ]";
+        int bx = r.x + (r.w - 15) / 2;
+        tui_put(by, bx, 7, yes, d->sel == 0 ? TH_SELECTED : TH_DIALOG, false);
+        tui_put(by, bx + 9, 6, no, d->sel == 1 ? TH_SELECTED : TH_DIALOG, false);
+    } else {
+        tui_put(by, r.x + (r.w - 6) / 2, 6, "[ OK ]", TH_SELECTED, false);
+    }
+    for (int i = 0; i < nall; i++)
+        free(lines[i]);
+}
+
+static int dialog_key(struct tui_modal *m, struct tui *t, int ch)
+{
+    struct dialog *d = (struct dialog *)m;
+    switch (d->kind) {
+    case DLG_MESSAGE:
+    case DLG_ERROR:
+        if (ch == '\n' || ch == '\r' || ch == KEY_ENTER || ch == TUI_KEY_ESC || ch == ' ' ||
+            ch == 'q')
+            return TUI_BACK;
+        return TUI_HANDLED;
+    case DLG_CONFIRM:
+        if (ch == 'y' || ch == 'Y') {
+            d->yes = true;
+            return TUI_BACK;
+        }
+        if (ch == 'n' || ch == 'N' || ch == TUI_KEY_ESC || ch == 'q')
+            return TUI_BACK;
+        if (ch == KEY_LEFT || ch == KEY_RIGHT || ch == '\t' || ch == KEY_BTAB || ch == 'h' ||
+            ch == 'l') {
+            d->sel ^= 1;
+            return TUI_REDRAW;
+        }
+        if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+            d->yes = d->sel == 0;
+            return TUI_BACK;
+        }
+        return TUI_HANDLED;
+    case DLG_INPUT: {
+        size_t n = strlen(d->input);
+        if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+            d->yes = true;
+            return TUI_BACK;
+        }
+        if (ch == TUI_KEY_ESC)
+            return TUI_BACK;
+        if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+            while (n > 0 && (d->input[n - 1] & 0xc0) == 0x80)
+                n--; /* UTF-8 continuation bytes */
+            if (n > 0)
+                n--;
+            d->input[n] = 0;
+            return TUI_REDRAW;
+        }
+        if (ch == TUI_CTRL('U')) {
+            d->input[0] = 0;
+            return TUI_REDRAW;
+        }
+        if (ch >= 32 && ch < 256 && ch != 127 && n + 1 < sizeof d->input) {
+            d->input[n] = (char)ch;
+            d->input[n + 1] = 0;
+            return TUI_REDRAW;
+        }
+        return TUI_HANDLED;
+    }
+    }
+    return TUI_HANDLED;
+}
+
+static void dialog_run(struct tui *t, struct dialog *d)
+{
+    d->m.draw = dialog_draw;
+    d->m.key = dialog_key;
+    if (!d->text)
+        d->text = "";
+    if (tui_modal_run(t, &d->m) != 0)
+        d->yes = false;
+}
+
+void tui_message(struct tui *t, const char *title, const char *text)
+{
+    struct dialog d = {.kind = DLG_MESSAGE, .title = title, .text = text};
+    dialog_run(t, &d);
+}
+
+void tui_error(struct tui *t, const char *title, const char *text)
+{
+    struct dialog d = {.kind = DLG_ERROR, .title = title ? title : "Error", .text = text};
+    dialog_run(t, &d);
+}
+
+bool tui_confirm(struct tui *t, const char *title, const char *text)
+{
+    struct dialog d = {.kind = DLG_CONFIRM, .title = title, .text = text, .sel = 1};
+    dialog_run(t, &d);
+    return d.yes;
+}
+
+char *tui_input(struct tui *t, const char *title, const char *prompt, const char *initial)
+{
+    struct dialog d = {.kind = DLG_INPUT, .title = title, .text = prompt};
+    if (initial)
+        snprintf(d.input, sizeof d.input, "%s", initial);
+    dialog_run(t, &d);
+    return d.yes ? dv_strdup(d.input) : NULL;
+}
+
+/* ---- help: generated from the key tables ---- */
+
+struct help {
+    struct tui_modal m;
+    char **lines;
+    int n, top;
+};
+
+static void help_add(struct help *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void help_add(struct help *h, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    h->lines = dv_realloc(h->lines, (size_t)(h->n + 1) * sizeof(char *));
+    h->lines[h->n++] = dv_strdup(buf);
+}
+
+static void help_section(struct help *h, const char *title, const struct tui_key *tab,
+                         bool heading)
+{
+    if (!tab || !tab->action)
+        return;
+    if (heading) {
+        if (h->n)
+            help_add(h, "%s", "");
+        help_add(h, "%s", title);
+    }
+    for (; tab->action; tab++) {
+        if (!tab->help)
+            continue;
+        char keys[64] = "";
+        if (tab->label) {
+            snprintf(keys, sizeof keys, "%s", tab->label);
+        } else {
+            for (int i = 0; i < 3 && tab->keys[i]; i++) {
+                char kn[16];
+                size_t n = strlen(keys);
+                snprintf(keys + n, sizeof keys - n, "%s%s", i ? ", " : "",
+                         tui_key_name(tab->keys[i], kn, sizeof kn));
+            }
+        }
+        help_add(h, "  %-16s %s", keys, tab->help);
+    }
+}
+
+static void help_draw(struct tui_modal *m, struct tui *t)
+{
+    struct help *h = (struct help *)m;
+    struct tui_rect r = {2, 0, LINES - 4, COLS};
+    tui_fill(r, TH_TEXT);
+    tui_box(r, TH_BORDER, "Help  (Esc closes, arrows scroll)");
+    int rows = r.h - 2;
+    if (h->top > h->n - rows)
+        h->top = h->n - rows > 0 ? h->n - rows : 0;
+    for (int i = 0; i < rows && h->top + i < h->n; i++) {
+        const char *l = h->lines[h->top + i];
+        tui_put(r.y + 1 + i, 2, r.w - 4, l, l[0] && l[0] != ' ' ? TH_HEADER : TH_TEXT, false);
+    }
+}
+
+static int help_key(struct tui_modal *m, struct tui *t, int ch)
+{
+    struct help *h = (struct help *)m;
+    int rows = LINES - 6;
+    switch (ch) {
+    case TUI_KEY_ESC:
+    case 'q':
+    case '?':
+    case KEY_F(1):
+    case '\n':
+    case '\r':
+    case KEY_ENTER:
+        return TUI_BACK;
+    case KEY_DOWN:
+    case 'j':
+        h->top++;
+        return TUI_REDRAW;
+    case KEY_UP:
+    case 'k':
+        h->top = h->top > 0 ? h->top - 1 : 0;
+        return TUI_REDRAW;
+    case KEY_NPAGE:
+    case ' ':
+        h->top += rows;
+        return TUI_REDRAW;
+    case KEY_PPAGE:
+        h->top = h->top > rows ? h->top - rows : 0;
+        return TUI_REDRAW;
+    case KEY_HOME:
+        h->top = 0;
+        return TUI_REDRAW;
+    case KEY_END:
+        h->top = h->n;
+        return TUI_REDRAW;
+    }
+    return TUI_HANDLED;
+}
+
+void tui_help(struct tui *t)
+{
+    struct help h = {.m = {.draw = help_draw, .key = help_key}};
+    struct tui_screen *s = tui_current(t);
+    if (s) {
+        char title[96];
+        snprintf(title, sizeof title, "%s screen", s->name);
+        help_section(&h, title, s->keys, true);
+        if (s->list)
+            help_section(&h, "List", tui_list_keys, true);
+    }
+    bool app = t->app_keys && t->app_keys->action;
+    help_section(&h, "Everywhere", t->app_keys, true);
+    help_section(&h, "Everywhere", global_keys, !app);
+    tui_modal_run(t, &h.m);
+    for (int i = 0; i < h.n; i++)
+        free(h.lines[i]);
+    free(h.lines);
+}
