@@ -1,0 +1,45 @@
+/*
+ * restore.h - bring a database back from a backup set.
+ *
+ * restore_materialize() is the one place that turns a set's stored copy into a usable
+ * database file: it checks the copy against the catalog's SHA-256, applies a kept .delta
+ * (from wherever the catalog says it lives now, verified record by record and against its
+ * recorded SHA-256 first), runs PRAGMA integrity_check, and only then renames the result to
+ * its final name. restore, verify and single-document recovery all go through it.
+ */
+#ifndef DV_RESTORE_H
+#define DV_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "job.h"
+#include "target.h"
+
+struct restore_info {
+    char set_id[32];
+    int64_t set_started;
+    uint64_t size;         /* bytes of the result */
+    uint32_t delta_pages;  /* pages applied from a kept delta (0 when it was applied at backup) */
+    bool delta_kept;
+    char delta_location[1024];
+};
+
+/*
+ * Write database db_path (as the server names it) of set set_id to out_path, which must not
+ * exist unless overwrite (then it is replaced atomically). The target must be open (t), the
+ * catalog too. The result is created 0600. Returns 0, or -1 with dv_err() naming what is
+ * wrong: unknown set, set not complete, database not in the set, copy or delta corrupt
+ * (naming the file), integrity_check failure, I/O error. Nothing is left at out_path (nor
+ * any temporary file) on failure.
+ */
+int restore_materialize(struct catalog *cat, struct target *t, const char *set_id,
+                        const char *db_path, const char *out_path, bool overwrite,
+                        struct dv_job *job, struct restore_info *info);
+
+/* PRAGMA integrity_check of a database file opened read-only and immutable (nothing is
+ * written beside it). 0 when "ok", else -1 with the first problem in dv_err(). */
+int restore_integrity_check(const char *path);
+
+#endif
