@@ -18,6 +18,7 @@ struct cli_meter {
     bool drawn;       /* a meter line is on screen */
     char last_phase[32];
     double last_plain;
+    bool done_printed; /* the current phase's completed line is out (plain mode) */
 };
 
 /* Attach a meter to job (sets its progress and event callbacks). */
