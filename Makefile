@@ -47,7 +47,7 @@ ifneq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
 -include $(BUILD)/config.mk
 endif
 
-.PHONY: all run demo test unit e2e console-test bench bench-quick soak fuzz install clean \
+.PHONY: all run demo test unit e2e console-test bench bench-quick soak fuzz fuzz-build install clean \
 	deps test-deps check-format format help
 
 all: dvault dvload
@@ -143,6 +143,38 @@ bench-quick: all
 
 soak: all
 	@$(TEST_ENV) SOAK=long tests/e2e/soak.sh
+
+# Fuzzing (clang's libFuzzer): every parser of untrusted input, FUZZ_SECONDS each (default 60).
+# The sources are compiled by clang with the fuzzer's coverage and ASan+UBSan into build/fuzz/
+# (never the gcc-built libdvault.a); seed corpora are generated from a real server and backup
+# by tests/fuzz/run.sh, crashes land in build/fuzz/crashes/<parser>/.
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="wal delta"]
+FUZZ_TARGETS ?= config theme manifest nlolist wal walfix delta deltafix
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-g -O1 $(FUZZ_SAN) -Ibackend -Icatalog -Iui $(PKG_CFLAGS) \
+	-DDV_THEMES_DIR='"$(PREFIX)/share/dvault/themes"'
+FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) ui/theme.c)
+FUZZ_BIN = $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+build/fuzz/obj/%.o: %.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/harness.c tests/fuzz/targets.c $(FUZZ_OBJ)
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$* -o $@ \
+	  tests/fuzz/harness.c $(FUZZ_OBJ) $(LIBS_ALL)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: all
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	@$(TEST_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dvault/themes

@@ -17,12 +17,25 @@
 
 static _Thread_local char err_buf[DV_ERR_MAX];
 
+/*
+ * Messages are one line and often quote hostile input (a theme value, a manifest string, a
+ * file name from a damaged target): control characters (newlines, ESC sequences that would
+ * drive the terminal) become '?'. Found by the theme fuzzer (tests/fuzz/regress/theme).
+ */
+static void err_clean(void)
+{
+    for (unsigned char *p = (unsigned char *)err_buf; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 void dv_seterr(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);
+    err_clean();
 }
 
 void dv_preferr(const char *fmt, ...)
@@ -35,6 +48,7 @@ void dv_preferr(const char *fmt, ...)
     snprintf(old, sizeof old, "%s", err_buf);
     if (snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old) >= (int)sizeof err_buf)
         err_buf[sizeof err_buf - 1] = '\0'; /* truncated messages are still one line */
+    err_clean();
 }
 
 const char *dv_err(void)
@@ -52,6 +66,7 @@ void dv_syserr(const char *fmt, ...)
     va_end(ap);
     if (snprintf(err_buf, sizeof err_buf, "%s: %s", msg, strerror(e)) >= (int)sizeof err_buf)
         err_buf[sizeof err_buf - 1] = '\0';
+    err_clean();
     errno = e;
 }
 
