@@ -61,9 +61,9 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
         printf("  replica_id %s%s\n  dbiid      %s\n", r.replica_id,
                r.live ? " (kept: it is the live database)" : " (new)", r.dbiid);
     if (r.old_set)
-        printf("warning: set %s is %lld days old, older than deferred_deletion_days (%ld): NLOs it"
+        printf("warning: set %s (%s) is older than deferred_deletion_days (%ld): NLOs it"
                " references may have been pruned; see dvault listnlo missing %s\n",
-               r.info.set_id, (long long)r.set_age_days, cfg->server.deferred_deletion_days, r.into);
+               r.info.set_id, when, cfg->server.deferred_deletion_days, r.into);
     if (r.nlo_missing)
         printf("recover them with: dvault listnlo missing %s -o missing.txt; dvault recover --list"
                " missing.txt\n", r.into);
