@@ -240,7 +240,6 @@ typedef int (*store_name_fn)(void *ud, const char *name);
 int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, store_name_fn fn,
                   void *ud, uint64_t *nout);
 
-#endif
 
 /* ---- recovery support (backend/recover.c) ----------------------------------------------- */
 
@@ -322,3 +321,5 @@ typedef int (*store_ref_fn)(void *ud, const char *db_relpath, int64_t count);
 int store_nlo_referrers(struct dv_store *st, const char *name, store_ref_fn fn, void *ud);
 /* The DOI row of name: 1 indexed (*subdir, *refcount set), 0 not indexed, -1 error. */
 int store_nlo_info(struct dv_store *st, const char *name, int *subdir, int64_t *refcount);
+
+#endif
