@@ -243,9 +243,10 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     }
     parent = dv_dirname(into);
     struct stat sb;
-    if (stat(parent, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        if (errno == 0 || S_ISDIR(sb.st_mode) == 0)
-            errno = errno ? errno : ENOTDIR;
+    int sr = stat(parent, &sb);
+    if (sr != 0 || !S_ISDIR(sb.st_mode)) {
+        if (sr == 0)
+            errno = ENOTDIR;
         dv_syserr("--into %s: directory %s", o->into, parent);
         goto out;
     }
