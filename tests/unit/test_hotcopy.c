@@ -51,8 +51,7 @@ static void assert_integrity_ok(const char *path)
     sqlite3 *db;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     const char *r = (const char *)sqlite3_column_text(st, 0);
     if (strcmp(r, "ok") != 0)
@@ -290,8 +289,7 @@ static void *writer_main(void *arg)
         }
         atomic_fetch_add(&wr->commits, 1);
         if (i % 10 == 9) {
-            if (sqlite3_exec(db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, &err) !=
-                SQLITE_OK) {
+            if (sqlite3_exec(db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, &err) != SQLITE_OK) {
                 snprintf(wr->err, sizeof wr->err, "checkpoint: %s", err ? err : "?");
                 sqlite3_free(err);
                 break;
