@@ -16,9 +16,9 @@
 #include "util.h"
 #include "wal.h"
 
-#define HOTCOPY_CHUNK (16u << 20)      /* bytes copied between progress/cancel checks */
-#define HOTCOPY_BUSY_MS 30000          /* wait for a writer to finish (locked copy) */
-#define HOTCOPY_CMD_TAIL 300           /* bytes of a snapshot command's output kept */
+#define HOTCOPY_CHUNK (16u << 20) /* bytes copied between progress/cancel checks */
+#define HOTCOPY_BUSY_MS 30000     /* wait for a writer to finish (locked copy) */
+#define HOTCOPY_CMD_TAIL 300      /* bytes of a snapshot command's output kept */
 
 extern char **environ;
 
@@ -317,8 +317,7 @@ static int capture_delta(struct hc *c)
         return -1;
     }
     if (c->opts->delta == DV_DELTA_KEEP) {
-        struct delta_header h = {.page_size = c->res->page_size,
-                                 .base_size = c->res->base_size};
+        struct delta_header h = {.page_size = c->res->page_size, .base_size = c->res->base_size};
         snprintf(h.replica_id, sizeof h.replica_id, "%s", c->res->replica_id);
         snprintf(h.dbiid, sizeof h.dbiid, "%s", c->res->dbiid);
         struct delta_header out;
@@ -337,8 +336,7 @@ static int capture_delta(struct hc *c)
         c->res->final_size = out.final_size;
         dv_crashpoint("hotcopy.delta");
     } else if (c->wal_fd >= 0) {
-        if (delta_apply_wal(c->wal_fd, c->walp, &c->w, c->out_fd, c->tmp,
-                            &c->res->final_size) != 0)
+        if (delta_apply_wal(c->wal_fd, c->walp, &c->w, c->out_fd, c->tmp, &c->res->final_size) != 0)
             return -1;
     } else {
         c->res->final_size = c->res->base_size;
@@ -373,9 +371,14 @@ int hotcopy_db(const char *src, const char *dst, const char *delta_path,
 {
     static const struct hotcopy_opts no_opts = {0};
     double t0 = dv_mono();
-    struct hc c = {.src = src, .dst = dst, .delta_path = delta_path,
-                   .opts = opts ? opts : &no_opts, .res = result,
-                   .src_fd = -1, .out_fd = -1, .wal_fd = -1};
+    struct hc c = {.src = src,
+                   .dst = dst,
+                   .delta_path = delta_path,
+                   .opts = opts ? opts : &no_opts,
+                   .res = result,
+                   .src_fd = -1,
+                   .out_fd = -1,
+                   .wal_fd = -1};
     memset(result, 0, sizeof *result);
     if (c.opts->delta == DV_DELTA_KEEP && (!delta_path || !delta_path[0])) {
         dv_seterr("hotcopy %s: delta mode keep needs a delta path", src);
