@@ -144,12 +144,12 @@ bench-quick: all
 soak: all
 	@$(TEST_ENV) SOAK=long tests/e2e/soak.sh
 
-# Fuzzing (clang's libFuzzer): every parser of untrusted input, FUZZ_SECONDS each (default 60).
+# Fuzzing (clang's libFuzzer): every parser of untrusted input (docs/reliability.md), FUZZ_SECONDS each (default 60).
 # The sources are compiled by clang with the fuzzer's coverage and ASan+UBSan into build/fuzz/
 # (never the gcc-built libdvault.a); seed corpora are generated from a real server and backup
 # by tests/fuzz/run.sh, crashes land in build/fuzz/crashes/<parser>/.
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="wal delta"]
-FUZZ_TARGETS ?= config theme manifest nlolist wal walfix delta deltafix
+FUZZ_TARGETS ?= config theme manifest nlolist recoverlist wal walfix delta deltafix
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -2,6 +2,7 @@
 #include "recover.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -261,9 +262,22 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
         dv_syserr("--into %s", o->into);
         goto out;
     }
+    if (o->into[0] != '/') { /* a relative --into stays below data_dir, even via a symlink */
+        char droot[PATH_MAX];
+        size_t dl = realpath(cfg->server.data_dir, droot) ? strlen(droot) : 0;
+        if (!dl || strncmp(cinto, droot, dl) != 0 || cinto[dl] != '/') {
+            dv_seterr("--into '%s' leaves the data directory through a symbolic link (it is %s)",
+                      o->into, cinto);
+            goto out;
+        }
+    }
     snprintf(r->into, sizeof r->into, "%s", cinto);
     bool is_live = clive && strcmp(cinto, clive) == 0;
     bool exists = lstat(cinto, &sb) == 0;
+    if (exists && S_ISLNK(sb.st_mode)) {
+        dv_seterr("%s is a symbolic link: refused (restore into a new name)", cinto);
+        goto out;
+    }
     if (is_live && !o->replace_live) {
         dv_seterr("%s is the live database %s: restore into a new name, or --replace-live to"
                   " put the backup in its place", o->into, rel);
@@ -607,8 +621,18 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
             struct catalog_pool_obj po;
             if (catalog_pool_get(cat, it->name, &po) != 1)
                 goto out;
-            char *pp = target_pool_path(t, it->name), sha[65];
-            if (dv_sha256_file_hex(pp, sha) != 0) {
+            char *pp = target_pool_path(t, it->name), sha[65], prel[128];
+            /* never through a symbolic link planted in the pool (reads outside the target) */
+            target_pool_relpath(it->name, prel, sizeof prel);
+            int pfd = dv_open_beneath(target_path(t), prel, O_RDONLY), hrc = -1;
+            struct stat psb;
+            if (pfd >= 0 && (fstat(pfd, &psb) != 0 || !S_ISREG(psb.st_mode)))
+                dv_seterr("not a regular file");
+            else if (pfd >= 0)
+                hrc = dv_sha256_fd_hex(pfd, pp, sha);
+            if (pfd >= 0)
+                close(pfd);
+            if (hrc != 0) {
                 unrecoverable(it, "pool file %s: %s", pp, dv_err());
             } else if (strcmp(sha, po.sha256) != 0) {
                 unrecoverable(it, "pool file %s is corrupt: SHA-256 %s, the catalog recorded %s",

@@ -95,7 +95,7 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     char *set_dir = target_set_dir(t, set_id);
     char *src = dv_path_join(set_dir, f.path);
     char *tmp = NULL;
-    int rc = -1;
+    int rc = -1, in = -1;
     struct stat st;
     if (!overwrite && lstat(out_path, &st) == 0) {
         dv_seterr("%s exists: choose a new name (or --force)", out_path);
@@ -104,7 +104,18 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     /* 1. the stored copy must be what the backup wrote */
     job_phase(job, "restore", 1, (uint64_t)f.size);
     char sha[65];
-    if (dv_sha256_file_hex(src, sha) != 0)
+    /* the target may have been tampered with: never follow a symbolic link below it (a
+     * planted link would make restore read outside the target) */
+    char *rel = dv_asprintf("sets/%s/%s", set_id, f.path);
+    in = dv_open_beneath(target_path(t), rel, O_RDONLY);
+    free(rel);
+    if (in < 0)
+        goto out;
+    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+        dv_seterr("%s is not a regular file: refused", src);
+        goto out;
+    }
+    if (dv_sha256_fd_hex(in, src, sha) != 0)
         goto out;
     if (strcmp(sha, f.sha256) != 0) {
         dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", src, sha, f.sha256);
@@ -115,7 +126,7 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     const char *base = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
     tmp = dv_asprintf("%s/.%s.restore.%ld", dir, base, (long)getpid());
     free(dir);
-    if (dv_copy_file_atomic(src, tmp, 0600) != 0)
+    if (dv_copy_fd_atomic(in, src, tmp, 0600) != 0)
         goto out;
     job_advance(job, 0, (uint64_t)f.size, db_path);
     /* 3. a kept delta is applied now (seed 000: restore applies it, then removes it) */
@@ -129,6 +140,13 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
         snprintf(info->delta_location, sizeof info->delta_location, "%s", f.delta_location);
         struct delta_header h;
         char dsha[65];
+        size_t tl = strlen(target_path(t));
+        if (strncmp(f.delta_location, target_path(t), tl) == 0 && f.delta_location[tl] == '/') {
+            int dfd = dv_open_beneath(target_path(t), f.delta_location + tl + 1, O_RDONLY);
+            if (dfd < 0)
+                goto out; /* a delta on the target is never read through a symbolic link */
+            close(dfd);
+        }
         if (delta_verify(f.delta_location, &h, dsha) != 0)
             goto out;
         if (f.delta_sha256 && strcmp(dsha, f.delta_sha256) != 0) {
@@ -166,6 +184,8 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     job_advance(job, 1, 0, NULL);
     rc = 0;
 out:
+    if (in >= 0)
+        close(in);
     if (rc != 0 && tmp)
         unlink(tmp);
     free(tmp);

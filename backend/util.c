@@ -411,17 +411,22 @@ int dv_copy_file_atomic(const char *src, const char *dst, mode_t mode)
         dv_syserr("open %s", src);
         return -1;
     }
+    int rc = dv_copy_fd_atomic(in, src, dst, mode);
+    close(in);
+    return rc;
+}
+
+int dv_copy_fd_atomic(int in, const char *src, const char *dst, mode_t mode)
+{
     struct stat st;
     if (fstat(in, &st) != 0) {
         dv_syserr("stat %s", src);
-        close(in);
         return -1;
     }
     char *tmp = dv_asprintf("%s.tmp.%ld", dst, (long)getpid());
     int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (out < 0) {
         dv_syserr("create %s", tmp);
-        close(in);
         free(tmp);
         return -1;
     }
@@ -439,8 +444,6 @@ int dv_copy_file_atomic(const char *src, const char *dst, mode_t mode)
     }
     close(out);
     out = -1;
-    close(in);
-    in = -1;
     if (rename(tmp, dst) != 0) {
         dv_syserr("rename %s to %s", tmp, dst);
         goto fail;
@@ -450,11 +453,49 @@ int dv_copy_file_atomic(const char *src, const char *dst, mode_t mode)
 fail:
     if (out >= 0)
         close(out);
-    if (in >= 0)
-        close(in);
     unlink(tmp);
     free(tmp);
     return -1;
+}
+
+int dv_open_beneath(const char *root, const char *rel, int flags)
+{
+    if (!dv_path_is_safe_rel(rel)) {
+        dv_seterr("%s: unsafe path below %s", rel, root);
+        return -1;
+    }
+    int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+        dv_syserr("open %s", root);
+        return -1;
+    }
+    char *copy = dv_strdup(rel), *save = NULL, *part = strtok_r(copy, "/", &save);
+    int fd = -1;
+    while (part) {
+        char *next = strtok_r(NULL, "/", &save);
+        int f = next ? O_RDONLY | O_DIRECTORY : flags;
+        int nfd = openat(dir, part, f | O_NOFOLLOW | O_CLOEXEC);
+        if (nfd < 0) {
+            if (errno == ELOOP || (next && errno == ENOTDIR))
+                dv_seterr("%s/%s: '%s' is a symbolic link or not a directory: refused", root,
+                          rel, part);
+            else
+                dv_syserr("open %s/%s", root, rel);
+            break;
+        }
+        close(dir);
+        dir = -1;
+        if (!next) {
+            fd = nfd;
+            break;
+        }
+        dir = nfd;
+        part = next;
+    }
+    if (dir >= 0)
+        close(dir);
+    free(copy);
+    return fd;
 }
 
 void dv_hex(const unsigned char *in, size_t n, char *out)
@@ -504,30 +545,38 @@ int dv_sha256_file_hex(const char *path, char out[65])
         dv_syserr("open %s", path);
         return -1;
     }
+    int rc = dv_sha256_fd_hex(fd, path, out);
+    close(fd);
+    return rc;
+}
+
+int dv_sha256_fd_hex(int fd, const char *name, char out[65])
+{
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     size_t bufsz = 1 << 20;
     char *buf = dv_malloc(bufsz);
     int rc = 0;
+    off_t off = 0;
     for (;;) {
-        ssize_t n = read(fd, buf, bufsz);
+        ssize_t n = pread(fd, buf, bufsz, off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            dv_syserr("read %s", path);
+            dv_syserr("read %s", name);
             rc = -1;
             break;
         }
         if (n == 0)
             break;
         EVP_DigestUpdate(ctx, buf, (size_t)n);
+        off += n;
     }
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
     free(buf);
-    close(fd);
     if (rc == 0)
         dv_hex(md, 32, out);
     return rc;

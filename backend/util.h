@@ -69,6 +69,17 @@ ssize_t dv_pread_full(int fd, void *buf, size_t len, off_t off);
 int64_t dv_copy_range(int in, off_t in_off, int out, off_t out_off, uint64_t len);
 /* Copy a whole file to a new path durably (temp, fsync, rename); mode for the new file. */
 int dv_copy_file_atomic(const char *src, const char *dst, mode_t mode);
+/* The same from an open descriptor (read with offsets: its position does not matter); src
+ * names it in messages. The caller keeps and closes in. */
+int dv_copy_fd_atomic(int in, const char *src, const char *dst, mode_t mode);
+/*
+ * Open root/rel without following a symbolic link anywhere below root (each component is
+ * opened with O_NOFOLLOW; rel must pass dv_path_is_safe_rel). flags are open() flags for the
+ * last component. Returns the descriptor, or -1 with dv_err() naming the path ("... is a
+ * symbolic link or not a directory: refused" for a link). For files read from a target or
+ * data directory that may have been tampered with.
+ */
+int dv_open_beneath(const char *root, const char *rel, int flags);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void dv_hex(const unsigned char *in, size_t n, char *out);
@@ -77,6 +88,8 @@ int dv_unhex(const char *hex, unsigned char *out, size_t n);
 /* SHA-256 of a buffer / of a whole file (hex 65 bytes incl. NUL). */
 void dv_sha256_hex(const void *buf, size_t len, char out[65]);
 int dv_sha256_file_hex(const char *path, char out[65]);
+/* SHA-256 of the whole file open on fd (read with pread from offset 0); name for messages. */
+int dv_sha256_fd_hex(int fd, const char *name, char out[65]);
 /* Random bytes from the OS (getrandom); aborts if the kernel cannot give them. */
 void dv_random(void *buf, size_t n);
 

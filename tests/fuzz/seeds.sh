@@ -9,7 +9,7 @@ DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 out=$1
-mkdir -p "$out"/{config,theme,manifest,nlolist,wal,delta}
+mkdir -p "$out"/{config,theme,manifest,nlolist,recoverlist,wal,delta}
 T=$(mktemp -d "${TMPDIR:-/tmp}/dvseed.XXXXXX")
 LOADPID=
 cleanup() { [ -n "$LOADPID" ] && kill "$LOADPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
@@ -108,6 +108,14 @@ open(sys.argv[1], "wb").write(body)
 PY
 # an NLO list of a few lines (the fuzzer mutates small inputs faster)
 for f in "$out"/nlolist/*.tsv; do head -3 "$f" >"${f%.tsv}-head.tsv"; break; done
-for p in config theme manifest nlolist wal delta; do
+# recover lists: what `dvault listnlo missing` writes, names with and without .nlo, comments
+"$DVAULT" -c "$T/c.yaml" listnlo all "$T/data/mail/alice.nsf" -o "$out/recoverlist/listnlo.txt" >/dev/null 2>&1 || true
+{
+    echo "# NLOs to bring back"
+    for f in "$out"/nlolist/set1.tsv; do cut -f1 "$f" | head -2; cut -f1 "$f" | sed -n 3p | sed 's/\.nlo$//'; done
+    echo
+    echo "   $(cut -f1 "$out/nlolist/set1.tsv" | head -1)   "
+} >"$out/recoverlist/mixed.txt"
+for p in config theme manifest nlolist recoverlist wal delta; do
     echo "seeds: $p: $(ls "$out/$p" | wc -l) files"
 done

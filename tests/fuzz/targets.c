@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "recover.h"
 #include "delta.h"
 #include "target.h"
 #include "theme.h"
@@ -150,6 +151,21 @@ static int fuzz_nlolist(const uint8_t *data, size_t size)
     dv_seterr("%s", "");
     int rc = target_nlolist_read(path, fz_nlo_cb, &n);
     fz_check_err(rc);
+    return 0;
+}
+
+static int fuzz_recoverlist(const uint8_t *data, size_t size)
+{
+    const char *path = fz_write(data, size);
+    char **names = NULL;
+    size_t n = 0;
+    dv_seterr("%s", "");
+    int rc = recover_list_read(path, &names, &n);
+    fz_check_err(rc);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!target_nlo_name_valid(names[i]))
+            fz_fail("recover list accepted an invalid NLO name");
+    recover_names_free(names, n);
     return 0;
 }
 
@@ -334,6 +350,6 @@ struct fuzz_target {
 static const struct fuzz_target fuzz_targets[] __attribute__((unused)) = {
     {"config", fuzz_config},   {"theme", fuzz_theme}, {"manifest", fuzz_manifest},
     {"nlolist", fuzz_nlolist}, {"wal", fuzz_wal},     {"walfix", fuzz_walfix},
-    {"delta", fuzz_delta},     {"deltafix", fuzz_deltafix},
+    {"delta", fuzz_delta},     {"deltafix", fuzz_deltafix}, {"recoverlist", fuzz_recoverlist},
     {NULL, NULL},
 };
