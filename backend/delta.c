@@ -149,7 +149,7 @@ struct delta_writer *delta_writer_new(const char *path, const struct delta_heade
     w->tmp = dv_asprintf("%s.tmp.%ld", path, (long)getpid());
     w->h = *h;
     w->h.version = DELTA_VERSION;
-    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* like the copy */
     if (fd < 0) {
         dv_syserr("create %s", w->tmp);
         writer_free(w, false);

@@ -137,9 +137,13 @@ static int copy_bytes(struct hc *c)
         }
         if (run_snapshot_command(c->opts->snapshot_command, c->src, c->tmp) != 0)
             return -1;
-        c->out_fd = open(c->tmp, O_RDWR | O_CLOEXEC);
+        c->out_fd = open(c->tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
         if (c->out_fd < 0) {
             dv_syserr("snapshot command left no %s", c->tmp);
+            return -1;
+        }
+        if (fchmod(c->out_fd, 0600) != 0) { /* copies are 0600 whoever made them */
+            dv_syserr("chmod %s", c->tmp);
             return -1;
         }
         job_advance(job, 0, size, NULL);

@@ -106,4 +106,13 @@ rm "$pool"; mv "$T/saved.nlo" "$pool"
 [ "$(sqlite3 "$T/data/restored.nsf" 'PRAGMA integrity_check')" = ok ] || fail "restored.nsf"
 "$DVAULT" -c "$CFG" resync daos >/dev/null || fail "resync daos after the restore"
 "$DVLOAD" -c "$CFG" verify >/dev/null || fail "live server damaged"
+# the server key never appears in anything dvault printed or wrote
+key=$(head -c 64 "$T/server.key")
+for c in "backup" "sets" "status" "config" "sets --json" "status --json"; do
+    "$DVAULT" -c "$T/keep.yaml" $c >>"$T/all-output" 2>&1 || true
+done
+cat "$T/out" >>"$T/all-output"
+! grep -qi "$key" "$T/all-output" "$T/catalog.db" || fail "the server key appears in dvault's output or catalog"
+! grep -rqi "$key" "$T/backup" || fail "the server key appears on the target"
+echo "server key: in none of $(wc -l <"$T/all-output") output lines, the catalog, the target"
 echo "ok: $cases tampered inputs refused, nothing read or written outside; clean restore and recover work"
