@@ -319,10 +319,20 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
         goto out;
     if (exists && wal_quiesce(cinto) != 0)
         goto out;
+    /* replacing a file the store may index: mark the index first, so that a crash right
+     * after the rename cannot leave it SYNCHRONIZED with the old file's references */
+    if (exists) {
+        char why[512];
+        snprintf(why, sizeof why, "restoring %.200s from set %.31s into %.200s", rel, o->set_id,
+                 cinto);
+        if (store_mark_needs_resync(st, why) != 0)
+            goto out;
+    }
     struct newids ids = {0};
     if (restore_materialize_ex(cat, t, o->set_id, rel, cinto, exists, is_live ? NULL : give_new_ids,
                                &ids, job, &r->info) != 0)
         goto out;
+    dv_crashpoint("restore.after_rename"); /* tests: in place, DAOS index not yet marked */
     if (exists)
         unlink_sidecars(cinto); /* empty after wal_quiesce; they belonged to the old file */
     r->replaced = exists;

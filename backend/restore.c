@@ -128,6 +128,7 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     free(dir);
     if (dv_copy_fd_atomic(in, src, tmp, 0600) != 0)
         goto out;
+    dv_crashpoint("restore.copied"); /* tests: a hidden temporary, nothing at out_path */
     job_advance(job, 0, (uint64_t)f.size, db_path);
     /* 3. a kept delta is applied now (seed 000: restore applies it, then removes it) */
     if (f.delta_mode == CATALOG_DELTA_KEEP) {
@@ -163,6 +164,7 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
         goto out;
     if (restore_integrity_check(tmp) != 0)
         goto out;
+    dv_crashpoint("restore.before_rename"); /* tests: out_path (a live db) still the old file */
     if (stat(tmp, &st) == 0)
         info->size = (uint64_t)st.st_size;
     if (overwrite) {

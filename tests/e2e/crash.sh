@@ -75,6 +75,45 @@ for pt in hotcopy.copied hotcopy.copied:3 hotcopy.delta hotcopy.delta:2 backup.d
     echo "crash at $pt: consistent, next backup ok, $CHECKED_COPIES copies and $CHECKED_POOL pool objects intact"
 done
 
+# restore interrupted: into a new name, and in place of the live database (--replace-live)
+S=$(sets_json | python3 -c 'import json,sys; print([s["id"] for s in json.load(sys.stdin) if s["status"] == "complete"][0])')
+for pt in restore.copied restore.before_rename restore.after_rename; do
+    # (dvault's own hidden temporaries, .NAME.restore.PID, are not live data)
+    live_hash | grep -v ' \./r-' | grep -v '\.restore\.[0-9]*$' >"$T/live.before"
+    rc=0; env DV_CRASH_AT=$pt "$DVAULT" -c "$CFG" restore --set "$S" --db mail/alice.nsf \
+        --into "r-$pt.nsf" >"$T/restore.out" 2>&1 || rc=$?
+    [ $rc = 137 ] || { cat "$T/restore.out"; fail "restore at $pt: exit $rc"; }
+    if [ $pt = restore.after_rename ]; then
+        [ "$(sqlite3 "file:$T/data/r-$pt.nsf?immutable=1" 'PRAGMA integrity_check')" = ok ] ||
+            fail "restore at $pt: the renamed file is not a good database"
+    else
+        [ ! -e "$T/data/r-$pt.nsf" ] || fail "restore at $pt: a file appeared at the new name"
+    fi
+    live_hash | grep -v ' \./r-' | grep -v '\.restore\.[0-9]*$' >"$T/live.after"
+    cmp -s "$T/live.before" "$T/live.after" || { diff "$T/live.before" "$T/live.after"; fail "restore at $pt: live files changed"; }
+    # in place of the live database: before the rename the live file is untouched
+    before=$(sha256sum <"$T/data/mail/bob.nsf")
+    rc=0; env DV_CRASH_AT=$pt "$DVAULT" -c "$CFG" restore --set "$S" --db mail/bob.nsf \
+        --into mail/bob.nsf --replace-live >"$T/restore.out" 2>&1 || rc=$?
+    [ $rc = 137 ] || { cat "$T/restore.out"; fail "restore --replace-live at $pt: exit $rc"; }
+    if [ $pt != restore.after_rename ]; then
+        [ "$(sha256sum <"$T/data/mail/bob.nsf")" = "$before" ] || fail "replace-live at $pt: live file changed"
+    fi
+    if ! "$DVLOAD" -c "$CFG" verify >"$T/verify.out" 2>&1; then
+        echo "  note: after a kill at $pt of --replace-live: $(head -c 200 "$T/verify.out")"
+        [ $pt = restore.after_rename ] || fail "replace-live at $pt: server inconsistent"
+    fi
+    # the next restore and a resync bring everything back
+    "$DVAULT" -c "$CFG" restore --set "$S" --db mail/bob.nsf --into mail/bob.nsf --replace-live \
+        >"$T/restore.out" 2>&1 || { cat "$T/restore.out"; fail "restore after a kill at $pt"; }
+    "$DVAULT" -c "$CFG" resync daos >/dev/null 2>&1 || fail "resync daos after $pt"
+    "$DVLOAD" -c "$CFG" verify >"$T/verify.out" 2>&1 || { cat "$T/verify.out"; fail "server after $pt"; }
+    check_consistent
+    left=$(find "$T/data" -name '.*.restore.*' | wc -l)
+    tried=$((tried + 2))
+    echo "restore killed at $pt (new name and --replace-live): live data safe, next restore ok ($left hidden temporaries left in data_dir)"
+done
+
 # kill -9 at a crash point and at arbitrary moments while the server is being written
 CFG=$T/apply.yaml
 "$DVLOAD" -c "$CFG" run --seconds 4 --writers 3 --seed 77 >"$T/load.out" 2>&1 &
