@@ -126,7 +126,7 @@ C
     # an NLO: add new attachments, then fail reads of one of them
     "$DVLOAD" -c "$CFG" run --seconds 1 --writers 1 --seed 32 >/dev/null 2>&1
     nlo=$(comm -23 <(cd "$T/data/daos" && find . -name '*.nlo' -printf '%f\n' | sort) \
-        <(sqlite3 "$T/catalog.db" 'SELECT name FROM pool ORDER BY name') | head -1)
+        <(sqlite3 "$T/catalog.db" 'SELECT name FROM pool ORDER BY name') | sed -n 1p)
     [ -n "$nlo" ] || fail "no new NLO to fail"
     rc=0
     env LD_PRELOAD="$T/eio.so" DV_EIO_MATCH="$nlo" "$DVAULT" -c "$CFG" backup -q >"$T/out" 2>"$T/err" || rc=$?
