@@ -398,7 +398,7 @@ static void catalog_finish(struct ctx *c, bool complete)
     snprintf(s.id, sizeof s.id, "%s", c->r->set_id);
     s.seq = c->r->seq;
     s.kind = CATALOG_SET_FULL;
-    s.ended = dv_now();
+    s.ended = c->m.ended; /* the manifest's: a catalog rebuilt from it must say the same */
     s.status = complete ? CATALOG_SET_COMPLETE : CATALOG_SET_FAILED;
     s.databases = c->m.databases;
     s.nlo_new = c->m.nlo_new;
