@@ -15,7 +15,9 @@ static const struct cli_command commands[] = {
     {"status", cli_status, "status [--json]            server, DAOS index, last backup, warnings"},
     {"config", cli_config, "config [--check]           the effective configuration"},
     {"listnlo", cli_listnlo, "listnlo {all|missing} PATH [-o FILE]  NLOs a database references / lacks"},
-    {"resync", cli_resync, "resync daos                rebuild the server's DAOS index"},
+    {"resync", cli_resync, "resync {daos|catalog}      rebuild the DAOS index / the catalog from the target"},
+    {"prune", cli_prune, "prune [--dry-run]          apply the retention: old sets, unneeded pool NLOs"},
+    {"verify", cli_verify, "verify [--set ID] [--sample PCT]  check copies, deltas, test restores, pool"},
     {"daos", cli_daos, "daos {status|prune [--days N]}  the server's DAOS index, deferred deletion"},
     {NULL, NULL, NULL},
 };
