@@ -224,6 +224,7 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
     size_t nfiles = 0;
     int rc = -1;
 
+    ps->untouched = true;
     if (catalog_set_files(c->cat, id, &files, &nfiles) != 0)
         goto out;
     ps->files = nfiles;
@@ -257,6 +258,7 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
     int dfd = target_dirfd(c->t);
     char *rel = dv_asprintf("sets/%s", id), *relf = dv_asprintf("sets/%s.failed", id);
     if (dry) {
+        ps->untouched = false; /* a dry run counts the set as gone */
         rc = tree(dfd, rel, dir, false, &tree_bytes) == 0 &&
                      tree(dfd, relf, failed, false, &tree_bytes) == 0
                  ? 0
@@ -272,6 +274,7 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
         free(relf);
         goto out;
     }
+    ps->untouched = false;
     dv_crashpoint("prune.marked");
     for (size_t i = 0; i < nfiles; i++) {
         const char *loc = files[i].delta_location;
@@ -324,7 +327,7 @@ static int prune_pool(struct ctx *c)
     int64_t *seqs = dv_malloc((r->nsets ? r->nsets : 1) * sizeof *seqs);
     size_t nseqs = 0;
     for (size_t i = 0; i < r->nsets; i++)
-        if (!r->sets[i].d.prune)
+        if (!r->sets[i].d.prune || r->sets[i].untouched)
             seqs[nseqs++] = r->sets[i].set.seq;
     int64_t needed = 0;
     int rc = catalog_needed_compute(c->cat, seqs, nseqs, &needed);
@@ -485,8 +488,8 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
         job_advance(job, 1, ps->bytes, ps->set.id);
     }
     job_flush(job);
-    /* Sets that could not be removed still count as gone for the pool: they are marked and
-     * unusable; their objects stay if another set needs them. */
+    /* A set whose removal failed half-way is marked and unusable: gone for the pool too.
+     * One refused before anything changed is retained, with its objects. */
     if (prune_pool(&c) != 0)
         goto out;
     rc = set_rc;

@@ -13,9 +13,9 @@
  * A set marked "pruning" by an earlier, interrupted prune is always finished.
  *
  * Removing a set, in a crash-safe order: (1) the catalog marks it pruning (durably), (2) its
- * kept deltas that a post command moved outside the set are deleted where they live (a
- * location that is not a regular file ending in ".delta" is refused and the set is left
- * marked), (3) its directory (sets/<id>, sets/<id>.failed) is removed, (4) its catalog rows
+ * kept deltas that a post command moved outside the set are deleted where they live (every
+ * location is checked first: one that is not a regular file ending in ".delta" is refused,
+ * and the set is left as it was, unmarked and retained, the prune failing), (3) its directory (sets/<id>, sets/<id>.failed) is removed, (4) its catalog rows
  * (sets, set_files) are deleted. The refs rows stay: they are ranges of seqs, and a range
  * whose seqs no longer name a set simply matches nothing. Then the pool: the objects that no
  * remaining set needs (catalog_needed_compute) are deleted, files first, rows after, in
@@ -67,6 +67,7 @@ struct prune_set {
     uint64_t deltas_outside; /* ... of which a post command moved outside the set */
     uint64_t bytes;          /* of everything removed: the directory's files + moved deltas */
     bool done;               /* removed (false in a dry run, or when it failed) */
+    bool untouched;          /* its removal failed before anything changed: still retained */
 };
 
 struct prune_opts {
