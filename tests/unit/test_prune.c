@@ -502,6 +502,8 @@ static void test_prune_real(void **state)
     free(post);
 }
 
+static const char *self_exe; /* argv[0] (under valgrind /proc/self/exe is valgrind) */
+
 /* A crash after the files went (rows still there, set marked): the rerun finishes. */
 static void test_prune_crash_rerun(void **state)
 {
@@ -519,7 +521,7 @@ static void test_prune_crash_rerun(void **state)
     pid_t pid = fork();
     if (pid == 0) {
         setenv("DV_CRASH_AT", "prune.files", 1);
-        execl("/proc/self/exe", "test_prune", "--prune", f->cfgpath, (char *)NULL);
+        execl(self_exe, self_exe, "--prune", f->cfgpath, (char *)NULL);
         _exit(127);
     }
     int status;
@@ -652,6 +654,7 @@ int main(int argc, char **argv)
         dv_config_done(&cfg);
         return rc == 0 ? 0 : 1;
     }
+    self_exe = argv[0];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_select_keep_sets),
         cmocka_unit_test(test_select_keep_days),
