@@ -56,6 +56,13 @@ static void report(struct ctx *c, const char *file, const char *fmt, ...)
         c->problem(c->ud, file, msg);
 }
 
+/* A message that already starts with "FILE: " without that prefix (the report names the file). */
+static const char *after_file(const char *msg, const char *file)
+{
+    size_t n = strlen(file);
+    return strncmp(msg, file, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ' ? msg + n + 2 : msg;
+}
+
 /* ---- manifest against catalog ------------------------------------------------------------ */
 
 #define CMP_INT(field, mval, cval)                                                               \
@@ -153,7 +160,7 @@ static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned
                    f->db_path);
             ok = false;
         } else if (delta_verify(loc, NULL, sha) != 0) {
-            report(c, loc, "%s", dv_err());
+            report(c, loc, "%s", after_file(dv_err(), loc));
             ok = false;
         } else {
             if (stat(loc, &st) == 0)
@@ -259,7 +266,7 @@ static int check_pool(struct ctx *c, const struct manifest *m)
         return -1;
     }
     if (rc == -1) {
-        report(c, list, "%s", dv_err());
+        report(c, list, "%s", after_file(dv_err(), list));
     } else {
         if (x.n != m->nlo_list.count)
             report(c, list, "%llu objects listed, the manifest says %llu",
@@ -289,7 +296,7 @@ static int verify_set(struct ctx *c, const struct catalog_set *s)
     char *mpath = dv_path_join(c->set_dir, TARGET_MANIFEST);
     bool have_manifest = manifest_read(mpath, &m) == 0;
     if (!have_manifest)
-        report(c, mpath, "%s", dv_err());
+        report(c, mpath, "%s", after_file(dv_err(), mpath));
     else
         check_manifest(c, &m, files, nfiles, mpath);
     free(mpath);
