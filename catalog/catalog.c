@@ -329,13 +329,21 @@ static int tx_leave(struct catalog *c, bool own, int rc)
 
 /* ---- open / close ------------------------------------------------------------------ */
 
-static int migrate(struct catalog *c)
+static int read_version(struct catalog *c)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-        return db_err(c, "read schema version");
+        return -1;
     int v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
     sqlite3_finalize(s);
+    return v;
+}
+
+/* Two processes (or threads) may open a new catalog at once: each migration step re-reads
+ * the version inside its write transaction, so a step another opener did is not redone. */
+static int migrate(struct catalog *c)
+{
+    int v = read_version(c);
     if (v < 0)
         return db_err(c, "read schema version");
     if (v > CATALOG_SCHEMA_VERSION) {
@@ -343,9 +351,18 @@ static int migrate(struct catalog *c)
                   c->path, v, CATALOG_SCHEMA_VERSION);
         return -1;
     }
-    for (; v < NMIGRATIONS; v++) {
+    while (v < NMIGRATIONS) {
         if (exec(c, "BEGIN IMMEDIATE", "begin migration") != 0)
             return -1;
+        int now = read_version(c);
+        if (now < 0 || now >= NMIGRATIONS) {
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            if (now < 0)
+                return db_err(c, "read schema version");
+            v = now;
+            break;
+        }
+        v = now;
         char what[64], pragma[64];
         snprintf(what, sizeof what, "migration to version %d", v + 1);
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
@@ -357,6 +374,12 @@ static int migrate(struct catalog *c)
             dv_seterr("%s", saved);
             return -1;
         }
+        v++;
+    }
+    if (v > CATALOG_SCHEMA_VERSION) {
+        dv_seterr("catalog %s: schema version %d is newer than this dvault supports (%d)",
+                  c->path, v, CATALOG_SCHEMA_VERSION);
+        return -1;
     }
     c->version = v;
     return 0;

@@ -112,6 +112,11 @@ static struct catalog *con_catalog(struct console *c, bool *none)
 
 static struct dv_store *con_store(struct console *c)
 {
+    struct stat sb;
+    if (!c->st && stat(c->cfg->server.data_dir, &sb) != 0) { /* never create the server's dir */
+        dv_syserr("%s", c->cfg->server.data_dir);
+        return NULL;
+    }
     if (!c->st)
         c->st = store_open(c->cfg);
     return c->st;
@@ -464,10 +469,14 @@ static void db_fill_cache(struct dbsrc *d, size_t i)
     k->last_elem = TH_TEXT;
     if (r == 1) {
         char when[32];
-        dv_fmt_time(s.started, when, sizeof when);
-        when[16] = 0; /* minutes */
+        time_t tt = (time_t)s.started;
+        struct tm tm;
+        localtime_r(&tt, &tm);
+        strftime(when, sizeof when, "%m-%d %H:%M", &tm);
         snprintf(k->last, sizeof k->last, "%s %s", when,
-                 s.status == CATALOG_SET_COMPLETE ? "ok" : catalog_set_status_name(s.status));
+                 s.status == CATALOG_SET_COMPLETE ? "ok"
+                 : s.status == CATALOG_SET_FAILED ? "FAIL"
+                                                  : "run");
         if (s.status == CATALOG_SET_FAILED)
             k->last_elem = TH_WARNING;
     } else if (r == 0) {
@@ -596,8 +605,8 @@ static struct tui_source *db_source_new(struct console *c)
 }
 
 static const struct tui_column db_cols[] = {
-    {"Database", 0, TUI_LEFT},     {"Size", 9, TUI_RIGHT},      {"Docs", 7, TUI_RIGHT},
-    {"NLO refs", 8, TUI_RIGHT},    {"Last backup", 20, TUI_LEFT},
+    {"Database", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},         {"Docs", 6, TUI_RIGHT},
+    {"Refs", 5, TUI_RIGHT},    {"Last backup", 16, TUI_LEFT},
 };
 
 enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_LISTNLO };
