@@ -193,7 +193,7 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     int y = b.y, ymax = b.y + b.h;
     char buf[768], a[32], bb[32], age[32];
     if (c->status_ok && st->store_ok && st->daos.needs_resync) {
-        snprintf(buf, sizeof buf, " DAOS index NEEDS_RESYNC: %s  -  press R to resync ",
+        snprintf(buf, sizeof buf, " DAOS index NEEDS_RESYNC (press R to resync): %s ",
                  st->daos.reason[0] ? st->daos.reason : "index out of date");
         tui_put(y++, b.x, b.w, buf, TH_BANNER, true);
     }

@@ -27,11 +27,15 @@ CFG
 first_db=$(cd "$d/data" && find . -name '*.nsf' | sed 's|^\./||' | sort | head -1)
 [ -n "$first_db" ] || { echo "FAIL: no database generated"; exit 1; }
 
-whole() { # W H: title on the first line, function-key bar on the last
-    local top bot
-    top=$(tui_line 1); bot=$(tui_line "$2")
-    [[ $top == " dvault"* ]] || fail "$1x$2: no title on line 1"
-    [[ $bot == F1Help* && $bot == *F10Quit* ]] || fail "$1x$2: no F-key bar on line $2"
+whole() { # W H: title on the first line, function-key bar on the last (polls: a redraw
+    local top bot i # after a resize takes up to one tick)
+    for ((i = 0; i < 50; i++)); do
+        top=$(tui_line 1); bot=$(tui_line "$2")
+        [[ $top == " dvault"* && $bot == F1Help* && $bot == *F10Quit* ]] &&
+            [ "$(tui_screen | wc -l)" = "$2" ] && return 0
+        sleep 0.1
+    done
+    fail "$1x$2: screen not whole (title on line 1, F-key bar on line $2)"
 }
 
 tui_start 120 40 "$DVAULT" -c "$d/config.yaml"
@@ -50,8 +54,8 @@ tui_keys 3; tui_wait_for "no backup sets yet"
 tui_keys F2; tui_wait_for "started"
 tui_keys 6
 # while the job runs (or just after), resize: the screen stays whole
-tui_resize 80 24; sleep 0.2; tui_wait_for "6 Jobs"; whole 80 24
-tui_resize 120 40; sleep 0.2; tui_wait_for "6 Jobs"; whole 120 40
+tui_resize 80 24; tui_wait_for "6 Jobs"; whole 80 24
+tui_resize 120 40; tui_wait_for "6 Jobs"; whole 120 40
 tui_wait_for "full backup of all databases done" 300
 tui_screen | grep -qE ' 1 +backup .* ok' || fail "the job's row on the Jobs screen"
 tui_wait_for "Events of this session"
@@ -73,8 +77,8 @@ tui_screen | grep -E "$first_db" | grep -qE '[0-9]{2}-[0-9]{2} [0-9:]{5} ok' || 
 # a backup of one database (b), then a second full backup while resizing
 tui_keys b; tui_wait_for "full backup of $first_db done" 300
 tui_keys 3; tui_keys F2
-tui_resize 80 24; sleep 0.1; whole 80 24
-tui_resize 120 40; sleep 0.1; whole 120 40
+tui_resize 80 24; whole 80 24
+tui_resize 120 40; whole 120 40
 tui_wait_for "full backup of all databases done" 300
 [ "$(tui_screen | grep -cE '[0-9]{8}-[0-9]{6}(-[0-9]+)? +full ')" = 3 ] || fail "three sets"
 
@@ -86,6 +90,18 @@ tui_keys f; tui_wait_for "view: not yet backed up"; tui_wait_for "no NLOs in thi
 tui_keys f f f; tui_wait_for "view: live index"
 tui_keys Enter; tui_wait_for "sets holding it"; tui_wait_for "complete"
 tui_keys Escape; tui_wait_gone "sets holding it"
+
+# restore into a new name (prefilled), newest complete set; the index then needs a resync,
+# the Overview says so with a banner, and R (confirmed) resyncs it as a job
+stem=${first_db%.nsf}
+tui_keys 2 g r; tui_wait_for "Restore $first_db into"; tui_wait_for "$stem-restored-"
+tui_keys Enter; tui_wait_for "Restore from which set"
+tui_keys Enter; tui_wait_for "restore of $first_db into $stem-restored-"
+tui_wait_for ".nsf done" 300; tui_wait_for "$stem-restored-"
+tui_keys 1; tui_wait_for "press R to resync"
+tui_keys R; tui_wait_for "Rebuild the server"; tui_keys y
+tui_wait_for "resync of the DAOS index done" 300; tui_wait_gone "press R to resync"
+tui_screen | grep -E 'DAOS index' | grep -qF SYNCHRONIZED || fail "index not synchronized after resync"
 
 # a failing job: an error dialog with the backend's message
 mv "$d/backup" "$d/backup.real"; echo "not a directory" > "$d/backup" # (root ignores modes)
