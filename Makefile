@@ -30,7 +30,8 @@ endif
 
 OPT ?= -O2
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-	-g $(OPT) $(SANFLAGS) -MMD -MP -Ibackend -Icatalog -Iui $(PKG_CFLAGS) $(CFLAGS)
+	-g $(OPT) $(SANFLAGS) -MMD -MP -Ibackend -Icatalog -Iui $(PKG_CFLAGS) \
+	-DDV_THEMES_DIR='"$(PREFIX)/share/dvault/themes"' $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 LIBS_ALL = $(PKG_LIBS) -lpthread -lm
 

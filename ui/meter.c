@@ -89,10 +89,18 @@ static void on_progress(void *ud, const struct dv_progress *p)
         m->drawn = true;
         return;
     }
+    if (m->quiet)
+        return;
     double now = dv_mono();
     bool new_phase = strcmp(m->last_phase, p->phase) != 0;
-    if (!new_phase && now - m->last_plain < 10)
+    bool phase_done = (p->items_total && p->items_done >= p->items_total) ||
+                      (p->bytes_total && p->bytes_done >= p->bytes_total);
+    if (!new_phase && now - m->last_plain < 10 && !(phase_done && !m->done_printed))
         return;
+    if (new_phase)
+        m->done_printed = false;
+    if (phase_done)
+        m->done_printed = true;
     snprintf(m->last_phase, sizeof m->last_phase, "%s", p->phase);
     m->last_plain = now;
     fmt_line(p, line, sizeof line, 400, false);
