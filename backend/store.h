@@ -163,6 +163,25 @@ int store_nlo_install(struct dv_store *st, const char *name, const char *src_pat
 typedef int (*store_object_fn)(void *ud, const char *name, int subdir, int64_t refcount);
 int store_objects(struct dv_store *st, store_object_fn fn, void *ud);
 
+struct store_object {
+    char name[STORE_NLO_NAME_LEN + 1];
+    int subdir;          /* 1 = "0001" */
+    int64_t size;        /* bytes of the file */
+    int64_t refcount;
+    int64_t zero_since;  /* when the refcount reached 0, or 0 */
+};
+/*
+ * The index's objects keyset-paged by name (a range scan: a page costs what it returns, at
+ * 1,000,000 objects as at 10): names > after (NULL or "" = from the first), ascending; with
+ * backward, names < after (NULL or "" = from the last), descending. zero_ref_only keeps only
+ * objects with refcount 0 (waiting for deferred deletion). At most max into out[]; *n gets
+ * the count. Returns 0 or -1.
+ */
+int store_objects_page(struct dv_store *st, const char *after, bool backward, bool zero_ref_only,
+                       struct store_object *out, size_t max, size_t *n);
+/* One object of the index: 1 found (out filled; may be NULL), 0 not in the index, -1 error. */
+int store_object_get(struct dv_store *st, const char *name, struct store_object *out);
+
 /* ---- DAOS index ------------------------------------------------------------------------ */
 
 struct store_subdir {

@@ -141,6 +141,10 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
       "SELECT " SET_COLS " FROM sets WHERE status = 'complete' AND pruning IS NULL "             \
       "ORDER BY seq DESC LIMIT 1")       \
     X(SET_LIST, "SELECT " SET_COLS " FROM sets WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2")      \
+    X(SET_NEWER, "SELECT " SET_COLS " FROM sets WHERE seq > ?1 ORDER BY seq LIMIT ?2")          \
+    X(DB_LAST_SET, "SELECT " SET_COLS_S " FROM sets s JOIN set_files f ON f.set_id = s.id "     \
+                   "JOIN databases d ON d.id = f.db_id WHERE d.path = ?1 "                       \
+                   "AND (?2 = 0 OR s.status = 'complete') ORDER BY s.seq DESC LIMIT 1")          \
     X(FILE_ADD, "INSERT OR REPLACE INTO set_files (set_id, db_id, path, size, sha256, "         \
                 "page_size, replica_id, dbiid, delta_mode, delta_pages, delta_location, "        \
                 "delta_sha256, locked_copy) "                                                    \
@@ -156,6 +160,8 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(POOL_SUBDIR_PAGE, "SELECT name FROM pool WHERE live_subdir = ?1 AND name > ?2 "           \
                         "ORDER BY name LIMIT ?3")                                                \
     X(POOL_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")       \
+    X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM pool WHERE (?1 = '' OR name < ?1) "            \
+                      "ORDER BY name DESC LIMIT ?2")                                             \
     X(POOL_STATS, "SELECT count(*), coalesce(sum(size), 0) FROM pool")                          \
     X(POOL_DELETE, "DELETE FROM pool WHERE name = ?1")                                          \
     X(REFS_OPEN_PAGE, "SELECT nlo FROM refs WHERE db_id = ?1 AND last_seq IS NULL "             \
@@ -193,6 +199,10 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
                      "(SELECT name FROM temp.needed) ORDER BY name LIMIT ?2")                    \
     X(JOB_START, "INSERT INTO jobs (kind, started, status) VALUES (?1, ?2, 'running')")         \
     X(JOB_END, "UPDATE jobs SET ended = ?2, status = ?3, message = ?4 WHERE id = ?1")           \
+    X(JOBS_OLDER, "SELECT id, kind, started, ended, status, message FROM jobs WHERE id < ?1 "   \
+                  "ORDER BY id DESC LIMIT ?2")                                                   \
+    X(JOBS_NEWER, "SELECT id, kind, started, ended, status, message FROM jobs WHERE id > ?1 "   \
+                  "ORDER BY id LIMIT ?2")                                                        \
     X(EVENT_ADD, "INSERT INTO events (job_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")   \
     X(EVENTS_JOB, "SELECT id, job_id, time, level, message FROM events WHERE job_id = ?1 "      \
                   "AND id > ?2 ORDER BY id LIMIT ?3")                                            \
@@ -329,13 +339,21 @@ static int tx_leave(struct catalog *c, bool own, int rc)
 
 /* ---- open / close ------------------------------------------------------------------ */
 
-static int migrate(struct catalog *c)
+static int read_version(struct catalog *c)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-        return db_err(c, "read schema version");
+        return -1;
     int v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
     sqlite3_finalize(s);
+    return v;
+}
+
+/* Two processes (or threads) may open a new catalog at once: each migration step re-reads
+ * the version inside its write transaction, so a step another opener did is not redone. */
+static int migrate(struct catalog *c)
+{
+    int v = read_version(c);
     if (v < 0)
         return db_err(c, "read schema version");
     if (v > CATALOG_SCHEMA_VERSION) {
@@ -343,9 +361,18 @@ static int migrate(struct catalog *c)
                   c->path, v, CATALOG_SCHEMA_VERSION);
         return -1;
     }
-    for (; v < NMIGRATIONS; v++) {
+    while (v < NMIGRATIONS) {
         if (exec(c, "BEGIN IMMEDIATE", "begin migration") != 0)
             return -1;
+        int now = read_version(c);
+        if (now < 0 || now >= NMIGRATIONS) {
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            if (now < 0)
+                return db_err(c, "read schema version");
+            v = now;
+            break;
+        }
+        v = now;
         char what[64], pragma[64];
         snprintf(what, sizeof what, "migration to version %d", v + 1);
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
@@ -357,6 +384,12 @@ static int migrate(struct catalog *c)
             dv_seterr("%s", saved);
             return -1;
         }
+        v++;
+    }
+    if (v > CATALOG_SCHEMA_VERSION) {
+        dv_seterr("catalog %s: schema version %d is newer than this dvault supports (%d)",
+                  c->path, v, CATALOG_SCHEMA_VERSION);
+        return -1;
     }
     c->version = v;
     return 0;
@@ -774,6 +807,36 @@ int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set 
     return 0;
 }
 
+int catalog_sets_newer(struct catalog *c, int64_t after_seq, struct catalog_set *out, size_t max,
+                       size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, ST_SET_NEWER);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, after_seq);
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    size_t k = 0;
+    int rc = SQLITE_DONE;
+    while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        read_set(s, 0, &out[k++]);
+    sqlite3_reset(s);
+    if (k < max && rc != SQLITE_DONE)
+        return db_err(c, "list sets");
+    *n = k;
+    return 0;
+}
+
+int catalog_db_last_set(struct catalog *c, const char *db_path, bool complete_only,
+                        struct catalog_set *out)
+{
+    sqlite3_stmt *s = stmt(c, ST_DB_LAST_SET);
+    if (!s)
+        return -1;
+    bind_text(s, 1, db_path);
+    sqlite3_bind_int(s, 2, complete_only ? 1 : 0);
+    return get_one_set(c, s, out);
+}
+
 int catalog_sets_each(struct catalog *c, catalog_set_cb cb, void *ud)
 {
     /* Paged so that the callback may use the catalog. */
@@ -1054,6 +1117,17 @@ int catalog_pool_count_first_set(struct catalog *c, int64_t seq, int64_t *count)
     return 0;
 }
 
+int catalog_pool_page_back(struct catalog *c, const char *before, struct catalog_pool_obj *out,
+                           size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, ST_POOL_PAGE_BACK);
+    if (!s)
+        return -1;
+    bind_text(s, 1, before ? before : "");
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    return pool_page(c, s, out, max, n);
+}
+
 int catalog_pool_stats(struct catalog *c, int64_t *count, int64_t *bytes)
 {
     sqlite3_stmt *s = stmt(c, ST_POOL_STATS);
@@ -1331,6 +1405,33 @@ int catalog_job_end(struct catalog *c, int64_t id, int64_t ended, const char *st
     bind_text(s, 3, status);
     bind_opt(s, 4, message);
     return step_done(c, s, "end job");
+}
+
+int catalog_jobs_page(struct catalog *c, int64_t id, bool newer, struct catalog_job *out,
+                      size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, newer ? ST_JOBS_NEWER : ST_JOBS_OLDER);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, newer ? id : (id > 0 ? id : INT64_MAX));
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    size_t k = 0;
+    int rc = SQLITE_DONE;
+    while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct catalog_job *j = &out[k++];
+        memset(j, 0, sizeof *j);
+        j->id = sqlite3_column_int64(s, 0);
+        col_copy(s, 1, j->kind, sizeof j->kind);
+        j->started = sqlite3_column_int64(s, 2);
+        j->ended = sqlite3_column_int64(s, 3);
+        col_copy(s, 4, j->status, sizeof j->status);
+        col_copy(s, 5, j->message, sizeof j->message);
+    }
+    sqlite3_reset(s);
+    if (k < max && rc != SQLITE_DONE)
+        return db_err(c, "list jobs");
+    *n = k;
+    return 0;
 }
 
 int catalog_event_add(struct catalog *c, int64_t job_id, int64_t time, int level,

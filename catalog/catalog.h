@@ -123,6 +123,20 @@ int catalog_set_latest(struct catalog *c, bool complete_only, struct catalog_set
 int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set *out, size_t max,
                       size_t *n);
 
+/*
+ * Sets oldest first with seq > after_seq (0 = from the oldest), at most max into out[]; the
+ * other direction of catalog_sets_list for a list scrolling towards newer sets. 0 or -1.
+ */
+int catalog_sets_newer(struct catalog *c, int64_t after_seq, struct catalog_set *out, size_t max,
+                       size_t *n);
+/*
+ * The newest set (complete_only: the newest complete one) that holds a copy of database
+ * db_path (as the server names it): 1 found (out filled, may be NULL), 0 none, -1 error.
+ * One indexed query (set_files by db_id); cheap enough per row on screen.
+ */
+int catalog_db_last_set(struct catalog *c, const char *db_path, bool complete_only,
+                        struct catalog_set *out);
+
 /* ---- files of a set ---------------------------------------------------------------- */
 
 enum catalog_delta_mode { CATALOG_DELTA_APPLY = 0, CATALOG_DELTA_KEEP = 1 };
@@ -192,6 +206,10 @@ int catalog_pool_page(struct catalog *c, const char *after, struct catalog_pool_
                       size_t max, size_t *n);
 /* Number of pool objects first stored by the set with seq seq. 0 or -1. */
 int catalog_pool_count_first_set(struct catalog *c, int64_t seq, int64_t *count);
+/* The pool in descending name order: names < before (NULL or "" = from the last), at most
+ * max. The backward direction of catalog_pool_page. 0 or -1. */
+int catalog_pool_page_back(struct catalog *c, const char *before, struct catalog_pool_obj *out,
+                           size_t max, size_t *n);
 /* Count and total stored bytes of the pool. */
 int catalog_pool_stats(struct catalog *c, int64_t *count, int64_t *bytes);
 /* Remove names from the pool table (after prune deleted their files). 0 or -1. */
@@ -241,6 +259,19 @@ int catalog_job_start(struct catalog *c, const char *kind, int64_t started, int6
 /* End a job: status "ok" | "failed" | "cancelled", message may be NULL. 0 or -1. */
 int catalog_job_end(struct catalog *c, int64_t id, int64_t ended, const char *status,
                     const char *message);
+struct catalog_job {
+    int64_t id;
+    char kind[32];
+    int64_t started, ended; /* ended 0 while running */
+    char status[16];        /* "running" | "ok" | "failed" | "cancelled" */
+    char message[512];
+};
+/*
+ * Jobs, keyset-paged by id: newer false: ids < id (id 0 = from the newest), newest first;
+ * newer true: ids > id, oldest first. At most max into out[]; *n gets the count. 0 or -1.
+ */
+int catalog_jobs_page(struct catalog *c, int64_t id, bool newer, struct catalog_job *out,
+                      size_t max, size_t *n);
 /* Append an event (level: 0 info, 1 warn, 2 error, as enum dv_level). 0 or -1. */
 int catalog_event_add(struct catalog *c, int64_t job_id, int64_t time, int level,
                       const char *message);

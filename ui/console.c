@@ -1,10 +1,12 @@
 /*
- * console.c - the operator console: theme, screens and their key tables.
+ * console.c - the operator console: theme, screens and their key tables, wired to the backend.
  *
  * Each screen is a struct tui_screen with its own key table (the function-key bar and the
- * help screen are generated from it). Screens whose data lives in the catalog or the store
- * are laid out with their columns and keys, and show "no data source yet" until the lead
- * sets their row source (search for "LEAD:").
+ * help screen are generated from it). Data comes from backend calls only (status_collect,
+ * catalog queries, store queries, dbstats); long work (backup, restore, resync, listnlo) runs
+ * through the job runner (conjob.h) on a worker thread while the console keeps answering.
+ * The console thread keeps its own catalog and store handles for the lists (reopened after
+ * each job); jobs open their own.
  */
 #include "console.h"
 
@@ -17,8 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup.h"
+#include "catalog.h"
 #include "cli.h"
+#include "conjob.h"
 #include "dbglob.h"
+#include "dbstats.h"
+#include "restore.h"
+#include "status.h"
+#include "store.h"
+#include "target.h"
 #include "theme.h"
 #include "tui.h"
 #include "tui_list.h"
@@ -26,13 +36,12 @@
 
 bool console_job_running(void)
 {
-    return false; /* LEAD: true while the console's worker runs a job */
+    return conjob_running();
 }
 
 bool console_job_progress(struct dv_progress *out)
 {
-    (void)out; /* LEAD: job_snapshot() of the running job */
-    return false;
+    return conjob_snapshot(out, NULL, 0);
 }
 
 struct console {
@@ -41,12 +50,16 @@ struct console {
     struct theme theme;
     char *themes_dir;
     /* overview */
-    size_t ndb;
-    bool ndb_ok;
-    char ndb_err[256];
+    bool status_ok;
+    struct dv_status status;
+    /* the console thread's handles (lazily opened, closed after each job) */
+    struct catalog *cat;
+    struct dv_store *st;
     /* lists */
-    bool dbs_loaded;
+    bool dbs_loaded, sets_loaded, objs_loaded, jobs_loaded;
     struct tui_list dbs, sets, objects, missing, jobs;
+    int obj_mode;
+    char missing_title[512];
 };
 
 static int not_wired(struct tui *t, const char *what)
@@ -55,42 +68,85 @@ static int not_wired(struct tui *t, const char *what)
     return TUI_HANDLED;
 }
 
-/* ---- Overview ---- */
-
-/*
- * LEAD: slots of the Overview filled from the backend. Each is a short text; empty means
- * "not known" and shows as "-".
- */
-struct overview_slots {
-    char daos_state[64];  /* store: "SYNCHRONIZED" / "NEEDS_RESYNC" + object count */
-    char last_backup[96]; /* catalog: newest set id, kind, age, status */
-    char dedup[96];       /* catalog: bytes referenced vs bytes in the NLO pool */
-    char warnings[4][160]; /* backend warnings (failed last run, index needs resync ...) */
-    int nwarnings;
+/* A growable array of strings. */
+struct strv {
+    char **v;
+    size_t n, cap;
 };
 
-static void overview_fill_slots(struct console *c, struct overview_slots *s)
+static void strv_add(struct strv *s, char *str) /* takes str */
 {
-    (void)c;
-    memset(s, 0, sizeof *s); /* LEAD: wire to store/catalog status calls */
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->v = dv_realloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = str;
 }
+
+static void strv_free(struct strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- handles of the console thread ---- */
+
+/* The catalog, opened when its file exists. NULL with *none = true when there is no catalog
+ * yet (no backup has run), NULL with *none = false and dv_err() on a real error. */
+static struct catalog *con_catalog(struct console *c, bool *none)
+{
+    *none = false;
+    if (c->cat)
+        return c->cat;
+    struct stat sb;
+    if (stat(c->cfg->catalog, &sb) != 0) {
+        *none = true;
+        dv_seterr("no catalog yet (%s): no backup has run", c->cfg->catalog);
+        return NULL;
+    }
+    c->cat = catalog_open(c->cfg->catalog);
+    return c->cat;
+}
+
+static struct dv_store *con_store(struct console *c)
+{
+    struct stat sb;
+    if (!c->st && stat(c->cfg->server.data_dir, &sb) != 0) { /* never create the server's dir */
+        dv_syserr("%s", c->cfg->server.data_dir);
+        return NULL;
+    }
+    if (!c->st)
+        c->st = store_open(c->cfg);
+    return c->st;
+}
+
+static void con_close_handles(struct console *c)
+{
+    catalog_close(c->cat);
+    c->cat = NULL;
+    store_free(c->st);
+    c->st = NULL;
+}
+
+/* ---- Overview ---- */
 
 static void overview_load(struct console *c)
 {
-    char **dbs = NULL;
-    size_t n = 0;
-    c->ndb_ok = dbglob_list(c->cfg, &dbs, &n) == 0;
-    c->ndb = n;
-    if (!c->ndb_ok)
-        snprintf(c->ndb_err, sizeof c->ndb_err, "%s", dv_err());
-    dbglob_free(dbs);
+    if (c->status_ok)
+        status_done(&c->status);
+    c->status_ok = status_collect(c->cfg, &c->status) == 0;
 }
 
-enum { OV_REFRESH = 1, OV_BACKUP };
+enum { OV_REFRESH = 1, OV_BACKUP, OV_INCR, OV_RESYNC };
 
 static const struct tui_key overview_keys[] = {
     {{KEY_F(5), 'r'}, OV_REFRESH, "Refresh", "Read the status again", NULL},
-    {{KEY_F(2), 'b'}, OV_BACKUP, "Backup", "Start a backup of all databases", NULL},
+    {{KEY_F(2), 'b', 'B'}, OV_BACKUP, "Backup", "Start a full backup of all databases", NULL},
+    {{'i'}, OV_INCR, NULL, "Start an incremental backup of all databases", NULL},
+    {{'R', KEY_F(8)}, OV_RESYNC, "Resync", "Rebuild the DAOS index (resync daos, asks first)",
+     NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
@@ -113,79 +169,271 @@ static void ov_head(int *y, int ymax, int x, int w, const char *title)
     (*y)++;
 }
 
+static void fmt_age(int64_t t, char *buf, size_t n)
+{
+    int64_t d = dv_now() - t;
+    if (d < 0)
+        d = 0;
+    if (d < 120)
+        snprintf(buf, n, "%llds ago", (long long)d);
+    else if (d < 7200)
+        snprintf(buf, n, "%lld min ago", (long long)(d / 60));
+    else if (d < 172800)
+        snprintf(buf, n, "%lld h ago", (long long)(d / 3600));
+    else
+        snprintf(buf, n, "%lld days ago", (long long)(d / 86400));
+}
+
 static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
+    (void)t;
     struct console *c = s->ud;
     struct dv_config *cfg = c->cfg;
-    struct overview_slots sl;
-    overview_fill_slots(c, &sl);
+    const struct dv_status *st = &c->status;
     int y = b.y, ymax = b.y + b.h;
-    char buf[512];
+    char buf[768], a[32], bb[32], age[32];
+    if (c->status_ok && st->store_ok && st->daos.needs_resync) {
+        snprintf(buf, sizeof buf, " DAOS index NEEDS_RESYNC (press R to resync): %s ",
+                 st->daos.reason[0] ? st->daos.reason : "index out of date");
+        tui_put(y++, b.x, b.w, buf, TH_BANNER, true);
+    }
+    struct dv_progress p;
+    char title[128];
+    if (conjob_snapshot(&p, title, sizeof title) && y < ymax) {
+        int pct = tui_progress_percent(&p);
+        if (pct >= 0)
+            snprintf(buf, sizeof buf, " running: %s  %s %d%%  (6 Jobs shows it)", title, p.phase,
+                     pct);
+        else
+            snprintf(buf, sizeof buf, " running: %s  %s  (6 Jobs shows it)", title, p.phase);
+        tui_put(y++, b.x, b.w, buf, TH_PROGRESS, true);
+    }
     ov_head(&y, ymax, b.x, b.w, " Server");
     ov_line(&y, ymax, b.x, b.w, "config", cfg->path, TH_TEXT);
     ov_line(&y, ymax, b.x, b.w, "data dir", cfg->server.data_dir, TH_TEXT);
-    if (c->ndb_ok)
-        snprintf(buf, sizeof buf, "%zu", c->ndb);
-    else
-        snprintf(buf, sizeof buf, "unreadable: %s", c->ndb_err);
-    ov_line(&y, ymax, b.x, b.w, "databases", buf, c->ndb_ok ? TH_TEXT : TH_ERROR);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)st->databases);
+    ov_line(&y, ymax, b.x, b.w, "databases", buf, TH_TEXT);
+    dv_fmt_bytes(st->db_bytes, a, sizeof a);
+    ov_line(&y, ymax, b.x, b.w, "database bytes", a, TH_TEXT);
     ov_line(&y, ymax, b.x, b.w, "DAOS dir", cfg->server.daos_dir, TH_TEXT);
-    ov_line(&y, ymax, b.x, b.w, "DAOS index", sl.daos_state, TH_TEXT);
+    if (!st->store_ok) {
+        snprintf(buf, sizeof buf, "unreadable: %s", st->store_error);
+        ov_line(&y, ymax, b.x, b.w, "DAOS index", buf, TH_ERROR);
+    } else {
+        snprintf(buf, sizeof buf, "%s%s%s", st->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED",
+                 st->daos.needs_resync ? ": " : "", st->daos.reason);
+        ov_line(&y, ymax, b.x, b.w, "DAOS index", buf,
+                st->daos.needs_resync ? TH_WARNING : TH_OK);
+        dv_fmt_bytes(st->daos.bytes, a, sizeof a);
+        dv_fmt_bytes(st->daos.zero_ref_bytes, bb, sizeof bb);
+        snprintf(buf, sizeof buf, "%llu (%s), %llu references, %llu zero-ref (%s) waiting",
+                 (unsigned long long)st->daos.objects, a, (unsigned long long)st->daos.references,
+                 (unsigned long long)st->daos.zero_ref, bb);
+        ov_line(&y, ymax, b.x, b.w, "NLOs", buf, TH_TEXT);
+        if (st->daos.referenced_bytes && st->daos.bytes) {
+            dv_fmt_bytes(st->daos.referenced_bytes, a, sizeof a);
+            dv_fmt_bytes(st->daos.bytes, bb, sizeof bb);
+            char sv[32];
+            uint64_t saved = st->daos.referenced_bytes > st->daos.bytes
+                                 ? st->daos.referenced_bytes - st->daos.bytes
+                                 : 0;
+            dv_fmt_bytes(saved, sv, sizeof sv);
+            snprintf(buf, sizeof buf, "%s referenced, %s stored: %s saved (%.1fx)", a, bb, sv,
+                     (double)st->daos.referenced_bytes / (double)st->daos.bytes);
+        } else {
+            buf[0] = 0;
+        }
+        ov_line(&y, ymax, b.x, b.w, "dedup savings", buf, TH_TEXT);
+    }
     ov_head(&y, ymax, b.x, b.w, " Backup");
     ov_line(&y, ymax, b.x, b.w, "target", cfg->backup.target, TH_TEXT);
     ov_line(&y, ymax, b.x, b.w, "catalog", cfg->catalog, TH_TEXT);
-    ov_line(&y, ymax, b.x, b.w, "last backup", sl.last_backup, TH_TEXT);
+    if (!st->catalog_ok) {
+        snprintf(buf, sizeof buf, "catalog unreadable: %s", st->catalog_error);
+        ov_line(&y, ymax, b.x, b.w, "last backup", buf, TH_ERROR);
+    } else if (st->has_last) {
+        char when[32];
+        dv_fmt_time(st->last.started, when, sizeof when);
+        fmt_age(st->last.started, age, sizeof age);
+        snprintf(buf, sizeof buf, "%s %s %s, %s (%s)%s%s", st->last.id,
+                 catalog_set_kind_name(st->last.kind), catalog_set_status_name(st->last.status),
+                 when, age, st->last.message[0] ? ": " : "", st->last.message);
+        ov_line(&y, ymax, b.x, b.w, "last backup", buf,
+                st->last.status == CATALOG_SET_COMPLETE ? TH_OK
+                : st->last.status == CATALOG_SET_FAILED ? TH_ERROR
+                                                        : TH_TEXT);
+        if (st->has_last_complete && strcmp(st->last.id, st->last_complete.id) != 0)
+            ov_line(&y, ymax, b.x, b.w, "last complete", st->last_complete.id, TH_TEXT);
+    } else {
+        ov_line(&y, ymax, b.x, b.w, "last backup", "none yet (F2 starts one)", TH_WARNING);
+    }
+    dv_fmt_bytes((uint64_t)st->pool_bytes, a, sizeof a);
+    snprintf(buf, sizeof buf, "%lld sets (%lld complete); NLO pool %lld objects (%s)",
+             (long long)st->nsets, (long long)st->ncomplete, (long long)st->pool_objects, a);
+    ov_line(&y, ymax, b.x, b.w, "sets", buf, TH_TEXT);
+    if (st->target_size) {
+        dv_fmt_bytes(st->target_free, a, sizeof a);
+        dv_fmt_bytes(st->target_size, bb, sizeof bb);
+        snprintf(buf, sizeof buf, "%s free of %s", a, bb);
+    } else {
+        buf[0] = 0;
+    }
+    ov_line(&y, ymax, b.x, b.w, "target space", buf, TH_TEXT);
     snprintf(buf, sizeof buf, "every %ld h, keep %ld sets / %ld days", cfg->backup.cycle_hours,
              cfg->backup.keep_sets, cfg->backup.keep_days);
     ov_line(&y, ymax, b.x, b.w, "schedule", buf, TH_TEXT);
-    ov_line(&y, ymax, b.x, b.w, "dedup savings", sl.dedup, TH_TEXT);
     ov_head(&y, ymax, b.x, b.w, " Warnings");
-    int nw = 0;
-    long dd = cfg->server.deferred_deletion_days;
-    if (dd * 24 < cfg->backup.cycle_hours) {
-        snprintf(buf, sizeof buf,
-                 "deferred deletion (%ld days) is shorter than the backup cycle (%ld h)", dd,
-                 cfg->backup.cycle_hours);
-        if (y < ymax)
-            tui_put(y++, b.x + 2, b.w - 4, buf, TH_WARNING, false);
-        nw++;
-    }
-    if (dd < cfg->backup.keep_days) {
-        snprintf(buf, sizeof buf,
-                 "deferred deletion (%ld days) is shorter than the retention (%ld days)", dd,
-                 cfg->backup.keep_days);
-        if (y < ymax)
-            tui_put(y++, b.x + 2, b.w - 4, buf, TH_WARNING, false);
-        nw++;
-    }
-    for (int i = 0; i < sl.nwarnings && y < ymax; i++, nw++)
-        tui_put(y++, b.x + 2, b.w - 4, sl.warnings[i], TH_WARNING, false);
-    if (nw == 0 && y < ymax)
+    for (size_t i = 0; i < st->nwarnings && y < ymax; i++)
+        tui_put(y++, b.x + 2, b.w - 4, st->warnings[i], TH_WARNING, false);
+    if (st->nwarnings == 0 && y < ymax)
         tui_put(y++, b.x + 2, b.w - 4, "none", TH_OK, false);
+}
+
+static void overview_enter(struct tui_screen *s, struct tui *t)
+{
+    (void)t;
+    overview_load(s->ud);
+}
+
+static int overview_tick(struct tui_screen *s, struct tui *t)
+{
+    (void)s;
+    (void)t;
+    return conjob_running() ? TUI_REDRAW : 0;
+}
+
+/* ---- jobs: what the console starts ---- */
+
+struct backup_arg {
+    const struct dv_config *cfg;
+    char *glob;
+    bool incremental;
+};
+
+static void backup_arg_free(void *p)
+{
+    struct backup_arg *a = p;
+    free(a->glob);
+    free(a);
+}
+
+static int backup_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct backup_arg *a = p;
+    struct backup_opts o = {.incremental = a->incremental, .db_glob = a->glob};
+    struct backup_result r;
+    int rc = backup_run(a->cfg, &o, job, &r);
+    char b[32];
+    dv_fmt_bytes(r.db_bytes + r.nlo.bytes, b, sizeof b);
+    if (r.set_id[0])
+        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held, %s",
+                 r.set_id, r.complete ? "complete" : "FAILED", (unsigned long long)r.databases,
+                 (unsigned long long)r.nlo.copied, (unsigned long long)r.nlo.held, b);
+    return rc;
+}
+
+static void start_job(struct console *c, struct tui *t, const struct conjob_spec *spec)
+{
+    if (conjob_start(c->cfg, spec) != 0) {
+        tui_error(t, "Job", dv_err());
+        return;
+    }
+    tui_msg(t, "%s started (6 Jobs shows its progress, c cancels it there)", spec->title);
+}
+
+static void start_backup(struct console *c, struct tui *t, const char *glob, bool incremental)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct backup_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->glob = glob ? dv_strdup(glob) : NULL;
+    a->incremental = incremental;
+    char title[128];
+    snprintf(title, sizeof title, "%s backup of %s", incremental ? "incremental" : "full",
+             glob ? glob : "all databases");
+    struct conjob_spec sp = {.kind = "backup",
+                             .title = title,
+                             .run = backup_job,
+                             .arg = a,
+                             .free_arg = backup_arg_free};
+    start_job(c, t, &sp);
+}
+
+static int resync_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    const struct dv_config *cfg = p;
+    struct dv_store *st = store_open(cfg);
+    if (!st)
+        return -1;
+    struct store_resync_counts k;
+    int rc = store_resync(st, job, &k);
+    store_free(st);
+    if (rc == 0)
+        snprintf(sum, n, "%llu NLOs, %llu databases, %llu references, %llu missing",
+                 (unsigned long long)k.objects, (unsigned long long)k.databases,
+                 (unsigned long long)k.references, (unsigned long long)k.missing);
+    return rc;
+}
+
+static void start_resync(struct console *c, struct tui *t)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    if (!tui_confirm(t, "Resync",
+                     "Rebuild the server's DAOS index from the repository and the databases? "
+                     "Run it while the server is quiet.")) {
+        tui_msg(t, "resync cancelled");
+        return;
+    }
+    struct conjob_spec sp = {.kind = "resync",
+                             .title = "resync of the DAOS index",
+                             .run = resync_job,
+                             .arg = c->cfg,
+                             .record = true};
+    start_job(c, t, &sp);
 }
 
 static int overview_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
+    (void)key;
     struct console *c = s->ud;
     switch (action) {
     case OV_REFRESH:
         overview_load(c);
-        if (!c->ndb_ok)
-            tui_error(t, "Databases", c->ndb_err);
+        tui_msg(t, "status read again");
         return TUI_REDRAW;
     case OV_BACKUP:
-        return not_wired(t, "backup");
+    case OV_INCR:
+        start_backup(c, t, NULL, action == OV_INCR);
+        return TUI_REDRAW;
+    case OV_RESYNC:
+        start_resync(c, t);
+        return TUI_REDRAW;
     }
     return TUI_IGNORED;
 }
 
-/* ---- Databases: a row source over dbglob_list() ---- */
+/* ---- Databases: a row source over dbglob_list(), figures of the visible rows cached ---- */
+
+struct dbcache {
+    bool have;
+    bool ok;
+    struct dbstats st;
+    char last[40];
+    int last_elem;
+};
 
 struct dbsrc {
     struct tui_source src;
+    struct console *c;
     char **paths; /* sorted (strcmp), NULL-terminated */
     size_t n;
-    char *data_dir;
+    struct dbcache *cache; /* per path, filled when a row is first shown */
     char filter[128];
 };
 
@@ -209,24 +457,61 @@ static size_t db_lower(const struct dbsrc *d, const char *key, bool after)
     return lo;
 }
 
-static void db_row(const struct dbsrc *d, size_t i, struct tui_row *r)
+static void db_fill_cache(struct dbsrc *d, size_t i)
+{
+    struct dbcache *k = &d->cache[i];
+    k->have = true;
+    k->ok = dbstats_read(d->c->cfg, d->paths[i], &k->st) == 0;
+    bool none;
+    struct catalog *cat = con_catalog(d->c, &none);
+    struct catalog_set s;
+    int r = cat ? catalog_db_last_set(cat, d->paths[i], false, &s) : 0;
+    k->last_elem = TH_TEXT;
+    if (r == 1) {
+        char when[32];
+        time_t tt = (time_t)s.started;
+        struct tm tm;
+        localtime_r(&tt, &tm);
+        strftime(when, sizeof when, "%m-%d %H:%M", &tm);
+        snprintf(k->last, sizeof k->last, "%s %s", when,
+                 s.status == CATALOG_SET_COMPLETE ? "ok"
+                 : s.status == CATALOG_SET_FAILED ? "FAIL"
+                                                  : "run");
+        if (s.status == CATALOG_SET_FAILED)
+            k->last_elem = TH_WARNING;
+    } else if (r == 0) {
+        snprintf(k->last, sizeof k->last, "never");
+        k->last_elem = TH_WARNING;
+    } else {
+        snprintf(k->last, sizeof k->last, "?");
+    }
+}
+
+static void db_row(struct dbsrc *d, size_t i, struct tui_row *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->key, sizeof r->key, "%s", d->paths[i]);
     snprintf(r->cell[0], sizeof r->cell[0], "%s", d->paths[i]);
     r->elem = TH_TEXT;
-    char *abs = dv_path_join(d->data_dir, d->paths[i]);
-    struct stat sb;
-    if (stat(abs, &sb) == 0) { /* only rows on screen are stat'ed */
-        dv_fmt_bytes((uint64_t)sb.st_size, r->cell[1], sizeof r->cell[1]);
-        struct tm tm;
-        localtime_r(&sb.st_mtime, &tm);
-        strftime(r->cell[2], sizeof r->cell[2], "%Y-%m-%d %H:%M", &tm);
-    } else {
+    if (!d->cache[i].have) /* only rows on screen are read, once */
+        db_fill_cache(d, i);
+    const struct dbcache *k = &d->cache[i];
+    if (!k->ok && k->st.size == 0) {
         snprintf(r->cell[1], sizeof r->cell[1], "gone");
         r->elem = TH_ERROR;
+        return;
     }
-    free(abs);
+    dv_fmt_bytes((uint64_t)k->st.size, r->cell[1], sizeof r->cell[1]);
+    if (k->ok && k->st.has_schema) {
+        snprintf(r->cell[2], sizeof r->cell[2], "%lld", (long long)k->st.documents);
+        snprintf(r->cell[3], sizeof r->cell[3], "%lld", (long long)k->st.nlo_refs);
+    } else {
+        snprintf(r->cell[2], sizeof r->cell[2], k->ok ? "-" : "?");
+        snprintf(r->cell[3], sizeof r->cell[3], k->ok ? "-" : "?");
+    }
+    snprintf(r->cell[4], sizeof r->cell[4], "%s", k->last);
+    if (k->last_elem != TH_TEXT)
+        r->elem = k->last_elem;
 }
 
 static int db_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
@@ -290,7 +575,7 @@ static void db_free(struct tui_source *s)
 {
     struct dbsrc *d = s->ud;
     dbglob_free(d->paths);
-    free(d->data_dir);
+    free(d->cache);
     free(d);
 }
 
@@ -300,15 +585,16 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* A source over the databases matched now; NULL with dv_err() when data_dir is unreadable. */
-static struct tui_source *db_source_new(const struct dv_config *cfg)
+static struct tui_source *db_source_new(struct console *c)
 {
     struct dbsrc *d = dv_calloc(1, sizeof *d);
-    if (dbglob_list(cfg, &d->paths, &d->n) != 0) {
+    if (dbglob_list(c->cfg, &d->paths, &d->n) != 0) {
         free(d);
         return NULL;
     }
     qsort(d->paths, d->n, sizeof(char *), cmp_str); /* the source order is strcmp order */
-    d->data_dir = dv_strdup(cfg->server.data_dir);
+    d->c = c;
+    d->cache = dv_calloc(d->n ? d->n : 1, sizeof *d->cache);
     d->src = (struct tui_source){.fetch = db_fetch,
                                  .search = db_search,
                                  .filter = db_filter,
@@ -318,26 +604,27 @@ static struct tui_source *db_source_new(const struct dv_config *cfg)
     return &d->src;
 }
 
-/* LEAD: more columns (documents, NLO refs, last backup) come from the catalog. */
 static const struct tui_column db_cols[] = {
-    {"Database", 0, TUI_LEFT},
-    {"Size", 10, TUI_RIGHT},
-    {"Modified", 16, TUI_LEFT},
+    {"Database", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},         {"Docs", 6, TUI_RIGHT},
+    {"Refs", 5, TUI_RIGHT},    {"Last backup", 16, TUI_LEFT},
 };
 
 enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_LISTNLO };
 
 static const struct tui_key db_keys[] = {
-    {{KEY_F(5), 'r'}, DB_REFRESH, "Refresh", "Find the databases again", NULL},
-    {{KEY_F(2), 'b'}, DB_BACKUP, "Backup", "Back up the selected database", NULL},
-    {{KEY_F(6)}, DB_RESTORE, "Restore", "Restore the selected database into a new name", NULL},
-    {{'m'}, DB_LISTNLO, NULL, "List the NLOs the selected database misses", NULL},
+    {{KEY_F(5)}, DB_REFRESH, "Refresh", "Find the databases again, read their figures again",
+     NULL},
+    {{KEY_F(2), 'b'}, DB_BACKUP, "Backup", "Back up the selected database now", NULL},
+    {{KEY_F(6), 'r'}, DB_RESTORE, "Restore",
+     "Restore the selected database into a new name (choose the set)", NULL},
+    {{'m'}, DB_LISTNLO, NULL, "List the NLOs the selected database misses (Recovery screen)",
+     NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
 static void db_load(struct console *c, struct tui *t)
 {
-    struct tui_source *src = db_source_new(c->cfg);
+    struct tui_source *src = db_source_new(c);
     if (!src) {
         char msg[DV_ERR_MAX];
         snprintf(msg, sizeof msg, "%s", dv_err());
@@ -347,12 +634,17 @@ static void db_load(struct console *c, struct tui *t)
             tui_error(t, "Databases", msg);
         return;
     }
-    char filter[128];
+    char filter[128], cur[TUI_KEY_MAX] = "";
     snprintf(filter, sizeof filter, "%s", c->dbs.filter);
+    const struct tui_row *r = tui_list_current(&c->dbs);
+    if (r)
+        snprintf(cur, sizeof cur, "%s", r->key);
     if (tui_list_set_source(&c->dbs, src) != 0 && t)
         tui_error(t, "Databases", dv_err());
     if (filter[0])
         tui_list_set_filter(&c->dbs, filter);
+    if (cur[0])
+        tui_list_goto(&c->dbs, cur);
 }
 
 static void db_enter(struct tui_screen *s, struct tui *t)
@@ -366,11 +658,183 @@ static void db_enter(struct tui_screen *s, struct tui *t)
 
 static void list_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
+    (void)t;
     tui_list_draw(s->list, b);
 }
 
+/* restore: a job over restore_materialize (the recover branch's restore replaces it) */
+struct restore_arg {
+    const struct dv_config *cfg;
+    char *set_id, *db_path, *into;
+    bool overwrite;
+};
+
+static void restore_arg_free(void *p)
+{
+    struct restore_arg *a = p;
+    free(a->set_id);
+    free(a->db_path);
+    free(a->into);
+    free(a);
+}
+
+static int restore_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct restore_arg *a = p;
+    int rc = -1;
+    struct target *tg = NULL;
+    struct catalog *cat = catalog_open(a->cfg->catalog);
+    char *out = dv_path_join(a->cfg->server.data_dir, a->into);
+    char *dir = dv_dirname(out);
+    if (!cat || !(tg = target_open(a->cfg->backup.target)) || dv_mkdirs(dir, 0700) != 0)
+        goto done;
+    struct restore_info info;
+    job_phase(job, "restore", 1, 0);
+    if (restore_materialize(cat, tg, a->set_id, a->db_path, out, a->overwrite, job, &info) != 0)
+        goto done;
+    job_advance(job, 1, info.size, a->into);
+    job_log(job, DV_INFO, "restored %s from set %s into %s", a->db_path, a->set_id, a->into);
+    struct dv_store *st = store_open(a->cfg);
+    if (st) {
+        char why[1024];
+        snprintf(why, sizeof why, "restored %s from set %s into %s", a->db_path, a->set_id,
+                 a->into);
+        store_mark_needs_resync(st, why);
+        store_free(st);
+    }
+    char b[32];
+    dv_fmt_bytes(info.size, b, sizeof b);
+    snprintf(sum, n, "%s from set %s into %s (%s%s); DAOS index marked NEEDS_RESYNC", a->db_path,
+             a->set_id, a->into, b, info.delta_kept ? ", kept delta applied" : "");
+    rc = 0;
+done:
+    target_close(tg);
+    catalog_close(cat);
+    free(dir);
+    free(out);
+    return rc;
+}
+
+/* "mail/alice.nsf" -> "mail/alice-restored-20261122.nsf" */
+static char *restored_name(const char *path)
+{
+    char date[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y%m%d", &tm);
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash))
+        return dv_asprintf("%s-restored-%s", path, date);
+    return dv_asprintf("%.*s-restored-%s%s", (int)(dot - path), path, date, dot);
+}
+
+struct setpick {
+    struct catalog *cat;
+    const char *db;
+    struct strv ids, lines;
+};
+
+static int setpick_cb(void *ud, const struct catalog_set *s)
+{
+    struct setpick *p = ud;
+    if (s->status != CATALOG_SET_COMPLETE)
+        return 0;
+    struct catalog_set_file f;
+    int r = catalog_set_file_get(p->cat, s->id, p->db, &f);
+    if (r < 0)
+        return -1;
+    if (r == 1) {
+        char when[32], b[32];
+        dv_fmt_time(s->started, when, sizeof when);
+        dv_fmt_bytes((uint64_t)f.size, b, sizeof b);
+        strv_add(&p->ids, dv_strdup(s->id));
+        strv_add(&p->lines, dv_asprintf(" %-18s %-11s %s  %9s  delta %s", s->id,
+                                        catalog_set_kind_name(s->kind), when, b,
+                                        f.delta_mode == CATALOG_DELTA_KEEP ? "kept" : "applied"));
+        catalog_set_file_done(&f);
+    }
+    return 0;
+}
+
+static void db_restore(struct console *c, struct tui *t, const char *db)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char *def = restored_name(db);
+    char prompt[600];
+    snprintf(prompt, sizeof prompt, "Restore %s into (a new path under data_dir):", db);
+    char *into = tui_input(t, "Restore", prompt, def);
+    free(def);
+    if (!into || !*into) {
+        free(into);
+        tui_msg(t, "restore cancelled");
+        return;
+    }
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    struct setpick p = {.cat = cat, .db = db};
+    if (!cat || catalog_sets_each(cat, setpick_cb, &p) < 0) {
+        tui_error(t, "Restore", dv_err());
+        goto out;
+    }
+    if (p.ids.n == 0) {
+        char m[600];
+        snprintf(m, sizeof m, "no complete backup set holds %s", db);
+        tui_error(t, "Restore", m);
+        goto out;
+    }
+    int k = tui_view(t, "Restore from which set? (newest complete first)", NULL, p.lines.v,
+                     (int)p.lines.n, 0, true);
+    if (k < 0) {
+        tui_msg(t, "restore cancelled");
+        goto out;
+    }
+    bool overwrite = false;
+    char *abs = dv_path_join(c->cfg->server.data_dir, into);
+    struct stat sb;
+    if (stat(abs, &sb) == 0) {
+        char q[1200];
+        snprintf(q, sizeof q,
+                 "%s exists%s. Replace it with the copy from set %s? The current file is lost.",
+                 into, strcmp(into, db) == 0 ? " (it is the LIVE database)" : "", p.ids.v[k]);
+        overwrite = tui_confirm(t, "Restore over an existing database", q);
+        if (!overwrite) {
+            free(abs);
+            tui_msg(t, "restore cancelled");
+            goto out;
+        }
+    }
+    free(abs);
+    struct restore_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->set_id = dv_strdup(p.ids.v[k]);
+    a->db_path = dv_strdup(db);
+    a->into = dv_strdup(into);
+    a->overwrite = overwrite;
+    char title[600];
+    snprintf(title, sizeof title, "restore of %s into %s", db, into);
+    struct conjob_spec sp = {.kind = "restore",
+                             .title = title,
+                             .run = restore_job,
+                             .arg = a,
+                             .free_arg = restore_arg_free,
+                             .record = true};
+    start_job(c, t, &sp);
+out:
+    strv_free(&p.ids);
+    strv_free(&p.lines);
+    free(into);
+}
+
+static void missing_list_db(struct console *c, struct tui *t, const char *db);
+
 static int db_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
+    (void)key;
     struct console *c = s->ud;
     const struct tui_row *r = tui_list_current(&c->dbs);
     switch (action) {
@@ -378,59 +842,227 @@ static int db_action(struct tui_screen *s, struct tui *t, int action, int key)
         db_load(c, t);
         return TUI_REDRAW;
     case DB_BACKUP:
-        return not_wired(t, "backup");
-    case DB_RESTORE: {
+    case DB_RESTORE:
+    case DB_LISTNLO:
         if (!r) {
             tui_msg(t, "no database selected");
             return TUI_HANDLED;
         }
-        char *into = tui_input(t, "Restore", "Restore into (a new path under data_dir):", r->key);
-        if (into) {
-            not_wired(t, "restore");
-            free(into);
-        }
+        char db[TUI_KEY_MAX];
+        snprintf(db, sizeof db, "%s", r->key);
+        if (action == DB_BACKUP)
+            start_backup(c, t, db, false);
+        else if (action == DB_RESTORE)
+            db_restore(c, t, db);
+        else
+            missing_list_db(c, t, db);
         return TUI_REDRAW;
-    }
-    case DB_LISTNLO:
-        return not_wired(t, "listnlo");
     }
     return TUI_IGNORED;
 }
 
-/* ---- Sets, Objects, Recovery, Jobs: layouts waiting for their sources ---- */
+/* ---- Sets: the catalog's sets, newest first (key = INT64_MAX - seq, zero-padded) ---- */
 
-/* LEAD: set c->sets' source to a catalog query (newest first: key = inverted set id). */
+static void seq_key(int64_t seq, char key[TUI_KEY_MAX])
+{
+    snprintf(key, TUI_KEY_MAX, "%019lld", (long long)(INT64_MAX - seq));
+}
+
+static int64_t key_seq(const char *key)
+{
+    return INT64_MAX - strtoll(key, NULL, 10);
+}
+
+static void set_row(const struct catalog_set *s, struct tui_row *r)
+{
+    memset(r, 0, sizeof *r);
+    seq_key(s->seq, r->key);
+    snprintf(r->cell[0], sizeof r->cell[0], "%s", s->id);
+    snprintf(r->cell[1], sizeof r->cell[1], "%s", s->kind == CATALOG_SET_FULL ? "full" : "incr");
+    if (s->ended > 0) {
+        long d = (long)(s->ended - s->started);
+        snprintf(r->cell[2], sizeof r->cell[2], "%ld:%02ld", d / 60, d % 60);
+    } else {
+        snprintf(r->cell[2], sizeof r->cell[2], "-");
+    }
+    snprintf(r->cell[3], sizeof r->cell[3], "%lld", (long long)s->databases);
+    snprintf(r->cell[4], sizeof r->cell[4], "%lld/%lld/%lld", (long long)s->nlo_new,
+             (long long)s->nlo_held, (long long)s->nlo_skipped);
+    snprintf(r->cell[5], sizeof r->cell[5], "%lld/%lld", (long long)s->deltas_applied,
+             (long long)s->deltas_kept);
+    dv_fmt_bytes((uint64_t)s->bytes, r->cell[6], sizeof r->cell[6]);
+    snprintf(r->cell[7], sizeof r->cell[7], "%s%s%.200s", catalog_set_status_name(s->status),
+             s->message[0] ? ": " : "", s->message);
+    r->elem = s->status == CATALOG_SET_FAILED ? TH_ERROR
+              : s->status == CATALOG_SET_RUNNING ? TH_WARNING
+                                                 : TH_TEXT;
+}
+
+static int set_fetch(struct tui_source *src, enum tui_fetch mode, const char *key,
+                     struct tui_row *rows, int n)
+{
+    struct console *c = src->ud;
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    if (!cat)
+        return none ? 0 : -1;
+    struct catalog_set *buf = dv_calloc((size_t)n, sizeof *buf);
+    size_t k = 0;
+    int rc;
+    if (mode == TUI_BEFORE) {
+        rc = catalog_sets_newer(cat, key ? key_seq(key) : 0, buf, (size_t)n, &k);
+        for (size_t i = 0; rc == 0 && i < k; i++)
+            set_row(&buf[k - 1 - i], &rows[i]);
+    } else {
+        int64_t before = !key ? 0 : mode == TUI_FROM ? key_seq(key) + 1 : key_seq(key);
+        if (key && before <= 0)
+            before = -1; /* nothing older than seq 1: ask for seq < 1 */
+        rc = before < 0 ? 0 : catalog_sets_list(cat, before, buf, (size_t)n, &k);
+        for (size_t i = 0; rc == 0 && i < k; i++)
+            set_row(&buf[i], &rows[i]);
+    }
+    free(buf);
+    return rc == 0 ? (int)k : -1;
+}
+
+static void set_src_free(struct tui_source *s)
+{
+    free(s);
+}
+
+static struct tui_source *set_source_new(struct console *c)
+{
+    struct tui_source *s = dv_calloc(1, sizeof *s);
+    *s = (struct tui_source){.fetch = set_fetch, .free = set_src_free, .ud = c};
+    return s;
+}
+
 static const struct tui_column set_cols[] = {
-    {"Set", 17, TUI_LEFT},   {"Kind", 11, TUI_LEFT},  {"DBs", 5, TUI_RIGHT},
-    {"NLOs", 8, TUI_RIGHT},  {"Size", 10, TUI_RIGHT}, {"Status", 0, TUI_LEFT},
+    {"Set", 17, TUI_LEFT},        {"Kind", 4, TUI_LEFT},   {"Time", 6, TUI_RIGHT},
+    {"DBs", 4, TUI_RIGHT},        {"NLO new/held/skip", 17, TUI_RIGHT},
+    {"Deltas a/k", 10, TUI_RIGHT}, {"Size", 9, TUI_RIGHT}, {"Status", 0, TUI_LEFT},
 };
 
-enum { SET_BACKUP = 1, SET_RESTORE, SET_VERIFY, SET_PRUNE, SET_OPEN };
+enum { SET_BACKUP = 1, SET_INCR, SET_RESTORE, SET_VERIFY, SET_PRUNE, SET_OPEN, SET_REFRESH };
 
 static const struct tui_key set_keys[] = {
-    {{KEY_F(2), 'b'}, SET_BACKUP, "Backup", "Start a backup (full or incremental)", NULL},
-    {{KEY_F(6)}, SET_RESTORE, "Restore", "Restore a database of the selected set", NULL},
+    {{KEY_F(2), 'B', 'b'}, SET_BACKUP, "Backup", "Start a full backup of all databases", NULL},
+    {{'i'}, SET_INCR, NULL, "Start an incremental backup of all databases", NULL},
+    {{KEY_F(5)}, SET_REFRESH, "Refresh", "Read the sets again", NULL},
     {{KEY_F(7), 'v'}, SET_VERIFY, "Verify", "Verify the selected set against its manifest",
      NULL},
-    {{KEY_F(8)}, SET_PRUNE, "Prune", "Prune sets beyond the retention (asks first)", NULL},
-    {{'\n', KEY_ENTER}, SET_OPEN, NULL, "Show the selected set's databases", NULL},
+    {{KEY_F(8), 'p'}, SET_PRUNE, "Prune",
+     "Prune sets beyond the retention (preview, then asks)", NULL},
+    {{'\n', KEY_ENTER}, SET_OPEN, NULL,
+     "Show the selected set's databases (size, sha256, delta and where it lives)", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
-static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
+static void sets_load(struct console *c, struct tui *t)
+{
+    char cur[TUI_KEY_MAX] = "";
+    const struct tui_row *r = tui_list_current(&c->sets);
+    if (r)
+        snprintf(cur, sizeof cur, "%s", r->key);
+    if (tui_list_set_source(&c->sets, set_source_new(c)) != 0 && t)
+        tui_error(t, "Sets", dv_err());
+    if (cur[0])
+        tui_list_goto(&c->sets, cur);
+}
+
+static void sets_enter(struct tui_screen *s, struct tui *t)
 {
     struct console *c = s->ud;
+    if (!c->sets_loaded) {
+        c->sets_loaded = true;
+        sets_load(c, t);
+    }
+}
+
+static void set_open(struct console *c, struct tui *t, int64_t seq)
+{
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    struct catalog_set s;
+    size_t k = 0;
+    if (!cat || catalog_sets_list(cat, seq + 1, &s, 1, &k) != 0) {
+        tui_error(t, "Set", dv_err());
+        return;
+    }
+    if (k == 0 || s.seq != seq) {
+        tui_error(t, "Set", "the set is gone from the catalog (pruned?)");
+        return;
+    }
+    struct catalog_set_file *f = NULL;
+    size_t nf = 0;
+    if (catalog_set_files(cat, s.id, &f, &nf) != 0) {
+        tui_error(t, "Set", dv_err());
+        return;
+    }
+    struct strv l = {0};
+    char a[32], b[32], sz[32];
+    dv_fmt_time(s.started, a, sizeof a);
+    if (s.ended)
+        dv_fmt_time(s.ended, b, sizeof b);
+    else
+        snprintf(b, sizeof b, "-");
+    dv_fmt_bytes((uint64_t)s.bytes, sz, sizeof sz);
+    strv_add(&l, dv_asprintf(" %s backup, %s: started %s, ended %s, %s", catalog_set_kind_name(s.kind),
+                             catalog_set_status_name(s.status), a, b, sz));
+    strv_add(&l, dv_asprintf(" NLOs: %lld new, %lld already held, %lld skipped; deltas: %lld "
+                             "applied, %lld kept%s%s",
+                             (long long)s.nlo_new, (long long)s.nlo_held, (long long)s.nlo_skipped,
+                             (long long)s.deltas_applied, (long long)s.deltas_kept,
+                             s.origin[0] ? "; based on " : "", s.origin));
+    if (s.message[0])
+        strv_add(&l, dv_asprintf(" %s", s.message));
+    strv_add(&l, dv_strdup(""));
+    strv_add(&l, dv_asprintf(" %-34s %9s  %-12s  %s", "Database", "Size", "SHA-256", "Delta"));
+    for (size_t i = 0; i < nf; i++) {
+        dv_fmt_bytes((uint64_t)f[i].size, sz, sizeof sz);
+        char delta[1200];
+        if (f[i].delta_mode == CATALOG_DELTA_KEEP)
+            snprintf(delta, sizeof delta, "kept, %lld pages, at %s", (long long)f[i].delta_pages,
+                     f[i].delta_location ? f[i].delta_location : "?");
+        else
+            snprintf(delta, sizeof delta, "applied (%lld pages)", (long long)f[i].delta_pages);
+        strv_add(&l, dv_asprintf(" %-34s %9s  %.12s  %s%s", f[i].db_path, sz,
+                                 f[i].sha256 ? f[i].sha256 : "", delta,
+                                 f[i].locked_copy ? "  [locked copy]" : ""));
+    }
+    if (nf == 0)
+        strv_add(&l, dv_strdup(" (no databases in this set)"));
+    catalog_set_files_free(f, nf);
+    char title[96];
+    snprintf(title, sizeof title, "Set %s: %zu databases", s.id, nf);
+    tui_view(t, title, NULL, l.v, (int)l.n, 0, false);
+    strv_free(&l);
+}
+
+static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
+{
+    (void)key;
+    struct console *c = s->ud;
+    const struct tui_row *r = tui_list_current(&c->sets);
     switch (action) {
     case SET_BACKUP:
-        return not_wired(t, "backup");
-    case SET_RESTORE:
-    case SET_VERIFY:
+    case SET_INCR:
+        start_backup(c, t, NULL, action == SET_INCR);
+        return TUI_REDRAW;
+    case SET_REFRESH:
+        sets_load(c, t);
+        return TUI_REDRAW;
     case SET_OPEN:
-        if (!tui_list_current(&c->sets)) {
+    case SET_VERIFY:
+        if (!r) {
             tui_msg(t, "no set selected");
             return TUI_HANDLED;
         }
-        return not_wired(t, action == SET_VERIFY ? "verify" : "restore");
+        if (action == SET_OPEN) {
+            set_open(c, t, key_seq(r->key));
+            return TUI_REDRAW;
+        }
+        return not_wired(t, "verify (waits for backend/verify.h)");
     case SET_PRUNE: {
         char q[256];
         snprintf(q, sizeof q,
@@ -438,7 +1070,7 @@ static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
                  "Their copies and deltas are deleted from the target.",
                  c->cfg->backup.keep_sets, c->cfg->backup.keep_days);
         if (tui_confirm(t, "Prune", q))
-            not_wired(t, "prune");
+            not_wired(t, "prune (waits for backend/prune.h)");
         else
             tui_msg(t, "prune cancelled");
         return TUI_REDRAW;
@@ -447,121 +1079,925 @@ static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
     return TUI_IGNORED;
 }
 
-/* LEAD: source over the NLO pool / live repository (key = NLO name). */
-static const struct tui_column obj_cols[] = {
-    {"NLO", 0, TUI_LEFT},
-    {"Size", 10, TUI_RIGHT},
-    {"Subdir", 6, TUI_LEFT},
-    {"Refs", 6, TUI_RIGHT},
-    {"Pool", 5, TUI_LEFT},
+/* ---- Objects: the live DAOS index and the NLO pool, keyset-paged by name ---- */
+
+enum { OM_LIVE, OM_ZERO, OM_UNBACKED, OM_POOL, OM_MISSING, OM_COUNT };
+
+static const char *const obj_mode_names[OM_COUNT] = {
+    "live index (all NLOs the server has)",
+    "zero-ref: waiting for deferred deletion",
+    "not yet backed up (live, not in the pool)",
+    "NLO pool (all objects the target holds)",
+    "missing from live, held in the pool",
 };
 
-enum { OBJ_WHEREIS = 1 };
+struct objsrc {
+    struct tui_source src;
+    struct console *c;
+    int mode;
+};
+
+static bool om_live_based(int mode)
+{
+    return mode == OM_LIVE || mode == OM_ZERO || mode == OM_UNBACKED;
+}
+
+/* One object's row; live and pool (either may be NULL). */
+static void obj_row(const char *name, const struct store_object *lv,
+                    const struct catalog_pool_obj *po, struct tui_row *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->key, sizeof r->key, "%s", name);
+    snprintf(r->cell[0], sizeof r->cell[0], "%s", name);
+    dv_fmt_bytes((uint64_t)(lv ? lv->size : po ? po->size : 0), r->cell[1], sizeof r->cell[1]);
+    if (lv) {
+        snprintf(r->cell[2], sizeof r->cell[2], "%04d", lv->subdir);
+        snprintf(r->cell[3], sizeof r->cell[3], "%lld", (long long)lv->refcount);
+    } else {
+        snprintf(r->cell[2], sizeof r->cell[2], "-");
+        snprintf(r->cell[3], sizeof r->cell[3], "-");
+    }
+    snprintf(r->cell[4], sizeof r->cell[4], "%s", po ? "yes" : "no");
+    r->elem = !lv ? TH_WARNING : lv->refcount == 0 ? TH_DIM : !po ? TH_WARNING : TH_TEXT;
+}
+
+/*
+ * n rows of the mode's base order after key (backward: before key, descending), those the
+ * mode's predicate keeps, with their row built. Returns the count or -1.
+ */
+static int obj_scan(struct objsrc *o, const char *key, bool backward, struct tui_row *rows,
+                    int n)
+{
+    struct console *c = o->c;
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    if (!cat && !none)
+        return -1;
+    struct dv_store *st = NULL;
+    if (om_live_based(o->mode) || o->mode == OM_MISSING || o->mode == OM_POOL) {
+        if (!(st = con_store(c)))
+            return -1;
+    }
+    if (!om_live_based(o->mode) && !cat)
+        return 0; /* no catalog: the pool is empty */
+    size_t chunk = (size_t)(n < 64 ? 64 : n);
+    struct store_object *lv = dv_calloc(chunk, sizeof *lv);
+    struct catalog_pool_obj *po = dv_calloc(chunk, sizeof *po);
+    char after[TUI_KEY_MAX];
+    snprintf(after, sizeof after, "%s", key ? key : "");
+    int got = 0, rc = 0;
+    while (got < n) {
+        size_t k = 0;
+        if (om_live_based(o->mode))
+            rc = store_objects_page(st, after, backward, o->mode == OM_ZERO, lv, chunk, &k);
+        else if (backward)
+            rc = catalog_pool_page_back(cat, after, po, chunk, &k);
+        else
+            rc = catalog_pool_page(cat, after, po, chunk, &k);
+        if (rc != 0)
+            break;
+        for (size_t i = 0; i < k && got < n; i++) {
+            const char *name = om_live_based(o->mode) ? lv[i].name : po[i].name;
+            struct store_object one;
+            struct catalog_pool_obj pone;
+            if (om_live_based(o->mode)) {
+                int pr = cat ? catalog_pool_get(cat, name, &pone) : 0;
+                if (pr < 0) {
+                    rc = -1;
+                    break;
+                }
+                if (o->mode == OM_UNBACKED && pr == 1)
+                    continue;
+                obj_row(name, &lv[i], pr == 1 ? &pone : NULL, &rows[got++]);
+            } else {
+                int lr = store_object_get(st, name, &one);
+                if (lr < 0) {
+                    rc = -1;
+                    break;
+                }
+                if (o->mode == OM_MISSING && lr == 1)
+                    continue;
+                obj_row(name, lr == 1 ? &one : NULL, &po[i], &rows[got++]);
+            }
+        }
+        if (rc != 0 || k < chunk)
+            break;
+        snprintf(after, sizeof after, "%s",
+                 om_live_based(o->mode) ? lv[k - 1].name : po[k - 1].name);
+    }
+    free(lv);
+    free(po);
+    return rc == 0 ? got : -1;
+}
+
+static int obj_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
+                     struct tui_row *rows, int n)
+{
+    struct objsrc *o = s->ud;
+    if (mode == TUI_BEFORE) {
+        int k = obj_scan(o, key, true, rows, n);
+        for (int i = 0; i < k / 2; i++) { /* descending -> source order */
+            struct tui_row tmp = rows[i];
+            rows[i] = rows[k - 1 - i];
+            rows[k - 1 - i] = tmp;
+        }
+        return k;
+    }
+    if (mode == TUI_FROM && key && *key && n > 0) {
+        /* names >= key: the key itself when it is still there and the view keeps it */
+        bool none;
+        struct catalog *cat = con_catalog(o->c, &none);
+        struct dv_store *st = con_store(o->c);
+        if ((!cat && !none) || !st)
+            return -1;
+        struct store_object lv;
+        struct catalog_pool_obj po;
+        int lr = store_object_get(st, key, &lv);
+        int pr = cat ? catalog_pool_get(cat, key, &po) : 0;
+        if (lr < 0 || pr < 0)
+            return -1;
+        bool keep = om_live_based(o->mode) ? lr == 1 : pr == 1;
+        if (o->mode == OM_ZERO && lr == 1 && lv.refcount != 0)
+            keep = false;
+        if ((o->mode == OM_UNBACKED && pr == 1) || (o->mode == OM_MISSING && lr == 1))
+            keep = false;
+        int got = 0;
+        if (keep)
+            obj_row(key, lr == 1 ? &lv : NULL, pr == 1 ? &po : NULL, &rows[got++]);
+        int k = obj_scan(o, key, false, rows + got, n - got);
+        return k < 0 ? -1 : got + k;
+    }
+    return obj_scan(o, key, false, rows, n);
+}
+
+static void obj_src_free(struct tui_source *s)
+{
+    free(s->ud);
+}
+
+static struct tui_source *obj_source_new(struct console *c, int mode)
+{
+    struct objsrc *o = dv_calloc(1, sizeof *o);
+    o->c = c;
+    o->mode = mode;
+    o->src = (struct tui_source){.fetch = obj_fetch, .free = obj_src_free, .ud = o};
+    return &o->src;
+}
+
+static const struct tui_column obj_cols[] = {
+    {"NLO", 0, TUI_LEFT},   {"Size", 10, TUI_RIGHT}, {"Subdir", 6, TUI_LEFT},
+    {"Refs", 6, TUI_RIGHT}, {"Pool", 5, TUI_LEFT},
+};
+
+enum { OBJ_WHEREIS = 1, OBJ_MODE, OBJ_REFRESH };
 
 static const struct tui_key obj_keys[] = {
     {{'w', '\n', KEY_ENTER}, OBJ_WHEREIS, NULL,
-     "Where is the selected NLO: databases referencing it, sets holding it", NULL},
+     "Where is the selected NLO: the live index, the pool, the sets holding it", NULL},
+    {{'f', KEY_F(6)}, OBJ_MODE, "View",
+     "Next view: live, zero-ref, not backed up, pool, missing from live", NULL},
+    {{KEY_F(5)}, OBJ_REFRESH, "Refresh", "Read the objects again", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
+
+static void objs_load(struct console *c, struct tui *t)
+{
+    if (tui_list_set_source(&c->objects, obj_source_new(c, c->obj_mode)) != 0 && t)
+        tui_error(t, "Objects", dv_err());
+}
+
+static void objs_enter(struct tui_screen *s, struct tui *t)
+{
+    struct console *c = s->ud;
+    if (!c->objs_loaded) {
+        c->objs_loaded = true;
+        objs_load(c, t);
+    }
+}
+
+static void objs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+{
+    (void)t;
+    struct console *c = s->ud;
+    char line[160];
+    snprintf(line, sizeof line, " view: %s   (f: next view)", obj_mode_names[c->obj_mode]);
+    tui_put(b.y, b.x, b.w, line, TH_DIM, true);
+    tui_list_draw(&c->objects, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
+}
+
+static int whereis_cb(void *ud, const struct catalog_set *s)
+{
+    struct strv *l = ud;
+    char when[32];
+    dv_fmt_time(s->started, when, sizeof when);
+    strv_add(l, dv_asprintf("   %-18s %-11s %-8s %s", s->id, catalog_set_kind_name(s->kind),
+                            catalog_set_status_name(s->status), when));
+    return l->n > 2000; /* enough to read */
+}
+
+static void obj_whereis(struct console *c, struct tui *t, const char *name)
+{
+    struct strv l = {0};
+    struct dv_store *st = con_store(c);
+    struct store_object lv;
+    int lr = st ? store_object_get(st, name, &lv) : -1;
+    if (lr == 1)
+        strv_add(&l, dv_asprintf(" live: daos/%04d, refcount %lld%s", lv.subdir,
+                                 (long long)lv.refcount,
+                                 lv.refcount == 0 ? " (waiting for deferred deletion)" : ""));
+    else if (lr == 0)
+        strv_add(&l, dv_strdup(" live: not in the DAOS index (missing from the repository?)"));
+    else
+        strv_add(&l, dv_asprintf(" live: %s", dv_err()));
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    struct catalog_pool_obj po;
+    int pr = cat ? catalog_pool_get(cat, name, &po) : 0;
+    if (pr == 1) {
+        char when[32], b[32];
+        dv_fmt_time(po.stored_at, when, sizeof when);
+        dv_fmt_bytes((uint64_t)po.size, b, sizeof b);
+        strv_add(&l, dv_asprintf(" pool: stored %s (%s), first by set #%lld, last seen in daos/%04lld",
+                                 when, b, (long long)po.first_set, (long long)po.live_subdir));
+    } else {
+        strv_add(&l, dv_strdup(pr < 0 ? " pool: catalog error" : " pool: not held by the target"));
+    }
+    strv_add(&l, dv_strdup(" sets holding it (newest first):"));
+    size_t before = l.n;
+    if (cat && catalog_nlo_sets(cat, name, whereis_cb, &l) < 0)
+        strv_add(&l, dv_asprintf("   %s", dv_err()));
+    if (l.n == before)
+        strv_add(&l, dv_strdup("   none"));
+    tui_view(t, name, NULL, l.v, (int)l.n, 0, false);
+    strv_free(&l);
+}
 
 static int obj_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
-    return action == OBJ_WHEREIS ? not_wired(t, "whereis") : TUI_IGNORED;
-}
-
-/* LEAD: source of `listnlo missing` for the chosen database (key = NLO name). */
-static const struct tui_column miss_cols[] = {
-    {"Missing NLO", 0, TUI_LEFT},
-    {"Size", 10, TUI_RIGHT},
-    {"In set", 17, TUI_LEFT},
-};
-
-enum { REC_DB = 1, REC_RECOVER, REC_SAVE, REC_LOAD, REC_DOC, REC_RESYNC };
-
-static const struct tui_key rec_keys[] = {
-    {{KEY_F(2), 'd'}, REC_DB, "Database", "Choose the database whose missing NLOs to list",
-     NULL},
-    {{KEY_F(7)}, REC_RECOVER, "Recover", "Copy the listed NLOs back from the pool (asks first)",
-     NULL},
-    {{'s'}, REC_SAVE, NULL, "Write the list to a file (one NLO name a line)", NULL},
-    {{'l'}, REC_LOAD, NULL, "Read a list of NLO names from a file", NULL},
-    {{'u'}, REC_DOC, NULL, "Single-document recovery (restore, find, copy back)", NULL},
-    {{KEY_F(8)}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
-    {{0}, 0, NULL, NULL, NULL},
-};
-
-static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
-{
-    char *in;
+    (void)key;
+    struct console *c = s->ud;
+    const struct tui_row *r = tui_list_current(&c->objects);
     switch (action) {
-    case REC_DB:
-        in = tui_input(t, "Missing NLOs", "Database (relative to data_dir):", NULL);
-        if (in)
-            not_wired(t, "listnlo missing");
-        free(in);
+    case OBJ_WHEREIS:
+        if (!r) {
+            tui_msg(t, "no NLO selected");
+            return TUI_HANDLED;
+        }
+        char name[TUI_KEY_MAX];
+        snprintf(name, sizeof name, "%s", r->key);
+        obj_whereis(c, t, name);
         return TUI_REDRAW;
-    case REC_SAVE:
-    case REC_LOAD:
-        in = tui_input(t, action == REC_SAVE ? "Save list" : "Load list", "File:", NULL);
-        if (in)
-            not_wired(t, action == REC_SAVE ? "save list" : "load list");
-        free(in);
+    case OBJ_MODE:
+        c->obj_mode = (c->obj_mode + 1) % OM_COUNT;
+        objs_load(c, t);
+        tui_msg(t, "view: %s", obj_mode_names[c->obj_mode]);
         return TUI_REDRAW;
-    case REC_RECOVER:
-        if (tui_confirm(t, "Recover", "Copy the listed NLOs into the live DAOS repository?"))
-            not_wired(t, "recover");
+    case OBJ_REFRESH:
+        tui_list_reload(&c->objects);
         return TUI_REDRAW;
-    case REC_RESYNC:
-        if (tui_confirm(t, "Resync", "Rebuild the server's DAOS index from the repository?"))
-            not_wired(t, "resync");
-        return TUI_REDRAW;
-    case REC_DOC:
-        return not_wired(t, "document recovery");
     }
     return TUI_IGNORED;
 }
 
-/* LEAD: source over the catalog's jobs (newest first) and their events. */
-static const struct tui_column job_cols[] = {
-    {"Job", 6, TUI_RIGHT},   {"Kind", 9, TUI_LEFT},   {"Started", 16, TUI_LEFT},
-    {"Time", 8, TUI_RIGHT},  {"Result", 0, TUI_LEFT},
+/* ---- Recovery: a list of NLO names (listnlo missing, or read from a file), with marks ---- */
+
+struct namesrc {
+    struct tui_source src;
+    struct console *c;
+    char **names; /* sorted, unique */
+    size_t n;
+    bool *mark;
+    char filter[128];
 };
 
-enum { JOB_CANCEL = 1 };
+static size_t names_lower(const struct namesrc *d, const char *key, bool after)
+{
+    size_t lo = 0, hi = d->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(d->names[mid], key);
+        if (c < 0 || (after && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 
-static const struct tui_key job_keys[] = {
-    {{KEY_F(9)}, JOB_CANCEL, "Cancel", "Cancel the running job (asks first)", NULL},
+static bool names_match(const struct namesrc *d, size_t i, const char *text)
+{
+    return !text[0] || strcasestr(d->names[i], text) != NULL;
+}
+
+static void names_row(struct namesrc *d, size_t i, struct tui_row *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *name = d->names[i];
+    snprintf(r->key, sizeof r->key, "%s", name);
+    snprintf(r->cell[0], sizeof r->cell[0], "%s %s", d->mark[i] ? "*" : " ", name);
+    /* the name carries the plaintext size: 64 hex + 16 hex size + ".nlo" */
+    unsigned long long size = 0;
+    char hex[17];
+    if (strlen(name) == STORE_NLO_NAME_LEN) {
+        memcpy(hex, name + 64, 16);
+        hex[16] = 0;
+        size = strtoull(hex, NULL, 16);
+    }
+    dv_fmt_bytes(size, r->cell[1], sizeof r->cell[1]);
+    bool none;
+    struct catalog *cat = con_catalog(d->c, &none);
+    struct catalog_pool_obj po;
+    int pr = cat ? catalog_pool_get(cat, name, &po) : 0;
+    if (pr == 1)
+        snprintf(r->cell[2], sizeof r->cell[2], "yes (set #%lld)", (long long)po.first_set);
+    else
+        snprintf(r->cell[2], sizeof r->cell[2], pr < 0 ? "?" : "NOT IN POOL");
+    r->elem = pr == 1 ? (d->mark[i] ? TH_OK : TH_TEXT) : TH_ERROR;
+}
+
+static int names_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
+                       struct tui_row *rows, int n)
+{
+    struct namesrc *d = s->ud;
+    int got = 0;
+    if (mode == TUI_BEFORE) {
+        size_t i = key ? names_lower(d, key, false) : d->n;
+        while (i > 0 && got < n) {
+            i--;
+            if (names_match(d, i, d->filter))
+                got++;
+        }
+        for (int k = 0; k < got; i++)
+            if (names_match(d, i, d->filter))
+                names_row(d, i, &rows[k++]);
+        return got;
+    }
+    size_t i = key ? names_lower(d, key, mode == TUI_AFTER) : 0;
+    for (; i < d->n && got < n; i++)
+        if (names_match(d, i, d->filter))
+            names_row(d, i, &rows[got++]);
+    return got;
+}
+
+static int names_search(struct tui_source *s, const char *text, const char *from, int dir,
+                        char found[TUI_KEY_MAX])
+{
+    struct namesrc *d = s->ud;
+    if (dir > 0) {
+        for (size_t i = from ? names_lower(d, from, true) : 0; i < d->n; i++)
+            if (names_match(d, i, d->filter) && names_match(d, i, text)) {
+                snprintf(found, TUI_KEY_MAX, "%s", d->names[i]);
+                return 1;
+            }
+    } else {
+        for (size_t i = from ? names_lower(d, from, false) : d->n; i > 0; i--)
+            if (names_match(d, i - 1, d->filter) && names_match(d, i - 1, text)) {
+                snprintf(found, TUI_KEY_MAX, "%s", d->names[i - 1]);
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static int names_filter(struct tui_source *s, const char *text)
+{
+    struct namesrc *d = s->ud;
+    snprintf(d->filter, sizeof d->filter, "%s", text);
+    return 0;
+}
+
+static long names_count(struct tui_source *s)
+{
+    struct namesrc *d = s->ud;
+    return d->filter[0] ? -1 : (long)d->n;
+}
+
+static void names_free(struct tui_source *s)
+{
+    struct namesrc *d = s->ud;
+    for (size_t i = 0; i < d->n; i++)
+        free(d->names[i]);
+    free(d->names);
+    free(d->mark);
+    free(d);
+}
+
+/* Takes the names (sorted or not; duplicates dropped). */
+static struct tui_source *names_source_new(struct console *c, struct strv *v)
+{
+    struct namesrc *d = dv_calloc(1, sizeof *d);
+    d->c = c;
+    qsort(v->v, v->n, sizeof(char *), cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (k > 0 && strcmp(v->v[k - 1], v->v[i]) == 0)
+            free(v->v[i]);
+        else
+            v->v[k++] = v->v[i];
+    }
+    d->names = v->v;
+    d->n = k;
+    d->mark = dv_calloc(k ? k : 1, sizeof *d->mark);
+    memset(v, 0, sizeof *v);
+    d->src = (struct tui_source){.fetch = names_fetch,
+                                 .search = names_search,
+                                 .filter = names_filter,
+                                 .count = names_count,
+                                 .free = names_free,
+                                 .ud = d};
+    return &d->src;
+}
+
+static void missing_set(struct console *c, struct tui *t, struct strv *v, const char *title)
+{
+    snprintf(c->missing_title, sizeof c->missing_title, "%s", title);
+    if (tui_list_set_source(&c->missing, names_source_new(c, v)) != 0)
+        tui_error(t, "Recovery", dv_err());
+}
+
+/* listnlo missing as a job: the repository walk can take a while at millions of NLOs */
+struct listnlo_arg {
+    const struct dv_config *cfg;
+    char *db;
+    struct strv names;
+};
+
+static void listnlo_arg_free(void *p)
+{
+    struct listnlo_arg *a = p;
+    strv_free(&a->names);
+    free(a->db);
+    free(a);
+}
+
+static int listnlo_cb(void *ud, const char *name)
+{
+    struct listnlo_arg *a = ud;
+    strv_add(&a->names, dv_strdup(name));
+    return 0;
+}
+
+static int listnlo_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct listnlo_arg *a = p;
+    job_phase(job, "listnlo", 0, 0);
+    struct dv_store *st = store_open(a->cfg);
+    if (!st)
+        return -1;
+    uint64_t k = 0;
+    int rc = store_listnlo(st, a->db, true, listnlo_cb, a, &k);
+    store_free(st);
+    if (rc == 0)
+        snprintf(sum, n, "%s misses %llu NLOs", a->db, (unsigned long long)k);
+    return rc;
+}
+
+static void listnlo_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct listnlo_arg *a = p;
+    struct console *c = ud;
+    if (r->rc != 0)
+        return;
+    char title[600];
+    snprintf(title, sizeof title, "missing NLOs of %s: %zu", a->db, a->names.n);
+    missing_set(c, c->tui, &a->names, title);
+    tui_switch(c->tui, 4);
+}
+
+static void missing_list_db(struct console *c, struct tui *t, const char *db)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct listnlo_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->db = dv_strdup(db);
+    char title[600];
+    snprintf(title, sizeof title, "listnlo missing %s", db);
+    struct conjob_spec sp = {.kind = "listnlo",
+                             .title = title,
+                             .run = listnlo_job,
+                             .arg = a,
+                             .free_arg = listnlo_arg_free,
+                             .on_done = listnlo_done,
+                             .ud = c};
+    start_job(c, t, &sp);
+}
+
+static const struct tui_column miss_cols[] = {
+    {"NLO", 0, TUI_LEFT},
+    {"Size", 10, TUI_RIGHT},
+    {"In pool", 18, TUI_LEFT},
+};
+
+enum { REC_DB = 1, REC_RECOVER, REC_SAVE, REC_LOAD, REC_DOC, REC_RESYNC, REC_MARK, REC_ALL };
+
+static const struct tui_key rec_keys[] = {
+    {{KEY_F(2), 'd'}, REC_DB, "Database", "Choose the database whose missing NLOs to list",
+     NULL},
+    {{' '}, REC_MARK, NULL, "Select / unselect the NLO under the cursor", NULL},
+    {{'a'}, REC_ALL, NULL, "Select all / none", NULL},
+    {{KEY_F(7)}, REC_RECOVER, "Recover",
+     "Copy the selected (or all listed) NLOs back from the pool (asks first)", NULL},
+    {{'s'}, REC_SAVE, NULL, "Write the list (the selection if any) to a file, one name a line",
+     NULL},
+    {{'l'}, REC_LOAD, NULL, "Read a list of NLO names from a file", NULL},
+    {{'u'}, REC_DOC, NULL, "Single-document recovery (restore, find, copy back)", NULL},
+    {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
-static void jobs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+{
+    (void)t;
+    struct console *c = s->ud;
+    tui_put(b.y, b.x, b.w,
+            c->missing_title[0] ? c->missing_title
+                                : " no list yet: d chooses a database, l reads a list file",
+            TH_DIM, true);
+    tui_list_draw(&c->missing, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
+}
+
+static struct namesrc *rec_names(struct console *c)
+{
+    return c->missing.src ? c->missing.src->ud : NULL;
+}
+
+static int rec_save(struct console *c, struct tui *t)
+{
+    struct namesrc *d = rec_names(c);
+    if (!d || d->n == 0) {
+        tui_msg(t, "the list is empty");
+        return TUI_HANDLED;
+    }
+    char *file = tui_input(t, "Save list", "File (one NLO name a line):", "missing-nlos.txt");
+    if (!file || !*file) {
+        free(file);
+        return TUI_REDRAW;
+    }
+    size_t nmark = 0;
+    for (size_t i = 0; i < d->n; i++)
+        nmark += d->mark[i];
+    size_t cap = d->n * (STORE_NLO_NAME_LEN + 1) + 1, len = 0;
+    char *buf = dv_malloc(cap);
+    for (size_t i = 0; i < d->n; i++)
+        if (!nmark || d->mark[i])
+            len += (size_t)snprintf(buf + len, cap - len, "%s\n", d->names[i]);
+    char *abs = dv_path_abs(c->cfg->base_dir, file);
+    if (dv_write_atomic(abs, buf, len, 0644) != 0)
+        tui_error(t, "Save list", dv_err());
+    else
+        tui_msg(t, "%zu names written to %s", nmark ? nmark : d->n, abs);
+    free(abs);
+    free(buf);
+    free(file);
+    return TUI_REDRAW;
+}
+
+static int rec_load(struct console *c, struct tui *t)
+{
+    char *file = tui_input(t, "Load list", "File (one NLO name a line):", "missing-nlos.txt");
+    if (!file || !*file) {
+        free(file);
+        return TUI_REDRAW;
+    }
+    char *abs = dv_path_abs(c->cfg->base_dir, file);
+    char *buf = NULL;
+    size_t len = 0;
+    if (dv_read_file(abs, &buf, &len) != 0) {
+        tui_error(t, "Load list", dv_err());
+    } else {
+        struct strv v = {0};
+        size_t bad = 0, line = 0, first_bad = 0;
+        for (char *p = buf, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+            nl = strchr(p, '\n');
+            if (nl)
+                *nl = 0;
+            line++;
+            size_t L = strlen(p);
+            while (L && (p[L - 1] == '\r' || p[L - 1] == ' '))
+                p[--L] = 0;
+            if (!L)
+                continue;
+            if (store_nlo_name_valid(p))
+                strv_add(&v, dv_strdup(p));
+            else if (!bad++)
+                first_bad = line;
+        }
+        if (bad) {
+            char m[1400];
+            snprintf(m, sizeof m, "%s:%zu: not an NLO name (%zu bad lines); nothing loaded", abs,
+                     first_bad, bad);
+            tui_error(t, "Load list", m);
+            strv_free(&v);
+        } else {
+            char title[1200];
+            snprintf(title, sizeof title, " NLOs listed in %s: %zu", abs, v.n);
+            missing_set(c, t, &v, title);
+        }
+    }
+    free(buf);
+    free(abs);
+    free(file);
+    return TUI_REDRAW;
+}
+
+static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
+{
+    (void)key;
+    struct console *c = s->ud;
+    struct namesrc *d = rec_names(c);
+    const struct tui_row *r = tui_list_current(&c->missing);
+    switch (action) {
+    case REC_DB: {
+        const struct tui_row *dr = tui_list_current(&c->dbs);
+        char *in = tui_input(t, "Missing NLOs", "Database (relative to data_dir):",
+                             dr ? dr->key : NULL);
+        if (in && *in)
+            missing_list_db(c, t, in);
+        free(in);
+        return TUI_REDRAW;
+    }
+    case REC_MARK:
+    case REC_ALL:
+        if (!d || d->n == 0) {
+            tui_msg(t, "the list is empty");
+            return TUI_HANDLED;
+        }
+        if (action == REC_MARK && r) {
+            size_t i = names_lower(d, r->key, false);
+            if (i < d->n)
+                d->mark[i] = !d->mark[i];
+            tui_list_reload(&c->missing);
+            tui_list_down(&c->missing, 1);
+        } else if (action == REC_ALL) {
+            bool any = false;
+            for (size_t i = 0; i < d->n; i++)
+                any |= d->mark[i];
+            for (size_t i = 0; i < d->n; i++)
+                d->mark[i] = !any;
+            tui_list_reload(&c->missing);
+        }
+        return TUI_REDRAW;
+    case REC_SAVE:
+        return rec_save(c, t);
+    case REC_LOAD:
+        return rec_load(c, t);
+    case REC_RECOVER:
+        if (!d || d->n == 0) {
+            tui_msg(t, "the list is empty");
+            return TUI_HANDLED;
+        }
+        if (tui_confirm(t, "Recover", "Copy the listed NLOs into the live DAOS repository?"))
+            not_wired(t, "recover (waits for backend/recover.h)");
+        return TUI_REDRAW;
+    case REC_RESYNC:
+        start_resync(c, t);
+        return TUI_REDRAW;
+    case REC_DOC:
+        tui_message(t, "Single-document recovery",
+                    "Restore a database into a new name, browse its documents (those the live "
+                    "copy no longer has marked), recover a document's missing NLOs and copy it "
+                    "into the live database. This guided flow waits for the recover backend "
+                    "(doc list, doc copy, recover). Until then: Databases, r restores into a new "
+                    "name; m lists the NLOs a database misses.");
+        return TUI_REDRAW;
+    }
+    return TUI_IGNORED;
+}
+
+/* ---- Jobs: the running job, past jobs (catalog, newest first), the session's events ---- */
+
+static void job_row(const struct catalog_job *j, struct tui_row *r)
+{
+    memset(r, 0, sizeof *r);
+    seq_key(j->id, r->key);
+    snprintf(r->cell[0], sizeof r->cell[0], "%lld", (long long)j->id);
+    snprintf(r->cell[1], sizeof r->cell[1], "%s", j->kind);
+    char when[32];
+    dv_fmt_time(j->started, when, sizeof when);
+    when[16] = 0;
+    snprintf(r->cell[2], sizeof r->cell[2], "%s", when);
+    if (j->ended > 0) {
+        long d = (long)(j->ended - j->started);
+        snprintf(r->cell[3], sizeof r->cell[3], "%ld:%02ld", d / 60, d % 60);
+    } else {
+        snprintf(r->cell[3], sizeof r->cell[3], "-");
+    }
+    snprintf(r->cell[4], sizeof r->cell[4], "%s%s%.200s", j->status, j->message[0] ? ": " : "",
+             j->message);
+    r->elem = strcmp(j->status, "ok") == 0        ? TH_TEXT
+              : strcmp(j->status, "running") == 0 ? TH_PROGRESS
+                                                  : TH_ERROR;
+}
+
+static int jobs_fetch(struct tui_source *src, enum tui_fetch mode, const char *key,
+                      struct tui_row *rows, int n)
+{
+    struct console *c = src->ud;
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    if (!cat)
+        return none ? 0 : -1;
+    struct catalog_job *buf = dv_calloc((size_t)n, sizeof *buf);
+    size_t k = 0;
+    int rc;
+    if (mode == TUI_BEFORE) {
+        rc = catalog_jobs_page(cat, key ? key_seq(key) : 0, true, buf, (size_t)n, &k);
+        for (size_t i = 0; rc == 0 && i < k; i++)
+            job_row(&buf[k - 1 - i], &rows[i]);
+    } else {
+        int64_t id = !key ? 0 : mode == TUI_FROM ? key_seq(key) + 1 : key_seq(key);
+        rc = key && id <= 0 ? 0 : catalog_jobs_page(cat, id, false, buf, (size_t)n, &k);
+        for (size_t i = 0; rc == 0 && i < k; i++)
+            job_row(&buf[i], &rows[i]);
+    }
+    free(buf);
+    return rc == 0 ? (int)k : -1;
+}
+
+static struct tui_source *jobs_source_new(struct console *c)
+{
+    struct tui_source *s = dv_calloc(1, sizeof *s);
+    *s = (struct tui_source){.fetch = jobs_fetch, .free = set_src_free, .ud = c};
+    return s;
+}
+
+static const struct tui_column job_cols[] = {
+    {"Job", 6, TUI_RIGHT},  {"Kind", 9, TUI_LEFT},  {"Started", 16, TUI_LEFT},
+    {"Time", 6, TUI_RIGHT}, {"Result", 0, TUI_LEFT},
+};
+
+enum { JOB_CANCEL = 1, JOB_EVENTS, JOB_REFRESH };
+
+static const struct tui_key job_keys[] = {
+    {{KEY_F(9), 'c'}, JOB_CANCEL, "Cancel", "Cancel the running job (asks first)", NULL},
+    {{'\n', KEY_ENTER}, JOB_EVENTS, NULL, "Show the selected job's events (from the catalog)",
+     NULL},
+    {{KEY_F(5)}, JOB_REFRESH, "Refresh", "Read the jobs again", NULL},
+    {{0}, 0, NULL, NULL, NULL},
+};
+
+static void jobs_load(struct console *c, struct tui *t)
+{
+    if (tui_list_set_source(&c->jobs, jobs_source_new(c)) != 0 && t)
+        tui_error(t, "Jobs", dv_err());
+}
+
+static void jobs_enter(struct tui_screen *s, struct tui *t)
 {
     struct console *c = s->ud;
-    struct dv_progress p;
-    if (console_job_progress(&p) && b.h > 8) {
-        tui_progress_draw((struct tui_rect){b.y + 1, b.x + 2, 3, b.w - 4}, &p, dv_mono());
-        b.y += 5;
-        b.h -= 5;
+    if (!c->jobs_loaded) {
+        c->jobs_loaded = true;
+        jobs_load(c, t);
     }
-    tui_list_draw(&c->jobs, b);
+}
+
+static void jobs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+{
+    (void)t;
+    struct console *c = s->ud;
+    struct dv_progress p;
+    char title[128], line[200];
+    int y = b.y;
+    if (conjob_snapshot(&p, title, sizeof title)) {
+        snprintf(line, sizeof line, " running: %s%s", title,
+                 conjob_finished() ? " (finishing)" : "   c: cancel");
+        tui_put(y++, b.x, b.w, line, TH_HEADER, true);
+        if (b.h > 10) {
+            tui_progress_draw((struct tui_rect){y, b.x + 2, 3, b.w - 4}, &p, dv_mono());
+            y += 3;
+        } else {
+            tui_progress_text(&p, dv_mono(), line, sizeof line);
+            tui_put(y++, b.x + 2, b.w - 4, line, TH_TEXT, false);
+        }
+    } else {
+        tui_put(y++, b.x, b.w, " no job running (F2 on Overview or Sets starts a backup)",
+                TH_DIM, true);
+    }
+    int rest = b.y + b.h - y;
+    int evh = rest >= 14 ? rest / 3 : rest >= 8 ? 3 : 0;
+    tui_list_draw(&c->jobs, (struct tui_rect){y, b.x, rest - evh, b.w});
+    if (evh > 1) {
+        int ey = y + rest - evh;
+        tui_put(ey++, b.x, b.w, " Events of this session", TH_HEADER, true);
+        struct conjob_event ev[64];
+        size_t n = conjob_events(ev, (size_t)(evh - 1) < 64 ? (size_t)(evh - 1) : 64, NULL);
+        for (size_t i = 0; i < n; i++) {
+            char when[32];
+            dv_fmt_time(ev[i].time, when, sizeof when);
+            snprintf(line, sizeof line, " %s %s", when + 11, ev[i].msg);
+            tui_put(ey++, b.x, b.w, line,
+                    ev[i].level == DV_ERROR  ? TH_ERROR
+                    : ev[i].level == DV_WARN ? TH_WARNING
+                                             : TH_TEXT,
+                    true);
+        }
+    }
 }
 
 static int jobs_tick(struct tui_screen *s, struct tui *t)
 {
-    struct dv_progress p;
-    return console_job_progress(&p) ? TUI_REDRAW : 0;
+    (void)s;
+    (void)t;
+    return conjob_running() ? TUI_REDRAW : 0;
+}
+
+static void job_events(struct console *c, struct tui *t, int64_t id)
+{
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    if (!cat) {
+        tui_error(t, "Jobs", dv_err());
+        return;
+    }
+    struct strv l = {0};
+    struct catalog_event ev[128];
+    int64_t after = 0;
+    size_t n;
+    do {
+        if (catalog_events_page(cat, id, after, ev, 128, &n) != 0) {
+            tui_error(t, "Jobs", dv_err());
+            strv_free(&l);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char when[32];
+            dv_fmt_time(ev[i].time, when, sizeof when);
+            strv_add(&l, dv_asprintf(" %s %-5s %s", when,
+                                     ev[i].level == 2   ? "ERROR"
+                                     : ev[i].level == 1 ? "warn"
+                                                        : "info",
+                                     ev[i].message));
+        }
+        if (n)
+            after = ev[n - 1].id;
+    } while (n == 128 && l.n < 100000);
+    char title[64];
+    snprintf(title, sizeof title, "Events of job %lld", (long long)id);
+    tui_view(t, title, NULL, l.v, (int)l.n, l.n > 0 ? (int)l.n - 1 : 0, false);
+    strv_free(&l);
 }
 
 static int job_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
-    if (action != JOB_CANCEL)
-        return TUI_IGNORED;
-    if (!console_job_running()) {
-        tui_msg(t, "no job is running");
-        return TUI_HANDLED;
+    (void)key;
+    struct console *c = s->ud;
+    const struct tui_row *r = tui_list_current(&c->jobs);
+    switch (action) {
+    case JOB_CANCEL:
+        if (!conjob_running()) {
+            tui_msg(t, "no job is running");
+            return TUI_HANDLED;
+        }
+        if (tui_confirm(t, "Cancel", "Cancel the running job?")) {
+            conjob_cancel();
+            tui_msg(t, "cancel requested: the job stops at its next check");
+        }
+        return TUI_REDRAW;
+    case JOB_EVENTS:
+        if (!r) {
+            tui_msg(t, "no job selected");
+            return TUI_HANDLED;
+        }
+        job_events(c, t, key_seq(r->key));
+        return TUI_REDRAW;
+    case JOB_REFRESH:
+        jobs_load(c, t);
+        return TUI_REDRAW;
     }
-    if (tui_confirm(t, "Cancel", "Cancel the running job?"))
-        not_wired(t, "cancel");
+    return TUI_IGNORED;
+}
+
+/* ---- the job runner's end: collect, report, refresh what the job changed ---- */
+
+static int app_tick(struct tui *t, void *ud)
+{
+    struct console *c = ud;
+    if (!conjob_finished() || tui_in_modal(t))
+        return 0; /* a result waits until dialogs are closed */
+    struct conjob_result r;
+    if (!conjob_collect(&r))
+        return 0;
+    con_close_handles(c); /* the job may have created the catalog or changed the index */
+    overview_load(c);
+    if (c->sets_loaded)
+        sets_load(c, NULL);
+    if (c->jobs_loaded)
+        jobs_load(c, NULL);
+    if (c->dbs_loaded)
+        db_load(c, NULL);
+    if (c->objs_loaded)
+        objs_load(c, NULL);
+    if (r.rc != 0) {
+        char m[DV_ERR_MAX + 256];
+        snprintf(m, sizeof m, "%s %s: %s", r.title, r.cancelled ? "cancelled" : "failed", r.error);
+        tui_msg(t, "%s %s", r.title, r.cancelled ? "cancelled" : "failed");
+        tui_error(t, r.cancelled ? "Job cancelled" : "Job failed", m);
+    } else {
+        tui_msg(t, "%s done%s%s", r.title, r.summary[0] ? ": " : "", r.summary);
+    }
     return TUI_REDRAW;
 }
 
@@ -631,21 +2067,27 @@ int console_main(struct dv_config *cfg)
         return DV_EXIT_USAGE;
     }
 
-    tui_list_init(&c.dbs, db_cols, 3);
+    tui_list_init(&c.dbs, db_cols, 5);
     c.dbs.empty = "no databases match server.databases";
-    tui_list_init(&c.sets, set_cols, 6);
+    tui_list_init(&c.sets, set_cols, 8);
+    c.sets.empty = "no backup sets yet (F2 starts a backup)";
     tui_list_init(&c.objects, obj_cols, 5);
+    c.objects.empty = "no NLOs in this view";
     tui_list_init(&c.missing, miss_cols, 3);
+    c.missing.empty = "no NLOs missing";
+    c.missing.nosrc = "choose a database (d) or read a list (l)";
     tui_list_init(&c.jobs, job_cols, 5);
+    c.jobs.empty = "no jobs yet";
     overview_load(&c);
 
     struct tui_screen screens[] = {
-        {"Overview", overview_keys, NULL, NULL, overview_draw, overview_action, NULL, &c},
+        {"Overview", overview_keys, NULL, overview_enter, overview_draw, overview_action,
+         overview_tick, &c},
         {"Databases", db_keys, &c.dbs, db_enter, list_draw, db_action, NULL, &c},
-        {"Sets", set_keys, &c.sets, NULL, list_draw, set_action, NULL, &c},
-        {"Objects", obj_keys, &c.objects, NULL, list_draw, obj_action, NULL, &c},
-        {"Recovery", rec_keys, &c.missing, NULL, list_draw, rec_action, NULL, &c},
-        {"Jobs", job_keys, &c.jobs, NULL, jobs_draw, job_action, jobs_tick, &c},
+        {"Sets", set_keys, &c.sets, sets_enter, list_draw, set_action, NULL, &c},
+        {"Objects", obj_keys, &c.objects, objs_enter, objs_draw, obj_action, NULL, &c},
+        {"Recovery", rec_keys, &c.missing, NULL, rec_draw, rec_action, NULL, &c},
+        {"Jobs", job_keys, &c.jobs, jobs_enter, jobs_draw, job_action, jobs_tick, &c},
     };
 
     char *sub = dv_asprintf("server %s", cfg->server.data_dir);
@@ -662,9 +2104,9 @@ int console_main(struct dv_config *cfg)
         tui_add_screen(t, &screens[i]);
     tui_set_app_keys(t, app_keys, app_action, &c);
     tui_set_quit_check(t, console_job_running);
-    if (!c.ndb_ok)
-        tui_msg(t, "data dir: %s", c.ndb_err);
+    tui_set_app_tick(t, app_tick, &c);
     int sig = tui_run(t);
+    conjob_shutdown(); /* quitting with a job running (asked first) cancels it */
     tui_free(t);
     rc = sig ? 128 + sig : DV_EXIT_OK;
 out:
@@ -673,6 +2115,9 @@ out:
     tui_list_done(&c.objects);
     tui_list_done(&c.missing);
     tui_list_done(&c.jobs);
+    con_close_handles(&c);
+    if (c.status_ok)
+        status_done(&c.status);
     theme_done(&c.theme);
     free(c.themes_dir);
     return rc;

@@ -36,6 +36,8 @@ struct tui {
     int (*app_action)(struct tui *t, int action, int key, void *ud);
     void *app_ud;
     bool (*busy)(void);
+    int (*app_tick)(struct tui *t, void *ud);
+    void *app_tick_ud;
     struct tui_modal *modal; /* top of the modal stack */
     SCREEN *scr;
 };
@@ -158,6 +160,17 @@ void tui_set_app_keys(struct tui *t, const struct tui_key *keys,
 void tui_set_quit_check(struct tui *t, bool (*busy)(void))
 {
     t->busy = busy;
+}
+
+void tui_set_app_tick(struct tui *t, int (*fn)(struct tui *t, void *ud), void *ud)
+{
+    t->app_tick = fn;
+    t->app_tick_ud = ud;
+}
+
+bool tui_in_modal(const struct tui *t)
+{
+    return t->modal != NULL;
 }
 
 struct tui_screen *tui_current(struct tui *t)
@@ -580,6 +593,8 @@ static void tick(struct tui *t)
         t->redraw = true;
     struct tui_screen *s = tui_current(t);
     if (s && s->tick && (s->tick(s, t) & TUI_REDRAW))
+        t->redraw = true;
+    if (t->app_tick && (t->app_tick(t, t->app_tick_ud) & TUI_REDRAW))
         t->redraw = true;
 }
 
