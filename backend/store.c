@@ -2667,6 +2667,60 @@ int store_doc_nlos(struct dv_store *st, const char *db_path, const char *unid, s
     return rc;
 }
 
+int store_doc_atts(struct dv_store *st, const char *db_path, const char *unid, store_att_fn fn,
+                   void *ud)
+{
+    sqlite3 *h;
+    char *abs;
+    int o = doc_db_open(st, db_path, &h, &abs);
+    if (o < 0)
+        return -1;
+    if (o == 0) {
+        dv_seterr("%s: no document %s (not a document database)", db_path, unid);
+        return -1;
+    }
+    int rc = 0, found = 0;
+    sqlite3_stmt *s = sq_prep(h, "SELECT note_id FROM notes WHERE unid = ?1", abs);
+    int64_t note = 0;
+    if (!s) {
+        rc = -1;
+    } else {
+        sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            found = 1;
+            note = sqlite3_column_int64(s, 0);
+        }
+        sqlite3_finalize(s);
+        if (!found) {
+            dv_seterr("%s: no document %s", abs, unid);
+            rc = -1;
+        }
+    }
+    s = rc == 0 ? sq_prep(h, "SELECT att_id, name, coalesce(size, length(data), 0), nlo FROM"
+                             " attachments WHERE note_id = ?1 ORDER BY att_id", abs)
+                : NULL;
+    if (rc == 0 && !s)
+        rc = -1;
+    if (s) {
+        sqlite3_bind_int64(s, 1, note);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            struct store_att_info a = {.att_id = sqlite3_column_int64(s, 0),
+                                       .name = col_text(s, 1),
+                                       .size = sqlite3_column_int64(s, 2),
+                                       .nlo = col_text(s, 3)};
+            if ((rc = fn(ud, &a)) != 0)
+                break;
+        }
+        if (rc == 0 && r != SQLITE_DONE)
+            rc = sq_fail(h, abs);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(h);
+    free(abs);
+    return rc;
+}
+
 int store_doc_state(struct store_db *db, const char *unid)
 {
     sqlite3_stmt *s = sq_prep(db->h, "SELECT deleted FROM notes WHERE unid = ?1", db->path);

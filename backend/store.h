@@ -326,6 +326,21 @@ int store_docs(struct dv_store *st, const char *db_path, const struct store_doc_
  */
 int store_doc_nlos(struct dv_store *st, const char *db_path, const char *unid, store_name_fn fn,
                    void *ud);
+/* One attachment of a document (strings valid during the callback). nlo is "" when the
+ * attachment is stored inline. */
+struct store_att_info {
+    int64_t att_id;
+    const char *name, *nlo;
+    int64_t size;
+};
+typedef int (*store_att_fn)(void *ud, const struct store_att_info *a);
+/*
+ * The attachments of document unid in db_path (relative to data_dir or absolute; read-only),
+ * in attachment order. fn's non-zero return stops with that value. -1 with "no document" when
+ * the unid is not there, or on an SQLite error. Returns 0, fn's value, or -1.
+ */
+int store_doc_atts(struct dv_store *st, const char *db_path, const char *unid, store_att_fn fn,
+                   void *ud);
 /* State of unid in db: 0 absent, 1 present, 2 soft-deleted; -1 on error. */
 int store_doc_state(struct store_db *db, const char *unid);
 /* Undo a soft deletion (notes.deleted = NULL, modified = now). -1 if unid is not soft-deleted. */
