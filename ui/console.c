@@ -25,6 +25,8 @@
 #include "conjob.h"
 #include "dbglob.h"
 #include "dbstats.h"
+#include "prune.h"
+#include "recover.h"
 #include "restore.h"
 #include "status.h"
 #include "store.h"
@@ -32,6 +34,8 @@
 #include "theme.h"
 #include "tui.h"
 #include "tui_list.h"
+#include "tui_vec.h"
+#include "verify.h"
 #include "util.h"
 
 bool console_job_running(void)
@@ -43,6 +47,12 @@ bool console_job_progress(struct dv_progress *out)
 {
     return conjob_snapshot(out, NULL, 0);
 }
+
+/* A growable array of strings. */
+struct strv {
+    char **v;
+    size_t n, cap;
+};
 
 struct console {
     struct dv_config *cfg;
@@ -60,6 +70,23 @@ struct console {
     struct tui_list dbs, sets, objects, missing, jobs;
     int obj_mode;
     char missing_title[512];
+    /* Recovery: the NLO panel, or the guided single-document flow (rec_mode) */
+    struct tui_screen *rec_screen;
+    int rec_mode;
+    struct tui_list docs, atts;
+    char rec_db[1024];   /* the live database (as the server names it) */
+    char rec_set[64];    /* the set it was restored from */
+    char rec_into[1024]; /* the restored copy (relative to data_dir, as entered) */
+    char rec_warn[512];  /* what the restore warned about ("" when nothing) */
+    uint64_t rec_ndocs, rec_nmarked;
+    char rec_unid[STORE_UNID_LEN + 1]; /* the opened document */
+    char rec_subject[256], rec_sender[256], rec_created[32], rec_live[16];
+    int rec_natt, rec_nnlo, rec_missing, rec_lost; /* NLOs missing live / not recoverable */
+    bool rec_copied; /* the opened document was copied into the live database */
+    /* what a finished job leaves for the console thread (shown by app_tick) */
+    struct strv *post_lines;
+    char post_title[256];
+    char post_resync[600]; /* non-empty: offer a resync with this reason */
 };
 
 static int not_wired(struct tui *t, const char *what)
@@ -68,11 +95,6 @@ static int not_wired(struct tui *t, const char *what)
     return TUI_HANDLED;
 }
 
-/* A growable array of strings. */
-struct strv {
-    char **v;
-    size_t n, cap;
-};
 
 static void strv_add(struct strv *s, char *str) /* takes str */
 {
@@ -378,15 +400,17 @@ static int resync_job(void *p, struct dv_job *job, char *sum, size_t n)
     return rc;
 }
 
-static void start_resync(struct console *c, struct tui *t)
+/* why (may be NULL) is said before the question. */
+static void start_resync(struct console *c, struct tui *t, const char *why)
 {
     if (conjob_running()) {
         tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
         return;
     }
-    if (!tui_confirm(t, "Resync",
-                     "Rebuild the server's DAOS index from the repository and the databases? "
-                     "Run it while the server is quiet.")) {
+    char q[1200];
+    snprintf(q, sizeof q, "%s%sRebuild the server's DAOS index from the repository and the "
+             "databases? Run it while the server is quiet.", why ? why : "", why ? " " : "");
+    if (!tui_confirm(t, "Resync", q)) {
         tui_msg(t, "resync cancelled");
         return;
     }
@@ -412,7 +436,7 @@ static int overview_action(struct tui_screen *s, struct tui *t, int action, int 
         start_backup(c, t, NULL, action == OV_INCR);
         return TUI_REDRAW;
     case OV_RESYNC:
-        start_resync(c, t);
+        start_resync(c, t, NULL);
         return TUI_REDRAW;
     }
     return TUI_IGNORED;
@@ -609,7 +633,7 @@ static const struct tui_column db_cols[] = {
     {"Refs", 5, TUI_RIGHT},    {"Last backup", 16, TUI_LEFT},
 };
 
-enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_LISTNLO };
+enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_RESTORE_LIVE, DB_LISTNLO };
 
 static const struct tui_key db_keys[] = {
     {{KEY_F(5)}, DB_REFRESH, "Refresh", "Find the databases again, read their figures again",
@@ -617,6 +641,8 @@ static const struct tui_key db_keys[] = {
     {{KEY_F(2), 'b'}, DB_BACKUP, "Backup", "Back up the selected database now", NULL},
     {{KEY_F(6), 'r'}, DB_RESTORE, "Restore",
      "Restore the selected database into a new name (choose the set)", NULL},
+    {{'L'}, DB_RESTORE_LIVE, NULL,
+     "Restore the selected database OVER the live one (choose the set; asks)", NULL},
     {{'m'}, DB_LISTNLO, NULL, "List the NLOs the selected database misses (Recovery screen)",
      NULL},
     {{0}, 0, NULL, NULL, NULL},
@@ -662,11 +688,15 @@ static void list_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
     tui_list_draw(s->list, b);
 }
 
-/* restore: a job over restore_materialize (the recover branch's restore replaces it) */
+/* restore: a job over recover_restore (new replica ids unless over the live database; marks
+ * the DAOS index NEEDS_RESYNC) */
 struct restore_arg {
     const struct dv_config *cfg;
+    struct console *c;
     char *set_id, *db_path, *into;
-    bool overwrite;
+    bool force, replace_live;
+    bool flow; /* the guided single-document flow: list the documents afterwards */
+    struct restore_result r;
 };
 
 static void restore_arg_free(void *p)
@@ -678,41 +708,48 @@ static void restore_arg_free(void *p)
     free(a);
 }
 
+/* What the restore warns about, in one line ("" when nothing). */
+static void restore_warnings(const struct restore_result *r, long ddays, char *buf, size_t n)
+{
+    buf[0] = 0;
+    size_t len = 0;
+    if (r->nlo_missing)
+        len += (size_t)snprintf(buf + len, n - len,
+                                "%llu of its %llu NLOs are missing from the live repository "
+                                "(F7 / r recovers them)",
+                                (unsigned long long)r->nlo_missing,
+                                (unsigned long long)r->nlo_refs);
+    if (r->old_set && len < n)
+        snprintf(buf + len, n - len, "%sthe set is %lld days old (deferred deletion: %ld days): "
+                 "NLOs may be gone",
+                 len ? "; " : "", (long long)r->set_age_days, ddays);
+}
+
 static int restore_job(void *p, struct dv_job *job, char *sum, size_t n)
 {
     struct restore_arg *a = p;
-    int rc = -1;
-    struct target *tg = NULL;
-    struct catalog *cat = catalog_open(a->cfg->catalog);
-    char *out = dv_path_join(a->cfg->server.data_dir, a->into);
-    char *dir = dv_dirname(out);
-    if (!cat || !(tg = target_open(a->cfg->backup.target)) || dv_mkdirs(dir, 0700) != 0)
-        goto done;
-    struct restore_info info;
-    job_phase(job, "restore", 1, 0);
-    if (restore_materialize(cat, tg, a->set_id, a->db_path, out, a->overwrite, job, &info) != 0)
-        goto done;
-    job_advance(job, 1, info.size, a->into);
-    job_log(job, DV_INFO, "restored %s from set %s into %s", a->db_path, a->set_id, a->into);
-    struct dv_store *st = store_open(a->cfg);
-    if (st) {
-        char why[1024];
-        snprintf(why, sizeof why, "restored %s from set %s into %s", a->db_path, a->set_id,
-                 a->into);
-        store_mark_needs_resync(st, why);
-        store_free(st);
-    }
-    char b[32];
-    dv_fmt_bytes(info.size, b, sizeof b);
-    snprintf(sum, n, "%s from set %s into %s (%s%s); DAOS index marked NEEDS_RESYNC", a->db_path,
-             a->set_id, a->into, b, info.delta_kept ? ", kept delta applied" : "");
-    rc = 0;
-done:
-    target_close(tg);
-    catalog_close(cat);
-    free(dir);
-    free(out);
-    return rc;
+    struct restore_opts o = {.set_id = a->set_id,
+                             .db_path = a->db_path,
+                             .into = a->into,
+                             .force = a->force,
+                             .replace_live = a->replace_live};
+    if (recover_restore(a->cfg, &o, job, &a->r) != 0)
+        return -1;
+    char b[32], w[512];
+    dv_fmt_bytes(a->r.size, b, sizeof b);
+    restore_warnings(&a->r, a->cfg->server.deferred_deletion_days, w, sizeof w);
+    if (w[0])
+        job_log(job, DV_WARN, "%s", w);
+    if (a->r.live)
+        snprintf(sum, n, "%s from set %s over the LIVE database (%s, %llu documents, ids kept)%s%s;"
+                 " DAOS index NEEDS_RESYNC",
+                 a->db_path, a->set_id, b, (unsigned long long)a->r.docs, w[0] ? "; " : "", w);
+    else
+        snprintf(sum, n, "%s from set %s into %s (%s, %llu documents, new replica id %.8s)%s%s;"
+                 " DAOS index NEEDS_RESYNC",
+                 a->db_path, a->set_id, a->into, b, (unsigned long long)a->r.docs,
+                 a->r.replica_id, w[0] ? "; " : "", w);
+    return 0;
 }
 
 /* "mail/alice.nsf" -> "mail/alice-restored-20261122.nsf" */
@@ -758,75 +795,144 @@ static int setpick_cb(void *ud, const struct catalog_set *s)
     return 0;
 }
 
-static void db_restore(struct console *c, struct tui *t, const char *db)
+/* Choose a complete set holding db (newest first). Returns the set id (malloc'd) or NULL
+ * (cancelled, or an error already shown). */
+static char *pick_set(struct console *c, struct tui *t, const char *db, const char *title)
 {
-    if (conjob_running()) {
-        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
-        return;
-    }
-    char *def = restored_name(db);
-    char prompt[600];
-    snprintf(prompt, sizeof prompt, "Restore %s into (a new path under data_dir):", db);
-    char *into = tui_input(t, "Restore", prompt, def);
-    free(def);
-    if (!into || !*into) {
-        free(into);
-        tui_msg(t, "restore cancelled");
-        return;
-    }
     bool none;
     struct catalog *cat = con_catalog(c, &none);
     struct setpick p = {.cat = cat, .db = db};
+    char *id = NULL;
     if (!cat || catalog_sets_each(cat, setpick_cb, &p) < 0) {
         tui_error(t, "Restore", dv_err());
-        goto out;
-    }
-    if (p.ids.n == 0) {
-        char m[600];
+    } else if (p.ids.n == 0) {
+        char m[1200];
         snprintf(m, sizeof m, "no complete backup set holds %s", db);
         tui_error(t, "Restore", m);
-        goto out;
+    } else {
+        int k = tui_view(t, title, "  Set                Kind        Started                  Size"
+                                   "  Delta",
+                         p.lines.v, (int)p.lines.n, 0, true);
+        if (k >= 0)
+            id = dv_strdup(p.ids.v[k]);
     }
-    int k = tui_view(t, "Restore from which set? (newest complete first)", NULL, p.lines.v,
-                     (int)p.lines.n, 0, true);
-    if (k < 0) {
-        tui_msg(t, "restore cancelled");
-        goto out;
-    }
-    bool overwrite = false;
-    char *abs = dv_path_join(c->cfg->server.data_dir, into);
-    struct stat sb;
-    if (stat(abs, &sb) == 0) {
-        char q[1200];
-        snprintf(q, sizeof q,
-                 "%s exists%s. Replace it with the copy from set %s? The current file is lost.",
-                 into, strcmp(into, db) == 0 ? " (it is the LIVE database)" : "", p.ids.v[k]);
-        overwrite = tui_confirm(t, "Restore over an existing database", q);
-        if (!overwrite) {
-            free(abs);
-            tui_msg(t, "restore cancelled");
-            goto out;
-        }
-    }
-    free(abs);
+    strv_free(&p.ids);
+    strv_free(&p.lines);
+    return id;
+}
+
+static void restore_done(void *p, const struct conjob_result *r, void *ud);
+
+static void start_restore(struct console *c, struct tui *t, const char *db, const char *set,
+                          const char *into, bool force, bool replace_live, bool flow)
+{
     struct restore_arg *a = dv_calloc(1, sizeof *a);
     a->cfg = c->cfg;
-    a->set_id = dv_strdup(p.ids.v[k]);
+    a->c = c;
+    a->set_id = dv_strdup(set);
     a->db_path = dv_strdup(db);
     a->into = dv_strdup(into);
-    a->overwrite = overwrite;
+    a->force = force;
+    a->replace_live = replace_live;
+    a->flow = flow;
     char title[600];
-    snprintf(title, sizeof title, "restore of %s into %s", db, into);
+    if (replace_live)
+        snprintf(title, sizeof title, "restore of %s over the live database", db);
+    else
+        snprintf(title, sizeof title, "restore of %s into %s", db, into);
     struct conjob_spec sp = {.kind = "restore",
                              .title = title,
                              .run = restore_job,
                              .arg = a,
                              .free_arg = restore_arg_free,
-                             .record = true};
+                             .record = true,
+                             .on_done = restore_done,
+                             .ud = c};
     start_job(c, t, &sp);
+}
+
+/* True when into names the database db (relative or absolute, "./" and "//" ignored). */
+static bool same_db(const struct dv_config *cfg, const char *db, const char *into)
+{
+    char *a = dv_path_abs(cfg->server.data_dir, db), *b = dv_path_abs(cfg->server.data_dir, into);
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    bool same = strcmp(ra ? ra : a, rb ? rb : b) == 0;
+    free(ra);
+    free(rb);
+    free(a);
+    free(b);
+    return same;
+}
+
+/* Ask for the new name and, when it exists, whether to replace it. Returns the name
+ * (malloc'd) with *force set, or NULL (cancelled, or the live database: refused). */
+static char *ask_into(struct console *c, struct tui *t, const char *db, const char *title)
+{
+    char *def = restored_name(db);
+    char prompt[1200];
+    snprintf(prompt, sizeof prompt, "Restore %s into (a new path under data_dir):", db);
+    char *into = tui_input(t, title, prompt, def);
+    free(def);
+    if (!into || !*into) {
+        free(into);
+        return NULL;
+    }
+    if (same_db(c->cfg, db, into)) {
+        tui_error(t, title,
+                  "That is the live database. Restoring over it is a separate action: "
+                  "Databases, L (restore over the live database, asks).");
+        free(into);
+        return NULL;
+    }
+    return into;
+}
+
+static void db_restore(struct console *c, struct tui *t, const char *db, bool over_live)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char *into = NULL, *set = NULL;
+    bool force = false;
+    if (!over_live && !(into = ask_into(c, t, db, "Restore"))) {
+        tui_msg(t, "restore cancelled");
+        return;
+    }
+    set = pick_set(c, t, db, over_live ? "Restore over the LIVE database from which set?"
+                                       : "Restore from which set? (newest complete first)");
+    if (!set) {
+        tui_msg(t, "restore cancelled");
+        goto out;
+    }
+    char q[1600];
+    if (over_live) {
+        snprintf(q, sizeof q,
+                 "Replace the LIVE database %s with its copy from set %s? Every change since "
+                 "that backup is lost; the replica id stays. Stop the server's use of it first.",
+                 db, set);
+        if (!tui_confirm(t, "Restore over the live database", q)) {
+            tui_msg(t, "restore cancelled");
+            goto out;
+        }
+    } else {
+        char *abs = dv_path_abs(c->cfg->server.data_dir, into);
+        struct stat sb;
+        if (stat(abs, &sb) == 0) {
+            snprintf(q, sizeof q, "%s exists. Replace it with the copy from set %s? The current "
+                     "file is lost.", into, set);
+            force = tui_confirm(t, "Restore over an existing database", q);
+            if (!force) {
+                free(abs);
+                tui_msg(t, "restore cancelled");
+                goto out;
+            }
+        }
+        free(abs);
+    }
+    start_restore(c, t, db, set, over_live ? db : into, force, over_live, false);
 out:
-    strv_free(&p.ids);
-    strv_free(&p.lines);
+    free(set);
     free(into);
 }
 
@@ -843,6 +949,7 @@ static int db_action(struct tui_screen *s, struct tui *t, int action, int key)
         return TUI_REDRAW;
     case DB_BACKUP:
     case DB_RESTORE:
+    case DB_RESTORE_LIVE:
     case DB_LISTNLO:
         if (!r) {
             tui_msg(t, "no database selected");
@@ -852,8 +959,8 @@ static int db_action(struct tui_screen *s, struct tui *t, int action, int key)
         snprintf(db, sizeof db, "%s", r->key);
         if (action == DB_BACKUP)
             start_backup(c, t, db, false);
-        else if (action == DB_RESTORE)
-            db_restore(c, t, db);
+        else if (action == DB_RESTORE || action == DB_RESTORE_LIVE)
+            db_restore(c, t, db, action == DB_RESTORE_LIVE);
         else
             missing_list_db(c, t, db);
         return TUI_REDRAW;
@@ -1591,32 +1698,651 @@ static const struct tui_column miss_cols[] = {
     {"In pool", 18, TUI_LEFT},
 };
 
-enum { REC_DB = 1, REC_RECOVER, REC_SAVE, REC_LOAD, REC_DOC, REC_RESYNC, REC_MARK, REC_ALL };
+/* The Recovery screen's modes: the NLO panel, a restore running for the guided flow, the
+ * restored copy's documents, one document. Each has its own key table (bar and help follow). */
+enum { RM_NLOS, RM_RESTORING, RM_DOCS, RM_DOC };
+
+enum {
+    REC_DB = 1,
+    REC_RECOVER,
+    REC_SAVE,
+    REC_LOAD,
+    REC_DOC,
+    REC_RESYNC,
+    REC_MARK,
+    REC_ALL,
+    REC_OPEN,
+    REC_DOC_NLOS,
+    REC_COPY,
+    REC_BACK,
+    REC_REFRESH,
+    REC_CANCEL,
+};
 
 static const struct tui_key rec_keys[] = {
     {{KEY_F(2), 'd'}, REC_DB, "Database", "Choose the database whose missing NLOs to list",
      NULL},
     {{' '}, REC_MARK, NULL, "Select / unselect the NLO under the cursor", NULL},
     {{'a'}, REC_ALL, NULL, "Select all / none", NULL},
+    {{KEY_F(6), 'u'}, REC_DOC, "DocRec",
+     "Single-document recovery: choose a database and a set, restore into a new name, find "
+     "the document, recover its NLOs, copy it back",
+     NULL},
     {{KEY_F(7)}, REC_RECOVER, "Recover",
      "Copy the selected (or all listed) NLOs back from the pool (asks first)", NULL},
     {{'s'}, REC_SAVE, NULL, "Write the list (the selection if any) to a file, one name a line",
      NULL},
     {{'l'}, REC_LOAD, NULL, "Read a list of NLO names from a file", NULL},
-    {{'u'}, REC_DOC, NULL, "Single-document recovery (restore, find, copy back)", NULL},
     {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
+    {{KEY_F(9)}, REC_BACK, NULL, "Back to the restored copy's documents (after a restore)", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
+static const struct tui_key rec_wait_keys[] = {
+    {{KEY_F(9), 'c'}, REC_CANCEL, "Cancel", "Cancel the restore (asks first)", NULL},
+    {{0}, 0, NULL, NULL, NULL},
+};
+
+static const struct tui_key rec_docs_keys[] = {
+    {{'\n', KEY_ENTER, 'o'}, REC_OPEN, NULL,
+     "Open the selected document: its attachments, where each NLO is", NULL},
+    {{KEY_F(2)}, REC_DOC, "Restore", "Start again: choose a database and a set to restore",
+     NULL},
+    {{KEY_F(5)}, REC_REFRESH, "Refresh", "Compare with the live database again", NULL},
+    {{KEY_F(6), 'c'}, REC_COPY, "CopyLive",
+     "Copy the selected document into the live database (its missing NLOs first; asks)", NULL},
+    {{KEY_F(7), 'r'}, REC_DOC_NLOS, "RecNLOs",
+     "Recover the selected document's missing NLOs from the pool", NULL},
+    {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
+    {{KEY_F(9), TUI_KEY_ESC}, REC_BACK, "Back", "Back to the missing-NLO panel", NULL},
+    {{0}, 0, NULL, NULL, NULL},
+};
+
+static const struct tui_key rec_doc_keys[] = {
+    {{KEY_F(5)}, REC_REFRESH, "Refresh", "Look at the document's NLOs again", NULL},
+    {{KEY_F(6), 'c'}, REC_COPY, "CopyLive",
+     "Copy this document into the live database (its missing NLOs first; asks)", NULL},
+    {{KEY_F(7), 'r'}, REC_DOC_NLOS, "RecNLOs", "Recover this document's missing NLOs", NULL},
+    {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
+    {{KEY_F(9), TUI_KEY_ESC}, REC_BACK, "Back", "Back to the documents of the restored copy",
+     NULL},
+    {{0}, 0, NULL, NULL, NULL},
+};
+
+static const struct tui_column doc_cols[] = {
+    {"In live", 7, TUI_LEFT},  {"Created", 16, TUI_LEFT}, {"Att", 3, TUI_RIGHT},
+    {"NLO", 3, TUI_RIGHT},     {"Subject", 0, TUI_LEFT},  {"From", 18, TUI_LEFT},
+};
+
+static const struct tui_column att_cols[] = {
+    {"Attachment", 0, TUI_LEFT},  {"Size", 9, TUI_RIGHT},      {"Stored", 14, TUI_LEFT},
+    {"Live", 12, TUI_LEFT},       {"Newest set", 17, TUI_LEFT}, {"Refs now", 10, TUI_LEFT},
+};
+
+static void rec_set_mode(struct console *c, int mode)
+{
+    struct tui_screen *s = c->rec_screen;
+    c->rec_mode = mode;
+    if (!s)
+        return;
+    switch (mode) {
+    case RM_NLOS:
+        s->keys = rec_keys;
+        s->list = &c->missing;
+        break;
+    case RM_RESTORING:
+        s->keys = rec_wait_keys;
+        s->list = NULL;
+        break;
+    case RM_DOCS:
+        s->keys = rec_docs_keys;
+        s->list = &c->docs;
+        break;
+    case RM_DOC:
+        s->keys = rec_doc_keys;
+        s->list = &c->atts;
+        break;
+    }
+}
+
+struct doclist {
+    struct tui_source *src;
+    uint64_t marked;
+};
+
+static int rec_doc_cb(void *ud, const struct store_doc_info *d, enum recover_live_state live)
+{
+    struct doclist *l = ud;
+    char when[32], natt[16], nnlo[16], from[256];
+    dv_fmt_time(d->created, when, sizeof when);
+    when[16] = 0;
+    snprintf(natt, sizeof natt, "%d", d->natt);
+    snprintf(nnlo, sizeof nnlo, "%d", d->nnlo);
+    snprintf(from, sizeof from, "%s", d->sender);
+    bool marked = live == RECOVER_LIVE_DELETED || live == RECOVER_LIVE_GONE;
+    l->marked += marked;
+    const char *cells[6] = {recover_live_state_name(live), when, natt, nnlo, d->subject, from};
+    tui_vec_add(l->src, marked ? TH_WARNING : d->deleted ? TH_DIM : TH_TEXT, d->unid, cells);
+    return 0;
+}
+
+/* (Re)read the restored copy's documents, compared with the live database. */
+static void rec_load_docs(struct console *c, struct tui *t)
+{
+    struct doclist l = {.src = tui_vec_new(6)};
+    char cur[TUI_KEY_MAX] = "";
+    const struct tui_row *r = tui_list_current(&c->docs);
+    if (r && c->docs.src)
+        snprintf(cur, sizeof cur, "%s", r->key);
+    uint64_t n = 0;
+    if (recover_doc_list(c->cfg, c->rec_into, c->rec_db, NULL, rec_doc_cb, &l, &n) != 0) {
+        char m[DV_ERR_MAX];
+        snprintf(m, sizeof m, "%s", dv_err());
+        l.src->free(l.src);
+        tui_list_set_source(&c->docs, NULL);
+        snprintf(c->docs.err, sizeof c->docs.err, "%s", m);
+        if (t)
+            tui_error(t, "Documents", m);
+        return;
+    }
+    c->rec_ndocs = n;
+    c->rec_nmarked = l.marked;
+    if (tui_list_set_source(&c->docs, l.src) != 0 && t)
+        tui_error(t, "Documents", dv_err());
+    if (cur[0])
+        tui_list_goto(&c->docs, cur);
+}
+
+struct attlist {
+    struct console *c;
+    struct tui_source *src;
+    int natt, nnlo, missing, lost;
+};
+
+static int rec_att_cb(void *ud, const struct store_att_info *a)
+{
+    struct attlist *l = ud;
+    char size[32], stored[32], live[32] = "", set[48] = "", refs[32] = "";
+    dv_fmt_bytes((uint64_t)(a->size < 0 ? 0 : a->size), size, sizeof size);
+    int elem = TH_TEXT;
+    l->natt++;
+    if (!a->nlo[0]) {
+        snprintf(stored, sizeof stored, "inline");
+        snprintf(live, sizeof live, "-");
+    } else {
+        l->nnlo++;
+        snprintf(stored, sizeof stored, "NLO %.8s", a->nlo);
+        struct whereis_result w;
+        if (recover_whereis(l->c->cfg, a->nlo, &w) != 0) {
+            snprintf(live, sizeof live, "?");
+            snprintf(set, sizeof set, "%.40s", dv_err());
+            elem = TH_ERROR;
+        } else {
+            if (w.live_path)
+                snprintf(live, sizeof live, "yes %04d", w.live_subdir);
+            else
+                snprintf(live, sizeof live, "MISSING");
+            if (w.nsets)
+                snprintf(set, sizeof set, "%s%s", w.sets[0].id, w.nsets > 1 ? " +" : "");
+            else
+                snprintf(set, sizeof set, "none");
+            snprintf(refs, sizeof refs, "%zu db%s", w.ndbs, w.ndbs == 1 ? "" : "s");
+            if (!w.live_path) {
+                l->missing++;
+                bool ok = w.in_pool && w.pool_file;
+                l->lost += !ok;
+                elem = ok ? TH_WARNING : TH_ERROR;
+                if (!ok && w.nsets == 0)
+                    snprintf(set, sizeof set, "none: LOST");
+            }
+        }
+        recover_whereis_done(&w);
+    }
+    const char *cells[6] = {a->name, size, stored, live, set, refs};
+    tui_vec_add(l->src, elem, a->nlo, cells);
+    return 0;
+}
+
+/* (Re)read the opened document's attachments and where each NLO is. */
+static void rec_load_doc(struct console *c, struct tui *t)
+{
+    struct dv_store *st = con_store(c);
+    struct attlist l = {.c = c, .src = tui_vec_new(6)};
+    if (!st || store_doc_atts(st, c->rec_into, c->rec_unid, rec_att_cb, &l) < 0) {
+        char m[DV_ERR_MAX];
+        snprintf(m, sizeof m, "%s", dv_err());
+        l.src->free(l.src);
+        tui_list_set_source(&c->atts, NULL);
+        snprintf(c->atts.err, sizeof c->atts.err, "%s", m);
+        if (t)
+            tui_error(t, "Document", m);
+        return;
+    }
+    c->rec_natt = l.natt;
+    c->rec_nnlo = l.nnlo;
+    c->rec_missing = l.missing;
+    c->rec_lost = l.lost;
+    if (tui_list_set_source(&c->atts, l.src) != 0 && t)
+        tui_error(t, "Document", dv_err());
+}
+
+/* The live state of the opened document now (from the documents list, read again). */
+static void rec_refresh_doc_state(struct console *c)
+{
+    for (int i = 0; c->docs.src && i < 1; i++) {
+        const struct tui_row *r = tui_list_current(&c->docs);
+        const char *tag = r ? tui_vec_tag(c->docs.src, r->key) : NULL;
+        if (tag && strcmp(tag, c->rec_unid) == 0)
+            snprintf(c->rec_live, sizeof c->rec_live, "%.15s", r->cell[0]);
+    }
+}
+
+static void rec_open(struct console *c, struct tui *t)
+{
+    const struct tui_row *r = tui_list_current(&c->docs);
+    const char *unid = r ? tui_vec_tag(c->docs.src, r->key) : NULL;
+    if (!unid) {
+        tui_msg(t, "no document selected");
+        return;
+    }
+    snprintf(c->rec_unid, sizeof c->rec_unid, "%s", unid);
+    snprintf(c->rec_live, sizeof c->rec_live, "%.15s", r->cell[0]);
+    snprintf(c->rec_created, sizeof c->rec_created, "%.31s", r->cell[1]);
+    snprintf(c->rec_subject, sizeof c->rec_subject, "%s", r->cell[4]);
+    snprintf(c->rec_sender, sizeof c->rec_sender, "%s", r->cell[5]);
+    c->rec_copied = false;
+    rec_load_doc(c, t);
+    rec_set_mode(c, RM_DOC);
+}
+
+/* The selected (DOCS) or opened (DOC) document's unid, or NULL. */
+static const char *rec_cur_unid(struct console *c)
+{
+    if (c->rec_mode == RM_DOC)
+        return c->rec_unid[0] ? c->rec_unid : NULL;
+    const struct tui_row *r = tui_list_current(&c->docs);
+    return r ? tui_vec_tag(c->docs.src, r->key) : NULL;
+}
+
+static void restore_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct restore_arg *a = p;
+    struct console *c = ud;
+    if (!a->flow)
+        return;
+    if (r->rc != 0) {
+        rec_set_mode(c, RM_NLOS);
+        return;
+    }
+    snprintf(c->rec_db, sizeof c->rec_db, "%s", a->r.db_rel[0] ? a->r.db_rel : a->db_path);
+    snprintf(c->rec_set, sizeof c->rec_set, "%s", a->set_id);
+    snprintf(c->rec_into, sizeof c->rec_into, "%s", a->into);
+    restore_warnings(&a->r, c->cfg->server.deferred_deletion_days, c->rec_warn,
+                     sizeof c->rec_warn);
+    c->rec_unid[0] = 0;
+    tui_list_set_source(&c->docs, NULL);
+    rec_load_docs(c, NULL);
+    rec_set_mode(c, RM_DOCS);
+    tui_switch(c->tui, 4);
+}
+
+/* The guided flow's start: database, set, new name; then the restore runs as a job. */
+static void rec_flow_start(struct console *c, struct tui *t)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char **paths = NULL;
+    size_t n = 0;
+    if (dbglob_list(c->cfg, &paths, &n) != 0) {
+        tui_error(t, "Single-document recovery", dv_err());
+        return;
+    }
+    if (n == 0) {
+        tui_error(t, "Single-document recovery", "no databases match server.databases");
+        dbglob_free(paths);
+        return;
+    }
+    qsort(paths, n, sizeof(char *), cmp_str);
+    const struct tui_row *dr = tui_list_current(&c->dbs);
+    const char *pre = c->rec_db[0] ? c->rec_db : dr ? dr->key : "";
+    int initial = 0;
+    struct strv lines = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(paths[i], pre) == 0)
+            initial = (int)i;
+        strv_add(&lines, dv_asprintf(" %s", paths[i]));
+    }
+    int k = tui_view(t, "Single-document recovery 1/3: which database held the document?", NULL,
+                     lines.v, (int)lines.n, initial, true);
+    strv_free(&lines);
+    char *db = k >= 0 ? dv_strdup(paths[k]) : NULL;
+    dbglob_free(paths);
+    char *set = NULL, *into = NULL;
+    if (!db)
+        goto cancelled;
+    set = pick_set(c, t, db, "Single-document recovery 2/3: restore it from which set?");
+    if (!set)
+        goto cancelled;
+    into = ask_into(c, t, db, "Single-document recovery 3/3");
+    if (!into)
+        goto cancelled;
+    bool force = false;
+    char *abs = dv_path_abs(c->cfg->server.data_dir, into);
+    struct stat sb;
+    if (stat(abs, &sb) == 0) {
+        char q[1400];
+        snprintf(q, sizeof q, "%s exists (an earlier restore?). Replace it with the copy from set "
+                 "%s?", into, set);
+        force = tui_confirm(t, "Restore over an existing file", q);
+        if (!force) {
+            free(abs);
+            goto cancelled;
+        }
+    }
+    free(abs);
+    snprintf(c->rec_db, sizeof c->rec_db, "%s", db);
+    snprintf(c->rec_set, sizeof c->rec_set, "%s", set);
+    snprintf(c->rec_into, sizeof c->rec_into, "%s", into);
+    start_restore(c, t, db, set, into, force, false, true);
+    if (conjob_running())
+        rec_set_mode(c, RM_RESTORING);
+    goto out;
+cancelled:
+    tui_msg(t, "single-document recovery cancelled");
+out:
+    free(db);
+    free(set);
+    free(into);
+}
+
+/* Lines for the results of recover_nlos: one per NLO. */
+static struct strv *recover_lines(const struct recover_result *r)
+{
+    struct strv *l = dv_calloc(1, sizeof *l);
+    char b[32];
+    dv_fmt_bytes(r->bytes, b, sizeof b);
+    strv_add(l, dv_asprintf(" %llu recovered (%s), %llu already present, %llu unrecoverable",
+                            (unsigned long long)r->recovered, b,
+                            (unsigned long long)r->present,
+                            (unsigned long long)r->unrecoverable));
+    strv_add(l, dv_strdup(""));
+    for (size_t i = 0; i < r->n; i++) {
+        const struct recover_item *it = &r->items[i];
+        if (it->status == RECOVER_UNRECOVERABLE) {
+            strv_add(l, dv_asprintf(" UNRECOVERABLE %s: %s", it->name, it->reason));
+            for (size_t d = 0; d < it->ndocs; d++)
+                strv_add(l, dv_asprintf("     document %s %s", it->docs[d].unid,
+                                        it->docs[d].subject ? it->docs[d].subject : ""));
+        } else {
+            char sub[16] = "";
+            if (it->subdir)
+                snprintf(sub, sizeof sub, "daos/%04d", it->subdir);
+            strv_add(l, dv_asprintf(" %-13s %s  %s%s%s",
+                                    it->status == RECOVER_RECOVERED ? "recovered" : "present",
+                                    it->name, sub, it->set_id[0] ? "  set " : "", it->set_id));
+        }
+    }
+    return l;
+}
+
+static void post_set(struct console *c, struct strv *lines, const char *title)
+{
+    if (c->post_lines) {
+        strv_free(c->post_lines);
+        free(c->post_lines);
+    }
+    c->post_lines = lines;
+    snprintf(c->post_title, sizeof c->post_title, "%s", title);
+}
+
+/* recover_nlos as a job: a list file (the panel's selection) or one document's NLOs */
+struct recover_arg {
+    const struct dv_config *cfg;
+    char *list_file; /* a temp file, removed afterwards */
+    char *db, *unid;
+    struct recover_result r;
+    bool doc; /* from the guided flow */
+};
+
+static void recover_arg_free(void *p)
+{
+    struct recover_arg *a = p;
+    if (a->list_file)
+        unlink(a->list_file);
+    free(a->list_file);
+    free(a->db);
+    free(a->unid);
+    recover_result_done(&a->r);
+    free(a);
+}
+
+static int recover_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct recover_arg *a = p;
+    struct recover_opts o = {.list_file = a->list_file, .db_path = a->db, .unid = a->unid};
+    int rc = recover_nlos(a->cfg, &o, job, &a->r);
+    char b[32];
+    dv_fmt_bytes(a->r.bytes, b, sizeof b);
+    snprintf(sum, n, "%llu recovered (%s), %llu already present, %llu unrecoverable",
+             (unsigned long long)a->r.recovered, b, (unsigned long long)a->r.present,
+             (unsigned long long)a->r.unrecoverable);
+    return rc;
+}
+
+static void recover_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct recover_arg *a = p;
+    struct console *c = ud;
+    (void)r;
+    if (a->r.n)
+        post_set(c, recover_lines(&a->r),
+                 a->doc ? "NLOs of the document: recovered / present / unrecoverable"
+                        : "Recovered NLOs: recovered / present / unrecoverable");
+    if (a->doc && c->rec_mode == RM_DOC)
+        rec_load_doc(c, NULL);
+    if (!a->doc && c->missing.src)
+        tui_list_reload(&c->missing);
+}
+
+static void start_recover(struct console *c, struct tui *t, struct recover_arg *a,
+                          const char *title)
+{
+    struct conjob_spec sp = {.kind = "recover",
+                             .title = title,
+                             .run = recover_job,
+                             .arg = a,
+                             .free_arg = recover_arg_free,
+                             .record = true,
+                             .on_done = recover_done,
+                             .ud = c};
+    start_job(c, t, &sp);
+}
+
+static void rec_doc_nlos(struct console *c, struct tui *t)
+{
+    const char *unid = rec_cur_unid(c);
+    if (!unid) {
+        tui_msg(t, "no document selected");
+        return;
+    }
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct recover_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->db = dv_strdup(c->rec_into);
+    a->unid = dv_strdup(unid);
+    a->doc = true;
+    char title[200];
+    snprintf(title, sizeof title, "recover NLOs of document %.12s", unid);
+    start_recover(c, t, a, title);
+}
+
+/* recover_doc_copy as a job */
+struct doccopy_arg {
+    const struct dv_config *cfg;
+    char *from, *unid, *live;
+    struct doccopy_result r;
+};
+
+static void doccopy_arg_free(void *p)
+{
+    struct doccopy_arg *a = p;
+    recover_result_done(&a->r.nlo);
+    free(a->from);
+    free(a->unid);
+    free(a->live);
+    free(a);
+}
+
+static int doccopy_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct doccopy_arg *a = p;
+    if (recover_doc_copy(a->cfg, a->from, a->unid, a->live, job, &a->r) != 0)
+        return -1;
+    snprintf(sum, n, "document %s %s %s (%d attachments, %d NLOs; %llu NLOs recovered first)",
+             a->unid, a->r.undeleted ? "undeleted in" : "copied into", a->live,
+             a->r.attachments, a->r.nlos, (unsigned long long)a->r.nlo.recovered);
+    return 0;
+}
+
+static void doccopy_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct doccopy_arg *a = p;
+    struct console *c = ud;
+    if (a->r.nlo.unrecoverable)
+        post_set(c, recover_lines(&a->r.nlo), "The document's NLOs: nothing was copied");
+    if (r->rc != 0)
+        return;
+    if (strcmp(a->unid, c->rec_unid) == 0)
+        c->rec_copied = true;
+    rec_load_docs(c, NULL);
+    if (c->rec_mode == RM_DOC) {
+        rec_refresh_doc_state(c);
+        rec_load_doc(c, NULL);
+    }
+    snprintf(c->post_resync, sizeof c->post_resync,
+             "The document is in %s again. The DAOS index does not count its references until a "
+             "resync.",
+             a->live);
+}
+
+static void rec_copy(struct console *c, struct tui *t)
+{
+    const char *unid = rec_cur_unid(c);
+    if (!unid) {
+        tui_msg(t, "no document selected");
+        return;
+    }
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char q[2600];
+    snprintf(q, sizeof q,
+             "Copy document %s from the restored copy %s into the LIVE database %s? Its missing "
+             "NLOs are recovered from the pool first; a soft-deleted document is undeleted.",
+             unid, c->rec_into, c->rec_db);
+    if (!tui_confirm(t, "Copy into the live database", q)) {
+        tui_msg(t, "copy cancelled");
+        return;
+    }
+    struct doccopy_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->from = dv_strdup(c->rec_into);
+    a->unid = dv_strdup(unid);
+    a->live = dv_strdup(c->rec_db);
+    char title[200];
+    snprintf(title, sizeof title, "copy of document %.12s into %.100s", unid, c->rec_db);
+    struct conjob_spec sp = {.kind = "doccopy",
+                             .title = title,
+                             .run = doccopy_job,
+                             .arg = a,
+                             .free_arg = doccopy_arg_free,
+                             .record = true,
+                             .on_done = doccopy_done,
+                             .ud = c};
+    start_job(c, t, &sp);
+}
+
 static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
-    (void)t;
     struct console *c = s->ud;
+    char line[2400];
+    if (c->rec_mode == RM_RESTORING) {
+        struct dv_progress p;
+        char title[128];
+        tui_put(b.y, b.x, b.w, " Single-document recovery: restoring into a new name", TH_HEADER,
+                true);
+        snprintf(line, sizeof line, " %s from set %s into %s", c->rec_db, c->rec_set,
+                 c->rec_into);
+        tui_put(b.y + 1, b.x, b.w, line, TH_TEXT, true);
+        if (conjob_snapshot(&p, title, sizeof title))
+            tui_progress_draw((struct tui_rect){b.y + 3, b.x + 2, 3, b.w - 4}, &p, dv_mono());
+        tui_hint(t, "restoring: the documents of the copy are listed when it ends (F9 cancels)");
+        return;
+    }
+    if (c->rec_mode == RM_DOCS) {
+        snprintf(line, sizeof line, " %llu documents, %llu no longer live (marked): %s from set "
+                 "%s, restored as %s",
+                 (unsigned long long)c->rec_ndocs, (unsigned long long)c->rec_nmarked, c->rec_db,
+                 c->rec_set, c->rec_into);
+        tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
+        tui_put(b.y + 1, b.x, b.w, c->rec_warn[0] ? c->rec_warn : " DAOS index NEEDS_RESYNC "
+                "after the restore (F8 resyncs)",
+                c->rec_warn[0] ? TH_WARNING : TH_DIM, true);
+        tui_list_draw(&c->docs, (struct tui_rect){b.y + 2, b.x, b.h - 2, b.w});
+        tui_hint(t, "/ finds a document, Enter opens it, F7 recovers its NLOs, F6 copies it into "
+                 "the live database, F9 back");
+        return;
+    }
+    if (c->rec_mode == RM_DOC) {
+        snprintf(line, sizeof line, " %s  (from %s)", c->rec_subject, c->rec_sender);
+        tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
+        bool gone = strcmp(c->rec_live, "present") != 0;
+        snprintf(line, sizeof line, " unid %s, created %s; in the live %s: %s", c->rec_unid,
+                 c->rec_created, c->rec_db, c->rec_live);
+        tui_put(b.y + 1, b.x, b.w, line, gone ? TH_WARNING : TH_TEXT, true);
+        snprintf(line, sizeof line, " %d attachments, %d NLOs: %d missing from the live "
+                 "repository%s",
+                 c->rec_natt, c->rec_nnlo, c->rec_missing,
+                 c->rec_lost ? " (SOME NOT IN THE POOL)" : "");
+        tui_put(b.y + 2, b.x, b.w, line,
+                c->rec_lost ? TH_ERROR : c->rec_missing ? TH_WARNING : TH_OK, true);
+        tui_list_draw(&c->atts, (struct tui_rect){b.y + 3, b.x, b.h - 3, b.w});
+        if (c->rec_copied)
+            tui_hint(t, "copied into %s: F8 resyncs the DAOS index, F9 back to the documents",
+                     c->rec_db);
+        else if (c->rec_missing)
+            tui_hint(t, "F7 recovers the %d missing NLOs, then F6 copies the document into %s",
+                     c->rec_missing, c->rec_db);
+        else if (gone)
+            tui_hint(t, "its NLOs are all live: F6 copies the document into %s", c->rec_db);
+        else
+            tui_hint(t, "the live database has this document: nothing to copy (F9 back)");
+        return;
+    }
     tui_put(b.y, b.x, b.w,
             c->missing_title[0] ? c->missing_title
                                 : " no list yet: d chooses a database, l reads a list file",
             TH_DIM, true);
     tui_list_draw(&c->missing, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
+    if (c->missing.src)
+        tui_hint(t, "Space selects, F7 recovers the selected (or all) NLOs, s saves the list; "
+                 "F6 single-document recovery");
+    else
+        tui_hint(t, "F6 (u) single-document recovery; F2 lists the NLOs a database misses; l "
+                 "reads a list");
+}
+
+static int rec_tick(struct tui_screen *s, struct tui *t)
+{
+    (void)t;
+    struct console *c = s->ud;
+    return c->rec_mode == RM_RESTORING && conjob_running() ? TUI_REDRAW : 0;
 }
 
 static struct namesrc *rec_names(struct console *c)
@@ -1703,6 +2429,60 @@ static int rec_load(struct console *c, struct tui *t)
     return TUI_REDRAW;
 }
 
+/* F7 on the panel: the selection (or every listed name) into a temp list file, then
+ * recover_nlos reads it as a job. */
+static int rec_recover_list(struct console *c, struct tui *t)
+{
+    struct namesrc *d = rec_names(c);
+    if (!d || d->n == 0) {
+        tui_msg(t, "the list is empty");
+        return TUI_HANDLED;
+    }
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return TUI_HANDLED;
+    }
+    size_t nmark = 0;
+    for (size_t i = 0; i < d->n; i++)
+        nmark += d->mark[i];
+    char q[300];
+    snprintf(q, sizeof q, "Copy the %zu %s NLOs from the backup pool into the live DAOS "
+             "repository?", nmark ? nmark : d->n, nmark ? "selected" : "listed");
+    if (!tui_confirm(t, "Recover", q)) {
+        tui_msg(t, "recover cancelled");
+        return TUI_REDRAW;
+    }
+    const char *tmp = getenv("TMPDIR");
+    char *path = dv_asprintf("%s/dvault-recover-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        dv_syserr("%s", path);
+        tui_error(t, "Recover", dv_err());
+        free(path);
+        return TUI_REDRAW;
+    }
+    for (size_t i = 0; i < d->n; i++)
+        if (!nmark || d->mark[i])
+            fprintf(f, "%s\n", d->names[i]);
+    if (fclose(f) != 0) {
+        dv_syserr("%s", path);
+        tui_error(t, "Recover", dv_err());
+        unlink(path);
+        free(path);
+        return TUI_REDRAW;
+    }
+    struct recover_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->list_file = path;
+    char title[64];
+    snprintf(title, sizeof title, "recover of %zu NLOs", nmark ? nmark : d->n);
+    start_recover(c, t, a, title);
+    return TUI_REDRAW;
+}
+
 static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
     (void)key;
@@ -1745,23 +2525,44 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
     case REC_LOAD:
         return rec_load(c, t);
     case REC_RECOVER:
-        if (!d || d->n == 0) {
-            tui_msg(t, "the list is empty");
-            return TUI_HANDLED;
-        }
-        if (tui_confirm(t, "Recover", "Copy the listed NLOs into the live DAOS repository?"))
-            not_wired(t, "recover (waits for backend/recover.h)");
-        return TUI_REDRAW;
+        return rec_recover_list(c, t);
     case REC_RESYNC:
-        start_resync(c, t);
+        start_resync(c, t, NULL);
         return TUI_REDRAW;
     case REC_DOC:
-        tui_message(t, "Single-document recovery",
-                    "Restore a database into a new name, browse its documents (those the live "
-                    "copy no longer has marked), recover a document's missing NLOs and copy it "
-                    "into the live database. This guided flow waits for the recover backend "
-                    "(doc list, doc copy, recover). Until then: Databases, r restores into a new "
-                    "name; m lists the NLOs a database misses.");
+        rec_flow_start(c, t);
+        return TUI_REDRAW;
+    case REC_OPEN:
+        rec_open(c, t);
+        return TUI_REDRAW;
+    case REC_DOC_NLOS:
+        rec_doc_nlos(c, t);
+        return TUI_REDRAW;
+    case REC_COPY:
+        rec_copy(c, t);
+        return TUI_REDRAW;
+    case REC_REFRESH:
+        rec_load_docs(c, t);
+        if (c->rec_mode == RM_DOC) {
+            rec_refresh_doc_state(c);
+            rec_load_doc(c, t);
+        }
+        return TUI_REDRAW;
+    case REC_BACK:
+        if (c->rec_mode == RM_DOC)
+            rec_set_mode(c, RM_DOCS);
+        else if (c->rec_mode == RM_DOCS)
+            rec_set_mode(c, RM_NLOS);
+        else if (c->rec_into[0] && c->docs.src)
+            rec_set_mode(c, RM_DOCS);
+        else
+            return TUI_IGNORED;
+        return TUI_REDRAW;
+    case REC_CANCEL:
+        if (conjob_running() && tui_confirm(t, "Cancel", "Cancel the restore?")) {
+            conjob_cancel();
+            tui_msg(t, "cancel requested: the restore stops at its next check");
+        }
         return TUI_REDRAW;
     }
     return TUI_IGNORED;
@@ -1998,6 +2799,20 @@ static int app_tick(struct tui *t, void *ud)
     } else {
         tui_msg(t, "%s done%s%s", r.title, r.summary[0] ? ": " : "", r.summary);
     }
+    if (c->post_lines) { /* what the job left to read: per-NLO results, verify problems */
+        struct strv *l = c->post_lines;
+        c->post_lines = NULL;
+        tui_view(t, c->post_title, NULL, l->v, (int)l->n, 0, false);
+        strv_free(l);
+        free(l);
+    }
+    if (c->post_resync[0] && r.rc == 0) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", c->post_resync);
+        c->post_resync[0] = 0;
+        start_resync(c, t, why);
+    }
+    c->post_resync[0] = 0;
     return TUI_REDRAW;
 }
 
@@ -2076,6 +2891,10 @@ int console_main(struct dv_config *cfg)
     tui_list_init(&c.missing, miss_cols, 3);
     c.missing.empty = "no NLOs missing";
     c.missing.nosrc = "choose a database (d) or read a list (l)";
+    tui_list_init(&c.docs, doc_cols, 6);
+    c.docs.empty = "the restored copy has no documents";
+    tui_list_init(&c.atts, att_cols, 6);
+    c.atts.empty = "the document has no attachments";
     tui_list_init(&c.jobs, job_cols, 5);
     c.jobs.empty = "no jobs yet";
     overview_load(&c);
@@ -2086,7 +2905,7 @@ int console_main(struct dv_config *cfg)
         {"Databases", db_keys, &c.dbs, db_enter, list_draw, db_action, NULL, &c},
         {"Sets", set_keys, &c.sets, sets_enter, list_draw, set_action, NULL, &c},
         {"Objects", obj_keys, &c.objects, objs_enter, objs_draw, obj_action, NULL, &c},
-        {"Recovery", rec_keys, &c.missing, NULL, rec_draw, rec_action, NULL, &c},
+        {"Recovery", rec_keys, &c.missing, NULL, rec_draw, rec_action, rec_tick, &c},
         {"Jobs", job_keys, &c.jobs, jobs_enter, jobs_draw, job_action, jobs_tick, &c},
     };
 
@@ -2100,6 +2919,7 @@ int console_main(struct dv_config *cfg)
     c.tui = t;
     theme_setup();
     theme_use(&c.theme);
+    c.rec_screen = &screens[4];
     for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)
         tui_add_screen(t, &screens[i]);
     tui_set_app_keys(t, app_keys, app_action, &c);
@@ -2115,6 +2935,12 @@ out:
     tui_list_done(&c.objects);
     tui_list_done(&c.missing);
     tui_list_done(&c.jobs);
+    tui_list_done(&c.docs);
+    tui_list_done(&c.atts);
+    if (c.post_lines) {
+        strv_free(c.post_lines);
+        free(c.post_lines);
+    }
     con_close_handles(&c);
     if (c.status_ok)
         status_done(&c.status);

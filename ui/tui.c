@@ -30,6 +30,7 @@ struct tui {
     int nscreens, cur;
     char *subtitle;
     char msg[256];
+    char hint[256]; /* shown when msg is empty (set by the screen's draw) */
     bool redraw, quit;
     time_t clock_drawn;
     const struct tui_key *app_keys;
@@ -187,6 +188,14 @@ void tui_switch(struct tui *t, int index)
     if (s->enter)
         s->enter(s, t);
     t->redraw = true;
+}
+
+void tui_hint(struct tui *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->hint, sizeof t->hint, fmt, ap);
+    va_end(ap);
 }
 
 void tui_msg(struct tui *t, const char *fmt, ...)
@@ -511,9 +520,10 @@ static void draw_all(struct tui *t)
     draw_tabs(t);
     struct tui_rect body = {2, 0, LINES - 4, COLS};
     struct tui_screen *s = tui_current(t);
+    t->hint[0] = 0;
     if (s && s->draw)
         s->draw(s, t, body);
-    tui_put(LINES - 2, 0, COLS, t->msg, TH_STATUS, true);
+    tui_put(LINES - 2, 0, COLS, t->msg[0] ? t->msg : t->hint, TH_STATUS, true);
     draw_bar(t);
     draw_modals(t, t->modal);
     refresh();

@@ -114,6 +114,9 @@ struct tui_screen *tui_current(struct tui *t);
 void tui_switch(struct tui *t, int index);
 /* The status line: a message until the next key (printf style). */
 void tui_msg(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A standing hint on the status line ("Enter opens the document, F7 recovers ..."), shown
+ * while there is no message. It is cleared before each draw: a screen sets it from draw(). */
+void tui_hint(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Redraw everything before the next key. */
 void tui_invalidate(struct tui *t);
 /* True when the terminal and locale take UTF-8 (else box drawing is ASCII). */
