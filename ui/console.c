@@ -89,13 +89,6 @@ struct console {
     char post_resync[600]; /* non-empty: offer a resync with this reason */
 };
 
-static int not_wired(struct tui *t, const char *what)
-{
-    tui_msg(t, "%s: not available yet", what);
-    return TUI_HANDLED;
-}
-
-
 static void strv_add(struct strv *s, char *str) /* takes str */
 {
     if (s->n == s->cap) {
@@ -111,6 +104,16 @@ static void strv_free(struct strv *s)
         free(s->v[i]);
     free(s->v);
     memset(s, 0, sizeof *s);
+}
+
+static void post_set(struct console *c, struct strv *lines, const char *title)
+{
+    if (c->post_lines) {
+        strv_free(c->post_lines);
+        free(c->post_lines);
+    }
+    c->post_lines = lines;
+    snprintf(c->post_title, sizeof c->post_title, "%s", title);
 }
 
 /* ---- handles of the console thread ---- */
@@ -161,13 +164,16 @@ static void overview_load(struct console *c)
     c->status_ok = status_collect(c->cfg, &c->status) == 0;
 }
 
-enum { OV_REFRESH = 1, OV_BACKUP, OV_INCR, OV_RESYNC };
+enum { OV_REFRESH = 1, OV_BACKUP, OV_INCR, OV_RESYNC, OV_DAOS_PRUNE };
 
 static const struct tui_key overview_keys[] = {
     {{KEY_F(5), 'r'}, OV_REFRESH, "Refresh", "Read the status again", NULL},
     {{KEY_F(2), 'b', 'B'}, OV_BACKUP, "Backup", "Start a full backup of all databases", NULL},
     {{'i'}, OV_INCR, NULL, "Start an incremental backup of all databases", NULL},
     {{'R', KEY_F(8)}, OV_RESYNC, "Resync", "Rebuild the DAOS index (resync daos, asks first)",
+     NULL},
+    {{'D'}, OV_DAOS_PRUNE, NULL,
+     "DAOS prune: delete zero-ref NLOs past the deletion interval that a backup holds (asks)",
      NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
@@ -422,6 +428,47 @@ static void start_resync(struct console *c, struct tui *t, const char *why)
     start_job(c, t, &sp);
 }
 
+static int daos_prune_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    const struct dv_config *cfg = p;
+    struct store_prune_counts k = {0};
+    bool no_catalog = false;
+    if (prune_daos(cfg, -1, job, &k, &no_catalog) != 0)
+        return -1;
+    char b[32];
+    dv_fmt_bytes(k.bytes, b, sizeof b);
+    if (no_catalog)
+        snprintf(sum, n, "no backup has run yet: nothing is safe to delete, nothing deleted");
+    else
+        snprintf(sum, n, "%llu NLOs deleted (%s), %llu wait for a backup, %llu not due yet",
+                 (unsigned long long)k.deleted, b, (unsigned long long)k.waiting_backup,
+                 (unsigned long long)k.not_due);
+    return 0;
+}
+
+static void start_daos_prune(struct console *c, struct tui *t)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char q[400];
+    snprintf(q, sizeof q, "Delete the NLOs whose refcount has been 0 for %ld days "
+             "(deferred_deletion_days)? Only those a complete backup set holds are deleted; the "
+             "others wait for the next backup.",
+             c->cfg->server.deferred_deletion_days);
+    if (!tui_confirm(t, "DAOS prune", q)) {
+        tui_msg(t, "DAOS prune cancelled");
+        return;
+    }
+    struct conjob_spec sp = {.kind = "daos-prune",
+                             .title = "DAOS prune",
+                             .run = daos_prune_job,
+                             .arg = c->cfg,
+                             .record = true};
+    start_job(c, t, &sp);
+}
+
 static int overview_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
     (void)key;
@@ -437,6 +484,9 @@ static int overview_action(struct tui_screen *s, struct tui *t, int action, int 
         return TUI_REDRAW;
     case OV_RESYNC:
         start_resync(c, t, NULL);
+        return TUI_REDRAW;
+    case OV_DAOS_PRUNE:
+        start_daos_prune(c, t);
         return TUI_REDRAW;
     }
     return TUI_IGNORED;
@@ -1146,6 +1196,172 @@ static void set_open(struct console *c, struct tui *t, int64_t seq)
     strv_free(&l);
 }
 
+/* verify of one set as a job: problems collected on the worker, shown in a view afterwards */
+struct verify_arg {
+    const struct dv_config *cfg;
+    struct console *c;
+    char *set_id;
+    struct strv problems;
+    struct verify_result r;
+};
+
+static void verify_arg_free(void *p)
+{
+    struct verify_arg *a = p;
+    strv_free(&a->problems);
+    free(a->set_id);
+    free(a);
+}
+
+static void verify_problem(void *ud, const char *file, const char *msg)
+{
+    struct verify_arg *a = ud;
+    if (a->problems.n < 100000)
+        strv_add(&a->problems, dv_asprintf(" %s: %s", file, msg));
+}
+
+static int verify_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct verify_arg *a = p;
+    struct verify_opts o = {.set_id = a->set_id};
+    int rc = verify_run(a->cfg, &o, job, verify_problem, a, &a->r);
+    if (rc < 0)
+        return -1;
+    char b[32], head[64];
+    dv_fmt_bytes(a->r.bytes, b, sizeof b);
+    if (a->r.problems)
+        snprintf(head, sizeof head, "%llu PROBLEMS", (unsigned long long)a->r.problems);
+    else
+        snprintf(head, sizeof head, "no problems");
+    snprintf(sum, n, "%s; %llu copies, %llu deltas, %llu test restores, %llu of %llu NLOs "
+             "hashed, %s read",
+             head, (unsigned long long)a->r.copies, (unsigned long long)a->r.deltas,
+             (unsigned long long)a->r.restores, (unsigned long long)a->r.nlos_checked,
+             (unsigned long long)a->r.nlos_listed, b);
+    return 0;
+}
+
+static void verify_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct verify_arg *a = p;
+    struct console *c = ud;
+    if (r->rc != 0 || a->problems.n == 0)
+        return;
+    struct strv *l = dv_calloc(1, sizeof *l);
+    *l = a->problems;
+    memset(&a->problems, 0, sizeof a->problems);
+    char title[200];
+    snprintf(title, sizeof title, "Verify of set %s: %llu problems", a->set_id,
+             (unsigned long long)a->r.problems);
+    post_set(c, l, title);
+}
+
+static void start_verify(struct console *c, struct tui *t, const char *set_id)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct verify_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->c = c;
+    a->set_id = dv_strdup(set_id);
+    char title[128];
+    snprintf(title, sizeof title, "verify of set %.40s", set_id);
+    struct conjob_spec sp = {.kind = "verify",
+                             .title = title,
+                             .run = verify_job,
+                             .arg = a,
+                             .free_arg = verify_arg_free,
+                             .record = true,
+                             .on_done = verify_done,
+                             .ud = c};
+    start_job(c, t, &sp);
+}
+
+/* prune: a preview (prune_run dry_run, on the console thread: it changes nothing), then the
+ * real run as a job after a confirmation */
+static int prune_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    const struct dv_config *cfg = p;
+    struct prune_opts o = {.dry_run = false};
+    struct prune_result r;
+    int rc = prune_run(cfg, &o, job, &r);
+    char b[32], nb[32];
+    dv_fmt_bytes(r.set_bytes, b, sizeof b);
+    dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
+    snprintf(sum, n, "%llu sets removed (%llu failed), %llu copies, %llu deltas, %s; %llu pool "
+             "NLOs (%s)",
+             (unsigned long long)(r.sets_pruned + r.failed_pruned),
+             (unsigned long long)r.failed_pruned, (unsigned long long)r.files,
+             (unsigned long long)r.deltas, b, (unsigned long long)r.nlos, nb);
+    prune_result_done(&r);
+    return rc;
+}
+
+static void sets_prune(struct console *c, struct tui *t)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct prune_opts o = {.dry_run = true};
+    struct prune_result r;
+    if (prune_run(c->cfg, &o, NULL, &r) != 0) {
+        tui_error(t, "Prune preview", dv_err());
+        prune_result_done(&r);
+        return;
+    }
+    if (r.no_catalog) {
+        tui_message(t, "Prune", "No catalog yet: no backup has run, nothing to prune.");
+        prune_result_done(&r);
+        return;
+    }
+    struct strv l = {0};
+    char b[32], nb[32];
+    dv_fmt_bytes(r.set_bytes, b, sizeof b);
+    dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
+    uint64_t go = r.sets_pruned + r.failed_pruned;
+    strv_add(&l, dv_asprintf(" retention: keep %ld sets, %ld days", c->cfg->backup.keep_sets,
+                             c->cfg->backup.keep_days));
+    strv_add(&l, dv_asprintf(" would remove %llu sets (%llu failed): %llu copies, %llu deltas "
+                             "(%llu moved outside their set), %s",
+                             (unsigned long long)go, (unsigned long long)r.failed_pruned,
+                             (unsigned long long)r.files, (unsigned long long)r.deltas,
+                             (unsigned long long)r.deltas_outside, b));
+    strv_add(&l, dv_asprintf(" and %llu NLOs from the pool that no remaining set needs (%s)",
+                             (unsigned long long)r.nlos, nb));
+    strv_add(&l, dv_strdup(""));
+    for (size_t i = 0; i < r.nsets; i++) {
+        const struct prune_set *ps = &r.sets[i];
+        char sz[32];
+        dv_fmt_bytes(ps->bytes, sz, sizeof sz);
+        strv_add(&l, dv_asprintf(" %-6s %-18s %-11s %-8s %9s  %s", ps->d.prune ? "REMOVE" : "keep",
+                                 ps->set.id, catalog_set_kind_name(ps->set.kind),
+                                 catalog_set_status_name(ps->set.status), ps->d.prune ? sz : "",
+                                 prune_why_text(ps->d.why)));
+    }
+    prune_result_done(&r);
+    tui_view(t, "Prune preview (nothing changed yet)", NULL, l.v, (int)l.n, 0, false);
+    strv_free(&l);
+    if (go == 0 && r.nlos == 0) {
+        tui_msg(t, "prune: nothing to remove");
+        return;
+    }
+    char q[300];
+    snprintf(q, sizeof q, "Prune now: remove %llu sets and %llu pool NLOs (%s + %s)? This cannot "
+             "be undone.", (unsigned long long)go, (unsigned long long)r.nlos, b, nb);
+    if (!tui_confirm(t, "Prune", q)) {
+        tui_msg(t, "prune cancelled");
+        return;
+    }
+    struct conjob_spec sp = {.kind = "prune",
+                             .title = "prune of the backup sets",
+                             .run = prune_job,
+                             .arg = c->cfg};
+    start_job(c, t, &sp);
+}
+
 static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
     (void)key;
@@ -1169,19 +1385,11 @@ static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
             set_open(c, t, key_seq(r->key));
             return TUI_REDRAW;
         }
-        return not_wired(t, "verify (waits for backend/verify.h)");
-    case SET_PRUNE: {
-        char q[256];
-        snprintf(q, sizeof q,
-                 "Prune the backup sets beyond the retention (keep %ld sets, %ld days)? "
-                 "Their copies and deltas are deleted from the target.",
-                 c->cfg->backup.keep_sets, c->cfg->backup.keep_days);
-        if (tui_confirm(t, "Prune", q))
-            not_wired(t, "prune (waits for backend/prune.h)");
-        else
-            tui_msg(t, "prune cancelled");
+        start_verify(c, t, r->cell[0]);
         return TUI_REDRAW;
-    }
+    case SET_PRUNE:
+        sets_prune(c, t);
+        return TUI_REDRAW;
     }
     return TUI_IGNORED;
 }
@@ -1392,49 +1600,48 @@ static void objs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
     tui_list_draw(&c->objects, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
 }
 
-static int whereis_cb(void *ud, const struct catalog_set *s)
-{
-    struct strv *l = ud;
-    char when[32];
-    dv_fmt_time(s->started, when, sizeof when);
-    strv_add(l, dv_asprintf("   %-18s %-11s %-8s %s", s->id, catalog_set_kind_name(s->kind),
-                            catalog_set_status_name(s->status), when));
-    return l->n > 2000; /* enough to read */
-}
-
 static void obj_whereis(struct console *c, struct tui *t, const char *name)
 {
-    struct strv l = {0};
-    struct dv_store *st = con_store(c);
-    struct store_object lv;
-    int lr = st ? store_object_get(st, name, &lv) : -1;
-    if (lr == 1)
-        strv_add(&l, dv_asprintf(" live: daos/%04d, refcount %lld%s", lv.subdir,
-                                 (long long)lv.refcount,
-                                 lv.refcount == 0 ? " (waiting for deferred deletion)" : ""));
-    else if (lr == 0)
-        strv_add(&l, dv_strdup(" live: not in the DAOS index (missing from the repository?)"));
-    else
-        strv_add(&l, dv_asprintf(" live: %s", dv_err()));
-    bool none;
-    struct catalog *cat = con_catalog(c, &none);
-    struct catalog_pool_obj po;
-    int pr = cat ? catalog_pool_get(cat, name, &po) : 0;
-    if (pr == 1) {
-        char when[32], b[32];
-        dv_fmt_time(po.stored_at, when, sizeof when);
-        dv_fmt_bytes((uint64_t)po.size, b, sizeof b);
-        strv_add(&l, dv_asprintf(" pool: stored %s (%s), first by set #%lld, last seen in daos/%04lld",
-                                 when, b, (long long)po.first_set, (long long)po.live_subdir));
-    } else {
-        strv_add(&l, dv_strdup(pr < 0 ? " pool: catalog error" : " pool: not held by the target"));
+    struct whereis_result w;
+    if (recover_whereis(c->cfg, name, &w) != 0) {
+        tui_error(t, "Where is it", dv_err());
+        recover_whereis_done(&w);
+        return;
     }
+    struct strv l = {0};
+    if (w.live_path)
+        strv_add(&l, dv_asprintf(" live: daos/%04d, %s", w.live_subdir,
+                                 !w.indexed         ? "not in the DAOS index (resync)"
+                                 : w.refcount == 0 ? "refcount 0 (waiting for deferred deletion)"
+                                                   : "indexed"));
+    else
+        strv_add(&l, dv_strdup(" live: MISSING from the repository (Recovery, F7 brings it back)"));
+    if (w.indexed && w.refcount > 0)
+        strv_add(&l, dv_asprintf(" DAOS index refcount %lld", (long long)w.refcount));
+    if (w.in_pool) {
+        char when[32], b[32];
+        dv_fmt_time(w.pool.stored_at, when, sizeof when);
+        dv_fmt_bytes((uint64_t)w.pool.size, b, sizeof b);
+        strv_add(&l, dv_asprintf(" pool: stored %s (%s), first by set #%lld; file %s", when, b,
+                                 (long long)w.pool.first_set, w.pool_file ? "present" : "MISSING"));
+    } else {
+        strv_add(&l, dv_strdup(" pool: not held by the target"));
+    }
+    strv_add(&l, dv_asprintf(" databases referencing it now: %zu", w.ndbs));
+    for (size_t i = 0; i < w.ndbs; i++)
+        strv_add(&l, dv_asprintf("   %-50s %lld attachment%s", w.dbs[i].path,
+                                 (long long)w.dbs[i].refs, w.dbs[i].refs == 1 ? "" : "s"));
     strv_add(&l, dv_strdup(" sets holding it (newest first):"));
-    size_t before = l.n;
-    if (cat && catalog_nlo_sets(cat, name, whereis_cb, &l) < 0)
-        strv_add(&l, dv_asprintf("   %s", dv_err()));
-    if (l.n == before)
+    for (size_t i = 0; i < w.nsets && i < 2000; i++) {
+        char when[32];
+        dv_fmt_time(w.sets[i].started, when, sizeof when);
+        strv_add(&l, dv_asprintf("   %-18s %-11s %-8s %s", w.sets[i].id,
+                                 catalog_set_kind_name(w.sets[i].kind),
+                                 catalog_set_status_name(w.sets[i].status), when));
+    }
+    if (w.nsets == 0)
         strv_add(&l, dv_strdup("   none"));
+    recover_whereis_done(&w);
     tui_view(t, name, NULL, l.v, (int)l.n, 0, false);
     strv_free(&l);
 }
@@ -2085,16 +2292,6 @@ static struct strv *recover_lines(const struct recover_result *r)
         }
     }
     return l;
-}
-
-static void post_set(struct console *c, struct strv *lines, const char *title)
-{
-    if (c->post_lines) {
-        strv_free(c->post_lines);
-        free(c->post_lines);
-    }
-    c->post_lines = lines;
-    snprintf(c->post_title, sizeof c->post_title, "%s", title);
 }
 
 /* recover_nlos as a job: a list file (the panel's selection) or one document's NLOs */

@@ -6,7 +6,9 @@
 # "gone" -> open it (its NLOs MISSING) -> F7 recovers them -> F6 copies it into the live
 # database -> the offered resync. Afterwards, outside the console, the live database has the
 # document (same unid) with its attachments and `dvload verify` passes. Every screen of the
-# flow stays whole through 120x40 -> 80x24 -> 120x40.
+# flow stays whole through 120x40 -> 80x24 -> 120x40. Then: Sets v verifies the set (no
+# problems), p previews the prune (nothing to remove), Overview D runs the DAOS prune, and the
+# Objects screen's where-is names the databases referencing an NLO now.
 . "$(dirname "$0")/lib.sh"
 : "${DVAULT:?set DVAULT to the dvault binary}"
 : "${DVLOAD:?set DVLOAD to the dvload binary}"
@@ -107,6 +109,16 @@ tui_wait_for "resync of the DAOS index done" 300
 tui_wait_for "in the live $db: present"
 resizes "2 dbs"
 tui_keys F9; tui_wait_for "no longer live (marked)"
+
+# the other wired actions on the same server: verify a set, prune preview, DAOS prune, where is
+tui_keys 3; tui_wait_for "complete"; tui_keys v
+tui_wait_for "done: no problems" 300
+tui_keys p; tui_wait_for "Prune preview"; tui_wait_for "keep"; tui_wait_for "would remove 0 sets"
+tui_keys Escape; tui_wait_for "prune: nothing to remove"
+tui_keys 1 D; tui_wait_for "DAOS prune"; tui_keys y; tui_wait_for "DAOS prune done" 300
+tui_keys 4; tui_wait_for "view: live index"; tui_keys Enter
+tui_wait_for "databases referencing it now"; tui_wait_for "sets holding it"
+tui_keys Escape; tui_wait_gone "sets holding it"
 tui_keys q
 [ "$(tui_exit_status)" = 0 ] || fail "quit: exit status $(tui_exit_status)"
 
