@@ -57,6 +57,8 @@ static int pick_set(void *ud, const struct catalog_set *s)
 {
     struct set_pick *p = ud;
     p->n++;
+    if (s->pruning > 0) /* half-removed by an interrupted prune: not a source */
+        return 0;
     if (s->status == CATALOG_SET_COMPLETE && !p->newest[0])
         snprintf(p->newest, sizeof p->newest, "%s", s->id);
     if (p->want && strcmp(p->want, s->id) == 0)

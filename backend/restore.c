@@ -76,6 +76,12 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
                   catalog_set_status_name(s.status));
         return -1;
     }
+    if (s.pruning > 0) {
+        dv_seterr("backup set %s is being pruned (an interrupted prune): run dvault prune to "
+                  "finish it and choose another set",
+                  set_id);
+        return -1;
+    }
     snprintf(info->set_id, sizeof info->set_id, "%s", set_id);
     info->set_started = s.started;
     struct catalog_set_file f;
