@@ -141,8 +141,7 @@ struct delta_writer *delta_writer_new(const char *path, const struct delta_heade
     }
     if (strnlen(h->replica_id, DELTA_ID_MAX) >= DELTA_ID_MAX ||
         strnlen(h->dbiid, DELTA_ID_MAX) >= DELTA_ID_MAX) {
-        dv_seterr("delta %s: replica or instance id longer than %d bytes", path,
-                  DELTA_ID_MAX - 1);
+        dv_seterr("delta %s: replica or instance id longer than %d bytes", path, DELTA_ID_MAX - 1);
         return NULL;
     }
     struct delta_writer *w = dv_calloc(1, sizeof *w);
@@ -211,8 +210,7 @@ int delta_writer_add(struct delta_writer *w, uint32_t pgno, const void *page)
 int delta_writer_commit(struct delta_writer *w, char sha256_hex[65])
 {
     if (w->added != w->h.page_count) {
-        dv_seterr("delta %s: %u pages written, %u announced", w->path, w->added,
-                  w->h.page_count);
+        dv_seterr("delta %s: %u pages written, %u announced", w->path, w->added, w->h.page_count);
         writer_free(w, true);
         return -1;
     }
@@ -381,8 +379,7 @@ static int reader_trailer(struct delta_reader *r)
         return -1;
     }
     if (memcmp(tr + 16, md, 32) != 0) {
-        dv_seterr("%s: delta trailer: SHA-256 of the file does not match (corrupt file)",
-                  r->path);
+        dv_seterr("%s: delta trailer: SHA-256 of the file does not match (corrupt file)", r->path);
         return -1;
     }
     r->done = true;
@@ -405,13 +402,13 @@ int delta_reader_next(struct delta_reader *r, uint32_t *pgno, const void **page)
     }
     uint32_t p = get32(r->rec);
     if (get32(r->rec + 4) != record_crc(r->rec, r->h.page_size)) {
-        dv_seterr("%s: record %u (pgno %u): checksum mismatch (corrupt record)", r->path,
-                  r->index, p);
+        dv_seterr("%s: record %u (pgno %u): checksum mismatch (corrupt record)", r->path, r->index,
+                  p);
         return -1;
     }
     if (p == 0 || p <= r->last_pgno) {
-        dv_seterr("%s: record %u (pgno %u): pages out of order (previous %u)", r->path,
-                  r->index, p, r->last_pgno);
+        dv_seterr("%s: record %u (pgno %u): pages out of order (previous %u)", r->path, r->index, p,
+                  r->last_pgno);
         return -1;
     }
     if ((uint64_t)p * r->h.page_size > r->h.final_size) {

@@ -1,26 +1,23 @@
 /* hotcopy.c - see hotcopy.h; the method is design.md "Hot backup of a live database". */
 #include "hotcopy.h"
+#include "runcmd.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "delta.h"
 #include "util.h"
 #include "wal.h"
 
-#define HOTCOPY_CHUNK (16u << 20)      /* bytes copied between progress/cancel checks */
-#define HOTCOPY_BUSY_MS 30000          /* wait for a writer to finish (locked copy) */
-#define HOTCOPY_CMD_TAIL 300           /* bytes of a snapshot command's output kept */
+#define HOTCOPY_CHUNK (16u << 20) /* bytes copied between progress/cancel checks */
+#define HOTCOPY_BUSY_MS 30000     /* wait for a writer to finish (locked copy) */
 
-extern char **environ;
 
 /* Everything one copy holds, so that one exit path can release it in the right order. */
 struct hc {
@@ -119,138 +116,12 @@ static int begin_snapshot(struct hc *c)
 
 /* ---- snapshot_command ---- */
 
-static char *subst(const char *arg, const char *src, const char *dst)
-{
-    size_t cap = strlen(arg) + 1, n = 0;
-    char *out = dv_malloc(cap);
-    for (const char *p = arg; *p;) {
-        const char *rep = NULL;
-        size_t skip = 0;
-        if (strncmp(p, "{src}", 5) == 0)
-            rep = src, skip = 5;
-        else if (strncmp(p, "{dst}", 5) == 0)
-            rep = dst, skip = 5;
-        size_t add = rep ? strlen(rep) : 1;
-        if (n + add + 1 > cap) {
-            cap = (n + add + 1) * 2;
-            out = dv_realloc(out, cap);
-        }
-        if (rep) {
-            memcpy(out + n, rep, add);
-            p += skip;
-        } else {
-            out[n] = *p++;
-        }
-        n += add;
-    }
-    out[n] = '\0';
-    return out;
-}
-
-static void free_argv(char **argv)
-{
-    for (size_t i = 0; argv && argv[i]; i++)
-        free(argv[i]);
-    free(argv);
-}
-
-/*
- * Run cmd (split on whitespace, no shell; {src}/{dst} substituted in each argument). Its
- * stdout and stderr go to a pipe whose tail is quoted on failure.
- */
+/* Run the configured snapshot command (no shell; {src} and {dst} substituted per word). */
 static int run_snapshot_command(const char *cmd, const char *src, const char *dst)
 {
-    size_t n = 0, cap = 8;
-    char **argv = dv_calloc(cap, sizeof *argv);
-    for (const char *p = cmd; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n')
-            p++;
-        if (!*p)
-            break;
-        const char *e = p;
-        while (*e && *e != ' ' && *e != '\t' && *e != '\n')
-            e++;
-        char *word = dv_asprintf("%.*s", (int)(e - p), p);
-        if (n + 2 > cap) {
-            cap *= 2;
-            argv = dv_realloc(argv, cap * sizeof *argv);
-        }
-        argv[n++] = subst(word, src, dst);
-        argv[n] = NULL;
-        free(word);
-        p = e;
-    }
-    if (n == 0) {
-        free_argv(argv);
-        dv_seterr("snapshot command is empty");
-        return -1;
-    }
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0) {
-        dv_syserr("snapshot command %s: pipe", argv[0]);
-        free_argv(argv);
-        return -1;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-    pid_t pid;
-    int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pfd[1]);
-    if (err != 0) {
-        close(pfd[0]);
-        errno = err;
-        dv_syserr("snapshot command %s", argv[0]);
-        free_argv(argv);
-        return -1;
-    }
-    char tail[HOTCOPY_CMD_TAIL + 1];
-    size_t tlen = 0;
-    char buf[4096];
-    for (;;) {
-        ssize_t r = read(pfd[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        for (ssize_t i = 0; i < r; i++) {
-            if (tlen == HOTCOPY_CMD_TAIL) {
-                memmove(tail, tail + 1, HOTCOPY_CMD_TAIL - 1);
-                tlen--;
-            }
-            tail[tlen++] = buf[i];
-        }
-    }
-    close(pfd[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            dv_syserr("snapshot command %s: wait", argv[0]);
-            free_argv(argv);
-            return -1;
-        }
-    }
-    while (tlen > 0 && (tail[tlen - 1] == '\n' || tail[tlen - 1] == ' '))
-        tlen--;
-    tail[tlen] = '\0';
-    for (size_t i = 0; i < tlen; i++)
-        if (tail[i] == '\n' || tail[i] == '\r' || tail[i] == '\t')
-            tail[i] = ' ';
-    int rc = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-        dv_seterr("snapshot command %s exited with %d%s%s", argv[0], WEXITSTATUS(status),
-                  tlen ? ": " : "", tail);
-        rc = -1;
-    } else if (WIFSIGNALED(status)) {
-        dv_seterr("snapshot command %s killed by signal %d%s%s", argv[0], WTERMSIG(status),
-                  tlen ? ": " : "", tail);
-        rc = -1;
-    }
-    free_argv(argv);
-    return rc;
+    const struct runcmd_subst subst[] = {{"{src}", src}, {"{dst}", dst}, {NULL, NULL}};
+    const struct runcmd_opts o = {.what = "snapshot command", .subst = subst};
+    return runcmd(cmd, &o);
 }
 
 /* ---- the copy ---- */
@@ -273,7 +144,7 @@ static int copy_bytes(struct hc *c)
         }
         job_advance(job, 0, size, NULL);
     } else {
-        c->out_fd = open(c->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        c->out_fd = open(c->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (c->out_fd < 0) {
             dv_syserr("create %s", c->tmp);
             return -1;
@@ -317,8 +188,7 @@ static int capture_delta(struct hc *c)
         return -1;
     }
     if (c->opts->delta == DV_DELTA_KEEP) {
-        struct delta_header h = {.page_size = c->res->page_size,
-                                 .base_size = c->res->base_size};
+        struct delta_header h = {.page_size = c->res->page_size, .base_size = c->res->base_size};
         snprintf(h.replica_id, sizeof h.replica_id, "%s", c->res->replica_id);
         snprintf(h.dbiid, sizeof h.dbiid, "%s", c->res->dbiid);
         struct delta_header out;
@@ -337,8 +207,7 @@ static int capture_delta(struct hc *c)
         c->res->final_size = out.final_size;
         dv_crashpoint("hotcopy.delta");
     } else if (c->wal_fd >= 0) {
-        if (delta_apply_wal(c->wal_fd, c->walp, &c->w, c->out_fd, c->tmp,
-                            &c->res->final_size) != 0)
+        if (delta_apply_wal(c->wal_fd, c->walp, &c->w, c->out_fd, c->tmp, &c->res->final_size) != 0)
             return -1;
     } else {
         c->res->final_size = c->res->base_size;
@@ -373,9 +242,14 @@ int hotcopy_db(const char *src, const char *dst, const char *delta_path,
 {
     static const struct hotcopy_opts no_opts = {0};
     double t0 = dv_mono();
-    struct hc c = {.src = src, .dst = dst, .delta_path = delta_path,
-                   .opts = opts ? opts : &no_opts, .res = result,
-                   .src_fd = -1, .out_fd = -1, .wal_fd = -1};
+    struct hc c = {.src = src,
+                   .dst = dst,
+                   .delta_path = delta_path,
+                   .opts = opts ? opts : &no_opts,
+                   .res = result,
+                   .src_fd = -1,
+                   .out_fd = -1,
+                   .wal_fd = -1};
     memset(result, 0, sizeof *result);
     if (c.opts->delta == DV_DELTA_KEEP && (!delta_path || !delta_path[0])) {
         dv_seterr("hotcopy %s: delta mode keep needs a delta path", src);

@@ -51,6 +51,15 @@ int restore_materialize(struct catalog *cat, struct target *t, const char *set_i
                         const char *db_path, const char *out_path, bool overwrite,
                         struct dv_job *job, struct restore_info *info)
 {
+    return restore_materialize_ex(cat, t, set_id, db_path, out_path, overwrite, NULL, NULL, job,
+                                  info);
+}
+
+int restore_materialize_ex(struct catalog *cat, struct target *t, const char *set_id,
+                           const char *db_path, const char *out_path, bool overwrite,
+                           restore_prepare_fn prepare, void *prepare_ud, struct dv_job *job,
+                           struct restore_info *info)
+{
     struct restore_info dummy;
     if (!info)
         info = &dummy;
@@ -142,8 +151,10 @@ int restore_materialize(struct catalog *cat, struct target *t, const char *set_i
             goto out;
         info->delta_pages = h.page_count;
     }
-    /* 4. check before the file gets its real name */
+    /* 4. the caller's changes (new ids), then check before the file gets its real name */
 check:
+    if (prepare && prepare(prepare_ud, tmp) != 0)
+        goto out;
     if (restore_integrity_check(tmp) != 0)
         goto out;
     if (stat(tmp, &st) == 0)

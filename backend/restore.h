@@ -38,6 +38,20 @@ int restore_materialize(struct catalog *cat, struct target *t, const char *set_i
                         const char *db_path, const char *out_path, bool overwrite,
                         struct dv_job *job, struct restore_info *info);
 
+/*
+ * Called by restore_materialize_ex on the complete temporary file (kept delta applied) before
+ * integrity_check and the final rename: it may modify the file (e.g. give it new ids). It must
+ * leave no files beside tmp_path (close its SQLite connections). 0, or -1 with dv_err() set
+ * (the restore then fails and nothing is left).
+ */
+typedef int (*restore_prepare_fn)(void *ud, const char *tmp_path);
+
+/* restore_materialize, with prepare (may be NULL) run on the temporary file. */
+int restore_materialize_ex(struct catalog *cat, struct target *t, const char *set_id,
+                           const char *db_path, const char *out_path, bool overwrite,
+                           restore_prepare_fn prepare, void *prepare_ud, struct dv_job *job,
+                           struct restore_info *info);
+
 /* PRAGMA integrity_check of a database file opened read-only and immutable (nothing is
  * written beside it). 0 when "ok", else -1 with the first problem in dv_err(). */
 int restore_integrity_check(const char *path);

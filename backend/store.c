@@ -1625,35 +1625,6 @@ int store_nlo_read(struct dv_store *st, const char *name, unsigned char **buf, s
     return rc;
 }
 
-/* References to name across the databases found by the globs. */
-static int count_refs_all(struct dv_store *st, const char *name, int64_t *out)
-{
-    char **dbs;
-    size_t n;
-    if (dbglob_list(st->cfg, &dbs, &n) != 0)
-        return -1;
-    int64_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        char *abs = dv_path_join(st->cfg->server.data_dir, dbs[i]);
-        sqlite3 *h;
-        if (sq_open(abs, SQLITE_OPEN_READONLY, &h) == 0) {
-            sqlite3_stmt *s = NULL;
-            if (sqlite3_prepare_v2(h, "SELECT count(*) FROM attachments WHERE nlo = ?1", -1, &s,
-                                   NULL) == SQLITE_OK) {
-                sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-                if (sqlite3_step(s) == SQLITE_ROW)
-                    total += sqlite3_column_int64(s, 0);
-            }
-            sqlite3_finalize(s);
-            sqlite3_close(h);
-        }
-        free(abs);
-    }
-    dbglob_free(dbs);
-    *out = total;
-    return 0;
-}
-
 int store_nlo_install(struct dv_store *st, const char *name, const char *src_path, bool *installed)
 {
     if (installed)
@@ -1662,78 +1633,11 @@ int store_nlo_install(struct dv_store *st, const char *name, const char *src_pat
         dv_seterr("'%.100s' is not an NLO name", name);
         return -1;
     }
-    char *have = store_nlo_path(st, name);
-    if (have) {
-        free(have);
-        return 0;
-    }
-    int fd = open(src_path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        dv_syserr("NLO source %s", src_path);
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    int subdir = 0;
-    if (idx_begin(st) != 0)
-        goto fail_fd;
-    if (idx_take_slot(st, &subdir) != 0 || idx_commit(st) != 0) {
-        idx_rollback(st);
-        goto fail_fd;
-    }
-    int rc = nlo_put_bytes(st, subdir, name, NULL, (size_t)sb.st_size, fd);
-    close(fd);
-    fd = -1;
-    char *final = nlo_file(st, subdir, name);
-    unsigned char *plain = NULL;
-    size_t plen;
-    if (rc == 0 && nlo_read_path(st, name, final, &plain, &plen) != 0) {
-        dv_preferr("install %s", name);
-        unlink(final);
-        rc = -1;
-    }
-    free(final);
-    free(plain);
-    int64_t refs = 0;
-    if (rc == 0)
-        rc = count_refs_all(st, name, &refs);
-    if (idx_begin(st) != 0)
-        return -1;
-    if (rc != 0) {
-        char keep[DV_ERR_MAX];
-        snprintf(keep, sizeof keep, "%s", dv_err());
-        if (idx_free_slot(st, subdir) == 0)
-            idx_commit(st);
-        else
-            idx_rollback(st);
-        dv_seterr("%s", keep);
-        return -1;
-    }
-    sqlite3_stmt *s = sq_prep(st->idx, "INSERT OR REPLACE INTO doi(name, subdir, size, refcount,"
-                                       " zero_since) VALUES (?1, ?2, ?3, ?4, ?5)", "DAOS index");
-    if (!s) {
-        idx_rollback(st);
-        return -1;
-    }
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, subdir);
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)name_size(name));
-    sqlite3_bind_int64(s, 4, refs);
-    if (refs == 0)
-        sqlite3_bind_int64(s, 5, dv_now());
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_fail(st->idx, "DAOS index: install");
-    sqlite3_finalize(s);
-    if (rc != 0 || idx_commit(st) != 0) {
-        idx_rollback(st);
-        return -1;
-    }
-    if (installed)
-        *installed = true;
-    return cfg_write(st);
-fail_fd:
-    close(fd);
-    return -1;
+    struct store_install one = {.name = name, .src_path = src_path};
+    int rc = store_nlo_install_many(st, &one, 1, NULL);
+    if (rc == 0 && installed)
+        *installed = one.status == STORE_INSTALL_NEW;
+    return rc;
 }
 
 /* ---- status, check ----------------------------------------------------------------------------- */
@@ -2311,6 +2215,475 @@ int store_objects(struct dv_store *st, store_object_fn fn, void *ud)
     }
     if (rc == 0 && r != SQLITE_DONE)
         rc = sq_fail(st->idx, "DAOS index: objects");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- recovery support ------------------------------------------------------------------------ */
+
+struct store_repo {
+    nlokey *keys;
+    size_t n;
+};
+
+struct store_repo *store_repo_scan(struct dv_store *st)
+{
+    struct store_repo *r = dv_calloc(1, sizeof *r);
+    if (repo_keys(st, &r->keys, &r->n) != 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+bool store_repo_has(const struct store_repo *r, const char *name)
+{
+    if (!r || !r->n || !store_nlo_name_valid(name))
+        return false;
+    nlokey k;
+    dv_unhex(name, k.b, 40);
+    return bsearch(&k, r->keys, r->n, sizeof k, key_cmp) != NULL;
+}
+
+void store_repo_free(struct store_repo *r)
+{
+    if (!r)
+        return;
+    free(r->keys);
+    free(r);
+}
+
+static int subdir_of_path(const char *p)
+{
+    const char *slash = strrchr(p, '/');
+    if (!slash || slash - p < 5)
+        return 0;
+    char d[5];
+    memcpy(d, slash - 4, 4);
+    d[4] = '\0';
+    return subdir_num(d);
+}
+
+/* refs[i] = attachment rows referencing names[i] across the glob databases (one pass). */
+static int count_refs_many(struct dv_store *st, const char *const *names, size_t n, int64_t *refs)
+{
+    char **dbs;
+    size_t ndbs;
+    if (dbglob_list(st->cfg, &dbs, &ndbs) != 0)
+        return -1;
+    memset(refs, 0, n * sizeof *refs);
+    for (size_t i = 0; i < ndbs; i++) {
+        char *abs = dv_path_join(st->cfg->server.data_dir, dbs[i]);
+        sqlite3 *h;
+        if (sq_open(abs, SQLITE_OPEN_READONLY, &h) == 0) {
+            sqlite3_stmt *s = NULL;
+            if (db_has_table(h, "attachments") &&
+                sqlite3_prepare_v2(h, "SELECT count(*) FROM attachments WHERE nlo = ?1", -1, &s,
+                                   NULL) == SQLITE_OK) {
+                sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
+                for (size_t k = 0; k < n; k++) {
+                    sqlite3_bind_text(s, 1, names[k], -1, SQLITE_STATIC);
+                    if (sqlite3_step(s) == SQLITE_ROW)
+                        refs[k] += sqlite3_column_int64(s, 0);
+                    sqlite3_reset(s);
+                }
+                sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+            }
+            sqlite3_finalize(s);
+            sqlite3_close(h);
+        }
+        free(abs);
+    }
+    dbglob_free(dbs);
+    return 0;
+}
+
+static void inst_fail(struct store_install *e, const char *msg)
+{
+    e->status = STORE_INSTALL_FAILED;
+    snprintf(e->err, sizeof e->err, "%s", msg);
+}
+
+int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t n,
+                           struct dv_job *job)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i].status = STORE_INSTALL_FAILED;
+        v[i].subdir = 0;
+        snprintf(v[i].err, sizeof v[i].err, "not processed");
+    }
+    if (n == 0)
+        return 0;
+    struct store_repo *repo = store_repo_scan(st);
+    if (!repo)
+        return -1;
+    size_t *todo = dv_calloc(n, sizeof *todo);
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!store_nlo_name_valid(v[i].name)) {
+            char m[160];
+            snprintf(m, sizeof m, "'%.100s' is not an NLO name", v[i].name);
+            inst_fail(&v[i], m);
+        } else if (store_repo_has(repo, v[i].name)) {
+            v[i].status = STORE_INSTALL_PRESENT;
+            v[i].err[0] = '\0';
+            char *p = store_nlo_path(st, v[i].name);
+            v[i].subdir = p ? subdir_of_path(p) : 0;
+            free(p);
+        } else {
+            todo[nt++] = i;
+        }
+    }
+    store_repo_free(repo);
+    int rc = 0;
+    /* 1. slots for all of them in one index transaction */
+    if (nt && idx_begin(st) != 0)
+        rc = -1;
+    for (size_t k = 0; rc == 0 && k < nt; k++)
+        rc = idx_take_slot(st, &v[todo[k]].subdir);
+    if (nt && rc == 0 && idx_commit(st) != 0)
+        rc = -1;
+    if (rc != 0) {
+        idx_rollback(st);
+        for (size_t k = 0; k < nt; k++)
+            v[todo[k]].subdir = 0;
+        free(todo);
+        return -1;
+    }
+    /* 2. copy, outside any transaction; read back and verify */
+    job_phase(job, "install NLOs", nt, 0);
+    size_t nok = 0;
+    for (size_t k = 0; k < nt; k++) {
+        struct store_install *e = &v[todo[k]];
+        if (job_cancelled(job)) {
+            inst_fail(e, "cancelled");
+            continue;
+        }
+        int fd = open(e->src_path, O_RDONLY | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) != 0) {
+            dv_syserr("NLO source %s", e->src_path);
+            inst_fail(e, dv_err());
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        int r = nlo_put_bytes(st, e->subdir, e->name, NULL, (size_t)sb.st_size, fd);
+        close(fd);
+        if (r == 0) {
+            char *final = nlo_file(st, e->subdir, e->name);
+            unsigned char *plain = NULL;
+            size_t plen;
+            if (nlo_read_path(st, e->name, final, &plain, &plen) != 0) {
+                dv_preferr("install %s", e->name);
+                unlink(final);
+                dv_fsync_parent(final);
+                r = -1;
+            }
+            free(plain);
+            free(final);
+        }
+        if (r != 0) {
+            inst_fail(e, dv_err());
+            continue;
+        }
+        e->status = STORE_INSTALL_NEW;
+        e->err[0] = '\0';
+        todo[nok++] = todo[k];
+        job_advance(job, 1, (uint64_t)sb.st_size, e->name);
+    }
+    /* 3. one refcount pass for the installed ones, then index them (and free failed slots) */
+    const char **names = dv_calloc(nok ? nok : 1, sizeof *names);
+    int64_t *refs = dv_calloc(nok ? nok : 1, sizeof *refs);
+    for (size_t k = 0; k < nok; k++)
+        names[k] = v[todo[k]].name;
+    if (nok && count_refs_many(st, names, nok, refs) != 0)
+        rc = -1;
+    if (rc == 0 && idx_begin(st) != 0)
+        rc = -1;
+    sqlite3_stmt *s = rc == 0 ? sq_prep(st->idx, "INSERT OR REPLACE INTO doi(name, subdir, size,"
+                                                 " refcount, zero_since) VALUES (?1, ?2, ?3, ?4, ?5)",
+                                        "DAOS index: install")
+                              : NULL;
+    if (rc == 0 && !s)
+        rc = -1;
+    int64_t now = dv_now();
+    for (size_t k = 0; rc == 0 && k < nok; k++) {
+        const struct store_install *e = &v[todo[k]];
+        sqlite3_bind_text(s, 1, e->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, e->subdir);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)name_size(e->name));
+        sqlite3_bind_int64(s, 4, refs[k]);
+        if (refs[k] == 0)
+            sqlite3_bind_int64(s, 5, now);
+        else
+            sqlite3_bind_null(s, 5);
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_fail(st->idx, "DAOS index: install");
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    const char *first_err = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].status != STORE_INSTALL_FAILED)
+            continue;
+        if (!first_err)
+            first_err = v[i].err;
+        if (rc == 0 && v[i].subdir > 0)
+            rc = idx_free_slot(st, v[i].subdir);
+    }
+    if (rc == 0 && idx_commit(st) != 0)
+        rc = -1;
+    if (rc != 0)
+        idx_rollback(st);
+    free(names);
+    free(refs);
+    free(todo);
+    if (rc == 0 && nt && cfg_write(st) != 0)
+        rc = -1;
+    if (rc == 0 && first_err) {
+        dv_seterr("%s", first_err);
+        rc = -1;
+    }
+    return rc;
+}
+
+static char *db_abs(const struct dv_store *st, const char *db_path)
+{
+    return db_path[0] == '/' ? dv_strdup(db_path) : dv_path_join(st->cfg->server.data_dir, db_path);
+}
+
+/* Open a database read-only for listing; 1 = has notes/attachments tables, 0 = not a
+ * document database (h closed), -1 error. */
+static int doc_db_open(struct dv_store *st, const char *db_path, sqlite3 **h, char **abs)
+{
+    *abs = db_abs(st, db_path);
+    if (access(*abs, R_OK) != 0) {
+        dv_syserr("database %s", *abs);
+        free(*abs);
+        *abs = NULL;
+        return -1;
+    }
+    if (sq_open(*abs, SQLITE_OPEN_READONLY, h) != 0) {
+        free(*abs);
+        *abs = NULL;
+        return -1;
+    }
+    if (!db_has_table(*h, "notes") || !db_has_table(*h, "attachments")) {
+        int rc = 0;
+        if (sqlite3_exec(*h, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK)
+            rc = sq_fail(*h, *abs);
+        sqlite3_close(*h);
+        *h = NULL;
+        free(*abs);
+        *abs = NULL;
+        return rc;
+    }
+    return 1;
+}
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(s, i);
+    return t ? t : "";
+}
+
+int store_docs(struct dv_store *st, const char *db_path, const struct store_doc_filter *f,
+               store_doc_fn fn, void *ud, uint64_t *nout)
+{
+    if (nout)
+        *nout = 0;
+    sqlite3 *h;
+    char *abs;
+    int o = doc_db_open(st, db_path, &h, &abs);
+    if (o <= 0)
+        return o;
+    struct store_doc_filter none = {0};
+    if (!f)
+        f = &none;
+    char *like = NULL;
+    if (f->search && f->search[0]) {
+        /* LIKE is case-insensitive for ASCII; escape its wildcards */
+        size_t n = strlen(f->search);
+        like = dv_malloc(2 * n + 3);
+        char *p = like;
+        *p++ = '%';
+        for (const char *c = f->search; *c; c++) {
+            if (*c == '%' || *c == '_' || *c == '\\')
+                *p++ = '\\';
+            *p++ = *c;
+        }
+        *p++ = '%';
+        *p = '\0';
+    }
+    sqlite3_stmt *s = sq_prep(
+        h,
+        "SELECT n.unid, n.form, n.subject, n.sender, n.created, n.modified, n.deleted,"
+        " (SELECT count(*) FROM attachments a WHERE a.note_id = n.note_id),"
+        " (SELECT count(*) FROM attachments a WHERE a.note_id = n.note_id AND a.nlo IS NOT NULL)"
+        " FROM notes n WHERE (?1 IS NULL OR n.subject LIKE ?1 ESCAPE '\\' OR n.sender LIKE ?1"
+        " ESCAPE '\\' OR n.body LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR n.unid = ?2)"
+        " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM attachments a WHERE a.note_id = n.note_id"
+        " AND a.nlo = ?3)) ORDER BY n.created, n.unid",
+        abs);
+    int rc = 0;
+    uint64_t count = 0;
+    if (!s) {
+        rc = -1;
+    } else {
+        if (like)
+            sqlite3_bind_text(s, 1, like, -1, SQLITE_STATIC);
+        if (f->unid)
+            sqlite3_bind_text(s, 2, f->unid, -1, SQLITE_STATIC);
+        if (f->nlo)
+            sqlite3_bind_text(s, 3, f->nlo, -1, SQLITE_STATIC);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            struct store_doc_info d = {
+                .unid = col_text(s, 0), .form = col_text(s, 1), .subject = col_text(s, 2),
+                .sender = col_text(s, 3), .created = sqlite3_column_int64(s, 4),
+                .modified = sqlite3_column_int64(s, 5), .deleted = sqlite3_column_int64(s, 6),
+                .natt = sqlite3_column_int(s, 7), .nnlo = sqlite3_column_int(s, 8)};
+            count++;
+            if ((rc = fn(ud, &d)) != 0)
+                break;
+        }
+        if (rc == 0 && r != SQLITE_DONE)
+            rc = sq_fail(h, abs);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    free(like);
+    free(abs);
+    if (nout)
+        *nout = count;
+    return rc;
+}
+
+int store_doc_nlos(struct dv_store *st, const char *db_path, const char *unid, store_name_fn fn,
+                   void *ud)
+{
+    sqlite3 *h;
+    char *abs;
+    int o = doc_db_open(st, db_path, &h, &abs);
+    if (o < 0)
+        return -1;
+    if (o == 0) {
+        dv_seterr("%s: no document %s (not a document database)", db_path, unid);
+        return -1;
+    }
+    int rc = 0;
+    sqlite3_stmt *s = sq_prep(h, "SELECT 1 FROM notes WHERE unid = ?1", abs);
+    if (!s)
+        rc = -1;
+    else {
+        sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_ROW) {
+            dv_seterr("%s: no document %s", abs, unid);
+            rc = -1;
+        }
+        sqlite3_finalize(s);
+    }
+    s = rc == 0 ? sq_prep(h, "SELECT DISTINCT a.nlo FROM notes n JOIN attachments a ON a.note_id ="
+                             " n.note_id WHERE n.unid = ?1 AND a.nlo IS NOT NULL ORDER BY a.nlo",
+                          abs)
+                : NULL;
+    if (rc == 0 && !s)
+        rc = -1;
+    if (s) {
+        sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW)
+            if ((rc = fn(ud, col_text(s, 0))) != 0)
+                break;
+        if (rc == 0 && r != SQLITE_DONE)
+            rc = sq_fail(h, abs);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(h);
+    free(abs);
+    return rc;
+}
+
+int store_doc_state(struct store_db *db, const char *unid)
+{
+    sqlite3_stmt *s = sq_prep(db->h, "SELECT deleted FROM notes WHERE unid = ?1", db->path);
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s), rc;
+    if (r == SQLITE_ROW)
+        rc = sqlite3_column_type(s, 0) == SQLITE_NULL ? 1 : 2;
+    else if (r == SQLITE_DONE)
+        rc = 0;
+    else
+        rc = sq_fail(db->h, db->path);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_doc_undelete(struct store_db *db, const char *unid)
+{
+    sqlite3_stmt *s = sq_prep(db->h, "UPDATE notes SET deleted = NULL, modified = ?1 WHERE"
+                                     " unid = ?2 AND deleted IS NOT NULL", db->path);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, dv_now());
+    sqlite3_bind_text(s, 2, unid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_fail(db->h, db->path);
+    sqlite3_finalize(s);
+    if (rc == 0 && sqlite3_changes(db->h) == 0) {
+        dv_seterr("%s: document %s is not soft-deleted", db->path, unid);
+        rc = -1;
+    }
+    return rc;
+}
+
+int store_nlo_referrers(struct dv_store *st, const char *name, store_ref_fn fn, void *ud)
+{
+    char **dbs;
+    size_t ndbs;
+    if (dbglob_list(st->cfg, &dbs, &ndbs) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < ndbs; i++) {
+        char *abs = dv_path_join(st->cfg->server.data_dir, dbs[i]);
+        sqlite3 *h;
+        int64_t count = 0;
+        if (sq_open(abs, SQLITE_OPEN_READONLY, &h) == 0) {
+            sqlite3_stmt *s = NULL;
+            if (db_has_table(h, "attachments") &&
+                sqlite3_prepare_v2(h, "SELECT count(*) FROM attachments WHERE nlo = ?1", -1, &s,
+                                   NULL) == SQLITE_OK) {
+                sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+                if (sqlite3_step(s) == SQLITE_ROW)
+                    count = sqlite3_column_int64(s, 0);
+            }
+            sqlite3_finalize(s);
+            sqlite3_close(h);
+        }
+        free(abs);
+        if (count > 0)
+            rc = fn(ud, dbs[i], count);
+    }
+    dbglob_free(dbs);
+    return rc;
+}
+
+int store_nlo_info(struct dv_store *st, const char *name, int *subdir, int64_t *refcount)
+{
+    sqlite3_stmt *s = sq_prep(st->idx, "SELECT subdir, refcount FROM doi WHERE name = ?1",
+                              "DAOS index");
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s), rc = 0;
+    if (r == SQLITE_ROW) {
+        *subdir = sqlite3_column_int(s, 0);
+        *refcount = sqlite3_column_int64(s, 1);
+        rc = 1;
+    } else if (r != SQLITE_DONE) {
+        rc = sq_fail(st->idx, "DAOS index");
+    }
     sqlite3_finalize(s);
     return rc;
 }

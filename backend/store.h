@@ -240,4 +240,86 @@ typedef int (*store_name_fn)(void *ud, const char *name);
 int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, store_name_fn fn,
                   void *ud, uint64_t *nout);
 
+
+/* ---- recovery support (backend/recover.c) ----------------------------------------------- */
+
+enum store_install_status {
+    STORE_INSTALL_NEW = 0,   /* copied into the repository and indexed */
+    STORE_INSTALL_PRESENT,   /* already in the repository: left alone */
+    STORE_INSTALL_FAILED,    /* not installed: see err */
+};
+
+struct store_install {
+    const char *name;      /* in: NLO name */
+    const char *src_path;  /* in: the stored bytes (as found in a backup) */
+    enum store_install_status status; /* out */
+    int subdir;            /* out: where it is (NEW or PRESENT; 0 when unknown) */
+    char err[256];         /* out: why it failed */
+};
+
+/*
+ * Recovery of many NLOs at once. The repository is read once (readdir) to find the names
+ * already present; the others get their subdirectory slots in one index transaction, are
+ * copied (hidden temp name, fsync, rename: never partially visible), read back and verified
+ * (as store_nlo_read), and are then indexed in one transaction with refcounts computed in one
+ * pass over the databases (each database opened once, one indexed lookup per name). A failed
+ * copy frees its slot and does not stop the others. Cancelling the job stops before the next
+ * copy (those done are indexed). Concurrent writers taking a first reference to one of these
+ * names between the count and the index insert can leave its refcount one low: run recovery
+ * while the server is quiet, or resync after (restore marks NEEDS_RESYNC anyway).
+ * Returns 0 when every entry is NEW or PRESENT, -1 when any failed (dv_err() = the first
+ * failure) or on an index error (then entries not yet processed stay FAILED).
+ */
+int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t n,
+                           struct dv_job *job);
+
+/* A snapshot of the repository's NLO names (one readdir per subdirectory). */
+struct store_repo;
+/* Returns the snapshot (free with store_repo_free) or NULL with dv_err() set. */
+struct store_repo *store_repo_scan(struct dv_store *st);
+bool store_repo_has(const struct store_repo *r, const char *name);
+void store_repo_free(struct store_repo *r);
+
+/* One document as listed by store_docs (strings valid during the callback; "" when NULL). */
+struct store_doc_info {
+    const char *unid, *form, *subject, *sender;
+    int64_t created, modified;
+    int64_t deleted;   /* soft-deletion time, 0 when not deleted */
+    int natt;          /* attachments */
+    int nnlo;          /* ... of which NLO references */
+};
+struct store_doc_filter {
+    const char *search; /* case-insensitive substring of subject, sender or body (NULL = all) */
+    const char *unid;   /* only this document (NULL = all) */
+    const char *nlo;    /* only documents with an attachment referencing this NLO (NULL = all) */
+};
+typedef int (*store_doc_fn)(void *ud, const struct store_doc_info *d);
+/*
+ * The documents of database db_path (relative to data_dir or absolute; opened read-only),
+ * ordered by created then unid, filtered by f (may be NULL). fn's non-zero return stops with
+ * that value. *nout (may be NULL) gets how many were reported. Returns 0, fn's value, or -1.
+ */
+int store_docs(struct dv_store *st, const char *db_path, const struct store_doc_filter *f,
+               store_doc_fn fn, void *ud, uint64_t *nout);
+/*
+ * The distinct NLO names of document unid's attachments in db_path (read-only), ascending.
+ * -1 with "no document" when the unid is not there.
+ */
+int store_doc_nlos(struct dv_store *st, const char *db_path, const char *unid, store_name_fn fn,
+                   void *ud);
+/* State of unid in db: 0 absent, 1 present, 2 soft-deleted; -1 on error. */
+int store_doc_state(struct store_db *db, const char *unid);
+/* Undo a soft deletion (notes.deleted = NULL, modified = now). -1 if unid is not soft-deleted. */
+int store_doc_undelete(struct store_db *db, const char *unid);
+
+typedef int (*store_ref_fn)(void *ud, const char *db_relpath, int64_t count);
+/*
+ * The databases (server.databases globs, opened read-only) that reference NLO name now, with
+ * how many attachment rows each; one indexed lookup per database. fn's non-zero return stops
+ * with that value. Returns 0, fn's value, or -1.
+ */
+int store_nlo_referrers(struct dv_store *st, const char *name, store_ref_fn fn, void *ud);
+/* The DOI row of name: 1 indexed (*subdir, *refcount set), 0 not indexed, -1 error. */
+int store_nlo_info(struct dv_store *st, const char *name, int *subdir, int64_t *refcount);
+
 #endif

@@ -183,9 +183,10 @@ static int scan_frames(int fd, const char *name, const struct wal_scan_opts *opt
                 st->pending = dv_realloc(st->pending, st->cappending * sizeof *st->pending);
             }
             uint64_t foff = off + i * fsz;
-            st->pending[st->npending++] = (struct wal_frame){
-                .index = index, .pgno = pgno, .commit_size = commit,
-                .offset = foff + WAL_FRAME_HDR_SIZE};
+            st->pending[st->npending++] = (struct wal_frame){.index = index,
+                                                             .pgno = pgno,
+                                                             .commit_size = commit,
+                                                             .offset = foff + WAL_FRAME_HDR_SIZE};
             index++;
             out->frames_seen = index;
             if (commit == 0)
@@ -310,8 +311,8 @@ int wal_read_pages(int fd, const char *name, const struct wal_info *w, size_t i,
             return -1;
         }
         if ((size_t)got != w->page_size) {
-            dv_seterr("read WAL %s: page %u at offset %llu: the file was truncated", name,
-                      p->pgno, (unsigned long long)p->offset);
+            dv_seterr("read WAL %s: page %u at offset %llu: the file was truncated", name, p->pgno,
+                      (unsigned long long)p->offset);
             return -1;
         }
     }

@@ -44,10 +44,10 @@ struct wal_page {
 };
 
 struct wal_info {
-    bool valid_header;     /* false: missing/empty/short file or header rejected */
+    bool valid_header;               /* false: missing/empty/short file or header rejected */
     unsigned char hdr[WAL_HDR_SIZE]; /* the header as scanned (to detect a restart) */
-    bool big_endian_cksum; /* magic 0x377f0683 */
-    uint32_t page_size;    /* from the header; 0 when !valid_header */
+    bool big_endian_cksum;           /* magic 0x377f0683 */
+    uint32_t page_size;              /* from the header; 0 when !valid_header */
     uint32_t ckpt_seq;
     uint32_t salt1, salt2;
     uint64_t file_size;     /* size of the file when scanned */

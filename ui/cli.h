@@ -32,5 +32,9 @@ int cli_daos(int argc, char **argv, struct dv_config *cfg);
 int cli_resync(int argc, char **argv, struct dv_config *cfg);
 int cli_listnlo(int argc, char **argv, struct dv_config *cfg);
 int cli_status(int argc, char **argv, struct dv_config *cfg);
+int cli_restore(int argc, char **argv, struct dv_config *cfg);
+int cli_recover(int argc, char **argv, struct dv_config *cfg);
+int cli_doc(int argc, char **argv, struct dv_config *cfg);
+int cli_whereis(int argc, char **argv, struct dv_config *cfg);
 
 #endif

@@ -89,6 +89,8 @@ static void on_progress(void *ud, const struct dv_progress *p)
         m->drawn = true;
         return;
     }
+    if (m->quiet)
+        return;
     double now = dv_mono();
     bool new_phase = strcmp(m->last_phase, p->phase) != 0;
     bool phase_done = (p->items_total && p->items_done >= p->items_total) ||

@@ -14,7 +14,7 @@
 struct cli_meter {
     FILE *out;
     bool tty;
-    bool quiet;       /* events of level DV_INFO not printed */
+    bool quiet;       /* no DV_INFO events, no plain progress lines (the tty meter stays) */
     bool drawn;       /* a meter line is on screen */
     char last_phase[32];
     double last_plain;

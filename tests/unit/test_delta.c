@@ -58,8 +58,8 @@ static const uint32_t pgnos[] = {2, 11, 12};
 /* A delta over a 10-page base: pages 2, 11, 12 (generation 1), final size 12 pages. */
 static void write_sample(const char *path, char sha[65])
 {
-    struct delta_header h = {.page_size = PS, .base_size = 10 * PS, .final_size = 12 * PS,
-                             .page_count = 3};
+    struct delta_header h = {
+        .page_size = PS, .base_size = 10 * PS, .final_size = 12 * PS, .page_count = 3};
     snprintf(h.replica_id, sizeof h.replica_id, "R0123456789ABCDEF");
     snprintf(h.dbiid, sizeof h.dbiid, "I-0042");
     struct delta_writer *w = delta_writer_new(path, &h);
@@ -96,8 +96,8 @@ static void test_round_trip(void **state)
     no_temp_left(f);
     struct stat sb;
     assert_int_equal(stat(f->delta, &sb), 0);
-    assert_int_equal(sb.st_size, DELTA_HDR_SIZE + 3 * (DELTA_REC_HDR_SIZE + PS) +
-                                     DELTA_TRAILER_SIZE);
+    assert_int_equal(sb.st_size,
+                     DELTA_HDR_SIZE + 3 * (DELTA_REC_HDR_SIZE + PS) + DELTA_TRAILER_SIZE);
     assert_int_equal(dv_sha256_file_hex(f->delta, sha2), 0);
     assert_string_equal(sha, sha2);
 
@@ -176,8 +176,12 @@ static void test_truncated(void **state)
     write_sample(f->delta, sha);
     struct stat sb;
     assert_int_equal(stat(f->delta, &sb), 0);
-    long cuts[] = {1, DELTA_TRAILER_SIZE, DELTA_TRAILER_SIZE + 100,
-                   sb.st_size - DELTA_HDR_SIZE, sb.st_size - 100, sb.st_size};
+    long cuts[] = {1,
+                   DELTA_TRAILER_SIZE,
+                   DELTA_TRAILER_SIZE + 100,
+                   sb.st_size - DELTA_HDR_SIZE,
+                   sb.st_size - 100,
+                   sb.st_size};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         write_sample(f->delta, sha);
         assert_int_equal(truncate(f->delta, sb.st_size - cuts[i]), 0);
@@ -219,8 +223,8 @@ static void test_bad_magic_version(void **state)
 static void test_writer_refusals(void **state)
 {
     struct fx *f = *state;
-    struct delta_header h = {.page_size = PS, .base_size = PS, .final_size = 4 * PS,
-                             .page_count = 2};
+    struct delta_header h = {
+        .page_size = PS, .base_size = PS, .final_size = 4 * PS, .page_count = 2};
     unsigned char page[PS] = {0};
     struct delta_writer *w = delta_writer_new(f->delta, &h);
     assert_int_equal(delta_writer_add(w, 3, page), 0);
@@ -281,8 +285,8 @@ static void test_apply_expected_bytes(void **state)
     assert_string_equal(before, after);
 
     /* A delta that shrinks the database (final < base). */
-    struct delta_header h = {.page_size = PS, .base_size = 10 * PS, .final_size = 4 * PS,
-                             .page_count = 1};
+    struct delta_header h = {
+        .page_size = PS, .base_size = 10 * PS, .final_size = 4 * PS, .page_count = 1};
     struct delta_writer *w = delta_writer_new(f->delta, &h);
     fill_page(want, 3, 5);
     assert_int_equal(delta_writer_add(w, 3, want), 0);
@@ -302,9 +306,10 @@ static void test_wal_to_delta_and_apply(void **state)
     struct fx *f = *state;
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"
-                                      "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);"
-                                      "PRAGMA wal_checkpoint(TRUNCATE);",
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"
+                                  "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);"
+                                  "PRAGMA wal_checkpoint(TRUNCATE);",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     char *base = dv_path_join(f->dir, "base.nsf");
@@ -312,8 +317,9 @@ static void test_wal_to_delta_and_apply(void **state)
     struct stat sb;
     assert_int_equal(stat(base, &sb), 0);
     for (int i = 0; i < 20; i++)
-        assert_int_equal(sqlite3_exec(db, "INSERT INTO t(v) SELECT randomblob(5000);"
-                                          "UPDATE t SET v = randomblob(10) WHERE id = 1;",
+        assert_int_equal(sqlite3_exec(db,
+                                      "INSERT INTO t(v) SELECT randomblob(5000);"
+                                      "UPDATE t SET v = randomblob(10) WHERE id = 1;",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
 
@@ -343,8 +349,7 @@ static void test_wal_to_delta_and_apply(void **state)
     close(wfd);
     assert_int_equal(fin, out.final_size);
 
-    assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(FULL)", NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(FULL)", NULL, NULL, NULL), SQLITE_OK);
     char *a, *b, *c;
     size_t la, lb, lc;
     assert_int_equal(dv_read_file(viafile, &a, &la), 0);
@@ -365,6 +370,54 @@ static void test_wal_to_delta_and_apply(void **state)
     free(viamem);
 }
 
+/*
+ * A writer restarts the WAL between the scan and the apply (possible when the reader's
+ * snapshot had read-mark 0): the apply notices, rescans, and still gives the right database.
+ */
+static void test_apply_wal_after_restart(void **state)
+{
+    struct fx *f = *state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"
+                                  "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);"
+                                  "INSERT INTO t(v) SELECT randomblob(3000);"
+                                  "INSERT INTO t(v) SELECT randomblob(3000);"
+                                  "PRAGMA wal_checkpoint(FULL);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    char *base = dv_path_join(f->dir, "base.nsf"), *walp = wal_path_of(f->db);
+    assert_int_equal(dv_copy_file_atomic(f->db, base, 0644), 0);
+    struct wal_info w;
+    int wfd;
+    assert_int_equal(wal_scan_path(walp, NULL, &w, &wfd), 0);
+    uint32_t salt1 = w.salt1;
+    assert_true(w.ncommits >= 3);
+    /* Everything is checkpointed: the next commit restarts the WAL (new salts). */
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE t SET v = randomblob(50) WHERE id = 1", NULL, NULL, NULL),
+        SQLITE_OK);
+    unsigned char page[65536];
+    assert_int_equal(wal_read_pages(wfd, walp, &w, 0, 1, page), 1);
+
+    int mfd = open(base, O_RDWR);
+    assert_int_equal(delta_apply_wal(wfd, walp, &w, mfd, base, NULL), 0);
+    close(mfd);
+    assert_int_equal(w.salt1, salt1 + 1); /* *w now describes the new generation */
+    assert_int_equal(w.ncommits, 1);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(FULL)", NULL, NULL, NULL), SQLITE_OK);
+    char sa[65], sb[65];
+    assert_int_equal(dv_sha256_file_hex(base, sa), 0);
+    assert_int_equal(dv_sha256_file_hex(f->db, sb), 0);
+    assert_string_equal(sa, sb);
+    close(wfd);
+    wal_info_free(&w);
+    sqlite3_close(db);
+    free(base);
+    free(walp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_writer_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_expected_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_to_delta_and_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_wal_after_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

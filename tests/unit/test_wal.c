@@ -143,8 +143,8 @@ static char *materialise(struct fx *f, const char *db, const char *wal, const ch
     unsigned char *pg = dv_malloc(w.page_size ? w.page_size : 1);
     for (size_t i = 0; i < w.npages; i++) {
         assert_int_equal(wal_read_pages(wfd, wal, &w, i, 1, pg), 0);
-        assert_int_equal(dv_pwrite_all(fd, pg, w.page_size,
-                                       (off_t)(w.pages[i].pgno - 1) * w.page_size), 0);
+        assert_int_equal(
+            dv_pwrite_all(fd, pg, w.page_size, (off_t)(w.pages[i].pgno - 1) * w.page_size), 0);
     }
     if (w.ncommits)
         assert_int_equal(ftruncate(fd, (off_t)w.db_pages * w.page_size), 0);
@@ -228,7 +228,7 @@ static void test_uncommitted_tail_ignored(void **state)
 
     struct wal_info w;
     assert_int_equal(wal_scan_path(mid, NULL, &w, NULL), 0);
-    assert_true(w.frames_seen > w.nframes); /* the spilled frames were valid... */
+    assert_true(w.frames_seen > w.nframes);      /* the spilled frames were valid... */
     assert_int_equal(w.nframes, before.nframes); /* ...but not committed */
     assert_int_equal(w.ncommits, before.ncommits);
     assert_int_equal(w.db_pages, before.db_pages);
