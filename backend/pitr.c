@@ -67,6 +67,7 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
     size_t nseg = 0;
     int fd = -1, rc = -1;
     unsigned char *buf = NULL;
+    char *data = NULL;
     char a[48], b[48];
     /* the set's image is as of a moment in [started, ended + 1 s) (seconds in the catalog) */
     int64_t start_us = pt->set_started * 1000000, end_us = (pt->set_ended + 1) * 1000000;
@@ -105,7 +106,6 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
     }
     uint32_t ps = segs[ks].page_size;
     buf = dv_malloc(4 + (size_t)ps);
-    char *data = NULL;
     size_t dlen = 0;
     for (size_t i = (size_t)ks; i < nseg; i++) {
         struct archive_seg *s = &segs[i];
@@ -137,18 +137,15 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
                                 (uint32_t)p[2] << 8 | p[3];
                 if (pgno == 0) {
                     dv_seterr("%s: frame with page 0", s->path);
-                    free(data);
                     goto out;
                 }
                 if (dv_pwrite_all(fd, p + 4, ps, (off_t)(pgno - 1) * ps) != 0) {
                     dv_syserr("write %s", path);
-                    free(data);
                     goto out;
                 }
             }
             if (ftruncate(fd, (off_t)t->commit_pages * ps) != 0) {
                 dv_syserr("set size of %s", path);
-                free(data);
                 goto out;
             }
             if (!r->transactions)
@@ -158,7 +155,6 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
             r->frames += t->nframes;
         }
     }
-    free(data);
     if (fsync(fd) != 0) {
         dv_syserr("fsync %s", path);
         goto out;
@@ -167,6 +163,7 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
 out:
     if (fd >= 0)
         close(fd);
+    free(data);
     free(buf);
     archive_segs_free(segs, nseg);
     return rc;
