@@ -518,7 +518,7 @@ static void catalog_finish(struct ctx *c, bool complete)
     s.seq = c->r->seq;
     s.kind = c->kind;
     snprintf(s.checkpoint, sizeof s.checkpoint, "%s", c->r->set_id);
-    s.ended = dv_now();
+    s.ended = c->m.ended; /* the manifest's: a catalog rebuilt from it must say the same */
     s.status = complete ? CATALOG_SET_COMPLETE : CATALOG_SET_FAILED;
     s.databases = c->m.databases;
     s.nlo_new = c->m.nlo_new;

@@ -97,7 +97,9 @@ static const char *const MIGRATIONS[] = {
     "  message TEXT NOT NULL\n"
     ");\n"
     "CREATE INDEX events_job ON events(job_id, id);\n",
-    /* 2: incremental backups (docs/catalog.md, "Version 2") */
+    /* 2: a set being pruned (crash-safe prune: marked first, rows deleted last) */
+    "ALTER TABLE sets ADD COLUMN pruning INTEGER;\n",
+    /* 3: incremental backups (docs/catalog.md, "Version 3") */
     "ALTER TABLE set_files ADD COLUMN kind TEXT NOT NULL DEFAULT 'full'\n"
     "  CHECK (kind IN ('full', 'incremental'));\n"
     "ALTER TABLE set_files ADD COLUMN origin TEXT;\n"
@@ -115,11 +117,11 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
 
 #define SET_COLS                                                                                 \
     "id, seq, kind, started, ended, status, pid, databases, nlo_new, nlo_held, nlo_skipped, "   \
-    "deltas_applied, deltas_kept, bytes, checkpoint, origin, message"
+    "deltas_applied, deltas_kept, bytes, checkpoint, origin, message, pruning"
 #define SET_COLS_S                                                                               \
     "s.id, s.seq, s.kind, s.started, s.ended, s.status, s.pid, s.databases, s.nlo_new, "         \
     "s.nlo_held, s.nlo_skipped, s.deltas_applied, s.deltas_kept, s.bytes, s.checkpoint, "         \
-    "s.origin, s.message"
+    "s.origin, s.message, s.pruning"
 #define FILE_COLS                                                                                \
     "f.set_id, f.db_id, d.path, f.path, f.size, f.sha256, f.page_size, f.replica_id, f.dbiid, " \
     "f.delta_mode, f.delta_pages, f.delta_location, f.delta_sha256, f.locked_copy"
@@ -148,7 +150,8 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(SET_GET, "SELECT " SET_COLS " FROM sets WHERE id = ?1")                                   \
     X(SET_LATEST, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC LIMIT 1")                    \
     X(SET_LATEST_OK,                                                                             \
-      "SELECT " SET_COLS " FROM sets WHERE status = 'complete' ORDER BY seq DESC LIMIT 1")       \
+      "SELECT " SET_COLS " FROM sets WHERE status = 'complete' AND pruning IS NULL "             \
+      "ORDER BY seq DESC LIMIT 1")       \
     X(SET_LIST, "SELECT " SET_COLS " FROM sets WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2")      \
     X(FILE_ADD, "INSERT OR REPLACE INTO set_files (set_id, db_id, path, size, sha256, "         \
                 "page_size, replica_id, dbiid, delta_mode, delta_pages, delta_location, "        \
@@ -178,6 +181,13 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
       "JOIN set_files f ON f.db_id = r.db_id JOIN sets t ON t.id = f.set_id "                    \
       "WHERE r.nlo = ?1 AND t.seq >= r.first_seq AND (r.last_seq IS NULL OR t.seq <= r.last_seq)) " \
       "ORDER BY s.seq DESC")                                                                     \
+    X(SET_INSERT_FULL,                                                                           \
+      "INSERT INTO sets (" SET_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "     \
+      "?12, ?13, ?14, ?15, ?16, ?17, ?18)")                                                      \
+    X(SET_MARK_PRUNING, "UPDATE sets SET pruning = ?2 WHERE id = ?1")                           \
+    X(SET_DELETE_FILES, "DELETE FROM set_files WHERE set_id = ?1")                              \
+    X(SET_DELETE, "DELETE FROM sets WHERE id = ?1")                                             \
+    X(POOL_COUNT_FIRST, "SELECT count(*) FROM pool WHERE first_set = ?1")                       \
     X(SETS_ALL, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC")                              \
     X(KEEP_CLEAR, "DELETE FROM temp.keep_sets")                                                 \
     X(KEEP_ADD, "INSERT OR IGNORE INTO temp.keep_sets (seq) VALUES (?1)")                       \
@@ -519,6 +529,7 @@ static void read_set(sqlite3_stmt *s, int base, struct catalog_set *o)
     col_copy(s, base + 14, o->checkpoint, sizeof o->checkpoint);
     col_copy(s, base + 15, o->origin, sizeof o->origin);
     col_copy(s, base + 16, o->message, sizeof o->message);
+    o->pruning = sqlite3_column_int64(s, base + 17);
 }
 
 int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind kind,
@@ -600,6 +611,90 @@ int catalog_set_fail(struct catalog *c, const char *id, int64_t ended, const cha
         return -1;
     }
     return 0;
+}
+
+int catalog_set_insert(struct catalog *c, const struct catalog_set *o)
+{
+    sqlite3_stmt *s = stmt(c, ST_SET_INSERT_FULL);
+    if (!s)
+        return -1;
+    bind_text(s, 1, o->id);
+    sqlite3_bind_int64(s, 2, o->seq);
+    bind_text(s, 3, catalog_set_kind_name(o->kind));
+    sqlite3_bind_int64(s, 4, o->started);
+    if (o->ended > 0)
+        sqlite3_bind_int64(s, 5, o->ended);
+    else
+        sqlite3_bind_null(s, 5);
+    bind_text(s, 6, catalog_set_status_name(o->status));
+    sqlite3_bind_int64(s, 7, o->pid);
+    sqlite3_bind_int64(s, 8, o->databases);
+    sqlite3_bind_int64(s, 9, o->nlo_new);
+    sqlite3_bind_int64(s, 10, o->nlo_held);
+    sqlite3_bind_int64(s, 11, o->nlo_skipped);
+    sqlite3_bind_int64(s, 12, o->deltas_applied);
+    sqlite3_bind_int64(s, 13, o->deltas_kept);
+    sqlite3_bind_int64(s, 14, o->bytes);
+    bind_opt(s, 15, o->checkpoint);
+    bind_opt(s, 16, o->origin);
+    bind_opt(s, 17, o->message);
+    if (o->pruning > 0)
+        sqlite3_bind_int64(s, 18, o->pruning);
+    else
+        sqlite3_bind_null(s, 18);
+    if (step_done(c, s, "insert set") != 0) {
+        dv_preferr("set %s", o->id);
+        return -1;
+    }
+    return 0;
+}
+
+int catalog_set_mark_pruning(struct catalog *c, const char *id, int64_t now)
+{
+    /* The mark must be on disk before any file of the set is deleted: this one commit is
+     * made with synchronous = FULL (the handle's default NORMAL defers WAL fsyncs). */
+    if (!sqlite3_get_autocommit(c->db)) {
+        dv_seterr("catalog %s: mark set %s pruning: not inside a transaction", c->path, id);
+        return -1;
+    }
+    if (exec(c, "PRAGMA synchronous = FULL", "pragmas") != 0)
+        return -1;
+    int rc = -1;
+    sqlite3_stmt *s = stmt(c, ST_SET_MARK_PRUNING);
+    if (s) {
+        bind_text(s, 1, id);
+        sqlite3_bind_int64(s, 2, now);
+        rc = step_done(c, s, "mark set pruning");
+        if (rc == 0 && sqlite3_changes(c->db) != 1) {
+            dv_seterr("catalog %s: no set %s", c->path, id);
+            rc = -1;
+        }
+    }
+    char saved[DV_ERR_MAX];
+    snprintf(saved, sizeof saved, "%s", dv_err());
+    exec(c, "PRAGMA synchronous = NORMAL", "pragmas");
+    if (rc != 0)
+        dv_seterr("%s", saved);
+    return rc;
+}
+
+int catalog_set_delete(struct catalog *c, const char *id)
+{
+    bool own;
+    if (tx_enter(c, &own) != 0)
+        return -1;
+    int rc = -1;
+    sqlite3_stmt *s = stmt(c, ST_SET_DELETE_FILES);
+    if (!s || (bind_text(s, 1, id), step_done(c, s, "delete set files")) != 0)
+        goto out;
+    if (!(s = stmt(c, ST_SET_DELETE)))
+        goto out;
+    bind_text(s, 1, id);
+    if (step_done(c, s, "delete set") != 0)
+        goto out;
+    rc = 0;
+out:
+    return tx_leave(c, own, rc);
 }
 
 int catalog_sets_fail_stale(struct catalog *c, bool lock_held, int64_t now, int *n)
@@ -954,6 +1049,21 @@ int catalog_pool_page(struct catalog *c, const char *after, struct catalog_pool_
     bind_text(s, 1, after ? after : "");
     sqlite3_bind_int64(s, 2, (int64_t)max);
     return pool_page(c, s, out, max, n);
+}
+
+int catalog_pool_count_first_set(struct catalog *c, int64_t seq, int64_t *count)
+{
+    sqlite3_stmt *s = stmt(c, ST_POOL_COUNT_FIRST);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, seq);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return db_err(c, "count pool objects of a set");
+    }
+    *count = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
 }
 
 int catalog_pool_stats(struct catalog *c, int64_t *count, int64_t *bytes)

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 2
+#define CATALOG_SCHEMA_VERSION 3
 #define CATALOG_NLO_NAME_LEN 84 /* strlen of an NLO name, ".nlo" included */
 
 struct catalog;
@@ -72,6 +72,7 @@ struct catalog_set {
     char checkpoint[128]; /* named origin checkpoint for the next incremental, "" if none */
     char origin[32];      /* set this incremental is based on, "" for a full set */
     char message[512];    /* failure reason or remark, "" if none */
+    int64_t pruning;      /* epoch when a prune began removing the set; 0 = not being pruned */
 };
 
 const char *catalog_set_kind_name(enum catalog_set_kind k);     /* "full" | "incremental" */
@@ -88,6 +89,20 @@ int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind 
  * s->id). Use status COMPLETE or FAILED. 0, or -1 (also when the set does not exist).
  */
 int catalog_set_finish(struct catalog *c, const struct catalog_set *s);
+/*
+ * Insert a complete set row as given (explicit seq, status, counts; pruning 0 = NULL): used
+ * by the catalog rebuild from the target's manifests. Fails if the id or seq exists. 0 or -1.
+ */
+int catalog_set_insert(struct catalog *c, const struct catalog_set *s);
+/*
+ * Mark a set as being pruned (sets.pruning = now), durably (this commit is fsynced whatever
+ * the handle's synchronous setting), before any of its files is deleted; a later prune
+ * finishes a marked set. Must be called outside a transaction. 0 or -1 (also: no such set).
+ */
+int catalog_set_mark_pruning(struct catalog *c, const char *id, int64_t now);
+/* Delete a set's files rows and its row (one transaction or the caller's). The refs rows
+ * stay: they are ranges of seqs and simply no longer match a set. 0 or -1 (no row: 0). */
+int catalog_set_delete(struct catalog *c, const char *id);
 /* Mark a set failed with a message (counts untouched). 0 or -1. */
 int catalog_set_fail(struct catalog *c, const char *id, int64_t ended, const char *message);
 /*
@@ -175,6 +190,8 @@ int catalog_pool_subdir_page(struct catalog *c, int64_t live_subdir, const char 
 /* The whole pool in name order, keyset-paged like the above. */
 int catalog_pool_page(struct catalog *c, const char *after, struct catalog_pool_obj *out,
                       size_t max, size_t *n);
+/* Number of pool objects first stored by the set with seq seq. 0 or -1. */
+int catalog_pool_count_first_set(struct catalog *c, int64_t seq, int64_t *count);
 /* Count and total stored bytes of the pool. */
 int catalog_pool_stats(struct catalog *c, int64_t *count, int64_t *bytes);
 /* Remove names from the pool table (after prune deleted their files). 0 or -1. */
@@ -237,7 +254,7 @@ struct catalog_event {
 int catalog_events_page(struct catalog *c, int64_t job_id, int64_t after_id,
                         struct catalog_event *out, size_t max, size_t *n);
 
-/* ---- incremental backups (schema version 2; backend/incr.h) ------------------------ */
+/* ---- incremental backups (schema version 3; backend/incr.h) ------------------------ */
 
 /* Per-database facts of a set file beyond struct catalog_set_file (set_files columns). */
 struct catalog_file_incr {
@@ -254,7 +271,7 @@ struct catalog_file_incr {
 /* Record the incremental facts of the file (set_id, db_id), which must exist. 0 or -1. */
 int catalog_file_incr_set(struct catalog *c, const char *set_id, int64_t db_id,
                           const struct catalog_file_incr *x);
-/* Read them: 1 found, 0 no such file, -1 error. A file from before version 2 reads as a full
+/* Read them: 1 found, 0 no such file, -1 error. A file from before version 3 reads as a full
  * copy without a page map. */
 int catalog_file_incr_get(struct catalog *c, const char *set_id, int64_t db_id,
                           struct catalog_file_incr *out);

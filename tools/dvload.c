@@ -14,6 +14,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,16 @@ static int do_action(struct writer *w, struct store_db *db, struct gen *g, int a
     return 0;
 }
 
+/* SIGINT/SIGTERM end a run early but cleanly: writers finish their transaction, the summary
+ * is printed. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -332,7 +343,7 @@ static void *writer_main(void *arg)
         if (!(db[i] = store_db_open(st, w->dbs[i])))
             goto fail;
     static const int weights[A_N] = {40, 20, 25, 10, 5};
-    while (dv_mono() < w->deadline) {
+    while (dv_mono() < w->deadline && !stop_requested) {
         size_t k = splitmix(&g.rng) % w->ndbs;
         int r = (int)(splitmix(&g.rng) % 100), act = 0;
         while (r >= weights[act])
@@ -403,6 +414,11 @@ static int load_dbs(struct dv_config *cfg, char ***out, size_t *n)
 
 static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t seed)
 {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     char **dbs;
     size_t ndbs;
     {

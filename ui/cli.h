@@ -31,6 +31,8 @@ int cli_config(int argc, char **argv, struct dv_config *cfg);
 int cli_daos(int argc, char **argv, struct dv_config *cfg);
 int cli_resync(int argc, char **argv, struct dv_config *cfg);
 int cli_listnlo(int argc, char **argv, struct dv_config *cfg);
+int cli_prune(int argc, char **argv, struct dv_config *cfg);
+int cli_verify(int argc, char **argv, struct dv_config *cfg);
 int cli_status(int argc, char **argv, struct dv_config *cfg);
 int cli_restore(int argc, char **argv, struct dv_config *cfg);
 int cli_recover(int argc, char **argv, struct dv_config *cfg);

@@ -20,7 +20,9 @@ static const struct cli_command commands[] = {
     {"recover", cli_recover, "recover [--set ID] (--list FILE | --db PATH [--doc UNID])  NLOs from the pool"},
     {"doc", cli_doc, "doc {list PATH [--deleted-in LIVE] [--search TEXT] | copy --from R --unid U --to LIVE}"},
     {"whereis", cli_whereis, "whereis NLO               databases, repository, pool and sets of an NLO"},
-    {"resync", cli_resync, "resync daos                rebuild the server's DAOS index"},
+    {"resync", cli_resync, "resync {daos|catalog}      rebuild the DAOS index / the catalog from the target"},
+    {"prune", cli_prune, "prune [--dry-run]          apply the retention: old sets, unneeded pool NLOs"},
+    {"verify", cli_verify, "verify [--set ID] [--sample PCT]  check copies, deltas, test restores, pool"},
     {"daos", cli_daos, "daos {status|prune [--days N]}  the server's DAOS index, deferred deletion"},
     {NULL, NULL, NULL},
 };
