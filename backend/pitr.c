@@ -87,10 +87,15 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
     }
     /* start: the newest transaction observed at or before the set began */
     long ks = -1, kt = -1;
-    for (size_t i = 0; i < nseg; i++)
+    for (size_t i = 0; i < nseg; i++) {
+        /* a gap that began before the set: the set's image is past it, start after it */
+        if ((segs[i].flags & ARCHIVE_SEG_GAP) && segs[i].ntxns &&
+            segs[i].txns[0].observed_us <= start_us)
+            ks = kt = -1;
         for (size_t j = 0; j < segs[i].ntxns; j++)
             if (segs[i].txns[j].observed_us <= start_us)
                 ks = (long)i, kt = (long)j;
+    }
     if (ks < 0) {
         fmt_us(segs[0].first_us, a, sizeof a);
         fmt_us(start_us, b, sizeof b);

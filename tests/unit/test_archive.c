@@ -123,6 +123,12 @@ static void test_resume_and_gap(void **state)
     assert_int_equal(pitr_apply(&pt, img, &pr), -1);
     assert_non_null(strstr(dv_err(), "gap in the archive"));
     assert_non_null(strstr(dv_err(), segs[2].path));
+    /* a "set" taken after the gap: replayed from after it, not refused */
+    pt.set_started = segs[2].last_us / 1000000 + 1;
+    pt.set_ended = pt.set_started;
+    if (pitr_apply(&pt, img, &pr) != 0)
+        fail_msg("%s", dv_err());
+    assert_int_equal(pr.transactions, 1); /* the newest one, already in such a set's image */
     archive_segs_free(segs, n);
     free(img);
 }
