@@ -450,6 +450,26 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
     for (size_t i = 0; i < r->nsets; i++)
         plain[i] = r->sets[i].set;
     prune_select(plain, r->nsets, cfg->backup.keep_sets, cfg->backup.keep_days, c.now, dec);
+    /* incremental chains are per database (set_files.origin, incr.h): every set that a
+     * retained set's files need stays too (catalog_set_chain is already transitive) */
+    for (size_t i = 0; i < r->nsets; i++) {
+        char(*ids)[32];
+        size_t k;
+        if (dec[i].prune)
+            continue;
+        if (catalog_set_chain(c.cat, plain[i].id, &ids, &k) != 0) {
+            free(plain);
+            free(dec);
+            goto out;
+        }
+        for (size_t x = 0; x < k; x++)
+            for (size_t j = 0; j < r->nsets; j++)
+                if (dec[j].prune && plain[j].pruning <= 0 && strcmp(plain[j].id, ids[x]) == 0) {
+                    dec[j].prune = false;
+                    dec[j].why = PRUNE_KEEP_ORIGIN;
+                }
+        free(ids);
+    }
     size_t ngo = 0;
     for (size_t i = 0; i < r->nsets; i++) {
         r->sets[i].d = dec[i];

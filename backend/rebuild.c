@@ -14,6 +14,7 @@
 #include "backup.h"
 #include "catalog.h"
 #include "delta.h"
+#include "incr.h"
 #include "target.h"
 #include "util.h"
 
@@ -192,7 +193,14 @@ static int record_refs(struct ctx *c, const struct rset *s, const struct manifes
     char **names = NULL;
     size_t n = 0;
     int rc;
-    if (d->delta_keep) {
+    if (incr_is_inc_path(d->path)) { /* an incremental file: its chain rebuilt (incr.h) */
+        char *scratch = dv_asprintf("%s/refs.nsf", c->scratch);
+        rc = incr_chain_build(c->cat, c->t, s->m.id, d->db_path, scratch, NULL, NULL);
+        if (rc == 0)
+            rc = backup_read_refs(scratch, &names, &n);
+        unlink(scratch);
+        free(scratch);
+    } else if (d->delta_keep) {
         char *scratch = dv_asprintf("%s/refs.nsf", c->scratch);
         rc = -1;
         if (dv_copy_file_atomic(copy, scratch, 0600) == 0 && delta_apply(delta, scratch) == 0)
@@ -270,6 +278,19 @@ static int record_set(struct ctx *c, const struct rset *s)
             .locked_copy = d->locked_copy,
         };
         int rc = catalog_set_file_add(c->cat, &f);
+        if (rc == 0 && d->pagemap && d->pagemap[0]) { /* incremental backups (incr.h) */
+            struct catalog_file_incr fx = {
+                .kind = d->kind && strcmp(d->kind, "incremental") == 0 ? CATALOG_SET_INCREMENTAL
+                                                                       : CATALOG_SET_FULL,
+                .pages_total = (int64_t)d->pages_total,
+                .pages_stored = (int64_t)d->pages_stored};
+            snprintf(fx.origin, sizeof fx.origin, "%s", d->origin ? d->origin : "");
+            snprintf(fx.pagemap, sizeof fx.pagemap, "%s", d->pagemap);
+            snprintf(fx.pagemap_sha256, sizeof fx.pagemap_sha256, "%s", d->pagemap_sha256);
+            snprintf(fx.full_reason, sizeof fx.full_reason, "%s",
+                     d->full_reason ? d->full_reason : "");
+            rc = catalog_file_incr_set(c->cat, row.id, db_id, &fx);
+        }
         if (rc == 0)
             rc = record_refs(c, s, d, copy, delta, db_id);
         free(copy);

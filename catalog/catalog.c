@@ -99,6 +99,18 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX events_job ON events(job_id, id);\n",
     /* 2: a set being pruned (crash-safe prune: marked first, rows deleted last) */
     "ALTER TABLE sets ADD COLUMN pruning INTEGER;\n",
+    /* 3: incremental backups (docs/catalog.md, "Version 3") */
+    "ALTER TABLE set_files ADD COLUMN kind TEXT NOT NULL DEFAULT 'full'\n"
+    "  CHECK (kind IN ('full', 'incremental'));\n"
+    "ALTER TABLE set_files ADD COLUMN origin TEXT;\n"
+    "ALTER TABLE set_files ADD COLUMN pages_total INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE set_files ADD COLUMN pages_stored INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE set_files ADD COLUMN pagemap TEXT;\n"
+    "ALTER TABLE set_files ADD COLUMN pagemap_sha256 TEXT;\n"
+    "ALTER TABLE set_files ADD COLUMN full_reason TEXT;\n"
+    "CREATE INDEX set_files_origin ON set_files(origin) WHERE origin IS NOT NULL;\n"
+    "ALTER TABLE sets ADD COLUMN pages_total INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE sets ADD COLUMN pages_stored INTEGER NOT NULL DEFAULT 0;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
@@ -1475,4 +1487,177 @@ int catalog_events_page(struct catalog *c, int64_t job_id, int64_t after_id,
         return db_err(c, "list events");
     *n = k;
     return 0;
+}
+
+/* ---- incremental backups ----------------------------------------------------------- */
+/* Statements here are prepared per call: they run a few times per database and backup. */
+
+static sqlite3_stmt *prep(struct catalog *c, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        db_err(c, "prepare");
+        return NULL;
+    }
+    return s;
+}
+
+int catalog_file_incr_set(struct catalog *c, const char *set_id, int64_t db_id,
+                          const struct catalog_file_incr *x)
+{
+    sqlite3_stmt *s = prep(c, "UPDATE set_files SET kind = ?3, origin = ?4, pages_total = ?5, "
+                              "pages_stored = ?6, pagemap = ?7, pagemap_sha256 = ?8, "
+                              "full_reason = ?9 WHERE set_id = ?1 AND db_id = ?2");
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    sqlite3_bind_int64(s, 2, db_id);
+    bind_text(s, 3, catalog_set_kind_name(x->kind));
+    bind_opt(s, 4, x->origin);
+    sqlite3_bind_int64(s, 5, x->pages_total);
+    sqlite3_bind_int64(s, 6, x->pages_stored);
+    bind_opt(s, 7, x->pagemap);
+    bind_opt(s, 8, x->pagemap_sha256);
+    bind_opt(s, 9, x->full_reason);
+    int rc = step_done(c, s, "record incremental file");
+    if (rc == 0 && sqlite3_changes(c->db) == 0) {
+        dv_seterr("catalog %s: no file of database %lld in set %s", c->path, (long long)db_id,
+                  set_id);
+        rc = -1;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int catalog_file_incr_get(struct catalog *c, const char *set_id, int64_t db_id,
+                          struct catalog_file_incr *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = prep(c, "SELECT kind, origin, pages_total, pages_stored, pagemap, "
+                              "pagemap_sha256, full_reason FROM set_files "
+                              "WHERE set_id = ?1 AND db_id = ?2");
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    sqlite3_bind_int64(s, 2, db_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *k = sqlite3_column_text(s, 0);
+        out->kind = k && strcmp((const char *)k, "incremental") == 0 ? CATALOG_SET_INCREMENTAL
+                                                                      : CATALOG_SET_FULL;
+        col_copy(s, 1, out->origin, sizeof out->origin);
+        out->pages_total = sqlite3_column_int64(s, 2);
+        out->pages_stored = sqlite3_column_int64(s, 3);
+        col_copy(s, 4, out->pagemap, sizeof out->pagemap);
+        col_copy(s, 5, out->pagemap_sha256, sizeof out->pagemap_sha256);
+        col_copy(s, 6, out->full_reason, sizeof out->full_reason);
+        rc = 1;
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : db_err(c, "read incremental file");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int catalog_db_latest_set(struct catalog *c, int64_t db_id, char set_id[32])
+{
+    sqlite3_stmt *s = prep(c, "SELECT s.id FROM set_files f JOIN sets s ON s.id = f.set_id "
+                              "WHERE f.db_id = ?1 AND s.status = 'complete' "
+                              "ORDER BY s.seq DESC LIMIT 1");
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, db_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        col_copy(s, 0, set_id, 32);
+        rc = 1;
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : db_err(c, "latest set of a database");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int catalog_set_pages_set(struct catalog *c, const char *set_id, int64_t total, int64_t stored)
+{
+    sqlite3_stmt *s =
+        prep(c, "UPDATE sets SET pages_total = ?2, pages_stored = ?3 WHERE id = ?1");
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    sqlite3_bind_int64(s, 2, total);
+    sqlite3_bind_int64(s, 3, stored);
+    int rc = step_done(c, s, "record page counters");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int catalog_set_pages_get(struct catalog *c, const char *set_id, int64_t *total,
+                          int64_t *stored)
+{
+    sqlite3_stmt *s = prep(c, "SELECT pages_total, pages_stored FROM sets WHERE id = ?1");
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *total = sqlite3_column_int64(s, 0);
+        *stored = sqlite3_column_int64(s, 1);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        dv_seterr("catalog %s: no set %s", c->path, set_id);
+        rc = -1;
+    } else {
+        rc = db_err(c, "read page counters");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int id_list(struct catalog *c, const char *sql, const char *set_id, char (**ids)[32],
+                   size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *s = prep(c, sql);
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    int rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *ids = dv_realloc(*ids, cap * sizeof **ids);
+        }
+        col_copy(s, 0, (*ids)[(*n)++], 32);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return db_err(c, "list sets");
+    }
+    return 0;
+}
+
+int catalog_set_chain(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n)
+{
+    return id_list(c,
+                   "WITH RECURSIVE ch(set_id, db_id) AS ("
+                   " SELECT origin, db_id FROM set_files WHERE set_id = ?1 AND origin IS NOT NULL"
+                   " UNION SELECT f.origin, f.db_id FROM set_files f JOIN ch"
+                   " ON f.set_id = ch.set_id AND f.db_id = ch.db_id WHERE f.origin IS NOT NULL)"
+                   " SELECT DISTINCT ch.set_id FROM ch LEFT JOIN sets s ON s.id = ch.set_id"
+                   " ORDER BY coalesce(s.seq, 0), ch.set_id",
+                   set_id, ids, n);
+}
+
+int catalog_set_dependents(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n)
+{
+    return id_list(c,
+                   "SELECT DISTINCT f.set_id FROM set_files f JOIN sets s ON s.id = f.set_id "
+                   "WHERE f.origin = ?1 ORDER BY s.seq",
+                   set_id, ids, n);
 }

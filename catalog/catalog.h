@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 2
+#define CATALOG_SCHEMA_VERSION 3
 #define CATALOG_NLO_NAME_LEN 84 /* strlen of an NLO name, ".nlo" included */
 
 struct catalog;
@@ -284,5 +284,42 @@ struct catalog_event {
 /* Events of a job (job_id 0: of all jobs) with id > after_id, oldest first, keyset-paged. */
 int catalog_events_page(struct catalog *c, int64_t job_id, int64_t after_id,
                         struct catalog_event *out, size_t max, size_t *n);
+
+/* ---- incremental backups (schema version 3; backend/incr.h) ------------------------ */
+
+/* Per-database facts of a set file beyond struct catalog_set_file (set_files columns). */
+struct catalog_file_incr {
+    enum catalog_set_kind kind; /* a full copy, or an incremental file (.inc) */
+    char origin[32];            /* incremental: the set it applies on (the previous link of this
+                                 * database's chain); "" for a full copy */
+    int64_t pages_total;        /* pages of the consistent image */
+    int64_t pages_stored;       /* pages stored in this set (all of them for a full copy) */
+    char pagemap[512];          /* the page map, relative to the set directory; "" if none */
+    char pagemap_sha256[65];
+    char full_reason[256];      /* why a database got a full copy in an incremental set */
+};
+
+/* Record the incremental facts of the file (set_id, db_id), which must exist. 0 or -1. */
+int catalog_file_incr_set(struct catalog *c, const char *set_id, int64_t db_id,
+                          const struct catalog_file_incr *x);
+/* Read them: 1 found, 0 no such file, -1 error. A file from before version 3 reads as a full
+ * copy without a page map. */
+int catalog_file_incr_get(struct catalog *c, const char *set_id, int64_t db_id,
+                          struct catalog_file_incr *out);
+/* The newest complete set holding a file of database db_id: 1 (*set_id filled), 0 none, -1. */
+int catalog_db_latest_set(struct catalog *c, int64_t db_id, char set_id[32]);
+/* Page counters of a set (sum over its databases). 0 or -1. */
+int catalog_set_pages_set(struct catalog *c, const char *set_id, int64_t total, int64_t stored);
+int catalog_set_pages_get(struct catalog *c, const char *set_id, int64_t *total,
+                          int64_t *stored);
+/*
+ * The sets that set_id's files need to be restored (following set_files.origin per database,
+ * transitively), without set_id itself, oldest first. *ids is malloc'd (free it), *n its
+ * length. Prune keeps these while it keeps set_id. 0 or -1.
+ */
+int catalog_set_chain(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n);
+/* Sets holding an incremental file whose origin is set_id (those that need it directly);
+ * same conventions. 0 or -1. */
+int catalog_set_dependents(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n);
 
 #endif
