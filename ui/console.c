@@ -170,7 +170,7 @@ static const struct tui_key overview_keys[] = {
     {{KEY_F(5), 'r'}, OV_REFRESH, "Refresh", "Read the status again", NULL},
     {{KEY_F(2), 'b', 'B'}, OV_BACKUP, "Backup", "Start a full backup of all databases", NULL},
     {{'i'}, OV_INCR, NULL, "Start an incremental backup of all databases", NULL},
-    {{'R', KEY_F(8)}, OV_RESYNC, "Resync", "Rebuild the DAOS index (resync daos, asks first)",
+    {{KEY_F(8), 'R'}, OV_RESYNC, "Resync", "Rebuild the DAOS index (resync daos, asks first)",
      NULL},
     {{'D'}, OV_DAOS_PRUNE, NULL,
      "DAOS prune: delete zero-ref NLOs past the deletion interval that a backup holds (asks)",
