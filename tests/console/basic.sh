@@ -72,7 +72,9 @@ scenario() {
     tui_wait_gone "filter: bob"; tui_wait_for "alice.nsf"
 
     # a destructive action asks; Enter takes the default (No)
-    tui_keys 3 F8; tui_wait_for "[ No ]"; tui_keys Enter; tui_wait_for "prune cancelled"
+    tui_keys 1 D; tui_wait_for "[ No ]"; tui_keys Enter; tui_wait_for "DAOS prune cancelled"
+    # prune without a catalog: says so, changes nothing
+    tui_keys 3 F8; tui_wait_for "nothing to prune"; tui_keys Enter; tui_wait_gone "nothing to prune"
 
     # themes cycle in name order without leaving garbage
     for th in high-contrast monochrome dark default; do
