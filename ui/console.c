@@ -311,8 +311,31 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
              cfg->backup.keep_sets, cfg->backup.keep_days);
     ov_line(&y, ymax, b.x, b.w, "schedule", buf, TH_TEXT);
     ov_head(&y, ymax, b.x, b.w, " Warnings");
-    for (size_t i = 0; i < st->nwarnings && y < ymax; i++)
-        tui_put(y++, b.x + 2, b.w - 4, st->warnings[i], TH_WARNING, false);
+    for (size_t i = 0; i < st->nwarnings && y < ymax; i++) {
+        /* wrap at word boundaries; continuation lines indented */
+        const char *w = st->warnings[i];
+        int indent = 0;
+        while (*w && y < ymax) {
+            int room = b.w - 4 - indent;
+            if (room < 10)
+                room = 10;
+            int n = (int)strlen(w);
+            if (n > room) {
+                n = room;
+                while (n > room / 2 && w[n] != ' ')
+                    n--;
+                if (w[n] != ' ')
+                    n = room;
+            }
+            char line[256];
+            snprintf(line, sizeof line, "%.*s", n, w);
+            tui_put(y++, b.x + 2 + indent, b.w - 4 - indent, line, TH_WARNING, false);
+            w += n;
+            while (*w == ' ')
+                w++;
+            indent = 2;
+        }
+    }
     if (st->nwarnings == 0 && y < ymax)
         tui_put(y++, b.x + 2, b.w - 4, "none", TH_OK, false);
 }
