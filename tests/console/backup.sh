@@ -41,13 +41,13 @@ whole() { # W H: title on the first line, function-key bar on the last (polls: a
 tui_start 120 40 "$DVAULT" -c "$d/config.yaml"
 tui_wait_for "1 Overview"
 tui_wait_for "none yet (F2 starts one)"
-tui_screen | grep -qE 'databases +3$' || fail "database count"
+tui_wait_re 'databases +3$'
 tui_wait_for "SYNCHRONIZED"
 
 # Databases: figures from the backend (documents, NLO refs), never backed up yet
 tui_keys 2; tui_wait_for "$first_db"; tui_wait_for "Last backup"
 tui_screen | grep -E "$first_db" | grep -qF "never" || fail "last backup column"
-tui_screen | grep -E "$first_db" | grep -qE '[0-9.]+ KiB +[0-9]+ +[0-9]+ ' || fail "docs / refs columns"
+tui_wait_re "$first_db.*[0-9.]+ KiB +[0-9]+ +[0-9]+ "
 
 # start a backup of everything from the Sets screen; the job shows on the Jobs screen
 tui_keys 3; tui_wait_for "no backup sets yet"
@@ -57,22 +57,21 @@ tui_keys 6
 tui_resize 80 24; tui_wait_for "6 Jobs"; whole 80 24
 tui_resize 120 40; tui_wait_for "6 Jobs"; whole 120 40
 tui_wait_for "full backup of all databases done" 300
-tui_screen | grep -qE ' 1 +backup .* ok' || fail "the job's row on the Jobs screen"
+tui_wait_re ' 1 +backup .* ok'
 tui_wait_for "Events of this session"
 
 # the new set on the Sets screen, newest first; Enter opens its databases
-tui_keys 3; tui_wait_for "complete"
-tui_screen | grep -qE '[0-9]{8}-[0-9]{6} +full .* 3 ' || fail "set row"
+tui_keys 3; tui_wait_re '[0-9]{8}-[0-9]{6} +full .* 3 .*complete'
 tui_keys Enter; tui_wait_for "3 databases"; tui_wait_for "$first_db"; tui_wait_for "applied"
 tui_keys Escape; tui_wait_gone "SHA-256"
 
 # the Overview shows the last backup
 tui_keys 1; tui_wait_for "last backup"
-tui_screen | grep -E 'last backup' | grep -qE '[0-9]{8}-[0-9]{6} full complete' || fail "overview last backup"
+tui_wait_re 'last backup.*[0-9]{8}-[0-9]{6} full complete'
 
 # the Databases screen now knows the last backup
 tui_keys 2; tui_wait_for "$first_db"
-tui_screen | grep -E "$first_db" | grep -qE '[0-9]{2}-[0-9]{2} [0-9:]{5} ok' || fail "db last backup"
+tui_wait_re "$first_db.*[0-9]{2}-[0-9]{2} [0-9:]{5} ok"
 
 # a backup of one database (b), then a second full backup while resizing
 tui_keys b; tui_wait_for "full backup of $first_db done" 300
@@ -84,7 +83,7 @@ tui_wait_for "full backup of all databases done" 300
 
 # Objects: the live index view lists NLOs held by the pool; f cycles views
 tui_keys 4; tui_wait_for "view: live index"
-tui_screen | grep -qE '[0-9a-f]{20}.* 0001 .* yes' || fail "objects row"
+tui_wait_re '[0-9a-f]{20}.* 0001 .* yes'
 tui_keys f; tui_wait_for "view: zero-ref"
 tui_keys f; tui_wait_for "view: not yet backed up"; tui_wait_for "no NLOs in this view"
 tui_keys f f f; tui_wait_for "view: live index"
