@@ -14,6 +14,8 @@
 #include "dbglob.h"
 #include "delta.h"
 #include "hotcopy.h"
+#include "incr.h"
+#include "pagemap.h"
 #include "runcmd.h"
 #include "target.h"
 #include "util.h"
@@ -138,6 +140,8 @@ struct ctx {
     char **delta_paths; /* absolute, of kept deltas (for the post command) */
     int64_t *delta_dbs;
     size_t ndeltas;
+    enum catalog_set_kind kind;          /* incremental: databases go through incr.c */
+    int64_t pages_total, pages_stored;   /* over the set's databases */
 };
 
 static void on_event(void *ud, enum dv_level level, const char *msg)
@@ -250,6 +254,80 @@ static void add_delta_path(struct ctx *c, const char *path, int64_t db_id)
     c->ndeltas++;
 }
 
+/*
+ * Incremental copy of one database (incr.h). Returns 0 done (hr filled for the common
+ * recording: sizes, ids, the .inc's hash as copy_sha256), 1 a full copy is needed (fx says
+ * why, logged), -1 failed (counted and logged, or vanished).
+ */
+static int incr_db(struct ctx *c, const char *rel, const char *src, const char *relcopy,
+                   const char *pmpath, struct incr_result *ir, struct catalog_file_incr *fx,
+                   struct hotcopy_result *hr)
+{
+    struct incr_origin io;
+    int r = incr_origin_find(c->cat, c->t, rel, &io);
+    char *relinc = dv_asprintf("%s%s", relcopy, INCR_SUFFIX);
+    char *incpath = dv_path_join(c->partial, relinc);
+    if (r == 0 && !io.usable) {
+        snprintf(fx->full_reason, sizeof fx->full_reason, "%s", io.why);
+        r = 1;
+    } else if (r == 0) {
+        r = incr_backup_db(src, incpath, pmpath, &io, c->r->set_id, c->job, ir);
+        if (r == 1)
+            snprintf(fx->full_reason, sizeof fx->full_reason, "%s", ir->why);
+    }
+    if (r < 0) {
+        if (access(src, F_OK) != 0 && errno == ENOENT) {
+            c->r->db_vanished++;
+            job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", rel);
+        } else {
+            c->r->db_failed++;
+            job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
+        }
+    } else if (r == 1) {
+        job_log(c->job, DV_INFO, "%s: full copy in this incremental set: %s", rel,
+                fx->full_reason);
+    } else {
+        fx->kind = CATALOG_SET_INCREMENTAL;
+        snprintf(fx->origin, sizeof fx->origin, "%s", io.set_id);
+        fx->pages_total = (int64_t)ir->pages_total;
+        fx->pages_stored = (int64_t)ir->pages_stored;
+        snprintf(fx->pagemap_sha256, sizeof fx->pagemap_sha256, "%s", ir->pagemap_sha256);
+        hr->wal_mode = true; /* no warning: a locked read is reported by incr itself */
+        hr->page_size = ir->page_size;
+        hr->base_size = hr->final_size = ir->inc_size; /* the stored file */
+        hr->delta_pages = 0; /* folded into the image, nothing to apply */
+        snprintf(hr->replica_id, sizeof hr->replica_id, "%s", ir->replica_id);
+        snprintf(hr->dbiid, sizeof hr->dbiid, "%s", ir->dbiid);
+        snprintf(hr->copy_sha256, sizeof hr->copy_sha256, "%s", ir->inc_sha256);
+        job_log(c->job, DV_INFO, "%s: %llu of %llu pages changed since set %s (%u runs)", rel,
+                (unsigned long long)ir->pages_stored, (unsigned long long)ir->pages_total,
+                io.set_id, ir->runs);
+    }
+    incr_origin_done(&io);
+    free(relinc);
+    free(incpath);
+    return r;
+}
+
+/* The page map of a full copy (+ kept delta), so that the next incremental has an origin. */
+static int full_pagemap(struct ctx *c, const char *rel, const char *dst, const char *delta,
+                        const char *pmpath, const struct hotcopy_result *hr,
+                        struct catalog_file_incr *fx)
+{
+    struct pagemap pm;
+    if (pagemap_of_copy(dst, delta, hr->page_size, &pm) != 0 ||
+        pagemap_write(pmpath, &pm, fx->pagemap_sha256) != 0) {
+        pagemap_done(&pm);
+        c->r->db_failed++;
+        job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
+        return -1;
+    }
+    fx->kind = CATALOG_SET_FULL;
+    fx->pages_total = fx->pages_stored = (int64_t)pm.npages;
+    pagemap_done(&pm);
+    return 0;
+}
+
 static int backup_one(struct ctx *c, const char *rel)
 {
     const struct dv_config *cfg = c->cfg;
@@ -264,14 +342,28 @@ static int backup_one(struct ctx *c, const char *rel)
     size_t nnames = 0;
     int rc = -1;
 
+    /* incremental sets: the pages changed since the origin (incr.h), else a full copy */
+    struct incr_result ir;
+    struct catalog_file_incr fx;
+    memset(&ir, 0, sizeof ir);
+    memset(&fx, 0, sizeof fx);
+    char *relpm = dv_asprintf("%s%s", relcopy, INCR_PAGEMAP_SUFFIX);
+    char *pmpath = dv_path_join(c->partial, relpm);
+    snprintf(fx.pagemap, sizeof fx.pagemap, "%s", relpm);
+    int inc = -2; /* not tried */
+    struct hotcopy_result hr;
+    memset(&hr, 0, sizeof hr);
     if (dv_mkdirs(dir, 0700) != 0)
         goto out;
+    if (c->kind == CATALOG_SET_INCREMENTAL) {
+        inc = incr_db(c, rel, src, relcopy, pmpath, &ir, &fx, &hr);
+        if (inc < 0)
+            goto out;
+    }
     struct hotcopy_opts ho = {.delta = cfg->backup.delta,
                               .snapshot_command = cfg->backup.snapshot_command,
                               .job = c->job};
-    struct hotcopy_result hr;
-    memset(&hr, 0, sizeof hr);
-    if (hotcopy_db(src, dst, keep ? delta : NULL, &ho, &hr) != 0) {
+    if (inc != 0 && hotcopy_db(src, dst, keep ? delta : NULL, &ho, &hr) != 0) {
         if (access(src, F_OK) != 0 && errno == ENOENT) {
             c->r->db_vanished++;
             job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", rel);
@@ -285,14 +377,24 @@ static int backup_one(struct ctx *c, const char *rel)
     if (!hr.wal_mode)
         job_log(c->job, DV_WARN,
                 "%s is not in WAL mode: it cannot be copied hot; copied under a short lock", rel);
-    if ((keep && hr.wal_mode ? read_refs_keep(dst, delta, &names, &nnames)
-                             : backup_read_refs(dst, &names, &nnames)) != 0) {
+    if (inc != 0 && full_pagemap(c, rel, dst, keep && hr.wal_mode ? delta : NULL, pmpath, &hr,
+                                 &fx) != 0)
+        goto out;
+    if (inc == 0) {
+        names = ir.refs, nnames = ir.nrefs;
+        ir.refs = NULL, ir.nrefs = 0;
+    } else if ((keep && hr.wal_mode ? read_refs_keep(dst, delta, &names, &nnames)
+                                    : backup_read_refs(dst, &names, &nnames)) != 0) {
         c->r->db_failed++;
         job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
         goto out;
     }
     int64_t db_id = 0;
-    bool kept = keep && hr.wal_mode;
+    bool kept = keep && hr.wal_mode && inc != 0;
+    if (inc == 0) { /* the set file is the .inc */
+        free(relcopy);
+        relcopy = dv_asprintf("db/%s%s", rel, INCR_SUFFIX);
+    }
     if (catalog_begin(c->cat) != 0)
         goto cat_fail;
     if (catalog_db_upsert(c->cat, rel, hr.replica_id, hr.dbiid, dv_now(), &db_id) != 0)
@@ -312,7 +414,8 @@ static int backup_one(struct ctx *c, const char *rel)
         .delta_sha256 = kept ? hr.delta_sha256 : NULL,
         .locked_copy = hr.locked_copy,
     };
-    if (catalog_set_file_add(c->cat, &f) != 0)
+    if (catalog_set_file_add(c->cat, &f) != 0 ||
+        catalog_file_incr_set(c->cat, c->r->set_id, db_id, &fx) != 0)
         goto cat_rollback;
     if (catalog_refs_record(c->cat, db_id, c->r->seq, (const char *const *)names, nnames) != 0)
         goto cat_rollback;
@@ -330,7 +433,14 @@ static int backup_one(struct ctx *c, const char *rel)
         .delta_pages = hr.delta_pages,
         .delta_path = kept ? reldelta : NULL,
         .locked_copy = hr.locked_copy,
+        .kind = fx.kind == CATALOG_SET_INCREMENTAL ? "incremental" : "full",
+        .origin = fx.origin,
+        .pages_total = (uint64_t)fx.pages_total,
+        .pages_stored = (uint64_t)fx.pages_stored,
+        .pagemap = fx.pagemap,
+        .full_reason = fx.full_reason,
     };
+    snprintf(md.pagemap_sha256, sizeof md.pagemap_sha256, "%s", fx.pagemap_sha256);
     snprintf(md.sha256, sizeof md.sha256, "%s", hr.copy_sha256);
     snprintf(md.delta_sha256, sizeof md.delta_sha256, "%s", kept ? hr.delta_sha256 : "");
     manifest_add_db(&c->m, &md);
@@ -345,6 +455,8 @@ static int backup_one(struct ctx *c, const char *rel)
     c->r->delta_pages += hr.delta_pages;
     c->r->db_bytes += (kept ? hr.base_size : hr.final_size);
     c->r->refs += nnames;
+    c->pages_total += fx.pages_total;
+    c->pages_stored += fx.pages_stored;
     job_advance(c->job, 1, 0, rel);
     dv_crashpoint("backup.db");
     rc = 0;
@@ -358,6 +470,9 @@ cat_fail:
     job_log(c->job, DV_ERROR, "%s: catalog: %s", rel, dv_err());
     c->r->db_failed++;
 out:
+    incr_result_done(&ir);
+    free(relpm);
+    free(pmpath);
     backup_names_free(names, nnames);
     free(src);
     free(relcopy);
@@ -382,6 +497,10 @@ static void fill_manifest_counts(struct ctx *c, const char *status)
     m->deltas_applied = (int64_t)c->r->deltas_applied;
     m->deltas_kept = (int64_t)c->r->deltas_kept;
     m->bytes = (int64_t)(c->r->db_bytes + c->r->nlo.bytes);
+    m->pages_total = c->pages_total;
+    m->pages_stored = c->pages_stored;
+    c->r->pages_total = (uint64_t)c->pages_total;
+    c->r->pages_stored = (uint64_t)c->pages_stored;
     free(m->message);
     m->message = dv_strdup(c->r->message);
     if (c->r->nlo.list_count) {
@@ -397,8 +516,9 @@ static void catalog_finish(struct ctx *c, bool complete)
     memset(&s, 0, sizeof s);
     snprintf(s.id, sizeof s.id, "%s", c->r->set_id);
     s.seq = c->r->seq;
-    s.kind = CATALOG_SET_FULL;
-    s.ended = dv_now();
+    s.kind = c->kind;
+    snprintf(s.checkpoint, sizeof s.checkpoint, "%s", c->r->set_id);
+    s.ended = c->m.ended; /* the manifest's: a catalog rebuilt from it must say the same */
     s.status = complete ? CATALOG_SET_COMPLETE : CATALOG_SET_FAILED;
     s.databases = c->m.databases;
     s.nlo_new = c->m.nlo_new;
@@ -408,7 +528,8 @@ static void catalog_finish(struct ctx *c, bool complete)
     s.deltas_kept = c->m.deltas_kept;
     s.bytes = c->m.bytes;
     snprintf(s.message, sizeof s.message, "%s", c->r->message);
-    if (catalog_set_finish(c->cat, &s) != 0)
+    if (catalog_set_finish(c->cat, &s) != 0 ||
+        catalog_set_pages_set(c->cat, s.id, c->pages_total, c->pages_stored) != 0)
         job_log(c->job, DV_ERROR, "catalog: %s", dv_err());
 }
 
@@ -471,18 +592,29 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
         }
     }
 
+    /* seed 004: after a failed or interrupted set, the next one is full */
+    char origin[32], why_full[512];
+    if (incr_choose_kind(c.cat, o && o->incremental, &c.kind, origin, why_full,
+                         sizeof why_full) != 0)
+        goto out;
+    if (why_full[0])
+        job_log(job, (o && o->incremental) ? DV_WARN : DV_INFO, "%s", why_full);
     int64_t now = dv_now();
     if (target_set_begin(c.t, now, r->set_id) != 0)
         goto out;
-    if (catalog_set_create(c.cat, r->set_id, CATALOG_SET_FULL, now, (int64_t)getpid(), NULL,
-                           &r->seq) != 0)
+    if (catalog_set_create(c.cat, r->set_id, c.kind, now, (int64_t)getpid(),
+                           origin[0] ? origin : NULL, &r->seq) != 0)
         goto out;
+    r->incremental = c.kind == CATALOG_SET_INCREMENTAL;
+    snprintf(r->message, sizeof r->message, "%s", why_full);
     set_started = true;
     c.partial = target_set_partial_dir(c.t, r->set_id);
     c.m.version = MANIFEST_VERSION;
     snprintf(c.m.id, sizeof c.m.id, "%s", r->set_id);
     c.m.seq = r->seq;
-    snprintf(c.m.kind, sizeof c.m.kind, "full");
+    snprintf(c.m.kind, sizeof c.m.kind, "%s", catalog_set_kind_name(c.kind));
+    c.m.origin = dv_strdup(origin);
+    c.m.checkpoint = dv_strdup(r->set_id);
     c.m.started = now;
     c.m.config.data_dir = dv_strdup(cfg->server.data_dir);
     c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir);

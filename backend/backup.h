@@ -35,6 +35,8 @@ struct backup_result {
     uint64_t db_bytes;      /* bytes of database copies written */
     uint64_t refs;          /* NLO references recorded */
     struct nlopass_result nlo;
+    bool incremental;       /* the set is incremental (a full one when one must be: message) */
+    uint64_t pages_total, pages_stored; /* pages of the images / stored in this set */
     uint64_t deltas_moved;  /* reported by the post command */
     double seconds;
     char message[512];      /* why the set failed, or a remark */

@@ -1,5 +1,6 @@
 /* recover.c - restore and recovery (seed 003). See recover.h, docs/operations.md. */
 #include "recover.h"
+#include "pitr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +59,8 @@ static int pick_set(void *ud, const struct catalog_set *s)
 {
     struct set_pick *p = ud;
     p->n++;
+    if (s->pruning > 0) /* half-removed by an interrupted prune: not a source */
+        return 0;
     if (s->status == CATALOG_SET_COMPLETE && !p->newest[0])
         snprintf(p->newest, sizeof p->newest, "%s", s->id);
     if (p->want && strcmp(p->want, s->id) == 0)
@@ -329,10 +332,21 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
             goto out;
     }
     struct newids ids = {0};
-    if (restore_materialize_ex(cat, t, o->set_id, rel, cinto, exists, is_live ? NULL : give_new_ids,
-                               &ids, job, &r->info) != 0)
+    restore_prepare_fn prep = is_live ? NULL : give_new_ids;
+    void *prep_ud = &ids;
+    struct pitr_prepare pp = {.pt = {.target = cfg->backup.target, .db_rel = rel,
+                                     .set_id = o->set_id, .set_started = set.started,
+                                     .set_ended = set.ended, .at_us = o->at_us,
+                                     .to_latest = o->to_latest},
+                              .next = prep, .next_ud = prep_ud};
+    if (o->pitr)
+        prep = pitr_prepare_fn, prep_ud = &pp;
+    if (restore_materialize_ex(cat, t, o->set_id, rel, cinto, exists, prep, prep_ud, job,
+                               &r->info) != 0)
         goto out;
-    dv_crashpoint("restore.after_rename"); /* tests: in place, DAOS index not yet marked */
+    dv_crashpoint("restore.after_rename"); /* tests: in place, before the bookkeeping */
+    r->pitr_transactions = pp.r.transactions;
+    r->pitr_last_us = pp.r.last_us;
     if (exists)
         unlink_sidecars(cinto); /* empty after wal_quiesce; they belonged to the old file */
     r->replaced = exists;

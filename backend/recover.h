@@ -29,6 +29,9 @@ struct restore_opts {
     const char *into;     /* relative to data_dir (no ".."), or absolute; parent must exist */
     bool force;           /* replace an existing file (not the live source: see replace_live) */
     bool replace_live;    /* into is the live database db_path: put the backup in its place */
+    bool pitr;            /* point-in-time (pitr.h): the set + archived WAL up to at_us */
+    int64_t at_us;        /* TIME in microseconds since the epoch */
+    bool to_latest;       /* every archived transaction */
 };
 
 struct restore_result {
@@ -43,6 +46,8 @@ struct restore_result {
     bool old_set;           /* the set is older than deferred_deletion_days: NLOs may be gone */
     int64_t set_age_days;
     char resync_reason[512];/* what was written to the DAOS index (NEEDS_RESYNC) */
+    uint64_t pitr_transactions; /* point-in-time: archived transactions applied */
+    int64_t pitr_last_us;       /* observed time of the last one applied (0: none) */
 };
 
 /*

@@ -13,6 +13,7 @@
 
 #include "backup.h"
 #include "delta.h"
+#include "incr.h"
 #include "util.h"
 
 int restore_integrity_check(const char *path)
@@ -76,6 +77,12 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
                   catalog_set_status_name(s.status));
         return -1;
     }
+    if (s.pruning > 0) {
+        dv_seterr("backup set %s is being pruned (an interrupted prune): run dvault prune to "
+                  "finish it and choose another set",
+                  set_id);
+        return -1;
+    }
     snprintf(info->set_id, sizeof info->set_id, "%s", set_id);
     info->set_started = s.started;
     struct catalog_set_file f;
@@ -100,6 +107,16 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     if (!overwrite && lstat(out_path, &st) == 0) {
         dv_seterr("%s exists: choose a new name (or --force)", out_path);
         goto out;
+    }
+    if (incr_is_inc_path(f.path)) {
+        /* an incremental set: rebuilt from its chain, checked against its page map (incr.h) */
+        char *idir = dv_dirname(out_path);
+        const char *ibase = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
+        tmp = dv_asprintf("%s/.%s.restore.%ld", idir, ibase, (long)getpid());
+        free(idir);
+        if (incr_chain_build(cat, t, set_id, db_path, tmp, job, NULL) != 0)
+            goto out;
+        goto check;
     }
     /* 1. the stored copy must be what the backup wrote */
     job_phase(job, "restore", 1, (uint64_t)f.size);
@@ -160,6 +177,7 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
         info->delta_pages = h.page_count;
     }
     /* 4. the caller's changes (new ids), then check before the file gets its real name */
+check:
     if (prepare && prepare(prepare_ud, tmp) != 0)
         goto out;
     if (restore_integrity_check(tmp) != 0)

@@ -41,7 +41,13 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
         warn(s, "data directory: %s", dv_err());
     }
 
-    struct dv_store *st = store_open(cfg);
+    /* status is read-only: store_open would create a missing data directory */
+    struct stat dst;
+    struct dv_store *st = NULL;
+    if (stat(cfg->server.data_dir, &dst) != 0)
+        dv_syserr("%s", cfg->server.data_dir);
+    else
+        st = store_open(cfg);
     if (st) {
         store_check(st);
         if (store_status(st, &s->daos) == 0)

@@ -2201,6 +2201,69 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
     return rc;
 }
 
+static void obj_read(sqlite3_stmt *s, struct store_object *o)
+{
+    memset(o, 0, sizeof *o);
+    const unsigned char *n = sqlite3_column_text(s, 0);
+    snprintf(o->name, sizeof o->name, "%s", n ? (const char *)n : "");
+    o->subdir = sqlite3_column_int(s, 1);
+    o->size = sqlite3_column_int64(s, 2);
+    o->refcount = sqlite3_column_int64(s, 3);
+    o->zero_since = sqlite3_column_int64(s, 4);
+}
+
+int store_objects_page(struct dv_store *st, const char *after, bool backward, bool zero_ref_only,
+                       struct store_object *out, size_t max, size_t *n)
+{
+    /* Four fixed statements (direction x filter), each a range scan of the primary key. */
+    static const char *const sql[2][2] = {
+        {"SELECT name, subdir, size, refcount, zero_since FROM doi WHERE name > ?1 "
+         "ORDER BY name LIMIT ?2",
+         "SELECT name, subdir, size, refcount, zero_since FROM doi WHERE name > ?1 "
+         "AND refcount = 0 ORDER BY name LIMIT ?2"},
+        {"SELECT name, subdir, size, refcount, zero_since FROM doi WHERE (?1 = '' OR name < ?1) "
+         "ORDER BY name DESC LIMIT ?2",
+         "SELECT name, subdir, size, refcount, zero_since FROM doi WHERE (?1 = '' OR name < ?1) "
+         "AND refcount = 0 ORDER BY name DESC LIMIT ?2"},
+    };
+    *n = 0;
+    sqlite3_stmt *s = sq_prep(st->idx, sql[backward][zero_ref_only], "DAOS index: objects");
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, after ? after : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    int r;
+    size_t k = 0;
+    while (k < max && (r = sqlite3_step(s)) == SQLITE_ROW)
+        obj_read(s, &out[k++]);
+    int rc = 0;
+    if (k < max && r != SQLITE_DONE)
+        rc = sq_fail(st->idx, "DAOS index: objects");
+    sqlite3_finalize(s);
+    *n = k;
+    return rc;
+}
+
+int store_object_get(struct dv_store *st, const char *name, struct store_object *out)
+{
+    sqlite3_stmt *s = sq_prep(st->idx,
+                              "SELECT name, subdir, size, refcount, zero_since FROM doi WHERE name = ?1",
+                              "DAOS index: object");
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(s), rc;
+    if (r == SQLITE_ROW) {
+        if (out)
+            obj_read(s, out);
+        rc = 1;
+    } else {
+        rc = r == SQLITE_DONE ? 0 : sq_fail(st->idx, "DAOS index: object");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int store_objects(struct dv_store *st, store_object_fn fn, void *ud)
 {
     sqlite3_stmt *s = sq_prep(st->idx, "SELECT name, subdir, refcount FROM doi ORDER BY name",
@@ -2595,6 +2658,60 @@ int store_doc_nlos(struct dv_store *st, const char *db_path, const char *unid, s
         while ((r = sqlite3_step(s)) == SQLITE_ROW)
             if ((rc = fn(ud, col_text(s, 0))) != 0)
                 break;
+        if (rc == 0 && r != SQLITE_DONE)
+            rc = sq_fail(h, abs);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(h);
+    free(abs);
+    return rc;
+}
+
+int store_doc_atts(struct dv_store *st, const char *db_path, const char *unid, store_att_fn fn,
+                   void *ud)
+{
+    sqlite3 *h;
+    char *abs;
+    int o = doc_db_open(st, db_path, &h, &abs);
+    if (o < 0)
+        return -1;
+    if (o == 0) {
+        dv_seterr("%s: no document %s (not a document database)", db_path, unid);
+        return -1;
+    }
+    int rc = 0, found = 0;
+    sqlite3_stmt *s = sq_prep(h, "SELECT note_id FROM notes WHERE unid = ?1", abs);
+    int64_t note = 0;
+    if (!s) {
+        rc = -1;
+    } else {
+        sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            found = 1;
+            note = sqlite3_column_int64(s, 0);
+        }
+        sqlite3_finalize(s);
+        if (!found) {
+            dv_seterr("%s: no document %s", abs, unid);
+            rc = -1;
+        }
+    }
+    s = rc == 0 ? sq_prep(h, "SELECT att_id, name, coalesce(size, length(data), 0), nlo FROM"
+                             " attachments WHERE note_id = ?1 ORDER BY att_id", abs)
+                : NULL;
+    if (rc == 0 && !s)
+        rc = -1;
+    if (s) {
+        sqlite3_bind_int64(s, 1, note);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            struct store_att_info a = {.att_id = sqlite3_column_int64(s, 0),
+                                       .name = col_text(s, 1),
+                                       .size = sqlite3_column_int64(s, 2),
+                                       .nlo = col_text(s, 3)};
+            if ((rc = fn(ud, &a)) != 0)
+                break;
+        }
         if (rc == 0 && r != SQLITE_DONE)
             rc = sq_fail(h, abs);
         sqlite3_finalize(s);

@@ -163,6 +163,25 @@ int store_nlo_install(struct dv_store *st, const char *name, const char *src_pat
 typedef int (*store_object_fn)(void *ud, const char *name, int subdir, int64_t refcount);
 int store_objects(struct dv_store *st, store_object_fn fn, void *ud);
 
+struct store_object {
+    char name[STORE_NLO_NAME_LEN + 1];
+    int subdir;          /* 1 = "0001" */
+    int64_t size;        /* bytes of the file */
+    int64_t refcount;
+    int64_t zero_since;  /* when the refcount reached 0, or 0 */
+};
+/*
+ * The index's objects keyset-paged by name (a range scan: a page costs what it returns, at
+ * 1,000,000 objects as at 10): names > after (NULL or "" = from the first), ascending; with
+ * backward, names < after (NULL or "" = from the last), descending. zero_ref_only keeps only
+ * objects with refcount 0 (waiting for deferred deletion). At most max into out[]; *n gets
+ * the count. Returns 0 or -1.
+ */
+int store_objects_page(struct dv_store *st, const char *after, bool backward, bool zero_ref_only,
+                       struct store_object *out, size_t max, size_t *n);
+/* One object of the index: 1 found (out filled; may be NULL), 0 not in the index, -1 error. */
+int store_object_get(struct dv_store *st, const char *name, struct store_object *out);
+
 /* ---- DAOS index ------------------------------------------------------------------------ */
 
 struct store_subdir {
@@ -306,6 +325,21 @@ int store_docs(struct dv_store *st, const char *db_path, const struct store_doc_
  * -1 with "no document" when the unid is not there.
  */
 int store_doc_nlos(struct dv_store *st, const char *db_path, const char *unid, store_name_fn fn,
+                   void *ud);
+/* One attachment of a document (strings valid during the callback). nlo is "" when the
+ * attachment is stored inline. */
+struct store_att_info {
+    int64_t att_id;
+    const char *name, *nlo;
+    int64_t size;
+};
+typedef int (*store_att_fn)(void *ud, const struct store_att_info *a);
+/*
+ * The attachments of document unid in db_path (relative to data_dir or absolute; read-only),
+ * in attachment order. fn's non-zero return stops with that value. -1 with "no document" when
+ * the unid is not there, or on an SQLite error. Returns 0, fn's value, or -1.
+ */
+int store_doc_atts(struct dv_store *st, const char *db_path, const char *unid, store_att_fn fn,
                    void *ud);
 /* State of unid in db: 0 absent, 1 present, 2 soft-deleted; -1 on error. */
 int store_doc_state(struct store_db *db, const char *unid);

@@ -355,6 +355,10 @@ static void db_done(struct manifest_db *d)
     free(d->replica_id);
     free(d->dbiid);
     free(d->delta_path);
+    free(d->kind);
+    free(d->origin);
+    free(d->pagemap);
+    free(d->full_reason);
 }
 
 void manifest_done(struct manifest *m)
@@ -389,6 +393,10 @@ void manifest_add_db(struct manifest *m, const struct manifest_db *d)
     c->replica_id = dup_or_null(d->replica_id);
     c->dbiid = dup_or_null(d->dbiid);
     c->delta_path = dup_or_null(d->delta_path);
+    c->kind = dup_or_null(d->kind);
+    c->origin = dup_or_null(d->origin);
+    c->pagemap = dup_or_null(d->pagemap);
+    c->full_reason = dup_or_null(d->full_reason);
 }
 
 /* ---- manifest: JSON writer --------------------------------------------------------- */
@@ -498,6 +506,10 @@ char *manifest_to_json(const struct manifest *m, const char *status, size_t *len
     kv_int(&b, I2, "deltas_applied", m->deltas_applied, false);
     kv_int(&b, I2, "deltas_kept", m->deltas_kept, false);
     kv_int(&b, I2, "bytes", m->bytes, false);
+    if (m->pages_total) {
+        kv_int(&b, I2, "pages_total", m->pages_total, false);
+        kv_int(&b, I2, "pages_stored", m->pages_stored, false);
+    }
     puts_(&b, "\n  }");
     put_key(&b, I, "databases", false);
     puts_(&b, "[");
@@ -519,6 +531,15 @@ char *manifest_to_json(const struct manifest *m, const char *status, size_t *len
             kv_str(&b, I3, "delta_sha256", d->delta_sha256, false);
         }
         kv_bool(&b, I3, "locked_copy", d->locked_copy, false);
+        if (d->pagemap && d->pagemap[0]) {
+            kv_str(&b, I3, "kind", d->kind ? d->kind : "full", false);
+            kv_str(&b, I3, "origin", d->origin, false);
+            kv_int(&b, I3, "pages_total", (int64_t)d->pages_total, false);
+            kv_int(&b, I3, "pages_stored", (int64_t)d->pages_stored, false);
+            kv_str(&b, I3, "pagemap", d->pagemap, false);
+            kv_str(&b, I3, "pagemap_sha256", d->pagemap_sha256, false);
+            kv_str(&b, I3, "full_reason", d->full_reason, false);
+        }
         puts_(&b, "\n    }");
     }
     puts_(&b, m->ndbs ? "\n  ]" : "]");
@@ -969,6 +990,27 @@ static int from_db(struct jparser *j, const struct jval *o, struct manifest_db *
             check(j, o, "delta_sha256", is_sha256(d->delta_sha256), "not a sha256"))
             return -1;
     }
+    if (jget(o, "pagemap")) { /* incremental backups */
+        int64_t tot, sto;
+        char kind[16];
+        if (get_str(j, o, "kind", NULL, kind, sizeof kind) ||
+            get_str(j, o, "origin", &d->origin, NULL, 0) ||
+            get_int(j, o, "pages_total", 0, INT64_MAX, &tot) ||
+            get_int(j, o, "pages_stored", 0, INT64_MAX, &sto) ||
+            get_str(j, o, "pagemap", &d->pagemap, NULL, 0) ||
+            get_str(j, o, "pagemap_sha256", NULL, d->pagemap_sha256, sizeof d->pagemap_sha256) ||
+            get_str(j, o, "full_reason", &d->full_reason, NULL, 0) ||
+            check(j, o, "kind", one_of(kind, "full", "incremental", NULL),
+                  "must be full or incremental") ||
+            check(j, o, "pagemap", dv_path_is_safe_rel(d->pagemap), "unsafe path") ||
+            check(j, o, "pagemap_sha256", is_sha256(d->pagemap_sha256), "not a sha256") ||
+            check(j, o, "origin", !d->origin[0] || target_set_id_valid(d->origin),
+                  "not a set id"))
+            return -1;
+        d->kind = dv_strdup(kind);
+        d->pages_total = (uint64_t)tot;
+        d->pages_stored = (uint64_t)sto;
+    }
     return 0;
 }
 
@@ -1017,6 +1059,10 @@ static int from_tree(struct jparser *j, const struct jval *root, struct manifest
         get_int(j, counts, "deltas_applied", 0, INT64_MAX, &m->deltas_applied) ||
         get_int(j, counts, "deltas_kept", 0, INT64_MAX, &m->deltas_kept) ||
         get_int(j, counts, "bytes", 0, INT64_MAX, &m->bytes))
+        return -1;
+    if (jget(counts, "pages_total") &&
+        (get_int(j, counts, "pages_total", 0, INT64_MAX, &m->pages_total) ||
+         get_int(j, counts, "pages_stored", 0, INT64_MAX, &m->pages_stored)))
         return -1;
     if (need(j, root, "databases", J_ARR, &dbs))
         return -1;

@@ -99,6 +99,13 @@ struct manifest_db {
     char *delta_path;     /* kept delta, relative to the set directory; NULL when applied */
     char delta_sha256[65];/* "" when applied */
     bool locked_copy;
+    /* incremental backups (incr.h); absent in older manifests (read as a full copy, no map) */
+    char *kind;           /* "full" | "incremental" */
+    char *origin;         /* incremental: the set it applies on; "" otherwise */
+    uint64_t pages_total, pages_stored;
+    char *pagemap;        /* page map, relative to the set directory; "" when none */
+    char pagemap_sha256[65];
+    char *full_reason;    /* why a full copy in an incremental set; "" otherwise */
 };
 
 /*
@@ -121,6 +128,7 @@ struct manifest {
         char *snapshot_command;
     } config;
     int64_t databases, nlo_new, nlo_held, nlo_skipped, deltas_applied, deltas_kept, bytes;
+    int64_t pages_total, pages_stored; /* over the databases (counts.pages_*; 0 when absent) */
     struct manifest_db *dbs;
     size_t ndbs;
     struct {                        /* the set's list of new pool objects (TARGET_NLO_LIST) */

@@ -97,17 +97,31 @@ static const char *const MIGRATIONS[] = {
     "  message TEXT NOT NULL\n"
     ");\n"
     "CREATE INDEX events_job ON events(job_id, id);\n",
+    /* 2: a set being pruned (crash-safe prune: marked first, rows deleted last) */
+    "ALTER TABLE sets ADD COLUMN pruning INTEGER;\n",
+    /* 3: incremental backups (docs/catalog.md, "Version 3") */
+    "ALTER TABLE set_files ADD COLUMN kind TEXT NOT NULL DEFAULT 'full'\n"
+    "  CHECK (kind IN ('full', 'incremental'));\n"
+    "ALTER TABLE set_files ADD COLUMN origin TEXT;\n"
+    "ALTER TABLE set_files ADD COLUMN pages_total INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE set_files ADD COLUMN pages_stored INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE set_files ADD COLUMN pagemap TEXT;\n"
+    "ALTER TABLE set_files ADD COLUMN pagemap_sha256 TEXT;\n"
+    "ALTER TABLE set_files ADD COLUMN full_reason TEXT;\n"
+    "CREATE INDEX set_files_origin ON set_files(origin) WHERE origin IS NOT NULL;\n"
+    "ALTER TABLE sets ADD COLUMN pages_total INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE sets ADD COLUMN pages_stored INTEGER NOT NULL DEFAULT 0;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
 
 #define SET_COLS                                                                                 \
     "id, seq, kind, started, ended, status, pid, databases, nlo_new, nlo_held, nlo_skipped, "   \
-    "deltas_applied, deltas_kept, bytes, checkpoint, origin, message"
+    "deltas_applied, deltas_kept, bytes, checkpoint, origin, message, pruning"
 #define SET_COLS_S                                                                               \
     "s.id, s.seq, s.kind, s.started, s.ended, s.status, s.pid, s.databases, s.nlo_new, "         \
     "s.nlo_held, s.nlo_skipped, s.deltas_applied, s.deltas_kept, s.bytes, s.checkpoint, "         \
-    "s.origin, s.message"
+    "s.origin, s.message, s.pruning"
 #define FILE_COLS                                                                                \
     "f.set_id, f.db_id, d.path, f.path, f.size, f.sha256, f.page_size, f.replica_id, f.dbiid, " \
     "f.delta_mode, f.delta_pages, f.delta_location, f.delta_sha256, f.locked_copy"
@@ -136,8 +150,13 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(SET_GET, "SELECT " SET_COLS " FROM sets WHERE id = ?1")                                   \
     X(SET_LATEST, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC LIMIT 1")                    \
     X(SET_LATEST_OK,                                                                             \
-      "SELECT " SET_COLS " FROM sets WHERE status = 'complete' ORDER BY seq DESC LIMIT 1")       \
+      "SELECT " SET_COLS " FROM sets WHERE status = 'complete' AND pruning IS NULL "             \
+      "ORDER BY seq DESC LIMIT 1")       \
     X(SET_LIST, "SELECT " SET_COLS " FROM sets WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2")      \
+    X(SET_NEWER, "SELECT " SET_COLS " FROM sets WHERE seq > ?1 ORDER BY seq LIMIT ?2")          \
+    X(DB_LAST_SET, "SELECT " SET_COLS_S " FROM sets s JOIN set_files f ON f.set_id = s.id "     \
+                   "JOIN databases d ON d.id = f.db_id WHERE d.path = ?1 "                       \
+                   "AND (?2 = 0 OR s.status = 'complete') ORDER BY s.seq DESC LIMIT 1")          \
     X(FILE_ADD, "INSERT OR REPLACE INTO set_files (set_id, db_id, path, size, sha256, "         \
                 "page_size, replica_id, dbiid, delta_mode, delta_pages, delta_location, "        \
                 "delta_sha256, locked_copy) "                                                    \
@@ -153,6 +172,8 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(POOL_SUBDIR_PAGE, "SELECT name FROM pool WHERE live_subdir = ?1 AND name > ?2 "           \
                         "ORDER BY name LIMIT ?3")                                                \
     X(POOL_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")       \
+    X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM pool WHERE (?1 = '' OR name < ?1) "            \
+                      "ORDER BY name DESC LIMIT ?2")                                             \
     X(POOL_STATS, "SELECT count(*), coalesce(sum(size), 0) FROM pool")                          \
     X(POOL_DELETE, "DELETE FROM pool WHERE name = ?1")                                          \
     X(REFS_OPEN_PAGE, "SELECT nlo FROM refs WHERE db_id = ?1 AND last_seq IS NULL "             \
@@ -166,6 +187,13 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
       "JOIN set_files f ON f.db_id = r.db_id JOIN sets t ON t.id = f.set_id "                    \
       "WHERE r.nlo = ?1 AND t.seq >= r.first_seq AND (r.last_seq IS NULL OR t.seq <= r.last_seq)) " \
       "ORDER BY s.seq DESC")                                                                     \
+    X(SET_INSERT_FULL,                                                                           \
+      "INSERT INTO sets (" SET_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "     \
+      "?12, ?13, ?14, ?15, ?16, ?17, ?18)")                                                      \
+    X(SET_MARK_PRUNING, "UPDATE sets SET pruning = ?2 WHERE id = ?1")                           \
+    X(SET_DELETE_FILES, "DELETE FROM set_files WHERE set_id = ?1")                              \
+    X(SET_DELETE, "DELETE FROM sets WHERE id = ?1")                                             \
+    X(POOL_COUNT_FIRST, "SELECT count(*) FROM pool WHERE first_set = ?1")                       \
     X(SETS_ALL, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC")                              \
     X(KEEP_CLEAR, "DELETE FROM temp.keep_sets")                                                 \
     X(KEEP_ADD, "INSERT OR IGNORE INTO temp.keep_sets (seq) VALUES (?1)")                       \
@@ -183,6 +211,10 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
                      "(SELECT name FROM temp.needed) ORDER BY name LIMIT ?2")                    \
     X(JOB_START, "INSERT INTO jobs (kind, started, status) VALUES (?1, ?2, 'running')")         \
     X(JOB_END, "UPDATE jobs SET ended = ?2, status = ?3, message = ?4 WHERE id = ?1")           \
+    X(JOBS_OLDER, "SELECT id, kind, started, ended, status, message FROM jobs WHERE id < ?1 "   \
+                  "ORDER BY id DESC LIMIT ?2")                                                   \
+    X(JOBS_NEWER, "SELECT id, kind, started, ended, status, message FROM jobs WHERE id > ?1 "   \
+                  "ORDER BY id LIMIT ?2")                                                        \
     X(EVENT_ADD, "INSERT INTO events (job_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")   \
     X(EVENTS_JOB, "SELECT id, job_id, time, level, message FROM events WHERE job_id = ?1 "      \
                   "AND id > ?2 ORDER BY id LIMIT ?3")                                            \
@@ -319,13 +351,21 @@ static int tx_leave(struct catalog *c, bool own, int rc)
 
 /* ---- open / close ------------------------------------------------------------------ */
 
-static int migrate(struct catalog *c)
+static int read_version(struct catalog *c)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-        return db_err(c, "read schema version");
+        return -1;
     int v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
     sqlite3_finalize(s);
+    return v;
+}
+
+/* Two processes (or threads) may open a new catalog at once: each migration step re-reads
+ * the version inside its write transaction, so a step another opener did is not redone. */
+static int migrate(struct catalog *c)
+{
+    int v = read_version(c);
     if (v < 0)
         return db_err(c, "read schema version");
     if (v > CATALOG_SCHEMA_VERSION) {
@@ -333,9 +373,18 @@ static int migrate(struct catalog *c)
                   c->path, v, CATALOG_SCHEMA_VERSION);
         return -1;
     }
-    for (; v < NMIGRATIONS; v++) {
+    while (v < NMIGRATIONS) {
         if (exec(c, "BEGIN IMMEDIATE", "begin migration") != 0)
             return -1;
+        int now = read_version(c);
+        if (now < 0 || now >= NMIGRATIONS) {
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            if (now < 0)
+                return db_err(c, "read schema version");
+            v = now;
+            break;
+        }
+        v = now;
         char what[64], pragma[64];
         snprintf(what, sizeof what, "migration to version %d", v + 1);
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
@@ -347,6 +396,12 @@ static int migrate(struct catalog *c)
             dv_seterr("%s", saved);
             return -1;
         }
+        v++;
+    }
+    if (v > CATALOG_SCHEMA_VERSION) {
+        dv_seterr("catalog %s: schema version %d is newer than this dvault supports (%d)",
+                  c->path, v, CATALOG_SCHEMA_VERSION);
+        return -1;
     }
     c->version = v;
     return 0;
@@ -507,6 +562,7 @@ static void read_set(sqlite3_stmt *s, int base, struct catalog_set *o)
     col_copy(s, base + 14, o->checkpoint, sizeof o->checkpoint);
     col_copy(s, base + 15, o->origin, sizeof o->origin);
     col_copy(s, base + 16, o->message, sizeof o->message);
+    o->pruning = sqlite3_column_int64(s, base + 17);
 }
 
 int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind kind,
@@ -588,6 +644,90 @@ int catalog_set_fail(struct catalog *c, const char *id, int64_t ended, const cha
         return -1;
     }
     return 0;
+}
+
+int catalog_set_insert(struct catalog *c, const struct catalog_set *o)
+{
+    sqlite3_stmt *s = stmt(c, ST_SET_INSERT_FULL);
+    if (!s)
+        return -1;
+    bind_text(s, 1, o->id);
+    sqlite3_bind_int64(s, 2, o->seq);
+    bind_text(s, 3, catalog_set_kind_name(o->kind));
+    sqlite3_bind_int64(s, 4, o->started);
+    if (o->ended > 0)
+        sqlite3_bind_int64(s, 5, o->ended);
+    else
+        sqlite3_bind_null(s, 5);
+    bind_text(s, 6, catalog_set_status_name(o->status));
+    sqlite3_bind_int64(s, 7, o->pid);
+    sqlite3_bind_int64(s, 8, o->databases);
+    sqlite3_bind_int64(s, 9, o->nlo_new);
+    sqlite3_bind_int64(s, 10, o->nlo_held);
+    sqlite3_bind_int64(s, 11, o->nlo_skipped);
+    sqlite3_bind_int64(s, 12, o->deltas_applied);
+    sqlite3_bind_int64(s, 13, o->deltas_kept);
+    sqlite3_bind_int64(s, 14, o->bytes);
+    bind_opt(s, 15, o->checkpoint);
+    bind_opt(s, 16, o->origin);
+    bind_opt(s, 17, o->message);
+    if (o->pruning > 0)
+        sqlite3_bind_int64(s, 18, o->pruning);
+    else
+        sqlite3_bind_null(s, 18);
+    if (step_done(c, s, "insert set") != 0) {
+        dv_preferr("set %s", o->id);
+        return -1;
+    }
+    return 0;
+}
+
+int catalog_set_mark_pruning(struct catalog *c, const char *id, int64_t now)
+{
+    /* The mark must be on disk before any file of the set is deleted: this one commit is
+     * made with synchronous = FULL (the handle's default NORMAL defers WAL fsyncs). */
+    if (!sqlite3_get_autocommit(c->db)) {
+        dv_seterr("catalog %s: mark set %s pruning: not inside a transaction", c->path, id);
+        return -1;
+    }
+    if (exec(c, "PRAGMA synchronous = FULL", "pragmas") != 0)
+        return -1;
+    int rc = -1;
+    sqlite3_stmt *s = stmt(c, ST_SET_MARK_PRUNING);
+    if (s) {
+        bind_text(s, 1, id);
+        sqlite3_bind_int64(s, 2, now);
+        rc = step_done(c, s, "mark set pruning");
+        if (rc == 0 && sqlite3_changes(c->db) != 1) {
+            dv_seterr("catalog %s: no set %s", c->path, id);
+            rc = -1;
+        }
+    }
+    char saved[DV_ERR_MAX];
+    snprintf(saved, sizeof saved, "%s", dv_err());
+    exec(c, "PRAGMA synchronous = NORMAL", "pragmas");
+    if (rc != 0)
+        dv_seterr("%s", saved);
+    return rc;
+}
+
+int catalog_set_delete(struct catalog *c, const char *id)
+{
+    bool own;
+    if (tx_enter(c, &own) != 0)
+        return -1;
+    int rc = -1;
+    sqlite3_stmt *s = stmt(c, ST_SET_DELETE_FILES);
+    if (!s || (bind_text(s, 1, id), step_done(c, s, "delete set files")) != 0)
+        goto out;
+    if (!(s = stmt(c, ST_SET_DELETE)))
+        goto out;
+    bind_text(s, 1, id);
+    if (step_done(c, s, "delete set") != 0)
+        goto out;
+    rc = 0;
+out:
+    return tx_leave(c, own, rc);
 }
 
 int catalog_sets_fail_stale(struct catalog *c, bool lock_held, int64_t now, int *n)
@@ -677,6 +817,36 @@ int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set 
         return db_err(c, "list sets");
     *n = k;
     return 0;
+}
+
+int catalog_sets_newer(struct catalog *c, int64_t after_seq, struct catalog_set *out, size_t max,
+                       size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, ST_SET_NEWER);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, after_seq);
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    size_t k = 0;
+    int rc = SQLITE_DONE;
+    while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        read_set(s, 0, &out[k++]);
+    sqlite3_reset(s);
+    if (k < max && rc != SQLITE_DONE)
+        return db_err(c, "list sets");
+    *n = k;
+    return 0;
+}
+
+int catalog_db_last_set(struct catalog *c, const char *db_path, bool complete_only,
+                        struct catalog_set *out)
+{
+    sqlite3_stmt *s = stmt(c, ST_DB_LAST_SET);
+    if (!s)
+        return -1;
+    bind_text(s, 1, db_path);
+    sqlite3_bind_int(s, 2, complete_only ? 1 : 0);
+    return get_one_set(c, s, out);
 }
 
 int catalog_sets_each(struct catalog *c, catalog_set_cb cb, void *ud)
@@ -940,6 +1110,32 @@ int catalog_pool_page(struct catalog *c, const char *after, struct catalog_pool_
     if (!s)
         return -1;
     bind_text(s, 1, after ? after : "");
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    return pool_page(c, s, out, max, n);
+}
+
+int catalog_pool_count_first_set(struct catalog *c, int64_t seq, int64_t *count)
+{
+    sqlite3_stmt *s = stmt(c, ST_POOL_COUNT_FIRST);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, seq);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return db_err(c, "count pool objects of a set");
+    }
+    *count = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int catalog_pool_page_back(struct catalog *c, const char *before, struct catalog_pool_obj *out,
+                           size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, ST_POOL_PAGE_BACK);
+    if (!s)
+        return -1;
+    bind_text(s, 1, before ? before : "");
     sqlite3_bind_int64(s, 2, (int64_t)max);
     return pool_page(c, s, out, max, n);
 }
@@ -1223,6 +1419,33 @@ int catalog_job_end(struct catalog *c, int64_t id, int64_t ended, const char *st
     return step_done(c, s, "end job");
 }
 
+int catalog_jobs_page(struct catalog *c, int64_t id, bool newer, struct catalog_job *out,
+                      size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, newer ? ST_JOBS_NEWER : ST_JOBS_OLDER);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, newer ? id : (id > 0 ? id : INT64_MAX));
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    size_t k = 0;
+    int rc = SQLITE_DONE;
+    while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct catalog_job *j = &out[k++];
+        memset(j, 0, sizeof *j);
+        j->id = sqlite3_column_int64(s, 0);
+        col_copy(s, 1, j->kind, sizeof j->kind);
+        j->started = sqlite3_column_int64(s, 2);
+        j->ended = sqlite3_column_int64(s, 3);
+        col_copy(s, 4, j->status, sizeof j->status);
+        col_copy(s, 5, j->message, sizeof j->message);
+    }
+    sqlite3_reset(s);
+    if (k < max && rc != SQLITE_DONE)
+        return db_err(c, "list jobs");
+    *n = k;
+    return 0;
+}
+
 int catalog_event_add(struct catalog *c, int64_t job_id, int64_t time, int level,
                       const char *message)
 {
@@ -1264,4 +1487,177 @@ int catalog_events_page(struct catalog *c, int64_t job_id, int64_t after_id,
         return db_err(c, "list events");
     *n = k;
     return 0;
+}
+
+/* ---- incremental backups ----------------------------------------------------------- */
+/* Statements here are prepared per call: they run a few times per database and backup. */
+
+static sqlite3_stmt *prep(struct catalog *c, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        db_err(c, "prepare");
+        return NULL;
+    }
+    return s;
+}
+
+int catalog_file_incr_set(struct catalog *c, const char *set_id, int64_t db_id,
+                          const struct catalog_file_incr *x)
+{
+    sqlite3_stmt *s = prep(c, "UPDATE set_files SET kind = ?3, origin = ?4, pages_total = ?5, "
+                              "pages_stored = ?6, pagemap = ?7, pagemap_sha256 = ?8, "
+                              "full_reason = ?9 WHERE set_id = ?1 AND db_id = ?2");
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    sqlite3_bind_int64(s, 2, db_id);
+    bind_text(s, 3, catalog_set_kind_name(x->kind));
+    bind_opt(s, 4, x->origin);
+    sqlite3_bind_int64(s, 5, x->pages_total);
+    sqlite3_bind_int64(s, 6, x->pages_stored);
+    bind_opt(s, 7, x->pagemap);
+    bind_opt(s, 8, x->pagemap_sha256);
+    bind_opt(s, 9, x->full_reason);
+    int rc = step_done(c, s, "record incremental file");
+    if (rc == 0 && sqlite3_changes(c->db) == 0) {
+        dv_seterr("catalog %s: no file of database %lld in set %s", c->path, (long long)db_id,
+                  set_id);
+        rc = -1;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int catalog_file_incr_get(struct catalog *c, const char *set_id, int64_t db_id,
+                          struct catalog_file_incr *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = prep(c, "SELECT kind, origin, pages_total, pages_stored, pagemap, "
+                              "pagemap_sha256, full_reason FROM set_files "
+                              "WHERE set_id = ?1 AND db_id = ?2");
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    sqlite3_bind_int64(s, 2, db_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *k = sqlite3_column_text(s, 0);
+        out->kind = k && strcmp((const char *)k, "incremental") == 0 ? CATALOG_SET_INCREMENTAL
+                                                                      : CATALOG_SET_FULL;
+        col_copy(s, 1, out->origin, sizeof out->origin);
+        out->pages_total = sqlite3_column_int64(s, 2);
+        out->pages_stored = sqlite3_column_int64(s, 3);
+        col_copy(s, 4, out->pagemap, sizeof out->pagemap);
+        col_copy(s, 5, out->pagemap_sha256, sizeof out->pagemap_sha256);
+        col_copy(s, 6, out->full_reason, sizeof out->full_reason);
+        rc = 1;
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : db_err(c, "read incremental file");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int catalog_db_latest_set(struct catalog *c, int64_t db_id, char set_id[32])
+{
+    sqlite3_stmt *s = prep(c, "SELECT s.id FROM set_files f JOIN sets s ON s.id = f.set_id "
+                              "WHERE f.db_id = ?1 AND s.status = 'complete' "
+                              "ORDER BY s.seq DESC LIMIT 1");
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, db_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        col_copy(s, 0, set_id, 32);
+        rc = 1;
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : db_err(c, "latest set of a database");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int catalog_set_pages_set(struct catalog *c, const char *set_id, int64_t total, int64_t stored)
+{
+    sqlite3_stmt *s =
+        prep(c, "UPDATE sets SET pages_total = ?2, pages_stored = ?3 WHERE id = ?1");
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    sqlite3_bind_int64(s, 2, total);
+    sqlite3_bind_int64(s, 3, stored);
+    int rc = step_done(c, s, "record page counters");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int catalog_set_pages_get(struct catalog *c, const char *set_id, int64_t *total,
+                          int64_t *stored)
+{
+    sqlite3_stmt *s = prep(c, "SELECT pages_total, pages_stored FROM sets WHERE id = ?1");
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *total = sqlite3_column_int64(s, 0);
+        *stored = sqlite3_column_int64(s, 1);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        dv_seterr("catalog %s: no set %s", c->path, set_id);
+        rc = -1;
+    } else {
+        rc = db_err(c, "read page counters");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int id_list(struct catalog *c, const char *sql, const char *set_id, char (**ids)[32],
+                   size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *s = prep(c, sql);
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    int rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *ids = dv_realloc(*ids, cap * sizeof **ids);
+        }
+        col_copy(s, 0, (*ids)[(*n)++], 32);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return db_err(c, "list sets");
+    }
+    return 0;
+}
+
+int catalog_set_chain(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n)
+{
+    return id_list(c,
+                   "WITH RECURSIVE ch(set_id, db_id) AS ("
+                   " SELECT origin, db_id FROM set_files WHERE set_id = ?1 AND origin IS NOT NULL"
+                   " UNION SELECT f.origin, f.db_id FROM set_files f JOIN ch"
+                   " ON f.set_id = ch.set_id AND f.db_id = ch.db_id WHERE f.origin IS NOT NULL)"
+                   " SELECT DISTINCT ch.set_id FROM ch LEFT JOIN sets s ON s.id = ch.set_id"
+                   " ORDER BY coalesce(s.seq, 0), ch.set_id",
+                   set_id, ids, n);
+}
+
+int catalog_set_dependents(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n)
+{
+    return id_list(c,
+                   "SELECT DISTINCT f.set_id FROM set_files f JOIN sets s ON s.id = f.set_id "
+                   "WHERE f.origin = ?1 ORDER BY s.seq",
+                   set_id, ids, n);
 }

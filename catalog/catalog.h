@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 1
+#define CATALOG_SCHEMA_VERSION 3
 #define CATALOG_NLO_NAME_LEN 84 /* strlen of an NLO name, ".nlo" included */
 
 struct catalog;
@@ -72,6 +72,7 @@ struct catalog_set {
     char checkpoint[128]; /* named origin checkpoint for the next incremental, "" if none */
     char origin[32];      /* set this incremental is based on, "" for a full set */
     char message[512];    /* failure reason or remark, "" if none */
+    int64_t pruning;      /* epoch when a prune began removing the set; 0 = not being pruned */
 };
 
 const char *catalog_set_kind_name(enum catalog_set_kind k);     /* "full" | "incremental" */
@@ -88,6 +89,20 @@ int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind 
  * s->id). Use status COMPLETE or FAILED. 0, or -1 (also when the set does not exist).
  */
 int catalog_set_finish(struct catalog *c, const struct catalog_set *s);
+/*
+ * Insert a complete set row as given (explicit seq, status, counts; pruning 0 = NULL): used
+ * by the catalog rebuild from the target's manifests. Fails if the id or seq exists. 0 or -1.
+ */
+int catalog_set_insert(struct catalog *c, const struct catalog_set *s);
+/*
+ * Mark a set as being pruned (sets.pruning = now), durably (this commit is fsynced whatever
+ * the handle's synchronous setting), before any of its files is deleted; a later prune
+ * finishes a marked set. Must be called outside a transaction. 0 or -1 (also: no such set).
+ */
+int catalog_set_mark_pruning(struct catalog *c, const char *id, int64_t now);
+/* Delete a set's files rows and its row (one transaction or the caller's). The refs rows
+ * stay: they are ranges of seqs and simply no longer match a set. 0 or -1 (no row: 0). */
+int catalog_set_delete(struct catalog *c, const char *id);
 /* Mark a set failed with a message (counts untouched). 0 or -1. */
 int catalog_set_fail(struct catalog *c, const char *id, int64_t ended, const char *message);
 /*
@@ -107,6 +122,20 @@ int catalog_set_latest(struct catalog *c, bool complete_only, struct catalog_set
  */
 int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set *out, size_t max,
                       size_t *n);
+
+/*
+ * Sets oldest first with seq > after_seq (0 = from the oldest), at most max into out[]; the
+ * other direction of catalog_sets_list for a list scrolling towards newer sets. 0 or -1.
+ */
+int catalog_sets_newer(struct catalog *c, int64_t after_seq, struct catalog_set *out, size_t max,
+                       size_t *n);
+/*
+ * The newest set (complete_only: the newest complete one) that holds a copy of database
+ * db_path (as the server names it): 1 found (out filled, may be NULL), 0 none, -1 error.
+ * One indexed query (set_files by db_id); cheap enough per row on screen.
+ */
+int catalog_db_last_set(struct catalog *c, const char *db_path, bool complete_only,
+                        struct catalog_set *out);
 
 /* ---- files of a set ---------------------------------------------------------------- */
 
@@ -175,6 +204,12 @@ int catalog_pool_subdir_page(struct catalog *c, int64_t live_subdir, const char 
 /* The whole pool in name order, keyset-paged like the above. */
 int catalog_pool_page(struct catalog *c, const char *after, struct catalog_pool_obj *out,
                       size_t max, size_t *n);
+/* Number of pool objects first stored by the set with seq seq. 0 or -1. */
+int catalog_pool_count_first_set(struct catalog *c, int64_t seq, int64_t *count);
+/* The pool in descending name order: names < before (NULL or "" = from the last), at most
+ * max. The backward direction of catalog_pool_page. 0 or -1. */
+int catalog_pool_page_back(struct catalog *c, const char *before, struct catalog_pool_obj *out,
+                           size_t max, size_t *n);
 /* Count and total stored bytes of the pool. */
 int catalog_pool_stats(struct catalog *c, int64_t *count, int64_t *bytes);
 /* Remove names from the pool table (after prune deleted their files). 0 or -1. */
@@ -224,6 +259,19 @@ int catalog_job_start(struct catalog *c, const char *kind, int64_t started, int6
 /* End a job: status "ok" | "failed" | "cancelled", message may be NULL. 0 or -1. */
 int catalog_job_end(struct catalog *c, int64_t id, int64_t ended, const char *status,
                     const char *message);
+struct catalog_job {
+    int64_t id;
+    char kind[32];
+    int64_t started, ended; /* ended 0 while running */
+    char status[16];        /* "running" | "ok" | "failed" | "cancelled" */
+    char message[512];
+};
+/*
+ * Jobs, keyset-paged by id: newer false: ids < id (id 0 = from the newest), newest first;
+ * newer true: ids > id, oldest first. At most max into out[]; *n gets the count. 0 or -1.
+ */
+int catalog_jobs_page(struct catalog *c, int64_t id, bool newer, struct catalog_job *out,
+                      size_t max, size_t *n);
 /* Append an event (level: 0 info, 1 warn, 2 error, as enum dv_level). 0 or -1. */
 int catalog_event_add(struct catalog *c, int64_t job_id, int64_t time, int level,
                       const char *message);
@@ -236,5 +284,42 @@ struct catalog_event {
 /* Events of a job (job_id 0: of all jobs) with id > after_id, oldest first, keyset-paged. */
 int catalog_events_page(struct catalog *c, int64_t job_id, int64_t after_id,
                         struct catalog_event *out, size_t max, size_t *n);
+
+/* ---- incremental backups (schema version 3; backend/incr.h) ------------------------ */
+
+/* Per-database facts of a set file beyond struct catalog_set_file (set_files columns). */
+struct catalog_file_incr {
+    enum catalog_set_kind kind; /* a full copy, or an incremental file (.inc) */
+    char origin[32];            /* incremental: the set it applies on (the previous link of this
+                                 * database's chain); "" for a full copy */
+    int64_t pages_total;        /* pages of the consistent image */
+    int64_t pages_stored;       /* pages stored in this set (all of them for a full copy) */
+    char pagemap[512];          /* the page map, relative to the set directory; "" if none */
+    char pagemap_sha256[65];
+    char full_reason[256];      /* why a database got a full copy in an incremental set */
+};
+
+/* Record the incremental facts of the file (set_id, db_id), which must exist. 0 or -1. */
+int catalog_file_incr_set(struct catalog *c, const char *set_id, int64_t db_id,
+                          const struct catalog_file_incr *x);
+/* Read them: 1 found, 0 no such file, -1 error. A file from before version 3 reads as a full
+ * copy without a page map. */
+int catalog_file_incr_get(struct catalog *c, const char *set_id, int64_t db_id,
+                          struct catalog_file_incr *out);
+/* The newest complete set holding a file of database db_id: 1 (*set_id filled), 0 none, -1. */
+int catalog_db_latest_set(struct catalog *c, int64_t db_id, char set_id[32]);
+/* Page counters of a set (sum over its databases). 0 or -1. */
+int catalog_set_pages_set(struct catalog *c, const char *set_id, int64_t total, int64_t stored);
+int catalog_set_pages_get(struct catalog *c, const char *set_id, int64_t *total,
+                          int64_t *stored);
+/*
+ * The sets that set_id's files need to be restored (following set_files.origin per database,
+ * transitively), without set_id itself, oldest first. *ids is malloc'd (free it), *n its
+ * length. Prune keeps these while it keeps set_id. 0 or -1.
+ */
+int catalog_set_chain(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n);
+/* Sets holding an incremental file whose origin is set_id (those that need it directly);
+ * same conventions. 0 or -1. */
+int catalog_set_dependents(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n);
 
 #endif

@@ -31,10 +31,13 @@ int cli_config(int argc, char **argv, struct dv_config *cfg);
 int cli_daos(int argc, char **argv, struct dv_config *cfg);
 int cli_resync(int argc, char **argv, struct dv_config *cfg);
 int cli_listnlo(int argc, char **argv, struct dv_config *cfg);
+int cli_prune(int argc, char **argv, struct dv_config *cfg);
+int cli_verify(int argc, char **argv, struct dv_config *cfg);
 int cli_status(int argc, char **argv, struct dv_config *cfg);
 int cli_restore(int argc, char **argv, struct dv_config *cfg);
 int cli_recover(int argc, char **argv, struct dv_config *cfg);
 int cli_doc(int argc, char **argv, struct dv_config *cfg);
 int cli_whereis(int argc, char **argv, struct dv_config *cfg);
+int cli_archive(int argc, char **argv, struct dv_config *cfg);
 
 #endif

@@ -43,6 +43,10 @@ int cli_backup(int argc, char **argv, struct dv_config *cfg)
     dv_fmt_bytes(r.nlo.bytes, nb, sizeof nb);
     if (r.set_id[0]) {
         printf("set %s %s in %.1fs\n", r.set_id, r.complete ? "complete" : "FAILED", r.seconds);
+        printf("  kind       %s, %llu of %llu pages stored%s%s\n",
+               r.incremental ? "incremental" : "full", (unsigned long long)r.pages_stored,
+               (unsigned long long)r.pages_total, r.message[0] && r.complete ? ": " : "",
+               r.complete ? r.message : "");
         printf("  databases  %llu copied (%s)%s%s, %llu failed, %llu vanished, %llu locked copies\n",
                (unsigned long long)r.databases, b, "", "", (unsigned long long)r.db_failed,
                (unsigned long long)r.db_vanished, (unsigned long long)r.locked_copies);

@@ -8,6 +8,8 @@
 
 #include "cli.h"
 #include "meter.h"
+#include "prune.h"
+#include "rebuild.h"
 #include "store.h"
 #include "util.h"
 
@@ -57,22 +59,23 @@ static int daos_prune(int argc, char **argv, struct dv_config *cfg)
             return cli_fail(DV_EXIT_USAGE, "usage: dvault daos prune [--days N]");
         }
     }
-    struct dv_store *st = store_open(cfg);
-    if (!st)
-        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "daos-prune");
     meter_attach(&m, &job, stderr);
     meter_cancel_on_signal(&job);
     struct store_prune_counts c;
-    /* No backup-awareness here yet: the backup module passes its own callback. */
-    int rc = store_prune(st, days, NULL, NULL, &c, &job);
+    bool no_catalog = false;
+    /* dvault's guard: only NLOs a complete backup set holds may go (backend/prune.c) */
+    int rc = prune_daos(cfg, days, &job, &c, &no_catalog);
     meter_clear(&m);
-    store_free(st);
     job_done(&job);
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    if (no_catalog)
+        printf("daos prune: no catalog yet (%s): no backup has run, so no NLO is safe to delete; "
+               "nothing deleted\n",
+               cfg->catalog);
     char b[32];
     dv_fmt_bytes(c.bytes, b, sizeof b);
     printf("daos prune: %llu deleted (%s), %llu waiting for backup, %llu not due yet (%ld days)\n",
@@ -90,12 +93,46 @@ int cli_daos(int argc, char **argv, struct dv_config *cfg)
     return cli_fail(DV_EXIT_USAGE, "usage: dvault daos {status|prune [--days N]}");
 }
 
+static int resync_catalog(struct dv_config *cfg)
+{
+    struct dv_job job;
+    struct cli_meter m;
+    job_init(&job, "resync-catalog");
+    meter_attach(&m, &job, stderr);
+    meter_cancel_on_signal(&job);
+    struct rebuild_result r;
+    double t0 = dv_mono();
+    int rc = rebuild_catalog(cfg, &job, &r);
+    meter_clear(&m);
+    job_done(&job);
+    if (rc != 0)
+        return cli_fail(DV_EXIT_FAIL, "resync catalog: %s", dv_err());
+    if (r.old_catalog[0])
+        printf("the previous catalog was moved to %s\n", r.old_catalog);
+    printf("resync catalog: %llu complete set(s), %llu failed set(s), %llu database copies "
+           "(%llu deltas moved), %llu references, %llu pool NLOs (+%llu found only in the pool) "
+           "in %.1fs\n",
+           (unsigned long long)r.sets, (unsigned long long)r.failed_sets,
+           (unsigned long long)r.files, (unsigned long long)r.deltas_moved,
+           (unsigned long long)r.refs, (unsigned long long)r.nlos, (unsigned long long)r.orphans,
+           dv_mono() - t0);
+    if (r.skipped || r.nlos_missing || r.refs_unreadable)
+        printf("warning: %llu set director%s skipped, %llu listed NLOs missing from the pool, "
+               "%llu copies with unreadable references (see above; dvault verify)\n",
+               (unsigned long long)r.skipped, r.skipped == 1 ? "y" : "ies",
+               (unsigned long long)r.nlos_missing, (unsigned long long)r.refs_unreadable);
+    return 0;
+}
+
 int cli_resync(int argc, char **argv, struct dv_config *cfg)
 {
     if (argc != 2)
-        return cli_fail(DV_EXIT_USAGE, "usage: dvault resync daos");
+        return cli_fail(DV_EXIT_USAGE, "usage: dvault resync {daos|catalog}");
+    if (strcmp(argv[1], "catalog") == 0)
+        return resync_catalog(cfg);
     if (strcmp(argv[1], "daos") != 0)
-        return cli_fail(DV_EXIT_USAGE, "resync: unknown target '%s' (known: daos)", argv[1]);
+        return cli_fail(DV_EXIT_USAGE, "resync: unknown target '%s' (known: daos, catalog)",
+                        argv[1]);
     struct dv_store *st = store_open(cfg);
     if (!st)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());

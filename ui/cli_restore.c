@@ -6,11 +6,13 @@
 
 #include "cli.h"
 #include "meter.h"
+#include "pitr.h"
 #include "recover.h"
 #include "util.h"
 
 static const char RESTORE_USAGE[] =
-    "usage: dvault restore --set ID --db PATH --into NEWPATH [--force] [--replace-live]";
+    "usage: dvault restore --set ID --db PATH --into NEWPATH [--force] [--replace-live]"
+    " [--at TIME|--to-latest]";
 
 int cli_restore(int argc, char **argv, struct dv_config *cfg)
 {
@@ -26,8 +28,13 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
             o.force = true;
         else if (strcmp(argv[i], "--replace-live") == 0)
             o.replace_live = true;
-        else if (strcmp(argv[i], "--at") == 0)
-            return cli_fail(DV_EXIT_USAGE, "restore --at: point-in-time restore is not available yet");
+        else if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
+            o.pitr = true;
+            if ((o.at_us = pitr_parse_time(argv[++i])) < 0)
+                return cli_fail(DV_EXIT_USAGE, "restore --at '%s': not a time (YYYY-MM-DD"
+                                " HH:MM[:SS[.ffffff]], @EPOCH[.ffffff])", argv[i]);
+        } else if (strcmp(argv[i], "--to-latest") == 0)
+            o.pitr = o.to_latest = true;
         else
             return cli_fail(DV_EXIT_USAGE, "%s", RESTORE_USAGE);
     }
@@ -54,6 +61,14 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
            r.live ? " (the live database, replaced)" : r.replaced ? " (replaced)" : "");
     printf("  size       %s (%llu bytes)%s\n", sz, (unsigned long long)r.size,
            r.info.delta_kept ? ", kept delta applied" : "");
+    if (o.pitr) {
+        char lt[32] = "-";
+        if (r.pitr_last_us)
+            dv_fmt_time(r.pitr_last_us / 1000000, lt, sizeof lt);
+        printf("  archive    %llu transaction(s) replayed, the last observed %s.%06lld\n",
+               (unsigned long long)r.pitr_transactions, lt,
+               (long long)(r.pitr_last_us % 1000000));
+    }
     printf("  documents  %llu\n", (unsigned long long)r.docs);
     printf("  NLOs       %llu referenced, %llu missing from the repository\n",
            (unsigned long long)r.nlo_refs, (unsigned long long)r.nlo_missing);

@@ -1,10 +1,12 @@
 /*
- * console.c - the operator console: theme, screens and their key tables.
+ * console.c - the operator console: theme, screens and their key tables, wired to the backend.
  *
  * Each screen is a struct tui_screen with its own key table (the function-key bar and the
- * help screen are generated from it). Screens whose data lives in the catalog or the store
- * are laid out with their columns and keys, and show "no data source yet" until the lead
- * sets their row source (search for "LEAD:").
+ * help screen are generated from it). Data comes from backend calls only (status_collect,
+ * catalog queries, store queries, dbstats); long work (backup, restore, resync, listnlo) runs
+ * through the job runner (conjob.h) on a worker thread while the console keeps answering.
+ * The console thread keeps its own catalog and store handles for the lists (reopened after
+ * each job); jobs open their own.
  */
 #include "console.h"
 
@@ -17,23 +19,40 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup.h"
+#include "catalog.h"
 #include "cli.h"
+#include "conjob.h"
 #include "dbglob.h"
+#include "dbstats.h"
+#include "prune.h"
+#include "recover.h"
+#include "restore.h"
+#include "status.h"
+#include "store.h"
+#include "target.h"
 #include "theme.h"
 #include "tui.h"
 #include "tui_list.h"
+#include "tui_vec.h"
+#include "verify.h"
 #include "util.h"
 
 bool console_job_running(void)
 {
-    return false; /* LEAD: true while the console's worker runs a job */
+    return conjob_running();
 }
 
 bool console_job_progress(struct dv_progress *out)
 {
-    (void)out; /* LEAD: job_snapshot() of the running job */
-    return false;
+    return conjob_snapshot(out, NULL, 0);
 }
+
+/* A growable array of strings. */
+struct strv {
+    char **v;
+    size_t n, cap;
+};
 
 struct console {
     struct dv_config *cfg;
@@ -41,56 +60,121 @@ struct console {
     struct theme theme;
     char *themes_dir;
     /* overview */
-    size_t ndb;
-    bool ndb_ok;
-    char ndb_err[256];
+    bool status_ok;
+    struct dv_status status;
+    /* the console thread's handles (lazily opened, closed after each job) */
+    struct catalog *cat;
+    struct dv_store *st;
     /* lists */
-    bool dbs_loaded;
+    bool dbs_loaded, sets_loaded, objs_loaded, jobs_loaded;
     struct tui_list dbs, sets, objects, missing, jobs;
+    int obj_mode;
+    char missing_title[512];
+    /* Recovery: the NLO panel, or the guided single-document flow (rec_mode) */
+    struct tui_screen *rec_screen;
+    int rec_mode;
+    struct tui_list docs, atts;
+    char rec_db[1024];   /* the live database (as the server names it) */
+    char rec_set[64];    /* the set it was restored from */
+    char rec_into[1024]; /* the restored copy (relative to data_dir, as entered) */
+    char rec_warn[512];  /* what the restore warned about ("" when nothing) */
+    uint64_t rec_ndocs, rec_nmarked;
+    char rec_unid[STORE_UNID_LEN + 1]; /* the opened document */
+    char rec_subject[256], rec_sender[256], rec_created[32], rec_live[16];
+    int rec_natt, rec_nnlo, rec_missing, rec_lost; /* NLOs missing live / not recoverable */
+    bool rec_copied; /* the opened document was copied into the live database */
+    /* what a finished job leaves for the console thread (shown by app_tick) */
+    struct strv *post_lines;
+    char post_title[256];
+    char post_resync[600]; /* non-empty: offer a resync with this reason */
 };
 
-static int not_wired(struct tui *t, const char *what)
+static void strv_add(struct strv *s, char *str) /* takes str */
 {
-    tui_msg(t, "%s: not available yet", what);
-    return TUI_HANDLED;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->v = dv_realloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = str;
+}
+
+static void strv_free(struct strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static void post_set(struct console *c, struct strv *lines, const char *title)
+{
+    if (c->post_lines) {
+        strv_free(c->post_lines);
+        free(c->post_lines);
+    }
+    c->post_lines = lines;
+    snprintf(c->post_title, sizeof c->post_title, "%s", title);
+}
+
+/* ---- handles of the console thread ---- */
+
+/* The catalog, opened when its file exists. NULL with *none = true when there is no catalog
+ * yet (no backup has run), NULL with *none = false and dv_err() on a real error. */
+static struct catalog *con_catalog(struct console *c, bool *none)
+{
+    *none = false;
+    if (c->cat)
+        return c->cat;
+    struct stat sb;
+    if (stat(c->cfg->catalog, &sb) != 0) {
+        *none = true;
+        dv_seterr("no catalog yet (%s): no backup has run", c->cfg->catalog);
+        return NULL;
+    }
+    c->cat = catalog_open(c->cfg->catalog);
+    return c->cat;
+}
+
+static struct dv_store *con_store(struct console *c)
+{
+    struct stat sb;
+    if (!c->st && stat(c->cfg->server.data_dir, &sb) != 0) { /* never create the server's dir */
+        dv_syserr("%s", c->cfg->server.data_dir);
+        return NULL;
+    }
+    if (!c->st)
+        c->st = store_open(c->cfg);
+    return c->st;
+}
+
+static void con_close_handles(struct console *c)
+{
+    catalog_close(c->cat);
+    c->cat = NULL;
+    store_free(c->st);
+    c->st = NULL;
 }
 
 /* ---- Overview ---- */
 
-/*
- * LEAD: slots of the Overview filled from the backend. Each is a short text; empty means
- * "not known" and shows as "-".
- */
-struct overview_slots {
-    char daos_state[64];  /* store: "SYNCHRONIZED" / "NEEDS_RESYNC" + object count */
-    char last_backup[96]; /* catalog: newest set id, kind, age, status */
-    char dedup[96];       /* catalog: bytes referenced vs bytes in the NLO pool */
-    char warnings[4][160]; /* backend warnings (failed last run, index needs resync ...) */
-    int nwarnings;
-};
-
-static void overview_fill_slots(struct console *c, struct overview_slots *s)
-{
-    (void)c;
-    memset(s, 0, sizeof *s); /* LEAD: wire to store/catalog status calls */
-}
-
 static void overview_load(struct console *c)
 {
-    char **dbs = NULL;
-    size_t n = 0;
-    c->ndb_ok = dbglob_list(c->cfg, &dbs, &n) == 0;
-    c->ndb = n;
-    if (!c->ndb_ok)
-        snprintf(c->ndb_err, sizeof c->ndb_err, "%s", dv_err());
-    dbglob_free(dbs);
+    if (c->status_ok)
+        status_done(&c->status);
+    c->status_ok = status_collect(c->cfg, &c->status) == 0;
 }
 
-enum { OV_REFRESH = 1, OV_BACKUP };
+enum { OV_REFRESH = 1, OV_BACKUP, OV_INCR, OV_RESYNC, OV_DAOS_PRUNE };
 
 static const struct tui_key overview_keys[] = {
     {{KEY_F(5), 'r'}, OV_REFRESH, "Refresh", "Read the status again", NULL},
-    {{KEY_F(2), 'b'}, OV_BACKUP, "Backup", "Start a backup of all databases", NULL},
+    {{KEY_F(2), 'b', 'B'}, OV_BACKUP, "Backup", "Start a full backup of all databases", NULL},
+    {{'i'}, OV_INCR, NULL, "Start an incremental backup of all databases", NULL},
+    {{KEY_F(8), 'R'}, OV_RESYNC, "Resync", "Rebuild the DAOS index (resync daos, asks first)",
+     NULL},
+    {{'D'}, OV_DAOS_PRUNE, NULL,
+     "DAOS prune: delete zero-ref NLOs past the deletion interval that a backup holds (asks)",
+     NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
@@ -113,79 +197,340 @@ static void ov_head(int *y, int ymax, int x, int w, const char *title)
     (*y)++;
 }
 
+static void fmt_age(int64_t t, char *buf, size_t n)
+{
+    int64_t d = dv_now() - t;
+    if (d < 0)
+        d = 0;
+    if (d < 120)
+        snprintf(buf, n, "%llds ago", (long long)d);
+    else if (d < 7200)
+        snprintf(buf, n, "%lld min ago", (long long)(d / 60));
+    else if (d < 172800)
+        snprintf(buf, n, "%lld h ago", (long long)(d / 3600));
+    else
+        snprintf(buf, n, "%lld days ago", (long long)(d / 86400));
+}
+
 static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
+    (void)t;
     struct console *c = s->ud;
     struct dv_config *cfg = c->cfg;
-    struct overview_slots sl;
-    overview_fill_slots(c, &sl);
+    const struct dv_status *st = &c->status;
     int y = b.y, ymax = b.y + b.h;
-    char buf[512];
+    char buf[768], a[32], bb[32], age[32];
+    if (c->status_ok && st->store_ok && st->daos.needs_resync) {
+        snprintf(buf, sizeof buf, " DAOS index NEEDS_RESYNC (press R to resync): %s ",
+                 st->daos.reason[0] ? st->daos.reason : "index out of date");
+        tui_put(y++, b.x, b.w, buf, TH_BANNER, true);
+    }
+    struct dv_progress p;
+    char title[128];
+    if (conjob_snapshot(&p, title, sizeof title) && y < ymax) {
+        int pct = tui_progress_percent(&p);
+        if (pct >= 0)
+            snprintf(buf, sizeof buf, " running: %s  %s %d%%  (6 Jobs shows it)", title, p.phase,
+                     pct);
+        else
+            snprintf(buf, sizeof buf, " running: %s  %s  (6 Jobs shows it)", title, p.phase);
+        tui_put(y++, b.x, b.w, buf, TH_PROGRESS, true);
+    }
     ov_head(&y, ymax, b.x, b.w, " Server");
     ov_line(&y, ymax, b.x, b.w, "config", cfg->path, TH_TEXT);
     ov_line(&y, ymax, b.x, b.w, "data dir", cfg->server.data_dir, TH_TEXT);
-    if (c->ndb_ok)
-        snprintf(buf, sizeof buf, "%zu", c->ndb);
-    else
-        snprintf(buf, sizeof buf, "unreadable: %s", c->ndb_err);
-    ov_line(&y, ymax, b.x, b.w, "databases", buf, c->ndb_ok ? TH_TEXT : TH_ERROR);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)st->databases);
+    ov_line(&y, ymax, b.x, b.w, "databases", buf, TH_TEXT);
+    dv_fmt_bytes(st->db_bytes, a, sizeof a);
+    ov_line(&y, ymax, b.x, b.w, "database bytes", a, TH_TEXT);
     ov_line(&y, ymax, b.x, b.w, "DAOS dir", cfg->server.daos_dir, TH_TEXT);
-    ov_line(&y, ymax, b.x, b.w, "DAOS index", sl.daos_state, TH_TEXT);
+    if (!st->store_ok) {
+        snprintf(buf, sizeof buf, "unreadable: %s", st->store_error);
+        ov_line(&y, ymax, b.x, b.w, "DAOS index", buf, TH_ERROR);
+    } else {
+        snprintf(buf, sizeof buf, "%s%s%s", st->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED",
+                 st->daos.needs_resync ? ": " : "", st->daos.reason);
+        ov_line(&y, ymax, b.x, b.w, "DAOS index", buf,
+                st->daos.needs_resync ? TH_WARNING : TH_OK);
+        dv_fmt_bytes(st->daos.bytes, a, sizeof a);
+        dv_fmt_bytes(st->daos.zero_ref_bytes, bb, sizeof bb);
+        snprintf(buf, sizeof buf, "%llu (%s), %llu references, %llu zero-ref (%s) waiting",
+                 (unsigned long long)st->daos.objects, a, (unsigned long long)st->daos.references,
+                 (unsigned long long)st->daos.zero_ref, bb);
+        ov_line(&y, ymax, b.x, b.w, "NLOs", buf, TH_TEXT);
+        if (st->daos.referenced_bytes && st->daos.bytes) {
+            dv_fmt_bytes(st->daos.referenced_bytes, a, sizeof a);
+            dv_fmt_bytes(st->daos.bytes, bb, sizeof bb);
+            char sv[32];
+            uint64_t saved = st->daos.referenced_bytes > st->daos.bytes
+                                 ? st->daos.referenced_bytes - st->daos.bytes
+                                 : 0;
+            dv_fmt_bytes(saved, sv, sizeof sv);
+            snprintf(buf, sizeof buf, "%s referenced, %s stored: %s saved (%.1fx)", a, bb, sv,
+                     (double)st->daos.referenced_bytes / (double)st->daos.bytes);
+        } else {
+            buf[0] = 0;
+        }
+        ov_line(&y, ymax, b.x, b.w, "dedup savings", buf, TH_TEXT);
+    }
     ov_head(&y, ymax, b.x, b.w, " Backup");
     ov_line(&y, ymax, b.x, b.w, "target", cfg->backup.target, TH_TEXT);
     ov_line(&y, ymax, b.x, b.w, "catalog", cfg->catalog, TH_TEXT);
-    ov_line(&y, ymax, b.x, b.w, "last backup", sl.last_backup, TH_TEXT);
+    if (!st->catalog_ok) {
+        snprintf(buf, sizeof buf, "catalog unreadable: %s", st->catalog_error);
+        ov_line(&y, ymax, b.x, b.w, "last backup", buf, TH_ERROR);
+    } else if (st->has_last) {
+        char when[32];
+        dv_fmt_time(st->last.started, when, sizeof when);
+        fmt_age(st->last.started, age, sizeof age);
+        snprintf(buf, sizeof buf, "%s %s %s, %s (%s)%s%s", st->last.id,
+                 catalog_set_kind_name(st->last.kind), catalog_set_status_name(st->last.status),
+                 when, age, st->last.message[0] ? ": " : "", st->last.message);
+        ov_line(&y, ymax, b.x, b.w, "last backup", buf,
+                st->last.status == CATALOG_SET_COMPLETE ? TH_OK
+                : st->last.status == CATALOG_SET_FAILED ? TH_ERROR
+                                                        : TH_TEXT);
+        if (st->has_last_complete && strcmp(st->last.id, st->last_complete.id) != 0)
+            ov_line(&y, ymax, b.x, b.w, "last complete", st->last_complete.id, TH_TEXT);
+    } else {
+        ov_line(&y, ymax, b.x, b.w, "last backup", "none yet (F2 starts one)", TH_WARNING);
+    }
+    dv_fmt_bytes((uint64_t)st->pool_bytes, a, sizeof a);
+    snprintf(buf, sizeof buf, "%lld sets (%lld complete); NLO pool %lld objects (%s)",
+             (long long)st->nsets, (long long)st->ncomplete, (long long)st->pool_objects, a);
+    ov_line(&y, ymax, b.x, b.w, "sets", buf, TH_TEXT);
+    if (st->target_size) {
+        dv_fmt_bytes(st->target_free, a, sizeof a);
+        dv_fmt_bytes(st->target_size, bb, sizeof bb);
+        snprintf(buf, sizeof buf, "%s free of %s", a, bb);
+    } else {
+        buf[0] = 0;
+    }
+    ov_line(&y, ymax, b.x, b.w, "target space", buf, TH_TEXT);
     snprintf(buf, sizeof buf, "every %ld h, keep %ld sets / %ld days", cfg->backup.cycle_hours,
              cfg->backup.keep_sets, cfg->backup.keep_days);
     ov_line(&y, ymax, b.x, b.w, "schedule", buf, TH_TEXT);
-    ov_line(&y, ymax, b.x, b.w, "dedup savings", sl.dedup, TH_TEXT);
     ov_head(&y, ymax, b.x, b.w, " Warnings");
-    int nw = 0;
-    long dd = cfg->server.deferred_deletion_days;
-    if (dd * 24 < cfg->backup.cycle_hours) {
-        snprintf(buf, sizeof buf,
-                 "deferred deletion (%ld days) is shorter than the backup cycle (%ld h)", dd,
-                 cfg->backup.cycle_hours);
-        if (y < ymax)
-            tui_put(y++, b.x + 2, b.w - 4, buf, TH_WARNING, false);
-        nw++;
+    for (size_t i = 0; i < st->nwarnings && y < ymax; i++) {
+        /* wrap at word boundaries; continuation lines indented */
+        const char *w = st->warnings[i];
+        int indent = 0;
+        while (*w && y < ymax) {
+            int room = b.w - 4 - indent;
+            if (room < 10)
+                room = 10;
+            int n = (int)strlen(w);
+            if (n > room) {
+                n = room;
+                while (n > room / 2 && w[n] != ' ')
+                    n--;
+                if (w[n] != ' ')
+                    n = room;
+            }
+            char line[256];
+            snprintf(line, sizeof line, "%.*s", n, w);
+            tui_put(y++, b.x + 2 + indent, b.w - 4 - indent, line, TH_WARNING, false);
+            w += n;
+            while (*w == ' ')
+                w++;
+            indent = 2;
+        }
     }
-    if (dd < cfg->backup.keep_days) {
-        snprintf(buf, sizeof buf,
-                 "deferred deletion (%ld days) is shorter than the retention (%ld days)", dd,
-                 cfg->backup.keep_days);
-        if (y < ymax)
-            tui_put(y++, b.x + 2, b.w - 4, buf, TH_WARNING, false);
-        nw++;
-    }
-    for (int i = 0; i < sl.nwarnings && y < ymax; i++, nw++)
-        tui_put(y++, b.x + 2, b.w - 4, sl.warnings[i], TH_WARNING, false);
-    if (nw == 0 && y < ymax)
+    if (st->nwarnings == 0 && y < ymax)
         tui_put(y++, b.x + 2, b.w - 4, "none", TH_OK, false);
+}
+
+static void overview_enter(struct tui_screen *s, struct tui *t)
+{
+    (void)t;
+    overview_load(s->ud);
+}
+
+static int overview_tick(struct tui_screen *s, struct tui *t)
+{
+    (void)s;
+    (void)t;
+    return conjob_running() ? TUI_REDRAW : 0;
+}
+
+/* ---- jobs: what the console starts ---- */
+
+struct backup_arg {
+    const struct dv_config *cfg;
+    char *glob;
+    bool incremental;
+};
+
+static void backup_arg_free(void *p)
+{
+    struct backup_arg *a = p;
+    free(a->glob);
+    free(a);
+}
+
+static int backup_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct backup_arg *a = p;
+    struct backup_opts o = {.incremental = a->incremental, .db_glob = a->glob};
+    struct backup_result r;
+    int rc = backup_run(a->cfg, &o, job, &r);
+    char b[32];
+    dv_fmt_bytes(r.db_bytes + r.nlo.bytes, b, sizeof b);
+    if (r.set_id[0])
+        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held, %s",
+                 r.set_id, r.complete ? "complete" : "FAILED", (unsigned long long)r.databases,
+                 (unsigned long long)r.nlo.copied, (unsigned long long)r.nlo.held, b);
+    return rc;
+}
+
+static void start_job(struct console *c, struct tui *t, const struct conjob_spec *spec)
+{
+    if (conjob_start(c->cfg, spec) != 0) {
+        tui_error(t, "Job", dv_err());
+        return;
+    }
+    tui_msg(t, "%s started (6 Jobs shows its progress, c cancels it there)", spec->title);
+}
+
+static void start_backup(struct console *c, struct tui *t, const char *glob, bool incremental)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct backup_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->glob = glob ? dv_strdup(glob) : NULL;
+    a->incremental = incremental;
+    char title[128];
+    snprintf(title, sizeof title, "%s backup of %s", incremental ? "incremental" : "full",
+             glob ? glob : "all databases");
+    struct conjob_spec sp = {.kind = "backup",
+                             .title = title,
+                             .run = backup_job,
+                             .arg = a,
+                             .free_arg = backup_arg_free};
+    start_job(c, t, &sp);
+}
+
+static int resync_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    const struct dv_config *cfg = p;
+    struct dv_store *st = store_open(cfg);
+    if (!st)
+        return -1;
+    struct store_resync_counts k;
+    int rc = store_resync(st, job, &k);
+    store_free(st);
+    if (rc == 0)
+        snprintf(sum, n, "%llu NLOs, %llu databases, %llu references, %llu missing",
+                 (unsigned long long)k.objects, (unsigned long long)k.databases,
+                 (unsigned long long)k.references, (unsigned long long)k.missing);
+    return rc;
+}
+
+/* why (may be NULL) is said before the question. */
+static void start_resync(struct console *c, struct tui *t, const char *why)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char q[1200];
+    snprintf(q, sizeof q, "%s%sRebuild the server's DAOS index from the repository and the "
+             "databases? Run it while the server is quiet.", why ? why : "", why ? " " : "");
+    if (!tui_confirm(t, "Resync", q)) {
+        tui_msg(t, "resync cancelled");
+        return;
+    }
+    struct conjob_spec sp = {.kind = "resync",
+                             .title = "resync of the DAOS index",
+                             .run = resync_job,
+                             .arg = c->cfg,
+                             .record = true};
+    start_job(c, t, &sp);
+}
+
+static int daos_prune_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    const struct dv_config *cfg = p;
+    struct store_prune_counts k = {0};
+    bool no_catalog = false;
+    if (prune_daos(cfg, -1, job, &k, &no_catalog) != 0)
+        return -1;
+    char b[32];
+    dv_fmt_bytes(k.bytes, b, sizeof b);
+    if (no_catalog)
+        snprintf(sum, n, "no backup has run yet: nothing is safe to delete, nothing deleted");
+    else
+        snprintf(sum, n, "%llu NLOs deleted (%s), %llu wait for a backup, %llu not due yet",
+                 (unsigned long long)k.deleted, b, (unsigned long long)k.waiting_backup,
+                 (unsigned long long)k.not_due);
+    return 0;
+}
+
+static void start_daos_prune(struct console *c, struct tui *t)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char q[400];
+    snprintf(q, sizeof q, "Delete the NLOs whose refcount has been 0 for %ld days "
+             "(deferred_deletion_days)? Only those a complete backup set holds are deleted; the "
+             "others wait for the next backup.",
+             c->cfg->server.deferred_deletion_days);
+    if (!tui_confirm(t, "DAOS prune", q)) {
+        tui_msg(t, "DAOS prune cancelled");
+        return;
+    }
+    struct conjob_spec sp = {.kind = "daos-prune",
+                             .title = "DAOS prune",
+                             .run = daos_prune_job,
+                             .arg = c->cfg,
+                             .record = true};
+    start_job(c, t, &sp);
 }
 
 static int overview_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
+    (void)key;
     struct console *c = s->ud;
     switch (action) {
     case OV_REFRESH:
         overview_load(c);
-        if (!c->ndb_ok)
-            tui_error(t, "Databases", c->ndb_err);
+        tui_msg(t, "status read again");
         return TUI_REDRAW;
     case OV_BACKUP:
-        return not_wired(t, "backup");
+    case OV_INCR:
+        start_backup(c, t, NULL, action == OV_INCR);
+        return TUI_REDRAW;
+    case OV_RESYNC:
+        start_resync(c, t, NULL);
+        return TUI_REDRAW;
+    case OV_DAOS_PRUNE:
+        start_daos_prune(c, t);
+        return TUI_REDRAW;
     }
     return TUI_IGNORED;
 }
 
-/* ---- Databases: a row source over dbglob_list() ---- */
+/* ---- Databases: a row source over dbglob_list(), figures of the visible rows cached ---- */
+
+struct dbcache {
+    bool have;
+    bool ok;
+    struct dbstats st;
+    char last[40];
+    int last_elem;
+};
 
 struct dbsrc {
     struct tui_source src;
+    struct console *c;
     char **paths; /* sorted (strcmp), NULL-terminated */
     size_t n;
-    char *data_dir;
+    struct dbcache *cache; /* per path, filled when a row is first shown */
     char filter[128];
 };
 
@@ -209,24 +554,61 @@ static size_t db_lower(const struct dbsrc *d, const char *key, bool after)
     return lo;
 }
 
-static void db_row(const struct dbsrc *d, size_t i, struct tui_row *r)
+static void db_fill_cache(struct dbsrc *d, size_t i)
+{
+    struct dbcache *k = &d->cache[i];
+    k->have = true;
+    k->ok = dbstats_read(d->c->cfg, d->paths[i], &k->st) == 0;
+    bool none;
+    struct catalog *cat = con_catalog(d->c, &none);
+    struct catalog_set s;
+    int r = cat ? catalog_db_last_set(cat, d->paths[i], false, &s) : 0;
+    k->last_elem = TH_TEXT;
+    if (r == 1) {
+        char when[32];
+        time_t tt = (time_t)s.started;
+        struct tm tm;
+        localtime_r(&tt, &tm);
+        strftime(when, sizeof when, "%m-%d %H:%M", &tm);
+        snprintf(k->last, sizeof k->last, "%s %s", when,
+                 s.status == CATALOG_SET_COMPLETE ? "ok"
+                 : s.status == CATALOG_SET_FAILED ? "FAIL"
+                                                  : "run");
+        if (s.status == CATALOG_SET_FAILED)
+            k->last_elem = TH_WARNING;
+    } else if (r == 0) {
+        snprintf(k->last, sizeof k->last, "never");
+        k->last_elem = TH_WARNING;
+    } else {
+        snprintf(k->last, sizeof k->last, "?");
+    }
+}
+
+static void db_row(struct dbsrc *d, size_t i, struct tui_row *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->key, sizeof r->key, "%s", d->paths[i]);
     snprintf(r->cell[0], sizeof r->cell[0], "%s", d->paths[i]);
     r->elem = TH_TEXT;
-    char *abs = dv_path_join(d->data_dir, d->paths[i]);
-    struct stat sb;
-    if (stat(abs, &sb) == 0) { /* only rows on screen are stat'ed */
-        dv_fmt_bytes((uint64_t)sb.st_size, r->cell[1], sizeof r->cell[1]);
-        struct tm tm;
-        localtime_r(&sb.st_mtime, &tm);
-        strftime(r->cell[2], sizeof r->cell[2], "%Y-%m-%d %H:%M", &tm);
-    } else {
+    if (!d->cache[i].have) /* only rows on screen are read, once */
+        db_fill_cache(d, i);
+    const struct dbcache *k = &d->cache[i];
+    if (!k->ok && k->st.size == 0) {
         snprintf(r->cell[1], sizeof r->cell[1], "gone");
         r->elem = TH_ERROR;
+        return;
     }
-    free(abs);
+    dv_fmt_bytes((uint64_t)k->st.size, r->cell[1], sizeof r->cell[1]);
+    if (k->ok && k->st.has_schema) {
+        snprintf(r->cell[2], sizeof r->cell[2], "%lld", (long long)k->st.documents);
+        snprintf(r->cell[3], sizeof r->cell[3], "%lld", (long long)k->st.nlo_refs);
+    } else {
+        snprintf(r->cell[2], sizeof r->cell[2], k->ok ? "-" : "?");
+        snprintf(r->cell[3], sizeof r->cell[3], k->ok ? "-" : "?");
+    }
+    snprintf(r->cell[4], sizeof r->cell[4], "%s", k->last);
+    if (k->last_elem != TH_TEXT)
+        r->elem = k->last_elem;
 }
 
 static int db_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
@@ -290,7 +672,7 @@ static void db_free(struct tui_source *s)
 {
     struct dbsrc *d = s->ud;
     dbglob_free(d->paths);
-    free(d->data_dir);
+    free(d->cache);
     free(d);
 }
 
@@ -300,15 +682,16 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* A source over the databases matched now; NULL with dv_err() when data_dir is unreadable. */
-static struct tui_source *db_source_new(const struct dv_config *cfg)
+static struct tui_source *db_source_new(struct console *c)
 {
     struct dbsrc *d = dv_calloc(1, sizeof *d);
-    if (dbglob_list(cfg, &d->paths, &d->n) != 0) {
+    if (dbglob_list(c->cfg, &d->paths, &d->n) != 0) {
         free(d);
         return NULL;
     }
     qsort(d->paths, d->n, sizeof(char *), cmp_str); /* the source order is strcmp order */
-    d->data_dir = dv_strdup(cfg->server.data_dir);
+    d->c = c;
+    d->cache = dv_calloc(d->n ? d->n : 1, sizeof *d->cache);
     d->src = (struct tui_source){.fetch = db_fetch,
                                  .search = db_search,
                                  .filter = db_filter,
@@ -318,26 +701,29 @@ static struct tui_source *db_source_new(const struct dv_config *cfg)
     return &d->src;
 }
 
-/* LEAD: more columns (documents, NLO refs, last backup) come from the catalog. */
 static const struct tui_column db_cols[] = {
-    {"Database", 0, TUI_LEFT},
-    {"Size", 10, TUI_RIGHT},
-    {"Modified", 16, TUI_LEFT},
+    {"Database", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},         {"Docs", 6, TUI_RIGHT},
+    {"Refs", 5, TUI_RIGHT},    {"Last backup", 16, TUI_LEFT},
 };
 
-enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_LISTNLO };
+enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_RESTORE_LIVE, DB_LISTNLO };
 
 static const struct tui_key db_keys[] = {
-    {{KEY_F(5), 'r'}, DB_REFRESH, "Refresh", "Find the databases again", NULL},
-    {{KEY_F(2), 'b'}, DB_BACKUP, "Backup", "Back up the selected database", NULL},
-    {{KEY_F(6)}, DB_RESTORE, "Restore", "Restore the selected database into a new name", NULL},
-    {{'m'}, DB_LISTNLO, NULL, "List the NLOs the selected database misses", NULL},
+    {{KEY_F(5)}, DB_REFRESH, "Refresh", "Find the databases again, read their figures again",
+     NULL},
+    {{KEY_F(2), 'b'}, DB_BACKUP, "Backup", "Back up the selected database now", NULL},
+    {{KEY_F(6), 'r'}, DB_RESTORE, "Restore",
+     "Restore the selected database into a new name (choose the set)", NULL},
+    {{'L'}, DB_RESTORE_LIVE, NULL,
+     "Restore the selected database OVER the live one (choose the set; asks)", NULL},
+    {{'m'}, DB_LISTNLO, NULL, "List the NLOs the selected database misses (Recovery screen)",
+     NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
 static void db_load(struct console *c, struct tui *t)
 {
-    struct tui_source *src = db_source_new(c->cfg);
+    struct tui_source *src = db_source_new(c);
     if (!src) {
         char msg[DV_ERR_MAX];
         snprintf(msg, sizeof msg, "%s", dv_err());
@@ -347,12 +733,17 @@ static void db_load(struct console *c, struct tui *t)
             tui_error(t, "Databases", msg);
         return;
     }
-    char filter[128];
+    char filter[128], cur[TUI_KEY_MAX] = "";
     snprintf(filter, sizeof filter, "%s", c->dbs.filter);
+    const struct tui_row *r = tui_list_current(&c->dbs);
+    if (r)
+        snprintf(cur, sizeof cur, "%s", r->key);
     if (tui_list_set_source(&c->dbs, src) != 0 && t)
         tui_error(t, "Databases", dv_err());
     if (filter[0])
         tui_list_set_filter(&c->dbs, filter);
+    if (cur[0])
+        tui_list_goto(&c->dbs, cur);
 }
 
 static void db_enter(struct tui_screen *s, struct tui *t)
@@ -366,11 +757,263 @@ static void db_enter(struct tui_screen *s, struct tui *t)
 
 static void list_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
+    (void)t;
     tui_list_draw(s->list, b);
 }
 
+/* restore: a job over recover_restore (new replica ids unless over the live database; marks
+ * the DAOS index NEEDS_RESYNC) */
+struct restore_arg {
+    const struct dv_config *cfg;
+    struct console *c;
+    char *set_id, *db_path, *into;
+    bool force, replace_live;
+    bool flow; /* the guided single-document flow: list the documents afterwards */
+    struct restore_result r;
+};
+
+static void restore_arg_free(void *p)
+{
+    struct restore_arg *a = p;
+    free(a->set_id);
+    free(a->db_path);
+    free(a->into);
+    free(a);
+}
+
+/* What the restore warns about, in one line ("" when nothing). */
+static void restore_warnings(const struct restore_result *r, long ddays, char *buf, size_t n)
+{
+    buf[0] = 0;
+    size_t len = 0;
+    if (r->nlo_missing)
+        len += (size_t)snprintf(buf + len, n - len,
+                                "%llu of its %llu NLOs are missing from the live repository "
+                                "(F7 / r recovers them)",
+                                (unsigned long long)r->nlo_missing,
+                                (unsigned long long)r->nlo_refs);
+    if (r->old_set && len < n)
+        snprintf(buf + len, n - len, "%sthe set is %lld days old (deferred deletion: %ld days): "
+                 "NLOs may be gone",
+                 len ? "; " : "", (long long)r->set_age_days, ddays);
+}
+
+static int restore_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct restore_arg *a = p;
+    struct restore_opts o = {.set_id = a->set_id,
+                             .db_path = a->db_path,
+                             .into = a->into,
+                             .force = a->force,
+                             .replace_live = a->replace_live};
+    if (recover_restore(a->cfg, &o, job, &a->r) != 0)
+        return -1;
+    char b[32], w[512];
+    dv_fmt_bytes(a->r.size, b, sizeof b);
+    restore_warnings(&a->r, a->cfg->server.deferred_deletion_days, w, sizeof w);
+    if (w[0])
+        job_log(job, DV_WARN, "%s", w);
+    if (a->r.live)
+        snprintf(sum, n, "%s from set %s over the LIVE database (%s, %llu documents, ids kept)%s%s;"
+                 " DAOS index NEEDS_RESYNC",
+                 a->db_path, a->set_id, b, (unsigned long long)a->r.docs, w[0] ? "; " : "", w);
+    else
+        snprintf(sum, n, "%s from set %s into %s (%s, %llu documents, new replica id %.8s)%s%s;"
+                 " DAOS index NEEDS_RESYNC",
+                 a->db_path, a->set_id, a->into, b, (unsigned long long)a->r.docs,
+                 a->r.replica_id, w[0] ? "; " : "", w);
+    return 0;
+}
+
+/* "mail/alice.nsf" -> "mail/alice-restored-20261122.nsf" */
+static char *restored_name(const char *path)
+{
+    char date[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y%m%d", &tm);
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash))
+        return dv_asprintf("%s-restored-%s", path, date);
+    return dv_asprintf("%.*s-restored-%s%s", (int)(dot - path), path, date, dot);
+}
+
+struct setpick {
+    struct catalog *cat;
+    const char *db;
+    struct strv ids, lines;
+};
+
+static int setpick_cb(void *ud, const struct catalog_set *s)
+{
+    struct setpick *p = ud;
+    if (s->status != CATALOG_SET_COMPLETE)
+        return 0;
+    struct catalog_set_file f;
+    int r = catalog_set_file_get(p->cat, s->id, p->db, &f);
+    if (r < 0)
+        return -1;
+    if (r == 1) {
+        char when[32], b[32];
+        dv_fmt_time(s->started, when, sizeof when);
+        dv_fmt_bytes((uint64_t)f.size, b, sizeof b);
+        strv_add(&p->ids, dv_strdup(s->id));
+        strv_add(&p->lines, dv_asprintf(" %-18s %-11s %s  %9s  delta %s", s->id,
+                                        catalog_set_kind_name(s->kind), when, b,
+                                        f.delta_mode == CATALOG_DELTA_KEEP ? "kept" : "applied"));
+        catalog_set_file_done(&f);
+    }
+    return 0;
+}
+
+/* Choose a complete set holding db (newest first). Returns the set id (malloc'd) or NULL
+ * (cancelled, or an error already shown). */
+static char *pick_set(struct console *c, struct tui *t, const char *db, const char *title)
+{
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    struct setpick p = {.cat = cat, .db = db};
+    char *id = NULL;
+    if (!cat || catalog_sets_each(cat, setpick_cb, &p) < 0) {
+        tui_error(t, "Restore", dv_err());
+    } else if (p.ids.n == 0) {
+        char m[1200];
+        snprintf(m, sizeof m, "no complete backup set holds %s", db);
+        tui_error(t, "Restore", m);
+    } else {
+        int k = tui_view(t, title, "  Set                Kind        Started                  Size"
+                                   "  Delta",
+                         p.lines.v, (int)p.lines.n, 0, true);
+        if (k >= 0)
+            id = dv_strdup(p.ids.v[k]);
+    }
+    strv_free(&p.ids);
+    strv_free(&p.lines);
+    return id;
+}
+
+static void restore_done(void *p, const struct conjob_result *r, void *ud);
+
+static void start_restore(struct console *c, struct tui *t, const char *db, const char *set,
+                          const char *into, bool force, bool replace_live, bool flow)
+{
+    struct restore_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->c = c;
+    a->set_id = dv_strdup(set);
+    a->db_path = dv_strdup(db);
+    a->into = dv_strdup(into);
+    a->force = force;
+    a->replace_live = replace_live;
+    a->flow = flow;
+    char title[600];
+    if (replace_live)
+        snprintf(title, sizeof title, "restore of %s over the live database", db);
+    else
+        snprintf(title, sizeof title, "restore of %s into %s", db, into);
+    struct conjob_spec sp = {.kind = "restore",
+                             .title = title,
+                             .run = restore_job,
+                             .arg = a,
+                             .free_arg = restore_arg_free,
+                             .record = true,
+                             .on_done = restore_done,
+                             .ud = c};
+    start_job(c, t, &sp);
+}
+
+/* True when into names the database db (relative or absolute, "./" and "//" ignored). */
+static bool same_db(const struct dv_config *cfg, const char *db, const char *into)
+{
+    char *a = dv_path_abs(cfg->server.data_dir, db), *b = dv_path_abs(cfg->server.data_dir, into);
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    bool same = strcmp(ra ? ra : a, rb ? rb : b) == 0;
+    free(ra);
+    free(rb);
+    free(a);
+    free(b);
+    return same;
+}
+
+/* Ask for the new name and, when it exists, whether to replace it. Returns the name
+ * (malloc'd) with *force set, or NULL (cancelled, or the live database: refused). */
+static char *ask_into(struct console *c, struct tui *t, const char *db, const char *title)
+{
+    char *def = restored_name(db);
+    char prompt[1200];
+    snprintf(prompt, sizeof prompt, "Restore %s into (a new path under data_dir):", db);
+    char *into = tui_input(t, title, prompt, def);
+    free(def);
+    if (!into || !*into) {
+        free(into);
+        return NULL;
+    }
+    if (same_db(c->cfg, db, into)) {
+        tui_error(t, title,
+                  "That is the live database. Restoring over it is a separate action: "
+                  "Databases, L (restore over the live database, asks).");
+        free(into);
+        return NULL;
+    }
+    return into;
+}
+
+static void db_restore(struct console *c, struct tui *t, const char *db, bool over_live)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char *into = NULL, *set = NULL;
+    bool force = false;
+    if (!over_live && !(into = ask_into(c, t, db, "Restore"))) {
+        tui_msg(t, "restore cancelled");
+        return;
+    }
+    set = pick_set(c, t, db, over_live ? "Restore over the LIVE database from which set?"
+                                       : "Restore from which set? (newest complete first)");
+    if (!set) {
+        tui_msg(t, "restore cancelled");
+        goto out;
+    }
+    char q[1600];
+    if (over_live) {
+        snprintf(q, sizeof q,
+                 "Replace the LIVE database %s with its copy from set %s? Every change since "
+                 "that backup is lost; the replica id stays. Stop the server's use of it first.",
+                 db, set);
+        if (!tui_confirm(t, "Restore over the live database", q)) {
+            tui_msg(t, "restore cancelled");
+            goto out;
+        }
+    } else {
+        char *abs = dv_path_abs(c->cfg->server.data_dir, into);
+        struct stat sb;
+        if (stat(abs, &sb) == 0) {
+            snprintf(q, sizeof q, "%s exists. Replace it with the copy from set %s? The current "
+                     "file is lost.", into, set);
+            force = tui_confirm(t, "Restore over an existing database", q);
+            if (!force) {
+                free(abs);
+                tui_msg(t, "restore cancelled");
+                goto out;
+            }
+        }
+        free(abs);
+    }
+    start_restore(c, t, db, set, over_live ? db : into, force, over_live, false);
+out:
+    free(set);
+    free(into);
+}
+
+static void missing_list_db(struct console *c, struct tui *t, const char *db);
+
 static int db_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
+    (void)key;
     struct console *c = s->ud;
     const struct tui_row *r = tui_list_current(&c->dbs);
     switch (action) {
@@ -378,190 +1021,2018 @@ static int db_action(struct tui_screen *s, struct tui *t, int action, int key)
         db_load(c, t);
         return TUI_REDRAW;
     case DB_BACKUP:
-        return not_wired(t, "backup");
-    case DB_RESTORE: {
+    case DB_RESTORE:
+    case DB_RESTORE_LIVE:
+    case DB_LISTNLO:
         if (!r) {
             tui_msg(t, "no database selected");
             return TUI_HANDLED;
         }
-        char *into = tui_input(t, "Restore", "Restore into (a new path under data_dir):", r->key);
-        if (into) {
-            not_wired(t, "restore");
-            free(into);
-        }
+        char db[TUI_KEY_MAX];
+        snprintf(db, sizeof db, "%s", r->key);
+        if (action == DB_BACKUP)
+            start_backup(c, t, db, false);
+        else if (action == DB_RESTORE || action == DB_RESTORE_LIVE)
+            db_restore(c, t, db, action == DB_RESTORE_LIVE);
+        else
+            missing_list_db(c, t, db);
         return TUI_REDRAW;
-    }
-    case DB_LISTNLO:
-        return not_wired(t, "listnlo");
     }
     return TUI_IGNORED;
 }
 
-/* ---- Sets, Objects, Recovery, Jobs: layouts waiting for their sources ---- */
+/* ---- Sets: the catalog's sets, newest first (key = INT64_MAX - seq, zero-padded) ---- */
 
-/* LEAD: set c->sets' source to a catalog query (newest first: key = inverted set id). */
+static void seq_key(int64_t seq, char key[TUI_KEY_MAX])
+{
+    snprintf(key, TUI_KEY_MAX, "%019lld", (long long)(INT64_MAX - seq));
+}
+
+static int64_t key_seq(const char *key)
+{
+    return INT64_MAX - strtoll(key, NULL, 10);
+}
+
+static void set_row(const struct catalog_set *s, struct tui_row *r)
+{
+    memset(r, 0, sizeof *r);
+    seq_key(s->seq, r->key);
+    snprintf(r->cell[0], sizeof r->cell[0], "%s", s->id);
+    snprintf(r->cell[1], sizeof r->cell[1], "%s", s->kind == CATALOG_SET_FULL ? "full" : "incr");
+    if (s->ended > 0) {
+        long d = (long)(s->ended - s->started);
+        snprintf(r->cell[2], sizeof r->cell[2], "%ld:%02ld", d / 60, d % 60);
+    } else {
+        snprintf(r->cell[2], sizeof r->cell[2], "-");
+    }
+    snprintf(r->cell[3], sizeof r->cell[3], "%lld", (long long)s->databases);
+    snprintf(r->cell[4], sizeof r->cell[4], "%lld/%lld/%lld", (long long)s->nlo_new,
+             (long long)s->nlo_held, (long long)s->nlo_skipped);
+    snprintf(r->cell[5], sizeof r->cell[5], "%lld/%lld", (long long)s->deltas_applied,
+             (long long)s->deltas_kept);
+    dv_fmt_bytes((uint64_t)s->bytes, r->cell[6], sizeof r->cell[6]);
+    snprintf(r->cell[7], sizeof r->cell[7], "%s%s%.200s", catalog_set_status_name(s->status),
+             s->message[0] ? ": " : "", s->message);
+    r->elem = s->status == CATALOG_SET_FAILED ? TH_ERROR
+              : s->status == CATALOG_SET_RUNNING ? TH_WARNING
+                                                 : TH_TEXT;
+}
+
+static int set_fetch(struct tui_source *src, enum tui_fetch mode, const char *key,
+                     struct tui_row *rows, int n)
+{
+    struct console *c = src->ud;
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    if (!cat)
+        return none ? 0 : -1;
+    struct catalog_set *buf = dv_calloc((size_t)n, sizeof *buf);
+    size_t k = 0;
+    int rc;
+    if (mode == TUI_BEFORE) {
+        rc = catalog_sets_newer(cat, key ? key_seq(key) : 0, buf, (size_t)n, &k);
+        for (size_t i = 0; rc == 0 && i < k; i++)
+            set_row(&buf[k - 1 - i], &rows[i]);
+    } else {
+        int64_t before = !key ? 0 : mode == TUI_FROM ? key_seq(key) + 1 : key_seq(key);
+        if (key && before <= 0)
+            before = -1; /* nothing older than seq 1: ask for seq < 1 */
+        rc = before < 0 ? 0 : catalog_sets_list(cat, before, buf, (size_t)n, &k);
+        for (size_t i = 0; rc == 0 && i < k; i++)
+            set_row(&buf[i], &rows[i]);
+    }
+    free(buf);
+    return rc == 0 ? (int)k : -1;
+}
+
+static void set_src_free(struct tui_source *s)
+{
+    free(s);
+}
+
+static struct tui_source *set_source_new(struct console *c)
+{
+    struct tui_source *s = dv_calloc(1, sizeof *s);
+    *s = (struct tui_source){.fetch = set_fetch, .free = set_src_free, .ud = c};
+    return s;
+}
+
 static const struct tui_column set_cols[] = {
-    {"Set", 17, TUI_LEFT},   {"Kind", 11, TUI_LEFT},  {"DBs", 5, TUI_RIGHT},
-    {"NLOs", 8, TUI_RIGHT},  {"Size", 10, TUI_RIGHT}, {"Status", 0, TUI_LEFT},
+    {"Set", 17, TUI_LEFT},        {"Kind", 4, TUI_LEFT},   {"Time", 6, TUI_RIGHT},
+    {"DBs", 4, TUI_RIGHT},        {"NLO new/held/skip", 17, TUI_RIGHT},
+    {"Deltas a/k", 10, TUI_RIGHT}, {"Size", 9, TUI_RIGHT}, {"Status", 0, TUI_LEFT},
 };
 
-enum { SET_BACKUP = 1, SET_RESTORE, SET_VERIFY, SET_PRUNE, SET_OPEN };
+enum { SET_BACKUP = 1, SET_INCR, SET_RESTORE, SET_VERIFY, SET_PRUNE, SET_OPEN, SET_REFRESH };
 
 static const struct tui_key set_keys[] = {
-    {{KEY_F(2), 'b'}, SET_BACKUP, "Backup", "Start a backup (full or incremental)", NULL},
-    {{KEY_F(6)}, SET_RESTORE, "Restore", "Restore a database of the selected set", NULL},
+    {{KEY_F(2), 'B', 'b'}, SET_BACKUP, "Backup", "Start a full backup of all databases", NULL},
+    {{'i'}, SET_INCR, NULL, "Start an incremental backup of all databases", NULL},
+    {{KEY_F(5)}, SET_REFRESH, "Refresh", "Read the sets again", NULL},
     {{KEY_F(7), 'v'}, SET_VERIFY, "Verify", "Verify the selected set against its manifest",
      NULL},
-    {{KEY_F(8)}, SET_PRUNE, "Prune", "Prune sets beyond the retention (asks first)", NULL},
-    {{'\n', KEY_ENTER}, SET_OPEN, NULL, "Show the selected set's databases", NULL},
+    {{KEY_F(8), 'p'}, SET_PRUNE, "Prune",
+     "Prune sets beyond the retention (preview, then asks)", NULL},
+    {{'\n', KEY_ENTER}, SET_OPEN, NULL,
+     "Show the selected set's databases (size, sha256, delta and where it lives)", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
+
+static void sets_load(struct console *c, struct tui *t)
+{
+    char cur[TUI_KEY_MAX] = "";
+    const struct tui_row *r = tui_list_current(&c->sets);
+    if (r)
+        snprintf(cur, sizeof cur, "%s", r->key);
+    if (tui_list_set_source(&c->sets, set_source_new(c)) != 0 && t)
+        tui_error(t, "Sets", dv_err());
+    if (cur[0])
+        tui_list_goto(&c->sets, cur);
+}
+
+static void sets_enter(struct tui_screen *s, struct tui *t)
+{
+    struct console *c = s->ud;
+    if (!c->sets_loaded) {
+        c->sets_loaded = true;
+        sets_load(c, t);
+    }
+}
+
+static void set_open(struct console *c, struct tui *t, int64_t seq)
+{
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    struct catalog_set s;
+    size_t k = 0;
+    if (!cat || catalog_sets_list(cat, seq + 1, &s, 1, &k) != 0) {
+        tui_error(t, "Set", dv_err());
+        return;
+    }
+    if (k == 0 || s.seq != seq) {
+        tui_error(t, "Set", "the set is gone from the catalog (pruned?)");
+        return;
+    }
+    struct catalog_set_file *f = NULL;
+    size_t nf = 0;
+    if (catalog_set_files(cat, s.id, &f, &nf) != 0) {
+        tui_error(t, "Set", dv_err());
+        return;
+    }
+    struct strv l = {0};
+    char a[32], b[32], sz[32];
+    dv_fmt_time(s.started, a, sizeof a);
+    if (s.ended)
+        dv_fmt_time(s.ended, b, sizeof b);
+    else
+        snprintf(b, sizeof b, "-");
+    dv_fmt_bytes((uint64_t)s.bytes, sz, sizeof sz);
+    strv_add(&l, dv_asprintf(" %s backup, %s: started %s, ended %s, %s", catalog_set_kind_name(s.kind),
+                             catalog_set_status_name(s.status), a, b, sz));
+    strv_add(&l, dv_asprintf(" NLOs: %lld new, %lld already held, %lld skipped; deltas: %lld "
+                             "applied, %lld kept%s%s",
+                             (long long)s.nlo_new, (long long)s.nlo_held, (long long)s.nlo_skipped,
+                             (long long)s.deltas_applied, (long long)s.deltas_kept,
+                             s.origin[0] ? "; based on " : "", s.origin));
+    if (s.message[0])
+        strv_add(&l, dv_asprintf(" %s", s.message));
+    strv_add(&l, dv_strdup(""));
+    strv_add(&l, dv_asprintf(" %-34s %9s  %-12s  %s", "Database", "Size", "SHA-256", "Delta"));
+    for (size_t i = 0; i < nf; i++) {
+        dv_fmt_bytes((uint64_t)f[i].size, sz, sizeof sz);
+        char delta[1200];
+        if (f[i].delta_mode == CATALOG_DELTA_KEEP)
+            snprintf(delta, sizeof delta, "kept, %lld pages, at %s", (long long)f[i].delta_pages,
+                     f[i].delta_location ? f[i].delta_location : "?");
+        else
+            snprintf(delta, sizeof delta, "applied (%lld pages)", (long long)f[i].delta_pages);
+        strv_add(&l, dv_asprintf(" %-34s %9s  %.12s  %s%s", f[i].db_path, sz,
+                                 f[i].sha256 ? f[i].sha256 : "", delta,
+                                 f[i].locked_copy ? "  [locked copy]" : ""));
+    }
+    if (nf == 0)
+        strv_add(&l, dv_strdup(" (no databases in this set)"));
+    catalog_set_files_free(f, nf);
+    char title[96];
+    snprintf(title, sizeof title, "Set %s: %zu databases", s.id, nf);
+    tui_view(t, title, NULL, l.v, (int)l.n, 0, false);
+    strv_free(&l);
+}
+
+/* verify of one set as a job: problems collected on the worker, shown in a view afterwards */
+struct verify_arg {
+    const struct dv_config *cfg;
+    struct console *c;
+    char *set_id;
+    struct strv problems;
+    struct verify_result r;
+};
+
+static void verify_arg_free(void *p)
+{
+    struct verify_arg *a = p;
+    strv_free(&a->problems);
+    free(a->set_id);
+    free(a);
+}
+
+static void verify_problem(void *ud, const char *file, const char *msg)
+{
+    struct verify_arg *a = ud;
+    if (a->problems.n < 100000)
+        strv_add(&a->problems, dv_asprintf(" %s: %s", file, msg));
+}
+
+static int verify_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct verify_arg *a = p;
+    struct verify_opts o = {.set_id = a->set_id};
+    int rc = verify_run(a->cfg, &o, job, verify_problem, a, &a->r);
+    if (rc < 0)
+        return -1;
+    char b[32], head[64];
+    dv_fmt_bytes(a->r.bytes, b, sizeof b);
+    if (a->r.problems)
+        snprintf(head, sizeof head, "%llu PROBLEMS", (unsigned long long)a->r.problems);
+    else
+        snprintf(head, sizeof head, "no problems");
+    snprintf(sum, n, "%s; %llu copies, %llu deltas, %llu test restores, %llu of %llu NLOs "
+             "hashed, %s read",
+             head, (unsigned long long)a->r.copies, (unsigned long long)a->r.deltas,
+             (unsigned long long)a->r.restores, (unsigned long long)a->r.nlos_checked,
+             (unsigned long long)a->r.nlos_listed, b);
+    return 0;
+}
+
+static void verify_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct verify_arg *a = p;
+    struct console *c = ud;
+    if (r->rc != 0 || a->problems.n == 0)
+        return;
+    struct strv *l = dv_calloc(1, sizeof *l);
+    *l = a->problems;
+    memset(&a->problems, 0, sizeof a->problems);
+    char title[200];
+    snprintf(title, sizeof title, "Verify of set %s: %llu problems", a->set_id,
+             (unsigned long long)a->r.problems);
+    post_set(c, l, title);
+}
+
+static void start_verify(struct console *c, struct tui *t, const char *set_id)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct verify_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->c = c;
+    a->set_id = dv_strdup(set_id);
+    char title[128];
+    snprintf(title, sizeof title, "verify of set %.40s", set_id);
+    struct conjob_spec sp = {.kind = "verify",
+                             .title = title,
+                             .run = verify_job,
+                             .arg = a,
+                             .free_arg = verify_arg_free,
+                             .record = true,
+                             .on_done = verify_done,
+                             .ud = c};
+    start_job(c, t, &sp);
+}
+
+/* prune: a preview (prune_run dry_run, on the console thread: it changes nothing), then the
+ * real run as a job after a confirmation */
+static int prune_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    const struct dv_config *cfg = p;
+    struct prune_opts o = {.dry_run = false};
+    struct prune_result r;
+    int rc = prune_run(cfg, &o, job, &r);
+    char b[32], nb[32];
+    dv_fmt_bytes(r.set_bytes, b, sizeof b);
+    dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
+    snprintf(sum, n, "%llu sets removed (%llu failed), %llu copies, %llu deltas, %s; %llu pool "
+             "NLOs (%s)",
+             (unsigned long long)(r.sets_pruned + r.failed_pruned),
+             (unsigned long long)r.failed_pruned, (unsigned long long)r.files,
+             (unsigned long long)r.deltas, b, (unsigned long long)r.nlos, nb);
+    prune_result_done(&r);
+    return rc;
+}
+
+static void sets_prune(struct console *c, struct tui *t)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct prune_opts o = {.dry_run = true};
+    struct prune_result r;
+    if (prune_run(c->cfg, &o, NULL, &r) != 0) {
+        tui_error(t, "Prune preview", dv_err());
+        prune_result_done(&r);
+        return;
+    }
+    if (r.no_catalog) {
+        tui_message(t, "Prune", "No catalog yet: no backup has run, nothing to prune.");
+        prune_result_done(&r);
+        return;
+    }
+    struct strv l = {0};
+    char b[32], nb[32];
+    dv_fmt_bytes(r.set_bytes, b, sizeof b);
+    dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
+    uint64_t go = r.sets_pruned + r.failed_pruned;
+    strv_add(&l, dv_asprintf(" retention: keep %ld sets, %ld days", c->cfg->backup.keep_sets,
+                             c->cfg->backup.keep_days));
+    strv_add(&l, dv_asprintf(" would remove %llu sets (%llu failed): %llu copies, %llu deltas "
+                             "(%llu moved outside their set), %s",
+                             (unsigned long long)go, (unsigned long long)r.failed_pruned,
+                             (unsigned long long)r.files, (unsigned long long)r.deltas,
+                             (unsigned long long)r.deltas_outside, b));
+    strv_add(&l, dv_asprintf(" and %llu NLOs from the pool that no remaining set needs (%s)",
+                             (unsigned long long)r.nlos, nb));
+    strv_add(&l, dv_strdup(""));
+    for (size_t i = 0; i < r.nsets; i++) {
+        const struct prune_set *ps = &r.sets[i];
+        char sz[32];
+        dv_fmt_bytes(ps->bytes, sz, sizeof sz);
+        strv_add(&l, dv_asprintf(" %-6s %-18s %-11s %-8s %9s  %s", ps->d.prune ? "REMOVE" : "keep",
+                                 ps->set.id, catalog_set_kind_name(ps->set.kind),
+                                 catalog_set_status_name(ps->set.status), ps->d.prune ? sz : "",
+                                 prune_why_text(ps->d.why)));
+    }
+    prune_result_done(&r);
+    tui_view(t, "Prune preview (nothing changed yet)", NULL, l.v, (int)l.n, 0, false);
+    strv_free(&l);
+    if (go == 0 && r.nlos == 0) {
+        tui_msg(t, "prune: nothing to remove");
+        return;
+    }
+    char q[300];
+    snprintf(q, sizeof q, "Prune now: remove %llu sets and %llu pool NLOs (%s + %s)? This cannot "
+             "be undone.", (unsigned long long)go, (unsigned long long)r.nlos, b, nb);
+    if (!tui_confirm(t, "Prune", q)) {
+        tui_msg(t, "prune cancelled");
+        return;
+    }
+    struct conjob_spec sp = {.kind = "prune",
+                             .title = "prune of the backup sets",
+                             .run = prune_job,
+                             .arg = c->cfg};
+    start_job(c, t, &sp);
+}
 
 static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
+    (void)key;
     struct console *c = s->ud;
+    const struct tui_row *r = tui_list_current(&c->sets);
     switch (action) {
     case SET_BACKUP:
-        return not_wired(t, "backup");
-    case SET_RESTORE:
-    case SET_VERIFY:
+    case SET_INCR:
+        start_backup(c, t, NULL, action == SET_INCR);
+        return TUI_REDRAW;
+    case SET_REFRESH:
+        sets_load(c, t);
+        return TUI_REDRAW;
     case SET_OPEN:
-        if (!tui_list_current(&c->sets)) {
+    case SET_VERIFY:
+        if (!r) {
             tui_msg(t, "no set selected");
             return TUI_HANDLED;
         }
-        return not_wired(t, action == SET_VERIFY ? "verify" : "restore");
-    case SET_PRUNE: {
-        char q[256];
-        snprintf(q, sizeof q,
-                 "Prune the backup sets beyond the retention (keep %ld sets, %ld days)? "
-                 "Their copies and deltas are deleted from the target.",
-                 c->cfg->backup.keep_sets, c->cfg->backup.keep_days);
-        if (tui_confirm(t, "Prune", q))
-            not_wired(t, "prune");
-        else
-            tui_msg(t, "prune cancelled");
+        if (action == SET_OPEN) {
+            set_open(c, t, key_seq(r->key));
+            return TUI_REDRAW;
+        }
+        start_verify(c, t, r->cell[0]);
         return TUI_REDRAW;
-    }
+    case SET_PRUNE:
+        sets_prune(c, t);
+        return TUI_REDRAW;
     }
     return TUI_IGNORED;
 }
 
-/* LEAD: source over the NLO pool / live repository (key = NLO name). */
-static const struct tui_column obj_cols[] = {
-    {"NLO", 0, TUI_LEFT},
-    {"Size", 10, TUI_RIGHT},
-    {"Subdir", 6, TUI_LEFT},
-    {"Refs", 6, TUI_RIGHT},
-    {"Pool", 5, TUI_LEFT},
+/* ---- Objects: the live DAOS index and the NLO pool, keyset-paged by name ---- */
+
+enum { OM_LIVE, OM_ZERO, OM_UNBACKED, OM_POOL, OM_MISSING, OM_COUNT };
+
+static const char *const obj_mode_names[OM_COUNT] = {
+    "live index (all NLOs the server has)",
+    "zero-ref: waiting for deferred deletion",
+    "not yet backed up (live, not in the pool)",
+    "NLO pool (all objects the target holds)",
+    "missing from live, held in the pool",
 };
 
-enum { OBJ_WHEREIS = 1 };
+struct objsrc {
+    struct tui_source src;
+    struct console *c;
+    int mode;
+};
+
+static bool om_live_based(int mode)
+{
+    return mode == OM_LIVE || mode == OM_ZERO || mode == OM_UNBACKED;
+}
+
+/* One object's row; live and pool (either may be NULL). */
+static void obj_row(const char *name, const struct store_object *lv,
+                    const struct catalog_pool_obj *po, struct tui_row *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->key, sizeof r->key, "%s", name);
+    snprintf(r->cell[0], sizeof r->cell[0], "%s", name);
+    dv_fmt_bytes((uint64_t)(lv ? lv->size : po ? po->size : 0), r->cell[1], sizeof r->cell[1]);
+    if (lv) {
+        snprintf(r->cell[2], sizeof r->cell[2], "%04d", lv->subdir);
+        snprintf(r->cell[3], sizeof r->cell[3], "%lld", (long long)lv->refcount);
+    } else {
+        snprintf(r->cell[2], sizeof r->cell[2], "-");
+        snprintf(r->cell[3], sizeof r->cell[3], "-");
+    }
+    snprintf(r->cell[4], sizeof r->cell[4], "%s", po ? "yes" : "no");
+    r->elem = !lv ? TH_WARNING : lv->refcount == 0 ? TH_DIM : !po ? TH_WARNING : TH_TEXT;
+}
+
+/*
+ * n rows of the mode's base order after key (backward: before key, descending), those the
+ * mode's predicate keeps, with their row built. Returns the count or -1.
+ */
+static int obj_scan(struct objsrc *o, const char *key, bool backward, struct tui_row *rows,
+                    int n)
+{
+    struct console *c = o->c;
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    if (!cat && !none)
+        return -1;
+    struct dv_store *st = NULL;
+    if (om_live_based(o->mode) || o->mode == OM_MISSING || o->mode == OM_POOL) {
+        if (!(st = con_store(c)))
+            return -1;
+    }
+    if (!om_live_based(o->mode) && !cat)
+        return 0; /* no catalog: the pool is empty */
+    size_t chunk = (size_t)(n < 64 ? 64 : n);
+    struct store_object *lv = dv_calloc(chunk, sizeof *lv);
+    struct catalog_pool_obj *po = dv_calloc(chunk, sizeof *po);
+    char after[TUI_KEY_MAX];
+    snprintf(after, sizeof after, "%s", key ? key : "");
+    int got = 0, rc = 0;
+    while (got < n) {
+        size_t k = 0;
+        if (om_live_based(o->mode))
+            rc = store_objects_page(st, after, backward, o->mode == OM_ZERO, lv, chunk, &k);
+        else if (backward)
+            rc = catalog_pool_page_back(cat, after, po, chunk, &k);
+        else
+            rc = catalog_pool_page(cat, after, po, chunk, &k);
+        if (rc != 0)
+            break;
+        for (size_t i = 0; i < k && got < n; i++) {
+            const char *name = om_live_based(o->mode) ? lv[i].name : po[i].name;
+            struct store_object one;
+            struct catalog_pool_obj pone;
+            if (om_live_based(o->mode)) {
+                int pr = cat ? catalog_pool_get(cat, name, &pone) : 0;
+                if (pr < 0) {
+                    rc = -1;
+                    break;
+                }
+                if (o->mode == OM_UNBACKED && pr == 1)
+                    continue;
+                obj_row(name, &lv[i], pr == 1 ? &pone : NULL, &rows[got++]);
+            } else {
+                int lr = store_object_get(st, name, &one);
+                if (lr < 0) {
+                    rc = -1;
+                    break;
+                }
+                if (o->mode == OM_MISSING && lr == 1)
+                    continue;
+                obj_row(name, lr == 1 ? &one : NULL, &po[i], &rows[got++]);
+            }
+        }
+        if (rc != 0 || k < chunk)
+            break;
+        snprintf(after, sizeof after, "%s",
+                 om_live_based(o->mode) ? lv[k - 1].name : po[k - 1].name);
+    }
+    free(lv);
+    free(po);
+    return rc == 0 ? got : -1;
+}
+
+static int obj_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
+                     struct tui_row *rows, int n)
+{
+    struct objsrc *o = s->ud;
+    if (mode == TUI_BEFORE) {
+        int k = obj_scan(o, key, true, rows, n);
+        for (int i = 0; i < k / 2; i++) { /* descending -> source order */
+            struct tui_row tmp = rows[i];
+            rows[i] = rows[k - 1 - i];
+            rows[k - 1 - i] = tmp;
+        }
+        return k;
+    }
+    if (mode == TUI_FROM && key && *key && n > 0) {
+        /* names >= key: the key itself when it is still there and the view keeps it */
+        bool none;
+        struct catalog *cat = con_catalog(o->c, &none);
+        struct dv_store *st = con_store(o->c);
+        if ((!cat && !none) || !st)
+            return -1;
+        struct store_object lv;
+        struct catalog_pool_obj po;
+        int lr = store_object_get(st, key, &lv);
+        int pr = cat ? catalog_pool_get(cat, key, &po) : 0;
+        if (lr < 0 || pr < 0)
+            return -1;
+        bool keep = om_live_based(o->mode) ? lr == 1 : pr == 1;
+        if (o->mode == OM_ZERO && lr == 1 && lv.refcount != 0)
+            keep = false;
+        if ((o->mode == OM_UNBACKED && pr == 1) || (o->mode == OM_MISSING && lr == 1))
+            keep = false;
+        int got = 0;
+        if (keep)
+            obj_row(key, lr == 1 ? &lv : NULL, pr == 1 ? &po : NULL, &rows[got++]);
+        int k = obj_scan(o, key, false, rows + got, n - got);
+        return k < 0 ? -1 : got + k;
+    }
+    return obj_scan(o, key, false, rows, n);
+}
+
+static void obj_src_free(struct tui_source *s)
+{
+    free(s->ud);
+}
+
+static struct tui_source *obj_source_new(struct console *c, int mode)
+{
+    struct objsrc *o = dv_calloc(1, sizeof *o);
+    o->c = c;
+    o->mode = mode;
+    o->src = (struct tui_source){.fetch = obj_fetch, .free = obj_src_free, .ud = o};
+    return &o->src;
+}
+
+static const struct tui_column obj_cols[] = {
+    {"NLO", 0, TUI_LEFT},   {"Size", 10, TUI_RIGHT}, {"Subdir", 6, TUI_LEFT},
+    {"Refs", 6, TUI_RIGHT}, {"Pool", 5, TUI_LEFT},
+};
+
+enum { OBJ_WHEREIS = 1, OBJ_MODE, OBJ_REFRESH };
 
 static const struct tui_key obj_keys[] = {
     {{'w', '\n', KEY_ENTER}, OBJ_WHEREIS, NULL,
-     "Where is the selected NLO: databases referencing it, sets holding it", NULL},
+     "Where is the selected NLO: the live index, the pool, the sets holding it", NULL},
+    {{'f', KEY_F(6)}, OBJ_MODE, "View",
+     "Next view: live, zero-ref, not backed up, pool, missing from live", NULL},
+    {{KEY_F(5)}, OBJ_REFRESH, "Refresh", "Read the objects again", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
-static int obj_action(struct tui_screen *s, struct tui *t, int action, int key)
+static void objs_load(struct console *c, struct tui *t)
 {
-    return action == OBJ_WHEREIS ? not_wired(t, "whereis") : TUI_IGNORED;
+    if (tui_list_set_source(&c->objects, obj_source_new(c, c->obj_mode)) != 0 && t)
+        tui_error(t, "Objects", dv_err());
 }
 
-/* LEAD: source of `listnlo missing` for the chosen database (key = NLO name). */
-static const struct tui_column miss_cols[] = {
-    {"Missing NLO", 0, TUI_LEFT},
-    {"Size", 10, TUI_RIGHT},
-    {"In set", 17, TUI_LEFT},
+static void objs_enter(struct tui_screen *s, struct tui *t)
+{
+    struct console *c = s->ud;
+    if (!c->objs_loaded) {
+        c->objs_loaded = true;
+        objs_load(c, t);
+    }
+}
+
+static void objs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+{
+    (void)t;
+    struct console *c = s->ud;
+    char line[160];
+    snprintf(line, sizeof line, " view: %s   (f: next view)", obj_mode_names[c->obj_mode]);
+    tui_put(b.y, b.x, b.w, line, TH_DIM, true);
+    tui_list_draw(&c->objects, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
+}
+
+static void obj_whereis(struct console *c, struct tui *t, const char *name)
+{
+    struct whereis_result w;
+    if (recover_whereis(c->cfg, name, &w) != 0) {
+        tui_error(t, "Where is it", dv_err());
+        recover_whereis_done(&w);
+        return;
+    }
+    struct strv l = {0};
+    if (w.live_path)
+        strv_add(&l, dv_asprintf(" live: daos/%04d, %s", w.live_subdir,
+                                 !w.indexed         ? "not in the DAOS index (resync)"
+                                 : w.refcount == 0 ? "refcount 0 (waiting for deferred deletion)"
+                                                   : "indexed"));
+    else
+        strv_add(&l, dv_strdup(" live: MISSING from the repository (Recovery, F7 brings it back)"));
+    if (w.indexed && w.refcount > 0)
+        strv_add(&l, dv_asprintf(" DAOS index refcount %lld", (long long)w.refcount));
+    if (w.in_pool) {
+        char when[32], b[32];
+        dv_fmt_time(w.pool.stored_at, when, sizeof when);
+        dv_fmt_bytes((uint64_t)w.pool.size, b, sizeof b);
+        strv_add(&l, dv_asprintf(" pool: stored %s (%s), first by set #%lld; file %s", when, b,
+                                 (long long)w.pool.first_set, w.pool_file ? "present" : "MISSING"));
+    } else {
+        strv_add(&l, dv_strdup(" pool: not held by the target"));
+    }
+    strv_add(&l, dv_asprintf(" databases referencing it now: %zu", w.ndbs));
+    for (size_t i = 0; i < w.ndbs; i++)
+        strv_add(&l, dv_asprintf("   %-50s %lld attachment%s", w.dbs[i].path,
+                                 (long long)w.dbs[i].refs, w.dbs[i].refs == 1 ? "" : "s"));
+    strv_add(&l, dv_strdup(" sets holding it (newest first):"));
+    for (size_t i = 0; i < w.nsets && i < 2000; i++) {
+        char when[32];
+        dv_fmt_time(w.sets[i].started, when, sizeof when);
+        strv_add(&l, dv_asprintf("   %-18s %-11s %-8s %s", w.sets[i].id,
+                                 catalog_set_kind_name(w.sets[i].kind),
+                                 catalog_set_status_name(w.sets[i].status), when));
+    }
+    if (w.nsets == 0)
+        strv_add(&l, dv_strdup("   none"));
+    recover_whereis_done(&w);
+    tui_view(t, name, NULL, l.v, (int)l.n, 0, false);
+    strv_free(&l);
+}
+
+static int obj_action(struct tui_screen *s, struct tui *t, int action, int key)
+{
+    (void)key;
+    struct console *c = s->ud;
+    const struct tui_row *r = tui_list_current(&c->objects);
+    switch (action) {
+    case OBJ_WHEREIS:
+        if (!r) {
+            tui_msg(t, "no NLO selected");
+            return TUI_HANDLED;
+        }
+        char name[TUI_KEY_MAX];
+        snprintf(name, sizeof name, "%s", r->key);
+        obj_whereis(c, t, name);
+        return TUI_REDRAW;
+    case OBJ_MODE:
+        c->obj_mode = (c->obj_mode + 1) % OM_COUNT;
+        objs_load(c, t);
+        tui_msg(t, "view: %s", obj_mode_names[c->obj_mode]);
+        return TUI_REDRAW;
+    case OBJ_REFRESH:
+        tui_list_reload(&c->objects);
+        return TUI_REDRAW;
+    }
+    return TUI_IGNORED;
+}
+
+/* ---- Recovery: a list of NLO names (listnlo missing, or read from a file), with marks ---- */
+
+struct namesrc {
+    struct tui_source src;
+    struct console *c;
+    char **names; /* sorted, unique */
+    size_t n;
+    bool *mark;
+    char filter[128];
 };
 
-enum { REC_DB = 1, REC_RECOVER, REC_SAVE, REC_LOAD, REC_DOC, REC_RESYNC };
+static size_t names_lower(const struct namesrc *d, const char *key, bool after)
+{
+    size_t lo = 0, hi = d->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(d->names[mid], key);
+        if (c < 0 || (after && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool names_match(const struct namesrc *d, size_t i, const char *text)
+{
+    return !text[0] || strcasestr(d->names[i], text) != NULL;
+}
+
+static void names_row(struct namesrc *d, size_t i, struct tui_row *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *name = d->names[i];
+    snprintf(r->key, sizeof r->key, "%s", name);
+    snprintf(r->cell[0], sizeof r->cell[0], "%s %s", d->mark[i] ? "*" : " ", name);
+    /* the name carries the plaintext size: 64 hex + 16 hex size + ".nlo" */
+    unsigned long long size = 0;
+    char hex[17];
+    if (strlen(name) == STORE_NLO_NAME_LEN) {
+        memcpy(hex, name + 64, 16);
+        hex[16] = 0;
+        size = strtoull(hex, NULL, 16);
+    }
+    dv_fmt_bytes(size, r->cell[1], sizeof r->cell[1]);
+    bool none;
+    struct catalog *cat = con_catalog(d->c, &none);
+    struct catalog_pool_obj po;
+    int pr = cat ? catalog_pool_get(cat, name, &po) : 0;
+    if (pr == 1)
+        snprintf(r->cell[2], sizeof r->cell[2], "yes (set #%lld)", (long long)po.first_set);
+    else
+        snprintf(r->cell[2], sizeof r->cell[2], pr < 0 ? "?" : "NOT IN POOL");
+    r->elem = pr == 1 ? (d->mark[i] ? TH_OK : TH_TEXT) : TH_ERROR;
+}
+
+static int names_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
+                       struct tui_row *rows, int n)
+{
+    struct namesrc *d = s->ud;
+    int got = 0;
+    if (mode == TUI_BEFORE) {
+        size_t i = key ? names_lower(d, key, false) : d->n;
+        while (i > 0 && got < n) {
+            i--;
+            if (names_match(d, i, d->filter))
+                got++;
+        }
+        for (int k = 0; k < got; i++)
+            if (names_match(d, i, d->filter))
+                names_row(d, i, &rows[k++]);
+        return got;
+    }
+    size_t i = key ? names_lower(d, key, mode == TUI_AFTER) : 0;
+    for (; i < d->n && got < n; i++)
+        if (names_match(d, i, d->filter))
+            names_row(d, i, &rows[got++]);
+    return got;
+}
+
+static int names_search(struct tui_source *s, const char *text, const char *from, int dir,
+                        char found[TUI_KEY_MAX])
+{
+    struct namesrc *d = s->ud;
+    if (dir > 0) {
+        for (size_t i = from ? names_lower(d, from, true) : 0; i < d->n; i++)
+            if (names_match(d, i, d->filter) && names_match(d, i, text)) {
+                snprintf(found, TUI_KEY_MAX, "%s", d->names[i]);
+                return 1;
+            }
+    } else {
+        for (size_t i = from ? names_lower(d, from, false) : d->n; i > 0; i--)
+            if (names_match(d, i - 1, d->filter) && names_match(d, i - 1, text)) {
+                snprintf(found, TUI_KEY_MAX, "%s", d->names[i - 1]);
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static int names_filter(struct tui_source *s, const char *text)
+{
+    struct namesrc *d = s->ud;
+    snprintf(d->filter, sizeof d->filter, "%s", text);
+    return 0;
+}
+
+static long names_count(struct tui_source *s)
+{
+    struct namesrc *d = s->ud;
+    return d->filter[0] ? -1 : (long)d->n;
+}
+
+static void names_free(struct tui_source *s)
+{
+    struct namesrc *d = s->ud;
+    for (size_t i = 0; i < d->n; i++)
+        free(d->names[i]);
+    free(d->names);
+    free(d->mark);
+    free(d);
+}
+
+/* Takes the names (sorted or not; duplicates dropped). */
+static struct tui_source *names_source_new(struct console *c, struct strv *v)
+{
+    struct namesrc *d = dv_calloc(1, sizeof *d);
+    d->c = c;
+    qsort(v->v, v->n, sizeof(char *), cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (k > 0 && strcmp(v->v[k - 1], v->v[i]) == 0)
+            free(v->v[i]);
+        else
+            v->v[k++] = v->v[i];
+    }
+    d->names = v->v;
+    d->n = k;
+    d->mark = dv_calloc(k ? k : 1, sizeof *d->mark);
+    memset(v, 0, sizeof *v);
+    d->src = (struct tui_source){.fetch = names_fetch,
+                                 .search = names_search,
+                                 .filter = names_filter,
+                                 .count = names_count,
+                                 .free = names_free,
+                                 .ud = d};
+    return &d->src;
+}
+
+static void missing_set(struct console *c, struct tui *t, struct strv *v, const char *title)
+{
+    snprintf(c->missing_title, sizeof c->missing_title, "%s", title);
+    if (tui_list_set_source(&c->missing, names_source_new(c, v)) != 0)
+        tui_error(t, "Recovery", dv_err());
+}
+
+/* listnlo missing as a job: the repository walk can take a while at millions of NLOs */
+struct listnlo_arg {
+    const struct dv_config *cfg;
+    char *db;
+    struct strv names;
+};
+
+static void listnlo_arg_free(void *p)
+{
+    struct listnlo_arg *a = p;
+    strv_free(&a->names);
+    free(a->db);
+    free(a);
+}
+
+static int listnlo_cb(void *ud, const char *name)
+{
+    struct listnlo_arg *a = ud;
+    strv_add(&a->names, dv_strdup(name));
+    return 0;
+}
+
+static int listnlo_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct listnlo_arg *a = p;
+    job_phase(job, "listnlo", 0, 0);
+    struct dv_store *st = store_open(a->cfg);
+    if (!st)
+        return -1;
+    uint64_t k = 0;
+    int rc = store_listnlo(st, a->db, true, listnlo_cb, a, &k);
+    store_free(st);
+    if (rc == 0)
+        snprintf(sum, n, "%s misses %llu NLOs", a->db, (unsigned long long)k);
+    return rc;
+}
+
+static void listnlo_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct listnlo_arg *a = p;
+    struct console *c = ud;
+    if (r->rc != 0)
+        return;
+    char title[600];
+    snprintf(title, sizeof title, "missing NLOs of %s: %zu", a->db, a->names.n);
+    missing_set(c, c->tui, &a->names, title);
+    tui_switch(c->tui, 4);
+}
+
+static void missing_list_db(struct console *c, struct tui *t, const char *db)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct listnlo_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->db = dv_strdup(db);
+    char title[600];
+    snprintf(title, sizeof title, "listnlo missing %s", db);
+    struct conjob_spec sp = {.kind = "listnlo",
+                             .title = title,
+                             .run = listnlo_job,
+                             .arg = a,
+                             .free_arg = listnlo_arg_free,
+                             .on_done = listnlo_done,
+                             .ud = c};
+    start_job(c, t, &sp);
+}
+
+static const struct tui_column miss_cols[] = {
+    {"NLO", 0, TUI_LEFT},
+    {"Size", 10, TUI_RIGHT},
+    {"In pool", 18, TUI_LEFT},
+};
+
+/* The Recovery screen's modes: the NLO panel, a restore running for the guided flow, the
+ * restored copy's documents, one document. Each has its own key table (bar and help follow). */
+enum { RM_NLOS, RM_RESTORING, RM_DOCS, RM_DOC };
+
+enum {
+    REC_DB = 1,
+    REC_RECOVER,
+    REC_SAVE,
+    REC_LOAD,
+    REC_DOC,
+    REC_RESYNC,
+    REC_MARK,
+    REC_ALL,
+    REC_OPEN,
+    REC_DOC_NLOS,
+    REC_COPY,
+    REC_BACK,
+    REC_REFRESH,
+    REC_CANCEL,
+};
 
 static const struct tui_key rec_keys[] = {
     {{KEY_F(2), 'd'}, REC_DB, "Database", "Choose the database whose missing NLOs to list",
      NULL},
-    {{KEY_F(7)}, REC_RECOVER, "Recover", "Copy the listed NLOs back from the pool (asks first)",
+    {{' '}, REC_MARK, NULL, "Select / unselect the NLO under the cursor", NULL},
+    {{'a'}, REC_ALL, NULL, "Select all / none", NULL},
+    {{KEY_F(6), 'u'}, REC_DOC, "DocRec",
+     "Single-document recovery: choose a database and a set, restore into a new name, find "
+     "the document, recover its NLOs, copy it back",
      NULL},
-    {{'s'}, REC_SAVE, NULL, "Write the list to a file (one NLO name a line)", NULL},
+    {{KEY_F(7)}, REC_RECOVER, "Recover",
+     "Copy the selected (or all listed) NLOs back from the pool (asks first)", NULL},
+    {{'s'}, REC_SAVE, NULL, "Write the list (the selection if any) to a file, one name a line",
+     NULL},
     {{'l'}, REC_LOAD, NULL, "Read a list of NLO names from a file", NULL},
-    {{'u'}, REC_DOC, NULL, "Single-document recovery (restore, find, copy back)", NULL},
-    {{KEY_F(8)}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
+    {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
+    {{KEY_F(9)}, REC_BACK, NULL, "Back to the restored copy's documents (after a restore)", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
+static const struct tui_key rec_wait_keys[] = {
+    {{KEY_F(9), 'c'}, REC_CANCEL, "Cancel", "Cancel the restore (asks first)", NULL},
+    {{0}, 0, NULL, NULL, NULL},
+};
+
+static const struct tui_key rec_docs_keys[] = {
+    {{'\n', KEY_ENTER, 'o'}, REC_OPEN, NULL,
+     "Open the selected document: its attachments, where each NLO is", NULL},
+    {{KEY_F(2)}, REC_DOC, "Restore", "Start again: choose a database and a set to restore",
+     NULL},
+    {{KEY_F(5)}, REC_REFRESH, "Refresh", "Compare with the live database again", NULL},
+    {{KEY_F(6), 'c'}, REC_COPY, "CopyLive",
+     "Copy the selected document into the live database (its missing NLOs first; asks)", NULL},
+    {{KEY_F(7), 'r'}, REC_DOC_NLOS, "RecNLOs",
+     "Recover the selected document's missing NLOs from the pool", NULL},
+    {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
+    {{KEY_F(9), TUI_KEY_ESC}, REC_BACK, "Back", "Back to the missing-NLO panel", NULL},
+    {{0}, 0, NULL, NULL, NULL},
+};
+
+static const struct tui_key rec_doc_keys[] = {
+    {{KEY_F(5)}, REC_REFRESH, "Refresh", "Look at the document's NLOs again", NULL},
+    {{KEY_F(6), 'c'}, REC_COPY, "CopyLive",
+     "Copy this document into the live database (its missing NLOs first; asks)", NULL},
+    {{KEY_F(7), 'r'}, REC_DOC_NLOS, "RecNLOs", "Recover this document's missing NLOs", NULL},
+    {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
+    {{KEY_F(9), TUI_KEY_ESC}, REC_BACK, "Back", "Back to the documents of the restored copy",
+     NULL},
+    {{0}, 0, NULL, NULL, NULL},
+};
+
+static const struct tui_column doc_cols[] = {
+    {"In live", 7, TUI_LEFT},  {"Created", 16, TUI_LEFT}, {"Att", 3, TUI_RIGHT},
+    {"NLO", 3, TUI_RIGHT},     {"Subject", 0, TUI_LEFT},  {"From", 18, TUI_LEFT},
+};
+
+static const struct tui_column att_cols[] = {
+    {"Attachment", 0, TUI_LEFT},  {"Size", 9, TUI_RIGHT},      {"Stored", 14, TUI_LEFT},
+    {"Live", 12, TUI_LEFT},       {"Newest set", 17, TUI_LEFT}, {"Refs now", 10, TUI_LEFT},
+};
+
+static void rec_set_mode(struct console *c, int mode)
+{
+    struct tui_screen *s = c->rec_screen;
+    c->rec_mode = mode;
+    if (!s)
+        return;
+    switch (mode) {
+    case RM_NLOS:
+        s->keys = rec_keys;
+        s->list = &c->missing;
+        break;
+    case RM_RESTORING:
+        s->keys = rec_wait_keys;
+        s->list = NULL;
+        break;
+    case RM_DOCS:
+        s->keys = rec_docs_keys;
+        s->list = &c->docs;
+        break;
+    case RM_DOC:
+        s->keys = rec_doc_keys;
+        s->list = &c->atts;
+        break;
+    }
+}
+
+struct doclist {
+    struct tui_source *src;
+    uint64_t marked;
+};
+
+static int rec_doc_cb(void *ud, const struct store_doc_info *d, enum recover_live_state live)
+{
+    struct doclist *l = ud;
+    char when[32], natt[16], nnlo[16], from[256];
+    dv_fmt_time(d->created, when, sizeof when);
+    when[16] = 0;
+    snprintf(natt, sizeof natt, "%d", d->natt);
+    snprintf(nnlo, sizeof nnlo, "%d", d->nnlo);
+    snprintf(from, sizeof from, "%s", d->sender);
+    bool marked = live == RECOVER_LIVE_DELETED || live == RECOVER_LIVE_GONE;
+    l->marked += marked;
+    const char *cells[6] = {recover_live_state_name(live), when, natt, nnlo, d->subject, from};
+    tui_vec_add(l->src, marked ? TH_WARNING : d->deleted ? TH_DIM : TH_TEXT, d->unid, cells);
+    return 0;
+}
+
+/* (Re)read the restored copy's documents, compared with the live database. */
+static void rec_load_docs(struct console *c, struct tui *t)
+{
+    struct doclist l = {.src = tui_vec_new(6)};
+    char cur[TUI_KEY_MAX] = "";
+    const struct tui_row *r = tui_list_current(&c->docs);
+    if (r && c->docs.src)
+        snprintf(cur, sizeof cur, "%s", r->key);
+    uint64_t n = 0;
+    if (recover_doc_list(c->cfg, c->rec_into, c->rec_db, NULL, rec_doc_cb, &l, &n) != 0) {
+        char m[DV_ERR_MAX];
+        snprintf(m, sizeof m, "%s", dv_err());
+        l.src->free(l.src);
+        tui_list_set_source(&c->docs, NULL);
+        snprintf(c->docs.err, sizeof c->docs.err, "%s", m);
+        if (t)
+            tui_error(t, "Documents", m);
+        return;
+    }
+    c->rec_ndocs = n;
+    c->rec_nmarked = l.marked;
+    if (tui_list_set_source(&c->docs, l.src) != 0 && t)
+        tui_error(t, "Documents", dv_err());
+    if (cur[0])
+        tui_list_goto(&c->docs, cur);
+}
+
+struct attlist {
+    struct console *c;
+    struct tui_source *src;
+    int natt, nnlo, missing, lost;
+};
+
+static int rec_att_cb(void *ud, const struct store_att_info *a)
+{
+    struct attlist *l = ud;
+    char size[32], stored[32], live[32] = "", set[48] = "", refs[32] = "";
+    dv_fmt_bytes((uint64_t)(a->size < 0 ? 0 : a->size), size, sizeof size);
+    int elem = TH_TEXT;
+    l->natt++;
+    if (!a->nlo[0]) {
+        snprintf(stored, sizeof stored, "inline");
+        snprintf(live, sizeof live, "-");
+    } else {
+        l->nnlo++;
+        snprintf(stored, sizeof stored, "NLO %.8s", a->nlo);
+        struct whereis_result w;
+        if (recover_whereis(l->c->cfg, a->nlo, &w) != 0) {
+            snprintf(live, sizeof live, "?");
+            snprintf(set, sizeof set, "%.40s", dv_err());
+            elem = TH_ERROR;
+        } else {
+            if (w.live_path)
+                snprintf(live, sizeof live, "yes %04d", w.live_subdir);
+            else
+                snprintf(live, sizeof live, "MISSING");
+            if (w.nsets)
+                snprintf(set, sizeof set, "%s%s", w.sets[0].id, w.nsets > 1 ? " +" : "");
+            else
+                snprintf(set, sizeof set, "none");
+            snprintf(refs, sizeof refs, "%zu db%s", w.ndbs, w.ndbs == 1 ? "" : "s");
+            if (!w.live_path) {
+                l->missing++;
+                bool ok = w.in_pool && w.pool_file;
+                l->lost += !ok;
+                elem = ok ? TH_WARNING : TH_ERROR;
+                if (!ok && w.nsets == 0)
+                    snprintf(set, sizeof set, "none: LOST");
+            }
+        }
+        recover_whereis_done(&w);
+    }
+    const char *cells[6] = {a->name, size, stored, live, set, refs};
+    tui_vec_add(l->src, elem, a->nlo, cells);
+    return 0;
+}
+
+/* (Re)read the opened document's attachments and where each NLO is. */
+static void rec_load_doc(struct console *c, struct tui *t)
+{
+    struct dv_store *st = con_store(c);
+    struct attlist l = {.c = c, .src = tui_vec_new(6)};
+    if (!st || store_doc_atts(st, c->rec_into, c->rec_unid, rec_att_cb, &l) < 0) {
+        char m[DV_ERR_MAX];
+        snprintf(m, sizeof m, "%s", dv_err());
+        l.src->free(l.src);
+        tui_list_set_source(&c->atts, NULL);
+        snprintf(c->atts.err, sizeof c->atts.err, "%s", m);
+        if (t)
+            tui_error(t, "Document", m);
+        return;
+    }
+    c->rec_natt = l.natt;
+    c->rec_nnlo = l.nnlo;
+    c->rec_missing = l.missing;
+    c->rec_lost = l.lost;
+    if (tui_list_set_source(&c->atts, l.src) != 0 && t)
+        tui_error(t, "Document", dv_err());
+}
+
+/* The live state of the opened document now (from the documents list, read again). */
+static void rec_refresh_doc_state(struct console *c)
+{
+    for (int i = 0; c->docs.src && i < 1; i++) {
+        const struct tui_row *r = tui_list_current(&c->docs);
+        const char *tag = r ? tui_vec_tag(c->docs.src, r->key) : NULL;
+        if (tag && strcmp(tag, c->rec_unid) == 0)
+            snprintf(c->rec_live, sizeof c->rec_live, "%.15s", r->cell[0]);
+    }
+}
+
+static void rec_open(struct console *c, struct tui *t)
+{
+    const struct tui_row *r = tui_list_current(&c->docs);
+    const char *unid = r ? tui_vec_tag(c->docs.src, r->key) : NULL;
+    if (!unid) {
+        tui_msg(t, "no document selected");
+        return;
+    }
+    snprintf(c->rec_unid, sizeof c->rec_unid, "%s", unid);
+    snprintf(c->rec_live, sizeof c->rec_live, "%.15s", r->cell[0]);
+    snprintf(c->rec_created, sizeof c->rec_created, "%.31s", r->cell[1]);
+    snprintf(c->rec_subject, sizeof c->rec_subject, "%s", r->cell[4]);
+    snprintf(c->rec_sender, sizeof c->rec_sender, "%s", r->cell[5]);
+    c->rec_copied = false;
+    rec_load_doc(c, t);
+    rec_set_mode(c, RM_DOC);
+}
+
+/* The selected (DOCS) or opened (DOC) document's unid, or NULL. */
+static const char *rec_cur_unid(struct console *c)
+{
+    if (c->rec_mode == RM_DOC)
+        return c->rec_unid[0] ? c->rec_unid : NULL;
+    const struct tui_row *r = tui_list_current(&c->docs);
+    return r ? tui_vec_tag(c->docs.src, r->key) : NULL;
+}
+
+static void restore_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct restore_arg *a = p;
+    struct console *c = ud;
+    if (!a->flow)
+        return;
+    if (r->rc != 0) {
+        rec_set_mode(c, RM_NLOS);
+        return;
+    }
+    snprintf(c->rec_db, sizeof c->rec_db, "%s", a->r.db_rel[0] ? a->r.db_rel : a->db_path);
+    snprintf(c->rec_set, sizeof c->rec_set, "%s", a->set_id);
+    snprintf(c->rec_into, sizeof c->rec_into, "%s", a->into);
+    restore_warnings(&a->r, c->cfg->server.deferred_deletion_days, c->rec_warn,
+                     sizeof c->rec_warn);
+    c->rec_unid[0] = 0;
+    tui_list_set_source(&c->docs, NULL);
+    rec_load_docs(c, NULL);
+    rec_set_mode(c, RM_DOCS);
+    tui_switch(c->tui, 4);
+}
+
+/* The guided flow's start: database, set, new name; then the restore runs as a job. */
+static void rec_flow_start(struct console *c, struct tui *t)
+{
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char **paths = NULL;
+    size_t n = 0;
+    if (dbglob_list(c->cfg, &paths, &n) != 0) {
+        tui_error(t, "Single-document recovery", dv_err());
+        return;
+    }
+    if (n == 0) {
+        tui_error(t, "Single-document recovery", "no databases match server.databases");
+        dbglob_free(paths);
+        return;
+    }
+    qsort(paths, n, sizeof(char *), cmp_str);
+    const struct tui_row *dr = tui_list_current(&c->dbs);
+    const char *pre = c->rec_db[0] ? c->rec_db : dr ? dr->key : "";
+    int initial = 0;
+    struct strv lines = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(paths[i], pre) == 0)
+            initial = (int)i;
+        strv_add(&lines, dv_asprintf(" %s", paths[i]));
+    }
+    int k = tui_view(t, "Single-document recovery 1/3: which database held the document?", NULL,
+                     lines.v, (int)lines.n, initial, true);
+    strv_free(&lines);
+    char *db = k >= 0 ? dv_strdup(paths[k]) : NULL;
+    dbglob_free(paths);
+    char *set = NULL, *into = NULL;
+    if (!db)
+        goto cancelled;
+    set = pick_set(c, t, db, "Single-document recovery 2/3: restore it from which set?");
+    if (!set)
+        goto cancelled;
+    into = ask_into(c, t, db, "Single-document recovery 3/3");
+    if (!into)
+        goto cancelled;
+    bool force = false;
+    char *abs = dv_path_abs(c->cfg->server.data_dir, into);
+    struct stat sb;
+    if (stat(abs, &sb) == 0) {
+        char q[1400];
+        snprintf(q, sizeof q, "%s exists (an earlier restore?). Replace it with the copy from set "
+                 "%s?", into, set);
+        force = tui_confirm(t, "Restore over an existing file", q);
+        if (!force) {
+            free(abs);
+            goto cancelled;
+        }
+    }
+    free(abs);
+    snprintf(c->rec_db, sizeof c->rec_db, "%s", db);
+    snprintf(c->rec_set, sizeof c->rec_set, "%s", set);
+    snprintf(c->rec_into, sizeof c->rec_into, "%s", into);
+    start_restore(c, t, db, set, into, force, false, true);
+    if (conjob_running())
+        rec_set_mode(c, RM_RESTORING);
+    goto out;
+cancelled:
+    tui_msg(t, "single-document recovery cancelled");
+out:
+    free(db);
+    free(set);
+    free(into);
+}
+
+/* Lines for the results of recover_nlos: one per NLO. */
+static struct strv *recover_lines(const struct recover_result *r)
+{
+    struct strv *l = dv_calloc(1, sizeof *l);
+    char b[32];
+    dv_fmt_bytes(r->bytes, b, sizeof b);
+    strv_add(l, dv_asprintf(" %llu recovered (%s), %llu already present, %llu unrecoverable",
+                            (unsigned long long)r->recovered, b,
+                            (unsigned long long)r->present,
+                            (unsigned long long)r->unrecoverable));
+    strv_add(l, dv_strdup(""));
+    for (size_t i = 0; i < r->n; i++) {
+        const struct recover_item *it = &r->items[i];
+        if (it->status == RECOVER_UNRECOVERABLE) {
+            strv_add(l, dv_asprintf(" UNRECOVERABLE %s: %s", it->name, it->reason));
+            for (size_t d = 0; d < it->ndocs; d++)
+                strv_add(l, dv_asprintf("     document %s %s", it->docs[d].unid,
+                                        it->docs[d].subject ? it->docs[d].subject : ""));
+        } else {
+            char sub[16] = "";
+            if (it->subdir)
+                snprintf(sub, sizeof sub, "daos/%04d", it->subdir);
+            strv_add(l, dv_asprintf(" %-13s %s  %s%s%s",
+                                    it->status == RECOVER_RECOVERED ? "recovered" : "present",
+                                    it->name, sub, it->set_id[0] ? "  set " : "", it->set_id));
+        }
+    }
+    return l;
+}
+
+/* recover_nlos as a job: a list file (the panel's selection) or one document's NLOs */
+struct recover_arg {
+    const struct dv_config *cfg;
+    char *list_file; /* a temp file, removed afterwards */
+    char *db, *unid;
+    struct recover_result r;
+    bool doc; /* from the guided flow */
+};
+
+static void recover_arg_free(void *p)
+{
+    struct recover_arg *a = p;
+    if (a->list_file)
+        unlink(a->list_file);
+    free(a->list_file);
+    free(a->db);
+    free(a->unid);
+    recover_result_done(&a->r);
+    free(a);
+}
+
+static int recover_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct recover_arg *a = p;
+    struct recover_opts o = {.list_file = a->list_file, .db_path = a->db, .unid = a->unid};
+    int rc = recover_nlos(a->cfg, &o, job, &a->r);
+    char b[32];
+    dv_fmt_bytes(a->r.bytes, b, sizeof b);
+    snprintf(sum, n, "%llu recovered (%s), %llu already present, %llu unrecoverable",
+             (unsigned long long)a->r.recovered, b, (unsigned long long)a->r.present,
+             (unsigned long long)a->r.unrecoverable);
+    return rc;
+}
+
+static void recover_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct recover_arg *a = p;
+    struct console *c = ud;
+    (void)r;
+    if (a->r.n)
+        post_set(c, recover_lines(&a->r),
+                 a->doc ? "NLOs of the document: recovered / present / unrecoverable"
+                        : "Recovered NLOs: recovered / present / unrecoverable");
+    if (a->doc && c->rec_mode == RM_DOC)
+        rec_load_doc(c, NULL);
+    if (!a->doc && c->missing.src)
+        tui_list_reload(&c->missing);
+}
+
+static void start_recover(struct console *c, struct tui *t, struct recover_arg *a,
+                          const char *title)
+{
+    struct conjob_spec sp = {.kind = "recover",
+                             .title = title,
+                             .run = recover_job,
+                             .arg = a,
+                             .free_arg = recover_arg_free,
+                             .record = true,
+                             .on_done = recover_done,
+                             .ud = c};
+    start_job(c, t, &sp);
+}
+
+static void rec_doc_nlos(struct console *c, struct tui *t)
+{
+    const char *unid = rec_cur_unid(c);
+    if (!unid) {
+        tui_msg(t, "no document selected");
+        return;
+    }
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    struct recover_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->db = dv_strdup(c->rec_into);
+    a->unid = dv_strdup(unid);
+    a->doc = true;
+    char title[200];
+    snprintf(title, sizeof title, "recover NLOs of document %.12s", unid);
+    start_recover(c, t, a, title);
+}
+
+/* recover_doc_copy as a job */
+struct doccopy_arg {
+    const struct dv_config *cfg;
+    char *from, *unid, *live;
+    struct doccopy_result r;
+};
+
+static void doccopy_arg_free(void *p)
+{
+    struct doccopy_arg *a = p;
+    recover_result_done(&a->r.nlo);
+    free(a->from);
+    free(a->unid);
+    free(a->live);
+    free(a);
+}
+
+static int doccopy_job(void *p, struct dv_job *job, char *sum, size_t n)
+{
+    struct doccopy_arg *a = p;
+    if (recover_doc_copy(a->cfg, a->from, a->unid, a->live, job, &a->r) != 0)
+        return -1;
+    snprintf(sum, n, "document %s %s %s (%d attachments, %d NLOs; %llu NLOs recovered first)",
+             a->unid, a->r.undeleted ? "undeleted in" : "copied into", a->live,
+             a->r.attachments, a->r.nlos, (unsigned long long)a->r.nlo.recovered);
+    return 0;
+}
+
+static void doccopy_done(void *p, const struct conjob_result *r, void *ud)
+{
+    struct doccopy_arg *a = p;
+    struct console *c = ud;
+    if (a->r.nlo.unrecoverable)
+        post_set(c, recover_lines(&a->r.nlo), "The document's NLOs: nothing was copied");
+    if (r->rc != 0)
+        return;
+    if (strcmp(a->unid, c->rec_unid) == 0)
+        c->rec_copied = true;
+    rec_load_docs(c, NULL);
+    if (c->rec_mode == RM_DOC) {
+        rec_refresh_doc_state(c);
+        rec_load_doc(c, NULL);
+    }
+    snprintf(c->post_resync, sizeof c->post_resync,
+             "The document is in %s again. The DAOS index does not count its references until a "
+             "resync.",
+             a->live);
+}
+
+static void rec_copy(struct console *c, struct tui *t)
+{
+    const char *unid = rec_cur_unid(c);
+    if (!unid) {
+        tui_msg(t, "no document selected");
+        return;
+    }
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return;
+    }
+    char q[2600];
+    snprintf(q, sizeof q,
+             "Copy document %s from the restored copy %s into the LIVE database %s? Its missing "
+             "NLOs are recovered from the pool first; a soft-deleted document is undeleted.",
+             unid, c->rec_into, c->rec_db);
+    if (!tui_confirm(t, "Copy into the live database", q)) {
+        tui_msg(t, "copy cancelled");
+        return;
+    }
+    struct doccopy_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->from = dv_strdup(c->rec_into);
+    a->unid = dv_strdup(unid);
+    a->live = dv_strdup(c->rec_db);
+    char title[200];
+    snprintf(title, sizeof title, "copy of document %.12s into %.100s", unid, c->rec_db);
+    struct conjob_spec sp = {.kind = "doccopy",
+                             .title = title,
+                             .run = doccopy_job,
+                             .arg = a,
+                             .free_arg = doccopy_arg_free,
+                             .record = true,
+                             .on_done = doccopy_done,
+                             .ud = c};
+    start_job(c, t, &sp);
+}
+
+static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+{
+    struct console *c = s->ud;
+    char line[2400];
+    if (c->rec_mode == RM_RESTORING) {
+        struct dv_progress p;
+        char title[128];
+        tui_put(b.y, b.x, b.w, " Single-document recovery: restoring into a new name", TH_HEADER,
+                true);
+        snprintf(line, sizeof line, " %s from set %s into %s", c->rec_db, c->rec_set,
+                 c->rec_into);
+        tui_put(b.y + 1, b.x, b.w, line, TH_TEXT, true);
+        if (conjob_snapshot(&p, title, sizeof title))
+            tui_progress_draw((struct tui_rect){b.y + 3, b.x + 2, 3, b.w - 4}, &p, dv_mono());
+        tui_hint(t, "restoring: the documents of the copy are listed when it ends (F9 cancels)");
+        return;
+    }
+    if (c->rec_mode == RM_DOCS) {
+        snprintf(line, sizeof line, " %llu documents, %llu no longer live (marked): %s from set "
+                 "%s, restored as %s",
+                 (unsigned long long)c->rec_ndocs, (unsigned long long)c->rec_nmarked, c->rec_db,
+                 c->rec_set, c->rec_into);
+        tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
+        tui_put(b.y + 1, b.x, b.w, c->rec_warn[0] ? c->rec_warn : " DAOS index NEEDS_RESYNC "
+                "after the restore (F8 resyncs)",
+                c->rec_warn[0] ? TH_WARNING : TH_DIM, true);
+        tui_list_draw(&c->docs, (struct tui_rect){b.y + 2, b.x, b.h - 2, b.w});
+        tui_hint(t, "/ finds a document, Enter opens it, F7 recovers its NLOs, F6 copies it into "
+                 "the live database, F9 back");
+        return;
+    }
+    if (c->rec_mode == RM_DOC) {
+        snprintf(line, sizeof line, " %s  (from %s)", c->rec_subject, c->rec_sender);
+        tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
+        bool gone = strcmp(c->rec_live, "present") != 0;
+        snprintf(line, sizeof line, " unid %s, created %s; in the live %s: %s", c->rec_unid,
+                 c->rec_created, c->rec_db, c->rec_live);
+        tui_put(b.y + 1, b.x, b.w, line, gone ? TH_WARNING : TH_TEXT, true);
+        snprintf(line, sizeof line, " %d attachments, %d NLOs: %d missing from the live "
+                 "repository%s",
+                 c->rec_natt, c->rec_nnlo, c->rec_missing,
+                 c->rec_lost ? " (SOME NOT IN THE POOL)" : "");
+        tui_put(b.y + 2, b.x, b.w, line,
+                c->rec_lost ? TH_ERROR : c->rec_missing ? TH_WARNING : TH_OK, true);
+        tui_list_draw(&c->atts, (struct tui_rect){b.y + 3, b.x, b.h - 3, b.w});
+        if (c->rec_copied)
+            tui_hint(t, "copied into %s: F8 resyncs the DAOS index, F9 back to the documents",
+                     c->rec_db);
+        else if (c->rec_missing)
+            tui_hint(t, "F7 recovers the %d missing NLOs, then F6 copies the document into %s",
+                     c->rec_missing, c->rec_db);
+        else if (gone)
+            tui_hint(t, "its NLOs are all live: F6 copies the document into %s", c->rec_db);
+        else
+            tui_hint(t, "the live database has this document: nothing to copy (F9 back)");
+        return;
+    }
+    tui_put(b.y, b.x, b.w,
+            c->missing_title[0] ? c->missing_title
+                                : " no list yet: d chooses a database, l reads a list file",
+            TH_DIM, true);
+    tui_list_draw(&c->missing, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
+    if (c->missing.src)
+        tui_hint(t, "Space selects, F7 recovers the selected (or all) NLOs, s saves the list; "
+                 "F6 single-document recovery");
+    else
+        tui_hint(t, "F6 (u) single-document recovery; F2 lists the NLOs a database misses; l "
+                 "reads a list");
+}
+
+static int rec_tick(struct tui_screen *s, struct tui *t)
+{
+    (void)t;
+    struct console *c = s->ud;
+    return c->rec_mode == RM_RESTORING && conjob_running() ? TUI_REDRAW : 0;
+}
+
+static struct namesrc *rec_names(struct console *c)
+{
+    return c->missing.src ? c->missing.src->ud : NULL;
+}
+
+static int rec_save(struct console *c, struct tui *t)
+{
+    struct namesrc *d = rec_names(c);
+    if (!d || d->n == 0) {
+        tui_msg(t, "the list is empty");
+        return TUI_HANDLED;
+    }
+    char *file = tui_input(t, "Save list", "File (one NLO name a line):", "missing-nlos.txt");
+    if (!file || !*file) {
+        free(file);
+        return TUI_REDRAW;
+    }
+    size_t nmark = 0;
+    for (size_t i = 0; i < d->n; i++)
+        nmark += d->mark[i];
+    size_t cap = d->n * (STORE_NLO_NAME_LEN + 1) + 1, len = 0;
+    char *buf = dv_malloc(cap);
+    for (size_t i = 0; i < d->n; i++)
+        if (!nmark || d->mark[i])
+            len += (size_t)snprintf(buf + len, cap - len, "%s\n", d->names[i]);
+    char *abs = dv_path_abs(c->cfg->base_dir, file);
+    if (dv_write_atomic(abs, buf, len, 0644) != 0)
+        tui_error(t, "Save list", dv_err());
+    else
+        tui_msg(t, "%zu names written to %s", nmark ? nmark : d->n, abs);
+    free(abs);
+    free(buf);
+    free(file);
+    return TUI_REDRAW;
+}
+
+static int rec_load(struct console *c, struct tui *t)
+{
+    char *file = tui_input(t, "Load list", "File (one NLO name a line):", "missing-nlos.txt");
+    if (!file || !*file) {
+        free(file);
+        return TUI_REDRAW;
+    }
+    char *abs = dv_path_abs(c->cfg->base_dir, file);
+    char *buf = NULL;
+    size_t len = 0;
+    if (dv_read_file(abs, &buf, &len) != 0) {
+        tui_error(t, "Load list", dv_err());
+    } else {
+        struct strv v = {0};
+        size_t bad = 0, line = 0, first_bad = 0;
+        for (char *p = buf, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+            nl = strchr(p, '\n');
+            if (nl)
+                *nl = 0;
+            line++;
+            size_t L = strlen(p);
+            while (L && (p[L - 1] == '\r' || p[L - 1] == ' '))
+                p[--L] = 0;
+            if (!L)
+                continue;
+            if (store_nlo_name_valid(p))
+                strv_add(&v, dv_strdup(p));
+            else if (!bad++)
+                first_bad = line;
+        }
+        if (bad) {
+            char m[1400];
+            snprintf(m, sizeof m, "%s:%zu: not an NLO name (%zu bad lines); nothing loaded", abs,
+                     first_bad, bad);
+            tui_error(t, "Load list", m);
+            strv_free(&v);
+        } else {
+            char title[1200];
+            snprintf(title, sizeof title, " NLOs listed in %s: %zu", abs, v.n);
+            missing_set(c, t, &v, title);
+        }
+    }
+    free(buf);
+    free(abs);
+    free(file);
+    return TUI_REDRAW;
+}
+
+/* F7 on the panel: the selection (or every listed name) into a temp list file, then
+ * recover_nlos reads it as a job. */
+static int rec_recover_list(struct console *c, struct tui *t)
+{
+    struct namesrc *d = rec_names(c);
+    if (!d || d->n == 0) {
+        tui_msg(t, "the list is empty");
+        return TUI_HANDLED;
+    }
+    if (conjob_running()) {
+        tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
+        return TUI_HANDLED;
+    }
+    size_t nmark = 0;
+    for (size_t i = 0; i < d->n; i++)
+        nmark += d->mark[i];
+    char q[300];
+    snprintf(q, sizeof q, "Copy the %zu %s NLOs from the backup pool into the live DAOS "
+             "repository?", nmark ? nmark : d->n, nmark ? "selected" : "listed");
+    if (!tui_confirm(t, "Recover", q)) {
+        tui_msg(t, "recover cancelled");
+        return TUI_REDRAW;
+    }
+    const char *tmp = getenv("TMPDIR");
+    char *path = dv_asprintf("%s/dvault-recover-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        dv_syserr("%s", path);
+        tui_error(t, "Recover", dv_err());
+        free(path);
+        return TUI_REDRAW;
+    }
+    for (size_t i = 0; i < d->n; i++)
+        if (!nmark || d->mark[i])
+            fprintf(f, "%s\n", d->names[i]);
+    if (fclose(f) != 0) {
+        dv_syserr("%s", path);
+        tui_error(t, "Recover", dv_err());
+        unlink(path);
+        free(path);
+        return TUI_REDRAW;
+    }
+    struct recover_arg *a = dv_calloc(1, sizeof *a);
+    a->cfg = c->cfg;
+    a->list_file = path;
+    char title[64];
+    snprintf(title, sizeof title, "recover of %zu NLOs", nmark ? nmark : d->n);
+    start_recover(c, t, a, title);
+    return TUI_REDRAW;
+}
+
 static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
-    char *in;
+    (void)key;
+    struct console *c = s->ud;
+    struct namesrc *d = rec_names(c);
+    const struct tui_row *r = tui_list_current(&c->missing);
     switch (action) {
-    case REC_DB:
-        in = tui_input(t, "Missing NLOs", "Database (relative to data_dir):", NULL);
-        if (in)
-            not_wired(t, "listnlo missing");
+    case REC_DB: {
+        const struct tui_row *dr = tui_list_current(&c->dbs);
+        char *in = tui_input(t, "Missing NLOs", "Database (relative to data_dir):",
+                             dr ? dr->key : NULL);
+        if (in && *in)
+            missing_list_db(c, t, in);
         free(in);
+        return TUI_REDRAW;
+    }
+    case REC_MARK:
+    case REC_ALL:
+        if (!d || d->n == 0) {
+            tui_msg(t, "the list is empty");
+            return TUI_HANDLED;
+        }
+        if (action == REC_MARK && r) {
+            size_t i = names_lower(d, r->key, false);
+            if (i < d->n)
+                d->mark[i] = !d->mark[i];
+            tui_list_reload(&c->missing);
+            tui_list_down(&c->missing, 1);
+        } else if (action == REC_ALL) {
+            bool any = false;
+            for (size_t i = 0; i < d->n; i++)
+                any |= d->mark[i];
+            for (size_t i = 0; i < d->n; i++)
+                d->mark[i] = !any;
+            tui_list_reload(&c->missing);
+        }
         return TUI_REDRAW;
     case REC_SAVE:
+        return rec_save(c, t);
     case REC_LOAD:
-        in = tui_input(t, action == REC_SAVE ? "Save list" : "Load list", "File:", NULL);
-        if (in)
-            not_wired(t, action == REC_SAVE ? "save list" : "load list");
-        free(in);
-        return TUI_REDRAW;
+        return rec_load(c, t);
     case REC_RECOVER:
-        if (tui_confirm(t, "Recover", "Copy the listed NLOs into the live DAOS repository?"))
-            not_wired(t, "recover");
-        return TUI_REDRAW;
+        return rec_recover_list(c, t);
     case REC_RESYNC:
-        if (tui_confirm(t, "Resync", "Rebuild the server's DAOS index from the repository?"))
-            not_wired(t, "resync");
+        start_resync(c, t, NULL);
         return TUI_REDRAW;
     case REC_DOC:
-        return not_wired(t, "document recovery");
+        rec_flow_start(c, t);
+        return TUI_REDRAW;
+    case REC_OPEN:
+        rec_open(c, t);
+        return TUI_REDRAW;
+    case REC_DOC_NLOS:
+        rec_doc_nlos(c, t);
+        return TUI_REDRAW;
+    case REC_COPY:
+        rec_copy(c, t);
+        return TUI_REDRAW;
+    case REC_REFRESH:
+        rec_load_docs(c, t);
+        if (c->rec_mode == RM_DOC) {
+            rec_refresh_doc_state(c);
+            rec_load_doc(c, t);
+        }
+        return TUI_REDRAW;
+    case REC_BACK:
+        if (c->rec_mode == RM_DOC)
+            rec_set_mode(c, RM_DOCS);
+        else if (c->rec_mode == RM_DOCS)
+            rec_set_mode(c, RM_NLOS);
+        else if (c->rec_into[0] && c->docs.src)
+            rec_set_mode(c, RM_DOCS);
+        else
+            return TUI_IGNORED;
+        return TUI_REDRAW;
+    case REC_CANCEL:
+        if (conjob_running() && tui_confirm(t, "Cancel", "Cancel the restore?")) {
+            conjob_cancel();
+            tui_msg(t, "cancel requested: the restore stops at its next check");
+        }
+        return TUI_REDRAW;
     }
     return TUI_IGNORED;
 }
 
-/* LEAD: source over the catalog's jobs (newest first) and their events. */
+/* ---- Jobs: the running job, past jobs (catalog, newest first), the session's events ---- */
+
+static void job_row(const struct catalog_job *j, struct tui_row *r)
+{
+    memset(r, 0, sizeof *r);
+    seq_key(j->id, r->key);
+    snprintf(r->cell[0], sizeof r->cell[0], "%lld", (long long)j->id);
+    snprintf(r->cell[1], sizeof r->cell[1], "%s", j->kind);
+    char when[32];
+    dv_fmt_time(j->started, when, sizeof when);
+    when[16] = 0;
+    snprintf(r->cell[2], sizeof r->cell[2], "%s", when);
+    if (j->ended > 0) {
+        long d = (long)(j->ended - j->started);
+        snprintf(r->cell[3], sizeof r->cell[3], "%ld:%02ld", d / 60, d % 60);
+    } else {
+        snprintf(r->cell[3], sizeof r->cell[3], "-");
+    }
+    snprintf(r->cell[4], sizeof r->cell[4], "%s%s%.200s", j->status, j->message[0] ? ": " : "",
+             j->message);
+    r->elem = strcmp(j->status, "ok") == 0        ? TH_TEXT
+              : strcmp(j->status, "running") == 0 ? TH_PROGRESS
+                                                  : TH_ERROR;
+}
+
+static int jobs_fetch(struct tui_source *src, enum tui_fetch mode, const char *key,
+                      struct tui_row *rows, int n)
+{
+    struct console *c = src->ud;
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    if (!cat)
+        return none ? 0 : -1;
+    struct catalog_job *buf = dv_calloc((size_t)n, sizeof *buf);
+    size_t k = 0;
+    int rc;
+    if (mode == TUI_BEFORE) {
+        rc = catalog_jobs_page(cat, key ? key_seq(key) : 0, true, buf, (size_t)n, &k);
+        for (size_t i = 0; rc == 0 && i < k; i++)
+            job_row(&buf[k - 1 - i], &rows[i]);
+    } else {
+        int64_t id = !key ? 0 : mode == TUI_FROM ? key_seq(key) + 1 : key_seq(key);
+        rc = key && id <= 0 ? 0 : catalog_jobs_page(cat, id, false, buf, (size_t)n, &k);
+        for (size_t i = 0; rc == 0 && i < k; i++)
+            job_row(&buf[i], &rows[i]);
+    }
+    free(buf);
+    return rc == 0 ? (int)k : -1;
+}
+
+static struct tui_source *jobs_source_new(struct console *c)
+{
+    struct tui_source *s = dv_calloc(1, sizeof *s);
+    *s = (struct tui_source){.fetch = jobs_fetch, .free = set_src_free, .ud = c};
+    return s;
+}
+
 static const struct tui_column job_cols[] = {
-    {"Job", 6, TUI_RIGHT},   {"Kind", 9, TUI_LEFT},   {"Started", 16, TUI_LEFT},
-    {"Time", 8, TUI_RIGHT},  {"Result", 0, TUI_LEFT},
+    {"Job", 6, TUI_RIGHT},  {"Kind", 9, TUI_LEFT},  {"Started", 16, TUI_LEFT},
+    {"Time", 6, TUI_RIGHT}, {"Result", 0, TUI_LEFT},
 };
 
-enum { JOB_CANCEL = 1 };
+enum { JOB_CANCEL = 1, JOB_EVENTS, JOB_REFRESH };
 
 static const struct tui_key job_keys[] = {
-    {{KEY_F(9)}, JOB_CANCEL, "Cancel", "Cancel the running job (asks first)", NULL},
+    {{KEY_F(9), 'c'}, JOB_CANCEL, "Cancel", "Cancel the running job (asks first)", NULL},
+    {{'\n', KEY_ENTER}, JOB_EVENTS, NULL, "Show the selected job's events (from the catalog)",
+     NULL},
+    {{KEY_F(5)}, JOB_REFRESH, "Refresh", "Read the jobs again", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
-static void jobs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+static void jobs_load(struct console *c, struct tui *t)
+{
+    if (tui_list_set_source(&c->jobs, jobs_source_new(c)) != 0 && t)
+        tui_error(t, "Jobs", dv_err());
+}
+
+static void jobs_enter(struct tui_screen *s, struct tui *t)
 {
     struct console *c = s->ud;
-    struct dv_progress p;
-    if (console_job_progress(&p) && b.h > 8) {
-        tui_progress_draw((struct tui_rect){b.y + 1, b.x + 2, 3, b.w - 4}, &p, dv_mono());
-        b.y += 5;
-        b.h -= 5;
+    if (!c->jobs_loaded) {
+        c->jobs_loaded = true;
+        jobs_load(c, t);
     }
-    tui_list_draw(&c->jobs, b);
+}
+
+static void jobs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+{
+    (void)t;
+    struct console *c = s->ud;
+    struct dv_progress p;
+    char title[128], line[200];
+    int y = b.y;
+    if (conjob_snapshot(&p, title, sizeof title)) {
+        snprintf(line, sizeof line, " running: %s%s", title,
+                 conjob_finished() ? " (finishing)" : "   c: cancel");
+        tui_put(y++, b.x, b.w, line, TH_HEADER, true);
+        if (b.h > 10) {
+            tui_progress_draw((struct tui_rect){y, b.x + 2, 3, b.w - 4}, &p, dv_mono());
+            y += 3;
+        } else {
+            tui_progress_text(&p, dv_mono(), line, sizeof line);
+            tui_put(y++, b.x + 2, b.w - 4, line, TH_TEXT, false);
+        }
+    } else {
+        tui_put(y++, b.x, b.w, " no job running (F2 on Overview or Sets starts a backup)",
+                TH_DIM, true);
+    }
+    int rest = b.y + b.h - y;
+    int evh = rest >= 14 ? rest / 3 : rest >= 8 ? 3 : 0;
+    tui_list_draw(&c->jobs, (struct tui_rect){y, b.x, rest - evh, b.w});
+    if (evh > 1) {
+        int ey = y + rest - evh;
+        tui_put(ey++, b.x, b.w, " Events of this session", TH_HEADER, true);
+        struct conjob_event ev[64];
+        size_t n = conjob_events(ev, (size_t)(evh - 1) < 64 ? (size_t)(evh - 1) : 64, NULL);
+        for (size_t i = 0; i < n; i++) {
+            char when[32];
+            dv_fmt_time(ev[i].time, when, sizeof when);
+            snprintf(line, sizeof line, " %s %s", when + 11, ev[i].msg);
+            tui_put(ey++, b.x, b.w, line,
+                    ev[i].level == DV_ERROR  ? TH_ERROR
+                    : ev[i].level == DV_WARN ? TH_WARNING
+                                             : TH_TEXT,
+                    true);
+        }
+    }
 }
 
 static int jobs_tick(struct tui_screen *s, struct tui *t)
 {
-    struct dv_progress p;
-    return console_job_progress(&p) ? TUI_REDRAW : 0;
+    (void)s;
+    (void)t;
+    return conjob_running() ? TUI_REDRAW : 0;
+}
+
+static void job_events(struct console *c, struct tui *t, int64_t id)
+{
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    if (!cat) {
+        tui_error(t, "Jobs", dv_err());
+        return;
+    }
+    struct strv l = {0};
+    struct catalog_event ev[128];
+    int64_t after = 0;
+    size_t n;
+    do {
+        if (catalog_events_page(cat, id, after, ev, 128, &n) != 0) {
+            tui_error(t, "Jobs", dv_err());
+            strv_free(&l);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char when[32];
+            dv_fmt_time(ev[i].time, when, sizeof when);
+            strv_add(&l, dv_asprintf(" %s %-5s %s", when,
+                                     ev[i].level == 2   ? "ERROR"
+                                     : ev[i].level == 1 ? "warn"
+                                                        : "info",
+                                     ev[i].message));
+        }
+        if (n)
+            after = ev[n - 1].id;
+    } while (n == 128 && l.n < 100000);
+    char title[64];
+    snprintf(title, sizeof title, "Events of job %lld", (long long)id);
+    tui_view(t, title, NULL, l.v, (int)l.n, l.n > 0 ? (int)l.n - 1 : 0, false);
+    strv_free(&l);
 }
 
 static int job_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
-    if (action != JOB_CANCEL)
-        return TUI_IGNORED;
-    if (!console_job_running()) {
-        tui_msg(t, "no job is running");
-        return TUI_HANDLED;
+    (void)key;
+    struct console *c = s->ud;
+    const struct tui_row *r = tui_list_current(&c->jobs);
+    switch (action) {
+    case JOB_CANCEL:
+        if (!conjob_running()) {
+            tui_msg(t, "no job is running");
+            return TUI_HANDLED;
+        }
+        if (tui_confirm(t, "Cancel", "Cancel the running job?")) {
+            conjob_cancel();
+            tui_msg(t, "cancel requested: the job stops at its next check");
+        }
+        return TUI_REDRAW;
+    case JOB_EVENTS:
+        if (!r) {
+            tui_msg(t, "no job selected");
+            return TUI_HANDLED;
+        }
+        job_events(c, t, key_seq(r->key));
+        return TUI_REDRAW;
+    case JOB_REFRESH:
+        jobs_load(c, t);
+        return TUI_REDRAW;
     }
-    if (tui_confirm(t, "Cancel", "Cancel the running job?"))
-        not_wired(t, "cancel");
+    return TUI_IGNORED;
+}
+
+/* ---- the job runner's end: collect, report, refresh what the job changed ---- */
+
+static int app_tick(struct tui *t, void *ud)
+{
+    struct console *c = ud;
+    if (!conjob_finished() || tui_in_modal(t))
+        return 0; /* a result waits until dialogs are closed */
+    struct conjob_result r;
+    if (!conjob_collect(&r))
+        return 0;
+    con_close_handles(c); /* the job may have created the catalog or changed the index */
+    overview_load(c);
+    if (c->sets_loaded)
+        sets_load(c, NULL);
+    if (c->jobs_loaded)
+        jobs_load(c, NULL);
+    if (c->dbs_loaded)
+        db_load(c, NULL);
+    if (c->objs_loaded)
+        objs_load(c, NULL);
+    if (r.rc != 0) {
+        char m[DV_ERR_MAX + 256];
+        snprintf(m, sizeof m, "%s %s: %s", r.title, r.cancelled ? "cancelled" : "failed", r.error);
+        tui_msg(t, "%s %s", r.title, r.cancelled ? "cancelled" : "failed");
+        tui_error(t, r.cancelled ? "Job cancelled" : "Job failed", m);
+    } else {
+        tui_msg(t, "%s done%s%s", r.title, r.summary[0] ? ": " : "", r.summary);
+    }
+    if (c->post_lines) { /* what the job left to read: per-NLO results, verify problems */
+        struct strv *l = c->post_lines;
+        c->post_lines = NULL;
+        tui_view(t, c->post_title, NULL, l->v, (int)l->n, 0, false);
+        strv_free(l);
+        free(l);
+    }
+    if (c->post_resync[0] && r.rc == 0) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", c->post_resync);
+        c->post_resync[0] = 0;
+        start_resync(c, t, why);
+    }
+    c->post_resync[0] = 0;
     return TUI_REDRAW;
 }
 
@@ -631,21 +3102,31 @@ int console_main(struct dv_config *cfg)
         return DV_EXIT_USAGE;
     }
 
-    tui_list_init(&c.dbs, db_cols, 3);
+    tui_list_init(&c.dbs, db_cols, 5);
     c.dbs.empty = "no databases match server.databases";
-    tui_list_init(&c.sets, set_cols, 6);
+    tui_list_init(&c.sets, set_cols, 8);
+    c.sets.empty = "no backup sets yet (F2 starts a backup)";
     tui_list_init(&c.objects, obj_cols, 5);
+    c.objects.empty = "no NLOs in this view";
     tui_list_init(&c.missing, miss_cols, 3);
+    c.missing.empty = "no NLOs missing";
+    c.missing.nosrc = "choose a database (d) or read a list (l)";
+    tui_list_init(&c.docs, doc_cols, 6);
+    c.docs.empty = "the restored copy has no documents";
+    tui_list_init(&c.atts, att_cols, 6);
+    c.atts.empty = "the document has no attachments";
     tui_list_init(&c.jobs, job_cols, 5);
+    c.jobs.empty = "no jobs yet";
     overview_load(&c);
 
     struct tui_screen screens[] = {
-        {"Overview", overview_keys, NULL, NULL, overview_draw, overview_action, NULL, &c},
+        {"Overview", overview_keys, NULL, overview_enter, overview_draw, overview_action,
+         overview_tick, &c},
         {"Databases", db_keys, &c.dbs, db_enter, list_draw, db_action, NULL, &c},
-        {"Sets", set_keys, &c.sets, NULL, list_draw, set_action, NULL, &c},
-        {"Objects", obj_keys, &c.objects, NULL, list_draw, obj_action, NULL, &c},
-        {"Recovery", rec_keys, &c.missing, NULL, list_draw, rec_action, NULL, &c},
-        {"Jobs", job_keys, &c.jobs, NULL, jobs_draw, job_action, jobs_tick, &c},
+        {"Sets", set_keys, &c.sets, sets_enter, list_draw, set_action, NULL, &c},
+        {"Objects", obj_keys, &c.objects, objs_enter, objs_draw, obj_action, NULL, &c},
+        {"Recovery", rec_keys, &c.missing, NULL, rec_draw, rec_action, rec_tick, &c},
+        {"Jobs", job_keys, &c.jobs, jobs_enter, jobs_draw, job_action, jobs_tick, &c},
     };
 
     char *sub = dv_asprintf("server %s", cfg->server.data_dir);
@@ -658,13 +3139,14 @@ int console_main(struct dv_config *cfg)
     c.tui = t;
     theme_setup();
     theme_use(&c.theme);
+    c.rec_screen = &screens[4];
     for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)
         tui_add_screen(t, &screens[i]);
     tui_set_app_keys(t, app_keys, app_action, &c);
     tui_set_quit_check(t, console_job_running);
-    if (!c.ndb_ok)
-        tui_msg(t, "data dir: %s", c.ndb_err);
+    tui_set_app_tick(t, app_tick, &c);
     int sig = tui_run(t);
+    conjob_shutdown(); /* quitting with a job running (asked first) cancels it */
     tui_free(t);
     rc = sig ? 128 + sig : DV_EXIT_OK;
 out:
@@ -673,6 +3155,15 @@ out:
     tui_list_done(&c.objects);
     tui_list_done(&c.missing);
     tui_list_done(&c.jobs);
+    tui_list_done(&c.docs);
+    tui_list_done(&c.atts);
+    if (c.post_lines) {
+        strv_free(c.post_lines);
+        free(c.post_lines);
+    }
+    con_close_handles(&c);
+    if (c.status_ok)
+        status_done(&c.status);
     theme_done(&c.theme);
     free(c.themes_dir);
     return rc;

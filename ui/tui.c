@@ -30,12 +30,15 @@ struct tui {
     int nscreens, cur;
     char *subtitle;
     char msg[256];
+    char hint[256]; /* shown when msg is empty (set by the screen's draw) */
     bool redraw, quit;
     time_t clock_drawn;
     const struct tui_key *app_keys;
     int (*app_action)(struct tui *t, int action, int key, void *ud);
     void *app_ud;
     bool (*busy)(void);
+    int (*app_tick)(struct tui *t, void *ud);
+    void *app_tick_ud;
     struct tui_modal *modal; /* top of the modal stack */
     SCREEN *scr;
 };
@@ -160,6 +163,17 @@ void tui_set_quit_check(struct tui *t, bool (*busy)(void))
     t->busy = busy;
 }
 
+void tui_set_app_tick(struct tui *t, int (*fn)(struct tui *t, void *ud), void *ud)
+{
+    t->app_tick = fn;
+    t->app_tick_ud = ud;
+}
+
+bool tui_in_modal(const struct tui *t)
+{
+    return t->modal != NULL;
+}
+
 struct tui_screen *tui_current(struct tui *t)
 {
     return t->nscreens ? t->screens[t->cur] : NULL;
@@ -174,6 +188,14 @@ void tui_switch(struct tui *t, int index)
     if (s->enter)
         s->enter(s, t);
     t->redraw = true;
+}
+
+void tui_hint(struct tui *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->hint, sizeof t->hint, fmt, ap);
+    va_end(ap);
 }
 
 void tui_msg(struct tui *t, const char *fmt, ...)
@@ -498,9 +520,10 @@ static void draw_all(struct tui *t)
     draw_tabs(t);
     struct tui_rect body = {2, 0, LINES - 4, COLS};
     struct tui_screen *s = tui_current(t);
+    t->hint[0] = 0;
     if (s && s->draw)
         s->draw(s, t, body);
-    tui_put(LINES - 2, 0, COLS, t->msg, TH_STATUS, true);
+    tui_put(LINES - 2, 0, COLS, t->msg[0] ? t->msg : t->hint, TH_STATUS, true);
     draw_bar(t);
     draw_modals(t, t->modal);
     refresh();
@@ -580,6 +603,8 @@ static void tick(struct tui *t)
         t->redraw = true;
     struct tui_screen *s = tui_current(t);
     if (s && s->tick && (s->tick(s, t) & TUI_REDRAW))
+        t->redraw = true;
+    if (t->app_tick && (t->app_tick(t, t->app_tick_ud) & TUI_REDRAW))
         t->redraw = true;
 }
 

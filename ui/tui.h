@@ -101,6 +101,11 @@ void tui_set_app_keys(struct tui *t, const struct tui_key *keys,
                       int (*action)(struct tui *t, int action, int key, void *ud), void *ud);
 /* Called before quitting: return true to ask "really quit?" (a job is running). */
 void tui_set_quit_check(struct tui *t, bool (*busy)(void));
+/* Called about every 100 ms (also under a modal; see tui_in_modal): background work of the
+ * application, e.g. collecting a finished job. Return TUI_REDRAW to redraw. */
+void tui_set_app_tick(struct tui *t, int (*fn)(struct tui *t, void *ud), void *ud);
+/* True while a modal (dialog, help, prompt) is open. */
+bool tui_in_modal(const struct tui *t);
 /* Run until quit or a signal. Returns 0 (quit by the operator) or the signal number. */
 int tui_run(struct tui *t);
 
@@ -109,6 +114,9 @@ struct tui_screen *tui_current(struct tui *t);
 void tui_switch(struct tui *t, int index);
 /* The status line: a message until the next key (printf style). */
 void tui_msg(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A standing hint on the status line ("Enter opens the document, F7 recovers ..."), shown
+ * while there is no message. It is cleared before each draw: a screen sets it from draw(). */
+void tui_hint(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Redraw everything before the next key. */
 void tui_invalidate(struct tui *t);
 /* True when the terminal and locale take UTF-8 (else box drawing is ASCII). */
@@ -125,6 +133,13 @@ void tui_error(struct tui *t, const char *title, const char *text);
 bool tui_confirm(struct tui *t, const char *title, const char *text);
 /* One-line text input; returns the text (malloc'd) or NULL when cancelled (Esc). */
 char *tui_input(struct tui *t, const char *title, const char *prompt, const char *initial);
+/*
+ * A scrolling view of n text lines (not copied) under an optional column header. With pick,
+ * a cursor starts on initial and Enter returns its index; Esc/q return -1 (a plain view
+ * always returns -1). Up/Down/PgUp/PgDn/g/G scroll.
+ */
+int tui_view(struct tui *t, const char *title, const char *header, char *const *lines, int n,
+             int initial, bool pick);
 /* The help screen for the current screen (also bound to ? and F1). */
 void tui_help(struct tui *t);
 

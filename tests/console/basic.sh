@@ -24,9 +24,10 @@ whole() { # W H: title on the first line, function-key bar on the last
 }
 
 restore_default() { # the restore dialog's input field shows the row under the cursor
-    tui_keys F6; tui_wait_for "Restore into"
-    tui_screen | grep -qE "[│|] $1 +[│|]" || fail "cursor is not on $1"
-    tui_keys Escape; tui_wait_gone "Restore into"
+    local stem=${1%.nsf}
+    tui_keys F6; tui_wait_for "Restore $1 into"
+    tui_screen | grep -qE "[│|] $stem-restored-[0-9]{8}\.nsf +[│|]" || fail "cursor is not on $1"
+    tui_keys Escape; tui_wait_gone "Restore $1 into"
 }
 
 scenario() {
@@ -41,8 +42,8 @@ scenario() {
 
     # every screen by number, with its own keys on the bar
     tui_keys 2; tui_wait_for "mail/alice.nsf"; tui_wait_for "F6Restore"
-    tui_screen | grep -qE 'names\.nsf +[0-9.]+ KiB' || fail "database size column"
-    tui_keys 3; tui_wait_for "F8Prune"; tui_wait_for "no data source yet"
+    tui_screen | grep -qE 'names\.nsf +[0-9.]+ KiB +- +- +never' || fail "database columns"
+    tui_keys 3; tui_wait_for "F8Prune"; tui_wait_for "no backup sets yet"
     tui_keys 4; tui_wait_for "NLO"; tui_wait_gone "F8Prune"
     tui_keys 5; tui_wait_for "F7Recover"
     tui_keys 6; tui_wait_for "F9Cancel"
@@ -71,7 +72,9 @@ scenario() {
     tui_wait_gone "filter: bob"; tui_wait_for "alice.nsf"
 
     # a destructive action asks; Enter takes the default (No)
-    tui_keys 3 F8; tui_wait_for "[ No ]"; tui_keys Enter; tui_wait_for "prune cancelled"
+    tui_keys 1 D; tui_wait_for "[ No ]"; tui_keys Enter; tui_wait_for "DAOS prune cancelled"
+    # prune without a catalog: says so, changes nothing
+    tui_keys 3 F8; tui_wait_for "nothing to prune"; tui_keys Enter; tui_wait_gone "nothing to prune"
 
     # themes cycle in name order without leaving garbage
     for th in high-contrast monochrome dark default; do
@@ -131,7 +134,7 @@ TUI_TERM=vt100
 tui_start 80 24 "$DVAULT" -c "$d/config.yaml"
 tui_wait_for "1 Overview"; whole 80 24
 tui_keys 2 F8; tui_wait_for "alice.nsf"; sleep 0.3
-tui_screen | grep -qF "Modified" || fail "an unknown key sequence left the Databases screen"
+tui_screen | grep -qF "Last backup" || fail "an unknown key sequence left the Databases screen"
 tui_keys '?'; tui_wait_for "Databases screen"; tui_keys Escape; tui_wait_gone "Databases screen"
 tui_keys q; [ "$(tui_exit_status)" = 0 ] || fail "vt100 quit"
 tmx kill-server

@@ -65,16 +65,25 @@ fail() {
 
 tui_wait_for() { # TEXT [tries]
     local i
-    for ((i = 0; i < ${2:-50}; i++)); do
+    for ((i = 0; i < ${2:-100}; i++)); do
         tui_screen 2>/dev/null | grep -qF -- "$1" && return 0
         sleep 0.1
     done
     fail "timed out waiting for '$1'"
 }
 
+tui_wait_re() { # EXTENDED-REGEX [tries]: like tui_wait_for, for a pattern
+    local i
+    for ((i = 0; i < ${2:-100}; i++)); do
+        tui_screen 2>/dev/null | grep -qE -- "$1" && return 0
+        sleep 0.1
+    done
+    fail "timed out waiting for /$1/"
+}
+
 tui_wait_gone() { # TEXT [tries]
     local i
-    for ((i = 0; i < ${2:-50}; i++)); do
+    for ((i = 0; i < ${2:-100}; i++)); do
         tui_screen 2>/dev/null | grep -qF -- "$1" || return 0
         sleep 0.1
     done

@@ -644,6 +644,76 @@ static void test_jobs_events(void **state)
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM jobs WHERE status = 'failed'"), 1);
 }
 
+/* The console's paging queries: both directions, and the last set of a database. */
+static void test_console_pages(void **state)
+{
+    struct fx *f = *state;
+    make_sets(f->c, 5);
+    int64_t db1, db2;
+    assert_int_equal(catalog_db_upsert(f->c, "a.nsf", NULL, NULL, 1, &db1), 0);
+    assert_int_equal(catalog_db_upsert(f->c, "b.nsf", NULL, NULL, 1, &db2), 0);
+    struct catalog_set s;
+    assert_int_equal(catalog_db_last_set(f->c, "a.nsf", false, &s), 0);
+    add_file(f->c, 2, db1);
+    add_file(f->c, 4, db1);
+    add_file(f->c, 3, db2);
+    struct catalog_set done = {.status = CATALOG_SET_COMPLETE, .ended = 9};
+    snprintf(done.id, sizeof done.id, "S2");
+    assert_int_equal(catalog_set_finish(f->c, &done), 0);
+    assert_int_equal(catalog_db_last_set(f->c, "a.nsf", false, &s), 1);
+    assert_string_equal(s.id, "S4"); /* newest, running */
+    assert_int_equal(catalog_db_last_set(f->c, "a.nsf", true, &s), 1);
+    assert_string_equal(s.id, "S2"); /* newest complete */
+    assert_int_equal(catalog_db_last_set(f->c, "b.nsf", true, &s), 0);
+    assert_int_equal(catalog_db_last_set(f->c, "c.nsf", false, &s), 0);
+
+    struct catalog_set page[3];
+    size_t n;
+    assert_int_equal(catalog_sets_newer(f->c, 2, page, 3, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(page[0].seq, 3);
+    assert_int_equal(page[2].seq, 5);
+    assert_int_equal(catalog_sets_newer(f->c, 5, page, 3, &n), 0);
+    assert_int_equal(n, 0);
+
+    int64_t id[5];
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(catalog_job_start(f->c, "backup", 10 + i, &id[i]), 0);
+    assert_int_equal(catalog_job_end(f->c, id[1], 20, "ok", "fine"), 0);
+    struct catalog_job jp[3];
+    assert_int_equal(catalog_jobs_page(f->c, 0, false, jp, 3, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(jp[0].id, id[4]); /* newest first */
+    assert_int_equal(catalog_jobs_page(f->c, jp[2].id, false, jp, 3, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(jp[0].id, id[1]);
+    assert_string_equal(jp[0].status, "ok");
+    assert_string_equal(jp[0].message, "fine");
+    assert_int_equal(jp[0].ended, 20);
+    assert_int_equal(catalog_jobs_page(f->c, id[2], true, jp, 3, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(jp[0].id, id[3]); /* oldest first */
+
+    struct catalog_pool_obj objs[10], back[4];
+    for (int i = 0; i < 10; i++) {
+        memset(&objs[i], 0, sizeof objs[i]);
+        nlo_name(i, objs[i].name);
+        snprintf(objs[i].sha256, sizeof objs[i].sha256, "%064x", i);
+        objs[i].first_set = 1;
+    }
+    assert_int_equal(catalog_pool_insert_batch(f->c, objs, 10), 0);
+    assert_int_equal(catalog_pool_page_back(f->c, NULL, back, 4, &n), 0);
+    assert_int_equal(n, 4);
+    assert_true(strcmp(back[0].name, back[1].name) > 0); /* descending from the last */
+    char last[CATALOG_NLO_NAME_LEN + 1];
+    snprintf(last, sizeof last, "%s", back[3].name);
+    assert_int_equal(catalog_pool_page_back(f->c, last, back, 4, &n), 0);
+    assert_int_equal(n, 4);
+    assert_true(strcmp(back[0].name, last) < 0);
+    assert_int_equal(catalog_pool_page_back(f->c, back[3].name, back, 4, &n), 0);
+    assert_int_equal(n, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -656,6 +726,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nlo_sets_and_needed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_console_pages, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

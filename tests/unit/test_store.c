@@ -833,6 +833,55 @@ static void test_check(void **state)
     fx_free(f);
 }
 
+struct attv {
+    int n;
+    int64_t size[4];
+    char nlo[4][STORE_NLO_NAME_LEN + 1];
+    char name[4][32];
+};
+
+static int att_cb(void *ud, const struct store_att_info *a)
+{
+    struct attv *v = ud;
+    if (v->n >= 4)
+        return 7;
+    v->size[v->n] = a->size;
+    snprintf(v->nlo[v->n], sizeof v->nlo[0], "%s", a->nlo);
+    snprintf(v->name[v->n], sizeof v->name[0], "%s", a->name);
+    v->n++;
+    return 0;
+}
+
+static void test_doc_atts(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(40000, false);
+    struct store_db *db = mkdb(f, "mail/alice.nsf");
+    unsigned seeds[2] = {1, 2};
+    size_t sizes[2] = {100, 5000};
+    char unid[33];
+    add_doc(db, seeds, sizes, 2, unid);
+    store_db_close(db);
+    struct attv v = {0};
+    assert_int_equal(store_doc_atts(f->st, "mail/alice.nsf", unid, att_cb, &v), 0);
+    assert_int_equal(v.n, 2);
+    assert_int_equal(v.size[0], 100);
+    assert_string_equal(v.nlo[0], "");
+    assert_string_equal(v.name[0], "file.bin");
+    assert_int_equal(v.size[1], 5000);
+    char name[STORE_NLO_NAME_LEN + 1];
+    nlo_of(2, 5000, name);
+    assert_string_equal(v.nlo[1], name);
+    /* the callback's value stops the walk */
+    struct attv full = {.n = 4};
+    assert_int_equal(store_doc_atts(f->st, "mail/alice.nsf", unid, att_cb, &full), 7);
+    /* an unknown document */
+    assert_int_equal(store_doc_atts(f->st, "mail/alice.nsf", "0123456789abcdef0123456789abcdef",
+                                    att_cb, &v), -1);
+    assert_non_null(strstr(dv_err(), "no document"));
+    fx_free(f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--crash-child") == 0)
@@ -851,6 +900,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_listnlo_and_install),
         cmocka_unit_test(test_doc_copy),
+        cmocka_unit_test(test_doc_atts),
         cmocka_unit_test(test_check),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tui_list.h"
+#include "tui_vec.h"
 #include "util.h"
 
 /* Rows 0..n-1 with key "%07ld"; a row matches text when its number's decimal contains it;
@@ -251,6 +252,50 @@ static void test_errors_and_no_source(void **state)
     free(s);
 }
 
+/* The in-memory source: order of adding, keys by index, tags, search and filter on cells and
+ * tags, paging backwards. */
+static void test_vec_source(void **state)
+{
+    (void)state;
+    struct tui_source *src = tui_vec_new(2);
+    char tag[16], a[16], b[16];
+    for (int i = 0; i < 50; i++) {
+        snprintf(tag, sizeof tag, "unid%02d", i);
+        snprintf(a, sizeof a, "row %d", i);
+        snprintf(b, sizeof b, "%s", i % 10 == 7 ? "gone" : "present");
+        const char *cells[2] = {a, b};
+        tui_vec_add(src, i, tag, cells);
+    }
+    assert_int_equal(tui_vec_len(src), 50);
+    struct tui_row rows[8];
+    assert_int_equal(src->fetch(src, TUI_FROM, NULL, rows, 8), 8);
+    assert_string_equal(rows[3].cell[0], "row 3");
+    assert_int_equal(rows[3].elem, 3);
+    assert_string_equal(tui_vec_tag(src, rows[3].key), "unid03");
+    assert_int_equal(src->fetch(src, TUI_AFTER, rows[7].key, rows, 8), 8);
+    assert_string_equal(rows[0].cell[0], "row 8");
+    assert_int_equal(src->fetch(src, TUI_BEFORE, NULL, rows, 3), 3);
+    assert_string_equal(rows[0].cell[0], "row 47");
+    assert_string_equal(rows[2].cell[0], "row 49");
+    char found[TUI_KEY_MAX];
+    assert_int_equal(src->search(src, "GONE", NULL, 1, found), 1);
+    assert_string_equal(tui_vec_tag(src, found), "unid07");
+    assert_int_equal(src->search(src, "gone", found, 1, found), 1);
+    assert_string_equal(tui_vec_tag(src, found), "unid17");
+    assert_int_equal(src->search(src, "unid42", NULL, -1, found), 1); /* tags match too */
+    assert_string_equal(tui_vec_tag(src, found), "unid42");
+    assert_int_equal(src->search(src, "nothing", NULL, 1, found), 0);
+    assert_int_equal(src->filter(src, "gone"), 0);
+    assert_int_equal(src->count(src), -1);
+    assert_int_equal(src->fetch(src, TUI_FROM, NULL, rows, 8), 5);
+    assert_string_equal(rows[4].cell[0], "row 47");
+    assert_null(tui_vec_tag(src, "0000000999"));
+    struct tui_list l;
+    tui_list_init(&l, NULL, 2);
+    assert_int_equal(tui_list_set_source(&l, src), 0); /* the list owns and frees it */
+    tui_list_done(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_moves),
         cmocka_unit_test(test_search_and_filter),
         cmocka_unit_test(test_errors_and_no_source),
+        cmocka_unit_test(test_vec_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1083 @@
+/* incr.c - see incr.h; formats in docs/formats.md (".inc", ".pagemap"). */
+#include "incr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "backup.h"
+#include "delta.h"
+#include "pagemap.h"
+#include "restore.h"
+#include "util.h"
+#include "wal.h"
+
+#define INCR_MAGIC "DVINCR\0"
+#define INCR_TRAIL_MAGIC "DVITRAIL"
+#define INCR_BUSY_MS 30000
+#define INCR_CHUNK_PAGES 256 /* pages read per pread while digesting the file */
+#define INCR_RESCANS 8       /* WAL restarts tolerated (only with a read-mark 0 snapshot) */
+
+void (*incr_test_hook)(const char *point, void *ud);
+void *incr_test_hook_ud;
+
+static void test_hook(const char *point)
+{
+    if (incr_test_hook)
+        incr_test_hook(point, incr_test_hook_ud);
+}
+
+/* ---- byte order ------------------------------------------------------------------------ */
+
+static void be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+static void be64(unsigned char *p, uint64_t v)
+{
+    be32(p, (uint32_t)(v >> 32));
+    be32(p + 4, (uint32_t)v);
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
+}
+
+bool incr_is_inc_path(const char *path)
+{
+    size_t n = path ? strlen(path) : 0, k = strlen(INCR_SUFFIX);
+    return n > k && strcmp(path + n - k, INCR_SUFFIX) == 0;
+}
+
+/* ---- the .inc file: header ------------------------------------------------------------- */
+
+static void hdr_encode(const struct incr_header *h, unsigned char b[INCR_HDR_SIZE])
+{
+    memset(b, 0, INCR_HDR_SIZE);
+    memcpy(b, INCR_MAGIC, 8);
+    be32(b + 8, INCR_VERSION);
+    be32(b + 12, h->page_size);
+    be64(b + 16, h->origin_size);
+    be64(b + 24, h->final_size);
+    be32(b + 32, h->run_count);
+    be64(b + 36, h->pages_stored);
+    be64(b + 44, h->pages_total);
+    memcpy(b + 52, h->origin, strnlen(h->origin, 31));
+    memcpy(b + 84, h->set_id, strnlen(h->set_id, 31));
+    memcpy(b + 116, h->replica_id, strnlen(h->replica_id, 63));
+    memcpy(b + 180, h->dbiid, strnlen(h->dbiid, 63));
+    be32(b + 252, delta_crc32c(0, b, 252));
+}
+
+static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE],
+                      struct incr_header *h)
+{
+    if (memcmp(b, INCR_MAGIC, 8) != 0) {
+        dv_seterr("%s: not an incremental file", path);
+        return -1;
+    }
+    if (rd32(b + 252) != delta_crc32c(0, b, 252)) {
+        dv_seterr("%s: header checksum mismatch", path);
+        return -1;
+    }
+    memset(h, 0, sizeof *h);
+    h->version = rd32(b + 8);
+    if (h->version != INCR_VERSION) {
+        dv_seterr("%s: version %u not supported (this dvault reads %d)", path, h->version,
+                  INCR_VERSION);
+        return -1;
+    }
+    h->page_size = rd32(b + 12);
+    h->origin_size = rd64(b + 16);
+    h->final_size = rd64(b + 24);
+    h->run_count = rd32(b + 32);
+    h->pages_stored = rd64(b + 36);
+    h->pages_total = rd64(b + 44);
+    memcpy(h->origin, b + 52, 31);
+    memcpy(h->set_id, b + 84, 31);
+    memcpy(h->replica_id, b + 116, 63);
+    memcpy(h->dbiid, b + 180, 63);
+    uint32_t ps = h->page_size;
+    if (ps < 512 || ps > 65536 || (ps & (ps - 1)) || h->final_size % ps || h->origin_size % ps) {
+        dv_seterr("%s: bad page size %u or sizes %llu/%llu", path, ps,
+                  (unsigned long long)h->origin_size, (unsigned long long)h->final_size);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the .inc file: reading ------------------------------------------------------------ */
+
+/*
+ * Walk a .inc: check everything; with fd >= 0 also write each run into fd (only call with
+ * fd after a successful walk without it). EVP SHA-256 of the whole file is compared with
+ * the trailer and expect_sha256.
+ */
+static int inc_walk(const char *path, const char *expect_sha256, struct incr_header *hout,
+                    int fd, const char *name)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        dv_syserr("%s", path);
+        return -1;
+    }
+    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
+    struct stat st;
+    unsigned char hb[INCR_HDR_SIZE], rh[INCR_RUN_HDR], rt[INCR_RUN_TRAILER];
+    unsigned char tr[INCR_TRAILER_SIZE];
+    struct incr_header h;
+    unsigned char *buf = NULL;
+    size_t bufcap = 0;
+    int rc = -1;
+    if (fstat(in, &st) != 0) {
+        dv_syserr("%s", path);
+        goto out;
+    }
+    uint64_t fsize = (uint64_t)st.st_size, off = 0;
+    if (fsize < INCR_HDR_SIZE + INCR_TRAILER_SIZE ||
+        dv_pread_full(in, hb, INCR_HDR_SIZE, 0) != INCR_HDR_SIZE) {
+        dv_seterr("%s: truncated (%llu bytes)", path, (unsigned long long)fsize);
+        goto out;
+    }
+    if (hdr_decode(path, hb, &h) != 0)
+        goto out;
+    EVP_DigestUpdate(sha, hb, INCR_HDR_SIZE);
+    off = INCR_HDR_SIZE;
+    uint64_t prev_end = 0, stored = 0;
+    for (uint32_t i = 0; i < h.run_count; i++) {
+        if (off + INCR_RUN_HDR > fsize - INCR_TRAILER_SIZE ||
+            dv_pread_full(in, rh, INCR_RUN_HDR, (off_t)off) != INCR_RUN_HDR) {
+            dv_seterr("%s: run %u: truncated", path, i);
+            goto out;
+        }
+        uint64_t roff = rd64(rh), rsize = rd64(rh + 8);
+        if (rsize == 0 || roff % h.page_size || rsize % h.page_size || roff < prev_end ||
+            roff + rsize > h.final_size || roff + rsize < roff) {
+            dv_seterr("%s: run %u: offset %llu size %llu out of order or beyond %llu", path, i,
+                      (unsigned long long)roff, (unsigned long long)rsize,
+                      (unsigned long long)h.final_size);
+            goto out;
+        }
+        if (off + INCR_RUN_HDR + rsize + INCR_RUN_TRAILER > fsize - INCR_TRAILER_SIZE) {
+            dv_seterr("%s: run %u (offset %llu): truncated", path, i, (unsigned long long)roff);
+            goto out;
+        }
+        uint32_t crc = delta_crc32c(0, rh, INCR_RUN_HDR);
+        EVP_DigestUpdate(sha, rh, INCR_RUN_HDR);
+        off += INCR_RUN_HDR;
+        uint64_t done = 0, chunk = (uint64_t)h.page_size * INCR_CHUNK_PAGES;
+        if (bufcap < chunk) {
+            free(buf);
+            bufcap = (size_t)chunk;
+            buf = dv_malloc(bufcap);
+        }
+        while (done < rsize) {
+            size_t n = (size_t)(rsize - done < chunk ? rsize - done : chunk);
+            if (dv_pread_full(in, buf, n, (off_t)(off + done)) != (ssize_t)n) {
+                dv_syserr("%s: run %u: read", path, i);
+                goto out;
+            }
+            crc = delta_crc32c(crc, buf, n);
+            EVP_DigestUpdate(sha, buf, n);
+            if (fd >= 0 && dv_pwrite_all(fd, buf, n, (off_t)(roff + done)) != 0) {
+                dv_syserr("write %s", name);
+                goto out;
+            }
+            done += n;
+        }
+        off += rsize;
+        if (dv_pread_full(in, rt, INCR_RUN_TRAILER, (off_t)off) != INCR_RUN_TRAILER) {
+            dv_seterr("%s: run %u: truncated", path, i);
+            goto out;
+        }
+        if (rd32(rt) != crc) {
+            dv_seterr("%s: run %u (offset %llu, %llu bytes): checksum mismatch (corrupt)", path,
+                      i, (unsigned long long)roff, (unsigned long long)rsize);
+            goto out;
+        }
+        EVP_DigestUpdate(sha, rt, INCR_RUN_TRAILER);
+        off += INCR_RUN_TRAILER;
+        prev_end = roff + rsize;
+        stored += rsize / h.page_size;
+    }
+    if (off + INCR_TRAILER_SIZE != fsize) {
+        dv_seterr("%s: size %llu, its runs end at %llu (+%d trailer)", path,
+                  (unsigned long long)fsize, (unsigned long long)off, INCR_TRAILER_SIZE);
+        goto out;
+    }
+    if (stored != h.pages_stored) {
+        dv_seterr("%s: runs hold %llu pages, the header says %llu", path,
+                  (unsigned long long)stored, (unsigned long long)h.pages_stored);
+        goto out;
+    }
+    if (dv_pread_full(in, tr, INCR_TRAILER_SIZE, (off_t)off) != INCR_TRAILER_SIZE ||
+        memcmp(tr, INCR_TRAIL_MAGIC, 8) != 0 || rd32(tr + 8) != h.run_count) {
+        dv_seterr("%s: bad trailer", path);
+        goto out;
+    }
+    unsigned char md[32];
+    unsigned int mdlen;
+    EVP_DigestFinal_ex(sha, md, &mdlen);
+    if (memcmp(md, tr + 16, 32) != 0) {
+        dv_seterr("%s: SHA-256 mismatch (corrupt)", path);
+        goto out;
+    }
+    if (expect_sha256 && expect_sha256[0]) {
+        char hex[65];
+        if (dv_sha256_file_hex(path, hex) != 0)
+            goto out;
+        if (strcmp(hex, expect_sha256) != 0) {
+            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", path, hex,
+                      expect_sha256);
+            goto out;
+        }
+    }
+    if (hout)
+        *hout = h;
+    rc = 0;
+out:
+    free(buf);
+    EVP_MD_CTX_free(sha);
+    close(in);
+    return rc;
+}
+
+int incr_file_verify(const char *path, const char *expect_sha256, struct incr_header *h)
+{
+    return inc_walk(path, expect_sha256, h, -1, NULL);
+}
+
+int incr_file_apply(const char *path, const char *expect_sha256, const char *origin,
+                    uint32_t page_size, int fd, const char *name, struct incr_header *hout)
+{
+    struct incr_header h;
+    if (inc_walk(path, expect_sha256, &h, -1, NULL) != 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        dv_syserr("%s", name);
+        return -1;
+    }
+    if (origin && strcmp(origin, h.origin) != 0) {
+        dv_seterr("%s applies on set %s, not on %s", path, h.origin, origin);
+        return -1;
+    }
+    if (page_size && page_size != h.page_size) {
+        dv_seterr("%s: page size %u, the image has %u", path, h.page_size, page_size);
+        return -1;
+    }
+    if ((uint64_t)st.st_size != h.origin_size) {
+        dv_seterr("%s applies on an image of %llu bytes, %s has %llu", path,
+                  (unsigned long long)h.origin_size, name, (unsigned long long)st.st_size);
+        return -1;
+    }
+    if (inc_walk(path, NULL, NULL, fd, name) != 0)
+        return -1;
+    if (ftruncate(fd, (off_t)h.final_size) != 0 || fsync(fd) != 0) {
+        dv_syserr("%s: set size", name);
+        return -1;
+    }
+    if (hout)
+        *hout = h;
+    return 0;
+}
+
+/* ---- the .inc file: writing ------------------------------------------------------------ */
+
+struct inc_writer {
+    int fd;
+    char *tmp;
+    EVP_MD_CTX *sha;
+    uint64_t size;
+};
+
+static int iw_write(struct inc_writer *w, const void *p, size_t n)
+{
+    if (dv_write_all(w->fd, p, n) != 0) {
+        dv_syserr("write %s", w->tmp);
+        return -1;
+    }
+    EVP_DigestUpdate(w->sha, p, n);
+    w->size += n;
+    return 0;
+}
+
+/* ---- choosing the kind and the origin ---------------------------------------------------- */
+
+int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_set_kind *kind,
+                     char origin[32], char *why, size_t whylen)
+{
+    *kind = CATALOG_SET_FULL;
+    origin[0] = '\0';
+    why[0] = '\0';
+    struct catalog_set last;
+    int r = catalog_set_latest(cat, false, &last);
+    if (r < 0)
+        return -1;
+    if (r == 1 && last.status == CATALOG_SET_FAILED) {
+        snprintf(why, whylen, "the last backup set %s failed (%.200s): this backup is a full one",
+                 last.id, last.message[0] ? last.message : "no reason recorded");
+        return 0;
+    }
+    if (!want_incremental)
+        return 0;
+    struct catalog_set ok;
+    if ((r = catalog_set_latest(cat, true, &ok)) < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(why, whylen, "no complete backup set to start from: this backup is a full one");
+        return 0;
+    }
+    *kind = CATALOG_SET_INCREMENTAL;
+    snprintf(origin, 32, "%s", ok.id);
+    return 0;
+}
+
+void incr_origin_done(struct incr_origin *o)
+{
+    if (!o)
+        return;
+    free(o->pagemap_path);
+    memset(o, 0, sizeof *o);
+}
+
+int incr_origin_find(struct catalog *cat, struct target *t, const char *db_path,
+                     struct incr_origin *o)
+{
+    memset(o, 0, sizeof *o);
+    int64_t db_id;
+    int r = catalog_db_lookup(cat, db_path, &db_id);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(o->why, sizeof o->why, "new database");
+        return 0;
+    }
+    if ((r = catalog_db_latest_set(cat, db_id, o->set_id)) < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(o->why, sizeof o->why, "no complete set holds it");
+        return 0;
+    }
+    struct catalog_file_incr x;
+    struct catalog_set_file f;
+    if ((r = catalog_file_incr_get(cat, o->set_id, db_id, &x)) < 0)
+        return -1;
+    if (r == 0 || !x.pagemap[0]) {
+        snprintf(o->why, sizeof o->why, "its origin set %s has no page map", o->set_id);
+        return 0;
+    }
+    if ((r = catalog_set_file_get(cat, o->set_id, db_path, &f)) < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(o->why, sizeof o->why, "its origin set %s is gone", o->set_id);
+        return 0;
+    }
+    o->page_size = (uint32_t)f.page_size;
+    snprintf(o->replica_id, sizeof o->replica_id, "%s", f.replica_id ? f.replica_id : "");
+    snprintf(o->dbiid, sizeof o->dbiid, "%s", f.dbiid ? f.dbiid : "");
+    catalog_set_file_done(&f);
+    char *dir = target_set_dir(t, o->set_id);
+    o->pagemap_path = dv_path_join(dir, x.pagemap);
+    free(dir);
+    snprintf(o->pagemap_sha256, sizeof o->pagemap_sha256, "%s", x.pagemap_sha256);
+    struct stat st;
+    if (!dv_path_is_safe_rel(x.pagemap) || stat(o->pagemap_path, &st) != 0) {
+        snprintf(o->why, sizeof o->why, "its origin set %s is gone from the target", o->set_id);
+        return 0;
+    }
+    o->usable = true;
+    return 0;
+}
+
+/* ---- backup of one database ------------------------------------------------------------ */
+
+struct ib {
+    const char *src;
+    const struct incr_origin *o;
+    struct incr_result *r;
+    struct dv_job *job;
+    sqlite3 *db;
+    bool in_txn;
+    int src_fd, wal_fd;
+    char *walp;
+    struct wal_info w;
+    struct pagemap_hasher *h;
+    unsigned char *filed; /* digests of the file's pages (base pages) */
+    uint64_t base_pages;
+};
+
+static int ib_sqlerr(struct ib *c, const char *step)
+{
+    dv_seterr("%s: %s", step, c->db ? sqlite3_errmsg(c->db) : "cannot open");
+    return -1;
+}
+
+static int ib_text(sqlite3 *db, const char *sql, const char *arg, char *out, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
+        return -1;
+    }
+    if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(out, n, "%s", t ? (const char *)t : "");
+    } else if (rc != SQLITE_DONE) {
+        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Add the NLO names db references now (attachments.nlo) to r->refs (unsorted, dups). */
+static int add_refs(sqlite3 *db, struct incr_result *r)
+{
+    char has[8];
+    if (ib_text(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='attachments'",
+                NULL, has, sizeof has) != 0)
+        return -1;
+    if (strcmp(has, "0") == 0)
+        return 0;
+    sqlite3_stmt *st;
+    const char *sql = "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r->refs = dv_realloc(r->refs, (r->nrefs + 1) * sizeof *r->refs);
+        r->refs[r->nrefs++] = dv_strdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void refs_sort_unique(struct incr_result *r)
+{
+    if (!r->nrefs)
+        return;
+    qsort(r->refs, r->nrefs, sizeof *r->refs, cmp_str);
+    size_t k = 1;
+    for (size_t i = 1; i < r->nrefs; i++) {
+        if (strcmp(r->refs[i], r->refs[k - 1]) == 0)
+            free(r->refs[i]);
+        else
+            r->refs[k++] = r->refs[i];
+    }
+    r->nrefs = k;
+}
+
+static int ib_begin(struct ib *c)
+{
+    c->src_fd = open(c->src, O_RDONLY | O_CLOEXEC);
+    if (c->src_fd < 0) {
+        dv_syserr("open");
+        return -1;
+    }
+    if (sqlite3_open_v2(c->src, &c->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return ib_sqlerr(c, "open read-only");
+    sqlite3_busy_timeout(c->db, INCR_BUSY_MS);
+    if (sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK)
+        return ib_sqlerr(c, "no checkpoint on close");
+    char mode[32], buf[32], has[8];
+    if (ib_text(c->db, "PRAGMA journal_mode", NULL, mode, sizeof mode) != 0)
+        return -1;
+    c->r->wal_mode = strcmp(mode, "wal") == 0;
+    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return ib_sqlerr(c, "BEGIN");
+    c->in_txn = true;
+    if (ib_text(c->db, "SELECT count(*) FROM sqlite_master", NULL, buf, sizeof buf) != 0 ||
+        ib_text(c->db, "PRAGMA page_size", NULL, buf, sizeof buf) != 0)
+        return -1;
+    c->r->page_size = (uint32_t)strtoul(buf, NULL, 10);
+    if (ib_text(c->db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='dbinfo'",
+                NULL, has, sizeof has) != 0)
+        return -1;
+    if (strcmp(has, "0") != 0) {
+        const char *q = "SELECT value FROM dbinfo WHERE key=?";
+        if (ib_text(c->db, q, "replica_id", c->r->replica_id, sizeof c->r->replica_id) ||
+            ib_text(c->db, q, "dbiid", c->r->dbiid, sizeof c->r->dbiid))
+            return -1;
+    }
+    struct stat sb;
+    if (fstat(c->src_fd, &sb) != 0) {
+        dv_syserr("stat");
+        return -1;
+    }
+    c->r->base_size = (uint64_t)sb.st_size;
+    return add_refs(c->db, c->r);
+}
+
+/* Digest every page of the file up to the size seen at begin. */
+static int ib_read_file(struct ib *c)
+{
+    uint32_t ps = c->r->page_size;
+    c->base_pages = c->r->base_size / ps; /* a torn partial last page is never SQLite's */
+    c->filed = dv_calloc(c->base_pages ? c->base_pages : 1, PAGEMAP_DIGEST);
+    unsigned char *buf = dv_malloc((size_t)ps * INCR_CHUNK_PAGES);
+    int rc = 0;
+    for (uint64_t pg = 0; pg < c->base_pages && rc == 0; pg += INCR_CHUNK_PAGES) {
+        if (job_cancelled(c->job)) {
+            dv_seterr("cancelled");
+            rc = -1;
+            break;
+        }
+        uint64_t cnt = c->base_pages - pg < INCR_CHUNK_PAGES ? c->base_pages - pg
+                                                               : INCR_CHUNK_PAGES;
+        size_t want = (size_t)(cnt * ps);
+        ssize_t got = dv_pread_full(c->src_fd, buf, want, (off_t)(pg * ps));
+        if (got < 0) {
+            dv_syserr("read");
+            rc = -1;
+            break;
+        }
+        if ((size_t)got < want) /* shrank under us (a checkpoint truncated): zeros, as hotcopy */
+            memset(buf + got, 0, want - (size_t)got);
+        for (uint64_t i = 0; i < cnt; i++)
+            pagemap_digest(c->h, buf + i * ps, ps, c->filed + (pg + i) * PAGEMAP_DIGEST);
+        job_advance(c->job, 0, want, NULL);
+        if (pg < c->base_pages / 2 && pg + cnt >= c->base_pages / 2)
+            test_hook("read.half");
+    }
+    free(buf);
+    return rc;
+}
+
+/* Index of pgno in c->w.pages, or -1. */
+static long wal_index_of(const struct wal_info *w, uint32_t pgno)
+{
+    size_t lo = 0, hi = w->npages;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (w->pages[mid].pgno < pgno)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < w->npages && w->pages[lo].pgno == pgno ? (long)lo : -1;
+}
+
+/*
+ * The stop: scan the WAL, form the image's page map (file digests, replaced by the WAL's
+ * images). Returns 0, 1 when the WAL was restarted meanwhile (scan again), -1.
+ */
+static int ib_stop(struct ib *c, struct pagemap *pm)
+{
+    uint32_t ps = c->r->page_size;
+    wal_info_free(&c->w);
+    if (c->wal_fd >= 0)
+        close(c->wal_fd);
+    c->wal_fd = -1;
+    if (c->r->wal_mode) {
+        if (wal_scan_path(c->walp, NULL, &c->w, &c->wal_fd) != 0)
+            return -1;
+        if (c->w.ncommits && c->w.page_size != ps) {
+            dv_seterr("WAL %s: page size %u, the database has %u", c->walp, c->w.page_size, ps);
+            return -1;
+        }
+    }
+    uint64_t final = c->w.ncommits ? (uint64_t)c->w.db_pages * ps : c->base_pages * ps;
+    pagemap_init(pm, ps, final);
+    unsigned char zero_d[PAGEMAP_DIGEST];
+    unsigned char *zero = dv_calloc(1, ps);
+    pagemap_digest(c->h, zero, ps, zero_d);
+    free(zero);
+    for (uint64_t pg = 1; pg <= pm->npages; pg++)
+        memcpy(pagemap_at(pm, pg),
+               pg <= c->base_pages ? c->filed + (pg - 1) * PAGEMAP_DIGEST : zero_d,
+               PAGEMAP_DIGEST);
+    if (!c->w.ncommits)
+        return 0;
+    unsigned char *buf = dv_malloc((size_t)ps * INCR_CHUNK_PAGES);
+    int rc = 0;
+    for (size_t i = 0; i < c->w.npages && rc == 0; i += INCR_CHUNK_PAGES) {
+        size_t n = c->w.npages - i < INCR_CHUNK_PAGES ? c->w.npages - i : INCR_CHUNK_PAGES;
+        rc = wal_read_pages(c->wal_fd, c->walp, &c->w, i, n, buf);
+        for (size_t k = 0; rc == 0 && k < n; k++)
+            pagemap_digest(c->h, buf + k * ps, ps, pagemap_at(pm, c->w.pages[i + k].pgno));
+    }
+    free(buf);
+    if (rc != 0)
+        pagemap_done(pm);
+    c->r->delta_pages = (uint32_t)c->w.npages;
+    return rc;
+}
+
+/* One page of the image into buf: 0, 1 (WAL restarted), -1. */
+static int ib_page(struct ib *c, uint64_t pgno, unsigned char *buf)
+{
+    uint32_t ps = c->r->page_size;
+    long wi = c->w.ncommits ? wal_index_of(&c->w, (uint32_t)pgno) : -1;
+    if (wi >= 0)
+        return wal_read_pages(c->wal_fd, c->walp, &c->w, (size_t)wi, 1, buf);
+    memset(buf, 0, ps);
+    if (pgno <= c->base_pages &&
+        dv_pread_full(c->src_fd, buf, ps, (off_t)((pgno - 1) * ps)) < 0) {
+        dv_syserr("read page %llu", (unsigned long long)pgno);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Write the .inc: the pages of pm that differ from the origin's map, as runs. Returns 0,
+ * 1 (WAL restarted: the caller scans again and rewrites), -1.
+ */
+static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pagemap *om,
+                        const char *path, const char *set_id)
+{
+    uint32_t ps = c->r->page_size;
+    /* the changed pages, as runs */
+    uint64_t nruns = 0, stored = 0;
+    uint64_t (*runs)[2] = NULL; /* first pgno, page count */
+    for (uint64_t pg = 1; pg <= pm->npages; pg++) {
+        bool changed = pg > om->npages ||
+                       memcmp(pagemap_at(pm, pg), pagemap_at(om, pg), PAGEMAP_DIGEST) != 0;
+        if (!changed)
+            continue;
+        stored++;
+        if (nruns && runs[nruns - 1][0] + runs[nruns - 1][1] == pg) {
+            runs[nruns - 1][1]++;
+        } else {
+            if ((nruns & (nruns - 1)) == 0)
+                runs = dv_realloc(runs, (nruns ? nruns * 2 : 1) * sizeof *runs);
+            runs[nruns][0] = pg;
+            runs[nruns][1] = 1;
+            nruns++;
+        }
+    }
+    struct incr_header h = {.page_size = ps, .origin_size = om->size, .final_size = pm->size,
+                            .run_count = (uint32_t)nruns, .pages_stored = stored,
+                            .pages_total = pm->npages};
+    snprintf(h.origin, sizeof h.origin, "%s", c->o->set_id);
+    snprintf(h.set_id, sizeof h.set_id, "%s", set_id);
+    snprintf(h.replica_id, sizeof h.replica_id, "%s", c->r->replica_id);
+    snprintf(h.dbiid, sizeof h.dbiid, "%s", c->r->dbiid);
+    struct inc_writer w = {.fd = -1, .tmp = dv_asprintf("%s.tmp.%ld", path, (long)getpid())};
+    w.sha = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(w.sha, EVP_sha256(), NULL);
+    unsigned char hb[INCR_HDR_SIZE], *page = dv_malloc(ps);
+    unsigned char dg[PAGEMAP_DIGEST];
+    int rc = -1;
+    w.fd = open(w.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (w.fd < 0) {
+        dv_syserr("create %s", w.tmp);
+        goto out;
+    }
+    hdr_encode(&h, hb);
+    if (iw_write(&w, hb, sizeof hb) != 0)
+        goto out;
+    for (uint64_t i = 0; i < nruns; i++) {
+        unsigned char rh[INCR_RUN_HDR], rt[INCR_RUN_TRAILER] = {0};
+        be64(rh, (runs[i][0] - 1) * ps);
+        be64(rh + 8, runs[i][1] * ps);
+        uint32_t crc = delta_crc32c(0, rh, sizeof rh);
+        if (iw_write(&w, rh, sizeof rh) != 0)
+            goto out;
+        for (uint64_t pg = runs[i][0]; pg < runs[i][0] + runs[i][1]; pg++) {
+            int pr = ib_page(c, pg, page);
+            if (pr != 0) {
+                rc = pr;
+                goto out;
+            }
+            pagemap_digest(c->h, page, ps, dg);
+            if (memcmp(dg, pagemap_at(pm, pg), PAGEMAP_DIGEST) != 0) {
+                dv_seterr("page %llu changed while it was read (a bug: please report)",
+                          (unsigned long long)pg);
+                goto out;
+            }
+            crc = delta_crc32c(crc, page, ps);
+            if (iw_write(&w, page, ps) != 0)
+                goto out;
+        }
+        be32(rt, crc);
+        if (iw_write(&w, rt, sizeof rt) != 0)
+            goto out;
+        job_advance(c->job, 0, 0, NULL);
+    }
+    unsigned char tr[INCR_TRAILER_SIZE] = {0};
+    memcpy(tr, INCR_TRAIL_MAGIC, 8);
+    be32(tr + 8, (uint32_t)nruns);
+    unsigned int mdlen;
+    EVP_DigestFinal_ex(w.sha, tr + 16, &mdlen);
+    if (dv_write_all(w.fd, tr, sizeof tr) != 0) {
+        dv_syserr("write %s", w.tmp);
+        goto out;
+    }
+    w.size += sizeof tr;
+    dv_crashpoint("incr.inc_written");
+    if (fsync(w.fd) != 0) {
+        dv_syserr("fsync %s", w.tmp);
+        goto out;
+    }
+    int cr = close(w.fd);
+    w.fd = -1;
+    if (cr != 0 || rename(w.tmp, path) != 0) {
+        dv_syserr("rename %s to %s", w.tmp, path);
+        goto out;
+    }
+    if (dv_fsync_parent(path) != 0 || dv_sha256_file_hex(path, c->r->inc_sha256) != 0) {
+        unlink(path);
+        goto out;
+    }
+    c->r->runs = (uint32_t)nruns;
+    c->r->pages_stored = stored;
+    c->r->pages_total = pm->npages;
+    c->r->inc_size = w.size;
+    rc = 0;
+out:
+    if (w.fd >= 0)
+        close(w.fd);
+    if (rc != 0)
+        unlink(w.tmp);
+    free(w.tmp);
+    EVP_MD_CTX_free(w.sha);
+    free(page);
+    free(runs);
+    return rc;
+}
+
+/* End the snapshot and close SQLite, then (only then) our descriptors of the file. */
+static void ib_end(struct ib *c)
+{
+    if (c->in_txn)
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    c->in_txn = false;
+    if (c->db)
+        sqlite3_close(c->db);
+    c->db = NULL;
+    if (c->src_fd >= 0)
+        close(c->src_fd);
+    if (c->wal_fd >= 0)
+        close(c->wal_fd);
+    c->src_fd = c->wal_fd = -1;
+}
+
+/* The references just after the stop, by a second short read transaction. */
+static int refs_after_stop(const char *src, struct incr_result *r)
+{
+    sqlite3 *db = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(src, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, INCR_BUSY_MS);
+        rc = add_refs(db, r);
+    } else {
+        dv_seterr("open read-only: %s", db ? sqlite3_errmsg(db) : "out of memory");
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+void incr_result_done(struct incr_result *r)
+{
+    if (!r)
+        return;
+    backup_names_free(r->refs, r->nrefs);
+    r->refs = NULL;
+    r->nrefs = 0;
+}
+
+int incr_backup_db(const char *src, const char *inc_path, const char *pagemap_path,
+                   const struct incr_origin *o, const char *set_id, struct dv_job *job,
+                   struct incr_result *r)
+{
+    double t0 = dv_mono();
+    memset(r, 0, sizeof *r);
+    struct ib c = {.src = src, .o = o, .r = r, .job = job, .src_fd = -1, .wal_fd = -1};
+    c.walp = wal_path_of(src);
+    c.h = pagemap_hasher_new();
+    struct pagemap om = {0}, pm = {0};
+    const char *step = "begin";
+    int rc = -1;
+    bool inc_written = false;
+    if (ib_begin(&c) != 0)
+        goto out;
+    if (r->page_size != o->page_size)
+        snprintf(r->why, sizeof r->why, "page size changed (%u -> %u)", o->page_size,
+                 r->page_size);
+    else if (strcmp(r->replica_id, o->replica_id) != 0)
+        snprintf(r->why, sizeof r->why, "replica id changed (%s -> %s)", o->replica_id,
+                 r->replica_id);
+    else if (strcmp(r->dbiid, o->dbiid) != 0)
+        snprintf(r->why, sizeof r->why, "instance id changed (%s -> %s)", o->dbiid, r->dbiid);
+    else if (pagemap_read(o->pagemap_path, o->pagemap_sha256, &om) != 0)
+        snprintf(r->why, sizeof r->why, "origin page map unusable: %.200s", dv_err());
+    else if (om.page_size != r->page_size)
+        snprintf(r->why, sizeof r->why, "origin page map has page size %u", om.page_size);
+    if (r->why[0]) {
+        rc = 1;
+        goto out;
+    }
+    step = "read";
+    if (ib_read_file(&c) != 0)
+        goto out;
+    dv_crashpoint("incr.read");
+    for (int tries = 0;; tries++) {
+        step = "stop";
+        pagemap_done(&pm);
+        int s = ib_stop(&c, &pm);
+        if (s == 0) {
+            step = "write";
+            s = ib_write_inc(&c, &pm, &om, inc_path, set_id);
+        }
+        if (s < 0)
+            goto out;
+        if (s == 0)
+            break;
+        if (tries == INCR_RESCANS) {
+            dv_seterr("the WAL %s kept restarting during the copy", c.walp);
+            goto out;
+        }
+    }
+    inc_written = true;
+    test_hook("written");
+    step = "references";
+    if (refs_after_stop(src, r) != 0)
+        goto out;
+    ib_end(&c);
+    refs_sort_unique(r);
+    step = "page map";
+    if (pagemap_write(pagemap_path, &pm, r->pagemap_sha256) != 0)
+        goto out;
+    r->final_size = pm.size;
+    rc = 0;
+out:
+    if (rc < 0) {
+        dv_preferr("incremental %s (%s)", src, step);
+        if (inc_written)
+            unlink(inc_path);
+        incr_result_done(r);
+    }
+    if (rc == 1)
+        incr_result_done(r);
+    ib_end(&c);
+    wal_info_free(&c.w);
+    pagemap_done(&om);
+    pagemap_done(&pm);
+    pagemap_hasher_free(c.h);
+    free(c.filed);
+    free(c.walp);
+    r->seconds = dv_mono() - t0;
+    return rc;
+}
+
+/* ---- restore: the chain ---------------------------------------------------------------- */
+
+struct link {
+    char set_id[32];
+    struct catalog_set_file f;
+    struct catalog_file_incr x;
+};
+
+static void links_free(struct link *l, int n)
+{
+    for (int i = 0; i < n; i++)
+        catalog_set_file_done(&l[i].f);
+    free(l);
+}
+
+/* The chain of db_path from set_id back to its full copy: l[0] = the full one. */
+static int chain_links(struct catalog *cat, const char *set_id, const char *db_path,
+                       struct link **out, int *nout)
+{
+    struct link *l = NULL;
+    int n = 0;
+    char cur[32];
+    snprintf(cur, sizeof cur, "%s", set_id);
+    for (;;) {
+        if (n >= 10000) {
+            dv_seterr("the chain of %s from set %s does not end (a loop?)", db_path, set_id);
+            goto fail;
+        }
+        struct catalog_set s;
+        int r = catalog_set_get(cat, cur, &s);
+        if (r < 0)
+            goto fail;
+        if (r == 0 || s.status != CATALOG_SET_COMPLETE) {
+            dv_seterr("set %s, which set %s needs for %s, is %s", cur, set_id, db_path,
+                      r == 0 ? "gone" : catalog_set_status_name(s.status));
+            goto fail;
+        }
+        l = dv_realloc(l, (size_t)(n + 1) * sizeof *l);
+        memset(&l[n], 0, sizeof l[n]);
+        snprintf(l[n].set_id, sizeof l[n].set_id, "%s", cur);
+        if ((r = catalog_set_file_get(cat, cur, db_path, &l[n].f)) < 0)
+            goto fail;
+        if (r == 0) {
+            dv_seterr("database '%s' is not in backup set %s", db_path, cur);
+            goto fail;
+        }
+        n++;
+        if (!dv_path_is_safe_rel(l[n - 1].f.path)) {
+            dv_seterr("catalog: unsafe path '%s' in set %s", l[n - 1].f.path, cur);
+            goto fail;
+        }
+        if (catalog_file_incr_get(cat, cur, l[n - 1].f.db_id, &l[n - 1].x) < 0)
+            goto fail;
+        if (l[n - 1].x.kind != CATALOG_SET_INCREMENTAL)
+            break;
+        if (!l[n - 1].x.origin[0]) {
+            dv_seterr("set %s: incremental file of %s without an origin", cur, db_path);
+            goto fail;
+        }
+        snprintf(cur, sizeof cur, "%s", l[n - 1].x.origin);
+    }
+    for (int i = 0; i < n / 2; i++) { /* oldest first */
+        struct link tmp = l[i];
+        l[i] = l[n - 1 - i];
+        l[n - 1 - i] = tmp;
+    }
+    *out = l;
+    *nout = n;
+    return 0;
+fail:
+    links_free(l, n);
+    return -1;
+}
+
+int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id,
+                     const char *db_path, const char *out_path, struct dv_job *job, int *links)
+{
+    struct link *l = NULL;
+    int n = 0, fd = -1, rc = -1;
+    struct pagemap want = {0}, got = {0};
+    if (chain_links(cat, set_id, db_path, &l, &n) != 0)
+        return -1;
+    if (links)
+        *links = n;
+    job_phase(job, "restore", (uint64_t)n, 0);
+    /* 1. the full copy the chain starts with */
+    char *dir = target_set_dir(t, l[0].set_id);
+    char *src = dv_path_join(dir, l[0].f.path);
+    free(dir);
+    char sha[65];
+    if (dv_sha256_file_hex(src, sha) != 0)
+        goto out;
+    if (strcmp(sha, l[0].f.sha256) != 0) {
+        dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", src, sha, l[0].f.sha256);
+        goto out;
+    }
+    if (dv_copy_file_atomic(src, out_path, 0600) != 0)
+        goto out;
+    if (l[0].f.delta_mode == CATALOG_DELTA_KEEP) {
+        struct delta_header dh;
+        char dsha[65];
+        if (!l[0].f.delta_location || delta_verify(l[0].f.delta_location, &dh, dsha) != 0) {
+            if (!l[0].f.delta_location)
+                dv_seterr("set %s keeps a delta for %s but the catalog does not say where",
+                          l[0].set_id, db_path);
+            goto out;
+        }
+        if (l[0].f.delta_sha256 && strcmp(dsha, l[0].f.delta_sha256) != 0) {
+            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s",
+                      l[0].f.delta_location, dsha, l[0].f.delta_sha256);
+            goto out;
+        }
+        if (delta_apply(l[0].f.delta_location, out_path) != 0)
+            goto out;
+    }
+    job_advance(job, 1, 0, l[0].set_id);
+    /* 2. each incremental, in order */
+    fd = open(out_path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        dv_syserr("%s", out_path);
+        goto out;
+    }
+    for (int i = 1; i < n; i++) {
+        char *d = target_set_dir(t, l[i].set_id);
+        char *p = dv_path_join(d, l[i].f.path);
+        free(d);
+        int r = incr_file_apply(p, l[i].f.sha256, l[i - 1].set_id, (uint32_t)l[i].f.page_size,
+                                fd, out_path, NULL);
+        if (r != 0)
+            dv_preferr("set %s", l[i].set_id);
+        free(p);
+        if (r != 0)
+            goto out;
+        job_advance(job, 1, 0, l[i].set_id);
+    }
+    /* 3. the result against the set's page map */
+    struct link *last = &l[n - 1];
+    if (last->x.pagemap[0]) {
+        char *d = target_set_dir(t, last->set_id);
+        char *p = dv_path_join(d, last->x.pagemap);
+        free(d);
+        int r = pagemap_read(p, last->x.pagemap_sha256, &want);
+        free(p);
+        if (r != 0 || pagemap_of_copy(out_path, NULL, want.page_size, &got) != 0)
+            goto out;
+        if (got.size != want.size) {
+            dv_seterr("rebuilt %s of set %s has %llu bytes, its page map says %llu", db_path,
+                      set_id, (unsigned long long)got.size, (unsigned long long)want.size);
+            goto out;
+        }
+        for (uint64_t pg = 1; pg <= want.npages; pg++) {
+            if (memcmp(pagemap_at(&got, pg), pagemap_at(&want, pg), PAGEMAP_DIGEST) != 0) {
+                dv_seterr("rebuilt %s of set %s: page %llu differs from the set's page map",
+                          db_path, set_id, (unsigned long long)pg);
+                goto out;
+            }
+        }
+    } else if (n > 1) {
+        dv_seterr("set %s has no page map for %s", set_id, db_path);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        unlink(out_path);
+    pagemap_done(&want);
+    pagemap_done(&got);
+    free(src);
+    links_free(l, n);
+    return rc;
+}
+
+int chain_verify(struct catalog *cat, struct target *t, const char *set_id, const char *db_path)
+{
+    char *tmp = dv_asprintf("%s/.verify-chain.%ld", target_path(t), (long)getpid());
+    int rc = incr_chain_build(cat, t, set_id, db_path, tmp, NULL, NULL);
+    if (rc == 0)
+        rc = restore_integrity_check(tmp);
+    if (rc != 0)
+        dv_preferr("verify %s in set %s", db_path, set_id);
+    unlink(tmp);
+    free(tmp);
+    return rc;
+}

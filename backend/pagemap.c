@@ -1,0 +1,240 @@
+/* pagemap.c - see pagemap.h; format in docs/formats.md ".pagemap". */
+#include "pagemap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "delta.h"
+#include "util.h"
+
+#define PM_MAGIC "DVPGMAP"
+#define PM_CHUNK_PAGES 256
+
+struct pagemap_hasher {
+    EVP_MD_CTX *ctx;
+    EVP_MD *md;
+};
+
+struct pagemap_hasher *pagemap_hasher_new(void)
+{
+    struct pagemap_hasher *h = dv_calloc(1, sizeof *h);
+    h->ctx = EVP_MD_CTX_new();
+    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!h->ctx || !h->md) {
+        fprintf(stderr, "dvault: OpenSSL has no SHA-256\n");
+        abort();
+    }
+    return h;
+}
+
+void pagemap_hasher_free(struct pagemap_hasher *h)
+{
+    if (!h)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_free(h->md);
+    free(h);
+}
+
+void pagemap_digest(struct pagemap_hasher *h, const void *page, size_t n,
+                    unsigned char out[PAGEMAP_DIGEST])
+{
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1 || EVP_DigestUpdate(h->ctx, page, n) != 1 ||
+        EVP_DigestFinal_ex(h->ctx, full, &len) != 1 || len < PAGEMAP_DIGEST)
+        abort(); /* cannot fail for SHA-256 short of memory exhaustion */
+    memcpy(out, full, PAGEMAP_DIGEST);
+}
+
+void pagemap_init(struct pagemap *m, uint32_t page_size, uint64_t size)
+{
+    m->page_size = page_size;
+    m->size = size;
+    m->npages = page_size ? (size + page_size - 1) / page_size : 0;
+    m->d = dv_calloc(m->npages ? m->npages : 1, PAGEMAP_DIGEST);
+}
+
+void pagemap_done(struct pagemap *m)
+{
+    if (!m)
+        return;
+    free(m->d);
+    memset(m, 0, sizeof *m);
+}
+
+static void be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+static void be64(unsigned char *p, uint64_t v)
+{
+    be32(p, (uint32_t)(v >> 32));
+    be32(p + 4, (uint32_t)v);
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
+}
+
+int pagemap_write(const char *path, const struct pagemap *m, char sha256_hex[65])
+{
+    size_t body = (size_t)m->npages * PAGEMAP_DIGEST;
+    size_t len = PAGEMAP_HDR_SIZE + body + 32;
+    unsigned char *buf = dv_calloc(1, len);
+    memcpy(buf, PM_MAGIC, 8);
+    be32(buf + 8, PAGEMAP_VERSION);
+    be32(buf + 12, m->page_size);
+    be64(buf + 16, m->npages);
+    be64(buf + 24, m->size);
+    be32(buf + 32, PAGEMAP_DIGEST);
+    be32(buf + 36, PAGEMAP_ALGO_SHA256_128);
+    be32(buf + 60, delta_crc32c(0, buf, 60));
+    memcpy(buf + PAGEMAP_HDR_SIZE, m->d, body);
+    char hex[65];
+    dv_sha256_hex(buf, PAGEMAP_HDR_SIZE + body, hex);
+    dv_unhex(hex, buf + PAGEMAP_HDR_SIZE + body, 32);
+    int rc = dv_write_atomic(path, buf, len, 0600);
+    if (rc == 0 && sha256_hex)
+        dv_sha256_hex(buf, len, sha256_hex);
+    free(buf);
+    return rc;
+}
+
+int pagemap_read(const char *path, const char *expect_sha256, struct pagemap *m)
+{
+    memset(m, 0, sizeof *m);
+    char *buf = NULL;
+    size_t len = 0;
+    if (dv_read_file(path, &buf, &len) != 0)
+        return -1;
+    const unsigned char *u = (const unsigned char *)buf;
+    int rc = -1;
+    if (len < PAGEMAP_HDR_SIZE + 32 || memcmp(u, PM_MAGIC, 8) != 0) {
+        dv_seterr("%s: not a page map", path);
+        goto out;
+    }
+    if (rd32(u + 60) != delta_crc32c(0, u, 60)) {
+        dv_seterr("%s: page map header checksum mismatch", path);
+        goto out;
+    }
+    if (rd32(u + 8) != PAGEMAP_VERSION || rd32(u + 32) != PAGEMAP_DIGEST ||
+        rd32(u + 36) != PAGEMAP_ALGO_SHA256_128) {
+        dv_seterr("%s: page map version %u / digest %u / algorithm %u not supported", path,
+                  rd32(u + 8), rd32(u + 32), rd32(u + 36));
+        goto out;
+    }
+    uint32_t ps = rd32(u + 12);
+    uint64_t np = rd64(u + 16), size = rd64(u + 24);
+    if (ps < 512 || ps > 65536 || (ps & (ps - 1)) || np != (size + ps - 1) / ps ||
+        np > (len - PAGEMAP_HDR_SIZE - 32) / PAGEMAP_DIGEST ||
+        len != PAGEMAP_HDR_SIZE + np * PAGEMAP_DIGEST + 32) {
+        dv_seterr("%s: page map size %zu does not match its header (%llu pages of %u)", path, len,
+                  (unsigned long long)np, ps);
+        goto out;
+    }
+    char hex[65], want[65];
+    dv_sha256_hex(u, len - 32, hex);
+    dv_hex(u + len - 32, 32, want);
+    if (strcmp(hex, want) != 0) {
+        dv_seterr("%s: page map trailer checksum mismatch (corrupt)", path);
+        goto out;
+    }
+    if (expect_sha256 && expect_sha256[0]) {
+        dv_sha256_hex(u, len, hex);
+        if (strcmp(hex, expect_sha256) != 0) {
+            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", path, hex,
+                      expect_sha256);
+            goto out;
+        }
+    }
+    pagemap_init(m, ps, size);
+    memcpy(m->d, u + PAGEMAP_HDR_SIZE, np * PAGEMAP_DIGEST);
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
+                    struct pagemap *m)
+{
+    memset(m, 0, sizeof *m);
+    int fd = open(copy_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        dv_syserr("%s", copy_path);
+        return -1;
+    }
+    struct delta_reader *dr = NULL;
+    uint64_t base = (uint64_t)lseek(fd, 0, SEEK_END), size = base;
+    if (delta_path) {
+        if (!(dr = delta_reader_open(delta_path))) {
+            close(fd);
+            return -1;
+        }
+        size = delta_reader_header(dr)->final_size;
+    }
+    pagemap_init(m, page_size, size);
+    struct pagemap_hasher *h = pagemap_hasher_new();
+    unsigned char *buf = dv_malloc((size_t)page_size * PM_CHUNK_PAGES);
+    uint32_t dpg = 0;
+    const void *dpage = NULL;
+    int rc = -1, r;
+    if (dr && (r = delta_reader_next(dr, &dpg, &dpage)) <= 0) {
+        if (r < 0)
+            goto out;
+        dpg = 0;
+    }
+    for (uint64_t pg = 1; pg <= m->npages; pg += PM_CHUNK_PAGES) {
+        uint64_t cnt = m->npages - pg + 1 < PM_CHUNK_PAGES ? m->npages - pg + 1 : PM_CHUNK_PAGES;
+        uint64_t off = (pg - 1) * page_size;
+        size_t want = (size_t)(cnt * page_size);
+        memset(buf, 0, want);
+        if (off < base) {
+            size_t avail = base - off < want ? (size_t)(base - off) : want;
+            if (dv_pread_full(fd, buf, avail, (off_t)off) < 0) {
+                dv_syserr("read %s", copy_path);
+                goto out;
+            }
+        }
+        for (uint64_t i = 0; i < cnt; i++) {
+            const unsigned char *p = buf + i * page_size;
+            if (dpg && dpg == pg + i) {
+                p = dpage;
+                if ((r = delta_reader_next(dr, &dpg, &dpage)) < 0)
+                    goto out;
+                if (r == 0)
+                    dpg = 0;
+            }
+            size_t plen = page_size;
+            if ((pg + i) * page_size > size) /* a short last page (never in SQLite) */
+                plen = (size_t)(size - (pg + i - 1) * page_size);
+            pagemap_digest(h, p, plen, pagemap_at(m, pg + i));
+        }
+    }
+    rc = 0;
+out:
+    if (rc != 0) {
+        dv_preferr("page map of %s", copy_path);
+        pagemap_done(m);
+    }
+    free(buf);
+    pagemap_hasher_free(h);
+    delta_reader_free(dr);
+    close(fd);
+    return rc;
+}

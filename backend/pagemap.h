@@ -1,0 +1,70 @@
+/*
+ * pagemap.h - per-page digests of a database image (the .pagemap file).
+ *
+ * A page map holds one 128-bit digest per page of a consistent database image: the first 16
+ * bytes of the SHA-256 of the page (SHA-256 through OpenSSL EVP; measured 1.6 GB/s on 4 KiB
+ * pages against 0.6 GB/s for BLAKE2b-512 on the build machine, which has SHA extensions).
+ * Each backup set stores `<db>.pagemap` beside a database's copy (full) or incremental file;
+ * the next incremental compares its own page digests with it and stores only the pages
+ * that differ. Restore checks the rebuilt image against the map of the set restored.
+ *
+ * Byte layout (version 1, integers big-endian; docs/formats.md ".pagemap"):
+ *   header  64 bytes  "DVPGMAP\0", version u32, page size u32, page count u64, image size
+ *                     u64, digest length u32 (16), algorithm u32 (1 = SHA-256/128),
+ *                     reserved, CRC32C of bytes 0..59 at 60
+ *   digests page count x 16 bytes, page 1 first
+ *   trailer 32 bytes  SHA-256 of every byte before it
+ */
+#ifndef DV_PAGEMAP_H
+#define DV_PAGEMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAGEMAP_VERSION 1
+#define PAGEMAP_HDR_SIZE 64
+#define PAGEMAP_DIGEST 16
+#define PAGEMAP_ALGO_SHA256_128 1
+
+struct pagemap {
+    uint32_t page_size;
+    uint64_t npages;    /* pages of the image (image size / page size, rounded up) */
+    uint64_t size;      /* bytes of the image */
+    unsigned char *d;   /* npages * PAGEMAP_DIGEST bytes */
+};
+
+/* Digest of pages: a reusable context (one per thread). */
+struct pagemap_hasher;
+struct pagemap_hasher *pagemap_hasher_new(void);
+void pagemap_hasher_free(struct pagemap_hasher *h);
+/* 16-byte digest of n bytes (a page). */
+void pagemap_digest(struct pagemap_hasher *h, const void *page, size_t n,
+                    unsigned char out[PAGEMAP_DIGEST]);
+
+/* Initialise an empty map for npages pages of page_size (digests zeroed); _done frees. */
+void pagemap_init(struct pagemap *m, uint32_t page_size, uint64_t size);
+void pagemap_done(struct pagemap *m);
+/* Pointer to the digest of page pgno (1-based). */
+static inline unsigned char *pagemap_at(const struct pagemap *m, uint64_t pgno)
+{
+    return m->d + (pgno - 1) * PAGEMAP_DIGEST;
+}
+
+/* Write m to path atomically; sha256_hex (may be NULL) gets the file's SHA-256. 0 or -1. */
+int pagemap_write(const char *path, const struct pagemap *m, char sha256_hex[65]);
+/*
+ * Read and check path (header CRC, size, trailer SHA-256; and the whole file's SHA-256
+ * against expect_sha256 unless it is NULL or ""). m is initialised. 0, or -1 with dv_err()
+ * naming the file and what is wrong (m is then empty).
+ */
+int pagemap_read(const char *path, const char *expect_sha256, struct pagemap *m);
+
+/*
+ * The page map of a consistent image stored as a copy plus an optional kept .delta
+ * (delta_path NULL: the copy is the image). The delta's pages replace the copy's; the image
+ * size is the delta's final size. page_size is the database's. 0 or -1.
+ */
+int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
+                    struct pagemap *m);
+
+#endif

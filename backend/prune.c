@@ -1,0 +1,582 @@
+/* prune.c - see prune.h. */
+#include "prune.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "target.h"
+#include "util.h"
+
+#define POOL_BATCH 1000
+
+const char *prune_why_text(enum prune_why w)
+{
+    switch (w) {
+    case PRUNE_KEEP_NEWEST:
+        return "among the newest keep_sets complete sets";
+    case PRUNE_KEEP_YOUNG:
+        return "younger than keep_days";
+    case PRUNE_KEEP_NEWEST_FULL:
+        return "the newest complete full set";
+    case PRUNE_KEEP_ORIGIN:
+        return "a retained incremental set is based on it";
+    case PRUNE_KEEP_FAILED_NEW:
+        return "failed, newer than the newest complete set (kept for inspection)";
+    case PRUNE_KEEP_RUNNING:
+        return "running";
+    case PRUNE_GO_OLD:
+        return "outside the retention";
+    case PRUNE_GO_FAILED:
+        return "failed, older than the newest complete set";
+    case PRUNE_GO_UNFINISHED:
+        return "an earlier prune was interrupted while removing it";
+    }
+    return "?";
+}
+
+/* ---- the retention rule ---------------------------------------------------------------- */
+
+static const struct catalog_set *sort_sets;
+
+static int by_seq_desc(const void *a, const void *b)
+{
+    int64_t x = sort_sets[*(const size_t *)a].seq, y = sort_sets[*(const size_t *)b].seq;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void prune_select(const struct catalog_set *sets, size_t n, long keep_sets, long keep_days,
+                  int64_t now, struct prune_decision *out)
+{
+    size_t *ord = dv_malloc((n ? n : 1) * sizeof *ord);
+    for (size_t i = 0; i < n; i++)
+        ord[i] = i;
+    sort_sets = sets;
+    qsort(ord, n, sizeof *ord, by_seq_desc);
+    sort_sets = NULL;
+
+    int64_t newest_complete = 0;
+    bool full_seen = false;
+    long rank = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct catalog_set *s = &sets[ord[k]];
+        struct prune_decision *d = &out[ord[k]];
+        d->prune = false;
+        if (s->pruning > 0) {
+            d->prune = true;
+            d->why = PRUNE_GO_UNFINISHED;
+            continue;
+        }
+        if (s->status == CATALOG_SET_RUNNING) {
+            d->why = PRUNE_KEEP_RUNNING;
+            continue;
+        }
+        if (s->status != CATALOG_SET_COMPLETE)
+            continue; /* failed: decided below, once the newest complete set is known */
+        if (!newest_complete)
+            newest_complete = s->seq;
+        if (rank++ < keep_sets) {
+            d->why = PRUNE_KEEP_NEWEST;
+        } else if (now - s->started < (int64_t)keep_days * 86400) {
+            d->why = PRUNE_KEEP_YOUNG;
+        } else if (!full_seen && s->kind == CATALOG_SET_FULL) {
+            d->why = PRUNE_KEEP_NEWEST_FULL;
+        } else {
+            d->prune = true;
+            d->why = PRUNE_GO_OLD;
+        }
+        if (s->kind == CATALOG_SET_FULL)
+            full_seen = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (sets[i].status != CATALOG_SET_FAILED || sets[i].pruning > 0)
+            continue;
+        out[i].prune = newest_complete && sets[i].seq < newest_complete;
+        out[i].why = out[i].prune ? PRUNE_GO_FAILED : PRUNE_KEEP_FAILED_NEW;
+    }
+    /* origins of retained sets stay, transitively */
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < n; i++) {
+            if (out[i].prune || !sets[i].origin[0])
+                continue;
+            for (size_t j = 0; j < n; j++)
+                if (out[j].prune && sets[j].pruning <= 0 &&
+                    strcmp(sets[j].id, sets[i].origin) == 0) {
+                    out[j].prune = false;
+                    out[j].why = PRUNE_KEEP_ORIGIN;
+                    changed = true;
+                }
+        }
+    }
+    free(ord);
+}
+
+/* ---- files ------------------------------------------------------------------------------ */
+
+/*
+ * Walk the tree dirfd/name (never following symlinks), adding the sizes of its regular
+ * files to *bytes; with remove, delete everything in it and the directory itself.
+ * A missing name is fine. 0 or -1 with dv_err() naming what could not be removed.
+ */
+static int tree(int dirfd, const char *name, const char *shown, bool remove, uint64_t *bytes)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        dv_syserr("%s", shown);
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (S_ISREG(st.st_mode))
+            *bytes += (uint64_t)st.st_size;
+        if (remove && unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) {
+            dv_syserr("remove %s", shown);
+            return -1;
+        }
+        return 0;
+    }
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        dv_syserr("open %s", shown);
+        return -1;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        dv_syserr("open %s", shown);
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (errno = 0, e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *sub = dv_asprintf("%s/%s", shown, e->d_name);
+        rc = tree(fd, e->d_name, sub, remove, bytes);
+        free(sub);
+    }
+    if (rc == 0 && errno != 0) {
+        dv_syserr("read %s", shown);
+        rc = -1;
+    }
+    closedir(d);
+    if (rc == 0 && remove && unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        dv_syserr("remove %s", shown);
+        rc = -1;
+    }
+    return rc;
+}
+
+static bool has_prefix_dir(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+struct ctx {
+    const struct dv_config *cfg;
+    const struct prune_opts *o;
+    struct dv_job *job;
+    struct prune_result *r;
+    struct target *t;
+    struct catalog *cat;
+    int64_t now, job_id;
+};
+
+static void logev(struct ctx *c, enum dv_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logev(struct ctx *c, enum dv_level level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    job_log(c->job, level, "%s", msg);
+    if (c->cat && c->job_id)
+        catalog_event_add(c->cat, c->job_id, dv_now(), (int)level, msg);
+}
+
+/* Remove (or measure, in a dry run) one set. 0, or -1 (the set stays marked). */
+static int prune_one(struct ctx *c, struct prune_set *ps)
+{
+    const char *id = ps->set.id;
+    bool dry = c->o->dry_run;
+    char *dir = target_set_dir(c->t, id);
+    char *failed = dv_asprintf("%s.failed", dir);
+    char *partial = target_set_partial_dir(c->t, id);
+    struct catalog_set_file *files = NULL;
+    size_t nfiles = 0;
+    int rc = -1;
+
+    ps->untouched = true;
+    if (catalog_set_files(c->cat, id, &files, &nfiles) != 0)
+        goto out;
+    ps->files = nfiles;
+    /* deltas outside the set: check every one before deleting anything */
+    for (size_t i = 0; i < nfiles; i++) {
+        const char *loc = files[i].delta_location;
+        if (files[i].delta_mode != CATALOG_DELTA_KEEP)
+            continue;
+        ps->deltas++;
+        if (!loc || !loc[0] || has_prefix_dir(loc, dir) || has_prefix_dir(loc, failed) ||
+            has_prefix_dir(loc, partial))
+            continue;
+        ps->deltas_outside++;
+        struct stat st;
+        if (lstat(loc, &st) != 0) {
+            if (errno == ENOENT)
+                continue; /* gone already (a rerun, or removed by hand) */
+            dv_syserr("set %s: delta %s", id, loc);
+            goto out;
+        }
+        if (!S_ISREG(st.st_mode) || !ends_with(loc, ".delta") || loc[0] != '/') {
+            c->r->refused++;
+            dv_seterr("set %s: refusing to delete %s: the catalog says a delta lives there, but "
+                      "it is not a regular file ending in .delta",
+                      id, loc);
+            goto out;
+        }
+        ps->bytes += (uint64_t)st.st_size;
+    }
+    uint64_t tree_bytes = 0;
+    int dfd = target_dirfd(c->t);
+    char *rel = dv_asprintf("sets/%s", id), *relf = dv_asprintf("sets/%s.failed", id);
+    if (dry) {
+        ps->untouched = false; /* a dry run counts the set as gone */
+        rc = tree(dfd, rel, dir, false, &tree_bytes) == 0 &&
+                     tree(dfd, relf, failed, false, &tree_bytes) == 0
+                 ? 0
+                 : -1;
+        ps->bytes += tree_bytes;
+        free(rel);
+        free(relf);
+        goto out;
+    }
+    /* 1. mark (durable), 2. moved deltas, 3. the directory, 4. the rows */
+    if (ps->set.pruning <= 0 && catalog_set_mark_pruning(c->cat, id, c->now) != 0) {
+        free(rel);
+        free(relf);
+        goto out;
+    }
+    ps->untouched = false;
+    dv_crashpoint("prune.marked");
+    for (size_t i = 0; i < nfiles; i++) {
+        const char *loc = files[i].delta_location;
+        if (files[i].delta_mode != CATALOG_DELTA_KEEP || !loc || !loc[0] ||
+            has_prefix_dir(loc, dir) || has_prefix_dir(loc, failed) || has_prefix_dir(loc, partial))
+            continue;
+        if (unlink(loc) != 0 && errno != ENOENT) {
+            dv_syserr("set %s: remove delta %s", id, loc);
+            free(rel);
+            free(relf);
+            goto out;
+        }
+        if (dv_fsync_parent(loc) != 0 && errno != ENOENT)
+            logev(c, DV_WARN, "%s", dv_err());
+        logev(c, DV_INFO, "set %s: removed delta %s", id, loc);
+        dv_crashpoint("prune.delta");
+    }
+    int trc = tree(dfd, rel, dir, true, &tree_bytes);
+    if (trc == 0)
+        trc = tree(dfd, relf, failed, true, &tree_bytes);
+    free(rel);
+    free(relf);
+    ps->bytes += tree_bytes;
+    if (trc != 0)
+        goto out;
+    char *sets = dv_path_join(target_path(c->t), "sets");
+    if (dv_fsync_dir(sets) != 0)
+        logev(c, DV_WARN, "%s", dv_err());
+    free(sets);
+    dv_crashpoint("prune.files");
+    if (catalog_set_delete(c->cat, id) != 0)
+        goto out;
+    ps->done = true;
+    logev(c, DV_INFO, "set %s removed (%s): %llu copies, %llu deltas, %llu bytes", id,
+          prune_why_text(ps->d.why), (unsigned long long)ps->files,
+          (unsigned long long)ps->deltas, (unsigned long long)ps->bytes);
+    rc = 0;
+out:
+    catalog_set_files_free(files, nfiles);
+    free(dir);
+    free(failed);
+    free(partial);
+    return rc;
+}
+
+/* Drop from the pool the objects no remaining set needs. 0 or -1. */
+static int prune_pool(struct ctx *c)
+{
+    struct prune_result *r = c->r;
+    int64_t *seqs = dv_malloc((r->nsets ? r->nsets : 1) * sizeof *seqs);
+    size_t nseqs = 0;
+    for (size_t i = 0; i < r->nsets; i++)
+        if (!r->sets[i].d.prune || r->sets[i].untouched)
+            seqs[nseqs++] = r->sets[i].set.seq;
+    int64_t needed = 0;
+    int rc = catalog_needed_compute(c->cat, seqs, nseqs, &needed);
+    free(seqs);
+    if (rc != 0)
+        return -1;
+    int64_t pool_count = 0, pool_bytes = 0;
+    if (catalog_pool_stats(c->cat, &pool_count, &pool_bytes) != 0)
+        return -1;
+    job_phase(c->job, "pool", (uint64_t)(pool_count > needed ? pool_count - needed : 0), 0);
+    struct catalog_pool_obj *page = dv_malloc(POOL_BATCH * sizeof *page);
+    char(*names)[CATALOG_NLO_NAME_LEN + 1] = dv_malloc(POOL_BATCH * sizeof *names);
+    char after[CATALOG_NLO_NAME_LEN + 1] = "";
+    rc = 0;
+    for (;;) {
+        size_t n = 0;
+        if (catalog_unneeded_page(c->cat, after, page, POOL_BATCH, &n) != 0) {
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (job_cancelled(c->job)) {
+                dv_seterr("prune: cancelled");
+                rc = -1;
+                break;
+            }
+            if (!target_nlo_name_valid(page[i].name)) {
+                logev(c, DV_WARN, "pool row '%s' is not an NLO name: left alone", page[i].name);
+                continue;
+            }
+            if (!c->o->dry_run) {
+                char rel[128];
+                target_pool_relpath(page[i].name, rel, sizeof rel);
+                if (unlinkat(target_dirfd(c->t), rel, 0) != 0 && errno != ENOENT) {
+                    dv_syserr("prune: remove %s/%s", target_path(c->t), rel);
+                    rc = -1;
+                    break;
+                }
+            }
+            memcpy(names[k++], page[i].name, sizeof names[0]);
+            r->nlos++;
+            r->nlo_bytes += (uint64_t)page[i].size;
+            job_advance(c->job, 1, (uint64_t)page[i].size, page[i].name);
+        }
+        /* files first (made durable), rows after: a crash leaves rows of missing files,
+         * which the next prune finds unneeded again and deletes */
+        if (!c->o->dry_run && k > 0) {
+            if (syncfs(target_dirfd(c->t)) != 0)
+                logev(c, DV_WARN, "prune: syncfs %s: %s", target_path(c->t), strerror(errno));
+            dv_crashpoint("prune.pool");
+            if (catalog_pool_delete(c->cat, (const char(*)[CATALOG_NLO_NAME_LEN + 1])names, k) !=
+                0)
+                rc = -1;
+        }
+        if (rc != 0 || n < POOL_BATCH)
+            break;
+        memcpy(after, page[n - 1].name, sizeof after);
+    }
+    job_flush(c->job);
+    free(page);
+    free(names);
+    return rc;
+}
+
+static int collect(void *ud, const struct catalog_set *s)
+{
+    struct prune_result *r = ud;
+    r->sets = dv_realloc(r->sets, (r->nsets + 1) * sizeof *r->sets);
+    memset(&r->sets[r->nsets], 0, sizeof r->sets[0]);
+    r->sets[r->nsets++].set = *s;
+    return 0;
+}
+
+void prune_result_done(struct prune_result *r)
+{
+    if (!r)
+        return;
+    free(r->sets);
+    memset(r, 0, sizeof *r);
+}
+
+int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv_job *job,
+              struct prune_result *r)
+{
+    static const struct prune_opts defaults = {0};
+    struct ctx c = {.cfg = cfg, .o = o ? o : &defaults, .job = job, .r = r};
+    memset(r, 0, sizeof *r);
+    c.now = c.o->now ? c.o->now : dv_now();
+    int rc = -1;
+    char err[DV_ERR_MAX] = "";
+
+    c.t = target_open(cfg->backup.target);
+    if (!c.t)
+        return -1;
+    if (access(cfg->catalog, F_OK) != 0) {
+        r->no_catalog = true;
+        target_close(c.t);
+        return 0;
+    }
+    c.cat = catalog_open(cfg->catalog);
+    if (!c.cat)
+        goto out;
+    if (!c.o->dry_run) {
+        int stale = 0, partial = 0;
+        if (catalog_sets_fail_stale(c.cat, true, c.now, &stale) != 0 ||
+            target_cleanup_partial(c.t, &partial) != 0)
+            goto out;
+        if (catalog_job_start(c.cat, "prune", dv_now(), &c.job_id) != 0)
+            goto out;
+        if (job)
+            job->catalog_job_id = c.job_id;
+    }
+    if (catalog_sets_each(c.cat, collect, r) != 0)
+        goto out;
+    struct catalog_set *plain = dv_malloc((r->nsets ? r->nsets : 1) * sizeof *plain);
+    struct prune_decision *dec = dv_malloc((r->nsets ? r->nsets : 1) * sizeof *dec);
+    for (size_t i = 0; i < r->nsets; i++)
+        plain[i] = r->sets[i].set;
+    prune_select(plain, r->nsets, cfg->backup.keep_sets, cfg->backup.keep_days, c.now, dec);
+    /* incremental chains are per database (set_files.origin, incr.h): every set that a
+     * retained set's files need stays too (catalog_set_chain is already transitive) */
+    for (size_t i = 0; i < r->nsets; i++) {
+        char(*ids)[32];
+        size_t k;
+        if (dec[i].prune)
+            continue;
+        if (catalog_set_chain(c.cat, plain[i].id, &ids, &k) != 0) {
+            free(plain);
+            free(dec);
+            goto out;
+        }
+        for (size_t x = 0; x < k; x++)
+            for (size_t j = 0; j < r->nsets; j++)
+                if (dec[j].prune && plain[j].pruning <= 0 && strcmp(plain[j].id, ids[x]) == 0) {
+                    dec[j].prune = false;
+                    dec[j].why = PRUNE_KEEP_ORIGIN;
+                }
+        free(ids);
+    }
+    size_t ngo = 0;
+    for (size_t i = 0; i < r->nsets; i++) {
+        r->sets[i].d = dec[i];
+        ngo += dec[i].prune;
+    }
+    free(plain);
+    free(dec);
+
+    /* sets, oldest first */
+    job_phase(job, "sets", ngo, 0);
+    int set_rc = 0;
+    for (size_t i = r->nsets; i-- > 0;) {
+        struct prune_set *ps = &r->sets[i];
+        if (!ps->d.prune)
+            continue;
+        if (job_cancelled(job)) {
+            dv_seterr("prune: cancelled");
+            goto out;
+        }
+        if (prune_one(&c, ps) != 0) {
+            /* keep going with the others; the set stays marked for the next run */
+            if (!err[0])
+                snprintf(err, sizeof err, "%s", dv_err());
+            logev(&c, DV_ERROR, "%s", dv_err());
+            set_rc = -1;
+            continue;
+        }
+        if (ps->set.status == CATALOG_SET_FAILED)
+            r->failed_pruned++;
+        else
+            r->sets_pruned++;
+        r->files += ps->files;
+        r->deltas += ps->deltas;
+        r->deltas_outside += ps->deltas_outside;
+        r->set_bytes += ps->bytes;
+        job_advance(job, 1, ps->bytes, ps->set.id);
+    }
+    job_flush(job);
+    /* A set whose removal failed half-way is marked and unusable: gone for the pool too.
+     * One refused before anything changed is retained, with its objects. */
+    if (prune_pool(&c) != 0)
+        goto out;
+    rc = set_rc;
+out:
+    if (rc != 0 && !err[0])
+        snprintf(err, sizeof err, "%s", dv_err());
+    if (c.cat && c.job_id) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%llu set(s), %llu failed set(s), %llu NLO(s) removed",
+                 (unsigned long long)r->sets_pruned, (unsigned long long)r->failed_pruned,
+                 (unsigned long long)r->nlos);
+        catalog_job_end(c.cat, c.job_id, dv_now(), rc == 0 ? "ok" : "failed",
+                        rc == 0 ? msg : err);
+    }
+    catalog_close(c.cat);
+    target_close(c.t);
+    if (rc != 0)
+        dv_seterr("%s", err);
+    return rc;
+}
+
+/* ---- DAOS prune guard ----------------------------------------------------------------------- */
+
+struct guard {
+    struct catalog *cat; /* NULL: no catalog, nothing may go */
+    bool failed;
+    char err[DV_ERR_MAX];
+};
+
+static int held_by_complete(void *ud, const struct catalog_set *s)
+{
+    (void)ud;
+    return s->status == CATALOG_SET_COMPLETE && s->pruning <= 0 ? 1 : 0;
+}
+
+static bool guard_may_delete(void *ud, const char *name)
+{
+    struct guard *g = ud;
+    if (!g->cat || g->failed)
+        return false;
+    int rc = catalog_nlo_sets(g->cat, name, held_by_complete, NULL);
+    if (rc < 0) {
+        g->failed = true; /* refuse everything from here on, and say why at the end */
+        snprintf(g->err, sizeof g->err, "%s", dv_err());
+        return false;
+    }
+    return rc == 1;
+}
+
+int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
+               struct store_prune_counts *counts, bool *no_catalog)
+{
+    struct guard g = {0};
+    *no_catalog = access(cfg->catalog, F_OK) != 0;
+    if (!*no_catalog && !(g.cat = catalog_open(cfg->catalog)))
+        return -1;
+    struct dv_store *st = store_open(cfg);
+    if (!st) {
+        catalog_close(g.cat);
+        return -1;
+    }
+    int rc = store_prune(st, days, guard_may_delete, &g, counts, job);
+    store_free(st);
+    catalog_close(g.cat);
+    if (rc == 0 && g.failed) {
+        dv_seterr("daos prune: stopped deleting: catalog: %s", g.err);
+        rc = -1;
+    }
+    return rc;
+}

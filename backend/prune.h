@@ -1,0 +1,116 @@
+/*
+ * prune.h - apply the retention (backup.retention) to the target: remove old sets, their
+ * copies and kept deltas wherever they live now, then the pool objects no retained set needs.
+ *
+ * Which sets stay (prune_select):
+ *   - the newest keep_sets complete sets, and every complete set younger than keep_days
+ *     (age = now - started);
+ *   - always the newest complete full set;
+ *   - every set a retained set is based on (sets.origin, followed transitively), so that an
+ *     incremental's chain stays restorable;
+ *   - failed sets newer than the newest complete set (kept for inspection); older failed sets
+ *     go; running sets are never touched.
+ * A set marked "pruning" by an earlier, interrupted prune is always finished.
+ *
+ * Removing a set, in a crash-safe order: (1) the catalog marks it pruning (durably), (2) its
+ * kept deltas that a post command moved outside the set are deleted where they live (every
+ * location is checked first: one that is not a regular file ending in ".delta" is refused,
+ * and the set is left as it was, unmarked and retained, the prune failing), (3) its directory (sets/<id>, sets/<id>.failed) is removed, (4) its catalog rows
+ * (sets, set_files) are deleted. The refs rows stay: they are ranges of seqs, and a range
+ * whose seqs no longer name a set simply matches nothing. Then the pool: the objects that no
+ * remaining set needs (catalog_needed_compute) are deleted, files first, rows after, in
+ * batches. A rerun after a crash at any point finishes the work.
+ */
+#ifndef DV_PRUNE_H
+#define DV_PRUNE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "job.h"
+
+/* Why a set stays or goes (prune_why_text gives the sentence). */
+enum prune_why {
+    PRUNE_KEEP_NEWEST,      /* among the newest keep_sets complete sets */
+    PRUNE_KEEP_YOUNG,       /* younger than keep_days */
+    PRUNE_KEEP_NEWEST_FULL, /* the newest complete full set */
+    PRUNE_KEEP_ORIGIN,      /* a retained set is based on it */
+    PRUNE_KEEP_FAILED_NEW,  /* failed, newer than the newest complete set */
+    PRUNE_KEEP_RUNNING,     /* running (never touched) */
+    PRUNE_GO_OLD,           /* complete, outside the retention */
+    PRUNE_GO_FAILED,        /* failed, older than the newest complete set */
+    PRUNE_GO_UNFINISHED,    /* an earlier prune was interrupted while removing it */
+};
+const char *prune_why_text(enum prune_why w);
+
+struct prune_decision {
+    bool prune;
+    enum prune_why why;
+};
+
+/*
+ * The retention rule alone (no I/O): sets[0..n) in any order; out[i] gets the decision for
+ * sets[i]. keep_sets >= 0, keep_days >= 0; now in epoch seconds.
+ */
+void prune_select(const struct catalog_set *sets, size_t n, long keep_sets, long keep_days,
+                  int64_t now, struct prune_decision *out);
+
+/* One set of the plan with what removing it frees (or freed). */
+struct prune_set {
+    struct catalog_set set;
+    struct prune_decision d;
+    uint64_t files;          /* database copies */
+    uint64_t deltas;         /* kept deltas */
+    uint64_t deltas_outside; /* ... of which a post command moved outside the set */
+    uint64_t bytes;          /* of everything removed: the directory's files + moved deltas */
+    bool done;               /* removed (false in a dry run, or when it failed) */
+    bool untouched;          /* its removal failed before anything changed: still retained */
+};
+
+struct prune_opts {
+    bool dry_run; /* decide and count, change nothing (no lock file write beyond the lock) */
+    int64_t now;  /* 0 = dv_now() (tests give a later time) */
+};
+
+struct prune_result {
+    struct prune_set *sets; /* every set of the catalog, newest first, with its decision */
+    size_t nsets;
+    uint64_t sets_pruned, failed_pruned; /* (would be) removed: complete/other, failed */
+    uint64_t files, deltas, deltas_outside, set_bytes;
+    uint64_t nlos, nlo_bytes; /* pool objects (would be) removed */
+    uint64_t refused;         /* delta locations refused (the set stays marked) */
+    bool no_catalog;          /* no catalog yet: nothing to do */
+};
+
+/*
+ * Run (or preview, with o->dry_run) the prune of cfg's target under the target lock
+ * (target_open) for the whole run; o may be NULL (a real run, now). A real run first marks
+ * stale running sets failed and turns .partial leftovers into .failed, like a backup, and
+ * records a "prune" job with its events in the catalog; a dry run writes nothing.
+ * r is filled either way (free with prune_result_done). Returns 0, or -1 with dv_err()
+ * (target busy, catalog unusable, a delta location refused, a file that could not be
+ * deleted). When the catalog file does not exist, returns 0 with r->no_catalog and does not
+ * create it.
+ */
+int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv_job *job,
+              struct prune_result *r);
+void prune_result_done(struct prune_result *r);
+
+/* ---- DAOS prune guard ---------------------------------------------------------------------- */
+
+struct store_prune_counts;
+/*
+ * The server's deferred-deletion prune (store_prune) with dvault's guard: an NLO is deleted
+ * only if a COMPLETE set holds it (its pool row's first set is a complete set, or a complete
+ * set backed up a database referencing it; catalog_nlo_sets). The others wait for the next
+ * backup (counts->waiting_backup). When the catalog does not exist yet (no backup ever ran),
+ * nothing is deleted and *no_catalog is set. days < 0: server.deferred_deletion_days.
+ * Returns 0 or -1 with dv_err() (store, index NEEDS_RESYNC, catalog error).
+ */
+int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
+               struct store_prune_counts *counts, bool *no_catalog);
+
+#endif

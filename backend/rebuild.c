@@ -1,0 +1,518 @@
+/* rebuild.c - see rebuild.h. */
+#include "rebuild.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup.h"
+#include "catalog.h"
+#include "delta.h"
+#include "incr.h"
+#include "target.h"
+#include "util.h"
+
+#define POOL_BATCH 2000
+
+struct rset {
+    struct manifest m;
+    bool failed;
+    char *dir; /* absolute */
+};
+
+struct ctx {
+    const struct dv_config *cfg;
+    struct dv_job *job;
+    struct rebuild_result *r;
+    struct target *t;
+    struct catalog *cat;
+    char *scratch;
+    struct catalog_pool_obj *batch;
+    size_t nbatch;
+};
+
+/* ---- reading the target ------------------------------------------------------------------ */
+
+static void add_set(struct rset **v, size_t *n, struct manifest *m, bool failed, char *dir)
+{
+    *v = dv_realloc(*v, (*n + 1) * sizeof **v);
+    (*v)[*n].m = *m;
+    (*v)[*n].failed = failed;
+    (*v)[*n].dir = dir;
+    (*n)++;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const struct rset *x = a, *y = b;
+    return x->m.seq < y->m.seq ? -1 : x->m.seq > y->m.seq ? 1 : strcmp(x->m.id, y->m.id);
+}
+
+/* Read sets/<name> (complete, or failed when name ends in .failed). */
+static void read_one(struct ctx *c, const char *name, bool failed, struct rset **v, size_t *n)
+{
+    char *dir = dv_asprintf("%s/sets/%s", target_path(c->t), name);
+    char *mpath = dv_path_join(dir, TARGET_MANIFEST);
+    struct manifest m;
+    manifest_init(&m);
+    bool ok = false;
+    if (manifest_read(mpath, &m) != 0) {
+        if (failed && errno == ENOENT && access(mpath, F_OK) != 0)
+            job_log(c->job, DV_WARN,
+                    "set %s has no manifest (an interrupted run): it cannot be recorded", name);
+        else
+            job_log(c->job, DV_WARN, "%s: skipped", dv_err());
+    } else if (strncmp(name, m.id, strlen(m.id)) != 0 ||
+               (name[strlen(m.id)] != '\0' && strcmp(name + strlen(m.id), ".failed") != 0)) {
+        job_log(c->job, DV_WARN, "%s: the manifest names set %s: skipped", mpath, m.id);
+    } else if (strcmp(m.status, failed ? "failed" : "complete") != 0) {
+        job_log(c->job, DV_WARN, "%s: status '%s' in a %s set directory: skipped", mpath,
+                m.status, failed ? "failed" : "complete");
+    } else {
+        ok = true;
+    }
+    free(mpath);
+    if (!ok) {
+        c->r->skipped++;
+        manifest_done(&m);
+        free(dir);
+        return;
+    }
+    add_set(v, n, &m, failed, dir);
+}
+
+static int scan(struct ctx *c, struct rset **v, size_t *n)
+{
+    char *sets = dv_path_join(target_path(c->t), "sets");
+    DIR *d = opendir(sets);
+    if (!d) {
+        dv_syserr("target: open %s", sets);
+        free(sets);
+        return -1;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char id[TARGET_SET_ID_MAX];
+        size_t l = strlen(e->d_name);
+        if (l < sizeof id && target_set_id_valid(e->d_name)) {
+            read_one(c, e->d_name, false, v, n);
+        } else if (l > 7 && l - 7 < sizeof id && strcmp(e->d_name + l - 7, ".failed") == 0) {
+            snprintf(id, sizeof id, "%.*s", (int)(l - 7), e->d_name);
+            if (target_set_id_valid(id))
+                read_one(c, e->d_name, true, v, n);
+        }
+    }
+    closedir(d);
+    free(sets);
+    qsort(*v, *n, sizeof **v, by_seq);
+    return 0;
+}
+
+/* deltas-moved.tsv of a set: the location now of path rel, or NULL (malloc'd). */
+static char *moved_location(const char *dir, const char *rel)
+{
+    char *p = dv_path_join(dir, "deltas-moved.tsv"), *buf = NULL, *found = NULL;
+    size_t len = 0;
+    if (dv_read_file(p, &buf, &len) == 0) {
+        char *save = NULL;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char *tab = strchr(line, '\t');
+            if (!tab)
+                continue;
+            *tab = '\0';
+            if (strcmp(line, rel) == 0 && tab[1] == '/') {
+                free(found);
+                found = dv_strdup(tab + 1); /* the last line for a path wins */
+            }
+        }
+    }
+    free(buf);
+    free(p);
+    return found;
+}
+
+/* ---- writing the catalog ----------------------------------------------------------------- */
+
+static int flush_pool(struct ctx *c)
+{
+    if (c->nbatch == 0)
+        return 0;
+    int rc = catalog_pool_insert_batch(c->cat, c->batch, c->nbatch);
+    c->nbatch = 0;
+    return rc;
+}
+
+static int add_pool(struct ctx *c, const struct catalog_pool_obj *o)
+{
+    c->batch[c->nbatch++] = *o;
+    return c->nbatch == POOL_BATCH ? flush_pool(c) : 0;
+}
+
+struct listctx {
+    struct ctx *c;
+    const struct rset *s;
+    uint64_t missing;
+};
+
+static int list_entry(void *ud, const struct target_nlo_entry *e)
+{
+    struct listctx *x = ud;
+    struct ctx *c = x->c;
+    char rel[128];
+    struct stat st;
+    target_pool_relpath(e->name, rel, sizeof rel);
+    if (fstatat(target_dirfd(c->t), rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+        if (x->missing++ == 0)
+            job_log(c->job, DV_WARN, "set %s lists %s, which is not in the pool: not recorded",
+                    x->s->m.id, e->name);
+        c->r->nlos_missing++;
+        return 0;
+    }
+    struct catalog_pool_obj o;
+    memset(&o, 0, sizeof o);
+    memcpy(o.name, e->name, sizeof o.name);
+    memcpy(o.sha256, e->sha256, sizeof o.sha256);
+    o.size = (int64_t)e->size;
+    o.live_subdir = e->live_subdir;
+    o.first_set = x->s->m.seq;
+    o.stored_at = x->s->m.ended;
+    c->r->nlos++;
+    job_advance(c->job, 0, 0, NULL);
+    return add_pool(c, &o) == 0 ? 0 : -1;
+}
+
+static int record_refs(struct ctx *c, const struct rset *s, const struct manifest_db *d,
+                       const char *copy, const char *delta, int64_t db_id)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int rc;
+    if (incr_is_inc_path(d->path)) { /* an incremental file: its chain rebuilt (incr.h) */
+        char *scratch = dv_asprintf("%s/refs.nsf", c->scratch);
+        rc = incr_chain_build(c->cat, c->t, s->m.id, d->db_path, scratch, NULL, NULL);
+        if (rc == 0)
+            rc = backup_read_refs(scratch, &names, &n);
+        unlink(scratch);
+        free(scratch);
+    } else if (d->delta_keep) {
+        char *scratch = dv_asprintf("%s/refs.nsf", c->scratch);
+        rc = -1;
+        if (dv_copy_file_atomic(copy, scratch, 0600) == 0 && delta_apply(delta, scratch) == 0)
+            rc = backup_read_refs(scratch, &names, &n);
+        unlink(scratch);
+        free(scratch);
+    } else {
+        rc = backup_read_refs(copy, &names, &n);
+    }
+    if (rc != 0) {
+        job_log(c->job, DV_ERROR, "set %s: references of %s could not be read: %s", s->m.id,
+                d->db_path, dv_err());
+        c->r->refs_unreadable++;
+        return 0;
+    }
+    rc = catalog_refs_record(c->cat, db_id, s->m.seq, (const char *const *)names, n);
+    c->r->refs += n;
+    backup_names_free(names, n);
+    return rc;
+}
+
+static int record_set(struct ctx *c, const struct rset *s)
+{
+    const struct manifest *m = &s->m;
+    struct catalog_set row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.id, sizeof row.id, "%s", m->id);
+    row.seq = m->seq;
+    row.kind = strcmp(m->kind, "incremental") == 0 ? CATALOG_SET_INCREMENTAL : CATALOG_SET_FULL;
+    row.started = m->started;
+    row.ended = m->ended;
+    row.status = s->failed ? CATALOG_SET_FAILED : CATALOG_SET_COMPLETE;
+    row.databases = m->databases;
+    row.nlo_new = m->nlo_new;
+    row.nlo_held = m->nlo_held;
+    row.nlo_skipped = m->nlo_skipped;
+    row.deltas_applied = m->deltas_applied;
+    row.deltas_kept = m->deltas_kept;
+    row.bytes = m->bytes;
+    snprintf(row.checkpoint, sizeof row.checkpoint, "%s", m->checkpoint ? m->checkpoint : "");
+    snprintf(row.origin, sizeof row.origin, "%s", m->origin ? m->origin : "");
+    snprintf(row.message, sizeof row.message, "%s", m->message ? m->message : "");
+    if (catalog_begin(c->cat) != 0)
+        return -1;
+    if (catalog_set_insert(c->cat, &row) != 0)
+        goto fail;
+    for (size_t i = 0; !s->failed && i < m->ndbs; i++) {
+        const struct manifest_db *d = &m->dbs[i];
+        int64_t db_id = 0;
+        if (catalog_db_upsert(c->cat, d->db_path, d->replica_id, d->dbiid, m->started, &db_id) !=
+            0)
+            goto fail;
+        char *copy = dv_path_join(s->dir, d->path);
+        char *delta = NULL;
+        if (d->delta_keep) {
+            delta = moved_location(s->dir, d->delta_path);
+            if (delta)
+                c->r->deltas_moved++;
+            else
+                delta = dv_path_join(s->dir, d->delta_path);
+        }
+        struct catalog_set_file f = {
+            .set_id = row.id,
+            .db_id = db_id,
+            .path = d->path,
+            .size = (int64_t)d->size,
+            .sha256 = (char *)d->sha256,
+            .page_size = d->page_size,
+            .replica_id = d->replica_id,
+            .dbiid = d->dbiid,
+            .delta_mode = d->delta_keep ? CATALOG_DELTA_KEEP : CATALOG_DELTA_APPLY,
+            .delta_pages = d->delta_pages,
+            .delta_location = delta,
+            .delta_sha256 = d->delta_keep ? (char *)d->delta_sha256 : NULL,
+            .locked_copy = d->locked_copy,
+        };
+        int rc = catalog_set_file_add(c->cat, &f);
+        if (rc == 0 && d->pagemap && d->pagemap[0]) { /* incremental backups (incr.h) */
+            struct catalog_file_incr fx = {
+                .kind = d->kind && strcmp(d->kind, "incremental") == 0 ? CATALOG_SET_INCREMENTAL
+                                                                       : CATALOG_SET_FULL,
+                .pages_total = (int64_t)d->pages_total,
+                .pages_stored = (int64_t)d->pages_stored};
+            snprintf(fx.origin, sizeof fx.origin, "%s", d->origin ? d->origin : "");
+            snprintf(fx.pagemap, sizeof fx.pagemap, "%s", d->pagemap);
+            snprintf(fx.pagemap_sha256, sizeof fx.pagemap_sha256, "%s", d->pagemap_sha256);
+            snprintf(fx.full_reason, sizeof fx.full_reason, "%s",
+                     d->full_reason ? d->full_reason : "");
+            rc = catalog_file_incr_set(c->cat, row.id, db_id, &fx);
+        }
+        if (rc == 0)
+            rc = record_refs(c, s, d, copy, delta, db_id);
+        free(copy);
+        free(delta);
+        if (rc != 0)
+            goto fail;
+        c->r->files++;
+        job_advance(c->job, 0, 0, d->db_path);
+    }
+    if (m->nlo_list.file[0]) {
+        char *list = dv_path_join(s->dir, m->nlo_list.file);
+        struct listctx x = {.c = c, .s = s};
+        int rc = target_nlolist_read(list, list_entry, &x);
+        if (rc == 0)
+            rc = flush_pool(c);
+        if (rc != 0) /* what was read is recorded; verify names the damaged list */
+            job_log(c->job, DV_WARN, "set %s: NLO list: %s", m->id, dv_err());
+        free(list);
+        c->nbatch = 0;
+    }
+    if (catalog_commit(c->cat) != 0)
+        goto fail;
+    if (s->failed)
+        c->r->failed_sets++;
+    else
+        c->r->sets++;
+    job_advance(c->job, 1, 0, m->id);
+    return 0;
+fail:
+    dv_preferr("set %s", m->id);
+    {
+        char saved[DV_ERR_MAX];
+        snprintf(saved, sizeof saved, "%s", dv_err());
+        catalog_rollback(c->cat);
+        dv_seterr("%s", saved);
+    }
+    return -1;
+}
+
+/* Pool files that no set's list named: stored by sets since pruned. */
+static int record_orphans(struct ctx *c)
+{
+    int dfd = target_dirfd(c->t);
+    int nfd = openat(dfd, "nlo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (nfd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        dv_syserr("target: open %s/nlo", target_path(c->t));
+        return -1;
+    }
+    DIR *top = fdopendir(nfd);
+    if (!top) {
+        close(nfd);
+        dv_syserr("target: open %s/nlo", target_path(c->t));
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(top))) {
+        if (strlen(e->d_name) != 3 || e->d_name[0] == '.')
+            continue;
+        int sfd = openat(nfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (sfd < 0)
+            continue;
+        DIR *sub = fdopendir(sfd);
+        if (!sub) {
+            close(sfd);
+            continue;
+        }
+        struct dirent *f;
+        while (rc == 0 && (f = readdir(sub))) {
+            if (!target_nlo_name_valid(f->d_name))
+                continue;
+            int found = catalog_pool_get(c->cat, f->d_name, NULL);
+            if (found != 0) {
+                rc = found < 0 ? -1 : 0;
+                continue;
+            }
+            char *path = dv_asprintf("%s/nlo/%s/%s", target_path(c->t), e->d_name, f->d_name);
+            struct stat st;
+            struct catalog_pool_obj o;
+            memset(&o, 0, sizeof o);
+            if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+                dv_sha256_file_hex(path, o.sha256) == 0) {
+                memcpy(o.name, f->d_name, sizeof o.name);
+                o.size = (int64_t)st.st_size;
+                o.live_subdir = 0; /* unknown: the next NLO pass re-homes it */
+                o.first_set = 0;   /* stored by a set no longer on the target */
+                o.stored_at = (int64_t)st.st_mtime;
+                c->r->orphans++;
+                rc = add_pool(c, &o);
+            } else {
+                job_log(c->job, DV_WARN, "pool file %s cannot be read: not recorded", path);
+            }
+            free(path);
+        }
+        closedir(sub);
+    }
+    closedir(top);
+    if (rc == 0)
+        rc = flush_pool(c);
+    return rc;
+}
+
+/* Move path (and its -wal, -shm) to path.old.<time>; r->old_catalog gets the new name. */
+static int move_aside(const char *path, struct rebuild_result *r)
+{
+    char stamp[32];
+    time_t now = (time_t)dv_now();
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    char *old = dv_asprintf("%s.old.%s", path, stamp);
+    for (int k = 2; access(old, F_OK) == 0; k++) {
+        free(old);
+        old = dv_asprintf("%s.old.%s-%d", path, stamp, k);
+    }
+    int rc = 0;
+    static const char *const sfx[] = {"-wal", "-shm", ""};
+    for (size_t i = 0; i < 3 && rc == 0; i++) {
+        /* the main file last: until it moves, the old catalog is whole under its name */
+        char *a = dv_asprintf("%s%s", path, sfx[i]), *b = dv_asprintf("%s%s", old, sfx[i]);
+        if (rename(a, b) != 0 && (errno != ENOENT || !sfx[i][0])) {
+            dv_syserr("move the old catalog %s aside to %s", a, b);
+            rc = -1;
+        }
+        free(a);
+        free(b);
+    }
+    if (rc == 0) {
+        snprintf(r->old_catalog, sizeof r->old_catalog, "%s", old);
+        dv_fsync_parent(path);
+    }
+    free(old);
+    return rc;
+}
+
+int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebuild_result *r)
+{
+    memset(r, 0, sizeof *r);
+    struct ctx c = {.cfg = cfg, .job = job, .r = r};
+    struct rset *v = NULL;
+    size_t n = 0;
+    int rc = -1;
+    char *tmp = dv_asprintf("%s.rebuild.%ld", cfg->catalog, (long)getpid());
+
+    c.t = target_open(cfg->backup.target);
+    if (!c.t)
+        goto out;
+    char *tmpl = dv_asprintf("%s/.rebuild.XXXXXX", target_path(c.t));
+    if (!mkdtemp(tmpl)) {
+        dv_syserr("resync catalog: scratch directory %s", tmpl);
+        free(tmpl);
+        goto out;
+    }
+    c.scratch = tmpl;
+    c.batch = dv_malloc(POOL_BATCH * sizeof *c.batch);
+    if (scan(&c, &v, &n) != 0)
+        goto out;
+    for (const char *const *s = (const char *const[]){"", "-wal", "-shm", NULL}; *s; s++) {
+        char *p = dv_asprintf("%s%s", tmp, *s);
+        unlink(p); /* leftovers of an earlier interrupted rebuild of ours */
+        free(p);
+    }
+    c.cat = catalog_open(tmp);
+    if (!c.cat)
+        goto out;
+    job_phase(job, "sets", n, 0);
+    int64_t last_seq = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (job_cancelled(job)) {
+            dv_seterr("resync catalog: cancelled");
+            goto out;
+        }
+        if (v[i].m.seq == last_seq) {
+            job_log(job, DV_WARN, "set %s has seq %lld like the set before it: skipped",
+                    v[i].m.id, (long long)v[i].m.seq);
+            r->skipped++;
+            continue;
+        }
+        last_seq = v[i].m.seq;
+        if (record_set(&c, &v[i]) != 0)
+            goto out;
+    }
+    job_flush(job);
+    job_phase(job, "pool", 0, 0);
+    if (record_orphans(&c) != 0)
+        goto out;
+    catalog_close(c.cat); /* checkpoints and removes its -wal: one file to put in place */
+    c.cat = NULL;
+    if (access(cfg->catalog, F_OK) == 0 && move_aside(cfg->catalog, r) != 0)
+        goto out;
+    if (rename(tmp, cfg->catalog) != 0) {
+        dv_syserr("resync catalog: rename %s to %s", tmp, cfg->catalog);
+        goto out;
+    }
+    if (dv_fsync_parent(cfg->catalog) != 0)
+        goto out;
+    rc = 0;
+out:
+    {
+        char saved[DV_ERR_MAX];
+        snprintf(saved, sizeof saved, "%s", dv_err());
+        catalog_close(c.cat);
+        if (rc != 0)
+            for (const char *const *s = (const char *const[]){"", "-wal", "-shm", NULL}; *s; s++) {
+                char *p = dv_asprintf("%s%s", tmp, *s);
+                unlink(p);
+                free(p);
+            }
+        if (c.scratch)
+            rmdir(c.scratch);
+        dv_seterr("%s", saved);
+    }
+    for (size_t i = 0; i < n; i++) {
+        manifest_done(&v[i].m);
+        free(v[i].dir);
+    }
+    free(v);
+    free(c.batch);
+    free(c.scratch);
+    free(tmp);
+    target_close(c.t);
+    return rc;
+}

@@ -1,0 +1,402 @@
+/* verify.c - see verify.h. */
+#include "verify.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "delta.h"
+#include "restore.h"
+#include "target.h"
+#include "util.h"
+
+bool verify_in_sample(const char *name, double pct)
+{
+    if (pct <= 0 || pct >= 100)
+        return true;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    return (double)(h % 1000000) < pct * 10000.0;
+}
+
+struct ctx {
+    const struct dv_config *cfg;
+    const struct verify_opts *o;
+    struct dv_job *job;
+    verify_problem_fn problem;
+    void *ud;
+    struct verify_result *r;
+    struct target *t;
+    struct catalog *cat;
+    char *scratch;
+    /* the set being checked */
+    const struct catalog_set *set;
+    char *set_dir;
+};
+
+static void report(struct ctx *c, const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void report(struct ctx *c, const char *file, const char *fmt, ...)
+{
+    char msg[DV_ERR_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->r->problems++;
+    if (c->problem)
+        c->problem(c->ud, file, msg);
+}
+
+/* A message that already starts with "FILE: " without that prefix (the report names the file). */
+static const char *after_file(const char *msg, const char *file)
+{
+    size_t n = strlen(file);
+    return strncmp(msg, file, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ' ? msg + n + 2 : msg;
+}
+
+/* ---- manifest against catalog ------------------------------------------------------------ */
+
+#define CMP_INT(field, mval, cval)                                                               \
+    do {                                                                                         \
+        if ((int64_t)(mval) != (int64_t)(cval))                                                  \
+            report(c, path, "%s: manifest says %lld, catalog says %lld", field,                  \
+                   (long long)(mval), (long long)(cval));                                         \
+    } while (0)
+#define CMP_STR(field, mval, cval)                                                               \
+    do {                                                                                         \
+        const char *m_ = (mval) ? (mval) : "", *c_ = (cval) ? (cval) : "";                       \
+        if (strcmp(m_, c_) != 0)                                                                 \
+            report(c, path, "%s: manifest says '%s', catalog says '%s'", field, m_, c_);         \
+    } while (0)
+
+static void check_manifest(struct ctx *c, const struct manifest *m,
+                           const struct catalog_set_file *files, size_t nfiles, const char *path)
+{
+    const struct catalog_set *s = c->set;
+    CMP_STR("id", m->id, s->id);
+    CMP_INT("seq", m->seq, s->seq);
+    CMP_STR("kind", m->kind, catalog_set_kind_name(s->kind));
+    CMP_STR("status", m->status, "complete");
+    CMP_INT("started", m->started, s->started);
+    CMP_INT("ended", m->ended, s->ended);
+    CMP_STR("origin", m->origin, s->origin);
+    CMP_STR("checkpoint", m->checkpoint, s->checkpoint);
+    CMP_INT("counts.databases", m->databases, s->databases);
+    CMP_INT("counts.nlo_new", m->nlo_new, s->nlo_new);
+    CMP_INT("counts.nlo_held", m->nlo_held, s->nlo_held);
+    CMP_INT("counts.nlo_skipped", m->nlo_skipped, s->nlo_skipped);
+    CMP_INT("counts.deltas_applied", m->deltas_applied, s->deltas_applied);
+    CMP_INT("counts.deltas_kept", m->deltas_kept, s->deltas_kept);
+    CMP_INT("counts.bytes", m->bytes, s->bytes);
+    CMP_INT("number of databases", m->ndbs, nfiles);
+    for (size_t i = 0; i < m->ndbs; i++) {
+        const struct manifest_db *d = &m->dbs[i];
+        const struct catalog_set_file *f = NULL;
+        for (size_t j = 0; j < nfiles && !f; j++)
+            if (files[j].db_path && strcmp(files[j].db_path, d->db_path) == 0)
+                f = &files[j];
+        if (!f) {
+            report(c, path, "database %s is in the manifest, not in the catalog", d->db_path);
+            continue;
+        }
+        char field[512];
+        snprintf(field, sizeof field, "%s: path", d->db_path);
+        CMP_STR(field, d->path, f->path);
+        snprintf(field, sizeof field, "%s: size", d->db_path);
+        CMP_INT(field, d->size, f->size);
+        snprintf(field, sizeof field, "%s: sha256", d->db_path);
+        CMP_STR(field, d->sha256, f->sha256);
+        snprintf(field, sizeof field, "%s: delta", d->db_path);
+        CMP_STR(field, d->delta_keep ? "keep" : "apply",
+                f->delta_mode == CATALOG_DELTA_KEEP ? "keep" : "apply");
+        if (d->delta_keep) {
+            snprintf(field, sizeof field, "%s: delta_sha256", d->db_path);
+            CMP_STR(field, d->delta_sha256, f->delta_sha256);
+        }
+    }
+}
+
+/* ---- copies, deltas, test restores --------------------------------------------------------- */
+
+static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned *serial)
+{
+    const char *id = c->set->id;
+    if (!f->path || !dv_path_is_safe_rel(f->path)) {
+        report(c, c->set_dir, "catalog: unsafe copy path '%s' for %s", f->path ? f->path : "",
+               f->db_path);
+        return;
+    }
+    char *copy = dv_path_join(c->set_dir, f->path);
+    bool ok = true;
+    char sha[65];
+    struct stat st;
+    c->r->copies++;
+    if (dv_sha256_file_hex(copy, sha) != 0) {
+        report(c, copy, "cannot read the copy: %s", dv_err());
+        ok = false;
+    } else {
+        if (stat(copy, &st) == 0)
+            c->r->bytes += (uint64_t)st.st_size;
+        if (strcmp(sha, f->sha256) != 0) {
+            report(c, copy, "SHA-256 mismatch: file %s, catalog %s", sha, f->sha256);
+            ok = false;
+        }
+    }
+    job_advance(c->job, 0, 0, f->db_path);
+    if (f->delta_mode == CATALOG_DELTA_KEEP) {
+        c->r->deltas++;
+        const char *loc = f->delta_location;
+        if (!loc || !loc[0]) {
+            report(c, copy, "set %s keeps a delta for %s but the catalog does not say where", id,
+                   f->db_path);
+            ok = false;
+        } else if (delta_verify(loc, NULL, sha) != 0) {
+            report(c, loc, "%s", after_file(dv_err(), loc));
+            ok = false;
+        } else {
+            if (stat(loc, &st) == 0)
+                c->r->bytes += (uint64_t)st.st_size;
+            if (!f->delta_sha256 || strcmp(sha, f->delta_sha256) != 0) {
+                report(c, loc, "SHA-256 mismatch: file %s, catalog %s", sha,
+                       f->delta_sha256 ? f->delta_sha256 : "(none)");
+                ok = false;
+            }
+        }
+    }
+    if (ok) {
+        /* the test restore: copy + delta + integrity_check, exactly as a restore does it */
+        char *out = dv_asprintf("%s/%u.nsf", c->scratch, (*serial)++);
+        if (restore_materialize(c->cat, c->t, id, f->db_path, out, false, NULL, NULL) != 0)
+            report(c, copy, "test restore of %s failed: %s", f->db_path, dv_err());
+        else
+            c->r->restores++;
+        unlink(out);
+        free(out);
+    }
+    job_advance(c->job, 1, 0, f->db_path);
+    free(copy);
+}
+
+/* ---- the set's pool objects ----------------------------------------------------------------- */
+
+struct nloctx {
+    struct ctx *c;
+    const char *list;
+    uint64_t n;
+};
+
+static int check_nlo(void *ud, const struct target_nlo_entry *e)
+{
+    struct nloctx *x = ud;
+    struct ctx *c = x->c;
+    x->n++;
+    c->r->nlos_listed++;
+    if (job_cancelled(c->job))
+        return 2;
+    char *pool = target_pool_path(c->t, e->name);
+    struct catalog_pool_obj row;
+    int f = catalog_pool_get(c->cat, e->name, &row);
+    if (f < 0) {
+        free(pool);
+        return -1;
+    }
+    if (f == 0)
+        report(c, pool, "listed in %s but not in the catalog pool", x->list);
+    else if (strcmp(row.sha256, e->sha256) != 0 || (uint64_t)row.size != e->size ||
+             row.first_set != c->set->seq)
+        report(c, pool,
+               "catalog pool row differs from %s: sha256 %s size %lld first set %lld, list says "
+               "%s %llu %lld",
+               x->list, row.sha256, (long long)row.size, (long long)row.first_set, e->sha256,
+               (unsigned long long)e->size, (long long)c->set->seq);
+    if (verify_in_sample(e->name, c->o->sample_pct)) {
+        char sha[65];
+        c->r->nlos_checked++;
+        if (dv_sha256_file_hex(pool, sha) != 0)
+            report(c, pool, "cannot read the pool object: %s", dv_err());
+        else if (strcmp(sha, e->sha256) != 0)
+            report(c, pool, "SHA-256 mismatch: file %s, recorded %s", sha, e->sha256);
+        else
+            c->r->bytes += e->size;
+        job_advance(c->job, 1, e->size, e->name);
+    }
+    free(pool);
+    return 0;
+}
+
+static int check_pool(struct ctx *c, const struct manifest *m)
+{
+    int64_t rows = 0;
+    if (catalog_pool_count_first_set(c->cat, c->set->seq, &rows) != 0)
+        return -1;
+    if (!m->nlo_list.file[0]) {
+        if (rows != 0) {
+            char *mp = dv_path_join(c->set_dir, TARGET_MANIFEST);
+            report(c, mp, "the set lists no new NLO, the catalog pool has %lld first stored by it",
+                   (long long)rows);
+            free(mp);
+        }
+        return 0;
+    }
+    char *list = dv_path_join(c->set_dir, m->nlo_list.file);
+    char sha[65];
+    if (dv_sha256_file_hex(list, sha) != 0) {
+        report(c, list, "cannot read the NLO list: %s", dv_err());
+        free(list);
+        return 0;
+    }
+    if (strcmp(sha, m->nlo_list.sha256) != 0)
+        report(c, list, "SHA-256 mismatch: file %s, manifest %s", sha, m->nlo_list.sha256);
+    job_phase(c->job, "nlo", m->nlo_list.count, 0);
+    struct nloctx x = {.c = c, .list = list};
+    int rc = target_nlolist_read(list, check_nlo, &x);
+    job_flush(c->job);
+    if (rc == 2) {
+        dv_seterr("verify: cancelled");
+        free(list);
+        return -1;
+    }
+    if (rc == -1) {
+        report(c, list, "%s", after_file(dv_err(), list));
+    } else {
+        if (x.n != m->nlo_list.count)
+            report(c, list, "%llu objects listed, the manifest says %llu",
+                   (unsigned long long)x.n, (unsigned long long)m->nlo_list.count);
+        if ((uint64_t)rows != x.n)
+            report(c, list, "%llu objects listed, the catalog pool has %lld first stored by set %s",
+                   (unsigned long long)x.n, (long long)rows, c->set->id);
+    }
+    free(list);
+    return 0;
+}
+
+/* ---- one set ----------------------------------------------------------------------------------- */
+
+static int verify_set(struct ctx *c, const struct catalog_set *s)
+{
+    c->set = s;
+    c->set_dir = target_set_dir(c->t, s->id);
+    c->r->sets++;
+    struct catalog_set_file *files = NULL;
+    size_t nfiles = 0;
+    struct manifest m;
+    manifest_init(&m);
+    int rc = -1;
+    if (catalog_set_files(c->cat, s->id, &files, &nfiles) != 0)
+        goto out;
+    char *mpath = dv_path_join(c->set_dir, TARGET_MANIFEST);
+    bool have_manifest = manifest_read(mpath, &m) == 0;
+    if (!have_manifest)
+        report(c, mpath, "%s", after_file(dv_err(), mpath));
+    else
+        check_manifest(c, &m, files, nfiles, mpath);
+    free(mpath);
+    job_phase(c->job, "copies", nfiles, 0);
+    unsigned serial = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        if (job_cancelled(c->job)) {
+            dv_seterr("verify: cancelled");
+            goto out;
+        }
+        check_file(c, &files[i], &serial);
+    }
+    job_flush(c->job);
+    if (have_manifest && check_pool(c, &m) != 0)
+        goto out;
+    rc = 0;
+out:
+    manifest_done(&m);
+    catalog_set_files_free(files, nfiles);
+    free(c->set_dir);
+    c->set_dir = NULL;
+    return rc;
+}
+
+static int collect(void *ud, const struct catalog_set *s)
+{
+    struct {
+        struct catalog_set *v;
+        size_t n;
+    } *l = ud;
+    if (s->status != CATALOG_SET_COMPLETE || s->pruning > 0)
+        return 0;
+    l->v = dv_realloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = *s;
+    return 0;
+}
+
+int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct dv_job *job,
+               verify_problem_fn problem, void *ud, struct verify_result *r)
+{
+    static const struct verify_opts defaults = {0};
+    struct verify_result dummy;
+    if (!r)
+        r = &dummy;
+    memset(r, 0, sizeof *r);
+    struct ctx c = {.cfg = cfg, .o = o ? o : &defaults, .job = job, .problem = problem,
+                    .ud = ud, .r = r};
+    struct {
+        struct catalog_set *v;
+        size_t n;
+    } l = {NULL, 0};
+    int rc = -1;
+    if (access(cfg->catalog, F_OK) != 0) {
+        dv_seterr("no catalog yet (%s): nothing to verify", cfg->catalog);
+        return -1;
+    }
+    c.t = target_open(cfg->backup.target);
+    if (!c.t)
+        return -1;
+    c.cat = catalog_open(cfg->catalog);
+    if (!c.cat)
+        goto out;
+    if (c.o->set_id) {
+        struct catalog_set s;
+        int f = catalog_set_get(c.cat, c.o->set_id, &s);
+        if (f < 0)
+            goto out;
+        if (f == 0) {
+            dv_seterr("no backup set '%s' (dvault sets lists them)", c.o->set_id);
+            goto out;
+        }
+        if (s.status != CATALOG_SET_COMPLETE || s.pruning > 0) {
+            dv_seterr("backup set %s is %s: only complete sets can be verified", s.id,
+                      s.pruning > 0 ? "being pruned" : catalog_set_status_name(s.status));
+            goto out;
+        }
+        collect(&l, &s);
+    } else if (catalog_sets_each(c.cat, collect, &l) != 0) {
+        goto out;
+    }
+    char *tmpl = dv_asprintf("%s/.verify.XXXXXX", target_path(c.t));
+    if (!mkdtemp(tmpl)) {
+        dv_syserr("verify: scratch directory %s", tmpl);
+        free(tmpl);
+        goto out;
+    }
+    c.scratch = tmpl;
+    rc = 0;
+    for (size_t i = 0; i < l.n && rc == 0; i++) {
+        job_log(job, DV_INFO, "verifying set %s", l.v[i].id);
+        rc = verify_set(&c, &l.v[i]);
+    }
+    if (rmdir(c.scratch) != 0 && errno != ENOENT)
+        job_log(job, DV_WARN, "verify: cannot remove %s: %s", c.scratch, strerror(errno));
+    if (rc == 0 && r->problems)
+        rc = 1;
+out:
+    free(c.scratch);
+    free(l.v);
+    catalog_close(c.cat);
+    target_close(c.t);
+    return rc;
+}

@@ -1,0 +1,85 @@
+#!/bin/bash
+# pitr.sh - point-in-time restore under load: `dvload run --writers 4` writes, `dvault archive
+# --follow` ships WAL frames, a full backup is taken in the middle; then five restores at random
+# moments after the set must pass integrity_check and hold exactly the transactions committed
+# up to that moment: dvload_txlog (one row per committed write, at_us = its time) must be a
+# gap-free prefix whose rows all have at_us <= T, and must hold every row with
+# at_us <= T - BOUND_MS (the documented observation error of the archiver, operations-pitr.md).
+# Also: a restore earlier than the set's end is refused, and --to-latest replays everything.
+set -euo pipefail
+DVAULT=${DVAULT:?DVAULT not set}
+DVLOAD=${DVLOAD:?DVLOAD not set}
+BOUND_MS=${BOUND_MS:-250}
+T=$(mktemp -d "${TMPROOT:-/tmp}/dvpitr.XXXXXX")
+LOADPID= ARCPID=
+cleanup() {
+    [ -n "$LOADPID" ] && kill "$LOADPID" 2>/dev/null
+    [ -n "$ARCPID" ] && kill "$ARCPID" 2>/dev/null
+    wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cat >"$T/c.yaml" <<EOF2
+server:
+  data_dir: data
+  max_files_per_subdir: 200
+  key_file: server.key
+backup:
+  target: backup
+catalog: catalog.db
+EOF2
+D="$DVAULT -c $T/c.yaml"
+"$DVLOAD" -c "$T/c.yaml" init --databases 3 --docs 10 --seed 7 >/dev/null
+$D archive --follow 60 >"$T/archive.out" 2>&1 &
+ARCPID=$!
+sleep 0.5
+"$DVLOAD" -c "$T/c.yaml" run --seconds 12 --writers 4 --seed 3 >"$T/load.out" 2>&1 &
+LOADPID=$!
+sleep 2
+set_id=$($D backup -q | awk '/^set /{print $2; exit}')
+[ -n "$set_id" ] || fail "no backup set"
+set_end_us=$(( ($(date +%s) + 1) * 1000000 ))
+wait "$LOADPID"; LOADPID=
+sleep 0.5
+kill -INT "$ARCPID"; wait "$ARCPID" || fail "archive --follow failed: $(cat "$T/archive.out")"
+ARCPID=
+grep -q GAP "$T/archive.out" && fail "archive reported a gap under --follow: $(cat "$T/archive.out")"
+
+db=$(cd "$T/data" && ls mail/*.nsf | head -1)
+live="$T/data/$db"
+q() { sqlite3 "file:$1?immutable=1" "$2"; }   # restored copies (no WAL of their own)
+ql() { sqlite3 -readonly "$live" "$1"; }        # the live database: through its WAL
+last_us=$(ql 'SELECT max(at_us) FROM dvload_txlog')
+[ "$last_us" -gt "$set_end_us" ] || fail "load ended before the set did"
+
+# a restore before the set's end is refused, with a reason
+if $D restore --set "$set_id" --db "$db" --into early.nsf --at "@$(( set_end_us / 1000000 - 3 ))" \
+    >"$T/early.out" 2>&1; then fail "restore before the set's end succeeded"; fi
+grep -q "before the end of set" "$T/early.out" || fail "unexpected refusal: $(cat "$T/early.out")"
+
+check() { # file T_us
+    local f=$1 t=$2 n maxseq maxat lo hi
+    [ "$(q "$f" 'PRAGMA integrity_check')" = ok ] || fail "$f: integrity_check"
+    [ "$(q "$f" 'SELECT sum(balance) FROM dvload_accounts')" = 16000 ] || fail "$f: account sum"
+    read -r n maxseq maxat <<<"$(q "$f" 'SELECT count(*), max(seq), max(at_us) FROM dvload_txlog' | tr '|' ' ')"
+    [ "$n" = "$maxseq" ] || fail "$f: txlog has holes ($n rows, max seq $maxseq)"
+    hi=$(ql "SELECT count(*) FROM dvload_txlog WHERE at_us <= $t")
+    lo=$(ql "SELECT count(*) FROM dvload_txlog WHERE at_us <= $t - $BOUND_MS * 1000")
+    [ "$maxat" -le "$t" ] || fail "$f: holds a transaction at $maxat, after T=$t"
+    [ "$n" -le "$hi" ] && [ "$n" -ge "$lo" ] || fail "$f: $n transactions, expected $lo..$hi for T=$t"
+    [ "$(q "$f" 'SELECT sum(at_us) FROM dvload_txlog')" = \
+      "$(ql "SELECT sum(at_us) FROM dvload_txlog WHERE seq <= $n")" ] || fail "$f: rows differ from the live ones"
+    echo "  T=$t: $n transactions (committed by T: $hi, by T-${BOUND_MS}ms: $lo)"
+}
+for i in 1 2 3 4 5; do
+    t=$(( set_end_us + 200000 + (RANDOM * 32768 + RANDOM) % (last_us - set_end_us - 200000) ))
+    secs=$(( t / 1000000 )); frac=$(printf '%06d' $(( t % 1000000 )))
+    $D restore --set "$set_id" --db "$db" --into "pitr$i.nsf" --at "@$secs.$frac" >"$T/r$i.out" 2>&1 \
+        || fail "restore $i at @$secs.$frac: $(cat "$T/r$i.out")"
+    check "$T/data/pitr$i.nsf" "$t"
+done
+$D restore --set "$set_id" --db "$db" --into latest.nsf --to-latest >"$T/latest.out" 2>&1 \
+    || fail "restore --to-latest: $(cat "$T/latest.out")"
+[ "$(q "$T/data/latest.nsf" 'SELECT count(*) FROM dvload_txlog')" = \
+  "$(ql 'SELECT count(*) FROM dvload_txlog')" ] || fail "--to-latest misses transactions"
+echo "pitr: 5 point-in-time restores and --to-latest ok ($(tail -1 "$T/archive.out"))"

@@ -1,0 +1,124 @@
+/* cli_prune.c - `dvault prune [--dry-run]`, `dvault verify [--set ID] [--sample PCT]`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "meter.h"
+#include "prune.h"
+#include "util.h"
+#include "verify.h"
+
+int cli_prune(int argc, char **argv, struct dv_config *cfg)
+{
+    struct prune_opts o = {0};
+    bool quiet = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dry-run") == 0 || strcmp(argv[i], "-n") == 0)
+            o.dry_run = true;
+        else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+            quiet = true;
+        else
+            return cli_fail(DV_EXIT_USAGE, "usage: dvault prune [--dry-run] [-q]");
+    }
+    struct dv_job job;
+    job_init(&job, "prune");
+    struct cli_meter m;
+    meter_attach(&m, &job, stderr);
+    m.quiet = true; /* the per-set lines below say it all */
+    meter_cancel_on_signal(&job);
+    struct prune_result r;
+    int rc = prune_run(cfg, &o, &job, &r);
+    meter_clear(&m);
+    job_done(&job);
+    if (r.no_catalog) {
+        printf("prune: no catalog yet (%s): no backup has run, nothing to prune\n", cfg->catalog);
+        prune_result_done(&r);
+        return 0;
+    }
+    const char *verb = o.dry_run ? "would remove" : "removed";
+    printf("retention: keep_sets %ld, keep_days %ld%s\n", cfg->backup.keep_sets,
+           cfg->backup.keep_days, o.dry_run ? " (dry run: nothing changed)" : "");
+    for (size_t i = 0; i < r.nsets; i++) {
+        const struct prune_set *ps = &r.sets[i];
+        if (!ps->d.prune && quiet)
+            continue;
+        char b[32];
+        dv_fmt_bytes(ps->bytes, b, sizeof b);
+        if (ps->d.prune)
+            printf("  %-6s %-19s %-8s %s: %llu copies, %llu deltas (%llu outside the set), %s%s\n",
+                   o.dry_run ? "prune" : ps->done ? "pruned" : "FAILED", ps->set.id,
+                   catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why),
+                   (unsigned long long)ps->files, (unsigned long long)ps->deltas,
+                   (unsigned long long)ps->deltas_outside, b, "");
+        else
+            printf("  %-6s %-19s %-8s %s\n", "keep", ps->set.id,
+                   catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why));
+    }
+    char sb[32], nb[32];
+    dv_fmt_bytes(r.set_bytes, sb, sizeof sb);
+    dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
+    printf("prune %s %llu set(s) and %llu failed set(s): %llu copies, %llu deltas "
+           "(%llu moved outside the target's sets), %s; %llu NLO(s) from the pool, %s\n",
+           verb, (unsigned long long)r.sets_pruned, (unsigned long long)r.failed_pruned,
+           (unsigned long long)r.files, (unsigned long long)r.deltas,
+           (unsigned long long)r.deltas_outside, sb, (unsigned long long)r.nlos, nb);
+    prune_result_done(&r);
+    if (rc != 0)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    return 0;
+}
+
+static void print_problem(void *ud, const char *file, const char *msg)
+{
+    struct cli_meter *m = ud;
+    meter_clear(m);
+    printf("MISMATCH %s: %s\n", file, msg);
+    fflush(stdout);
+}
+
+int cli_verify(int argc, char **argv, struct dv_config *cfg)
+{
+    struct verify_opts o = {0};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+            o.set_id = argv[++i];
+        } else if (strcmp(argv[i], "--sample") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            const char *v = argv[++i];
+            o.sample_pct = strtod(v, &end);
+            if (!end || end == v || (*end && strcmp(end, "%") != 0) || !(o.sample_pct > 0) ||
+                o.sample_pct > 100)
+                return cli_fail(DV_EXIT_USAGE, "--sample: '%s' is not a percentage (0 < PCT <= 100)",
+                                v);
+        } else {
+            return cli_fail(DV_EXIT_USAGE, "usage: dvault verify [--set ID] [--sample PCT]");
+        }
+    }
+    struct dv_job job;
+    job_init(&job, "verify");
+    struct cli_meter m;
+    meter_attach(&m, &job, stderr);
+    m.quiet = true;
+    meter_cancel_on_signal(&job);
+    struct verify_result r;
+    double t0 = dv_mono();
+    int rc = verify_run(cfg, &o, &job, print_problem, &m, &r);
+    meter_clear(&m);
+    job_done(&job);
+    if (rc < 0)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    char b[32];
+    dv_fmt_bytes(r.bytes, b, sizeof b);
+    printf("verify: %llu set(s), %llu copies, %llu deltas, %llu test restores, %llu of %llu "
+           "listed NLOs checked%s, %s read in %.1fs: %llu problem(s)\n",
+           (unsigned long long)r.sets, (unsigned long long)r.copies, (unsigned long long)r.deltas,
+           (unsigned long long)r.restores, (unsigned long long)r.nlos_checked,
+           (unsigned long long)r.nlos_listed,
+           o.sample_pct > 0 && o.sample_pct < 100 ? " (sample)" : "", b, dv_mono() - t0,
+           (unsigned long long)r.problems);
+    if (rc != 0)
+        return cli_fail(DV_EXIT_FAIL, "verify found %llu problem(s)",
+                        (unsigned long long)r.problems);
+    return 0;
+}
