@@ -149,7 +149,8 @@ soak: all
 # (never the gcc-built libdvault.a); seed corpora are generated from a real server and backup
 # by tests/fuzz/run.sh, crashes land in build/fuzz/crashes/<parser>/.
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="wal delta"]
-FUZZ_TARGETS ?= config theme manifest nlolist recoverlist wal walfix delta deltafix
+FUZZ_TARGETS ?= config theme manifest nlolist recoverlist wal walfix delta deltafix \
+	pagemap incr archseg
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

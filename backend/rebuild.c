@@ -395,7 +395,8 @@ static int record_orphans(struct ctx *c)
     return rc;
 }
 
-/* Move path (and its -wal, -shm) to path.old.<time>; r->old_catalog gets the new name. */
+/* Move path's -wal, -shm to path.old.<time> and link path there (the caller renames the new
+ * catalog over path); r->old_catalog gets the new name. */
 static int move_aside(const char *path, struct rebuild_result *r)
 {
     char stamp[32];
@@ -413,7 +414,10 @@ static int move_aside(const char *path, struct rebuild_result *r)
     for (size_t i = 0; i < 3 && rc == 0; i++) {
         /* the main file last: until it moves, the old catalog is whole under its name */
         char *a = dv_asprintf("%s%s", path, sfx[i]), *b = dv_asprintf("%s%s", old, sfx[i]);
-        if (rename(a, b) != 0 && (errno != ENOENT || !sfx[i][0])) {
+        /* the main file is linked, not renamed: the new catalog then replaces it with one
+         * rename, so a crash never leaves no catalog at all (a later dvault would start an
+         * empty one and lose sight of every set) */
+        if ((sfx[i][0] ? rename(a, b) : link(a, b)) != 0 && (errno != ENOENT || !sfx[i][0])) {
             dv_syserr("move the old catalog %s aside to %s", a, b);
             rc = -1;
         }
@@ -481,8 +485,10 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
         goto out;
     catalog_close(c.cat); /* checkpoints and removes its -wal: one file to put in place */
     c.cat = NULL;
+    dv_crashpoint("rebuild.written"); /* tests: the new catalog complete beside the old one */
     if (access(cfg->catalog, F_OK) == 0 && move_aside(cfg->catalog, r) != 0)
         goto out;
+    dv_crashpoint("rebuild.moved_aside"); /* tests: the old catalog moved aside */
     if (rename(tmp, cfg->catalog) != 0) {
         dv_syserr("resync catalog: rename %s to %s", tmp, cfg->catalog);
         goto out;

@@ -19,9 +19,9 @@ CFG=$T/keep.yaml
 "$DVLOAD" -c "$CFG" init --databases 3 --docs 20 --seed 21 >/dev/null
 "$DVAULT" -c "$CFG" backup -q >/dev/null 2>&1 || fail "first backup"
 
-backup() { # CONFIG [env...]: runs a backup, returns its exit status
+backup() { # CONFIG [VAR=VALUE...]: runs a backup (options in $BACKUP_ARGS), returns its status
     local cfg=$1; shift
-    env "$@" "$DVAULT" -c "$cfg" backup -q >"$T/backup.out" 2>&1
+    env "$@" "$DVAULT" -c "$cfg" backup ${BACKUP_ARGS:-} -q >"$T/backup.out" 2>&1
 }
 
 # after_crash WHAT WROTE: the checks after an interrupted backup (WROTE=1: a writer ran, so
@@ -75,6 +75,62 @@ for pt in hotcopy.copied hotcopy.copied:3 hotcopy.delta hotcopy.delta:2 backup.d
     echo "crash at $pt: consistent, next backup ok, $CHECKED_COPIES copies and $CHECKED_POOL pool objects intact"
 done
 
+# incremental backups interrupted
+for pt in incr.read incr.inc_written; do
+    "$DVLOAD" -c "$CFG" run --seconds 1 --writers 1 --seed $((tried + 30)) >/dev/null 2>&1
+    live_hash >"$T/live.before"
+    rc=0; BACKUP_ARGS=--incremental backup "$CFG" DV_CRASH_AT="$pt" || rc=$?
+    [ $rc = 137 ] || { cat "$T/backup.out"; fail "$pt: incremental backup exited $rc, the crash point was not reached"; }
+    after_crash "$pt" 0
+    tried=$((tried + 1))
+    echo "crash at $pt (incremental): consistent, next backup ok, $CHECKED_COPIES copies and $CHECKED_POOL pool objects intact"
+done
+
+# prune interrupted (retention: keep 2 sets): the sets it has not finished stay usable or
+# are finished by the next prune; whatever the catalog still calls complete is whole
+write_config "$T/prune.yaml" keep
+sed -i 's/^  delta: keep$/  delta: keep\n  retention: { keep_sets: 2, keep_days: 0 }/' "$T/prune.yaml"
+for pt in prune.marked prune.delta prune.files prune.pool; do
+    for i in 1 2 3; do backup "$CFG" || fail "backup before $pt"; done
+    if [ $pt = prune.pool ]; then # documents deleted: their NLOs become unneeded in the pool
+        "$DVLOAD" -c "$CFG" run --seconds 1 --writers 1 --seed $((tried + 50)) >/dev/null 2>&1
+        backup "$CFG" || fail "backup before $pt"
+    fi
+    rc=0; env DV_CRASH_AT=$pt "$DVAULT" -c "$T/prune.yaml" prune >"$T/prune.out" 2>&1 || rc=$?
+    if [ $rc != 137 ]; then
+        # prune.delta is only hit for kept deltas moved away from their set: say so, go on
+        grep -q . "$T/prune.out" || true
+        [ $pt = prune.delta ] && [ $rc = 0 ] && { echo "prune: $pt not reached (no delta moved out of its set)"; continue; }
+        cat "$T/prune.out"; fail "prune at $pt: exit $rc"
+    fi
+    sets_json >/dev/null
+    "$DVAULT" -c "$T/prune.yaml" prune >"$T/prune.out" 2>&1 || { cat "$T/prune.out"; fail "the prune after a kill at $pt"; }
+    check_consistent
+    check_sets_intact
+    "$DVAULT" -c "$CFG" verify >"$T/verify.out" 2>&1 || { cat "$T/verify.out"; fail "dvault verify after a kill at $pt"; }
+    n=$(sets_json | python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin) if s["status"] == "complete"))')
+    tried=$((tried + 1))
+    echo "prune killed at $pt: the next prune finished it, $n complete sets left, $CHECKED_COPIES copies and $CHECKED_POOL pool objects intact, verify ok"
+done
+
+# resync catalog interrupted: a catalog is always in place and usable
+for pt in rebuild.written rebuild.moved_aside; do
+    sets_json | python3 -c 'import json,sys; print(sorted((s["id"], s["status"]) for s in json.load(sys.stdin)))' >"$T/sets.before"
+    rc=0; env DV_CRASH_AT=$pt "$DVAULT" -c "$CFG" resync catalog >"$T/rebuild.out" 2>&1 || rc=$?
+    [ $rc = 137 ] || { cat "$T/rebuild.out"; fail "resync catalog at $pt: exit $rc"; }
+    [ -f "$T/catalog.db" ] || fail "resync catalog killed at $pt: no catalog left"
+    sets_json | python3 -c 'import json,sys; print(sorted((s["id"], s["status"]) for s in json.load(sys.stdin)))' >"$T/sets.after"
+    [ $pt = rebuild.moved_aside ] || cmp -s "$T/sets.before" "$T/sets.after" || fail "resync catalog killed at $pt: the catalog changed"
+    [ "$(wc -c <"$T/sets.after")" -gt 5 ] || fail "resync catalog killed at $pt: the catalog lists no set"
+    check_consistent
+    "$DVAULT" -c "$CFG" resync catalog >"$T/rebuild.out" 2>&1 || { cat "$T/rebuild.out"; fail "resync catalog after a kill at $pt"; }
+    check_consistent
+    check_sets_intact
+    backup "$CFG" || { cat "$T/backup.out"; fail "backup after resync catalog killed at $pt"; }
+    tried=$((tried + 1))
+    echo "resync catalog killed at $pt: a catalog in place ($(grep -o "'20" "$T/sets.after" | wc -l) sets), the next resync and backup ok"
+done
+
 # restore interrupted: into a new name, and in place of the live database (--replace-live)
 S=$(sets_json | python3 -c 'import json,sys; print([s["id"] for s in json.load(sys.stdin) if s["status"] == "complete"][0])')
 for pt in restore.copied restore.before_rename restore.after_rename; do
@@ -117,7 +173,7 @@ done
 
 # kill -9 at a crash point and at arbitrary moments while the server is being written
 CFG=$T/apply.yaml
-"$DVLOAD" -c "$CFG" run --seconds 4 --writers 3 --seed 77 >"$T/load.out" 2>&1 &
+"$DVLOAD" -c "$CFG" run --seconds 3 --writers 3 --seed 77 >"$T/load.out" 2>&1 &
 LOADPID=$!
 sleep 0.5
 rc=0; backup "$CFG" DV_CRASH_AT=hotcopy.copied:2 || rc=$?

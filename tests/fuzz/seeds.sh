@@ -9,7 +9,7 @@ DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 out=$1
-mkdir -p "$out"/{config,theme,manifest,nlolist,recoverlist,wal,delta}
+mkdir -p "$out"/{config,theme,manifest,nlolist,recoverlist,wal,delta,pagemap,incr,archseg}
 T=$(mktemp -d "${TMPDIR:-/tmp}/dvseed.XXXXXX")
 LOADPID=
 cleanup() { [ -n "$LOADPID" ] && kill "$LOADPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
@@ -60,8 +60,39 @@ for w in "$T"/data/*/*.nsf-wal "$T"/data/*.nsf-wal; do
     [ $n -ge 2 ] && break
 done
 "$DVAULT" -c "$T/c.yaml" backup -q >/dev/null 2>&1
+"$DVAULT" -c "$T/c.yaml" archive >/dev/null 2>&1 || true   # WAL segments (point-in-time)
 "$DVAULT" -c "$T/c.yaml" backup -q >/dev/null 2>&1
+"$DVAULT" -c "$T/c.yaml" backup --incremental -q >/dev/null 2>&1 || true  # .inc, .pagemap
+sleep 0.5
+"$DVAULT" -c "$T/c.yaml" archive >/dev/null 2>&1 || true
 kill "$LOADPID"; wait "$LOADPID" 2>/dev/null || true; LOADPID=
+i=0
+for f in $(find "$T/backup" -name '*.pagemap' | sort | head -4); do i=$((i + 1)); cp "$f" "$out/pagemap/$i.pagemap"; done
+for f in $(find "$T/backup" -name '*.inc' | sort | head -4); do
+    i=$((i + 1)); [ "$(stat -c %s "$f")" -le 300000 ] && cp "$f" "$out/incr/$i.inc" || true
+done
+# a small archive segment: 512-byte pages, a few transactions, archived while python holds
+# the database open (the archiver ships committed WAL frames)
+mkdir -p "$T/small/data"
+cat >"$T/small/c.yaml" <<YAML
+server: { data_dir: data, key_file: server.key }
+backup: { target: backup }
+catalog: catalog.db
+YAML
+python3 - "$T/small/data/s.nsf" "$DVAULT" "$T/small/c.yaml" <<'PY' || true
+import sqlite3, subprocess, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("pragma page_size=512"); db.execute("pragma journal_mode=wal")
+db.execute("pragma wal_autocheckpoint=0")
+db.execute("create table t(a, b)")
+for i in range(4):
+    db.execute("begin"); db.execute("insert into t values(?, ?)", (i, "y" * 200)); db.execute("commit")
+subprocess.run([sys.argv[2], "-c", sys.argv[3], "archive"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+db.close()
+PY
+for f in $(find "$T/small/backup/archive" "$T/backup/archive" -name '*.seg' 2>/dev/null | head -4); do
+    i=$((i + 1)); [ "$(stat -c %s "$f")" -le 300000 ] && cp "$f" "$out/archseg/$i.seg" || true
+done
 # a small-page WAL (512-byte pages) from python's sqlite3, copied while the connection is open
 python3 - "$T/small.db" "$out/wal/small512.wal" <<'PY'
 import shutil, sqlite3, sys
@@ -116,6 +147,6 @@ for f in "$out"/nlolist/*.tsv; do head -3 "$f" >"${f%.tsv}-head.tsv"; break; don
     echo
     echo "   $(cut -f1 "$out/nlolist/set1.tsv" | head -1)   "
 } >"$out/recoverlist/mixed.txt"
-for p in config theme manifest nlolist recoverlist wal delta; do
+for p in config theme manifest nlolist recoverlist wal delta pagemap incr archseg; do
     echo "seeds: $p: $(ls "$out/$p" | wc -l) files"
 done

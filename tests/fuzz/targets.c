@@ -19,7 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "config.h"
+#include "incr.h"
+#include "pagemap.h"
 #include "recover.h"
 #include "delta.h"
 #include "target.h"
@@ -342,6 +345,46 @@ static int fuzz_walfix(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* .pagemap files of incremental backups */
+static int fuzz_pagemap(const uint8_t *data, size_t size)
+{
+    const char *path = fz_write(data, size);
+    struct pagemap m;
+    dv_seterr("%s", "");
+    int rc = pagemap_read(path, NULL, &m);
+    fz_check_err(rc);
+    if (rc == 0 && m.npages && !m.d)
+        fz_fail("pagemap accepted without digests");
+    pagemap_done(&m);
+    return 0;
+}
+
+/* .inc files of incremental backups */
+static int fuzz_incr(const uint8_t *data, size_t size)
+{
+    const char *path = fz_write(data, size);
+    struct incr_header h;
+    dv_seterr("%s", "");
+    fz_check_err(incr_file_verify(path, NULL, &h));
+    return 0;
+}
+
+/* WAL archive segments (point-in-time restore) */
+static int fuzz_archseg(const uint8_t *data, size_t size)
+{
+    const char *path = fz_write(data, size);
+    struct archive_seg sg;
+    memset(&sg, 0, sizeof sg);
+    dv_seterr("%s", "");
+    int rc = archive_seg_read(path, &sg);
+    fz_check_err(rc);
+    for (size_t i = 0; rc == 0 && i < sg.ntxns; i++)
+        if (sg.txns[i].offset > size)
+            fz_fail("archive segment transaction beyond the file");
+    archive_seg_done(&sg);
+    return 0;
+}
+
 struct fuzz_target {
     const char *name;
     int (*fn)(const uint8_t *, size_t);
@@ -351,5 +394,6 @@ static const struct fuzz_target fuzz_targets[] __attribute__((unused)) = {
     {"config", fuzz_config},   {"theme", fuzz_theme}, {"manifest", fuzz_manifest},
     {"nlolist", fuzz_nlolist}, {"wal", fuzz_wal},     {"walfix", fuzz_walfix},
     {"delta", fuzz_delta},     {"deltafix", fuzz_deltafix}, {"recoverlist", fuzz_recoverlist},
+    {"pagemap", fuzz_pagemap}, {"incr", fuzz_incr}, {"archseg", fuzz_archseg},
     {NULL, NULL},
 };
