@@ -50,6 +50,7 @@ ln -s /etc/passwd "$copy"
 refused "copy -> /etc/passwd" "symbolic link" $(restore "$A" r1.nsf)
 ln -sfn "$T/outside/alice.nsf" "$copy"
 refused "copy -> identical file outside" "symbolic link" $(restore "$A" r1.nsf)
+refused "verify of a set whose copy -> identical file outside" "symbolic link" -c "$CFG" verify --set "$A"
 [ ! -e "$T/data/r1.nsf" ] || fail "a refused restore left r1.nsf"
 rm "$copy"; mv "$T/saved.nsf" "$copy"
 
@@ -72,6 +73,27 @@ for bad in "../../../../../../etc/passwd" "/etc/passwd" "db/../../$B/db/mail/ali
     sqlite3 "$T/catalog.db" "UPDATE set_files SET path = '$bad' WHERE set_id = '$A'
         AND db_id = (SELECT id FROM databases WHERE path = 'mail/alice.nsf')"
     refused "catalog path '$bad'" "unsafe path" $(restore "$A" r4.nsf)
+done
+cp "$T/catalog.saved" "$T/catalog.db"
+
+# 4b. manifests with paths leaving the set (resync catalog rebuilds the catalog from them)
+m=$T/backup/sets/$A/manifest.json
+cp "$m" "$T/manifest.saved"
+cp "$T/catalog.db" "$T/catalog.saved"
+for bad in "../../../../../../etc/passwd" "/etc/passwd"; do
+    python3 - "$m" "$bad" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["databases"][0]["path"] = sys.argv[2]
+json.dump(m, open(sys.argv[1], "w"), indent=2)
+PY
+    "$DVAULT" -c "$CFG" resync catalog >"$T/out" 2>&1 || true
+    grep -q "$A.*\(unsafe\|must be\|path\)" "$T/out" || { cat "$T/out"; fail "resync catalog: manifest path '$bad' not reported"; }
+    [ "$(sqlite3 "$T/catalog.db" "SELECT count(*) FROM set_files WHERE path LIKE '%etc/passwd%'")" = 0 ] ||
+        fail "resync catalog recorded the path '$bad'"
+    echo "manifest path '$bad' (resync catalog): refused: $(grep -m1 "$A" "$T/out" | head -c 200)"
+    cases=$((cases + 1))
+    cp "$T/manifest.saved" "$m"
 done
 cp "$T/catalog.saved" "$T/catalog.db"
 
