@@ -477,8 +477,8 @@ int dv_open_beneath(const char *root, const char *rel, int flags)
         int nfd = openat(dir, part, f | O_NOFOLLOW | O_CLOEXEC);
         if (nfd < 0) {
             if (errno == ELOOP || (next && errno == ENOTDIR))
-                dv_seterr("%s/%s: '%s' is a symbolic link or not a directory: refused", root,
-                          rel, part);
+                dv_seterr("%s/%s: '%s' is a symbolic link or not a directory: refused", root, rel,
+                          part);
             else
                 dv_syserr("open %s/%s", root, rel);
             break;

@@ -391,9 +391,17 @@ struct fuzz_target {
 };
 
 static const struct fuzz_target fuzz_targets[] __attribute__((unused)) = {
-    {"config", fuzz_config},   {"theme", fuzz_theme}, {"manifest", fuzz_manifest},
-    {"nlolist", fuzz_nlolist}, {"wal", fuzz_wal},     {"walfix", fuzz_walfix},
-    {"delta", fuzz_delta},     {"deltafix", fuzz_deltafix}, {"recoverlist", fuzz_recoverlist},
-    {"pagemap", fuzz_pagemap}, {"incr", fuzz_incr}, {"archseg", fuzz_archseg},
+    {"config", fuzz_config},
+    {"theme", fuzz_theme},
+    {"manifest", fuzz_manifest},
+    {"nlolist", fuzz_nlolist},
+    {"wal", fuzz_wal},
+    {"walfix", fuzz_walfix},
+    {"delta", fuzz_delta},
+    {"deltafix", fuzz_deltafix},
+    {"recoverlist", fuzz_recoverlist},
+    {"pagemap", fuzz_pagemap},
+    {"incr", fuzz_incr},
+    {"archseg", fuzz_archseg},
     {NULL, NULL},
 };

@@ -126,7 +126,7 @@ static bool has_key(const struct fx *f, const char *buf, size_t len)
     char upper[65];
     for (int i = 0; i < 65; i++)
         upper[i] = (char)(f->key_hex[i] >= 'a' && f->key_hex[i] <= 'f' ? f->key_hex[i] - 32
-                                                                        : f->key_hex[i]);
+                                                                       : f->key_hex[i]);
     return memmem(buf, len, f->key_hex, 64) || memmem(buf, len, upper, 64) ||
            memmem(buf, len, f->key, 32) || memmem(buf, len, f->key_hex, 16);
 }
