@@ -2,9 +2,9 @@
 # run.sh TARGET... - run each libFuzzer harness build/fuzz/fuzz_<TARGET> for FUZZ_SECONDS
 # (all in parallel, FUZZ_JOBS at a time), on a corpus kept in build/fuzz/corpus/<TARGET>
 # (grown run after run), seeded from real files (tests/fuzz/seeds.sh) and from the
-# regression inputs tests/fuzz/regress/<parser>/. Prints executions per parser and exits 1
+# regression inputs tests/fuzz/regress/<TARGET>/. Prints executions per parser and exits 1
 # if any harness found a crash (the input is in build/fuzz/crashes/<TARGET>/: minimise it,
-# fix the parser, and add it to tests/fuzz/regress/<parser>/ so `make test` replays it).
+# fix the parser, and add it to tests/fuzz/regress/<TARGET>/ so `make test` replays it).
 set -uo pipefail
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${BUILD:-$SRC/build}
@@ -19,10 +19,12 @@ if [ ! -d "$F/seeds/config" ] || [ "${FUZZ_RESEED:-}" = 1 ]; then
 fi
 run_one() {
     local t=$1 p; p=$(parser_of "$1")
-    mkdir -p "$F/corpus/$t" "$F/crashes/$t" "$F/logs" "$SRC/tests/fuzz/regress/$p"
+    mkdir -p "$F/corpus/$t" "$F/crashes/$t" "$F/logs"
+    local regress=()
+    [ -d "$SRC/tests/fuzz/regress/$t" ] && regress=("$SRC/tests/fuzz/regress/$t")
     "$F/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -timeout=20 \
         -artifact_prefix="$F/crashes/$t/" "$F/corpus/$t" "$F/seeds/$p" \
-        "$SRC/tests/fuzz/regress/$p" >"$F/logs/$t.log" 2>&1
+        "${regress[@]}" >"$F/logs/$t.log" 2>&1
 }
 running=0
 for t in "$@"; do
