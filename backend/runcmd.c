@@ -103,6 +103,35 @@ void runcmd_argv_free(char **argv)
     free(argv);
 }
 
+/* Whether argv0 can be executed (as posix_spawnp would look it up): checked before spawning
+ * so a missing program is reported the same way everywhere (valgrind's emulated vfork makes
+ * posix_spawnp report it as an exit status 127 instead). Sets errno. */
+static bool can_exec(const char *argv0)
+{
+    if (strchr(argv0, '/'))
+        return access(argv0, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/bin:/usr/bin";
+    int err = ENOENT;
+    for (const char *p = path; *p;) {
+        const char *e = strchr(p, ':');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char *cand = dv_asprintf("%.*s/%s", (int)n, n ? p : ".", argv0);
+        bool ok = access(cand, X_OK) == 0;
+        if (!ok && errno != ENOENT)
+            err = errno;
+        free(cand);
+        if (ok)
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    errno = err;
+    return false;
+}
+
 static char **make_env(const char *const *extra)
 {
     size_t n = 0, m = 0;
@@ -134,6 +163,11 @@ int runcmd(const char *cmdline, const struct runcmd_opts *o)
     char **argv = runcmd_split(cmdline, o ? o->subst : NULL, what);
     if (!argv)
         return -1;
+    if (!can_exec(argv[0])) {
+        dv_syserr("%s %s: cannot start", what, argv[0]);
+        runcmd_argv_free(argv);
+        return -1;
+    }
     int errp[2], outp[2] = {-1, -1};
     bool want_out = o && o->out;
     if (pipe2(errp, O_CLOEXEC) != 0 || (want_out && pipe2(outp, O_CLOEXEC) != 0)) {
