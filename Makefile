@@ -4,6 +4,7 @@
 #   make run        build, create the demo server and target under ./var, open the console
 #   make test       build and run the whole suite (unit, end-to-end, console)
 #   make bench      benchmarks side by side with cp/rsync/find/sqlite3
+#   make fuzz       fuzz every parser with libFuzzer, FUZZ_SECONDS each (docs/reliability.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   SANITIZER=address,undefined  build and test with sanitizers (in build/san/)
 #   V=1             show full commands
