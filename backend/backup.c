@@ -533,6 +533,60 @@ static void catalog_finish(struct ctx *c, bool complete)
         job_log(c->job, DV_ERROR, "catalog: %s", dv_err());
 }
 
+/*
+ * A backup killed after its set directory was renamed into place (the manifest says
+ * complete) but before the catalog was told: the set is whole on the target, so record it
+ * complete from its manifest rather than failing it. Runs with the target lock held, before
+ * stale running sets are failed. *n gets how many were recorded. 0 or -1.
+ */
+static int reconcile_finished(struct ctx *c, int *n)
+{
+    *n = 0;
+    struct catalog_set page[64];
+    size_t k = 0;
+    int64_t before = 0;
+    do {
+        if (catalog_sets_list(c->cat, before, page, 64, &k) != 0)
+            return -1;
+        for (size_t i = 0; i < k; i++) {
+            struct catalog_set *s = &page[i];
+            if (s->status != CATALOG_SET_RUNNING)
+                continue;
+            char *dir = target_set_dir(c->t, s->id);
+            char *mp = dv_path_join(dir, TARGET_MANIFEST);
+            struct manifest m;
+            manifest_init(&m);
+            if (access(mp, F_OK) == 0 && manifest_read(mp, &m) == 0 &&
+                strcmp(m.status, "complete") == 0 && strcmp(m.id, s->id) == 0 &&
+                m.seq == s->seq) {
+                s->status = CATALOG_SET_COMPLETE;
+                s->ended = m.ended;
+                s->databases = m.databases;
+                s->nlo_new = m.nlo_new;
+                s->nlo_held = m.nlo_held;
+                s->nlo_skipped = m.nlo_skipped;
+                s->deltas_applied = m.deltas_applied;
+                s->deltas_kept = m.deltas_kept;
+                s->bytes = m.bytes;
+                if (m.checkpoint && m.checkpoint[0])
+                    snprintf(s->checkpoint, sizeof s->checkpoint, "%s", m.checkpoint);
+                snprintf(s->message, sizeof s->message, "%s",
+                         m.message && m.message[0] ? m.message
+                                                   : "recorded from its manifest after an "
+                                                     "interruption");
+                if (catalog_set_finish(c->cat, s) == 0)
+                    (*n)++;
+            }
+            manifest_done(&m);
+            free(mp);
+            free(dir);
+        }
+        if (k)
+            before = page[k - 1].seq;
+    } while (k == 64);
+    return 0;
+}
+
 int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct dv_job *job,
                struct backup_result *r)
 {
@@ -563,7 +617,14 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     c.cat = catalog_open(cfg->catalog);
     if (!c.cat)
         goto out;
-    int stale = 0, partial = 0;
+    int stale = 0, partial = 0, finished = 0;
+    if (reconcile_finished(&c, &finished) != 0)
+        goto out;
+    if (finished)
+        job_log(job, DV_WARN,
+                "%d set(s) were complete on the target when their backup was interrupted: "
+                "recorded complete from their manifests",
+                finished);
     if (catalog_sets_fail_stale(c.cat, true, dv_now(), &stale) != 0 ||
         target_cleanup_partial(c.t, &partial) != 0)
         goto out;
