@@ -332,6 +332,45 @@ static void test_moved_subdir(void **state)
     free(to);
 }
 
+/*
+ * The pass sorts names by their first 16 hex digits, then by the whole name: names that share
+ * those digits (ties) and names in every order must all be matched by the merge on the
+ * second pass (held, no lookup, no open).
+ */
+static void test_merge_order_with_ties(void **state)
+{
+    struct fx *f = *state;
+    char *dir = dv_asprintf("%s/0001", f->daos);
+    assert_int_equal(dv_mkdirs(dir, 0755), 0);
+    const char *prefixes[] = {"0000000000000000", "ffffffffffffffff", "a0a0a0a0a0a0a0a0", NULL};
+    int n = 0;
+    for (int k = 0; k < 600; k++) {
+        char name[TARGET_NLO_NAME_LEN + 1], hex[65];
+        char seed[32];
+        snprintf(seed, sizeof seed, "tie-%d", k);
+        dv_sha256_hex(seed, strlen(seed), hex);
+        if (k % 3 != 2) /* two thirds share one of three 16-digit prefixes */
+            memcpy(hex, prefixes[k % 3 == 0 ? (k / 3) % 3 : 1], 16);
+        snprintf(name, sizeof name, "%s%016x.nlo", hex, 10 + k);
+        char *p = dv_path_join(dir, name);
+        write_file(p, seed);
+        free(p);
+        n++;
+    }
+    open_all(f);
+    struct nlopass_result r;
+    assert_int_equal(run(f, &r, 1, NULL), 0);
+    assert_int_equal(r.copied, (uint64_t)n);
+    nlo_opens = 0;
+    assert_int_equal(run(f, &r, 2, NULL), 0);
+    assert_int_equal(r.seen, (uint64_t)n);
+    assert_int_equal(r.held, (uint64_t)n);
+    assert_int_equal(r.copied, 0);
+    assert_int_equal(r.moved, 0);
+    assert_int_equal(nlo_opens, 0);
+    free(dir);
+}
+
 static void test_vanished(void **state)
 {
     struct fx *f = *state;
@@ -430,6 +469,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batches_and_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_and_second_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_moved_subdir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_order_with_ties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vanished, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_errors, setup, teardown),
     };
