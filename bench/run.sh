@@ -198,3 +198,6 @@ open(out, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF
 log "results in $DIR/results.md"
+
+# issue 6: block-transfer incremental vs full vs rsync --inplace (its own fixture)
+BENCH_DIR="$SRC/var/bench" DVAULT="$DVAULT" bash "$SRC/bench/incr.sh" "$mode" | tee -a "$DIR/results.md"
