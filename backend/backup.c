@@ -311,11 +311,12 @@ static int incr_db(struct ctx *c, const char *rel, const char *src, const char *
 
 /* The page map of a full copy (+ kept delta), so that the next incremental has an origin. */
 static int full_pagemap(struct ctx *c, const char *rel, const char *dst, const char *delta,
-                        const char *pmpath, const struct hotcopy_result *hr,
+                        const char *pmpath, struct hotcopy_result *hr,
                         struct catalog_file_incr *fx)
 {
     struct pagemap pm;
-    if (pagemap_of_copy(dst, delta, hr->page_size, &pm) != 0 ||
+    /* one read of the copy: the page map of the image and the SHA-256 of the copy */
+    if (pagemap_of_copy_sha(dst, delta, hr->page_size, &pm, hr->copy_sha256) != 0 ||
         pagemap_write(pmpath, &pm, fx->pagemap_sha256) != 0) {
         pagemap_done(&pm);
         c->r->db_failed++;
@@ -363,7 +364,8 @@ static int backup_one(struct ctx *c, const char *rel)
     struct hotcopy_opts ho = {.delta = cfg->backup.delta,
                               .snapshot_command = cfg->backup.snapshot_command,
                               .job = c->job,
-                              .defer_sync = true}; /* one syncfs before the set is finished */
+                              .defer_sync = true, /* one syncfs before the set is finished */
+                              .skip_sha = true};  /* hashed in full_pagemap's read */
     if (inc != 0 && hotcopy_db(src, dst, keep ? delta : NULL, &ho, &hr) != 0) {
         if (access(src, F_OK) != 0 && errno == ENOENT) {
             c->r->db_vanished++;

@@ -293,7 +293,7 @@ int hotcopy_db(const char *src, const char *dst, const char *delta_path,
         goto fail;
     }
     if ((!c.opts->defer_sync && dv_fsync_parent(dst) != 0) ||
-        dv_sha256_file_hex(dst, result->copy_sha256) != 0) {
+        (!c.opts->skip_sha && dv_sha256_file_hex(dst, result->copy_sha256) != 0)) {
         unlink(dst);
         goto fail;
     }

@@ -32,6 +32,8 @@ struct hotcopy_opts {
     struct dv_job *job;           /* progress (bytes of the copy), cancellation; may be NULL */
     bool defer_sync;              /* the caller makes dst durable later (one syncfs before it
                                      relies on it): no fsync of dst and its directory here */
+    bool skip_sha;                /* copy_sha256 is left "": the caller hashes the copy itself
+                                     (a backup does it in its page-map pass, one read) */
 };
 
 struct hotcopy_result {

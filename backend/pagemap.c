@@ -173,7 +173,18 @@ out:
 int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
                     struct pagemap *m)
 {
+    return pagemap_of_copy_sha(copy_path, delta_path, page_size, m, NULL);
+}
+
+int pagemap_of_copy_sha(const char *copy_path, const char *delta_path, uint32_t page_size,
+                        struct pagemap *m, char copy_sha256[65])
+{
     memset(m, 0, sizeof *m);
+    EVP_MD_CTX *sha = NULL;
+    if (copy_sha256) {
+        sha = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
+    }
     int fd = open(copy_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         dv_syserr("%s", copy_path);
@@ -210,6 +221,8 @@ int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page
                 dv_syserr("read %s", copy_path);
                 goto out;
             }
+            if (sha)
+                EVP_DigestUpdate(sha, buf, avail);
         }
         for (uint64_t i = 0; i < cnt; i++) {
             const unsigned char *p = buf + i * page_size;
@@ -226,12 +239,34 @@ int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page
             pagemap_digest(h, p, plen, pagemap_at(m, pg + i));
         }
     }
+    if (sha && base > (m->npages * (uint64_t)page_size)) {
+        /* bytes of the copy beyond the image (a delta that shrinks it): hash them too */
+        uint64_t off = m->npages * (uint64_t)page_size;
+        while (off < base) {
+            size_t n = base - off < (uint64_t)page_size * PM_CHUNK_PAGES
+                           ? (size_t)(base - off)
+                           : (size_t)page_size * PM_CHUNK_PAGES;
+            if (dv_pread_full(fd, buf, n, (off_t)off) < 0) {
+                dv_syserr("read %s", copy_path);
+                goto out;
+            }
+            EVP_DigestUpdate(sha, buf, n);
+            off += n;
+        }
+    }
+    if (sha) {
+        unsigned char md[32];
+        unsigned int mdlen = 0;
+        EVP_DigestFinal_ex(sha, md, &mdlen);
+        dv_hex(md, 32, copy_sha256);
+    }
     rc = 0;
 out:
     if (rc != 0) {
         dv_preferr("page map of %s", copy_path);
         pagemap_done(m);
     }
+    EVP_MD_CTX_free(sha);
     free(buf);
     pagemap_hasher_free(h);
     delta_reader_free(dr);

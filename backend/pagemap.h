@@ -66,5 +66,9 @@ int pagemap_read(const char *path, const char *expect_sha256, struct pagemap *m)
  */
 int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
                     struct pagemap *m);
+/* The same, and the SHA-256 of the copy's bytes as stored (not the image) into copy_sha256,
+ * from the same read: a backup hashes each copy once. */
+int pagemap_of_copy_sha(const char *copy_path, const char *delta_path, uint32_t page_size,
+                        struct pagemap *m, char copy_sha256[65]);
 
 #endif
