@@ -216,8 +216,8 @@ struct adb {
     /* position: what has been archived */
     bool have_pos, big;
     uint32_t salt1, salt2, ckpt, page_size, next_frame, ck[2];
-    uint64_t seq;          /* last segment written */
-    uint32_t next_flags;   /* flags of the next segment (START, GAP) */
+    uint64_t seq;        /* last segment written */
+    uint32_t next_flags; /* flags of the next segment (START, GAP) */
     /* transactions read but not yet written */
     unsigned char *buf;
     size_t blen, bcap;
@@ -530,8 +530,7 @@ static int list_dbs(struct arun *ar, char ***dbs, size_t *n)
     return 0;
 }
 
-int archive_run(const struct dv_config *cfg, const struct archive_opts *o,
-                struct archive_result *r)
+int archive_run(const struct dv_config *cfg, const struct archive_opts *o, struct archive_result *r)
 {
     memset(r, 0, sizeof *r);
     struct arun ar = {.cfg = cfg, .o = o, .r = r};

@@ -52,11 +52,11 @@ struct archive_opts {
 };
 
 struct archive_result {
-    uint64_t databases;    /* looked at */
-    uint64_t segments;     /* written */
+    uint64_t databases; /* looked at */
+    uint64_t segments;  /* written */
     uint64_t transactions, frames;
-    uint64_t gaps;         /* databases with a gap reported (see events) */
-    double max_poll_ms;    /* worst observation error: end of a round - start of the one before */
+    uint64_t gaps;      /* databases with a gap reported (see events) */
+    double max_poll_ms; /* worst observation error: end of a round - start of the one before */
 };
 
 /*

@@ -140,8 +140,8 @@ struct ctx {
     char **delta_paths; /* absolute, of kept deltas (for the post command) */
     int64_t *delta_dbs;
     size_t ndeltas;
-    enum catalog_set_kind kind;          /* incremental: databases go through incr.c */
-    int64_t pages_total, pages_stored;   /* over the set's databases */
+    enum catalog_set_kind kind;        /* incremental: databases go through incr.c */
+    int64_t pages_total, pages_stored; /* over the set's databases */
 };
 
 static void on_event(void *ud, enum dv_level level, const char *msg)
@@ -284,8 +284,7 @@ static int incr_db(struct ctx *c, const char *rel, const char *src, const char *
             job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
         }
     } else if (r == 1) {
-        job_log(c->job, DV_INFO, "%s: full copy in this incremental set: %s", rel,
-                fx->full_reason);
+        job_log(c->job, DV_INFO, "%s: full copy in this incremental set: %s", rel, fx->full_reason);
     } else {
         fx->kind = CATALOG_SET_INCREMENTAL;
         snprintf(fx->origin, sizeof fx->origin, "%s", io.set_id);
@@ -295,7 +294,7 @@ static int incr_db(struct ctx *c, const char *rel, const char *src, const char *
         hr->wal_mode = true; /* no warning: a locked read is reported by incr itself */
         hr->page_size = ir->page_size;
         hr->base_size = hr->final_size = ir->inc_size; /* the stored file */
-        hr->delta_pages = 0; /* folded into the image, nothing to apply */
+        hr->delta_pages = 0;                           /* folded into the image, nothing to apply */
         snprintf(hr->replica_id, sizeof hr->replica_id, "%s", ir->replica_id);
         snprintf(hr->dbiid, sizeof hr->dbiid, "%s", ir->dbiid);
         snprintf(hr->copy_sha256, sizeof hr->copy_sha256, "%s", ir->inc_sha256);
@@ -311,8 +310,7 @@ static int incr_db(struct ctx *c, const char *rel, const char *src, const char *
 
 /* The page map of a full copy (+ kept delta), so that the next incremental has an origin. */
 static int full_pagemap(struct ctx *c, const char *rel, const char *dst, const char *delta,
-                        const char *pmpath, struct hotcopy_result *hr,
-                        struct catalog_file_incr *fx)
+                        const char *pmpath, struct hotcopy_result *hr, struct catalog_file_incr *fx)
 {
     struct pagemap pm;
     /* one read of the copy: the page map of the image and the SHA-256 of the copy */
@@ -380,8 +378,8 @@ static int backup_one(struct ctx *c, const char *rel)
     if (!hr.wal_mode)
         job_log(c->job, DV_WARN,
                 "%s is not in WAL mode: it cannot be copied hot; copied under a short lock", rel);
-    if (inc != 0 && full_pagemap(c, rel, dst, keep && hr.wal_mode ? delta : NULL, pmpath, &hr,
-                                 &fx) != 0)
+    if (inc != 0 &&
+        full_pagemap(c, rel, dst, keep && hr.wal_mode ? delta : NULL, pmpath, &hr, &fx) != 0)
         goto out;
     if (inc == 0) {
         names = ir.refs, nnames = ir.nrefs;
@@ -560,8 +558,7 @@ static int reconcile_finished(struct ctx *c, int *n)
             struct manifest m;
             manifest_init(&m);
             if (access(mp, F_OK) == 0 && manifest_read(mp, &m) == 0 &&
-                strcmp(m.status, "complete") == 0 && strcmp(m.id, s->id) == 0 &&
-                m.seq == s->seq) {
+                strcmp(m.status, "complete") == 0 && strcmp(m.id, s->id) == 0 && m.seq == s->seq) {
                 s->status = CATALOG_SET_COMPLETE;
                 s->ended = m.ended;
                 s->databases = m.databases;
@@ -658,8 +655,8 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
 
     /* seed 004: after a failed or interrupted set, the next one is full */
     char origin[32], why_full[512];
-    if (incr_choose_kind(c.cat, o && o->incremental, &c.kind, origin, why_full,
-                         sizeof why_full) != 0)
+    if (incr_choose_kind(c.cat, o && o->incremental, &c.kind, origin, why_full, sizeof why_full) !=
+        0)
         goto out;
     if (why_full[0])
         job_log(job, (o && o->incremental) ? DV_WARN : DV_INFO, "%s", why_full);
@@ -807,9 +804,9 @@ out:
     r->seconds = dv_mono() - t0;
     if (c.cat && c.job_id)
         catalog_job_end(c.cat, c.job_id, dv_now(),
-                        rc == 0                ? "ok"
-                        : job_cancelled(job)   ? "cancelled"
-                                               : "failed",
+                        rc == 0              ? "ok"
+                        : job_cancelled(job) ? "cancelled"
+                                             : "failed",
                         rc == 0 ? NULL : err);
     if (job) {
         job->on_event = c.prev_event;

@@ -33,14 +33,14 @@ struct backup_result {
     uint64_t db_vanished;   /* listed, then gone before the copy: skipped */
     uint64_t locked_copies; /* not in WAL mode: copied under a lock */
     uint64_t deltas_applied, deltas_kept, delta_pages;
-    uint64_t db_bytes;      /* bytes of database copies written */
-    uint64_t refs;          /* NLO references recorded */
+    uint64_t db_bytes; /* bytes of database copies written */
+    uint64_t refs;     /* NLO references recorded */
     struct nlopass_result nlo;
-    bool incremental;       /* the set is incremental (a full one when one must be: message) */
+    bool incremental; /* the set is incremental (a full one when one must be: message) */
     uint64_t pages_total, pages_stored; /* pages of the images / stored in this set */
-    uint64_t deltas_moved;  /* reported by the post command */
+    uint64_t deltas_moved;              /* reported by the post command */
     double seconds;
-    char message[512];      /* why the set failed, or a remark */
+    char message[512]; /* why the set failed, or a remark */
 };
 
 /*

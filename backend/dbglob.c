@@ -100,7 +100,7 @@ static int walk(const struct dv_config *cfg, const char *abs, const char *rel, s
         unsigned char type = e->d_type;
         if (type == DT_UNKNOWN) {
             struct stat st;
-            type = lstat(a, &st) != 0 ? DT_UNKNOWN
+            type = lstat(a, &st) != 0    ? DT_UNKNOWN
                    : S_ISDIR(st.st_mode) ? DT_DIR
                    : S_ISREG(st.st_mode) ? DT_REG
                                          : DT_UNKNOWN;

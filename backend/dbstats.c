@@ -52,7 +52,8 @@ int dbstats_read(const struct dv_config *cfg, const char *path, struct dbstats *
         goto out;
     out->has_schema = tables == 2;
     if (out->has_schema &&
-        (one_int(h, "SELECT count(*) FROM notes WHERE deleted IS NULL", &out->documents, abs) != 0 ||
+        (one_int(h, "SELECT count(*) FROM notes WHERE deleted IS NULL", &out->documents, abs) !=
+             0 ||
          one_int(h, "SELECT count(*) FROM notes WHERE deleted IS NOT NULL", &out->deleted, abs) !=
              0 ||
          one_int(h, "SELECT count(*) FROM attachments", &out->attachments, abs) != 0 ||

@@ -19,8 +19,8 @@ struct dbstats {
     int64_t documents; /* notes not soft-deleted */
     int64_t deleted;   /* soft-deleted notes */
     int64_t attachments;
-    int64_t nlo_refs;  /* distinct NLO names referenced (attachments.nlo) */
-    int64_t size;      /* bytes of the database file */
+    int64_t nlo_refs; /* distinct NLO names referenced (attachments.nlo) */
+    int64_t size;     /* bytes of the database file */
 };
 
 /*

@@ -18,7 +18,6 @@
 #define HOTCOPY_CHUNK (16u << 20) /* bytes copied between progress/cancel checks */
 #define HOTCOPY_BUSY_MS 30000     /* wait for a writer to finish (locked copy) */
 
-
 /* Everything one copy holds, so that one exit path can release it in the right order. */
 struct hc {
     const char *src, *dst, *delta_path;

@@ -37,14 +37,14 @@ struct hotcopy_opts {
 };
 
 struct hotcopy_result {
-    bool wal_mode;         /* false: copied under a lock (not in WAL mode) */
-    bool locked_copy;      /* true when the fallback locked copy was used */
+    bool wal_mode;    /* false: copied under a lock (not in WAL mode) */
+    bool locked_copy; /* true when the fallback locked copy was used */
     uint32_t page_size;
-    uint64_t base_size;    /* bytes copied (size seen at begin) */
-    uint64_t final_size;   /* size of the database as of the stop */
-    uint32_t delta_pages;  /* distinct pages in the delta */
-    uint32_t wal_frames;   /* committed frames read from the WAL */
-    char replica_id[64];   /* dbinfo.replica_id / dbiid as of the stop, "" if absent */
+    uint64_t base_size;   /* bytes copied (size seen at begin) */
+    uint64_t final_size;  /* size of the database as of the stop */
+    uint32_t delta_pages; /* distinct pages in the delta */
+    uint32_t wal_frames;  /* committed frames read from the WAL */
+    char replica_id[64];  /* dbinfo.replica_id / dbiid as of the stop, "" if absent */
     char dbiid[64];
     char copy_sha256[65];  /* of dst as left on disk (after apply, or the raw copy for keep) */
     char delta_sha256[65]; /* of the .delta file (keep), "" otherwise */

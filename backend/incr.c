@@ -84,8 +84,7 @@ static void hdr_encode(const struct incr_header *h, unsigned char b[INCR_HDR_SIZ
     be32(b + 252, delta_crc32c(0, b, 252));
 }
 
-static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE],
-                      struct incr_header *h)
+static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE], struct incr_header *h)
 {
     if (memcmp(b, INCR_MAGIC, 8) != 0) {
         dv_seterr("%s: not an incremental file", path);
@@ -128,8 +127,8 @@ static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE],
  * fd after a successful walk without it). EVP SHA-256 of the whole file is compared with
  * the trailer and expect_sha256.
  */
-static int inc_walk(const char *path, const char *expect_sha256, struct incr_header *hout,
-                    int fd, const char *name)
+static int inc_walk(const char *path, const char *expect_sha256, struct incr_header *hout, int fd,
+                    const char *name)
 {
     int in = open(path, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
@@ -207,8 +206,8 @@ static int inc_walk(const char *path, const char *expect_sha256, struct incr_hea
             goto out;
         }
         if (rd32(rt) != crc) {
-            dv_seterr("%s: run %u (offset %llu, %llu bytes): checksum mismatch (corrupt)", path,
-                      i, (unsigned long long)roff, (unsigned long long)rsize);
+            dv_seterr("%s: run %u (offset %llu, %llu bytes): checksum mismatch (corrupt)", path, i,
+                      (unsigned long long)roff, (unsigned long long)rsize);
             goto out;
         }
         EVP_DigestUpdate(sha, rt, INCR_RUN_TRAILER);
@@ -555,8 +554,8 @@ static int ib_read_file(struct ib *c)
             rc = -1;
             break;
         }
-        uint64_t cnt = c->base_pages - pg < INCR_CHUNK_PAGES ? c->base_pages - pg
-                                                               : INCR_CHUNK_PAGES;
+        uint64_t cnt =
+            c->base_pages - pg < INCR_CHUNK_PAGES ? c->base_pages - pg : INCR_CHUNK_PAGES;
         size_t want = (size_t)(cnt * ps);
         ssize_t got = dv_pread_full(c->src_fd, buf, want, (off_t)(pg * ps));
         if (got < 0) {
@@ -617,8 +616,7 @@ static int ib_stop(struct ib *c, struct pagemap *pm)
     free(zero);
     for (uint64_t pg = 1; pg <= pm->npages; pg++)
         memcpy(pagemap_at(pm, pg),
-               pg <= c->base_pages ? c->filed + (pg - 1) * PAGEMAP_DIGEST : zero_d,
-               PAGEMAP_DIGEST);
+               pg <= c->base_pages ? c->filed + (pg - 1) * PAGEMAP_DIGEST : zero_d, PAGEMAP_DIGEST);
     if (!c->w.ncommits)
         return 0;
     unsigned char *buf = dv_malloc((size_t)ps * INCR_CHUNK_PAGES);
@@ -644,8 +642,7 @@ static int ib_page(struct ib *c, uint64_t pgno, unsigned char *buf)
     if (wi >= 0)
         return wal_read_pages(c->wal_fd, c->walp, &c->w, (size_t)wi, 1, buf);
     memset(buf, 0, ps);
-    if (pgno <= c->base_pages &&
-        dv_pread_full(c->src_fd, buf, ps, (off_t)((pgno - 1) * ps)) < 0) {
+    if (pgno <= c->base_pages && dv_pread_full(c->src_fd, buf, ps, (off_t)((pgno - 1) * ps)) < 0) {
         dv_syserr("read page %llu", (unsigned long long)pgno);
         return -1;
     }
@@ -662,10 +659,10 @@ static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pag
     uint32_t ps = c->r->page_size;
     /* the changed pages, as runs */
     uint64_t nruns = 0, stored = 0;
-    uint64_t (*runs)[2] = NULL; /* first pgno, page count */
+    uint64_t(*runs)[2] = NULL; /* first pgno, page count */
     for (uint64_t pg = 1; pg <= pm->npages; pg++) {
-        bool changed = pg > om->npages ||
-                       memcmp(pagemap_at(pm, pg), pagemap_at(om, pg), PAGEMAP_DIGEST) != 0;
+        bool changed =
+            pg > om->npages || memcmp(pagemap_at(pm, pg), pagemap_at(om, pg), PAGEMAP_DIGEST) != 0;
         if (!changed)
             continue;
         stored++;
@@ -679,8 +676,11 @@ static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pag
             nruns++;
         }
     }
-    struct incr_header h = {.page_size = ps, .origin_size = om->size, .final_size = pm->size,
-                            .run_count = (uint32_t)nruns, .pages_stored = stored,
+    struct incr_header h = {.page_size = ps,
+                            .origin_size = om->size,
+                            .final_size = pm->size,
+                            .run_count = (uint32_t)nruns,
+                            .pages_stored = stored,
                             .pages_total = pm->npages};
     snprintf(h.origin, sizeof h.origin, "%s", c->o->set_id);
     snprintf(h.set_id, sizeof h.set_id, "%s", set_id);
@@ -827,8 +827,7 @@ int incr_backup_db(const char *src, const char *inc_path, const char *pagemap_pa
     if (ib_begin(&c) != 0)
         goto out;
     if (r->page_size != o->page_size)
-        snprintf(r->why, sizeof r->why, "page size changed (%u -> %u)", o->page_size,
-                 r->page_size);
+        snprintf(r->why, sizeof r->why, "page size changed (%u -> %u)", o->page_size, r->page_size);
     else if (strcmp(r->replica_id, o->replica_id) != 0)
         snprintf(r->why, sizeof r->why, "replica id changed (%s -> %s)", o->replica_id,
                  r->replica_id);
@@ -969,8 +968,8 @@ fail:
     return -1;
 }
 
-int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id,
-                     const char *db_path, const char *out_path, struct dv_job *job, int *links)
+int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, const char *db_path,
+                     const char *out_path, struct dv_job *job, int *links)
 {
     struct link *l = NULL;
     int n = 0, fd = -1, rc = -1;
@@ -1003,8 +1002,8 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id,
             goto out;
         }
         if (l[0].f.delta_sha256 && strcmp(dsha, l[0].f.delta_sha256) != 0) {
-            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s",
-                      l[0].f.delta_location, dsha, l[0].f.delta_sha256);
+            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", l[0].f.delta_location,
+                      dsha, l[0].f.delta_sha256);
             goto out;
         }
         if (delta_apply(l[0].f.delta_location, out_path) != 0)
@@ -1021,8 +1020,8 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id,
         char *d = target_set_dir(t, l[i].set_id);
         char *p = dv_path_join(d, l[i].f.path);
         free(d);
-        int r = incr_file_apply(p, l[i].f.sha256, l[i - 1].set_id, (uint32_t)l[i].f.page_size,
-                                fd, out_path, NULL);
+        int r = incr_file_apply(p, l[i].f.sha256, l[i - 1].set_id, (uint32_t)l[i].f.page_size, fd,
+                                out_path, NULL);
         if (r != 0)
             dv_preferr("set %s", l[i].set_id);
         free(p);

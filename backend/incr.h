@@ -50,8 +50,8 @@ struct incr_header {
     uint64_t final_size;  /* bytes of the image after applying */
     uint32_t run_count;
     uint64_t pages_stored, pages_total;
-    char origin[32];      /* origin set id */
-    char set_id[32];      /* the set holding this file */
+    char origin[32]; /* origin set id */
+    char set_id[32]; /* the set holding this file */
     char replica_id[64];
     char dbiid[64];
 };
@@ -89,10 +89,10 @@ int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_se
 
 /* A database's origin for an incremental copy. */
 struct incr_origin {
-    bool usable;          /* false: a full copy is needed, why says why */
+    bool usable; /* false: a full copy is needed, why says why */
     char why[256];
-    char set_id[32];      /* newest complete set holding the database */
-    char *pagemap_path;   /* absolute, malloc'd */
+    char set_id[32];    /* newest complete set holding the database */
+    char *pagemap_path; /* absolute, malloc'd */
     char pagemap_sha256[65];
     uint32_t page_size;
     char replica_id[64], dbiid[64];
@@ -111,17 +111,17 @@ void incr_origin_done(struct incr_origin *o);
 struct incr_result {
     bool wal_mode;
     uint32_t page_size;
-    uint64_t base_size;     /* file bytes read (size at begin) */
-    uint64_t final_size;    /* bytes of the consistent image */
+    uint64_t base_size;  /* file bytes read (size at begin) */
+    uint64_t final_size; /* bytes of the consistent image */
     uint64_t pages_total, pages_stored;
     uint32_t runs;
-    uint32_t delta_pages;   /* pages taken from the WAL */
-    uint64_t inc_size;      /* bytes of the .inc */
+    uint32_t delta_pages; /* pages taken from the WAL */
+    uint64_t inc_size;    /* bytes of the .inc */
     char inc_sha256[65];
     char pagemap_sha256[65];
     char replica_id[64], dbiid[64];
-    char why[256];          /* incr_backup_db returned 1: why a full copy is needed */
-    char **refs;            /* NLO names the image references, sorted (incr_result_done) */
+    char why[256]; /* incr_backup_db returned 1: why a full copy is needed */
+    char **refs;   /* NLO names the image references, sorted (incr_result_done) */
     size_t nrefs;
     double seconds;
 };
@@ -150,9 +150,8 @@ void incr_result_done(struct incr_result *r);
  * against the set's page map. *links (may be NULL) gets the number of sets used.
  * 0, or -1 with dv_err() naming the set and file at fault (a missing link names the set).
  */
-int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id,
-                     const char *db_path, const char *out_path, struct dv_job *job,
-                     int *links);
+int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, const char *db_path,
+                     const char *out_path, struct dv_job *job, int *links);
 
 /*
  * Verify the whole chain of db_path in set_id: rebuild it into a temporary file in the

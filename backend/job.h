@@ -18,8 +18,8 @@
 enum dv_level { DV_INFO = 0, DV_WARN = 1, DV_ERROR = 2 };
 
 struct dv_progress {
-    char phase[32];  /* "databases", "nlo", "restore", ... */
-    char item[256];  /* what is being worked on now */
+    char phase[32];                   /* "databases", "nlo", "restore", ... */
+    char item[256];                   /* what is being worked on now */
     uint64_t items_done, items_total; /* total 0 = unknown */
     uint64_t bytes_done, bytes_total;
     double started;       /* dv_mono() at job start */

@@ -42,28 +42,28 @@ struct sortkey {
 struct pass {
     const struct nlopass_opts *o;
     struct nlopass_result *r;
-    int tfd;           /* target root */
-    char *dents;       /* getdents64 buffer */
+    int tfd;     /* target root */
+    char *dents; /* getdents64 buffer */
     char *copybuf;
-    name_t *names;     /* names of the current subdirectory, as listed */
+    name_t *names; /* names of the current subdirectory, as listed */
     size_t nnames, capnames;
     struct sortkey *order; /* names[] in name order (capnames entries) */
-    name_t *page;      /* pool names of the current subdirectory, one page */
+    name_t *page;          /* pool names of the current subdirectory, one page */
     struct catalog_pool_obj *batch;
     size_t nbatch, maxbatch;
     uint64_t batch_bytes;
-    char *lines;       /* NLO list lines of the batch */
+    char *lines; /* NLO list lines of the batch */
     size_t nlines;
     int listfd;
     EVP_MD_CTX *listctx;
-    EVP_MD_CTX *ctx;   /* per-object hash, reused */
+    EVP_MD_CTX *ctx;            /* per-object hash, reused */
     uint8_t pooldirs[4096 / 8]; /* nlo/<3 hex> directories known to exist */
     uint64_t reported;
     int64_t now;
 };
 
-static void skip(struct pass *p, uint64_t *counter, const char *what, int subdir,
-                 const char *name, int err)
+static void skip(struct pass *p, uint64_t *counter, const char *what, int subdir, const char *name,
+                 int err)
 {
     (*counter)++;
     if (p->reported++ < MAX_REPORTED)
@@ -469,7 +469,8 @@ out:
     }
     uint64_t skipped = r->busy + r->vanished + r->unreadable;
     if (skipped > MAX_REPORTED)
-        job_log(o->job, DV_WARN, "%llu NLOs skipped in all (%llu busy, %llu vanished, "
+        job_log(o->job, DV_WARN,
+                "%llu NLOs skipped in all (%llu busy, %llu vanished, "
                 "%llu unreadable)",
                 (unsigned long long)skipped, (unsigned long long)r->busy,
                 (unsigned long long)r->vanished, (unsigned long long)r->unreadable);

@@ -33,30 +33,30 @@
 #include "target.h"
 
 struct nlopass_opts {
-    const char *daos_dir;    /* absolute: the live DAOS repository */
-    struct target *target;   /* open (locked) target */
+    const char *daos_dir;  /* absolute: the live DAOS repository */
+    struct target *target; /* open (locked) target */
     struct catalog *cat;
-    int64_t set_seq;         /* first_set recorded for the objects stored now */
-    const char *list_path;   /* NLO list of the set (TARGET_NLO_LIST in its partial dir),
-                                created/appended one line per new object; NULL = none */
-    struct dv_job *job;      /* phase "nlo", one item per object seen; may be NULL */
-    size_t batch_objects;    /* 0 = 2000 */
-    uint64_t batch_bytes;    /* 0 = 256 MiB */
+    int64_t set_seq;       /* first_set recorded for the objects stored now */
+    const char *list_path; /* NLO list of the set (TARGET_NLO_LIST in its partial dir),
+                              created/appended one line per new object; NULL = none */
+    struct dv_job *job;    /* phase "nlo", one item per object seen; may be NULL */
+    size_t batch_objects;  /* 0 = 2000 */
+    uint64_t batch_bytes;  /* 0 = 256 MiB */
 };
 
 struct nlopass_result {
-    uint64_t subdirs;      /* NNNN subdirectories walked */
-    uint64_t seen;         /* well-formed NLO names found */
-    uint64_t copied;       /* new: copied into the pool now */
-    uint64_t held;         /* already in the pool (includes moved) */
-    uint64_t moved;        /* held, but found under another subdirectory than recorded */
-    uint64_t busy;         /* hidden / temporary names: being written */
-    uint64_t vanished;     /* gone between listing and open */
-    uint64_t unreadable;   /* could not be opened or read (not a regular file, EACCES, EIO) */
-    uint64_t ignored;      /* other names in NNNN (not NLOs, not temporary) */
-    uint64_t bytes;        /* bytes copied */
-    uint64_t list_count;   /* lines written to list_path */
-    char list_sha256[65];  /* sha256 of list_path's whole content ("" without a list) */
+    uint64_t subdirs;     /* NNNN subdirectories walked */
+    uint64_t seen;        /* well-formed NLO names found */
+    uint64_t copied;      /* new: copied into the pool now */
+    uint64_t held;        /* already in the pool (includes moved) */
+    uint64_t moved;       /* held, but found under another subdirectory than recorded */
+    uint64_t busy;        /* hidden / temporary names: being written */
+    uint64_t vanished;    /* gone between listing and open */
+    uint64_t unreadable;  /* could not be opened or read (not a regular file, EACCES, EIO) */
+    uint64_t ignored;     /* other names in NNNN (not NLOs, not temporary) */
+    uint64_t bytes;       /* bytes copied */
+    uint64_t list_count;  /* lines written to list_path */
+    char list_sha256[65]; /* sha256 of list_path's whole content ("" without a list) */
     double seconds;
 };
 

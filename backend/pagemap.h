@@ -28,9 +28,9 @@
 
 struct pagemap {
     uint32_t page_size;
-    uint64_t npages;    /* pages of the image (image size / page size, rounded up) */
-    uint64_t size;      /* bytes of the image */
-    unsigned char *d;   /* npages * PAGEMAP_DIGEST bytes */
+    uint64_t npages;  /* pages of the image (image size / page size, rounded up) */
+    uint64_t size;    /* bytes of the image */
+    unsigned char *d; /* npages * PAGEMAP_DIGEST bytes */
 };
 
 /* Digest of pages: a reusable context (one per thread). */

@@ -75,7 +75,8 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
         fmt_us(pt->at_us, a, sizeof a);
         fmt_us(end_us, b, sizeof b);
         dv_seterr("%s is before the end of set %s (%s): the set's copy may already be later; "
-                  "choose an older set", a, pt->set_id, b);
+                  "choose an older set",
+                  a, pt->set_id, b);
         return -1;
     }
     if (archive_list(pt->target, pt->db_rel, &segs, &nseg) != 0)
@@ -119,7 +120,8 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
                 break; /* the gap is after TIME: not crossed */
             fmt_us(s->first_us, a, sizeof a);
             dv_seterr("gap in the archive of %s before segment %s (%s): frames may be missing "
-                      "there; restore from a set taken after it", pt->db_rel, s->path, a);
+                      "there; restore from a set taken after it",
+                      pt->db_rel, s->path, a);
             goto out;
         }
         if (s->page_size != ps) {
@@ -138,8 +140,8 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
                 break;
             const unsigned char *p = (const unsigned char *)data + t->offset;
             for (uint32_t f = 0; f < t->nframes; f++, p += 4 + ps) {
-                uint32_t pgno = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                                (uint32_t)p[2] << 8 | p[3];
+                uint32_t pgno =
+                    (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
                 if (pgno == 0) {
                     dv_seterr("%s: frame with page 0", s->path);
                     goto out;

@@ -25,12 +25,12 @@
 #include "restore.h"
 
 struct pitr_target {
-    const char *target;   /* the backup target directory */
-    const char *db_rel;   /* the database as the server names it */
+    const char *target; /* the backup target directory */
+    const char *db_rel; /* the database as the server names it */
     const char *set_id;
-    int64_t set_started;  /* epoch seconds (catalog) */
+    int64_t set_started; /* epoch seconds (catalog) */
     int64_t set_ended;
-    int64_t at_us;        /* TIME in microseconds; ignored when to_latest */
+    int64_t at_us; /* TIME in microseconds; ignored when to_latest */
     bool to_latest;
 };
 

@@ -309,8 +309,8 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
         goto out;
     ps->done = true;
     logev(c, DV_INFO, "set %s removed (%s): %llu copies, %llu deltas, %llu bytes", id,
-          prune_why_text(ps->d.why), (unsigned long long)ps->files,
-          (unsigned long long)ps->deltas, (unsigned long long)ps->bytes);
+          prune_why_text(ps->d.why), (unsigned long long)ps->files, (unsigned long long)ps->deltas,
+          (unsigned long long)ps->bytes);
     rc = 0;
 out:
     catalog_set_files_free(files, nfiles);
@@ -381,7 +381,7 @@ static int prune_pool(struct ctx *c)
             if (syncfs(target_dirfd(c->t)) != 0)
                 logev(c, DV_WARN, "prune: syncfs %s: %s", target_path(c->t), strerror(errno));
             dv_crashpoint("prune.pool");
-            if (catalog_pool_delete(c->cat, (const char(*)[CATALOG_NLO_NAME_LEN + 1])names, k) !=
+            if (catalog_pool_delete(c->cat, (const char(*)[CATALOG_NLO_NAME_LEN + 1]) names, k) !=
                 0)
                 rc = -1;
         }
@@ -521,8 +521,7 @@ out:
         snprintf(msg, sizeof msg, "%llu set(s), %llu failed set(s), %llu NLO(s) removed",
                  (unsigned long long)r->sets_pruned, (unsigned long long)r->failed_pruned,
                  (unsigned long long)r->nlos);
-        catalog_job_end(c.cat, c.job_id, dv_now(), rc == 0 ? "ok" : "failed",
-                        rc == 0 ? msg : err);
+        catalog_job_end(c.cat, c.job_id, dv_now(), rc == 0 ? "ok" : "failed", rc == 0 ? msg : err);
     }
     catalog_close(c.cat);
     target_close(c.t);

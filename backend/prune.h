@@ -15,11 +15,12 @@
  * Removing a set, in a crash-safe order: (1) the catalog marks it pruning (durably), (2) its
  * kept deltas that a post command moved outside the set are deleted where they live (every
  * location is checked first: one that is not a regular file ending in ".delta" is refused,
- * and the set is left as it was, unmarked and retained, the prune failing), (3) its directory (sets/<id>, sets/<id>.failed) is removed, (4) its catalog rows
- * (sets, set_files) are deleted. The refs rows stay: they are ranges of seqs, and a range
- * whose seqs no longer name a set simply matches nothing. Then the pool: the objects that no
- * remaining set needs (catalog_needed_compute) are deleted, files first, rows after, in
- * batches. A rerun after a crash at any point finishes the work.
+ * and the set is left as it was, unmarked and retained, the prune failing), (3) its directory
+ * (sets/<id>, sets/<id>.failed) is removed, (4) its catalog rows (sets, set_files) are deleted. The
+ * refs rows stay: they are ranges of seqs, and a range whose seqs no longer name a set simply
+ * matches nothing. Then the pool: the objects that no remaining set needs (catalog_needed_compute)
+ * are deleted, files first, rows after, in batches. A rerun after a crash at any point finishes the
+ * work.
  */
 #ifndef DV_PRUNE_H
 #define DV_PRUNE_H

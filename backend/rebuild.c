@@ -72,8 +72,8 @@ static void read_one(struct ctx *c, const char *name, bool failed, struct rset *
                (name[strlen(m.id)] != '\0' && strcmp(name + strlen(m.id), ".failed") != 0)) {
         job_log(c->job, DV_WARN, "%s: the manifest names set %s: skipped", mpath, m.id);
     } else if (strcmp(m.status, failed ? "failed" : "complete") != 0) {
-        job_log(c->job, DV_WARN, "%s: status '%s' in a %s set directory: skipped", mpath,
-                m.status, failed ? "failed" : "complete");
+        job_log(c->job, DV_WARN, "%s: status '%s' in a %s set directory: skipped", mpath, m.status,
+                failed ? "failed" : "complete");
     } else {
         ok = true;
     }
@@ -250,8 +250,7 @@ static int record_set(struct ctx *c, const struct rset *s)
     for (size_t i = 0; !s->failed && i < m->ndbs; i++) {
         const struct manifest_db *d = &m->dbs[i];
         int64_t db_id = 0;
-        if (catalog_db_upsert(c->cat, d->db_path, d->replica_id, d->dbiid, m->started, &db_id) !=
-            0)
+        if (catalog_db_upsert(c->cat, d->db_path, d->replica_id, d->dbiid, m->started, &db_id) != 0)
             goto fail;
         char *copy = dv_path_join(s->dir, d->path);
         char *delta = NULL;
@@ -279,11 +278,11 @@ static int record_set(struct ctx *c, const struct rset *s)
         };
         int rc = catalog_set_file_add(c->cat, &f);
         if (rc == 0 && d->pagemap && d->pagemap[0]) { /* incremental backups (incr.h) */
-            struct catalog_file_incr fx = {
-                .kind = d->kind && strcmp(d->kind, "incremental") == 0 ? CATALOG_SET_INCREMENTAL
-                                                                       : CATALOG_SET_FULL,
-                .pages_total = (int64_t)d->pages_total,
-                .pages_stored = (int64_t)d->pages_stored};
+            struct catalog_file_incr fx = {.kind = d->kind && strcmp(d->kind, "incremental") == 0
+                                                       ? CATALOG_SET_INCREMENTAL
+                                                       : CATALOG_SET_FULL,
+                                           .pages_total = (int64_t)d->pages_total,
+                                           .pages_stored = (int64_t)d->pages_stored};
             snprintf(fx.origin, sizeof fx.origin, "%s", d->origin ? d->origin : "");
             snprintf(fx.pagemap, sizeof fx.pagemap, "%s", d->pagemap);
             snprintf(fx.pagemap_sha256, sizeof fx.pagemap_sha256, "%s", d->pagemap_sha256);
@@ -470,8 +469,8 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
             goto out;
         }
         if (v[i].m.seq == last_seq) {
-            job_log(job, DV_WARN, "set %s has seq %lld like the set before it: skipped",
-                    v[i].m.id, (long long)v[i].m.seq);
+            job_log(job, DV_WARN, "set %s has seq %lld like the set before it: skipped", v[i].m.id,
+                    (long long)v[i].m.seq);
             r->skipped++;
             continue;
         }
@@ -496,21 +495,20 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
     if (dv_fsync_parent(cfg->catalog) != 0)
         goto out;
     rc = 0;
-out:
-    {
-        char saved[DV_ERR_MAX];
-        snprintf(saved, sizeof saved, "%s", dv_err());
-        catalog_close(c.cat);
-        if (rc != 0)
-            for (const char *const *s = (const char *const[]){"", "-wal", "-shm", NULL}; *s; s++) {
-                char *p = dv_asprintf("%s%s", tmp, *s);
-                unlink(p);
-                free(p);
-            }
-        if (c.scratch)
-            rmdir(c.scratch);
-        dv_seterr("%s", saved);
-    }
+out : {
+    char saved[DV_ERR_MAX];
+    snprintf(saved, sizeof saved, "%s", dv_err());
+    catalog_close(c.cat);
+    if (rc != 0)
+        for (const char *const *s = (const char *const[]){"", "-wal", "-shm", NULL}; *s; s++) {
+            char *p = dv_asprintf("%s%s", tmp, *s);
+            unlink(p);
+            free(p);
+        }
+    if (c.scratch)
+        rmdir(c.scratch);
+    dv_seterr("%s", saved);
+}
     for (size_t i = 0; i < n; i++) {
         manifest_done(&v[i].m);
         free(v[i].dir);

@@ -33,9 +33,9 @@ struct rebuild_result {
     uint64_t skipped;       /* set directories that could not be recorded (see the events) */
     uint64_t files, deltas_moved, refs;
     uint64_t refs_unreadable; /* copies whose references could not be read */
-    uint64_t nlos;          /* pool objects recorded from the sets' lists */
-    uint64_t nlos_missing;  /* listed, but the pool file is missing: not recorded */
-    uint64_t orphans;       /* pool files no list names: recorded with first_set 0 */
+    uint64_t nlos;            /* pool objects recorded from the sets' lists */
+    uint64_t nlos_missing;    /* listed, but the pool file is missing: not recorded */
+    uint64_t orphans;         /* pool files no list names: recorded with first_set 0 */
 };
 
 /*

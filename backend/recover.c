@@ -49,7 +49,7 @@ static struct target *open_target(const struct dv_config *cfg)
 
 /* Newest complete set holding an NLO (first complete in newest-first order). */
 struct set_pick {
-    const char *want;   /* a set id that must be among them (NULL: none) */
+    const char *want; /* a set id that must be among them (NULL: none) */
     bool want_found;
     char newest[32];
     size_t n;
@@ -111,7 +111,8 @@ static int wal_quiesce(const char *path)
         sqlite3_close(h);
         if (rc == 0 && stat(w, &sb) == 0 && sb.st_size > 0) {
             dv_seterr("%s is in use (its WAL cannot be checkpointed): stop the server's use of it"
-                      " first", path);
+                      " first",
+                      path);
             rc = -1;
         }
     }
@@ -145,7 +146,8 @@ static int give_new_ids(void *ud, const char *tmp)
     }
     sqlite3_stmt *s = NULL;
     bool has = false;
-    if (sqlite3_prepare_v2(h, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dbinfo'",
+    if (sqlite3_prepare_v2(h,
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dbinfo'",
                            -1, &s, NULL) == SQLITE_OK)
         has = sqlite3_step(s) == SQLITE_ROW;
     sqlite3_finalize(s);
@@ -155,9 +157,12 @@ static int give_new_ids(void *ud, const char *tmp)
     }
     random_hex32(ids->replica);
     random_hex32(ids->dbiid);
-    if (sqlite3_exec(h, "PRAGMA synchronous=FULL; BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO dbinfo(key, value) VALUES ('replica_id', ?1),"
-                              " ('dbiid', ?2)", -1, &s, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(h, "PRAGMA synchronous=FULL; BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(h,
+                           "INSERT OR REPLACE INTO dbinfo(key, value) VALUES ('replica_id', ?1),"
+                           " ('dbiid', ?2)",
+                           -1, &s, NULL) != SQLITE_OK) {
         dv_seterr("%s: new ids: %s", tmp, sqlite3_errmsg(h));
         goto out;
     }
@@ -197,8 +202,10 @@ static void read_ids(const char *path, struct restore_result *r)
     sqlite3 *h = NULL;
     if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_stmt *s = NULL;
-        if (sqlite3_prepare_v2(h, "SELECT key, value FROM dbinfo WHERE key IN ('replica_id',"
-                                  " 'dbiid')", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(h,
+                               "SELECT key, value FROM dbinfo WHERE key IN ('replica_id',"
+                               " 'dbiid')",
+                               -1, &s, NULL) == SQLITE_OK) {
             while (sqlite3_step(s) == SQLITE_ROW) {
                 const char *k = (const char *)sqlite3_column_text(s, 0);
                 const char *v = (const char *)sqlite3_column_text(s, 1);
@@ -240,7 +247,8 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     } else {
         if (!dv_path_is_safe_rel(o->into)) {
             dv_seterr("--into '%s' leaves the data directory (use an absolute path to restore"
-                      " elsewhere)", o->into);
+                      " elsewhere)",
+                      o->into);
             goto out;
         }
         into = dv_path_join(cfg->server.data_dir, o->into);
@@ -283,7 +291,8 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     }
     if (is_live && !o->replace_live) {
         dv_seterr("%s is the live database %s: restore into a new name, or --replace-live to"
-                  " put the backup in its place", o->into, rel);
+                  " put the backup in its place",
+                  o->into, rel);
         goto out;
     }
     if (!is_live && o->replace_live) {
@@ -334,11 +343,15 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     struct newids ids = {0};
     restore_prepare_fn prep = is_live ? NULL : give_new_ids;
     void *prep_ud = &ids;
-    struct pitr_prepare pp = {.pt = {.target = cfg->backup.target, .db_rel = rel,
-                                     .set_id = o->set_id, .set_started = set.started,
-                                     .set_ended = set.ended, .at_us = o->at_us,
+    struct pitr_prepare pp = {.pt = {.target = cfg->backup.target,
+                                     .db_rel = rel,
+                                     .set_id = o->set_id,
+                                     .set_started = set.started,
+                                     .set_ended = set.ended,
+                                     .at_us = o->at_us,
                                      .to_latest = o->to_latest},
-                              .next = prep, .next_ud = prep_ud};
+                              .next = prep,
+                              .next_ud = prep_ud};
     if (o->pitr)
         prep = pitr_prepare_fn, prep_ud = &pp;
     if (restore_materialize_ex(cat, t, o->set_id, rel, cinto, exists, prep, prep_ud, job,
@@ -356,8 +369,8 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     int64_t age = dv_now() - r->info.set_started;
     r->set_age_days = age > 0 ? age / 86400 : 0;
     r->old_set = age > (int64_t)cfg->server.deferred_deletion_days * 86400;
-    snprintf(r->resync_reason, sizeof r->resync_reason, "restored %.200s from set %.31s into %.200s",
-             rel, o->set_id, cinto);
+    snprintf(r->resync_reason, sizeof r->resync_reason,
+             "restored %.200s from set %.31s into %.200s", rel, o->set_id, cinto);
     /* The restore happened: from here on a failure is reported but the file stays. */
     if (store_mark_needs_resync(st, r->resync_reason) != 0)
         goto out;
@@ -434,8 +447,8 @@ int recover_list_read(const char *path, char ***names, size_t *n)
             rc = -1;
         } else if (l != STORE_NLO_NAME_LEN && l != STORE_NLO_NAME_LEN - 4) {
             dv_seterr("%s:%zu: '%.*s' is not an NLO name (%zu characters, expected %d hex digits"
-                      " + \".nlo\")", path, line, (int)(l > 100 ? 100 : l), p, l,
-                      STORE_NLO_NAME_LEN - 4);
+                      " + \".nlo\")",
+                      path, line, (int)(l > 100 ? 100 : l), p, l, STORE_NLO_NAME_LEN - 4);
             rc = -1;
         } else {
             memcpy(item, p, l);

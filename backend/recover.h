@@ -25,27 +25,27 @@
 
 struct restore_opts {
     const char *set_id;
-    const char *db_path;  /* as the server names it (relative to data_dir), or absolute below it */
-    const char *into;     /* relative to data_dir (no ".."), or absolute; parent must exist */
-    bool force;           /* replace an existing file (not the live source: see replace_live) */
-    bool replace_live;    /* into is the live database db_path: put the backup in its place */
-    bool pitr;            /* point-in-time (pitr.h): the set + archived WAL up to at_us */
-    int64_t at_us;        /* TIME in microseconds since the epoch */
-    bool to_latest;       /* every archived transaction */
+    const char *db_path; /* as the server names it (relative to data_dir), or absolute below it */
+    const char *into;    /* relative to data_dir (no ".."), or absolute; parent must exist */
+    bool force;          /* replace an existing file (not the live source: see replace_live) */
+    bool replace_live;   /* into is the live database db_path: put the backup in its place */
+    bool pitr;           /* point-in-time (pitr.h): the set + archived WAL up to at_us */
+    int64_t at_us;       /* TIME in microseconds since the epoch */
+    bool to_latest;      /* every archived transaction */
 };
 
 struct restore_result {
     struct restore_info info;
-    char db_rel[1024];      /* the database as the server names it */
-    char into[4096];        /* absolute path of the restored file */
-    bool replaced;          /* an existing file was replaced (--force / --replace-live) */
-    bool live;              /* it is the live database again (ids kept) */
+    char db_rel[1024];              /* the database as the server names it */
+    char into[4096];                /* absolute path of the restored file */
+    bool replaced;                  /* an existing file was replaced (--force / --replace-live) */
+    bool live;                      /* it is the live database again (ids kept) */
     char replica_id[40], dbiid[40]; /* of the restored file (new unless live) */
     uint64_t size, docs;
     uint64_t nlo_refs, nlo_missing; /* distinct NLOs it references / lacks in the repository */
-    bool old_set;           /* the set is older than deferred_deletion_days: NLOs may be gone */
+    bool old_set; /* the set is older than deferred_deletion_days: NLOs may be gone */
     int64_t set_age_days;
-    char resync_reason[512];/* what was written to the DAOS index (NEEDS_RESYNC) */
+    char resync_reason[512];    /* what was written to the DAOS index (NEEDS_RESYNC) */
     uint64_t pitr_transactions; /* point-in-time: archived transactions applied */
     int64_t pitr_last_us;       /* observed time of the last one applied (0: none) */
 };
@@ -87,9 +87,9 @@ struct recover_docref {
 struct recover_item {
     char name[STORE_NLO_NAME_LEN + 1];
     enum recover_status status;
-    char set_id[32];       /* the newest complete set holding it ("" when none) */
-    int subdir;            /* live subdirectory (recovered or present), 0 unknown */
-    char reason[512];      /* why unrecoverable */
+    char set_id[32];             /* the newest complete set holding it ("" when none) */
+    int subdir;                  /* live subdirectory (recovered or present), 0 unknown */
+    char reason[512];            /* why unrecoverable */
     struct recover_docref *docs; /* unrecoverable: documents of the database referencing it */
     size_t ndocs;
 };
@@ -105,7 +105,7 @@ struct recover_result {
     struct recover_item *items; /* in list / name order */
     size_t n;
     uint64_t recovered, present, unrecoverable;
-    uint64_t bytes;        /* stored bytes copied */
+    uint64_t bytes; /* stored bytes copied */
 };
 
 /*
@@ -145,9 +145,9 @@ int recover_doc_list(const struct dv_config *cfg, const char *path, const char *
                      const char *search, recover_doc_fn fn, void *ud, uint64_t *n);
 
 struct doccopy_result {
-    bool undeleted;        /* the live database had it soft-deleted: undeleted in place */
-    bool copied;           /* copied from the restored database */
-    int attachments, nlos; /* of the document */
+    bool undeleted;            /* the live database had it soft-deleted: undeleted in place */
+    bool copied;               /* copied from the restored database */
+    int attachments, nlos;     /* of the document */
     struct recover_result nlo; /* the NLOs recovered first (release with recover_result_done) */
 };
 
@@ -164,8 +164,8 @@ int recover_doc_copy(const struct dv_config *cfg, const char *from_path, const c
 /* ---- where is an NLO -------------------------------------------------------------------- */
 
 struct whereis_db {
-    char *path;           /* relative to data_dir */
-    int64_t refs;         /* attachment rows referencing it */
+    char *path;   /* relative to data_dir */
+    int64_t refs; /* attachment rows referencing it */
 };
 
 struct whereis_result {
@@ -174,14 +174,14 @@ struct whereis_result {
     size_t ndbs;
     struct catalog_set *sets; /* sets holding it, newest first */
     size_t nsets;
-    char *live_path;      /* in the live repository (NULL: not there) */
+    char *live_path; /* in the live repository (NULL: not there) */
     int live_subdir;
-    bool indexed;         /* in the DAOS index (DOI) */
-    int64_t refcount;     /* DOI refcount (-1 when not indexed) */
-    bool in_pool;         /* the catalog's pool has it */
+    bool indexed;     /* in the DAOS index (DOI) */
+    int64_t refcount; /* DOI refcount (-1 when not indexed) */
+    bool in_pool;     /* the catalog's pool has it */
     struct catalog_pool_obj pool;
-    char *pool_path;      /* the pool file (absolute) */
-    bool pool_file;       /* ... and it exists */
+    char *pool_path; /* the pool file (absolute) */
+    bool pool_file;  /* ... and it exists */
 };
 
 /*

@@ -20,8 +20,8 @@
 struct restore_info {
     char set_id[32];
     int64_t set_started;
-    uint64_t size;         /* bytes of the result */
-    uint32_t delta_pages;  /* pages applied from a kept delta (0 when it was applied at backup) */
+    uint64_t size;        /* bytes of the result */
+    uint32_t delta_pages; /* pages applied from a kept delta (0 when it was applied at backup) */
     bool delta_kept;
     char delta_location[1024];
 };

@@ -249,8 +249,8 @@ int runcmd(const char *cmdline, const struct runcmd_opts *o)
                   t);
         rc = -1;
     } else if (WIFSIGNALED(status)) {
-        dv_seterr("%s %s killed by signal %d%s%s", what, argv[0], WTERMSIG(status),
-                  tl ? ": " : "", t);
+        dv_seterr("%s %s killed by signal %d%s%s", what, argv[0], WTERMSIG(status), tl ? ": " : "",
+                  t);
         rc = -1;
     }
     free(tail.p);

@@ -120,9 +120,9 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
     if (statvfs(cfg->backup.target, &vfs) == 0) {
         s->target_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
         s->target_size = (uint64_t)vfs.f_blocks * vfs.f_frsize;
-        uint64_t need = s->db_bytes + (s->daos.bytes > (uint64_t)s->pool_bytes
-                                           ? s->daos.bytes - (uint64_t)s->pool_bytes
-                                           : 0);
+        uint64_t need =
+            s->db_bytes +
+            (s->daos.bytes > (uint64_t)s->pool_bytes ? s->daos.bytes - (uint64_t)s->pool_bytes : 0);
         if (s->target_free < need) {
             char a[32], b[32];
             dv_fmt_bytes(s->target_free, a, sizeof a);
@@ -198,13 +198,15 @@ static void jstr(FILE *f, const char *s)
 
 void status_print_json(FILE *f, const struct dv_status *s)
 {
-    fprintf(f, "{\"databases\": %llu, \"db_bytes\": %llu, \"daos\": {\"readable\": %s, "
-               "\"state\": \"%s\", \"reason\": ",
+    fprintf(f,
+            "{\"databases\": %llu, \"db_bytes\": %llu, \"daos\": {\"readable\": %s, "
+            "\"state\": \"%s\", \"reason\": ",
             (unsigned long long)s->databases, (unsigned long long)s->db_bytes,
             s->store_ok ? "true" : "false", s->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED");
     jstr(f, s->store_ok ? s->daos.reason : s->store_error);
-    fprintf(f, ", \"objects\": %llu, \"bytes\": %llu, \"references\": %llu, "
-               "\"referenced_bytes\": %llu, \"zero_ref\": %llu}, ",
+    fprintf(f,
+            ", \"objects\": %llu, \"bytes\": %llu, \"references\": %llu, "
+            "\"referenced_bytes\": %llu, \"zero_ref\": %llu}, ",
             (unsigned long long)s->daos.objects, (unsigned long long)s->daos.bytes,
             (unsigned long long)s->daos.references, (unsigned long long)s->daos.referenced_bytes,
             (unsigned long long)s->daos.zero_ref);
@@ -223,8 +225,9 @@ void status_print_json(FILE *f, const struct dv_status *s)
         jstr(f, s->last_complete.id);
     else
         fprintf(f, "null");
-    fprintf(f, ", \"sets\": %lld, \"complete_sets\": %lld, \"pool_objects\": %lld, "
-               "\"pool_bytes\": %lld, \"target_free\": %llu, \"warnings\": [",
+    fprintf(f,
+            ", \"sets\": %lld, \"complete_sets\": %lld, \"pool_objects\": %lld, "
+            "\"pool_bytes\": %lld, \"target_free\": %llu, \"warnings\": [",
             (long long)s->nsets, (long long)s->ncomplete, (long long)s->pool_objects,
             (long long)s->pool_bytes, (unsigned long long)s->target_free);
     for (size_t i = 0; i < s->nwarnings; i++) {

@@ -18,9 +18,9 @@
 struct dv_status {
     /* server */
     uint64_t databases, db_bytes;
-    bool store_ok;             /* the store could be opened (else store_error) */
+    bool store_ok; /* the store could be opened (else store_error) */
     char store_error[512];
-    struct store_status daos;  /* index state and counts */
+    struct store_status daos; /* index state and counts */
     /* backups */
     bool catalog_ok;
     char catalog_error[512];

@@ -40,7 +40,7 @@ struct namelist {
 struct store_db {
     struct dv_store *st;
     sqlite3 *h;
-    char *path;  /* absolute */
+    char *path;   /* absolute */
     char *ditkey; /* path relative to data_dir, or absolute when outside */
     char replica[64], dbiid[64];
     bool in_tx;
@@ -185,7 +185,8 @@ static int key_create(const char *path)
     dv_hex(k, sizeof k, hex);
     hex[64] = '\n';
     hex[65] = '\0';
-    char *tmp = dv_asprintf("%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
+    char *tmp =
+        dv_asprintf("%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         dv_syserr("create key file %s", tmp);
@@ -318,13 +319,14 @@ static int nlo_encode(const struct dv_store *st, const char *name, const void *p
         unsigned char *iv = b + 16;
         dv_random(iv, 12);
         EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-        int outl = 0, ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, st->key, iv, 1) == 1 &&
-                           EVP_CipherUpdate(c, NULL, &outl, (const unsigned char *)name,
-                                            (int)strlen(name)) == 1 &&
-                           gcm_run(c, plain, size, b + STORE_NLO_HDR) == 0 &&
-                           EVP_CipherFinal_ex(c, b + STORE_NLO_HDR + size, &outl) == 1 &&
-                           EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, STORE_NLO_TAG,
-                                               b + STORE_NLO_HDR + size) == 1;
+        int outl = 0,
+            ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, st->key, iv, 1) == 1 &&
+                 EVP_CipherUpdate(c, NULL, &outl, (const unsigned char *)name, (int)strlen(name)) ==
+                     1 &&
+                 gcm_run(c, plain, size, b + STORE_NLO_HDR) == 0 &&
+                 EVP_CipherFinal_ex(c, b + STORE_NLO_HDR + size, &outl) == 1 &&
+                 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, STORE_NLO_TAG,
+                                     b + STORE_NLO_HDR + size) == 1;
         EVP_CIPHER_CTX_free(c);
         if (!ok) {
             free(b);
@@ -348,7 +350,8 @@ static int nlo_decode(const struct dv_store *st, const char *name, const char *p
     bool enc = b[4] & 1;
     uint64_t size = get_le64(b + 8);
     if (len != STORE_NLO_HDR + size + (enc ? STORE_NLO_TAG : 0)) {
-        dv_seterr("NLO %s: file size %zu does not match its header (truncated or damaged)", path, len);
+        dv_seterr("NLO %s: file size %zu does not match its header (truncated or damaged)", path,
+                  len);
         return -1;
     }
     unsigned char *p = dv_malloc(size ? size : 1);
@@ -362,12 +365,13 @@ static int nlo_decode(const struct dv_store *st, const char *name, const char *p
         }
         EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
         int outl = 0;
-        int ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, st->key, b + 16, 0) == 1 &&
-                 EVP_CipherUpdate(c, NULL, &outl, (const unsigned char *)name, (int)strlen(name)) == 1 &&
-                 gcm_run(c, b + STORE_NLO_HDR, size, p) == 0 &&
-                 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, STORE_NLO_TAG,
-                                     (void *)(b + STORE_NLO_HDR + size)) == 1 &&
-                 EVP_CipherFinal_ex(c, p + size, &outl) == 1;
+        int ok =
+            c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, st->key, b + 16, 0) == 1 &&
+            EVP_CipherUpdate(c, NULL, &outl, (const unsigned char *)name, (int)strlen(name)) == 1 &&
+            gcm_run(c, b + STORE_NLO_HDR, size, p) == 0 &&
+            EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, STORE_NLO_TAG,
+                                (void *)(b + STORE_NLO_HDR + size)) == 1 &&
+            EVP_CipherFinal_ex(c, p + size, &outl) == 1;
         EVP_CIPHER_CTX_free(c);
         if (!ok) {
             free(p);
@@ -537,9 +541,9 @@ bool store_needs_resync(struct dv_store *st)
 /* Lowest subdirectory with room; counts one more file in it. Inside an index transaction. */
 static int idx_take_slot(struct dv_store *st, int *subdir)
 {
-    sqlite3_stmt *s = sq_prep(st->idx,
-                              "SELECT subdir FROM subdirs WHERE count < ?1 ORDER BY subdir LIMIT 1",
-                              "DAOS index: choose subdirectory");
+    sqlite3_stmt *s =
+        sq_prep(st->idx, "SELECT subdir FROM subdirs WHERE count < ?1 ORDER BY subdir LIMIT 1",
+                "DAOS index: choose subdirectory");
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, st->cfg->server.max_files_per_subdir);
@@ -581,9 +585,9 @@ static int idx_take_slot(struct dv_store *st, int *subdir)
 
 static int idx_free_slot(struct dv_store *st, int subdir)
 {
-    sqlite3_stmt *s = sq_prep(st->idx,
-                              "UPDATE subdirs SET count = max(count - 1, 0) WHERE subdir = ?1",
-                              "DAOS index: uncount subdirectory");
+    sqlite3_stmt *s =
+        sq_prep(st->idx, "UPDATE subdirs SET count = max(count - 1, 0) WHERE subdir = ?1",
+                "DAOS index: uncount subdirectory");
     if (!s)
         return -1;
     sqlite3_bind_int(s, 1, subdir);
@@ -662,10 +666,11 @@ static void cfg_load_counts(struct dv_store *st)
     char *path = dv_asprintf("%s/daos.cfg", st->cfg->server.daos_dir), *text;
     size_t len;
     if (dv_read_file(path, &text, &len) == 0) {
-        sqlite3_stmt *s = sq_prep(st->idx, "INSERT OR REPLACE INTO subdirs(subdir, count) VALUES (?1, ?2)",
-                                  "DAOS index");
+        sqlite3_stmt *s = sq_prep(
+            st->idx, "INSERT OR REPLACE INTO subdirs(subdir, count) VALUES (?1, ?2)", "DAOS index");
         char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); s && line; line = strtok_r(NULL, "\n", &save)) {
+        for (char *line = strtok_r(text, "\n", &save); s && line;
+             line = strtok_r(NULL, "\n", &save)) {
             int d;
             long long c;
             if (sscanf(line, "%d %lld", &d, &c) == 2 && d >= 1 && d <= MAX_SUBDIR && c >= 0) {
@@ -750,7 +755,8 @@ static int idx_open(struct dv_store *st)
         if (!existed || orc != -2)
             return -1;
         /* Unreadable: keep it aside for inspection, start a new one. */
-        snprintf(reason, sizeof reason, "DAOS index was unreadable (%s); recreated empty", dv_err());
+        snprintf(reason, sizeof reason, "DAOS index was unreadable (%s); recreated empty",
+                 dv_err());
         char *bad = dv_asprintf("%s.bad.%lld", st->idx_path, (long long)dv_now());
         if (rename(st->idx_path, bad) != 0 && errno != ENOENT) {
             dv_syserr("move unreadable DAOS index aside to %s", bad);
@@ -884,10 +890,14 @@ static int refs_acquire(struct store_db *db, struct ref *r, size_t n)
     if (idx_begin(st) != 0)
         return -1;
     sqlite3_stmt *sel = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index");
-    sqlite3_stmt *upd = sq_prep(st->idx, "UPDATE doi SET refcount = refcount + 1, zero_since = NULL"
-                                         " WHERE name = ?1", "DAOS index");
-    sqlite3_stmt *ins = sq_prep(st->idx, "INSERT INTO doi(name, subdir, size, refcount) VALUES"
-                                         " (?1, ?2, ?3, 1)", "DAOS index");
+    sqlite3_stmt *upd = sq_prep(st->idx,
+                                "UPDATE doi SET refcount = refcount + 1, zero_since = NULL"
+                                " WHERE name = ?1",
+                                "DAOS index");
+    sqlite3_stmt *ins = sq_prep(st->idx,
+                                "INSERT INTO doi(name, subdir, size, refcount) VALUES"
+                                " (?1, ?2, ?3, 1)",
+                                "DAOS index");
     bool unindexed = false, newslots = false;
     int rc = sel && upd && ins ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -948,7 +958,8 @@ static int refs_acquire(struct store_db *db, struct ref *r, size_t n)
         unsigned char *bytes;
         size_t len;
         if (nlo_encode(st, r[i].name, r[i].data, r[i].size, &bytes, &len) != 0 ||
-            (rc = nlo_put_bytes(st, r[i].subdir, r[i].name, bytes, len, -1), free(bytes), rc) != 0) {
+            (rc = nlo_put_bytes(st, r[i].subdir, r[i].name, bytes, len, -1), free(bytes), rc) !=
+                0) {
             char keep[DV_ERR_MAX];
             snprintf(keep, sizeof keep, "%s", dv_err());
             refs_release(st, db->ditkey, &taken);
@@ -989,7 +1000,8 @@ static void db_read_info(sqlite3 *h, const char *key, char *out, size_t n)
 {
     out[0] = '\0';
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(h, "SELECT value FROM dbinfo WHERE key = ?1", -1, &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(h, "SELECT value FROM dbinfo WHERE key = ?1", -1, &s, NULL) !=
+        SQLITE_OK) {
         sqlite3_finalize(s);
         return;
     }
@@ -1039,15 +1051,19 @@ struct store_db *store_db_create(struct dv_store *st, const char *relpath, const
     int mk = dv_mkdirs(dir, 0750);
     free(dir);
     if (mk != 0 ||
-        sq_open(db->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE, &db->h) != 0)
+        sq_open(db->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE,
+                &db->h) != 0)
         goto fail;
     random_hex(db->replica);
     random_hex(db->dbiid);
     if (sq_exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", db->path) != 0 ||
-        sq_exec(db->h, "BEGIN IMMEDIATE", db->path) != 0 || sq_exec(db->h, DB_SCHEMA, db->path) != 0)
+        sq_exec(db->h, "BEGIN IMMEDIATE", db->path) != 0 ||
+        sq_exec(db->h, DB_SCHEMA, db->path) != 0)
         goto fail;
-    sqlite3_stmt *s = sq_prep(db->h, "INSERT INTO dbinfo(key, value) VALUES ('replica_id', ?1),"
-                                     " ('dbiid', ?2), ('title', ?3)", db->path);
+    sqlite3_stmt *s = sq_prep(db->h,
+                              "INSERT INTO dbinfo(key, value) VALUES ('replica_id', ?1),"
+                              " ('dbiid', ?2), ('title', ?3)",
+                              db->path);
     if (!s)
         goto fail;
     sqlite3_bind_text(s, 1, db->replica, -1, SQLITE_STATIC);
@@ -1061,7 +1077,8 @@ struct store_db *store_db_create(struct dv_store *st, const char *relpath, const
     }
     if (sq_exec(db->h, "COMMIT", db->path) != 0)
         goto fail;
-    s = sq_prep(st->idx, "INSERT OR REPLACE INTO dit(path, replica_id, dbiid, nrefs) VALUES (?1, ?2, ?3, 0)",
+    s = sq_prep(st->idx,
+                "INSERT OR REPLACE INTO dit(path, replica_id, dbiid, nrefs) VALUES (?1, ?2, ?3, 0)",
                 "DAOS index: DIT");
     if (!s)
         goto fail;
@@ -1096,8 +1113,8 @@ struct store_db *store_db_open(struct dv_store *st, const char *path)
     db_read_info(db->h, "dbiid", db->dbiid, sizeof db->dbiid);
     /* A database the index should know (below data_dir, matching the globs). */
     if (db->ditkey[0] != '/' && dbglob_match_any(st->cfg, db->ditkey)) {
-        sqlite3_stmt *s = sq_prep(st->idx, "SELECT coalesce(replica_id, '') FROM dit WHERE path = ?1",
-                                  "DAOS index: DIT");
+        sqlite3_stmt *s = sq_prep(
+            st->idx, "SELECT coalesce(replica_id, '') FROM dit WHERE path = ?1", "DAOS index: DIT");
         if (!s)
             goto fail;
         sqlite3_bind_text(s, 1, db->ditkey, -1, SQLITE_STATIC);
@@ -1258,8 +1275,9 @@ int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct
      * index transaction), then the rows. */
     rc = refs_acquire(db, r, nr);
     int64_t now = dv_now(), created = doc->created ? doc->created : now;
-    sqlite3_stmt *s = rc == 0 ? sq_prep(db->h, "INSERT INTO notes(unid, form, subject, sender,"
-                                               " created, modified, body) VALUES (?1,?2,?3,?4,?5,?5,?6)",
+    sqlite3_stmt *s = rc == 0 ? sq_prep(db->h,
+                                        "INSERT INTO notes(unid, form, subject, sender,"
+                                        " created, modified, body) VALUES (?1,?2,?3,?4,?5,?5,?6)",
                                         db->path)
                               : NULL;
     if (s) {
@@ -1275,8 +1293,10 @@ int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct
         rc = -1;
     }
     int64_t note_id = sqlite3_last_insert_rowid(db->h);
-    s = rc == 0 ? sq_prep(db->h, "INSERT INTO attachments(note_id, name, size, nlo, data) VALUES"
-                                 " (?1, ?2, ?3, ?4, ?5)", db->path)
+    s = rc == 0 ? sq_prep(db->h,
+                          "INSERT INTO attachments(note_id, name, size, nlo, data) VALUES"
+                          " (?1, ?2, ?3, ?4, ?5)",
+                          db->path)
                 : NULL;
     for (size_t i = 0, k = 0; s && rc == 0 && i < natt; i++) {
         bool big = (long)att[i].size >= db->st->cfg->server.min_object_size;
@@ -1299,8 +1319,10 @@ int store_doc_delete(struct store_db *db, const char *unid, int64_t when)
 {
     if (!when)
         when = dv_now();
-    sqlite3_stmt *s = sq_prep(db->h, "UPDATE notes SET deleted = ?1, modified = ?1 WHERE unid = ?2"
-                                     " AND deleted IS NULL", db->path);
+    sqlite3_stmt *s = sq_prep(db->h,
+                              "UPDATE notes SET deleted = ?1, modified = ?1 WHERE unid = ?2"
+                              " AND deleted IS NULL",
+                              db->path);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, when);
@@ -1328,9 +1350,11 @@ int store_purge(struct store_db *db, int64_t before, size_t *ndocs)
         return -1;
     size_t mark = db->released.n;
     int rc = 0;
-    sqlite3_stmt *s = sq_prep(db->h, "SELECT a.nlo FROM notes n JOIN attachments a ON a.note_id ="
-                                     " n.note_id WHERE n.deleted IS NOT NULL AND n.deleted <= ?1"
-                                     " AND a.nlo IS NOT NULL", db->path);
+    sqlite3_stmt *s = sq_prep(db->h,
+                              "SELECT a.nlo FROM notes n JOIN attachments a ON a.note_id ="
+                              " n.note_id WHERE n.deleted IS NOT NULL AND n.deleted <= ?1"
+                              " AND a.nlo IS NOT NULL",
+                              db->path);
     if (!s)
         rc = -1;
     else {
@@ -1344,8 +1368,10 @@ int store_purge(struct store_db *db, int64_t before, size_t *ndocs)
     }
     size_t n = 0;
     if (rc == 0) {
-        s = sq_prep(db->h, "DELETE FROM attachments WHERE note_id IN (SELECT note_id FROM notes"
-                           " WHERE deleted IS NOT NULL AND deleted <= ?1)", db->path);
+        s = sq_prep(db->h,
+                    "DELETE FROM attachments WHERE note_id IN (SELECT note_id FROM notes"
+                    " WHERE deleted IS NOT NULL AND deleted <= ?1)",
+                    db->path);
         rc = s ? 0 : -1;
         if (s) {
             sqlite3_bind_int64(s, 1, before);
@@ -1354,7 +1380,8 @@ int store_purge(struct store_db *db, int64_t before, size_t *ndocs)
         }
     }
     if (rc == 0) {
-        s = sq_prep(db->h, "DELETE FROM notes WHERE deleted IS NOT NULL AND deleted <= ?1", db->path);
+        s = sq_prep(db->h, "DELETE FROM notes WHERE deleted IS NOT NULL AND deleted <= ?1",
+                    db->path);
         rc = s ? 0 : -1;
         if (s) {
             sqlite3_bind_int64(s, 1, before);
@@ -1381,8 +1408,10 @@ struct copied_att {
 int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
 {
     struct dv_store *st = dst->st;
-    sqlite3_stmt *s = sq_prep(src->h, "SELECT note_id, form, subject, sender, created, modified,"
-                                      " deleted, body FROM notes WHERE unid = ?1", src->path);
+    sqlite3_stmt *s = sq_prep(src->h,
+                              "SELECT note_id, form, subject, sender, created, modified,"
+                              " deleted, body FROM notes WHERE unid = ?1",
+                              src->path);
     if (!s)
         return -1;
     sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
@@ -1405,8 +1434,10 @@ int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
     size_t na = 0, cap = 0, nr = 0;
     struct ref *r = NULL;
     int rc = 0;
-    s = sq_prep(src->h, "SELECT name, size, nlo, data FROM attachments WHERE note_id = ?1"
-                        " ORDER BY att_id", src->path);
+    s = sq_prep(src->h,
+                "SELECT name, size, nlo, data FROM attachments WHERE note_id = ?1"
+                " ORDER BY att_id",
+                src->path);
     if (!s)
         rc = -1;
     else {
@@ -1439,7 +1470,8 @@ int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
         char *p = store_nlo_path(st, a[i].nlo);
         if (!p) {
             dv_seterr("document %s references NLO %s, which is not in the repository"
-                      " (recover it first)", unid, a[i].nlo);
+                      " (recover it first)",
+                      unid, a[i].nlo);
             rc = -1;
             break;
         }
@@ -1465,8 +1497,9 @@ int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
     bool own = false;
     if (rc == 0 && op_begin(dst, &own) == 0) {
         rc = refs_acquire(dst, r, nr);
-        s = rc == 0 ? sq_prep(dst->h, "INSERT INTO notes(unid, form, subject, sender, created,"
-                                      " modified, deleted, body) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+        s = rc == 0 ? sq_prep(dst->h,
+                              "INSERT INTO notes(unid, form, subject, sender, created,"
+                              " modified, deleted, body) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
                               dst->path)
                     : NULL;
         if (s) {
@@ -1484,8 +1517,10 @@ int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
             rc = -1;
         }
         int64_t note_id = sqlite3_last_insert_rowid(dst->h);
-        s = rc == 0 ? sq_prep(dst->h, "INSERT INTO attachments(note_id, name, size, nlo, data)"
-                                      " VALUES (?1, ?2, ?3, ?4, ?5)", dst->path)
+        s = rc == 0 ? sq_prep(dst->h,
+                              "INSERT INTO attachments(note_id, name, size, nlo, data)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5)",
+                              dst->path)
                     : NULL;
         for (size_t i = 0; s && rc == 0 && i < na; i++)
             rc = insert_att(dst, s, note_id, a[i].name, a[i].size, a[i].nlo, a[i].data, a[i].dlen);
@@ -1510,7 +1545,8 @@ int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
 
 int store_att_read(struct store_db *db, int64_t att_id, unsigned char **buf, size_t *len)
 {
-    sqlite3_stmt *s = sq_prep(db->h, "SELECT nlo, data FROM attachments WHERE att_id = ?1", db->path);
+    sqlite3_stmt *s =
+        sq_prep(db->h, "SELECT nlo, data FROM attachments WHERE att_id = ?1", db->path);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, att_id);
@@ -1528,7 +1564,8 @@ int store_att_read(struct store_db *db, int64_t att_id, unsigned char **buf, siz
         if (!p) {
             char keep[DV_ERR_MAX], reason[512];
             snprintf(keep, sizeof keep, "%s", dv_err());
-            snprintf(reason, sizeof reason, "NLO %s referenced by %.300s is missing", name, db->ditkey);
+            snprintf(reason, sizeof reason, "NLO %s referenced by %.300s is missing", name,
+                     db->ditkey);
             store_mark_needs_resync(db->st, reason);
             dv_seterr("%s", keep);
             return -1;
@@ -1545,7 +1582,8 @@ int store_att_read(struct store_db *db, int64_t att_id, unsigned char **buf, siz
     return rc;
 }
 
-/* ---- the repository ---------------------------------------------------------------------------- */
+/* ---- the repository ----------------------------------------------------------------------------
+ */
 
 /* Subdirectory numbers present in daos_dir, ascending (malloc'd). */
 static int list_subdirs(const struct dv_store *st, int **out, size_t *n)
@@ -1640,7 +1678,8 @@ int store_nlo_install(struct dv_store *st, const char *name, const char *src_pat
     return rc;
 }
 
-/* ---- status, check ----------------------------------------------------------------------------- */
+/* ---- status, check -----------------------------------------------------------------------------
+ */
 
 static int64_t q_int(sqlite3 *h, const char *sql, int64_t bind)
 {
@@ -1734,8 +1773,10 @@ int store_check(struct dv_store *st)
     size_t n;
     if (dbglob_list(st->cfg, &dbs, &n) != 0)
         return -1;
-    sqlite3_stmt *s = sq_prep(st->idx, "SELECT path, coalesce(replica_id, '') FROM dit"
-                                       " WHERE path NOT LIKE '/%' ORDER BY path", "DAOS index");
+    sqlite3_stmt *s = sq_prep(st->idx,
+                              "SELECT path, coalesce(replica_id, '') FROM dit"
+                              " WHERE path NOT LIKE '/%' ORDER BY path",
+                              "DAOS index");
     if (!s) {
         dbglob_free(dbs);
         return -1;
@@ -1795,19 +1836,24 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
     int64_t now = dv_now();
     if (idx_begin(st) != 0)
         goto out;
-    if (sq_exec(st->idx,
-                "DROP TABLE IF EXISTS temp.old_zero;"
-                "CREATE TEMP TABLE old_zero(name TEXT PRIMARY KEY, zero_since INTEGER) WITHOUT ROWID;"
-                "INSERT INTO temp.old_zero SELECT name, zero_since FROM doi WHERE zero_since IS NOT NULL;"
-                "DELETE FROM doi; DELETE FROM dit; DELETE FROM subdirs;",
-                "resync: clear the index") != 0)
+    if (sq_exec(
+            st->idx,
+            "DROP TABLE IF EXISTS temp.old_zero;"
+            "CREATE TEMP TABLE old_zero(name TEXT PRIMARY KEY, zero_since INTEGER) WITHOUT ROWID;"
+            "INSERT INTO temp.old_zero SELECT name, zero_since FROM doi WHERE zero_since IS NOT "
+            "NULL;"
+            "DELETE FROM doi; DELETE FROM dit; DELETE FROM subdirs;",
+            "resync: clear the index") != 0)
         goto out;
-    ins = sq_prep(st->idx, "INSERT OR IGNORE INTO doi(name, subdir, size, refcount) VALUES (?1, ?2, ?3, 0)",
+    ins = sq_prep(st->idx,
+                  "INSERT OR IGNORE INTO doi(name, subdir, size, refcount) VALUES (?1, ?2, ?3, 0)",
                   "resync");
     cnt = sq_prep(st->idx, "INSERT INTO subdirs(subdir, count) VALUES (?1, ?2)", "resync");
     ref = sq_prep(st->idx, "UPDATE doi SET refcount = refcount + ?2 WHERE name = ?1", "resync");
-    dit = sq_prep(st->idx, "INSERT OR REPLACE INTO dit(path, replica_id, dbiid, nrefs) VALUES (?1, ?2, ?3, ?4)",
-                  "resync");
+    dit = sq_prep(
+        st->idx,
+        "INSERT OR REPLACE INTO dit(path, replica_id, dbiid, nrefs) VALUES (?1, ?2, ?3, ?4)",
+        "resync");
     if (!ins || !cnt || !ref || !dit)
         goto out;
 
@@ -1889,8 +1935,10 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
         }
         if (db_has_table(h, "attachments")) {
             sqlite3_stmt *q = NULL;
-            if (sqlite3_prepare_v2(h, "SELECT nlo, count(*) FROM attachments WHERE nlo IS NOT NULL"
-                                      " GROUP BY nlo", -1, &q, NULL) != SQLITE_OK) {
+            if (sqlite3_prepare_v2(h,
+                                   "SELECT nlo, count(*) FROM attachments WHERE nlo IS NOT NULL"
+                                   " GROUP BY nlo",
+                                   -1, &q, NULL) != SQLITE_OK) {
                 qrc = sq_fail(h, dbs[i]);
             } else {
                 while ((qrc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1907,8 +1955,10 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
                     sqlite3_reset(ref);
                     if (sqlite3_changes(st->idx) == 0) {
                         if (c.missing++ < 20)
-                            job_log(job, DV_WARN, "%s references NLO %s, which is not in the"
-                                    " repository", dbs[i], name);
+                            job_log(job, DV_WARN,
+                                    "%s references NLO %s, which is not in the"
+                                    " repository",
+                                    dbs[i], name);
                     }
                 }
                 qrc = qrc == SQLITE_DONE ? 0 : (qrc == -1 ? -1 : sq_fail(h, dbs[i]));
@@ -1944,10 +1994,11 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
         job_log(job, DV_WARN, "%llu references to NLOs not in the repository in all",
                 (unsigned long long)c.missing);
     {
-        sqlite3_stmt *z = sq_prep(st->idx,
-                                  "UPDATE doi SET zero_since = coalesce((SELECT zero_since FROM"
-                                  " temp.old_zero o WHERE o.name = doi.name), ?1) WHERE refcount = 0",
-                                  "resync");
+        sqlite3_stmt *z =
+            sq_prep(st->idx,
+                    "UPDATE doi SET zero_since = coalesce((SELECT zero_since FROM"
+                    " temp.old_zero o WHERE o.name = doi.name), ?1) WHERE refcount = 0",
+                    "resync");
         if (!z)
             goto out;
         sqlite3_bind_int64(z, 1, now);
@@ -1958,7 +2009,8 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
             goto out;
         }
     }
-    if (sq_exec(st->idx, "DROP TABLE temp.old_zero", "resync") != 0 || idx_set_state(st, false, "") != 0)
+    if (sq_exec(st->idx, "DROP TABLE temp.old_zero", "resync") != 0 ||
+        idx_set_state(st, false, "") != 0)
         goto out;
     sqlite3_finalize(ins);
     sqlite3_finalize(cnt);
@@ -1983,7 +2035,8 @@ out:
     return rc;
 }
 
-/* ---- prune ------------------------------------------------------------------------------------- */
+/* ---- prune -------------------------------------------------------------------------------------
+ */
 
 struct cand {
     char name[STORE_NLO_NAME_LEN + 1];
@@ -2001,8 +2054,9 @@ int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, 
     if (store_needs_resync(st)) {
         struct store_status ss;
         if (store_status(st, &ss) == 0) {
-            dv_seterr("DAOS index is NEEDS_RESYNC (%s): prune refused, run dvault resync daos first",
-                      ss.reason);
+            dv_seterr(
+                "DAOS index is NEEDS_RESYNC (%s): prune refused, run dvault resync daos first",
+                ss.reason);
             store_status_done(&ss);
         }
         return -1;
@@ -2010,13 +2064,15 @@ int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, 
     if (days < 0)
         days = st->cfg->server.deferred_deletion_days;
     int64_t cutoff = dv_now() - (int64_t)days * 86400;
-    c.not_due = (uint64_t)q_int(st->idx,
-                                "SELECT count(*) FROM doi WHERE refcount = 0 AND zero_since > ?1", cutoff);
+    c.not_due = (uint64_t)q_int(
+        st->idx, "SELECT count(*) FROM doi WHERE refcount = 0 AND zero_since > ?1", cutoff);
     /* Candidates, read without holding a write lock; each is checked again before deletion. */
     struct cand *v = NULL;
     size_t n = 0, cap = 0;
-    sqlite3_stmt *s = sq_prep(st->idx, "SELECT name, subdir FROM doi WHERE refcount = 0 AND"
-                                       " zero_since <= ?1 ORDER BY name", "DAOS index");
+    sqlite3_stmt *s = sq_prep(st->idx,
+                              "SELECT name, subdir FROM doi WHERE refcount = 0 AND"
+                              " zero_since <= ?1 ORDER BY name",
+                              "DAOS index");
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, cutoff);
@@ -2035,8 +2091,10 @@ int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, 
     }
     sqlite3_finalize(s);
     job_phase(job, "prune", n, 0);
-    sqlite3_stmt *chk = sq_prep(st->idx, "SELECT 1 FROM doi WHERE name = ?1 AND refcount = 0 AND"
-                                         " zero_since <= ?2", "DAOS index");
+    sqlite3_stmt *chk = sq_prep(st->idx,
+                                "SELECT 1 FROM doi WHERE name = ?1 AND refcount = 0 AND"
+                                " zero_since <= ?2",
+                                "DAOS index");
     sqlite3_stmt *del = sq_prep(st->idx, "DELETE FROM doi WHERE name = ?1", "DAOS index");
     int rc = chk && del ? 0 : -1;
     /* Batches: the unlink happens under the index write lock, so that a writer cannot take a
@@ -2094,7 +2152,8 @@ int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, 
     return rc;
 }
 
-/* ---- listnlo ----------------------------------------------------------------------------------- */
+/* ---- listnlo -----------------------------------------------------------------------------------
+ */
 
 /* An NLO name as 40 bytes (sha256 + size), for a compact sorted set of the repository. */
 typedef struct {
@@ -2145,7 +2204,8 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
 {
     if (nout)
         *nout = 0;
-    char *abs = db_path[0] == '/' ? dv_strdup(db_path) : dv_path_join(st->cfg->server.data_dir, db_path);
+    char *abs =
+        db_path[0] == '/' ? dv_strdup(db_path) : dv_path_join(st->cfg->server.data_dir, db_path);
     if (access(abs, R_OK) != 0) {
         dv_syserr("database %s", abs);
         free(abs);
@@ -2172,8 +2232,10 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
         free(abs);
         return -1;
     }
-    sqlite3_stmt *s = sq_prep(h, "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL"
-                                 " ORDER BY nlo", abs);
+    sqlite3_stmt *s = sq_prep(h,
+                              "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL"
+                              " ORDER BY nlo",
+                              abs);
     uint64_t count = 0;
     if (!s)
         rc = -1;
@@ -2246,9 +2308,9 @@ int store_objects_page(struct dv_store *st, const char *after, bool backward, bo
 
 int store_object_get(struct dv_store *st, const char *name, struct store_object *out)
 {
-    sqlite3_stmt *s = sq_prep(st->idx,
-                              "SELECT name, subdir, size, refcount, zero_since FROM doi WHERE name = ?1",
-                              "DAOS index: object");
+    sqlite3_stmt *s =
+        sq_prep(st->idx, "SELECT name, subdir, size, refcount, zero_since FROM doi WHERE name = ?1",
+                "DAOS index: object");
     if (!s)
         return -1;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
@@ -2464,8 +2526,9 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
         rc = -1;
     if (rc == 0 && idx_begin(st) != 0)
         rc = -1;
-    sqlite3_stmt *s = rc == 0 ? sq_prep(st->idx, "INSERT OR REPLACE INTO doi(name, subdir, size,"
-                                                 " refcount, zero_since) VALUES (?1, ?2, ?3, ?4, ?5)",
+    sqlite3_stmt *s = rc == 0 ? sq_prep(st->idx,
+                                        "INSERT OR REPLACE INTO doi(name, subdir, size,"
+                                        " refcount, zero_since) VALUES (?1, ?2, ?3, ?4, ?5)",
                                         "DAOS index: install")
                               : NULL;
     if (rc == 0 && !s)
@@ -2601,11 +2664,15 @@ int store_docs(struct dv_store *st, const char *db_path, const struct store_doc_
             sqlite3_bind_text(s, 3, f->nlo, -1, SQLITE_STATIC);
         int r;
         while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            struct store_doc_info d = {
-                .unid = col_text(s, 0), .form = col_text(s, 1), .subject = col_text(s, 2),
-                .sender = col_text(s, 3), .created = sqlite3_column_int64(s, 4),
-                .modified = sqlite3_column_int64(s, 5), .deleted = sqlite3_column_int64(s, 6),
-                .natt = sqlite3_column_int(s, 7), .nnlo = sqlite3_column_int(s, 8)};
+            struct store_doc_info d = {.unid = col_text(s, 0),
+                                       .form = col_text(s, 1),
+                                       .subject = col_text(s, 2),
+                                       .sender = col_text(s, 3),
+                                       .created = sqlite3_column_int64(s, 4),
+                                       .modified = sqlite3_column_int64(s, 5),
+                                       .deleted = sqlite3_column_int64(s, 6),
+                                       .natt = sqlite3_column_int(s, 7),
+                                       .nnlo = sqlite3_column_int(s, 8)};
             count++;
             if ((rc = fn(ud, &d)) != 0)
                 break;
@@ -2646,8 +2713,9 @@ int store_doc_nlos(struct dv_store *st, const char *db_path, const char *unid, s
         }
         sqlite3_finalize(s);
     }
-    s = rc == 0 ? sq_prep(h, "SELECT DISTINCT a.nlo FROM notes n JOIN attachments a ON a.note_id ="
-                             " n.note_id WHERE n.unid = ?1 AND a.nlo IS NOT NULL ORDER BY a.nlo",
+    s = rc == 0 ? sq_prep(h,
+                          "SELECT DISTINCT a.nlo FROM notes n JOIN attachments a ON a.note_id ="
+                          " n.note_id WHERE n.unid = ?1 AND a.nlo IS NOT NULL ORDER BY a.nlo",
                           abs)
                 : NULL;
     if (rc == 0 && !s)
@@ -2696,8 +2764,10 @@ int store_doc_atts(struct dv_store *st, const char *db_path, const char *unid, s
             rc = -1;
         }
     }
-    s = rc == 0 ? sq_prep(h, "SELECT att_id, name, coalesce(size, length(data), 0), nlo FROM"
-                             " attachments WHERE note_id = ?1 ORDER BY att_id", abs)
+    s = rc == 0 ? sq_prep(h,
+                          "SELECT att_id, name, coalesce(size, length(data), 0), nlo FROM"
+                          " attachments WHERE note_id = ?1 ORDER BY att_id",
+                          abs)
                 : NULL;
     if (rc == 0 && !s)
         rc = -1;
@@ -2740,8 +2810,10 @@ int store_doc_state(struct store_db *db, const char *unid)
 
 int store_doc_undelete(struct store_db *db, const char *unid)
 {
-    sqlite3_stmt *s = sq_prep(db->h, "UPDATE notes SET deleted = NULL, modified = ?1 WHERE"
-                                     " unid = ?2 AND deleted IS NOT NULL", db->path);
+    sqlite3_stmt *s = sq_prep(db->h,
+                              "UPDATE notes SET deleted = NULL, modified = ?1 WHERE"
+                              " unid = ?2 AND deleted IS NOT NULL",
+                              db->path);
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, dv_now());
@@ -2788,8 +2860,8 @@ int store_nlo_referrers(struct dv_store *st, const char *name, store_ref_fn fn, 
 
 int store_nlo_info(struct dv_store *st, const char *name, int *subdir, int64_t *refcount)
 {
-    sqlite3_stmt *s = sq_prep(st->idx, "SELECT subdir, refcount FROM doi WHERE name = ?1",
-                              "DAOS index");
+    sqlite3_stmt *s =
+        sq_prep(st->idx, "SELECT subdir, refcount FROM doi WHERE name = ?1", "DAOS index");
     if (!s)
         return -1;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);

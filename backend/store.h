@@ -26,10 +26,10 @@
 #include "config.h"
 #include "job.h"
 
-#define STORE_UNID_LEN 32      /* hex characters of a document's unid */
-#define STORE_NLO_NAME_LEN 84  /* 64 hex sha256 + 16 hex size + ".nlo" */
-#define STORE_NLO_HDR 32       /* bytes of an NLO file's header */
-#define STORE_NLO_TAG 16       /* bytes of the GCM tag after an encrypted payload */
+#define STORE_UNID_LEN 32     /* hex characters of a document's unid */
+#define STORE_NLO_NAME_LEN 84 /* 64 hex sha256 + 16 hex size + ".nlo" */
+#define STORE_NLO_HDR 32      /* bytes of an NLO file's header */
+#define STORE_NLO_TAG 16      /* bytes of the GCM tag after an encrypted payload */
 
 struct dv_store;
 struct store_db;
@@ -86,15 +86,15 @@ int store_db_commit(struct store_db *db);
 int store_db_rollback(struct store_db *db);
 
 struct store_doc {
-    const char *form;    /* "Memo", "Reply", ... */
+    const char *form; /* "Memo", "Reply", ... */
     const char *subject;
     const char *sender;
     const char *body;
-    int64_t created;     /* seconds; 0 = now */
+    int64_t created; /* seconds; 0 = now */
 };
 
 struct store_att {
-    const char *name;    /* file name shown to users */
+    const char *name; /* file name shown to users */
     const void *data;
     size_t size;
 };
@@ -165,10 +165,10 @@ int store_objects(struct dv_store *st, store_object_fn fn, void *ud);
 
 struct store_object {
     char name[STORE_NLO_NAME_LEN + 1];
-    int subdir;          /* 1 = "0001" */
-    int64_t size;        /* bytes of the file */
+    int subdir;   /* 1 = "0001" */
+    int64_t size; /* bytes of the file */
     int64_t refcount;
-    int64_t zero_since;  /* when the refcount reached 0, or 0 */
+    int64_t zero_since; /* when the refcount reached 0, or 0 */
 };
 /*
  * The index's objects keyset-paged by name (a range scan: a page costs what it returns, at
@@ -185,21 +185,21 @@ int store_object_get(struct dv_store *st, const char *name, struct store_object 
 /* ---- DAOS index ------------------------------------------------------------------------ */
 
 struct store_subdir {
-    int subdir;   /* 1 = "0001" */
-    long count;   /* NLO files in it */
+    int subdir; /* 1 = "0001" */
+    long count; /* NLO files in it */
 };
 
 struct store_status {
     bool needs_resync;
-    char reason[512];      /* why NEEDS_RESYNC ("" when synchronized) */
-    int64_t state_since;   /* when the state was set */
-    uint64_t objects, bytes;            /* DOI */
-    uint64_t zero_ref, zero_ref_bytes;  /* refcount 0, waiting for deferred deletion */
-    uint64_t zero_ref_due;              /* ... of which old enough to prune now */
-    uint64_t references;                /* sum of refcounts */
-    uint64_t referenced_bytes;          /* sum of size x refcount: bytes without dedup */
-    uint64_t databases;                 /* DIT rows */
-    struct store_subdir *subdirs;       /* malloc'd, ascending */
+    char reason[512];                  /* why NEEDS_RESYNC ("" when synchronized) */
+    int64_t state_since;               /* when the state was set */
+    uint64_t objects, bytes;           /* DOI */
+    uint64_t zero_ref, zero_ref_bytes; /* refcount 0, waiting for deferred deletion */
+    uint64_t zero_ref_due;             /* ... of which old enough to prune now */
+    uint64_t references;               /* sum of refcounts */
+    uint64_t referenced_bytes;         /* sum of size x refcount: bytes without dedup */
+    uint64_t databases;                /* DIT rows */
+    struct store_subdir *subdirs;      /* malloc'd, ascending */
     size_t nsubdirs;
 };
 
@@ -220,8 +220,8 @@ int store_check(struct dv_store *st);
 
 struct store_resync_counts {
     uint64_t objects, bytes, databases, references;
-    uint64_t missing;     /* references to NLOs not in the repository */
-    uint64_t duplicates;  /* an NLO name found in two subdirectories (first one kept) */
+    uint64_t missing;    /* references to NLOs not in the repository */
+    uint64_t duplicates; /* an NLO name found in two subdirectories (first one kept) */
 };
 /*
  * Rebuild the DIT, DOI and subdirectory counts from scratch: the repository (readdir of every
@@ -234,9 +234,9 @@ struct store_resync_counts {
 int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_counts *counts);
 
 struct store_prune_counts {
-    uint64_t deleted, bytes;  /* physically deleted */
-    uint64_t waiting_backup;  /* due, but the callback refused (no backup holds them yet) */
-    uint64_t not_due;         /* refcount 0, younger than the deletion interval */
+    uint64_t deleted, bytes; /* physically deleted */
+    uint64_t waiting_backup; /* due, but the callback refused (no backup holds them yet) */
+    uint64_t not_due;        /* refcount 0, younger than the deletion interval */
 };
 typedef bool (*store_may_delete_fn)(void *ud, const char *name);
 /*
@@ -259,21 +259,20 @@ typedef int (*store_name_fn)(void *ud, const char *name);
 int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, store_name_fn fn,
                   void *ud, uint64_t *nout);
 
-
 /* ---- recovery support (backend/recover.c) ----------------------------------------------- */
 
 enum store_install_status {
-    STORE_INSTALL_NEW = 0,   /* copied into the repository and indexed */
-    STORE_INSTALL_PRESENT,   /* already in the repository: left alone */
-    STORE_INSTALL_FAILED,    /* not installed: see err */
+    STORE_INSTALL_NEW = 0, /* copied into the repository and indexed */
+    STORE_INSTALL_PRESENT, /* already in the repository: left alone */
+    STORE_INSTALL_FAILED,  /* not installed: see err */
 };
 
 struct store_install {
-    const char *name;      /* in: NLO name */
-    const char *src_path;  /* in: the stored bytes (as found in a backup) */
+    const char *name;                 /* in: NLO name */
+    const char *src_path;             /* in: the stored bytes (as found in a backup) */
     enum store_install_status status; /* out */
-    int subdir;            /* out: where it is (NEW or PRESENT; 0 when unknown) */
-    char err[256];         /* out: why it failed */
+    int subdir;                       /* out: where it is (NEW or PRESENT; 0 when unknown) */
+    char err[256];                    /* out: why it failed */
 };
 
 /*
@@ -303,9 +302,9 @@ void store_repo_free(struct store_repo *r);
 struct store_doc_info {
     const char *unid, *form, *subject, *sender;
     int64_t created, modified;
-    int64_t deleted;   /* soft-deletion time, 0 when not deleted */
-    int natt;          /* attachments */
-    int nnlo;          /* ... of which NLO references */
+    int64_t deleted; /* soft-deletion time, 0 when not deleted */
+    int natt;        /* attachments */
+    int nnlo;        /* ... of which NLO references */
 };
 struct store_doc_filter {
     const char *search; /* case-insensitive substring of subject, sender or body (NULL = all) */

@@ -568,7 +568,7 @@ struct jval {
     bool b;
     bool is_int;
     int64_t i;
-    char *s; /* J_STR */
+    char *s;  /* J_STR */
     size_t n; /* items / members */
     struct jval *items;
     char **keys; /* J_OBJ */
@@ -885,8 +885,8 @@ static const struct jval *jget(const struct jval *o, const char *key)
 static int need(struct jparser *j, const struct jval *o, const char *key, enum jtype t,
                 const struct jval **out)
 {
-    static const char *const tn[] = {"null", "a boolean", "a number", "a string", "an array",
-                                     "an object"};
+    static const char *const tn[] = {"null",     "a boolean", "a number",
+                                     "a string", "an array",  "an object"};
     const struct jval *v = jget(o, key);
     char msg[128];
     if (!v) {
@@ -968,8 +968,8 @@ static int from_db(struct jparser *j, const struct jval *o, struct manifest_db *
         return jfail(j, o->off, "a database entry must be an object");
     int64_t size, page, pages;
     char delta[8];
-    if (get_str(j, o, "db_path", &d->db_path, NULL, 0) || get_str(j, o, "path", &d->path, NULL, 0) ||
-        get_int(j, o, "size", 0, INT64_MAX, &size) ||
+    if (get_str(j, o, "db_path", &d->db_path, NULL, 0) ||
+        get_str(j, o, "path", &d->path, NULL, 0) || get_int(j, o, "size", 0, INT64_MAX, &size) ||
         get_str(j, o, "sha256", NULL, d->sha256, sizeof d->sha256) ||
         get_int(j, o, "page_size", 0, 65536, &page) ||
         get_str(j, o, "replica_id", &d->replica_id, NULL, 0) ||
@@ -1008,8 +1008,7 @@ static int from_db(struct jparser *j, const struct jval *o, struct manifest_db *
                   "must be full or incremental") ||
             check(j, o, "pagemap", dv_path_is_safe_rel(d->pagemap), "unsafe path") ||
             check(j, o, "pagemap_sha256", is_sha256(d->pagemap_sha256), "not a sha256") ||
-            check(j, o, "origin", !d->origin[0] || target_set_id_valid(d->origin),
-                  "not a set id"))
+            check(j, o, "origin", !d->origin[0] || target_set_id_valid(d->origin), "not a set id"))
             return -1;
         d->kind = dv_strdup(kind);
         d->pages_total = (uint64_t)tot;

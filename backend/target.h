@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define TARGET_SET_ID_MAX 32
-#define TARGET_NLO_NAME_LEN 84  /* 64 hex sha256 + 16 hex size + ".nlo" */
+#define TARGET_NLO_NAME_LEN 84 /* 64 hex sha256 + 16 hex size + ".nlo" */
 #define TARGET_NLO_LIST "nlo-new.tsv"
 #define TARGET_MANIFEST "manifest.json"
 #define MANIFEST_VERSION 1
@@ -87,25 +87,25 @@ void target_ids_free(char **ids, size_t n);
 /* ---- manifests --------------------------------------------------------------------- */
 
 struct manifest_db {
-    char *db_path;        /* as the server names it: "mail/alice.nsf" */
-    char *path;           /* the copy, relative to the set directory: "db/mail/alice.nsf" */
+    char *db_path; /* as the server names it: "mail/alice.nsf" */
+    char *path;    /* the copy, relative to the set directory: "db/mail/alice.nsf" */
     uint64_t size;
-    char sha256[65];      /* of the copy as stored */
+    char sha256[65]; /* of the copy as stored */
     uint32_t page_size;
-    char *replica_id;     /* "" when the database has none */
+    char *replica_id; /* "" when the database has none */
     char *dbiid;
-    bool delta_keep;      /* false: the delta was applied to the copy */
+    bool delta_keep; /* false: the delta was applied to the copy */
     uint32_t delta_pages;
-    char *delta_path;     /* kept delta, relative to the set directory; NULL when applied */
-    char delta_sha256[65];/* "" when applied */
+    char *delta_path;      /* kept delta, relative to the set directory; NULL when applied */
+    char delta_sha256[65]; /* "" when applied */
     bool locked_copy;
     /* incremental backups (incr.h); absent in older manifests (read as a full copy, no map) */
-    char *kind;           /* "full" | "incremental" */
-    char *origin;         /* incremental: the set it applies on; "" otherwise */
+    char *kind;   /* "full" | "incremental" */
+    char *origin; /* incremental: the set it applies on; "" otherwise */
     uint64_t pages_total, pages_stored;
-    char *pagemap;        /* page map, relative to the set directory; "" when none */
+    char *pagemap; /* page map, relative to the set directory; "" when none */
     char pagemap_sha256[65];
-    char *full_reason;    /* why a full copy in an incremental set; "" otherwise */
+    char *full_reason; /* why a full copy in an incremental set; "" otherwise */
 };
 
 /*
@@ -113,16 +113,16 @@ struct manifest_db {
  * manifest_done(); NULL strings are written as "" / omitted and read back as "".
  */
 struct manifest {
-    int version;                    /* MANIFEST_VERSION */
+    int version; /* MANIFEST_VERSION */
     char id[TARGET_SET_ID_MAX];
     int64_t seq;
-    char kind[16];                  /* "full" | "incremental" */
-    char status[16];                /* "complete" | "failed" | "running" */
+    char kind[16];   /* "full" | "incremental" */
+    char status[16]; /* "complete" | "failed" | "running" */
     int64_t started, ended;
     char *origin, *checkpoint, *message;
     struct {
         char *data_dir, *daos_dir;
-        char delta[8];              /* "apply" | "keep" */
+        char delta[8]; /* "apply" | "keep" */
         bool encryption;
         int64_t min_object_size, max_files_per_subdir;
         char *snapshot_command;
@@ -131,10 +131,10 @@ struct manifest {
     int64_t pages_total, pages_stored; /* over the databases (counts.pages_*; 0 when absent) */
     struct manifest_db *dbs;
     size_t ndbs;
-    struct {                        /* the set's list of new pool objects (TARGET_NLO_LIST) */
-        char file[64];              /* "" when the set stored no NLO list */
+    struct {           /* the set's list of new pool objects (TARGET_NLO_LIST) */
+        char file[64]; /* "" when the set stored no NLO list */
         uint64_t count;
-        char sha256[65];            /* of the list file */
+        char sha256[65]; /* of the list file */
     } nlo_list;
 };
 

@@ -66,17 +66,17 @@ static const char *after_file(const char *msg, const char *file)
 
 /* ---- manifest against catalog ------------------------------------------------------------ */
 
-#define CMP_INT(field, mval, cval)                                                               \
-    do {                                                                                         \
-        if ((int64_t)(mval) != (int64_t)(cval))                                                  \
-            report(c, path, "%s: manifest says %lld, catalog says %lld", field,                  \
-                   (long long)(mval), (long long)(cval));                                         \
+#define CMP_INT(field, mval, cval)                                                                 \
+    do {                                                                                           \
+        if ((int64_t)(mval) != (int64_t)(cval))                                                    \
+            report(c, path, "%s: manifest says %lld, catalog says %lld", field, (long long)(mval), \
+                   (long long)(cval));                                                             \
     } while (0)
-#define CMP_STR(field, mval, cval)                                                               \
-    do {                                                                                         \
-        const char *m_ = (mval) ? (mval) : "", *c_ = (cval) ? (cval) : "";                       \
-        if (strcmp(m_, c_) != 0)                                                                 \
-            report(c, path, "%s: manifest says '%s', catalog says '%s'", field, m_, c_);         \
+#define CMP_STR(field, mval, cval)                                                                 \
+    do {                                                                                           \
+        const char *m_ = (mval) ? (mval) : "", *c_ = (cval) ? (cval) : "";                         \
+        if (strcmp(m_, c_) != 0)                                                                   \
+            report(c, path, "%s: manifest says '%s', catalog says '%s'", field, m_, c_);           \
     } while (0)
 
 static void check_manifest(struct ctx *c, const struct manifest *m,
@@ -293,8 +293,8 @@ static int check_pool(struct ctx *c, const struct manifest *m)
         report(c, list, "%s", after_file(dv_err(), list));
     } else {
         if (x.n != m->nlo_list.count)
-            report(c, list, "%llu objects listed, the manifest says %llu",
-                   (unsigned long long)x.n, (unsigned long long)m->nlo_list.count);
+            report(c, list, "%llu objects listed, the manifest says %llu", (unsigned long long)x.n,
+                   (unsigned long long)m->nlo_list.count);
         if ((uint64_t)rows != x.n)
             report(c, list, "%llu objects listed, the catalog pool has %lld first stored by set %s",
                    (unsigned long long)x.n, (long long)rows, c->set->id);
@@ -303,7 +303,8 @@ static int check_pool(struct ctx *c, const struct manifest *m)
     return 0;
 }
 
-/* ---- one set ----------------------------------------------------------------------------------- */
+/* ---- one set -----------------------------------------------------------------------------------
+ */
 
 static int verify_set(struct ctx *c, const struct catalog_set *s)
 {
@@ -366,8 +367,8 @@ int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct 
     if (!r)
         r = &dummy;
     memset(r, 0, sizeof *r);
-    struct ctx c = {.cfg = cfg, .o = o ? o : &defaults, .job = job, .problem = problem,
-                    .ud = ud, .r = r};
+    struct ctx c = {
+        .cfg = cfg, .o = o ? o : &defaults, .job = job, .problem = problem, .ud = ud, .r = r};
     struct {
         struct catalog_set *v;
         size_t n;

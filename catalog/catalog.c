@@ -115,110 +115,109 @@ static const char *const MIGRATIONS[] = {
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
 
-#define SET_COLS                                                                                 \
-    "id, seq, kind, started, ended, status, pid, databases, nlo_new, nlo_held, nlo_skipped, "   \
+#define SET_COLS                                                                                   \
+    "id, seq, kind, started, ended, status, pid, databases, nlo_new, nlo_held, nlo_skipped, "      \
     "deltas_applied, deltas_kept, bytes, checkpoint, origin, message, pruning"
-#define SET_COLS_S                                                                               \
-    "s.id, s.seq, s.kind, s.started, s.ended, s.status, s.pid, s.databases, s.nlo_new, "         \
-    "s.nlo_held, s.nlo_skipped, s.deltas_applied, s.deltas_kept, s.bytes, s.checkpoint, "         \
+#define SET_COLS_S                                                                                 \
+    "s.id, s.seq, s.kind, s.started, s.ended, s.status, s.pid, s.databases, s.nlo_new, "           \
+    "s.nlo_held, s.nlo_skipped, s.deltas_applied, s.deltas_kept, s.bytes, s.checkpoint, "          \
     "s.origin, s.message, s.pruning"
-#define FILE_COLS                                                                                \
-    "f.set_id, f.db_id, d.path, f.path, f.size, f.sha256, f.page_size, f.replica_id, f.dbiid, " \
+#define FILE_COLS                                                                                  \
+    "f.set_id, f.db_id, d.path, f.path, f.size, f.sha256, f.page_size, f.replica_id, f.dbiid, "    \
     "f.delta_mode, f.delta_pages, f.delta_location, f.delta_sha256, f.locked_copy"
 #define POOL_COLS "name, sha256, size, live_subdir, first_set, stored_at"
 
 /* Every statement of the module, prepared on first use and kept for the handle's life. */
-#define STATEMENTS(X)                                                                            \
-    X(BEGIN, "BEGIN IMMEDIATE")                                                                  \
-    X(COMMIT, "COMMIT")                                                                          \
-    X(ROLLBACK, "ROLLBACK")                                                                      \
-    X(DB_LOOKUP, "SELECT id FROM databases WHERE path = ?1")                                    \
-    X(DB_INSERT, "INSERT INTO databases (path, replica_id, dbiid, first_seen, last_seen) "      \
-                 "VALUES (?1, ?2, ?3, ?4, ?4)")                                                  \
-    X(DB_TOUCH, "UPDATE databases SET last_seen = ?2, replica_id = coalesce(?3, replica_id), "  \
-                "dbiid = coalesce(?4, dbiid) WHERE id = ?1")                                     \
-    X(DB_LAST_REF, "SELECT last_ref_seq FROM databases WHERE id = ?1")                          \
-    X(DB_SET_LAST_REF, "UPDATE databases SET last_ref_seq = ?2 WHERE id = ?1")                  \
-    X(SET_MAXSEQ, "SELECT coalesce(max(seq), 0) FROM sets")                                     \
-    X(SET_INSERT, "INSERT INTO sets (id, seq, kind, started, status, pid, origin) "             \
-                  "VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)")                                  \
-    X(SET_FINISH, "UPDATE sets SET status = ?2, ended = ?3, databases = ?4, nlo_new = ?5, "     \
-                  "nlo_held = ?6, nlo_skipped = ?7, deltas_applied = ?8, deltas_kept = ?9, "     \
-                  "bytes = ?10, checkpoint = ?11, message = ?12 WHERE id = ?1")                  \
-    X(SET_FAIL, "UPDATE sets SET status = 'failed', ended = ?2, message = ?3 WHERE id = ?1")    \
-    X(SET_RUNNING, "SELECT id, pid FROM sets WHERE status = 'running'")                         \
-    X(SET_GET, "SELECT " SET_COLS " FROM sets WHERE id = ?1")                                   \
-    X(SET_LATEST, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC LIMIT 1")                    \
-    X(SET_LATEST_OK,                                                                             \
-      "SELECT " SET_COLS " FROM sets WHERE status = 'complete' AND pruning IS NULL "             \
-      "ORDER BY seq DESC LIMIT 1")       \
-    X(SET_LIST, "SELECT " SET_COLS " FROM sets WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2")      \
-    X(SET_NEWER, "SELECT " SET_COLS " FROM sets WHERE seq > ?1 ORDER BY seq LIMIT ?2")          \
-    X(DB_LAST_SET, "SELECT " SET_COLS_S " FROM sets s JOIN set_files f ON f.set_id = s.id "     \
-                   "JOIN databases d ON d.id = f.db_id WHERE d.path = ?1 "                       \
-                   "AND (?2 = 0 OR s.status = 'complete') ORDER BY s.seq DESC LIMIT 1")          \
-    X(FILE_ADD, "INSERT OR REPLACE INTO set_files (set_id, db_id, path, size, sha256, "         \
-                "page_size, replica_id, dbiid, delta_mode, delta_pages, delta_location, "        \
-                "delta_sha256, locked_copy) "                                                    \
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")               \
-    X(FILE_MOVE, "UPDATE set_files SET delta_location = ?3 WHERE set_id = ?1 AND db_id = ?2")   \
-    X(FILE_LIST, "SELECT " FILE_COLS " FROM set_files f JOIN databases d ON d.id = f.db_id "    \
-                 "WHERE f.set_id = ?1 ORDER BY d.path")                                          \
-    X(FILE_GET, "SELECT " FILE_COLS " FROM set_files f JOIN databases d ON d.id = f.db_id "     \
-                "WHERE f.set_id = ?1 AND d.path = ?2")                                           \
-    X(POOL_GET, "SELECT " POOL_COLS " FROM pool WHERE name = ?1")                                \
-    X(POOL_UPSERT, "INSERT INTO pool (" POOL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "          \
-                   "ON CONFLICT (name) DO UPDATE SET live_subdir = excluded.live_subdir")        \
-    X(POOL_SUBDIR_PAGE, "SELECT name FROM pool WHERE live_subdir = ?1 AND name > ?2 "           \
-                        "ORDER BY name LIMIT ?3")                                                \
-    X(POOL_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")       \
-    X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM pool WHERE (?1 = '' OR name < ?1) "            \
-                      "ORDER BY name DESC LIMIT ?2")                                             \
-    X(POOL_STATS, "SELECT count(*), coalesce(sum(size), 0) FROM pool")                          \
-    X(POOL_DELETE, "DELETE FROM pool WHERE name = ?1")                                          \
-    X(REFS_OPEN_PAGE, "SELECT nlo FROM refs WHERE db_id = ?1 AND last_seq IS NULL "             \
-                      "AND nlo > ?2 ORDER BY nlo LIMIT ?3")                                      \
-    X(REFS_OPEN, "INSERT INTO refs (db_id, nlo, first_seq, last_seq) VALUES (?1, ?2, ?3, NULL)") \
-    X(REFS_CLOSE, "UPDATE refs SET last_seq = ?3 WHERE db_id = ?1 AND nlo = ?2 "                \
-                  "AND last_seq IS NULL")                                                        \
-    X(NLO_SETS,                                                                                  \
-      "SELECT " SET_COLS_S " FROM sets s WHERE s.seq = (SELECT first_set FROM pool "             \
-      "WHERE name = ?1) OR s.id IN (SELECT f.set_id FROM refs r "                                \
-      "JOIN set_files f ON f.db_id = r.db_id JOIN sets t ON t.id = f.set_id "                    \
-      "WHERE r.nlo = ?1 AND t.seq >= r.first_seq AND (r.last_seq IS NULL OR t.seq <= r.last_seq)) " \
-      "ORDER BY s.seq DESC")                                                                     \
-    X(SET_INSERT_FULL,                                                                           \
+#define STATEMENTS(X)                                                                              \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(DB_LOOKUP, "SELECT id FROM databases WHERE path = ?1")                                       \
+    X(DB_INSERT, "INSERT INTO databases (path, replica_id, dbiid, first_seen, last_seen) "         \
+                 "VALUES (?1, ?2, ?3, ?4, ?4)")                                                    \
+    X(DB_TOUCH, "UPDATE databases SET last_seen = ?2, replica_id = coalesce(?3, replica_id), "     \
+                "dbiid = coalesce(?4, dbiid) WHERE id = ?1")                                       \
+    X(DB_LAST_REF, "SELECT last_ref_seq FROM databases WHERE id = ?1")                             \
+    X(DB_SET_LAST_REF, "UPDATE databases SET last_ref_seq = ?2 WHERE id = ?1")                     \
+    X(SET_MAXSEQ, "SELECT coalesce(max(seq), 0) FROM sets")                                        \
+    X(SET_INSERT, "INSERT INTO sets (id, seq, kind, started, status, pid, origin) "                \
+                  "VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)")                                    \
+    X(SET_FINISH, "UPDATE sets SET status = ?2, ended = ?3, databases = ?4, nlo_new = ?5, "        \
+                  "nlo_held = ?6, nlo_skipped = ?7, deltas_applied = ?8, deltas_kept = ?9, "       \
+                  "bytes = ?10, checkpoint = ?11, message = ?12 WHERE id = ?1")                    \
+    X(SET_FAIL, "UPDATE sets SET status = 'failed', ended = ?2, message = ?3 WHERE id = ?1")       \
+    X(SET_RUNNING, "SELECT id, pid FROM sets WHERE status = 'running'")                            \
+    X(SET_GET, "SELECT " SET_COLS " FROM sets WHERE id = ?1")                                      \
+    X(SET_LATEST, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC LIMIT 1")                       \
+    X(SET_LATEST_OK,                                                                               \
+      "SELECT " SET_COLS " FROM sets WHERE status = 'complete' AND pruning IS NULL "               \
+      "ORDER BY seq DESC LIMIT 1")                                                                 \
+    X(SET_LIST, "SELECT " SET_COLS " FROM sets WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2")         \
+    X(SET_NEWER, "SELECT " SET_COLS " FROM sets WHERE seq > ?1 ORDER BY seq LIMIT ?2")             \
+    X(DB_LAST_SET, "SELECT " SET_COLS_S " FROM sets s JOIN set_files f ON f.set_id = s.id "        \
+                   "JOIN databases d ON d.id = f.db_id WHERE d.path = ?1 "                         \
+                   "AND (?2 = 0 OR s.status = 'complete') ORDER BY s.seq DESC LIMIT 1")            \
+    X(FILE_ADD, "INSERT OR REPLACE INTO set_files (set_id, db_id, path, size, sha256, "            \
+                "page_size, replica_id, dbiid, delta_mode, delta_pages, delta_location, "          \
+                "delta_sha256, locked_copy) "                                                      \
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                 \
+    X(FILE_MOVE, "UPDATE set_files SET delta_location = ?3 WHERE set_id = ?1 AND db_id = ?2")      \
+    X(FILE_LIST, "SELECT " FILE_COLS " FROM set_files f JOIN databases d ON d.id = f.db_id "       \
+                 "WHERE f.set_id = ?1 ORDER BY d.path")                                            \
+    X(FILE_GET, "SELECT " FILE_COLS " FROM set_files f JOIN databases d ON d.id = f.db_id "        \
+                "WHERE f.set_id = ?1 AND d.path = ?2")                                             \
+    X(POOL_GET, "SELECT " POOL_COLS " FROM pool WHERE name = ?1")                                  \
+    X(POOL_UPSERT, "INSERT INTO pool (" POOL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "             \
+                   "ON CONFLICT (name) DO UPDATE SET live_subdir = excluded.live_subdir")          \
+    X(POOL_SUBDIR_PAGE, "SELECT name FROM pool WHERE live_subdir = ?1 AND name > ?2 "              \
+                        "ORDER BY name LIMIT ?3")                                                  \
+    X(POOL_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")          \
+    X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM pool WHERE (?1 = '' OR name < ?1) "               \
+                      "ORDER BY name DESC LIMIT ?2")                                               \
+    X(POOL_STATS, "SELECT count(*), coalesce(sum(size), 0) FROM pool")                             \
+    X(POOL_DELETE, "DELETE FROM pool WHERE name = ?1")                                             \
+    X(REFS_OPEN_PAGE, "SELECT nlo FROM refs WHERE db_id = ?1 AND last_seq IS NULL "                \
+                      "AND nlo > ?2 ORDER BY nlo LIMIT ?3")                                        \
+    X(REFS_OPEN, "INSERT INTO refs (db_id, nlo, first_seq, last_seq) VALUES (?1, ?2, ?3, NULL)")   \
+    X(REFS_CLOSE, "UPDATE refs SET last_seq = ?3 WHERE db_id = ?1 AND nlo = ?2 "                   \
+                  "AND last_seq IS NULL")                                                          \
+    X(NLO_SETS, "SELECT " SET_COLS_S " FROM sets s WHERE s.seq = (SELECT first_set FROM pool "     \
+                "WHERE name = ?1) OR s.id IN (SELECT f.set_id FROM refs r "                        \
+                "JOIN set_files f ON f.db_id = r.db_id JOIN sets t ON t.id = f.set_id "            \
+                "WHERE r.nlo = ?1 AND t.seq >= r.first_seq AND (r.last_seq IS NULL OR t.seq <= "   \
+                "r.last_seq)) "                                                                    \
+                "ORDER BY s.seq DESC")                                                             \
+    X(SET_INSERT_FULL,                                                                             \
       "INSERT INTO sets (" SET_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "     \
-      "?12, ?13, ?14, ?15, ?16, ?17, ?18)")                                                      \
-    X(SET_MARK_PRUNING, "UPDATE sets SET pruning = ?2 WHERE id = ?1")                           \
-    X(SET_DELETE_FILES, "DELETE FROM set_files WHERE set_id = ?1")                              \
-    X(SET_DELETE, "DELETE FROM sets WHERE id = ?1")                                             \
-    X(POOL_COUNT_FIRST, "SELECT count(*) FROM pool WHERE first_set = ?1")                       \
-    X(SETS_ALL, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC")                              \
-    X(KEEP_CLEAR, "DELETE FROM temp.keep_sets")                                                 \
-    X(KEEP_ADD, "INSERT OR IGNORE INTO temp.keep_sets (seq) VALUES (?1)")                       \
-    X(NEEDED_CLEAR, "DELETE FROM temp.needed")                                                  \
-    X(NEEDED_FIRST, "INSERT OR IGNORE INTO temp.needed (name) SELECT p.name FROM pool p "       \
-                    "JOIN temp.keep_sets k ON k.seq = p.first_set")                              \
-    X(NEEDED_REFS,                                                                               \
-      "INSERT OR IGNORE INTO temp.needed (name) SELECT r.nlo FROM temp.keep_sets k "             \
-      "JOIN sets s ON s.seq = k.seq JOIN set_files f ON f.set_id = s.id "                        \
-      "JOIN refs r ON r.db_id = f.db_id AND r.first_seq <= s.seq "                               \
-      "AND (r.last_seq IS NULL OR r.last_seq >= s.seq)")                                         \
-    X(NEEDED_COUNT, "SELECT count(*) FROM temp.needed")                                         \
-    X(NEEDED_PAGE, "SELECT name FROM temp.needed WHERE name > ?1 ORDER BY name LIMIT ?2")       \
-    X(UNNEEDED_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 AND name NOT IN "          \
-                     "(SELECT name FROM temp.needed) ORDER BY name LIMIT ?2")                    \
-    X(JOB_START, "INSERT INTO jobs (kind, started, status) VALUES (?1, ?2, 'running')")         \
-    X(JOB_END, "UPDATE jobs SET ended = ?2, status = ?3, message = ?4 WHERE id = ?1")           \
-    X(JOBS_OLDER, "SELECT id, kind, started, ended, status, message FROM jobs WHERE id < ?1 "   \
-                  "ORDER BY id DESC LIMIT ?2")                                                   \
-    X(JOBS_NEWER, "SELECT id, kind, started, ended, status, message FROM jobs WHERE id > ?1 "   \
-                  "ORDER BY id LIMIT ?2")                                                        \
-    X(EVENT_ADD, "INSERT INTO events (job_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")   \
-    X(EVENTS_JOB, "SELECT id, job_id, time, level, message FROM events WHERE job_id = ?1 "      \
-                  "AND id > ?2 ORDER BY id LIMIT ?3")                                            \
-    X(EVENTS_ALL, "SELECT id, job_id, time, level, message FROM events WHERE id > ?2 "          \
+      "?12, ?13, ?14, ?15, ?16, ?17, ?18)")                                                        \
+    X(SET_MARK_PRUNING, "UPDATE sets SET pruning = ?2 WHERE id = ?1")                              \
+    X(SET_DELETE_FILES, "DELETE FROM set_files WHERE set_id = ?1")                                 \
+    X(SET_DELETE, "DELETE FROM sets WHERE id = ?1")                                                \
+    X(POOL_COUNT_FIRST, "SELECT count(*) FROM pool WHERE first_set = ?1")                          \
+    X(SETS_ALL, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC")                                 \
+    X(KEEP_CLEAR, "DELETE FROM temp.keep_sets")                                                    \
+    X(KEEP_ADD, "INSERT OR IGNORE INTO temp.keep_sets (seq) VALUES (?1)")                          \
+    X(NEEDED_CLEAR, "DELETE FROM temp.needed")                                                     \
+    X(NEEDED_FIRST, "INSERT OR IGNORE INTO temp.needed (name) SELECT p.name FROM pool p "          \
+                    "JOIN temp.keep_sets k ON k.seq = p.first_set")                                \
+    X(NEEDED_REFS, "INSERT OR IGNORE INTO temp.needed (name) SELECT r.nlo FROM temp.keep_sets k "  \
+                   "JOIN sets s ON s.seq = k.seq JOIN set_files f ON f.set_id = s.id "             \
+                   "JOIN refs r ON r.db_id = f.db_id AND r.first_seq <= s.seq "                    \
+                   "AND (r.last_seq IS NULL OR r.last_seq >= s.seq)")                              \
+    X(NEEDED_COUNT, "SELECT count(*) FROM temp.needed")                                            \
+    X(NEEDED_PAGE, "SELECT name FROM temp.needed WHERE name > ?1 ORDER BY name LIMIT ?2")          \
+    X(UNNEEDED_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 AND name NOT IN "             \
+                     "(SELECT name FROM temp.needed) ORDER BY name LIMIT ?2")                      \
+    X(JOB_START, "INSERT INTO jobs (kind, started, status) VALUES (?1, ?2, 'running')")            \
+    X(JOB_END, "UPDATE jobs SET ended = ?2, status = ?3, message = ?4 WHERE id = ?1")              \
+    X(JOBS_OLDER, "SELECT id, kind, started, ended, status, message FROM jobs WHERE id < ?1 "      \
+                  "ORDER BY id DESC LIMIT ?2")                                                     \
+    X(JOBS_NEWER, "SELECT id, kind, started, ended, status, message FROM jobs WHERE id > ?1 "      \
+                  "ORDER BY id LIMIT ?2")                                                          \
+    X(EVENT_ADD, "INSERT INTO events (job_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")      \
+    X(EVENTS_JOB, "SELECT id, job_id, time, level, message FROM events WHERE job_id = ?1 "         \
+                  "AND id > ?2 ORDER BY id LIMIT ?3")                                              \
+    X(EVENTS_ALL, "SELECT id, job_id, time, level, message FROM events WHERE id > ?2 "             \
                   "ORDER BY id LIMIT ?3")
 
 #define X_ENUM(name, sql) ST_##name,
@@ -373,8 +372,8 @@ static int migrate(struct catalog *c)
     if (v < 0)
         return db_err(c, "read schema version");
     if (v > CATALOG_SCHEMA_VERSION) {
-        dv_seterr("catalog %s: schema version %d is newer than this dvault supports (%d)",
-                  c->path, v, CATALOG_SCHEMA_VERSION);
+        dv_seterr("catalog %s: schema version %d is newer than this dvault supports (%d)", c->path,
+                  v, CATALOG_SCHEMA_VERSION);
         return -1;
     }
     while (v < NMIGRATIONS) {
@@ -403,8 +402,8 @@ static int migrate(struct catalog *c)
         v++;
     }
     if (v > CATALOG_SCHEMA_VERSION) {
-        dv_seterr("catalog %s: schema version %d is newer than this dvault supports (%d)",
-                  c->path, v, CATALOG_SCHEMA_VERSION);
+        dv_seterr("catalog %s: schema version %d is newer than this dvault supports (%d)", c->path,
+                  v, CATALOG_SCHEMA_VERSION);
         return -1;
     }
     c->version = v;
@@ -551,7 +550,7 @@ static void read_set(sqlite3_stmt *s, int base, struct catalog_set *o)
     o->started = sqlite3_column_int64(s, base + 3);
     o->ended = sqlite3_column_int64(s, base + 4);
     const char *st = (const char *)sqlite3_column_text(s, base + 5);
-    o->status = !st                          ? CATALOG_SET_RUNNING
+    o->status = !st                           ? CATALOG_SET_RUNNING
                 : strcmp(st, "complete") == 0 ? CATALOG_SET_COMPLETE
                 : strcmp(st, "failed") == 0   ? CATALOG_SET_FAILED
                                               : CATALOG_SET_RUNNING;
@@ -762,8 +761,7 @@ int catalog_sets_fail_stale(struct catalog *c, bool lock_held, int64_t now, int 
             return db_err(c, "list running sets");
         for (int i = 0; i < nstale; i++) {
             char msg[128];
-            snprintf(msg, sizeof msg, "interrupted: process %lld is gone",
-                     (long long)stale[i].pid);
+            snprintf(msg, sizeof msg, "interrupted: process %lld is gone", (long long)stale[i].pid);
             if (catalog_set_fail(c, stale[i].id, now, msg) != 0)
                 return -1;
         }
@@ -1093,8 +1091,8 @@ int catalog_pool_subdir_page(struct catalog *c, int64_t live_subdir, const char 
     return name_page(c, s, names, max, n, "list pool subdirectory");
 }
 
-static int pool_page(struct catalog *c, sqlite3_stmt *s, struct catalog_pool_obj *out,
-                     size_t max, size_t *n)
+static int pool_page(struct catalog *c, sqlite3_stmt *s, struct catalog_pool_obj *out, size_t max,
+                     size_t *n)
 {
     size_t k = 0;
     int rc = SQLITE_DONE;
@@ -1161,8 +1159,7 @@ int catalog_pool_stats(struct catalog *c, int64_t *count, int64_t *bytes)
     return 0;
 }
 
-int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_LEN + 1],
-                        size_t n)
+int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t n)
 {
     bool own;
     if (tx_enter(c, &own) != 0)
@@ -1184,8 +1181,8 @@ int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_
 
 #define REFS_PAGE 1024
 
-int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq,
-                        const char *const *names, size_t n)
+int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq, const char *const *names,
+                        size_t n)
 {
     for (size_t i = 1; i < n; i++)
         if (strcmp(names[i - 1], names[i]) > 0) {
@@ -1548,7 +1545,7 @@ int catalog_file_incr_get(struct catalog *c, const char *set_id, int64_t db_id,
     if (rc == SQLITE_ROW) {
         const unsigned char *k = sqlite3_column_text(s, 0);
         out->kind = k && strcmp((const char *)k, "incremental") == 0 ? CATALOG_SET_INCREMENTAL
-                                                                      : CATALOG_SET_FULL;
+                                                                     : CATALOG_SET_FULL;
         col_copy(s, 1, out->origin, sizeof out->origin);
         out->pages_total = sqlite3_column_int64(s, 2);
         out->pages_stored = sqlite3_column_int64(s, 3);
@@ -1584,8 +1581,7 @@ int catalog_db_latest_set(struct catalog *c, int64_t db_id, char set_id[32])
 
 int catalog_set_pages_set(struct catalog *c, const char *set_id, int64_t total, int64_t stored)
 {
-    sqlite3_stmt *s =
-        prep(c, "UPDATE sets SET pages_total = ?2, pages_stored = ?3 WHERE id = ?1");
+    sqlite3_stmt *s = prep(c, "UPDATE sets SET pages_total = ?2, pages_stored = ?3 WHERE id = ?1");
     if (!s)
         return -1;
     bind_text(s, 1, set_id);
@@ -1596,8 +1592,7 @@ int catalog_set_pages_set(struct catalog *c, const char *set_id, int64_t total, 
     return rc;
 }
 
-int catalog_set_pages_get(struct catalog *c, const char *set_id, int64_t *total,
-                          int64_t *stored)
+int catalog_set_pages_get(struct catalog *c, const char *set_id, int64_t *total, int64_t *stored)
 {
     sqlite3_stmt *s = prep(c, "SELECT pages_total, pages_stored FROM sets WHERE id = ?1");
     if (!s)

@@ -59,7 +59,11 @@ int catalog_db_lookup(struct catalog *c, const char *path, int64_t *id);
 /* ---- sets -------------------------------------------------------------------------- */
 
 enum catalog_set_kind { CATALOG_SET_FULL = 0, CATALOG_SET_INCREMENTAL = 1 };
-enum catalog_set_status { CATALOG_SET_RUNNING = 0, CATALOG_SET_COMPLETE = 1, CATALOG_SET_FAILED = 2 };
+enum catalog_set_status {
+    CATALOG_SET_RUNNING = 0,
+    CATALOG_SET_COMPLETE = 1,
+    CATALOG_SET_FAILED = 2
+};
 
 struct catalog_set {
     char id[32]; /* "20261122-014651" or "20261122-014651-2" */
@@ -145,10 +149,10 @@ enum catalog_delta_mode { CATALOG_DELTA_APPLY = 0, CATALOG_DELTA_KEEP = 1 };
 struct catalog_set_file {
     char *set_id;
     int64_t db_id;
-    char *db_path;  /* output only: databases.path */
-    char *path;     /* the copy, relative to the set directory: "db/mail/alice.nsf" */
+    char *db_path; /* output only: databases.path */
+    char *path;    /* the copy, relative to the set directory: "db/mail/alice.nsf" */
     int64_t size;
-    char *sha256;   /* of the copy as stored */
+    char *sha256; /* of the copy as stored */
     int64_t page_size;
     char *replica_id, *dbiid; /* may be NULL */
     enum catalog_delta_mode delta_mode;
@@ -213,8 +217,7 @@ int catalog_pool_page_back(struct catalog *c, const char *before, struct catalog
 /* Count and total stored bytes of the pool. */
 int catalog_pool_stats(struct catalog *c, int64_t *count, int64_t *bytes);
 /* Remove names from the pool table (after prune deleted their files). 0 or -1. */
-int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_LEN + 1],
-                        size_t n);
+int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t n);
 
 /* ---- references -------------------------------------------------------------------- */
 
@@ -226,8 +229,8 @@ int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_
  * ranges are not written. set_seq must be greater than the seq of the database's previous
  * recording. One transaction (or the caller's). 0 or -1 (unsorted list, seq not increasing).
  */
-int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq,
-                        const char *const *names, size_t n);
+int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq, const char *const *names,
+                        size_t n);
 
 typedef int (*catalog_set_cb)(void *ud, const struct catalog_set *s);
 /*
@@ -296,7 +299,7 @@ struct catalog_file_incr {
     int64_t pages_stored;       /* pages stored in this set (all of them for a full copy) */
     char pagemap[512];          /* the page map, relative to the set directory; "" if none */
     char pagemap_sha256[65];
-    char full_reason[256];      /* why a database got a full copy in an incremental set */
+    char full_reason[256]; /* why a database got a full copy in an incremental set */
 };
 
 /* Record the incremental facts of the file (set_id, db_id), which must exist. 0 or -1. */
@@ -310,8 +313,7 @@ int catalog_file_incr_get(struct catalog *c, const char *set_id, int64_t db_id,
 int catalog_db_latest_set(struct catalog *c, int64_t db_id, char set_id[32]);
 /* Page counters of a set (sum over its databases). 0 or -1. */
 int catalog_set_pages_set(struct catalog *c, const char *set_id, int64_t total, int64_t stored);
-int catalog_set_pages_get(struct catalog *c, const char *set_id, int64_t *total,
-                          int64_t *stored);
+int catalog_set_pages_get(struct catalog *c, const char *set_id, int64_t *total, int64_t *stored);
 /*
  * The sets that set_id's files need to be restored (following set_files.origin per database,
  * transitively), without set_id itself, oldest first. *ids is malloc'd (free it), *n its

@@ -32,18 +32,22 @@
 #define MIN_SIZE 1024.0
 #define MAX_SIZE (4.0 * 1024 * 1024)
 
-static const char *const USERS[] = {"alice", "bob", "carol", "dave", "eve", "frank", "grace",
-                                    "heidi", "ivan", "judy", "mallory", "niaj", "olivia", "peggy",
-                                    "rupert", "sybil", "trent", "victor", "walter", "yolanda"};
+static const char *const USERS[] = {"alice",   "bob",   "carol",  "dave",   "eve",
+                                    "frank",   "grace", "heidi",  "ivan",   "judy",
+                                    "mallory", "niaj",  "olivia", "peggy",  "rupert",
+                                    "sybil",   "trent", "victor", "walter", "yolanda"};
 #define NUSERS (sizeof USERS / sizeof USERS[0])
-static const char *const SUBJECTS[] = {"Quarterly report", "Lunch on Friday?", "Contract draft",
-                                       "Photos from the offsite", "Invoice", "Meeting notes",
-                                       "Travel plans", "Budget 2027", "Slides for Monday",
-                                       "Server maintenance window", "Re: your question",
-                                       "Scanned documents", "Price list", "Design review"};
-static const char *const WORDS[] = {"please", "find", "attached", "the", "latest", "version",
-                                    "of", "document", "we", "discussed", "regards", "thanks",
-                                    "review", "before", "meeting", "budget", "team", "update"};
+static const char *const SUBJECTS[] = {"Quarterly report",  "Lunch on Friday?",
+                                       "Contract draft",    "Photos from the offsite",
+                                       "Invoice",           "Meeting notes",
+                                       "Travel plans",      "Budget 2027",
+                                       "Slides for Monday", "Server maintenance window",
+                                       "Re: your question", "Scanned documents",
+                                       "Price list",        "Design review"};
+static const char *const WORDS[] = {"please",  "find",   "attached", "the",    "latest",
+                                    "version", "of",     "document", "we",     "discussed",
+                                    "regards", "thanks", "review",   "before", "meeting",
+                                    "budget",  "team",   "update"};
 static const char *const EXTS[] = {"pdf", "docx", "xlsx", "png", "jpg", "zip", "pptx"};
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -89,10 +93,10 @@ static unsigned char *payload(uint64_t seed, uint64_t id, size_t *size)
 /* ---- documents -------------------------------------------------------------------------- */
 
 struct gen {
-    uint64_t seed;   /* the run's seed: payload ids are global */
-    uint64_t pool;   /* shared payload ids are 0 .. pool-1 */
-    uint64_t rng;    /* this generator's state */
-    uint64_t fresh;  /* next new payload id (writer-specific range) */
+    uint64_t seed;  /* the run's seed: payload ids are global */
+    uint64_t pool;  /* shared payload ids are 0 .. pool-1 */
+    uint64_t rng;   /* this generator's state */
+    uint64_t fresh; /* next new payload id (writer-specific range) */
 };
 
 static uint64_t pick_shared(struct gen *g)
@@ -111,7 +115,8 @@ static int add_mail(struct store_db *db, struct gen *g, const char *owner, doubl
     bl += (size_t)snprintf(body, sizeof body, "Hello %s,\n", owner);
     int words = 20 + (int)(splitmix(&g->rng) % 80);
     for (int i = 0; i < words && bl < sizeof body - 16; i++)
-        bl += (size_t)snprintf(body + bl, sizeof body - bl, "%s ", WORDS[splitmix(&g->rng) % N(WORDS)]);
+        bl += (size_t)snprintf(body + bl, sizeof body - bl, "%s ",
+                               WORDS[splitmix(&g->rng) % N(WORDS)]);
     const char *sender = USERS[splitmix(&g->rng) % NUSERS];
     struct store_att att[3];
     unsigned char *bufs[3] = {0};
@@ -146,8 +151,8 @@ static int txlog(struct store_db *db, int writer, const char *kind)
 {
     sqlite3 *h = store_db_sqlite(db);
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(h, "INSERT INTO dvload_txlog(at_us, writer, kind) VALUES (?1, ?2, ?3)", -1,
-                           &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(h, "INSERT INTO dvload_txlog(at_us, writer, kind) VALUES (?1, ?2, ?3)",
+                           -1, &s, NULL) != SQLITE_OK) {
         dv_seterr("%s: %s", store_db_path(db), sqlite3_errmsg(h));
         return -1;
     }
@@ -189,15 +194,16 @@ static int cmd_init(struct dv_config *cfg, long ndb, long ndocs, uint64_t seed)
         free(title);
         if (!db)
             goto fail_st;
-        char *q = dv_asprintf("BEGIN IMMEDIATE;"
-                              "CREATE TABLE dvload_accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);"
-                              "CREATE TABLE dvload_txlog(seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
-                              " writer INTEGER NOT NULL, kind TEXT NOT NULL);"
-                              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
-                              " INSERT INTO dvload_accounts SELECT i, %d FROM n;"
-                              "INSERT INTO dvload_txlog(at_us, writer, kind) VALUES (%lld, 0, 'init');"
-                              "COMMIT",
-                              ACCOUNTS, START_BALANCE, (long long)dv_now_us());
+        char *q = dv_asprintf(
+            "BEGIN IMMEDIATE;"
+            "CREATE TABLE dvload_accounts(id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);"
+            "CREATE TABLE dvload_txlog(seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
+            " writer INTEGER NOT NULL, kind TEXT NOT NULL);"
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+            " INSERT INTO dvload_accounts SELECT i, %d FROM n;"
+            "INSERT INTO dvload_txlog(at_us, writer, kind) VALUES (%lld, 0, 'init');"
+            "COMMIT",
+            ACCOUNTS, START_BALANCE, (long long)dv_now_us());
         int rc = sql(store_db_sqlite(db), q);
         free(q);
         for (long k = 0; rc == 0 && k < ndocs; k++) {
@@ -220,9 +226,10 @@ static int cmd_init(struct dv_config *cfg, long ndb, long ndocs, uint64_t seed)
     if (store_status(st, &ss) == 0) {
         char b[32];
         dv_fmt_bytes(ss.bytes, b, sizeof b);
-        printf("dvload init: %ld databases, %ld documents, %llu NLOs (%s), %llu references in %.1fs\n",
-               ndb, docs, (unsigned long long)ss.objects, b, (unsigned long long)ss.references,
-               dv_mono() - t0);
+        printf(
+            "dvload init: %ld databases, %ld documents, %llu NLOs (%s), %llu references in %.1fs\n",
+            ndb, docs, (unsigned long long)ss.objects, b, (unsigned long long)ss.references,
+            dv_mono() - t0);
         store_status_done(&ss);
     }
     store_free(st);
@@ -253,14 +260,16 @@ struct writer {
 static int pick_note(sqlite3 *h, uint64_t *rng, bool live, char *unid, int64_t *note_id)
 {
     sqlite3_stmt *s;
-    const char *q = live ? "SELECT unid, note_id FROM notes WHERE deleted IS NULL AND note_id >= ?1"
-                           " ORDER BY note_id LIMIT 1"
-                         : "SELECT unid, note_id FROM notes WHERE note_id >= ?1 ORDER BY note_id LIMIT 1";
+    const char *q =
+        live ? "SELECT unid, note_id FROM notes WHERE deleted IS NULL AND note_id >= ?1"
+               " ORDER BY note_id LIMIT 1"
+             : "SELECT unid, note_id FROM notes WHERE note_id >= ?1 ORDER BY note_id LIMIT 1";
     if (sqlite3_prepare_v2(h, q, -1, &s, NULL) != SQLITE_OK)
         return -1;
     int64_t max = 0;
     sqlite3_stmt *m;
-    if (sqlite3_prepare_v2(h, "SELECT coalesce(max(note_id), 0) FROM notes", -1, &m, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(h, "SELECT coalesce(max(note_id), 0) FROM notes", -1, &m, NULL) ==
+            SQLITE_OK &&
         sqlite3_step(m) == SQLITE_ROW)
         max = sqlite3_column_int64(m, 0);
     sqlite3_finalize(m);
@@ -275,7 +284,8 @@ static int pick_note(sqlite3 *h, uint64_t *rng, bool live, char *unid, int64_t *
     return rc;
 }
 
-static int do_action(struct writer *w, struct store_db *db, struct gen *g, int act, const char *owner)
+static int do_action(struct writer *w, struct store_db *db, struct gen *g, int act,
+                     const char *owner)
 {
     sqlite3 *h = store_db_sqlite(db);
     char unid[STORE_UNID_LEN + 1];
@@ -288,13 +298,15 @@ static int do_action(struct writer *w, struct store_db *db, struct gen *g, int a
         if (r != 0)
             return r < 0 ? -1 : 0;
         char *q = dv_asprintf("UPDATE notes SET modified = %lld, body = body || ' (edited)'"
-                              " WHERE note_id = %lld", (long long)dv_now(), (long long)note_id);
+                              " WHERE note_id = %lld",
+                              (long long)dv_now(), (long long)note_id);
         int rc = sql(h, q);
         free(q);
         return rc;
     }
     case A_TRANSFER: {
-        int a = 1 + (int)(splitmix(&g->rng) % ACCOUNTS), b = 1 + (int)(splitmix(&g->rng) % ACCOUNTS);
+        int a = 1 + (int)(splitmix(&g->rng) % ACCOUNTS),
+            b = 1 + (int)(splitmix(&g->rng) % ACCOUNTS);
         int amt = 1 + (int)(splitmix(&g->rng) % 100);
         char *q = dv_asprintf("UPDATE dvload_accounts SET balance = balance - %d WHERE id = %d;"
                               "UPDATE dvload_accounts SET balance = balance + %d WHERE id = %d;",
@@ -334,7 +346,9 @@ static void *writer_main(void *arg)
     struct writer *w = arg;
     struct dv_store *st = store_open(w->cfg);
     struct store_db **db = dv_calloc(w->ndbs, sizeof *db);
-    struct gen g = {.seed = w->seed, .pool = 32 + (uint64_t)w->ndbs * 50 / 4, .rng = w->seed * 31 + (uint64_t)w->id};
+    struct gen g = {.seed = w->seed,
+                    .pool = 32 + (uint64_t)w->ndbs * 50 / 4,
+                    .rng = w->seed * 31 + (uint64_t)w->id};
     /* New payloads: a range per writer and per run start, so runs never collide. */
     g.fresh = ((uint64_t)(w->id + 1) << 48) + ((uint64_t)dv_now_us() << 8 & ((1ull << 48) - 1));
     if (!st)
@@ -390,8 +404,8 @@ static int load_dbs(struct dv_config *cfg, char ***out, size_t *n)
         bool ok = false;
         if (sqlite3_open_v2(abs, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
             sqlite3_stmt *s;
-            if (sqlite3_prepare_v2(h, "SELECT 1 FROM sqlite_master WHERE name = 'dvload_accounts'", -1,
-                                   &s, NULL) == SQLITE_OK) {
+            if (sqlite3_prepare_v2(h, "SELECT 1 FROM sqlite_master WHERE name = 'dvload_accounts'",
+                                   -1, &s, NULL) == SQLITE_OK) {
                 ok = sqlite3_step(s) == SQLITE_ROW;
                 sqlite3_finalize(s);
             }
@@ -433,7 +447,11 @@ static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t s
     struct writer *w = dv_calloc((size_t)writers, sizeof *w);
     double t0 = dv_mono();
     for (long i = 0; i < writers; i++) {
-        w[i] = (struct writer){.id = (int)i + 1, .cfg = cfg, .dbs = dbs, .ndbs = ndbs, .seed = seed,
+        w[i] = (struct writer){.id = (int)i + 1,
+                               .cfg = cfg,
+                               .dbs = dbs,
+                               .ndbs = ndbs,
+                               .seed = seed,
                                .deadline = t0 + (double)seconds};
         if (pthread_create(&w[i].th, NULL, writer_main, &w[i]) != 0) {
             dv_seterr("cannot start writer thread %ld", i + 1);
@@ -504,8 +522,10 @@ static int check_object(void *ud, const char *name, int subdir, int64_t refcount
     if (v->pos < v->nrefs && strcmp(v->refs[v->pos].name, name) == 0)
         want = v->refs[v->pos++].n;
     if (want != refcount) {
-        snprintf(v->err, sizeof v->err, "NLO %s: refcount %lld in the DAOS index, %lld references"
-                 " in the databases", name, (long long)refcount, (long long)want);
+        snprintf(v->err, sizeof v->err,
+                 "NLO %s: refcount %lld in the DAOS index, %lld references"
+                 " in the databases",
+                 name, (long long)refcount, (long long)want);
         return 1;
     }
     unsigned char *b;
@@ -535,8 +555,9 @@ static int cmd_verify(struct dv_config *cfg)
     if (store_needs_resync(st)) {
         struct store_status ss;
         if (store_status(st, &ss) == 0) {
-            dv_seterr("DAOS index is NEEDS_RESYNC (%s): refcounts cannot be checked (dvault resync daos)",
-                      ss.reason);
+            dv_seterr(
+                "DAOS index is NEEDS_RESYNC (%s): refcounts cannot be checked (dvault resync daos)",
+                ss.reason);
             store_status_done(&ss);
         }
         goto out;
@@ -558,9 +579,11 @@ static int cmd_verify(struct dv_config *cfg)
         sqlite3_stmt *s;
         bool ok = true;
         if (sqlite3_prepare_v2(h, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK) {
-            if (sqlite3_step(s) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+            if (sqlite3_step(s) != SQLITE_ROW ||
+                strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
                 dv_seterr("%s: quick_check failed: %s", dbs[i],
-                          sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "?");
+                          sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
+                                                    : "?");
                 ok = false;
             }
             sqlite3_finalize(s);
@@ -570,8 +593,10 @@ static int cmd_verify(struct dv_config *cfg)
                 docs += (uint64_t)sqlite3_column_int64(s, 0);
             sqlite3_finalize(s);
         }
-        if (ok && sqlite3_prepare_v2(h, "SELECT nlo, count(*) FROM attachments WHERE nlo IS NOT NULL"
-                                        " GROUP BY nlo", -1, &s, NULL) == SQLITE_OK) {
+        if (ok && sqlite3_prepare_v2(h,
+                                     "SELECT nlo, count(*) FROM attachments WHERE nlo IS NOT NULL"
+                                     " GROUP BY nlo",
+                                     -1, &s, NULL) == SQLITE_OK) {
             while (sqlite3_step(s) == SQLITE_ROW) {
                 if (v.nrefs == cap) {
                     cap = cap ? cap * 2 : 1024;
@@ -584,8 +609,9 @@ static int cmd_verify(struct dv_config *cfg)
             }
             sqlite3_finalize(s);
         }
-        if (ok && sqlite3_prepare_v2(h, "SELECT coalesce(sum(balance), 0), count(*) FROM dvload_accounts",
-                                     -1, &s, NULL) == SQLITE_OK) {
+        if (ok &&
+            sqlite3_prepare_v2(h, "SELECT coalesce(sum(balance), 0), count(*) FROM dvload_accounts",
+                               -1, &s, NULL) == SQLITE_OK) {
             if (sqlite3_step(s) == SQLITE_ROW &&
                 sqlite3_column_int64(s, 0) != sqlite3_column_int64(s, 1) * START_BALANCE) {
                 dv_seterr("%s: accounts sum to %lld, expected %lld", dbs[i],
@@ -626,7 +652,8 @@ static int cmd_verify(struct dv_config *cfg)
     char b[32];
     dv_fmt_bytes(v.bytes, b, sizeof b);
     printf("dvload verify: ok: %zu databases, %llu documents, %llu references to %zu NLOs,"
-           " %llu objects (%s) readable and matching their names, refcounts match, accounts balanced\n",
+           " %llu objects (%s) readable and matching their names, refcounts match, accounts "
+           "balanced\n",
            ndbs, (unsigned long long)docs, (unsigned long long)total_refs, v.nrefs,
            (unsigned long long)v.objects, b);
     rc = 0;

@@ -49,9 +49,10 @@ int cli_backup(int argc, char **argv, struct dv_config *cfg)
                r.incremental ? "incremental" : "full", (unsigned long long)r.pages_stored,
                (unsigned long long)r.pages_total, r.message[0] && r.complete ? ": " : "",
                r.complete ? r.message : "");
-        printf("  databases  %llu copied (%s)%s%s, %llu failed, %llu vanished, %llu locked copies\n",
-               (unsigned long long)r.databases, b, "", "", (unsigned long long)r.db_failed,
-               (unsigned long long)r.db_vanished, (unsigned long long)r.locked_copies);
+        printf(
+            "  databases  %llu copied (%s)%s%s, %llu failed, %llu vanished, %llu locked copies\n",
+            (unsigned long long)r.databases, b, "", "", (unsigned long long)r.db_failed,
+            (unsigned long long)r.db_vanished, (unsigned long long)r.locked_copies);
         printf("  deltas     %llu applied, %llu kept (%llu pages)%s\n",
                (unsigned long long)r.deltas_applied, (unsigned long long)r.deltas_kept,
                (unsigned long long)r.delta_pages, r.deltas_moved ? ", moved by post command" : "");
@@ -87,10 +88,11 @@ static void set_json(FILE *f, const struct catalog_set *s)
 {
     fprintf(f, "{\"id\": ");
     json_str(f, s->id);
-    fprintf(f, ", \"seq\": %lld, \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, "
-               "\"ended\": %lld, \"databases\": %lld, \"nlo_new\": %lld, \"nlo_held\": %lld, "
-               "\"nlo_skipped\": %lld, \"deltas_applied\": %lld, \"deltas_kept\": %lld, "
-               "\"bytes\": %lld, \"origin\": ",
+    fprintf(f,
+            ", \"seq\": %lld, \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, "
+            "\"ended\": %lld, \"databases\": %lld, \"nlo_new\": %lld, \"nlo_held\": %lld, "
+            "\"nlo_skipped\": %lld, \"deltas_applied\": %lld, \"deltas_kept\": %lld, "
+            "\"bytes\": %lld, \"origin\": ",
             (long long)s->seq, catalog_set_kind_name(s->kind), catalog_set_status_name(s->status),
             (long long)s->started, (long long)s->ended, (long long)s->databases,
             (long long)s->nlo_new, (long long)s->nlo_held, (long long)s->nlo_skipped,

@@ -54,7 +54,8 @@ static int daos_prune(int argc, char **argv, struct dv_config *cfg)
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
             if (dv_parse_long(argv[++i], 0, 36500, &days) != 0)
-                return cli_fail(DV_EXIT_USAGE, "--days: '%s' is not a number of days (0..36500)", argv[i]);
+                return cli_fail(DV_EXIT_USAGE, "--days: '%s' is not a number of days (0..36500)",
+                                argv[i]);
         } else {
             return cli_fail(DV_EXIT_USAGE, "usage: dvault daos prune [--days N]");
         }
@@ -151,10 +152,12 @@ int cli_resync(int argc, char **argv, struct dv_config *cfg)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
     char b[32];
     dv_fmt_bytes(c.bytes, b, sizeof b);
-    printf("resync daos: %llu objects (%s), %llu databases, %llu references", (unsigned long long)c.objects,
-           b, (unsigned long long)c.databases, (unsigned long long)c.references);
+    printf("resync daos: %llu objects (%s), %llu databases, %llu references",
+           (unsigned long long)c.objects, b, (unsigned long long)c.databases,
+           (unsigned long long)c.references);
     if (c.missing)
-        printf(", %llu to missing NLOs (dvault listnlo missing PATH)", (unsigned long long)c.missing);
+        printf(", %llu to missing NLOs (dvault listnlo missing PATH)",
+               (unsigned long long)c.missing);
     if (c.duplicates)
         printf(", %llu duplicate files ignored", (unsigned long long)c.duplicates);
     printf(" in %.1fs; SYNCHRONIZED\n", dv_mono() - t0);
@@ -217,7 +220,8 @@ int cli_listnlo(int argc, char **argv, struct dv_config *cfg)
         free(o.buf);
         if (rc != 0)
             return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
-        fprintf(stderr, "listnlo: %llu %s NLO names written to %s\n", (unsigned long long)n, which, out);
+        fprintf(stderr, "listnlo: %llu %s NLO names written to %s\n", (unsigned long long)n, which,
+                out);
     } else if (fflush(stdout) != 0) {
         return cli_fail(DV_EXIT_FAIL, "listnlo: write stdout: %s", strerror(errno));
     }

@@ -28,7 +28,8 @@ int cli_archive(int argc, char **argv, struct dv_config *cfg)
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             o.db_glob = argv[++i];
         } else {
-            return cli_fail(DV_EXIT_USAGE, "usage: dvault archive [--follow [SECONDS]] [--db GLOB]");
+            return cli_fail(DV_EXIT_USAGE,
+                            "usage: dvault archive [--follow [SECONDS]] [--db GLOB]");
         }
     }
     struct dv_job job;
@@ -47,7 +48,8 @@ int cli_archive(int argc, char **argv, struct dv_config *cfg)
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "archive: %s", dv_err());
     if (r.gaps)
-        return cli_fail(DV_EXIT_FAIL, "archive: %llu database(s) with a GAP (see the warnings):"
+        return cli_fail(DV_EXIT_FAIL,
+                        "archive: %llu database(s) with a GAP (see the warnings):"
                         " point-in-time restore cannot cross it",
                         (unsigned long long)r.gaps);
     return 0;

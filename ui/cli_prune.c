@@ -47,8 +47,10 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
         dv_fmt_bytes(ps->bytes, b, sizeof b);
         if (ps->d.prune)
             printf("  %-6s %-19s %-8s %s: %llu copies, %llu deltas (%llu outside the set), %s%s\n",
-                   o.dry_run ? "prune" : ps->done ? "pruned" : "FAILED", ps->set.id,
-                   catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why),
+                   o.dry_run  ? "prune"
+                   : ps->done ? "pruned"
+                              : "FAILED",
+                   ps->set.id, catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why),
                    (unsigned long long)ps->files, (unsigned long long)ps->deltas,
                    (unsigned long long)ps->deltas_outside, b, "");
         else
@@ -89,8 +91,8 @@ int cli_verify(int argc, char **argv, struct dv_config *cfg)
             o.sample_pct = strtod(v, &end);
             if (!end || end == v || (*end && strcmp(end, "%") != 0) || !(o.sample_pct > 0) ||
                 o.sample_pct > 100)
-                return cli_fail(DV_EXIT_USAGE, "--sample: '%s' is not a percentage (0 < PCT <= 100)",
-                                v);
+                return cli_fail(DV_EXIT_USAGE,
+                                "--sample: '%s' is not a percentage (0 < PCT <= 100)", v);
         } else {
             return cli_fail(DV_EXIT_USAGE, "usage: dvault verify [--set ID] [--sample PCT]");
         }

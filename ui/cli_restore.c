@@ -31,8 +31,10 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
         else if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
             o.pitr = true;
             if ((o.at_us = pitr_parse_time(argv[++i])) < 0)
-                return cli_fail(DV_EXIT_USAGE, "restore --at '%s': not a time (YYYY-MM-DD"
-                                " HH:MM[:SS[.ffffff]], @EPOCH[.ffffff])", argv[i]);
+                return cli_fail(DV_EXIT_USAGE,
+                                "restore --at '%s': not a time (YYYY-MM-DD"
+                                " HH:MM[:SS[.ffffff]], @EPOCH[.ffffff])",
+                                argv[i]);
         } else if (strcmp(argv[i], "--to-latest") == 0)
             o.pitr = o.to_latest = true;
         else
@@ -58,7 +60,9 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
     dv_fmt_bytes(r.size, sz, sizeof sz);
     dv_fmt_time(r.info.set_started, when, sizeof when);
     printf("restored %s from set %s (%s) into %s%s\n", r.db_rel, r.info.set_id, when, r.into,
-           r.live ? " (the live database, replaced)" : r.replaced ? " (replaced)" : "");
+           r.live       ? " (the live database, replaced)"
+           : r.replaced ? " (replaced)"
+                        : "");
     printf("  size       %s (%llu bytes)%s\n", sz, (unsigned long long)r.size,
            r.info.delta_kept ? ", kept delta applied" : "");
     if (o.pitr) {
@@ -66,8 +70,7 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
         if (r.pitr_last_us)
             dv_fmt_time(r.pitr_last_us / 1000000, lt, sizeof lt);
         printf("  archive    %llu transaction(s) replayed, the last observed %s.%06lld\n",
-               (unsigned long long)r.pitr_transactions, lt,
-               (long long)(r.pitr_last_us % 1000000));
+               (unsigned long long)r.pitr_transactions, lt, (long long)(r.pitr_last_us % 1000000));
     }
     printf("  documents  %llu\n", (unsigned long long)r.docs);
     printf("  NLOs       %llu referenced, %llu missing from the repository\n",
@@ -81,7 +84,8 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
                r.info.set_id, when, cfg->server.deferred_deletion_days, r.into);
     if (r.nlo_missing)
         printf("recover them with: dvault listnlo missing %s -o missing.txt; dvault recover --list"
-               " missing.txt\n", r.into);
+               " missing.txt\n",
+               r.into);
     printf("DAOS index is now NEEDS_RESYNC (%s): run dvault resync daos when convenient\n",
            r.resync_reason);
     return 0;
@@ -89,8 +93,9 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
 
 static const char *status_word(enum recover_status s)
 {
-    return s == RECOVER_RECOVERED ? "recovered" : s == RECOVER_PRESENT ? "already present"
-                                                                        : "unrecoverable";
+    return s == RECOVER_RECOVERED ? "recovered"
+           : s == RECOVER_PRESENT ? "already present"
+                                  : "unrecoverable";
 }
 
 static void print_recover(const struct recover_result *r)
@@ -167,7 +172,9 @@ static int print_doc(void *ud, const struct store_doc_info *d, enum recover_live
     (void)ud;
     char when[32];
     dv_fmt_time(d->created, when, sizeof when);
-    const char *mark = live == RECOVER_LIVE_GONE ? "gone" : live == RECOVER_LIVE_DELETED ? "deleted" : "";
+    const char *mark = live == RECOVER_LIVE_GONE      ? "gone"
+                       : live == RECOVER_LIVE_DELETED ? "deleted"
+                                                      : "";
     printf("%-32s %-19s %-7s %-24.24s %3d  %s%s\n", d->unid, when, mark, d->sender, d->natt,
            d->subject, d->deleted ? " [deleted in this copy]" : "");
     return 0;
@@ -189,7 +196,8 @@ static int doc_list(int argc, char **argv, struct dv_config *cfg)
     if (!path)
         return cli_fail(DV_EXIT_USAGE,
                         "usage: dvault doc list PATH [--deleted-in LIVEPATH] [--search TEXT]");
-    printf("%-32s %-19s %-7s %-24s %3s  %s\n", "UNID", "CREATED", "LIVE", "SENDER", "ATT", "SUBJECT");
+    printf("%-32s %-19s %-7s %-24s %3s  %s\n", "UNID", "CREATED", "LIVE", "SENDER", "ATT",
+           "SUBJECT");
     uint64_t n = 0;
     if (recover_doc_list(cfg, path, live, search, print_doc, NULL, &n) != 0)
         return cli_fail(DV_EXIT_FAIL, "doc list: %s", dv_err());
@@ -211,7 +219,8 @@ static int doc_copy(int argc, char **argv, struct dv_config *cfg)
             from = NULL, i = argc;
     }
     if (!from || !unid || !to)
-        return cli_fail(DV_EXIT_USAGE, "usage: dvault doc copy --from RESTORED --unid UNID --to LIVEPATH");
+        return cli_fail(DV_EXIT_USAGE,
+                        "usage: dvault doc copy --from RESTORED --unid UNID --to LIVEPATH");
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "doc-copy");

@@ -99,7 +99,9 @@ static void *worker(void *arg)
     if (R.cat) {
         if (R.job.catalog_job_id > 0)
             catalog_job_end(R.cat, R.job.catalog_job_id, dv_now(),
-                            R.rc == 0 ? "ok" : job_cancelled(&R.job) ? "cancelled" : "failed",
+                            R.rc == 0               ? "ok"
+                            : job_cancelled(&R.job) ? "cancelled"
+                                                    : "failed",
                             R.rc == 0 ? R.summary : R.error);
         catalog_close(R.cat);
         R.cat = NULL;
@@ -186,8 +188,7 @@ bool conjob_collect(struct conjob_result *r)
         conjob_note(DV_INFO, "%s done in %.1fs%s%s", R.title, r->seconds, R.summary[0] ? ": " : "",
                     R.summary);
     else
-        conjob_note(DV_ERROR, "%s %s: %s", R.title, r->cancelled ? "cancelled" : "failed",
-                    R.error);
+        conjob_note(DV_ERROR, "%s %s: %s", R.title, r->cancelled ? "cancelled" : "failed", R.error);
     job_done(&R.job);
     R.active = false;
     if (R.spec.on_done)

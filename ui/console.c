@@ -170,9 +170,14 @@ static const struct tui_key overview_keys[] = {
     {{KEY_F(5), 'r'}, OV_REFRESH, "Refresh", "Read the status again", NULL},
     {{KEY_F(2), 'b', 'B'}, OV_BACKUP, "Backup", "Start a full backup of all databases", NULL},
     {{'i'}, OV_INCR, NULL, "Start an incremental backup of all databases", NULL},
-    {{KEY_F(8), 'R'}, OV_RESYNC, "Resync", "Rebuild the DAOS index (resync daos, asks first)",
+    {{KEY_F(8), 'R'},
+     OV_RESYNC,
+     "Resync",
+     "Rebuild the DAOS index (resync daos, asks first)",
      NULL},
-    {{'D'}, OV_DAOS_PRUNE, NULL,
+    {{'D'},
+     OV_DAOS_PRUNE,
+     NULL,
      "DAOS prune: delete zero-ref NLOs past the deletion interval that a backup holds (asks)",
      NULL},
     {{0}, 0, NULL, NULL, NULL},
@@ -184,8 +189,7 @@ static void ov_line(int *y, int ymax, int x, int w, const char *label, const cha
     if (*y >= ymax)
         return;
     tui_put(*y, x + 2, 16, label, TH_TEXT, false);
-    tui_put(*y, x + 18, w - 20, value && *value ? value : "-", value && *value ? e : TH_DIM,
-            false);
+    tui_put(*y, x + 18, w - 20, value && *value ? value : "-", value && *value ? e : TH_DIM, false);
     (*y)++;
 }
 
@@ -250,8 +254,7 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     } else {
         snprintf(buf, sizeof buf, "%s%s%s", st->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED",
                  st->daos.needs_resync ? ": " : "", st->daos.reason);
-        ov_line(&y, ymax, b.x, b.w, "DAOS index", buf,
-                st->daos.needs_resync ? TH_WARNING : TH_OK);
+        ov_line(&y, ymax, b.x, b.w, "DAOS index", buf, st->daos.needs_resync ? TH_WARNING : TH_OK);
         dv_fmt_bytes(st->daos.bytes, a, sizeof a);
         dv_fmt_bytes(st->daos.zero_ref_bytes, bb, sizeof bb);
         snprintf(buf, sizeof buf, "%llu (%s), %llu references, %llu zero-ref (%s) waiting",
@@ -377,8 +380,8 @@ static int backup_job(void *p, struct dv_job *job, char *sum, size_t n)
     char b[32];
     dv_fmt_bytes(r.db_bytes + r.nlo.bytes, b, sizeof b);
     if (r.set_id[0])
-        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held, %s",
-                 r.set_id, r.complete ? "complete" : "FAILED", (unsigned long long)r.databases,
+        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held, %s", r.set_id,
+                 r.complete ? "complete" : "FAILED", (unsigned long long)r.databases,
                  (unsigned long long)r.nlo.copied, (unsigned long long)r.nlo.held, b);
     return rc;
 }
@@ -405,11 +408,8 @@ static void start_backup(struct console *c, struct tui *t, const char *glob, boo
     char title[128];
     snprintf(title, sizeof title, "%s backup of %s", incremental ? "incremental" : "full",
              glob ? glob : "all databases");
-    struct conjob_spec sp = {.kind = "backup",
-                             .title = title,
-                             .run = backup_job,
-                             .arg = a,
-                             .free_arg = backup_arg_free};
+    struct conjob_spec sp = {
+        .kind = "backup", .title = title, .run = backup_job, .arg = a, .free_arg = backup_arg_free};
     start_job(c, t, &sp);
 }
 
@@ -437,8 +437,10 @@ static void start_resync(struct console *c, struct tui *t, const char *why)
         return;
     }
     char q[1200];
-    snprintf(q, sizeof q, "%s%sRebuild the server's DAOS index from the repository and the "
-             "databases? Run it while the server is quiet.", why ? why : "", why ? " " : "");
+    snprintf(q, sizeof q,
+             "%s%sRebuild the server's DAOS index from the repository and the "
+             "databases? Run it while the server is quiet.",
+             why ? why : "", why ? " " : "");
     if (!tui_confirm(t, "Resync", q)) {
         tui_msg(t, "resync cancelled");
         return;
@@ -476,7 +478,8 @@ static void start_daos_prune(struct console *c, struct tui *t)
         return;
     }
     char q[400];
-    snprintf(q, sizeof q, "Delete the NLOs whose refcount has been 0 for %ld days "
+    snprintf(q, sizeof q,
+             "Delete the NLOs whose refcount has been 0 for %ld days "
              "(deferred_deletion_days)? Only those a complete backup set holds are deleted; the "
              "others wait for the next backup.",
              c->cfg->server.deferred_deletion_days);
@@ -702,22 +705,26 @@ static struct tui_source *db_source_new(struct console *c)
 }
 
 static const struct tui_column db_cols[] = {
-    {"Database", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},         {"Docs", 6, TUI_RIGHT},
+    {"Database", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},        {"Docs", 6, TUI_RIGHT},
     {"Refs", 5, TUI_RIGHT},    {"Last backup", 16, TUI_LEFT},
 };
 
 enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_RESTORE_LIVE, DB_LISTNLO };
 
 static const struct tui_key db_keys[] = {
-    {{KEY_F(5)}, DB_REFRESH, "Refresh", "Find the databases again, read their figures again",
-     NULL},
+    {{KEY_F(5)}, DB_REFRESH, "Refresh", "Find the databases again, read their figures again", NULL},
     {{KEY_F(2), 'b'}, DB_BACKUP, "Backup", "Back up the selected database now", NULL},
-    {{KEY_F(6), 'r'}, DB_RESTORE, "Restore",
-     "Restore the selected database into a new name (choose the set)", NULL},
-    {{'L'}, DB_RESTORE_LIVE, NULL,
-     "Restore the selected database OVER the live one (choose the set; asks)", NULL},
-    {{'m'}, DB_LISTNLO, NULL, "List the NLOs the selected database misses (Recovery screen)",
+    {{KEY_F(6), 'r'},
+     DB_RESTORE,
+     "Restore",
+     "Restore the selected database into a new name (choose the set)",
      NULL},
+    {{'L'},
+     DB_RESTORE_LIVE,
+     NULL,
+     "Restore the selected database OVER the live one (choose the set; asks)",
+     NULL},
+    {{'m'}, DB_LISTNLO, NULL, "List the NLOs the selected database misses (Recovery screen)", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
@@ -787,13 +794,14 @@ static void restore_warnings(const struct restore_result *r, long ddays, char *b
     buf[0] = 0;
     size_t len = 0;
     if (r->nlo_missing)
-        len += (size_t)snprintf(buf + len, n - len,
-                                "%llu of its %llu NLOs are missing from the live repository "
-                                "(F7 / r recovers them)",
-                                (unsigned long long)r->nlo_missing,
-                                (unsigned long long)r->nlo_refs);
+        len +=
+            (size_t)snprintf(buf + len, n - len,
+                             "%llu of its %llu NLOs are missing from the live repository "
+                             "(F7 / r recovers them)",
+                             (unsigned long long)r->nlo_missing, (unsigned long long)r->nlo_refs);
     if (r->old_set && len < n)
-        snprintf(buf + len, n - len, "%sthe set is %lld days old (deferred deletion: %ld days): "
+        snprintf(buf + len, n - len,
+                 "%sthe set is %lld days old (deferred deletion: %ld days): "
                  "NLOs may be gone",
                  len ? "; " : "", (long long)r->set_age_days, ddays);
 }
@@ -814,14 +822,16 @@ static int restore_job(void *p, struct dv_job *job, char *sum, size_t n)
     if (w[0])
         job_log(job, DV_WARN, "%s", w);
     if (a->r.live)
-        snprintf(sum, n, "%s from set %s over the LIVE database (%s, %llu documents, ids kept)%s%s;"
+        snprintf(sum, n,
+                 "%s from set %s over the LIVE database (%s, %llu documents, ids kept)%s%s;"
                  " DAOS index NEEDS_RESYNC",
                  a->db_path, a->set_id, b, (unsigned long long)a->r.docs, w[0] ? "; " : "", w);
     else
-        snprintf(sum, n, "%s from set %s into %s (%s, %llu documents, new replica id %.8s)%s%s;"
+        snprintf(sum, n,
+                 "%s from set %s into %s (%s, %llu documents, new replica id %.8s)%s%s;"
                  " DAOS index NEEDS_RESYNC",
-                 a->db_path, a->set_id, a->into, b, (unsigned long long)a->r.docs,
-                 a->r.replica_id, w[0] ? "; " : "", w);
+                 a->db_path, a->set_id, a->into, b, (unsigned long long)a->r.docs, a->r.replica_id,
+                 w[0] ? "; " : "", w);
     return 0;
 }
 
@@ -883,8 +893,9 @@ static char *pick_set(struct console *c, struct tui *t, const char *db, const ch
         snprintf(m, sizeof m, "no complete backup set holds %s", db);
         tui_error(t, "Restore", m);
     } else {
-        int k = tui_view(t, title, "  Set                Kind        Started                  Size"
-                                   "  Delta",
+        int k = tui_view(t, title,
+                         "  Set                Kind        Started                  Size"
+                         "  Delta",
                          p.lines.v, (int)p.lines.n, 0, true);
         if (k >= 0)
             id = dv_strdup(p.ids.v[k]);
@@ -972,8 +983,9 @@ static void db_restore(struct console *c, struct tui *t, const char *db, bool ov
         tui_msg(t, "restore cancelled");
         return;
     }
-    set = pick_set(c, t, db, over_live ? "Restore over the LIVE database from which set?"
-                                       : "Restore from which set? (newest complete first)");
+    set = pick_set(c, t, db,
+                   over_live ? "Restore over the LIVE database from which set?"
+                             : "Restore from which set? (newest complete first)");
     if (!set) {
         tui_msg(t, "restore cancelled");
         goto out;
@@ -992,8 +1004,10 @@ static void db_restore(struct console *c, struct tui *t, const char *db, bool ov
         char *abs = dv_path_abs(c->cfg->server.data_dir, into);
         struct stat sb;
         if (stat(abs, &sb) == 0) {
-            snprintf(q, sizeof q, "%s exists. Replace it with the copy from set %s? The current "
-                     "file is lost.", into, set);
+            snprintf(q, sizeof q,
+                     "%s exists. Replace it with the copy from set %s? The current "
+                     "file is lost.",
+                     into, set);
             force = tui_confirm(t, "Restore over an existing database", q);
             if (!force) {
                 free(abs);
@@ -1073,7 +1087,7 @@ static void set_row(const struct catalog_set *s, struct tui_row *r)
     dv_fmt_bytes((uint64_t)s->bytes, r->cell[6], sizeof r->cell[6]);
     snprintf(r->cell[7], sizeof r->cell[7], "%s%s%.200s", catalog_set_status_name(s->status),
              s->message[0] ? ": " : "", s->message);
-    r->elem = s->status == CATALOG_SET_FAILED ? TH_ERROR
+    r->elem = s->status == CATALOG_SET_FAILED    ? TH_ERROR
               : s->status == CATALOG_SET_RUNNING ? TH_WARNING
                                                  : TH_TEXT;
 }
@@ -1118,9 +1132,14 @@ static struct tui_source *set_source_new(struct console *c)
 }
 
 static const struct tui_column set_cols[] = {
-    {"Set", 17, TUI_LEFT},        {"Kind", 4, TUI_LEFT},   {"Time", 6, TUI_RIGHT},
-    {"DBs", 4, TUI_RIGHT},        {"NLO new/held/skip", 17, TUI_RIGHT},
-    {"Deltas a/k", 10, TUI_RIGHT}, {"Size", 9, TUI_RIGHT}, {"Status", 0, TUI_LEFT},
+    {"Set", 17, TUI_LEFT},
+    {"Kind", 4, TUI_LEFT},
+    {"Time", 6, TUI_RIGHT},
+    {"DBs", 4, TUI_RIGHT},
+    {"NLO new/held/skip", 17, TUI_RIGHT},
+    {"Deltas a/k", 10, TUI_RIGHT},
+    {"Size", 9, TUI_RIGHT},
+    {"Status", 0, TUI_LEFT},
 };
 
 enum { SET_BACKUP = 1, SET_INCR, SET_RESTORE, SET_VERIFY, SET_PRUNE, SET_OPEN, SET_REFRESH };
@@ -1129,12 +1148,17 @@ static const struct tui_key set_keys[] = {
     {{KEY_F(2), 'B', 'b'}, SET_BACKUP, "Backup", "Start a full backup of all databases", NULL},
     {{'i'}, SET_INCR, NULL, "Start an incremental backup of all databases", NULL},
     {{KEY_F(5)}, SET_REFRESH, "Refresh", "Read the sets again", NULL},
-    {{KEY_F(7), 'v'}, SET_VERIFY, "Verify", "Verify the selected set against its manifest",
+    {{KEY_F(7), 'v'}, SET_VERIFY, "Verify", "Verify the selected set against its manifest", NULL},
+    {{KEY_F(8), 'p'},
+     SET_PRUNE,
+     "Prune",
+     "Prune sets beyond the retention (preview, then asks)",
      NULL},
-    {{KEY_F(8), 'p'}, SET_PRUNE, "Prune",
-     "Prune sets beyond the retention (preview, then asks)", NULL},
-    {{'\n', KEY_ENTER}, SET_OPEN, NULL,
-     "Show the selected set's databases (size, sha256, delta and where it lives)", NULL},
+    {{'\n', KEY_ENTER},
+     SET_OPEN,
+     NULL,
+     "Show the selected set's databases (size, sha256, delta and where it lives)",
+     NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
@@ -1187,8 +1211,9 @@ static void set_open(struct console *c, struct tui *t, int64_t seq)
     else
         snprintf(b, sizeof b, "-");
     dv_fmt_bytes((uint64_t)s.bytes, sz, sizeof sz);
-    strv_add(&l, dv_asprintf(" %s backup, %s: started %s, ended %s, %s", catalog_set_kind_name(s.kind),
-                             catalog_set_status_name(s.status), a, b, sz));
+    strv_add(&l,
+             dv_asprintf(" %s backup, %s: started %s, ended %s, %s", catalog_set_kind_name(s.kind),
+                         catalog_set_status_name(s.status), a, b, sz));
     strv_add(&l, dv_asprintf(" NLOs: %lld new, %lld already held, %lld skipped; deltas: %lld "
                              "applied, %lld kept%s%s",
                              (long long)s.nlo_new, (long long)s.nlo_held, (long long)s.nlo_skipped,
@@ -1256,7 +1281,8 @@ static int verify_job(void *p, struct dv_job *job, char *sum, size_t n)
         snprintf(head, sizeof head, "%llu PROBLEMS", (unsigned long long)a->r.problems);
     else
         snprintf(head, sizeof head, "no problems");
-    snprintf(sum, n, "%s; %llu copies, %llu deltas, %llu test restores, %llu of %llu NLOs "
+    snprintf(sum, n,
+             "%s; %llu copies, %llu deltas, %llu test restores, %llu of %llu NLOs "
              "hashed, %s read",
              head, (unsigned long long)a->r.copies, (unsigned long long)a->r.deltas,
              (unsigned long long)a->r.restores, (unsigned long long)a->r.nlos_checked,
@@ -1313,7 +1339,8 @@ static int prune_job(void *p, struct dv_job *job, char *sum, size_t n)
     char b[32], nb[32];
     dv_fmt_bytes(r.set_bytes, b, sizeof b);
     dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
-    snprintf(sum, n, "%llu sets removed (%llu failed), %llu copies, %llu deltas, %s; %llu pool "
+    snprintf(sum, n,
+             "%llu sets removed (%llu failed), %llu copies, %llu deltas, %s; %llu pool "
              "NLOs (%s)",
              (unsigned long long)(r.sets_pruned + r.failed_pruned),
              (unsigned long long)r.failed_pruned, (unsigned long long)r.files,
@@ -1372,16 +1399,16 @@ static void sets_prune(struct console *c, struct tui *t)
         return;
     }
     char q[300];
-    snprintf(q, sizeof q, "Prune now: remove %llu sets and %llu pool NLOs (%s + %s)? This cannot "
-             "be undone.", (unsigned long long)go, (unsigned long long)r.nlos, b, nb);
+    snprintf(q, sizeof q,
+             "Prune now: remove %llu sets and %llu pool NLOs (%s + %s)? This cannot "
+             "be undone.",
+             (unsigned long long)go, (unsigned long long)r.nlos, b, nb);
     if (!tui_confirm(t, "Prune", q)) {
         tui_msg(t, "prune cancelled");
         return;
     }
-    struct conjob_spec sp = {.kind = "prune",
-                             .title = "prune of the backup sets",
-                             .run = prune_job,
-                             .arg = c->cfg};
+    struct conjob_spec sp = {
+        .kind = "prune", .title = "prune of the backup sets", .run = prune_job, .arg = c->cfg};
     start_job(c, t, &sp);
 }
 
@@ -1422,10 +1449,8 @@ static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
 enum { OM_LIVE, OM_ZERO, OM_UNBACKED, OM_POOL, OM_MISSING, OM_COUNT };
 
 static const char *const obj_mode_names[OM_COUNT] = {
-    "live index (all NLOs the server has)",
-    "zero-ref: waiting for deferred deletion",
-    "not yet backed up (live, not in the pool)",
-    "NLO pool (all objects the target holds)",
+    "live index (all NLOs the server has)",      "zero-ref: waiting for deferred deletion",
+    "not yet backed up (live, not in the pool)", "NLO pool (all objects the target holds)",
     "missing from live, held in the pool",
 };
 
@@ -1463,8 +1488,7 @@ static void obj_row(const char *name, const struct store_object *lv,
  * n rows of the mode's base order after key (backward: before key, descending), those the
  * mode's predicate keeps, with their row built. Returns the count or -1.
  */
-static int obj_scan(struct objsrc *o, const char *key, bool backward, struct tui_row *rows,
-                    int n)
+static int obj_scan(struct objsrc *o, const char *key, bool backward, struct tui_row *rows, int n)
 {
     struct console *c = o->c;
     bool none;
@@ -1590,10 +1614,16 @@ static const struct tui_column obj_cols[] = {
 enum { OBJ_WHEREIS = 1, OBJ_MODE, OBJ_REFRESH };
 
 static const struct tui_key obj_keys[] = {
-    {{'w', '\n', KEY_ENTER}, OBJ_WHEREIS, NULL,
-     "Where is the selected NLO: the live index, the pool, the sets holding it", NULL},
-    {{'f', KEY_F(6)}, OBJ_MODE, "View",
-     "Next view: live, zero-ref, not backed up, pool, missing from live", NULL},
+    {{'w', '\n', KEY_ENTER},
+     OBJ_WHEREIS,
+     NULL,
+     "Where is the selected NLO: the live index, the pool, the sets holding it",
+     NULL},
+    {{'f', KEY_F(6)},
+     OBJ_MODE,
+     "View",
+     "Next view: live, zero-ref, not backed up, pool, missing from live",
+     NULL},
     {{KEY_F(5)}, OBJ_REFRESH, "Refresh", "Read the objects again", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
@@ -1634,7 +1664,7 @@ static void obj_whereis(struct console *c, struct tui *t, const char *name)
     struct strv l = {0};
     if (w.live_path)
         strv_add(&l, dv_asprintf(" live: daos/%04d, %s", w.live_subdir,
-                                 !w.indexed         ? "not in the DAOS index (resync)"
+                                 !w.indexed        ? "not in the DAOS index (resync)"
                                  : w.refcount == 0 ? "refcount 0 (waiting for deferred deletion)"
                                                    : "indexed"));
     else
@@ -1950,17 +1980,24 @@ enum {
 };
 
 static const struct tui_key rec_keys[] = {
-    {{KEY_F(2), 'd'}, REC_DB, "Database", "Choose the database whose missing NLOs to list",
-     NULL},
+    {{KEY_F(2), 'd'}, REC_DB, "Database", "Choose the database whose missing NLOs to list", NULL},
     {{' '}, REC_MARK, NULL, "Select / unselect the NLO under the cursor", NULL},
     {{'a'}, REC_ALL, NULL, "Select all / none", NULL},
-    {{KEY_F(6), 'u'}, REC_DOC, "DocRec",
+    {{KEY_F(6), 'u'},
+     REC_DOC,
+     "DocRec",
      "Single-document recovery: choose a database and a set, restore into a new name, find "
      "the document, recover its NLOs, copy it back",
      NULL},
-    {{KEY_F(7)}, REC_RECOVER, "Recover",
-     "Copy the selected (or all listed) NLOs back from the pool (asks first)", NULL},
-    {{'s'}, REC_SAVE, NULL, "Write the list (the selection if any) to a file, one name a line",
+    {{KEY_F(7)},
+     REC_RECOVER,
+     "Recover",
+     "Copy the selected (or all listed) NLOs back from the pool (asks first)",
+     NULL},
+    {{'s'},
+     REC_SAVE,
+     NULL,
+     "Write the list (the selection if any) to a file, one name a line",
      NULL},
     {{'l'}, REC_LOAD, NULL, "Read a list of NLO names from a file", NULL},
     {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
@@ -1974,15 +2011,23 @@ static const struct tui_key rec_wait_keys[] = {
 };
 
 static const struct tui_key rec_docs_keys[] = {
-    {{'\n', KEY_ENTER, 'o'}, REC_OPEN, NULL,
-     "Open the selected document: its attachments, where each NLO is", NULL},
-    {{KEY_F(2)}, REC_DOC, "Restore", "Start again: choose a database and a set to restore",
+    {{'\n', KEY_ENTER, 'o'},
+     REC_OPEN,
+     NULL,
+     "Open the selected document: its attachments, where each NLO is",
      NULL},
+    {{KEY_F(2)}, REC_DOC, "Restore", "Start again: choose a database and a set to restore", NULL},
     {{KEY_F(5)}, REC_REFRESH, "Refresh", "Compare with the live database again", NULL},
-    {{KEY_F(6), 'c'}, REC_COPY, "CopyLive",
-     "Copy the selected document into the live database (its missing NLOs first; asks)", NULL},
-    {{KEY_F(7), 'r'}, REC_DOC_NLOS, "RecNLOs",
-     "Recover the selected document's missing NLOs from the pool", NULL},
+    {{KEY_F(6), 'c'},
+     REC_COPY,
+     "CopyLive",
+     "Copy the selected document into the live database (its missing NLOs first; asks)",
+     NULL},
+    {{KEY_F(7), 'r'},
+     REC_DOC_NLOS,
+     "RecNLOs",
+     "Recover the selected document's missing NLOs from the pool",
+     NULL},
     {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
     {{KEY_F(9), TUI_KEY_ESC}, REC_BACK, "Back", "Back to the missing-NLO panel", NULL},
     {{0}, 0, NULL, NULL, NULL},
@@ -1990,23 +2035,25 @@ static const struct tui_key rec_docs_keys[] = {
 
 static const struct tui_key rec_doc_keys[] = {
     {{KEY_F(5)}, REC_REFRESH, "Refresh", "Look at the document's NLOs again", NULL},
-    {{KEY_F(6), 'c'}, REC_COPY, "CopyLive",
-     "Copy this document into the live database (its missing NLOs first; asks)", NULL},
+    {{KEY_F(6), 'c'},
+     REC_COPY,
+     "CopyLive",
+     "Copy this document into the live database (its missing NLOs first; asks)",
+     NULL},
     {{KEY_F(7), 'r'}, REC_DOC_NLOS, "RecNLOs", "Recover this document's missing NLOs", NULL},
     {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
-    {{KEY_F(9), TUI_KEY_ESC}, REC_BACK, "Back", "Back to the documents of the restored copy",
-     NULL},
+    {{KEY_F(9), TUI_KEY_ESC}, REC_BACK, "Back", "Back to the documents of the restored copy", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
 static const struct tui_column doc_cols[] = {
-    {"In live", 7, TUI_LEFT},  {"Created", 16, TUI_LEFT}, {"Att", 3, TUI_RIGHT},
-    {"NLO", 3, TUI_RIGHT},     {"Subject", 0, TUI_LEFT},  {"From", 18, TUI_LEFT},
+    {"In live", 7, TUI_LEFT}, {"Created", 16, TUI_LEFT}, {"Att", 3, TUI_RIGHT},
+    {"NLO", 3, TUI_RIGHT},    {"Subject", 0, TUI_LEFT},  {"From", 18, TUI_LEFT},
 };
 
 static const struct tui_column att_cols[] = {
-    {"Attachment", 0, TUI_LEFT},  {"Size", 9, TUI_RIGHT},      {"Stored", 14, TUI_LEFT},
-    {"Live", 12, TUI_LEFT},       {"Newest set", 17, TUI_LEFT}, {"Refs now", 10, TUI_LEFT},
+    {"Attachment", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},       {"Stored", 14, TUI_LEFT},
+    {"Live", 12, TUI_LEFT},      {"Newest set", 17, TUI_LEFT}, {"Refs now", 10, TUI_LEFT},
 };
 
 static void rec_set_mode(struct console *c, int mode)
@@ -2207,8 +2254,7 @@ static void restore_done(void *p, const struct conjob_result *r, void *ud)
     snprintf(c->rec_db, sizeof c->rec_db, "%s", a->r.db_rel[0] ? a->r.db_rel : a->db_path);
     snprintf(c->rec_set, sizeof c->rec_set, "%s", a->set_id);
     snprintf(c->rec_into, sizeof c->rec_into, "%s", a->into);
-    restore_warnings(&a->r, c->cfg->server.deferred_deletion_days, c->rec_warn,
-                     sizeof c->rec_warn);
+    restore_warnings(&a->r, c->cfg->server.deferred_deletion_days, c->rec_warn, sizeof c->rec_warn);
     c->rec_unid[0] = 0;
     tui_list_set_source(&c->docs, NULL);
     rec_load_docs(c, NULL);
@@ -2263,8 +2309,10 @@ static void rec_flow_start(struct console *c, struct tui *t)
     struct stat sb;
     if (stat(abs, &sb) == 0) {
         char q[1400];
-        snprintf(q, sizeof q, "%s exists (an earlier restore?). Replace it with the copy from set "
-                 "%s?", into, set);
+        snprintf(q, sizeof q,
+                 "%s exists (an earlier restore?). Replace it with the copy from set "
+                 "%s?",
+                 into, set);
         force = tui_confirm(t, "Restore over an existing file", q);
         if (!force) {
             free(abs);
@@ -2294,8 +2342,7 @@ static struct strv *recover_lines(const struct recover_result *r)
     char b[32];
     dv_fmt_bytes(r->bytes, b, sizeof b);
     strv_add(l, dv_asprintf(" %llu recovered (%s), %llu already present, %llu unrecoverable",
-                            (unsigned long long)r->recovered, b,
-                            (unsigned long long)r->present,
+                            (unsigned long long)r->recovered, b, (unsigned long long)r->present,
                             (unsigned long long)r->unrecoverable));
     strv_add(l, dv_strdup(""));
     for (size_t i = 0; i < r->n; i++) {
@@ -2424,8 +2471,8 @@ static int doccopy_job(void *p, struct dv_job *job, char *sum, size_t n)
     if (recover_doc_copy(a->cfg, a->from, a->unid, a->live, job, &a->r) != 0)
         return -1;
     snprintf(sum, n, "document %s %s %s (%d attachments, %d NLOs; %llu NLOs recovered first)",
-             a->unid, a->r.undeleted ? "undeleted in" : "copied into", a->live,
-             a->r.attachments, a->r.nlos, (unsigned long long)a->r.nlo.recovered);
+             a->unid, a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments,
+             a->r.nlos, (unsigned long long)a->r.nlo.recovered);
     return 0;
 }
 
@@ -2497,8 +2544,7 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
         char title[128];
         tui_put(b.y, b.x, b.w, " Single-document recovery: restoring into a new name", TH_HEADER,
                 true);
-        snprintf(line, sizeof line, " %s from set %s into %s", c->rec_db, c->rec_set,
-                 c->rec_into);
+        snprintf(line, sizeof line, " %s from set %s into %s", c->rec_db, c->rec_set, c->rec_into);
         tui_put(b.y + 1, b.x, b.w, line, TH_TEXT, true);
         if (conjob_snapshot(&p, title, sizeof title))
             tui_progress_draw((struct tui_rect){b.y + 3, b.x + 2, 3, b.w - 4}, &p, dv_mono());
@@ -2506,17 +2552,20 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
         return;
     }
     if (c->rec_mode == RM_DOCS) {
-        snprintf(line, sizeof line, " %llu documents, %llu no longer live (marked): %s from set "
+        snprintf(line, sizeof line,
+                 " %llu documents, %llu no longer live (marked): %s from set "
                  "%s, restored as %s",
                  (unsigned long long)c->rec_ndocs, (unsigned long long)c->rec_nmarked, c->rec_db,
                  c->rec_set, c->rec_into);
         tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
-        tui_put(b.y + 1, b.x, b.w, c->rec_warn[0] ? c->rec_warn : " DAOS index NEEDS_RESYNC "
-                "after the restore (F8 resyncs)",
+        tui_put(b.y + 1, b.x, b.w,
+                c->rec_warn[0] ? c->rec_warn
+                               : " DAOS index NEEDS_RESYNC "
+                                 "after the restore (F8 resyncs)",
                 c->rec_warn[0] ? TH_WARNING : TH_DIM, true);
         tui_list_draw(&c->docs, (struct tui_rect){b.y + 2, b.x, b.h - 2, b.w});
         tui_hint(t, "/ finds a document, Enter opens it, F7 recovers its NLOs, F6 copies it into "
-                 "the live database, F9 back");
+                    "the live database, F9 back");
         return;
     }
     if (c->rec_mode == RM_DOC) {
@@ -2526,12 +2575,16 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
         snprintf(line, sizeof line, " unid %s, created %s; in the live %s: %s", c->rec_unid,
                  c->rec_created, c->rec_db, c->rec_live);
         tui_put(b.y + 1, b.x, b.w, line, gone ? TH_WARNING : TH_TEXT, true);
-        snprintf(line, sizeof line, " %d attachments, %d NLOs: %d missing from the live "
+        snprintf(line, sizeof line,
+                 " %d attachments, %d NLOs: %d missing from the live "
                  "repository%s",
                  c->rec_natt, c->rec_nnlo, c->rec_missing,
                  c->rec_lost ? " (SOME NOT IN THE POOL)" : "");
         tui_put(b.y + 2, b.x, b.w, line,
-                c->rec_lost ? TH_ERROR : c->rec_missing ? TH_WARNING : TH_OK, true);
+                c->rec_lost      ? TH_ERROR
+                : c->rec_missing ? TH_WARNING
+                                 : TH_OK,
+                true);
         tui_list_draw(&c->atts, (struct tui_rect){b.y + 3, b.x, b.h - 3, b.w});
         if (c->rec_copied)
             tui_hint(t, "copied into %s: F8 resyncs the DAOS index, F9 back to the documents",
@@ -2552,10 +2605,10 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
     tui_list_draw(&c->missing, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
     if (c->missing.src)
         tui_hint(t, "Space selects, F7 recovers the selected (or all) NLOs, s saves the list; "
-                 "F6 single-document recovery");
+                    "F6 single-document recovery");
     else
         tui_hint(t, "F6 (u) single-document recovery; F2 lists the NLOs a database misses; l "
-                 "reads a list");
+                    "reads a list");
 }
 
 static int rec_tick(struct tui_screen *s, struct tui *t)
@@ -2666,8 +2719,10 @@ static int rec_recover_list(struct console *c, struct tui *t)
     for (size_t i = 0; i < d->n; i++)
         nmark += d->mark[i];
     char q[300];
-    snprintf(q, sizeof q, "Copy the %zu %s NLOs from the backup pool into the live DAOS "
-             "repository?", nmark ? nmark : d->n, nmark ? "selected" : "listed");
+    snprintf(q, sizeof q,
+             "Copy the %zu %s NLOs from the backup pool into the live DAOS "
+             "repository?",
+             nmark ? nmark : d->n, nmark ? "selected" : "listed");
     if (!tui_confirm(t, "Recover", q)) {
         tui_msg(t, "recover cancelled");
         return TUI_REDRAW;
@@ -2712,8 +2767,8 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
     switch (action) {
     case REC_DB: {
         const struct tui_row *dr = tui_list_current(&c->dbs);
-        char *in = tui_input(t, "Missing NLOs", "Database (relative to data_dir):",
-                             dr ? dr->key : NULL);
+        char *in =
+            tui_input(t, "Missing NLOs", "Database (relative to data_dir):", dr ? dr->key : NULL);
         if (in && *in)
             missing_list_db(c, t, in);
         free(in);
@@ -2846,7 +2901,7 @@ static struct tui_source *jobs_source_new(struct console *c)
 }
 
 static const struct tui_column job_cols[] = {
-    {"Job", 6, TUI_RIGHT},  {"Kind", 9, TUI_LEFT},  {"Started", 16, TUI_LEFT},
+    {"Job", 6, TUI_RIGHT},  {"Kind", 9, TUI_LEFT},   {"Started", 16, TUI_LEFT},
     {"Time", 6, TUI_RIGHT}, {"Result", 0, TUI_LEFT},
 };
 
@@ -2854,7 +2909,10 @@ enum { JOB_CANCEL = 1, JOB_EVENTS, JOB_REFRESH };
 
 static const struct tui_key job_keys[] = {
     {{KEY_F(9), 'c'}, JOB_CANCEL, "Cancel", "Cancel the running job (asks first)", NULL},
-    {{'\n', KEY_ENTER}, JOB_EVENTS, NULL, "Show the selected job's events (from the catalog)",
+    {{'\n', KEY_ENTER},
+     JOB_EVENTS,
+     NULL,
+     "Show the selected job's events (from the catalog)",
      NULL},
     {{KEY_F(5)}, JOB_REFRESH, "Refresh", "Read the jobs again", NULL},
     {{0}, 0, NULL, NULL, NULL},
@@ -2894,8 +2952,8 @@ static void jobs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
             tui_put(y++, b.x + 2, b.w - 4, line, TH_TEXT, false);
         }
     } else {
-        tui_put(y++, b.x, b.w, " no job running (F2 on Overview or Sets starts a backup)",
-                TH_DIM, true);
+        tui_put(y++, b.x, b.w, " no job running (F2 on Overview or Sets starts a backup)", TH_DIM,
+                true);
     }
     int rest = b.y + b.h - y;
     int evh = rest >= 14 ? rest / 3 : rest >= 8 ? 3 : 0;

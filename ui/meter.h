@@ -14,8 +14,8 @@
 struct cli_meter {
     FILE *out;
     bool tty;
-    bool quiet;       /* no DV_INFO events, no plain progress lines (the tty meter stays) */
-    bool drawn;       /* a meter line is on screen */
+    bool quiet; /* no DV_INFO events, no plain progress lines (the tty meter stays) */
+    bool drawn; /* a meter line is on screen */
     char last_phase[32];
     double last_plain;
     bool done_printed; /* the current phase's completed line is out (plain mode) */

@@ -73,7 +73,7 @@ static const struct {
     const char *name;
     unsigned bit;
 } attr_names[] = {
-    {"bold", THA_BOLD},         {"dim", THA_DIM},           {"reverse", THA_REVERSE},
+    {"bold", THA_BOLD},           {"dim", THA_DIM},           {"reverse", THA_REVERSE},
     {"underline", THA_UNDERLINE}, {"standout", THA_STANDOUT}, {NULL, 0},
 };
 
@@ -152,8 +152,7 @@ static int parse_color(struct tload *l, const yaml_node_t *v, const char *where,
                     where, s);
 }
 
-static int parse_attr_name(struct tload *l, const yaml_node_t *v, const char *where,
-                           unsigned *bits)
+static int parse_attr_name(struct tload *l, const yaml_node_t *v, const char *where, unsigned *bits)
 {
     if (v->type != YAML_SCALAR_NODE)
         return node_err(l, v, "%s must be an attribute name or a list of them", where);
@@ -163,8 +162,7 @@ static int parse_attr_name(struct tload *l, const yaml_node_t *v, const char *wh
             *bits |= attr_names[i].bit;
             return 0;
         }
-    return node_err(l, v,
-                    "%s: unknown attribute '%s' (bold, dim, reverse, underline, standout)",
+    return node_err(l, v, "%s: unknown attribute '%s' (bold, dim, reverse, underline, standout)",
                     where, s);
 }
 
@@ -203,8 +201,8 @@ static int load_element(struct tload *l, enum theme_elem e, const yaml_node_t *m
 {
     const char *en = elem_names[e];
     if (map->type != YAML_MAPPING_NODE)
-        return node_err(l, map, "'%s' must be a mapping like { fg: white, bg: blue, attrs: [bold] }",
-                        en);
+        return node_err(l, map,
+                        "'%s' must be a mapping like { fg: white, bg: blue, attrs: [bold] }", en);
     struct theme_style st = l->t->st[e];
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
@@ -236,7 +234,8 @@ static int load_element(struct tload *l, enum theme_elem e, const yaml_node_t *m
 static int load_root(struct tload *l, const yaml_node_t *root)
 {
     if (root->type != YAML_MAPPING_NODE)
-        return node_err(l, root, "a theme must be a mapping of elements (title: {fg: ..., bg: ...})");
+        return node_err(l, root,
+                        "a theme must be a mapping of elements (title: {fg: ..., bg: ...})");
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
@@ -429,7 +428,8 @@ static short fold_color(short c, bool is_fg, bool *bold)
     int r = (c - 16) / 36, g = ((c - 16) / 6) % 6, b = (c - 16) % 6;
     if (is_fg && (r >= 4 || g >= 4 || b >= 4))
         *bold = true;
-    return (short)((r >= 3 ? COLOR_RED : 0) | (g >= 3 ? COLOR_GREEN : 0) | (b >= 3 ? COLOR_BLUE : 0));
+    return (short)((r >= 3 ? COLOR_RED : 0) | (g >= 3 ? COLOR_GREEN : 0) |
+                   (b >= 3 ? COLOR_BLUE : 0));
 }
 
 static int curses_attrs(unsigned bits)

@@ -26,26 +26,26 @@
 #endif
 
 /* X-macro: element, name in theme files. */
-#define THEME_ELEMENTS(X)                                                                      \
-    X(TH_TITLE, "title")                                                                       \
-    X(TH_TAB, "tab")                                                                           \
-    X(TH_TAB_ACTIVE, "tab_active")                                                             \
-    X(TH_HEADER, "header")                                                                     \
-    X(TH_TEXT, "text")                                                                         \
-    X(TH_DIM, "dim")                                                                           \
-    X(TH_SELECTED, "selected")                                                                 \
-    X(TH_OK, "ok")                                                                             \
-    X(TH_WARNING, "warning")                                                                   \
-    X(TH_ERROR, "error")                                                                       \
-    X(TH_PROGRESS, "progress")                                                                 \
-    X(TH_PROGRESS_BG, "progress_bg")                                                           \
-    X(TH_BORDER, "border")                                                                     \
-    X(TH_KEY, "key")                                                                           \
-    X(TH_KEY_LABEL, "key_label")                                                               \
-    X(TH_DIALOG, "dialog")                                                                     \
-    X(TH_DIALOG_TITLE, "dialog_title")                                                         \
-    X(TH_BANNER, "banner")                                                                     \
-    X(TH_STATUS, "status")                                                                     \
+#define THEME_ELEMENTS(X)                                                                          \
+    X(TH_TITLE, "title")                                                                           \
+    X(TH_TAB, "tab")                                                                               \
+    X(TH_TAB_ACTIVE, "tab_active")                                                                 \
+    X(TH_HEADER, "header")                                                                         \
+    X(TH_TEXT, "text")                                                                             \
+    X(TH_DIM, "dim")                                                                               \
+    X(TH_SELECTED, "selected")                                                                     \
+    X(TH_OK, "ok")                                                                                 \
+    X(TH_WARNING, "warning")                                                                       \
+    X(TH_ERROR, "error")                                                                           \
+    X(TH_PROGRESS, "progress")                                                                     \
+    X(TH_PROGRESS_BG, "progress_bg")                                                               \
+    X(TH_BORDER, "border")                                                                         \
+    X(TH_KEY, "key")                                                                               \
+    X(TH_KEY_LABEL, "key_label")                                                                   \
+    X(TH_DIALOG, "dialog")                                                                         \
+    X(TH_DIALOG_TITLE, "dialog_title")                                                             \
+    X(TH_BANNER, "banner")                                                                         \
+    X(TH_STATUS, "status")                                                                         \
     X(TH_INPUT, "input")
 
 #define THEME_ENUM_(e, n) e,

@@ -934,8 +934,7 @@ static void help_add(struct help *h, const char *fmt, ...)
     h->lines[h->n++] = dv_strdup(buf);
 }
 
-static void help_section(struct help *h, const char *title, const struct tui_key *tab,
-                         bool heading)
+static void help_section(struct help *h, const char *title, const struct tui_key *tab, bool heading)
 {
     if (!tab || !tab->action)
         return;

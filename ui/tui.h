@@ -36,7 +36,7 @@ enum {
 
 /* Key codes of our own beside curses' KEY_*. */
 enum { TUI_KEY_ESC = 27, TUI_KEY_TAB = '\t', TUI_KEY_ENTER = '\n' };
-#define TUI_CTRL(c) ((c) & 0x1f)
+#define TUI_CTRL(c) ((c)&0x1f)
 
 /*
  * One binding. A table is an array ended by an entry with action 0. keys[] lists up to three

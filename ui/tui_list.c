@@ -21,11 +21,17 @@ const struct tui_key tui_list_keys[] = {
     {{KEY_NPAGE, TUI_CTRL('F'), ' '}, TUI_LIST_PGDN, NULL, "Page down", NULL},
     {{KEY_HOME, 'g'}, TUI_LIST_HOME, NULL, "First row", NULL},
     {{KEY_END, 'G'}, TUI_LIST_END, NULL, "Last row", NULL},
-    {{KEY_F(3), '/'}, TUI_LIST_SEARCH, "Search", "Search as you type (Enter keeps, Esc goes back)",
+    {{KEY_F(3), '/'},
+     TUI_LIST_SEARCH,
+     "Search",
+     "Search as you type (Enter keeps, Esc goes back)",
      NULL},
     {{'n'}, TUI_LIST_NEXT, NULL, "Next match of the last search", NULL},
     {{'N'}, TUI_LIST_PREV, NULL, "Previous match of the last search", NULL},
-    {{KEY_F(4), '\\'}, TUI_LIST_FILTER, "Filter", "Show only rows containing a text (empty: all)",
+    {{KEY_F(4), '\\'},
+     TUI_LIST_FILTER,
+     "Filter",
+     "Show only rows containing a text (empty: all)",
      NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
@@ -409,11 +415,11 @@ static void isearch_draw(struct tui_modal *m, struct tui *t)
     attrset(theme_attr(TH_INPUT) | A_REVERSE);
     mvaddch(LINES - 2, x, ' ');
     attrset(A_NORMAL);
-    const char *st = !s->text[0]         ? ""
-                     : s->result < 0     ? dv_err()
-                     : s->result == 0    ? "  not found"
-                     : s->wrapped        ? "  (wrapped)"
-                                         : "";
+    const char *st = !s->text[0]      ? ""
+                     : s->result < 0  ? dv_err()
+                     : s->result == 0 ? "  not found"
+                     : s->wrapped     ? "  (wrapped)"
+                                      : "";
     tui_put(LINES - 2, x + 2, COLS - x - 2, st, s->result == 1 ? TH_DIM : TH_WARNING, false);
 }
 

@@ -71,8 +71,8 @@ struct tui_source {
 struct tui_list {
     const struct tui_column *cols;
     int ncols;
-    const char *empty;   /* text when the source has no rows */
-    const char *nosrc;   /* text when there is no source ("no data source yet") */
+    const char *empty;      /* text when the source has no rows */
+    const char *nosrc;      /* text when there is no source ("no data source yet") */
     struct tui_source *src; /* owned */
     struct tui_row *rows;   /* the visible window: rows[0..nrows) */
     int nrows, height;      /* rows held / rows the screen shows */

@@ -110,9 +110,12 @@ static void test_resume_and_gap(void **state)
     assert_true(segs[2].flags & ARCHIVE_SEG_GAP);
     assert_int_equal(segs[2].first_frame, 0);
     /* point-in-time restore refuses to cross it */
-    struct pitr_target pt = {.target = f->cfg.backup.target, .db_rel = "a.nsf",
-                             .set_id = "20200101-000000", .set_started = 1,
-                             .set_ended = 1, .to_latest = true};
+    struct pitr_target pt = {.target = f->cfg.backup.target,
+                             .db_rel = "a.nsf",
+                             .set_id = "20200101-000000",
+                             .set_started = 1,
+                             .set_ended = 1,
+                             .to_latest = true};
     char *img = dv_path_join(f->dir, "img.nsf");
     assert_int_equal(dv_write_atomic(img, "", 0, 0600), 0);
     struct pitr_result pr;
@@ -149,10 +152,12 @@ static void test_replay(void **state)
     size_t n;
     assert_int_equal(archive_list(f->cfg.backup.target, "a.nsf", &segs, &n), 0);
     assert_true(n >= 1);
-    struct pitr_target pt = {.target = f->cfg.backup.target, .db_rel = "a.nsf",
+    struct pitr_target pt = {.target = f->cfg.backup.target,
+                             .db_rel = "a.nsf",
                              .set_id = "20200101-000000",
                              .set_started = segs[0].first_us / 1000000 + 1,
-                             .set_ended = segs[0].first_us / 1000000 + 1, .to_latest = true};
+                             .set_ended = segs[0].first_us / 1000000 + 1,
+                             .to_latest = true};
     archive_segs_free(segs, n);
     char *img = dv_path_join(f->dir, "img.nsf");
     assert_int_equal(dv_write_atomic(img, "", 0, 0600), 0);
@@ -165,8 +170,7 @@ static void test_replay(void **state)
     assert_int_equal(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
                      SQLITE_OK);
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), sum(v = 'x') FROM t", -1, &st,
-                                        NULL),
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), sum(v = 'x') FROM t", -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), 15);

@@ -156,8 +156,7 @@ static void test_migration_from_empty_version0(void **state)
     assert_null(catalog_open(q));
     assert_non_null(strstr(dv_err(), "migration to version 1"));
     assert_int_equal(sql_int(q, "PRAGMA user_version"), 0);
-    assert_int_equal(sql_int(q, "SELECT count(*) FROM sqlite_master WHERE name = 'databases'"),
-                     0);
+    assert_int_equal(sql_int(q, "SELECT count(*) FROM sqlite_master WHERE name = 'databases'"), 0);
     free(p);
     free(q);
 }
@@ -166,18 +165,17 @@ static void test_sets_lifecycle(void **state)
 {
     struct fx *f = *state;
     int64_t seq1, seq2;
-    assert_int_equal(catalog_set_create(f->c, "20261122-014651", CATALOG_SET_FULL, 1000,
-                                        getpid(), NULL, &seq1),
-                     0);
+    assert_int_equal(
+        catalog_set_create(f->c, "20261122-014651", CATALOG_SET_FULL, 1000, getpid(), NULL, &seq1),
+        0);
     assert_int_equal(catalog_set_create(f->c, "20261123-014651", CATALOG_SET_INCREMENTAL, 2000,
                                         getpid(), "20261122-014651", &seq2),
                      0);
     assert_int_equal(seq1, 1);
     assert_int_equal(seq2, 2);
     /* Same id twice fails and names it. */
-    assert_int_equal(catalog_set_create(f->c, "20261122-014651", CATALOG_SET_FULL, 3000, 1, NULL,
-                                        NULL),
-                     -1);
+    assert_int_equal(
+        catalog_set_create(f->c, "20261122-014651", CATALOG_SET_FULL, 3000, 1, NULL, NULL), -1);
     assert_non_null(strstr(dv_err(), "20261122-014651"));
 
     struct catalog_set s;
@@ -241,10 +239,16 @@ static void test_sets_lifecycle(void **state)
     int64_t db1, db2;
     assert_int_equal(catalog_db_upsert(f->c, "mail/b.nsf", "R2", "I2", 100, &db2), 0);
     assert_int_equal(catalog_db_upsert(f->c, "mail/a.nsf", "R1", "I1", 100, &db1), 0);
-    struct catalog_set_file sf = {.set_id = "20261122-014651", .db_id = db1,
-                                  .path = "db/mail/a.nsf", .size = 8192, .sha256 = "ab",
-                                  .page_size = 4096, .replica_id = "R1", .dbiid = "I1",
-                                  .delta_mode = CATALOG_DELTA_KEEP, .delta_pages = 3,
+    struct catalog_set_file sf = {.set_id = "20261122-014651",
+                                  .db_id = db1,
+                                  .path = "db/mail/a.nsf",
+                                  .size = 8192,
+                                  .sha256 = "ab",
+                                  .page_size = 4096,
+                                  .replica_id = "R1",
+                                  .dbiid = "I1",
+                                  .delta_mode = CATALOG_DELTA_KEEP,
+                                  .delta_pages = 3,
                                   .delta_location = "/t/sets/x/db/mail/a.nsf.delta",
                                   .delta_sha256 = "cd"};
     assert_int_equal(catalog_set_file_add(f->c, &sf), 0);
@@ -603,7 +607,7 @@ static void test_pool(void **state)
     char del[2][CATALOG_NLO_NAME_LEN + 1];
     memcpy(del[0], objs[0].name, sizeof del[0]);
     memcpy(del[1], objs[1].name, sizeof del[1]);
-    assert_int_equal(catalog_pool_delete(f->c, (const char(*)[CATALOG_NLO_NAME_LEN + 1])del, 2),
+    assert_int_equal(catalog_pool_delete(f->c, (const char(*)[CATALOG_NLO_NAME_LEN + 1]) del, 2),
                      0);
     assert_int_equal(catalog_pool_stats(f->c, &cnt, NULL), 0);
     assert_int_equal(cnt, N - 2);

@@ -29,8 +29,8 @@
 struct fx {
     char dir[64];
     struct dv_config cfg;
-    char *db;      /* live database, absolute */
-    sqlite3 *w;    /* the writer connection (kept open: its WAL stays) */
+    char *db;   /* live database, absolute */
+    sqlite3 *w; /* the writer connection (kept open: its WAL stays) */
 };
 
 static void exec(sqlite3 *db, const char *sql)
@@ -234,8 +234,7 @@ static void test_chain(void **state)
     assert_int_equal(chain_verify(cat, t, i2.set_id, "mail/alice.nsf"), -1);
     assert_non_null(strstr(dv_err(), i1.set_id));
     char *c = dv_path_join(f->dir, "bad.nsf");
-    assert_int_equal(restore_materialize(cat, t, i2.set_id, "mail/alice.nsf", c, false, NULL,
-                                         NULL),
+    assert_int_equal(restore_materialize(cat, t, i2.set_id, "mail/alice.nsf", c, false, NULL, NULL),
                      -1);
     assert_int_equal(access(c, F_OK), -1);
     free(c);

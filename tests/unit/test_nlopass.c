@@ -103,7 +103,8 @@ static int teardown(void **state)
 }
 
 /* Write an NLO with content derived from i into daos/NNNN; its name into name. */
-static void make_nlo(struct fx *f, int subdir, int i, size_t size, char name[TARGET_NLO_NAME_LEN + 1])
+static void make_nlo(struct fx *f, int subdir, int i, size_t size,
+                     char name[TARGET_NLO_NAME_LEN + 1])
 {
     char *buf = dv_malloc(size);
     for (size_t k = 0; k < size; k++)
@@ -127,8 +128,8 @@ static void write_file(const char *path, const char *text)
 
 static int run(struct fx *f, struct nlopass_result *r, int64_t seq, const char *list)
 {
-    struct nlopass_opts o = {.daos_dir = f->daos, .target = f->t, .cat = f->c, .set_seq = seq,
-                             .list_path = list};
+    struct nlopass_opts o = {
+        .daos_dir = f->daos, .target = f->t, .cat = f->c, .set_seq = seq, .list_path = list};
     return nlopass_run(&o, r);
 }
 
@@ -402,8 +403,8 @@ static void test_batches_and_crash(void **state)
         setenv("DV_CRASH_AT", "nlopass.batch:2", 1);
         struct target *t = target_open(f->tpath);
         struct catalog *c = catalog_open(f->cpath);
-        struct nlopass_opts o = {.daos_dir = f->daos, .target = t, .cat = c, .set_seq = 1,
-                                 .batch_objects = 2};
+        struct nlopass_opts o = {
+            .daos_dir = f->daos, .target = t, .cat = c, .set_seq = 1, .batch_objects = 2};
         struct nlopass_result r;
         nlopass_run(&o, &r);
         _exit(3); /* not reached: killed at the second batch */
@@ -440,8 +441,8 @@ static void test_cancel_and_errors(void **state)
     struct dv_job job;
     job_init(&job, "backup");
     job_cancel(&job);
-    struct nlopass_opts o = {.daos_dir = f->daos, .target = f->t, .cat = f->c, .set_seq = 1,
-                             .job = &job};
+    struct nlopass_opts o = {
+        .daos_dir = f->daos, .target = f->t, .cat = f->c, .set_seq = 1, .job = &job};
     struct nlopass_result r;
     assert_int_equal(nlopass_run(&o, &r), -1);
     assert_non_null(strstr(dv_err(), "cancelled"));

@@ -30,8 +30,8 @@
 #define DAY 86400
 static const int64_t NOW = 2000000000;
 
-static struct catalog_set mkset(int64_t seq, enum catalog_set_kind kind,
-                                enum catalog_set_status st, int64_t age_days, const char *origin)
+static struct catalog_set mkset(int64_t seq, enum catalog_set_kind kind, enum catalog_set_status st,
+                                int64_t age_days, const char *origin)
 {
     struct catalog_set s;
     memset(&s, 0, sizeof s);
@@ -622,7 +622,7 @@ static void test_daos_guard(void **state)
     assert_int_equal(pc.waiting_backup, 1);
     assert_false(exists(f->cfg.catalog)); /* not created by the guard */
     char id[32];
-    backup_ok(f, id); /* the NLO pass stores the zero-ref object too: now a set holds it */
+    backup_ok(f, id);     /* the NLO pass stores the zero-ref object too: now a set holds it */
     add_purged_doc(f, 2); /* ... but not this one */
     assert_int_equal(prune_daos(&f->cfg, 0, NULL, &pc, &no_catalog), 0);
     assert_false(no_catalog);

@@ -25,7 +25,7 @@ struct fx {
     char dir[64];
     struct dv_config cfg;
     char set_id[32];
-    char unid[3][33];    /* documents of mail/a.nsf: 0 and 1 share nothing, 2 shares with b */
+    char unid[3][33]; /* documents of mail/a.nsf: 0 and 1 share nothing, 2 shares with b */
     char nlo[3][STORE_NLO_NAME_LEN + 1]; /* nlo[i] = the attachment of unid[i] */
 };
 
@@ -107,9 +107,12 @@ static void db_ids(const char *path, char replica[64], char dbiid[64])
     sqlite3 *h;
     assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(h, "SELECT (SELECT value FROM dbinfo WHERE key ="
-                                           " 'replica_id'), (SELECT value FROM dbinfo WHERE key ="
-                                           " 'dbiid')", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT (SELECT value FROM dbinfo WHERE key ="
+                                        " 'replica_id'), (SELECT value FROM dbinfo WHERE key ="
+                                        " 'dbiid')",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     snprintf(replica, 64, "%s", (const char *)sqlite3_column_text(s, 0));
     snprintf(dbiid, 64, "%s", (const char *)sqlite3_column_text(s, 1));
@@ -207,8 +210,8 @@ static void test_list_parse(void **state)
     char *p = dv_path_join(f->dir, "list.txt");
     char **names;
     size_t n;
-    char *text = dv_asprintf("# missing NLOs\n\n  %s  \n%.80s\r\n%s\n", f->nlo[0], f->nlo[1],
-                             f->nlo[0]);
+    char *text =
+        dv_asprintf("# missing NLOs\n\n  %s  \n%.80s\r\n%s\n", f->nlo[0], f->nlo[1], f->nlo[0]);
     write_text(p, text);
     free(text);
     assert_int_equal(recover_list_read(p, &names, &n), 0);
@@ -419,9 +422,12 @@ static void test_doc_copy(void **state)
     st = store_open(&f->cfg);
     a = store_db_open(st, "mail/a.nsf");
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(store_db_sqlite(a), "SELECT a.att_id FROM attachments a"
+    assert_int_equal(sqlite3_prepare_v2(store_db_sqlite(a),
+                                        "SELECT a.att_id FROM attachments a"
                                         " JOIN notes n ON n.note_id = a.note_id WHERE n.unid = ?1"
-                                        " AND n.deleted IS NULL", -1, &s, NULL), SQLITE_OK);
+                                        " AND n.deleted IS NULL",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
     sqlite3_bind_text(s, 1, f->unid[0], -1, SQLITE_STATIC);
     int natt = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -445,7 +451,8 @@ static void test_doc_copy(void **state)
     recover_result_done(&dr.nlo);
     assert_int_equal(refcount(f, f->nlo[2]), before);
     /* a second copy is refused */
-    assert_int_equal(recover_doc_copy(&f->cfg, "mail/r.nsf", f->unid[2], "mail/a.nsf", NULL, &dr), -1);
+    assert_int_equal(recover_doc_copy(&f->cfg, "mail/r.nsf", f->unid[2], "mail/a.nsf", NULL, &dr),
+                     -1);
     recover_result_done(&dr.nlo);
 
     /* whereis */

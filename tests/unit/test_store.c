@@ -49,7 +49,8 @@ static void cfg_fill(struct fx *f, long max_files, bool enc)
 static struct fx *fx_new(long max_files, bool enc)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "%s/dvstore.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(f->dir, sizeof f->dir, "%s/dvstore.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(f->dir));
     cfg_fill(f, max_files, enc);
     f->st = store_open(&f->cfg);
@@ -181,8 +182,11 @@ static void test_db_create_schema(void **state)
     struct fx *f = fx_new(40000, false);
     struct store_db *db = mkdb(f, "mail/alice.nsf");
     sqlite3 *h = store_db_sqlite(db);
-    assert_int_equal(q1(h, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                           " ('dbinfo','notes','attachments')", NULL), 3);
+    assert_int_equal(q1(h,
+                        "SELECT count(*) FROM sqlite_master WHERE name IN"
+                        " ('dbinfo','notes','attachments')",
+                        NULL),
+                     3);
     sqlite3_stmt *s;
     assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -190,7 +194,8 @@ static void test_db_create_schema(void **state)
     sqlite3_finalize(s);
     assert_int_equal(strlen(store_db_replica_id(db)), 32);
     assert_int_equal(q1(h, "SELECT length(value) FROM dbinfo WHERE key = 'dbiid'", NULL), 32);
-    assert_int_equal(q1(h, "SELECT count(*) FROM pragma_table_info('notes') WHERE name = 'body'", NULL), 1);
+    assert_int_equal(
+        q1(h, "SELECT count(*) FROM pragma_table_info('notes') WHERE name = 'body'", NULL), 1);
     /* a second create of the same path fails */
     assert_null(store_db_create(f->st, "mail/alice.nsf", "x"));
     assert_non_null(strstr(dv_err(), "already exists"));
@@ -213,8 +218,11 @@ static void test_add_inline_and_nlo(void **state)
     add_doc(db, seeds, sizes, 2, unid);
     assert_int_equal(strlen(unid), 32);
     sqlite3 *h = store_db_sqlite(db);
-    assert_int_equal(q1(h, "SELECT count(*) FROM attachments WHERE nlo IS NULL AND length(data) = 100", NULL), 1);
-    assert_int_equal(q1(h, "SELECT count(*) FROM attachments WHERE nlo IS NOT NULL AND data IS NULL", NULL), 1);
+    assert_int_equal(
+        q1(h, "SELECT count(*) FROM attachments WHERE nlo IS NULL AND length(data) = 100", NULL),
+        1);
+    assert_int_equal(
+        q1(h, "SELECT count(*) FROM attachments WHERE nlo IS NOT NULL AND data IS NULL", NULL), 1);
     char name[STORE_NLO_NAME_LEN + 1];
     nlo_of(2, 5000, name);
     assert_true(store_nlo_name_valid(name));
@@ -308,7 +316,8 @@ static void test_transactions(void **state)
     char u[33];
     assert_int_equal(store_db_begin(a), 0);
     add_doc(a, seeds, sizes, 1, u);
-    assert_int_equal(sqlite3_exec(store_db_sqlite(a), "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(store_db_sqlite(a), "CREATE TABLE t(x)", NULL, NULL, NULL),
+                     SQLITE_OK);
     assert_int_equal(store_db_commit(a), 0);
     assert_int_equal(refcount(f, name), 1);
     /* purge inside a transaction releases only at commit */
@@ -539,17 +548,21 @@ static char *snapshot(struct fx *f)
 {
     sqlite3 *h = idx_handle(f);
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(h,
-                                        "SELECT group_concat(x, ';') FROM (SELECT name || ':' || refcount"
-                                        " || ':' || (zero_since IS NULL) AS x FROM doi ORDER BY name)",
-                                        -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(h,
+                           "SELECT group_concat(x, ';') FROM (SELECT name || ':' || refcount"
+                           " || ':' || (zero_since IS NULL) AS x FROM doi ORDER BY name)",
+                           -1, &s, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     char *doi = dv_strdup(sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "");
     sqlite3_finalize(s);
-    assert_int_equal(sqlite3_prepare_v2(h,
-                                        "SELECT group_concat(x, ';') FROM (SELECT path || ':' || nrefs"
-                                        " || ':' || replica_id AS x FROM dit ORDER BY path)",
-                                        -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(h,
+                           "SELECT group_concat(x, ';') FROM (SELECT path || ':' || nrefs"
+                           " || ':' || replica_id AS x FROM dit ORDER BY path)",
+                           -1, &s, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     char *all = dv_asprintf("%s|%s", doi, (const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
@@ -651,8 +664,9 @@ static void test_prune(void **state)
     assert_int_equal(pc.deleted, 0);
     /* age them by two days */
     sqlite3 *h = idx_handle(f);
-    assert_int_equal(sqlite3_exec(h, "UPDATE doi SET zero_since = zero_since - 2 * 86400", NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h, "UPDATE doi SET zero_since = zero_since - 2 * 86400", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(h);
     assert_int_equal(store_prune(f->st, 3, NULL, NULL, &pc, NULL), 0);
     assert_int_equal(pc.deleted, 0);
@@ -678,7 +692,8 @@ static void test_prune(void **state)
     assert_int_equal(store_resync(f->st, NULL, NULL), 0);
     /* a database that appears outside the store: prune refuses */
     store_db_close(db);
-    char *a = dv_asprintf("%s/a.nsf", f->cfg.server.data_dir), *b = dv_asprintf("%s/b.nsf", f->cfg.server.data_dir);
+    char *a = dv_asprintf("%s/a.nsf", f->cfg.server.data_dir),
+         *b = dv_asprintf("%s/b.nsf", f->cfg.server.data_dir);
     assert_int_equal(dv_copy_file_atomic(a, b, 0640), 0);
     assert_int_equal(store_prune(f->st, 0, NULL, NULL, &pc, NULL), -1);
     assert_non_null(strstr(dv_err(), "b.nsf appeared"));
@@ -713,7 +728,8 @@ static void test_listnlo_and_install(void **state)
     uint64_t cnt;
     assert_int_equal(store_listnlo(f->st, "a.nsf", false, collect, &all, &cnt), 0);
     assert_int_equal(cnt, 2);
-    char *want = strcmp(n1, n2) < 0 ? dv_asprintf("%s\n%s\n", n1, n2) : dv_asprintf("%s\n%s\n", n2, n1);
+    char *want =
+        strcmp(n1, n2) < 0 ? dv_asprintf("%s\n%s\n", n1, n2) : dv_asprintf("%s\n%s\n", n2, n1);
     assert_string_equal(all, want);
     assert_int_equal(store_listnlo(f->st, "a.nsf", true, collect, &miss, &cnt), 0);
     assert_int_equal(cnt, 0);
@@ -823,8 +839,9 @@ static void test_check(void **state)
     char *b = dv_asprintf("%s/b.nsf", f->cfg.server.data_dir);
     sqlite3 *h;
     assert_int_equal(sqlite3_open(b, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "UPDATE dbinfo SET value = 'x' WHERE key = 'replica_id'", NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h, "UPDATE dbinfo SET value = 'x' WHERE key = 'replica_id'", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(h);
     assert_int_equal(store_check(f->st), 0);
     assert_true(store_needs_resync(f->st));
@@ -876,8 +893,9 @@ static void test_doc_atts(void **state)
     struct attv full = {.n = 4};
     assert_int_equal(store_doc_atts(f->st, "mail/alice.nsf", unid, att_cb, &full), 7);
     /* an unknown document */
-    assert_int_equal(store_doc_atts(f->st, "mail/alice.nsf", "0123456789abcdef0123456789abcdef",
-                                    att_cb, &v), -1);
+    assert_int_equal(
+        store_doc_atts(f->st, "mail/alice.nsf", "0123456789abcdef0123456789abcdef", att_cb, &v),
+        -1);
     assert_non_null(strstr(dv_err(), "no document"));
     fx_free(f);
 }

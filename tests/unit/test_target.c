@@ -179,15 +179,24 @@ static void fill_manifest(struct manifest *m, const char *id)
     m->deltas_applied = 1;
     m->deltas_kept = 1;
     m->bytes = 5000000000LL;
-    struct manifest_db d = {.db_path = "mail/alice.nsf", .path = "db/mail/alice.nsf",
-                            .size = 123456789, .page_size = 4096, .replica_id = "R1",
-                            .dbiid = "I1", .delta_keep = true, .delta_pages = 12,
+    struct manifest_db d = {.db_path = "mail/alice.nsf",
+                            .path = "db/mail/alice.nsf",
+                            .size = 123456789,
+                            .page_size = 4096,
+                            .replica_id = "R1",
+                            .dbiid = "I1",
+                            .delta_keep = true,
+                            .delta_pages = 12,
                             .delta_path = "db/mail/alice.nsf.delta"};
     memset(d.sha256, 'a', 64);
     memset(d.delta_sha256, 'b', 64);
     manifest_add_db(m, &d);
-    struct manifest_db e = {.db_path = "names.nsf", .path = "db/names.nsf", .size = 8192,
-                            .page_size = 1024, .replica_id = "", .dbiid = "",
+    struct manifest_db e = {.db_path = "names.nsf",
+                            .path = "db/names.nsf",
+                            .size = 8192,
+                            .page_size = 1024,
+                            .replica_id = "",
+                            .dbiid = "",
                             .locked_copy = true};
     memset(e.sha256, 'c', 64);
     manifest_add_db(m, &e);

@@ -98,8 +98,11 @@ static struct numsrc *num_new(long n)
     struct numsrc *s = dv_calloc(1, sizeof *s);
     s->n = n;
     s->mod = 1;
-    s->src = (struct tui_source){.fetch = num_fetch, .search = num_search, .filter = num_filter,
-                                 .free = (void (*)(struct tui_source *))NULL, .ud = s};
+    s->src = (struct tui_source){.fetch = num_fetch,
+                                 .search = num_search,
+                                 .filter = num_filter,
+                                 .free = (void (*)(struct tui_source *))NULL,
+                                 .ud = s};
     return s;
 }
 

@@ -126,8 +126,8 @@ static void test_glob_list(void **state)
     cfg.server.data_dir = dv_strdup(dir);
     free(cfg.server.daos_dir);
     cfg.server.daos_dir = dv_path_join(dir, "daos");
-    const char *files[] = {"b.nsf", "mail/alice.nsf", "mail/.tmp.nsf", "daos/x.nsf",
-                           "mail/alice.nsf-wal", "names.db"};
+    const char *files[] = {"b.nsf",      "mail/alice.nsf",     "mail/.tmp.nsf",
+                           "daos/x.nsf", "mail/alice.nsf-wal", "names.db"};
     char *p;
     p = dv_path_join(dir, "mail");
     mkdir(p, 0700);
@@ -180,9 +180,9 @@ static void test_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_safe_rel), cmocka_unit_test(test_join),
+        cmocka_unit_test(test_safe_rel),     cmocka_unit_test(test_join),
         cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_hex),
-        cmocka_unit_test(test_glob), cmocka_unit_test(test_glob_list),
+        cmocka_unit_test(test_glob),         cmocka_unit_test(test_glob_list),
         cmocka_unit_test(test_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,8 +124,6 @@ static void backup_ok(struct fx *f, char id[32])
     snprintf(id, 32, "%s", r.set_id);
 }
 
-
-
 struct problems {
     char lines[64][2048];
     size_t n;
