@@ -147,8 +147,10 @@ bench-quick: all $(BUILD)/bench-gen
 	@scripts/deps.sh bench
 	@$(TEST_ENV) bench/run.sh quick
 
+# the long soak: the hot-backup test (4 writers, apply and keep, every copy restored and
+# checked) for ROUNDS backups (make test runs it with 10)
 soak: all
-	@$(TEST_ENV) SOAK=long tests/e2e/soak.sh
+	@$(TEST_ENV) ROUNDS=$(or $(ROUNDS),300) bash tests/e2e/backup_hot.sh
 
 # Fuzzing (clang's libFuzzer): every parser of untrusted input (docs/reliability.md), FUZZ_SECONDS each (default 60).
 # The sources are compiled by clang with the fuzzer's coverage and ASan+UBSan into build/fuzz/

@@ -384,6 +384,12 @@ int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct 
     c.cat = catalog_open(cfg->catalog);
     if (!c.cat)
         goto out;
+    /* the catalog itself first: its rows are what everything else is checked against */
+    int ic = catalog_integrity_check(c.cat);
+    if (ic < 0)
+        goto out;
+    if (ic > 0)
+        report(&c, cfg->catalog, "%s", dv_err());
     if (c.o->set_id) {
         struct catalog_set s;
         int f = catalog_set_get(c.cat, c.o->set_id, &s);

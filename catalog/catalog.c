@@ -239,6 +239,32 @@ static int db_err(struct catalog *c, const char *what)
     return -1;
 }
 
+int catalog_integrity_check(struct catalog *c)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA integrity_check(1)", -1, &s, NULL) != SQLITE_OK)
+        return db_err(c, "integrity_check");
+    int rc = sqlite3_step(s);
+    int result;
+    if (rc == SQLITE_ROW) {
+        const char *msg = (const char *)sqlite3_column_text(s, 0);
+        if (msg && strcmp(msg, "ok") == 0) {
+            result = 0;
+        } else {
+            dv_seterr("catalog %s is damaged: %s (dvault resync catalog rebuilds it from the "
+                      "target)",
+                      c->path, msg ? msg : "?");
+            result = 1;
+        }
+    } else {
+        dv_seterr("catalog %s is damaged: %s (dvault resync catalog rebuilds it from the target)",
+                  c->path, sqlite3_errmsg(c->db));
+        result = 1;
+    }
+    sqlite3_finalize(s);
+    return result;
+}
+
 /* The statement, prepared once, reset and unbound; NULL with dv_err() set on failure. */
 static sqlite3_stmt *stmt(struct catalog *c, int id)
 {

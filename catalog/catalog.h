@@ -36,6 +36,11 @@ struct catalog *catalog_open(const char *path);
 void catalog_close(struct catalog *c);
 /* The schema version of the open file (PRAGMA user_version). */
 int catalog_schema_version(struct catalog *c);
+/*
+ * PRAGMA integrity_check of the catalog file: 0 when "ok", 1 with the first problem in
+ * dv_err() (naming the file), -1 when it cannot run.
+ */
+int catalog_integrity_check(struct catalog *c);
 /* The file path given to catalog_open (owned by the handle). */
 const char *catalog_path(struct catalog *c);
 

@@ -27,7 +27,7 @@ catalog: catalog.db
 EOF
 done
 "$DVLOAD" -c "$T/apply.yaml" init --databases 6 --docs 25 --seed 11 >/dev/null
-"$DVLOAD" -c "$T/apply.yaml" run --seconds 600 --writers 4 --seed 5 >"$T/load.out" 2>&1 &
+"$DVLOAD" -c "$T/apply.yaml" run --seconds $((ROUNDS * 10 + 60)) --writers 4 --seed 5 >"$T/load.out" 2>&1 &
 LOADPID=$!
 sleep 1
 
