@@ -2,7 +2,7 @@
  * dvload.c - the simulated document server's traffic: users, mail, attachments, deletes.
  *
  *   dvload [-c FILE] init --databases N --docs M [--seed S]
- *   dvload [-c FILE] run --seconds S [--writers W] [--seed S]
+ *   dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]
  *   dvload [-c FILE] verify
  *
  * Attachments come from a shared pool of deterministic payloads (from the seed), so many
@@ -31,6 +31,9 @@
 #define START_BALANCE 1000
 #define MIN_SIZE 1024.0
 #define MAX_SIZE (4.0 * 1024 * 1024)
+
+/* --max-size: the largest attachment (long soaks keep the disk bounded with it) */
+static double max_size = MAX_SIZE;
 
 static const char *const USERS[] = {"alice",   "bob",   "carol",  "dave",   "eve",
                                     "frank",   "grace", "heidi",  "ivan",   "judy",
@@ -74,7 +77,7 @@ static size_t payload_size(uint64_t seed, uint64_t id)
     /* mostly small: u^4 skews towards MIN_SIZE; 1 in 8 is a small inline attachment */
     if (splitmix(&s) % 8 == 0)
         return 100 + (size_t)(u * 2000);
-    return (size_t)(MIN_SIZE * exp(u * u * u * u * log(MAX_SIZE / MIN_SIZE)));
+    return (size_t)(MIN_SIZE * exp(u * u * u * u * log(max_size / MIN_SIZE)));
 }
 
 static unsigned char *payload(uint64_t seed, uint64_t id, size_t *size)
@@ -669,7 +672,7 @@ out:
 static int usage(void)
 {
     fprintf(stderr, "usage: dvload [-c FILE] init --databases N --docs M [--seed S]\n"
-                    "       dvload [-c FILE] run --seconds S [--writers W] [--seed S]\n"
+                    "       dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]\n"
                     "       dvload [-c FILE] verify\n");
     return DV_EXIT_USAGE;
 }
@@ -677,7 +680,7 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     const char *cfg_path = "config.yaml", *cmd = NULL;
-    long ndb = 8, ndocs = 50, seconds = 10, writers = 4, seed = 1;
+    long ndb = 8, ndocs = 50, seconds = 10, writers = 4, seed = 1, maxsz = (long)MAX_SIZE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long *target = NULL, lo = 1, hi = 1000000;
@@ -694,6 +697,8 @@ int main(int argc, char **argv)
             target = &writers, hi = 256;
         } else if (strcmp(a, "--seed") == 0) {
             target = &seed, lo = 0, hi = 1L << 40;
+        } else if (strcmp(a, "--max-size") == 0) {
+            target = &maxsz, lo = 2048, hi = 64L << 20;
         } else if (!cmd && a[0] != '-') {
             cmd = a;
             continue;
@@ -709,6 +714,7 @@ int main(int argc, char **argv)
     }
     if (!cmd)
         return usage();
+    max_size = (double)maxsz;
     struct dv_config cfg;
     if (dv_config_load(cfg_path, &cfg) != 0) {
         fprintf(stderr, "%s\n", dv_err());
