@@ -133,11 +133,16 @@ all-tests: $(BUILD)/dvault $(BUILD)/dvload $(TEST_BIN) $(if $(SANITIZER),,dvault
 valgrind: $(TEST_BIN)
 	@$(TEST_ENV) VALGRIND=1 tests/run.sh unit $(TEST_BIN)
 
-bench: all
+# The benchmark's fixture generator (bench/gen.c).
+$(BUILD)/bench-gen: bench/gen.c $(BUILD)/config.mk
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIBS_ALL)
+
+bench: all $(BUILD)/bench-gen
 	@scripts/deps.sh bench
 	@$(TEST_ENV) bench/run.sh full
 
-bench-quick: all
+bench-quick: all $(BUILD)/bench-gen
 	@scripts/deps.sh bench
 	@$(TEST_ENV) bench/run.sh quick
 

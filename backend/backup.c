@@ -362,7 +362,8 @@ static int backup_one(struct ctx *c, const char *rel)
     }
     struct hotcopy_opts ho = {.delta = cfg->backup.delta,
                               .snapshot_command = cfg->backup.snapshot_command,
-                              .job = c->job};
+                              .job = c->job,
+                              .defer_sync = true}; /* one syncfs before the set is finished */
     if (inc != 0 && hotcopy_db(src, dst, keep ? delta : NULL, &ho, &hr) != 0) {
         if (access(src, F_OK) != 0 && errno == ENOENT) {
             c->r->db_vanished++;
@@ -685,7 +686,13 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
         goto fail_set;
     }
 
-    /* 3. the set becomes visible only now, complete */
+    /* 3. the set becomes visible only now, complete: first every copy made durable at once
+       (the database copies are not fsynced one by one) */
+    if (syncfs(target_dirfd(c.t)) != 0) {
+        dv_syserr("syncfs %s", cfg->backup.target);
+        snprintf(r->message, sizeof r->message, "%s", dv_err());
+        goto fail_set;
+    }
     fill_manifest_counts(&c, "complete");
     dv_crashpoint("backup.before_finish");
     if (target_set_finish(c.t, &c.m) != 0) {

@@ -20,7 +20,8 @@
 struct backup_opts {
     bool incremental;    /* --incremental (falls back to full where it must) */
     const char *db_glob; /* --db GLOB: only these databases (NULL = all of server.databases) */
-    bool skip_nlo;       /* tests only: databases without the NLO pass */
+    bool skip_nlo;       /* tests and benchmarks (hidden `backup --databases-only`): databases
+                            without the NLO pass */
 };
 
 struct backup_result {

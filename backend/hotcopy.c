@@ -274,7 +274,7 @@ int hotcopy_db(const char *src, const char *dst, const char *delta_path,
     if (end_snapshot(&c) != 0)
         goto fail;
     step = "finish";
-    if (fsync(c.out_fd) != 0) {
+    if (!c.opts->defer_sync && fsync(c.out_fd) != 0) {
         dv_syserr("fsync %s", c.tmp);
         goto fail;
     }
@@ -288,7 +288,8 @@ int hotcopy_db(const char *src, const char *dst, const char *delta_path,
         dv_syserr("rename %s to %s", c.tmp, dst);
         goto fail;
     }
-    if (dv_fsync_parent(dst) != 0 || dv_sha256_file_hex(dst, result->copy_sha256) != 0) {
+    if ((!c.opts->defer_sync && dv_fsync_parent(dst) != 0) ||
+        dv_sha256_file_hex(dst, result->copy_sha256) != 0) {
         unlink(dst);
         goto fail;
     }

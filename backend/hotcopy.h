@@ -30,6 +30,8 @@ struct hotcopy_opts {
     enum dv_delta_mode delta;     /* apply (default) or keep */
     const char *snapshot_command; /* NULL or "" = dvault copies; else run with {src} {dst} */
     struct dv_job *job;           /* progress (bytes of the copy), cancellation; may be NULL */
+    bool defer_sync;              /* the caller makes dst durable later (one syncfs before it
+                                     relies on it): no fsync of dst and its directory here */
 };
 
 struct hotcopy_result {

@@ -32,14 +32,22 @@ struct linux_dirent64 {
     char d_name[];
 };
 
+/* Sort key of a listed name: its first 16 hex digits as a number (same order as memcmp of
+   lower-case hex), then the name itself on a tie. */
+struct sortkey {
+    uint64_t key;
+    uint32_t idx;
+};
+
 struct pass {
     const struct nlopass_opts *o;
     struct nlopass_result *r;
     int tfd;           /* target root */
     char *dents;       /* getdents64 buffer */
     char *copybuf;
-    name_t *names;     /* names of the current subdirectory */
+    name_t *names;     /* names of the current subdirectory, as listed */
     size_t nnames, capnames;
+    struct sortkey *order; /* names[] in name order (capnames entries) */
     name_t *page;      /* pool names of the current subdirectory, one page */
     struct catalog_pool_obj *batch;
     size_t nbatch, maxbatch;
@@ -63,9 +71,21 @@ static void skip(struct pass *p, uint64_t *counter, const char *what, int subdir
                 name, what, err ? ": " : "", err ? strerror(err) : "");
 }
 
-static int cmp_name(const void *a, const void *b)
+static int cmp_key(const void *a, const void *b, void *names)
 {
-    return memcmp(a, b, NAME_LEN);
+    const struct sortkey *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    const name_t *n = names;
+    return memcmp(n[x->idx], n[y->idx], NAME_LEN);
+}
+
+static uint64_t name_key(const char *nm)
+{
+    uint64_t k = 0;
+    for (int i = 0; i < 16; i++)
+        k = k << 4 | (uint64_t)(nm[i] <= '9' ? nm[i] - '0' : nm[i] - 'a' + 10);
+    return k;
 }
 
 /* Make the batch durable (syncfs), then record it. */
@@ -273,11 +293,15 @@ static int list_subdir(struct pass *p, int sfd, int subdir)
             if (p->nnames == p->capnames) {
                 p->capnames = p->capnames ? p->capnames * 2 : 4096;
                 p->names = dv_realloc(p->names, p->capnames * sizeof *p->names);
+                p->order = dv_realloc(p->order, p->capnames * sizeof *p->order);
             }
+            p->order[p->nnames].key = name_key(nm);
+            p->order[p->nnames].idx = (uint32_t)p->nnames;
             memcpy(p->names[p->nnames++], nm, NAME_LEN + 1);
         }
     }
-    qsort(p->names, p->nnames, sizeof *p->names, cmp_name);
+    /* Sorting 16-byte keys instead of 85-byte names: the listing is in hash order. */
+    qsort_r(p->order, p->nnames, sizeof *p->order, cmp_key, p->names);
     return 0;
 }
 
@@ -290,19 +314,25 @@ static int do_subdir(struct pass *p, int dfd, const char *dname, int subdir)
     }
     int rc = list_subdir(p, sfd, subdir);
     size_t np = 0, j = 0;
+    uint64_t pending = 0; /* names seen, not yet reported to the job */
     bool more = true;
     name_t after = "";
+    const char *prev = NULL;
     for (size_t i = 0; rc == 0 && i < p->nnames; i++) {
         if (job_cancelled(p->o->job)) {
             dv_seterr("NLO pass cancelled");
             rc = -1;
             break;
         }
-        const char *nm = p->names[i];
-        if (i > 0 && memcmp(nm, p->names[i - 1], NAME_LEN) == 0)
+        const char *nm = p->names[p->order[i].idx];
+        if (prev && memcmp(nm, prev, NAME_LEN) == 0)
             continue; /* cannot happen in one directory; cheap to guard */
+        prev = nm;
         p->r->seen++;
-        job_advance(p->o->job, 1, 0, NULL);
+        if (++pending == 256) {
+            job_advance(p->o->job, pending, 0, NULL);
+            pending = 0;
+        }
         int cmp = 1;
         for (;;) {
             if (j == np && more) {
@@ -334,6 +364,7 @@ static int do_subdir(struct pass *p, int dfd, const char *dname, int subdir)
         }
         rc = unmatched(p, sfd, subdir, nm);
     }
+    job_advance(p->o->job, pending, 0, NULL);
     close(sfd);
     return rc;
 }
@@ -451,6 +482,7 @@ out:
     free(p.copybuf);
     free(p.dents);
     free(p.names);
+    free(p.order);
     free(subdirs);
     close(dfd);
     r->seconds = dv_mono() - t0;

@@ -287,7 +287,11 @@ static void bind_opt(sqlite3_stmt *s, int i, const char *v)
 static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t n)
 {
     const unsigned char *v = sqlite3_column_text(s, i);
-    snprintf(dst, n, "%s", v ? (const char *)v : "");
+    size_t len = v && n ? strnlen((const char *)v, n - 1) : 0; /* snprintf's truncation */
+    if (len)
+        memcpy(dst, v, len);
+    if (n)
+        dst[len] = '\0';
 }
 
 static char *col_dup(sqlite3_stmt *s, int i)

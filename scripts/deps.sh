@@ -30,7 +30,7 @@ test|bench|fuzz)
     ;;
 esac
 case "$what" in
-bench) need_cmd hyperfine hyperfine ;;
+bench) need_cmd hyperfine hyperfine; [ -x /usr/bin/time ] || missing="$missing time" ;;
 fuzz) need_cmd clang clang; [ -d /usr/lib/llvm-14/lib/clang ] || missing="$missing libclang-rt-14-dev" ;;
 esac
 [ -z "$missing" ] && exit 0

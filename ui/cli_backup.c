@@ -25,6 +25,8 @@ int cli_backup(int argc, char **argv, struct dv_config *cfg)
             o.db_glob = argv[++i];
         else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
             quiet = true;
+        else if (strcmp(argv[i], "--databases-only") == 0)
+            o.skip_nlo = true; /* hidden: benchmarks and tests (the set lacks its NLOs) */
         else
             return cli_fail(DV_EXIT_USAGE,
                             "usage: dvault backup [--full|--incremental] [--db GLOB] [-q]");

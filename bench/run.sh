@@ -1,0 +1,200 @@
+#!/bin/bash
+# bench/run.sh quick|full [gen] - dvault side by side with cp / rsync / find, in one run, with ratios.
+#
+# Called by `make bench` (full) and `make bench-quick` (quick) with DVAULT, BUILD, SRC set.
+# Sizes (override with BENCH_NLOS, BENCH_DBS, BENCH_BIG, BENCH_BIGMB, BENCH_RUNS):
+#   quick: 10,000 NLOs, 50 databases, 2 x 32 MiB databases, 5 runs
+#   full:  1,000,000 NLOs, 1,000 databases, 4 x 64 MiB databases, 3 runs (first copies: 1)
+# The server is generated once under var/bench/<label>/ (bench-gen + `dvault resync daos`) and
+# reused while its stamp matches; targets and copies live in var/bench/<label>/run/, recreated
+# by every run. Warm cache: nothing is dropped (the fixture fits in RAM); repeated benchmarks
+# get one untimed warm-up run. Every command is wrapped in /usr/bin/time for its peak RSS.
+# Results: a table on stdout and var/bench/<label>/results.md (pasted into docs/BENCHMARKS.md).
+set -eu
+
+mode=${1:-quick}
+SRC=${SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+BUILD=${BUILD:-$SRC/build}
+DVAULT=${DVAULT:-$BUILD/dvault}
+GEN=$BUILD/bench-gen
+case "$mode" in
+quick) N=10000 D=50 NB=2 MB=32 RUNS=5 FIRST_RUNS=3 ;;
+full) N=1000000 D=1000 NB=4 MB=64 RUNS=3 FIRST_RUNS=1 ;;
+*) echo "usage: bench/run.sh quick|full" >&2; exit 2 ;;
+esac
+N=${BENCH_NLOS:-$N} D=${BENCH_DBS:-$D} NB=${BENCH_BIG:-$NB} MB=${BENCH_BIGMB:-$MB}
+RUNS=${BENCH_RUNS:-$RUNS} FIRST_RUNS=${BENCH_FIRST_RUNS:-$FIRST_RUNS}
+label=$mode
+[ -n "${BENCH_NLOS:-}${BENCH_DBS:-}${BENCH_BIG:-}${BENCH_BIGMB:-}" ] && label=n$N-d$D-b${NB}x$MB
+DIR=$SRC/var/bench/$label
+RUN=$DIR/run
+for t in hyperfine rsync python3 /usr/bin/time; do
+    command -v $t >/dev/null 2>&1 || { echo "bench: $t missing (scripts/deps.sh bench)" >&2; exit 1; }
+done
+[ -x "$GEN" ] || { echo "bench: $GEN missing (make $BUILD/bench-gen)" >&2; exit 1; }
+
+log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---- the fixture, once --------------------------------------------------------------------
+stamp="bench-gen v1 nlos=$N dbs=$D big=$NB x $MB MiB"
+if [ "$(cat "$DIR/stamp" 2>/dev/null)" != "$stamp" ]; then
+    log "generating $DIR ($stamp)"
+    rm -rf "$DIR"
+    mkdir -p "$DIR"
+    t0=$(date +%s)
+    "$GEN" init "$DIR" "$N" "$D" "$NB" "$MB"
+    t1=$(date +%s)
+    "$DVAULT" -c "$DIR/config.yaml" resync daos 2>/dev/null
+    t2=$(date +%s)
+    log "generated in $((t1 - t0))s, resync daos in $((t2 - t1))s"
+    echo "$stamp" > "$DIR/stamp"
+fi
+[ "${2:-}" = gen ] && exit 0   # bench/run.sh MODE gen: the fixture only
+# Subdirectories added by an earlier run's 1% rounds (benchmark c) go away.
+base=$(( (N + (N + 24) / 25 - 1) / ((N + 24) / 25) ))
+for s in "$DIR"/data/daos/[0-9][0-9][0-9][0-9]; do
+    [ -d "$s" ] && [ "$(basename "$s" | sed 's/^0*//')" -gt "$base" ] && rm -rf "$s"
+done
+rm -rf "$RUN"
+mkdir -p "$RUN"
+DATA=$DIR/data
+DAOS=$DATA/daos
+CFG=$DIR/config.yaml
+# Benchmark a has its own target and catalog.
+sed -e 's|^  target: .*|  target: run/a/target|' -e 's|^catalog: .*|catalog: run/a/catalog.db|' \
+    "$CFG" > "$DIR/config-a.yaml"
+sed -e 's|^  target: .*|  target: run/a1/target|' -e 's|^catalog: .*|catalog: run/a1/catalog.db|' \
+    "$CFG" > "$DIR/config-a1.yaml"
+ONE=mail/user0000.nsf   # the NLO benchmarks back up one small database, then the NLO pass
+RSYNC="rsync -a --exclude=daoscat.db* --exclude=daos.cfg"
+TIME="/usr/bin/time -f %M -a -o"
+
+RESULTS=$RUN/results.tsv
+: > "$RESULTS"
+
+# hf NAME TARGET RUNS WARMUP  then pairs: PREPARE COMMAND (first = dvault, then the peers)
+# Times every command with one hyperfine invocation: medians, and peak RSS per command (each
+# command is a script run under /usr/bin/time).
+hf() {
+    local name=$1 target=$2 runs=$3 warm=$4 i=0
+    shift 4
+    local args=()
+    while [ $# -ge 2 ]; do
+        i=$((i + 1))
+        : > "$RUN/rss.$name.$i"
+        printf '%s\n' "$2" > "$RUN/cmd.$name.$i"
+        printf '%s\n' "$1" > "$RUN/prep.$name.$i.sh"
+        printf '%s\n' "$2" > "$RUN/cmd.$name.$i.sh"
+        args+=(--prepare "sh $RUN/prep.$name.$i.sh"
+               "$TIME $RUN/rss.$name.$i sh $RUN/cmd.$name.$i.sh")
+        shift 2
+    done
+    hyperfine -N --style basic --runs "$runs" --warmup "$warm" \
+        --export-json "$RUN/hf.$name.json" "${args[@]}" >&2
+    python3 - "$RUN" "$name" "$i" "$target" >> "$RESULTS" <<'EOF'
+import json, sys
+run, name, n, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+res = json.load(open(f"{run}/hf.{name}.json"))["results"]
+for k in range(n):
+    cmd = open(f"{run}/cmd.{name}.{k+1}").read().strip()
+    rss = [int(x) for x in open(f"{run}/rss.{name}.{k+1}").read().split() if x.isdigit()]
+    print("\t".join([name, str(k), cmd, "%.4f" % res[k]["median"], str(len(res[k]["times"])),
+                     str(max(rss) if rss else 0), target]))
+EOF
+}
+
+# ---- a. databases: dvault backup --databases-only vs cp -r (and cp -r + syncfs) -------------
+ndb=$(find "$DATA/mail" -name '*.nsf' | wc -l)
+dbsize=$(du -sh "$DATA/mail" | cut -f1)
+log "a. database copy: $ndb databases, $dbsize"
+# dvault: nightly full backups into one target (the catalog already holds the references:
+# the warm-up run records them); the last row is the first backup into an empty target and
+# catalog (every reference recorded).
+hf a "dvault >= 0.9x cp's speed (ratio <= 1.11)" "$RUNS" 1 \
+    "sync" "$DVAULT -c $DIR/config-a.yaml backup --databases-only -q" \
+    "rm -rf $RUN/cp; sync" "cp -r $DATA/mail $RUN/cp" \
+    "rm -rf $RUN/cp; sync" "cp -r $DATA/mail $RUN/cp && sync -f $RUN/cp"
+hf a1 "(first backup: no target)" "$FIRST_RUNS" 0 \
+    "rm -rf $RUN/a1; sync" "$DVAULT -c $DIR/config-a1.yaml backup --databases-only -q"
+rm -rf "$RUN/a" "$RUN/a1" "$RUN/cp"
+
+# ---- d. first NLO backup of the whole repository vs rsync's first copy -----------------------
+log "d. first copy of $N NLOs"
+hf d "dvault <= 0.5x rsync's time" "$FIRST_RUNS" 0 \
+    "rm -rf $RUN/target $RUN/catalog.db; sync" "$DVAULT -c $CFG backup --db $ONE -q" \
+    "rm -rf $RUN/rsync; sync" "$RSYNC $DAOS/ $RUN/rsync/" \
+    "rm -rf $RUN/rsync; sync" "$RSYNC $DAOS/ $RUN/rsync/ && sync -f $RUN/rsync"
+
+# ---- b. nothing new: second backup vs rsync with nothing to copy vs find | wc -l ------------
+log "b. nothing new ($N NLOs held)"
+hf b "dvault <= 1.3x find" "$RUNS" 1 \
+    "true" "$DVAULT -c $CFG backup --db $ONE -q" \
+    "true" "find $DAOS -name '*.nlo' | wc -l" \
+    "true" "$RSYNC $DAOS/ $RUN/rsync/"
+
+# ---- c. 1% new NLOs: rounds of (add 1%, dvault, rsync) ------------------------------------
+add=$((N / 100))
+log "c. $RUNS rounds of $add new NLOs"
+for r in $(seq 1 "$RUNS"); do
+    sub=$("$GEN" add "$DIR" "$add" $((r + 1)))
+    sync
+    for k in 1 2; do
+        if [ $k = 1 ]; then cmd="$DVAULT -c $CFG backup --db $ONE -q"; else cmd="$RSYNC $DAOS/ $RUN/rsync/"; fi
+        printf '%s\n' "$cmd" > "$RUN/cmd.c.$k"
+        s=$(date +%s%N)
+        $TIME "$RUN/rss.c.$k" sh -c "$cmd" >/dev/null 2>&1 || { echo "bench: $cmd failed" >&2; exit 1; }
+        e=$(date +%s%N)
+        echo "$(( (e - s) / 1000 ))" >> "$RUN/times.c.$k"
+    done
+    log "c. round $r: subdir $sub"
+done
+python3 - "$RUN" "$RUNS" >> "$RESULTS" <<'EOF'
+import statistics, sys
+run, runs = sys.argv[1], int(sys.argv[2])
+for k in (1, 2):
+    t = [int(x) / 1e6 for x in open(f"{run}/times.c.{k}").read().split()]
+    rss = [int(x) for x in open(f"{run}/rss.c.{k}").read().split() if x.isdigit()]
+    print("\t".join(["c", str(k - 1), open(f"{run}/cmd.c.{k}").read().strip(),
+                     "%.4f" % statistics.median(t), str(len(t)), str(max(rss)), "(none)"]))
+EOF
+for s in "$DAOS"/[0-9][0-9][0-9][0-9]; do
+    [ "$(basename "$s" | sed 's/^0*//')" -gt "$base" ] && rm -rf "$s"
+done
+
+# ---- report -------------------------------------------------------------------------------
+python3 - "$RESULTS" "$DIR/results.md" "$label" "$N" "$D" "$NB" "$MB" "$ndb" "$dbsize" "$SRC" <<'EOF'
+import sys
+tsv, out, label, n, d, nb, mb, ndb, dbsize, src = sys.argv[1:]
+rows = [l.rstrip("\n").split("\t") for l in open(tsv) if l.strip()]
+titles = {
+    "a": "a. Full backup of the database files (%s files, %s)" % (ndb, dbsize),
+    "d": "d. First NLO backup of the whole repository (%s NLOs)" % n,
+    "b": "b. NLO pass with nothing new (%s NLOs held)" % n,
+    "c": "c. NLO pass with 1%% new NLOs (%d new of %s)" % (int(n) // 100, n),
+}
+def short(cmd):
+    return cmd.replace(src + "/", "").replace("var/bench/" + label + "/", "")
+lines = ["### %s size: %s NLOs, %s databases + %s x %s MiB\n" % (label, n, d, nb, mb)]
+for b in ("a", "d", "b", "c"):
+    rs = [r for r in rows if r[0] == b or (b == "a" and r[0] == "a1")]
+    if not rs:
+        continue
+    dv = float(rs[0][3])
+    lines.append("#### " + titles[b] + "\n")
+    lines.append("Target: %s\n" % rs[0][6])
+    if b == "a":
+        lines.append("The first dvault row backs up into a target whose catalog already holds the"
+                     " references (steady state: one more nightly set); the last row is the first"
+                     " backup into an empty target and catalog.\n")
+    lines.append("| command | runs | median s | peak RSS MiB | dvault / this |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for r in rs:
+        t = float(r[3])
+        ratio = "-" if r[0] == "a1" or (r[1] == "0") else "%.2f" % (dv / t if t > 0 else float("inf"))
+        lines.append("| `%s` | %s | %.3f | %.1f | %s |" % (short(r[2]), r[4], t,
+                                                          int(r[5]) / 1024, ratio))
+    lines.append("")
+open(out, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+EOF
+log "results in $DIR/results.md"
