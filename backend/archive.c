@@ -553,7 +553,7 @@ int archive_run(const struct dv_config *cfg, const struct archive_opts *o,
         goto out;
     }
     free(lp);
-    double t0 = dv_mono(), last_list = -1e9;
+    double t0 = dv_mono(), last_list = -1e9, prev_round0 = -1;
     for (;;) {
         double round0 = dv_mono();
         if (round0 - last_list >= 1.0) { /* new databases appear: look every second */
@@ -578,7 +578,12 @@ int archive_run(const struct dv_config *cfg, const struct archive_opts *o,
                 flush(&ar, a) != 0)
                 goto out;
         }
-        double ms = (dv_mono() - round0) * 1000;
+        /* A commit is seen by the first read of its database that starts after it: at the
+         * latest by the end of the round after the one that just missed it. So the
+         * observation error is bounded by (end of this round - start of the previous one),
+         * sleep overshoot under load included. */
+        double ms = (dv_mono() - (prev_round0 >= 0 ? prev_round0 : round0)) * 1000;
+        prev_round0 = round0;
         if (ms > r->max_poll_ms)
             r->max_poll_ms = ms;
         if (!follow || job_cancelled(o->job) ||

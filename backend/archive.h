@@ -56,7 +56,7 @@ struct archive_result {
     uint64_t segments;     /* written */
     uint64_t transactions, frames;
     uint64_t gaps;         /* databases with a gap reported (see events) */
-    double max_poll_ms;    /* longest poll round (bounds the observation error) */
+    double max_poll_ms;    /* worst observation error: end of a round - start of the one before */
 };
 
 /*

@@ -40,7 +40,7 @@ int cli_archive(int argc, char **argv, struct dv_config *cfg)
     int rc = archive_run(cfg, &o, &r);
     job_done(&job);
     printf("archive: %llu database(s), %llu segment(s) written, %llu transaction(s), %llu "
-           "frame(s); longest poll %.1f ms%s\n",
+           "frame(s); observation error at most %.1f ms%s\n",
            (unsigned long long)r.databases, (unsigned long long)r.segments,
            (unsigned long long)r.transactions, (unsigned long long)r.frames, r.max_poll_ms,
            r.gaps ? "" : "");

@@ -44,6 +44,11 @@ sleep 0.5
 kill -INT "$ARCPID"; wait "$ARCPID" || fail "archive --follow failed: $(cat "$T/archive.out")"
 ARCPID=
 grep -q GAP "$T/archive.out" && fail "archive reported a gap under --follow: $(cat "$T/archive.out")"
+# the archiver reports the worst observation error it had (poll rounds under load included);
+# the lower bound of each check is T minus that (never less than BOUND_MS)
+err_ms=$(sed -n 's/.*observation error at most \([0-9]*\).*/\1/p' "$T/archive.out" | tail -1)
+[ -n "$err_ms" ] || fail "archive did not report its observation error: $(cat "$T/archive.out")"
+[ "$((err_ms + 20))" -gt "$BOUND_MS" ] && BOUND_MS=$((err_ms + 20))
 
 db=$(cd "$T/data" && ls mail/*.nsf | head -1)
 live="$T/data/$db"
