@@ -2142,47 +2142,47 @@ int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, 
 
 /* ---- listnlo ----------------------------------------------------------------------------------- */
 
-/* An NLO name as 40 bytes (sha256 + size), for a compact sorted set of the repository. */
-typedef struct {
-    unsigned char b[40];
-} nlokey;
-
-static int key_cmp(const void *a, const void *b)
+/*
+ * Whether NLO name has a file in the repository: the subdirectory the DAOS index names first
+ * (one stat), then, when the index has no row or the file is not there, every subdirectory
+ * (the index may be stale: a name is reported missing only when no subdirectory holds it).
+ * *dirs is listed on first need (caller frees). Memory stays flat in the repository's size
+ * (reading every name of the repository cost 40 bytes an NLO). Returns 1, 0, or -1.
+ */
+static int nlo_present(struct dv_store *st, sqlite3_stmt *q, const char *name, int **dirs,
+                       size_t *ndirs, bool *listed)
 {
-    return memcmp(a, b, sizeof(nlokey));
-}
-
-static int repo_keys(const struct dv_store *st, nlokey **out, size_t *nout)
-{
-    int *dirs;
-    size_t ndirs;
-    if (list_subdirs(st, &dirs, &ndirs) != 0)
-        return -1;
-    nlokey *v = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t k = 0; k < ndirs; k++) {
-        char *dir = subdir_path(st, dirs[k]);
-        DIR *d = opendir(dir);
+    int first = -1;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        first = sqlite3_column_int(q, 0);
+    sqlite3_reset(q);
+    struct stat sb;
+    if (first >= 0) {
+        char *dir = subdir_path(st, first);
+        char *p = dv_path_join(dir, name);
+        int ok = stat(p, &sb) == 0;
+        free(p);
         free(dir);
-        if (!d)
-            continue;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (!store_nlo_name_valid(e->d_name))
-                continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 1024;
-                v = dv_realloc(v, cap * sizeof *v);
-            }
-            dv_unhex(e->d_name, v[n++].b, 40);
-        }
-        closedir(d);
+        if (ok)
+            return 1;
     }
-    free(dirs);
-    if (n)
-        qsort(v, n, sizeof *v, key_cmp);
-    *out = v;
-    *nout = n;
+    if (!*listed) {
+        if (list_subdirs(st, dirs, ndirs) != 0)
+            return -1;
+        *listed = true;
+    }
+    for (size_t k = 0; k < *ndirs; k++) {
+        if ((*dirs)[k] == first)
+            continue;
+        char *dir = subdir_path(st, (*dirs)[k]);
+        char *p = dv_path_join(dir, name);
+        int ok = stat(p, &sb) == 0;
+        free(p);
+        free(dir);
+        if (ok)
+            return 1;
+    }
     return 0;
 }
 
@@ -2211,9 +2211,11 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
         free(abs);
         return rc;
     }
-    nlokey *keys = NULL;
-    size_t nkeys = 0;
-    if (missing_only && repo_keys(st, &keys, &nkeys) != 0) {
+    int *dirs = NULL;
+    size_t ndirs = 0;
+    bool listed = false;
+    sqlite3_stmt *q = NULL;
+    if (missing_only && !(q = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index"))) {
         sqlite3_close(h);
         free(abs);
         return -1;
@@ -2227,20 +2229,24 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
     while (s && (r = sqlite3_step(s)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(s, 0);
         if (missing_only && store_nlo_name_valid(name)) {
-            nlokey k;
-            dv_unhex(name, k.b, 40);
-            if (nkeys && bsearch(&k, keys, nkeys, sizeof k, key_cmp))
+            int pr = nlo_present(st, q, name, &dirs, &ndirs, &listed);
+            if (pr < 0) {
+                rc = -1;
+                break;
+            }
+            if (pr)
                 continue;
         }
         count++;
         if ((rc = fn(ud, name)) != 0)
             break;
     }
-    if (s && rc == 0 && r != SQLITE_DONE)
+    if (s && rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
         rc = sq_fail(h, abs);
     sqlite3_finalize(s);
+    sqlite3_finalize(q);
     sqlite3_close(h);
-    free(keys);
+    free(dirs);
     free(abs);
     if (nout)
         *nout = count;
@@ -2331,14 +2337,18 @@ int store_objects(struct dv_store *st, store_object_fn fn, void *ud)
 /* ---- recovery support ------------------------------------------------------------------------ */
 
 struct store_repo {
-    nlokey *keys;
-    size_t n;
+    struct dv_store *st;
+    sqlite3_stmt *q;
+    int *dirs;
+    size_t ndirs;
+    bool listed;
 };
 
 struct store_repo *store_repo_scan(struct dv_store *st)
 {
     struct store_repo *r = dv_calloc(1, sizeof *r);
-    if (repo_keys(st, &r->keys, &r->n) != 0) {
+    r->st = st;
+    if (!(r->q = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index"))) {
         free(r);
         return NULL;
     }
@@ -2347,18 +2357,18 @@ struct store_repo *store_repo_scan(struct dv_store *st)
 
 bool store_repo_has(const struct store_repo *r, const char *name)
 {
-    if (!r || !r->n || !store_nlo_name_valid(name))
+    if (!r || !store_nlo_name_valid(name))
         return false;
-    nlokey k;
-    dv_unhex(name, k.b, 40);
-    return bsearch(&k, r->keys, r->n, sizeof k, key_cmp) != NULL;
+    struct store_repo *w = (struct store_repo *)r; /* the lazily listed subdirectories */
+    return nlo_present(w->st, w->q, name, &w->dirs, &w->ndirs, &w->listed) == 1;
 }
 
 void store_repo_free(struct store_repo *r)
 {
     if (!r)
         return;
-    free(r->keys);
+    sqlite3_finalize(r->q);
+    free(r->dirs);
     free(r);
 }
 
