@@ -134,7 +134,7 @@ EOF
     m $size "listnlo missing (100k refs)" $runs "sh run/delete.sh" "$C listnlo missing $DB -o run/missing.txt"
     [ "$(wc -l < "$DIR/run/missing.txt")" = 1000 ] || { echo "scale: listnlo found $(wc -l < "$DIR/run/missing.txt"), not 1000" >&2; exit 1; }
     m $size "peer: stat per reference (python)" $runs true \
-        "sqlite3 $DB 'select distinct nlo from attachments where nlo is not null' | python3 -c '
+        "sqlite3 data/$DB 'select distinct nlo from attachments where nlo is not null' | python3 -c '
 import os, sys
 subs = sorted(d for d in os.listdir(\"data/daos\") if d.isdigit())
 miss = 0
