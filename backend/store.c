@@ -2143,14 +2143,15 @@ int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, 
 /* ---- listnlo ----------------------------------------------------------------------------------- */
 
 /*
- * Whether NLO name has a file in the repository: the subdirectory the DAOS index names first
- * (one stat), then, when the index has no row or the file is not there, every subdirectory
- * (the index may be stale: a name is reported missing only when no subdirectory holds it).
- * *dirs is listed on first need (caller frees). Memory stays flat in the repository's size
- * (reading every name of the repository cost 40 bytes an NLO). Returns 1, 0, or -1.
+ * Whether NLO name has a file in the repository: one stat in the subdirectory the DAOS index
+ * names. With sweep (the index is NEEDS_RESYNC: it may be stale), when the index has no row or
+ * the file is not there, every subdirectory too (a stat each: *dirs is listed on first need,
+ * caller frees). Memory stays flat in the repository's size (reading every name of the
+ * repository cost 40 bytes an NLO, and a stat per subdirectory and missing name grows with
+ * the subdirectories). Returns 1, 0, or -1.
  */
 static int nlo_present(struct dv_store *st, sqlite3_stmt *q, const char *name, int **dirs,
-                       size_t *ndirs, bool *listed)
+                       size_t *ndirs, bool *listed, bool sweep)
 {
     int first = -1;
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
@@ -2167,6 +2168,8 @@ static int nlo_present(struct dv_store *st, sqlite3_stmt *q, const char *name, i
         if (ok)
             return 1;
     }
+    if (!sweep)
+        return 0;
     if (!*listed) {
         if (list_subdirs(st, dirs, ndirs) != 0)
             return -1;
@@ -2213,7 +2216,7 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
     }
     int *dirs = NULL;
     size_t ndirs = 0;
-    bool listed = false;
+    bool listed = false, sweep = missing_only && store_needs_resync(st);
     sqlite3_stmt *q = NULL;
     if (missing_only && !(q = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index"))) {
         sqlite3_close(h);
@@ -2229,7 +2232,7 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
     while (s && (r = sqlite3_step(s)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(s, 0);
         if (missing_only && store_nlo_name_valid(name)) {
-            int pr = nlo_present(st, q, name, &dirs, &ndirs, &listed);
+            int pr = nlo_present(st, q, name, &dirs, &ndirs, &listed, sweep);
             if (pr < 0) {
                 rc = -1;
                 break;
@@ -2341,13 +2344,14 @@ struct store_repo {
     sqlite3_stmt *q;
     int *dirs;
     size_t ndirs;
-    bool listed;
+    bool listed, sweep;
 };
 
 struct store_repo *store_repo_scan(struct dv_store *st)
 {
     struct store_repo *r = dv_calloc(1, sizeof *r);
     r->st = st;
+    r->sweep = store_needs_resync(st);
     if (!(r->q = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index"))) {
         free(r);
         return NULL;
@@ -2360,7 +2364,7 @@ bool store_repo_has(const struct store_repo *r, const char *name)
     if (!r || !store_nlo_name_valid(name))
         return false;
     struct store_repo *w = (struct store_repo *)r; /* the lazily listed subdirectories */
-    return nlo_present(w->st, w->q, name, &w->dirs, &w->ndirs, &w->listed) == 1;
+    return nlo_present(w->st, w->q, name, &w->dirs, &w->ndirs, &w->listed, w->sweep) == 1;
 }
 
 void store_repo_free(struct store_repo *r)
