@@ -2223,6 +2223,9 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
         free(abs);
         return -1;
     }
+    /* One read transaction for every lookup: not a lock and a WAL check per name. */
+    bool in_tx = missing_only && sqlite3_get_autocommit(st->idx) &&
+                 sqlite3_exec(st->idx, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     sqlite3_stmt *s = sq_prep(h, "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL"
                                  " ORDER BY nlo", abs);
     uint64_t count = 0;
@@ -2248,6 +2251,8 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
         rc = sq_fail(h, abs);
     sqlite3_finalize(s);
     sqlite3_finalize(q);
+    if (in_tx)
+        sqlite3_exec(st->idx, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(h);
     free(dirs);
     free(abs);
