@@ -149,6 +149,8 @@ print(miss)'"
     m $size "recover --list (1,000 NLOs)" $runs "sh run/delete.sh" "$C recover --list run/missing.txt"
     m $size "peer: xargs cp of the same 1,000 pool files" $runs "rm -rf run/cp; mkdir run/cp" \
         "sed 's|^\\(...\\)|run/target/nlo/\\1/\\1|' run/victim-names | xargs cp -t run/cp"
+    m $size "peer: xargs cp of the same files + sync -f" $runs "rm -rf run/cp; mkdir run/cp" \
+        "sed 's|^\\(...\\)|run/target/nlo/\\1/\\1|' run/victim-names | xargs cp -t run/cp && sync -f run/cp"
 
     log "$size: catalog"
     m $size "backup (all databases: their references recorded the first time)" 1 true "$C backup -q"
@@ -237,6 +239,7 @@ print("#### Scale (%s): %s\n" % (sys.argv[2], ", ".join(sizes)))
 pairs = [("resync daos", "peer: find + sqlite3 per database", "<= 2x"),
          ("listnlo missing (100k refs)", "peer: stat per reference (python)", "< 1 s"),
          ("recover --list (1,000 NLOs)", "peer: xargs cp of the same 1,000 pool files", "10k vs 1M within 1.2x"),
+         ("recover --list (1,000 NLOs)", "peer: xargs cp of the same files + sync -f", ""),
          ("whereis NLO", "peer: sqlite3 whereis rows", ""),
          ("sets", "peer: sqlite3 sets rows", "")]
 print("| size | dvault | s | peer | s | dvault / peer | target |")
