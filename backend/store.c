@@ -2013,6 +2013,9 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
     ins = cnt = ref = dit = NULL;
     if (idx_commit(st) != 0)
         goto out;
+    /* The whole index was rewritten into the WAL: fold it back now (best effort), or every
+     * lookup after a resync pays the WAL's page search until the next checkpoint. */
+    sqlite3_wal_checkpoint_v2(st->idx, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     rc = cfg_write(st);
     job_flush(job);
 out:
