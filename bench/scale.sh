@@ -153,7 +153,7 @@ print(miss)'"
         "sed 's|^\\(...\\)|run/target/nlo/\\1/\\1|' run/victim-names | xargs cp -t run/cp && sync -f run/cp"
 
     log "$size: catalog"
-    m $size "backup (all databases: their references recorded the first time)" 1 true "$C backup -q"
+    m $size "backup (all databases; first run on a fresh fixture: references recorded the first time)" 1 true "$C backup -q"
     m $size "backup (all databases, nothing new)" 1 true "$C backup -q"
     local sets=1 want=1
     [ $size = quick ] && want=50
