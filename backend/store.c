@@ -1842,14 +1842,21 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
             "CREATE TEMP TABLE old_zero(name TEXT PRIMARY KEY, zero_since INTEGER) WITHOUT ROWID;"
             "INSERT INTO temp.old_zero SELECT name, zero_since FROM doi WHERE zero_since IS NOT "
             "NULL;"
-            "DELETE FROM doi; DELETE FROM dit; DELETE FROM subdirs;",
+            "DELETE FROM doi; DELETE FROM dit; DELETE FROM subdirs;"
+            /* Objects and references are gathered in append-only scratch tables, then
+             * written to the DOI in name order: inserting 1,000,000 names in directory
+             * order (random) into the DOI's B-tree missed the page cache on every row. */
+            "DROP TABLE IF EXISTS temp.scan; DROP TABLE IF EXISTS temp.refs;"
+            "DROP TABLE IF EXISTS temp.agg;"
+            "CREATE TEMP TABLE scan(name TEXT NOT NULL, subdir INTEGER NOT NULL,"
+            " size INTEGER NOT NULL);"
+            "CREATE TEMP TABLE refs(db INTEGER NOT NULL, name TEXT NOT NULL, k INTEGER NOT NULL);",
             "resync: clear the index") != 0)
         goto out;
-    ins = sq_prep(st->idx,
-                  "INSERT OR IGNORE INTO doi(name, subdir, size, refcount) VALUES (?1, ?2, ?3, 0)",
-                  "resync");
+    ins =
+        sq_prep(st->idx, "INSERT INTO temp.scan(name, subdir, size) VALUES (?1, ?2, ?3)", "resync");
     cnt = sq_prep(st->idx, "INSERT INTO subdirs(subdir, count) VALUES (?1, ?2)", "resync");
-    ref = sq_prep(st->idx, "UPDATE doi SET refcount = refcount + ?2 WHERE name = ?1", "resync");
+    ref = sq_prep(st->idx, "INSERT INTO temp.refs(db, name, k) VALUES (?1, ?2, ?3)", "resync");
     dit = sq_prep(
         st->idx,
         "INSERT OR REPLACE INTO dit(path, replica_id, dbiid, nrefs) VALUES (?1, ?2, ?3, ?4)",
@@ -1881,14 +1888,8 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
                 free(dir);
                 goto out;
             }
-            if (sqlite3_changes(st->idx) == 0) {
-                c.duplicates++;
-                job_log(job, DV_WARN, "NLO %s is in two subdirectories; %04d/%s ignored", e->d_name,
-                        dirs[k], e->d_name);
-            } else {
-                c.objects++;
-                c.bytes += name_size(e->d_name);
-            }
+            c.objects++; /* duplicates are taken off below */
+            c.bytes += name_size(e->d_name);
             sqlite3_reset(ins);
             job_advance(job, 1, 0, NULL);
             if ((c.objects & 0x3ff) == 0 && job_cancelled(job)) {
@@ -1908,6 +1909,32 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
         }
         sqlite3_reset(cnt);
     }
+    /* Name order; the lowest subdirectory of a duplicate wins (the order they were listed). */
+    if (sq_exec(st->idx,
+                "INSERT OR IGNORE INTO doi(name, subdir, size, refcount)"
+                " SELECT name, subdir, size, 0 FROM temp.scan ORDER BY name, subdir",
+                "resync: objects") != 0)
+        goto out;
+    if ((uint64_t)sqlite3_changes64(st->idx) != c.objects) {
+        sqlite3_stmt *dq = sq_prep(st->idx,
+                                   "SELECT s.name, s.subdir FROM temp.scan s JOIN doi d"
+                                   " ON d.name = s.name WHERE s.subdir <> d.subdir",
+                                   "resync: duplicates");
+        if (!dq)
+            goto out;
+        while (sqlite3_step(dq) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(dq, 0);
+            int sub = sqlite3_column_int(dq, 1);
+            c.duplicates++;
+            c.objects--;
+            c.bytes -= name_size(name);
+            job_log(job, DV_WARN, "NLO %s is in two subdirectories; %04d/%s ignored", name, sub,
+                    name);
+        }
+        sqlite3_finalize(dq);
+    }
+    if (sq_exec(st->idx, "DROP TABLE temp.scan", "resync") != 0)
+        goto out;
     job_flush(job);
 
     job_phase(job, "databases", ndbs, 0);
@@ -1946,20 +1973,14 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
                     int64_t k = sqlite3_column_int64(q, 1);
                     nrefs += k;
                     c.references += (uint64_t)k;
-                    sqlite3_bind_text(ref, 1, name, -1, SQLITE_TRANSIENT);
-                    sqlite3_bind_int64(ref, 2, k);
+                    sqlite3_bind_int64(ref, 1, (sqlite3_int64)i);
+                    sqlite3_bind_text(ref, 2, name, -1, SQLITE_TRANSIENT);
+                    sqlite3_bind_int64(ref, 3, k);
                     if (sqlite3_step(ref) != SQLITE_DONE) {
                         qrc = sq_fail(st->idx, "resync: count references");
                         break;
                     }
                     sqlite3_reset(ref);
-                    if (sqlite3_changes(st->idx) == 0) {
-                        if (c.missing++ < 20)
-                            job_log(job, DV_WARN,
-                                    "%s references NLO %s, which is not in the"
-                                    " repository",
-                                    dbs[i], name);
-                    }
                 }
                 qrc = qrc == SQLITE_DONE ? 0 : (qrc == -1 ? -1 : sq_fail(h, dbs[i]));
             }
@@ -1990,6 +2011,34 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
         c.databases++;
         job_advance(job, 1, 0, dbs[i]);
     }
+    /* The reference counts, in name order; then the names no object answers (a query, not a
+     * DELETE: SQLite keeps the rowids a DELETE will remove in memory, 24 bytes each). */
+    if (sq_exec(st->idx,
+                "CREATE TEMP TABLE agg AS SELECT name, sum(k) AS n FROM temp.refs GROUP BY name"
+                " ORDER BY name;"
+                "UPDATE doi SET refcount = a.n FROM temp.agg a WHERE doi.name = a.name;",
+                "resync: count references") != 0)
+        goto out;
+    {
+        sqlite3_stmt *mq = sq_prep(st->idx,
+                                   "SELECT r.db, r.name FROM temp.refs r"
+                                   " WHERE r.name IN (SELECT a.name FROM temp.agg a"
+                                   " WHERE NOT EXISTS (SELECT 1 FROM doi"
+                                   " WHERE doi.name = a.name))"
+                                   " ORDER BY r.db, r.name",
+                                   "resync: missing NLOs");
+        if (!mq)
+            goto out;
+        while (sqlite3_step(mq) == SQLITE_ROW) {
+            int64_t di = sqlite3_column_int64(mq, 0);
+            if (c.missing++ < 20 && di >= 0 && (size_t)di < ndbs)
+                job_log(job, DV_WARN, "%s references NLO %s, which is not in the repository",
+                        dbs[di], (const char *)sqlite3_column_text(mq, 1));
+        }
+        sqlite3_finalize(mq);
+    }
+    if (sq_exec(st->idx, "DROP TABLE temp.agg; DROP TABLE temp.refs", "resync") != 0)
+        goto out;
     if (c.missing > 20)
         job_log(job, DV_WARN, "%llu references to NLOs not in the repository in all",
                 (unsigned long long)c.missing);
@@ -2019,6 +2068,9 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
     ins = cnt = ref = dit = NULL;
     if (idx_commit(st) != 0)
         goto out;
+    /* The whole index was rewritten into the WAL: fold it back now (best effort), or every
+     * lookup after a resync pays the WAL's page search until the next checkpoint. */
+    sqlite3_wal_checkpoint_v2(st->idx, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     rc = cfg_write(st);
     job_flush(job);
 out:
@@ -2155,47 +2207,50 @@ int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, 
 /* ---- listnlo -----------------------------------------------------------------------------------
  */
 
-/* An NLO name as 40 bytes (sha256 + size), for a compact sorted set of the repository. */
-typedef struct {
-    unsigned char b[40];
-} nlokey;
-
-static int key_cmp(const void *a, const void *b)
+/*
+ * Whether NLO name has a file in the repository: one stat in the subdirectory the DAOS index
+ * names. With sweep (the index is NEEDS_RESYNC: it may be stale), when the index has no row or
+ * the file is not there, every subdirectory too (a stat each: *dirs is listed on first need,
+ * caller frees). Memory stays flat in the repository's size (reading every name of the
+ * repository cost 40 bytes an NLO, and a stat per subdirectory and missing name grows with
+ * the subdirectories). Returns 1, 0, or -1.
+ */
+static int nlo_present(struct dv_store *st, sqlite3_stmt *q, const char *name, int **dirs,
+                       size_t *ndirs, bool *listed, bool sweep)
 {
-    return memcmp(a, b, sizeof(nlokey));
-}
-
-static int repo_keys(const struct dv_store *st, nlokey **out, size_t *nout)
-{
-    int *dirs;
-    size_t ndirs;
-    if (list_subdirs(st, &dirs, &ndirs) != 0)
-        return -1;
-    nlokey *v = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t k = 0; k < ndirs; k++) {
-        char *dir = subdir_path(st, dirs[k]);
-        DIR *d = opendir(dir);
+    int first = -1;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        first = sqlite3_column_int(q, 0);
+    sqlite3_reset(q);
+    struct stat sb;
+    if (first >= 0) {
+        char *dir = subdir_path(st, first);
+        char *p = dv_path_join(dir, name);
+        int ok = stat(p, &sb) == 0;
+        free(p);
         free(dir);
-        if (!d)
-            continue;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (!store_nlo_name_valid(e->d_name))
-                continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 1024;
-                v = dv_realloc(v, cap * sizeof *v);
-            }
-            dv_unhex(e->d_name, v[n++].b, 40);
-        }
-        closedir(d);
+        if (ok)
+            return 1;
     }
-    free(dirs);
-    if (n)
-        qsort(v, n, sizeof *v, key_cmp);
-    *out = v;
-    *nout = n;
+    if (!sweep)
+        return 0;
+    if (!*listed) {
+        if (list_subdirs(st, dirs, ndirs) != 0)
+            return -1;
+        *listed = true;
+    }
+    for (size_t k = 0; k < *ndirs; k++) {
+        if ((*dirs)[k] == first)
+            continue;
+        char *dir = subdir_path(st, (*dirs)[k]);
+        char *p = dv_path_join(dir, name);
+        int ok = stat(p, &sb) == 0;
+        free(p);
+        free(dir);
+        if (ok)
+            return 1;
+    }
     return 0;
 }
 
@@ -2225,13 +2280,19 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
         free(abs);
         return rc;
     }
-    nlokey *keys = NULL;
-    size_t nkeys = 0;
-    if (missing_only && repo_keys(st, &keys, &nkeys) != 0) {
+    int *dirs = NULL;
+    size_t ndirs = 0;
+    bool listed = false, sweep = missing_only && store_needs_resync(st);
+    sqlite3_stmt *q = NULL;
+    if (missing_only &&
+        !(q = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index"))) {
         sqlite3_close(h);
         free(abs);
         return -1;
     }
+    /* One read transaction for every lookup: not a lock and a WAL check per name. */
+    bool in_tx = missing_only && sqlite3_get_autocommit(st->idx) &&
+                 sqlite3_exec(st->idx, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     sqlite3_stmt *s = sq_prep(h,
                               "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL"
                               " ORDER BY nlo",
@@ -2243,20 +2304,26 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
     while (s && (r = sqlite3_step(s)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(s, 0);
         if (missing_only && store_nlo_name_valid(name)) {
-            nlokey k;
-            dv_unhex(name, k.b, 40);
-            if (nkeys && bsearch(&k, keys, nkeys, sizeof k, key_cmp))
+            int pr = nlo_present(st, q, name, &dirs, &ndirs, &listed, sweep);
+            if (pr < 0) {
+                rc = -1;
+                break;
+            }
+            if (pr)
                 continue;
         }
         count++;
         if ((rc = fn(ud, name)) != 0)
             break;
     }
-    if (s && rc == 0 && r != SQLITE_DONE)
+    if (s && rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
         rc = sq_fail(h, abs);
     sqlite3_finalize(s);
+    sqlite3_finalize(q);
+    if (in_tx)
+        sqlite3_exec(st->idx, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(h);
-    free(keys);
+    free(dirs);
     free(abs);
     if (nout)
         *nout = count;
@@ -2347,14 +2414,19 @@ int store_objects(struct dv_store *st, store_object_fn fn, void *ud)
 /* ---- recovery support ------------------------------------------------------------------------ */
 
 struct store_repo {
-    nlokey *keys;
-    size_t n;
+    struct dv_store *st;
+    sqlite3_stmt *q;
+    int *dirs;
+    size_t ndirs;
+    bool listed, sweep;
 };
 
 struct store_repo *store_repo_scan(struct dv_store *st)
 {
     struct store_repo *r = dv_calloc(1, sizeof *r);
-    if (repo_keys(st, &r->keys, &r->n) != 0) {
+    r->st = st;
+    r->sweep = store_needs_resync(st);
+    if (!(r->q = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index"))) {
         free(r);
         return NULL;
     }
@@ -2363,18 +2435,18 @@ struct store_repo *store_repo_scan(struct dv_store *st)
 
 bool store_repo_has(const struct store_repo *r, const char *name)
 {
-    if (!r || !r->n || !store_nlo_name_valid(name))
+    if (!r || !store_nlo_name_valid(name))
         return false;
-    nlokey k;
-    dv_unhex(name, k.b, 40);
-    return bsearch(&k, r->keys, r->n, sizeof k, key_cmp) != NULL;
+    struct store_repo *w = (struct store_repo *)r; /* the lazily listed subdirectories */
+    return nlo_present(w->st, w->q, name, &w->dirs, &w->ndirs, &w->listed, w->sweep) == 1;
 }
 
 void store_repo_free(struct store_repo *r)
 {
     if (!r)
         return;
-    free(r->keys);
+    sqlite3_finalize(r->q);
+    free(r->dirs);
     free(r);
 }
 

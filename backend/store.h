@@ -252,9 +252,11 @@ typedef int (*store_name_fn)(void *ud, const char *name);
 /*
  * The distinct NLO names database db_path (relative to data_dir or absolute; any database
  * file, including a restored copy outside data_dir; opened read-only) references, ascending;
- * with missing_only, only those with no file in the repository (the repository's names are
- * read once with readdir, no stat per name). fn is called per name; a non-zero return stops
- * with that value. *nout (may be NULL) gets the number reported. Returns 0, fn's value, or -1.
+ * with missing_only, only those with no file in the repository (a stat in the subdirectory the
+ * DAOS index names; when the index is NEEDS_RESYNC, also every subdirectory for a name it
+ * misplaces or lacks: memory does not grow with the repository). fn is called per name; a non-zero
+ * return stops with that value. *nout (may be NULL) gets the number reported. Returns 0, fn's
+ * value, or -1.
  */
 int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, store_name_fn fn,
                   void *ud, uint64_t *nout);
@@ -291,9 +293,13 @@ struct store_install {
 int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t n,
                            struct dv_job *job);
 
-/* A snapshot of the repository's NLO names (one readdir per subdirectory). */
+/*
+ * Presence of NLO files in the repository, checked live: a stat in the subdirectory the DAOS
+ * index names (when the index is NEEDS_RESYNC, then in every subdirectory). Memory does not
+ * grow with the repository.
+ */
 struct store_repo;
-/* Returns the snapshot (free with store_repo_free) or NULL with dv_err() set. */
+/* Returns the checker (free with store_repo_free) or NULL with dv_err() set. */
 struct store_repo *store_repo_scan(struct dv_store *st);
 bool store_repo_has(const struct store_repo *r, const char *name);
 void store_repo_free(struct store_repo *r);

@@ -671,9 +671,10 @@ out:
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: dvload [-c FILE] init --databases N --docs M [--seed S]\n"
-                    "       dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]\n"
-                    "       dvload [-c FILE] verify\n");
+    fprintf(stderr,
+            "usage: dvload [-c FILE] init --databases N --docs M [--seed S]\n"
+            "       dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]\n"
+            "       dvload [-c FILE] verify\n");
     return DV_EXIT_USAGE;
 }
 

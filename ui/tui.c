@@ -634,6 +634,34 @@ static int read_key(void)
     return TUI_KEY_ESC;
 }
 
+/*
+ * DV_KEYLOG=FILE (hidden, for bench/scale.sh): one line per key, "KEY MS", the time from the
+ * key read to the end of the redraw it caused. Not set: nothing is measured.
+ */
+static FILE *keylog_file(void)
+{
+    static int opened;
+    static FILE *f;
+    if (!opened) {
+        opened = 1;
+        const char *p = getenv("DV_KEYLOG");
+        if (p && *p)
+            f = fopen(p, "a");
+    }
+    return f;
+}
+
+static void keylog_end(struct tui *t, int ch, double t0)
+{
+    FILE *f = keylog_file();
+    if (!f)
+        return;
+    if (t->redraw)
+        draw_all(t);
+    fprintf(f, "%d %.3f\n", ch, (dv_mono() - t0) * 1000.0);
+    fflush(f);
+}
+
 int tui_run(struct tui *t)
 {
     if (t->nscreens)
@@ -650,7 +678,9 @@ int tui_run(struct tui *t)
             tick(t);
             continue;
         }
+        double t0 = keylog_file() ? dv_mono() : 0;
         dispatch(t, ch);
+        keylog_end(t, ch, t0);
     }
     return got_signal ? (int)got_signal : 0;
 }
@@ -688,11 +718,13 @@ int tui_modal_run(struct tui *t, struct tui_modal *m)
         }
         if (too_small()) /* nothing to act on: wait for a bigger terminal */
             continue;
+        double t0 = keylog_file() ? dv_mono() : 0;
         int r = m->key(m, t, ch);
         if (r & TUI_REDRAW)
             t->redraw = true;
         if (r & TUI_BACK)
             break;
+        keylog_end(t, ch, t0);
     }
     t->modal = m->below;
     t->redraw = true;

@@ -55,8 +55,8 @@ expect_verify "$copy" "database copy"
 expect_refused "$copy" "restore of a corrupt copy" "${D[@]}" restore --set "$set" --db "$db" --into mail/x.nsf
 cp "$T/orig" "$copy"
 
-# 2. a kept delta (the first record's page: past the 192-byte header)
-cp "$delta" "$T/orig"; flip "$delta" 300
+# 2. a kept delta (its middle: a record when the delta has one, else the header/trailer)
+cp "$delta" "$T/orig"; flip "$delta" "$(mid "$delta")"
 expect_verify "$delta" "kept delta"
 expect_refused "$delta" "restore with a corrupt delta" "${D[@]}" restore --set "$set" --db "$db" --into mail/x.nsf
 cp "$T/orig" "$delta"
