@@ -201,3 +201,6 @@ log "results in $DIR/results.md"
 
 # issue 6: block-transfer incremental vs full vs rsync --inplace (its own fixture)
 BENCH_DIR="$SRC/var/bench" DVAULT="$DVAULT" bash "$SRC/bench/incr.sh" "$mode" | tee -a "$DIR/results.md"
+
+# issue 7: listnlo missing, recover, resync, catalog, console over 1,000,000 rows, memory
+SRC="$SRC" BUILD="$BUILD" DVAULT="$DVAULT" bash "$SRC/bench/scale.sh" "$mode"
