@@ -197,7 +197,7 @@ console() {
     for i in $(seq 1 100); do tmux send-keys -t $s NPage; wait_keys $((1 + i)); done
     # End: tmux sends \e[4~, which TERM=xterm does not know (the console swallows it): G.
     tmux send-keys -t $s G; wait_keys 102
-    # / on Objects answers "this list cannot search" (keyset-paged, no search source); f steps
+    # / on Objects is a name-prefix seek (not timed here yet); f steps
     # through the five views (live, zero-ref, not backed up, pool, missing) back to live.
     tmux send-keys -t $s /; wait_keys 103
     for i in 1 2 3 4 5; do tmux send-keys -t $s f; wait_keys $((103 + i)); done

@@ -10,6 +10,7 @@
  */
 #include "console.h"
 
+#include <ctype.h>
 #include <curses.h>
 #include <errno.h>
 #include <stdio.h>
@@ -1592,6 +1593,41 @@ static int obj_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
     return obj_scan(o, key, false, rows, n);
 }
 
+/*
+ * `/` on the Objects screen: NLO names are hashes, so the search is a name prefix (hex digits,
+ * any case), found with one keyset seek of the current view, never a scan of a million rows.
+ */
+static int obj_search(struct tui_source *s, const char *text, const char *from, int dir,
+                      char found[TUI_KEY_MAX])
+{
+    struct objsrc *o = s->ud;
+    char p[TUI_KEY_MAX];
+    size_t n = 0;
+    for (const char *q = text; *q && n + 2 < sizeof p; q++)
+        p[n++] = (char)tolower((unsigned char)*q);
+    p[n] = '\0';
+    if (n == 0)
+        return 0;
+    char start[TUI_KEY_MAX + 1];
+    struct tui_row row;
+    int k;
+    if (dir > 0) { /* every name with prefix p sorts after p itself */
+        snprintf(start, sizeof start, "%s", from && strcmp(from, p) > 0 ? from : p);
+        k = obj_scan(o, start, false, &row, 1);
+    } else { /* p + "~" sorts after every name with prefix p ('~' > any hex digit or '.') */
+        snprintf(start, sizeof start, "%s~", p);
+        if (from && strcmp(from, start) < 0)
+            snprintf(start, sizeof start, "%s", from);
+        k = obj_scan(o, start, true, &row, 1);
+    }
+    if (k < 0)
+        return -1;
+    if (k == 0 || strncmp(row.key, p, n) != 0)
+        return 0;
+    snprintf(found, TUI_KEY_MAX, "%s", row.key);
+    return 1;
+}
+
 static void obj_src_free(struct tui_source *s)
 {
     free(s->ud);
@@ -1602,7 +1638,8 @@ static struct tui_source *obj_source_new(struct console *c, int mode)
     struct objsrc *o = dv_calloc(1, sizeof *o);
     o->c = c;
     o->mode = mode;
-    o->src = (struct tui_source){.fetch = obj_fetch, .free = obj_src_free, .ud = o};
+    o->src = (struct tui_source){
+        .fetch = obj_fetch, .search = obj_search, .free = obj_src_free, .ud = o};
     return &o->src;
 }
 
