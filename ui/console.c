@@ -529,6 +529,80 @@ struct dbcache {
     int last_elem;
 };
 
+/*
+ * Keyset paging and search over a sorted in-memory array of keys: the Databases list and the
+ * missing-NLO panel. Rows are built lazily, by row(ud, i, r), only for keys matching filter.
+ */
+struct sorted_view {
+    char **keys; /* sorted (strcmp) */
+    size_t n;
+    const char *filter;
+    void (*row)(void *ud, size_t i, struct tui_row *r);
+    void *ud;
+};
+
+/* First index with keys[i] >= key (strictly > when after). */
+static size_t sv_lower(const struct sorted_view *v, const char *key, bool after)
+{
+    size_t lo = 0, hi = v->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v->keys[mid], key);
+        if (c < 0 || (after && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool sv_match(const struct sorted_view *v, size_t i, const char *text)
+{
+    return !text[0] || strcasestr(v->keys[i], text) != NULL;
+}
+
+static int sv_fetch(const struct sorted_view *v, enum tui_fetch mode, const char *key,
+                    struct tui_row *rows, int n)
+{
+    int got = 0;
+    if (mode == TUI_BEFORE) {
+        size_t i = key ? sv_lower(v, key, false) : v->n;
+        while (i > 0 && got < n) {
+            i--;
+            if (sv_match(v, i, v->filter))
+                got++;
+        }
+        for (int k = 0; k < got; i++)
+            if (sv_match(v, i, v->filter))
+                v->row(v->ud, i, &rows[k++]);
+        return got;
+    }
+    size_t i = key ? sv_lower(v, key, mode == TUI_AFTER) : 0;
+    for (; i < v->n && got < n; i++)
+        if (sv_match(v, i, v->filter))
+            v->row(v->ud, i, &rows[got++]);
+    return got;
+}
+
+static int sv_search(const struct sorted_view *v, const char *text, const char *from, int dir,
+                     char found[TUI_KEY_MAX])
+{
+    if (dir > 0) {
+        for (size_t i = from ? sv_lower(v, from, true) : 0; i < v->n; i++)
+            if (sv_match(v, i, v->filter) && sv_match(v, i, text)) {
+                snprintf(found, TUI_KEY_MAX, "%s", v->keys[i]);
+                return 1;
+            }
+    } else {
+        for (size_t i = from ? sv_lower(v, from, false) : v->n; i > 0; i--)
+            if (sv_match(v, i - 1, v->filter) && sv_match(v, i - 1, text)) {
+                snprintf(found, TUI_KEY_MAX, "%s", v->keys[i - 1]);
+                return 1;
+            }
+    }
+    return 0;
+}
+
 struct dbsrc {
     struct tui_source src;
     struct console *c;
@@ -537,26 +611,6 @@ struct dbsrc {
     struct dbcache *cache; /* per path, filled when a row is first shown */
     char filter[128];
 };
-
-static bool db_match(const struct dbsrc *d, size_t i, const char *text)
-{
-    return !text[0] || strcasestr(d->paths[i], text) != NULL;
-}
-
-/* First index with paths[i] >= key (strictly > when after). */
-static size_t db_lower(const struct dbsrc *d, const char *key, bool after)
-{
-    size_t lo = 0, hi = d->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(d->paths[mid], key);
-        if (c < 0 || (after && c == 0))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 static void db_fill_cache(struct dbsrc *d, size_t i)
 {
@@ -615,48 +669,28 @@ static void db_row(struct dbsrc *d, size_t i, struct tui_row *r)
         r->elem = k->last_elem;
 }
 
+static void db_row_cb(void *ud, size_t i, struct tui_row *r)
+{
+    db_row(ud, i, r);
+}
+
+static struct sorted_view db_view(struct dbsrc *d)
+{
+    return (struct sorted_view){d->paths, d->n, d->filter, db_row_cb, d};
+}
+
 static int db_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
                     struct tui_row *rows, int n)
 {
-    struct dbsrc *d = s->ud;
-    int got = 0;
-    if (mode == TUI_BEFORE) {
-        size_t i = key ? db_lower(d, key, false) : d->n;
-        while (i > 0 && got < n) {
-            i--;
-            if (db_match(d, i, d->filter))
-                got++;
-        }
-        for (int k = 0; k < got; i++)
-            if (db_match(d, i, d->filter))
-                db_row(d, i, &rows[k++]);
-        return got;
-    }
-    size_t i = key ? db_lower(d, key, mode == TUI_AFTER) : 0;
-    for (; i < d->n && got < n; i++)
-        if (db_match(d, i, d->filter))
-            db_row(d, i, &rows[got++]);
-    return got;
+    struct sorted_view v = db_view(s->ud);
+    return sv_fetch(&v, mode, key, rows, n);
 }
 
 static int db_search(struct tui_source *s, const char *text, const char *from, int dir,
                      char found[TUI_KEY_MAX])
 {
-    struct dbsrc *d = s->ud;
-    if (dir > 0) {
-        for (size_t i = from ? db_lower(d, from, true) : 0; i < d->n; i++)
-            if (db_match(d, i, d->filter) && db_match(d, i, text)) {
-                snprintf(found, TUI_KEY_MAX, "%s", d->paths[i]);
-                return 1;
-            }
-    } else {
-        for (size_t i = from ? db_lower(d, from, false) : d->n; i > 0; i--)
-            if (db_match(d, i - 1, d->filter) && db_match(d, i - 1, text)) {
-                snprintf(found, TUI_KEY_MAX, "%s", d->paths[i - 1]);
-                return 1;
-            }
-    }
-    return 0;
+    struct sorted_view v = db_view(s->ud);
+    return sv_search(&v, text, from, dir, found);
 }
 
 static int db_filter(struct tui_source *s, const char *text)
@@ -1774,25 +1808,6 @@ struct namesrc {
     char filter[128];
 };
 
-static size_t names_lower(const struct namesrc *d, const char *key, bool after)
-{
-    size_t lo = 0, hi = d->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(d->names[mid], key);
-        if (c < 0 || (after && c == 0))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static bool names_match(const struct namesrc *d, size_t i, const char *text)
-{
-    return !text[0] || strcasestr(d->names[i], text) != NULL;
-}
-
 static void names_row(struct namesrc *d, size_t i, struct tui_row *r)
 {
     memset(r, 0, sizeof *r);
@@ -1819,48 +1834,28 @@ static void names_row(struct namesrc *d, size_t i, struct tui_row *r)
     r->elem = pr == 1 ? (d->mark[i] ? TH_OK : TH_TEXT) : TH_ERROR;
 }
 
+static void names_row_cb(void *ud, size_t i, struct tui_row *r)
+{
+    names_row(ud, i, r);
+}
+
+static struct sorted_view names_view(struct namesrc *d)
+{
+    return (struct sorted_view){d->names, d->n, d->filter, names_row_cb, d};
+}
+
 static int names_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
                        struct tui_row *rows, int n)
 {
-    struct namesrc *d = s->ud;
-    int got = 0;
-    if (mode == TUI_BEFORE) {
-        size_t i = key ? names_lower(d, key, false) : d->n;
-        while (i > 0 && got < n) {
-            i--;
-            if (names_match(d, i, d->filter))
-                got++;
-        }
-        for (int k = 0; k < got; i++)
-            if (names_match(d, i, d->filter))
-                names_row(d, i, &rows[k++]);
-        return got;
-    }
-    size_t i = key ? names_lower(d, key, mode == TUI_AFTER) : 0;
-    for (; i < d->n && got < n; i++)
-        if (names_match(d, i, d->filter))
-            names_row(d, i, &rows[got++]);
-    return got;
+    struct sorted_view v = names_view(s->ud);
+    return sv_fetch(&v, mode, key, rows, n);
 }
 
 static int names_search(struct tui_source *s, const char *text, const char *from, int dir,
                         char found[TUI_KEY_MAX])
 {
-    struct namesrc *d = s->ud;
-    if (dir > 0) {
-        for (size_t i = from ? names_lower(d, from, true) : 0; i < d->n; i++)
-            if (names_match(d, i, d->filter) && names_match(d, i, text)) {
-                snprintf(found, TUI_KEY_MAX, "%s", d->names[i]);
-                return 1;
-            }
-    } else {
-        for (size_t i = from ? names_lower(d, from, false) : d->n; i > 0; i--)
-            if (names_match(d, i - 1, d->filter) && names_match(d, i - 1, text)) {
-                snprintf(found, TUI_KEY_MAX, "%s", d->names[i - 1]);
-                return 1;
-            }
-    }
-    return 0;
+    struct sorted_view v = names_view(s->ud);
+    return sv_search(&v, text, from, dir, found);
 }
 
 static int names_filter(struct tui_source *s, const char *text)
@@ -2818,7 +2813,8 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
             return TUI_HANDLED;
         }
         if (action == REC_MARK && r) {
-            size_t i = names_lower(d, r->key, false);
+            struct sorted_view v = names_view(d);
+            size_t i = sv_lower(&v, r->key, false);
             if (i < d->n)
                 d->mark[i] = !d->mark[i];
             tui_list_reload(&c->missing);
