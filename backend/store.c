@@ -2761,40 +2761,57 @@ int store_docs(struct dv_store *st, const char *db_path, const struct store_doc_
     return rc;
 }
 
-int store_doc_nlos(struct dv_store *st, const char *db_path, const char *unid, store_name_fn fn,
-                   void *ud)
+/*
+ * Open the document database db_path read-only and find the note_id of unid. 0 with *h, *abs
+ * (the caller closes and frees them) and *note; -1 with dv_err() ("no document ...") and
+ * nothing left open.
+ */
+static int doc_open_note(struct dv_store *st, const char *db_path, const char *unid, sqlite3 **h,
+                         char **abs, int64_t *note)
 {
-    sqlite3 *h;
-    char *abs;
-    int o = doc_db_open(st, db_path, &h, &abs);
+    int o = doc_db_open(st, db_path, h, abs);
     if (o < 0)
         return -1;
     if (o == 0) {
         dv_seterr("%s: no document %s (not a document database)", db_path, unid);
         return -1;
     }
-    int rc = 0;
-    sqlite3_stmt *s = sq_prep(h, "SELECT 1 FROM notes WHERE unid = ?1", abs);
-    if (!s)
-        rc = -1;
-    else {
+    int rc = -1;
+    sqlite3_stmt *s = sq_prep(*h, "SELECT note_id FROM notes WHERE unid = ?1", *abs);
+    if (s) {
         sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_ROW) {
-            dv_seterr("%s: no document %s", abs, unid);
-            rc = -1;
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            *note = sqlite3_column_int64(s, 0);
+            rc = 0;
+        } else {
+            dv_seterr("%s: no document %s", *abs, unid);
         }
         sqlite3_finalize(s);
     }
-    s = rc == 0 ? sq_prep(h,
-                          "SELECT DISTINCT a.nlo FROM notes n JOIN attachments a ON a.note_id ="
-                          " n.note_id WHERE n.unid = ?1 AND a.nlo IS NOT NULL ORDER BY a.nlo",
-                          abs)
-                : NULL;
-    if (rc == 0 && !s)
-        rc = -1;
+    if (rc != 0) {
+        sqlite3_close(*h);
+        free(*abs);
+    }
+    return rc;
+}
+
+int store_doc_nlos(struct dv_store *st, const char *db_path, const char *unid, store_name_fn fn,
+                   void *ud)
+{
+    sqlite3 *h;
+    char *abs;
+    int64_t note;
+    if (doc_open_note(st, db_path, unid, &h, &abs, &note) != 0)
+        return -1;
+    int rc = -1;
+    sqlite3_stmt *s = sq_prep(h,
+                              "SELECT DISTINCT nlo FROM attachments WHERE note_id = ?1"
+                              " AND nlo IS NOT NULL ORDER BY nlo",
+                              abs);
     if (s) {
-        sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 1, note);
         int r;
+        rc = 0;
         while ((r = sqlite3_step(s)) == SQLITE_ROW)
             if ((rc = fn(ud, col_text(s, 0))) != 0)
                 break;
@@ -2812,40 +2829,18 @@ int store_doc_atts(struct dv_store *st, const char *db_path, const char *unid, s
 {
     sqlite3 *h;
     char *abs;
-    int o = doc_db_open(st, db_path, &h, &abs);
-    if (o < 0)
+    int64_t note;
+    if (doc_open_note(st, db_path, unid, &h, &abs, &note) != 0)
         return -1;
-    if (o == 0) {
-        dv_seterr("%s: no document %s (not a document database)", db_path, unid);
-        return -1;
-    }
-    int rc = 0, found = 0;
-    sqlite3_stmt *s = sq_prep(h, "SELECT note_id FROM notes WHERE unid = ?1", abs);
-    int64_t note = 0;
-    if (!s) {
-        rc = -1;
-    } else {
-        sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-            found = 1;
-            note = sqlite3_column_int64(s, 0);
-        }
-        sqlite3_finalize(s);
-        if (!found) {
-            dv_seterr("%s: no document %s", abs, unid);
-            rc = -1;
-        }
-    }
-    s = rc == 0 ? sq_prep(h,
-                          "SELECT att_id, name, coalesce(size, length(data), 0), nlo FROM"
-                          " attachments WHERE note_id = ?1 ORDER BY att_id",
-                          abs)
-                : NULL;
-    if (rc == 0 && !s)
-        rc = -1;
+    int rc = -1;
+    sqlite3_stmt *s = sq_prep(h,
+                              "SELECT att_id, name, coalesce(size, length(data), 0), nlo FROM"
+                              " attachments WHERE note_id = ?1 ORDER BY att_id",
+                              abs);
     if (s) {
         sqlite3_bind_int64(s, 1, note);
         int r;
+        rc = 0;
         while ((r = sqlite3_step(s)) == SQLITE_ROW) {
             struct store_att_info a = {.att_id = sqlite3_column_int64(s, 0),
                                        .name = col_text(s, 1),
