@@ -224,7 +224,7 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     struct dv_config *cfg = c->cfg;
     const struct dv_status *st = &c->status;
     int y = b.y, ymax = b.y + b.h;
-    char buf[768], a[32], bb[32], age[32];
+    char buf[DV_ERR_MAX + 256], a[32], bb[32], age[32];
     if (c->status_ok && st->store_ok && st->daos.needs_resync) {
         snprintf(buf, sizeof buf, " DAOS index NEEDS_RESYNC (press R to resync): %s ",
                  st->daos.reason[0] ? st->daos.reason : "index out of date");
@@ -2389,7 +2389,9 @@ static struct strv *recover_lines(const struct recover_result *r)
             if (it->subdir)
                 snprintf(sub, sizeof sub, "daos/%04d", it->subdir);
             strv_add(l, dv_asprintf(" %-13s %s  %s%s%s",
-                                    it->status == RECOVER_RECOVERED ? "recovered" : "present",
+                                    it->status == RECOVER_RECOVERED ? "recovered"
+                                    : it->status == RECOVER_PRESENT ? "present"
+                                                                    : "not recovered",
                                     it->name, sub, it->set_id[0] ? "  set " : "", it->set_id));
         }
     }
