@@ -1316,12 +1316,16 @@ static int verify_job(void *p, struct dv_job *job, char *sum, size_t n)
         snprintf(head, sizeof head, "%llu PROBLEMS", (unsigned long long)a->r.problems);
     else
         snprintf(head, sizeof head, "no problems");
+    char held[64] = "";
+    if (a->set_id)
+        snprintf(held, sizeof held, ", %llu from earlier sets", (unsigned long long)a->r.nlos_held);
     snprintf(sum, n,
-             "%s; %llu copies, %llu deltas, %llu test restores, %llu of %llu NLOs "
-             "hashed, %s read",
-             head, (unsigned long long)a->r.copies, (unsigned long long)a->r.deltas,
-             (unsigned long long)a->r.restores, (unsigned long long)a->r.nlos_checked,
-             (unsigned long long)a->r.nlos_listed, b);
+             "%s; %llu NLO(s) checked of %llu (%llu new%s), %llu copies, %llu deltas, %llu test "
+             "restores, %s read",
+             head, (unsigned long long)a->r.nlos_checked,
+             (unsigned long long)(a->r.nlos_listed + a->r.nlos_held),
+             (unsigned long long)a->r.nlos_listed, held, (unsigned long long)a->r.copies,
+             (unsigned long long)a->r.deltas, (unsigned long long)a->r.restores, b);
     return 0;
 }
 
