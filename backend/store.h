@@ -289,7 +289,8 @@ struct store_install {
     const char *src_path;             /* in: the stored bytes (as found in a backup) */
     enum store_install_status status; /* out */
     int subdir;                       /* out: where it is (NEW or PRESENT; 0 when unknown) */
-    char *err; /* out: why it failed (malloc'd; NULL: not processed); store_install_done */
+    char *err; /* out: why it failed (malloc'd; NULL: not processed; in: NULL or from an
+                  earlier call); free with store_install_done */
 };
 
 /*
