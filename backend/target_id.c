@@ -390,8 +390,13 @@ int target_bind_catalog(struct target *t, struct catalog *cat)
     }
     char **ids = NULL;
     size_t n = 0;
-    if (target_sets_scan(t, &ids, &n) != 0)
+    if (target_sets_scan(t, &ids, &n) != 0) {
+        char keep[DV_ERR_MAX];
+        snprintf(keep, sizeof keep, "%s", dv_err());
+        catalog_rollback(cat);
+        dv_seterr("%s", keep);
         return -1;
+    }
     int rc = 0;
     if (nsets == 0 && n > 0) {
         dv_seterr("target %s holds %zu set(s) that catalog %s does not know (a new catalog "
