@@ -72,7 +72,7 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
         dv_seterr("no backup set '%s' (dvault sets lists them)", set_id);
         return -1;
     }
-    if (s.status != CATALOG_SET_COMPLETE) {
+    if (!catalog_set_usable(s.status)) {
         dv_seterr("backup set %s is %s, not complete: choose a complete set", set_id,
                   catalog_set_status_name(s.status));
         return -1;
@@ -91,7 +91,27 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     if (r < 0)
         return -1;
     if (r == 0) {
-        dv_seterr("database '%s' is not in backup set %s", db_path, set_id);
+        struct catalog_set_failure fl;
+        int g = catalog_set_failure_get(cat, set_id, db_path, &fl);
+        if (g < 0)
+            return -1;
+        if (g == 0) {
+            dv_seterr("database '%s' is not in backup set %s", db_path, set_id);
+            return -1;
+        }
+        /* a partial set: name the newest set that does hold a copy */
+        struct catalog_set held;
+        int h = catalog_db_last_set(cat, db_path, true, &held);
+        if (h < 0)
+            return -1;
+        char alt[128];
+        if (h == 1)
+            snprintf(alt, sizeof alt, "the newest set holding it is %s", held.id);
+        else
+            snprintf(alt, sizeof alt, "no set holds a copy of it");
+        dv_seterr("database '%s' is not in backup set %s: the set is %s, that database could not "
+                  "be copied (%s); %s",
+                  db_path, set_id, catalog_set_status_name(s.status), fl.reason, alt);
         return -1;
     }
     if (!dv_path_is_safe_rel(f.path)) {
