@@ -184,7 +184,7 @@ static void add_set(struct catalog *c, const char *id, enum catalog_set_status s
     assert_int_equal(catalog_set_file_add(c, &f), 0);
 }
 
-/* Version 4: partial sets and the databases a set failed, and the migration from 3 (the sets
+/* Version 5: partial sets and the databases a set failed, and the migration from 4 (the sets
  * table rebuilt without touching set_files). */
 static void test_partial_sets(void **state)
 {
@@ -234,13 +234,13 @@ static void test_partial_sets(void **state)
     assert_int_equal(catalog_set_delete(f->c, "20261122-000003"), 0);
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM set_failures"), 2);
 
-    /* back to a version 3 file (the old CHECK, no set_failures), then open: migrated, every
+    /* back to a version 4 file (the old CHECK, no set_failures), then open: migrated, every
        row kept, set_files too (dropping the old sets table must not cascade) */
     catalog_close(f->c);
     f->c = NULL;
     sql_exec(f->path,
              "UPDATE sets SET status = 'complete' WHERE status = 'partial';"
-             "CREATE TABLE sets_v3 (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,"
+             "CREATE TABLE sets_v4 (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,"
              " kind TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),"
              " started INTEGER NOT NULL, ended INTEGER,"
              " status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),"
@@ -250,9 +250,9 @@ static void test_partial_sets(void **state)
              " deltas_kept INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
              " checkpoint TEXT, origin TEXT, message TEXT, pruning INTEGER,"
              " pages_total INTEGER NOT NULL DEFAULT 0, pages_stored INTEGER NOT NULL DEFAULT 0);"
-             "INSERT INTO sets_v3 SELECT * FROM sets; DROP TABLE sets;"
-             "ALTER TABLE sets_v3 RENAME TO sets; DROP TABLE set_failures;"
-             "PRAGMA user_version = 3;");
+             "INSERT INTO sets_v4 SELECT * FROM sets; DROP TABLE sets;"
+             "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
+             "PRAGMA user_version = 4;");
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM set_files"), 2);
     f->c = catalog_open(f->path);
     if (!f->c)
