@@ -317,7 +317,7 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     catalog_set_file_done(&f);
     if (g <= 0) {
         if (g == 0)
-            dv_seterr("database '%s' is not in backup set %s", rel, o->set_id);
+            restore_not_in_set(cat, o->set_id, rel);
         goto out;
     }
     if (!(st = store_open(cfg)))
