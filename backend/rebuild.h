@@ -39,6 +39,9 @@ struct rebuild_result {
     uint64_t nlos;            /* pool objects recorded from the sets' lists */
     uint64_t nlos_missing;    /* listed, but the pool file is missing: not recorded */
     uint64_t orphans;         /* pool files no list names: recorded with first_set 0 */
+    uint64_t problems;        /* skipped set directories and unread NLO lists of sets that may hold
+                                 what is needed: recorded in the catalog (meta TARGET_META_RESYNC*),
+                                 prune refuses while there are any (verify names them) */
 };
 
 /*

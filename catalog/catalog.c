@@ -276,6 +276,8 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(META_GET, "SELECT value FROM meta WHERE key = ?1")                                           \
     X(META_SET, "INSERT INTO meta (key, value) VALUES (?1, ?2) "                                   \
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")                          \
+    X(META_PREFIX, "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 "            \
+                   "ORDER BY key")                                                                 \
     X(SET_COUNT, "SELECT count(*) FROM sets")
 
 #define X_ENUM(name, sql) ST_##name,
@@ -696,8 +698,15 @@ int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind 
         db_err(c, "read set sequence");
         goto out;
     }
-    next = sqlite3_column_int64(s, 0) + 1;
+    int64_t top = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
+    if (top < 0 || top >= CATALOG_SEQ_MAX) { /* never past 2^53 - 1: no overflow, no clash */
+        dv_seterr("catalog %s: the newest set has seq %lld, the most a set may have is %lld: "
+                  "the catalog is damaged (`dvault resync catalog` rebuilds it)",
+                  c->path, (long long)top, (long long)CATALOG_SEQ_MAX);
+        goto out;
+    }
+    next = top + 1;
     if (!(s = stmt(c, ST_SET_INSERT)))
         goto out;
     bind_text(s, 1, id);
@@ -1906,6 +1915,30 @@ int catalog_meta_set(struct catalog *c, const char *key, const char *value)
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
     return step_done(c, s, "write meta");
+}
+
+int catalog_meta_each(struct catalog *c, const char *prefix, catalog_meta_fn fn, void *ud,
+                      size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, ST_META_PREFIX);
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
+    size_t k = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        k++;
+        const char *key = (const char *)sqlite3_column_text(s, 0);
+        const char *value = (const char *)sqlite3_column_text(s, 1);
+        if (fn && (ret = fn(ud, key ? key : "", value ? value : "")) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (ret == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_err(c, "read meta");
+    if (n)
+        *n = k;
+    return ret;
 }
 
 int catalog_set_count(struct catalog *c, int64_t *n)

@@ -94,6 +94,10 @@ struct catalog_set {
 const char *catalog_set_kind_name(enum catalog_set_kind k);     /* "full" | "incremental" */
 const char *catalog_set_status_name(enum catalog_set_status s); /* "running" | ... */
 
+/* The largest seq a set may have (2^53 - 1: what every JSON reader holds exactly; manifests
+ * are range-checked to it too, so max(seq) + 1 never overflows). */
+#define CATALOG_SEQ_MAX ((int64_t)9007199254740991)
+
 /*
  * Record a new running set with the next seq (max + 1). origin may be NULL. *seq gets the
  * seq (may be NULL). Returns 0, 1 when the id is taken (nothing written: set ids are unique
@@ -370,6 +374,14 @@ int catalog_set_dependents(struct catalog *c, const char *set_id, char (**ids)[3
 int catalog_meta_get(struct catalog *c, const char *key, char *out, size_t n);
 /* Insert or replace key = value. 0 or -1. */
 int catalog_meta_set(struct catalog *c, const char *key, const char *value);
+/*
+ * Every row whose key starts with prefix, in key order: fn(ud, key, value) (fn may be NULL:
+ * only count); fn returning non-zero stops (that value is returned). *n (may be NULL) gets
+ * how many rows were seen. 0, -1, or fn's value.
+ */
+typedef int (*catalog_meta_fn)(void *ud, const char *key, const char *value);
+int catalog_meta_each(struct catalog *c, const char *prefix, catalog_meta_fn fn, void *ud,
+                      size_t *n);
 /* Number of sets recorded, whatever their status. 0 or -1. */
 int catalog_set_count(struct catalog *c, int64_t *n);
 

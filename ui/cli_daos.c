@@ -126,6 +126,11 @@ static int resync_catalog(struct dv_config *cfg)
                "%llu copies with unreadable references (see above; dvault verify)\n",
                (unsigned long long)r.skipped, r.skipped == 1 ? "y" : "ies",
                (unsigned long long)r.nlos_missing, (unsigned long long)r.refs_unreadable);
+    if (r.problems)
+        printf("warning: %llu thing(s) on the target could not be recorded (a damaged manifest "
+               "or NLO list: see above): prune refuses until they are repaired or removed and "
+               "the catalog is resynced; dvault verify names them\n",
+               (unsigned long long)r.problems);
     return 0;
 }
 
