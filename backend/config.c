@@ -351,6 +351,42 @@ static int check_paths(struct loader *l)
     return rc;
 }
 
+int dv_yaml_depth_check(FILE *f, const char *path, int max)
+{
+    /* libyaml's scanner looks at every open flow level for each token it reads (its simple
+     * keys): a file of 200,000 '[' took minutes. The events are read only until the nesting
+     * passes max, so that such a file stops after a few dozen tokens. */
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    int depth = 0, rc = 0;
+    for (;;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&p, &e))
+            break; /* a syntax error: the loader that follows reports it */
+        yaml_event_type_t t = e.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > max) {
+                dv_seterr("%s:%zu:%zu: nested deeper than %d levels", path, e.start_mark.line + 1,
+                          e.start_mark.column + 1, max);
+                rc = -1;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&e);
+        if (rc != 0 || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&p);
+    if (rc == 0 && fseek(f, 0, SEEK_SET) != 0) {
+        dv_seterr("%s:1:1: cannot read: %s", path, strerror(errno));
+        rc = -1;
+    }
+    clearerr(f);
+    return rc;
+}
+
 int dv_config_load(const char *path, struct dv_config *cfg)
 {
     char *dir = dv_dirname(path);
@@ -361,6 +397,10 @@ int dv_config_load(const char *path, struct dv_config *cfg)
     FILE *f = fopen(path, "rb");
     if (!f) {
         dv_seterr("%s:1:1: cannot read configuration: %s", path, strerror(errno));
+        return -1;
+    }
+    if (dv_yaml_depth_check(f, path, DV_YAML_DEPTH_MAX) != 0) {
+        fclose(f);
         return -1;
     }
     yaml_parser_t parser;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum dv_delta_mode { DV_DELTA_APPLY = 0, DV_DELTA_KEEP = 1 };
 
@@ -57,5 +58,15 @@ void dv_config_defaults(struct dv_config *cfg, const char *base_dir);
 int dv_config_load(const char *path, struct dv_config *cfg);
 
 void dv_config_done(struct dv_config *cfg);
+
+/*
+ * YAML files (the configuration, themes) may nest at most DV_YAML_DEPTH_MAX levels. Reads the
+ * events of f only until the nesting goes deeper (libyaml's scanner is quadratic in the
+ * nesting: a 200 KB file of '[' took minutes), then rewinds f. 0, or -1 with dv_err() =
+ * "PATH:LINE:COL: nested deeper than N levels" (the first too deep collection). A syntax error
+ * is left to the loader that follows.
+ */
+#define DV_YAML_DEPTH_MAX 32
+int dv_yaml_depth_check(FILE *f, const char *path, int max);
 
 #endif

@@ -398,9 +398,49 @@ void recover_names_free(char **names, size_t n)
     free(names);
 }
 
-static int name_cmp(const void *a, const void *b)
+/* name, then position: equal names sort by where they stand in the file */
+struct name_at {
+    const char *name;
+    size_t i;
+};
+
+static int name_at_cmp(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const struct name_at *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Why line p (l bytes) is not an NLO name, into why; never quotes it (the "list" may be any
+ * file the operator, or a link, pointed at: /etc/shadow must not be echoed). */
+static bool list_name(const char *p, size_t l, char item[STORE_NLO_NAME_LEN + 1], char *why,
+                      size_t n)
+{
+    if (memchr(p, '/', l) || (l >= 2 && p[0] == '.' && p[1] == '.')) {
+        snprintf(why, n, "a path, not an NLO name (%zu characters)", l);
+        return false;
+    }
+    if (l != STORE_NLO_NAME_LEN && l != STORE_NLO_NAME_LEN - 4) {
+        snprintf(why, n,
+                 "not an NLO name (%zu characters, expected %d hex digits, \".nlo\" optional)", l,
+                 STORE_NLO_NAME_LEN - 4);
+        return false;
+    }
+    memcpy(item, p, l);
+    item[l] = '\0';
+    if (l == STORE_NLO_NAME_LEN - 4)
+        strcat(item, ".nlo");
+    for (size_t i = 0; i < STORE_NLO_NAME_LEN - 4; i++)
+        if (!((item[i] >= '0' && item[i] <= '9') || (item[i] >= 'a' && item[i] <= 'f'))) {
+            snprintf(why, n, "not an NLO name (character %zu is not a lower-case hex digit)",
+                     i + 1);
+            return false;
+        }
+    if (!store_nlo_name_valid(item)) {
+        snprintf(why, n, "not an NLO name (it must end in \".nlo\")");
+        return false;
+    }
+    return true;
 }
 
 int recover_list_read(const char *path, char ***names, size_t *n)
@@ -409,7 +449,8 @@ int recover_list_read(const char *path, char ***names, size_t *n)
     *n = 0;
     char *buf;
     size_t len;
-    if (dv_read_file(path, &buf, &len) != 0)
+    /* a regular file of bounded size: a link to /dev/zero or a FIFO is refused at once */
+    if (dv_read_file_capped(path, RECOVER_LIST_MAX, &buf, &len) != 0)
         return -1;
     char **v = NULL;
     size_t k = 0, cap = 0;
@@ -435,34 +476,17 @@ int recover_list_read(const char *path, char ***names, size_t *n)
             rc = -1;
             break;
         }
-        char item[STORE_NLO_NAME_LEN + 1];
-        if (memchr(p, '/', l) || (l >= 2 && p[0] == '.' && p[1] == '.')) {
-            dv_seterr("%s:%zu: '%.*s' is a path, not an NLO name", path, line,
-                      (int)(l > 100 ? 100 : l), p);
+        char item[STORE_NLO_NAME_LEN + 1], why[128];
+        if (!list_name(p, l, item, why, sizeof why)) {
+            dv_seterr("%s:%zu: %s", path, line, why);
             rc = -1;
-        } else if (l != STORE_NLO_NAME_LEN && l != STORE_NLO_NAME_LEN - 4) {
-            dv_seterr("%s:%zu: '%.*s' is not an NLO name (%zu characters, expected %d hex digits"
-                      " + \".nlo\")",
-                      path, line, (int)(l > 100 ? 100 : l), p, l, STORE_NLO_NAME_LEN - 4);
-            rc = -1;
-        } else {
-            memcpy(item, p, l);
-            item[l] = '\0';
-            if (l == STORE_NLO_NAME_LEN - 4)
-                strcat(item, ".nlo");
-            if (!store_nlo_name_valid(item)) {
-                dv_seterr("%s:%zu: '%s' is not an NLO name (80 lower-case hex digits + \".nlo\")",
-                          path, line, item);
-                rc = -1;
-            }
+            break;
         }
-        if (rc == 0) {
-            if (k == cap) {
-                cap = cap ? cap * 2 : 64;
-                v = dv_realloc(v, cap * sizeof *v);
-            }
-            v[k++] = dv_strdup(item);
+        if (k == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = dv_realloc(v, cap * sizeof *v);
         }
+        v[k++] = dv_strdup(item);
         p = next;
     }
     free(buf);
@@ -470,28 +494,31 @@ int recover_list_read(const char *path, char ***names, size_t *n)
         recover_names_free(v, k);
         return -1;
     }
-    /* drop duplicates, keep file order */
+    /* drop duplicates, keep file order: sorted once (n log n), the first of each run kept */
     if (k > 1) {
-        char **sorted = dv_malloc(k * sizeof *sorted);
-        memcpy(sorted, v, k * sizeof *sorted);
-        qsort(sorted, k, sizeof *sorted, name_cmp);
-        bool dup = false;
-        for (size_t i = 1; i < k && !dup; i++)
-            dup = strcmp(sorted[i - 1], sorted[i]) == 0;
-        free(sorted);
-        if (dup) {
+        struct name_at *s = dv_malloc(k * sizeof *s);
+        for (size_t i = 0; i < k; i++)
+            s[i] = (struct name_at){v[i], i};
+        qsort(s, k, sizeof *s, name_at_cmp);
+        bool *drop = dv_calloc(k, sizeof *drop);
+        size_t ndrop = 0;
+        for (size_t i = 1; i < k; i++)
+            if (strcmp(s[i - 1].name, s[i].name) == 0) {
+                drop[s[i].i] = true;
+                ndrop++;
+            }
+        free(s);
+        if (ndrop) {
             size_t m = 0;
             for (size_t i = 0; i < k; i++) {
-                bool seen = false;
-                for (size_t j = 0; j < m && !seen; j++)
-                    seen = strcmp(v[j], v[i]) == 0;
-                if (seen)
+                if (drop[i])
                     free(v[i]);
                 else
                     v[m++] = v[i];
             }
             k = m;
         }
+        free(drop);
     }
     *names = v;
     *n = k;

@@ -67,12 +67,17 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
 
 /* ---- recover NLOs from the pool --------------------------------------------------------- */
 
+#define RECOVER_LIST_MAX (64u << 20) /* bytes: a list file is read whole, never more */
 /*
  * Read a list file of NLO names: one a line, blank lines and lines starting with '#' (after
  * optional blanks) ignored, surrounding blanks trimmed, a name may be given without ".nlo".
- * Anything else (path-like names, wrong length, non-hex, upper case) fails the whole file with
- * "FILE:LINE: message". Duplicates are dropped. *names (malloc'd array of malloc'd strings,
- * full "<80 hex>.nlo" names, in file order) is freed with recover_names_free. 0 or -1.
+ * The file must be a regular file (a link to one is followed: the operator named it) of at
+ * most RECOVER_LIST_MAX bytes; a FIFO, a device or a bigger file is refused unread. Anything
+ * else (path-like names, wrong length, non-hex, upper case) fails the whole file with
+ * "FILE:LINE: message"; the message never quotes the line (the file may be a secret), it says
+ * what is wrong ("not an NLO name (40 characters, ...)"). Duplicates are dropped (sorted once:
+ * n log n). *names (malloc'd array of malloc'd strings, full "<80 hex>.nlo" names, in file
+ * order, first occurrence kept) is freed with recover_names_free. 0 or -1.
  */
 int recover_list_read(const char *path, char ***names, size_t *n);
 void recover_names_free(char **names, size_t n);

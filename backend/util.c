@@ -390,6 +390,59 @@ fail:
     return -1;
 }
 
+int dv_read_file_capped(const char *path, size_t cap, char **buf, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        dv_syserr("open %s", path);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        dv_syserr("stat %s", path);
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        dv_seterr("%s is not a regular file (%s): refused", path,
+                  S_ISFIFO(st.st_mode)   ? "a FIFO"
+                  : S_ISCHR(st.st_mode)  ? "a character device"
+                  : S_ISBLK(st.st_mode)  ? "a block device"
+                  : S_ISDIR(st.st_mode)  ? "a directory"
+                  : S_ISSOCK(st.st_mode) ? "a socket"
+                                         : "not a file");
+        close(fd);
+        return -1;
+    }
+    if ((uint64_t)st.st_size > cap) {
+        dv_seterr("%s: %lld bytes, more than the %zu it may hold: refused", path,
+                  (long long)st.st_size, cap);
+        close(fd);
+        return -1;
+    }
+    size_t want = (size_t)st.st_size + 1;
+    char *b = dv_malloc(want + 1);
+    ssize_t n = dv_pread_full(fd, b, want, 0);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        errno = e;
+        dv_syserr("read %s", path);
+        free(b);
+        return -1;
+    }
+    if ((size_t)n > (size_t)st.st_size) {
+        dv_seterr("%s changed while read: refused", path);
+        free(b);
+        return -1;
+    }
+    b[n] = '\0';
+    *buf = b;
+    if (len)
+        *len = (size_t)n;
+    return 0;
+}
+
 int dv_read_file(const char *path, char **buf, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

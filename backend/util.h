@@ -66,6 +66,12 @@ int dv_fsync_parent(const char *path);
 int dv_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 /* Read a whole file (malloc'd, NUL-terminated for convenience; *len excludes the NUL). */
 int dv_read_file(const char *path, char **buf, size_t *len);
+/*
+ * Read a whole file an operator named (links followed), refusing anything but a regular file
+ * (opened O_NONBLOCK: a FIFO is never waited on; /dev/zero is never read) and anything bigger
+ * than cap bytes. For files beneath a root use fsb_read_capped. 0 or -1 with dv_err().
+ */
+int dv_read_file_capped(const char *path, size_t cap, char **buf, size_t *len);
 /* write()/pwrite() every byte, retrying on EINTR and short writes. */
 int dv_write_all(int fd, const void *buf, size_t len);
 int dv_pwrite_all(int fd, const void *buf, size_t len, off_t off);

@@ -21,6 +21,8 @@
 #include "target.h"
 #include "util.h"
 
+#include "bounded.h"
+
 struct fx {
     char dir[64];
     struct dv_config cfg;
@@ -228,15 +230,15 @@ static void test_list_parse(void **state)
         const char *line;
         const char *msg;
     } bad[] = {
-        {"../x", "'../x' is a path"},
-        {"/etc/passwd", "'/etc/passwd' is a path"},
-        {"abc.nlo", "is not an NLO name"},
+        {"../x", "a path, not an NLO name (4 characters)"},
+        {"/etc/passwd", "a path, not an NLO name (11 characters)"},
+        {"abc.nlo", "not an NLO name (7 characters, expected 80 hex digits"},
         {"zz3f5216fada273210f5fd82d1253eeead37615e91c6b9daf34a9b220d5d6670000000000001110.nlo",
-         "is not an NLO name"},
+         "not an NLO name (83 characters, expected 80 hex digits"},
         {"08A3F5216FADA273210F5FD82D1253EEEAD37615E91C6B9DAF34A9B220D5D6670000000000001110.nlo",
-         "is not an NLO name"},
+         "not an NLO name (character 3 is not a lower-case hex digit)"},
         {"08a3f5216fada273210f5fd82d1253eeead37615e91c6b9daf34a9b220d5d6670000000000001110.nl_",
-         "is not an NLO name"},
+         "not an NLO name (it must end in \".nlo\")"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         text = dv_asprintf("# c\n%s\n%s\n", f->nlo[0], bad[i].line);
@@ -525,11 +527,107 @@ static void test_install_many(void **state)
     }
 }
 
+/* Findings 10 and 12: a list file that is a link to /dev/zero or a FIFO is refused at once
+ * (not "out of memory", not a hang); one that is a secret (a link to /etc/shadow, say) gets an
+ * error that says what is wrong with its line without quoting any of it; a list bigger than
+ * RECOVER_LIST_MAX is refused unread. */
+static void test_list_hostile(void **state)
+{
+    struct fx *f = *state;
+    char **names = NULL;
+    size_t n = 0;
+    char *zero = dv_path_join(f->dir, "zero.txt");
+    assert_int_equal(symlink("/dev/zero", zero), 0);
+    assert_int_equal(recover_list_read(zero, &names, &n), -1);
+    assert_non_null(strstr(dv_err(), "is not a regular file (a character device): refused"));
+    char *fifo = dv_path_join(f->dir, "fifo.txt");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(recover_list_read(fifo, &names, &n), -1);
+    assert_non_null(strstr(dv_err(), "is not a regular file (a FIFO): refused"));
+    char *secret = dv_path_join(f->dir, "shadow");
+    write_text(secret, "root:$y$j9T$S3cr3tSaltS3cr3tHash0123456789:19000:0:99999:7:::\n"
+                       "daemon:*:19000:0:99999:7:::\n");
+    char *via = dv_path_join(f->dir, "list-link.txt");
+    assert_int_equal(symlink(secret, via), 0);
+    assert_int_equal(recover_list_read(via, &names, &n), -1);
+    char *want = dv_asprintf(
+        "%s:1: not an NLO name (61 characters, expected 80 hex digits, \".nlo\" optional)", via);
+    assert_string_equal(dv_err(), want);
+    free(want);
+    assert_null(strstr(dv_err(), "root"));
+    assert_null(strstr(dv_err(), "S3cr3t"));
+    char *big = dv_path_join(f->dir, "big.txt");
+    FILE *fp = fopen(big, "w");
+    assert_non_null(fp);
+    assert_int_equal(ftruncate(fileno(fp), (off_t)RECOVER_LIST_MAX + 1), 0);
+    fclose(fp);
+    assert_int_equal(recover_list_read(big, &names, &n), -1);
+    assert_non_null(strstr(dv_err(), "more than the"));
+    free(big);
+    free(via);
+    free(secret);
+    free(fifo);
+    free(zero);
+}
+
+struct dedup_job {
+    const char *path;
+    const char *first, *last;
+};
+
+static int dedup_expect(void *arg)
+{
+    struct dedup_job *j = arg;
+    char **names = NULL;
+    size_t n = 0;
+    if (recover_list_read(j->path, &names, &n) != 0) {
+        fprintf(stderr, "%s\n", dv_err());
+        return 1;
+    }
+    int rc =
+        n == 80000 && strcmp(names[0], j->first) == 0 && strcmp(names[n - 1], j->last) == 0 ? 0 : 1;
+    if (rc)
+        fprintf(stderr, "%zu names\n", n);
+    recover_names_free(names, n);
+    return rc;
+}
+
+/* Finding 11: 80,000 names with one duplicate (the old quadratic removal took 26 s) come out
+ * as 80,000 in file order, within a CPU limit the old code ran far past. */
+static void test_list_dedup_scales(void **state)
+{
+    struct fx *f = *state;
+    char *p = dv_path_join(f->dir, "many.txt");
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    char first[STORE_NLO_NAME_LEN + 1], last[STORE_NLO_NAME_LEN + 1];
+    for (int i = 0; i < 80000; i++) {
+        char hex[65];
+        char seed[16];
+        snprintf(seed, sizeof seed, "%d", i);
+        dv_sha256_hex(seed, strlen(seed), hex);
+        char name[STORE_NLO_NAME_LEN + 1];
+        snprintf(name, sizeof name, "%s%016x.nlo", hex, i);
+        if (i == 0)
+            memcpy(first, name, sizeof first);
+        memcpy(last, name, sizeof last);
+        fprintf(fp, "%s\n", name);
+        if (i == 40000)
+            fprintf(fp, "%s\n", first); /* the duplicate */
+    }
+    fclose(fp);
+    struct dedup_job j = {p, first, last};
+    run_bounded("80,000 names, one twice", dedup_expect, &j, 5, 0);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restore_new_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_parse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_dedup_scales, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_sha_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unrecoverable_docs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doc_copy, setup, teardown),
