@@ -45,12 +45,17 @@ struct rebuild_result {
 };
 
 /*
- * Rebuild cfg's catalog from cfg's target, under the target lock. Problems with one set
- * (unreadable manifest, failed set without manifest, duplicate seq) are logged as job events
- * and counted in r->skipped; a copy whose references cannot be read is recorded without them
- * (logged, counted in r->refs_unreadable: `dvault verify` names the damage). The rebuild goes
- * on. Returns 0, or -1 with dv_err() (target busy, cannot create the new catalog, I/O error,
- * cancelled); on failure the existing catalog is left in place, untouched.
+ * Rebuild cfg's catalog from cfg's target, under the target lock. Everything is read beneath
+ * the target without following links (fsb.h): manifests and deltas-moved.tsv capped, NLO lists
+ * line by line, copies (db/) never through a link. Problems with one set (unreadable manifest,
+ * failed set without manifest, duplicate seq) are logged as job events and counted in
+ * r->skipped; for complete and partial set directories (and unread NLO lists) they are also
+ * recorded in the new catalog (meta TARGET_META_RESYNC*, r->problems): prune refuses while
+ * they exist, verify names them. A deltas-moved.tsv location is taken only under the
+ * moved-delta rule (target_delta_moved_check); a copy whose references cannot be read is recorded
+ * without them (logged, counted in r->refs_unreadable: `dvault verify` names the damage). The
+ * rebuild goes on. Returns 0, or -1 with dv_err() (target busy, cannot create the new catalog, I/O
+ * error, cancelled); on failure the existing catalog is left in place, untouched.
  */
 int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebuild_result *r);
 

@@ -36,6 +36,10 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
         prune_result_done(&r);
         return 0;
     }
+    if (r.unrecorded) { /* refused before deciding anything: nothing to list */
+        prune_result_done(&r);
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    }
     const char *verb = o.dry_run ? "would remove" : "removed";
     printf("retention: keep_sets %ld, keep_days %ld%s\n", cfg->backup.keep_sets,
            cfg->backup.keep_days, o.dry_run ? " (dry run: nothing changed)" : "");

@@ -41,6 +41,7 @@ done
 
 # a live server under write load, a hot backup with kept deltas
 "$DVLOAD" -c "$T/c.yaml" init --databases 3 --docs 20 --seed 3 >/dev/null
+"$DVAULT" -c "$T/c.yaml" target init >/dev/null # targets are made, never created on the fly
 "$DVLOAD" -c "$T/c.yaml" run --seconds 60 --writers 3 --seed 4 >/dev/null 2>&1 &
 LOADPID=$!
 for i in $(seq 1 50); do # wait until a WAL has committed frames
@@ -79,6 +80,7 @@ server: { data_dir: data, key_file: server.key }
 backup: { target: backup }
 catalog: catalog.db
 YAML
+"$DVAULT" -c "$T/small/c.yaml" target init >/dev/null 2>&1 || true
 python3 - "$T/small/data/s.nsf" "$DVAULT" "$T/small/c.yaml" <<'PY' || true
 import sqlite3, subprocess, sys
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
