@@ -17,9 +17,11 @@
  *
  * Not detected: a rollback-journal connection idle between transactions (it holds no lock;
  * server databases are WAL by contract), and a process that opens the database after the
- * test. The second is closed by dbuse_fence: while it is held, any SQLite connection that
- * tries to read or write the database waits (SQLITE_BUSY), so nothing can start using it
- * between the last check and the replacement.
+ * test. The second is narrowed by dbuse_fence: while it is held, any SQLite connection that
+ * tries to read or write the database waits (SQLITE_BUSY), so no transaction starts between
+ * the last check and the replacement. A process that open()ed the old file inside the fence
+ * still holds that (then unlinked) file afterwards: SQLite does not notice a rename in WAL
+ * mode. Stopping the server's use of a database before replacing it remains the rule.
  *
  * The caller must not have the database open through SQLite itself: the test opens and
  * closes descriptors of the file, and a close() drops every POSIX lock the process holds on

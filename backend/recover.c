@@ -445,6 +445,16 @@ int recover_into_check(const struct dv_config *cfg, const char *db_path, const c
                   into);
         goto out;
     }
+    /* the database being restored, by name (it may not exist any more) */
+    if (db_path && (live = dbglob_resolve(cfg, db_path, &rel)) != NULL) {
+        char lb[PATH_MAX];
+        char *lp = dv_dirname(live);
+        if (realpath(lp, lb))
+            canon_live = dv_asprintf("%s/%s", strcmp(lb, "/") == 0 ? "" : lb,
+                                     strrchr(live, '/') ? strrchr(live, '/') + 1 : live);
+        free(lp);
+    }
+    ii->is_source = canon_live && strcmp(canon_live, ii->path) == 0;
     /* what is there now */
     if (lstat(ii->path, &sb) != 0) {
         ii->kind = RECOVER_INTO_NEW;
@@ -463,16 +473,8 @@ int recover_into_check(const struct dv_config *cfg, const char *db_path, const c
         dv_seterr("%s is not a regular file: refused", ii->path);
         goto out;
     }
-    if (db_path && (live = dbglob_resolve(cfg, db_path, &rel)) != NULL) {
-        char lb[PATH_MAX];
-        char *lp = dv_dirname(live);
-        if (realpath(lp, lb))
-            canon_live = dv_asprintf("%s/%s", strcmp(lb, "/") == 0 ? "" : lb,
-                                     strrchr(live, '/') ? strrchr(live, '/') + 1 : live);
-        free(lp);
-    }
     file_info(ii->path, ii);
-    if (canon_live && strcmp(canon_live, ii->path) == 0)
+    if (ii->is_source)
         ii->kind = RECOVER_INTO_LIVE_SELF;
     else if (ii->origin_replica_id[0])
         ii->kind = RECOVER_INTO_RESTORED;
@@ -552,7 +554,7 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
         goto out;
     snprintf(r->into, sizeof r->into, "%s", ii.path);
     const char *name = ii.rel[0] ? ii.rel : ii.path;
-    bool is_live = ii.kind == RECOVER_INTO_LIVE_SELF;
+    bool is_live = ii.is_source; /* also when the live file is gone: still its name */
     bool exists = ii.kind != RECOVER_INTO_NEW;
     if (is_live && !o->replace_live) {
         dv_seterr("%s is the live database %s: restore into a new name, or --replace-live to"

@@ -65,6 +65,7 @@ struct recover_into_info {
     char rel[1024];  /* relative to data_dir when below it, else "" */
     bool below_data; /* below data_dir */
     enum recover_into_kind kind;
+    bool is_source;             /* into names the database being restored (existing or not) */
     char replica_id[40];        /* of an existing file ("" none) */
     char origin[1024];          /* RESTORED: restored_from (the database it is a copy of) */
     char origin_set[32];        /* ... restored_from_set */

@@ -1021,7 +1021,7 @@ static char *ask_into(struct console *c, struct tui *t, const char *db, const ch
         return NULL;
     }
     const char *name = ii.rel[0] ? ii.rel : ii.path;
-    switch (ii.kind) {
+    switch (ii.is_source ? RECOVER_INTO_LIVE_SELF : ii.kind) {
     case RECOVER_INTO_NEW:
         return into;
     case RECOVER_INTO_LIVE_SELF:

@@ -581,6 +581,19 @@ static void test_into_check(void **state)
     x = dv_path_join(f->cfg.server.daos_dir, "daoscat.db");
     assert_true(restore_integrity_check(x) == 0);
     free(x);
+    /* a live database whose file is gone is still that database's name: --replace-live */
+    char *b = data(f, "mail/b.nsf"), *away = data(f, "b.away");
+    assert_int_equal(rename(b, away), 0);
+    o = (struct restore_opts){.set_id = f->set_id, .db_path = "mail/b.nsf", .into = "mail/b.nsf"};
+    assert_int_equal(recover_restore(&f->cfg, &o, NULL, &r), -1);
+    assert_non_null(strstr(dv_err(), "--replace-live"));
+    o.replace_live = true;
+    if (recover_restore(&f->cfg, &o, NULL, &r) != 0)
+        fail_msg("--replace-live of a lost database: %s", dv_err());
+    assert_true(r.live);
+    assert_false(r.replaced);
+    free(b);
+    free(away);
 }
 
 /* A live database another process has open is not replaced (--force, --replace-live); the
