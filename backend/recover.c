@@ -638,7 +638,7 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
         goto out;
     dv_crashpoint("restore.after_rename");           /* tests: in place, before the bookkeeping */
     if (exists && (rootfd = fsb_open(root)) != NULL) /* the old file's: WAL empty (checked) */
-        unlink_sidecars_beneath(rootfd, ii.path + strlen(root) + 1);
+        unlink_sidecars_beneath(rootfd, ii.path + (strcmp(root, "/") == 0 ? 1 : strlen(root) + 1));
     dbuse_unfence(rc_ctx.fence);
     rc_ctx.fence = NULL;
     r->pitr_transactions = pp.r.transactions;

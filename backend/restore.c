@@ -197,7 +197,7 @@ int restore_materialize_steps(struct catalog *cat, struct target *t, const char 
     struct stat st;
     /* where the result goes: beneath root, never through a link (fsb.h) */
     rootdir = steps->root ? dv_strdup(steps->root) : dv_dirname(out_path);
-    size_t rl = strlen(rootdir);
+    size_t rl = strcmp(rootdir, "/") == 0 ? 0 : strlen(rootdir);
     if (strncmp(out_path, rootdir, rl) != 0 || out_path[rl] != '/' ||
         !dv_path_is_safe_rel(out_path + rl + 1)) {
         dv_seterr("%s is not below %s", out_path, rootdir);
