@@ -44,7 +44,7 @@ struct ctx {
  * Something on the target that this catalog cannot describe and that may hold what a set
  * needs (a set directory skipped, an NLO list not read): recorded in the new catalog's meta
  * (key TARGET_META_RESYNC<dir>/<what>) so that prune refuses and verify names it until a
- * resync that can record it (docs/operations.md, "Rebuilding the catalog").
+ * resync that can record it (docs/operations.md, "Retention and prune", "Catalog rebuild").
  */
 static void problem(struct ctx *c, const char *dir, const char *what, const char *why)
 {

@@ -167,7 +167,7 @@ void target_ids_free(char **ids, size_t n);
 
 /*
  * May loc be used (and removed by prune) as a kept delta of a set, living outside the set?
- * The rule (docs/operations.md, "Moved deltas"): loc is an absolute path in normal form (no
+ * The rule (docs/operations.md, "Retention and prune"): loc is an absolute path in normal form (no
  * ".", "..", "//") ending in ".delta"; it is not inside the target, data_dir or daos_dir
  * (compared as canonical paths); no symbolic link is anywhere on its way (resolved from "/"
  * with RESOLVE_NO_SYMLINKS); it is a regular file; and, with sha256 not NULL, its content
