@@ -645,11 +645,12 @@ static int reconcile_finished(struct ctx *c, int *n)
             if (s->status != CATALOG_SET_RUNNING)
                 continue;
             char *dir = target_set_dir(c->t, s->id);
-            char *mp = dv_path_join(dir, TARGET_MANIFEST);
+            char *mp = dv_asprintf("sets/%s/%s", s->id, TARGET_MANIFEST);
             struct manifest m;
             manifest_init(&m);
             bool partial = false;
-            if (access(mp, F_OK) == 0 && manifest_read(mp, &m) == 0 &&
+            /* beneath the target, no link, no FIFO, capped (fsb) */
+            if (manifest_read_at(target_root(c->t), mp, &m) == 0 &&
                 (strcmp(m.status, "complete") == 0 ||
                  (partial = strcmp(m.status, "partial") == 0)) &&
                 strcmp(m.id, s->id) == 0 && m.seq == s->seq) {

@@ -561,13 +561,16 @@ void manifest_add_db(struct manifest *m, const struct manifest_db *d)
  */
 static _Thread_local size_t jmem_used;
 static _Thread_local size_t jmem_limit; /* 0: no budget */
+static _Thread_local bool jmem_refused; /* an allocation was refused for the budget */
 
 /* Plain malloc/free underneath (what jansson hands out, json_dumps' text included, may still
  * be freed with free()); malloc_usable_size measures a block both ways. */
 static void *jmem_alloc(size_t n)
 {
-    if (jmem_limit && (n > jmem_limit || jmem_used > jmem_limit - n))
+    if (jmem_limit && (n > jmem_limit || jmem_used > jmem_limit - n)) {
+        jmem_refused = true;
         return NULL;
+    }
     void *p = malloc(n);
     if (p)
         jmem_used += malloc_usable_size(p);
@@ -1153,12 +1156,22 @@ int manifest_parse(const char *name, const char *text, size_t len, struct manife
     memset(&je, 0, sizeof je);
     /* the tree may take MANIFEST_MEM_FACTOR times the text, plus a little: no more */
     jmem_used = 0;
+    jmem_refused = false;
     jmem_limit = MANIFEST_MEM_FACTOR * len + 65536;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    size_t limit = jmem_limit;
     jmem_limit = 0;
     if (!root) {
         char msg[256];
-        syntax_msg(&je, msg, sizeof msg);
+        if (jmem_refused)
+            snprintf(msg, sizeof msg,
+                     "its JSON tree needs more than %zu bytes of memory (%d times its size "
+                     "and 64 KiB): refused",
+                     limit, MANIFEST_MEM_FACTOR);
+        else
+            syntax_msg(&je, msg, sizeof msg);
+        if (!msg[0])
+            snprintf(msg, sizeof msg, "not valid JSON");
         dv_seterr("%s: byte %d: %s", name, je.position, msg);
         return -1;
     }

@@ -503,7 +503,7 @@ static void test_manifest_scales(void **state)
     for (int i = 0; i < 1000000; i++)
         n += (size_t)sprintf(t + n, "%s{}", i ? "," : "");
     n += (size_t)sprintf(t + n, "]");
-    struct parse_job empty = {"e", t, n, "e: byte "};
+    struct parse_job empty = {"e", t, n, "bytes of memory (24 times its size and 64 KiB): refused"};
     run_bounded("a million empty objects", parse_expect, &empty, 5, 512);
     /* more than MANIFEST_MAX is refused unread */
     assert_int_equal(manifest_parse("big", t, (size_t)MANIFEST_MAX + 1, &back), -1);
