@@ -219,6 +219,13 @@ static int apply_moves(struct ctx *c, const char *out, const char *set_dir)
             rc = -1;
             continue;
         }
+        /* recorded (restore finds it there), but prune only ever deletes a moved delta that
+         * passes the moved-delta rule: say so now rather than at the prune */
+        if (target_delta_moved_check(c->t, c->cfg->server.data_dir, c->cfg->server.daos_dir, new,
+                                     NULL, NULL) < 0)
+            job_log(c->job, DV_WARN,
+                    "post command moved %s to a place prune will refuse to delete it from: %s", old,
+                    dv_err());
         if (catalog_set_file_move_delta(c->cat, c->r->set_id, c->delta_dbs[i], new) != 0) {
             job_log(c->job, DV_ERROR, "catalog: %s", dv_err());
             rc = -1;
