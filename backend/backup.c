@@ -739,6 +739,16 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
                     "picked up by the next run",
                     (unsigned long long)skipped, (unsigned long long)r->nlo.busy,
                     (unsigned long long)r->nlo.vanished, (unsigned long long)r->nlo.unreadable);
+        if (r->nlo.repaired)
+            job_log(job, DV_WARN,
+                    "%llu NLO(s) recorded in the pool were missing from it: copied again",
+                    (unsigned long long)r->nlo.repaired);
+        if (r->nlo.lost)
+            job_log(job, DV_ERROR,
+                    "%llu NLO(s) recorded in the pool are missing from it and no longer on the "
+                    "server: removed from the catalog (sets that need them cannot restore them; "
+                    "dvault verify names the sets)",
+                    (unsigned long long)r->nlo.lost);
     }
     if (r->db_failed) {
         snprintf(r->message, sizeof r->message, "%llu database(s) could not be copied",

@@ -48,8 +48,14 @@ struct nlopass_result {
     uint64_t subdirs;     /* NNNN subdirectories walked */
     uint64_t seen;        /* well-formed NLO names found */
     uint64_t copied;      /* new: copied into the pool now */
-    uint64_t held;        /* already in the pool (includes moved) */
+    uint64_t held;        /* already in the pool (includes moved): recorded in the catalog
+                             and a regular file in the pool */
     uint64_t moved;       /* held, but found under another subdirectory than recorded */
+    uint64_t repaired;    /* recorded in the catalog, missing from the pool: copied again */
+    uint64_t lost;        /* recorded, missing from the pool and from the server: removed
+                             from the catalog */
+    uint64_t pool_bad;    /* pool entries with an NLO name that are not regular files
+                             (symlink, FIFO, directory): not held, reported */
     uint64_t busy;        /* hidden / temporary names: being written */
     uint64_t vanished;    /* gone between listing and open */
     uint64_t unreadable;  /* could not be opened or read (not a regular file, EACCES, EIO) */

@@ -61,6 +61,11 @@ int cli_backup(int argc, char **argv, struct dv_config *cfg)
                (unsigned long long)r.nlo.copied, nb, (unsigned long long)r.nlo.held,
                (unsigned long long)r.nlo.busy, (unsigned long long)r.nlo.vanished,
                (unsigned long long)r.nlo.unreadable);
+        if (r.nlo.repaired || r.nlo.lost || r.nlo.pool_bad)
+            printf("  pool check %llu re-copied (recorded, missing from the pool), %llu lost "
+                   "(missing from the pool and the server), %llu not regular files\n",
+                   (unsigned long long)r.nlo.repaired, (unsigned long long)r.nlo.lost,
+                   (unsigned long long)r.nlo.pool_bad);
         printf("  references %llu recorded\n", (unsigned long long)r.refs);
     }
     job_done(&job);

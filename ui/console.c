@@ -380,10 +380,14 @@ static int backup_job(void *p, struct dv_job *job, char *sum, size_t n)
     int rc = backup_run(a->cfg, &o, job, &r);
     char b[32];
     dv_fmt_bytes(r.db_bytes + r.nlo.bytes, b, sizeof b);
+    char rep[64] = "";
+    if (r.nlo.repaired)
+        snprintf(rep, sizeof rep, ", %llu re-copied (missing from the pool)",
+                 (unsigned long long)r.nlo.repaired);
     if (r.set_id[0])
-        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held, %s", r.set_id,
+        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held%s, %s", r.set_id,
                  r.complete ? "complete" : "FAILED", (unsigned long long)r.databases,
-                 (unsigned long long)r.nlo.copied, (unsigned long long)r.nlo.held, b);
+                 (unsigned long long)r.nlo.copied, (unsigned long long)r.nlo.held, rep, b);
     return rc;
 }
 
