@@ -587,6 +587,12 @@ static int reconcile_finished(struct ctx *c, int *n)
     return 0;
 }
 
+/* target_set_begin's look at the catalog (target_id_taken_fn) */
+static int id_in_catalog(void *ud, const char *id)
+{
+    return catalog_set_get(ud, id, NULL);
+}
+
 int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct dv_job *job,
                struct backup_result *r)
 {
@@ -661,11 +667,23 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     if (why_full[0])
         job_log(job, (o && o->incremental) ? DV_WARN : DV_INFO, "%s", why_full);
     int64_t now = dv_now();
-    if (target_set_begin(c.t, now, r->set_id) != 0)
-        goto out;
-    if (catalog_set_create(c.cat, r->set_id, c.kind, now, (int64_t)getpid(),
-                           origin[0] ? origin : NULL, &r->seq) != 0)
-        goto out;
+    /* The id must be free on the target and in the catalog, which other targets may share:
+     * the catalog's insert decides (in one transaction); an id another backup took between
+     * the two looks is given back and the next one tried. */
+    for (int tries = 0;; tries++) {
+        if (target_set_begin(c.t, now, id_in_catalog, c.cat, r->set_id) != 0)
+            goto out;
+        int cr = catalog_set_create(c.cat, r->set_id, c.kind, now, (int64_t)getpid(),
+                                    origin[0] ? origin : NULL, &r->seq);
+        if (cr == 0)
+            break;
+        char keep[DV_ERR_MAX];
+        snprintf(keep, sizeof keep, "%s", dv_err());
+        target_set_abandon(c.t, r->set_id);
+        dv_seterr("%s", keep);
+        if (cr < 0 || tries >= 100)
+            goto out;
+    }
     r->incremental = c.kind == CATALOG_SET_INCREMENTAL;
     snprintf(r->message, sizeof r->message, "%s", why_full);
     set_started = true;

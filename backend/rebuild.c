@@ -110,7 +110,8 @@ static int scan(struct ctx *c, struct rset **v, size_t *n)
     }
     closedir(d);
     free(sets);
-    qsort(*v, *n, sizeof **v, by_seq);
+    if (*n) /* qsort of NULL, even of 0 elements, is undefined */
+        qsort(*v, *n, sizeof **v, by_seq);
     return 0;
 }
 

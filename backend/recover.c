@@ -542,6 +542,7 @@ void recover_result_done(struct recover_result *r)
         for (size_t k = 0; k < r->items[i].ndocs; k++)
             free(r->items[i].docs[k].subject);
         free(r->items[i].docs);
+        free(r->items[i].reason);
     }
     free(r->items);
     memset(r, 0, sizeof *r);
@@ -552,10 +553,15 @@ static void unrecoverable(struct recover_item *it, const char *fmt, ...)
 static void unrecoverable(struct recover_item *it, const char *fmt, ...)
 {
     it->status = RECOVER_UNRECOVERABLE;
-    va_list ap;
+    va_list ap, ap2;
     va_start(ap, fmt);
-    vsnprintf(it->reason, sizeof it->reason, fmt, ap);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    free(it->reason);
+    it->reason = dv_malloc((size_t)(n > 0 ? n : 0) + 1);
+    vsnprintf(it->reason, (size_t)(n > 0 ? n : 0) + 1, fmt, ap2);
+    va_end(ap2);
 }
 
 int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, struct dv_job *job,
@@ -642,8 +648,13 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
             idx[ncand++] = i;
         job_advance(job, 1, 0, NULL);
     }
-    /* 3. the pool copies: present, and what the backup wrote */
+    /* 3. the pool copies: present, and what the backup wrote. Installing reads every copy
+     * back (and decrypts it when encrypted): the server key is needed from here on. */
     if (ncand) {
+        if (store_key_require(st) != 0) {
+            dv_preferr("the server key is needed to check what is installed");
+            goto out;
+        }
         if (!(t = open_target(cfg, cat)))
             goto out;
         inst = dv_calloc(ncand, sizeof *inst);
@@ -695,7 +706,7 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
         } else if (inst[k].status == STORE_INSTALL_PRESENT) {
             it->status = RECOVER_PRESENT;
         } else {
-            unrecoverable(it, "copy failed: %s", inst[k].err);
+            unrecoverable(it, "copy failed: %s", inst[k].err ? inst[k].err : "not processed");
         }
     }
     /* 5. report */
@@ -744,6 +755,7 @@ out:
     catalog_close(cat);
     recover_names_free(nv.v, nv.n);
     free(idx);
+    store_install_done(inst, ngood);
     free(inst);
     return rc;
 }

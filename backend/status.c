@@ -59,6 +59,9 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
     } else {
         snprintf(s->store_error, sizeof s->store_error, "%s", dv_err());
     }
+    /* the key is the server's (dvault never creates one); recovery needs it */
+    if (store_key_check(cfg) != 0)
+        warn(s, "%s: recovering NLOs will fail", dv_err());
     if (!s->store_ok)
         warn(s, "DAOS index unreadable: %s", s->store_error);
     else if (s->daos.needs_resync)

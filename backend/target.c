@@ -188,7 +188,8 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-int target_set_begin(struct target *t, int64_t now, char id[TARGET_SET_ID_MAX])
+int target_set_begin(struct target *t, int64_t now, target_id_taken_fn taken_elsewhere, void *ud,
+                     char id[TARGET_SET_ID_MAX])
 {
     time_t tt = (time_t)now;
     struct tm tm;
@@ -208,6 +209,11 @@ int target_set_begin(struct target *t, int64_t now, char id[TARGET_SET_ID_MAX])
         free(failed);
         if (taken)
             continue;
+        int te = taken_elsewhere ? taken_elsewhere(ud, id) : 0;
+        if (te < 0)
+            return -1;
+        if (te > 0)
+            continue;
         char *partial = target_set_partial_dir(t, id);
         int rc = mkdir(partial, 0700);
         if (rc == 0) {
@@ -223,6 +229,20 @@ int target_set_begin(struct target *t, int64_t now, char id[TARGET_SET_ID_MAX])
     }
     dv_seterr("target %s: no free set id for %s", t->path, base);
     return -1;
+}
+
+int target_set_abandon(struct target *t, const char *id)
+{
+    char *partial = target_set_partial_dir(t, id);
+    int rc = 0;
+    if (rmdir(partial) != 0) {
+        dv_syserr("target: remove %s", partial);
+        rc = -1;
+    } else {
+        rc = dv_fsync_dir(t->sets);
+    }
+    free(partial);
+    return rc;
 }
 
 static int write_manifest(const char *dir, const struct manifest *m, const char *status)

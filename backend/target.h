@@ -12,7 +12,8 @@
  *   <target>/sets/<id>.failed/           a set that failed (kept for inspection, pruned later)
  *   <target>/nlo/<3 hex>/<name>          the NLO pool (name = the 84-char NLO file name)
  *
- * Set ids are UTC "YYYYMMDD-HHMMSS", with "-N" (N >= 2) when that second is taken.
+ * Set ids are UTC "YYYYMMDD-HHMMSS", with "-N" (N >= 2) when that second is taken - on this
+ * target or in the catalog (which several targets may share).
  */
 #ifndef DV_TARGET_H
 #define DV_TARGET_H
@@ -103,11 +104,19 @@ void target_pool_relpath(const char *name, char *out, size_t n);
 /* Absolute (target-joined) pool path of an NLO; malloc'd. */
 char *target_pool_path(const struct target *t, const char *name);
 
+/* Is a set id taken somewhere else (a catalog several targets share)? 1 yes, 0 no, -1 error. */
+typedef int (*target_id_taken_fn)(void *ud, const char *id);
 /*
- * Allocate a set id for time now (UTC) and create sets/.<id>.partial/ (0700). id gets the id.
+ * Allocate a set id for time now (UTC) - the first of "YYYYMMDD-HHMMSS", "...-2", ... that
+ * has no directory on the target (complete, partial or failed) and that taken_elsewhere (may
+ * be NULL) does not call taken - and create sets/.<id>.partial/ (0700). id gets the id.
  * 0 or -1.
  */
-int target_set_begin(struct target *t, int64_t now, char id[TARGET_SET_ID_MAX]);
+int target_set_begin(struct target *t, int64_t now, target_id_taken_fn taken_elsewhere, void *ud,
+                     char id[TARGET_SET_ID_MAX]);
+/* Give back an id target_set_begin allocated and nothing used yet: remove its (empty)
+ * partial directory. 0 or -1. */
+int target_set_abandon(struct target *t, const char *id);
 /* Paths of a set's directories (malloc'd): the partial one, the complete one. */
 char *target_set_partial_dir(const struct target *t, const char *id);
 char *target_set_dir(const struct target *t, const char *id);

@@ -41,6 +41,7 @@ struct ctx {
     /* the set being checked */
     const struct catalog_set *set;
     char *set_dir;
+    bool list_hashed; /* its NLO list was read through (its objects checked by check_nlo) */
 };
 
 static void report(struct ctx *c, const char *file, const char *fmt, ...)
@@ -292,6 +293,7 @@ static int check_pool(struct ctx *c, const struct manifest *m)
     if (rc == -1) {
         report(c, list, "%s", after_file(dv_err(), list));
     } else {
+        c->list_hashed = true;
         if (x.n != m->nlo_list.count)
             report(c, list, "%llu objects listed, the manifest says %llu", (unsigned long long)x.n,
                    (unsigned long long)m->nlo_list.count);
@@ -303,6 +305,72 @@ static int check_pool(struct ctx *c, const struct manifest *m)
     return 0;
 }
 
+/*
+ * verify --set: every NLO the set holds, not only those it stored. The set's databases
+ * reference NLOs that earlier sets stored in the pool (catalog refs ranges covering the set's
+ * seq: catalog_needed_compute of this one set); each is hashed against its pool row. Those
+ * the set stored itself were checked through its list (unless the list could not be read).
+ * A referenced NLO without a pool row is a problem: the set claims what it does not hold.
+ */
+static int check_held(struct ctx *c)
+{
+    int64_t count = 0;
+    if (catalog_needed_compute(c->cat, &c->set->seq, 1, &count) != 0)
+        return -1;
+    job_phase(c->job, "nlo held", (uint64_t)count, 0);
+    enum { PAGE = 256 };
+    char(*names)[CATALOG_NLO_NAME_LEN + 1] = dv_calloc(PAGE, sizeof *names);
+    char after[CATALOG_NLO_NAME_LEN + 1] = "";
+    int rc = 0;
+    size_t n;
+    do {
+        if (catalog_needed_page(c->cat, after, names, PAGE, &n) != 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (job_cancelled(c->job)) {
+                dv_seterr("verify: cancelled");
+                rc = -1;
+                break;
+            }
+            const char *name = names[i];
+            struct catalog_pool_obj row;
+            int f = catalog_pool_get(c->cat, name, &row);
+            if (f < 0) {
+                rc = -1;
+                break;
+            }
+            if (f == 1 && row.first_set == c->set->seq && c->list_hashed)
+                continue; /* the set stored it: checked through its list */
+            char *pool = target_pool_path(c->t, name);
+            c->r->nlos_held++;
+            if (f == 0) {
+                report(c, pool,
+                       "referenced by the databases of set %s, but not in the catalog pool: the "
+                       "set does not hold it",
+                       c->set->id);
+            } else if (verify_in_sample(name, c->o->sample_pct)) {
+                char sha[65];
+                c->r->nlos_checked++;
+                if (sha_in_target(c, pool, sha) != 0)
+                    report(c, pool, "cannot read the pool object: %s", dv_err());
+                else if (strcmp(sha, row.sha256) != 0)
+                    report(c, pool, "SHA-256 mismatch: file %s, catalog pool %s", sha, row.sha256);
+                else
+                    c->r->bytes += (uint64_t)row.size;
+            }
+            job_advance(c->job, 1, f == 1 ? (uint64_t)row.size : 0, name);
+            free(pool);
+        }
+        if (n)
+            snprintf(after, sizeof after, "%s", names[n - 1]);
+    } while (rc == 0 && n == PAGE);
+    job_flush(c->job);
+    free(names);
+    return rc;
+}
+
 /* ---- one set -----------------------------------------------------------------------------------
  */
 
@@ -310,6 +378,7 @@ static int verify_set(struct ctx *c, const struct catalog_set *s)
 {
     c->set = s;
     c->set_dir = target_set_dir(c->t, s->id);
+    c->list_hashed = false;
     c->r->sets++;
     struct catalog_set_file *files = NULL;
     size_t nfiles = 0;
@@ -336,6 +405,8 @@ static int verify_set(struct ctx *c, const struct catalog_set *s)
     }
     job_flush(c->job);
     if (have_manifest && check_pool(c, &m) != 0)
+        goto out;
+    if (c->o->set_id && check_held(c) != 0)
         goto out;
     rc = 0;
 out:

@@ -9,7 +9,10 @@
  * set's NLO list (nlo-new.tsv) is checked against its manifest (count, SHA-256) and against
  * the catalog pool rows (every listed object has a row with the same hash, size and first
  * set, and the set has no other rows), and the SHA-256 of the listed pool files is recomputed
- * (all, or a deterministic sample). Every problem is reported as one line naming the file.
+ * (all, or a deterministic sample). With --set, every NLO the set holds is checked: also
+ * those its databases reference that earlier sets stored (the catalog's reference ranges),
+ * each hashed against its pool row; one referenced but not in the pool is a problem. Every
+ * problem is reported as one line naming the file.
  */
 #ifndef DV_VERIFY_H
 #define DV_VERIFY_H
@@ -32,8 +35,9 @@ typedef void (*verify_problem_fn)(void *ud, const char *file, const char *msg);
 struct verify_result {
     uint64_t sets;
     uint64_t copies, deltas, restores; /* checked */
-    uint64_t nlos_listed;              /* objects in the sets' NLO lists */
-    uint64_t nlos_checked;             /* of which the content was hashed */
+    uint64_t nlos_listed;              /* objects in the sets' NLO lists (stored by the set) */
+    uint64_t nlos_held;                /* --set: objects its databases reference, stored earlier */
+    uint64_t nlos_checked;             /* of listed + held, those whose content was hashed */
     uint64_t bytes;                    /* bytes read */
     uint64_t problems;
 };

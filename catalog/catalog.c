@@ -467,7 +467,15 @@ struct catalog *catalog_open(const char *path)
     sqlite3_stmt *s;
     const char *mode = NULL;
     if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) == SQLITE_OK) {
-        if (sqlite3_step(s) == SQLITE_ROW)
+        /* Two processes opening a new catalog at once: switching it to WAL needs it alone,
+         * and SQLite reports BUSY at once here (no busy handler): retry, bounded like the
+         * busy timeout (10 s). */
+        int r;
+        for (int tries = 0; (r = sqlite3_step(s)) == SQLITE_BUSY && tries < 1000; tries++) {
+            sqlite3_reset(s);
+            usleep(10000);
+        }
+        if (r == SQLITE_ROW)
             mode = (const char *)sqlite3_column_text(s, 0);
         if (!mode || strcmp(mode, "wal") != 0) {
             db_err(c, "set WAL mode (not a SQLite database?)");
@@ -608,10 +616,26 @@ int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind 
     bool own;
     if (tx_enter(c, &own) != 0)
         return -1;
-    int rc = -1;
+    int rc = -1, taken = 0;
     int64_t next = 0;
-    sqlite3_stmt *s = stmt(c, ST_SET_MAXSEQ);
+    /* the id is checked in the same (IMMEDIATE) transaction as the insert: two backups of
+     * two targets sharing this catalog cannot both take it */
+    sqlite3_stmt *s = stmt(c, ST_SET_GET);
     if (!s)
+        goto out;
+    bind_text(s, 1, id);
+    int g = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (g == SQLITE_ROW) {
+        taken = 1;
+        rc = 0;
+        goto out;
+    }
+    if (g != SQLITE_DONE) {
+        db_err(c, "look up set");
+        goto out;
+    }
+    if (!(s = stmt(c, ST_SET_MAXSEQ)))
         goto out;
     if (sqlite3_step(s) != SQLITE_ROW) {
         db_err(c, "read set sequence");
@@ -635,6 +659,10 @@ int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind 
 out:
     if (tx_leave(c, own, rc) != 0)
         return -1;
+    if (taken) {
+        dv_seterr("catalog %s: set id %s is taken", c->path, id);
+        return 1;
+    }
     if (seq)
         *seq = next;
     return 0;

@@ -89,7 +89,8 @@ const char *catalog_set_status_name(enum catalog_set_status s); /* "running" | .
 
 /*
  * Record a new running set with the next seq (max + 1). origin may be NULL. *seq gets the
- * seq (may be NULL). Fails if the id exists. 0 or -1.
+ * seq (may be NULL). Returns 0, 1 when the id is taken (nothing written: set ids are unique
+ * per catalog, which several targets may share), or -1.
  */
 int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind kind,
                        int64_t started, int64_t pid, const char *origin, int64_t *seq);

@@ -1,8 +1,13 @@
-/* cli_config.c - `dvault config`: print the effective configuration (after defaults). */
+/*
+ * cli_config.c - `dvault config`: print the effective configuration (after defaults);
+ * `--check`: the file loads (dv_config_load refuses dangerous paths too), plus warnings about
+ * what the file names but cannot check (the server key).
+ */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "store.h"
 #include "util.h"
 
 int cli_config(int argc, char **argv, struct dv_config *cfg)
@@ -10,7 +15,15 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
     if (argc > 1 && strcmp(argv[1], "--check") != 0)
         return cli_fail(DV_EXIT_USAGE, "usage: dvault config [--check]");
     if (argc > 1) {
-        printf("%s: ok\n", cfg->path);
+        int nwarn = 0;
+        if (store_key_check(cfg) != 0) {
+            fprintf(stderr, "warning: %s\n", dv_err());
+            nwarn++;
+        }
+        if (nwarn)
+            printf("%s: ok (%d warning%s)\n", cfg->path, nwarn, nwarn == 1 ? "" : "s");
+        else
+            printf("%s: ok\n", cfg->path);
         return 0;
     }
     printf("# effective configuration of %s (absolute paths)\n", cfg->path);

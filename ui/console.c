@@ -224,7 +224,7 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     struct dv_config *cfg = c->cfg;
     const struct dv_status *st = &c->status;
     int y = b.y, ymax = b.y + b.h;
-    char buf[768], a[32], bb[32], age[32];
+    char buf[DV_ERR_MAX + 256], a[32], bb[32], age[32];
     if (c->status_ok && st->store_ok && st->daos.needs_resync) {
         snprintf(buf, sizeof buf, " DAOS index NEEDS_RESYNC (press R to resync): %s ",
                  st->daos.reason[0] ? st->daos.reason : "index out of date");
@@ -1326,12 +1326,16 @@ static int verify_job(void *p, struct dv_job *job, char *sum, size_t n)
         snprintf(head, sizeof head, "%llu PROBLEMS", (unsigned long long)a->r.problems);
     else
         snprintf(head, sizeof head, "no problems");
+    char held[64] = "";
+    if (a->set_id)
+        snprintf(held, sizeof held, ", %llu from earlier sets", (unsigned long long)a->r.nlos_held);
     snprintf(sum, n,
-             "%s; %llu copies, %llu deltas, %llu test restores, %llu of %llu NLOs "
-             "hashed, %s read",
-             head, (unsigned long long)a->r.copies, (unsigned long long)a->r.deltas,
-             (unsigned long long)a->r.restores, (unsigned long long)a->r.nlos_checked,
-             (unsigned long long)a->r.nlos_listed, b);
+             "%s; %llu NLO(s) checked of %llu (%llu new%s), %llu copies, %llu deltas, %llu test "
+             "restores, %s read",
+             head, (unsigned long long)a->r.nlos_checked,
+             (unsigned long long)(a->r.nlos_listed + a->r.nlos_held),
+             (unsigned long long)a->r.nlos_listed, held, (unsigned long long)a->r.copies,
+             (unsigned long long)a->r.deltas, (unsigned long long)a->r.restores, b);
     return 0;
 }
 
@@ -2399,7 +2403,9 @@ static struct strv *recover_lines(const struct recover_result *r)
             if (it->subdir)
                 snprintf(sub, sizeof sub, "daos/%04d", it->subdir);
             strv_add(l, dv_asprintf(" %-13s %s  %s%s%s",
-                                    it->status == RECOVER_RECOVERED ? "recovered" : "present",
+                                    it->status == RECOVER_RECOVERED ? "recovered"
+                                    : it->status == RECOVER_PRESENT ? "present"
+                                                                    : "not recovered",
                                     it->name, sub, it->set_id[0] ? "  set " : "", it->set_id));
         }
     }

@@ -255,6 +255,12 @@ static void assert_same(const struct manifest *a, const struct manifest *b)
     assert_string_equal(a->nlo_list.sha256, b->nlo_list.sha256);
 }
 
+static int taken_3(void *ud, const char *id)
+{
+    (void)ud;
+    return strcmp(id, "20261118-110640-3") == 0;
+}
+
 static void test_sets(void **state)
 {
     struct fx *f = *state;
@@ -262,8 +268,8 @@ static void test_sets(void **state)
     assert_non_null(t);
     int64_t now = 1795000000; /* 2026-11-18 ... UTC */
     char id1[TARGET_SET_ID_MAX], id2[TARGET_SET_ID_MAX], id3[TARGET_SET_ID_MAX];
-    assert_int_equal(target_set_begin(t, now, id1), 0);
-    assert_int_equal(target_set_begin(t, now, id2), 0);
+    assert_int_equal(target_set_begin(t, now, NULL, NULL, id1), 0);
+    assert_int_equal(target_set_begin(t, now, NULL, NULL, id2), 0);
     assert_string_equal(id1, "20261118-110640");
     assert_string_equal(id2, "20261118-110640-2");
     char *p1 = target_set_partial_dir(t, id1), *p2 = target_set_partial_dir(t, id2);
@@ -295,8 +301,15 @@ static void test_sets(void **state)
     manifest_done(&back);
     free(fp);
 
-    /* Both names are taken now. */
-    assert_int_equal(target_set_begin(t, now, id3), 0);
+    /* Both names are taken now; one taken elsewhere (a shared catalog) is skipped too, and
+     * an id given back is free again. */
+    assert_int_equal(target_set_begin(t, now, taken_3, NULL, id3), 0);
+    assert_string_equal(id3, "20261118-110640-4");
+    assert_int_equal(target_set_abandon(t, id3), 0);
+    char *p3 = target_set_partial_dir(t, id3);
+    assert_false(is_dir(p3, NULL));
+    free(p3);
+    assert_int_equal(target_set_begin(t, now, NULL, NULL, id3), 0);
     assert_string_equal(id3, "20261118-110640-3");
     /* Finishing a set that has no partial directory fails and says so. */
     snprintf(man.id, sizeof man.id, "20200101-000000");
