@@ -617,6 +617,21 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
         job->on_event = on_event;
         job->event_ud = &c;
     }
+    /* A DAOS repository that vanished is an outage, not a setting: say so before anything. */
+    if (dv_config_has_daos(cfg) && !(o && o->skip_nlo)) {
+        struct stat dst;
+        const char *why = NULL;
+        if (stat(cfg->server.daos_dir, &dst) != 0)
+            why = errno == ENOENT ? "missing" : strerror(errno);
+        else if (!S_ISDIR(dst.st_mode))
+            why = "not a directory";
+        if (why) {
+            dv_seterr("the DAOS repository %s (server.daos_dir) is %s: the server's NLOs cannot "
+                      "be backed up (mount or restore it; a server without DAOS has no daos_dir)",
+                      cfg->server.daos_dir, why);
+            goto out;
+        }
+    }
     c.t = target_open(cfg->backup.target);
     if (!c.t)
         goto out;
@@ -696,7 +711,7 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     c.m.checkpoint = dv_strdup(r->set_id);
     c.m.started = now;
     c.m.config.data_dir = dv_strdup(cfg->server.data_dir);
-    c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir);
+    c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir ? cfg->server.daos_dir : "");
     snprintf(c.m.config.delta, sizeof c.m.config.delta, "%s",
              cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply");
     c.m.config.encryption = cfg->server.encryption;
@@ -736,7 +751,10 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     }
 
     /* 2. then the NLOs (seed 002: order matters) */
-    if (!(o && o->skip_nlo)) {
+    if (!dv_config_has_daos(cfg)) {
+        r->no_daos = true;
+        job_log(job, DV_INFO, "NLO pass skipped: %s", DV_NO_DAOS);
+    } else if (!(o && o->skip_nlo)) {
         char *list = dv_path_join(c.partial, TARGET_NLO_LIST);
         struct nlopass_opts no = {.daos_dir = cfg->server.daos_dir,
                                   .target = c.t,

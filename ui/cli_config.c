@@ -16,7 +16,7 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
         return cli_fail(DV_EXIT_USAGE, "usage: dvault config [--check]");
     if (argc > 1) {
         int nwarn = 0;
-        if (store_key_check(cfg) != 0) {
+        if (dv_config_has_daos(cfg) && store_key_check(cfg) != 0) {
             fprintf(stderr, "warning: %s\n", dv_err());
             nwarn++;
         }
@@ -30,9 +30,11 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
     printf("server:\n  data_dir: %s\n  databases: [", cfg->server.data_dir);
     for (size_t i = 0; i < cfg->server.ndatabases; i++)
         printf("%s\"%s\"", i ? ", " : "", cfg->server.databases[i]);
-    printf("]\n  daos_dir: %s\n  max_files_per_subdir: %ld\n  min_object_size: %ld\n"
+    printf("]\n  daos_dir: %s%s\n  max_files_per_subdir: %ld\n  min_object_size: %ld\n"
            "  deferred_deletion_days: %ld\n  encryption: %s\n  key_file: %s\n",
-           cfg->server.daos_dir, cfg->server.max_files_per_subdir, cfg->server.min_object_size,
+           cfg->server.daos_dir ? cfg->server.daos_dir : "\"\"",
+           cfg->server.daos_dir ? "" : "   # none: " DV_NO_DAOS " (database-only backups)",
+           cfg->server.max_files_per_subdir, cfg->server.min_object_size,
            cfg->server.deferred_deletion_days, cfg->server.encryption ? "true" : "false",
            cfg->server.key_file);
     printf("backup:\n  target: %s\n  cycle_hours: %ld\n  delta: %s\n  snapshot_command: \"%s\"\n"

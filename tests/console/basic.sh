@@ -117,7 +117,7 @@ scenario() {
 
     # an unreadable data dir: an error dialog, not a crash; the list shows the error
     mkdir -p "$d/bad"
-    printf 'server: { data_dir: nowhere }\n' > "$d/bad/config.yaml"
+    printf 'server: { data_dir: nowhere, daos_dir: daos }\n' > "$d/bad/config.yaml"
     tui_start 100 30 "$DVAULT" -c "$d/bad/config.yaml"
     tui_wait_for "1 Overview"; tui_wait_for "unreadable"
     tui_keys 2; tui_wait_for "[ OK ]"; tui_wait_for "nowhere"

@@ -505,7 +505,7 @@ static void test_pool_is_the_truth(void **state)
     assert_int_equal(unlink(live4), 0); /* ... and from the server */
 
     char id[TARGET_SET_ID_MAX];
-    assert_int_equal(target_set_begin(f->t, dv_now(), id), 0);
+    assert_int_equal(target_set_begin(f->t, dv_now(), NULL, NULL, id), 0);
     char *pd = target_set_partial_dir(f->t, id);
     char *list = dv_path_join(pd, TARGET_NLO_LIST);
     if (run(f, &r, 2, list) != 0)
