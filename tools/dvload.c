@@ -10,6 +10,9 @@
  * database also carries two writer-invariant tables for hot-backup tests:
  *   dvload_accounts(id, balance)  transfers keep sum(balance) = ACCOUNTS * 1000
  *   dvload_txlog(seq, at_us, writer, kind)  one row per committed write transaction
+ * A configuration without server.daos_dir makes a server without DAOS: every attachment is
+ * stored inline, no index, no key (init creates none), and verify checks that no database
+ * references an NLO.
  */
 #include <math.h>
 #include <pthread.h>

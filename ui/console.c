@@ -259,8 +259,8 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     dv_fmt_bytes(st->db_bytes, a, sizeof a);
     ov_line(&y, ymax, b.x, b.w, "database bytes", a, TH_TEXT);
     if (!dv_config_has_daos(cfg)) {
-        ov_line(&y, ymax, b.x, b.w, "DAOS dir",
-                "none: " DV_NO_DAOS " (database-only backups; attachments inline)", TH_TEXT);
+        ov_line(&y, ymax, b.x, b.w, "DAOS dir", "none: " DV_NO_DAOS " (database-only backups)",
+                TH_TEXT);
     } else {
         ov_line(&y, ymax, b.x, b.w, "DAOS dir", cfg->server.daos_dir, TH_TEXT);
     }
@@ -1757,8 +1757,8 @@ static void objs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
     if (con_no_daos(c, NULL)) {
         tui_put(b.y, b.x, b.w, " " DV_NO_DAOS " (server.daos_dir is not set)", TH_HEADER, true);
         tui_put(b.y + 1, b.x, b.w,
-                " Every attachment is stored inline in its database: there are no NLOs, no DAOS "
-                "index and no NLO pool to list.",
+                " Attachments are stored inline in the databases: no NLOs, no DAOS index, no "
+                "NLO pool.",
                 TH_DIM, true);
         return;
     }
@@ -2682,8 +2682,8 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
         tui_put(b.y, b.x, b.w, " " DV_NO_DAOS " (server.daos_dir is not set): no NLOs to recover",
                 TH_HEADER, true);
         tui_put(b.y + 1, b.x, b.w,
-                " Attachments are inline in the databases; F6 (u) single-document recovery "
-                "restores a document with them.",
+                " Attachments are inline: F6 (u) single-document recovery restores a document "
+                "with them.",
                 TH_DIM, true);
         tui_hint(t, "F6 (u) single-document recovery");
         return;
