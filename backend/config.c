@@ -53,6 +53,7 @@ static const struct field backup_fields[] = {
     {"snapshot_command", K_STR, OFF(backup.snapshot_command), 0, 0, NULL},
     {"pre_command", K_STR, OFF(backup.pre_command), 0, 0, NULL},
     {"post_command", K_STR, OFF(backup.post_command), 0, 0, NULL},
+    {"lock_wait_seconds", K_LONG, OFF(backup.lock_wait_seconds), 1, 3600, NULL},
     {"retention", K_MAP, 0, 0, 0, retention_fields},
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -110,6 +111,7 @@ void dv_config_defaults(struct dv_config *cfg, const char *base_dir)
     cfg->backup.post_command = dv_strdup("");
     cfg->backup.keep_sets = 14;
     cfg->backup.keep_days = 35;
+    cfg->backup.lock_wait_seconds = 30;
     cfg->catalog = dv_path_join(cfg->base_dir, "var/catalog.db");
     cfg->console.theme = dv_strdup("default");
 }

@@ -42,7 +42,7 @@ static struct target *open_target(const struct dv_config *cfg, struct catalog *c
     return t;
 }
 
-/* Newest complete set holding an NLO (first complete in newest-first order). */
+/* Newest usable (complete or partial) set holding an NLO (first in newest-first order). */
 struct set_pick {
     const char *want; /* a set id that must be among them (NULL: none) */
     bool want_found;
@@ -56,7 +56,7 @@ static int pick_set(void *ud, const struct catalog_set *s)
     p->n++;
     if (s->pruning > 0) /* half-removed by an interrupted prune: not a source */
         return 0;
-    if (s->status == CATALOG_SET_COMPLETE && !p->newest[0])
+    if (catalog_set_usable(s->status) && !p->newest[0])
         snprintf(p->newest, sizeof p->newest, "%s", s->id);
     if (p->want && strcmp(p->want, s->id) == 0)
         p->want_found = true;
@@ -317,7 +317,7 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     catalog_set_file_done(&f);
     if (g <= 0) {
         if (g == 0)
-            dv_seterr("database '%s' is not in backup set %s", rel, o->set_id);
+            restore_not_in_set(cat, o->set_id, rel);
         goto out;
     }
     if (!(st = store_open(cfg)))
@@ -612,7 +612,7 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
                 dv_seterr("no backup set '%s' (dvault sets lists them)", o->set_id);
             goto out;
         }
-        if (s.status != CATALOG_SET_COMPLETE) {
+        if (!catalog_set_usable(s.status)) {
             dv_seterr("backup set %s is %s, not complete: choose a complete set", o->set_id,
                       catalog_set_status_name(s.status));
             goto out;

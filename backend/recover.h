@@ -93,7 +93,7 @@ struct recover_docref {
 struct recover_item {
     char name[STORE_NLO_NAME_LEN + 1];
     enum recover_status status;
-    char set_id[32];             /* the newest complete set holding it ("" when none) */
+    char set_id[32];             /* the newest complete or partial set holding it ("" none) */
     int subdir;                  /* live subdirectory (recovered or present), 0 unknown */
     char *reason;                /* why unrecoverable (malloc'd; NULL otherwise) */
     struct recover_docref *docs; /* unrecoverable: documents of the database referencing it */

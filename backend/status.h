@@ -26,9 +26,11 @@ struct dv_status {
     /* backups */
     bool catalog_ok;
     char catalog_error[DV_ERR_MAX];
-    int64_t nsets, ncomplete;
+    int64_t nsets, ncomplete, npartial;
     bool has_last, has_last_complete;
     struct catalog_set last, last_complete;
+    struct catalog_set_failure *last_failed; /* the databases the last set could not copy */
+    size_t nlast_failed;
     int64_t pool_objects, pool_bytes;
     /* target */
     uint64_t target_free, target_size; /* 0 when unknown */

@@ -81,13 +81,31 @@ static const char *after_file(const char *msg, const char *file)
     } while (0)
 
 static void check_manifest(struct ctx *c, const struct manifest *m,
-                           const struct catalog_set_file *files, size_t nfiles, const char *path)
+                           const struct catalog_set_file *files, size_t nfiles,
+                           const struct catalog_set_failure *failed, size_t nfailed,
+                           const char *path)
 {
     const struct catalog_set *s = c->set;
     CMP_STR("id", m->id, s->id);
     CMP_INT("seq", m->seq, s->seq);
     CMP_STR("kind", m->kind, catalog_set_kind_name(s->kind));
-    CMP_STR("status", m->status, "complete");
+    CMP_STR("status", m->status, catalog_set_status_name(s->status));
+    /* a partial set: the same databases failed, for the same reasons */
+    CMP_INT("number of failed databases", m->nfailed, nfailed);
+    for (size_t i = 0; i < m->nfailed; i++) {
+        const struct catalog_set_failure *f = NULL;
+        for (size_t j = 0; j < nfailed && !f; j++)
+            if (strcmp(failed[j].db_path, m->failed[i].db_path) == 0)
+                f = &failed[j];
+        if (!f) {
+            report(c, path, "failed database %s is in the manifest, not in the catalog",
+                   m->failed[i].db_path);
+            continue;
+        }
+        char field[1200];
+        snprintf(field, sizeof field, "failed database %s: reason", f->db_path);
+        CMP_STR(field, m->failed[i].reason, f->reason);
+    }
     CMP_INT("started", m->started, s->started);
     CMP_INT("ended", m->ended, s->ended);
     CMP_STR("origin", m->origin, s->origin);
@@ -381,18 +399,20 @@ static int verify_set(struct ctx *c, const struct catalog_set *s)
     c->list_hashed = false;
     c->r->sets++;
     struct catalog_set_file *files = NULL;
-    size_t nfiles = 0;
+    size_t nfiles = 0, nfailed = 0;
+    struct catalog_set_failure *failed = NULL;
     struct manifest m;
     manifest_init(&m);
     int rc = -1;
-    if (catalog_set_files(c->cat, s->id, &files, &nfiles) != 0)
+    if (catalog_set_files(c->cat, s->id, &files, &nfiles) != 0 ||
+        catalog_set_failures(c->cat, s->id, &failed, &nfailed) != 0)
         goto out;
     char *mpath = dv_path_join(c->set_dir, TARGET_MANIFEST);
     bool have_manifest = manifest_read(mpath, &m) == 0;
     if (!have_manifest)
         report(c, mpath, "%s", after_file(dv_err(), mpath));
     else
-        check_manifest(c, &m, files, nfiles, mpath);
+        check_manifest(c, &m, files, nfiles, failed, nfailed, mpath);
     free(mpath);
     job_phase(c->job, "copies", nfiles, 0);
     unsigned serial = 0;
@@ -411,6 +431,7 @@ static int verify_set(struct ctx *c, const struct catalog_set *s)
     rc = 0;
 out:
     manifest_done(&m);
+    free(failed);
     catalog_set_files_free(files, nfiles);
     free(c->set_dir);
     c->set_dir = NULL;
@@ -423,7 +444,7 @@ static int collect(void *ud, const struct catalog_set *s)
         struct catalog_set *v;
         size_t n;
     } *l = ud;
-    if (s->status != CATALOG_SET_COMPLETE || s->pruning > 0)
+    if (!catalog_set_usable(s->status) || s->pruning > 0)
         return 0;
     l->v = dv_realloc(l->v, (l->n + 1) * sizeof *l->v);
     l->v[l->n++] = *s;
@@ -473,8 +494,8 @@ int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct 
             dv_seterr("no backup set '%s' (dvault sets lists them)", c.o->set_id);
             goto out;
         }
-        if (s.status != CATALOG_SET_COMPLETE || s.pruning > 0) {
-            dv_seterr("backup set %s is %s: only complete sets can be verified", s.id,
+        if (!catalog_set_usable(s.status) || s.pruning > 0) {
+            dv_seterr("backup set %s is %s: only complete and partial sets can be verified", s.id,
                       s.pruning > 0 ? "being pruned" : catalog_set_status_name(s.status));
             goto out;
         }

@@ -1,8 +1,9 @@
 /*
  * verify.h - check that the backup sets on the target are what the catalog says, and usable.
  *
- * For each complete set (or one): the manifest parses and matches the catalog (set row, counts,
- * every database copy and kept delta); each database copy's SHA-256 is recomputed; each kept
+ * For each complete or partial set (or one): the manifest parses and matches the catalog (set
+ * row, status, counts, every database copy and kept delta, the databases a partial set could
+ * not copy and why); each database copy's SHA-256 is recomputed; each kept
  * delta is read completely (delta_verify: header, every record, trailer) wherever it lives now
  * and its SHA-256 compared; each database is test-restored (restore_materialize: copy + delta
  * + PRAGMA integrity_check) into a scratch directory under the target, then deleted; the
@@ -24,7 +25,7 @@
 #include "job.h"
 
 struct verify_opts {
-    const char *set_id; /* NULL = every complete set */
+    const char *set_id; /* NULL = every complete and partial set */
     double sample_pct;  /* NLOs whose content is hashed: 0 or >= 100 = all; else this percent,
                            chosen by a hash of the name (the same objects every run) */
 };

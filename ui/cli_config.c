@@ -38,12 +38,12 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
            cfg->server.deferred_deletion_days, cfg->server.encryption ? "true" : "false",
            cfg->server.key_file);
     printf("backup:\n  target: %s\n  cycle_hours: %ld\n  delta: %s\n  snapshot_command: \"%s\"\n"
-           "  pre_command: \"%s\"\n  post_command: \"%s\"\n"
+           "  pre_command: \"%s\"\n  post_command: \"%s\"\n  lock_wait_seconds: %ld\n"
            "  retention: { keep_sets: %ld, keep_days: %ld }\n",
            cfg->backup.target, cfg->backup.cycle_hours,
            cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply", cfg->backup.snapshot_command,
-           cfg->backup.pre_command, cfg->backup.post_command, cfg->backup.keep_sets,
-           cfg->backup.keep_days);
+           cfg->backup.pre_command, cfg->backup.post_command, cfg->backup.lock_wait_seconds,
+           cfg->backup.keep_sets, cfg->backup.keep_days);
     printf("catalog: %s\nconsole: { theme: %s }\n", cfg->catalog, cfg->console.theme);
     return 0;
 }

@@ -312,17 +312,19 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
                  catalog_set_kind_name(st->last.kind), catalog_set_status_name(st->last.status),
                  when, age, st->last.message[0] ? ": " : "", st->last.message);
         ov_line(&y, ymax, b.x, b.w, "last backup", buf,
-                st->last.status == CATALOG_SET_COMPLETE ? TH_OK
-                : st->last.status == CATALOG_SET_FAILED ? TH_ERROR
-                                                        : TH_TEXT);
+                st->last.status == CATALOG_SET_COMPLETE  ? TH_OK
+                : st->last.status == CATALOG_SET_FAILED  ? TH_ERROR
+                : st->last.status == CATALOG_SET_PARTIAL ? TH_WARNING
+                                                         : TH_TEXT);
         if (st->has_last_complete && strcmp(st->last.id, st->last_complete.id) != 0)
             ov_line(&y, ymax, b.x, b.w, "last complete", st->last_complete.id, TH_TEXT);
     } else {
         ov_line(&y, ymax, b.x, b.w, "last backup", "none yet (F2 starts one)", TH_WARNING);
     }
     dv_fmt_bytes((uint64_t)st->pool_bytes, a, sizeof a);
-    snprintf(buf, sizeof buf, "%lld sets (%lld complete); NLO pool %lld objects (%s)",
-             (long long)st->nsets, (long long)st->ncomplete, (long long)st->pool_objects, a);
+    snprintf(buf, sizeof buf, "%lld sets (%lld complete, %lld partial); NLO pool %lld objects (%s)",
+             (long long)st->nsets, (long long)st->ncomplete, (long long)st->npartial,
+             (long long)st->pool_objects, a);
     ov_line(&y, ymax, b.x, b.w, "sets", buf, TH_TEXT);
     if (st->target_size) {
         dv_fmt_bytes(st->target_free, a, sizeof a);
@@ -405,14 +407,14 @@ static int backup_job(void *p, struct dv_job *job, char *sum, size_t n)
     if (r.nlo.repaired)
         snprintf(rep, sizeof rep, ", %llu re-copied (missing from the pool)",
                  (unsigned long long)r.nlo.repaired);
+    const char *state = r.complete ? "complete" : r.partial ? "PARTIAL" : "FAILED";
     if (r.set_id[0] && r.no_daos)
-        snprintf(sum, n, "set %s %s: %llu databases, %s; NLO pass skipped: %s", r.set_id,
-                 r.complete ? "complete" : "FAILED", (unsigned long long)r.databases, b,
-                 DV_NO_DAOS);
+        snprintf(sum, n, "set %s %s: %llu databases, %s; NLO pass skipped: %s", r.set_id, state,
+                 (unsigned long long)r.databases, b, DV_NO_DAOS);
     else if (r.set_id[0])
         snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held%s, %s", r.set_id,
-                 r.complete ? "complete" : "FAILED", (unsigned long long)r.databases,
-                 (unsigned long long)r.nlo.copied, (unsigned long long)r.nlo.held, rep, b);
+                 state, (unsigned long long)r.databases, (unsigned long long)r.nlo.copied,
+                 (unsigned long long)r.nlo.held, rep, b);
     return rc;
 }
 
@@ -653,14 +655,26 @@ static void db_fill_cache(struct dbsrc *d, size_t i)
     struct catalog_set s;
     int r = cat ? catalog_db_last_set(cat, d->paths[i], false, &s) : 0;
     k->last_elem = TH_TEXT;
-    if (r == 1) {
+    /* a later (partial) set that could not copy it: that is the news */
+    struct catalog_set_failure fl;
+    struct catalog_set fs;
+    if (r >= 0 && cat && catalog_db_failure_latest(cat, d->paths[i], &fl) == 1 &&
+        (r == 0 || fl.seq > s.seq) && catalog_set_get(cat, fl.set_id, &fs) == 1) {
+        char when[32];
+        time_t tt = (time_t)fs.started;
+        struct tm tm;
+        localtime_r(&tt, &tm);
+        strftime(when, sizeof when, "%m-%d %H:%M", &tm);
+        snprintf(k->last, sizeof k->last, "%s FAIL", when);
+        k->last_elem = TH_WARNING;
+    } else if (r == 1) {
         char when[32];
         time_t tt = (time_t)s.started;
         struct tm tm;
         localtime_r(&tt, &tm);
         strftime(when, sizeof when, "%m-%d %H:%M", &tm);
         snprintf(k->last, sizeof k->last, "%s %s", when,
-                 s.status == CATALOG_SET_COMPLETE ? "ok"
+                 catalog_set_usable(s.status)     ? "ok"
                  : s.status == CATALOG_SET_FAILED ? "FAIL"
                                                   : "run");
         if (s.status == CATALOG_SET_FAILED)
@@ -923,7 +937,7 @@ struct setpick {
 static int setpick_cb(void *ud, const struct catalog_set *s)
 {
     struct setpick *p = ud;
-    if (s->status != CATALOG_SET_COMPLETE)
+    if (!catalog_set_usable(s->status))
         return 0;
     struct catalog_set_file f;
     int r = catalog_set_file_get(p->cat, s->id, p->db, &f);
@@ -1151,9 +1165,9 @@ static void set_row(const struct catalog_set *s, struct tui_row *r)
     dv_fmt_bytes((uint64_t)s->bytes, r->cell[6], sizeof r->cell[6]);
     snprintf(r->cell[7], sizeof r->cell[7], "%s%s%.200s", catalog_set_status_name(s->status),
              s->message[0] ? ": " : "", s->message);
-    r->elem = s->status == CATALOG_SET_FAILED    ? TH_ERROR
-              : s->status == CATALOG_SET_RUNNING ? TH_WARNING
-                                                 : TH_TEXT;
+    r->elem = s->status == CATALOG_SET_FAILED                                        ? TH_ERROR
+              : s->status == CATALOG_SET_RUNNING || s->status == CATALOG_SET_PARTIAL ? TH_WARNING
+                                                                                     : TH_TEXT;
 }
 
 static int set_fetch(struct tui_source *src, enum tui_fetch mode, const char *key,
@@ -1302,8 +1316,24 @@ static void set_open(struct console *c, struct tui *t, int64_t seq)
     if (nf == 0)
         strv_add(&l, dv_strdup(" (no databases in this set)"));
     catalog_set_files_free(f, nf);
+    struct catalog_set_failure *fl = NULL;
+    size_t nfl = 0;
+    if (catalog_set_failures(cat, s.id, &fl, &nfl) != 0) {
+        strv_add(&l, dv_asprintf(" (failed databases unreadable: %s)", dv_err()));
+    } else if (nfl) {
+        strv_add(&l, dv_strdup(""));
+        strv_add(&l, dv_asprintf(" Not in this set - %zu database(s) could not be copied (the next "
+                                 "backup copies them in full):",
+                                 nfl));
+        for (size_t i = 0; i < nfl; i++)
+            strv_add(&l, dv_asprintf(" %-34s FAILED: %s", fl[i].db_path, fl[i].reason));
+    }
+    free(fl);
     char title[96];
-    snprintf(title, sizeof title, "Set %s: %zu databases", s.id, nf);
+    if (nfl)
+        snprintf(title, sizeof title, "Set %s (partial): %zu databases, %zu failed", s.id, nf, nfl);
+    else
+        snprintf(title, sizeof title, "Set %s: %zu databases", s.id, nf);
     tui_view(t, title, NULL, l.v, (int)l.n, 0, false);
     strv_free(&l);
 }
