@@ -13,7 +13,7 @@ ln -s "$SRC/themes" "$d/themes"
 for db in mail/alice.nsf mail/bob.nsf names.nsf; do
     sqlite3 "$d/var/data/$db" 'PRAGMA journal_mode=WAL; CREATE TABLE dbinfo(key TEXT PRIMARY KEY, value TEXT);' >/dev/null
 done
-printf 'console: { theme: default }\n' > "$d/config.yaml"
+printf 'server: { daos_dir: daos }\nconsole: { theme: default }\n' > "$d/config.yaml"
 "$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 
 last_line() { tui_screen | sed -n "$1p"; }
