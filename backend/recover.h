@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "catalog.h"
 #include "config.h"
@@ -49,19 +50,57 @@ struct restore_result {
     bool no_daos;               /* the server has no DAOS: no NLO counts, no index marked */
     uint64_t pitr_transactions; /* point-in-time: archived transactions applied */
     int64_t pitr_last_us;       /* observed time of the last one applied (0: none) */
+    struct restore_sweep sweep; /* leftovers of killed restores removed first (restore.h) */
 };
+
+/* What a restore destination is (recover_into_check). */
+enum recover_into_kind {
+    RECOVER_INTO_NEW = 0,   /* nothing there */
+    RECOVER_INTO_RESTORED,  /* an earlier restored copy (its dbinfo says restored_from...) */
+    RECOVER_INTO_LIVE_SELF, /* the live database the restore is of (--replace-live) */
+    RECOVER_INTO_OTHER,     /* any other existing file: another live database, mostly */
+};
+
+struct recover_into_info {
+    char path[4096]; /* canonical absolute path (parent's links resolved) */
+    char rel[1024];  /* relative to data_dir when below it, else "" */
+    bool below_data; /* below data_dir */
+    enum recover_into_kind kind;
+    bool is_source;             /* into names the database being restored (existing or not) */
+    char replica_id[40];        /* of an existing file ("" none) */
+    char origin[1024];          /* RESTORED: restored_from (the database it is a copy of) */
+    char origin_set[32];        /* ... restored_from_set */
+    char origin_replica_id[40]; /* ... restored_from_replica_id */
+    bool in_use;                /* an existing file another process holds (dbuse.h) */
+    pid_t holder;               /* ... that process (0: unknown) */
+};
+
+/*
+ * Resolve and check a restore destination exactly as recover_restore does, before anything
+ * is restored (the console asks the name first). A relative into is normalised lexically
+ * ("mail/../alice2.nsf" is "alice2.nsf") and must stay below data_dir (also through links);
+ * refused wherever it is: not a file name; a parent directory that does not exist; in the
+ * DAOS directory (NLOs, the DAOS index); in the backup target; the catalog (or its -wal,
+ * -shm, -journal) or the server key; the -wal/-shm/-journal of a file beside it; a symbolic
+ * link, a directory, anything but a regular file. db_path (may be NULL) is the database
+ * being restored, to recognise RECOVER_INTO_LIVE_SELF. 0 with ii filled, or -1 with dv_err().
+ */
+int recover_into_check(const struct dv_config *cfg, const char *db_path, const char *into,
+                       struct recover_into_info *ii);
 
 /*
  * Restore database o->db_path of set o->set_id into o->into (restore_materialize: checked
  * copy, kept delta applied, integrity_check, the final name appears only complete). Unless the
  * restore replaces the live database (o->replace_live), the file gets a new replica_id and
- * dbiid (32 random hex each) before its final rename. Refuses: an existing into without
- * o->force; into == the live database without o->replace_live (o->force is not enough); a
- * relative into with "..", empty or "." parts; a parent directory that does not exist; a
- * replaced file whose WAL cannot be checkpointed (in use). Afterwards marks the DAOS index
- * NEEDS_RESYNC ("restored <db> from set <id> into <into>") and fills r (counts from the
- * restored file and the repository). Returns 0 or -1 with dv_err() set; on failure no file
- * was created or replaced.
+ * dbiid (32 random hex each) and records its origin (dbinfo restored_from,
+ * restored_from_replica_id, restored_from_set) before its final rename. Refuses what
+ * recover_into_check refuses; an existing into without o->force; into == the live database
+ * without o->replace_live (o->force is not enough); an existing file another process has open
+ * ("NAME is in use by pid N", dbuse.h: tested first, and again under a fence right before the
+ * rename, when its WAL is also checkpointed and must be empty). Leftovers of killed restores
+ * are removed first (r->sweep). Afterwards marks the DAOS index NEEDS_RESYNC ("restored <db>
+ * from set <id> into <into>") and fills r (counts from the restored file and the repository).
+ * Returns 0 or -1 with dv_err() set; on failure no file was created or replaced.
  */
 int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, struct dv_job *job,
                     struct restore_result *r);
@@ -111,7 +150,8 @@ struct recover_result {
     struct recover_item *items; /* in list / name order */
     size_t n;
     uint64_t recovered, present, unrecoverable;
-    uint64_t bytes; /* stored bytes copied */
+    uint64_t bytes;             /* stored bytes copied */
+    struct restore_sweep sweep; /* leftovers of killed restores removed first (restore.h) */
 };
 
 /*
@@ -151,19 +191,47 @@ int recover_doc_list(const struct dv_config *cfg, const char *path, const char *
                      const char *search, recover_doc_fn fn, void *ud, uint64_t *n);
 
 struct doccopy_result {
-    bool undeleted;            /* the live database had it soft-deleted: undeleted in place */
-    bool copied;               /* copied from the restored database */
-    int attachments, nlos;     /* of the document */
-    struct recover_result nlo; /* the NLOs recovered first (release with recover_result_done) */
+    bool undeleted;             /* the live database had it soft-deleted: undeleted in place */
+    bool copied;                /* copied from the restored database */
+    int attachments, nlos;      /* of the document */
+    bool other_db;              /* copied with force into a database not its origin */
+    struct recover_result nlo;  /* the NLOs recovered first (release with recover_result_done) */
+    struct restore_sweep sweep; /* leftovers of killed restores removed first (restore.h) */
 };
+
+/* Where a document copy comes from and goes to (recover_doc_origin). */
+struct doccopy_origin {
+    char from_replica_id[40];   /* the source's own replica id */
+    char origin[1024];          /* restored_from of the source ("" when it is no restored copy) */
+    char origin_replica_id[40]; /* the replica id the source stands for: restored_from_replica_id,
+                                   or its own replica id when it is no restored copy */
+    char live_replica_id[40];   /* of live_path */
+    bool same;                  /* both known and equal: the document goes back where it was */
+};
+
+/*
+ * The replica ids that decide whether a document of from_path may be copied into live_path
+ * without --force: from_path's origin (the database it is a restored copy of) must be
+ * live_path (same replica id). 0 with o filled, or -1 (a file that cannot be read).
+ */
+int recover_doc_origin(const struct dv_config *cfg, const char *from_path, const char *live_path,
+                       struct doccopy_origin *o);
 
 /*
  * Single-document recovery: recover the missing NLOs of document unid of from_path (as
  * recover_nlos with db_path/unid; fails if any is unrecoverable), then, if live_path has the
  * unid soft-deleted, undelete it; if it lacks the unid, store_doc_copy it (refcounts counted;
  * a document deleted in the backup is undeleted after the copy). A document the live database
- * has (not deleted) is refused. Returns 0 or -1 with dv_err(); r filled either way.
+ * has (not deleted) is refused. So is a live_path whose replica id is not from_path's origin
+ * (recover_doc_origin: a restored copy of bob's mail into carol's) unless force, before
+ * anything is recovered or copied; the message names both databases and their replica ids.
+ * Leftovers of killed restores are removed first (r->sweep). Returns 0 or -1 with dv_err();
+ * r filled either way.
  */
+int recover_doc_copy_ex(const struct dv_config *cfg, const char *from_path, const char *unid,
+                        const char *live_path, bool force, struct dv_job *job,
+                        struct doccopy_result *r);
+/* recover_doc_copy_ex without force. */
 int recover_doc_copy(const struct dv_config *cfg, const char *from_path, const char *unid,
                      const char *live_path, struct dv_job *job, struct doccopy_result *r);
 

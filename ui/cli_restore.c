@@ -10,6 +10,14 @@
 #include "recover.h"
 #include "util.h"
 
+/* Leftovers of killed restores that the command removed first (restore.h), on stdout. */
+static void print_sweep(const struct restore_sweep *s)
+{
+    if (s->removed)
+        printf("removed %zu leftover file(s) of an interrupted restore (%s%s)\n", s->removed,
+               s->first, s->removed > 1 ? ", ..." : "");
+}
+
 static const char RESTORE_USAGE[] =
     "usage: dvault restore --set ID --db PATH --into NEWPATH [--force] [--replace-live]"
     " [--at TIME|--to-latest]";
@@ -54,6 +62,8 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
     int rc = recover_restore(cfg, &o, &job, &r);
     meter_clear(&m);
     job_done(&job);
+    print_sweep(&r.sweep);
+    fflush(stdout);
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "restore: %s", dv_err());
     char sz[32], when[32];
@@ -161,6 +171,7 @@ int cli_recover(int argc, char **argv, struct dv_config *cfg)
     job_done(&job);
     char err[DV_ERR_MAX];
     snprintf(err, sizeof err, "%s", dv_err());
+    print_sweep(&r.sweep);
     if (r.n || rc == 0)
         print_recover(&r);
     if (r.recovered)
@@ -213,6 +224,7 @@ static int doc_list(int argc, char **argv, struct dv_config *cfg)
 static int doc_copy(int argc, char **argv, struct dv_config *cfg)
 {
     const char *from = NULL, *unid = NULL, *to = NULL;
+    bool force = false;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
             from = argv[++i];
@@ -220,12 +232,14 @@ static int doc_copy(int argc, char **argv, struct dv_config *cfg)
             unid = argv[++i];
         else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
             to = argv[++i];
+        else if (strcmp(argv[i], "--force") == 0)
+            force = true;
         else
             from = NULL, i = argc;
     }
     if (!from || !unid || !to)
-        return cli_fail(DV_EXIT_USAGE,
-                        "usage: dvault doc copy --from RESTORED --unid UNID --to LIVEPATH");
+        return cli_fail(DV_EXIT_USAGE, "usage: dvault doc copy --from RESTORED --unid UNID --to "
+                                       "LIVEPATH [--force]");
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "doc-copy");
@@ -234,11 +248,14 @@ static int doc_copy(int argc, char **argv, struct dv_config *cfg)
     else
         memset(&m, 0, sizeof m);
     struct doccopy_result r;
-    int rc = recover_doc_copy(cfg, from, unid, to, &job, &r);
+    int rc = recover_doc_copy_ex(cfg, from, unid, to, force, &job, &r);
     meter_clear(&m);
     job_done(&job);
     char err[DV_ERR_MAX];
     snprintf(err, sizeof err, "%s", dv_err());
+    print_sweep(&r.sweep);
+    if (r.other_db)
+        printf("warning: %s is not the database %s was restored from (--force)\n", to, from);
     if (r.nlo.n)
         print_recover(&r.nlo);
     recover_result_done(&r.nlo);
@@ -259,8 +276,9 @@ int cli_doc(int argc, char **argv, struct dv_config *cfg)
         return doc_list(argc, argv, cfg);
     if (argc >= 2 && strcmp(argv[1], "copy") == 0)
         return doc_copy(argc, argv, cfg);
-    return cli_fail(DV_EXIT_USAGE, "usage: dvault doc {list PATH [--deleted-in LIVEPATH] [--search"
-                                   " TEXT] | copy --from RESTORED --unid UNID --to LIVEPATH}");
+    return cli_fail(DV_EXIT_USAGE,
+                    "usage: dvault doc {list PATH [--deleted-in LIVEPATH] [--search"
+                    " TEXT] | copy --from RESTORED --unid UNID --to LIVEPATH [--force]}");
 }
 
 int cli_whereis(int argc, char **argv, struct dv_config *cfg)

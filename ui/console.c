@@ -802,7 +802,7 @@ static const struct tui_key db_keys[] = {
     {{'L'},
      DB_RESTORE_LIVE,
      NULL,
-     "Restore the selected database OVER the live one (choose the set; asks)",
+     "Restore the selected database OVER the live one (choose the set; type its name)",
      NULL},
     {{'m'}, DB_LISTNLO, NULL, "List the NLOs the selected database misses (Recovery screen)", NULL},
     {{0}, 0, NULL, NULL, NULL},
@@ -1013,23 +1013,17 @@ static void start_restore(struct console *c, struct tui *t, const char *db, cons
     start_job(c, t, &sp);
 }
 
-/* True when into names the database db (relative or absolute, "./" and "//" ignored). */
-static bool same_db(const struct dv_config *cfg, const char *db, const char *into)
+/*
+ * Ask for the new name and check it at once (recover_into_check), before anything else is
+ * asked: a refused name, the live database itself, another live database (any existing file
+ * that is not an earlier restored copy) and a file in use are refused here; an earlier
+ * restored copy may be replaced after a confirmation that says what it is (*force then).
+ * Returns the name (malloc'd), or NULL (cancelled or refused: said so).
+ */
+static char *ask_into(struct console *c, struct tui *t, const char *db, const char *title,
+                      bool *force)
 {
-    char *a = dv_path_abs(cfg->server.data_dir, db), *b = dv_path_abs(cfg->server.data_dir, into);
-    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
-    bool same = strcmp(ra ? ra : a, rb ? rb : b) == 0;
-    free(ra);
-    free(rb);
-    free(a);
-    free(b);
-    return same;
-}
-
-/* Ask for the new name and, when it exists, whether to replace it. Returns the name
- * (malloc'd) with *force set, or NULL (cancelled, or the live database: refused). */
-static char *ask_into(struct console *c, struct tui *t, const char *db, const char *title)
-{
+    *force = false;
     char *def = restored_name(db);
     char prompt[1200];
     snprintf(prompt, sizeof prompt, "Restore %s into (a new path under data_dir):", db);
@@ -1039,14 +1033,53 @@ static char *ask_into(struct console *c, struct tui *t, const char *db, const ch
         free(into);
         return NULL;
     }
-    if (same_db(c->cfg, db, into)) {
-        tui_error(t, title,
-                  "That is the live database. Restoring over it is a separate action: "
-                  "Databases, L (restore over the live database, asks).");
+    struct recover_into_info ii;
+    char m[2600];
+    if (recover_into_check(c->cfg, db, into, &ii) != 0) {
+        tui_error(t, title, dv_err());
         free(into);
         return NULL;
     }
-    return into;
+    const char *name = ii.rel[0] ? ii.rel : ii.path;
+    switch (ii.is_source ? RECOVER_INTO_LIVE_SELF : ii.kind) {
+    case RECOVER_INTO_NEW:
+        return into;
+    case RECOVER_INTO_LIVE_SELF:
+        tui_error(t, title,
+                  "That is the live database. Restoring over it is a separate action: "
+                  "Databases, L (restore over the live database, asks for its name).");
+        break;
+    case RECOVER_INTO_OTHER:
+        snprintf(m, sizeof m,
+                 "%.1200s exists and is not a restored copy: it is a live database (or another "
+                 "file). "
+                 "A restore never replaces it from here. Choose a new name; to put a backup in "
+                 "place of a live database, use L (restore over the live database) on it.",
+                 name);
+        tui_error(t, title, m);
+        break;
+    case RECOVER_INTO_RESTORED:
+        if (ii.in_use) {
+            snprintf(m, sizeof m,
+                     "%.1200s is in use by pid %ld: stop that use of it first, or choose a new "
+                     "name.",
+                     name, (long)ii.holder);
+            tui_error(t, title, m);
+            break;
+        }
+        snprintf(m, sizeof m,
+                 "%.1200s exists: a restored copy of %.1000s (from set %s). Replace it? The copy "
+                 "there now "
+                 "is lost.",
+                 name, ii.origin[0] ? ii.origin : "?", ii.origin_set[0] ? ii.origin_set : "?");
+        if (tui_confirm(t, "Replace an earlier restored copy", m)) {
+            *force = true;
+            return into;
+        }
+        break;
+    }
+    free(into);
+    return NULL;
 }
 
 static void db_restore(struct console *c, struct tui *t, const char *db, bool over_live)
@@ -1055,11 +1088,28 @@ static void db_restore(struct console *c, struct tui *t, const char *db, bool ov
         tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
         return;
     }
-    char *into = NULL, *set = NULL;
+    char *into = NULL, *set = NULL, *typed = NULL;
     bool force = false;
-    if (!over_live && !(into = ask_into(c, t, db, "Restore"))) {
+    char q[2600];
+    if (!over_live && !(into = ask_into(c, t, db, "Restore", &force))) {
         tui_msg(t, "restore cancelled");
         return;
+    }
+    if (over_live) { /* refused at once when another process has it open */
+        struct recover_into_info ii;
+        if (recover_into_check(c->cfg, db, db, &ii) != 0) {
+            tui_error(t, "Restore over the live database", dv_err());
+            return;
+        }
+        if (ii.in_use) {
+            snprintf(q, sizeof q,
+                     "%s is in use by pid %ld: a live database is never replaced while another "
+                     "process has it open (its next commit would be lost). Stop the server's use "
+                     "of it first.",
+                     db, (long)ii.holder);
+            tui_error(t, "Restore over the live database", q);
+            return;
+        }
     }
     set = pick_set(c, t, db,
                    over_live ? "Restore over the LIVE database from which set?"
@@ -1068,35 +1118,24 @@ static void db_restore(struct console *c, struct tui *t, const char *db, bool ov
         tui_msg(t, "restore cancelled");
         goto out;
     }
-    char q[1600];
     if (over_live) {
+        /* not one keystroke: the database's name, typed */
         snprintf(q, sizeof q,
-                 "Replace the LIVE database %s with its copy from set %s? Every change since "
-                 "that backup is lost; the replica id stays. Stop the server's use of it first.",
-                 db, set);
-        if (!tui_confirm(t, "Restore over the live database", q)) {
-            tui_msg(t, "restore cancelled");
+                 "Replace the LIVE database %s with its copy from set %s? Every change since that "
+                 "backup is lost; the replica id stays. Type the database's name (%s) to go on:",
+                 db, set, db);
+        typed = tui_input(t, "Restore over the live database", q, "");
+        if (!typed || strcmp(typed, db) != 0) {
+            tui_msg(t, "restore cancelled%s",
+                    typed && *typed ? ": the name typed is not the "
+                                      "database's"
+                                    : "");
             goto out;
         }
-    } else {
-        char *abs = dv_path_abs(c->cfg->server.data_dir, into);
-        struct stat sb;
-        if (stat(abs, &sb) == 0) {
-            snprintf(q, sizeof q,
-                     "%s exists. Replace it with the copy from set %s? The current "
-                     "file is lost.",
-                     into, set);
-            force = tui_confirm(t, "Restore over an existing database", q);
-            if (!force) {
-                free(abs);
-                tui_msg(t, "restore cancelled");
-                goto out;
-            }
-        }
-        free(abs);
     }
     start_restore(c, t, db, set, over_live ? db : into, force, over_live, false);
 out:
+    free(typed);
     free(set);
     free(into);
 }
@@ -2408,25 +2447,10 @@ static void rec_flow_start(struct console *c, struct tui *t)
     set = pick_set(c, t, db, "Single-document recovery 2/3: restore it from which set?");
     if (!set)
         goto cancelled;
-    into = ask_into(c, t, db, "Single-document recovery 3/3");
+    bool force = false;
+    into = ask_into(c, t, db, "Single-document recovery 3/3", &force);
     if (!into)
         goto cancelled;
-    bool force = false;
-    char *abs = dv_path_abs(c->cfg->server.data_dir, into);
-    struct stat sb;
-    if (stat(abs, &sb) == 0) {
-        char q[1400];
-        snprintf(q, sizeof q,
-                 "%s exists (an earlier restore?). Replace it with the copy from set "
-                 "%s?",
-                 into, set);
-        force = tui_confirm(t, "Restore over an existing file", q);
-        if (!force) {
-            free(abs);
-            goto cancelled;
-        }
-    }
-    free(abs);
     snprintf(c->rec_db, sizeof c->rec_db, "%s", db);
     snprintf(c->rec_set, sizeof c->rec_set, "%s", set);
     snprintf(c->rec_into, sizeof c->rec_into, "%s", into);
@@ -2560,6 +2584,7 @@ static void rec_doc_nlos(struct console *c, struct tui *t)
 /* recover_doc_copy as a job */
 struct doccopy_arg {
     const struct dv_config *cfg;
+    bool force; /* the operator confirmed a copy into another database */
     char *from, *unid, *live;
     struct doccopy_result r;
 };
@@ -2577,7 +2602,7 @@ static void doccopy_arg_free(void *p)
 static int doccopy_job(void *p, struct dv_job *job, char *sum, size_t n)
 {
     struct doccopy_arg *a = p;
-    if (recover_doc_copy(a->cfg, a->from, a->unid, a->live, job, &a->r) != 0)
+    if (recover_doc_copy_ex(a->cfg, a->from, a->unid, a->live, a->force, job, &a->r) != 0)
         return -1;
     snprintf(sum, n, "document %s %s %s (%d attachments, %d NLOs; %llu NLOs recovered first)",
              a->unid, a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments,
@@ -2617,16 +2642,38 @@ static void rec_copy(struct console *c, struct tui *t)
         tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
         return;
     }
-    char q[2600];
-    snprintf(q, sizeof q,
-             "Copy document %s from the restored copy %s into the LIVE database %s? Its missing "
-             "NLOs are recovered from the pool first; a soft-deleted document is undeleted.",
-             unid, c->rec_into, c->rec_db);
-    if (!tui_confirm(t, "Copy into the live database", q)) {
-        tui_msg(t, "copy cancelled");
+    char q[6000];
+    struct doccopy_origin og;
+    if (recover_doc_origin(c->cfg, c->rec_into, c->rec_db, &og) != 0) {
+        tui_error(t, "Copy into the live database", dv_err());
         return;
     }
+    if (!og.same) {
+        /* the restored copy is not of this database (any more): say so, naming both */
+        snprintf(q, sizeof q,
+                 "WARNING: another database. The restored copy %.1000s is of %.1000s (replica id "
+                 "%s), but the live database %.1000s has replica id %s now. Copy document %s "
+                 "into %.1000s anyway?",
+                 c->rec_into, og.origin[0] ? og.origin : c->rec_into,
+                 og.origin_replica_id[0] ? og.origin_replica_id : "(none)", c->rec_db,
+                 og.live_replica_id[0] ? og.live_replica_id : "(none)", unid, c->rec_db);
+        if (!tui_confirm(t, "Copy into ANOTHER database", q)) {
+            tui_msg(t, "copy cancelled");
+            return;
+        }
+    } else {
+        snprintf(q, sizeof q,
+                 "Copy document %s from the restored copy %s into the LIVE database %s? Its "
+                 "missing NLOs are recovered from the pool first; a soft-deleted document is "
+                 "undeleted.",
+                 unid, c->rec_into, c->rec_db);
+        if (!tui_confirm(t, "Copy into the live database", q)) {
+            tui_msg(t, "copy cancelled");
+            return;
+        }
+    }
     struct doccopy_arg *a = dv_calloc(1, sizeof *a);
+    a->force = !og.same;
     a->cfg = c->cfg;
     a->from = dv_strdup(c->rec_into);
     a->unid = dv_strdup(unid);

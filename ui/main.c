@@ -26,7 +26,8 @@ static const struct cli_command commands[] = {
     {"recover", cli_recover,
      "recover [--set ID] (--list FILE | --db PATH [--doc UNID])  NLOs from the pool"},
     {"doc", cli_doc,
-     "doc {list PATH [--deleted-in LIVE] [--search TEXT] | copy --from R --unid U --to LIVE}"},
+     "doc {list PATH [--deleted-in LIVE] [--search TEXT] | copy --from R --unid U --to LIVE "
+     "[--force]}"},
     {"whereis", cli_whereis,
      "whereis NLO               databases, repository, pool and sets of an NLO"},
     {"resync", cli_resync,

@@ -9,7 +9,7 @@ command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 CLI missing"; exit 1; }
 
 d=$TUI_TMP/site
 mkdir -p "$d/var/data/mail"
-ln -s "$SRC/themes" "$d/themes"
+ln -sfn "$SRC/themes" "$d/themes"
 for db in mail/alice.nsf mail/bob.nsf names.nsf; do
     sqlite3 "$d/var/data/$db" 'PRAGMA journal_mode=WAL; CREATE TABLE dbinfo(key TEXT PRIMARY KEY, value TEXT);' >/dev/null
 done

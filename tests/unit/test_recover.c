@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -526,6 +527,187 @@ static void test_install_many(void **state)
     }
 }
 
+/* --into: normalised, never in the DAOS directory, the target, on the catalog or the key;
+ * what an existing name is (issue 12, finding 5). */
+static void test_into_check(void **state)
+{
+    struct fx *f = *state;
+    struct recover_into_info ii;
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "mail/../a2.nsf", &ii), 0);
+    assert_int_equal(ii.kind, RECOVER_INTO_NEW);
+    assert_string_equal(ii.rel, "a2.nsf");
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "./mail//x/../r2.nsf", &ii), 0);
+    assert_string_equal(ii.rel, "mail/r2.nsf"); /* lexically: x need not exist */
+    const char *bad_rel[] = {"daos/x.nsf",
+                             "daos/daoscat.db",
+                             "mail/../daos/daos.cfg",
+                             "../x.nsf",
+                             "mail/../../x.nsf",
+                             "mail/a.nsf-wal",
+                             "mail/",
+                             ".",
+                             "mail/.."};
+    for (size_t i = 0; i < sizeof bad_rel / sizeof *bad_rel; i++)
+        if (recover_into_check(&f->cfg, "mail/a.nsf", bad_rel[i], &ii) == 0)
+            fail_msg("--into %s accepted", bad_rel[i]);
+    char *x = dv_path_join(f->cfg.server.daos_dir, "daoscat.db");
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", x, &ii), -1);
+    assert_non_null(strstr(dv_err(), "DAOS directory"));
+    free(x);
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", f->cfg.catalog, &ii), -1);
+    assert_non_null(strstr(dv_err(), "catalog"));
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", f->cfg.server.key_file, &ii), -1);
+    x = dv_path_join(f->cfg.backup.target, "sets/x.nsf");
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", x, &ii), -1);
+    assert_non_null(strstr(dv_err(), "backup target"));
+    free(x);
+    /* what is there */
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "mail/a.nsf", &ii), 0);
+    assert_int_equal(ii.kind, RECOVER_INTO_LIVE_SELF);
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "mail/b.nsf", &ii), 0);
+    assert_int_equal(ii.kind, RECOVER_INTO_OTHER);
+    assert_false(ii.in_use);
+    struct restore_opts o = {.set_id = f->set_id, .db_path = "mail/a.nsf", .into = "mail/r.nsf"};
+    struct restore_result r;
+    if (recover_restore(&f->cfg, &o, NULL, &r) != 0)
+        fail_msg("restore: %s", dv_err());
+    assert_int_equal(recover_into_check(&f->cfg, "mail/b.nsf", "mail/r.nsf", &ii), 0);
+    assert_int_equal(ii.kind, RECOVER_INTO_RESTORED);
+    assert_string_equal(ii.origin, "mail/a.nsf");
+    assert_string_equal(ii.origin_set, f->set_id);
+    /* --into the DAOS index is refused even with --force: the index is untouched */
+    o.into = "daos/daoscat.db";
+    o.force = true;
+    assert_int_equal(recover_restore(&f->cfg, &o, NULL, &r), -1);
+    x = dv_path_join(f->cfg.server.daos_dir, "daoscat.db");
+    assert_true(restore_integrity_check(x) == 0);
+    free(x);
+    /* a live database whose file is gone is still that database's name: --replace-live */
+    char *b = data(f, "mail/b.nsf"), *away = data(f, "b.away");
+    assert_int_equal(rename(b, away), 0);
+    o = (struct restore_opts){.set_id = f->set_id, .db_path = "mail/b.nsf", .into = "mail/b.nsf"};
+    assert_int_equal(recover_restore(&f->cfg, &o, NULL, &r), -1);
+    assert_non_null(strstr(dv_err(), "--replace-live"));
+    o.replace_live = true;
+    if (recover_restore(&f->cfg, &o, NULL, &r) != 0)
+        fail_msg("--replace-live of a lost database: %s", dv_err());
+    assert_true(r.live);
+    assert_false(r.replaced);
+    free(b);
+    free(away);
+}
+
+/* A live database another process has open is not replaced (--force, --replace-live); the
+ * process's next commit is kept (issue 12, finding 4). */
+static void test_restore_in_use(void **state)
+{
+    struct fx *f = *state;
+    char *b = data(f, "mail/b.nsf");
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        close(ready[0]);
+        close(go[1]);
+        sqlite3 *h = NULL;
+        if (sqlite3_open(b, &h) != SQLITE_OK ||
+            sqlite3_exec(h, "SELECT count(*) FROM notes", NULL, NULL, NULL) != SQLITE_OK ||
+            write(ready[1], "r", 1) != 1)
+            _exit(2);
+        char c;
+        if (read(go[0], &c, 1) != 1)
+            _exit(3);
+        sqlite3_busy_timeout(h, 5000);
+        int rc = sqlite3_exec(h,
+                              "INSERT INTO notes(unid, subject) VALUES"
+                              " ('0000000000000000000000000000c0de', 'kept')",
+                              NULL, NULL, NULL);
+        sqlite3_close(h);
+        _exit(rc == SQLITE_OK ? 0 : 4);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    struct stat before, after;
+    assert_int_equal(stat(b, &before), 0);
+    char want[64];
+    snprintf(want, sizeof want, "mail/b.nsf is in use by pid %ld", (long)p);
+    struct restore_opts o = {
+        .set_id = f->set_id, .db_path = "mail/b.nsf", .into = "mail/b.nsf", .replace_live = true};
+    struct restore_result r;
+    assert_int_equal(recover_restore(&f->cfg, &o, NULL, &r), -1);
+    assert_non_null(strstr(dv_err(), want));
+    o = (struct restore_opts){
+        .set_id = f->set_id, .db_path = "mail/a.nsf", .into = "mail/b.nsf", .force = true};
+    assert_int_equal(recover_restore(&f->cfg, &o, NULL, &r), -1);
+    assert_non_null(strstr(dv_err(), want));
+    struct recover_into_info ii;
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "mail/b.nsf", &ii), 0);
+    assert_true(ii.in_use);
+    assert_int_equal(ii.holder, p);
+    assert_int_equal(stat(b, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st = 0;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(b, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(h, "SELECT count(*) FROM notes WHERE subject = 'kept'", -1, &s, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 1);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    /* nobody has it open now: replaced */
+    o = (struct restore_opts){
+        .set_id = f->set_id, .db_path = "mail/b.nsf", .into = "mail/b.nsf", .replace_live = true};
+    if (recover_restore(&f->cfg, &o, NULL, &r) != 0)
+        fail_msg("--replace-live: %s", dv_err());
+    close(ready[0]);
+    close(go[1]);
+    free(b);
+}
+
+/* doc copy from a restored copy of a.nsf into b.nsf: refused without force, naming both
+ * (issue 12, finding 7). */
+static void test_doc_copy_other_db(void **state)
+{
+    struct fx *f = *state;
+    struct restore_opts ro = {.set_id = f->set_id, .db_path = "mail/a.nsf", .into = "mail/r.nsf"};
+    struct restore_result rr;
+    if (recover_restore(&f->cfg, &ro, NULL, &rr) != 0)
+        fail_msg("restore: %s", dv_err());
+    struct doccopy_origin og;
+    assert_int_equal(recover_doc_origin(&f->cfg, "mail/r.nsf", "mail/a.nsf", &og), 0);
+    assert_true(og.same);
+    assert_string_equal(og.origin, "mail/a.nsf");
+    assert_int_equal(recover_doc_origin(&f->cfg, "mail/r.nsf", "mail/b.nsf", &og), 0);
+    assert_false(og.same);
+    struct doccopy_result dr;
+    assert_int_equal(recover_doc_copy(&f->cfg, "mail/r.nsf", f->unid[0], "mail/b.nsf", NULL, &dr),
+                     -1);
+    recover_result_done(&dr.nlo);
+    assert_non_null(strstr(dv_err(), "mail/r.nsf is a restored copy of mail/a.nsf"));
+    assert_non_null(strstr(dv_err(), "mail/b.nsf has replica id"));
+    assert_non_null(strstr(dv_err(), og.live_replica_id));
+    if (recover_doc_copy_ex(&f->cfg, "mail/r.nsf", f->unid[0], "mail/b.nsf", true, NULL, &dr) != 0)
+        fail_msg("doc copy --force: %s", dv_err());
+    assert_true(dr.copied);
+    assert_true(dr.other_db);
+    recover_result_done(&dr.nlo);
+    /* two live databases: different, too */
+    assert_int_equal(recover_doc_copy(&f->cfg, "mail/a.nsf", f->unid[1], "mail/b.nsf", NULL, &dr),
+                     -1);
+    recover_result_done(&dr.nlo);
+    assert_non_null(strstr(dv_err(), "are different databases"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,6 +717,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unrecoverable_docs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doc_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_install_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_into_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doc_copy_other_db, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
