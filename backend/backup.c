@@ -856,6 +856,12 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     if (!dv_config_has_daos(cfg)) {
         r->no_daos = true;
         job_log(job, DV_INFO, "NLO pass skipped: %s", DV_NO_DAOS);
+        char daos[4096];
+        if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
+            job_log(job, DV_WARN,
+                    "%s looks like a DAOS repository, but the configuration names none "
+                    "(server.daos_dir): its NLOs are NOT backed up; set server.daos_dir: daos",
+                    daos);
     } else if (!(o && o->skip_nlo)) {
         char *list = dv_path_join(c.partial, TARGET_NLO_LIST);
         struct nlopass_opts no = {.daos_dir = cfg->server.daos_dir,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "util.h"
@@ -399,4 +400,24 @@ int dv_config_load(const char *path, struct dv_config *cfg)
     yaml_parser_delete(&parser);
     fclose(f);
     return rc;
+}
+
+bool dv_config_daos_unset_but_present(const struct dv_config *cfg, char *path, size_t n)
+{
+    if (dv_config_has_daos(cfg))
+        return false;
+    static const char *const marks[] = {"daos/daoscat.db", "daos/daos.cfg"};
+    for (size_t i = 0; i < 2; i++) {
+        char *p = dv_path_join(cfg->server.data_dir, marks[i]);
+        struct stat st;
+        bool found = lstat(p, &st) == 0;
+        free(p);
+        if (found) {
+            char *d = dv_path_join(cfg->server.data_dir, "daos");
+            snprintf(path, n, "%s", d);
+            free(d);
+            return true;
+        }
+    }
+    return false;
 }

@@ -57,6 +57,13 @@ static inline bool dv_config_has_daos(const struct dv_config *cfg)
     return cfg->server.daos_dir != NULL;
 }
 
+/*
+ * On a server configured without DAOS: does data_dir hold what looks like a DAOS repository
+ * all the same (daos/daoscat.db or daos/daos.cfg)? Then a config that merely forgot the key
+ * would back up no NLO: the caller warns. path (n bytes) gets the directory. True/false.
+ */
+bool dv_config_daos_unset_but_present(const struct dv_config *cfg, char *path, size_t n);
+
 /* Fill cfg with the documented defaults, paths relative to base_dir (absolute). */
 void dv_config_defaults(struct dv_config *cfg, const char *base_dir);
 

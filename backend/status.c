@@ -65,6 +65,12 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
     /* the key is the server's (dvault never creates one); recovery needs it */
     if (store_key_check(cfg) != 0)
         warn(s, "%s: recovering NLOs will fail", dv_err());
+    char daos[4096];
+    if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
+        warn(s,
+             "%.180s looks like a DAOS repository, but server.daos_dir is not set: its NLOs "
+             "are not backed up",
+             daos);
     if (!s->store_ok && !s->no_daos)
         warn(s, "DAOS index unreadable: %s", s->store_error);
     else if (s->daos.needs_resync)

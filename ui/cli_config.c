@@ -1,13 +1,15 @@
 /*
  * cli_config.c - `dvault config`: print the effective configuration (after defaults);
  * `--check`: the file loads (dv_config_load refuses dangerous paths too), plus warnings about
- * what the file names but cannot check (the server key).
+ * what the file names but cannot check (the server key, the target, a DAOS repository the
+ * file does not name).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "store.h"
+#include "target.h"
 #include "util.h"
 
 int cli_config(int argc, char **argv, struct dv_config *cfg)
@@ -17,6 +19,19 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
     if (argc > 1) {
         int nwarn = 0;
         if (dv_config_has_daos(cfg) && store_key_check(cfg) != 0) {
+            fprintf(stderr, "warning: %s\n", dv_err());
+            nwarn++;
+        }
+        char daos[4096];
+        if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos)) {
+            fprintf(stderr,
+                    "warning: %s looks like a DAOS repository, but server.daos_dir is not set: "
+                    "backups will not copy its NLOs (set server.daos_dir: daos)\n",
+                    daos);
+            nwarn++;
+        }
+        struct target_identity tid;
+        if (target_identity_read(cfg->backup.target, &tid) != 0) {
             fprintf(stderr, "warning: %s\n", dv_err());
             nwarn++;
         }

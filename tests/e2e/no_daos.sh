@@ -97,4 +97,16 @@ mv "$D/data/daos" "$D/daos-elsewhere"
 if "$DVAULT" -c "$D/c.yaml" backup >"$T/out" 2>"$T/err"; then fail "backup without its DAOS repository exit 0"; fi
 grep -q "$D/data/daos (server.daos_dir) is missing" "$T/err" || { cat "$T/out" "$T/err"; fail "the failure does not name the missing DAOS directory"; }
 [ ! -e "$D/data/daos" ] || fail "the backup recreated the DAOS directory"
+
+step "a DAOS repository the configuration forgot to name: backup, status and config --check warn"
+mv "$D/daos-elsewhere" "$D/data/daos"
+sed -i '/daos_dir: daos/d' "$D/c.yaml"
+"$DVAULT" -c "$D/c.yaml" backup >"$T/out" 2>&1 || { cat "$T/out"; fail "backup with an unnamed DAOS repository"; }
+grep -q "NLO pass skipped" "$T/out" || { cat "$T/out"; fail "the backup does not say the NLO pass was skipped"; }
+grep -q "$D/data/daos looks like a DAOS repository.*NOT backed up" "$T/out" ||
+    { cat "$T/out"; fail "the backup does not warn that the unnamed repository's NLOs are not backed up"; }
+"$DVAULT" -c "$D/c.yaml" status 2>&1 | grep -q "warning .*looks like a DAOS repository" ||
+    fail "status does not warn about the unnamed DAOS repository"
+"$DVAULT" -c "$D/c.yaml" config --check >"$T/out" 2>"$T/err" || fail "config --check exit"
+grep -q "looks like a DAOS repository" "$T/err" || { cat "$T/out" "$T/err"; fail "config --check does not warn"; }
 echo "no_daos: ok"
