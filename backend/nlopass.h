@@ -12,7 +12,10 @@
  * syncfs() of the target per batch, then the batch goes into the catalog in one transaction
  * (the catalog never records an object that is not durable), then the crash point
  * "nlopass.batch". Objects being written (hidden or ".tmp" names), vanished (ENOENT) or
- * unreadable ones are skipped, counted, reported (job events), and picked up next run.
+ * unreadable ones are skipped, counted, reported (job events), and picked up next run. A
+ * symbolic link, FIFO, device or directory under an NLO's name, and an NNNN subdirectory that
+ * is a link, are refused (never followed or opened: O_NOFOLLOW | O_NONBLOCK, d_type), counted
+ * and reported with what to do - they do not go away by themselves.
  *
  * Measured (ext4, 2 vCPU, 200,000 NLOs in 5 subdirectories): first pass 26 s (tiny files:
  * dominated by create + rename + one syncfs per 2,000), each later pass 0.26 s (~770,000
@@ -45,18 +48,21 @@ struct nlopass_opts {
 };
 
 struct nlopass_result {
-    uint64_t subdirs;     /* NNNN subdirectories walked */
-    uint64_t seen;        /* well-formed NLO names found */
-    uint64_t copied;      /* new: copied into the pool now */
-    uint64_t held;        /* already in the pool (includes moved) */
-    uint64_t moved;       /* held, but found under another subdirectory than recorded */
-    uint64_t busy;        /* hidden / temporary names: being written */
-    uint64_t vanished;    /* gone between listing and open */
-    uint64_t unreadable;  /* could not be opened or read (not a regular file, EACCES, EIO) */
-    uint64_t ignored;     /* other names in NNNN (not NLOs, not temporary) */
-    uint64_t bytes;       /* bytes copied */
-    uint64_t list_count;  /* lines written to list_path */
-    char list_sha256[65]; /* sha256 of list_path's whole content ("" without a list) */
+    uint64_t subdirs;         /* NNNN subdirectories walked */
+    uint64_t seen;            /* well-formed NLO names found */
+    uint64_t copied;          /* new: copied into the pool now */
+    uint64_t held;            /* already in the pool (includes moved) */
+    uint64_t moved;           /* held, but found under another subdirectory than recorded */
+    uint64_t busy;            /* hidden / temporary names: being written */
+    uint64_t vanished;        /* gone between listing and open */
+    uint64_t unreadable;      /* could not be opened or read (EACCES, EIO) */
+    uint64_t refused;         /* a symbolic link or special file under an NLO name: never followed
+                                 (reported: it stays until someone replaces it) */
+    uint64_t subdirs_refused; /* NNNN entries that are links or not directories (reported) */
+    uint64_t ignored;         /* other names in NNNN (not NLOs, not temporary) */
+    uint64_t bytes;           /* bytes copied */
+    uint64_t list_count;      /* lines written to list_path */
+    char list_sha256[65];     /* sha256 of list_path's whole content ("" without a list) */
     double seconds;
 };
 

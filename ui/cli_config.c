@@ -17,7 +17,7 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
     if (argc > 1) {
         int nwarn = 0;
         if (store_key_check(cfg) != 0) {
-            fprintf(stderr, "warning: %s\n", dv_err());
+            fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
             nwarn++;
         }
         if (nwarn)
