@@ -720,6 +720,21 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
         job->on_event = on_event;
         job->event_ud = &c;
     }
+    /* A DAOS repository that vanished is an outage, not a setting: say so before anything. */
+    if (dv_config_has_daos(cfg) && !(o && o->skip_nlo)) {
+        struct stat dst;
+        const char *why = NULL;
+        if (stat(cfg->server.daos_dir, &dst) != 0)
+            why = errno == ENOENT ? "missing" : strerror(errno);
+        else if (!S_ISDIR(dst.st_mode))
+            why = "not a directory";
+        if (why) {
+            dv_seterr("the DAOS repository %s (server.daos_dir) is %s: the server's NLOs cannot "
+                      "be backed up (mount or restore it; a server without DAOS has no daos_dir)",
+                      cfg->server.daos_dir, why);
+            goto out;
+        }
+    }
     c.t = target_open(cfg->backup.target);
     if (!c.t)
         goto out;
@@ -803,7 +818,7 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     c.m.checkpoint = dv_strdup(r->set_id);
     c.m.started = now;
     c.m.config.data_dir = dv_strdup(cfg->server.data_dir);
-    c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir);
+    c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir ? cfg->server.daos_dir : "");
     snprintf(c.m.config.delta, sizeof c.m.config.delta, "%s",
              cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply");
     c.m.config.encryption = cfg->server.encryption;
@@ -843,7 +858,16 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     }
 
     /* 2. then the NLOs (seed 002: order matters) */
-    if (!(o && o->skip_nlo)) {
+    if (!dv_config_has_daos(cfg)) {
+        r->no_daos = true;
+        job_log(job, DV_INFO, "NLO pass skipped: %s", DV_NO_DAOS);
+        char daos[4096];
+        if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
+            job_log(job, DV_WARN,
+                    "%s looks like a DAOS repository, but the configuration names none "
+                    "(server.daos_dir): its NLOs are NOT backed up; set server.daos_dir: daos",
+                    daos);
+    } else if (!(o && o->skip_nlo)) {
         char *list = dv_path_join(c.partial, TARGET_NLO_LIST);
         struct nlopass_opts no = {.daos_dir = cfg->server.daos_dir,
                                   .target = c.t,
@@ -871,6 +895,16 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
                     "the warnings above)",
                     (unsigned long long)r->nlo.refused, (unsigned long long)r->nlo.subdirs_refused,
                     r->nlo.subdirs_refused == 1 ? "y" : "ies");
+        if (r->nlo.repaired)
+            job_log(job, DV_WARN,
+                    "%llu NLO(s) recorded in the pool were missing from it: copied again",
+                    (unsigned long long)r->nlo.repaired);
+        if (r->nlo.lost)
+            job_log(job, DV_ERROR,
+                    "%llu NLO(s) recorded in the pool are missing from it and no longer on the "
+                    "server: removed from the catalog (sets that need them cannot restore them; "
+                    "dvault verify names the sets)",
+                    (unsigned long long)r->nlo.lost);
     }
     /* a database that could not be copied does not sink the others: the set is partial,
        and lists it as failed (unless nothing at all could be copied) */

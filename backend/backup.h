@@ -42,6 +42,7 @@ struct backup_result {
     uint64_t db_bytes; /* bytes of database copies written */
     uint64_t refs;     /* NLO references recorded */
     struct nlopass_result nlo;
+    bool no_daos;     /* the server has no DAOS repository: the NLO pass was skipped */
     bool incremental; /* the set is incremental (a full one when one must be: message) */
     uint64_t pages_total, pages_stored; /* pages of the images / stored in this set */
     uint64_t deltas_moved;              /* reported by the post command */

@@ -162,7 +162,7 @@ static int walk(const struct dv_config *cfg, const char *abs, const char *rel, s
                    : S_ISSOCK(st.st_mode) ? DT_SOCK
                                           : DT_CHR;
         }
-        if (type == DT_DIR && strcmp(a, cfg->server.daos_dir) != 0) {
+        if (type == DT_DIR && (!cfg->server.daos_dir || strcmp(a, cfg->server.daos_dir) != 0)) {
             walk(cfg, a, r, l, refused);
             free(r);
         } else if (type == DT_REG && dbglob_match_any(cfg, r)) {

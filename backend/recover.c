@@ -72,7 +72,7 @@ static void sweep_leftovers(const struct dv_config *cfg, const char *extra_dir, 
                             struct restore_sweep *s)
 {
     char *data = realpath(cfg->server.data_dir, NULL);
-    char *daos = dv_path_canon(cfg->server.daos_dir);
+    char *daos = cfg->server.daos_dir ? dv_path_canon(cfg->server.daos_dir) : NULL;
     size_t before = s->removed;
     if (data)
         restore_sweep_dir(data, daos, true, s);
@@ -400,7 +400,7 @@ int recover_into_check(const struct dv_config *cfg, const char *db_path, const c
         goto out;
     }
     /* never where dvault or the server keep their own files */
-    char *daos = dv_path_canon(cfg->server.daos_dir);
+    char *daos = cfg->server.daos_dir ? dv_path_canon(cfg->server.daos_dir) : NULL;
     bool in_daos = daos && dv_path_within(ii->path, daos);
     if (in_daos)
         dv_seterr("--into '%s' is in the DAOS directory %s (NLOs and the DAOS index live there): "
@@ -649,15 +649,19 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     read_ids(ii.path, r);
     int64_t age = dv_now() - r->info.set_started;
     r->set_age_days = age > 0 ? age / 86400 : 0;
-    r->old_set = age > (int64_t)cfg->server.deferred_deletion_days * 86400;
-    snprintf(r->resync_reason, sizeof r->resync_reason,
-             "restored %.200s from set %.31s into %.200s", rel, o->set_id, ii.path);
+    r->old_set =
+        dv_config_has_daos(cfg) && age > (int64_t)cfg->server.deferred_deletion_days * 86400;
+    r->no_daos = !dv_config_has_daos(cfg);
+    if (!r->no_daos)
+        snprintf(r->resync_reason, sizeof r->resync_reason,
+                 "restored %.200s from set %.31s into %.200s", rel, o->set_id, ii.path);
     /* The restore happened: from here on a failure is reported but the file stays. */
-    if (store_mark_needs_resync(st, r->resync_reason) != 0)
+    if (!r->no_daos && store_mark_needs_resync(st, r->resync_reason) != 0)
         goto out;
     if (store_docs(st, ii.path, NULL, count_doc, NULL, &r->docs) != 0 ||
-        store_listnlo(st, ii.path, false, count_name, NULL, &r->nlo_refs) != 0 ||
-        store_listnlo(st, ii.path, true, count_name, NULL, &r->nlo_missing) != 0) {
+        (!r->no_daos &&
+         (store_listnlo(st, ii.path, false, count_name, NULL, &r->nlo_refs) != 0 ||
+          store_listnlo(st, ii.path, true, count_name, NULL, &r->nlo_missing) != 0))) {
         dv_preferr("restored %s, but", ii.path);
         goto out;
     }
@@ -895,6 +899,10 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
     }
     if (o->unid && !o->db_path) {
         dv_seterr("recover: a document needs its database");
+        return -1;
+    }
+    if (!dv_config_has_daos(cfg)) {
+        dv_seterr("%s (server.daos_dir is not set): there are no NLOs to recover", DV_NO_DAOS);
         return -1;
     }
     /* 1. the names: a bad list file stops everything before anything is opened */
@@ -1405,8 +1413,12 @@ int recover_doc_copy_ex(const struct dv_config *cfg, const char *from_path, cons
     dst = NULL;
     store_free(st);
     st = NULL;
+    if (!dv_config_has_daos(cfg) && info.nnlo > 0) {
+        dv_seterr("document %s has %d NLO attachment(s): %s", unid, info.nnlo, DV_NO_DAOS);
+        return -1;
+    }
     struct recover_opts ro = {.db_path = from_path, .unid = unid};
-    if (recover_nlos(cfg, &ro, job, &r->nlo) != 0)
+    if (dv_config_has_daos(cfg) && recover_nlos(cfg, &ro, job, &r->nlo) != 0)
         return -1;
     if (!(st = store_open(cfg)) || !(dst = store_db_open(st, live_path)))
         goto out;
@@ -1494,6 +1506,10 @@ int recover_whereis(const struct dv_config *cfg, const char *name, struct wherei
         snprintf(r->name, sizeof r->name, "%s", name);
     if (!store_nlo_name_valid(r->name)) {
         dv_seterr("'%.100s' is not an NLO name (80 lower-case hex digits + \".nlo\")", name);
+        return -1;
+    }
+    if (!dv_config_has_daos(cfg)) {
+        dv_seterr("%s (server.daos_dir is not set)", DV_NO_DAOS);
         return -1;
     }
     struct dv_store *st = store_open(cfg);

@@ -52,7 +52,10 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
     /* status is read-only: store_open would create a missing data directory */
     struct stat dst;
     struct dv_store *st = NULL;
-    if (stat(cfg->server.data_dir, &dst) != 0)
+    s->no_daos = !dv_config_has_daos(cfg);
+    if (s->no_daos)
+        snprintf(s->store_error, sizeof s->store_error, "%s", DV_NO_DAOS);
+    else if (stat(cfg->server.data_dir, &dst) != 0)
         dv_syserr("%s", cfg->server.data_dir);
     else
         st = store_open(cfg);
@@ -63,13 +66,19 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
         else
             snprintf(s->store_error, sizeof s->store_error, "%s", dv_err());
         store_free(st);
-    } else {
+    } else if (!s->no_daos) {
         snprintf(s->store_error, sizeof s->store_error, "%s", dv_err());
     }
     /* the key is the server's (dvault never creates one); recovery needs it */
     if (store_key_check(cfg) != 0)
         warn(s, "%s: recovering NLOs will fail", dv_err());
-    if (!s->store_ok)
+    char daos[4096];
+    if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
+        warn(s,
+             "%.180s looks like a DAOS repository, but server.daos_dir is not set: its NLOs "
+             "are not backed up",
+             daos);
+    if (!s->store_ok && !s->no_daos)
         warn(s, "DAOS index unreadable: %s", s->store_error);
     else if (s->daos.needs_resync)
         warn(s, "DAOS index NEEDS_RESYNC (%s): run dvault resync daos", s->daos.reason);
@@ -149,12 +158,12 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
         warn(s, "last complete backup %s is older than two backup cycles (%ld h)",
              s->last_complete.id, cfg->backup.cycle_hours);
     long ddays = cfg->server.deferred_deletion_days;
-    if (ddays * 24 < cfg->backup.cycle_hours)
+    if (!s->no_daos && ddays * 24 < cfg->backup.cycle_hours)
         warn(s,
              "deferred_deletion_days (%ld) is shorter than the backup cycle (%ld h): deleted "
              "attachments can be pruned before any backup holds them",
              ddays, cfg->backup.cycle_hours);
-    if (ddays < cfg->backup.keep_days)
+    if (!s->no_daos && ddays < cfg->backup.keep_days)
         warn(s,
              "deferred_deletion_days (%ld) is shorter than the retention (%ld days): restoring "
              "an older set will need NLOs recovered from the pool (listnlo missing)",
@@ -190,7 +199,9 @@ void status_print(FILE *f, const struct dv_status *s)
     char a[32], b[32], t[32];
     dv_fmt_bytes(s->db_bytes, a, sizeof a);
     fprintf(f, "server      %llu databases (%s)\n", (unsigned long long)s->databases, a);
-    if (s->store_ok) {
+    if (s->no_daos) {
+        fprintf(f, "DAOS        none: %s (database-only backups)\n", DV_NO_DAOS);
+    } else if (s->store_ok) {
         dv_fmt_bytes(s->daos.bytes, a, sizeof a);
         fprintf(f, "DAOS        %s%s%s, %llu NLOs (%s), %llu references, %llu zero-ref waiting\n",
                 s->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED",
@@ -234,10 +245,13 @@ void status_print(FILE *f, const struct dv_status *s)
 void status_print_json(FILE *f, const struct dv_status *s)
 {
     fprintf(f,
-            "{\"databases\": %llu, \"db_bytes\": %llu, \"daos\": {\"readable\": %s, "
-            "\"state\": \"%s\", \"reason\": ",
+            "{\"databases\": %llu, \"db_bytes\": %llu, \"daos\": {\"present\": %s, "
+            "\"readable\": %s, \"state\": \"%s\", \"reason\": ",
             (unsigned long long)s->databases, (unsigned long long)s->db_bytes,
-            s->store_ok ? "true" : "false", s->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED");
+            s->no_daos ? "false" : "true", s->store_ok ? "true" : "false",
+            s->no_daos             ? "NONE"
+            : s->daos.needs_resync ? "NEEDS_RESYNC"
+                                   : "SYNCHRONIZED");
     dv_json_str(f, s->store_ok ? s->daos.reason : s->store_error);
     fprintf(f,
             ", \"objects\": %llu, \"bytes\": %llu, \"references\": %llu, "

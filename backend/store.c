@@ -149,6 +149,19 @@ static uint64_t name_size(const char *name)
     return strtoull(hex, NULL, 16);
 }
 
+/* A server without DAOS (server.daos_dir not set) has no repository and no index: st->idx is
+ * NULL, attachments are stored inline, and what needs the repository fails saying so. */
+static bool has_daos(const struct dv_store *st)
+{
+    return st->idx != NULL;
+}
+
+static int no_daos(void)
+{
+    dv_seterr("%s (server.daos_dir is not set)", DV_NO_DAOS);
+    return -1;
+}
+
 /* ---- key file --------------------------------------------------------------------------- */
 
 static int key_check_fd(int fd, const char *path)
@@ -274,14 +287,16 @@ static void key_load(struct dv_store *st)
 
 int store_key_require(struct dv_store *st)
 {
-    if (st->have_key || (st->key_missing && !st->cfg->server.encryption))
-        return 0;
+    if (!has_daos(st) || st->have_key || (st->key_missing && !st->cfg->server.encryption))
+        return 0; /* without DAOS nothing is encrypted */
     dv_seterr("%s", st->key_err);
     return -1;
 }
 
 int store_key_check(const struct dv_config *cfg)
 {
+    if (!dv_config_has_daos(cfg))
+        return 0; /* nothing to encrypt or decrypt */
     unsigned char key[32];
     int r = key_read(cfg, key);
     OPENSSL_cleanse(key, sizeof key);
@@ -554,6 +569,8 @@ static int idx_set_state(struct dv_store *st, bool needs, const char *reason)
 
 int store_mark_needs_resync(struct dv_store *st, const char *reason)
 {
+    if (!has_daos(st))
+        return 0; /* no index to mark */
     /* Keep the first reason: it is the one the operator needs to see. */
     if (store_needs_resync(st))
         return 0;
@@ -562,6 +579,8 @@ int store_mark_needs_resync(struct dv_store *st, const char *reason)
 
 bool store_needs_resync(struct dv_store *st)
 {
+    if (!has_daos(st))
+        return false;
     sqlite3_stmt *s = sq_prep(st->idx, "SELECT value FROM meta WHERE key = 'state'", "DAOS index");
     if (!s)
         return false;
@@ -825,6 +844,13 @@ struct dv_store *store_open(const struct dv_config *cfg)
 {
     struct dv_store *st = dv_calloc(1, sizeof *st);
     st->cfg = cfg;
+    if (!dv_config_has_daos(cfg)) { /* databases only: no index, no key */
+        if (dv_mkdirs(cfg->server.data_dir, 0750) != 0) {
+            store_free(st);
+            return NULL;
+        }
+        return st;
+    }
     key_load(st);
     if (dv_mkdirs(cfg->server.data_dir, 0750) != 0 || dv_mkdirs(cfg->server.daos_dir, 0750) != 0 ||
         idx_open(st) != 0) {
@@ -871,8 +897,8 @@ static int dit_adjust(struct dv_store *st, const char *ditkey, int64_t delta)
  */
 static int refs_release(struct dv_store *st, const char *ditkey, const struct namelist *l)
 {
-    if (l->n == 0)
-        return 0;
+    if (l->n == 0 || !has_daos(st))
+        return 0; /* without DAOS nothing was counted */
     if (idx_begin(st) != 0)
         return -1;
     sqlite3_stmt *s = sq_prep(st->idx,
@@ -925,6 +951,8 @@ static int refs_acquire(struct store_db *db, struct ref *r, size_t n)
     struct dv_store *st = db->st;
     if (n == 0)
         return 0;
+    if (!has_daos(st))
+        return no_daos();
     if (idx_begin(st) != 0)
         return -1;
     sqlite3_stmt *sel = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index");
@@ -1115,6 +1143,8 @@ struct store_db *store_db_create(struct dv_store *st, const char *relpath, const
     }
     if (sq_exec(db->h, "COMMIT", db->path) != 0)
         goto fail;
+    if (!has_daos(st))
+        return db;
     s = sq_prep(st->idx,
                 "INSERT OR REPLACE INTO dit(path, replica_id, dbiid, nrefs) VALUES (?1, ?2, ?3, 0)",
                 "DAOS index: DIT");
@@ -1150,7 +1180,7 @@ struct store_db *store_db_open(struct dv_store *st, const char *path)
     db_read_info(db->h, "replica_id", db->replica, sizeof db->replica);
     db_read_info(db->h, "dbiid", db->dbiid, sizeof db->dbiid);
     /* A database the index should know (below data_dir, matching the globs). */
-    if (db->ditkey[0] != '/' && dbglob_match_any(st->cfg, db->ditkey)) {
+    if (has_daos(st) && db->ditkey[0] != '/' && dbglob_match_any(st->cfg, db->ditkey)) {
         sqlite3_stmt *s = sq_prep(
             st->idx, "SELECT coalesce(replica_id, '') FROM dit WHERE path = ?1", "DAOS index: DIT");
         if (!s)
@@ -1288,6 +1318,12 @@ static int insert_att(struct store_db *db, sqlite3_stmt *s, int64_t note_id, con
     return rc;
 }
 
+/* Attachments of min_object_size and up become NLOs; without DAOS every one is inline. */
+static bool att_is_nlo(const struct dv_store *st, size_t size)
+{
+    return has_daos(st) && (long)size >= st->cfg->server.min_object_size;
+}
+
 int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct store_att *att,
                   size_t natt, char unid_out[STORE_UNID_LEN + 1])
 {
@@ -1296,7 +1332,7 @@ int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct
     struct ref *r = dv_calloc(natt ? natt : 1, sizeof *r);
     size_t nr = 0;
     for (size_t i = 0; i < natt; i++) {
-        if ((long)att[i].size >= db->st->cfg->server.min_object_size) {
+        if (att_is_nlo(db->st, att[i].size)) {
             store_nlo_name(att[i].data, att[i].size, r[nr].name);
             r[nr].data = att[i].data;
             r[nr].size = att[i].size;
@@ -1337,7 +1373,7 @@ int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct
                           db->path)
                 : NULL;
     for (size_t i = 0, k = 0; s && rc == 0 && i < natt; i++) {
-        bool big = (long)att[i].size >= db->st->cfg->server.min_object_size;
+        bool big = att_is_nlo(db->st, att[i].size);
         rc = insert_att(db, s, note_id, att[i].name, (int64_t)att[i].size, big ? r[k].name : NULL,
                         att[i].data, att[i].size);
         if (big)
@@ -1505,6 +1541,11 @@ int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
     for (size_t i = 0; rc == 0 && i < na; i++) {
         if (!a[i].nlo)
             continue;
+        if (!has_daos(st)) {
+            dv_seterr("document %s has an NLO attachment (%s): %s", unid, a[i].nlo, DV_NO_DAOS);
+            rc = -1;
+            break;
+        }
         char *p = store_nlo_path(st, a[i].nlo);
         if (!p) {
             dv_seterr("document %s references NLO %s, which is not in the repository"
@@ -1658,6 +1699,10 @@ static int list_subdirs(const struct dv_store *st, int **out, size_t *n)
 
 char *store_nlo_path(struct dv_store *st, const char *name)
 {
+    if (!has_daos(st)) {
+        no_daos();
+        return NULL;
+    }
     if (!store_nlo_name_valid(name)) {
         dv_seterr("'%.100s' is not an NLO name", name);
         return NULL;
@@ -1736,6 +1781,8 @@ static int64_t q_int(sqlite3 *h, const char *sql, int64_t bind)
 int store_status(struct dv_store *st, struct store_status *out)
 {
     memset(out, 0, sizeof *out);
+    if (!has_daos(st))
+        return no_daos();
     if (sq_exec(st->idx, "BEGIN", "DAOS index") != 0)
         return -1;
     sqlite3_stmt *s = sq_prep(st->idx, "SELECT key, value FROM meta", "DAOS index");
@@ -1807,6 +1854,8 @@ static int file_replica(const char *abs, char *out, size_t n)
 
 int store_check(struct dv_store *st)
 {
+    if (!has_daos(st))
+        return no_daos();
     char **dbs;
     size_t n;
     if (dbglob_list(st->cfg, &dbs, &n) != 0)
@@ -1860,6 +1909,8 @@ int store_check(struct dv_store *st)
 
 int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_counts *counts)
 {
+    if (!has_daos(st))
+        return no_daos();
     struct store_resync_counts c = {0};
     int *dirs = NULL;
     size_t ndirs = 0;
@@ -2136,6 +2187,8 @@ struct cand {
 int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, void *ud,
                 struct store_prune_counts *counts, struct dv_job *job)
 {
+    if (!has_daos(st))
+        return no_daos();
     struct store_prune_counts c = {0};
     if (counts)
         *counts = c;
@@ -2297,6 +2350,8 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
 {
     if (nout)
         *nout = 0;
+    if (!has_daos(st))
+        return no_daos();
     char *abs =
         db_path[0] == '/' ? dv_strdup(db_path) : dv_path_join(st->cfg->server.data_dir, db_path);
     if (access(abs, R_OK) != 0) {
@@ -2382,6 +2437,8 @@ static void obj_read(sqlite3_stmt *s, struct store_object *o)
 int store_objects_page(struct dv_store *st, const char *after, bool backward, bool zero_ref_only,
                        struct store_object *out, size_t max, size_t *n)
 {
+    if (!has_daos(st))
+        return no_daos();
     /* Four fixed statements (direction x filter), each a range scan of the primary key. */
     static const char *const sql[2][2] = {
         {"SELECT name, subdir, size, refcount, zero_since FROM doi WHERE name > ?1 "
@@ -2413,6 +2470,8 @@ int store_objects_page(struct dv_store *st, const char *after, bool backward, bo
 
 int store_object_get(struct dv_store *st, const char *name, struct store_object *out)
 {
+    if (!has_daos(st))
+        return no_daos();
     sqlite3_stmt *s =
         sq_prep(st->idx, "SELECT name, subdir, size, refcount, zero_since FROM doi WHERE name = ?1",
                 "DAOS index: object");
@@ -2433,6 +2492,8 @@ int store_object_get(struct dv_store *st, const char *name, struct store_object 
 
 int store_objects(struct dv_store *st, store_object_fn fn, void *ud)
 {
+    if (!has_daos(st))
+        return no_daos();
     sqlite3_stmt *s = sq_prep(st->idx, "SELECT name, subdir, refcount FROM doi ORDER BY name",
                               "DAOS index: objects");
     if (!s)
@@ -2461,6 +2522,10 @@ struct store_repo {
 
 struct store_repo *store_repo_scan(struct dv_store *st)
 {
+    if (!has_daos(st)) {
+        no_daos();
+        return NULL;
+    }
     struct store_repo *r = dv_calloc(1, sizeof *r);
     r->st = st;
     r->sweep = store_needs_resync(st);
@@ -2557,6 +2622,8 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
         free(v[i].err);
         v[i].err = NULL; /* "not processed" */
     }
+    if (!has_daos(st))
+        return no_daos();
     if (n == 0)
         return 0;
     struct store_repo *repo = store_repo_scan(st);
@@ -2708,6 +2775,10 @@ struct store_live {
 
 struct store_live *store_live_open(struct dv_store *st)
 {
+    if (!has_daos(st)) {
+        no_daos();
+        return NULL;
+    }
     struct store_live *l = dv_calloc(1, sizeof *l);
     l->st = st;
     l->sweep = store_needs_resync(st);
@@ -3171,6 +3242,8 @@ int store_nlo_referrers(struct dv_store *st, const char *name, store_ref_fn fn, 
 
 int store_nlo_info(struct dv_store *st, const char *name, int *subdir, int64_t *refcount)
 {
+    if (!has_daos(st))
+        return no_daos();
     sqlite3_stmt *s =
         sq_prep(st->idx, "SELECT subdir, refcount FROM doi WHERE name = ?1", "DAOS index");
     if (!s)

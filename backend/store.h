@@ -35,14 +35,16 @@ struct dv_store;
 struct store_db;
 
 /*
- * Open the live server described by cfg (cfg must outlive the store). Creates data_dir and
- * daos_dir if missing; opens or creates the DAOS index <daos_dir>/daoscat.db. When the index
- * is missing (and there is something to index: databases or NLO subdirectories) or unreadable,
- * it is recreated empty and marked NEEDS_RESYNC. Loads the server key file when there is a
- * good one (with encryption off too, to read older encrypted NLOs); never creates it, and a
- * missing or refused key does not make the open fail: operations that encrypt or decrypt fail
- * then, and commands that need the key call store_key_require first. Returns the store, or
- * NULL with dv_err() set.
+ * Open the live server described by cfg (cfg must outlive the store). Without DAOS
+ * (server.daos_dir not set) only data_dir is created, no index is opened and no key loaded:
+ * attachments are stored inline, and the DAOS functions below fail with DV_NO_DAOS.
+ * Otherwise creates data_dir and daos_dir if missing; opens or creates the DAOS index
+ * <daos_dir>/daoscat.db. When the index is missing (and there is something to index: databases or
+ * NLO subdirectories) or unreadable, it is recreated empty and marked NEEDS_RESYNC. Loads the
+ * server key file when there is a good one (with encryption off too, to read older encrypted NLOs);
+ * never creates it, and a missing or refused key does not make the open fail: operations that
+ * encrypt or decrypt fail then, and commands that need the key call store_key_require first.
+ * Returns the store, or NULL with dv_err() set.
  */
 struct dv_store *store_open(const struct dv_config *cfg);
 /*

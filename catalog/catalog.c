@@ -215,6 +215,8 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(POOL_SUBDIR_PAGE, "SELECT name FROM pool WHERE live_subdir = ?1 AND name > ?2 "              \
                         "ORDER BY name LIMIT ?3")                                                  \
     X(POOL_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")          \
+    X(POOL_NAME_PAGE, "SELECT name FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")              \
+    X(POOL_REPAIR, "UPDATE pool SET sha256 = ?2, size = ?3, live_subdir = ?4 WHERE name = ?1")     \
     X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM pool WHERE (?1 = '' OR name < ?1) "               \
                       "ORDER BY name DESC LIMIT ?2")                                               \
     X(POOL_STATS, "SELECT count(*), coalesce(sum(size), 0) FROM pool")                             \
@@ -1304,6 +1306,41 @@ int catalog_pool_subdir_page(struct catalog *c, int64_t live_subdir, const char 
     bind_text(s, 2, after ? after : "");
     sqlite3_bind_int64(s, 3, (int64_t)max);
     return name_page(c, s, names, max, n, "list pool subdirectory");
+}
+
+int catalog_pool_repair_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n)
+{
+    if (n == 0)
+        return 0;
+    bool own;
+    if (tx_enter(c, &own) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *s = stmt(c, ST_POOL_REPAIR);
+        if (!s) {
+            rc = -1;
+            break;
+        }
+        const struct catalog_pool_obj *o = &objs[i];
+        bind_text(s, 1, o->name);
+        bind_text(s, 2, o->sha256);
+        sqlite3_bind_int64(s, 3, o->size);
+        sqlite3_bind_int64(s, 4, o->live_subdir);
+        rc = step_done(c, s, "record repaired pool object");
+    }
+    return tx_leave(c, own, rc);
+}
+
+int catalog_pool_name_page(struct catalog *c, const char *after,
+                           char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, ST_POOL_NAME_PAGE);
+    if (!s)
+        return -1;
+    bind_text(s, 1, after ? after : "");
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    return name_page(c, s, names, max, n, "list pool names");
 }
 
 static int pool_page(struct catalog *c, sqlite3_stmt *s, struct catalog_pool_obj *out, size_t max,

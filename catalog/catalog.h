@@ -239,6 +239,17 @@ int catalog_pool_get(struct catalog *c, const char *name, struct catalog_pool_ob
  */
 int catalog_pool_insert_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n);
 /*
+ * Objects copied into the pool again because its file was missing (or not a regular file):
+ * sha256, size and live_subdir of the existing rows are set (first_set and stored_at are
+ * kept: the set that first stored the object still lists it). One transaction (or the
+ * caller's). 0 or -1.
+ */
+int catalog_pool_repair_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n);
+/* The whole pool's names in name order, keyset-paged (names > after, NULL or "" = from the
+ * start, at most max). The NLO pass checks them against the pool's files. 0 or -1. */
+int catalog_pool_name_page(struct catalog *c, const char *after,
+                           char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n);
+/*
  * Names of one live subdirectory in name order, keyset-paged: names > after (NULL or "" =
  * from the start), at most max, into names[] (each 85 bytes incl. NUL). *n gets the count.
  */

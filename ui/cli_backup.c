@@ -63,16 +63,24 @@ int cli_backup(int argc, char **argv, struct dv_config *cfg)
         printf("  deltas     %llu applied, %llu kept (%llu pages)%s\n",
                (unsigned long long)r.deltas_applied, (unsigned long long)r.deltas_kept,
                (unsigned long long)r.delta_pages, r.deltas_moved ? ", moved by post command" : "");
-        printf("  NLOs       %llu new (%s), %llu already held, %llu skipped busy, %llu vanished, "
-               "%llu unreadable, %llu refused\n",
-               (unsigned long long)r.nlo.copied, nb, (unsigned long long)r.nlo.held,
-               (unsigned long long)r.nlo.busy, (unsigned long long)r.nlo.vanished,
-               (unsigned long long)r.nlo.unreadable, (unsigned long long)r.nlo.refused);
+        if (r.no_daos)
+            printf("  NLOs       NLO pass skipped: %s\n", DV_NO_DAOS);
+        else
+            printf("  NLOs       %llu new (%s), %llu already held, %llu skipped busy, %llu "
+                   "vanished, %llu unreadable, %llu refused\n",
+                   (unsigned long long)r.nlo.copied, nb, (unsigned long long)r.nlo.held,
+                   (unsigned long long)r.nlo.busy, (unsigned long long)r.nlo.vanished,
+                   (unsigned long long)r.nlo.unreadable, (unsigned long long)r.nlo.refused);
         if (r.nlo.refused || r.nlo.subdirs_refused)
             printf("  warning    %llu NLO(s) and %llu DAOS subdirector%s refused: symbolic links "
                    "or special files (see the warnings), not backed up\n",
                    (unsigned long long)r.nlo.refused, (unsigned long long)r.nlo.subdirs_refused,
                    r.nlo.subdirs_refused == 1 ? "y" : "ies");
+        if (r.nlo.repaired || r.nlo.lost || r.nlo.pool_bad)
+            printf("  pool check %llu re-copied (recorded, missing from the pool), %llu lost "
+                   "(missing from the pool and the server), %llu not regular files\n",
+                   (unsigned long long)r.nlo.repaired, (unsigned long long)r.nlo.lost,
+                   (unsigned long long)r.nlo.pool_bad);
         printf("  references %llu recorded\n", (unsigned long long)r.refs);
     }
     job_done(&job);

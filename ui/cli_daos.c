@@ -87,8 +87,18 @@ static int daos_prune(int argc, char **argv, struct dv_config *cfg)
     return 0;
 }
 
+/* The NLO commands on a server without DAOS: one line, exit 1. */
+static int refuse_no_daos(const struct dv_config *cfg, const char *cmd)
+{
+    if (dv_config_has_daos(cfg))
+        return 0;
+    return cli_fail(DV_EXIT_FAIL, "%s: %s (server.daos_dir is not set)", cmd, DV_NO_DAOS);
+}
+
 int cli_daos(int argc, char **argv, struct dv_config *cfg)
 {
+    if (!dv_config_has_daos(cfg))
+        return refuse_no_daos(cfg, "daos");
     if (argc >= 2 && strcmp(argv[1], "status") == 0 && argc == 2)
         return daos_status(cfg);
     if (argc >= 2 && strcmp(argv[1], "prune") == 0)
@@ -140,6 +150,8 @@ int cli_resync(int argc, char **argv, struct dv_config *cfg)
     if (strcmp(argv[1], "daos") != 0)
         return cli_fail(DV_EXIT_USAGE, "resync: unknown target '%s' (known: daos, catalog)",
                         argv[1]);
+    if (!dv_config_has_daos(cfg))
+        return refuse_no_daos(cfg, "resync daos");
     struct dv_store *st = store_open(cfg);
     if (!st)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
@@ -231,6 +243,8 @@ int cli_listnlo(int argc, char **argv, struct dv_config *cfg)
         (strcmp(which, "all") != 0 && strcmp(which, "missing") != 0 &&
          strcmp(which, "damaged") != 0))
         return cli_fail(DV_EXIT_USAGE, "%s", LISTNLO_USAGE);
+    if (!dv_config_has_daos(cfg))
+        return refuse_no_daos(cfg, "listnlo");
     struct outbuf o = {.f = out ? NULL : stdout};
     uint64_t n = 0;
     int rc;

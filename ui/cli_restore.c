@@ -84,8 +84,11 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
                (unsigned long long)r.pitr_transactions, lt, (long long)(r.pitr_last_us % 1000000));
     }
     printf("  documents  %llu\n", (unsigned long long)r.docs);
-    printf("  NLOs       %llu referenced, %llu missing from the repository\n",
-           (unsigned long long)r.nlo_refs, (unsigned long long)r.nlo_missing);
+    if (r.no_daos)
+        printf("  NLOs       none: %s\n", DV_NO_DAOS);
+    else
+        printf("  NLOs       %llu referenced, %llu missing from the repository\n",
+               (unsigned long long)r.nlo_refs, (unsigned long long)r.nlo_missing);
     if (r.replica_id[0])
         printf("  replica_id %s%s\n  dbiid      %s\n", r.replica_id,
                r.live ? " (kept: it is the live database)" : " (new)", r.dbiid);
@@ -97,8 +100,9 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
         printf("recover them with: dvault listnlo missing %s -o missing.txt; dvault recover --list"
                " missing.txt\n",
                dv_esc(r.into));
-    printf("DAOS index is now NEEDS_RESYNC (%s): run dvault resync daos when convenient\n",
-           dv_esc(r.resync_reason));
+    if (!r.no_daos)
+        printf("DAOS index is now NEEDS_RESYNC (%s): run dvault resync daos when convenient\n",
+               dv_esc(r.resync_reason));
     return 0;
 }
 

@@ -148,6 +148,16 @@ static struct dv_store *con_store(struct console *c)
     return c->st;
 }
 
+/* A server without DAOS: an NLO action says so (on the message line) and does nothing. */
+static bool con_no_daos(struct console *c, struct tui *t)
+{
+    if (dv_config_has_daos(c->cfg))
+        return false;
+    if (t)
+        tui_msg(t, "%s (server.daos_dir is not set): no NLOs here", DV_NO_DAOS);
+    return true;
+}
+
 static void con_close_handles(struct console *c)
 {
     catalog_close(c->cat);
@@ -248,11 +258,16 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     ov_line(&y, ymax, b.x, b.w, "databases", buf, TH_TEXT);
     dv_fmt_bytes(st->db_bytes, a, sizeof a);
     ov_line(&y, ymax, b.x, b.w, "database bytes", a, TH_TEXT);
-    ov_line(&y, ymax, b.x, b.w, "DAOS dir", cfg->server.daos_dir, TH_TEXT);
-    if (!st->store_ok) {
+    if (!dv_config_has_daos(cfg)) {
+        ov_line(&y, ymax, b.x, b.w, "DAOS dir", "none: " DV_NO_DAOS " (database-only backups)",
+                TH_TEXT);
+    } else {
+        ov_line(&y, ymax, b.x, b.w, "DAOS dir", cfg->server.daos_dir, TH_TEXT);
+    }
+    if (dv_config_has_daos(cfg) && !st->store_ok) {
         snprintf(buf, sizeof buf, "unreadable: %s", st->store_error);
         ov_line(&y, ymax, b.x, b.w, "DAOS index", buf, TH_ERROR);
-    } else {
+    } else if (dv_config_has_daos(cfg)) {
         snprintf(buf, sizeof buf, "%s%s%s", st->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED",
                  st->daos.needs_resync ? ": " : "", st->daos.reason);
         ov_line(&y, ymax, b.x, b.w, "DAOS index", buf, st->daos.needs_resync ? TH_WARNING : TH_OK);
@@ -388,13 +403,18 @@ static int backup_job(void *p, struct dv_job *job, char *sum, size_t n)
     int rc = backup_run(a->cfg, &o, job, &r);
     char b[32];
     dv_fmt_bytes(r.db_bytes + r.nlo.bytes, b, sizeof b);
-    if (r.set_id[0])
-        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held, %s", r.set_id,
-                 r.complete  ? "complete"
-                 : r.partial ? "PARTIAL"
-                             : "FAILED",
-                 (unsigned long long)r.databases, (unsigned long long)r.nlo.copied,
-                 (unsigned long long)r.nlo.held, b);
+    char rep[64] = "";
+    if (r.nlo.repaired)
+        snprintf(rep, sizeof rep, ", %llu re-copied (missing from the pool)",
+                 (unsigned long long)r.nlo.repaired);
+    const char *state = r.complete ? "complete" : r.partial ? "PARTIAL" : "FAILED";
+    if (r.set_id[0] && r.no_daos)
+        snprintf(sum, n, "set %s %s: %llu databases, %s; NLO pass skipped: %s", r.set_id, state,
+                 (unsigned long long)r.databases, b, DV_NO_DAOS);
+    else if (r.set_id[0])
+        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held%s, %s", r.set_id,
+                 state, (unsigned long long)r.databases, (unsigned long long)r.nlo.copied,
+                 (unsigned long long)r.nlo.held, rep, b);
     return rc;
 }
 
@@ -521,10 +541,12 @@ static int overview_action(struct tui_screen *s, struct tui *t, int action, int 
         start_backup(c, t, NULL, action == OV_INCR);
         return TUI_REDRAW;
     case OV_RESYNC:
-        start_resync(c, t, NULL);
+        if (!con_no_daos(c, t))
+            start_resync(c, t, NULL);
         return TUI_REDRAW;
     case OV_DAOS_PRUNE:
-        start_daos_prune(c, t);
+        if (!con_no_daos(c, t))
+            start_daos_prune(c, t);
         return TUI_REDRAW;
     }
     return TUI_IGNORED;
@@ -879,17 +901,15 @@ static int restore_job(void *p, struct dv_job *job, char *sum, size_t n)
     restore_warnings(&a->r, a->cfg->server.deferred_deletion_days, w, sizeof w);
     if (w[0])
         job_log(job, DV_WARN, "%s", w);
+    const char *idx = a->r.no_daos ? "" : "; DAOS index NEEDS_RESYNC";
     if (a->r.live)
         snprintf(sum, n,
-                 "%s from set %s over the LIVE database (%s, %llu documents, ids kept)%s%s;"
-                 " DAOS index NEEDS_RESYNC",
-                 a->db_path, a->set_id, b, (unsigned long long)a->r.docs, w[0] ? "; " : "", w);
+                 "%s from set %s over the LIVE database (%s, %llu documents, ids kept)%s%s%s",
+                 a->db_path, a->set_id, b, (unsigned long long)a->r.docs, w[0] ? "; " : "", w, idx);
     else
-        snprintf(sum, n,
-                 "%s from set %s into %s (%s, %llu documents, new replica id %.8s)%s%s;"
-                 " DAOS index NEEDS_RESYNC",
+        snprintf(sum, n, "%s from set %s into %s (%s, %llu documents, new replica id %.8s)%s%s%s",
                  a->db_path, a->set_id, a->into, b, (unsigned long long)a->r.docs, a->r.replica_id,
-                 w[0] ? "; " : "", w);
+                 w[0] ? "; " : "", w, idx);
     return 0;
 }
 
@@ -1145,7 +1165,7 @@ static int db_action(struct tui_screen *s, struct tui *t, int action, int key)
             start_backup(c, t, db, false);
         else if (action == DB_RESTORE || action == DB_RESTORE_LIVE)
             db_restore(c, t, db, action == DB_RESTORE_LIVE);
-        else
+        else if (!con_no_daos(c, t))
             missing_list_db(c, t, db);
         return TUI_REDRAW;
     }
@@ -1790,6 +1810,8 @@ static void objs_load(struct console *c, struct tui *t)
 static void objs_enter(struct tui_screen *s, struct tui *t)
 {
     struct console *c = s->ud;
+    if (con_no_daos(c, NULL))
+        return;
     if (!c->objs_loaded) {
         c->objs_loaded = true;
         objs_load(c, t);
@@ -1801,6 +1823,14 @@ static void objs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
     (void)t;
     struct console *c = s->ud;
     char line[160];
+    if (con_no_daos(c, NULL)) {
+        tui_put(b.y, b.x, b.w, " " DV_NO_DAOS " (server.daos_dir is not set)", TH_HEADER, true);
+        tui_put(b.y + 1, b.x, b.w,
+                " Attachments are stored inline in the databases: no NLOs, no DAOS index, no "
+                "NLO pool.",
+                TH_DIM, true);
+        return;
+    }
     snprintf(line, sizeof line, " view: %s   (f: next view)", obj_mode_names[c->obj_mode]);
     tui_put(b.y, b.x, b.w, line, TH_DIM, true);
     tui_list_draw(&c->objects, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
@@ -1856,6 +1886,8 @@ static int obj_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
     (void)key;
     struct console *c = s->ud;
+    if (con_no_daos(c, t))
+        return TUI_HANDLED;
     const struct tui_row *r = tui_list_current(&c->objects);
     switch (action) {
     case OBJ_WHEREIS:
@@ -2686,9 +2718,10 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
                  c->rec_set, c->rec_into);
         tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
         tui_put(b.y + 1, b.x, b.w,
-                c->rec_warn[0] ? c->rec_warn
-                               : " DAOS index NEEDS_RESYNC "
-                                 "after the restore (F8 resyncs)",
+                c->rec_warn[0]                ? c->rec_warn
+                : !dv_config_has_daos(c->cfg) ? " no DAOS: the attachments are inline"
+                                              : " DAOS index NEEDS_RESYNC "
+                                                "after the restore (F8 resyncs)",
                 c->rec_warn[0] ? TH_WARNING : TH_DIM, true);
         tui_list_draw(&c->docs, (struct tui_rect){b.y + 2, b.x, b.h - 2, b.w});
         tui_hint(t, "/ finds a document, Enter opens it, F7 recovers its NLOs, F6 copies it into "
@@ -2723,6 +2756,16 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
             tui_hint(t, "its NLOs are all live: F6 copies the document into %s", c->rec_db);
         else
             tui_hint(t, "the live database has this document: nothing to copy (F9 back)");
+        return;
+    }
+    if (con_no_daos(c, NULL)) {
+        tui_put(b.y, b.x, b.w, " " DV_NO_DAOS " (server.daos_dir is not set): no NLOs to recover",
+                TH_HEADER, true);
+        tui_put(b.y + 1, b.x, b.w,
+                " Attachments are inline: F6 (u) single-document recovery restores a document "
+                "with them.",
+                TH_DIM, true);
+        tui_hint(t, "F6 (u) single-document recovery");
         return;
     }
     tui_put(b.y, b.x, b.w,
@@ -2891,6 +2934,11 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
     struct console *c = s->ud;
     struct namesrc *d = rec_names(c);
     const struct tui_row *r = tui_list_current(&c->missing);
+    if ((action == REC_DB || action == REC_MARK || action == REC_ALL || action == REC_SAVE ||
+         action == REC_LOAD || action == REC_RECOVER || action == REC_RESYNC ||
+         action == REC_DOC_NLOS) &&
+        con_no_daos(c, t))
+        return TUI_HANDLED;
     switch (action) {
     case REC_DB: {
         const struct tui_row *dr = tui_list_current(&c->dbs);

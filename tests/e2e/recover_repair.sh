@@ -8,6 +8,8 @@
 #  - `recover --list` replaces each from the pool atomically and says "repaired"; the link is
 #    replaced as itself (its target untouched); no temporary is left; dvload verify reads
 #    every attachment again; a second run finds them present;
+#  - killed before the rename, the damaged file is as it was (only a hidden temporary beside
+#    it) and the next run repairs it;
 #  - a damaged NLO whose pool copy is corrupt too is unrecoverable and left as it is;
 #  - `recover --db PATH --doc UNID` repairs the damaged NLOs of that document.
 set -euo pipefail
@@ -98,6 +100,20 @@ cmp -s "$T/daos.before" "$T/daos.after" || { diff "$T/daos.before" "$T/daos.afte
 [ ! -s "$T/damaged2.txt" ] || fail "still damaged: $(cat "$T/damaged2.txt")"
 "$DVAULT" "${C[@]}" recover --list "$T/damaged.txt" | grep -q "3 already present" || fail "a second recover should find them present"
 echo "ok: repaired, verified, present"
+
+step "killed before the rename: the damaged file as it was, the next run repairs it"
+flip "$F1" 40
+before=$(sha256sum <"$F1")
+rc=0
+DV_CRASH_AT=recover.repair.before_rename "$DVAULT" "${C[@]}" recover --list "$T/damaged.txt" >"$T/rec3" 2>&1 || rc=$?
+[ "$rc" = 137 ] || { cat "$T/rec3"; fail "the crash point was not hit (exit $rc)"; }
+[ "$(sha256sum <"$F1")" = "$before" ] || fail "a killed repair changed the live file"
+left=$(find "$D/daos" -name '*.repair.tmp')
+[ "$(echo "$left" | grep -c .)" = 1 ] && [[ $(basename "$left") == .* ]] || fail "leftover: '$left'"
+"$DVAULT" "${C[@]}" recover --list "$T/damaged.txt" >"$T/rec3" 2>&1 || { cat "$T/rec3"; fail "recover after the kill"; }
+grep -q "^repaired *$N1" "$T/rec3" || fail "the next run did not repair $N1"
+cmp -s "$F1" "$(pool "$N1")" || fail "$N1 differs from the pool copy"
+rm -f "$left"
 
 step "damaged, and the pool copy corrupt too: unrecoverable, left alone"
 flip "$F4" 40

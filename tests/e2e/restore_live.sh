@@ -30,6 +30,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cat >"$T/config.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   databases: ["**/*.nsf"]
   key_file: server.key
 backup:

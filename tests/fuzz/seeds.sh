@@ -21,6 +21,7 @@ for f in "$SRC"/tests/golden/config/*.yaml; do cp "$f" "$out/config/golden-$(bas
 cat >"$T/c.yaml" <<YAML
 server:
   data_dir: data
+  daos_dir: daos
   databases: ["**/*.nsf", "mail/*.nsf"]
   max_files_per_subdir: 50
   min_object_size: 1024
@@ -75,7 +76,7 @@ done
 # the database open (the archiver ships committed WAL frames)
 mkdir -p "$T/small/data"
 cat >"$T/small/c.yaml" <<YAML
-server: { data_dir: data, key_file: server.key }
+server: { data_dir: data, daos_dir: daos, key_file: server.key }
 backup: { target: backup }
 catalog: catalog.db
 YAML

@@ -49,9 +49,8 @@ static void test_defaults(void **state)
     char *want = dv_path_join(tmpdir, "var/data");
     assert_string_equal(c.server.data_dir, want);
     free(want);
-    want = dv_path_join(tmpdir, "var/data/daos");
-    assert_string_equal(c.server.daos_dir, want);
-    free(want);
+    assert_null(c.server.daos_dir); /* no daos_dir: a server without DAOS */
+    assert_false(dv_config_has_daos(&c));
     assert_int_equal(c.server.ndatabases, 1);
     assert_string_equal(c.server.databases[0], "**/*.nsf");
     assert_int_equal(c.server.max_files_per_subdir, 40000);
@@ -116,6 +115,32 @@ static void test_all_keys(void **state)
     free(p);
 }
 
+/* daos_dir absent, "" or null: no DAOS; a path: under data_dir (issue 11, servers without DAOS) */
+static void test_daos_dir(void **state)
+{
+    (void)state;
+    const char *none[] = {"server: { data_dir: /srv/d }\n", "server: { daos_dir: \"\" }\n",
+                          "server:\n  daos_dir: ''\n", "server:\n  daos_dir:\n",
+                          "server: { daos_dir: ~ }\n"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        char *p = write_cfg("daos.yaml", none[i]);
+        struct dv_config c;
+        if (dv_config_load(p, &c) != 0)
+            fail_msg("%s: %s", none[i], dv_err());
+        assert_null(c.server.daos_dir);
+        assert_false(dv_config_has_daos(&c));
+        dv_config_done(&c);
+        free(p);
+    }
+    char *p = write_cfg("daos.yaml", "server: { data_dir: /srv/d, daos_dir: daos }\n");
+    struct dv_config c;
+    assert_int_equal(dv_config_load(p, &c), 0);
+    assert_string_equal(c.server.daos_dir, "/srv/d/daos");
+    assert_true(dv_config_has_daos(&c));
+    dv_config_done(&c);
+    free(p);
+}
+
 static void expect_error(const char *text, const char *msg_suffix)
 {
     char *p = write_cfg("bad.yaml", text);
@@ -162,9 +187,8 @@ static void test_unreadable(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_all_keys),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_all_keys),
+        cmocka_unit_test(test_daos_dir),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_unreadable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

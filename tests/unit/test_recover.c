@@ -68,6 +68,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-recover-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     dv_config_defaults(&f->cfg, f->dir);
+    f->cfg.server.daos_dir = dv_path_join(f->cfg.server.data_dir, "daos"); /* a DAOS server */
     f->cfg.server.min_object_size = 1024;
     f->cfg.server.max_files_per_subdir = 100;
     assert_int_equal(store_key_create(&f->cfg), 0); /* the server's key (encryption is on) */

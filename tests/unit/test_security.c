@@ -65,6 +65,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-security-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     dv_config_defaults(&f->cfg, f->dir);
+    f->cfg.server.daos_dir = dv_path_join(f->cfg.server.data_dir, "daos"); /* a DAOS server */
     f->cfg.server.min_object_size = 1024;
     f->cfg.server.encryption = true;
     f->cfg.backup.delta = DV_DELTA_KEEP; /* kept deltas are files of the set too */
