@@ -15,6 +15,7 @@ ln -sfn "$SRC/themes" "$d/themes"
 cat > "$d/config.yaml" <<CFG
 server:
   data_dir: data
+  daos_dir: daos
   key_file: server.key
 backup:
   target: backup

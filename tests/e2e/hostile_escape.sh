@@ -36,6 +36,7 @@ PY
 cat >"$T/config.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   databases: ["**/*.nsf"]
   key_file: server.key
 backup:

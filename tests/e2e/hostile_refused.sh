@@ -24,6 +24,7 @@ step() { echo "== $*"; }
 cat >"$T/config.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   databases: ["**/*.nsf"]
   max_files_per_subdir: 50
   min_object_size: 1024

@@ -23,6 +23,7 @@ step() { echo "== $*"; }
 cat >"$T/config.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   databases: ["**/*.nsf"]
   max_files_per_subdir: 20
   min_object_size: 1024
