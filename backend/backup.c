@@ -551,7 +551,8 @@ static void fill_manifest_counts(struct ctx *c, const char *status)
     m->databases = (int64_t)c->r->databases;
     m->nlo_new = (int64_t)c->r->nlo.copied;
     m->nlo_held = (int64_t)c->r->nlo.held;
-    m->nlo_skipped = (int64_t)(c->r->nlo.busy + c->r->nlo.vanished + c->r->nlo.unreadable);
+    m->nlo_skipped =
+        (int64_t)(c->r->nlo.busy + c->r->nlo.vanished + c->r->nlo.unreadable + c->r->nlo.refused);
     m->deltas_applied = (int64_t)c->r->deltas_applied;
     m->deltas_kept = (int64_t)c->r->deltas_kept;
     m->bytes = (int64_t)(c->r->db_bytes + c->r->nlo.bytes);
@@ -715,7 +716,7 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     c.r = r;
     manifest_init(&c.m);
     double t0 = dv_mono();
-    char **dbs = NULL;
+    char **dbs = NULL, **refused = NULL;
     size_t ndbs = 0;
     int rc = -1;
     bool set_started = false;
@@ -766,8 +767,12 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     if (stale || partial)
         job_log(job, DV_WARN, "an earlier backup was interrupted: %d set(s) marked failed", stale);
 
-    if (dbglob_list(cfg, &dbs, &ndbs) != 0)
+    if (dbglob_list_ex(cfg, &dbs, &ndbs, &refused) != 0)
         goto out;
+    for (char **q = refused; *q; q++) {
+        r->db_refused++;
+        job_log(job, DV_WARN, "database %s", *q);
+    }
     if (o && o->db_glob) {
         size_t k = 0;
         for (size_t i = 0; i < ndbs; i++) {
@@ -891,6 +896,13 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
                     "picked up by the next run",
                     (unsigned long long)skipped, (unsigned long long)r->nlo.busy,
                     (unsigned long long)r->nlo.vanished, (unsigned long long)r->nlo.unreadable);
+        if (r->nlo.refused || r->nlo.subdirs_refused)
+            job_log(job, DV_WARN,
+                    "%llu NLO(s) and %llu DAOS subdirector%s refused: symbolic links or special "
+                    "files, never followed and not backed up until someone replaces them (see "
+                    "the warnings above)",
+                    (unsigned long long)r->nlo.refused, (unsigned long long)r->nlo.subdirs_refused,
+                    r->nlo.subdirs_refused == 1 ? "y" : "ies");
         if (r->nlo.repaired)
             job_log(job, DV_WARN,
                     "%llu NLO(s) recorded in the pool were missing from it: copied again",
@@ -1000,6 +1012,7 @@ out:
     free(c.partial);
     manifest_done(&c.m);
     dbglob_free(dbs);
+    dbglob_free(refused);
     catalog_close(c.cat);
     target_close(c.t);
     if (rc != 0)

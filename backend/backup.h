@@ -35,6 +35,8 @@ struct backup_result {
     uint64_t db_failed;     /* could not be copied (listed in the set: partial, or failed when
                                no database at all could be copied) */
     uint64_t db_vanished;   /* listed, then gone before the copy: skipped */
+    uint64_t db_refused;    /* matched by the globs but a symbolic link or special file (or a
+                               link where matched databases could be): not copied, reported */
     uint64_t locked_copies; /* not in WAL mode: copied under a lock */
     uint64_t deltas_applied, deltas_kept, delta_pages;
     uint64_t db_bytes; /* bytes of database copies written */

@@ -77,6 +77,41 @@ static void skip(struct pass *p, uint64_t *counter, const char *what, int subdir
                 name, what, err ? ": " : "", err ? strerror(err) : "");
 }
 
+/*
+ * A symbolic link or special file under an NLO's name (or a DAOS subdirectory's) is refused:
+ * never followed or opened. Unlike a skipped object it does not go away by itself, so the
+ * message says what to do (issue 12, finding 13).
+ */
+static void refuse(struct pass *p, const char *what, int subdir, const char *name)
+{
+    p->r->refused++;
+    if (p->reported++ < MAX_REPORTED)
+        job_log(p->o->job, DV_WARN,
+                "NLO %04d/%s refused: %s (never followed; remove it or replace it with the "
+                "file: dvault recover --list repairs it when a backup holds it)",
+                subdir, name, what);
+}
+
+static const char *dtype_what(unsigned char t)
+{
+    return t == DT_LNK                  ? "a symbolic link"
+           : t == DT_DIR                ? "a directory"
+           : t == DT_FIFO               ? "a FIFO"
+           : t == DT_SOCK               ? "a socket"
+           : t == DT_CHR || t == DT_BLK ? "a device"
+                                        : "not a regular file";
+}
+
+static const char *mode_what(mode_t m)
+{
+    return S_ISLNK(m)                 ? "a symbolic link"
+           : S_ISDIR(m)               ? "a directory"
+           : S_ISFIFO(m)              ? "a FIFO"
+           : S_ISSOCK(m)              ? "a socket"
+           : S_ISCHR(m) || S_ISBLK(m) ? "a device"
+                                      : "not a regular file";
+}
+
 static int cmp_key(const void *a, const void *b, void *names)
 {
     const struct sortkey *x = a, *y = b;
@@ -186,19 +221,27 @@ enum { COPIED = 0, SKIPPED = 1, ABSENT = 2 };
 static int copy_one(struct pass *p, int sfd, int subdir, const char *name,
                     const struct catalog_pool_obj *known)
 {
-    int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO under an NLO's name must not block the open */
+    int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0) {
         if (errno == ENOENT && known)
             return ABSENT;
         if (errno == ENOENT)
             skip(p, &p->r->vanished, "vanished", subdir, name, 0);
+        else if (errno == ELOOP)
+            refuse(p, "a symbolic link", subdir, name);
         else
             skip(p, &p->r->unreadable, "cannot be opened", subdir, name, errno);
         return SKIPPED;
     }
     struct stat st;
-    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-        skip(p, &p->r->unreadable, "is not a regular file", subdir, name, 0);
+    if (fstat(in, &st) != 0) {
+        skip(p, &p->r->unreadable, "cannot be opened", subdir, name, errno);
+        close(in);
+        return SKIPPED;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        refuse(p, mode_what(st.st_mode), subdir, name);
         close(in);
         return SKIPPED;
     }
@@ -351,6 +394,12 @@ static int list_subdir(struct pass *p, int sfd, int subdir)
                     skip(p, &p->r->busy, "is being written", subdir, nm, 0);
                 else
                     p->r->ignored++;
+                continue;
+            }
+            /* a link or special file: refused at once, whether the pool holds the name or
+               not (d_type costs nothing; DT_UNKNOWN is checked when the file is opened) */
+            if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN) {
+                refuse(p, dtype_what(d->d_type), subdir, nm);
                 continue;
             }
             if (p->nnames == p->capnames) {
@@ -684,9 +733,18 @@ int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
                 continue;
             if (d->d_type != DT_DIR) {
                 struct stat st;
-                if (d->d_type != DT_UNKNOWN || fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-                    !S_ISDIR(st.st_mode))
+                bool known = d->d_type != DT_UNKNOWN;
+                if (!known && fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                    continue; /* vanished */
+                if (known || !S_ISDIR(st.st_mode)) {
+                    /* never followed: its NLOs are not backed up, and the operator is told */
+                    r->subdirs_refused++;
+                    job_log(o->job, DV_WARN,
+                            "DAOS subdirectory %s/%s refused: %s (never followed; its NLOs are "
+                            "not backed up: make it a real directory)",
+                            o->daos_dir, nm, known ? dtype_what(d->d_type) : mode_what(st.st_mode));
                     continue;
+                }
             }
             if (nsub == capsub) {
                 capsub = capsub ? capsub * 2 : 64;
@@ -735,13 +793,14 @@ out:
         EVP_DigestFinal_ex(p.listctx, md, &mdlen);
         dv_hex(md, 32, r->list_sha256);
     }
-    uint64_t skipped = r->busy + r->vanished + r->unreadable;
+    uint64_t skipped = r->busy + r->vanished + r->unreadable + r->refused;
     if (skipped > MAX_REPORTED)
         job_log(o->job, DV_WARN,
                 "%llu NLOs skipped in all (%llu busy, %llu vanished, "
-                "%llu unreadable)",
+                "%llu unreadable, %llu refused: links or special files)",
                 (unsigned long long)skipped, (unsigned long long)r->busy,
-                (unsigned long long)r->vanished, (unsigned long long)r->unreadable);
+                (unsigned long long)r->vanished, (unsigned long long)r->unreadable,
+                (unsigned long long)r->refused);
     job_flush(o->job);
     EVP_MD_CTX_free(p.ctx);
     EVP_MD_CTX_free(p.listctx);

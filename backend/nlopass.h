@@ -12,7 +12,10 @@
  * syncfs() of the target per batch, then the batch goes into the catalog in one transaction
  * (the catalog never records an object that is not durable), then the crash point
  * "nlopass.batch". Objects being written (hidden or ".tmp" names), vanished (ENOENT) or
- * unreadable ones are skipped, counted, reported (job events), and picked up next run.
+ * unreadable ones are skipped, counted, reported (job events), and picked up next run. A
+ * symbolic link, FIFO, device or directory under an NLO's name, and an NNNN subdirectory that
+ * is a link, are refused (never followed or opened: O_NOFOLLOW | O_NONBLOCK, d_type), counted
+ * and reported with what to do - they do not go away by themselves.
  *
  * The pool is the truth (issue 11): after the walk, every name the catalog records is checked
  * against the target's pool - the catalog's names in name order (paged) merged with the
@@ -64,24 +67,27 @@ struct nlopass_opts {
 };
 
 struct nlopass_result {
-    uint64_t subdirs;     /* NNNN subdirectories walked */
-    uint64_t seen;        /* well-formed NLO names found */
-    uint64_t copied;      /* new: copied into the pool now */
-    uint64_t held;        /* already in the pool (includes moved): recorded in the catalog
-                             and a regular file in the pool */
-    uint64_t moved;       /* held, but found under another subdirectory than recorded */
-    uint64_t repaired;    /* recorded in the catalog, missing from the pool: copied again */
-    uint64_t lost;        /* recorded, missing from the pool and from the server: removed
-                             from the catalog */
-    uint64_t pool_bad;    /* pool entries with an NLO name that are not regular files
-                             (symlink, FIFO, directory): not held, reported */
-    uint64_t busy;        /* hidden / temporary names: being written */
-    uint64_t vanished;    /* gone between listing and open */
-    uint64_t unreadable;  /* could not be opened or read (not a regular file, EACCES, EIO) */
-    uint64_t ignored;     /* other names in NNNN (not NLOs, not temporary) */
-    uint64_t bytes;       /* bytes copied */
-    uint64_t list_count;  /* lines written to list_path */
-    char list_sha256[65]; /* sha256 of list_path's whole content ("" without a list) */
+    uint64_t subdirs;         /* NNNN subdirectories walked */
+    uint64_t seen;            /* well-formed NLO names found */
+    uint64_t copied;          /* new: copied into the pool now */
+    uint64_t held;            /* already in the pool (includes moved): recorded in the catalog
+                                 and a regular file in the pool */
+    uint64_t moved;           /* held, but found under another subdirectory than recorded */
+    uint64_t repaired;        /* recorded in the catalog, missing from the pool: copied again */
+    uint64_t lost;            /* recorded, missing from the pool and from the server: removed
+                                 from the catalog */
+    uint64_t pool_bad;        /* pool entries with an NLO name that are not regular files
+                                 (symlink, FIFO, directory): not held, reported */
+    uint64_t busy;            /* hidden / temporary names: being written */
+    uint64_t vanished;        /* gone between listing and open */
+    uint64_t unreadable;      /* could not be opened or read (EACCES, EIO) */
+    uint64_t refused;         /* a symbolic link or special file under an NLO name: never followed
+                                 (reported: it stays until someone replaces it) */
+    uint64_t subdirs_refused; /* NNNN entries that are links or not directories (reported) */
+    uint64_t ignored;         /* other names in NNNN (not NLOs, not temporary) */
+    uint64_t bytes;           /* bytes copied */
+    uint64_t list_count;      /* lines written to list_path */
+    char list_sha256[65];     /* sha256 of list_path's whole content ("" without a list) */
     double seconds;
 };
 

@@ -860,6 +860,7 @@ void recover_result_done(struct recover_result *r)
             free(r->items[i].docs[k].subject);
         free(r->items[i].docs);
         free(r->items[i].reason);
+        free(r->items[i].damage);
     }
     free(r->items);
     memset(r, 0, sizeof *r);
@@ -881,6 +882,32 @@ static void unrecoverable(struct recover_item *it, const char *fmt, ...)
     va_end(ap2);
 }
 
+/* The pool copy of name beneath the target, never through a link planted in the pool (reads
+ * outside the target): a descriptor, or -1 with dv_err(). */
+static int open_pool_copy(struct target *t, const char *name)
+{
+    char prel[128];
+    target_pool_relpath(name, prel, sizeof prel);
+    int pfd = dv_open_beneath(target_path(t), prel, O_RDONLY | O_NONBLOCK);
+    struct stat psb;
+    if (pfd >= 0 && (fstat(pfd, &psb) != 0 || !S_ISREG(psb.st_mode))) {
+        dv_seterr("not a regular file");
+        close(pfd);
+        return -1;
+    }
+    return pfd;
+}
+
+/* Why a live NLO is damaged: its kind, or its bytes against the pool's record. */
+static char *damage_text(const struct store_live_nlo *lv, const char *pool_sha)
+{
+    if (lv->kind != STORE_LIVE_FILE)
+        return dv_asprintf("it is %s", lv->what);
+    return dv_asprintf("its bytes do not match the backup: SHA-256 %.16s..., the pool recorded "
+                       "%.16s...",
+                       lv->sha256, pool_sha);
+}
+
 int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, struct dv_job *job,
                  struct recover_result *r)
 {
@@ -889,9 +916,9 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
     struct catalog *cat = NULL;
     struct target *t = NULL;
     struct dv_store *st = NULL;
-    struct store_repo *repo = NULL;
+    struct store_live *live = NULL;
     struct store_install *inst = NULL;
-    size_t *idx = NULL, ngood = 0;
+    size_t *idx = NULL, *fix = NULL, ngood = 0, nfix = 0;
     int rc = -1;
     if (!o->list_file == !o->db_path) {
         dv_seterr("recover needs either a list file or a database");
@@ -935,15 +962,20 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
     }
     r->items = dv_calloc(nv.n ? nv.n : 1, sizeof *r->items);
     r->n = nv.n;
-    if (!(repo = store_repo_scan(st)))
+    if (!(live = store_live_open(st)))
         goto out;
-    /* 2. decide for every name, before anything is copied */
+    /* 2. decide for every name, before anything is copied. A name the repository has is
+     * checked against the pool's record (the SHA-256 of the stored bytes, compared with the
+     * live file's stored bytes: nothing is decrypted): damaged bytes, a link or a special file
+     * under its name are repaired from the pool. Only the names of this recovery are hashed. */
     job_phase(job, "check", nv.n, 0);
     idx = dv_calloc(nv.n ? nv.n : 1, sizeof *idx);
-    size_t ncand = 0;
+    fix = dv_calloc(nv.n ? nv.n : 1, sizeof *fix);
+    size_t ncand = 0, ncfix = 0;
     for (size_t i = 0; i < nv.n; i++) {
         struct recover_item *it = &r->items[i];
         snprintf(it->name, sizeof it->name, "%s", nv.v[i]);
+        job_advance(job, 1, 0, NULL);
         if (!store_nlo_name_valid(nv.v[i])) {
             unrecoverable(it, "'%.100s' is not an NLO name", nv.v[i]);
             continue;
@@ -952,14 +984,38 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
         if (catalog_nlo_sets(cat, it->name, pick_set, &pk) < 0)
             goto out;
         snprintf(it->set_id, sizeof it->set_id, "%s", pk.newest);
-        if (store_repo_has(repo, it->name)) {
-            it->status = RECOVER_PRESENT;
-            continue;
-        }
         struct catalog_pool_obj po;
         int g = catalog_pool_get(cat, it->name, &po);
         if (g < 0)
             goto out;
+        struct store_live_nlo lv;
+        if (store_live_nlo(live, it->name, g == 1, &lv) != 0) {
+            unrecoverable(it, "the live copy cannot be checked: %s", dv_err());
+            continue;
+        }
+        if (lv.kind != STORE_LIVE_MISSING) {
+            it->subdir = lv.subdir;
+            if (g == 1 && lv.kind == STORE_LIVE_FILE && strcmp(lv.sha256, po.sha256) == 0) {
+                it->status = RECOVER_PRESENT; /* checked: the bytes the backup holds */
+                continue;
+            }
+            if (g == 0) {
+                if (lv.kind == STORE_LIVE_FILE)
+                    it->status = RECOVER_PRESENT; /* cannot be checked: no backup holds it */
+                else
+                    unrecoverable(it, "it is %s and no backup set holds it (not in the pool)",
+                                  lv.what);
+                continue;
+            }
+            it->damage = damage_text(&lv, po.sha256);
+            if (o->set_id && !pk.want_found)
+                unrecoverable(it, "damaged, %s; backup set %s does not hold it%s%s%s", it->damage,
+                              o->set_id, pk.newest[0] ? " (set " : "", pk.newest,
+                              pk.newest[0] ? " does)" : "");
+            else
+                fix[ncfix++] = i;
+            continue;
+        }
         if (g == 0)
             unrecoverable(it, "no backup set holds it (not in the pool)");
         else if (o->set_id && !pk.want_found && pk.newest[0])
@@ -968,51 +1024,55 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
             unrecoverable(it, "backup set %s does not hold it", o->set_id);
         else
             idx[ncand++] = i;
-        job_advance(job, 1, 0, NULL);
     }
     /* 3. the pool copies: present, and what the backup wrote. Installing reads every copy
      * back (and decrypts it when encrypted): the server key is needed from here on. */
-    if (ncand) {
+    if (ncand || ncfix) {
         if (store_key_require(st) != 0) {
             dv_preferr("the server key is needed to check what is installed");
             goto out;
         }
         if (!(t = open_target(cfg, cat)))
             goto out;
-        inst = dv_calloc(ncand, sizeof *inst);
-        job_phase(job, "verify pool copies", ncand, 0);
-        for (size_t k = 0; k < ncand; k++) {
-            struct recover_item *it = &r->items[idx[k]];
+        inst = dv_calloc(ncand ? ncand : 1, sizeof *inst);
+        job_phase(job, "verify pool copies", ncand + ncfix, 0);
+        for (size_t k = 0; k < ncand + ncfix; k++) {
+            bool repair = k >= ncand;
+            size_t i = repair ? fix[k - ncand] : idx[k];
+            struct recover_item *it = &r->items[i];
             struct catalog_pool_obj po;
             if (catalog_pool_get(cat, it->name, &po) != 1)
                 goto out;
-            char *pp = target_pool_path(t, it->name), sha[65], prel[128];
-            /* never through a symbolic link planted in the pool (reads outside the target) */
-            target_pool_relpath(it->name, prel, sizeof prel);
-            int pfd = dv_open_beneath(target_path(t), prel, O_RDONLY), hrc = -1;
-            struct stat psb;
-            if (pfd >= 0 && (fstat(pfd, &psb) != 0 || !S_ISREG(psb.st_mode)))
-                dv_seterr("not a regular file");
-            else if (pfd >= 0)
+            char *pp = target_pool_path(t, it->name), sha[65];
+            int pfd = open_pool_copy(t, it->name), hrc = -1;
+            if (pfd >= 0)
                 hrc = dv_sha256_fd_hex(pfd, pp, sha);
             if (pfd >= 0)
                 close(pfd);
+            const char *dmg = it->damage ? it->damage : "";
+            const char *sep = it->damage ? "; " : "";
+            const char *pre = it->damage ? "damaged, " : "";
+            const char *post = "";
             if (hrc != 0) {
-                unrecoverable(it, "pool file %s: %s", pp, dv_err());
+                unrecoverable(it, "%s%s%s%spool file %s: %s", pre, dmg, post, sep, pp, dv_err());
             } else if (strcmp(sha, po.sha256) != 0) {
-                unrecoverable(it, "pool file %s is corrupt: SHA-256 %s, the catalog recorded %s",
-                              pp, sha, po.sha256);
+                unrecoverable(it,
+                              "%s%s%s%spool file %s is corrupt: SHA-256 %s, the catalog "
+                              "recorded %s",
+                              pre, dmg, post, sep, pp, sha, po.sha256);
+            } else if (repair) {
+                fix[nfix++] = i;
             } else {
                 inst[ngood].name = it->name;
                 inst[ngood].src_path = pp;
-                idx[ngood++] = idx[k];
+                idx[ngood++] = i;
                 pp = NULL;
             }
             free(pp);
             job_advance(job, 1, (uint64_t)po.size, it->name);
         }
     }
-    /* 4. copy them into the live repository */
+    /* 4. copy them into the live repository; replace the damaged ones */
     int irc = ngood ? store_nlo_install_many(st, inst, ngood, job) : 0;
     char inst_err[DV_ERR_MAX] = "";
     if (irc != 0)
@@ -1031,6 +1091,30 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
             unrecoverable(it, "copy failed: %s", inst[k].err ? inst[k].err : "not processed");
         }
     }
+    if (nfix)
+        job_phase(job, "repair NLOs", nfix, 0);
+    for (size_t k = 0; k < nfix; k++) {
+        struct recover_item *it = &r->items[fix[k]];
+        struct catalog_pool_obj po;
+        if (job_cancelled(job)) {
+            unrecoverable(it, "damaged, %s; not repaired: cancelled", it->damage);
+            continue;
+        }
+        if (catalog_pool_get(cat, it->name, &po) != 1) {
+            unrecoverable(it, "damaged, %s; not repaired: %s", it->damage, dv_err());
+            continue;
+        }
+        int pfd = open_pool_copy(t, it->name);
+        if (pfd < 0 || store_live_replace(live, it->name, it->subdir, pfd, po.sha256) != 0) {
+            unrecoverable(it, "damaged, %s; the repair failed: %s", it->damage, dv_err());
+        } else {
+            it->status = RECOVER_REPAIRED;
+            r->bytes += (uint64_t)po.size;
+        }
+        if (pfd >= 0)
+            close(pfd);
+        job_advance(job, 1, (uint64_t)po.size, it->name);
+    }
     /* 5. report */
     const struct recover_item *first_bad = NULL;
     for (size_t i = 0; i < r->n; i++) {
@@ -1045,6 +1129,7 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
         }
         r->recovered += it->status == RECOVER_RECOVERED;
         r->present += it->status == RECOVER_PRESENT;
+        r->repaired += it->status == RECOVER_REPAIRED;
         if (it->status == RECOVER_UNRECOVERABLE) {
             r->unrecoverable++;
             if (!first_bad)
@@ -1071,14 +1156,89 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
 out:
     for (size_t k = 0; inst && k < ngood; k++)
         free((char *)inst[k].src_path);
-    store_repo_free(repo);
+    store_live_close(live);
     store_free(st);
     target_close(t);
     catalog_close(cat);
     recover_names_free(nv.v, nv.n);
     free(idx);
+    free(fix);
     store_install_done(inst, ngood);
     free(inst);
+    return rc;
+}
+
+/* ---- listnlo damaged ------------------------------------------------------------------- */
+
+int recover_check_nlos(const struct dv_config *cfg, const char *db_path, struct dv_job *job,
+                       recover_check_fn fn, void *ud, struct recover_check_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    struct namevec nv = {0};
+    struct dv_store *st = NULL;
+    struct store_live *live = NULL;
+    struct catalog *cat = NULL;
+    int rc = -1;
+    if (!(st = store_open(cfg)))
+        goto out;
+    if (store_listnlo(st, db_path, false, collect_name, &nv, NULL) != 0)
+        goto out;
+    if (!(cat = open_catalog(cfg)) || !(live = store_live_open(st)))
+        goto out;
+    job_phase(job, "check", nv.n, 0);
+    for (size_t i = 0; i < nv.n; i++) {
+        const char *name = nv.v[i];
+        c->referenced++;
+        job_advance(job, 1, 0, name);
+        if (job_cancelled(job)) {
+            dv_seterr("cancelled");
+            goto out;
+        }
+        struct catalog_pool_obj po;
+        int g = store_nlo_name_valid(name) ? catalog_pool_get(cat, name, &po) : 0;
+        if (g < 0)
+            goto out;
+        struct store_live_nlo lv;
+        enum recover_check what;
+        char *why = NULL;
+        if (!store_nlo_name_valid(name)) {
+            what = RECOVER_CHECK_UNKNOWN;
+            why = dv_strdup("not an NLO name");
+        } else if (store_live_nlo(live, name, g == 1, &lv) != 0) {
+            what = RECOVER_CHECK_DAMAGED;
+            why = dv_asprintf("cannot be read: %s", dv_err());
+        } else if (lv.kind == STORE_LIVE_MISSING) {
+            what = RECOVER_CHECK_MISSING;
+        } else if (g == 1 && lv.kind == STORE_LIVE_FILE && strcmp(lv.sha256, po.sha256) == 0) {
+            what = RECOVER_CHECK_OK;
+        } else if (g == 1 || lv.kind != STORE_LIVE_FILE) {
+            what = RECOVER_CHECK_DAMAGED;
+            why = g == 1 ? damage_text(&lv, po.sha256)
+                         : dv_asprintf("it is %s (not in the pool)", lv.what);
+        } else {
+            what = RECOVER_CHECK_UNKNOWN;
+            why = dv_strdup("not in the pool: no backup holds it, its bytes cannot be checked");
+        }
+        c->ok += what == RECOVER_CHECK_OK;
+        c->damaged += what == RECOVER_CHECK_DAMAGED;
+        c->unknown += what == RECOVER_CHECK_UNKNOWN;
+        c->missing += what == RECOVER_CHECK_MISSING;
+        int r = (what == RECOVER_CHECK_DAMAGED || what == RECOVER_CHECK_UNKNOWN) && fn
+                    ? fn(ud, name, what, why)
+                    : 0;
+        free(why);
+        if (r != 0) {
+            rc = r;
+            goto out;
+        }
+    }
+    job_flush(job);
+    rc = 0;
+out:
+    store_live_close(live);
+    catalog_close(cat);
+    store_free(st);
+    recover_names_free(nv.v, nv.n);
     return rc;
 }
 

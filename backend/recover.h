@@ -127,6 +127,7 @@ enum recover_status {
     RECOVER_RECOVERED,
     RECOVER_PRESENT,
     RECOVER_UNRECOVERABLE,
+    RECOVER_REPAIRED, /* present but damaged: replaced from the pool */
 };
 
 struct recover_docref {
@@ -140,6 +141,7 @@ struct recover_item {
     char set_id[32];             /* the newest complete or partial set holding it ("" none) */
     int subdir;                  /* live subdirectory (recovered or present), 0 unknown */
     char *reason;                /* why unrecoverable (malloc'd; NULL otherwise) */
+    char *damage;                /* present but damaged: how (malloc'd; NULL otherwise) */
     struct recover_docref *docs; /* unrecoverable: documents of the database referencing it */
     size_t ndocs;
 };
@@ -155,24 +157,55 @@ struct recover_result {
     struct recover_item *items; /* in list / name order */
     size_t n;
     uint64_t recovered, present, unrecoverable;
+    uint64_t repaired;          /* present but damaged, replaced from the pool */
     uint64_t bytes;             /* stored bytes copied */
     struct restore_sweep sweep; /* leftovers of killed restores removed first (restore.h) */
 };
 
 /*
  * Copy NLOs from the target's pool into the live repository (store_nlo_install_many). Each
- * name is: already present (left alone); recoverable when the catalog's pool has it (and, with
- * o->set_id, that set holds it: catalog_nlo_sets) and the pool file's SHA-256 matches the
- * catalog (a mismatch or a missing pool file makes it unrecoverable, naming the file); else
- * unrecoverable (with the documents of o->db_path that reference it). All checks are done
- * before anything is copied. The target is opened (locked) only when something is to be
- * copied. Returns 0 when nothing is unrecoverable; -1 with dv_err() set otherwise, or on a
+ * name is: present (left alone) when the repository has it and its stored bytes hash to the
+ * pool's record (or the pool has no record: nothing to compare with); damaged when they do
+ * not, or a symbolic link or special file stands under its name (store_live_nlo: never
+ * followed) - then it is repaired: replaced from the pool atomically (store_live_replace;
+ * RECOVER_REPAIRED, it->damage says what was wrong); recoverable when it is missing and the
+ * catalog's pool has it. Repair and recovery need the pool copy (with o->set_id, that set
+ * must hold it: catalog_nlo_sets) whose SHA-256 matches the catalog (a mismatch or a missing
+ * pool file makes it unrecoverable, naming the file); else unrecoverable (with the
+ * documents of o->db_path that reference it). Only the names of this recovery are hashed
+ * (o->db_path alone names the missing ones: listnlo damaged finds the damaged ones). All
+ * checks are done before anything is copied. The target is opened (locked) only when something is
+ * to be copied. Returns 0 when nothing is unrecoverable; -1 with dv_err() set otherwise, or on a
  * bad list file (then nothing was recovered), an unknown set, an unreadable target or
  * catalog, or a failed copy. r is filled either way (release with recover_result_done).
  */
 int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, struct dv_job *job,
                  struct recover_result *r);
 void recover_result_done(struct recover_result *r);
+
+/* ---- listnlo damaged ------------------------------------------------------------------ */
+
+enum recover_check {
+    RECOVER_CHECK_OK = 0,  /* present, its stored bytes hash to the pool's record */
+    RECOVER_CHECK_DAMAGED, /* present, but they do not (or a link / special file, unreadable) */
+    RECOVER_CHECK_UNKNOWN, /* present, but the pool has no record: cannot be checked */
+    RECOVER_CHECK_MISSING, /* not in the repository (listnlo missing) */
+};
+struct recover_check_counts {
+    uint64_t referenced, ok, damaged, unknown, missing;
+};
+typedef int (*recover_check_fn)(void *ud, const char *name, enum recover_check what,
+                                const char *why);
+/*
+ * Every NLO database db_path references (relative or absolute; store_listnlo), checked in the
+ * live repository against the catalog's pool (store_live_nlo: the SHA-256 of the stored bytes;
+ * a link is never followed). fn (may be NULL) is called, in name order, for the DAMAGED and
+ * UNKNOWN ones with why (one line); a non-zero return stops with that value. c gets the
+ * counts. Reads only (no target lock). Returns 0, fn's value, or -1 with dv_err() (no catalog,
+ * unreadable database or repository, cancelled).
+ */
+int recover_check_nlos(const struct dv_config *cfg, const char *db_path, struct dv_job *job,
+                       recover_check_fn fn, void *ud, struct recover_check_counts *c);
 
 /* ---- documents -------------------------------------------------------------------------- */
 

@@ -26,9 +26,9 @@ static void warn(struct dv_status *s, const char *fmt, ...)
 int status_collect(const struct dv_config *cfg, struct dv_status *s)
 {
     memset(s, 0, sizeof *s);
-    char **dbs = NULL;
+    char **dbs = NULL, **refused = NULL;
     size_t n = 0;
-    if (dbglob_list(cfg, &dbs, &n) == 0) {
+    if (dbglob_list_ex(cfg, &dbs, &n, &refused) == 0) {
         s->databases = n;
         for (size_t i = 0; i < n; i++) {
             char *p = dv_path_join(cfg->server.data_dir, dbs[i]);
@@ -38,6 +38,13 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
             free(p);
         }
         dbglob_free(dbs);
+        size_t nr = 0;
+        while (refused[nr])
+            nr++;
+        if (nr) /* links and special files the globs match: never followed, never copied */
+            warn(s, "%zu database path(s) refused, not backed up: %.300s%s", nr, refused[0],
+                 nr > 1 ? "; ..." : "");
+        dbglob_free(refused);
     } else {
         warn(s, "data directory: %s", dv_err());
     }
@@ -198,22 +205,22 @@ void status_print(FILE *f, const struct dv_status *s)
         dv_fmt_bytes(s->daos.bytes, a, sizeof a);
         fprintf(f, "DAOS        %s%s%s, %llu NLOs (%s), %llu references, %llu zero-ref waiting\n",
                 s->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED",
-                s->daos.needs_resync ? ": " : "", s->daos.reason,
+                s->daos.needs_resync ? ": " : "", dv_esc(s->daos.reason),
                 (unsigned long long)s->daos.objects, a, (unsigned long long)s->daos.references,
                 (unsigned long long)s->daos.zero_ref);
     } else {
-        fprintf(f, "DAOS        unreadable: %s\n", s->store_error);
+        fprintf(f, "DAOS        unreadable: %s\n", dv_esc(s->store_error));
     }
     if (s->has_last) {
         dv_fmt_time(s->last.started, t, sizeof t);
-        fprintf(f, "last backup %s (%s, %s, started %s)%s%s\n", s->last.id,
+        fprintf(f, "last backup %s (%s, %s, started %s)%s%s\n", dv_esc(s->last.id),
                 catalog_set_kind_name(s->last.kind), catalog_set_status_name(s->last.status), t,
-                s->last.message[0] ? ": " : "", s->last.message);
+                s->last.message[0] ? ": " : "", dv_esc(s->last.message));
     } else {
         fprintf(f, "last backup none\n");
     }
     if (s->has_last_complete && (!s->has_last || strcmp(s->last.id, s->last_complete.id) != 0))
-        fprintf(f, "last good   %s\n", s->last_complete.id);
+        fprintf(f, "last good   %s\n", dv_esc(s->last_complete.id));
     dv_fmt_bytes((uint64_t)s->pool_bytes, a, sizeof a);
     fprintf(f, "sets        %lld (%lld complete, %lld partial); NLO pool %lld objects (%s)\n",
             (long long)s->nsets, (long long)s->ncomplete, (long long)s->npartial,
@@ -225,29 +232,14 @@ void status_print(FILE *f, const struct dv_status *s)
                 s->daos.bytes ? (double)s->daos.referenced_bytes / (double)s->daos.bytes : 0.0);
     }
     if (!s->target_ok) {
-        fprintf(f, "target      NOT USABLE: %s\n", s->target_error);
+        fprintf(f, "target      NOT USABLE: %s\n", dv_esc(s->target_error));
     } else if (s->target_size) {
         dv_fmt_bytes(s->target_free, a, sizeof a);
         dv_fmt_bytes(s->target_size, b, sizeof b);
-        fprintf(f, "target      %s, %s free of %s\n", s->target_id, a, b);
+        fprintf(f, "target      %s, %s free of %s\n", dv_esc(s->target_id), a, b);
     }
     for (size_t i = 0; i < s->nwarnings; i++)
-        fprintf(f, "warning     %s\n", s->warnings[i]);
-}
-
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+        fprintf(f, "warning     %s\n", dv_esc(s->warnings[i]));
 }
 
 void status_print_json(FILE *f, const struct dv_status *s)
@@ -260,7 +252,7 @@ void status_print_json(FILE *f, const struct dv_status *s)
             s->no_daos             ? "NONE"
             : s->daos.needs_resync ? "NEEDS_RESYNC"
                                    : "SYNCHRONIZED");
-    jstr(f, s->store_ok ? s->daos.reason : s->store_error);
+    dv_json_str(f, s->store_ok ? s->daos.reason : s->store_error);
     fprintf(f,
             ", \"objects\": %llu, \"bytes\": %llu, \"references\": %llu, "
             "\"referenced_bytes\": %llu, \"zero_ref\": %llu}, ",
@@ -270,16 +262,16 @@ void status_print_json(FILE *f, const struct dv_status *s)
     fprintf(f, "\"last_backup\": ");
     if (s->has_last) {
         fprintf(f, "{\"id\": ");
-        jstr(f, s->last.id);
+        dv_json_str(f, s->last.id);
         fprintf(f, ", \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, \"ended\": %lld",
                 catalog_set_kind_name(s->last.kind), catalog_set_status_name(s->last.status),
                 (long long)s->last.started, (long long)s->last.ended);
         fprintf(f, ", \"failed_databases\": [");
         for (size_t i = 0; i < s->nlast_failed; i++) {
             fprintf(f, "%s{\"db_path\": ", i ? ", " : "");
-            jstr(f, s->last_failed[i].db_path);
+            dv_json_str(f, s->last_failed[i].db_path);
             fprintf(f, ", \"reason\": ");
-            jstr(f, s->last_failed[i].reason);
+            dv_json_str(f, s->last_failed[i].reason);
             fprintf(f, "}");
         }
         fprintf(f, "]}");
@@ -288,15 +280,15 @@ void status_print_json(FILE *f, const struct dv_status *s)
     }
     fprintf(f, ", \"last_complete\": ");
     if (s->has_last_complete)
-        jstr(f, s->last_complete.id);
+        dv_json_str(f, s->last_complete.id);
     else
         fprintf(f, "null");
     fprintf(f, ", \"target\": {\"ok\": %s, \"id\": ", s->target_ok ? "true" : "false");
-    jstr(f, s->target_id);
+    dv_json_str(f, s->target_id);
     fprintf(f, ", \"error\": ");
-    jstr(f, s->target_error);
+    dv_json_str(f, s->target_error);
     fprintf(f, ", \"catalog_bound_to\": ");
-    jstr(f, s->catalog_target);
+    dv_json_str(f, s->catalog_target);
     fprintf(f, "}");
     fprintf(f,
             ", \"sets\": %lld, \"complete_sets\": %lld, \"partial_sets\": %lld, "
@@ -306,7 +298,7 @@ void status_print_json(FILE *f, const struct dv_status *s)
             (unsigned long long)s->target_free);
     for (size_t i = 0; i < s->nwarnings; i++) {
         fprintf(f, "%s", i ? ", " : "");
-        jstr(f, s->warnings[i]);
+        dv_json_str(f, s->warnings[i]);
     }
     fprintf(f, "]}\n");
 }

@@ -19,7 +19,7 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
     if (argc > 1) {
         int nwarn = 0;
         if (dv_config_has_daos(cfg) && store_key_check(cfg) != 0) {
-            fprintf(stderr, "warning: %s\n", dv_err());
+            fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
             nwarn++;
         }
         char daos[4096];
@@ -27,12 +27,12 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
             fprintf(stderr,
                     "warning: %s looks like a DAOS repository, but server.daos_dir is not set: "
                     "backups will not copy its NLOs (set server.daos_dir: daos)\n",
-                    daos);
+                    dv_esc(daos));
             nwarn++;
         }
         struct target_identity tid;
         if (target_identity_read(cfg->backup.target, &tid) != 0) {
-            fprintf(stderr, "warning: %s\n", dv_err());
+            fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
             nwarn++;
         }
         if (nwarn)

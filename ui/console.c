@@ -2472,9 +2472,10 @@ static struct strv *recover_lines(const struct recover_result *r)
     struct strv *l = dv_calloc(1, sizeof *l);
     char b[32];
     dv_fmt_bytes(r->bytes, b, sizeof b);
-    strv_add(l, dv_asprintf(" %llu recovered (%s), %llu already present, %llu unrecoverable",
-                            (unsigned long long)r->recovered, b, (unsigned long long)r->present,
-                            (unsigned long long)r->unrecoverable));
+    strv_add(l, dv_asprintf(" %llu recovered, %llu repaired (%s), %llu already present, %llu "
+                            "unrecoverable",
+                            (unsigned long long)r->recovered, (unsigned long long)r->repaired, b,
+                            (unsigned long long)r->present, (unsigned long long)r->unrecoverable));
     strv_add(l, dv_strdup(""));
     for (size_t i = 0; i < r->n; i++) {
         const struct recover_item *it = &r->items[i];
@@ -2487,11 +2488,13 @@ static struct strv *recover_lines(const struct recover_result *r)
             char sub[16] = "";
             if (it->subdir)
                 snprintf(sub, sizeof sub, "daos/%04d", it->subdir);
-            strv_add(l, dv_asprintf(" %-13s %s  %s%s%s",
-                                    it->status == RECOVER_RECOVERED ? "recovered"
-                                    : it->status == RECOVER_PRESENT ? "present"
-                                                                    : "not recovered",
-                                    it->name, sub, it->set_id[0] ? "  set " : "", it->set_id));
+            strv_add(l, dv_asprintf(" %-13s %s  %s%s%s%s%s",
+                                    it->status == RECOVER_RECOVERED  ? "recovered"
+                                    : it->status == RECOVER_REPAIRED ? "repaired"
+                                    : it->status == RECOVER_PRESENT  ? "present"
+                                                                     : "not recovered",
+                                    it->name, sub, it->set_id[0] ? "  set " : "", it->set_id,
+                                    it->damage ? "  damaged: " : "", it->damage ? it->damage : ""));
         }
     }
     return l;
@@ -2525,9 +2528,9 @@ static int recover_job(void *p, struct dv_job *job, char *sum, size_t n)
     int rc = recover_nlos(a->cfg, &o, job, &a->r);
     char b[32];
     dv_fmt_bytes(a->r.bytes, b, sizeof b);
-    snprintf(sum, n, "%llu recovered (%s), %llu already present, %llu unrecoverable",
-             (unsigned long long)a->r.recovered, b, (unsigned long long)a->r.present,
-             (unsigned long long)a->r.unrecoverable);
+    snprintf(sum, n, "%llu recovered, %llu repaired (%s), %llu already present, %llu unrecoverable",
+             (unsigned long long)a->r.recovered, (unsigned long long)a->r.repaired, b,
+             (unsigned long long)a->r.present, (unsigned long long)a->r.unrecoverable);
     return rc;
 }
 
