@@ -16,6 +16,7 @@
 
 #include "dbglob.h"
 #include "delta.h"
+#include "fsb.h"
 #include "target.h"
 #include "util.h"
 #include "wal.h"
@@ -71,6 +72,7 @@ void archive_seg_done(struct archive_seg *s)
     if (!s)
         return;
     free(s->path);
+    free(s->rel);
     free(s->txns);
     memset(s, 0, sizeof *s);
 }
@@ -82,13 +84,46 @@ void archive_segs_free(struct archive_seg *segs, size_t n)
     free(segs);
 }
 
+static int seg_parse(const char *path, char *buf, size_t len, struct archive_seg *s);
+
 int archive_seg_read(const char *path, struct archive_seg *s)
 {
     memset(s, 0, sizeof *s);
     char *buf;
     size_t len;
-    if (dv_read_file(path, &buf, &len) != 0)
+    if (dv_read_file_capped(path, ARCHIVE_SEG_MAX, &buf, &len) != 0)
         return -1;
+    int rc = seg_parse(path, buf, len, s);
+    free(buf);
+    return rc;
+}
+
+int archive_seg_read_at(const struct fsb *root, const char *rel, struct archive_seg *s, char **data,
+                        size_t *dlen)
+{
+    memset(s, 0, sizeof *s);
+    char *buf;
+    size_t len;
+    /* beneath the target without links, a regular file (no FIFO is waited on), capped */
+    if (fsb_read_capped(root, rel, ARCHIVE_SEG_MAX, &buf, &len) != 0)
+        return -1;
+    char *path = fsb_abs(root, rel);
+    int rc = seg_parse(path, buf, len, s);
+    free(path);
+    if (rc == 0)
+        s->rel = dv_strdup(rel);
+    if (rc == 0 && data) {
+        *data = buf;
+        *dlen = len;
+    } else {
+        free(buf);
+    }
+    return rc;
+}
+
+/* Check and decode a segment read whole (len bytes at buf; not freed). */
+static int seg_parse(const char *path, char *buf, size_t len, struct archive_seg *s)
+{
     const unsigned char *u = (const unsigned char *)buf;
     int rc = -1;
     if (len < ARCHIVE_SEG_HDR + ARCHIVE_SEG_TRAILER || memcmp(u, SEG_MAGIC, 8) != 0 ||
@@ -153,7 +188,6 @@ int archive_seg_read(const char *path, struct archive_seg *s)
 out:
     if (rc != 0)
         archive_seg_done(s);
-    free(buf);
     return rc;
 }
 
@@ -163,20 +197,19 @@ static int seg_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int archive_list(const char *target, const char *db_rel, struct archive_seg **segs, size_t *n)
+int archive_list_at(const struct fsb *root, const char *db_rel, struct archive_seg **segs,
+                    size_t *n)
 {
     *segs = NULL;
     *n = 0;
-    char *dir = dv_asprintf("%s/%s/%s", target, ARCHIVE_DIR, db_rel);
-    DIR *d = opendir(dir);
+    char *dir = dv_asprintf("%s/%s", ARCHIVE_DIR, db_rel);
+    /* beneath the target without links: archive/ or a directory in it replaced by a link is
+     * refused, never followed */
+    DIR *d = fsb_opendir(root, dir);
     if (!d) {
         int e = errno;
         free(dir);
-        if (e == ENOENT)
-            return 0;
-        errno = e;
-        dv_syserr("%s/%s/%s", target, ARCHIVE_DIR, db_rel);
-        return -1;
+        return e == ENOENT ? 0 : -1;
     }
     struct dirent *de;
     int rc = 0;
@@ -186,7 +219,7 @@ int archive_list(const char *target, const char *db_rel, struct archive_seg **se
             continue;
         char *p = dv_path_join(dir, de->d_name);
         *segs = dv_realloc(*segs, (*n + 1) * sizeof **segs);
-        if (archive_seg_read(p, &(*segs)[*n]) != 0) {
+        if (archive_seg_read_at(root, p, &(*segs)[*n], NULL, NULL) != 0) {
             free(p);
             rc = -1;
             break;
@@ -207,10 +240,22 @@ int archive_list(const char *target, const char *db_rel, struct archive_seg **se
     return 0;
 }
 
+int archive_list(const char *target, const char *db_rel, struct archive_seg **segs, size_t *n)
+{
+    *segs = NULL;
+    *n = 0;
+    struct fsb *root = fsb_open(target);
+    if (!root)
+        return -1;
+    int rc = archive_list_at(root, db_rel, segs, n);
+    fsb_close(root);
+    return rc;
+}
+
 /* ---- the archiver ------------------------------------------------------------------------ */
 
 struct adb {
-    char *rel, *path, *walp, *dir;
+    char *rel, *path, *walp, *dir; /* dir: archive/<rel>, relative to the target */
     sqlite3 *rd[2]; /* follow: two readers, the next pinned before the previous is released */
     int cur;        /* index of the pinned one, -1 none */
     bool held;      /* a snapshot has been held continuously since the position was taken */
@@ -231,7 +276,8 @@ struct arun {
     const struct dv_config *cfg;
     const struct archive_opts *o;
     struct archive_result *r;
-    char *root; /* <target>/archive */
+    char *root;         /* <target>/archive */
+    struct fsb *target; /* everything is written beneath it (fsb.h) */
     struct adb **dbs;
     size_t ndbs;
 };
@@ -269,7 +315,7 @@ static int adb_load(struct arun *ar, struct adb *a)
 {
     struct archive_seg *segs;
     size_t n;
-    if (archive_list(ar->cfg->backup.target, a->rel, &segs, &n) != 0)
+    if (archive_list_at(ar->target, a->rel, &segs, &n) != 0)
         return -1;
     if (n) {
         struct archive_seg *s = &segs[n - 1];
@@ -355,7 +401,11 @@ static int flush(struct arun *ar, struct adb *a)
     dv_sha256_hex(out, len - 32, hex);
     dv_unhex(hex, t + 8, 32);
     char *p = dv_asprintf("%s/%010llu.seg", a->dir, (unsigned long long)(a->seq + 1));
-    int rc = dv_mkdirs(a->dir, 0700) == 0 ? dv_write_atomic(p, out, len, 0600) : -1;
+    /* real directories beneath the target (a link in archive/ is refused, never written
+     * through), the segment written atomically beside its name */
+    int rc = fsb_mkdirs(ar->target, a->dir, 0700) == 0
+                 ? fsb_write_atomic(ar->target, p, out, len, 0600)
+                 : -1;
     free(p);
     free(out);
     if (rc != 0)
@@ -380,11 +430,10 @@ static int poll_db(struct arun *ar, struct adb *a, bool follow)
 {
     if (pin(a) != 0)
         return -1;
-    int fd = open(a->walp, O_RDONLY | O_CLOEXEC);
+    int fd = dv_open_regular(a->walp, O_RDONLY); /* a FIFO is refused, never waited on */
     if (fd < 0) {
         if (errno == ENOENT)
             goto done; /* no WAL now: nothing committed since the last checkpoint+delete */
-        dv_syserr("%s", a->walp);
         return -1;
     }
     unsigned char hdr[WAL_HDR_SIZE];
@@ -499,7 +548,7 @@ static int find_or_add(struct arun *ar, const char *rel, struct adb **out)
     a->rel = dv_strdup(rel);
     a->path = dv_path_join(ar->cfg->server.data_dir, rel);
     a->walp = wal_path_of(a->path);
-    a->dir = dv_path_join(ar->root, rel);
+    a->dir = dv_asprintf("%s/%s", ARCHIVE_DIR, rel);
     a->cur = -1;
     a->last_flush = dv_mono();
     if (adb_load(ar, a) != 0) {
@@ -541,19 +590,20 @@ int archive_run(const struct dv_config *cfg, const struct archive_opts *o, struc
     char **dbs = NULL;
     size_t ndbs = 0;
     struct target_identity tid; /* a moved or unmounted target is refused, never created */
-    if (target_identity_read(cfg->backup.target, &tid) != 0 || dv_mkdirs(ar.root, 0700) != 0)
+    if (target_identity_read(cfg->backup.target, &tid) != 0 ||
+        !(ar.target = fsb_open(cfg->backup.target)) ||
+        fsb_mkdir(ar.target, ARCHIVE_DIR, 0700, true) != 0)
         goto out;
-    char *lp = dv_path_join(ar.root, "lock");
-    lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
-        if (lockfd >= 0 && errno == EWOULDBLOCK)
+    lockfd = fsb_openat(ar.target, ARCHIVE_DIR "/lock", O_RDWR | O_CREAT, 0600);
+    if (lockfd < 0)
+        goto out;
+    if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
             dv_seterr("another dvault archive is running on %s", ar.root);
         else
-            dv_syserr("%s", lp);
-        free(lp);
+            dv_syserr("%s/lock", ar.root);
         goto out;
     }
-    free(lp);
     double t0 = dv_mono(), last_list = -1e9, prev_round0 = -1;
     for (;;) {
         double round0 = dv_mono();
@@ -604,6 +654,7 @@ out:
     dbglob_free(dbs);
     if (lockfd >= 0)
         close(lockfd);
+    fsb_close(ar.target);
     free(ar.root);
     return rc;
 }

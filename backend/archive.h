@@ -76,7 +76,8 @@ struct archive_txn {
 };
 
 struct archive_seg {
-    char *path;
+    char *path; /* for messages */
+    char *rel;  /* beneath the target (archive_seg_read_at), or NULL */
     uint64_t seq;
     uint32_t flags, page_size;
     uint32_t salt1, salt2, ckpt_seq;
@@ -87,13 +88,23 @@ struct archive_seg {
     size_t ntxns;
 };
 
+/* A segment is read whole: at most ARCHIVE_SEG_MAX bytes. */
+#define ARCHIVE_SEG_MAX ((size_t)1 << 31)
+struct fsb;
 /* Read and check a segment (header CRC, records, trailer SHA-256). 0, or -1 with dv_err()
- * naming the file. archive_seg_done frees. */
+ * naming the file. archive_seg_done frees. archive_seg_read_at reads rel beneath the target's
+ * root (fsb.h: no link, a regular file - a FIFO is refused, never waited on -, capped) and,
+ * with data not NULL, gives the bytes checked (malloc'd) in *data, *len: a caller that reads
+ * the records uses those, never a second read of the file. */
 int archive_seg_read(const char *path, struct archive_seg *s);
+int archive_seg_read_at(const struct fsb *root, const char *rel, struct archive_seg *s, char **data,
+                        size_t *len);
 void archive_seg_done(struct archive_seg *s);
 /* The segments of a database in seq order (each read and checked). *segs malloc'd; free with
  * archive_segs_free. A database never archived has none (0). 0 or -1. */
 int archive_list(const char *target, const char *db_rel, struct archive_seg **segs, size_t *n);
+int archive_list_at(const struct fsb *root, const char *db_rel, struct archive_seg **segs,
+                    size_t *n);
 void archive_segs_free(struct archive_seg *segs, size_t n);
 
 #endif

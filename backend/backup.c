@@ -2,6 +2,7 @@
 #include "backup.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "catalog.h"
 #include "dbglob.h"
 #include "delta.h"
+#include "fsb.h"
 #include "hotcopy.h"
 #include "incr.h"
 #include "pagemap.h"
@@ -111,15 +113,41 @@ int backup_read_refs(const char *dbfile, char ***names, size_t *n)
     return 0;
 }
 
-/* References of a copy whose delta was kept: applied to a scratch copy, read, removed. */
-static int read_refs_keep(const char *copy, const char *delta, char ***names, size_t *n)
+/*
+ * References of a copy whose delta was kept (copy and delta relative to the set's directory
+ * set): applied to a scratch copy beside it (a new file, O_EXCL), read, removed.
+ */
+static int read_refs_keep(const struct fsb *set, const char *copy, const char *delta, char ***names,
+                          size_t *n)
 {
-    char *scratch = dv_asprintf("%s.refs-scratch.%ld", copy, (long)getpid());
-    int rc = -1;
-    if (dv_copy_file_atomic(copy, scratch, 0600) == 0 && delta_apply(delta, scratch) == 0)
+    char *srel = dv_asprintf("%s.refs-scratch.%ld", copy, (long)getpid());
+    char *scratch = fsb_abs(set, srel), *cpath = fsb_abs(set, copy), *dpath = fsb_abs(set, delta);
+    int rc = -1, in = -1, dfd = -1, out = -1;
+    struct stat st;
+    fsb_unlink(set, srel, true); /* ours from a crashed run: the target is locked */
+    if ((in = fsb_openat(set, copy, O_RDONLY, 0)) < 0 ||
+        (dfd = fsb_openat(set, delta, O_RDONLY, 0)) < 0 ||
+        (out = fsb_openat(set, srel, O_RDWR | O_CREAT | O_EXCL, 0600)) < 0)
+        goto out;
+    if (fstat(in, &st) != 0 || dv_copy_range(in, 0, out, 0, (uint64_t)st.st_size) != st.st_size) {
+        dv_syserr("copy %s to %s", cpath, scratch);
+        goto out;
+    }
+    if (delta_apply_fd(dfd, dpath, out, scratch) == 0)
         rc = backup_read_refs(scratch, names, n);
-    unlink(scratch);
+out:
+    if (in >= 0)
+        close(in);
+    if (dfd >= 0)
+        close(dfd);
+    if (out >= 0) {
+        close(out);
+        fsb_unlink(set, srel, true);
+    }
+    free(srel);
     free(scratch);
+    free(cpath);
+    free(dpath);
     return rc;
 }
 
@@ -135,7 +163,8 @@ struct ctx {
     int64_t job_id;
     dv_event_fn prev_event;
     void *prev_ud;
-    char *partial;
+    char *partial;   /* the set's directory while it is written (absolute: hooks, messages) */
+    struct fsb *set; /* the same for writing beneath it (fsb.h) */
     struct manifest m;
     char **delta_paths; /* absolute, of kept deltas (for the post command) */
     int64_t *delta_dbs;
@@ -240,8 +269,8 @@ static int apply_moves(struct ctx *c, const char *out, const char *set_dir)
     }
     if (c->r->deltas_moved) {
         /* the set stays self-describing: resync catalog reads this beside the manifest */
-        char *p = dv_path_join(set_dir, "deltas-moved.tsv");
-        if (dv_write_atomic(p, moved_tsv, strlen(moved_tsv), 0600) != 0) {
+        char *p = dv_asprintf("sets/%s/%s", c->r->set_id, TARGET_MOVED_LIST);
+        if (fsb_write_atomic(target_root(c->t), p, moved_tsv, strlen(moved_tsv), 0600) != 0) {
             job_log(c->job, DV_ERROR, "%s", dv_err());
             rc = -1;
         }
@@ -304,19 +333,18 @@ static void add_delta_path(struct ctx *c, const char *path, int64_t db_id)
  * why, logged), -1 failed (counted and logged, or vanished).
  */
 static int incr_db(struct ctx *c, const char *rel, const char *src, const char *relcopy,
-                   const char *pmpath, struct incr_result *ir, struct catalog_file_incr *fx,
+                   const char *relpm, struct incr_result *ir, struct catalog_file_incr *fx,
                    struct hotcopy_result *hr)
 {
     struct incr_origin io;
     int r = incr_origin_find(c->cat, c->t, rel, &io);
     io.busy_ms = (int)(c->cfg->backup.lock_wait_seconds * 1000);
     char *relinc = dv_asprintf("%s%s", relcopy, INCR_SUFFIX);
-    char *incpath = dv_path_join(c->partial, relinc);
     if (r == 0 && !io.usable) {
         snprintf(fx->full_reason, sizeof fx->full_reason, "%s", io.why);
         r = 1;
     } else if (r == 0) {
-        r = incr_backup_db(src, incpath, pmpath, &io, c->r->set_id, c->job, ir);
+        r = incr_backup_db(src, c->set, relinc, relpm, &io, c->r->set_id, c->job, ir);
         if (r == 1)
             snprintf(fx->full_reason, sizeof fx->full_reason, "%s", ir->why);
     }
@@ -348,18 +376,29 @@ static int incr_db(struct ctx *c, const char *rel, const char *src, const char *
     }
     incr_origin_done(&io);
     free(relinc);
-    free(incpath);
     return r;
 }
 
-/* The page map of a full copy (+ kept delta), so that the next incremental has an origin. */
-static int full_pagemap(struct ctx *c, const char *rel, const char *dst, const char *delta,
-                        const char *pmpath, struct hotcopy_result *hr, struct catalog_file_incr *fx)
+/* The page map of a full copy (+ kept delta), so that the next incremental has an origin
+ * (relcopy, reldelta, relpm: beneath the set's directory). */
+static int full_pagemap(struct ctx *c, const char *rel, const char *relcopy, const char *reldelta,
+                        const char *relpm, struct hotcopy_result *hr, struct catalog_file_incr *fx)
 {
-    struct pagemap pm;
+    struct pagemap pm = {0};
+    char *dst = fsb_abs(c->set, relcopy), *delta = reldelta ? fsb_abs(c->set, reldelta) : NULL;
+    int fd = fsb_openat(c->set, relcopy, O_RDONLY, 0);
+    int dfd = reldelta && fd >= 0 ? fsb_openat(c->set, reldelta, O_RDONLY, 0) : -1;
     /* one read of the copy: the page map of the image and the SHA-256 of the copy */
-    if (pagemap_of_copy_sha(dst, delta, hr->page_size, &pm, hr->copy_sha256) != 0 ||
-        pagemap_write(pmpath, &pm, fx->pagemap_sha256) != 0) {
+    int rc = fd < 0 || (reldelta && dfd < 0)
+                 ? -1
+                 : pagemap_of_fd(fd, dst, dfd, delta, hr->page_size, &pm, hr->copy_sha256);
+    if (fd >= 0)
+        close(fd);
+    if (dfd >= 0)
+        close(dfd);
+    free(dst);
+    free(delta);
+    if (rc != 0 || pagemap_write_at(c->set, relpm, &pm, fx->pagemap_sha256) != 0) {
         pagemap_done(&pm);
         fail_db(c, rel, "");
         return -1;
@@ -379,7 +418,7 @@ static int backup_one(struct ctx *c, const char *rel)
     char *dst = dv_path_join(c->partial, relcopy);
     char *reldelta = dv_asprintf("%s.delta", relcopy);
     char *delta = dv_path_join(c->partial, reldelta);
-    char *dir = dv_dirname(dst);
+    char *dir = dv_dirname(relcopy);
     char **names = NULL;
     size_t nnames = 0;
     int rc = -1;
@@ -390,17 +429,17 @@ static int backup_one(struct ctx *c, const char *rel)
     memset(&ir, 0, sizeof ir);
     memset(&fx, 0, sizeof fx);
     char *relpm = dv_asprintf("%s%s", relcopy, INCR_PAGEMAP_SUFFIX);
-    char *pmpath = dv_path_join(c->partial, relpm);
     snprintf(fx.pagemap, sizeof fx.pagemap, "%s", relpm);
     int inc = -2; /* not tried */
     struct hotcopy_result hr;
     memset(&hr, 0, sizeof hr);
-    if (dv_mkdirs(dir, 0700) != 0) {
+    /* the database's directories in the set: real directories, never through a link */
+    if (fsb_mkdirs(c->set, dir, 0700) != 0) {
         fail_db(c, rel, src);
         goto out;
     }
     if (c->kind == CATALOG_SET_INCREMENTAL) {
-        inc = incr_db(c, rel, src, relcopy, pmpath, &ir, &fx, &hr);
+        inc = incr_db(c, rel, src, relcopy, relpm, &ir, &fx, &hr);
         if (inc < 0)
             goto out;
     }
@@ -410,7 +449,7 @@ static int backup_one(struct ctx *c, const char *rel)
                               .defer_sync = true, /* one syncfs before the set is finished */
                               .skip_sha = true,   /* hashed in full_pagemap's read */
                               .busy_ms = (int)(cfg->backup.lock_wait_seconds * 1000)};
-    if (inc != 0 && hotcopy_db(src, dst, keep ? delta : NULL, &ho, &hr) != 0) {
+    if (inc != 0 && hotcopy_db(src, c->set, relcopy, keep ? reldelta : NULL, &ho, &hr) != 0) {
         if (access(src, F_OK) != 0 && errno == ENOENT) {
             c->r->db_vanished++;
             job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", rel);
@@ -424,12 +463,12 @@ static int backup_one(struct ctx *c, const char *rel)
         job_log(c->job, DV_WARN,
                 "%s is not in WAL mode: it cannot be copied hot; copied under a short lock", rel);
     if (inc != 0 &&
-        full_pagemap(c, rel, dst, keep && hr.wal_mode ? delta : NULL, pmpath, &hr, &fx) != 0)
+        full_pagemap(c, rel, relcopy, keep && hr.wal_mode ? reldelta : NULL, relpm, &hr, &fx) != 0)
         goto out;
     if (inc == 0) {
         names = ir.refs, nnames = ir.nrefs;
         ir.refs = NULL, ir.nrefs = 0;
-    } else if ((keep && hr.wal_mode ? read_refs_keep(dst, delta, &names, &nnames)
+    } else if ((keep && hr.wal_mode ? read_refs_keep(c->set, relcopy, reldelta, &names, &nnames)
                                     : backup_read_refs(dst, &names, &nnames)) != 0) {
         fail_db(c, rel, "");
         goto out;
@@ -521,16 +560,15 @@ cat_fail:
     fail_db(c, rel, "");
 out:
     if (rc != 0) { /* a failed database leaves nothing of its own in the set */
-        char *incfile = dv_asprintf("%s%s", dst, INCR_SUFFIX);
-        unlink(dst);
-        unlink(delta);
-        unlink(pmpath);
-        unlink(incfile);
+        char *incfile = dv_asprintf("%s%s", relcopy, INCR_SUFFIX);
+        fsb_unlink(c->set, relcopy, true);
+        fsb_unlink(c->set, reldelta, true);
+        fsb_unlink(c->set, relpm, true);
+        fsb_unlink(c->set, incfile, true);
         free(incfile);
     }
     incr_result_done(&ir);
     free(relpm);
-    free(pmpath);
     backup_names_free(names, nnames);
     free(src);
     free(relcopy);
@@ -835,6 +873,15 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     c.m.config.snapshot_command = dv_strdup(cfg->backup.snapshot_command);
     job_log(job, DV_INFO, "backup set %s: %zu database(s) into %s", r->set_id, ndbs,
             cfg->backup.target);
+    {
+        char *prel = dv_asprintf("sets/.%s.partial", r->set_id);
+        c.set = fsb_sub(target_root(c.t), prel); /* just made by target_set_begin: no link */
+        free(prel);
+        if (!c.set) {
+            snprintf(r->message, sizeof r->message, "%s", dv_err());
+            goto fail_set;
+        }
+    }
 
     if (cfg->backup.pre_command[0] &&
         run_hook(&c, "pre", cfg->backup.pre_command, c.partial, NULL) != 0) {
@@ -1010,6 +1057,7 @@ out:
     free(c.delta_paths);
     free(c.delta_dbs);
     free(c.partial);
+    fsb_close(c.set);
     manifest_done(&c.m);
     dbglob_free(dbs);
     dbglob_free(refused);

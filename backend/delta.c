@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "fsb.h"
 #include "util.h"
 
 #define DELTA_MAGIC "DVDELTA\0"
@@ -99,8 +100,13 @@ static uint32_t record_crc(const unsigned char *rec, uint32_t ps)
 
 /* ---- writer ---- */
 
+struct delta_writer;
+static struct delta_writer *delta_writer_new_in(const struct fsb *root, const char *rel,
+                                                const char *path, const struct delta_header *h);
+
 struct delta_writer {
     char *path, *tmp;
+    struct fsb_tmp t; /* the temporary beside the final name (fsb.h) */
     FILE *f;
     EVP_MD_CTX *md;
     struct delta_header h;
@@ -109,12 +115,13 @@ struct delta_writer {
     char *iobuf;
 };
 
-static void writer_free(struct delta_writer *w, bool unlink_tmp)
+static void writer_free(struct delta_writer *w)
 {
-    if (w->f)
-        fclose(w->f);
-    if (unlink_tmp)
-        unlink(w->tmp);
+    if (w->f) {
+        fclose(w->f); /* t.fd is the FILE's: closed with it */
+        w->t.fd = -1;
+    }
+    fsb_tmp_done(&w->t); /* removes the temporary unless it was renamed */
     EVP_MD_CTX_free(w->md);
     free(w->path);
     free(w->tmp);
@@ -135,6 +142,27 @@ static int writer_put(struct delta_writer *w, const void *buf, size_t n)
 
 struct delta_writer *delta_writer_new(const char *path, const struct delta_header *h)
 {
+    char *dir = dv_dirname(path);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    struct fsb *r = fsb_open(dir);
+    struct delta_writer *w = r ? delta_writer_new_at(r, base, h) : NULL;
+    fsb_close(r); /* the writer keeps its own descriptor of the directory */
+    free(dir);
+    return w;
+}
+
+struct delta_writer *delta_writer_new_at(const struct fsb *root, const char *rel,
+                                         const struct delta_header *h)
+{
+    char *path = fsb_abs(root, rel);
+    struct delta_writer *w = delta_writer_new_in(root, rel, path, h);
+    free(path);
+    return w;
+}
+
+static struct delta_writer *delta_writer_new_in(const struct fsb *root, const char *rel,
+                                                const char *path, const struct delta_header *h)
+{
     if (!page_size_ok(h->page_size)) {
         dv_seterr("delta %s: bad page size %u", path, h->page_size);
         return NULL;
@@ -146,20 +174,18 @@ struct delta_writer *delta_writer_new(const char *path, const struct delta_heade
     }
     struct delta_writer *w = dv_calloc(1, sizeof *w);
     w->path = dv_strdup(path);
-    w->tmp = dv_asprintf("%s.tmp.%ld", path, (long)getpid());
     w->h = *h;
     w->h.version = DELTA_VERSION;
-    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* like the copy */
-    if (fd < 0) {
-        dv_syserr("create %s", w->tmp);
-        writer_free(w, false);
+    /* a new temporary (O_EXCL) beside path, beneath the root without links; 0600 like the copy */
+    if (fsb_tmp_open(root, rel, NULL, 0600, 0, &w->t) != 0) {
+        writer_free(w);
         return NULL;
     }
-    w->f = fdopen(fd, "wb");
+    w->tmp = dv_strdup(w->t.path);
+    w->f = fdopen(w->t.fd, "wb");
     if (!w->f) {
         dv_syserr("fdopen %s", w->tmp);
-        close(fd);
-        writer_free(w, true);
+        writer_free(w);
         return NULL;
     }
     w->iobuf = dv_malloc(DELTA_IO_BUF);
@@ -180,7 +206,7 @@ struct delta_writer *delta_writer_new(const char *path, const struct delta_heade
     memcpy(hdr + H_DBIID, h->dbiid, strlen(h->dbiid));
     put32(hdr + H_CRC, delta_crc32c(0, hdr, H_CRC));
     if (writer_put(w, hdr, sizeof hdr) != 0) {
-        writer_free(w, true);
+        writer_free(w);
         return NULL;
     }
     return w;
@@ -211,7 +237,7 @@ int delta_writer_commit(struct delta_writer *w, char sha256_hex[65])
 {
     if (w->added != w->h.page_count) {
         dv_seterr("delta %s: %u pages written, %u announced", w->path, w->added, w->h.page_count);
-        writer_free(w, true);
+        writer_free(w);
         return -1;
     }
     unsigned char tr[DELTA_TRAILER_SIZE] = {0};
@@ -235,32 +261,29 @@ int delta_writer_commit(struct delta_writer *w, char sha256_hex[65])
     }
     int rc = fclose(w->f);
     w->f = NULL;
+    w->t.fd = -1;
     if (rc != 0) {
         dv_syserr("close %s", w->tmp);
         goto fail;
     }
-    if (rename(w->tmp, w->path) != 0) {
-        dv_syserr("rename %s to %s", w->tmp, w->path);
+    if (fsb_tmp_commit(&w->t, 0) != 0) {
+        if (w->t.committed) /* renamed, the directory not made durable: not ours to keep */
+            (void)unlinkat(w->t.dfd, w->t.base, 0);
         goto fail;
-    }
-    if (dv_fsync_parent(w->path) != 0) {
-        unlink(w->path);
-        writer_free(w, false);
-        return -1;
     }
     if (sha256_hex)
         dv_hex(fmd, 32, sha256_hex);
-    writer_free(w, false);
+    writer_free(w);
     return 0;
 fail:
-    writer_free(w, true);
+    writer_free(w);
     return -1;
 }
 
 void delta_writer_abort(struct delta_writer *w)
 {
     if (w)
-        writer_free(w, true);
+        writer_free(w);
 }
 
 /* ---- reader ---- */
@@ -291,11 +314,26 @@ void delta_reader_free(struct delta_reader *r)
 
 struct delta_reader *delta_reader_open(const char *path)
 {
+    int fd = dv_open_regular(path, O_RDONLY);
+    if (fd < 0) {
+        dv_preferr("open delta");
+        return NULL;
+    }
+    struct delta_reader *r = delta_reader_fdopen(fd, path);
+    close(fd);
+    return r;
+}
+
+struct delta_reader *delta_reader_fdopen(int fd, const char *path)
+{
     struct delta_reader *r = dv_calloc(1, sizeof *r);
     r->path = dv_strdup(path);
-    r->f = fopen(path, "rbe");
-    if (!r->f) {
+    /* a descriptor of our own (the caller keeps fd), read from the start */
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (d < 0 || lseek(d, 0, SEEK_SET) != 0 || !(r->f = fdopen(d, "rb"))) {
         dv_syserr("open delta %s", path);
+        if (d >= 0)
+            close(d);
         goto fail;
     }
     r->iobuf = dv_malloc(DELTA_IO_BUF);
@@ -426,7 +464,19 @@ int delta_reader_next(struct delta_reader *r, uint32_t *pgno, const void **page)
 
 int delta_verify(const char *path, struct delta_header *out, char sha256_hex[65])
 {
-    struct delta_reader *r = delta_reader_open(path);
+    int fd = dv_open_regular(path, O_RDONLY);
+    if (fd < 0) {
+        dv_preferr("open delta");
+        return -1;
+    }
+    int rc = delta_verify_fd(fd, path, out, sha256_hex);
+    close(fd);
+    return rc;
+}
+
+int delta_verify_fd(int fd, const char *path, struct delta_header *out, char sha256_hex[65])
+{
+    struct delta_reader *r = delta_reader_fdopen(fd, path);
     if (!r)
         return -1;
     uint32_t pgno;
@@ -438,16 +488,16 @@ int delta_verify(const char *path, struct delta_header *out, char sha256_hex[65]
         *out = r->h;
     delta_reader_free(r);
     if (rc == 0 && sha256_hex)
-        rc = dv_sha256_file_hex(path, sha256_hex);
+        rc = dv_sha256_fd_hex(fd, path, sha256_hex);
     return rc;
 }
 
 /* ---- apply ---- */
 
-int delta_apply_fd(const char *delta_path, int db_fd, const char *db_name)
+int delta_apply_fd(int delta_fd, const char *delta_path, int db_fd, const char *db_name)
 {
     struct delta_header h;
-    if (delta_verify(delta_path, &h, NULL) != 0)
+    if (delta_verify_fd(delta_fd, delta_path, &h, NULL) != 0)
         return -1;
     struct stat sb;
     if (fstat(db_fd, &sb) != 0) {
@@ -459,7 +509,7 @@ int delta_apply_fd(const char *delta_path, int db_fd, const char *db_name)
                   db_name, (unsigned long long)sb.st_size, (unsigned long long)h.base_size);
         return -1;
     }
-    struct delta_reader *r = delta_reader_open(delta_path);
+    struct delta_reader *r = delta_reader_fdopen(delta_fd, delta_path);
     if (!r)
         return -1;
     uint32_t pgno;
@@ -489,12 +539,18 @@ int delta_apply_fd(const char *delta_path, int db_fd, const char *db_name)
 
 int delta_apply(const char *delta_path, const char *db_path)
 {
-    int fd = open(db_path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        dv_syserr("open %s", db_path);
+    int dfd = dv_open_regular(delta_path, O_RDONLY);
+    if (dfd < 0) {
+        dv_preferr("open delta");
         return -1;
     }
-    int rc = delta_apply_fd(delta_path, fd, db_path);
+    int fd = dv_open_regular(db_path, O_RDWR);
+    if (fd < 0) {
+        close(dfd);
+        return -1;
+    }
+    int rc = delta_apply_fd(dfd, delta_path, fd, db_path);
+    close(dfd);
     if (close(fd) != 0 && rc == 0) {
         dv_syserr("close %s", db_path);
         rc = -1;
@@ -576,8 +632,8 @@ fail:
     return -1;
 }
 
-int delta_write_wal(const char *path, const struct delta_header *h, int wal_fd,
-                    const char *wal_name, struct wal_info *w, struct delta_header *out,
+int delta_write_wal(const struct fsb *root, const char *rel, const struct delta_header *h,
+                    int wal_fd, const char *wal_name, struct wal_info *w, struct delta_header *out,
                     char sha256_hex[65])
 {
     int restarts = 0;
@@ -593,7 +649,7 @@ again:
     hh.version = DELTA_VERSION;
     hh.page_count = w->ncommits ? (uint32_t)w->npages : 0;
     hh.final_size = w->ncommits ? (uint64_t)w->db_pages * w->page_size : h->base_size;
-    dw = delta_writer_new(path, &hh);
+    dw = delta_writer_new_at(root, rel, &hh);
     if (!dw)
         goto fail;
     size_t ps = h->page_size, per = batch_pages(h->page_size);

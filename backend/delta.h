@@ -23,6 +23,8 @@
 
 #include "wal.h"
 
+struct fsb;
+
 #define DELTA_VERSION 1
 #define DELTA_HDR_SIZE 192
 #define DELTA_REC_HDR_SIZE 8
@@ -50,6 +52,10 @@ struct delta_writer;
  * ids too long, cannot create the temp file).
  */
 struct delta_writer *delta_writer_new(const char *path, const struct delta_header *h);
+/* The same for rel beneath root (fsb.h): the temporary ".<name>.tmp.<pid>" is created O_EXCL in
+ * rel's directory, opened beneath the root without links; the rename acts on names inside it. */
+struct delta_writer *delta_writer_new_at(const struct fsb *root, const char *rel,
+                                         const struct delta_header *h);
 
 /* Append one record: pgno must be > the previous one, page is h->page_size bytes.
  * Returns 0 or -1 (write error; more pages than announced; pgno out of order). */
@@ -67,15 +73,15 @@ int delta_writer_commit(struct delta_writer *w, char sha256_hex[65]);
 void delta_writer_abort(struct delta_writer *w);
 
 /*
- * Write the newest page images of a scanned WAL as a .delta at path (atomic). From h only
- * page_size, base_size, replica_id and dbiid are used; page_count and final_size come from
- * the WAL (final_size = w->db_pages * page_size, or base_size when the WAL has no commit).
- * If a writer restarts the WAL meanwhile, the WAL is scanned again (*w is replaced) and the
- * delta rewritten. out (may be NULL) receives the header written; sha256_hex (may be NULL)
- * the file's SHA-256. Returns 0 or -1 with dv_err(); nothing is left at path on failure.
+ * Write the newest page images of a scanned WAL as a .delta at rel beneath root (atomic). From h
+ * only page_size, base_size, replica_id and dbiid are used; page_count and final_size come from the
+ * WAL (final_size = w->db_pages * page_size, or base_size when the WAL has no commit). If a writer
+ * restarts the WAL meanwhile, the WAL is scanned again (*w is replaced) and the delta rewritten.
+ * out (may be NULL) receives the header written; sha256_hex (may be NULL) the file's SHA-256.
+ * Returns 0 or -1 with dv_err(); nothing is left at path on failure.
  */
-int delta_write_wal(const char *path, const struct delta_header *h, int wal_fd,
-                    const char *wal_name, struct wal_info *w, struct delta_header *out,
+int delta_write_wal(const struct fsb *root, const char *rel, const struct delta_header *h,
+                    int wal_fd, const char *wal_name, struct wal_info *w, struct delta_header *out,
                     char sha256_hex[65]);
 
 /* ---- reading ---- */
@@ -87,6 +93,10 @@ struct delta_reader;
  * NULL with dv_err() naming the file (bad magic, version, header checksum, truncated).
  */
 struct delta_reader *delta_reader_open(const char *path);
+/* The same on an open descriptor (the caller keeps it; read from offset 0; path names it in
+ * messages). Files beneath a root are opened with fsb_openat, others with dv_open_regular:
+ * delta_reader_open and the path functions below open path that way (no FIFO is waited on). */
+struct delta_reader *delta_reader_fdopen(int fd, const char *path);
 const struct delta_header *delta_reader_header(const struct delta_reader *r);
 /*
  * Next record: returns 1 with *pgno and *page (valid until the next call), 0 at the end once
@@ -100,6 +110,7 @@ void delta_reader_free(struct delta_reader *r);
  * NULL. Returns 0, or -1 with dv_err() saying what is wrong where.
  */
 int delta_verify(const char *path, struct delta_header *out, char sha256_hex[65]);
+int delta_verify_fd(int fd, const char *path, struct delta_header *out, char sha256_hex[65]);
 
 /* ---- applying ---- */
 
@@ -110,8 +121,8 @@ int delta_verify(const char *path, struct delta_header *out, char sha256_hex[65]
  * delta is refused, db_path is not touched.
  */
 int delta_apply(const char *delta_path, const char *db_path);
-/* The same on an open descriptor (db_name for messages only). */
-int delta_apply_fd(const char *delta_path, int db_fd, const char *db_name);
+/* The same on open descriptors (the names for messages only). */
+int delta_apply_fd(int delta_fd, const char *delta_name, int db_fd, const char *db_name);
 
 /*
  * In-memory apply ("apply" mode, no .delta written): write the newest page images of a

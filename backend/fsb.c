@@ -69,7 +69,7 @@ int fsb_dirfd(const struct fsb *r)
     return r->fd;
 }
 
-static const char *kind_name(mode_t m)
+const char *fsb_kind(mode_t m)
 {
     if (S_ISDIR(m))
         return "a directory";
@@ -86,10 +86,30 @@ static const char *kind_name(mode_t m)
     return "not a regular file";
 }
 
+static int raw_open(const struct fsb *r, const char *rel, int flags, mode_t mode);
+
 /* The error of a failed resolution, naming the path. errno is preserved. */
 static void resolve_err(const struct fsb *r, const char *rel, const char *what)
 {
     int e = errno;
+    if (e == ELOOP || e == ENOTDIR) {
+        /* rel itself a link (or not a directory), or a link on the way to it? */
+        struct stat st;
+        int fd = raw_open(r, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+        bool known = fd >= 0 && fstat(fd, &st) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (known && S_ISLNK(st.st_mode)) {
+            dv_seterr("%s/%s is a symbolic link: refused (never followed)", r->path, rel);
+            errno = e;
+            return;
+        }
+        if (known && e == ENOTDIR) {
+            dv_seterr("%s/%s is %s, not a directory: refused", r->path, rel, fsb_kind(st.st_mode));
+            errno = e;
+            return;
+        }
+    }
     if (e == ELOOP)
         dv_seterr("%s/%s: a symbolic link is in the way: refused", r->path, rel);
     else if (e == EXDEV)
@@ -175,7 +195,7 @@ int fsb_openat(const struct fsb *r, const char *rel, int flags, mode_t mode)
     }
     bool want_dir = (flags & O_DIRECTORY) != 0;
     if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-        dv_seterr("%s/%s is %s, not a %s: refused", r->path, rel, kind_name(st.st_mode),
+        dv_seterr("%s/%s is %s, not a %s: refused", r->path, rel, fsb_kind(st.st_mode),
                   want_dir ? "directory" : "regular file");
         close(fd);
         errno = want_dir ? ENOTDIR : EINVAL;
@@ -419,44 +439,260 @@ int fsb_fsync_dir(const struct fsb *r, const char *rel)
     return rc;
 }
 
-int fsb_write_atomic(const struct fsb *r, const char *rel, const void *buf, size_t len, mode_t mode)
+struct fsb *fsb_sub(const struct fsb *r, const char *rel)
+{
+    int fd = fsb_openat(r, rel, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return NULL;
+    struct fsb *s = dv_calloc(1, sizeof *s);
+    s->fd = fd;
+    s->path = fsb_abs(r, rel);
+    return s;
+}
+
+char *fsb_abs(const struct fsb *r, const char *rel)
+{
+    if (strcmp(rel, ".") == 0)
+        return dv_strdup(r->path);
+    return dv_asprintf("%s%s%s", r->path, strcmp(r->path, "/") == 0 ? "" : "/", rel);
+}
+
+/* fsb_tree below an open directory: name inside dirfd, shown in messages. */
+static int tree_at(int dirfd, const char *name, const char *shown, bool remove, uint64_t *bytes,
+                   int depth)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        dv_syserr("%s", shown);
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (S_ISREG(st.st_mode))
+            *bytes += (uint64_t)st.st_size;
+        if (remove && unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) {
+            dv_syserr("remove %s", shown);
+            return -1;
+        }
+        return 0;
+    }
+    if (depth > 256) {
+        dv_seterr("%s: nested deeper than 256 directories: refused", shown);
+        return -1;
+    }
+    /* O_NOFOLLOW: a directory replaced by a link since the fstatat is not entered */
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        dv_syserr("open %s", shown);
+        return -1;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        dv_syserr("open %s", shown);
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (errno = 0, e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *sub = dv_asprintf("%s/%s", shown, e->d_name);
+        rc = tree_at(fd, e->d_name, sub, remove, bytes, depth + 1);
+        free(sub);
+    }
+    if (rc == 0 && errno != 0) {
+        dv_syserr("read %s", shown);
+        rc = -1;
+    }
+    closedir(d);
+    if (rc == 0 && remove && unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        dv_syserr("remove %s", shown);
+        rc = -1;
+    }
+    return rc;
+}
+
+int fsb_tree(const struct fsb *r, const char *rel, bool remove, uint64_t *bytes)
 {
     const char *base;
     int dfd = parent_open(r, rel, &base);
     if (dfd < 0)
-        return -1;
-    char *tmp = dv_asprintf(".%s.tmp.%ld", base, (long)getpid());
-    int rc = -1;
-    struct stat st;
-    if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
-        dv_seterr("%s/%s is %s, not a regular file: refused", r->path, rel, kind_name(st.st_mode));
-        goto out;
-    }
-    (void)unlinkat(dfd, tmp, 0); /* ours from an earlier crashed run (same pid): never followed */
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) {
-        dv_syserr("create %s/%s", r->path, tmp);
-        goto out;
-    }
-    if (dv_write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-        dv_syserr("write %s/%s", r->path, tmp);
-        close(fd);
-        unlinkat(dfd, tmp, 0);
-        goto out;
-    }
-    close(fd);
-    if (renameat(dfd, tmp, dfd, base) != 0) {
-        dv_syserr("rename %s/%s", r->path, rel);
-        unlinkat(dfd, tmp, 0);
-        goto out;
-    }
-    if (fsync(dfd) != 0) {
-        dv_syserr("fsync the directory of %s/%s", r->path, rel);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(tmp);
+        return errno == ENOENT ? 0 : -1;
+    char *shown = fsb_abs(r, rel);
+    int rc = tree_at(dfd, base, shown, remove, bytes, 0);
+    free(shown);
     close(dfd);
+    return rc;
+}
+
+/* Remove whatever is at name in dfd as itself; *what gets what it was. 0, or -1 (errno). */
+static int clear_name(int dfd, const char *name, const char **what)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 0 : -1;
+    *what = S_ISREG(st.st_mode) ? "a regular file" : fsb_kind(st.st_mode);
+    return unlinkat(dfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0 || errno == ENOENT ? 0
+                                                                                               : -1;
+}
+
+int fsb_tmp_open(const struct fsb *r, const char *rel, const char *name, mode_t mode,
+                 unsigned flags, struct fsb_tmp *t)
+{
+    memset(t, 0, sizeof *t);
+    t->fd = -1;
+    const char *base;
+    t->dfd = parent_open(r, rel, &base);
+    if (t->dfd < 0)
+        return -1;
+    t->base = dv_strdup(base);
+    t->name = name ? dv_strdup(name) : dv_asprintf(".%s.tmp.%ld", base, (long)getpid());
+    t->final = fsb_abs(r, rel);
+    t->path = dv_asprintf("%.*s%s", (int)(strlen(t->final) - strlen(base)), t->final, t->name);
+    if (strchr(t->name, '/') || t->name[0] == '\0' || strcmp(t->name, t->base) == 0) {
+        dv_seterr("%s: bad temporary name", t->path);
+        return -1;
+    }
+    if (flags & FSB_TMP_NOCREATE) {
+        if (clear_name(t->dfd, t->name, &t->removed) != 0) {
+            dv_syserr("remove %s", t->path);
+            return -1;
+        }
+        return 0;
+    }
+    for (int tries = 0;; tries++) {
+        t->fd = openat(t->dfd, t->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (t->fd >= 0)
+            return 0;
+        if (errno != EEXIST || tries == 2) {
+            dv_syserr("create %s", t->path);
+            return -1;
+        }
+        /* a leftover of a crashed run, or something planted: removed as itself */
+        if (clear_name(t->dfd, t->name, &t->removed) != 0) {
+            dv_syserr("remove %s", t->path);
+            return -1;
+        }
+    }
+}
+
+int fsb_tmp_reopen(struct fsb_tmp *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = openat(t->dfd, t->name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (t->fd < 0) {
+        if (errno == ELOOP)
+            dv_seterr("%s is a symbolic link: refused", t->path);
+        else
+            dv_syserr("%s", t->path);
+        return -1;
+    }
+    struct stat st;
+    bool st_ok = fstat(t->fd, &st) == 0;
+    if (!st_ok || !S_ISREG(st.st_mode)) {
+        if (!st_ok)
+            dv_syserr("stat %s", t->path);
+        else
+            dv_seterr("%s is %s, not a regular file: refused", t->path, fsb_kind(st.st_mode));
+        close(t->fd);
+        t->fd = -1;
+        return -1;
+    }
+    int fl = fcntl(t->fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(t->fd, F_SETFL, fl & ~O_NONBLOCK);
+    return 0;
+}
+
+int fsb_tmp_commit(struct fsb_tmp *t, unsigned flags)
+{
+    if (t->fd >= 0) {
+        if (!(flags & FSB_NOSYNC) && fsync(t->fd) != 0) {
+            dv_syserr("fsync %s", t->path);
+            return -1;
+        }
+        int rc = close(t->fd);
+        t->fd = -1;
+        if (rc != 0) {
+            dv_syserr("close %s", t->path);
+            return -1;
+        }
+    }
+    if (renameat2(t->dfd, t->name, t->dfd, t->base,
+                  (flags & FSB_NOREPLACE) ? RENAME_NOREPLACE : 0) != 0) {
+        dv_syserr("rename %s to %s", t->path, t->final);
+        return -1;
+    }
+    t->committed = true;
+    if (!(flags & FSB_NOSYNC) && fsync(t->dfd) != 0) {
+        dv_syserr("fsync the directory of %s", t->final);
+        return -1;
+    }
+    return 0;
+}
+
+void fsb_tmp_done(struct fsb_tmp *t)
+{
+    if (!t->base) { /* never opened (zeroed), or its directory could not be: nothing held */
+        t->fd = t->dfd = -1;
+        return;
+    }
+    int e = errno;
+    if (t->fd >= 0)
+        close(t->fd);
+    if (!t->committed && t->dfd >= 0 && t->name)
+        (void)unlinkat(t->dfd, t->name, 0);
+    if (t->dfd >= 0)
+        close(t->dfd);
+    free(t->name);
+    free(t->base);
+    free(t->path);
+    free(t->final);
+    memset(t, 0, sizeof *t);
+    t->fd = t->dfd = -1;
+    errno = e;
+}
+
+char *fsb_mkdtemp(const struct fsb *r, const char *prefix)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned char rnd[6];
+        char sfx[7];
+        dv_random(rnd, sizeof rnd);
+        for (int i = 0; i < 6; i++)
+            sfx[i] = chars[rnd[i] % (sizeof chars - 1)];
+        sfx[6] = '\0';
+        char *rel = dv_asprintf("%s%s", prefix, sfx);
+        if (fsb_mkdir(r, rel, 0700, false) == 0)
+            return rel;
+        int e = errno;
+        free(rel);
+        if (e != EEXIST)
+            return NULL;
+    }
+    dv_seterr("%s/%sXXXXXX: no free name", r->path, prefix);
+    return NULL;
+}
+
+int fsb_write_atomic(const struct fsb *r, const char *rel, const void *buf, size_t len, mode_t mode)
+{
+    struct stat st;
+    if (fsb_lstat(r, rel, &st) == 0 && !S_ISREG(st.st_mode)) {
+        dv_seterr("%s/%s is %s, not a regular file: refused", r->path, rel, fsb_kind(st.st_mode));
+        return -1;
+    }
+    struct fsb_tmp t;
+    int rc = -1;
+    if (fsb_tmp_open(r, rel, NULL, mode, 0, &t) == 0) {
+        if (dv_write_all(t.fd, buf, len) != 0)
+            dv_syserr("write %s", t.path);
+        else
+            rc = fsb_tmp_commit(&t, 0);
+    }
+    fsb_tmp_done(&t);
     return rc;
 }

@@ -83,6 +83,59 @@ int fsb_fsync_dir(const struct fsb *r, const char *rel);
 int fsb_write_atomic(const struct fsb *r, const char *rel, const void *buf, size_t len,
                      mode_t mode);
 
+/* A root for the directory rel beneath r (opened beneath r without links: fsb_openat with
+ * O_DIRECTORY); its path is "<r's path>/<rel>". NULL with dv_err(). */
+struct fsb *fsb_sub(const struct fsb *r, const char *rel);
+/* "<root>/<rel>" (malloc'd): for messages, and for a program or library that takes a path. */
+char *fsb_abs(const struct fsb *r, const char *rel);
+/* What a file type is, for messages: "a symbolic link", "a FIFO", "a directory", ... */
+const char *fsb_kind(mode_t mode);
+
+/*
+ * Walk the tree rel (never following a link: a link, even to a directory, is an entry like
+ * a file), adding the sizes of its regular files to *bytes; with remove, delete everything in
+ * it and rel itself (a link is removed as itself). A missing rel is fine. 0 or -1 with dv_err()
+ * naming what could not be read or removed.
+ */
+int fsb_tree(const struct fsb *r, const char *rel, bool remove, uint64_t *bytes);
+
+/*
+ * A file written under a temporary name beside its final name, then renamed into place.
+ * fsb_tmp_open opens the final name's directory beneath the root without links (it stays
+ * open: everything else acts on names inside it) and creates the temporary with O_EXCL |
+ * O_NOFOLLOW: name, or ".<base>.tmp.<pid>" when name is NULL. Whatever is in the way at the
+ * temporary's name (a leftover of a crash, or a planted link or FIFO) is removed as itself -
+ * never followed, truncated or opened - and t->removed says what it was (NULL when nothing
+ * was there). With FSB_TMP_NOCREATE the temporary is not created (a program writes it:
+ * fsb_tmp_reopen opens it afterwards). fsb_tmp_commit: fsync the file (unless FSB_NOSYNC),
+ * close it, rename it to the final name (FSB_NOREPLACE: fail with EEXIST rather than replace;
+ * errno kept for the caller), fsync the directory (unless FSB_NOSYNC). fsb_tmp_done closes
+ * what is open, removes the temporary unless it was committed, and frees; always call it.
+ * 0 or -1 with dv_err() naming the path.
+ */
+struct fsb_tmp {
+    int fd;              /* the temporary, O_RDWR; -1 once closed */
+    int dfd;             /* its directory */
+    char *name;          /* the temporary's name in dfd */
+    char *base;          /* the final name in dfd */
+    char *path;          /* "<root>/<dir>/<name>" */
+    char *final;         /* "<root>/<rel>" */
+    const char *removed; /* what was in the way at the temporary's name, or NULL */
+    bool committed;
+};
+enum { FSB_TMP_NOCREATE = 1 };
+enum { FSB_NOSYNC = 1, FSB_NOREPLACE = 2 };
+int fsb_tmp_open(const struct fsb *r, const char *rel, const char *name, mode_t mode,
+                 unsigned flags, struct fsb_tmp *t);
+/* Open the temporary a program wrote (O_RDWR; a regular file, never through a link). */
+int fsb_tmp_reopen(struct fsb_tmp *t);
+int fsb_tmp_commit(struct fsb_tmp *t, unsigned flags);
+void fsb_tmp_done(struct fsb_tmp *t);
+
+/* A new directory rel = "<prefix>XXXXXX" (random) beneath the root, mode 0700, like mkdtemp;
+ * rel is returned (malloc'd), or NULL with dv_err(). */
+char *fsb_mkdtemp(const struct fsb *r, const char *prefix);
+
 /* Tests: force the per-component fallback (as on a kernel without openat2). */
 void fsb_test_force_fallback(bool on);
 

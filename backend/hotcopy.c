@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "delta.h"
+#include "fsb.h"
 #include "util.h"
 #include "wal.h"
 
@@ -20,10 +21,12 @@
 
 /* Everything one copy holds, so that one exit path can release it in the right order. */
 struct hc {
-    const char *src, *dst, *delta_path;
+    const char *src, *dst, *delta_path; /* dst and delta_path: beneath root */
+    const struct fsb *root;
     const struct hotcopy_opts *opts;
     struct hotcopy_result *res;
-    char *tmp, *walp;
+    struct fsb_tmp t; /* the copy's temporary beside dst (fsb.h) */
+    char *tmp, *walp; /* tmp: its path, for messages and the snapshot command */
     sqlite3 *db;
     bool in_txn;
     int src_fd, out_fd, wal_fd;
@@ -140,22 +143,19 @@ static int copy_bytes(struct hc *c)
         }
         if (run_snapshot_command(c->opts->snapshot_command, c->src, c->tmp) != 0)
             return -1;
-        c->out_fd = open(c->tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-        if (c->out_fd < 0) {
-            dv_syserr("snapshot command left no %s", c->tmp);
+        /* what the command left at the temporary's name: a regular file, never a link */
+        if (fsb_tmp_reopen(&c->t) != 0) {
+            dv_preferr("snapshot command");
             return -1;
         }
+        c->out_fd = c->t.fd;
         if (fchmod(c->out_fd, 0600) != 0) { /* copies are 0600 whoever made them */
             dv_syserr("chmod %s", c->tmp);
             return -1;
         }
         job_advance(job, 0, size, NULL);
     } else {
-        c->out_fd = open(c->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (c->out_fd < 0) {
-            dv_syserr("create %s", c->tmp);
-            return -1;
-        }
+        c->out_fd = c->t.fd; /* created O_EXCL by fsb_tmp_open */
         while (off < size) {
             if (job_cancelled(job)) {
                 dv_seterr("cancelled");
@@ -202,11 +202,11 @@ static int capture_delta(struct hc *c)
         if (c->wal_fd < 0) { /* no WAL file at all: an empty delta */
             struct delta_writer *dw;
             h.final_size = h.base_size;
-            if (!(dw = delta_writer_new(c->delta_path, &h)) ||
+            if (!(dw = delta_writer_new_at(c->root, c->delta_path, &h)) ||
                 delta_writer_commit(dw, c->res->delta_sha256) != 0)
                 return -1;
             out = h;
-        } else if (delta_write_wal(c->delta_path, &h, c->wal_fd, c->walp, &c->w, &out,
+        } else if (delta_write_wal(c->root, c->delta_path, &h, c->wal_fd, c->walp, &c->w, &out,
                                    c->res->delta_sha256) != 0) {
             return -1;
         }
@@ -244,7 +244,7 @@ static int end_snapshot(struct hc *c)
     return rc;
 }
 
-int hotcopy_db(const char *src, const char *dst, const char *delta_path,
+int hotcopy_db(const char *src, const struct fsb *root, const char *dst, const char *delta_path,
                const struct hotcopy_opts *opts, struct hotcopy_result *result)
 {
     static const struct hotcopy_opts no_opts = {0};
@@ -252,6 +252,7 @@ int hotcopy_db(const char *src, const char *dst, const char *delta_path,
     struct hc c = {.src = src,
                    .dst = dst,
                    .delta_path = delta_path,
+                   .root = root,
                    .opts = opts ? opts : &no_opts,
                    .res = result,
                    .src_fd = -1,
@@ -262,8 +263,15 @@ int hotcopy_db(const char *src, const char *dst, const char *delta_path,
         dv_seterr("hotcopy %s: delta mode keep needs a delta path", src);
         return -1;
     }
-    c.tmp = dv_asprintf("%s.tmp.%ld", dst, (long)getpid());
     const char *step = "begin";
+    bool cmd = c.opts->snapshot_command && c.opts->snapshot_command[0];
+    /* the temporary beside dst: beneath root without links, created O_EXCL (a program given
+     * its path creates it itself); anything planted at its name is removed, never followed */
+    if (fsb_tmp_open(root, dst, NULL, 0600, cmd ? FSB_TMP_NOCREATE : 0, &c.t) != 0) {
+        c.t.committed = true; /* nothing of ours to remove */
+        goto fail;
+    }
+    c.tmp = dv_strdup(c.t.path);
     if (begin_snapshot(&c) != 0)
         goto fail;
     step = "copy";
@@ -281,25 +289,15 @@ int hotcopy_db(const char *src, const char *dst, const char *delta_path,
     if (end_snapshot(&c) != 0)
         goto fail;
     step = "finish";
-    if (!c.opts->defer_sync && fsync(c.out_fd) != 0) {
-        dv_syserr("fsync %s", c.tmp);
+    if (!c.opts->skip_sha && dv_sha256_fd_hex(c.out_fd, c.tmp, result->copy_sha256) != 0)
+        goto fail;
+    c.out_fd = -1; /* c.t.fd: closed by the commit */
+    if (fsb_tmp_commit(&c.t, c.opts->defer_sync ? FSB_NOSYNC : 0) != 0) {
+        if (c.t.committed)
+            fsb_unlink(root, dst, true);
         goto fail;
     }
-    int rc = close(c.out_fd);
-    c.out_fd = -1;
-    if (rc != 0) {
-        dv_syserr("close %s", c.tmp);
-        goto fail;
-    }
-    if (rename(c.tmp, dst) != 0) {
-        dv_syserr("rename %s to %s", c.tmp, dst);
-        goto fail;
-    }
-    if ((!c.opts->defer_sync && dv_fsync_parent(dst) != 0) ||
-        (!c.opts->skip_sha && dv_sha256_file_hex(dst, result->copy_sha256) != 0)) {
-        unlink(dst);
-        goto fail;
-    }
+    fsb_tmp_done(&c.t);
     wal_info_free(&c.w);
     free(c.walp);
     free(c.tmp);
@@ -317,11 +315,9 @@ fail:
         close(c.src_fd);
     if (c.wal_fd >= 0)
         close(c.wal_fd);
-    if (c.out_fd >= 0)
-        close(c.out_fd);
-    unlink(c.tmp);
+    fsb_tmp_done(&c.t); /* closes the copy, removes the temporary */
     if (c.delta_written)
-        unlink(delta_path);
+        fsb_unlink(root, delta_path, true);
     wal_info_free(&c.w);
     free(c.walp);
     free(c.tmp);

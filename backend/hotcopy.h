@@ -53,14 +53,16 @@ struct hotcopy_result {
     double seconds;
 };
 
+struct fsb;
 /*
  * Copy live database src to dst (a new file; its directory must exist). With DV_DELTA_KEEP
  * the delta is written to delta_path (required then, ignored otherwise). dst and delta_path
- * are written under temporary names and renamed when complete and fsynced.
+ * are relative to root (fsb.h: beneath it without links; the backup gives the set's
+ * directory) and written under temporary names (O_EXCL) and renamed when complete and fsynced.
  * Returns 0, or -1 with dv_err() naming the file and the step that failed (nothing is left
  * at dst or delta_path on failure).
  */
-int hotcopy_db(const char *src, const char *dst, const char *delta_path,
+int hotcopy_db(const char *src, const struct fsb *root, const char *dst, const char *delta_path,
                const struct hotcopy_opts *opts, struct hotcopy_result *result);
 
 #endif

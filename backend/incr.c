@@ -14,6 +14,7 @@
 
 #include "backup.h"
 #include "delta.h"
+#include "fsb.h"
 #include "pagemap.h"
 #include "restore.h"
 #include "util.h"
@@ -127,14 +128,9 @@ static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE], st
  * fd after a successful walk without it). EVP SHA-256 of the whole file is compared with
  * the trailer and expect_sha256.
  */
-static int inc_walk(const char *path, const char *expect_sha256, struct incr_header *hout, int fd,
-                    const char *name)
+static int inc_walk(int in, const char *path, const char *expect_sha256, struct incr_header *hout,
+                    int fd, const char *name)
 {
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-        dv_syserr("%s", path);
-        return -1;
-    }
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
     EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
     struct stat st;
@@ -239,7 +235,7 @@ static int inc_walk(const char *path, const char *expect_sha256, struct incr_hea
     }
     if (expect_sha256 && expect_sha256[0]) {
         char hex[65];
-        if (dv_sha256_file_hex(path, hex) != 0)
+        if (dv_sha256_fd_hex(in, path, hex) != 0)
             goto out;
         if (strcmp(hex, expect_sha256) != 0) {
             dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", path, hex,
@@ -253,20 +249,24 @@ static int inc_walk(const char *path, const char *expect_sha256, struct incr_hea
 out:
     free(buf);
     EVP_MD_CTX_free(sha);
-    close(in);
     return rc;
 }
 
 int incr_file_verify(const char *path, const char *expect_sha256, struct incr_header *h)
 {
-    return inc_walk(path, expect_sha256, h, -1, NULL);
+    int in = dv_open_regular(path, O_RDONLY); /* no FIFO is waited on */
+    if (in < 0)
+        return -1;
+    int rc = inc_walk(in, path, expect_sha256, h, -1, NULL);
+    close(in);
+    return rc;
 }
 
-int incr_file_apply(const char *path, const char *expect_sha256, const char *origin,
+int incr_file_apply(int in, const char *path, const char *expect_sha256, const char *origin,
                     uint32_t page_size, int fd, const char *name, struct incr_header *hout)
 {
     struct incr_header h;
-    if (inc_walk(path, expect_sha256, &h, -1, NULL) != 0)
+    if (inc_walk(in, path, expect_sha256, &h, -1, NULL) != 0)
         return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -286,7 +286,7 @@ int incr_file_apply(const char *path, const char *expect_sha256, const char *ori
                   (unsigned long long)h.origin_size, name, (unsigned long long)st.st_size);
         return -1;
     }
-    if (inc_walk(path, NULL, NULL, fd, name) != 0)
+    if (inc_walk(in, path, NULL, NULL, fd, name) != 0)
         return -1;
     if (ftruncate(fd, (off_t)h.final_size) != 0 || fsync(fd) != 0) {
         dv_syserr("%s: set size", name);
@@ -301,7 +301,8 @@ int incr_file_apply(const char *path, const char *expect_sha256, const char *ori
 
 struct inc_writer {
     int fd;
-    char *tmp;
+    struct fsb_tmp t; /* the temporary beside the .inc (fsb.h) */
+    const char *tmp;
     EVP_MD_CTX *sha;
     uint64_t size;
 };
@@ -352,7 +353,7 @@ void incr_origin_done(struct incr_origin *o)
 {
     if (!o)
         return;
-    free(o->pagemap_path);
+    free(o->pagemap_rel);
     memset(o, 0, sizeof *o);
 }
 
@@ -404,12 +405,11 @@ int incr_origin_find(struct catalog *cat, struct target *t, const char *db_path,
     snprintf(o->replica_id, sizeof o->replica_id, "%s", f.replica_id ? f.replica_id : "");
     snprintf(o->dbiid, sizeof o->dbiid, "%s", f.dbiid ? f.dbiid : "");
     catalog_set_file_done(&f);
-    char *dir = target_set_dir(t, o->set_id);
-    o->pagemap_path = dv_path_join(dir, x.pagemap);
-    free(dir);
+    o->root = target_root(t);
+    o->pagemap_rel = dv_asprintf("sets/%s/%s", o->set_id, x.pagemap);
     snprintf(o->pagemap_sha256, sizeof o->pagemap_sha256, "%s", x.pagemap_sha256);
     struct stat st;
-    if (!dv_path_is_safe_rel(x.pagemap) || stat(o->pagemap_path, &st) != 0) {
+    if (!dv_path_is_safe_rel(x.pagemap) || fsb_lstat(o->root, o->pagemap_rel, &st) != 0) {
         snprintf(o->why, sizeof o->why, "its origin set %s is gone from the target", o->set_id);
         return 0;
     }
@@ -421,6 +421,7 @@ int incr_origin_find(struct catalog *cat, struct target *t, const char *db_path,
 
 struct ib {
     const char *src;
+    const struct fsb *root; /* where the .inc is written (the set's directory) */
     const struct incr_origin *o;
     struct incr_result *r;
     struct dv_job *job;
@@ -702,17 +703,17 @@ static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pag
     snprintf(h.set_id, sizeof h.set_id, "%s", set_id);
     snprintf(h.replica_id, sizeof h.replica_id, "%s", c->r->replica_id);
     snprintf(h.dbiid, sizeof h.dbiid, "%s", c->r->dbiid);
-    struct inc_writer w = {.fd = -1, .tmp = dv_asprintf("%s.tmp.%ld", path, (long)getpid())};
+    struct inc_writer w = {.fd = -1};
     w.sha = EVP_MD_CTX_new();
     EVP_DigestInit_ex(w.sha, EVP_sha256(), NULL);
     unsigned char hb[INCR_HDR_SIZE], *page = dv_malloc(ps);
     unsigned char dg[PAGEMAP_DIGEST];
     int rc = -1;
-    w.fd = open(w.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (w.fd < 0) {
-        dv_syserr("create %s", w.tmp);
+    /* a new temporary (O_EXCL) beside path, beneath the set's directory without links */
+    if (fsb_tmp_open(c->root, path, NULL, 0600, 0, &w.t) != 0)
         goto out;
-    }
+    w.fd = w.t.fd;
+    w.tmp = w.t.path;
     hdr_encode(&h, hb);
     if (iw_write(&w, hb, sizeof hb) != 0)
         goto out;
@@ -755,18 +756,11 @@ static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pag
     }
     w.size += sizeof tr;
     dv_crashpoint("incr.inc_written");
-    if (fsync(w.fd) != 0) {
-        dv_syserr("fsync %s", w.tmp);
+    if (dv_sha256_fd_hex(w.fd, w.tmp, c->r->inc_sha256) != 0)
         goto out;
-    }
-    int cr = close(w.fd);
-    w.fd = -1;
-    if (cr != 0 || rename(w.tmp, path) != 0) {
-        dv_syserr("rename %s to %s", w.tmp, path);
-        goto out;
-    }
-    if (dv_fsync_parent(path) != 0 || dv_sha256_file_hex(path, c->r->inc_sha256) != 0) {
-        unlink(path);
+    if (fsb_tmp_commit(&w.t, 0) != 0) {
+        if (w.t.committed)
+            fsb_unlink(c->root, path, true);
         goto out;
     }
     c->r->runs = (uint32_t)nruns;
@@ -775,11 +769,7 @@ static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pag
     c->r->inc_size = w.size;
     rc = 0;
 out:
-    if (w.fd >= 0)
-        close(w.fd);
-    if (rc != 0)
-        unlink(w.tmp);
-    free(w.tmp);
+    fsb_tmp_done(&w.t); /* closes the file, removes the temporary unless renamed */
     EVP_MD_CTX_free(w.sha);
     free(page);
     free(runs);
@@ -827,13 +817,14 @@ void incr_result_done(struct incr_result *r)
     r->nrefs = 0;
 }
 
-int incr_backup_db(const char *src, const char *inc_path, const char *pagemap_path,
-                   const struct incr_origin *o, const char *set_id, struct dv_job *job,
-                   struct incr_result *r)
+int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path,
+                   const char *pagemap_path, const struct incr_origin *o, const char *set_id,
+                   struct dv_job *job, struct incr_result *r)
 {
     double t0 = dv_mono();
     memset(r, 0, sizeof *r);
-    struct ib c = {.src = src, .o = o, .r = r, .job = job, .src_fd = -1, .wal_fd = -1};
+    struct ib c = {
+        .src = src, .root = root, .o = o, .r = r, .job = job, .src_fd = -1, .wal_fd = -1};
     c.walp = wal_path_of(src);
     c.h = pagemap_hasher_new();
     struct pagemap om = {0}, pm = {0};
@@ -849,7 +840,7 @@ int incr_backup_db(const char *src, const char *inc_path, const char *pagemap_pa
                  r->replica_id);
     else if (strcmp(r->dbiid, o->dbiid) != 0)
         snprintf(r->why, sizeof r->why, "instance id changed (%s -> %s)", o->dbiid, r->dbiid);
-    else if (pagemap_read(o->pagemap_path, o->pagemap_sha256, &om) != 0)
+    else if (pagemap_read_at(o->root, o->pagemap_rel, o->pagemap_sha256, &om) != 0)
         snprintf(r->why, sizeof r->why, "origin page map unusable: %.200s", dv_err());
     else if (om.page_size != r->page_size)
         snprintf(r->why, sizeof r->why, "origin page map has page size %u", om.page_size);
@@ -886,7 +877,7 @@ int incr_backup_db(const char *src, const char *inc_path, const char *pagemap_pa
     ib_end(&c);
     refs_sort_unique(r);
     step = "page map";
-    if (pagemap_write(pagemap_path, &pm, r->pagemap_sha256) != 0)
+    if (pagemap_write_at(root, pagemap_path, &pm, r->pagemap_sha256) != 0)
         goto out;
     r->final_size = pm.size;
     rc = 0;
@@ -894,7 +885,7 @@ out:
     if (rc < 0) {
         dv_preferr("incremental %s (%s)", src, step);
         if (inc_written)
-            unlink(inc_path);
+            fsb_unlink(root, inc_path, true);
         incr_result_done(r);
     }
     if (rc == 1)
@@ -985,86 +976,82 @@ fail:
 }
 
 int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, const char *db_path,
-                     const char *out_path, struct dv_job *job, int *links)
+                     int fd, const char *out_name, struct dv_job *job, int *links)
 {
     struct link *l = NULL;
-    int n = 0, fd = -1, rc = -1;
+    int n = 0, rc = -1, sfd = -1, dfd = -1, ifd = -1;
     struct pagemap want = {0}, got = {0};
+    char *src = NULL;
     if (chain_links(cat, set_id, db_path, &l, &n) != 0)
         return -1;
     if (links)
         *links = n;
     job_phase(job, "restore", (uint64_t)n, 0);
+    /* every file of the chain is opened beneath the target without links, O_NONBLOCK and
+     * checked to be a regular file (fsb.h): a FIFO or link planted in the set is refused */
+    const struct fsb *root = target_root(t);
     /* 1. the full copy the chain starts with */
-    char *dir = target_set_dir(t, l[0].set_id);
-    char *src = dv_path_join(dir, l[0].f.path);
-    free(dir);
+    char *rel = dv_asprintf("sets/%s/%s", l[0].set_id, l[0].f.path);
+    src = fsb_abs(root, rel);
+    sfd = fsb_openat(root, rel, O_RDONLY, 0);
+    free(rel);
     char sha[65];
-    if (dv_sha256_file_hex(src, sha) != 0)
+    struct stat sst;
+    if (sfd < 0 || dv_sha256_fd_hex(sfd, src, sha) != 0)
         goto out;
     if (strcmp(sha, l[0].f.sha256) != 0) {
         dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", src, sha, l[0].f.sha256);
         goto out;
     }
-    /* out_path is a temporary of the caller's (a restore creates and locks it first): written
-     * in place, never through a link */
-    fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        dv_syserr("%s", out_path);
-        goto out;
-    }
-    int sfd = open(src, O_RDONLY | O_CLOEXEC);
-    struct stat sst;
-    if (sfd < 0 || fstat(sfd, &sst) != 0) {
-        dv_syserr("%s", src);
-        if (sfd >= 0)
-            close(sfd);
+    /* fd is a temporary of the caller's (a restore creates and locks it first): written in
+     * place from its start */
+    if (fstat(sfd, &sst) != 0 || ftruncate(fd, 0) != 0) {
+        dv_syserr("%s", out_name);
         goto out;
     }
     int64_t copied = dv_copy_range(sfd, 0, fd, 0, (uint64_t)sst.st_size);
-    close(sfd);
     if (copied != (int64_t)sst.st_size || fsync(fd) != 0) {
         if (copied >= 0 && copied != (int64_t)sst.st_size)
             dv_seterr("copy %s: file shrank while copying", src);
         else
-            dv_syserr("copy %s to %s", src, out_path);
+            dv_syserr("copy %s to %s", src, out_name);
         goto out;
     }
-    close(fd);
-    fd = -1;
     if (l[0].f.delta_mode == CATALOG_DELTA_KEEP) {
         struct delta_header dh;
         char dsha[65];
-        if (!l[0].f.delta_location || delta_verify(l[0].f.delta_location, &dh, dsha) != 0) {
-            if (!l[0].f.delta_location)
-                dv_seterr("set %s keeps a delta for %s but the catalog does not say where",
-                          l[0].set_id, db_path);
+        if (!l[0].f.delta_location) {
+            dv_seterr("set %s keeps a delta for %s but the catalog does not say where", l[0].set_id,
+                      db_path);
             goto out;
         }
+        dfd = target_file_open(t, l[0].f.delta_location, O_RDONLY, 0);
+        if (dfd < 0 || delta_verify_fd(dfd, l[0].f.delta_location, &dh, dsha) != 0)
+            goto out;
         if (l[0].f.delta_sha256 && strcmp(dsha, l[0].f.delta_sha256) != 0) {
             dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", l[0].f.delta_location,
                       dsha, l[0].f.delta_sha256);
             goto out;
         }
-        if (delta_apply(l[0].f.delta_location, out_path) != 0)
+        if (delta_apply_fd(dfd, l[0].f.delta_location, fd, out_name) != 0)
             goto out;
     }
     job_advance(job, 1, 0, l[0].set_id);
     /* 2. each incremental, in order */
-    fd = open(out_path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        dv_syserr("%s", out_path);
-        goto out;
-    }
     for (int i = 1; i < n; i++) {
-        char *d = target_set_dir(t, l[i].set_id);
-        char *p = dv_path_join(d, l[i].f.path);
-        free(d);
-        int r = incr_file_apply(p, l[i].f.sha256, l[i - 1].set_id, (uint32_t)l[i].f.page_size, fd,
-                                out_path, NULL);
+        char *irel = dv_asprintf("sets/%s/%s", l[i].set_id, l[i].f.path);
+        char *p = fsb_abs(root, irel);
+        ifd = fsb_openat(root, irel, O_RDONLY, 0);
+        free(irel);
+        int r = ifd < 0 ? -1
+                        : incr_file_apply(ifd, p, l[i].f.sha256, l[i - 1].set_id,
+                                          (uint32_t)l[i].f.page_size, fd, out_name, NULL);
         if (r != 0)
             dv_preferr("set %s", l[i].set_id);
         free(p);
+        if (ifd >= 0)
+            close(ifd);
+        ifd = -1;
         if (r != 0)
             goto out;
         job_advance(job, 1, 0, l[i].set_id);
@@ -1072,12 +1059,10 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
     /* 3. the result against the set's page map */
     struct link *last = &l[n - 1];
     if (last->x.pagemap[0]) {
-        char *d = target_set_dir(t, last->set_id);
-        char *p = dv_path_join(d, last->x.pagemap);
-        free(d);
-        int r = pagemap_read(p, last->x.pagemap_sha256, &want);
-        free(p);
-        if (r != 0 || pagemap_of_copy(out_path, NULL, want.page_size, &got) != 0)
+        char *prel = dv_asprintf("sets/%s/%s", last->set_id, last->x.pagemap);
+        int r = pagemap_read_at(root, prel, last->x.pagemap_sha256, &want);
+        free(prel);
+        if (r != 0 || pagemap_of_fd(fd, out_name, -1, NULL, want.page_size, &got, NULL) != 0)
             goto out;
         if (got.size != want.size) {
             dv_seterr("rebuilt %s of set %s has %llu bytes, its page map says %llu", db_path,
@@ -1097,10 +1082,10 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
     }
     rc = 0;
 out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        unlink(out_path);
+    if (sfd >= 0)
+        close(sfd);
+    if (dfd >= 0)
+        close(dfd);
     pagemap_done(&want);
     pagemap_done(&got);
     free(src);
@@ -1110,13 +1095,21 @@ out:
 
 int chain_verify(struct catalog *cat, struct target *t, const char *set_id, const char *db_path)
 {
-    char *tmp = dv_asprintf("%s/.verify-chain.%ld", target_path(t), (long)getpid());
-    int rc = incr_chain_build(cat, t, set_id, db_path, tmp, NULL, NULL);
+    /* a new file of ours in the target (O_EXCL, beneath it), removed afterwards */
+    char *rel = dv_asprintf(".verify-chain.%ld", (long)getpid());
+    char *tmp = fsb_abs(target_root(t), rel);
+    fsb_unlink(target_root(t), rel, true); /* ours from a crashed run (the target is locked) */
+    int fd = fsb_openat(target_root(t), rel, O_RDWR | O_CREAT | O_EXCL, 0600);
+    int rc = fd < 0 ? -1 : incr_chain_build(cat, t, set_id, db_path, fd, tmp, NULL, NULL);
+    if (fd >= 0)
+        close(fd);
     if (rc == 0)
         rc = restore_integrity_check(tmp);
     if (rc != 0)
         dv_preferr("verify %s in set %s", db_path, set_id);
-    unlink(tmp);
+    if (fd >= 0)
+        fsb_unlink(target_root(t), rel, true);
+    free(rel);
     free(tmp);
     return rc;
 }

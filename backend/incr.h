@@ -35,6 +35,8 @@
 #include "job.h"
 #include "target.h"
 
+struct fsb;
+
 #define INCR_VERSION 1
 #define INCR_HDR_SIZE 256
 #define INCR_RUN_HDR 16
@@ -67,12 +69,13 @@ bool incr_is_inc_path(const char *path);
 int incr_file_verify(const char *path, const char *expect_sha256, struct incr_header *h);
 
 /*
- * Apply a .inc to the image open on fd (name for messages): verified completely first
+ * Apply the .inc open on in (path names it; opened by the caller beneath the target: fsb.h)
+ * to the image open on fd (name for messages): verified completely first
  * (incr_file_verify), then its header is checked against the image (origin set id unless
  * origin is NULL, page size, the image's size = origin size), then its runs are written and
  * the size set to the final size, fsynced. If the file is refused, fd is not written. 0 or -1.
  */
-int incr_file_apply(const char *path, const char *expect_sha256, const char *origin,
+int incr_file_apply(int in, const char *path, const char *expect_sha256, const char *origin,
                     uint32_t page_size, int fd, const char *name, struct incr_header *h);
 
 /* ---- backup ---------------------------------------------------------------------------- */
@@ -92,8 +95,9 @@ int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_se
 struct incr_origin {
     bool usable; /* false: a full copy is needed, why says why */
     char why[256];
-    char set_id[32];    /* newest complete or partial set holding the database */
-    char *pagemap_path; /* absolute, malloc'd */
+    char set_id[32];        /* newest complete or partial set holding the database */
+    const struct fsb *root; /* the target's root (borrowed): the page map is read beneath it */
+    char *pagemap_rel;      /* relative to root, malloc'd */
     char pagemap_sha256[65];
     uint32_t page_size;
     char replica_id[64], dbiid[64];
@@ -133,31 +137,34 @@ struct incr_result {
 
 /*
  * Incremental copy of live database src against origin o (which must be usable): writes
- * inc_path and pagemap_path (atomically; nothing is left at either on failure). set_id is
+ * inc_path and pagemap_path, relative to root (the set's directory: fsb.h), atomically;
+ * nothing is left at either on failure. set_id is
  * recorded in the .inc header. Returns 0 done; 1 when the database needs a full copy (its
  * page size, replica id or instance id differ from the origin's, or the origin's page map is
  * unreadable: r->why says which; nothing written); -1 with dv_err() on failure. The live
  * database is only read. r->refs: the NLO references as of the snapshot's begin and as of
  * just after the stop (their union; docs/formats.md ".inc").
  */
-int incr_backup_db(const char *src, const char *inc_path, const char *pagemap_path,
-                   const struct incr_origin *o, const char *set_id, struct dv_job *job,
-                   struct incr_result *r);
+int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path,
+                   const char *pagemap_path, const struct incr_origin *o, const char *set_id,
+                   struct dv_job *job, struct incr_result *r);
 void incr_result_done(struct incr_result *r);
 
 /* ---- restore and verify ---------------------------------------------------------------- */
 
 /*
- * Rebuild database db_path of set set_id into out_path (created, or an existing file
- * truncated and written in place - a restore's locked temporary -, never through a link; not
- * renamed: the caller does that after its checks) from the chain: the full copy the chain starts
- * with (verified against its SHA-256, kept delta applied), then every incremental file in
- * order (each verified completely before it is applied). The result is checked page by page
- * against the set's page map. *links (may be NULL) gets the number of sets used.
- * 0, or -1 with dv_err() naming the set and file at fault (a missing link names the set).
+ * Rebuild database db_path of set set_id into the file open on fd (out_name names it; a
+ * restore's locked temporary: truncated and written in place, never renamed here - the caller
+ * does that after its checks, and removes it on failure) from the chain: the full copy the
+ * chain starts with (verified against its SHA-256, kept delta applied), then every incremental
+ * file in order (each verified completely before it is applied). Every file of the chain is
+ * opened beneath the target without links and must be a regular file (a FIFO is refused, never
+ * waited on). The result is checked page by page against the set's page map. *links (may be
+ * NULL) gets the number of sets used. 0, or -1 with dv_err() naming the set and file at fault
+ * (a missing link names the set).
  */
 int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, const char *db_path,
-                     const char *out_path, struct dv_job *job, int *links);
+                     int fd, const char *out_name, struct dv_job *job, int *links);
 
 /*
  * Verify the whole chain of db_path in set_id: rebuild it into a temporary file in the

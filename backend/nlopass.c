@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "fsb.h"
 #include "util.h"
 
 #define NAME_LEN TARGET_NLO_NAME_LEN
@@ -43,8 +44,9 @@ struct sortkey {
 struct pass {
     const struct nlopass_opts *o;
     struct nlopass_result *r;
-    int tfd;     /* target root */
-    char *dents; /* getdents64 buffer */
+    int tfd;                /* target root */
+    const struct fsb *root; /* the same, for everything written beneath it (fsb.h) */
+    char *dents;            /* getdents64 buffer */
     char *copybuf;
     name_t *names; /* names of the current subdirectory, as listed */
     size_t nnames, capnames;
@@ -189,22 +191,17 @@ static int pool_dir(struct pass *p, const char *name)
         return 0;
     char dir[16];
     snprintf(dir, sizeof dir, "nlo/%.3s", name);
-    if (mkdirat(p->tfd, dir, 0700) != 0) {
-        struct stat st;
-        if (errno == ENOENT && mkdirat(p->tfd, "nlo", 0700) == 0 && mkdirat(p->tfd, dir, 0700) == 0)
-            goto made; /* nlo/ itself was gone */
-        if (errno != EEXIST) {
-            dv_syserr("create %s/%s", target_path(p->o->target), dir);
-            return -1;
-        }
-        /* Never write through a symlink or into a file where the pool's directory should be. */
-        if (fstatat(p->tfd, dir, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
-            dv_seterr("%s/%s is not a directory: the pool is damaged (move it away)",
+    /* Never write through a link or into a file where the pool's directory should be: nlo/
+     * and nlo/<3 hex> are made (or found) as real directories beneath the target (fsb). The
+     * copy itself opens the directory again without links: a link planted after this check
+     * is refused there. */
+    if (fsb_mkdirs(p->root, dir, 0700) != 0) {
+        if (errno == EEXIST || errno == ELOOP || errno == ENOTDIR)
+            dv_seterr("%s/%s is not a directory (a symbolic link or a file): the pool is damaged "
+                      "(move it away)",
                       target_path(p->o->target), dir);
-            return -1;
-        }
+        return -1;
     }
-made:
     p->pooldirs[idx / 8] |= (uint8_t)(1u << (idx % 8));
     return 0;
 }
@@ -249,15 +246,27 @@ static int copy_one(struct pass *p, int sfd, int subdir, const char *name,
         close(in);
         return -1;
     }
-    char tmp[128], final[128];
-    snprintf(tmp, sizeof tmp, "nlo/%.3s/.%s.tmp", name, name);
+    char tmpname[128], final[128];
+    snprintf(tmpname, sizeof tmpname, ".%s.tmp", name);
     snprintf(final, sizeof final, "nlo/%.3s/%s", name, name);
-    int out = openat(p->tfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out < 0) {
-        dv_syserr("create %s/%s", target_path(p->o->target), tmp);
+    /* the temporary: a new file (O_EXCL) in the pool directory opened beneath the target
+     * without links; whatever is planted at its name is removed as itself, never followed */
+    struct fsb_tmp t;
+    if (fsb_tmp_open(p->root, final, tmpname, 0600, 0, &t) != 0) {
+        if (errno == ELOOP || errno == ENOTDIR || errno == EXDEV)
+            dv_seterr("%s/nlo/%.3s is not a directory (a symbolic link or a file): the pool is "
+                      "damaged (move it away)",
+                      target_path(p->o->target), name);
+        fsb_tmp_done(&t);
         close(in);
         return -1;
     }
+    if (t.removed && strcmp(t.removed, "a regular file") != 0 && p->reported_pool++ < MAX_REPORTED)
+        job_log(p->o->job, DV_WARN,
+                "%s was %s (planted in the pool): removed as itself, never followed", t.path,
+                t.removed);
+    int out = t.fd;
+    const char *tmp = t.path;
     EVP_DigestInit_ex(p->ctx, EVP_sha256(), NULL);
     uint64_t total = 0;
     int rc = 0, rerr = 0;
@@ -273,30 +282,23 @@ static int copy_one(struct pass *p, int sfd, int subdir, const char *name,
             break;
         EVP_DigestUpdate(p->ctx, p->copybuf, (size_t)n);
         if (dv_write_all(out, p->copybuf, (size_t)n) != 0) {
-            dv_syserr("write %s/%s", target_path(p->o->target), tmp);
+            dv_syserr("write %s", tmp);
             rc = -1;
             break;
         }
         total += (uint64_t)n;
     }
     close(in);
-    if (rc == 0 && !rerr && close(out) != 0) {
-        dv_syserr("close %s/%s", target_path(p->o->target), tmp);
-        rc = -1;
-    } else if (rc != 0 || rerr) {
-        close(out);
-    }
     int inway = 0; /* a directory (or such) where the pool file goes: not replaced */
-    if (rc == 0 && !rerr && renameat(p->tfd, tmp, p->tfd, final) != 0) {
-        if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) {
+    /* no fsync here: the batch is made durable by one syncfs (flush) */
+    if (rc == 0 && !rerr && fsb_tmp_commit(&t, FSB_NOSYNC) != 0) {
+        if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST)
             inway = errno;
-        } else {
-            dv_syserr("rename %s/%s", target_path(p->o->target), tmp);
+        else
             rc = -1;
-        }
     }
+    fsb_tmp_done(&t); /* removes the temporary unless it was renamed */
     if (rc != 0 || rerr || inway) {
-        unlinkat(p->tfd, tmp, 0);
         if (rerr)
             skip(p, &p->r->unreadable, "cannot be read", subdir, name, rerr);
         if (inway && p->reported_pool++ < MAX_REPORTED)
@@ -683,7 +685,11 @@ int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
 {
     memset(r, 0, sizeof *r);
     double t0 = dv_mono();
-    struct pass p = {.o = o, .r = r, .tfd = target_dirfd(o->target), .listfd = -1};
+    struct pass p = {.o = o,
+                     .r = r,
+                     .tfd = target_dirfd(o->target),
+                     .root = target_root(o->target),
+                     .listfd = -1};
     p.now = dv_now();
     p.maxbatch = o->batch_objects ? o->batch_objects : 2000;
     job_phase(o->job, "nlo", 0, 0);
@@ -707,9 +713,10 @@ int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
     p.listctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(p.listctx, EVP_sha256(), NULL);
     if (o->list_path) {
-        p.listfd = open(o->list_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        /* in the set's directory beneath the target: never a link or a FIFO (fsb) */
+        p.listfd = target_file_open(o->target, o->list_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (p.listfd < 0) {
-            dv_syserr("create %s", o->list_path);
+            dv_preferr("create NLO list");
             goto out;
         }
     }

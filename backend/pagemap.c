@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "delta.h"
+#include "fsb.h"
 #include "util.h"
 
 #define PM_MAGIC "DVPGMAP"
@@ -69,6 +71,9 @@ void pagemap_done(struct pagemap *m)
     memset(m, 0, sizeof *m);
 }
 
+static int parse(const char *path, char *buf, size_t len, const char *expect_sha256,
+                 struct pagemap *m);
+
 static void be32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
@@ -91,7 +96,8 @@ static uint64_t rd64(const unsigned char *p)
     return (uint64_t)rd32(p) << 32 | rd32(p + 4);
 }
 
-int pagemap_write(const char *path, const struct pagemap *m, char sha256_hex[65])
+int pagemap_write_at(const struct fsb *root, const char *rel, const struct pagemap *m,
+                     char sha256_hex[65])
 {
     size_t body = (size_t)m->npages * PAGEMAP_DIGEST;
     size_t len = PAGEMAP_HDR_SIZE + body + 32;
@@ -108,7 +114,7 @@ int pagemap_write(const char *path, const struct pagemap *m, char sha256_hex[65]
     char hex[65];
     dv_sha256_hex(buf, PAGEMAP_HDR_SIZE + body, hex);
     dv_unhex(hex, buf + PAGEMAP_HDR_SIZE + body, 32);
-    int rc = dv_write_atomic(path, buf, len, 0600);
+    int rc = fsb_write_atomic(root, rel, buf, len, 0600);
     if (rc == 0 && sha256_hex)
         dv_sha256_hex(buf, len, sha256_hex);
     free(buf);
@@ -120,8 +126,29 @@ int pagemap_read(const char *path, const char *expect_sha256, struct pagemap *m)
     memset(m, 0, sizeof *m);
     char *buf = NULL;
     size_t len = 0;
-    if (dv_read_file(path, &buf, &len) != 0)
+    if (dv_read_file_capped(path, PAGEMAP_MAX, &buf, &len) != 0)
         return -1;
+    return parse(path, buf, len, expect_sha256, m);
+}
+
+int pagemap_read_at(const struct fsb *root, const char *rel, const char *expect_sha256,
+                    struct pagemap *m)
+{
+    memset(m, 0, sizeof *m);
+    char *buf = NULL;
+    size_t len = 0;
+    if (fsb_read_capped(root, rel, PAGEMAP_MAX, &buf, &len) != 0)
+        return -1;
+    char *path = fsb_abs(root, rel);
+    int rc = parse(path, buf, len, expect_sha256, m);
+    free(path);
+    return rc;
+}
+
+/* Check and decode a page map read whole (buf is freed). */
+static int parse(const char *path, char *buf, size_t len, const char *expect_sha256,
+                 struct pagemap *m)
+{
     const unsigned char *u = (const unsigned char *)buf;
     int rc = -1;
     if (len < PAGEMAP_HDR_SIZE + 32 || memcmp(u, PM_MAGIC, 8) != 0) {
@@ -170,34 +197,26 @@ out:
     return rc;
 }
 
-int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
-                    struct pagemap *m)
-{
-    return pagemap_of_copy_sha(copy_path, delta_path, page_size, m, NULL);
-}
-
-int pagemap_of_copy_sha(const char *copy_path, const char *delta_path, uint32_t page_size,
-                        struct pagemap *m, char copy_sha256[65])
+int pagemap_of_fd(int fd, const char *copy_path, int delta_fd, const char *delta_path,
+                  uint32_t page_size, struct pagemap *m, char copy_sha256[65])
 {
     memset(m, 0, sizeof *m);
-    EVP_MD_CTX *sha = NULL;
-    if (copy_sha256) {
-        sha = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
-    }
-    int fd = open(copy_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
         dv_syserr("%s", copy_path);
         return -1;
     }
     struct delta_reader *dr = NULL;
-    uint64_t base = (uint64_t)lseek(fd, 0, SEEK_END), size = base;
-    if (delta_path) {
-        if (!(dr = delta_reader_open(delta_path))) {
-            close(fd);
+    uint64_t base = (uint64_t)st.st_size, size = base;
+    if (delta_fd >= 0) {
+        if (!(dr = delta_reader_fdopen(delta_fd, delta_path)))
             return -1;
-        }
         size = delta_reader_header(dr)->final_size;
+    }
+    EVP_MD_CTX *sha = NULL;
+    if (copy_sha256) {
+        sha = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
     }
     pagemap_init(m, page_size, size);
     struct pagemap_hasher *h = pagemap_hasher_new();
@@ -270,6 +289,5 @@ out:
     free(buf);
     pagemap_hasher_free(h);
     delta_reader_free(dr);
-    close(fd);
     return rc;
 }

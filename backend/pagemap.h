@@ -50,25 +50,34 @@ static inline unsigned char *pagemap_at(const struct pagemap *m, uint64_t pgno)
     return m->d + (pgno - 1) * PAGEMAP_DIGEST;
 }
 
-/* Write m to path atomically; sha256_hex (may be NULL) gets the file's SHA-256. 0 or -1. */
-int pagemap_write(const char *path, const struct pagemap *m, char sha256_hex[65]);
+struct fsb;
+/* A page map is read whole: at most PAGEMAP_MAX bytes (64 M pages, a 256 GiB database of 4 KiB
+ * pages); a bigger file is refused unread. */
+#define PAGEMAP_MAX ((size_t)1 << 30)
+
+/* Write m to rel beneath root atomically (fsb_write_atomic); sha256_hex (may be NULL) gets the
+ * file's SHA-256. 0 or -1. */
+int pagemap_write_at(const struct fsb *root, const char *rel, const struct pagemap *m,
+                     char sha256_hex[65]);
 /*
- * Read and check path (header CRC, size, trailer SHA-256; and the whole file's SHA-256
- * against expect_sha256 unless it is NULL or ""). m is initialised. 0, or -1 with dv_err()
- * naming the file and what is wrong (m is then empty).
+ * Read and check rel beneath root (fsb_read_capped: no link, a regular file - a FIFO is
+ * refused, never waited on -, at most PAGEMAP_MAX bytes): header CRC, size, trailer SHA-256,
+ * and the whole file's SHA-256 against expect_sha256 unless it is NULL or "". m is
+ * initialised. 0, or -1 with dv_err() naming the file and what is wrong (m is then empty).
+ * pagemap_read: the same for a path named by an operator (dv_read_file_capped).
  */
+int pagemap_read_at(const struct fsb *root, const char *rel, const char *expect_sha256,
+                    struct pagemap *m);
 int pagemap_read(const char *path, const char *expect_sha256, struct pagemap *m);
 
 /*
- * The page map of a consistent image stored as a copy plus an optional kept .delta
- * (delta_path NULL: the copy is the image). The delta's pages replace the copy's; the image
- * size is the delta's final size. page_size is the database's. 0 or -1.
+ * The page map of a consistent image stored as a copy (open on fd; copy_path names it) plus
+ * an optional kept .delta (open on delta_fd, -1 for none: the copy is the image). The delta's
+ * pages replace the copy's; the image size is the delta's final size. page_size is the
+ * database's. copy_sha256 (may be NULL) gets the SHA-256 of the copy's bytes as stored (not
+ * the image), from the same read: a backup hashes each copy once. 0 or -1.
  */
-int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
-                    struct pagemap *m);
-/* The same, and the SHA-256 of the copy's bytes as stored (not the image) into copy_sha256,
- * from the same read: a backup hashes each copy once. */
-int pagemap_of_copy_sha(const char *copy_path, const char *delta_path, uint32_t page_size,
-                        struct pagemap *m, char copy_sha256[65]);
+int pagemap_of_fd(int fd, const char *copy_path, int delta_fd, const char *delta_path,
+                  uint32_t page_size, struct pagemap *m, char copy_sha256[65]);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "fsb.h"
 #include "util.h"
 
 int64_t pitr_parse_time(const char *s)
@@ -79,8 +80,13 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
                   a, pt->set_id, b);
         return -1;
     }
-    if (archive_list(pt->target, pt->db_rel, &segs, &nseg) != 0)
+    struct fsb *root = fsb_open(pt->target);
+    if (!root)
         return -1;
+    if (archive_list_at(root, pt->db_rel, &segs, &nseg) != 0) {
+        fsb_close(root);
+        return -1;
+    }
     if (nseg == 0) {
         dv_seterr("no archived WAL for %s (run dvault archive --follow beside the server)",
                   pt->db_rel);
@@ -105,11 +111,9 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
                   pt->db_rel, a, pt->set_id, b);
         goto out;
     }
-    fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        dv_syserr("%s", path);
+    fd = dv_open_regular(path, O_RDWR); /* the restore's own temporary */
+    if (fd < 0)
         goto out;
-    }
     uint32_t ps = segs[ks].page_size;
     buf = dv_malloc(4 + (size_t)ps);
     size_t dlen = 0;
@@ -131,8 +135,23 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
         if (!pt->to_latest && s->ntxns && s->txns[0].observed_us > pt->at_us)
             break;
         free(data);
-        if (dv_read_file(s->path, &data, &dlen) != 0) /* checked by archive_seg_read */
+        data = NULL;
+        /* read again, and checked again: the records replayed are those of the bytes read now
+         * (a segment changed since the listing is compared, never trusted) */
+        struct archive_seg now;
+        int rr = archive_seg_read_at(root, s->rel, &now, &data, &dlen);
+        bool same = rr == 0 && now.seq == s->seq && now.ntxns == s->ntxns && now.page_size == ps;
+        for (size_t j = 0; same && j < now.ntxns; j++)
+            same = now.txns[j].offset == s->txns[j].offset &&
+                   now.txns[j].nframes == s->txns[j].nframes &&
+                   now.txns[j].observed_us == s->txns[j].observed_us;
+        archive_seg_done(&now);
+        if (rr != 0)
             goto out;
+        if (!same) {
+            dv_seterr("%s changed while it was read: refused", s->path);
+            goto out;
+        }
         r->segments++;
         for (size_t j = i == (size_t)ks ? (size_t)kt : 0; j < s->ntxns; j++) {
             const struct archive_txn *t = &s->txns[j];
@@ -173,6 +192,7 @@ out:
     free(data);
     free(buf);
     archive_segs_free(segs, nseg);
+    fsb_close(root);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 
 #include "store.h"
 #include "target.h"
+#include "fsb.h"
 #include "util.h"
 
 #define POOL_BATCH 1000
@@ -157,61 +158,6 @@ void prune_select_dbs(const struct catalog_set *sets, const struct prune_set_dbs
 
 /* ---- files ------------------------------------------------------------------------------ */
 
-/*
- * Walk the tree dirfd/name (never following symlinks), adding the sizes of its regular
- * files to *bytes; with remove, delete everything in it and the directory itself.
- * A missing name is fine. 0 or -1 with dv_err() naming what could not be removed.
- */
-static int tree(int dirfd, const char *name, const char *shown, bool remove, uint64_t *bytes)
-{
-    struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        dv_syserr("%s", shown);
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        if (S_ISREG(st.st_mode))
-            *bytes += (uint64_t)st.st_size;
-        if (remove && unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) {
-            dv_syserr("remove %s", shown);
-            return -1;
-        }
-        return 0;
-    }
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        dv_syserr("open %s", shown);
-        return -1;
-    }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        dv_syserr("open %s", shown);
-        close(fd);
-        return -1;
-    }
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (errno = 0, e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char *sub = dv_asprintf("%s/%s", shown, e->d_name);
-        rc = tree(fd, e->d_name, sub, remove, bytes);
-        free(sub);
-    }
-    if (rc == 0 && errno != 0) {
-        dv_syserr("read %s", shown);
-        rc = -1;
-    }
-    closedir(d);
-    if (rc == 0 && remove && unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
-        dv_syserr("remove %s", shown);
-        rc = -1;
-    }
-    return rc;
-}
-
 static bool has_prefix_dir(const char *path, const char *dir)
 {
     size_t n = strlen(dir);
@@ -288,12 +234,14 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
             ps->bytes += (uint64_t)st.st_size;
     }
     uint64_t tree_bytes = 0;
-    int dfd = target_dirfd(c->t);
+    /* beneath the target without links (fsb_tree): a link inside a set, even to a directory,
+     * is removed as itself and never descended */
+    const struct fsb *root = target_root(c->t);
     char *rel = dv_asprintf("sets/%s", id), *relf = dv_asprintf("sets/%s.failed", id);
     if (dry) {
         ps->untouched = false; /* a dry run counts the set as gone */
-        rc = tree(dfd, rel, dir, false, &tree_bytes) == 0 &&
-                     tree(dfd, relf, failed, false, &tree_bytes) == 0
+        rc = fsb_tree(root, rel, false, &tree_bytes) == 0 &&
+                     fsb_tree(root, relf, false, &tree_bytes) == 0
                  ? 0
                  : -1;
         ps->bytes += tree_bytes;
@@ -340,18 +288,16 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
         logev(c, DV_INFO, "set %s: removed delta %s", id, loc);
         dv_crashpoint("prune.delta");
     }
-    int trc = tree(dfd, rel, dir, true, &tree_bytes);
+    int trc = fsb_tree(root, rel, true, &tree_bytes);
     if (trc == 0)
-        trc = tree(dfd, relf, failed, true, &tree_bytes);
+        trc = fsb_tree(root, relf, true, &tree_bytes);
     free(rel);
     free(relf);
     ps->bytes += tree_bytes;
     if (trc != 0)
         goto out;
-    char *sets = dv_path_join(target_path(c->t), "sets");
-    if (dv_fsync_dir(sets) != 0)
+    if (fsb_fsync_dir(root, "sets") != 0)
         logev(c, DV_WARN, "%s", dv_err());
-    free(sets);
     dv_crashpoint("prune.files");
     if (catalog_set_delete(c->cat, id) != 0)
         goto out;
@@ -410,10 +356,13 @@ static int prune_pool(struct ctx *c)
                 continue;
             }
             if (!c->o->dry_run) {
+                /* through nlo/<3 hex> opened beneath the target without links (fsb): a pool
+                 * directory replaced by a link (to a live DAOS subdirectory, say) is refused,
+                 * nothing behind it is deleted */
                 char rel[128];
                 target_pool_relpath(page[i].name, rel, sizeof rel);
-                if (unlinkat(target_dirfd(c->t), rel, 0) != 0 && errno != ENOENT) {
-                    dv_syserr("prune: remove %s/%s", target_path(c->t), rel);
+                if (fsb_unlink(target_root(c->t), rel, true) != 0) {
+                    dv_preferr("remove");
                     rc = -1;
                     break;
                 }

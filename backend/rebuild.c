@@ -33,7 +33,7 @@ struct ctx {
     struct rebuild_result *r;
     struct target *t;
     struct catalog *cat;
-    char *scratch;
+    char *scratch; /* relative to the target: a directory of ours (fsb_mkdtemp) */
     struct catalog_pool_obj *batch;
     size_t nbatch;
     char **problems; /* key, value, key, value, ...: meta rows TARGET_META_RESYNC* */
@@ -116,11 +116,9 @@ static void read_one(struct ctx *c, const char *name, bool failed, struct rset *
 
 static int scan(struct ctx *c, struct rset **v, size_t *n)
 {
-    char *sets = dv_path_join(target_path(c->t), "sets");
-    DIR *d = opendir(sets);
+    DIR *d = fsb_opendir(target_root(c->t), "sets");
     if (!d) {
-        dv_syserr("target: open %s", sets);
-        free(sets);
+        dv_preferr("target");
         return -1;
     }
     struct dirent *e;
@@ -136,7 +134,6 @@ static int scan(struct ctx *c, struct rset **v, size_t *n)
         }
     }
     closedir(d);
-    free(sets);
     if (*n) /* qsort of NULL, even of 0 elements, is undefined */
         qsort(*v, *n, sizeof **v, by_seq);
     return 0;
@@ -212,7 +209,7 @@ static int list_entry(void *ud, const struct target_nlo_entry *e)
     char rel[128];
     struct stat st;
     target_pool_relpath(e->name, rel, sizeof rel);
-    if (fstatat(target_dirfd(c->t), rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+    if (fsb_lstat(target_root(c->t), rel, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (x->missing++ == 0)
             job_log(c->job, DV_WARN, "set %s lists %s, which is not in the pool: not recorded",
                     x->s->m.id, e->name);
@@ -232,49 +229,71 @@ static int list_entry(void *ud, const struct target_nlo_entry *e)
     return add_pool(c, &o) == 0 ? 0 : -1;
 }
 
+/* A new scratch file in the scratch directory: its descriptor (*path its path), or -1. */
+static int scratch_open(struct ctx *c, char **rel, char **path)
+{
+    *rel = dv_asprintf("%s/refs.nsf", c->scratch);
+    *path = fsb_abs(target_root(c->t), *rel);
+    fsb_unlink(target_root(c->t), *rel, true);
+    return fsb_openat(target_root(c->t), *rel, O_RDWR | O_CREAT | O_EXCL, 0600);
+}
+
+static void scratch_close(struct ctx *c, int fd, char *rel, char *path)
+{
+    if (fd >= 0) {
+        close(fd);
+        fsb_unlink(target_root(c->t), rel, true);
+    }
+    free(rel);
+    free(path);
+}
+
 static int record_refs(struct ctx *c, const struct rset *s, const struct manifest_db *d,
                        const char *copy, const char *delta, int64_t db_id)
 {
     char **names = NULL;
     size_t n = 0;
     int rc;
+    char *srel = NULL, *scratch = NULL;
     if (incr_is_inc_path(d->path)) { /* an incremental file: its chain rebuilt (incr.h) */
-        char *scratch = dv_asprintf("%s/refs.nsf", c->scratch);
-        rc = incr_chain_build(c->cat, c->t, s->m.id, d->db_path, scratch, NULL, NULL);
+        int sfd = scratch_open(c, &srel, &scratch);
+        rc = sfd < 0
+                 ? -1
+                 : incr_chain_build(c->cat, c->t, s->m.id, d->db_path, sfd, scratch, NULL, NULL);
         if (rc == 0)
             rc = backup_read_refs(scratch, &names, &n);
-        unlink(scratch);
-        free(scratch);
+        scratch_close(c, sfd, srel, scratch);
     } else {
-        /* the copy (and a kept delta in the set) beneath the target, never through a link:
-         * restore and verify refuse a planted db/ link, so its "references" are not read */
+        /* the copy (and a kept delta) beneath the target, never through a link, never a FIFO
+         * (fsb; a moved delta as an operator's file): restore and verify refuse a planted db/
+         * link, so its "references" are not read */
         const char *name = strrchr(s->dir, '/') + 1;
         char *rel = dv_asprintf("sets/%s/%s", name, d->path);
-        int fd = fsb_openat(target_root(c->t), rel, O_RDONLY, 0);
+        int fd = fsb_openat(target_root(c->t), rel, O_RDONLY, 0), dfd = -1;
         free(rel);
         rc = fd < 0 ? -1 : 0;
-        if (rc == 0 && d->delta_keep && strncmp(delta, s->dir, strlen(s->dir)) == 0 &&
-            delta[strlen(s->dir)] == '/') {
-            char *drel = dv_asprintf("sets/%s/%s", name, delta + strlen(s->dir) + 1);
-            int dfd = fsb_openat(target_root(c->t), drel, O_RDONLY, 0);
-            free(drel);
-            if (dfd < 0)
-                rc = -1;
-            else
-                close(dfd);
-        }
-        if (rc == 0 && d->delta_keep) {
-            char *scratch = dv_asprintf("%s/refs.nsf", c->scratch);
+        if (rc == 0 && d->delta_keep && (dfd = target_file_open(c->t, delta, O_RDONLY, 0)) < 0)
             rc = -1;
-            if (dv_copy_fd_atomic(fd, copy, scratch, 0600) == 0 && delta_apply(delta, scratch) == 0)
+        if (rc == 0 && d->delta_keep) {
+            int sfd = scratch_open(c, &srel, &scratch);
+            struct stat st;
+            rc = -1;
+            if (sfd < 0) {
+                /* dv_err() says why */
+            } else if (fstat(fd, &st) != 0 ||
+                       dv_copy_range(fd, 0, sfd, 0, (uint64_t)st.st_size) != st.st_size) {
+                dv_syserr("copy %s to %s", copy, scratch);
+            } else if (delta_apply_fd(dfd, delta, sfd, scratch) == 0) {
                 rc = backup_read_refs(scratch, &names, &n);
-            unlink(scratch);
-            free(scratch);
+            }
+            scratch_close(c, sfd, srel, scratch);
         } else if (rc == 0) {
             rc = backup_read_refs(copy, &names, &n);
         }
         if (fd >= 0)
             close(fd);
+        if (dfd >= 0)
+            close(dfd);
     }
     if (rc != 0) {
         job_log(c->job, DV_ERROR, "set %s: references of %s could not be read: %s", s->m.id,
@@ -410,20 +429,14 @@ fail:
 /* Pool files that no set's list named: stored by sets since pruned. */
 static int record_orphans(struct ctx *c)
 {
-    int dfd = target_dirfd(c->t);
-    int nfd = openat(dfd, "nlo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (nfd < 0) {
+    DIR *top = fsb_opendir(target_root(c->t), "nlo");
+    if (!top) {
         if (errno == ENOENT)
             return 0;
-        dv_syserr("target: open %s/nlo", target_path(c->t));
+        dv_preferr("target");
         return -1;
     }
-    DIR *top = fdopendir(nfd);
-    if (!top) {
-        close(nfd);
-        dv_syserr("target: open %s/nlo", target_path(c->t));
-        return -1;
-    }
+    int nfd = dirfd(top);
     int rc = 0;
     struct dirent *e;
     while (rc == 0 && (e = readdir(top))) {
@@ -446,12 +459,15 @@ static int record_orphans(struct ctx *c)
                 rc = found < 0 ? -1 : 0;
                 continue;
             }
-            char *path = dv_asprintf("%s/nlo/%s/%s", target_path(c->t), e->d_name, f->d_name);
+            char *rel = dv_asprintf("nlo/%s/%s", e->d_name, f->d_name);
+            char *path = fsb_abs(target_root(c->t), rel);
             struct stat st;
             struct catalog_pool_obj o;
             memset(&o, 0, sizeof o);
-            if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-                dv_sha256_file_hex(path, o.sha256) == 0) {
+            /* beneath the target: a link or FIFO under a pool name is refused, never waited on */
+            int pfd = fsb_openat(target_root(c->t), rel, O_RDONLY, 0);
+            free(rel);
+            if (pfd >= 0 && fstat(pfd, &st) == 0 && dv_sha256_fd_hex(pfd, path, o.sha256) == 0) {
                 memcpy(o.name, f->d_name, sizeof o.name);
                 o.size = (int64_t)st.st_size;
                 o.live_subdir = 0; /* unknown: the next NLO pass re-homes it */
@@ -460,8 +476,11 @@ static int record_orphans(struct ctx *c)
                 c->r->orphans++;
                 rc = add_pool(c, &o);
             } else {
-                job_log(c->job, DV_WARN, "pool file %s cannot be read: not recorded", path);
+                job_log(c->job, DV_WARN, "pool file %s cannot be read: not recorded (%s)", path,
+                        dv_err());
             }
+            if (pfd >= 0)
+                close(pfd);
             free(path);
         }
         closedir(sub);
@@ -521,13 +540,10 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
     c.t = target_open(cfg->backup.target);
     if (!c.t)
         goto out;
-    char *tmpl = dv_asprintf("%s/.rebuild.XXXXXX", target_path(c.t));
-    if (!mkdtemp(tmpl)) {
-        dv_syserr("resync catalog: scratch directory %s", tmpl);
-        free(tmpl);
+    if (!(c.scratch = fsb_mkdtemp(target_root(c.t), ".rebuild."))) {
+        dv_preferr("resync catalog: scratch directory");
         goto out;
     }
-    c.scratch = tmpl;
     c.batch = dv_malloc(POOL_BATCH * sizeof *c.batch);
     if (scan(&c, &v, &n) != 0)
         goto out;
@@ -595,7 +611,7 @@ out : {
             free(p);
         }
     if (c.scratch)
-        rmdir(c.scratch);
+        fsb_rmdir(target_root(c.t), c.scratch);
     dv_seterr("%s", saved);
 }
     for (size_t i = 0; i < n; i++) {

@@ -882,20 +882,14 @@ static void unrecoverable(struct recover_item *it, const char *fmt, ...)
     va_end(ap2);
 }
 
-/* The pool copy of name beneath the target, never through a link planted in the pool (reads
- * outside the target): a descriptor, or -1 with dv_err(). */
+/* The pool copy of name beneath the target (fsb.h), never through a link planted in the pool
+ * (reads outside the target), never a FIFO or device (refused at once, never waited on): a
+ * descriptor, or -1 with dv_err() naming the path and what it is. */
 static int open_pool_copy(struct target *t, const char *name)
 {
     char prel[128];
     target_pool_relpath(name, prel, sizeof prel);
-    int pfd = dv_open_beneath(target_path(t), prel, O_RDONLY | O_NONBLOCK);
-    struct stat psb;
-    if (pfd >= 0 && (fstat(pfd, &psb) != 0 || !S_ISREG(psb.st_mode))) {
-        dv_seterr("not a regular file");
-        close(pfd);
-        return -1;
-    }
-    return pfd;
+    return fsb_openat(target_root(t), prel, O_RDONLY, 0);
 }
 
 /* Why a live NLO is damaged: its kind, or its bytes against the pool's record. */
@@ -1053,7 +1047,9 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
             const char *sep = it->damage ? "; " : "";
             const char *pre = it->damage ? "damaged, " : "";
             const char *post = "";
-            if (hrc != 0) {
+            if (hrc != 0 && strncmp(dv_err(), pp, strlen(pp)) == 0) { /* "PATH is a FIFO..." */
+                unrecoverable(it, "%s%s%s%spool file %s", pre, dmg, post, sep, dv_err());
+            } else if (hrc != 0) {
                 unrecoverable(it, "%s%s%s%spool file %s: %s", pre, dmg, post, sep, pp, dv_err());
             } else if (strcmp(sha, po.sha256) != 0) {
                 unrecoverable(it,
@@ -1063,10 +1059,12 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
             } else if (repair) {
                 fix[nfix++] = i;
             } else {
+                char prel[128];
+                target_pool_relpath(it->name, prel, sizeof prel);
                 inst[ngood].name = it->name;
-                inst[ngood].src_path = pp;
+                inst[ngood].src_path = dv_strdup(prel); /* opened beneath the target again */
+                inst[ngood].src_root = target_root(t);
                 idx[ngood++] = i;
-                pp = NULL;
             }
             free(pp);
             job_advance(job, 1, (uint64_t)po.size, it->name);
@@ -1083,7 +1081,7 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
         if (inst[k].status == STORE_INSTALL_NEW) {
             it->status = RECOVER_RECOVERED;
             struct stat sb;
-            if (stat(inst[k].src_path, &sb) == 0)
+            if (fsb_lstat(target_root(t), inst[k].src_path, &sb) == 0)
                 r->bytes += (uint64_t)sb.st_size;
         } else if (inst[k].status == STORE_INSTALL_PRESENT) {
             it->status = RECOVER_PRESENT;
@@ -1578,7 +1576,10 @@ int recover_whereis(const struct dv_config *cfg, const char *name, struct wherei
     char rel[128];
     target_pool_relpath(r->name, rel, sizeof rel);
     r->pool_path = dv_path_join(cfg->backup.target, rel);
-    r->pool_file = access(r->pool_path, F_OK) == 0;
+    /* a regular file beneath the target (a link or FIFO under its name is not a pool file) */
+    struct fsb *troot = fsb_open(cfg->backup.target);
+    r->pool_file = troot && fsb_lstat(troot, rel, &sb) == 0 && S_ISREG(sb.st_mode);
+    fsb_close(troot);
     rc = 0;
 out:
     store_free(st);

@@ -193,7 +193,7 @@ int restore_materialize_steps(struct catalog *cat, struct target *t, const char 
     char *src = dv_path_join(set_dir, f.path);
     char *tmp = NULL, *tmp_rel = NULL, *out_rel = NULL, *rootdir = NULL;
     struct fsb *root = NULL;
-    int rc = -1, in = -1, out = -1;
+    int rc = -1, in = -1, out = -1, dfd = -1;
     struct stat st;
     /* where the result goes: beneath root, never through a link (fsb.h) */
     rootdir = steps->root ? dv_strdup(steps->root) : dv_dirname(out_path);
@@ -225,22 +225,23 @@ int restore_materialize_steps(struct catalog *cat, struct target *t, const char 
     }
     if (incr_is_inc_path(f.path)) {
         /* an incremental set: rebuilt from its chain, checked against its page map (incr.h) */
-        if (incr_chain_build(cat, t, set_id, db_path, tmp, job, NULL) != 0)
+        if (incr_chain_build(cat, t, set_id, db_path, out, tmp, job, NULL) != 0)
             goto out;
         goto check;
     }
     /* 1. the stored copy must be what the backup wrote */
     job_phase(job, "restore", 1, (uint64_t)f.size);
     char sha[65];
-    /* the target may have been tampered with: never follow a symbolic link below it (a
-     * planted link would make restore read outside the target) */
+    /* the target may have been tampered with: opened beneath it (fsb.h), never through a
+     * symbolic link (a planted link would make restore read outside the target), and only a
+     * regular file (a FIFO is refused at once, never waited on) */
     char *rel = dv_asprintf("sets/%s/%s", set_id, f.path);
-    in = dv_open_beneath(target_path(t), rel, O_RDONLY);
+    in = fsb_openat(target_root(t), rel, O_RDONLY, 0);
     free(rel);
     if (in < 0)
         goto out;
-    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-        dv_seterr("%s is not a regular file: refused", src);
+    if (fstat(in, &st) != 0) {
+        dv_syserr("stat %s", src);
         goto out;
     }
     if (dv_sha256_fd_hex(in, src, sha) != 0)
@@ -275,21 +276,17 @@ int restore_materialize_steps(struct catalog *cat, struct target *t, const char 
         snprintf(info->delta_location, sizeof info->delta_location, "%s", f.delta_location);
         struct delta_header h;
         char dsha[65];
-        size_t tl = strlen(target_path(t));
-        if (strncmp(f.delta_location, target_path(t), tl) == 0 && f.delta_location[tl] == '/') {
-            int dfd = dv_open_beneath(target_path(t), f.delta_location + tl + 1, O_RDONLY);
-            if (dfd < 0)
-                goto out; /* a delta on the target is never read through a symbolic link */
-            close(dfd);
-        }
-        if (delta_verify(f.delta_location, &h, dsha) != 0)
+        /* a delta on the target beneath it without links; a moved one as it is; a regular
+         * file either way (target_file_open); verified and applied from this one descriptor */
+        dfd = target_file_open(t, f.delta_location, O_RDONLY, 0);
+        if (dfd < 0 || delta_verify_fd(dfd, f.delta_location, &h, dsha) != 0)
             goto out;
         if (f.delta_sha256 && strcmp(dsha, f.delta_sha256) != 0) {
             dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", f.delta_location, dsha,
                       f.delta_sha256);
             goto out;
         }
-        if (delta_apply(f.delta_location, tmp) != 0)
+        if (delta_apply_fd(dfd, f.delta_location, out, tmp) != 0)
             goto out;
         info->delta_pages = h.page_count;
     }
@@ -311,12 +308,12 @@ check:
         int e = errno;
         /* EINVAL: the file system has no RENAME_NOREPLACE; link() never replaces either */
         if (e == EINVAL) {
-            int dfd = fsb_openat(root, ".", O_RDONLY | O_DIRECTORY, 0);
+            int rfd = fsb_openat(root, ".", O_RDONLY | O_DIRECTORY, 0);
             const char *tb = strrchr(tmp_rel, '/') ? strrchr(tmp_rel, '/') + 1 : tmp_rel;
             const char *ob = strrchr(out_rel, '/') ? strrchr(out_rel, '/') + 1 : out_rel;
             char *pd = dv_dirname(out_rel);
-            int pfd = dfd >= 0
-                          ? (strcmp(pd, ".") == 0 ? dup(dfd)
+            int pfd = rfd >= 0
+                          ? (strcmp(pd, ".") == 0 ? dup(rfd)
                                                   : fsb_openat(root, pd, O_RDONLY | O_DIRECTORY, 0))
                           : -1;
             free(pd);
@@ -325,8 +322,8 @@ check:
                 unlinkat(pfd, tb, 0);
             if (pfd >= 0)
                 close(pfd);
-            if (dfd >= 0)
-                close(dfd);
+            if (rfd >= 0)
+                close(rfd);
         }
         if (e == EEXIST) {
             dv_seterr("%s exists: choose a new name (or --force)", out_path);
@@ -345,6 +342,8 @@ check:
 out:
     if (in >= 0)
         close(in);
+    if (dfd >= 0)
+        close(dfd);
     if (rc != 0 && root && tmp_rel && tmp_rel[0])
         remove_tmp(root, tmp_rel);
     if (out >= 0)

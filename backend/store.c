@@ -33,6 +33,7 @@ struct dv_store {
     bool have_key;
     bool key_missing; /* key_file names no file (not an error while encryption is off) */
     char *key_err;    /* why no key is loaded (NULL when it is, or none is configured) */
+    struct fsb *daos; /* the DAOS directory: NLOs are read and written beneath it (fsb.h) */
 };
 
 struct namelist {
@@ -447,85 +448,78 @@ static int nlo_read_path(const struct dv_store *st, const char *name, const char
 {
     char *b;
     size_t len;
-    if (dv_read_file(path, &b, &len) != 0)
+    /* what the name says it holds, plus the header and tag: nothing bigger is read */
+    size_t cap = STORE_NLO_HDR + (size_t)name_size(name) + STORE_NLO_TAG;
+    const char *dd = st->cfg->server.daos_dir;
+    size_t dl = dd ? strlen(dd) : 0;
+    int r = st->daos && dl && strncmp(path, dd, dl) == 0 && path[dl] == '/'
+                ? fsb_read_capped(st->daos, path + dl + 1, cap, &b, &len) /* no link, no FIFO */
+                : dv_read_file_capped(path, cap, &b, &len);
+    if (r != 0)
         return -1;
     int rc = nlo_decode(st, name, path, (unsigned char *)b, len, plain, plen);
     free(b);
     return rc;
 }
 
-static char *tmp_name(const char *dir, const char *name)
-{
-    return dv_asprintf("%s/.%.16s.%ld.%u.tmp", dir, name, (long)getpid(),
-                       atomic_fetch_add(&tmp_counter, 1));
-}
-
-/* Rename tmp to final unless final exists (then tmp is dropped: the NLO is already there). */
-static int place_noreplace(const char *tmp, const char *final)
-{
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno == EINVAL || errno == ENOSYS) { /* filesystem without RENAME_NOREPLACE */
-        if (link(tmp, final) == 0 || errno == EEXIST) {
-            unlink(tmp);
-            return 0;
-        }
-    } else if (errno == EEXIST) {
-        unlink(tmp);
-        return 0;
-    }
-    dv_syserr("rename %s to %s", tmp, final);
-    unlink(tmp);
-    return -1;
-}
-
 /* Write bytes as NLO name into subdir (temp name, fsync, rename, fsync dir). */
 static int nlo_put_bytes(const struct dv_store *st, int subdir, const char *name,
                          const unsigned char *bytes, size_t len, int src_fd)
 {
-    char *dir = subdir_path(st, subdir);
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        dv_syserr("create %s", dir);
-        free(dir);
+    /* beneath the DAOS directory without links (fsb.h): a subdirectory that is a link is
+     * refused, the temporary is new (O_EXCL), the rename never replaces an NLO */
+    char sub[16], rel[128];
+    snprintf(sub, sizeof sub, "%04d", subdir);
+    snprintf(rel, sizeof rel, "%04d/%s", subdir, name);
+    if (!st->daos) {
+        no_daos();
         return -1;
     }
-    char *tmp = tmp_name(dir, name), *final = dv_asprintf("%s/%s", dir, name);
-    int rc = -1, fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        dv_syserr("create %s", tmp);
+    if (fsb_mkdir(st->daos, sub, 0750, true) != 0)
+        return -1;
+    char *tmpbase =
+        dv_asprintf(".%.16s.%ld.%u.tmp", name, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
+    struct fsb_tmp t;
+    int rc = -1;
+    if (fsb_tmp_open(st->daos, rel, tmpbase, 0640, 0, &t) != 0)
         goto out;
-    }
     if (src_fd >= 0) {
-        int64_t n = dv_copy_range(src_fd, 0, fd, 0, len);
+        int64_t n = dv_copy_range(src_fd, 0, t.fd, 0, len);
         if (n < 0 || (size_t)n != len) {
             if (n >= 0)
-                dv_seterr("copy into %s: source shorter than expected", tmp);
+                dv_seterr("copy into %s: source shorter than expected", t.path);
             else
-                dv_syserr("copy into %s", tmp);
-            goto fail;
+                dv_syserr("copy into %s", t.path);
+            goto out;
         }
-    } else if (dv_write_all(fd, bytes, len) != 0) {
-        dv_syserr("write %s", tmp);
-        goto fail;
-    }
-    if (fsync(fd) != 0) {
-        dv_syserr("fsync %s", tmp);
-        goto fail;
-    }
-    close(fd);
-    fd = -1;
-    dv_crashpoint("store-nlo-before-rename");
-    if (place_noreplace(tmp, final) != 0)
+    } else if (dv_write_all(t.fd, bytes, len) != 0) {
+        dv_syserr("write %s", t.path);
         goto out;
-    rc = dv_fsync_dir(dir);
-    goto out;
-fail:
-    close(fd);
-    unlink(tmp);
+    }
+    if (fsync(t.fd) != 0) {
+        dv_syserr("fsync %s", t.path);
+        goto out;
+    }
+    int cr = close(t.fd);
+    t.fd = -1;
+    if (cr != 0) {
+        dv_syserr("close %s", t.path);
+        goto out;
+    }
+    dv_crashpoint("store-nlo-before-rename");
+    if (fsb_tmp_commit(&t, FSB_NOREPLACE) == 0) {
+        rc = 0;
+    } else if (errno == EEXIST) {
+        rc = 0; /* the NLO is already there: the temporary is dropped */
+    } else if (errno == EINVAL || errno == ENOSYS) { /* no RENAME_NOREPLACE here */
+        if (linkat(t.dfd, t.name, t.dfd, t.base, 0) == 0 || errno == EEXIST)
+            rc = fsync(t.dfd) == 0 ? 0 : (dv_syserr("fsync %s/%s", fsb_path(st->daos), sub), -1);
+        else
+            dv_syserr("rename %s to %s", t.path, t.final);
+    }
 out:
-    free(tmp);
-    free(final);
-    free(dir);
+    fsb_tmp_done(&t);
+    free(tmpbase);
     return rc;
 }
 
@@ -658,16 +652,23 @@ static int idx_free_slot(struct dv_store *st, int subdir)
  */
 static int cfg_write(struct dv_store *st)
 {
-    const char *dd = st->cfg->server.daos_dir;
-    char *lockp = dv_asprintf("%s/.daos.cfg.lock", dd);
-    char *path = dv_asprintf("%s/daos.cfg", dd);
-    char *tmp = dv_asprintf("%s/.daos.cfg.%ld.%u.tmp", dd, (long)getpid(),
-                            atomic_fetch_add(&tmp_counter, 1));
-    int rc = -1, lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0640), fd = -1;
+    /* beneath the DAOS directory (fsb.h): the lock and the file are never a planted link or
+     * FIFO, the new file is written beside daos.cfg (O_EXCL) and renamed over it */
+    if (!st->daos) {
+        no_daos();
+        return -1;
+    }
+    char *tmp =
+        dv_asprintf(".daos.cfg.%ld.%u.tmp", (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
+    int rc = -1, lfd = fsb_openat(st->daos, ".daos.cfg.lock", O_RDWR | O_CREAT, 0640);
     char *text = NULL;
     size_t len = 0, cap = 0;
-    if (lfd < 0 || flock(lfd, LOCK_EX) != 0) {
-        dv_syserr("lock %s", lockp);
+    struct fsb_tmp t;
+    memset(&t, 0, sizeof t);
+    if (lfd < 0)
+        goto out;
+    if (flock(lfd, LOCK_EX) != 0) {
+        dv_syserr("lock %s/.daos.cfg.lock", fsb_path(st->daos));
         goto out;
     }
     sqlite3_stmt *s = sq_prep(st->idx, "SELECT subdir, count FROM subdirs ORDER BY subdir",
@@ -691,36 +692,29 @@ static int cfg_write(struct dv_store *st)
         sq_fail(st->idx, "DAOS index: read subdirectories");
         goto out;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0 || dv_write_all(fd, text ? text : "", len) != 0 || fsync(fd) != 0) {
-        dv_syserr("write %s", tmp);
+    if (fsb_tmp_open(st->daos, "daos.cfg", tmp, 0640, 0, &t) != 0)
+        goto out;
+    if (dv_write_all(t.fd, text ? text : "", len) != 0) {
+        dv_syserr("write %s", t.path);
         goto out;
     }
-    if (rename(tmp, path) != 0) {
-        dv_syserr("rename %s to %s", tmp, path);
-        goto out;
-    }
-    rc = dv_fsync_dir(dd);
+    rc = fsb_tmp_commit(&t, 0);
 out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        unlink(tmp);
+    fsb_tmp_done(&t); /* removes the temporary unless it was renamed */
     if (lfd >= 0)
         close(lfd); /* drops the flock */
     free(text);
     free(tmp);
-    free(path);
-    free(lockp);
     return rc;
 }
 
 /* After the index was recreated: take subdirectory counts from daos.cfg if it is there. */
 static void cfg_load_counts(struct dv_store *st)
 {
-    char *path = dv_asprintf("%s/daos.cfg", st->cfg->server.daos_dir), *text;
+    char *text;
     size_t len;
-    if (dv_read_file(path, &text, &len) == 0) {
+    /* beneath the DAOS directory: a regular file of at most 1 MiB (never a FIFO) */
+    if (st->daos && fsb_read_capped(st->daos, "daos.cfg", 1u << 20, &text, &len) == 0) {
         sqlite3_stmt *s = sq_prep(
             st->idx, "INSERT OR REPLACE INTO subdirs(subdir, count) VALUES (?1, ?2)", "DAOS index");
         char *save = NULL;
@@ -738,7 +732,6 @@ static void cfg_load_counts(struct dv_store *st)
         sqlite3_finalize(s);
         free(text);
     }
-    free(path);
 }
 
 static const char IDX_SCHEMA[] =
@@ -853,7 +846,7 @@ struct dv_store *store_open(const struct dv_config *cfg)
     }
     key_load(st);
     if (dv_mkdirs(cfg->server.data_dir, 0750) != 0 || dv_mkdirs(cfg->server.daos_dir, 0750) != 0 ||
-        idx_open(st) != 0) {
+        !(st->daos = fsb_open(cfg->server.daos_dir)) || idx_open(st) != 0) {
         store_free(st);
         return NULL;
     }
@@ -865,6 +858,7 @@ void store_free(struct dv_store *st)
     if (!st)
         return;
     sqlite3_close(st->idx);
+    fsb_close(st->daos);
     OPENSSL_cleanse(st->key, sizeof st->key);
     free(st->key_err);
     free(st->idx_path);
@@ -1955,10 +1949,12 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
 
     job_phase(job, "repository", 0, 0);
     for (size_t k = 0; k < ndirs; k++) {
-        char *dir = subdir_path(st, dirs[k]);
-        DIR *d = opendir(dir);
+        char *dir = subdir_path(st, dirs[k]), sub[16];
+        snprintf(sub, sizeof sub, "%04d", dirs[k]);
+        /* beneath the DAOS directory: a subdirectory that is a link is refused, not indexed */
+        DIR *d = fsb_opendir(st->daos, sub);
         if (!d) {
-            dv_syserr("resync: read %s", dir);
+            dv_preferr("resync");
             free(dir);
             goto out;
         }
@@ -2260,14 +2256,15 @@ int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, 
             sqlite3_reset(chk);
             if (!still)
                 continue;
-            char *p = nlo_file(st, v[i].subdir, v[i].name);
-            if (unlink(p) != 0 && errno != ENOENT) {
-                dv_syserr("prune: delete %s", p);
-                free(p);
+            /* through its subdirectory opened beneath the DAOS directory without links: a
+             * subdirectory replaced by a link is refused, nothing behind it deleted */
+            char rel[128];
+            snprintf(rel, sizeof rel, "%04d/%s", v[i].subdir, v[i].name);
+            if (fsb_unlink(st->daos, rel, true) != 0) {
+                dv_preferr("prune: delete");
                 rc = -1;
                 break;
             }
-            free(p);
             sqlite3_bind_text(del, 1, v[i].name, -1, SQLITE_STATIC);
             rc = sqlite3_step(del) == SQLITE_DONE ? 0 : sq_fail(st->idx, "prune");
             sqlite3_reset(del);
@@ -2672,10 +2669,16 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
             inst_fail(e, "cancelled");
             continue;
         }
-        int fd = open(e->src_path, O_RDONLY | O_CLOEXEC);
+        /* beneath the caller's root (a pool object: no link), or a path opened O_NONBLOCK;
+         * a regular file either way (no FIFO is waited on) */
+        int fd = e->src_root ? fsb_openat(e->src_root, e->src_path, O_RDONLY, 0)
+                             : dv_open_regular(e->src_path, O_RDONLY);
         struct stat sb;
         if (fd < 0 || fstat(fd, &sb) != 0) {
-            dv_syserr("NLO source %s", e->src_path);
+            if (fd < 0)
+                dv_preferr("NLO source");
+            else
+                dv_syserr("NLO source %s", e->src_path);
             inst_fail(e, dv_err());
             if (fd >= 0)
                 close(fd);
@@ -2689,8 +2692,14 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
             size_t plen;
             if (nlo_read_path(st, e->name, final, &plain, &plen) != 0) {
                 dv_preferr("the copy does not read back");
-                unlink(final);
-                dv_fsync_parent(final);
+                char rel[128], sub[16];
+                snprintf(rel, sizeof rel, "%04d/%s", e->subdir, e->name);
+                snprintf(sub, sizeof sub, "%04d", e->subdir);
+                char keep[DV_ERR_MAX];
+                snprintf(keep, sizeof keep, "%s", dv_err());
+                if (fsb_unlink(st->daos, rel, true) == 0)
+                    fsb_fsync_dir(st->daos, sub);
+                dv_seterr("%s", keep);
                 r = -1;
             }
             free(plain);

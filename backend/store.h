@@ -280,6 +280,8 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
 
 /* ---- recovery support (backend/recover.c) ----------------------------------------------- */
 
+struct fsb;
+
 enum store_install_status {
     STORE_INSTALL_NEW = 0, /* copied into the repository and indexed */
     STORE_INSTALL_PRESENT, /* already in the repository: left alone */
@@ -289,6 +291,9 @@ enum store_install_status {
 struct store_install {
     const char *name;                 /* in: NLO name */
     const char *src_path;             /* in: the stored bytes (as found in a backup) */
+    const struct fsb *src_root;       /* in: NULL, or src_path is relative to it and opened
+                                         beneath it (fsb.h: a pool object of the target); a
+                                         path is opened O_NONBLOCK: a regular file only */
     enum store_install_status status; /* out */
     int subdir;                       /* out: where it is (NEW or PRESENT; 0 when unknown) */
     char *err; /* out: why it failed (malloc'd; NULL: not processed; in: NULL or from an

@@ -114,9 +114,10 @@ struct target *target_open(const char *path)
         goto fail;
     if (!(t->root = fsb_from_fd(t->dirfd, t->path)))
         goto fail;
-    t->lockfd = openat(t->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* beneath the target, never a link or a FIFO planted in its place */
+    t->lockfd = fsb_openat(t->root, "lock", O_RDWR | O_CREAT, 0600);
     if (t->lockfd < 0) {
-        dv_syserr("target %s: open lock", t->path);
+        dv_preferr("target %s: open lock", t->path);
         goto fail;
     }
     if (flock(t->lockfd, LOCK_EX | LOCK_NB) != 0) {
@@ -140,11 +141,9 @@ struct target *target_open(const char *path)
         dv_syserr("target %s: write lock", t->path);
         goto fail;
     }
-    if ((mkdirat(t->dirfd, "sets", 0700) != 0 && errno != EEXIST) ||
-        (mkdirat(t->dirfd, "nlo", 0700) != 0 && errno != EEXIST)) {
-        dv_syserr("target %s: create sets/ and nlo/", t->path);
+    /* real directories: a link in place of sets/ or nlo/ is refused, never written through */
+    if (fsb_mkdir(t->root, "sets", 0700, true) != 0 || fsb_mkdir(t->root, "nlo", 0700, true) != 0)
         goto fail;
-    }
     return t;
 fail:
     target_close(t);
@@ -201,10 +200,39 @@ char *target_set_dir(const struct target *t, const char *id)
     return dv_asprintf("%s/%s", t->sets, id);
 }
 
-static bool exists(const char *path)
+/* Does sets/<name> exist (as anything: a link counts)? */
+static bool set_exists(const struct target *t, const char *name)
 {
+    char *rel = dv_asprintf("sets/%s", name);
     struct stat st;
-    return lstat(path, &st) == 0;
+    bool e = fsb_lstat(t->root, rel, &st) == 0 || errno != ENOENT;
+    free(rel);
+    return e;
+}
+
+const char *target_rel(const struct target *t, const char *path)
+{
+    size_t n = strlen(t->path);
+    if (strncmp(path, t->path, n) != 0 || path[n] != '/' || !dv_path_is_safe_rel(path + n + 1))
+        return NULL;
+    return path + n + 1;
+}
+
+int target_file_open(const struct target *t, const char *path, int flags, mode_t mode)
+{
+    const char *rel = target_rel(t, path);
+    if (rel)
+        return fsb_openat(t->root, rel, flags, mode);
+    size_t n = strlen(t->path);
+    if (strncmp(path, t->path, n) == 0 && path[n] == '/') {
+        dv_seterr("%s: unsafe path below %s: refused", path, t->path);
+        return -1;
+    }
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT)) {
+        dv_seterr("%s: not below the target %s: not written", path, t->path);
+        return -1;
+    }
+    return dv_open_regular(path, flags);
 }
 
 int target_set_begin(struct target *t, int64_t now, target_id_taken_fn taken_elsewhere, void *ud,
@@ -222,9 +250,8 @@ int target_set_begin(struct target *t, int64_t now, target_id_taken_fn taken_els
             snprintf(id, TARGET_SET_ID_MAX, "%s", base);
         else
             snprintf(id, TARGET_SET_ID_MAX, "%s-%d", base, k);
-        char *done = target_set_dir(t, id), *failed = dv_asprintf("%s.failed", done);
-        bool taken = exists(done) || exists(failed);
-        free(done);
+        char *failed = dv_asprintf("%s.failed", id);
+        bool taken = set_exists(t, id) || set_exists(t, failed);
         free(failed);
         if (taken)
             continue;
@@ -233,18 +260,16 @@ int target_set_begin(struct target *t, int64_t now, target_id_taken_fn taken_els
             return -1;
         if (te > 0)
             continue;
-        char *partial = target_set_partial_dir(t, id);
-        int rc = mkdir(partial, 0700);
-        if (rc == 0) {
-            free(partial);
-            return dv_fsync_dir(t->sets);
-        }
-        if (errno != EEXIST) {
-            dv_syserr("target: create %s", partial);
-            free(partial);
+        char *partial = dv_asprintf("sets/.%s.partial", id);
+        int rc = fsb_mkdir(t->root, partial, 0700, false);
+        int e = errno;
+        free(partial);
+        if (rc == 0)
+            return fsb_fsync_dir(t->root, "sets");
+        if (e != EEXIST) {
+            dv_preferr("target");
             return -1;
         }
-        free(partial);
     }
     dv_seterr("target %s: no free set id for %s", t->path, base);
     return -1;
@@ -252,40 +277,40 @@ int target_set_begin(struct target *t, int64_t now, target_id_taken_fn taken_els
 
 int target_set_abandon(struct target *t, const char *id)
 {
-    char *partial = target_set_partial_dir(t, id);
-    int rc = 0;
-    if (rmdir(partial) != 0) {
-        dv_syserr("target: remove %s", partial);
-        rc = -1;
-    } else {
-        rc = dv_fsync_dir(t->sets);
-    }
+    char *partial = dv_asprintf("sets/.%s.partial", id);
+    int rc = fsb_rmdir(t->root, partial) == 0 ? fsb_fsync_dir(t->root, "sets") : -1;
     free(partial);
     return rc;
 }
 
-static int write_manifest(const char *dir, const struct manifest *m, const char *status)
+/* manifest.json into sets/<dir> (beneath the target: fsb_write_atomic) */
+static int write_manifest(struct target *t, const char *dir, const struct manifest *m,
+                          const char *status)
 {
     size_t len;
     char *json = manifest_to_json(m, status, &len);
-    char *p = dv_path_join(dir, TARGET_MANIFEST);
-    int rc = dv_write_atomic(p, json, len, 0600);
-    free(p);
+    char *rel = dv_asprintf("sets/%s/%s", dir, TARGET_MANIFEST);
+    int rc = fsb_write_atomic(t->root, rel, json, len, 0600);
+    free(rel);
     free(json);
     return rc;
 }
 
+/* Rename sets/<from> to sets/<to>, never replacing anything (a link planted at to stays). */
 static int rename_set(struct target *t, const char *from, const char *to)
 {
-    if (exists(to)) {
-        dv_seterr("target: cannot rename %s: %s exists", from, to);
-        return -1;
+    char *f = dv_asprintf("sets/%s", from), *d = dv_asprintf("sets/%s", to);
+    int rc = fsb_rename(t->root, f, d, true);
+    if (rc != 0 && errno == EINVAL) { /* no RENAME_NOREPLACE on this file system */
+        rc = set_exists(t, to) ? (errno = EEXIST, -1) : fsb_rename(t->root, f, d, false);
     }
-    if (rename(from, to) != 0) {
-        dv_syserr("target: rename %s to %s", from, to);
-        return -1;
-    }
-    return dv_fsync_dir(t->sets);
+    if (rc != 0 && errno == EEXIST)
+        dv_seterr("target: cannot rename %s/%s: %s/%s exists", t->sets, from, t->sets, to);
+    else if (rc != 0)
+        dv_preferr("target");
+    free(f);
+    free(d);
+    return rc == 0 ? fsb_fsync_dir(t->root, "sets") : -1;
 }
 
 int target_set_finish(struct target *t, const struct manifest *m)
@@ -294,12 +319,11 @@ int target_set_finish(struct target *t, const struct manifest *m)
         dv_seterr("target: bad set id \"%s\"", m->id);
         return -1;
     }
-    char *partial = target_set_partial_dir(t, m->id), *dir = target_set_dir(t, m->id);
-    int rc = write_manifest(partial, m, m->nfailed ? "partial" : "complete");
+    char *partial = dv_asprintf(".%s.partial", m->id);
+    int rc = write_manifest(t, partial, m, m->nfailed ? "partial" : "complete");
     if (rc == 0)
-        rc = rename_set(t, partial, dir);
+        rc = rename_set(t, partial, m->id);
     free(partial);
-    free(dir);
     return rc;
 }
 
@@ -309,22 +333,20 @@ int target_set_fail(struct target *t, const char *id, const struct manifest *m)
         dv_seterr("target: bad set id \"%s\"", id);
         return -1;
     }
-    char *partial = target_set_partial_dir(t, id), *dir = target_set_dir(t, id);
-    char *failed = dv_asprintf("%s.failed", dir);
-    int rc = m ? write_manifest(partial, m, "failed") : 0;
+    char *partial = dv_asprintf(".%s.partial", id), *failed = dv_asprintf("%s.failed", id);
+    int rc = m ? write_manifest(t, partial, m, "failed") : 0;
     if (rc == 0)
         rc = rename_set(t, partial, failed);
     free(partial);
-    free(dir);
     free(failed);
     return rc;
 }
 
 static int scan_sets(struct target *t, bool partial, char ***ids, size_t *n, int *renamed)
 {
-    DIR *d = opendir(t->sets);
+    DIR *d = fsb_opendir(t->root, "sets");
     if (!d) {
-        dv_syserr("target: open %s", t->sets);
+        dv_preferr("target");
         return -1;
     }
     char **v = NULL;

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define TARGET_SET_ID_MAX 32
 #define TARGET_NLO_NAME_LEN 84 /* 64 hex sha256 + 16 hex size + ".nlo" */
@@ -108,6 +109,17 @@ const char *target_path(const struct target *t);
 int target_dirfd(const struct target *t);
 /* The target root for fsb_* (files safely beneath it: fsb.h), owned by the handle. */
 const struct fsb *target_root(const struct target *t);
+
+/* The path of a file of the target relative to its root (a pointer into path), or NULL when
+ * path is not below the target (or not in normal form below it). */
+const char *target_rel(const struct target *t, const char *path);
+/*
+ * Open a file named by its absolute path: below the target it is opened beneath the target
+ * (fsb_openat: no link anywhere below the target, O_NONBLOCK, a regular file); outside it (a
+ * kept delta a post command moved) as an operator's file (dv_open_regular: O_NONBLOCK, a
+ * regular file; read only). flags and mode as for fsb_openat. Descriptor, or -1 with dv_err().
+ */
+int target_file_open(const struct target *t, const char *path, int flags, mode_t mode);
 
 /* True if name is a well-formed NLO file name: 80 lower-case hex digits + ".nlo". */
 bool target_nlo_name_valid(const char *name);

@@ -391,9 +391,9 @@ fail:
     return -1;
 }
 
-int dv_read_file_capped(const char *path, size_t cap, char **buf, size_t *len)
+int dv_open_regular(const char *path, int flags)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         dv_syserr("open %s", path);
         return -1;
@@ -412,6 +412,26 @@ int dv_read_file_capped(const char *path, size_t cap, char **buf, size_t *len)
                   : S_ISDIR(st.st_mode)  ? "a directory"
                   : S_ISSOCK(st.st_mode) ? "a socket"
                                          : "not a file");
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    if (!(flags & O_NONBLOCK)) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    return fd;
+}
+
+int dv_read_file_capped(const char *path, size_t cap, char **buf, size_t *len)
+{
+    int fd = dv_open_regular(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        dv_syserr("stat %s", path);
         close(fd);
         return -1;
     }
@@ -581,46 +601,6 @@ fail:
     unlink(tmp);
     free(tmp);
     return -1;
-}
-
-int dv_open_beneath(const char *root, const char *rel, int flags)
-{
-    if (!dv_path_is_safe_rel(rel)) {
-        dv_seterr("%s: unsafe path below %s", rel, root);
-        return -1;
-    }
-    int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) {
-        dv_syserr("open %s", root);
-        return -1;
-    }
-    char *copy = dv_strdup(rel), *save = NULL, *part = strtok_r(copy, "/", &save);
-    int fd = -1;
-    while (part) {
-        char *next = strtok_r(NULL, "/", &save);
-        int f = next ? O_RDONLY | O_DIRECTORY : flags;
-        int nfd = openat(dir, part, f | O_NOFOLLOW | O_CLOEXEC);
-        if (nfd < 0) {
-            if (errno == ELOOP || (next && errno == ENOTDIR))
-                dv_seterr("%s/%s: '%s' is a symbolic link or not a directory: refused", root, rel,
-                          part);
-            else
-                dv_syserr("open %s/%s", root, rel);
-            break;
-        }
-        close(dir);
-        dir = -1;
-        if (!next) {
-            fd = nfd;
-            break;
-        }
-        dir = nfd;
-        part = next;
-    }
-    if (dir >= 0)
-        close(dir);
-    free(copy);
-    return fd;
 }
 
 void dv_hex(const unsigned char *in, size_t n, char *out)

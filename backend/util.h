@@ -73,6 +73,13 @@ int dv_read_file(const char *path, char **buf, size_t *len);
  * than cap bytes. For files beneath a root use fsb_read_capped. 0 or -1 with dv_err().
  */
 int dv_read_file_capped(const char *path, size_t cap, char **buf, size_t *len);
+/*
+ * Open a file an operator named, or one outside every root (links followed: a kept delta a
+ * post command moved), O_NONBLOCK (a FIFO is never waited on; cleared again unless flags has
+ * it) and refused unless it is a regular file. Files beneath a root are opened with
+ * fsb_openat (fsb.h). Descriptor, or -1 with dv_err() naming the path and what it is.
+ */
+int dv_open_regular(const char *path, int flags);
 /* write()/pwrite() every byte, retrying on EINTR and short writes. */
 int dv_write_all(int fd, const void *buf, size_t len);
 int dv_pwrite_all(int fd, const void *buf, size_t len, off_t off);
@@ -88,14 +95,6 @@ int dv_copy_file_atomic(const char *src, const char *dst, mode_t mode);
 /* The same from an open descriptor (read with offsets: its position does not matter); src
  * names it in messages. The caller keeps and closes in. */
 int dv_copy_fd_atomic(int in, const char *src, const char *dst, mode_t mode);
-/*
- * Open root/rel without following a symbolic link anywhere below root (each component is
- * opened with O_NOFOLLOW; rel must pass dv_path_is_safe_rel). flags are open() flags for the
- * last component. Returns the descriptor, or -1 with dv_err() naming the path ("... is a
- * symbolic link or not a directory: refused" for a link). For files read from a target or
- * data directory that may have been tampered with.
- */
-int dv_open_beneath(const char *root, const char *rel, int flags);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void dv_hex(const unsigned char *in, size_t n, char *out);

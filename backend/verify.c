@@ -13,6 +13,7 @@
 
 #include "catalog.h"
 #include "delta.h"
+#include "fsb.h"
 #include "restore.h"
 #include "target.h"
 #include "util.h"
@@ -38,7 +39,7 @@ struct ctx {
     struct verify_result *r;
     struct target *t;
     struct catalog *cat;
-    char *scratch;
+    char *scratch; /* relative to the target: a directory of ours (fsb_mkdtemp) */
     /* the set being checked */
     const struct catalog_set *set;
     char *set_dir;
@@ -147,29 +148,42 @@ static void check_manifest(struct ctx *c, const struct manifest *m,
 }
 
 /*
- * SHA-256 of a file of the target, never through a symbolic link below the target (a planted
- * link to an identical file elsewhere would otherwise pass). Paths outside the target (a
- * delta moved by a post-backup command) are read as they are.
+ * SHA-256 (and size, may be NULL) of a file of the target, beneath it without a symbolic link
+ * (a planted link to an identical file elsewhere would otherwise pass) and only a regular
+ * file (a FIFO is refused at once, never waited on): target_file_open. Paths outside the
+ * target (a delta moved by a post-backup command) are read as they are, regular files only.
  */
-static int sha_in_target(struct ctx *c, const char *path, char sha[65])
+static int sha_in_target(struct ctx *c, const char *path, char sha[65], uint64_t *size)
 {
-    const char *root = target_path(c->t);
-    size_t n = strlen(root);
-    if (strncmp(path, root, n) != 0 || path[n] != '/')
-        return dv_sha256_file_hex(path, sha);
-    int fd = dv_open_beneath(root, path + n + 1, O_RDONLY), rc = -1;
+    int fd = target_file_open(c->t, path, O_RDONLY, 0), rc = -1;
     if (fd < 0)
         return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        dv_seterr("%s is not a regular file", path);
+    if (fstat(fd, &st) != 0)
+        dv_syserr("stat %s", path);
     else
         rc = dv_sha256_fd_hex(fd, path, sha);
+    if (rc == 0 && size)
+        *size = (uint64_t)st.st_size;
     close(fd);
     return rc;
 }
 
 /* ---- copies, deltas, test restores --------------------------------------------------------- */
+
+/* Read a kept delta through (delta_verify_fd) wherever it lives: target_file_open. */
+static int delta_check(struct ctx *c, const char *loc, char sha[65], uint64_t *size)
+{
+    int fd = target_file_open(c->t, loc, O_RDONLY, 0);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int rc = delta_verify_fd(fd, loc, NULL, sha);
+    if (rc == 0 && fstat(fd, &st) == 0)
+        *size = (uint64_t)st.st_size;
+    close(fd);
+    return rc;
+}
 
 static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned *serial)
 {
@@ -182,14 +196,13 @@ static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned
     char *copy = dv_path_join(c->set_dir, f->path);
     bool ok = true;
     char sha[65];
-    struct stat st;
+    uint64_t size = 0;
     c->r->copies++;
-    if (sha_in_target(c, copy, sha) != 0) {
-        report(c, copy, "cannot read the copy: %s", dv_err());
+    if (sha_in_target(c, copy, sha, &size) != 0) {
+        report(c, copy, "cannot read the copy: %s", after_file(dv_err(), copy));
         ok = false;
     } else {
-        if (stat(copy, &st) == 0)
-            c->r->bytes += (uint64_t)st.st_size;
+        c->r->bytes += size;
         if (strcmp(sha, f->sha256) != 0) {
             report(c, copy, "SHA-256 mismatch: file %s, catalog %s", sha, f->sha256);
             ok = false;
@@ -203,12 +216,11 @@ static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned
             report(c, copy, "set %s keeps a delta for %s but the catalog does not say where", id,
                    f->db_path);
             ok = false;
-        } else if (delta_verify(loc, NULL, sha) != 0) {
+        } else if (delta_check(c, loc, sha, &size) != 0) {
             report(c, loc, "%s", after_file(dv_err(), loc));
             ok = false;
         } else {
-            if (stat(loc, &st) == 0)
-                c->r->bytes += (uint64_t)st.st_size;
+            c->r->bytes += size;
             if (!f->delta_sha256 || strcmp(sha, f->delta_sha256) != 0) {
                 report(c, loc, "SHA-256 mismatch: file %s, catalog %s", sha,
                        f->delta_sha256 ? f->delta_sha256 : "(none)");
@@ -218,12 +230,14 @@ static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned
     }
     if (ok) {
         /* the test restore: copy + delta + integrity_check, exactly as a restore does it */
-        char *out = dv_asprintf("%s/%u.nsf", c->scratch, (*serial)++);
+        char *rel = dv_asprintf("%s/%u.nsf", c->scratch, (*serial)++);
+        char *out = fsb_abs(target_root(c->t), rel);
         if (restore_materialize(c->cat, c->t, id, f->db_path, out, false, NULL, NULL) != 0)
             report(c, copy, "test restore of %s failed: %s", f->db_path, dv_err());
         else
             c->r->restores++;
-        unlink(out);
+        fsb_unlink(target_root(c->t), rel, true);
+        free(rel);
         free(out);
     }
     job_advance(c->job, 1, 0, f->db_path);
@@ -265,8 +279,8 @@ static int check_nlo(void *ud, const struct target_nlo_entry *e)
     if (verify_in_sample(e->name, c->o->sample_pct)) {
         char sha[65];
         c->r->nlos_checked++;
-        if (sha_in_target(c, pool, sha) != 0)
-            report(c, pool, "cannot read the pool object: %s", dv_err());
+        if (sha_in_target(c, pool, sha, NULL) != 0)
+            report(c, pool, "cannot read the pool object: %s", after_file(dv_err(), pool));
         else if (strcmp(sha, e->sha256) != 0)
             report(c, pool, "SHA-256 mismatch: file %s, recorded %s", sha, e->sha256);
         else
@@ -293,8 +307,8 @@ static int check_pool(struct ctx *c, const struct manifest *m)
     }
     char *list = dv_path_join(c->set_dir, m->nlo_list.file);
     char sha[65];
-    if (sha_in_target(c, list, sha) != 0) {
-        report(c, list, "cannot read the NLO list: %s", dv_err());
+    if (sha_in_target(c, list, sha, NULL) != 0) {
+        report(c, list, "cannot read the NLO list: %s", after_file(dv_err(), list));
         free(list);
         return 0;
     }
@@ -374,8 +388,8 @@ static int check_held(struct ctx *c)
             } else if (verify_in_sample(name, c->o->sample_pct)) {
                 char sha[65];
                 c->r->nlos_checked++;
-                if (sha_in_target(c, pool, sha) != 0)
-                    report(c, pool, "cannot read the pool object: %s", dv_err());
+                if (sha_in_target(c, pool, sha, NULL) != 0)
+                    report(c, pool, "cannot read the pool object: %s", after_file(dv_err(), pool));
                 else if (strcmp(sha, row.sha256) != 0)
                     report(c, pool, "SHA-256 mismatch: file %s, catalog pool %s", sha, row.sha256);
                 else
@@ -525,20 +539,17 @@ int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct 
     } else if (catalog_sets_each(c.cat, collect, &l) != 0) {
         goto out;
     }
-    char *tmpl = dv_asprintf("%s/.verify.XXXXXX", target_path(c.t));
-    if (!mkdtemp(tmpl)) {
-        dv_syserr("verify: scratch directory %s", tmpl);
-        free(tmpl);
+    if (!(c.scratch = fsb_mkdtemp(target_root(c.t), ".verify."))) {
+        dv_preferr("verify: scratch directory");
         goto out;
     }
-    c.scratch = tmpl;
     rc = 0;
     for (size_t i = 0; i < l.n && rc == 0; i++) {
         job_log(job, DV_INFO, "verifying set %s", l.v[i].id);
         rc = verify_set(&c, &l.v[i]);
     }
-    if (rmdir(c.scratch) != 0 && errno != ENOENT)
-        job_log(job, DV_WARN, "verify: cannot remove %s: %s", c.scratch, strerror(errno));
+    if (fsb_rmdir(target_root(c.t), c.scratch) != 0 && errno != ENOENT)
+        job_log(job, DV_WARN, "verify: %s", dv_err());
     if (rc == 0 && r->problems)
         rc = 1;
 out:

@@ -2834,7 +2834,8 @@ static int rec_load(struct console *c, struct tui *t)
     char *abs = dv_path_abs(c->cfg->base_dir, file);
     char *buf = NULL;
     size_t len = 0;
-    if (dv_read_file(abs, &buf, &len) != 0) {
+    /* an operator's file: a regular file of bounded size (a FIFO is refused, never waited on) */
+    if (dv_read_file_capped(abs, RECOVER_LIST_MAX, &buf, &len) != 0) {
         tui_error(t, "Load list", dv_err());
     } else {
         struct strv v = {0};

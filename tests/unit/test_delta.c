@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "delta.h"
+#include "fsb.h"
 #include "util.h"
 #include "wal.h"
 
@@ -332,7 +333,13 @@ static void test_wal_to_delta_and_apply(void **state)
     snprintf(h.replica_id, sizeof h.replica_id, "rep");
     struct delta_header out;
     char sha[65], sha2[65];
-    assert_int_equal(delta_write_wal(f->delta, &h, wfd, walp, &w, &out, sha), 0);
+    char *ddir = dv_dirname(f->delta);
+    struct fsb *droot = fsb_open(ddir);
+    assert_non_null(droot);
+    assert_int_equal(
+        delta_write_wal(droot, f->delta + strlen(ddir) + 1, &h, wfd, walp, &w, &out, sha), 0);
+    fsb_close(droot);
+    free(ddir);
     assert_int_equal(out.page_count, w.npages);
     assert_int_equal(out.final_size, (uint64_t)w.db_pages * w.page_size);
     assert_int_equal(delta_verify(f->delta, NULL, sha2), 0);

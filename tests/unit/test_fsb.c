@@ -257,6 +257,101 @@ static void test_write_atomic(void **state)
     assert_null(fsb_opendir(f->r, "linkdir"));
 }
 
+static void test_tmp(void **state)
+{
+    struct fx *f = *state;
+    struct fsb_tmp t;
+    /* a link planted at the temporary's name (to a file outside): removed as itself */
+    char *p = at(f->root, "sub/.f.tmp"), *secret = at(f->outside, "secret");
+    assert_int_equal(symlink(secret, p), 0);
+    assert_int_equal(fsb_tmp_open(f->r, "sub/f", ".f.tmp", 0600, 0, &t), 0);
+    assert_non_null(t.removed);
+    assert_string_equal(t.removed, "a symbolic link");
+    assert_int_equal(write(t.fd, "new", 3), 3);
+    assert_int_equal(fsb_tmp_commit(&t, 0), 0);
+    fsb_tmp_done(&t);
+    secret_intact(f);
+    char *b = NULL;
+    assert_int_equal(fsb_read_capped(f->r, "sub/f", 100, &b, NULL), 0);
+    assert_string_equal(b, "new");
+    free(b);
+    struct stat st;
+    assert_int_equal(fsb_lstat(f->r, "sub/.f.tmp", &st), -1);
+    /* a FIFO there: removed, never opened (no writer: an open would block) */
+    assert_int_equal(mkfifo(p, 0600), 0);
+    assert_int_equal(fsb_tmp_open(f->r, "sub/f", ".f.tmp", 0600, 0, &t), 0);
+    assert_string_equal(t.removed, "a FIFO");
+    /* not committed: fsb_tmp_done removes the temporary, the final name is unchanged */
+    fsb_tmp_done(&t);
+    assert_int_equal(fsb_lstat(f->r, "sub/.f.tmp", &st), -1);
+    assert_int_equal(fsb_read_capped(f->r, "sub/f", 100, &b, NULL), 0);
+    assert_string_equal(b, "new");
+    free(b);
+    /* the default name, no-replace */
+    assert_int_equal(fsb_tmp_open(f->r, "sub/f", NULL, 0600, 0, &t), 0);
+    assert_null(t.removed);
+    assert_non_null(strstr(t.path, "/sub/.f.tmp."));
+    assert_int_equal(fsb_tmp_commit(&t, FSB_NOREPLACE), -1);
+    assert_int_equal(errno, EEXIST);
+    fsb_tmp_done(&t);
+    /* a linked directory on the way: refused, nothing created behind it */
+    assert_int_equal(fsb_tmp_open(f->r, "linkdir/x", NULL, 0600, 0, &t), -1);
+    expect_err("linkdir");
+    fsb_tmp_done(&t);
+    secret_intact(f);
+    /* a program writes the temporary: reopened as a regular file, never a link */
+    assert_int_equal(fsb_tmp_open(f->r, "sub/g", NULL, 0600, FSB_TMP_NOCREATE, &t), 0);
+    assert_int_equal(t.fd, -1);
+    assert_int_equal(symlink(secret, t.path), 0);
+    assert_int_equal(fsb_tmp_reopen(&t), -1);
+    expect_err("symbolic link");
+    fsb_tmp_done(&t); /* removes the link itself */
+    secret_intact(f);
+    free(p);
+    free(secret);
+}
+
+static void test_tree_sub_mkdtemp(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(fsb_mkdirs(f->r, "t/a/b", 0700), 0);
+    assert_int_equal(fsb_write_atomic(f->r, "t/a/b/file", "12345", 5, 0600), 0);
+    char *p = at(f->root, "t/a/link");
+    assert_int_equal(symlink(f->outside, p), 0); /* a link to a directory inside the tree */
+    free(p);
+    p = at(f->root, "t/fifo");
+    assert_int_equal(mkfifo(p, 0600), 0);
+    free(p);
+    uint64_t bytes = 0;
+    assert_int_equal(fsb_tree(f->r, "t", false, &bytes), 0);
+    assert_int_equal(bytes, 5); /* the outside file behind the link is not counted */
+    bytes = 0;
+    assert_int_equal(fsb_tree(f->r, "t", true, &bytes), 0);
+    struct stat st;
+    assert_int_equal(fsb_lstat(f->r, "t", &st), -1);
+    secret_intact(f); /* the link was removed, never descended */
+    assert_int_equal(fsb_tree(f->r, "t", true, &bytes), 0); /* missing: fine */
+    /* a tree below a linked directory: refused */
+    assert_int_equal(fsb_tree(f->r, "linkdir/x", true, &bytes), -1);
+    /* the link itself as the tree: removed as a link */
+    assert_int_equal(fsb_tree(f->r, "linkdir", true, &bytes), 0);
+    secret_intact(f);
+    /* a sub-root: never through a link */
+    assert_null(fsb_sub(f->r, "sub/linkfile"));
+    struct fsb *s = fsb_sub(f->r, "sub");
+    assert_non_null(s);
+    assert_non_null(strstr(fsb_path(s), "/root/sub"));
+    assert_int_equal(fsb_lstat(s, "file", &st), 0);
+    fsb_close(s);
+    char *d = fsb_mkdtemp(f->r, ".scratch.");
+    assert_non_null(d);
+    assert_int_equal(strlen(d), strlen(".scratch.") + 6);
+    assert_int_equal(fsb_lstat(f->r, d, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(fsb_rmdir(f->r, d), 0);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +365,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_capped, setup_fallback, teardown),
         cmocka_unit_test_setup_teardown(test_unlink_rename_mkdir, setup_fallback, teardown),
         cmocka_unit_test_setup_teardown(test_write_atomic, setup_fallback, teardown),
+        cmocka_unit_test_setup_teardown(test_tmp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tree_sub_mkdtemp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tmp, setup_fallback, teardown),
+        cmocka_unit_test_setup_teardown(test_tree_sub_mkdtemp, setup_fallback, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,9 +17,28 @@
 #include <unistd.h>
 
 #include "delta.h"
+#include "fsb.h"
 #include "hotcopy.h"
 #include "util.h"
 #include "wal.h"
+
+/* hotcopy_db with absolute paths: dst (and delta, in the same directory or below it) beneath
+ * dst's directory */
+static int hc(const char *src, const char *dst, const char *delta, const struct hotcopy_opts *o,
+              struct hotcopy_result *r)
+{
+    char *dir = dv_dirname(dst);
+    size_t n = strlen(dir) + 1;
+    struct fsb *root = fsb_open(dir);
+    int rc = -1;
+    if (root)
+        rc = hotcopy_db(src, root, dst + n, delta ? delta + n : NULL, o, r);
+    else
+        memset(r, 0, sizeof *r);
+    fsb_close(root);
+    free(dir);
+    return rc;
+}
 
 #define ACCOUNTS 100
 #define START_BALANCE 1000
@@ -185,7 +204,7 @@ static void test_quiescent_apply_and_keep(void **state)
 
     struct hotcopy_opts o = {.delta = DV_DELTA_APPLY};
     struct hotcopy_result r;
-    if (hotcopy_db(f->db, dst, NULL, &o, &r) != 0)
+    if (hc(f->db, dst, NULL, &o, &r) != 0)
         fail_msg("%s", dv_err());
     assert_true(r.wal_mode);
     assert_false(r.locked_copy);
@@ -211,7 +230,7 @@ static void test_quiescent_apply_and_keep(void **state)
     char *raw = in_dir(f, "raw.nsf"), *delta = in_dir(f, "raw.nsf.delta");
     o.delta = DV_DELTA_KEEP;
     struct hotcopy_result k;
-    if (hotcopy_db(f->db, raw, delta, &o, &k) != 0)
+    if (hc(f->db, raw, delta, &o, &k) != 0)
         fail_msg("%s", dv_err());
     assert_int_equal(stat(raw, &sb), 0);
     assert_int_equal((uint64_t)sb.st_size, k.base_size);
@@ -236,7 +255,7 @@ static void test_quiescent_apply_and_keep(void **state)
 
     /* keep without a delta path is refused; nothing is left behind. */
     char *none = in_dir(f, "none.nsf");
-    assert_int_equal(hotcopy_db(f->db, none, NULL, &o, &k), -1);
+    assert_int_equal(hc(f->db, none, NULL, &o, &k), -1);
     assert_int_not_equal(access(none, F_OK), 0);
     free(none);
     sqlite3_close(w);
@@ -362,7 +381,7 @@ static void test_live_writer_20_copies(void **state)
         job.last_report = 0; /* the first chunk reports at once */
         int waits = d.waits;
         long before = atomic_load(&wr.commits);
-        int rc = hotcopy_db(f->db, dst, keep ? delta : NULL, &o, &r);
+        int rc = hc(f->db, dst, keep ? delta : NULL, &o, &r);
         long after = atomic_load(&wr.commits);
         if (rc != 0)
             fail_msg("copy %d: %s", i, dv_err());
@@ -404,7 +423,7 @@ static void test_non_wal_locked_copy(void **state)
     sqlite3_close(w);
     char *dst = in_dir(f, "copy.nsf");
     struct hotcopy_result r;
-    if (hotcopy_db(f->db, dst, NULL, NULL, &r) != 0)
+    if (hc(f->db, dst, NULL, NULL, &r) != 0)
         fail_msg("%s", dv_err());
     assert_false(r.wal_mode);
     assert_true(r.locked_copy);
@@ -428,7 +447,7 @@ static void test_snapshot_command(void **state)
     char *dst = in_dir(f, "snap.nsf");
     struct hotcopy_opts o = {.snapshot_command = "cp {src} {dst}"};
     struct hotcopy_result r;
-    if (hotcopy_db(f->db, dst, NULL, &o, &r) != 0)
+    if (hc(f->db, dst, NULL, &o, &r) != 0)
         fail_msg("%s", dv_err());
     assert_true(r.wal_frames > 0);
     assert_integrity_ok(dst);
@@ -436,13 +455,13 @@ static void test_snapshot_command(void **state)
 
     o.snapshot_command = "cp {src} /nonexistent-dir/{dst}";
     char *dst2 = in_dir(f, "snap2.nsf");
-    assert_int_equal(hotcopy_db(f->db, dst2, NULL, &o, &r), -1);
+    assert_int_equal(hc(f->db, dst2, NULL, &o, &r), -1);
     if (!strstr(dv_err(), "exited with") || !strstr(dv_err(), "No such file"))
         fail_msg("unexpected: %s", dv_err());
     assert_int_not_equal(access(dst2, F_OK), 0);
 
     o.snapshot_command = "/no/such/program {src} {dst}";
-    assert_int_equal(hotcopy_db(f->db, dst2, NULL, &o, &r), -1);
+    assert_int_equal(hc(f->db, dst2, NULL, &o, &r), -1);
     assert_non_null(strstr(dv_err(), "/no/such/program"));
     assert_int_not_equal(access(dst2, F_OK), 0);
     sqlite3_close(w);
@@ -486,9 +505,9 @@ static void test_live_files_untouched(void **state)
     char *dst = in_dir(f, "c.nsf"), *dst2 = in_dir(f, "k.nsf"), *delta = in_dir(f, "k.delta");
     struct hotcopy_result r;
     struct hotcopy_opts o = {.delta = DV_DELTA_APPLY};
-    assert_int_equal(hotcopy_db(f->db, dst, NULL, &o, &r), 0);
+    assert_int_equal(hc(f->db, dst, NULL, &o, &r), 0);
     o.delta = DV_DELTA_KEEP;
-    assert_int_equal(hotcopy_db(f->db, dst2, delta, &o, &r), 0);
+    assert_int_equal(hc(f->db, dst2, delta, &o, &r), 0);
     file_state(f->db, &db1);
     file_state(walp, &wal1);
     assert_same_state(&db0, &db1);
@@ -500,7 +519,7 @@ static void test_live_files_untouched(void **state)
     /* No writer connected at all (the WAL was removed at its close). */
     file_state(f->db, &db0);
     unlink(dst);
-    assert_int_equal(hotcopy_db(f->db, dst, NULL, NULL, &r), 0);
+    assert_int_equal(hc(f->db, dst, NULL, NULL, &r), 0);
     file_state(f->db, &db1);
     assert_same_state(&db0, &db1);
     assert_true(r.wal_mode);
@@ -523,14 +542,14 @@ static void test_cancel_and_missing(void **state)
     struct hotcopy_opts o = {.job = &job};
     struct hotcopy_result r;
     char *dst = in_dir(f, "c.nsf");
-    assert_int_equal(hotcopy_db(f->db, dst, NULL, &o, &r), -1);
+    assert_int_equal(hc(f->db, dst, NULL, &o, &r), -1);
     assert_non_null(strstr(dv_err(), "cancelled"));
     assert_non_null(strstr(dv_err(), f->db));
     assert_int_not_equal(access(dst, F_OK), 0);
     job_done(&job);
 
     char *missing = in_dir(f, "missing.nsf");
-    assert_int_equal(hotcopy_db(missing, dst, NULL, NULL, &r), -1);
+    assert_int_equal(hc(missing, dst, NULL, NULL, &r), -1);
     assert_non_null(strstr(dv_err(), missing));
     assert_int_not_equal(access(dst, F_OK), 0);
     assert_int_not_equal(access(missing, F_OK), 0);
@@ -601,7 +620,7 @@ static void test_writer_process_closes_during_copy(void **state)
     job.progress_ud = &t;
     struct hotcopy_opts o = {.job = &job};
     struct hotcopy_result r;
-    int rc = hotcopy_db(f->db, dst, NULL, &o, &r);
+    int rc = hc(f->db, dst, NULL, &o, &r);
     job_done(&job);
     close(go[1]);
     close(ready[0]);

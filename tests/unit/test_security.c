@@ -2,8 +2,8 @@
  * test_security.c - the server key is refused unless 0600 and owned by the user, and never
  * leaks (messages, job events, the catalog, the target); everything a backup writes is
  * private (files 0600, directories 0700); error messages never carry control characters;
- * manifests with paths that leave the set directory are refused; dv_open_beneath never
- * follows a symbolic link.
+ * manifests with paths that leave the set directory are refused; fsb_openat never follows
+ * a symbolic link.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +26,7 @@
 #include "job.h"
 #include "store.h"
 #include "target.h"
+#include "fsb.h"
 #include "util.h"
 
 struct fx {
@@ -343,19 +344,22 @@ static void test_open_beneath(void **state)
     assert_int_equal(dv_mkdirs(sub, 0700), 0);
     char *file = dv_path_join(sub, "f");
     assert_int_equal(dv_write_atomic(file, "x", 1, 0600), 0);
-    int fd = dv_open_beneath(root, "a/b/f", O_RDONLY);
+    struct fsb *r = fsb_open(root);
+    assert_non_null(r);
+    int fd = fsb_openat(r, "a/b/f", O_RDONLY, 0);
     assert_true(fd >= 0);
     close(fd);
     char *link = dv_path_join(sub, "l"), *dlink = dv_path_join(root, "d");
     assert_int_equal(symlink(file, link), 0);
     assert_int_equal(symlink(sub, dlink), 0);
-    assert_int_equal(dv_open_beneath(root, "a/b/l", O_RDONLY), -1);
+    assert_int_equal(fsb_openat(r, "a/b/l", O_RDONLY, 0), -1);
     assert_non_null(strstr(dv_err(), "symbolic link"));
-    assert_int_equal(dv_open_beneath(root, "d/f", O_RDONLY), -1);
+    assert_int_equal(fsb_openat(r, "d/f", O_RDONLY, 0), -1);
     assert_non_null(strstr(dv_err(), "symbolic link"));
-    assert_int_equal(dv_open_beneath(root, "../root/a/b/f", O_RDONLY), -1);
-    assert_int_equal(dv_open_beneath(root, "/etc/passwd", O_RDONLY), -1);
-    assert_int_equal(dv_open_beneath(root, "a/b/missing", O_RDONLY), -1);
+    assert_int_equal(fsb_openat(r, "../root/a/b/f", O_RDONLY, 0), -1);
+    assert_int_equal(fsb_openat(r, "/etc/passwd", O_RDONLY, 0), -1);
+    assert_int_equal(fsb_openat(r, "a/b/missing", O_RDONLY, 0), -1);
+    fsb_close(r);
     free(root);
     free(sub);
     free(file);
