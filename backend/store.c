@@ -1758,6 +1758,7 @@ int store_nlo_install(struct dv_store *st, const char *name, const char *src_pat
     int rc = store_nlo_install_many(st, &one, 1, NULL);
     if (rc == 0 && installed)
         *installed = one.status == STORE_INSTALL_NEW;
+    store_install_done(&one, 1); /* dv_err() already holds a failure's message */
     return rc;
 }
 
