@@ -12,7 +12,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-PKGS := ncursesw sqlite3 yaml-0.1 libcrypto
+PKGS := ncursesw sqlite3 yaml-0.1 libcrypto jansson
 TEST_PKGS := cmocka
 
 ifeq ($(SANITIZER),)

@@ -16,6 +16,7 @@
 
 #include "dbglob.h"
 #include "delta.h"
+#include "target.h"
 #include "util.h"
 #include "wal.h"
 
@@ -539,7 +540,8 @@ int archive_run(const struct dv_config *cfg, const struct archive_opts *o, struc
     bool follow = o->follow_seconds >= 0;
     char **dbs = NULL;
     size_t ndbs = 0;
-    if (dv_mkdirs(ar.root, 0700) != 0)
+    struct target_identity tid; /* a moved or unmounted target is refused, never created */
+    if (target_identity_read(cfg->backup.target, &tid) != 0 || dv_mkdirs(ar.root, 0700) != 0)
         goto out;
     char *lp = dv_path_join(ar.root, "lock");
     lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -636,7 +636,7 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     if (!c.t)
         goto out;
     c.cat = catalog_open(cfg->catalog);
-    if (!c.cat)
+    if (!c.cat || target_bind_catalog(c.t, c.cat) != 0)
         goto out;
     int stale = 0, partial = 0, finished = 0;
     if (reconcile_finished(&c, &finished) != 0)

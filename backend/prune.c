@@ -431,7 +431,7 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
         return 0;
     }
     c.cat = catalog_open(cfg->catalog);
-    if (!c.cat)
+    if (!c.cat || target_bind_catalog(c.t, c.cat) != 0)
         goto out;
     if (!c.o->dry_run) {
         int stale = 0, partial = 0;

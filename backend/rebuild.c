@@ -482,6 +482,9 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
     job_phase(job, "pool", 0, 0);
     if (record_orphans(&c) != 0)
         goto out;
+    /* the rebuilt catalog describes this target: bound to it from the start */
+    if (catalog_meta_set(c.cat, TARGET_ID_META_KEY, target_identity(c.t)->id) != 0)
+        goto out;
     catalog_close(c.cat); /* checkpoints and removes its -wal: one file to put in place */
     c.cat = NULL;
     dv_crashpoint("rebuild.written"); /* tests: the new catalog complete beside the old one */

@@ -30,21 +30,16 @@ static struct catalog *open_catalog(const struct dv_config *cfg)
     return catalog_open(cfg->catalog);
 }
 
-/* The target must already exist: target_open would create an empty one where a moved or
- * unmounted target should have been. */
-static struct target *open_target(const struct dv_config *cfg)
+/* The target, checked (its identity: a moved or unmounted one is refused) and locked, and
+ * the catalog bound to it. */
+static struct target *open_target(const struct dv_config *cfg, struct catalog *cat)
 {
-    struct stat sb;
-    char *sets = dv_path_join(cfg->backup.target, "sets");
-    int r = stat(sets, &sb);
-    free(sets);
-    if (r != 0 || !S_ISDIR(sb.st_mode)) {
-        if (r == 0)
-            errno = ENOTDIR;
-        dv_syserr("backup target %s is not readable (moved or not mounted?)", cfg->backup.target);
+    struct target *t = target_open(cfg->backup.target);
+    if (t && target_bind_catalog(t, cat) != 0) {
+        target_close(t);
         return NULL;
     }
-    return target_open(cfg->backup.target);
+    return t;
 }
 
 /* Newest complete set holding an NLO (first complete in newest-first order). */
@@ -327,7 +322,7 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     }
     if (!(st = store_open(cfg)))
         goto out;
-    if (!(t = open_target(cfg)))
+    if (!(t = open_target(cfg, cat)))
         goto out;
     if (exists && wal_quiesce(cinto) != 0)
         goto out;
@@ -649,7 +644,7 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
     }
     /* 3. the pool copies: present, and what the backup wrote */
     if (ncand) {
-        if (!(t = open_target(cfg)))
+        if (!(t = open_target(cfg, cat)))
             goto out;
         inst = dv_calloc(ncand, sizeof *inst);
         job_phase(job, "verify pool copies", ncand, 0);

@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 
 #include "dbglob.h"
+#include "target.h"
 #include "util.h"
 
 static void warn(struct dv_status *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -72,6 +73,7 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
             snprintf(s->catalog_error, sizeof s->catalog_error, "%s", dv_err());
         } else {
             s->catalog_ok = true;
+            catalog_meta_get(cat, TARGET_ID_META_KEY, s->catalog_target, sizeof s->catalog_target);
             s->has_last = catalog_set_latest(cat, false, &s->last) == 1;
             s->has_last_complete = catalog_set_latest(cat, true, &s->last_complete) == 1;
             catalog_pool_stats(cat, &s->pool_objects, &s->pool_bytes);
@@ -93,6 +95,21 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
     }
     if (!s->catalog_ok)
         warn(s, "catalog unreadable: %s", s->catalog_error);
+
+    struct target_identity tid;
+    if (target_identity_read(cfg->backup.target, &tid) == 0) {
+        s->target_ok = true;
+        snprintf(s->target_id, sizeof s->target_id, "%s", tid.id);
+        if (s->catalog_target[0] && strcmp(s->catalog_target, tid.id) != 0)
+            warn(s,
+                 "the catalog belongs to target %.32s, not to the configured target %.32s: "
+                 "dvault resync catalog",
+                 s->catalog_target, tid.id);
+    } else {
+        snprintf(s->target_error, sizeof s->target_error, "%s", dv_err());
+        warn(s, "backup target not usable (the target line says why; dvault target init "
+                "creates one)");
+    }
 
     int64_t now = dv_now();
     if (s->has_last && s->last.status == CATALOG_SET_FAILED)
@@ -172,10 +189,12 @@ void status_print(FILE *f, const struct dv_status *s)
         fprintf(f, "dedup       %s referenced, %s stored (%.1fx)\n", a, b,
                 s->daos.bytes ? (double)s->daos.referenced_bytes / (double)s->daos.bytes : 0.0);
     }
-    if (s->target_size) {
+    if (!s->target_ok) {
+        fprintf(f, "target      NOT USABLE: %s\n", s->target_error);
+    } else if (s->target_size) {
         dv_fmt_bytes(s->target_free, a, sizeof a);
         dv_fmt_bytes(s->target_size, b, sizeof b);
-        fprintf(f, "target      %s free of %s\n", a, b);
+        fprintf(f, "target      %s, %s free of %s\n", s->target_id, a, b);
     }
     for (size_t i = 0; i < s->nwarnings; i++)
         fprintf(f, "warning     %s\n", s->warnings[i]);
@@ -225,6 +244,13 @@ void status_print_json(FILE *f, const struct dv_status *s)
         jstr(f, s->last_complete.id);
     else
         fprintf(f, "null");
+    fprintf(f, ", \"target\": {\"ok\": %s, \"id\": ", s->target_ok ? "true" : "false");
+    jstr(f, s->target_id);
+    fprintf(f, ", \"error\": ");
+    jstr(f, s->target_error);
+    fprintf(f, ", \"catalog_bound_to\": ");
+    jstr(f, s->catalog_target);
+    fprintf(f, "}");
     fprintf(f,
             ", \"sets\": %lld, \"complete_sets\": %lld, \"pool_objects\": %lld, "
             "\"pool_bytes\": %lld, \"target_free\": %llu, \"warnings\": [",

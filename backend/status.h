@@ -30,6 +30,10 @@ struct dv_status {
     int64_t pool_objects, pool_bytes;
     /* target */
     uint64_t target_free, target_size; /* 0 when unknown */
+    bool target_ok;                    /* its identity reads (else target_error) */
+    char target_id[33];                /* its id ("" when not ok) */
+    char target_error[1024];           /* why it cannot be used: missing, empty, not a target */
+    char catalog_target[64];           /* the target id the catalog is bound to ("" unbound) */
     /* warnings, most important first */
     char warnings[STATUS_MAX_WARNINGS][256];
     size_t nwarnings;

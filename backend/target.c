@@ -21,6 +21,7 @@ struct target {
     char *sets;
     int dirfd;
     int lockfd;
+    struct target_identity ident;
 };
 
 /* ---- names ------------------------------------------------------------------------- */
@@ -81,8 +82,6 @@ char *target_pool_path(const struct target *t, const char *name)
 
 struct target *target_open(const char *path)
 {
-    if (dv_mkdirs(path, 0700) != 0)
-        return NULL;
     struct target *t = dv_calloc(1, sizeof *t);
     t->path = dv_strdup(path);
     size_t l = strlen(t->path);
@@ -92,9 +91,16 @@ struct target *target_open(const char *path)
     t->lockfd = -1;
     t->dirfd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (t->dirfd < 0) {
-        dv_syserr("target %s", t->path);
+        if (errno == ENOENT)
+            dv_seterr("backup target %s does not exist (moved, or the backup volume not "
+                      "mounted?); create a target with `dvault target init`",
+                      t->path);
+        else
+            dv_syserr("backup target %s", t->path);
         goto fail;
     }
+    if (target_identity_check(t->dirfd, t->path, &t->ident) != 0)
+        goto fail;
     t->lockfd = openat(t->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (t->lockfd < 0) {
         dv_syserr("target %s: open lock", t->path);
@@ -147,6 +153,11 @@ void target_close(struct target *t)
     free(t->sets);
     free(t->path);
     free(t);
+}
+
+const struct target_identity *target_identity(const struct target *t)
+{
+    return &t->ident;
 }
 
 const char *target_path(const struct target *t)

@@ -3,6 +3,7 @@
  *
  * Layout (docs/architecture.md, "The backup target"; formats in docs/formats.md):
  *
+ *   <target>/target.json                 the identity: id, format version, creation, server
  *   <target>/lock                        held (flock) by the process running a job; holds its pid
  *   <target>/sets/.<id>.partial/         a set being written
  *   <target>/sets/<id>/manifest.json     a complete set (the catalog is rebuilt from these)
@@ -27,15 +28,64 @@
 #define MANIFEST_VERSION 1
 
 struct target;
+struct catalog;
+
+/* ---- identity (target_id.c; docs/formats.md "Target identity") ---------------------- */
+
+#define TARGET_ID_FILE "target.json"
+#define TARGET_ID_FORMAT "dvault-target"
+#define TARGET_ID_VERSION 1
+#define TARGET_ID_MAX 65536            /* bytes: an identity is read whole, never more */
+#define TARGET_ID_META_KEY "target_id" /* the catalog's meta row naming its target */
+
+struct target_identity {
+    int version;         /* TARGET_ID_VERSION */
+    char id[33];         /* 32 lower-case hex: 128 random bits */
+    int64_t created;     /* epoch seconds */
+    char host[256];      /* the server it belongs to: host name ... */
+    char data_dir[4096]; /* ... and data directory (absolute) */
+};
 
 /*
- * Open the target at path: create it (0700) with sets/ and nlo/ if missing, and take its
+ * Create a target at path (`dvault target init`): the directory is created (0700, with its
+ * parents) if missing, or must be empty (a lost+found aside); a directory laid out by an
+ * earlier dvault (only lock, sets/, nlo/, archive/) is adopted and *adopted_sets (may be
+ * NULL; -1 otherwise) gets its number of complete sets. Writes target.json (a new random id,
+ * now, this host and data_dir) with O_EXCL and a no-replace rename, creates sets/ and nlo/.
+ * Refuses an existing target and any other non-empty directory. id gets the identity. 0/-1.
+ */
+int target_init(const char *path, const char *data_dir, struct target_identity *id,
+                int *adopted_sets);
+/*
+ * Read and check the identity of the target at path without locking it. -1 with a message
+ * naming the path and the way out when the path does not exist, is empty, was laid out by an
+ * earlier dvault, is not a target, or its target.json is a link, not a regular file, too big,
+ * malformed or of another format version.
+ */
+int target_identity_read(const char *path, struct target_identity *id);
+/* The same on an open directory (path for messages). */
+int target_identity_check(int dirfd, const char *path, struct target_identity *id);
+/* The identity as JSON text (malloc'd, ends in a newline). */
+char *target_identity_json(const struct target_identity *id);
+/*
+ * Bind a catalog to the open target, or check that it is bound to it: the catalog records
+ * the target's id (meta "target_id") the first time, when the two agree (neither has sets,
+ * or the target holds the catalog's newest complete set). A catalog bound to another target,
+ * or one that disagrees, is refused naming both and `dvault resync catalog`. 0 or -1.
+ */
+int target_bind_catalog(struct target *t, struct catalog *cat);
+
+/*
+ * Open the target at path: check its identity (target_identity_check: never created here; a
+ * missing, empty or foreign directory is refused naming `dvault target init`) and take its
  * lock (flock on <path>/lock, our pid written inside). Returns the handle, or NULL with
  * dv_err() = "target busy (pid N): PATH" when another live process holds the lock, or the
  * system error. A lock left by a dead process is free (the kernel drops it with the
  * process), so it is taken over without ceremony.
  */
 struct target *target_open(const char *path);
+/* The identity read by target_open. */
+const struct target_identity *target_identity(const struct target *t);
 /* Release the lock and free; NULL is a no-op. */
 void target_close(struct target *t);
 /* The target directory (absolute if given so); owned by the handle. */

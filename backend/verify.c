@@ -374,13 +374,14 @@ int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct 
         size_t n;
     } l = {NULL, 0};
     int rc = -1;
-    if (access(cfg->catalog, F_OK) != 0) {
-        dv_seterr("no catalog yet (%s): nothing to verify", cfg->catalog);
-        return -1;
-    }
-    c.t = target_open(cfg->backup.target);
+    c.t = target_open(cfg->backup.target); /* first: a missing target is the bigger news */
     if (!c.t)
         return -1;
+    if (access(cfg->catalog, F_OK) != 0) {
+        dv_seterr("no catalog yet (%s): nothing to verify", cfg->catalog);
+        target_close(c.t);
+        return -1;
+    }
     c.cat = catalog_open(cfg->catalog);
     if (!c.cat)
         goto out;
@@ -390,6 +391,8 @@ int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct 
         goto out;
     if (ic > 0)
         report(&c, cfg->catalog, "%s", dv_err());
+    else if (target_bind_catalog(c.t, c.cat) != 0)
+        goto out;
     if (c.o->set_id) {
         struct catalog_set s;
         int f = catalog_set_get(c.cat, c.o->set_id, &s);

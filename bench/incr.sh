@@ -33,6 +33,7 @@ C=(-c "$W/config.yaml")
 now() { date +%s.%N; }
 el() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
 
+"$DVAULT" "${C[@]}" target init >/dev/null
 "$DVAULT" "${C[@]}" backup -q >/dev/null              # the origin (full) set
 mkdir -p "$W/rsync"; cp "$DB" "$W/rsync/big.nsf"       # rsync's origin copy
 

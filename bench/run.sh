@@ -65,6 +65,7 @@ sed -e 's|^  target: .*|  target: run/a/target|' -e 's|^catalog: .*|catalog: run
     "$CFG" > "$DIR/config-a.yaml"
 sed -e 's|^  target: .*|  target: run/a1/target|' -e 's|^catalog: .*|catalog: run/a1/catalog.db|' \
     "$CFG" > "$DIR/config-a1.yaml"
+"$DVAULT" -c "$DIR/config-a.yaml" target init >/dev/null
 ONE=mail/user0000.nsf   # the NLO benchmarks back up one small database, then the NLO pass
 RSYNC="rsync -a --exclude=daoscat.db* --exclude=daos.cfg"
 TIME="/usr/bin/time -f %M -a -o"
@@ -115,13 +116,15 @@ hf a "dvault >= 0.9x cp's speed (ratio <= 1.11)" "$RUNS" 1 \
     "rm -rf $RUN/cp; sync" "cp -r $DATA/mail $RUN/cp" \
     "rm -rf $RUN/cp; sync" "cp -r $DATA/mail $RUN/cp && sync -f $RUN/cp"
 hf a1 "(first backup: no target)" "$FIRST_RUNS" 0 \
-    "rm -rf $RUN/a1; sync" "$DVAULT -c $DIR/config-a1.yaml backup --databases-only -q"
+    "rm -rf $RUN/a1; $DVAULT -c $DIR/config-a1.yaml target init >/dev/null; sync" \
+    "$DVAULT -c $DIR/config-a1.yaml backup --databases-only -q"
 rm -rf "$RUN/a" "$RUN/a1" "$RUN/cp"
 
 # ---- d. first NLO backup of the whole repository vs rsync's first copy -----------------------
 log "d. first copy of $N NLOs"
 hf d "dvault <= 0.5x rsync's time" "$FIRST_RUNS" 0 \
-    "rm -rf $RUN/target $RUN/catalog.db; sync" "$DVAULT -c $CFG backup --db $ONE -q" \
+    "rm -rf $RUN/target $RUN/catalog.db; $DVAULT -c $CFG target init >/dev/null; sync" \
+    "$DVAULT -c $CFG backup --db $ONE -q" \
     "rm -rf $RUN/rsync; sync" "$RSYNC $DAOS/ $RUN/rsync/" \
     "rm -rf $RUN/rsync; sync" "$RSYNC $DAOS/ $RUN/rsync/ && sync -f $RUN/rsync"
 

@@ -99,9 +99,12 @@ EOF
             log "$label: linking the pool of $from/run/target"
             mkdir -p "$DIR/run/target"
             cp -al "$from/run/target/nlo" "$from/run/target/sets" "$DIR/run/target/"
+            if [ -f "$from/run/target/target.json" ]; then cp "$from/run/target/target.json" "$DIR/run/target/"
+            else "$DVAULT" -c "$DIR/config.yaml" target init >/dev/null; fi  # adopts an older pool
             sqlite3 "$from/run/catalog.db" ".backup '$DIR/run/catalog.db'"
         else
             log "$label: first backup (the pool)"
+            "$DVAULT" -c "$DIR/config.yaml" target init >/dev/null
             "$DVAULT" -c "$DIR/config.yaml" backup --db mail/user0000.nsf -q
         fi
         echo "$stamp" > "$DIR/stamp"

@@ -111,6 +111,8 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX set_files_origin ON set_files(origin) WHERE origin IS NOT NULL;\n"
     "ALTER TABLE sets ADD COLUMN pages_total INTEGER NOT NULL DEFAULT 0;\n"
     "ALTER TABLE sets ADD COLUMN pages_stored INTEGER NOT NULL DEFAULT 0;\n",
+    /* 4: facts about the catalog itself; "target_id": the target it describes (formats.md) */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
@@ -218,7 +220,11 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(EVENTS_JOB, "SELECT id, job_id, time, level, message FROM events WHERE job_id = ?1 "         \
                   "AND id > ?2 ORDER BY id LIMIT ?3")                                              \
     X(EVENTS_ALL, "SELECT id, job_id, time, level, message FROM events WHERE id > ?2 "             \
-                  "ORDER BY id LIMIT ?3")
+                  "ORDER BY id LIMIT ?3")                                                          \
+    X(META_GET, "SELECT value FROM meta WHERE key = ?1")                                           \
+    X(META_SET, "INSERT INTO meta (key, value) VALUES (?1, ?2) "                                   \
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value")                          \
+    X(SET_COUNT, "SELECT count(*) FROM sets")
 
 #define X_ENUM(name, sql) ST_##name,
 #define X_SQL(name, sql) sql,
@@ -1685,4 +1691,51 @@ int catalog_set_dependents(struct catalog *c, const char *set_id, char (**ids)[3
                    "SELECT DISTINCT f.set_id FROM set_files f JOIN sets s ON s.id = f.set_id "
                    "WHERE f.origin = ?1 ORDER BY s.seq",
                    set_id, ids, n);
+}
+
+/* ---- meta -------------------------------------------------------------------------- */
+
+int catalog_meta_get(struct catalog *c, const char *key, char *out, size_t n)
+{
+    sqlite3_stmt *s = stmt(c, ST_META_GET);
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        col_copy(s, 0, out, n);
+        sqlite3_reset(s);
+        return 1;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_err(c, "read meta");
+    if (n)
+        out[0] = '\0';
+    return 0;
+}
+
+int catalog_meta_set(struct catalog *c, const char *key, const char *value)
+{
+    sqlite3_stmt *s = stmt(c, ST_META_SET);
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+    return step_done(c, s, "write meta");
+}
+
+int catalog_set_count(struct catalog *c, int64_t *n)
+{
+    sqlite3_stmt *s = stmt(c, ST_SET_COUNT);
+    if (!s)
+        return -1;
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        db_err(c, "count sets");
+        sqlite3_reset(s);
+        return -1;
+    }
+    *n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
 }

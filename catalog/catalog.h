@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 3
+#define CATALOG_SCHEMA_VERSION 4
 #define CATALOG_NLO_NAME_LEN 84 /* strlen of an NLO name, ".nlo" included */
 
 struct catalog;
@@ -328,5 +328,14 @@ int catalog_set_chain(struct catalog *c, const char *set_id, char (**ids)[32], s
 /* Sets holding an incremental file whose origin is set_id (those that need it directly);
  * same conventions. 0 or -1. */
 int catalog_set_dependents(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n);
+
+/* ---- meta: facts about the catalog itself (schema version 4) ------------------------- */
+
+/* The value of key into out (n bytes, truncated): 1 found, 0 absent (out ""), -1 error. */
+int catalog_meta_get(struct catalog *c, const char *key, char *out, size_t n);
+/* Insert or replace key = value. 0 or -1. */
+int catalog_meta_set(struct catalog *c, const char *key, const char *value);
+/* Number of sets recorded, whatever their status. 0 or -1. */
+int catalog_set_count(struct catalog *c, int64_t *n);
 
 #endif

@@ -9,6 +9,10 @@ if [ ! -d var/data/mail ]; then
     echo "demo: creating the demo server under ./var (dvload init)"
     ./dvload -c "$cfg" init --databases 8 --docs 60
 fi
+if [ ! -f var/backup/target.json ]; then
+    echo "demo: creating the backup target (dvault target init)"
+    ./dvault -c "$cfg" target init
+fi
 if [ ! -f var/catalog.db ] || ! ./dvault -c "$cfg" sets 2>/dev/null | grep -q complete; then
     echo "demo: first full backup into var/backup"
     ./dvault -c "$cfg" backup --full

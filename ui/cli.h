@@ -39,5 +39,6 @@ int cli_recover(int argc, char **argv, struct dv_config *cfg);
 int cli_doc(int argc, char **argv, struct dv_config *cfg);
 int cli_whereis(int argc, char **argv, struct dv_config *cfg);
 int cli_archive(int argc, char **argv, struct dv_config *cfg);
+int cli_target(int argc, char **argv, struct dv_config *cfg);
 
 #endif

@@ -279,6 +279,12 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     }
     ov_head(&y, ymax, b.x, b.w, " Backup");
     ov_line(&y, ymax, b.x, b.w, "target", cfg->backup.target, TH_TEXT);
+    if (st->target_ok) {
+        ov_line(&y, ymax, b.x, b.w, "target id", st->target_id, TH_TEXT);
+    } else {
+        snprintf(buf, sizeof buf, "NOT USABLE: %.700s", st->target_error);
+        ov_line(&y, ymax, b.x, b.w, "target id", buf, TH_ERROR);
+    }
     ov_line(&y, ymax, b.x, b.w, "catalog", cfg->catalog, TH_TEXT);
     if (!st->catalog_ok) {
         snprintf(buf, sizeof buf, "catalog unreadable: %s", st->catalog_error);

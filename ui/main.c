@@ -10,6 +10,8 @@
 #include "util.h"
 
 static const struct cli_command commands[] = {
+    {"target", cli_target,
+     "target {init|show}         create the configured target / show its identity"},
     {"backup", cli_backup, "backup [--full|--incremental] [--db GLOB]"},
     {"sets", cli_sets, "sets [--json]              backup sets, newest first"},
     {"status", cli_status, "status [--json]            server, DAOS index, last backup, warnings"},

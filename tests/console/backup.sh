@@ -24,6 +24,7 @@ console: { theme: default }
 CFG
 "$DVLOAD" -c "$d/config.yaml" init --databases 3 --docs 10 --seed 5 >/dev/null ||
     { echo "FAIL: dvload init"; exit 1; }
+"$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 first_db=$(cd "$d/data" && find . -name '*.nsf' | sed 's|^\./||' | sort | head -1)
 [ -n "$first_db" ] || { echo "FAIL: no database generated"; exit 1; }
 

@@ -14,6 +14,7 @@ for db in mail/alice.nsf mail/bob.nsf names.nsf; do
     sqlite3 "$d/var/data/$db" 'PRAGMA journal_mode=WAL; CREATE TABLE dbinfo(key TEXT PRIMARY KEY, value TEXT);' >/dev/null
 done
 printf 'console: { theme: default }\n' > "$d/config.yaml"
+"$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 
 last_line() { tui_screen | sed -n "$1p"; }
 whole() { # W H: title on the first line, function-key bar on the last
@@ -73,6 +74,12 @@ scenario() {
 
     # a destructive action asks; Enter takes the default (No)
     tui_keys 1 D; tui_wait_for "[ No ]"; tui_keys Enter; tui_wait_for "DAOS prune cancelled"
+    # the target unmounted (moved away): the prune says so and names the way out
+    mv "$d/var/backup" "$d/var/backup.away"
+    tui_keys 3 F8; tui_wait_for "does not exist"; tui_wait_for "dvault target init"
+    tui_keys Enter; tui_wait_gone "does not exist"
+    [ ! -e "$d/var/backup" ] || fail "the console's prune created the missing target"
+    mv "$d/var/backup.away" "$d/var/backup"
     # prune without a catalog: says so, changes nothing
     tui_keys 3 F8; tui_wait_for "nothing to prune"; tui_keys Enter; tui_wait_gone "nothing to prune"
 

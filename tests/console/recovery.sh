@@ -32,6 +32,7 @@ CFG
 dv() { "$DVAULT" -c "$d/config.yaml" "$@"; }
 "$DVLOAD" -c "$d/config.yaml" init --databases 3 --docs 12 --seed 7 >/dev/null ||
     { echo "FAIL: dvload init"; exit 1; }
+"$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 dv backup >/dev/null 2>&1 || { echo "FAIL: backup"; exit 1; }
 db=$(cd "$d/data" && find . -name '*.nsf' | sed 's|^\./||' | sort | head -1)
 live=$d/data/$db

@@ -37,6 +37,7 @@ EOF
 sed -e 's|^  pre_command:.*|  delta: keep\n  post_command: '"$T"'/hooks/post.sh|' "$T/config.yaml" >"$T/keep.yaml"
 C=(-c "$T/config.yaml")
 "$DVLOAD" "${C[@]}" init --databases 3 --docs 10 --seed 2 >/dev/null
+"$DVAULT" "${C[@]}" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 
 step "a database in rollback-journal mode and another SQLite file"
 mkdir -p "$T/data/apps"

@@ -28,6 +28,7 @@ catalog: catalog.db
 EOF
 done
 "$DVLOAD" -c "$T/apply.yaml" init --databases 6 --docs 25 --seed 11 >/dev/null
+"$DVAULT" -c "$T/apply.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 "$DVLOAD" -c "$T/apply.yaml" run --seconds $((ROUNDS * 10 + 60)) --writers 4 --seed 5 \
     $([ "$ROUNDS" -gt 10 ] && echo --max-size 65536) >"$T/load.out" 2>&1 &
 LOADPID=$!

@@ -15,6 +15,7 @@ catalog: catalog.db
 EOF
 D=("$DVAULT" -c "$T/c.yaml")
 "$DVLOAD" -c "$T/c.yaml" init --databases 3 --docs 12 --seed 4 >/dev/null
+"$DVAULT" -c "$T/c.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 "$DVLOAD" -c "$T/c.yaml" run --seconds 1 --writers 2 --seed 4 >/dev/null &
 "${D[@]}" backup -q >/dev/null
 wait

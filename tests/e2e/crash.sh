@@ -18,6 +18,7 @@ write_config "$T/apply.yaml" apply
 CFG=$T/keep.yaml
 
 "$DVLOAD" -c "$CFG" init --databases 3 --docs 20 --seed 21 >/dev/null
+"$DVAULT" -c "$CFG" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 "$DVAULT" -c "$CFG" backup -q >/dev/null 2>&1 || fail "first backup"
 
 backup() { # CONFIG [VAR=VALUE...]: runs a backup (options in $BACKUP_ARGS), returns its status

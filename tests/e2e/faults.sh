@@ -15,6 +15,7 @@ trap cleanup EXIT
 CFG=$T/c.yaml
 write_config "$CFG" apply
 "$DVLOAD" -c "$CFG" init --databases 4 --docs 60 --seed 31 >/dev/null
+"$DVAULT" -c "$CFG" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 faults=0 skipped=""
 
 # expect_clean_failure WHAT PATTERN [run-prefix...]: the backup fails with exit 1 and a
@@ -45,6 +46,7 @@ expect_success() {
 # 1. target full
 if [ "$(id -u)" = 0 ] && mkdir -p "$T/backup" && mount -t tmpfs -o size=2m,mode=0700 tmpfs "$T/backup" 2>/dev/null; then
     MNT=$T/backup
+    "$DVAULT" -c "$CFG" target init >/dev/null || fail "target init on the tmpfs"
     size=$(du -sk "$T/data" | cut -f1)
     [ "$size" -gt 2500 ] || fail "test server too small ($size KiB) to fill 2 MiB"
     expect_clean_failure "target full" "No space left on device"

@@ -30,6 +30,7 @@ catalog: catalog.db
 EOF2
 D="$DVAULT -c $T/c.yaml"
 "$DVLOAD" -c "$T/c.yaml" init --databases 3 --docs 10 --seed 7 >/dev/null
+"$DVAULT" -c "$T/c.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 $D archive --follow 60 >"$T/archive.out" 2>&1 &
 ARCPID=$!
 sleep 0.5

@@ -61,6 +61,7 @@ snapshot() { # what prune must not change in a dry run
 step "setup: 4 databases, backups with moved deltas, one failed set, a database that goes away"
 write_config 2 ""
 "$DVLOAD" "${C[@]}" init --databases 4 --docs 20 --seed 11 >/dev/null
+"$DVAULT" "${C[@]}" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 "$DVAULT" "${C[@]}" prune | tee "$T/p0"
 grep -q 'no catalog yet' "$T/p0" || fail "prune without a catalog should say so"
 "$DVAULT" "${C[@]}" backup -q >/dev/null || fail "backup 1"

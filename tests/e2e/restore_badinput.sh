@@ -21,6 +21,7 @@ EOF
 C=(-c "$T/config.yaml")
 D=$T/data
 "$DVLOAD" "${C[@]}" init --databases 2 --docs 15 --seed 3 >/dev/null
+"$DVAULT" "${C[@]}" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 "$DVAULT" "${C[@]}" backup -q >/dev/null 2>&1 || fail "backup"
 SET=$("$DVAULT" "${C[@]}" sets --json | grep -o '"id": "[^"]*"' | head -1 | cut -d'"' -f4)
 DB=$(cd "$D" && ls mail/*.nsf | head -1)
@@ -82,9 +83,9 @@ mv "$victim" "$T/victim.nlo"
 snapshot >"$T/before"
 mv "$T/backup" "$T/backup.away"
 printf '%s\n' "$NLO" >"$T/list6"
-expect_fail "recover: target unreadable" "backup target .* is not readable" \
+expect_fail "recover: target unreadable" "backup target .* does not exist" \
     "$DVAULT" "${C[@]}" recover --list "$T/list6"
-expect_fail "restore: target unreadable" "backup target .* is not readable" \
+expect_fail "restore: target unreadable" "backup target .* does not exist" \
     "$DVAULT" "${C[@]}" restore --set "$SET" --db "$DB" --into mail/new.nsf
 [ ! -e "$T/backup" ] || fail "a missing target must not be created"
 mv "$T/backup.away" "$T/backup"

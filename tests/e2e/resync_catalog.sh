@@ -60,6 +60,7 @@ state() { # everything the rebuild must reproduce, except history (jobs, events,
 step "setup: apply and keep deltas, moved deltas, a failed set"
 write_config apply "" "" 10
 "$DVLOAD" "${C[@]}" init --databases 3 --docs 15 --seed 21 >/dev/null
+"$DVAULT" "${C[@]}" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 "$DVAULT" "${C[@]}" backup -q >/dev/null || fail "backup 1"
 "$DVLOAD" "${C[@]}" run --seconds 1 --writers 2 --seed 2 >/dev/null
 write_config keep "$T/move-deltas.sh" "" 10

@@ -28,6 +28,7 @@ D=$T/data
 
 step "dvload init"
 "$DVLOAD" "${C[@]}" init --databases 4 --docs 30 --seed 7 || fail "dvload init"
+"$DVAULT" "${C[@]}" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 [ "$(stat -c %a "$T/server.key")" = 600 ] || fail "key file mode is not 0600"
 ls "$D"/daos/0001/*.nlo >/dev/null || fail "no NLOs in daos/0001"
 "$DVLOAD" "${C[@]}" init --databases 4 --docs 1 2>/dev/null && fail "a second init should refuse existing databases"

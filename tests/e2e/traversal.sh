@@ -13,6 +13,7 @@ CFG=$T/apply.yaml
 write_config "$T/apply.yaml" apply
 write_config "$T/keep.yaml" keep
 "$DVLOAD" -c "$CFG" init --databases 3 --docs 20 --seed 41 >/dev/null
+"$DVAULT" -c "$CFG" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 "$DVAULT" -c "$T/apply.yaml" backup -q >/dev/null 2>&1 || fail "backup (apply)"
 "$DVAULT" -c "$T/keep.yaml" backup -q >/dev/null 2>&1 || fail "backup (keep)"
 A=$(sets_json | python3 -c 'import json,sys; print(json.load(sys.stdin)[1]["id"])')

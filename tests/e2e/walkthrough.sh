@@ -33,6 +33,7 @@ all_refs() { for f in $(dbs); do sqlite3 "$D/$f" "SELECT nlo FROM attachments WH
 
 step "dvload init, backup"
 "$DVLOAD" "${C[@]}" init --databases 3 --docs 40 --seed 11 >/dev/null || fail "dvload init"
+"$DVAULT" "${C[@]}" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 "$DVAULT" "${C[@]}" backup -q >"$T/backup.out" 2>&1 || { cat "$T/backup.out"; fail "backup"; }
 SET=$("$DVAULT" "${C[@]}" sets --json | grep -o '"id": "[^"]*"' | head -1 | cut -d'"' -f4)
 [ -n "$SET" ] || fail "no set id"

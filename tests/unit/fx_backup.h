@@ -29,6 +29,10 @@ static void write_config(struct fx *f, const char *delta, const char *post, cons
     dv_config_done(&f->cfg);
     if (dv_config_load(f->cfgpath, &f->cfg) != 0)
         fail_msg("%s", dv_err());
+    struct target_identity tid; /* `dvault target init`, once */
+    if (access(f->cfg.backup.target, F_OK) != 0 &&
+        target_init(f->cfg.backup.target, f->cfg.server.data_dir, &tid, NULL) != 0)
+        fail_msg("%s", dv_err());
 }
 
 static int setup(void **state)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "target.h"
 #include "config.h"
 #include "pitr.h"
 #include "util.h"
@@ -37,6 +38,11 @@ static int setup(void **state)
     assert_non_null(mkdtemp(f->dir));
     dv_config_defaults(&f->cfg, f->dir);
     assert_int_equal(dv_mkdirs(f->cfg.server.data_dir, 0700), 0);
+    {
+        struct target_identity tid;
+        if (target_init(f->cfg.backup.target, NULL, &tid, NULL) != 0)
+            fail_msg("%s", dv_err());
+    }
     f->db = dv_path_join(f->cfg.server.data_dir, "a.nsf");
     assert_int_equal(sqlite3_open(f->db, &f->w), SQLITE_OK);
     exec(f->w, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"

@@ -48,6 +48,11 @@ static int setup(void **state)
     assert_non_null(mkdtemp(f->dir));
     dv_config_defaults(&f->cfg, f->dir);
     assert_int_equal(dv_mkdirs(f->cfg.server.data_dir, 0700), 0);
+    {
+        struct target_identity tid;
+        if (target_init(f->cfg.backup.target, NULL, &tid, NULL) != 0)
+            fail_msg("%s", dv_err());
+    }
     char *mail = dv_path_join(f->cfg.server.data_dir, "mail");
     assert_int_equal(dv_mkdirs(mail, 0700), 0);
     free(mail);

@@ -63,6 +63,11 @@ static int setup(void **state)
     f->tpath = dv_path_join(f->dir, "backup");
     f->cpath = dv_path_join(f->dir, "catalog.db");
     assert_int_equal(dv_mkdirs(f->daos, 0755), 0);
+    {
+        struct target_identity tid;
+        if (target_init(f->tpath, NULL, &tid, NULL) != 0)
+            fail_msg("%s", dv_err());
+    }
     nlo_opens = 0;
     vanish_name[0] = '\0';
     *state = f;

@@ -82,6 +82,9 @@ static int setup(void **state)
     store_db_close(a);
     store_db_close(b);
     store_free(st);
+    struct target_identity tid;
+    if (target_init(f->cfg.backup.target, f->cfg.server.data_dir, &tid, NULL) != 0)
+        fail_msg("%s", dv_err());
     struct backup_opts o = {0};
     struct backup_result r;
     if (backup_run(&f->cfg, &o, NULL, &r) != 0)

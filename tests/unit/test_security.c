@@ -83,6 +83,9 @@ static int setup(void **state)
     }
     store_db_close(db);
     store_free(st);
+    struct target_identity tid;
+    if (target_init(f->cfg.backup.target, f->cfg.server.data_dir, &tid, NULL) != 0)
+        fail_msg("%s", dv_err());
     char *kb = NULL;
     size_t kl = 0;
     assert_int_equal(dv_read_file(f->cfg.server.key_file, &kb, &kl), 0);

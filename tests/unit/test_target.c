@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "target.h"
 #include "util.h"
 
@@ -29,6 +30,11 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-target-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     f->tpath = dv_path_join(f->dir, "backup");
+    {
+        struct target_identity tid;
+        if (target_init(f->tpath, NULL, &tid, NULL) != 0)
+            fail_msg("%s", dv_err());
+    }
     *state = f;
     return 0;
 }
@@ -479,6 +485,244 @@ static void test_nlolist(void **state)
     free(p);
 }
 
+/* ---- identity ---------------------------------------------------------------------- */
+
+static char *sub(struct fx *f, const char *name)
+{
+    return dv_path_join(f->dir, name);
+}
+
+static int count_entries(const char *dir)
+{
+    char *cmd = dv_asprintf("ls -A '%s' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    assert_non_null(p);
+    assert_int_equal(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    free(cmd);
+    return n;
+}
+
+static void expect_open_refused(const char *path, const char *needle)
+{
+    struct target *t = target_open(path);
+    if (t)
+        fail_msg("target_open(%s) should have been refused", path);
+    if (!strstr(dv_err(), needle))
+        fail_msg("message \"%s\" does not say \"%s\"", dv_err(), needle);
+}
+
+static void test_identity_init_and_open(void **state)
+{
+    struct fx *f = *state;
+    char *p = sub(f, "new/target");
+    struct target_identity id, again;
+    int adopted = 0;
+    assert_int_equal(target_init(p, "/srv/data", &id, &adopted), 0);
+    assert_int_equal(adopted, -1);
+    assert_int_equal(strlen(id.id), 32);
+    assert_int_equal(id.version, TARGET_ID_VERSION);
+    assert_string_equal(id.data_dir, "/srv/data");
+    mode_t m;
+    assert_true(is_dir(p, &m));
+    assert_int_equal(m, 0700);
+    assert_int_equal(target_identity_read(p, &again), 0);
+    assert_string_equal(again.id, id.id);
+    assert_int_equal(again.created, id.created);
+    struct target *t = target_open(p);
+    assert_non_null(t);
+    assert_string_equal(target_identity(t)->id, id.id);
+    target_close(t);
+    /* a second init is refused and changes nothing */
+    assert_int_equal(target_init(p, "/srv/data", &again, NULL), -1);
+    assert_non_null(strstr(dv_err(), "already a dvault target"));
+    assert_non_null(strstr(dv_err(), id.id));
+    assert_int_equal(target_identity_read(p, &again), 0);
+    assert_string_equal(again.id, id.id);
+    /* two targets never share an id */
+    char *q = sub(f, "other");
+    struct target_identity id2;
+    assert_int_equal(target_init(q, "/srv/data", &id2, NULL), 0);
+    assert_string_not_equal(id.id, id2.id);
+    free(q);
+    free(p);
+}
+
+static void test_identity_refusals(void **state)
+{
+    struct fx *f = *state;
+    /* missing: refused, never created */
+    char *missing = sub(f, "unmounted");
+    expect_open_refused(missing, "does not exist");
+    expect_open_refused(missing, "dvault target init");
+    assert_false(is_dir(missing, NULL));
+    /* empty (a mount point with nothing mounted): refused, nothing written into it */
+    char *empty = sub(f, "empty");
+    assert_int_equal(mkdir(empty, 0700), 0);
+    expect_open_refused(empty, "is empty");
+    assert_int_equal(count_entries(empty), 0);
+    /* a directory of something else: init and open refuse, nothing written */
+    char *foreign = sub(f, "photos");
+    assert_int_equal(mkdir(foreign, 0700), 0);
+    char *jpg = dv_path_join(foreign, "cat.jpg");
+    assert_int_equal(dv_write_atomic(jpg, "x", 1, 0600), 0);
+    expect_open_refused(foreign, "not a dvault target");
+    struct target_identity id;
+    assert_int_equal(target_init(foreign, NULL, &id, NULL), -1);
+    assert_non_null(strstr(dv_err(), "not empty"));
+    assert_int_equal(count_entries(foreign), 1);
+    /* a lost+found alone is still an empty file system */
+    char *lf = dv_path_join(empty, "lost+found");
+    assert_int_equal(mkdir(lf, 0700), 0);
+    assert_int_equal(target_init(empty, NULL, &id, NULL), 0);
+    free(lf);
+    free(jpg);
+    free(foreign);
+    free(empty);
+    free(missing);
+}
+
+static void test_identity_legacy_adopted(void **state)
+{
+    struct fx *f = *state;
+    /* a target of an earlier dvault: sets/ nlo/ lock, no target.json */
+    char *p = sub(f, "legacy");
+    char *sets = dv_path_join(p, "sets/20261101-010101");
+    assert_int_equal(dv_mkdirs(sets, 0700), 0);
+    char *nlo = dv_path_join(p, "nlo");
+    assert_int_equal(mkdir(nlo, 0700), 0);
+    char *lock = dv_path_join(p, "lock");
+    assert_int_equal(dv_write_atomic(lock, "", 0, 0600), 0);
+    expect_open_refused(p, "earlier dvault");
+    struct target_identity id;
+    int adopted = -1;
+    assert_int_equal(target_init(p, NULL, &id, &adopted), 0);
+    assert_int_equal(adopted, 1);
+    struct target *t = target_open(p);
+    assert_non_null(t);
+    target_close(t);
+    free(lock);
+    free(nlo);
+    free(sets);
+    free(p);
+}
+
+static void write_ident(struct fx *f, const char *text)
+{
+    char *p = dv_path_join(f->tpath, TARGET_ID_FILE);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(dv_write_atomic(p, text, strlen(text), 0600), 0);
+    free(p);
+}
+
+static void test_identity_hostile(void **state)
+{
+    struct fx *f = *state;
+    char *p = dv_path_join(f->tpath, TARGET_ID_FILE);
+    char *good = NULL;
+    assert_int_equal(dv_read_file(p, &good, NULL), 0);
+    /* a symbolic link to a valid identity elsewhere: refused, not followed */
+    char *elsewhere = sub(f, "ident.json");
+    assert_int_equal(dv_write_atomic(elsewhere, good, strlen(good), 0600), 0);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(symlink(elsewhere, p), 0);
+    expect_open_refused(f->tpath, "symbolic link");
+    /* a FIFO: refused at once (no writer: an open without O_NONBLOCK would hang) */
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    expect_open_refused(f->tpath, "not a regular file");
+    /* huge: refused without being read whole */
+    assert_int_equal(unlink(p), 0);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1 << 30), 0);
+    close(fd);
+    expect_open_refused(f->tpath, "more than an identity holds");
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(dv_write_atomic(p, "x", 1, 0600), 0);
+    /* malformed, a duplicate key, another format, a newer version, a bad id */
+    write_ident(f, "{\"format\": \"dvault-target\", ");
+    expect_open_refused(f->tpath, TARGET_ID_FILE ": line 1");
+    write_ident(f, "{\"format\":\"dvault-target\",\"format\":\"x\"}");
+    expect_open_refused(f->tpath, "duplicate");
+    write_ident(f,
+                "{\"format\":\"restic\",\"version\":1,\"id\":\"00000000000000000000000000000000\","
+                "\"created\":1,\"server\":{\"host\":\"h\",\"data_dir\":\"/d\"}}");
+    expect_open_refused(f->tpath, "format is not");
+    write_ident(f, "{\"format\":\"dvault-target\",\"version\":2,\"id\":"
+                   "\"00000000000000000000000000000000\",\"created\":1,\"server\":{\"host\":\"h\","
+                   "\"data_dir\":\"/d\"}}");
+    expect_open_refused(f->tpath, "upgrade");
+    write_ident(f, "{\"format\":\"dvault-target\",\"version\":1,\"id\":\"../../etc\","
+                   "\"created\":1,\"server\":{\"host\":\"h\",\"data_dir\":\"/d\"}}");
+    expect_open_refused(f->tpath, "32 lower-case hex");
+    write_ident(f, good);
+    struct target *t = target_open(f->tpath);
+    assert_non_null(t);
+    target_close(t);
+    free(elsewhere);
+    free(good);
+    free(p);
+}
+
+static void test_identity_catalog_binding(void **state)
+{
+    struct fx *f = *state;
+    char *cp = sub(f, "catalog.db"), *other = sub(f, "other");
+    struct catalog *c = catalog_open(cp);
+    assert_non_null(c);
+    struct target *t = target_open(f->tpath);
+    assert_non_null(t);
+    /* a new catalog binds to the target it is first used with */
+    assert_int_equal(target_bind_catalog(t, c), 0);
+    char bound[64];
+    assert_int_equal(catalog_meta_get(c, TARGET_ID_META_KEY, bound, sizeof bound), 1);
+    assert_string_equal(bound, target_identity(t)->id);
+    assert_int_equal(target_bind_catalog(t, c), 0);
+    /* ... and is refused with any other, naming both and the way out */
+    struct target_identity id2;
+    assert_int_equal(target_init(other, NULL, &id2, NULL), 0);
+    struct target *t2 = target_open(other);
+    assert_non_null(t2);
+    assert_int_equal(target_bind_catalog(t2, c), -1);
+    assert_non_null(strstr(dv_err(), target_identity(t)->id));
+    assert_non_null(strstr(dv_err(), id2.id));
+    assert_non_null(strstr(dv_err(), "dvault resync catalog"));
+    /* an unbound catalog (from before identities) whose newest set the target lacks */
+    assert_int_equal(catalog_meta_set(c, TARGET_ID_META_KEY, ""), 0);
+    char *sql = dv_asprintf("sqlite3 '%s' \"DELETE FROM meta; INSERT INTO sets (id, seq, kind, "
+                            "started, status) VALUES ('20261101-010101', 1, 'full', 1, "
+                            "'complete')\"",
+                            cp);
+    catalog_close(c);
+    assert_int_equal(system(sql), 0);
+    c = catalog_open(cp);
+    assert_non_null(c);
+    assert_int_equal(target_bind_catalog(t2, c), -1);
+    assert_non_null(strstr(dv_err(), "20261101-010101"));
+    assert_int_equal(catalog_meta_get(c, TARGET_ID_META_KEY, bound, sizeof bound), 0);
+    /* ... binds to a target that holds it */
+    char *setdir = dv_path_join(other, "sets/20261101-010101");
+    assert_int_equal(mkdir(setdir, 0700), 0);
+    assert_int_equal(target_bind_catalog(t2, c), 0);
+    /* a new catalog for a target that holds sets: refused (resync catalog) */
+    char *cp2 = sub(f, "new.db");
+    struct catalog *c2 = catalog_open(cp2);
+    assert_non_null(c2);
+    assert_int_equal(target_bind_catalog(t2, c2), -1);
+    assert_non_null(strstr(dv_err(), "resync catalog"));
+    catalog_close(c2);
+    catalog_close(c);
+    target_close(t2);
+    target_close(t);
+    free(cp2);
+    free(setdir);
+    free(sql);
+    free(other);
+    free(cp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +732,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manifest_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nlolist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_init_and_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_legacy_adopted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_catalog_binding, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
