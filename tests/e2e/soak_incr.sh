@@ -8,8 +8,9 @@
 # (`dvault restore --set ID --db PATH --into NEW`) and the result checked: PRAGMA
 # integrity_check and the writers' invariants (`dvload verify --file`: accounts balanced,
 # commit log without gaps), and the commit count never goes back from set to set. A backup
-# that fails is a failure too (it must not fail here: nothing is wrong with the server).
-# Prints, per page size and mode: sets taken, restores checked, failures.
+# that fails is a failure too (it must not fail here: nothing is wrong with the server), and
+# so is an incremental set that took a full copy of a database after a good set.
+# Prints, per page size and mode: sets taken, restores checked (of incremental copies), failures.
 #   make test: ROUNDS=6 (under a minute idle); make soak: ROUNDS=100 (INCR_ROUNDS=N)
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
@@ -26,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-declare -A sets restores failures
+declare -A sets restores incrs failures
 total_fail=0
 note_failure() { # ps mode message
     failures[$1-$2]=$((${failures[$1-$2]} + 1))
@@ -50,14 +51,14 @@ backup:
 catalog: catalog-$mode.db
 EOF
         "$DVAULT" -c "$S/$mode.yaml" target init >/dev/null
-        sets[$ps-$mode]=0 restores[$ps-$mode]=0 failures[$ps-$mode]=0
+        sets[$ps-$mode]=0 restores[$ps-$mode]=0 incrs[$ps-$mode]=0 failures[$ps-$mode]=0
     done
     "$DVLOAD" -c "$S/apply.yaml" init --databases 2 --docs 30 --seed "$ps" --page-size "$ps" >/dev/null
     [ "$(sqlite3 "$S/data/mail/alice.nsf" 'PRAGMA page_size')" = "$ps" ] || fail "page size of alice.nsf is not $ps"
     "$DVLOAD" -c "$S/apply.yaml" run --seconds 86400 --writers 2 --reconnect 1 --vacuum 10 \
         --truncate 15 --max-size 65536 --seed "$ps" >"$S/load.out" 2>&1 &
     LOADPID=$!
-    declare -A last=()
+    declare -A last=() good=()
     for i in $(seq 1 "$ROUNDS"); do
         kind=--full
         [ $((i % 2)) = 0 ] && kind=--incremental
@@ -66,11 +67,17 @@ EOF
             kill -0 "$LOADPID" 2>/dev/null || { cat "$S/load.out"; fail "page size $ps: the writers stopped"; }
             if ! "$DVAULT" -c "$cfg" backup "$kind" -q >"$S/backup.out" 2>&1; then
                 note_failure "$ps" "$mode" "backup $i ($kind) failed: $(grep -m3 -i 'error' "$S/backup.out" | tr '\n' ' ')"
+                good[$mode]=0
                 continue
             fi
             set=$("$DVAULT" -c "$cfg" sets --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -1)
             sets[$ps-$mode]=$((${sets[$ps-$mode]} + 1))
             for db in mail/alice.nsf mail/bob.nsf; do
+                if [ -f "$S/backup-$mode/sets/$set/db/$db.inc" ]; then
+                    incrs[$ps-$mode]=$((${incrs[$ps-$mode]} + 1))
+                elif [ "$kind" = --incremental ] && [ "${good[$mode]:-0}" = 1 ]; then
+                    note_failure "$ps" "$mode" "incremental set $set took a full copy of $db: $(grep -o '"full_reason": "[^"]*"' "$S/backup-$mode/sets/$set/manifest.json" | sort -u | tr '\n' ' ')"
+                fi
                 out="$S/restored.nsf"
                 rm -f "$out"
                 restores[$ps-$mode]=$((${restores[$ps-$mode]} + 1))
@@ -91,6 +98,7 @@ EOF
                     note_failure "$ps" "$mode" "set $set $db: commit count went back ($n < $prev)"
                 last[$mode-$db]=$n
             done
+            good[$mode]=1
             if [ $((i % 10)) = 0 ]; then # a long soak keeps its targets bounded by retention
                 "$DVAULT" -c "$cfg" prune >"$S/prune.out" 2>&1 || { cat "$S/prune.out"; fail "prune ($ps $mode)"; }
             fi
@@ -102,10 +110,10 @@ EOF
     grep -q 'VACUUMs' "$S/load.out" || { cat "$S/load.out"; fail "dvload run did not report its maintenance"; }
     echo "page size $ps: $(sed -n 's/^dvload run: //p' "$S/load.out" | tr '\n' ' ')"
     for mode in apply keep; do
-        printf 'page size %5s, delta %-5s: %3d sets taken, %3d restores checked, %d failures\n' \
-            "$ps" "$mode" "${sets[$ps-$mode]}" "${restores[$ps-$mode]}" "${failures[$ps-$mode]}"
+        printf 'page size %5s, delta %-5s: %3d sets taken, %3d restores checked (%d of incremental copies), %d failures\n' \
+            "$ps" "$mode" "${sets[$ps-$mode]}" "${restores[$ps-$mode]}" "${incrs[$ps-$mode]}" "${failures[$ps-$mode]}"
     done
-    unset last
+    unset last good
     rm -rf "$S"
 done
 [ "$total_fail" = 0 ] || fail "$total_fail failure(s)"
