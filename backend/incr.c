@@ -514,24 +514,26 @@ static int origin_chain_ok(struct catalog *cat, struct target *t, const char *db
     }
     bool ok = true;
     if (l[0].f.delta_mode == CATALOG_DELTA_KEEP && l[0].f.delta_pages > 0) {
-        struct pagemap m = {0};
+        uint32_t flags = 0;
         char *d = target_set_dir(t, l[0].set_id);
         char *p = dv_path_join(d, l[0].x.pagemap);
         free(d);
-        if (!l[0].x.pagemap[0] || pagemap_read(p, l[0].x.pagemap_sha256, &m) != 0) {
+        if (l[0].x.pagemap[0] && !dv_path_is_safe_rel(l[0].x.pagemap))
+            dv_seterr("catalog: unsafe path '%s'", l[0].x.pagemap);
+        if (!l[0].x.pagemap[0] || !dv_path_is_safe_rel(l[0].x.pagemap) ||
+            pagemap_read_flags(p, &flags) != 0) {
             snprintf(o->why, sizeof o->why,
                      "the page map of set %s, where its chain starts, is "
                      "unusable: %.150s",
-                     l[0].set_id, l[0].x.pagemap[0] ? dv_err() : "none");
+                     l[0].set_id, l[0].x.pagemap[0] ? dv_err() : "none recorded");
             ok = false;
-        } else if (!(m.flags & PAGEMAP_F_CHECKED)) {
+        } else if (!(flags & PAGEMAP_F_CHECKED)) {
             snprintf(o->why, sizeof o->why,
                      "its chain starts at set %s, a copy with a kept delta whose page map an "
                      "older dvault wrote unchecked (it may be wrong)",
                      l[0].set_id);
             ok = false;
         }
-        pagemap_done(&m);
         free(p);
     }
     links_free(l, n);

@@ -173,6 +173,25 @@ out:
     return rc;
 }
 
+int pagemap_read_flags(const char *path, uint32_t *flags)
+{
+    unsigned char h[PAGEMAP_HDR_SIZE];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        dv_syserr("%s", path);
+        return -1;
+    }
+    ssize_t got = dv_pread_full(fd, h, sizeof h, 0);
+    close(fd);
+    if (got != (ssize_t)sizeof h || memcmp(h, PM_MAGIC, 8) != 0 ||
+        rd32(h + 60) != delta_crc32c(0, h, 60) || rd32(h + 8) != PAGEMAP_VERSION) {
+        dv_seterr("%s: not a page map (or a damaged header)", path);
+        return -1;
+    }
+    *flags = rd32(h + 40);
+    return 0;
+}
+
 int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
                     struct pagemap *m)
 {

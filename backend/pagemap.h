@@ -67,6 +67,10 @@ int pagemap_write(const char *path, const struct pagemap *m, char sha256_hex[65]
  */
 int pagemap_read(const char *path, const char *expect_sha256, struct pagemap *m);
 
+/* The flags of the map at path from its header alone (magic, CRC32C and version checked):
+ * 0, or -1 with dv_err() naming the file. */
+int pagemap_read_flags(const char *path, uint32_t *flags);
+
 /*
  * The page map of a consistent image stored as a copy plus an optional kept .delta
  * (delta_path NULL: the copy is the image). The delta's pages replace the copy's; the image
