@@ -183,7 +183,9 @@ static int run_hook(struct ctx *c, const char *phase, const char *cmd, const cha
     }
     env[k++] = dv_asprintf("DV_DELTAS=%s", deltas);
     free(deltas);
-    env[k++] = dv_asprintf("DV_STATUS=%s", c->r->complete ? "complete" : "failed");
+    env[k++] = dv_asprintf("DV_STATUS=%s", c->r->complete  ? "complete"
+                                           : c->r->partial ? "partial"
+                                                           : "failed");
     env[k] = NULL;
     struct runcmd_opts ro = {.what = phase[1] == 'r' ? "pre command" : "post command",
                              .env = (const char *const *)env,
@@ -252,6 +254,41 @@ static int apply_moves(struct ctx *c, const char *out, const char *set_dir)
 
 /* ---- one database ---------------------------------------------------------------------- */
 
+/*
+ * The reason a database could not be copied, without the "hotcopy SRC (STEP): " or
+ * "incremental SRC (STEP): " prefix that names the live file (the database is named beside
+ * it): "STEP: message".
+ */
+static void short_reason(const char *msg, const char *src, char *out, size_t n)
+{
+    const char *words[] = {"hotcopy ", "incremental "};
+    for (size_t i = 0; i < 2; i++) {
+        size_t w = strlen(words[i]), l = strlen(src);
+        if (strncmp(msg, words[i], w) == 0 && strncmp(msg + w, src, l) == 0 && msg[w + l] == ' ' &&
+            msg[w + l + 1] == '(') {
+            const char *step = msg + w + l + 2, *end = strstr(step, "): ");
+            if (end) {
+                snprintf(out, n, "%.*s: %s", (int)(end - step), step, end + 3);
+                return;
+            }
+        }
+    }
+    snprintf(out, n, "%s", msg);
+}
+
+/*
+ * Database rel could not be copied (dv_err() says why): counted, logged, and recorded in the
+ * set's manifest as failed; the set goes on with the others (a partial set).
+ */
+static void fail_db(struct ctx *c, const char *rel, const char *src)
+{
+    char reason[DV_ERR_MAX];
+    short_reason(dv_err(), src, reason, sizeof reason);
+    c->r->db_failed++;
+    job_log(c->job, DV_ERROR, "%s: %s", rel, reason);
+    manifest_add_failed(&c->m, rel, reason);
+}
+
 static void add_delta_path(struct ctx *c, const char *path, int64_t db_id)
 {
     c->delta_paths = dv_realloc(c->delta_paths, (c->ndeltas + 1) * sizeof *c->delta_paths);
@@ -272,6 +309,7 @@ static int incr_db(struct ctx *c, const char *rel, const char *src, const char *
 {
     struct incr_origin io;
     int r = incr_origin_find(c->cat, c->t, rel, &io);
+    io.busy_ms = (int)(c->cfg->backup.lock_wait_seconds * 1000);
     char *relinc = dv_asprintf("%s%s", relcopy, INCR_SUFFIX);
     char *incpath = dv_path_join(c->partial, relinc);
     if (r == 0 && !io.usable) {
@@ -287,8 +325,7 @@ static int incr_db(struct ctx *c, const char *rel, const char *src, const char *
             c->r->db_vanished++;
             job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", rel);
         } else {
-            c->r->db_failed++;
-            job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
+            fail_db(c, rel, src);
         }
     } else if (r == 1) {
         job_log(c->job, DV_INFO, "%s: full copy in this incremental set: %s", rel, fx->full_reason);
@@ -322,8 +359,7 @@ static int full_pagemap(struct ctx *c, const char *rel, const char *dst, const c
 {
     /* one read of the copy: the page map of the image and the SHA-256 of the copy */
     if (pagemap_of_copy_sha(dst, delta, hr->page_size, pm, hr->copy_sha256) != 0) {
-        c->r->db_failed++;
-        job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
+        fail_db(c, rel, "");
         return -1;
     }
     return 0;
@@ -336,8 +372,7 @@ static int full_pagemap_write(struct ctx *c, const char *rel, const char *pmpath
      * was checked against the image restore builds (read_refs_keep) */
     pm->flags |= PAGEMAP_F_CHECKED;
     if (pagemap_write(pmpath, pm, fx->pagemap_sha256) != 0) {
-        c->r->db_failed++;
-        job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
+        fail_db(c, rel, "");
         return -1;
     }
     fx->kind = CATALOG_SET_FULL;
@@ -371,8 +406,10 @@ static int backup_one(struct ctx *c, const char *rel)
     struct hotcopy_result hr;
     memset(&hr, 0, sizeof hr);
     struct pagemap pm = {0};
-    if (dv_mkdirs(dir, 0700) != 0)
+    if (dv_mkdirs(dir, 0700) != 0) {
+        fail_db(c, rel, src);
         goto out;
+    }
     if (c->kind == CATALOG_SET_INCREMENTAL) {
         inc = incr_db(c, rel, src, relcopy, pmpath, &ir, &fx, &hr);
         if (inc < 0)
@@ -382,15 +419,15 @@ static int backup_one(struct ctx *c, const char *rel)
                               .snapshot_command = cfg->backup.snapshot_command,
                               .job = c->job,
                               .defer_sync = true, /* one syncfs before the set is finished */
-                              .skip_sha = true};  /* hashed in full_pagemap's read */
+                              .skip_sha = true,   /* hashed in full_pagemap's read */
+                              .busy_ms = (int)(cfg->backup.lock_wait_seconds * 1000)};
     if (inc != 0 && hotcopy_db(src, dst, keep ? delta : NULL, &ho, &hr) != 0) {
         if (access(src, F_OK) != 0 && errno == ENOENT) {
             c->r->db_vanished++;
             job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", rel);
             rc = 0;
         } else {
-            c->r->db_failed++;
-            job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
+            fail_db(c, rel, src);
         }
         goto out;
     }
@@ -404,8 +441,7 @@ static int backup_one(struct ctx *c, const char *rel)
         ir.refs = NULL, ir.nrefs = 0;
     } else if ((keep && hr.wal_mode ? read_refs_keep(dst, delta, &pm, &names, &nnames)
                                     : backup_read_refs(dst, &names, &nnames)) != 0) {
-        c->r->db_failed++;
-        job_log(c->job, DV_ERROR, "%s: %s", rel, dv_err());
+        fail_db(c, rel, "");
         goto out;
     }
     if (inc != 0 && full_pagemap_write(c, rel, pmpath, &pm, &fx) != 0)
@@ -483,15 +519,28 @@ static int backup_one(struct ctx *c, const char *rel)
     rc = 0;
     goto out;
 cat_rollback:
-    job_log(c->job, DV_ERROR, "%s: catalog: %s", rel, dv_err());
-    catalog_rollback(c->cat);
-    c->r->db_failed++;
+    dv_preferr("catalog");
+    {
+        char saved[DV_ERR_MAX];
+        snprintf(saved, sizeof saved, "%s", dv_err());
+        catalog_rollback(c->cat);
+        dv_seterr("%s", saved);
+    }
+    fail_db(c, rel, "");
     goto out;
 cat_fail:
-    job_log(c->job, DV_ERROR, "%s: catalog: %s", rel, dv_err());
-    c->r->db_failed++;
+    dv_preferr("catalog");
+    fail_db(c, rel, "");
 out:
     pagemap_done(&pm);
+    if (rc != 0) { /* a failed database leaves nothing of its own in the set */
+        char *incfile = dv_asprintf("%s%s", dst, INCR_SUFFIX);
+        unlink(dst);
+        unlink(delta);
+        unlink(pmpath);
+        unlink(incfile);
+        free(incfile);
+    }
     incr_result_done(&ir);
     free(relpm);
     free(pmpath);
@@ -532,7 +581,37 @@ static void fill_manifest_counts(struct ctx *c, const char *status)
     }
 }
 
-static void catalog_finish(struct ctx *c, bool complete)
+/*
+ * "mail/a.nsf (reason); mail/b.nsf (reason)" of the databases the set could not copy into
+ * out (n bytes), with "; and N more (dvault sets --json lists them)" when they do not fit;
+ * names only (no reasons) when with_reasons is false.
+ */
+static void failed_list(const struct manifest *m, bool with_reasons, char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < m->nfailed; i++) {
+        char item[DV_ERR_MAX + 512];
+        if (with_reasons)
+            snprintf(item, sizeof item, "%s%s (%s)", i ? "; " : "", m->failed[i].db_path,
+                     m->failed[i].reason);
+        else
+            snprintf(item, sizeof item, "%s%s", i ? ", " : "", m->failed[i].db_path);
+        char more[96];
+        snprintf(more, sizeof more, "%s and %zu more (dvault sets --json lists them)",
+                 with_reasons ? ";" : ",", m->nfailed - i);
+        size_t l = strlen(item);
+        if (len + l + (i + 1 < m->nfailed ? strlen(more) : 0) >= n) {
+            if (len + strlen(more) < n)
+                snprintf(out + len, n - len, "%s", more);
+            return;
+        }
+        memcpy(out + len, item, l + 1);
+        len += l;
+    }
+}
+
+static void catalog_finish(struct ctx *c, enum catalog_set_status status)
 {
     struct catalog_set s;
     memset(&s, 0, sizeof s);
@@ -541,7 +620,7 @@ static void catalog_finish(struct ctx *c, bool complete)
     s.kind = c->kind;
     snprintf(s.checkpoint, sizeof s.checkpoint, "%s", c->r->set_id);
     s.ended = c->m.ended; /* the manifest's: a catalog rebuilt from it must say the same */
-    s.status = complete ? CATALOG_SET_COMPLETE : CATALOG_SET_FAILED;
+    s.status = status;
     s.databases = c->m.databases;
     s.nlo_new = c->m.nlo_new;
     s.nlo_held = c->m.nlo_held;
@@ -550,9 +629,20 @@ static void catalog_finish(struct ctx *c, bool complete)
     s.deltas_kept = c->m.deltas_kept;
     s.bytes = c->m.bytes;
     snprintf(s.message, sizeof s.message, "%s", c->r->message);
-    if (catalog_set_finish(c->cat, &s) != 0 ||
-        catalog_set_pages_set(c->cat, s.id, c->pages_total, c->pages_stored) != 0)
+    /* the set's row and the databases it failed, at once */
+    int rc = catalog_begin(c->cat);
+    for (size_t i = 0; rc == 0 && i < c->m.nfailed; i++)
+        rc = catalog_set_failure_add(c->cat, s.id, c->m.failed[i].db_path, c->m.failed[i].reason);
+    if (rc == 0)
+        rc = catalog_set_finish(c->cat, &s);
+    if (rc == 0)
+        rc = catalog_set_pages_set(c->cat, s.id, c->pages_total, c->pages_stored);
+    if (rc == 0)
+        rc = catalog_commit(c->cat);
+    if (rc != 0) {
         job_log(c->job, DV_ERROR, "catalog: %s", dv_err());
+        catalog_rollback(c->cat);
+    }
 }
 
 /*
@@ -578,9 +668,12 @@ static int reconcile_finished(struct ctx *c, int *n)
             char *mp = dv_path_join(dir, TARGET_MANIFEST);
             struct manifest m;
             manifest_init(&m);
+            bool partial = false;
             if (access(mp, F_OK) == 0 && manifest_read(mp, &m) == 0 &&
-                strcmp(m.status, "complete") == 0 && strcmp(m.id, s->id) == 0 && m.seq == s->seq) {
-                s->status = CATALOG_SET_COMPLETE;
+                (strcmp(m.status, "complete") == 0 ||
+                 (partial = strcmp(m.status, "partial") == 0)) &&
+                strcmp(m.id, s->id) == 0 && m.seq == s->seq) {
+                s->status = partial ? CATALOG_SET_PARTIAL : CATALOG_SET_COMPLETE;
                 s->ended = m.ended;
                 s->databases = m.databases;
                 s->nlo_new = m.nlo_new;
@@ -595,8 +688,16 @@ static int reconcile_finished(struct ctx *c, int *n)
                          m.message && m.message[0] ? m.message
                                                    : "recorded from its manifest after an "
                                                      "interruption");
-                if (catalog_set_finish(c->cat, s) == 0)
+                int rc = catalog_begin(c->cat);
+                for (size_t f = 0; rc == 0 && f < m.nfailed; f++)
+                    rc = catalog_set_failure_add(c->cat, s->id, m.failed[f].db_path,
+                                                 m.failed[f].reason);
+                if (rc == 0)
+                    rc = catalog_set_finish(c->cat, s);
+                if (rc == 0 && catalog_commit(c->cat) == 0)
                     (*n)++;
+                else
+                    catalog_rollback(c->cat);
             }
             manifest_done(&m);
             free(mp);
@@ -606,6 +707,12 @@ static int reconcile_finished(struct ctx *c, int *n)
             before = page[k - 1].seq;
     } while (k == 64);
     return 0;
+}
+
+/* target_set_begin's look at the catalog (target_id_taken_fn) */
+static int id_in_catalog(void *ud, const char *id)
+{
+    return catalog_set_get(ud, id, NULL);
 }
 
 int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct dv_job *job,
@@ -643,8 +750,8 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
         goto out;
     if (finished)
         job_log(job, DV_WARN,
-                "%d set(s) were complete on the target when their backup was interrupted: "
-                "recorded complete from their manifests",
+                "%d set(s) were finished on the target when their backup was interrupted: "
+                "recorded from their manifests",
                 finished);
     if (catalog_sets_fail_stale(c.cat, true, dv_now(), &stale) != 0 ||
         target_cleanup_partial(c.t, &partial) != 0)
@@ -682,11 +789,23 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     if (why_full[0])
         job_log(job, (o && o->incremental) ? DV_WARN : DV_INFO, "%s", why_full);
     int64_t now = dv_now();
-    if (target_set_begin(c.t, now, r->set_id) != 0)
-        goto out;
-    if (catalog_set_create(c.cat, r->set_id, c.kind, now, (int64_t)getpid(),
-                           origin[0] ? origin : NULL, &r->seq) != 0)
-        goto out;
+    /* The id must be free on the target and in the catalog, which other targets may share:
+     * the catalog's insert decides (in one transaction); an id another backup took between
+     * the two looks is given back and the next one tried. */
+    for (int tries = 0;; tries++) {
+        if (target_set_begin(c.t, now, id_in_catalog, c.cat, r->set_id) != 0)
+            goto out;
+        int cr = catalog_set_create(c.cat, r->set_id, c.kind, now, (int64_t)getpid(),
+                                    origin[0] ? origin : NULL, &r->seq);
+        if (cr == 0)
+            break;
+        char keep[DV_ERR_MAX];
+        snprintf(keep, sizeof keep, "%s", dv_err());
+        target_set_abandon(c.t, r->set_id);
+        dv_seterr("%s", keep);
+        if (cr < 0 || tries >= 100)
+            goto out;
+    }
     r->incremental = c.kind == CATALOG_SET_INCREMENTAL;
     snprintf(r->message, sizeof r->message, "%s", why_full);
     set_started = true;
@@ -761,11 +880,17 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
                     (unsigned long long)skipped, (unsigned long long)r->nlo.busy,
                     (unsigned long long)r->nlo.vanished, (unsigned long long)r->nlo.unreadable);
     }
-    if (r->db_failed) {
-        snprintf(r->message, sizeof r->message, "%llu database(s) could not be copied",
-                 (unsigned long long)r->db_failed);
+    /* a database that could not be copied does not sink the others: the set is partial,
+       and lists it as failed (unless nothing at all could be copied) */
+    char names[sizeof r->message - 64];
+    failed_list(&c.m, false, names, sizeof names);
+    if (r->db_failed && r->databases == 0) {
+        snprintf(r->message, sizeof r->message, "no database could be copied: %s", names);
         goto fail_set;
     }
+    if (r->db_failed)
+        snprintf(r->message, sizeof r->message, "%llu database(s) could not be copied: %s",
+                 (unsigned long long)r->db_failed, names);
 
     /* 3. the set becomes visible only now, complete: first every copy made durable at once
        (the database copies are not fsynced one by one) */
@@ -774,16 +899,26 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
         snprintf(r->message, sizeof r->message, "%s", dv_err());
         goto fail_set;
     }
-    fill_manifest_counts(&c, "complete");
+    bool is_partial = r->db_failed > 0;
+    fill_manifest_counts(&c, is_partial ? "partial" : "complete");
     dv_crashpoint("backup.before_finish");
     if (target_set_finish(c.t, &c.m) != 0) {
         snprintf(r->message, sizeof r->message, "%s", dv_err());
         goto fail_set;
     }
     dv_crashpoint("backup.after_rename");
-    r->complete = true;
-    catalog_finish(&c, true);
+    r->complete = !is_partial;
+    r->partial = is_partial;
+    catalog_finish(&c, is_partial ? CATALOG_SET_PARTIAL : CATALOG_SET_COMPLETE);
     rc = 0;
+    if (is_partial) {
+        char list[DV_ERR_MAX - 128];
+        failed_list(&c.m, true, list, sizeof list);
+        snprintf(err, sizeof err, "set %s is partial: %llu database(s) failed: %s", r->set_id,
+                 (unsigned long long)r->db_failed, list);
+        job_log(job, DV_ERROR, "%s", err);
+        rc = -1;
+    }
 
     char *set_dir = target_set_dir(c.t, r->set_id);
     /* kept deltas now live in the final directory */
@@ -796,12 +931,15 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     }
     if (cfg->backup.post_command[0]) {
         char *out = NULL;
+        /* a partial set's message stays first: it is what the operator must act on */
         if (run_hook(&c, "post", cfg->backup.post_command, set_dir, &out) != 0) {
-            snprintf(err, sizeof err, "%s", dv_err());
-            job_log(job, DV_ERROR, "%s", err);
+            if (!err[0])
+                snprintf(err, sizeof err, "%s", dv_err());
+            job_log(job, DV_ERROR, "%s", dv_err());
             rc = -1;
         } else if (apply_moves(&c, out, set_dir) != 0) {
-            snprintf(err, sizeof err, "post command: some deltas could not be recorded");
+            if (!err[0])
+                snprintf(err, sizeof err, "post command: some deltas could not be recorded");
             rc = -1;
         }
         free(out);
@@ -813,7 +951,7 @@ fail_set:
     fill_manifest_counts(&c, "failed");
     if (target_set_fail(c.t, r->set_id, &c.m) != 0)
         job_log(job, DV_ERROR, "%s", dv_err());
-    catalog_finish(&c, false);
+    catalog_finish(&c, CATALOG_SET_FAILED);
     snprintf(err, sizeof err, "backup set %s failed: %s", r->set_id, r->message);
     job_log(job, DV_ERROR, "%s", err);
     rc = -1;

@@ -5,7 +5,9 @@
  * its own stop, design.md "Hot backup"), their references recorded, and only then is the
  * DAOS repository walked, so every NLO a copied database references is either already in the
  * pool or copied by this run. The set becomes visible (sets/<id>/ with its manifest) only
- * when complete; a failed or interrupted run leaves sets/<id>.failed and a failed catalog row.
+ * when finished: complete, or partial when some databases could not be copied (they are
+ * listed in the manifest and the catalog, and the next run copies them in full); a failed or
+ * interrupted run leaves sets/<id>.failed and a failed catalog row.
  */
 #ifndef DV_BACKUP_H
 #define DV_BACKUP_H
@@ -28,8 +30,10 @@ struct backup_result {
     char set_id[32];
     int64_t seq;
     bool complete;          /* the set is complete (even if the post command failed) */
+    bool partial;           /* the set is partial: usable, but db_failed databases are missing */
     uint64_t databases;     /* copied */
-    uint64_t db_failed;     /* could not be copied (the set then fails) */
+    uint64_t db_failed;     /* could not be copied (listed in the set: partial, or failed when
+                               no database at all could be copied) */
     uint64_t db_vanished;   /* listed, then gone before the copy: skipped */
     uint64_t locked_copies; /* not in WAL mode: copied under a lock */
     uint64_t deltas_applied, deltas_kept, delta_pages;
@@ -46,9 +50,12 @@ struct backup_result {
 /*
  * Run a backup of cfg's server into cfg's target, recording it in cfg's catalog.
  * Returns 0 when the set is complete and every hook succeeded; -1 otherwise with dv_err()
- * (target busy, catalog unusable, a database copy failed, the NLO pass failed, cancelled,
- * pre/post command failed). r is filled either way (r->complete tells whether the set is
- * usable). The live server is only read.
+ * (target busy, catalog unusable, the NLO pass failed, cancelled, pre/post command failed,
+ * or "set ID is partial: N database(s) failed: PATH (reason); ..."). A database that cannot
+ * be copied does not fail the set: the others are copied, the NLO pass runs and the set is
+ * finished as partial (r->partial), listing the failed databases with their reasons; only
+ * when no database at all could be copied does the set fail. r is filled either way
+ * (r->complete || r->partial tells whether the set is usable). The live server is only read.
  */
 int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct dv_job *job,
                struct backup_result *r);

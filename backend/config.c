@@ -53,6 +53,7 @@ static const struct field backup_fields[] = {
     {"snapshot_command", K_STR, OFF(backup.snapshot_command), 0, 0, NULL},
     {"pre_command", K_STR, OFF(backup.pre_command), 0, 0, NULL},
     {"post_command", K_STR, OFF(backup.post_command), 0, 0, NULL},
+    {"lock_wait_seconds", K_LONG, OFF(backup.lock_wait_seconds), 1, 3600, NULL},
     {"retention", K_MAP, 0, 0, 0, retention_fields},
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -110,6 +111,7 @@ void dv_config_defaults(struct dv_config *cfg, const char *base_dir)
     cfg->backup.post_command = dv_strdup("");
     cfg->backup.keep_sets = 14;
     cfg->backup.keep_days = 35;
+    cfg->backup.lock_wait_seconds = 30;
     cfg->catalog = dv_path_join(cfg->base_dir, "var/catalog.db");
     cfg->console.theme = dv_strdup("default");
 }
@@ -136,6 +138,8 @@ struct loader {
     yaml_document_t *doc;
     struct dv_config *cfg;
     char *daos_raw; /* daos_dir as written: resolved against data_dir at the end */
+    /* where data_dir, daos_dir and target are written (NULL: the default), for check_paths */
+    yaml_node_t *data_node, *daos_node, *target_node;
 };
 
 static int node_err(struct loader *l, yaml_node_t *n, const char *fmt, ...)
@@ -143,12 +147,13 @@ static int node_err(struct loader *l, yaml_node_t *n, const char *fmt, ...)
 
 static int node_err(struct loader *l, yaml_node_t *n, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[DV_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    dv_seterr("%s:%zu:%zu: %s", l->file, n->start_mark.line + 1, n->start_mark.column + 1, msg);
+    dv_seterr("%s:%zu:%zu: %s", l->file, n ? n->start_mark.line + 1 : 1,
+              n ? n->start_mark.column + 1 : 1, msg);
     return -1;
 }
 
@@ -254,8 +259,13 @@ static int load_value(struct loader *l, const struct field *f, const char *key, 
             return node_err(l, v, "'%s' must not be empty", key);
         if (strcmp(key, "daos_dir") == 0) {
             set_str(&l->daos_raw, s);
+            l->daos_node = v;
             return 0;
         }
+        if (f->off == OFF(server.data_dir))
+            l->data_node = v;
+        else if (f->off == OFF(backup.target))
+            l->target_node = v;
         free(*(char **)(base + f->off));
         *(char **)(base + f->off) = dv_path_join(l->cfg->base_dir, s);
         return 0;
@@ -290,6 +300,55 @@ static int load_value(struct loader *l, const struct field *f, const char *key, 
     default:
         return node_err(l, v, "internal: unhandled key '%s'", key);
     }
+}
+
+/*
+ * A path as the message shows it: as written in the file, or the default's spelling
+ * (relative paths are relative to the configuration's directory; daos_dir to data_dir).
+ */
+static const char *written(yaml_node_t *n, const char *dflt)
+{
+    return n ? (const char *)n->data.scalar.value : dflt;
+}
+
+/*
+ * Backups must not land where a backup reads, nor read where they land: a target inside
+ * data_dir (or the DAOS directory) is copied into each next backup (4, 8, 16 databases ...),
+ * a data_dir inside the target backs up the target, and "/" holds everything. Paths are
+ * compared canonically (dv_path_canon: links resolved where they exist, "..", "." removed),
+ * so var/data/../data/backup is caught. The error points at the value to change.
+ */
+static int check_paths(struct loader *l)
+{
+    const struct dv_config *c = l->cfg;
+    char *data = dv_path_canon(c->server.data_dir), *daos = dv_path_canon(c->server.daos_dir),
+         *target = dv_path_canon(c->backup.target);
+    const char *t = written(l->target_node, "var/backup"), *d = written(l->data_node, "var/data"),
+               *o = written(l->daos_node, "daos");
+    yaml_node_t *tn = l->target_node ? l->target_node : l->data_node ? l->data_node : l->daos_node;
+    yaml_node_t *dn = l->data_node ? l->data_node : l->target_node;
+    yaml_node_t *on = l->daos_node ? l->daos_node : l->target_node;
+    int rc = 0;
+    const char *why = "each backup would copy the earlier ones into itself";
+    if (strcmp(target, "/") == 0)
+        rc = node_err(l, tn,
+                      "'target' is '%s', the root directory: give the backups a directory"
+                      " of their own",
+                      t);
+    else if (strcmp(target, data) == 0)
+        rc = node_err(l, tn, "'target' '%s' is the server's data_dir '%s': %s", t, d, why);
+    else if (dv_path_within(target, data))
+        rc = node_err(l, tn, "'target' '%s' is inside the server's data_dir '%s': %s", t, d, why);
+    else if (dv_path_within(target, daos))
+        rc = node_err(l, tn, "'target' '%s' is inside the server's daos_dir '%s': %s", t, o, why);
+    else if (dv_path_within(data, target))
+        rc = node_err(l, dn, "'data_dir' '%s' is inside the backup target '%s': %s", d, t, why);
+    else if (dv_path_within(daos, target))
+        rc = node_err(l, on, "'daos_dir' '%s' is inside the backup target '%s': %s", o, t, why);
+    free(data);
+    free(daos);
+    free(target);
+    return rc;
 }
 
 int dv_config_load(const char *path, struct dv_config *cfg)
@@ -330,6 +389,7 @@ int dv_config_load(const char *path, struct dv_config *cfg)
         const char *d = l.daos_raw ? l.daos_raw : "daos";
         free(cfg->server.daos_dir);
         cfg->server.daos_dir = dv_path_join(cfg->server.data_dir, d);
+        rc = check_paths(&l);
     }
     free(l.daos_raw);
     yaml_document_delete(&doc);

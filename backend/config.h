@@ -34,8 +34,10 @@ struct dv_config {
         char *snapshot_command; /* "" = none */
         char *pre_command;
         char *post_command;
-        long keep_sets; /* 1 .. 100000; default 14 */
-        long keep_days; /* 0 .. 36500; default 35 */
+        long lock_wait_seconds; /* 1 .. 3600; default 30: how long a copy waits for a database
+                                   a client holds locked before that database is failed */
+        long keep_sets;         /* 1 .. 100000; default 14 */
+        long keep_days;         /* 0 .. 36500; default 35 */
     } backup;
     char *catalog;
     struct {

@@ -77,7 +77,7 @@ static int begin_snapshot(struct hc *c)
     }
     if (sqlite3_open_v2(c->src, &c->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         return sql_err(c, "open read-only");
-    sqlite3_busy_timeout(c->db, HOTCOPY_BUSY_MS);
+    sqlite3_busy_timeout(c->db, c->opts->busy_ms > 0 ? c->opts->busy_ms : HOTCOPY_BUSY_MS);
     if (sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK)
         return sql_err(c, "no checkpoint on close");
     char mode[32], buf[32];
@@ -110,6 +110,10 @@ static int begin_snapshot(struct hc *c)
         return -1;
     }
     c->res->base_size = (uint64_t)sb.st_size;
+    if (sb.st_size == 0) { /* SQLite reads it as an empty database: a copy would hold nothing */
+        dv_seterr("empty file (0 bytes): not a database");
+        return -1;
+    }
     return 0;
 }
 

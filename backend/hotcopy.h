@@ -34,6 +34,8 @@ struct hotcopy_opts {
                                      relies on it): no fsync of dst and its directory here */
     bool skip_sha;                /* copy_sha256 is left "": the caller hashes the copy itself
                                      (a backup does it in its page-map pass, one read) */
+    int busy_ms;                  /* wait this long for a database a client holds locked
+                                     (backup.lock_wait_seconds); 0 = 30 s */
 };
 
 struct hotcopy_result {

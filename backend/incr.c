@@ -423,7 +423,7 @@ static int chain_links(struct catalog *cat, const char *set_id, const char *db_p
         int r = catalog_set_get(cat, cur, &s);
         if (r < 0)
             goto fail;
-        if (r == 0 || s.status != CATALOG_SET_COMPLETE) {
+        if (r == 0 || !catalog_set_usable(s.status)) {
             dv_seterr("set %s, which set %s needs for %s, is %s", cur, set_id, db_path,
                       r == 0 ? "gone" : catalog_set_status_name(s.status));
             goto fail;
@@ -484,8 +484,8 @@ int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_se
     }
     if (!want_incremental)
         return 0;
-    struct catalog_set ok;
-    if ((r = catalog_set_latest(cat, true, &ok)) < 0)
+    struct catalog_set ok; /* a partial set is an origin for the databases it holds */
+    if ((r = catalog_set_latest_usable(cat, &ok)) < 0)
         return -1;
     if (r == 0) {
         snprintf(why, whylen, "no complete backup set to start from: this backup is a full one");
@@ -565,6 +565,18 @@ int incr_origin_find(struct catalog *cat, struct target *t, const char *db_path,
         return -1;
     if (r == 0) {
         snprintf(o->why, sizeof o->why, "no complete set holds it");
+        return 0;
+    }
+    /* a database a later (partial) set could not copy is retried in full: whatever broke it
+       (emptied, replaced, damaged) makes its last copy no base to build on */
+    struct catalog_set_failure fl;
+    struct catalog_set origin;
+    memset(&origin, 0, sizeof origin);
+    if ((r = catalog_db_failure_latest(cat, db_path, &fl)) < 0 ||
+        (r == 1 && catalog_set_get(cat, o->set_id, &origin) < 0))
+        return -1;
+    if (r == 1 && fl.seq > origin.seq) {
+        snprintf(o->why, sizeof o->why, "set %s could not copy it (%.150s)", fl.set_id, fl.reason);
         return 0;
     }
     struct catalog_file_incr x;
@@ -700,7 +712,7 @@ static int ib_begin(struct ib *c)
     }
     if (sqlite3_open_v2(c->src, &c->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         return ib_sqlerr(c, "open read-only");
-    sqlite3_busy_timeout(c->db, INCR_BUSY_MS);
+    sqlite3_busy_timeout(c->db, c->o->busy_ms > 0 ? c->o->busy_ms : INCR_BUSY_MS);
     if (sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK)
         return ib_sqlerr(c, "no checkpoint on close");
     char mode[32], buf[32], has[8];
@@ -729,6 +741,10 @@ static int ib_begin(struct ib *c)
         return -1;
     }
     c->r->base_size = (uint64_t)sb.st_size;
+    if (sb.st_size == 0) { /* SQLite reads it as an empty database: a copy would hold nothing */
+        dv_seterr("empty file (0 bytes): not a database");
+        return -1;
+    }
     return add_refs(c->db, c->r);
 }
 
@@ -979,13 +995,13 @@ static void ib_end(struct ib *c)
 }
 
 /* The references just after the stop, by a second short read transaction. */
-static int refs_after_stop(const char *src, struct incr_result *r)
+static int refs_after_stop(const char *src, int busy_ms, struct incr_result *r)
 {
     sqlite3 *db = NULL;
     int rc = -1;
     if (sqlite3_open_v2(src, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
         sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, INCR_BUSY_MS);
+        sqlite3_busy_timeout(db, busy_ms > 0 ? busy_ms : INCR_BUSY_MS);
         rc = add_refs(db, r);
     } else {
         dv_seterr("open read-only: %s", db ? sqlite3_errmsg(db) : "out of memory");
@@ -1067,7 +1083,7 @@ int incr_backup_db(const char *src, const char *inc_path, const char *pagemap_pa
         goto out;
     pm.flags |= PAGEMAP_F_CHECKED;
     step = "references";
-    if (refs_after_stop(src, r) != 0)
+    if (refs_after_stop(src, o->busy_ms, r) != 0)
         goto out;
     ib_end(&c);
     refs_sort_unique(r);

@@ -98,8 +98,9 @@ int incr_file_apply(const char *path, const char *expect_sha256, const char *ori
 /*
  * Decide the kind of a new set. If the newest set of the catalog failed (or was interrupted
  * and marked failed), the set is full whatever was asked (seed 004) and *why says so.
- * Otherwise an incremental is incremental when there is a complete set (*origin = the newest
- * complete one) and full with *why = "no complete set to start from" when there is none.
+ * Otherwise an incremental is incremental when there is a complete or partial set (*origin =
+ * the newest such; a database that set could not copy gets a full copy, incr_origin_find) and
+ * full with *why = "no complete set to start from" when there is none.
  * *why is "" when the set is what was asked. 0 or -1.
  */
 int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_set_kind *kind,
@@ -109,16 +110,20 @@ int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_se
 struct incr_origin {
     bool usable; /* false: a full copy is needed, why says why */
     char why[256];
-    char set_id[32];    /* newest complete set holding the database */
+    char set_id[32];    /* newest complete or partial set holding the database */
     char *pagemap_path; /* absolute, malloc'd */
     char pagemap_sha256[65];
     uint32_t page_size;
     char replica_id[64], dbiid[64];
+    int busy_ms; /* set by the caller: wait this long for a database a client holds locked
+                    (backup.lock_wait_seconds); 0 = 30 s */
 };
 
 /*
- * Find db_path's origin in the catalog and the target: the newest complete set holding it,
- * which must still be on the target and have a page map. Fills o (release with
+ * Find db_path's origin in the catalog and the target: the newest complete or partial set
+ * holding it, which must still be on the target and have a page map, and no later set may
+ * have failed to copy the database (a partial set: the next copy is a full one). Fills o
+ * (release with
  * incr_origin_done); o->usable false with o->why when there is none. 0, or -1 on a catalog
  * error.
  */

@@ -21,13 +21,15 @@ const char *prune_why_text(enum prune_why w)
 {
     switch (w) {
     case PRUNE_KEEP_NEWEST:
-        return "among the newest keep_sets complete sets";
+        return "among the newest keep_sets complete or partial sets";
     case PRUNE_KEEP_YOUNG:
         return "younger than keep_days";
     case PRUNE_KEEP_NEWEST_FULL:
-        return "the newest complete full set";
+        return "the newest complete (or partial) full set";
     case PRUNE_KEEP_ORIGIN:
         return "a retained incremental set is based on it";
+    case PRUNE_KEEP_LAST_COPY:
+        return "holds the last copy of a database a retained partial set could not copy";
     case PRUNE_KEEP_FAILED_NEW:
         return "failed, newer than the newest complete set (kept for inspection)";
     case PRUNE_KEEP_RUNNING:
@@ -52,8 +54,22 @@ static int by_seq_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+static bool has_name(const char *const *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], name) == 0)
+            return true;
+    return false;
+}
+
 void prune_select(const struct catalog_set *sets, size_t n, long keep_sets, long keep_days,
                   int64_t now, struct prune_decision *out)
+{
+    prune_select_dbs(sets, NULL, n, keep_sets, keep_days, now, out);
+}
+
+void prune_select_dbs(const struct catalog_set *sets, const struct prune_set_dbs *dbs, size_t n,
+                      long keep_sets, long keep_days, int64_t now, struct prune_decision *out)
 {
     size_t *ord = dv_malloc((n ? n : 1) * sizeof *ord);
     for (size_t i = 0; i < n; i++)
@@ -78,7 +94,7 @@ void prune_select(const struct catalog_set *sets, size_t n, long keep_sets, long
             d->why = PRUNE_KEEP_RUNNING;
             continue;
         }
-        if (s->status != CATALOG_SET_COMPLETE)
+        if (!catalog_set_usable(s->status))
             continue; /* failed: decided below, once the newest complete set is known */
         if (!newest_complete)
             newest_complete = s->seq;
@@ -100,6 +116,26 @@ void prune_select(const struct catalog_set *sets, size_t n, long keep_sets, long
             continue;
         out[i].prune = newest_complete && sets[i].seq < newest_complete;
         out[i].why = out[i].prune ? PRUNE_GO_FAILED : PRUNE_KEEP_FAILED_NEW;
+    }
+    /* a partial set counts as a set, but never costs a database its last copy: for every
+       database a retained partial set could not copy, the newest set holding a copy stays */
+    for (size_t k = 0; dbs && k < n; k++) {
+        size_t i = ord[k];
+        if (out[i].prune || sets[i].status != CATALOG_SET_PARTIAL)
+            continue;
+        for (size_t f = 0; f < dbs[i].nfailed; f++) {
+            for (size_t q = 0; q < n; q++) {
+                size_t j = ord[q];
+                if (!catalog_set_usable(sets[j].status) || sets[j].pruning > 0 ||
+                    !has_name(dbs[j].held, dbs[j].nheld, dbs[i].failed[f]))
+                    continue;
+                if (out[j].prune) {
+                    out[j].prune = false;
+                    out[j].why = PRUNE_KEEP_LAST_COPY;
+                }
+                break;
+            }
+        }
     }
     /* origins of retained sets stay, transitively */
     for (bool changed = true; changed;) {
@@ -395,6 +431,63 @@ static int prune_pool(struct ctx *c)
     return rc;
 }
 
+static void partial_dbs_free(struct prune_set_dbs *dbs, size_t n)
+{
+    for (size_t i = 0; dbs && i < n; i++) {
+        for (size_t k = 0; k < dbs[i].nfailed; k++)
+            free((char *)dbs[i].failed[k]);
+        free((void *)dbs[i].failed);
+        free((void *)dbs[i].held); /* borrowed strings: those of the failed lists */
+    }
+    free(dbs);
+}
+
+/*
+ * The input of prune_select_dbs' partial-set rule: the databases each partial set could not
+ * copy, and, for each of those databases, which sets hold a copy of it (one indexed point
+ * query per set and database: there are few of both). 0 or -1.
+ */
+static int partial_dbs(struct ctx *c, const struct catalog_set *sets, size_t n,
+                       struct prune_set_dbs **out)
+{
+    struct prune_set_dbs *dbs = dv_calloc(n ? n : 1, sizeof *dbs);
+    *out = dbs;
+    for (size_t i = 0; i < n; i++) {
+        if (sets[i].status != CATALOG_SET_PARTIAL || sets[i].pruning > 0)
+            continue;
+        struct catalog_set_failure *fl;
+        size_t nfl;
+        if (catalog_set_failures(c->cat, sets[i].id, &fl, &nfl) != 0)
+            return -1;
+        const char **v = dv_calloc(nfl ? nfl : 1, sizeof *v);
+        for (size_t k = 0; k < nfl; k++)
+            v[k] = dv_strdup(fl[k].db_path);
+        free(fl);
+        dbs[i].failed = v;
+        dbs[i].nfailed = nfl;
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t f = 0; f < dbs[i].nfailed; f++) {
+            const char *name = dbs[i].failed[f];
+            for (size_t j = 0; j < n; j++) {
+                if (!catalog_set_usable(sets[j].status) || sets[j].pruning > 0 ||
+                    has_name(dbs[j].held, dbs[j].nheld, name))
+                    continue;
+                struct catalog_set_file file;
+                int g = catalog_set_file_get(c->cat, sets[j].id, name, &file);
+                if (g < 0)
+                    return -1;
+                if (g == 0)
+                    continue;
+                catalog_set_file_done(&file);
+                dbs[j].held = dv_realloc((void *)dbs[j].held, (dbs[j].nheld + 1) * sizeof(char *));
+                ((const char **)dbs[j].held)[dbs[j].nheld++] = name;
+            }
+        }
+    }
+    return 0;
+}
+
 static int collect(void *ud, const struct catalog_set *s)
 {
     struct prune_result *r = ud;
@@ -449,7 +542,15 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
     struct prune_decision *dec = dv_malloc((r->nsets ? r->nsets : 1) * sizeof *dec);
     for (size_t i = 0; i < r->nsets; i++)
         plain[i] = r->sets[i].set;
-    prune_select(plain, r->nsets, cfg->backup.keep_sets, cfg->backup.keep_days, c.now, dec);
+    struct prune_set_dbs *dbs = NULL;
+    if (partial_dbs(&c, plain, r->nsets, &dbs) != 0) {
+        free(plain);
+        free(dec);
+        goto out;
+    }
+    prune_select_dbs(plain, dbs, r->nsets, cfg->backup.keep_sets, cfg->backup.keep_days, c.now,
+                     dec);
+    partial_dbs_free(dbs, r->nsets);
     /* incremental chains are per database (set_files.origin, incr.h): every set that a
      * retained set's files need stays too (catalog_set_chain is already transitive) */
     for (size_t i = 0; i < r->nsets; i++) {
@@ -541,7 +642,7 @@ struct guard {
 static int held_by_complete(void *ud, const struct catalog_set *s)
 {
     (void)ud;
-    return s->status == CATALOG_SET_COMPLETE && s->pruning <= 0 ? 1 : 0;
+    return catalog_set_usable(s->status) && s->pruning <= 0 ? 1 : 0;
 }
 
 static bool guard_may_delete(void *ud, const char *name)

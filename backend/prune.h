@@ -3,9 +3,11 @@
  * copies and kept deltas wherever they live now, then the pool objects no retained set needs.
  *
  * Which sets stay (prune_select):
- *   - the newest keep_sets complete sets, and every complete set younger than keep_days
- *     (age = now - started);
- *   - always the newest complete full set;
+ *   - the newest keep_sets complete or partial sets, and every such set younger than keep_days
+ *     (age = now - started): a partial set counts as a set;
+ *   - always the newest complete (or partial) full set;
+ *   - for every database a retained partial set could not copy, the newest set that holds a
+ *     copy of it (a partial set is never the reason a database's last copy goes);
  *   - every set a retained set is based on (sets.origin, followed transitively), so that an
  *     incremental's chain stays restorable;
  *   - failed sets newer than the newest complete set (kept for inspection); older failed sets
@@ -39,6 +41,7 @@ enum prune_why {
     PRUNE_KEEP_YOUNG,       /* younger than keep_days */
     PRUNE_KEEP_NEWEST_FULL, /* the newest complete full set */
     PRUNE_KEEP_ORIGIN,      /* a retained set is based on it */
+    PRUNE_KEEP_LAST_COPY,   /* the last copy of a database a retained partial set lacks */
     PRUNE_KEEP_FAILED_NEW,  /* failed, newer than the newest complete set */
     PRUNE_KEEP_RUNNING,     /* running (never touched) */
     PRUNE_GO_OLD,           /* complete, outside the retention */
@@ -58,6 +61,23 @@ struct prune_decision {
  */
 void prune_select(const struct catalog_set *sets, size_t n, long keep_sets, long keep_days,
                   int64_t now, struct prune_decision *out);
+
+/* What a set holds and what it could not copy, by database path (as the server names it). */
+struct prune_set_dbs {
+    const char *const *held; /* databases with a copy in the set (only those that matter: the
+                                ones some partial set failed) */
+    size_t nheld;
+    const char *const *failed; /* databases a partial set could not copy */
+    size_t nfailed;
+};
+/*
+ * prune_select with the partial-set rule: dbs[i] describes sets[i] (dbs NULL: no partial
+ * information, as prune_select). For every database a retained partial set could not copy,
+ * the newest usable set (not being pruned) holding a copy of it is kept (PRUNE_KEEP_LAST_COPY),
+ * and its origins with it.
+ */
+void prune_select_dbs(const struct catalog_set *sets, const struct prune_set_dbs *dbs, size_t n,
+                      long keep_sets, long keep_days, int64_t now, struct prune_decision *out);
 
 /* One set of the plan with what removing it frees (or freed). */
 struct prune_set {
@@ -105,8 +125,8 @@ void prune_result_done(struct prune_result *r);
 struct store_prune_counts;
 /*
  * The server's deferred-deletion prune (store_prune) with dvault's guard: an NLO is deleted
- * only if a COMPLETE set holds it (its pool row's first set is a complete set, or a complete
- * set backed up a database referencing it; catalog_nlo_sets). The others wait for the next
+ * only if a COMPLETE (or partial) set holds it (its pool row's first set is such a set, or
+ * such a set backed up a database referencing it; catalog_nlo_sets). The others wait for the next
  * backup (counts->waiting_backup). When the catalog does not exist yet (no backup ever ran),
  * nothing is deleted and *no_catalog is set. days < 0: server.deferred_deletion_days.
  * Returns 0 or -1 with dv_err() (store, index NEEDS_RESYNC, catalog error).

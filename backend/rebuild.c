@@ -71,7 +71,8 @@ static void read_one(struct ctx *c, const char *name, bool failed, struct rset *
     } else if (strncmp(name, m.id, strlen(m.id)) != 0 ||
                (name[strlen(m.id)] != '\0' && strcmp(name + strlen(m.id), ".failed") != 0)) {
         job_log(c->job, DV_WARN, "%s: the manifest names set %s: skipped", mpath, m.id);
-    } else if (strcmp(m.status, failed ? "failed" : "complete") != 0) {
+    } else if (failed ? strcmp(m.status, "failed") != 0
+                      : strcmp(m.status, "complete") != 0 && strcmp(m.status, "partial") != 0) {
         job_log(c->job, DV_WARN, "%s: status '%s' in a %s set directory: skipped", mpath, m.status,
                 failed ? "failed" : "complete");
     } else {
@@ -110,7 +111,8 @@ static int scan(struct ctx *c, struct rset **v, size_t *n)
     }
     closedir(d);
     free(sets);
-    qsort(*v, *n, sizeof **v, by_seq);
+    if (*n) /* qsort of NULL, even of 0 elements, is undefined */
+        qsort(*v, *n, sizeof **v, by_seq);
     return 0;
 }
 
@@ -232,7 +234,9 @@ static int record_set(struct ctx *c, const struct rset *s)
     row.kind = strcmp(m->kind, "incremental") == 0 ? CATALOG_SET_INCREMENTAL : CATALOG_SET_FULL;
     row.started = m->started;
     row.ended = m->ended;
-    row.status = s->failed ? CATALOG_SET_FAILED : CATALOG_SET_COMPLETE;
+    row.status = s->failed                           ? CATALOG_SET_FAILED
+                 : strcmp(m->status, "partial") == 0 ? CATALOG_SET_PARTIAL
+                                                     : CATALOG_SET_COMPLETE;
     row.databases = m->databases;
     row.nlo_new = m->nlo_new;
     row.nlo_held = m->nlo_held;
@@ -247,6 +251,9 @@ static int record_set(struct ctx *c, const struct rset *s)
         return -1;
     if (catalog_set_insert(c->cat, &row) != 0)
         goto fail;
+    for (size_t i = 0; i < m->nfailed; i++) /* the databases a partial (or failed) set lacks */
+        if (catalog_set_failure_add(c->cat, row.id, m->failed[i].db_path, m->failed[i].reason) != 0)
+            goto fail;
     for (size_t i = 0; !s->failed && i < m->ndbs; i++) {
         const struct manifest_db *d = &m->dbs[i];
         int64_t db_id = 0;
@@ -314,6 +321,8 @@ static int record_set(struct ctx *c, const struct rset *s)
         goto fail;
     if (s->failed)
         c->r->failed_sets++;
+    else if (row.status == CATALOG_SET_PARTIAL)
+        c->r->partial_sets++;
     else
         c->r->sets++;
     job_advance(c->job, 1, 0, m->id);

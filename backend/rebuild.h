@@ -9,6 +9,8 @@
  *     says), the references of each copy (read from the copy; a kept delta is first applied to
  *     a scratch copy), and the pool objects it stored (nlo-new.tsv; an object whose pool file
  *     is missing is not recorded, and counted);
+ *   - partial sets (sets/<id>/, manifest status "partial"): as complete sets, plus the
+ *     databases they could not copy (failed_databases) with their reasons;
  *   - failed sets (sets/<id>.failed/ with a manifest): the set row (status failed) and the pool
  *     objects it stored; their copies are not recorded (a failed set is never restored from);
  *     a failed set without a manifest (an interrupted run) cannot be described and is skipped;
@@ -29,6 +31,7 @@
 struct rebuild_result {
     char old_catalog[1024]; /* where the previous catalog was moved; "" when there was none */
     uint64_t sets;          /* complete sets recorded */
+    uint64_t partial_sets;  /* partial sets recorded */
     uint64_t failed_sets;   /* failed sets recorded */
     uint64_t skipped;       /* set directories that could not be recorded (see the events) */
     uint64_t files, deltas_moved, refs;

@@ -42,7 +42,7 @@ static struct target *open_target(const struct dv_config *cfg, struct catalog *c
     return t;
 }
 
-/* Newest complete set holding an NLO (first complete in newest-first order). */
+/* Newest usable (complete or partial) set holding an NLO (first in newest-first order). */
 struct set_pick {
     const char *want; /* a set id that must be among them (NULL: none) */
     bool want_found;
@@ -56,7 +56,7 @@ static int pick_set(void *ud, const struct catalog_set *s)
     p->n++;
     if (s->pruning > 0) /* half-removed by an interrupted prune: not a source */
         return 0;
-    if (s->status == CATALOG_SET_COMPLETE && !p->newest[0])
+    if (catalog_set_usable(s->status) && !p->newest[0])
         snprintf(p->newest, sizeof p->newest, "%s", s->id);
     if (p->want && strcmp(p->want, s->id) == 0)
         p->want_found = true;
@@ -317,7 +317,7 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     catalog_set_file_done(&f);
     if (g <= 0) {
         if (g == 0)
-            dv_seterr("database '%s' is not in backup set %s", rel, o->set_id);
+            restore_not_in_set(cat, o->set_id, rel);
         goto out;
     }
     if (!(st = store_open(cfg)))
@@ -542,6 +542,7 @@ void recover_result_done(struct recover_result *r)
         for (size_t k = 0; k < r->items[i].ndocs; k++)
             free(r->items[i].docs[k].subject);
         free(r->items[i].docs);
+        free(r->items[i].reason);
     }
     free(r->items);
     memset(r, 0, sizeof *r);
@@ -552,10 +553,15 @@ static void unrecoverable(struct recover_item *it, const char *fmt, ...)
 static void unrecoverable(struct recover_item *it, const char *fmt, ...)
 {
     it->status = RECOVER_UNRECOVERABLE;
-    va_list ap;
+    va_list ap, ap2;
     va_start(ap, fmt);
-    vsnprintf(it->reason, sizeof it->reason, fmt, ap);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    free(it->reason);
+    it->reason = dv_malloc((size_t)(n > 0 ? n : 0) + 1);
+    vsnprintf(it->reason, (size_t)(n > 0 ? n : 0) + 1, fmt, ap2);
+    va_end(ap2);
 }
 
 int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, struct dv_job *job,
@@ -599,7 +605,7 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
                 dv_seterr("no backup set '%s' (dvault sets lists them)", o->set_id);
             goto out;
         }
-        if (s.status != CATALOG_SET_COMPLETE) {
+        if (!catalog_set_usable(s.status)) {
             dv_seterr("backup set %s is %s, not complete: choose a complete set", o->set_id,
                       catalog_set_status_name(s.status));
             goto out;
@@ -642,8 +648,13 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
             idx[ncand++] = i;
         job_advance(job, 1, 0, NULL);
     }
-    /* 3. the pool copies: present, and what the backup wrote */
+    /* 3. the pool copies: present, and what the backup wrote. Installing reads every copy
+     * back (and decrypts it when encrypted): the server key is needed from here on. */
     if (ncand) {
+        if (store_key_require(st) != 0) {
+            dv_preferr("the server key is needed to check what is installed");
+            goto out;
+        }
         if (!(t = open_target(cfg, cat)))
             goto out;
         inst = dv_calloc(ncand, sizeof *inst);
@@ -695,7 +706,7 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
         } else if (inst[k].status == STORE_INSTALL_PRESENT) {
             it->status = RECOVER_PRESENT;
         } else {
-            unrecoverable(it, "copy failed: %s", inst[k].err);
+            unrecoverable(it, "copy failed: %s", inst[k].err ? inst[k].err : "not processed");
         }
     }
     /* 5. report */
@@ -744,6 +755,7 @@ out:
     catalog_close(cat);
     recover_names_free(nv.v, nv.n);
     free(idx);
+    store_install_done(inst, ngood);
     free(inst);
     return rc;
 }

@@ -77,7 +77,12 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
 int recover_list_read(const char *path, char ***names, size_t *n);
 void recover_names_free(char **names, size_t n);
 
-enum recover_status { RECOVER_RECOVERED, RECOVER_PRESENT, RECOVER_UNRECOVERABLE };
+enum recover_status {
+    RECOVER_NOT_DONE = 0, /* not decided: the recovery stopped first (its error says why) */
+    RECOVER_RECOVERED,
+    RECOVER_PRESENT,
+    RECOVER_UNRECOVERABLE,
+};
 
 struct recover_docref {
     char unid[STORE_UNID_LEN + 1];
@@ -87,9 +92,9 @@ struct recover_docref {
 struct recover_item {
     char name[STORE_NLO_NAME_LEN + 1];
     enum recover_status status;
-    char set_id[32];             /* the newest complete set holding it ("" when none) */
+    char set_id[32];             /* the newest complete or partial set holding it ("" none) */
     int subdir;                  /* live subdirectory (recovered or present), 0 unknown */
-    char reason[512];            /* why unrecoverable */
+    char *reason;                /* why unrecoverable (malloc'd; NULL otherwise) */
     struct recover_docref *docs; /* unrecoverable: documents of the database referencing it */
     size_t ndocs;
 };

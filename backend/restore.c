@@ -55,6 +55,34 @@ int restore_materialize(struct catalog *cat, struct target *t, const char *set_i
                                   info);
 }
 
+int restore_not_in_set(struct catalog *cat, const char *set_id, const char *db_path)
+{
+    struct catalog_set_failure fl;
+    int g = catalog_set_failure_get(cat, set_id, db_path, &fl);
+    if (g < 0)
+        return -1;
+    if (g == 0) {
+        dv_seterr("database '%s' is not in backup set %s", db_path, set_id);
+        return -1;
+    }
+    /* the set could not copy it: name the newest set that does hold a copy */
+    struct catalog_set s, held;
+    memset(&s, 0, sizeof s);
+    s.status = CATALOG_SET_PARTIAL;
+    int h = catalog_set_get(cat, set_id, &s);
+    if (h < 0 || (h = catalog_db_last_set(cat, db_path, true, &held)) < 0)
+        return -1;
+    char alt[128];
+    if (h == 1)
+        snprintf(alt, sizeof alt, "the newest set holding it is %s", held.id);
+    else
+        snprintf(alt, sizeof alt, "no set holds a copy of it");
+    dv_seterr("database '%s' is not in backup set %s: the set is %s, that database could not be "
+              "copied (%s); %s",
+              db_path, set_id, catalog_set_status_name(s.status), fl.reason, alt);
+    return -1;
+}
+
 int restore_materialize_ex(struct catalog *cat, struct target *t, const char *set_id,
                            const char *db_path, const char *out_path, bool overwrite,
                            restore_prepare_fn prepare, void *prepare_ud, struct dv_job *job,
@@ -72,7 +100,7 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
         dv_seterr("no backup set '%s' (dvault sets lists them)", set_id);
         return -1;
     }
-    if (s.status != CATALOG_SET_COMPLETE) {
+    if (!catalog_set_usable(s.status)) {
         dv_seterr("backup set %s is %s, not complete: choose a complete set", set_id,
                   catalog_set_status_name(s.status));
         return -1;
@@ -90,10 +118,8 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     r = catalog_set_file_get(cat, set_id, db_path, &f);
     if (r < 0)
         return -1;
-    if (r == 0) {
-        dv_seterr("database '%s' is not in backup set %s", db_path, set_id);
-        return -1;
-    }
+    if (r == 0)
+        return restore_not_in_set(cat, set_id, db_path);
     if (!dv_path_is_safe_rel(f.path)) {
         dv_seterr("catalog: unsafe path '%s' for %s in set %s", f.path, db_path, set_id);
         catalog_set_file_done(&f);

@@ -52,6 +52,13 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
                            restore_prepare_fn prepare, void *prepare_ud, struct dv_job *job,
                            struct restore_info *info);
 
+/*
+ * Database db_path has no file in set set_id: set dv_err() to say so - and, when the set could
+ * not copy it (a partial set), why, and which set holds the newest copy - and return -1
+ * (also on a catalog error, with that error).
+ */
+int restore_not_in_set(struct catalog *cat, const char *set_id, const char *db_path);
+
 /* PRAGMA integrity_check of a database file opened read-only and immutable (nothing is
  * written beside it). 0 when "ok", else -1 with the first problem in dv_err(). */
 int restore_integrity_check(const char *path);

@@ -59,6 +59,9 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
     } else {
         snprintf(s->store_error, sizeof s->store_error, "%s", dv_err());
     }
+    /* the key is the server's (dvault never creates one); recovery needs it */
+    if (store_key_check(cfg) != 0)
+        warn(s, "%s: recovering NLOs will fail", dv_err());
     if (!s->store_ok)
         warn(s, "DAOS index unreadable: %s", s->store_error);
     else if (s->daos.needs_resync)
@@ -75,6 +78,9 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
             s->catalog_ok = true;
             catalog_meta_get(cat, TARGET_ID_META_KEY, s->catalog_target, sizeof s->catalog_target);
             s->has_last = catalog_set_latest(cat, false, &s->last) == 1;
+            if (s->has_last && s->last.status != CATALOG_SET_COMPLETE &&
+                catalog_set_failures(cat, s->last.id, &s->last_failed, &s->nlast_failed) != 0)
+                warn(s, "catalog: %s", dv_err());
             s->has_last_complete = catalog_set_latest(cat, true, &s->last_complete) == 1;
             catalog_pool_stats(cat, &s->pool_objects, &s->pool_bytes);
             struct catalog_set page[256];
@@ -86,6 +92,7 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
                 for (size_t i = 0; i < k; i++) {
                     s->nsets++;
                     s->ncomplete += page[i].status == CATALOG_SET_COMPLETE;
+                    s->npartial += page[i].status == CATALOG_SET_PARTIAL;
                 }
                 if (k)
                     before = page[k - 1].seq;
@@ -116,6 +123,19 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
         warn(s, "last backup %s %s: %s%s", s->last.id,
              s->last.kind == CATALOG_SET_INCREMENTAL ? "(incremental) failed" : "failed",
              s->last.message, s->last.kind == CATALOG_SET_INCREMENTAL ? "; next run is full" : "");
+    if (s->has_last && s->last.status == CATALOG_SET_PARTIAL) {
+        char list[200] = "";
+        size_t len = 0;
+        for (size_t i = 0; i < s->nlast_failed && len + 8 < sizeof list; i++) {
+            int k = snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                             s->last_failed[i].db_path);
+            len = k < 0 || (size_t)k >= sizeof list - len ? sizeof list : len + (size_t)k;
+        }
+        warn(s,
+             "last backup %s is partial: %zu database(s) could not be copied (%.200s%s): they "
+             "are not in that set; fix them, the next backup copies them in full",
+             s->last.id, s->nlast_failed, list, len >= sizeof list ? "..." : "");
+    }
     if (!s->has_last_complete)
         warn(s, "no complete backup yet: run dvault backup");
     else if (now - s->last_complete.started > 2 * cfg->backup.cycle_hours * 3600)
@@ -153,6 +173,9 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
 void status_done(struct dv_status *s)
 {
     store_status_done(&s->daos);
+    free(s->last_failed);
+    s->last_failed = NULL;
+    s->nlast_failed = 0;
 }
 
 void status_print(FILE *f, const struct dv_status *s)
@@ -181,8 +204,9 @@ void status_print(FILE *f, const struct dv_status *s)
     if (s->has_last_complete && (!s->has_last || strcmp(s->last.id, s->last_complete.id) != 0))
         fprintf(f, "last good   %s\n", s->last_complete.id);
     dv_fmt_bytes((uint64_t)s->pool_bytes, a, sizeof a);
-    fprintf(f, "sets        %lld (%lld complete); NLO pool %lld objects (%s)\n",
-            (long long)s->nsets, (long long)s->ncomplete, (long long)s->pool_objects, a);
+    fprintf(f, "sets        %lld (%lld complete, %lld partial); NLO pool %lld objects (%s)\n",
+            (long long)s->nsets, (long long)s->ncomplete, (long long)s->npartial,
+            (long long)s->pool_objects, a);
     if (s->store_ok && s->daos.referenced_bytes) {
         dv_fmt_bytes(s->daos.referenced_bytes, a, sizeof a);
         dv_fmt_bytes(s->daos.bytes, b, sizeof b);
@@ -233,9 +257,18 @@ void status_print_json(FILE *f, const struct dv_status *s)
     if (s->has_last) {
         fprintf(f, "{\"id\": ");
         jstr(f, s->last.id);
-        fprintf(f, ", \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, \"ended\": %lld}",
+        fprintf(f, ", \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, \"ended\": %lld",
                 catalog_set_kind_name(s->last.kind), catalog_set_status_name(s->last.status),
                 (long long)s->last.started, (long long)s->last.ended);
+        fprintf(f, ", \"failed_databases\": [");
+        for (size_t i = 0; i < s->nlast_failed; i++) {
+            fprintf(f, "%s{\"db_path\": ", i ? ", " : "");
+            jstr(f, s->last_failed[i].db_path);
+            fprintf(f, ", \"reason\": ");
+            jstr(f, s->last_failed[i].reason);
+            fprintf(f, "}");
+        }
+        fprintf(f, "]}");
     } else {
         fprintf(f, "null");
     }
@@ -252,10 +285,11 @@ void status_print_json(FILE *f, const struct dv_status *s)
     jstr(f, s->catalog_target);
     fprintf(f, "}");
     fprintf(f,
-            ", \"sets\": %lld, \"complete_sets\": %lld, \"pool_objects\": %lld, "
-            "\"pool_bytes\": %lld, \"target_free\": %llu, \"warnings\": [",
-            (long long)s->nsets, (long long)s->ncomplete, (long long)s->pool_objects,
-            (long long)s->pool_bytes, (unsigned long long)s->target_free);
+            ", \"sets\": %lld, \"complete_sets\": %lld, \"partial_sets\": %lld, "
+            "\"pool_objects\": %lld, \"pool_bytes\": %lld, \"target_free\": %llu, \"warnings\": [",
+            (long long)s->nsets, (long long)s->ncomplete, (long long)s->npartial,
+            (long long)s->pool_objects, (long long)s->pool_bytes,
+            (unsigned long long)s->target_free);
     for (size_t i = 0; i < s->nwarnings; i++) {
         fprintf(f, "%s", i ? ", " : "");
         jstr(f, s->warnings[i]);

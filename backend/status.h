@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "store.h"
+#include "util.h"
 
 #define STATUS_MAX_WARNINGS 16
 
@@ -19,14 +20,16 @@ struct dv_status {
     /* server */
     uint64_t databases, db_bytes;
     bool store_ok; /* the store could be opened (else store_error) */
-    char store_error[512];
+    char store_error[DV_ERR_MAX];
     struct store_status daos; /* index state and counts */
     /* backups */
     bool catalog_ok;
-    char catalog_error[512];
-    int64_t nsets, ncomplete;
+    char catalog_error[DV_ERR_MAX];
+    int64_t nsets, ncomplete, npartial;
     bool has_last, has_last_complete;
     struct catalog_set last, last_complete;
+    struct catalog_set_failure *last_failed; /* the databases the last set could not copy */
+    size_t nlast_failed;
     int64_t pool_objects, pool_bytes;
     /* target */
     uint64_t target_free, target_size; /* 0 when unknown */
@@ -35,7 +38,7 @@ struct dv_status {
     char target_error[1024];           /* why it cannot be used: missing, empty, not a target */
     char catalog_target[64];           /* the target id the catalog is bound to ("" unbound) */
     /* warnings, most important first */
-    char warnings[STATUS_MAX_WARNINGS][256];
+    char warnings[STATUS_MAX_WARNINGS][DV_ERR_MAX];
     size_t nwarnings;
 };
 

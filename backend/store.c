@@ -30,6 +30,8 @@ struct dv_store {
     char *idx_path;
     unsigned char key[32];
     bool have_key;
+    bool key_missing; /* key_file names no file (not an error while encryption is off) */
+    char *key_err;    /* why no key is loaded (NULL when it is, or none is configured) */
 };
 
 struct namelist {
@@ -172,8 +174,16 @@ static int key_check_fd(int fd, const char *path)
     return 0;
 }
 
-static int key_create(const char *path)
+/* dvault never creates a key: only the server does (store_key_create, used by dvload init). */
+int store_key_create(const struct dv_config *cfg)
 {
+    const char *path = cfg->server.key_file;
+    if (!path || !*path) {
+        dv_seterr("server.key_file is empty: no key file to create");
+        return -1;
+    }
+    if (access(path, F_OK) == 0)
+        return 0;
     char *dir = dv_dirname(path);
     int rc = dv_mkdirs(dir, 0700);
     free(dir);
@@ -209,26 +219,28 @@ static int key_create(const char *path)
     return rc;
 }
 
-static int key_load(struct dv_store *st)
+/*
+ * Read and check the key file of cfg into key. Returns 0 (loaded), 1 (no key: key_file is
+ * empty or names no file) or -1 (refused or unreadable), with dv_err() saying why and naming
+ * the file when there is one. Never creates anything.
+ */
+static int key_read(const struct dv_config *cfg, unsigned char key[32])
 {
-    const char *path = st->cfg->server.key_file;
+    const char *path = cfg->server.key_file;
     if (!path || !*path) {
-        if (st->cfg->server.encryption) {
-            dv_seterr("server.encryption is on but server.key_file is empty");
-            return -1;
-        }
-        return 0;
+        dv_seterr(cfg->server.encryption ? "server.encryption is on but server.key_file is empty"
+                                         : "server.key_file is empty");
+        return 1;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0 && errno == ENOENT) {
-        if (!st->cfg->server.encryption)
-            return 0;
-        if (key_create(path) != 0)
-            return -1;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        dv_seterr("server key file %s does not exist (dvault never creates one: the server"
+                  " does; dvload init for the simulated server)",
+                  path);
+        return 1;
     }
     if (fd < 0) {
-        dv_syserr("key file %s", path);
+        dv_syserr("server key file %s", path);
         return -1;
     }
     if (key_check_fd(fd, path) != 0) {
@@ -239,17 +251,40 @@ static int key_load(struct dv_store *st)
     ssize_t n = dv_pread_full(fd, buf, sizeof buf, 0);
     close(fd);
     int rc = -1;
-    if (n < 0) {
+    if (n < 0)
         dv_syserr("read key file %s", path);
-    } else if (!((n == 64) || (n == 65 && buf[64] == '\n')) ||
-               dv_unhex(buf, st->key, sizeof st->key) != 0) {
+    else if (!((n == 64) || (n == 65 && buf[64] == '\n')) || dv_unhex(buf, key, 32) != 0)
         dv_seterr("key file %s is not 64 hex digits and a newline", path);
-    } else {
-        st->have_key = true;
+    else
         rc = 0;
-    }
     OPENSSL_cleanse(buf, sizeof buf);
     return rc;
+}
+
+/* At open: load the key when there is a good one, else remember why (store_key_require). */
+static void key_load(struct dv_store *st)
+{
+    int r = key_read(st->cfg, st->key);
+    st->have_key = r == 0;
+    st->key_missing = r == 1;
+    if (r != 0)
+        st->key_err = dv_strdup(dv_err());
+}
+
+int store_key_require(struct dv_store *st)
+{
+    if (st->have_key || (st->key_missing && !st->cfg->server.encryption))
+        return 0;
+    dv_seterr("%s", st->key_err);
+    return -1;
+}
+
+int store_key_check(const struct dv_config *cfg)
+{
+    unsigned char key[32];
+    int r = key_read(cfg, key);
+    OPENSSL_cleanse(key, sizeof key);
+    return r == 0 || (r == 1 && !cfg->server.encryption) ? 0 : -1;
 }
 
 /* ---- NLO names and files ------------------------------------------------------------------- */
@@ -304,7 +339,7 @@ static int nlo_encode(const struct dv_store *st, const char *name, const void *p
 {
     bool enc = st->cfg->server.encryption;
     if (enc && !st->have_key) {
-        dv_seterr("encryption is on but no key is loaded");
+        dv_seterr("encryption is on but no server key is loaded: %s", st->key_err);
         return -1;
     }
     size_t len = STORE_NLO_HDR + size + (enc ? STORE_NLO_TAG : 0);
@@ -360,7 +395,7 @@ static int nlo_decode(const struct dv_store *st, const char *name, const char *p
     } else {
         if (!st->have_key) {
             free(p);
-            dv_seterr("NLO %s is encrypted but no server key is loaded (server.key_file)", path);
+            dv_seterr("NLO %s is encrypted but no server key is loaded: %s", path, st->key_err);
             return -1;
         }
         EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -789,8 +824,9 @@ struct dv_store *store_open(const struct dv_config *cfg)
 {
     struct dv_store *st = dv_calloc(1, sizeof *st);
     st->cfg = cfg;
+    key_load(st);
     if (dv_mkdirs(cfg->server.data_dir, 0750) != 0 || dv_mkdirs(cfg->server.daos_dir, 0750) != 0 ||
-        key_load(st) != 0 || idx_open(st) != 0) {
+        idx_open(st) != 0) {
         store_free(st);
         return NULL;
     }
@@ -803,6 +839,7 @@ void store_free(struct dv_store *st)
         return;
     sqlite3_close(st->idx);
     OPENSSL_cleanse(st->key, sizeof st->key);
+    free(st->key_err);
     free(st->idx_path);
     free(st);
 }
@@ -2515,7 +2552,16 @@ static int count_refs_many(struct dv_store *st, const char *const *names, size_t
 static void inst_fail(struct store_install *e, const char *msg)
 {
     e->status = STORE_INSTALL_FAILED;
-    snprintf(e->err, sizeof e->err, "%s", msg);
+    free(e->err);
+    e->err = dv_strdup(msg);
+}
+
+void store_install_done(struct store_install *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].err);
+        v[i].err = NULL;
+    }
 }
 
 int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t n,
@@ -2524,7 +2570,8 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
     for (size_t i = 0; i < n; i++) {
         v[i].status = STORE_INSTALL_FAILED;
         v[i].subdir = 0;
-        snprintf(v[i].err, sizeof v[i].err, "not processed");
+        free(v[i].err);
+        v[i].err = NULL; /* "not processed" */
     }
     if (n == 0)
         return 0;
@@ -2540,7 +2587,8 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
             inst_fail(&v[i], m);
         } else if (store_repo_has(repo, v[i].name)) {
             v[i].status = STORE_INSTALL_PRESENT;
-            v[i].err[0] = '\0';
+            free(v[i].err);
+            v[i].err = NULL;
             char *p = store_nlo_path(st, v[i].name);
             v[i].subdir = p ? subdir_of_path(p) : 0;
             free(p);
@@ -2589,7 +2637,7 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
             unsigned char *plain = NULL;
             size_t plen;
             if (nlo_read_path(st, e->name, final, &plain, &plen) != 0) {
-                dv_preferr("install %s", e->name);
+                dv_preferr("the copy does not read back");
                 unlink(final);
                 dv_fsync_parent(final);
                 r = -1;
@@ -2602,7 +2650,8 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
             continue;
         }
         e->status = STORE_INSTALL_NEW;
-        e->err[0] = '\0';
+        free(e->err);
+        e->err = NULL;
         todo[nok++] = todo[k];
         job_advance(job, 1, (uint64_t)sb.st_size, e->name);
     }
@@ -2642,7 +2691,7 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
         if (v[i].status != STORE_INSTALL_FAILED)
             continue;
         if (!first_err)
-            first_err = v[i].err;
+            first_err = v[i].err ? v[i].err : "not processed";
         if (rc == 0 && v[i].subdir > 0)
             rc = idx_free_slot(st, v[i].subdir);
     }

@@ -38,13 +38,28 @@ struct store_db;
  * Open the live server described by cfg (cfg must outlive the store). Creates data_dir and
  * daos_dir if missing; opens or creates the DAOS index <daos_dir>/daoscat.db. When the index
  * is missing (and there is something to index: databases or NLO subdirectories) or unreadable,
- * it is recreated empty and marked NEEDS_RESYNC. With server.encryption on, loads the key file
- * or creates it (32 random bytes as 64 hex + newline, mode 0600); with encryption off, an
- * existing key file is still loaded (to read older encrypted NLOs). A key file that is not
- * mode 0600 or not owned by the user is refused (the message says why, never shows the key).
- * Returns the store, or NULL with dv_err() set.
+ * it is recreated empty and marked NEEDS_RESYNC. Loads the server key file when there is a
+ * good one (with encryption off too, to read older encrypted NLOs); never creates it, and a
+ * missing or refused key does not make the open fail: operations that encrypt or decrypt fail
+ * then, and commands that need the key call store_key_require first. Returns the store, or
+ * NULL with dv_err() set.
  */
 struct dv_store *store_open(const struct dv_config *cfg);
+/*
+ * The server key: key_file holds 32 random bytes as 64 hex digits and a newline, mode 0600,
+ * owned by the user; a file that is not (or is not a regular file) is refused, and messages
+ * say why without ever showing the key.
+ *
+ * store_key_create: create key_file when it does not exist (0600, atomic). Only the server
+ * creates its key (dvload init for the simulated one); dvault never calls this. 0 or -1.
+ * store_key_require: 0 when the store has a key, or needs none (encryption off and no key
+ * file); else -1 with dv_err() naming the file and what is wrong (missing, unreadable, too
+ * open, not a key). For the commands that decrypt or encrypt NLOs (recover).
+ * store_key_check: the same test without a store (status, config --check warn with it).
+ */
+int store_key_create(const struct dv_config *cfg);
+int store_key_require(struct dv_store *st);
+int store_key_check(const struct dv_config *cfg);
 /* Close the index; databases opened through the store must be closed first. NULL is a no-op. */
 void store_free(struct dv_store *st);
 const struct dv_config *store_config(const struct dv_store *st);
@@ -278,7 +293,8 @@ struct store_install {
     const char *src_path;             /* in: the stored bytes (as found in a backup) */
     enum store_install_status status; /* out */
     int subdir;                       /* out: where it is (NEW or PRESENT; 0 when unknown) */
-    char err[256];                    /* out: why it failed */
+    char *err; /* out: why it failed (malloc'd; NULL: not processed; in: NULL or from an
+                  earlier call); free with store_install_done */
 };
 
 /*
@@ -296,6 +312,8 @@ struct store_install {
  */
 int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t n,
                            struct dv_job *job);
+/* Free the err strings of v (the array itself is the caller's). NULL is a no-op. */
+void store_install_done(struct store_install *v, size_t n);
 
 /*
  * Presence of NLO files in the repository, checked live: a stat in the subdirectory the DAOS

@@ -188,7 +188,8 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-int target_set_begin(struct target *t, int64_t now, char id[TARGET_SET_ID_MAX])
+int target_set_begin(struct target *t, int64_t now, target_id_taken_fn taken_elsewhere, void *ud,
+                     char id[TARGET_SET_ID_MAX])
 {
     time_t tt = (time_t)now;
     struct tm tm;
@@ -208,6 +209,11 @@ int target_set_begin(struct target *t, int64_t now, char id[TARGET_SET_ID_MAX])
         free(failed);
         if (taken)
             continue;
+        int te = taken_elsewhere ? taken_elsewhere(ud, id) : 0;
+        if (te < 0)
+            return -1;
+        if (te > 0)
+            continue;
         char *partial = target_set_partial_dir(t, id);
         int rc = mkdir(partial, 0700);
         if (rc == 0) {
@@ -223,6 +229,20 @@ int target_set_begin(struct target *t, int64_t now, char id[TARGET_SET_ID_MAX])
     }
     dv_seterr("target %s: no free set id for %s", t->path, base);
     return -1;
+}
+
+int target_set_abandon(struct target *t, const char *id)
+{
+    char *partial = target_set_partial_dir(t, id);
+    int rc = 0;
+    if (rmdir(partial) != 0) {
+        dv_syserr("target: remove %s", partial);
+        rc = -1;
+    } else {
+        rc = dv_fsync_dir(t->sets);
+    }
+    free(partial);
+    return rc;
 }
 
 static int write_manifest(const char *dir, const struct manifest *m, const char *status)
@@ -256,7 +276,7 @@ int target_set_finish(struct target *t, const struct manifest *m)
         return -1;
     }
     char *partial = target_set_partial_dir(t, m->id), *dir = target_set_dir(t, m->id);
-    int rc = write_manifest(partial, m, "complete");
+    int rc = write_manifest(partial, m, m->nfailed ? "partial" : "complete");
     if (rc == 0)
         rc = rename_set(t, partial, dir);
     free(partial);
@@ -389,12 +409,25 @@ void manifest_done(struct manifest *m)
     for (size_t i = 0; i < m->ndbs; i++)
         db_done(&m->dbs[i]);
     free(m->dbs);
+    for (size_t i = 0; i < m->nfailed; i++) {
+        free(m->failed[i].db_path);
+        free(m->failed[i].reason);
+    }
+    free(m->failed);
     manifest_init(m);
 }
 
 static char *dup_or_null(const char *s)
 {
     return s ? dv_strdup(s) : NULL;
+}
+
+void manifest_add_failed(struct manifest *m, const char *db_path, const char *reason)
+{
+    m->failed = dv_realloc(m->failed, (m->nfailed + 1) * sizeof *m->failed);
+    m->failed[m->nfailed].db_path = dv_strdup(db_path ? db_path : "");
+    m->failed[m->nfailed].reason = dv_strdup(reason ? reason : "");
+    m->nfailed++;
 }
 
 void manifest_add_db(struct manifest *m, const struct manifest_db *d)
@@ -491,7 +524,10 @@ char *manifest_to_json(const struct manifest *m, const char *status, size_t *len
     struct buf b = {0};
     const char *I = "  ";
     puts_(&b, "{\n");
-    kv_int(&b, I, "dvault_manifest", m->version ? m->version : MANIFEST_VERSION, true);
+    int version = m->version ? m->version : MANIFEST_VERSION;
+    if (m->nfailed && version < MANIFEST_VERSION_PARTIAL)
+        version = MANIFEST_VERSION_PARTIAL; /* an older dvault refuses it with a clear message */
+    kv_int(&b, I, "dvault_manifest", version, true);
     kv_str(&b, I, "id", m->id, false);
     kv_int(&b, I, "seq", m->seq, false);
     kv_str(&b, I, "kind", m->kind[0] ? m->kind : "full", false);
@@ -558,6 +594,17 @@ char *manifest_to_json(const struct manifest *m, const char *status, size_t *len
         puts_(&b, "\n    }");
     }
     puts_(&b, m->ndbs ? "\n  ]" : "]");
+    if (m->nfailed) { /* partial sets: absent otherwise, so older manifests read as before */
+        put_key(&b, I, "failed_databases", false);
+        puts_(&b, "[");
+        for (size_t i = 0; i < m->nfailed; i++) {
+            puts_(&b, i ? ",\n    {\n" : "\n    {\n");
+            kv_str(&b, I3, "db_path", m->failed[i].db_path, true);
+            kv_str(&b, I3, "reason", m->failed[i].reason, false);
+            puts_(&b, "\n    }");
+        }
+        puts_(&b, "\n  ]");
+    }
     put_key(&b, I, "nlo_new", false);
     puts_(&b, "{\n");
     kv_str(&b, I2, "file", m->nlo_list.file, true);
@@ -1035,7 +1082,7 @@ static int from_tree(struct jparser *j, const struct jval *root, struct manifest
     int64_t ver;
     if (get_int(j, root, "dvault_manifest", 1, INT32_MAX, &ver))
         return -1;
-    if (ver > MANIFEST_VERSION)
+    if (ver > MANIFEST_VERSION_MAX)
         return check(j, root, "dvault_manifest", false, "version newer than this dvault");
     m->version = (int)ver;
     const struct jval *cfg, *counts, *dbs, *nl;
@@ -1046,8 +1093,10 @@ static int from_tree(struct jparser *j, const struct jval *root, struct manifest
         check(j, root, "kind", one_of(m->kind, "full", "incremental", NULL),
               "must be full or incremental") ||
         get_str(j, root, "status", NULL, m->status, sizeof m->status) ||
-        check(j, root, "status", one_of(m->status, "complete", "failed", "running"),
-              "must be complete, failed or running") ||
+        check(j, root, "status",
+              one_of(m->status, "complete", "failed", "running") ||
+                  strcmp(m->status, "partial") == 0,
+              "must be complete, partial, failed or running") ||
         get_int(j, root, "started", 0, INT64_MAX, &m->started) ||
         get_int(j, root, "ended", 0, INT64_MAX, &m->ended) ||
         get_str(j, root, "origin", &m->origin, NULL, 0) ||
@@ -1088,6 +1137,30 @@ static int from_tree(struct jparser *j, const struct jval *root, struct manifest
                 return -1;
         }
     }
+    const struct jval *fl = jget(root, "failed_databases");
+    if (fl) { /* partial sets (absent in older manifests: none failed) */
+        if (need(j, root, "failed_databases", J_ARR, &fl))
+            return -1;
+        if (fl->n)
+            m->failed = dv_calloc(fl->n, sizeof *m->failed);
+        for (size_t i = 0; i < fl->n; i++) {
+            const struct jval *o = &fl->items[i];
+            if (o->t != J_OBJ)
+                return jfail(j, o->off, "a failed database entry must be an object");
+            m->nfailed = i + 1;
+            if (get_str(j, o, "db_path", &m->failed[i].db_path, NULL, 0) ||
+                get_str(j, o, "reason", &m->failed[i].reason, NULL, 0) ||
+                check(j, o, "db_path", dv_path_is_safe_rel(m->failed[i].db_path), "unsafe path"))
+                return -1;
+            for (size_t k = 0; k < m->ndbs; k++)
+                if (strcmp(m->dbs[k].db_path, m->failed[i].db_path) == 0)
+                    return check(j, o, "db_path", false, "listed both as copied and as failed");
+        }
+    }
+    if (strcmp(m->status, "partial") == 0 && m->nfailed == 0)
+        return check(j, root, "status", false, "partial, but no failed_databases");
+    if (strcmp(m->status, "complete") == 0 && m->nfailed)
+        return check(j, root, "status", false, "complete, but failed_databases are listed");
     int64_t count;
     if (need(j, root, "nlo_new", J_OBJ, &nl) ||
         get_str(j, nl, "file", NULL, m->nlo_list.file, sizeof m->nlo_list.file) ||

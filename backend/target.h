@@ -12,7 +12,8 @@
  *   <target>/sets/<id>.failed/           a set that failed (kept for inspection, pruned later)
  *   <target>/nlo/<3 hex>/<name>          the NLO pool (name = the 84-char NLO file name)
  *
- * Set ids are UTC "YYYYMMDD-HHMMSS", with "-N" (N >= 2) when that second is taken.
+ * Set ids are UTC "YYYYMMDD-HHMMSS", with "-N" (N >= 2) when that second is taken - on this
+ * target or in the catalog (which several targets may share).
  */
 #ifndef DV_TARGET_H
 #define DV_TARGET_H
@@ -25,7 +26,9 @@
 #define TARGET_NLO_NAME_LEN 84 /* 64 hex sha256 + 16 hex size + ".nlo" */
 #define TARGET_NLO_LIST "nlo-new.tsv"
 #define TARGET_MANIFEST "manifest.json"
-#define MANIFEST_VERSION 1
+#define MANIFEST_VERSION 1         /* a manifest without failed databases */
+#define MANIFEST_VERSION_PARTIAL 2 /* with failed_databases (docs/formats.md, "Manifest") */
+#define MANIFEST_VERSION_MAX 2     /* the newest this dvault reads */
 
 struct target;
 struct catalog;
@@ -103,20 +106,29 @@ void target_pool_relpath(const char *name, char *out, size_t n);
 /* Absolute (target-joined) pool path of an NLO; malloc'd. */
 char *target_pool_path(const struct target *t, const char *name);
 
+/* Is a set id taken somewhere else (a catalog several targets share)? 1 yes, 0 no, -1 error. */
+typedef int (*target_id_taken_fn)(void *ud, const char *id);
 /*
- * Allocate a set id for time now (UTC) and create sets/.<id>.partial/ (0700). id gets the id.
+ * Allocate a set id for time now (UTC) - the first of "YYYYMMDD-HHMMSS", "...-2", ... that
+ * has no directory on the target (complete, partial or failed) and that taken_elsewhere (may
+ * be NULL) does not call taken - and create sets/.<id>.partial/ (0700). id gets the id.
  * 0 or -1.
  */
-int target_set_begin(struct target *t, int64_t now, char id[TARGET_SET_ID_MAX]);
+int target_set_begin(struct target *t, int64_t now, target_id_taken_fn taken_elsewhere, void *ud,
+                     char id[TARGET_SET_ID_MAX]);
+/* Give back an id target_set_begin allocated and nothing used yet: remove its (empty)
+ * partial directory. 0 or -1. */
+int target_set_abandon(struct target *t, const char *id);
 /* Paths of a set's directories (malloc'd): the partial one, the complete one. */
 char *target_set_partial_dir(const struct target *t, const char *id);
 char *target_set_dir(const struct target *t, const char *id);
 
 struct manifest;
 /*
- * Finish a set: write manifest.json (status "complete") atomically into the partial
- * directory, rename sets/.<id>.partial to sets/<id>, fsync sets/. The caller has made the
- * set's files durable. 0 or -1 (the partial directory is left as it was).
+ * Finish a set: write manifest.json (status "complete", or "partial" when m lists failed
+ * databases) atomically into the partial directory, rename sets/.<id>.partial to sets/<id>,
+ * fsync sets/. The caller has made the set's files durable. 0 or -1 (the partial directory
+ * is left as it was).
  */
 int target_set_finish(struct target *t, const struct manifest *m);
 /*
@@ -158,16 +170,22 @@ struct manifest_db {
     char *full_reason; /* why a full copy in an incremental set; "" otherwise */
 };
 
+/* A database the set could not copy (partial sets; absent in older manifests). */
+struct manifest_failed {
+    char *db_path; /* as the server names it */
+    char *reason;
+};
+
 /*
  * A set's manifest. Every pointer is owned by the struct (malloc'd) and freed by
  * manifest_done(); NULL strings are written as "" / omitted and read back as "".
  */
 struct manifest {
-    int version; /* MANIFEST_VERSION */
+    int version; /* MANIFEST_VERSION (written as MANIFEST_VERSION_PARTIAL when nfailed) */
     char id[TARGET_SET_ID_MAX];
     int64_t seq;
     char kind[16];   /* "full" | "incremental" */
-    char status[16]; /* "complete" | "failed" | "running" */
+    char status[16]; /* "complete" | "partial" | "failed" | "running" */
     int64_t started, ended;
     char *origin, *checkpoint, *message;
     struct {
@@ -181,6 +199,8 @@ struct manifest {
     int64_t pages_total, pages_stored; /* over the databases (counts.pages_*; 0 when absent) */
     struct manifest_db *dbs;
     size_t ndbs;
+    struct manifest_failed *failed; /* "failed_databases": partial sets (and failed ones) */
+    size_t nfailed;
     struct {           /* the set's list of new pool objects (TARGET_NLO_LIST) */
         char file[64]; /* "" when the set stored no NLO list */
         uint64_t count;
@@ -192,6 +212,8 @@ void manifest_init(struct manifest *m);
 void manifest_done(struct manifest *m);
 /* Append a deep copy of d. */
 void manifest_add_db(struct manifest *m, const struct manifest_db *d);
+/* Append a database the set could not copy (copies of both strings). */
+void manifest_add_failed(struct manifest *m, const char *db_path, const char *reason);
 /* Serialise to JSON (malloc'd, NUL-terminated); status NULL = m->status. */
 char *manifest_to_json(const struct manifest *m, const char *status, size_t *len);
 /*

@@ -371,14 +371,32 @@ int target_bind_catalog(struct target *t, struct catalog *cat)
         return -1;
     }
     /* An unbound catalog: new, or from before identities. It binds to this target only when
-       the two tell the same story: both without sets, or the catalog's newest set on it. */
-    int64_t nsets = 0;
-    if (catalog_set_count(cat, &nsets) != 0)
+       the two tell the same story: both without sets, or the catalog's newest set on it.
+       Checked and bound in one write transaction: two jobs of two targets starting at once
+       on a new catalog cannot both bind it (the second sees the first's binding). */
+    if (catalog_begin(cat) != 0)
         return -1;
+    r = catalog_meta_get(cat, TARGET_ID_META_KEY, have, sizeof have);
+    if (r != 0) {
+        catalog_rollback(cat);
+        if (r < 0)
+            return -1;
+        return target_bind_catalog(t, cat); /* bound meanwhile: the check above */
+    }
+    int64_t nsets = 0;
+    if (catalog_set_count(cat, &nsets) != 0) {
+        catalog_rollback(cat);
+        return -1;
+    }
     char **ids = NULL;
     size_t n = 0;
-    if (target_sets_scan(t, &ids, &n) != 0)
+    if (target_sets_scan(t, &ids, &n) != 0) {
+        char keep[DV_ERR_MAX];
+        snprintf(keep, sizeof keep, "%s", dv_err());
+        catalog_rollback(cat);
+        dv_seterr("%s", keep);
         return -1;
+    }
     int rc = 0;
     if (nsets == 0 && n > 0) {
         dv_seterr("target %s holds %zu set(s) that catalog %s does not know (a new catalog "
@@ -407,5 +425,13 @@ int target_bind_catalog(struct target *t, struct catalog *cat)
     target_ids_free(ids, n);
     if (rc == 0)
         rc = catalog_meta_set(cat, TARGET_ID_META_KEY, id->id);
+    if (rc == 0 && catalog_commit(cat) != 0)
+        rc = -1;
+    if (rc != 0) {
+        char keep[DV_ERR_MAX];
+        snprintf(keep, sizeof keep, "%s", dv_err());
+        catalog_rollback(cat);
+        dv_seterr("%s", keep);
+    }
     return rc;
 }

@@ -163,6 +163,77 @@ char *dv_path_abs(const char *base, const char *path)
     return dv_path_join(base, path);
 }
 
+/* Lexical normalisation of an absolute path: "/a//b/./c/../d" -> "/a/b/d" (malloc'd). */
+static char *path_lexical(const char *abs)
+{
+    size_t n = strlen(abs);
+    char *out = dv_malloc(n + 2);
+    size_t o = 0;
+    const char *p = abs;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *e = p;
+        while (*e && *e != '/')
+            e++;
+        size_t len = (size_t)(e - p);
+        if (len == 0 || (len == 1 && p[0] == '.')) {
+            /* nothing */
+        } else if (len == 2 && p[0] == '.' && p[1] == '.') {
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--; /* the '/' before the dropped part; ".." of "/" is "/" */
+        } else {
+            out[o++] = '/';
+            memcpy(out + o, p, len);
+            o += len;
+        }
+        p = e;
+    }
+    if (o == 0)
+        out[o++] = '/';
+    out[o] = '\0';
+    return out;
+}
+
+char *dv_path_canon(const char *path)
+{
+    char *abs = dv_path_abs(".", path);
+    size_t cut = strlen(abs);
+    char *res = NULL;
+    while (!res) {
+        /* abs[0..cut) is the prefix tried: the whole path, then without its last part ... */
+        char keep = abs[cut];
+        abs[cut] = '\0';
+        char *real = realpath(cut ? abs : "/", NULL);
+        abs[cut] = keep;
+        if (real) {
+            char *joined = dv_asprintf("%s/%s", real, abs + cut);
+            free(real);
+            res = path_lexical(joined);
+            free(joined);
+        } else if (cut == 0) {
+            res = path_lexical(abs);
+        } else {
+            while (cut > 0 && abs[cut - 1] == '/')
+                cut--;
+            while (cut > 0 && abs[cut - 1] != '/')
+                cut--;
+        }
+    }
+    free(abs);
+    return res;
+}
+
+bool dv_path_within(const char *p, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/')
+        return true;
+    return strncmp(p, dir, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
 bool dv_path_is_safe_rel(const char *rel)
 {
     if (!rel || !rel[0] || rel[0] == '/')

@@ -43,6 +43,15 @@ char *dv_dirname(const char *path);
 char *dv_path_abs(const char *base, const char *path);
 /* True if a relative path stays below its root: no "..", no leading '/', no empty parts. */
 bool dv_path_is_safe_rel(const char *rel);
+/*
+ * Canonical form of a path (malloc'd), for comparing where paths lead, not for opening: the
+ * realpath of its longest existing prefix (symbolic links resolved), followed by the rest
+ * normalised lexically ("." and ".." and repeated '/' removed). A relative path is taken
+ * against the current directory.
+ */
+char *dv_path_canon(const char *path);
+/* True if canonical path p is dir or below it ("/" holds everything). */
+bool dv_path_within(const char *p, const char *dir);
 
 /* mkdir -p with mode for the directories it creates. */
 int dv_mkdirs(const char *path, mode_t mode);

@@ -41,6 +41,7 @@ struct ctx {
     /* the set being checked */
     const struct catalog_set *set;
     char *set_dir;
+    bool list_hashed; /* its NLO list was read through (its objects checked by check_nlo) */
 };
 
 static void report(struct ctx *c, const char *file, const char *fmt, ...)
@@ -80,13 +81,31 @@ static const char *after_file(const char *msg, const char *file)
     } while (0)
 
 static void check_manifest(struct ctx *c, const struct manifest *m,
-                           const struct catalog_set_file *files, size_t nfiles, const char *path)
+                           const struct catalog_set_file *files, size_t nfiles,
+                           const struct catalog_set_failure *failed, size_t nfailed,
+                           const char *path)
 {
     const struct catalog_set *s = c->set;
     CMP_STR("id", m->id, s->id);
     CMP_INT("seq", m->seq, s->seq);
     CMP_STR("kind", m->kind, catalog_set_kind_name(s->kind));
-    CMP_STR("status", m->status, "complete");
+    CMP_STR("status", m->status, catalog_set_status_name(s->status));
+    /* a partial set: the same databases failed, for the same reasons */
+    CMP_INT("number of failed databases", m->nfailed, nfailed);
+    for (size_t i = 0; i < m->nfailed; i++) {
+        const struct catalog_set_failure *f = NULL;
+        for (size_t j = 0; j < nfailed && !f; j++)
+            if (strcmp(failed[j].db_path, m->failed[i].db_path) == 0)
+                f = &failed[j];
+        if (!f) {
+            report(c, path, "failed database %s is in the manifest, not in the catalog",
+                   m->failed[i].db_path);
+            continue;
+        }
+        char field[1200];
+        snprintf(field, sizeof field, "failed database %s: reason", f->db_path);
+        CMP_STR(field, m->failed[i].reason, f->reason);
+    }
     CMP_INT("started", m->started, s->started);
     CMP_INT("ended", m->ended, s->ended);
     CMP_STR("origin", m->origin, s->origin);
@@ -292,6 +311,7 @@ static int check_pool(struct ctx *c, const struct manifest *m)
     if (rc == -1) {
         report(c, list, "%s", after_file(dv_err(), list));
     } else {
+        c->list_hashed = true;
         if (x.n != m->nlo_list.count)
             report(c, list, "%llu objects listed, the manifest says %llu", (unsigned long long)x.n,
                    (unsigned long long)m->nlo_list.count);
@@ -303,6 +323,72 @@ static int check_pool(struct ctx *c, const struct manifest *m)
     return 0;
 }
 
+/*
+ * verify --set: every NLO the set holds, not only those it stored. The set's databases
+ * reference NLOs that earlier sets stored in the pool (catalog refs ranges covering the set's
+ * seq: catalog_needed_compute of this one set); each is hashed against its pool row. Those
+ * the set stored itself were checked through its list (unless the list could not be read).
+ * A referenced NLO without a pool row is a problem: the set claims what it does not hold.
+ */
+static int check_held(struct ctx *c)
+{
+    int64_t count = 0;
+    if (catalog_needed_compute(c->cat, &c->set->seq, 1, &count) != 0)
+        return -1;
+    job_phase(c->job, "nlo held", (uint64_t)count, 0);
+    enum { PAGE = 256 };
+    char(*names)[CATALOG_NLO_NAME_LEN + 1] = dv_calloc(PAGE, sizeof *names);
+    char after[CATALOG_NLO_NAME_LEN + 1] = "";
+    int rc = 0;
+    size_t n;
+    do {
+        if (catalog_needed_page(c->cat, after, names, PAGE, &n) != 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (job_cancelled(c->job)) {
+                dv_seterr("verify: cancelled");
+                rc = -1;
+                break;
+            }
+            const char *name = names[i];
+            struct catalog_pool_obj row;
+            int f = catalog_pool_get(c->cat, name, &row);
+            if (f < 0) {
+                rc = -1;
+                break;
+            }
+            if (f == 1 && row.first_set == c->set->seq && c->list_hashed)
+                continue; /* the set stored it: checked through its list */
+            char *pool = target_pool_path(c->t, name);
+            c->r->nlos_held++;
+            if (f == 0) {
+                report(c, pool,
+                       "referenced by the databases of set %s, but not in the catalog pool: the "
+                       "set does not hold it",
+                       c->set->id);
+            } else if (verify_in_sample(name, c->o->sample_pct)) {
+                char sha[65];
+                c->r->nlos_checked++;
+                if (sha_in_target(c, pool, sha) != 0)
+                    report(c, pool, "cannot read the pool object: %s", dv_err());
+                else if (strcmp(sha, row.sha256) != 0)
+                    report(c, pool, "SHA-256 mismatch: file %s, catalog pool %s", sha, row.sha256);
+                else
+                    c->r->bytes += (uint64_t)row.size;
+            }
+            job_advance(c->job, 1, f == 1 ? (uint64_t)row.size : 0, name);
+            free(pool);
+        }
+        if (n)
+            snprintf(after, sizeof after, "%s", names[n - 1]);
+    } while (rc == 0 && n == PAGE);
+    job_flush(c->job);
+    free(names);
+    return rc;
+}
+
 /* ---- one set -----------------------------------------------------------------------------------
  */
 
@@ -310,20 +396,23 @@ static int verify_set(struct ctx *c, const struct catalog_set *s)
 {
     c->set = s;
     c->set_dir = target_set_dir(c->t, s->id);
+    c->list_hashed = false;
     c->r->sets++;
     struct catalog_set_file *files = NULL;
-    size_t nfiles = 0;
+    size_t nfiles = 0, nfailed = 0;
+    struct catalog_set_failure *failed = NULL;
     struct manifest m;
     manifest_init(&m);
     int rc = -1;
-    if (catalog_set_files(c->cat, s->id, &files, &nfiles) != 0)
+    if (catalog_set_files(c->cat, s->id, &files, &nfiles) != 0 ||
+        catalog_set_failures(c->cat, s->id, &failed, &nfailed) != 0)
         goto out;
     char *mpath = dv_path_join(c->set_dir, TARGET_MANIFEST);
     bool have_manifest = manifest_read(mpath, &m) == 0;
     if (!have_manifest)
         report(c, mpath, "%s", after_file(dv_err(), mpath));
     else
-        check_manifest(c, &m, files, nfiles, mpath);
+        check_manifest(c, &m, files, nfiles, failed, nfailed, mpath);
     free(mpath);
     job_phase(c->job, "copies", nfiles, 0);
     unsigned serial = 0;
@@ -337,9 +426,12 @@ static int verify_set(struct ctx *c, const struct catalog_set *s)
     job_flush(c->job);
     if (have_manifest && check_pool(c, &m) != 0)
         goto out;
+    if (c->o->set_id && check_held(c) != 0)
+        goto out;
     rc = 0;
 out:
     manifest_done(&m);
+    free(failed);
     catalog_set_files_free(files, nfiles);
     free(c->set_dir);
     c->set_dir = NULL;
@@ -352,7 +444,7 @@ static int collect(void *ud, const struct catalog_set *s)
         struct catalog_set *v;
         size_t n;
     } *l = ud;
-    if (s->status != CATALOG_SET_COMPLETE || s->pruning > 0)
+    if (!catalog_set_usable(s->status) || s->pruning > 0)
         return 0;
     l->v = dv_realloc(l->v, (l->n + 1) * sizeof *l->v);
     l->v[l->n++] = *s;
@@ -402,8 +494,8 @@ int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct 
             dv_seterr("no backup set '%s' (dvault sets lists them)", c.o->set_id);
             goto out;
         }
-        if (s.status != CATALOG_SET_COMPLETE || s.pruning > 0) {
-            dv_seterr("backup set %s is %s: only complete sets can be verified", s.id,
+        if (!catalog_set_usable(s.status) || s.pruning > 0) {
+            dv_seterr("backup set %s is %s: only complete and partial sets can be verified", s.id,
                       s.pruning > 0 ? "being pruned" : catalog_set_status_name(s.status));
             goto out;
         }

@@ -113,6 +113,44 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE sets ADD COLUMN pages_stored INTEGER NOT NULL DEFAULT 0;\n",
     /* 4: facts about the catalog itself; "target_id": the target it describes (formats.md) */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;\n",
+    /* 5: partial sets (docs/catalog.md, "Version 5"): sets.status gains 'partial' - a CHECK
+     * cannot be altered, so the table is rebuilt (migrations run with foreign keys off, so
+     * dropping the old table does not cascade to set_files) - and the databases a set could
+     * not copy are listed in set_failures */
+    "CREATE TABLE sets_v5 (\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  seq INTEGER NOT NULL UNIQUE,\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),\n"
+    "  started INTEGER NOT NULL,\n"
+    "  ended INTEGER,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'partial', 'failed')),\n"
+    "  pid INTEGER,\n"
+    "  databases INTEGER NOT NULL DEFAULT 0,\n"
+    "  nlo_new INTEGER NOT NULL DEFAULT 0,\n"
+    "  nlo_held INTEGER NOT NULL DEFAULT 0,\n"
+    "  nlo_skipped INTEGER NOT NULL DEFAULT 0,\n"
+    "  deltas_applied INTEGER NOT NULL DEFAULT 0,\n"
+    "  deltas_kept INTEGER NOT NULL DEFAULT 0,\n"
+    "  bytes INTEGER NOT NULL DEFAULT 0,\n"
+    "  checkpoint TEXT,\n"
+    "  origin TEXT,\n"
+    "  message TEXT,\n"
+    "  pruning INTEGER,\n"
+    "  pages_total INTEGER NOT NULL DEFAULT 0,\n"
+    "  pages_stored INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "INSERT INTO sets_v5 SELECT id, seq, kind, started, ended, status, pid, databases, nlo_new,\n"
+    "  nlo_held, nlo_skipped, deltas_applied, deltas_kept, bytes, checkpoint, origin, message,\n"
+    "  pruning, pages_total, pages_stored FROM sets;\n"
+    "DROP TABLE sets;\n"
+    "ALTER TABLE sets_v5 RENAME TO sets;\n"
+    "CREATE TABLE set_failures (\n"
+    "  set_id TEXT NOT NULL REFERENCES sets(id) ON DELETE CASCADE,\n"
+    "  db_path TEXT NOT NULL,\n"
+    "  reason TEXT NOT NULL,\n"
+    "  PRIMARY KEY (set_id, db_path)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX set_failures_db ON set_failures(db_path);\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
@@ -154,11 +192,14 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(SET_LATEST_OK,                                                                               \
       "SELECT " SET_COLS " FROM sets WHERE status = 'complete' AND pruning IS NULL "               \
       "ORDER BY seq DESC LIMIT 1")                                                                 \
+    X(SET_LATEST_USABLE, "SELECT " SET_COLS " FROM sets WHERE status IN ('complete', 'partial') "  \
+                         "AND pruning IS NULL ORDER BY seq DESC LIMIT 1")                          \
     X(SET_LIST, "SELECT " SET_COLS " FROM sets WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2")         \
     X(SET_NEWER, "SELECT " SET_COLS " FROM sets WHERE seq > ?1 ORDER BY seq LIMIT ?2")             \
-    X(DB_LAST_SET, "SELECT " SET_COLS_S " FROM sets s JOIN set_files f ON f.set_id = s.id "        \
-                   "JOIN databases d ON d.id = f.db_id WHERE d.path = ?1 "                         \
-                   "AND (?2 = 0 OR s.status = 'complete') ORDER BY s.seq DESC LIMIT 1")            \
+    X(DB_LAST_SET,                                                                                 \
+      "SELECT " SET_COLS_S " FROM sets s JOIN set_files f ON f.set_id = s.id "                     \
+      "JOIN databases d ON d.id = f.db_id WHERE d.path = ?1 "                                      \
+      "AND (?2 = 0 OR s.status IN ('complete', 'partial')) ORDER BY s.seq DESC LIMIT 1")           \
     X(FILE_ADD, "INSERT OR REPLACE INTO set_files (set_id, db_id, path, size, sha256, "            \
                 "page_size, replica_id, dbiid, delta_mode, delta_pages, delta_location, "          \
                 "delta_sha256, locked_copy) "                                                      \
@@ -195,6 +236,17 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(SET_MARK_PRUNING, "UPDATE sets SET pruning = ?2 WHERE id = ?1")                              \
     X(SET_DELETE_FILES, "DELETE FROM set_files WHERE set_id = ?1")                                 \
     X(SET_DELETE, "DELETE FROM sets WHERE id = ?1")                                                \
+    X(SET_DELETE_FAILURES, "DELETE FROM set_failures WHERE set_id = ?1")                           \
+    X(FAILURE_ADD, "INSERT OR REPLACE INTO set_failures (set_id, db_path, reason) "                \
+                   "VALUES (?1, ?2, ?3)")                                                          \
+    X(FAILURE_LIST, "SELECT f.set_id, s.seq, f.db_path, f.reason FROM set_failures f "             \
+                    "JOIN sets s ON s.id = f.set_id WHERE f.set_id = ?1 ORDER BY f.db_path")       \
+    X(FAILURE_GET, "SELECT f.set_id, s.seq, f.db_path, f.reason FROM set_failures f "              \
+                   "JOIN sets s ON s.id = f.set_id WHERE f.set_id = ?1 AND f.db_path = ?2")        \
+    X(FAILURE_LATEST, "SELECT f.set_id, s.seq, f.db_path, f.reason FROM set_failures f "           \
+                      "JOIN sets s ON s.id = f.set_id WHERE f.db_path = ?1 "                       \
+                      "AND s.status IN ('complete', 'partial') AND s.pruning IS NULL "             \
+                      "ORDER BY s.seq DESC LIMIT 1")                                               \
     X(POOL_COUNT_FIRST, "SELECT count(*) FROM pool WHERE first_set = ?1")                          \
     X(SETS_ALL, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC")                                 \
     X(KEEP_CLEAR, "DELETE FROM temp.keep_sets")                                                    \
@@ -465,7 +517,15 @@ struct catalog *catalog_open(const char *path)
     sqlite3_stmt *s;
     const char *mode = NULL;
     if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) == SQLITE_OK) {
-        if (sqlite3_step(s) == SQLITE_ROW)
+        /* Two processes opening a new catalog at once: switching it to WAL needs it alone,
+         * and SQLite reports BUSY at once here (no busy handler): retry, bounded like the
+         * busy timeout (10 s). */
+        int r;
+        for (int tries = 0; (r = sqlite3_step(s)) == SQLITE_BUSY && tries < 1000; tries++) {
+            sqlite3_reset(s);
+            usleep(10000);
+        }
+        if (r == SQLITE_ROW)
             mode = (const char *)sqlite3_column_text(s, 0);
         if (!mode || strcmp(mode, "wal") != 0) {
             db_err(c, "set WAL mode (not a SQLite database?)");
@@ -479,8 +539,9 @@ struct catalog *catalog_open(const char *path)
         catalog_close(c);
         return NULL;
     }
-    if (exec(c, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", "pragmas") != 0 ||
-        migrate(c) != 0) {
+    /* migrations run with foreign keys off (a table rebuild must not cascade), then on */
+    if (exec(c, "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL", "pragmas") != 0 ||
+        migrate(c) != 0 || exec(c, "PRAGMA foreign_keys = ON", "pragmas") != 0) {
         catalog_close(c);
         return NULL;
     }
@@ -569,7 +630,10 @@ const char *catalog_set_kind_name(enum catalog_set_kind k)
 
 const char *catalog_set_status_name(enum catalog_set_status s)
 {
-    return s == CATALOG_SET_COMPLETE ? "complete" : s == CATALOG_SET_FAILED ? "failed" : "running";
+    return s == CATALOG_SET_COMPLETE  ? "complete"
+           : s == CATALOG_SET_PARTIAL ? "partial"
+           : s == CATALOG_SET_FAILED  ? "failed"
+                                      : "running";
 }
 
 static void read_set(sqlite3_stmt *s, int base, struct catalog_set *o)
@@ -584,6 +648,7 @@ static void read_set(sqlite3_stmt *s, int base, struct catalog_set *o)
     const char *st = (const char *)sqlite3_column_text(s, base + 5);
     o->status = !st                           ? CATALOG_SET_RUNNING
                 : strcmp(st, "complete") == 0 ? CATALOG_SET_COMPLETE
+                : strcmp(st, "partial") == 0  ? CATALOG_SET_PARTIAL
                 : strcmp(st, "failed") == 0   ? CATALOG_SET_FAILED
                                               : CATALOG_SET_RUNNING;
     o->pid = sqlite3_column_int64(s, base + 6);
@@ -606,10 +671,26 @@ int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind 
     bool own;
     if (tx_enter(c, &own) != 0)
         return -1;
-    int rc = -1;
+    int rc = -1, taken = 0;
     int64_t next = 0;
-    sqlite3_stmt *s = stmt(c, ST_SET_MAXSEQ);
+    /* the id is checked in the same (IMMEDIATE) transaction as the insert: two backups of
+     * two targets sharing this catalog cannot both take it */
+    sqlite3_stmt *s = stmt(c, ST_SET_GET);
     if (!s)
+        goto out;
+    bind_text(s, 1, id);
+    int g = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (g == SQLITE_ROW) {
+        taken = 1;
+        rc = 0;
+        goto out;
+    }
+    if (g != SQLITE_DONE) {
+        db_err(c, "look up set");
+        goto out;
+    }
+    if (!(s = stmt(c, ST_SET_MAXSEQ)))
         goto out;
     if (sqlite3_step(s) != SQLITE_ROW) {
         db_err(c, "read set sequence");
@@ -633,6 +714,10 @@ int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind 
 out:
     if (tx_leave(c, own, rc) != 0)
         return -1;
+    if (taken) {
+        dv_seterr("catalog %s: set id %s is taken", c->path, id);
+        return 1;
+    }
     if (seq)
         *seq = next;
     return 0;
@@ -755,6 +840,9 @@ int catalog_set_delete(struct catalog *c, const char *id)
     sqlite3_stmt *s = stmt(c, ST_SET_DELETE_FILES);
     if (!s || (bind_text(s, 1, id), step_done(c, s, "delete set files")) != 0)
         goto out;
+    if (!(s = stmt(c, ST_SET_DELETE_FAILURES)) ||
+        (bind_text(s, 1, id), step_done(c, s, "delete set failures")) != 0)
+        goto out;
     if (!(s = stmt(c, ST_SET_DELETE)))
         goto out;
     bind_text(s, 1, id);
@@ -834,6 +922,12 @@ int catalog_set_latest(struct catalog *c, bool complete_only, struct catalog_set
     return s ? get_one_set(c, s, out) : -1;
 }
 
+int catalog_set_latest_usable(struct catalog *c, struct catalog_set *out)
+{
+    sqlite3_stmt *s = stmt(c, ST_SET_LATEST_USABLE);
+    return s ? get_one_set(c, s, out) : -1;
+}
+
 int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set *out, size_t max,
                       size_t *n)
 {
@@ -901,6 +995,95 @@ int catalog_sets_each(struct catalog *c, catalog_set_cb cb, void *ud)
             return 0;
         before = page[n - 1].seq;
     }
+}
+
+/* ---- databases a set could not copy ------------------------------------------------- */
+
+int catalog_set_failure_add(struct catalog *c, const char *set_id, const char *db_path,
+                            const char *reason)
+{
+    sqlite3_stmt *s = stmt(c, ST_FAILURE_ADD);
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    bind_text(s, 2, db_path);
+    bind_text(s, 3, reason ? reason : "");
+    if (step_done(c, s, "record a failed database") != 0) {
+        dv_preferr("set %s, %s", set_id, db_path);
+        return -1;
+    }
+    return 0;
+}
+
+static void read_failure(sqlite3_stmt *s, struct catalog_set_failure *o)
+{
+    memset(o, 0, sizeof *o);
+    col_copy(s, 0, o->set_id, sizeof o->set_id);
+    o->seq = sqlite3_column_int64(s, 1);
+    col_copy(s, 2, o->db_path, sizeof o->db_path);
+    col_copy(s, 3, o->reason, sizeof o->reason);
+}
+
+int catalog_set_failures(struct catalog *c, const char *set_id, struct catalog_set_failure **out,
+                         size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt(c, ST_FAILURE_LIST);
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            *out = dv_realloc(*out, cap * sizeof **out);
+        }
+        read_failure(s, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_err(c, "list failed databases");
+    }
+    return 0;
+}
+
+static int get_one_failure(struct catalog *c, sqlite3_stmt *s, struct catalog_set_failure *out)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        if (out)
+            read_failure(s, out);
+        sqlite3_reset(s);
+        return 1;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : db_err(c, "read failed database");
+}
+
+int catalog_set_failure_get(struct catalog *c, const char *set_id, const char *db_path,
+                            struct catalog_set_failure *out)
+{
+    sqlite3_stmt *s = stmt(c, ST_FAILURE_GET);
+    if (!s)
+        return -1;
+    bind_text(s, 1, set_id);
+    bind_text(s, 2, db_path);
+    return get_one_failure(c, s, out);
+}
+
+int catalog_db_failure_latest(struct catalog *c, const char *db_path,
+                              struct catalog_set_failure *out)
+{
+    sqlite3_stmt *s = stmt(c, ST_FAILURE_LATEST);
+    if (!s)
+        return -1;
+    bind_text(s, 1, db_path);
+    return get_one_failure(c, s, out);
 }
 
 /* ---- set files --------------------------------------------------------------------- */
@@ -1595,7 +1778,7 @@ int catalog_file_incr_get(struct catalog *c, const char *set_id, int64_t db_id,
 int catalog_db_latest_set(struct catalog *c, int64_t db_id, char set_id[32])
 {
     sqlite3_stmt *s = prep(c, "SELECT s.id FROM set_files f JOIN sets s ON s.id = f.set_id "
-                              "WHERE f.db_id = ?1 AND s.status = 'complete' "
+                              "WHERE f.db_id = ?1 AND s.status IN ('complete', 'partial') "
                               "ORDER BY s.seq DESC LIMIT 1");
     if (!s)
         return -1;

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 4
+#define CATALOG_SCHEMA_VERSION 5
 #define CATALOG_NLO_NAME_LEN 84 /* strlen of an NLO name, ".nlo" included */
 
 struct catalog;
@@ -67,8 +67,15 @@ enum catalog_set_kind { CATALOG_SET_FULL = 0, CATALOG_SET_INCREMENTAL = 1 };
 enum catalog_set_status {
     CATALOG_SET_RUNNING = 0,
     CATALOG_SET_COMPLETE = 1,
-    CATALOG_SET_FAILED = 2
+    CATALOG_SET_FAILED = 2,
+    CATALOG_SET_PARTIAL = 3 /* finished, but some databases could not be copied (set_failures):
+                               every database it holds is usable as in a complete set */
 };
+/* A set whose copies can be used (restored, recovered from, an origin): complete or partial. */
+static inline bool catalog_set_usable(enum catalog_set_status s)
+{
+    return s == CATALOG_SET_COMPLETE || s == CATALOG_SET_PARTIAL;
+}
 
 struct catalog_set {
     char id[32]; /* "20261122-014651" or "20261122-014651-2" */
@@ -89,13 +96,14 @@ const char *catalog_set_status_name(enum catalog_set_status s); /* "running" | .
 
 /*
  * Record a new running set with the next seq (max + 1). origin may be NULL. *seq gets the
- * seq (may be NULL). Fails if the id exists. 0 or -1.
+ * seq (may be NULL). Returns 0, 1 when the id is taken (nothing written: set ids are unique
+ * per catalog, which several targets may share), or -1.
  */
 int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind kind,
                        int64_t started, int64_t pid, const char *origin, int64_t *seq);
 /*
  * End a set: writes status, ended, the counts, checkpoint and message from s (looked up by
- * s->id). Use status COMPLETE or FAILED. 0, or -1 (also when the set does not exist).
+ * s->id). Use status COMPLETE, PARTIAL or FAILED. 0, or -1 (also when the set does not exist).
  */
 int catalog_set_finish(struct catalog *c, const struct catalog_set *s);
 /*
@@ -125,6 +133,8 @@ int catalog_sets_fail_stale(struct catalog *c, bool lock_held, int64_t now, int 
 int catalog_set_get(struct catalog *c, const char *id, struct catalog_set *out);
 /* Newest set (complete_only: newest complete one): 1 found, 0 none, -1 error. */
 int catalog_set_latest(struct catalog *c, bool complete_only, struct catalog_set *out);
+/* Newest usable set (complete or partial, not being pruned): 1 found, 0 none, -1 error. */
+int catalog_set_latest_usable(struct catalog *c, struct catalog_set *out);
 /*
  * Sets newest first, keyset-paged: those with seq < before_seq (0 = from the newest), at
  * most max into out[]; *n gets how many. Next page: before_seq = out[*n - 1].seq. 0 or -1.
@@ -139,12 +149,36 @@ int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set 
 int catalog_sets_newer(struct catalog *c, int64_t after_seq, struct catalog_set *out, size_t max,
                        size_t *n);
 /*
- * The newest set (complete_only: the newest complete one) that holds a copy of database
- * db_path (as the server names it): 1 found (out filled, may be NULL), 0 none, -1 error.
- * One indexed query (set_files by db_id); cheap enough per row on screen.
+ * The newest set (complete_only: the newest complete or partial one) that holds a copy of
+ * database db_path (as the server names it): 1 found (out filled, may be NULL), 0 none, -1
+ * error. One indexed query (set_files by db_id); cheap enough per row on screen.
  */
 int catalog_db_last_set(struct catalog *c, const char *db_path, bool complete_only,
                         struct catalog_set *out);
+
+/* ---- databases a set could not copy (schema version 5) ----------------------------- */
+
+/* A database a set failed to copy (a partial set lists at least one; a failed set may too). */
+struct catalog_set_failure {
+    char set_id[32];
+    int64_t seq; /* of the set */
+    char db_path[1024];
+    char reason[512];
+};
+
+/* Record that set set_id could not copy db_path, and why. 0 or -1. */
+int catalog_set_failure_add(struct catalog *c, const char *set_id, const char *db_path,
+                            const char *reason);
+/* The databases set_id failed, by path; *out malloc'd (free it). 0 or -1. */
+int catalog_set_failures(struct catalog *c, const char *set_id, struct catalog_set_failure **out,
+                         size_t *n);
+/* Did set_id fail db_path: 1 (out filled, may be NULL), 0 no, -1 error. */
+int catalog_set_failure_get(struct catalog *c, const char *set_id, const char *db_path,
+                            struct catalog_set_failure *out);
+/* The newest usable (complete or partial, not being pruned) set that failed db_path: 1, 0
+ * none, -1 error. */
+int catalog_db_failure_latest(struct catalog *c, const char *db_path,
+                              struct catalog_set_failure *out);
 
 /* ---- files of a set ---------------------------------------------------------------- */
 
@@ -314,7 +348,8 @@ int catalog_file_incr_set(struct catalog *c, const char *set_id, int64_t db_id,
  * copy without a page map. */
 int catalog_file_incr_get(struct catalog *c, const char *set_id, int64_t db_id,
                           struct catalog_file_incr *out);
-/* The newest complete set holding a file of database db_id: 1 (*set_id filled), 0 none, -1. */
+/* The newest complete or partial set holding a file of database db_id: 1 (*set_id filled), 0
+ * none, -1. */
 int catalog_db_latest_set(struct catalog *c, int64_t db_id, char set_id[32]);
 /* Page counters of a set (sum over its databases). 0 or -1. */
 int catalog_set_pages_set(struct catalog *c, const char *set_id, int64_t total, int64_t stored);

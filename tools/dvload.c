@@ -189,9 +189,16 @@ static void user_name(size_t i, char *out, size_t n)
 
 static int cmd_init(struct dv_config *cfg, long ndb, long ndocs, uint64_t seed, long page_size)
 {
+    /* the server creates its key (dvault never does) */
+    if (cfg->server.encryption && store_key_create(cfg) != 0)
+        return -1;
     struct dv_store *st = store_open(cfg);
     if (!st)
         return -1;
+    if (store_key_require(st) != 0) {
+        store_free(st);
+        return -1;
+    }
     struct gen g = {.seed = seed, .pool = 32 + (uint64_t)(ndb * ndocs) / 4, .rng = seed ^ 0xabcdef};
     g.fresh = 1ull << 40; /* init uses the shared pool, plus a few of its own */
     double t0 = dv_mono();
@@ -489,7 +496,10 @@ static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t s
         struct dv_store *st = store_open(cfg);
         if (!st)
             return -1;
+        int kr = store_key_require(st);
         store_free(st);
+        if (kr != 0)
+            return -1;
     }
     if (load_dbs(cfg, &dbs, &ndbs) != 0)
         return -1;
@@ -600,6 +610,10 @@ static int cmd_verify(struct dv_config *cfg)
     struct dv_store *st = store_open(cfg);
     if (!st)
         return -1;
+    if (store_key_require(st) != 0) {
+        store_free(st);
+        return -1;
+    }
     struct vstate v = {.st = st};
     char **dbs = NULL;
     size_t ndbs = 0, cap = 0;

@@ -44,7 +44,11 @@ int cli_backup(int argc, char **argv, struct dv_config *cfg)
     dv_fmt_bytes(r.db_bytes, b, sizeof b);
     dv_fmt_bytes(r.nlo.bytes, nb, sizeof nb);
     if (r.set_id[0]) {
-        printf("set %s %s in %.1fs\n", r.set_id, r.complete ? "complete" : "FAILED", r.seconds);
+        printf("set %s %s in %.1fs\n", r.set_id,
+               r.complete  ? "complete"
+               : r.partial ? "PARTIAL (usable, but some databases are missing)"
+                           : "FAILED",
+               r.seconds);
         printf("  kind       %s, %llu of %llu pages stored%s%s\n",
                r.incremental ? "incremental" : "full", (unsigned long long)r.pages_stored,
                (unsigned long long)r.pages_total, r.message[0] && r.complete ? ": " : "",
@@ -84,7 +88,8 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void set_json(FILE *f, const struct catalog_set *s)
+static void set_json(FILE *f, const struct catalog_set *s, const struct catalog_set_failure *fl,
+                     size_t nfl)
 {
     fprintf(f, "{\"id\": ");
     json_str(f, s->id);
@@ -102,7 +107,15 @@ static void set_json(FILE *f, const struct catalog_set *s)
     json_str(f, s->checkpoint);
     fprintf(f, ", \"message\": ");
     json_str(f, s->message);
-    fprintf(f, "}");
+    fprintf(f, ", \"failed_databases\": [");
+    for (size_t i = 0; i < nfl; i++) {
+        fprintf(f, "%s{\"db_path\": ", i ? ", " : "");
+        json_str(f, fl[i].db_path);
+        fprintf(f, ", \"reason\": ");
+        json_str(f, fl[i].reason);
+        fprintf(f, "}");
+    }
+    fprintf(f, "]}");
 }
 
 int cli_sets(int argc, char **argv, struct dv_config *cfg)
@@ -128,9 +141,15 @@ int cli_sets(int argc, char **argv, struct dv_config *cfg)
         }
         for (size_t i = 0; i < n; i++) {
             const struct catalog_set *s = &page[i];
+            struct catalog_set_failure *fl = NULL;
+            size_t nfl = 0;
+            if (s->status != CATALOG_SET_COMPLETE && catalog_set_failures(cat, s->id, &fl, &nfl)) {
+                catalog_close(cat);
+                return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+            }
             if (json) {
                 printf("%s\n  ", total ? "," : "");
-                set_json(stdout, s);
+                set_json(stdout, s, fl, nfl);
             } else {
                 char started[32], dur[32], bytes[32];
                 dv_fmt_time(s->started, started, sizeof started);
@@ -148,7 +167,10 @@ int cli_sets(int argc, char **argv, struct dv_config *cfg)
                        (long long)s->deltas_applied, (long long)s->deltas_kept, bytes);
                 if (s->message[0] && s->status != CATALOG_SET_COMPLETE)
                     printf("    %s\n", s->message);
+                for (size_t k = 0; k < nfl; k++)
+                    printf("    failed: %s: %s\n", fl[k].db_path, fl[k].reason);
             }
+            free(fl);
             total++;
         }
         if (n)

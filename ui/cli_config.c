@@ -1,8 +1,13 @@
-/* cli_config.c - `dvault config`: print the effective configuration (after defaults). */
+/*
+ * cli_config.c - `dvault config`: print the effective configuration (after defaults);
+ * `--check`: the file loads (dv_config_load refuses dangerous paths too), plus warnings about
+ * what the file names but cannot check (the server key).
+ */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "store.h"
 #include "util.h"
 
 int cli_config(int argc, char **argv, struct dv_config *cfg)
@@ -10,7 +15,15 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
     if (argc > 1 && strcmp(argv[1], "--check") != 0)
         return cli_fail(DV_EXIT_USAGE, "usage: dvault config [--check]");
     if (argc > 1) {
-        printf("%s: ok\n", cfg->path);
+        int nwarn = 0;
+        if (store_key_check(cfg) != 0) {
+            fprintf(stderr, "warning: %s\n", dv_err());
+            nwarn++;
+        }
+        if (nwarn)
+            printf("%s: ok (%d warning%s)\n", cfg->path, nwarn, nwarn == 1 ? "" : "s");
+        else
+            printf("%s: ok\n", cfg->path);
         return 0;
     }
     printf("# effective configuration of %s (absolute paths)\n", cfg->path);
@@ -23,12 +36,12 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
            cfg->server.deferred_deletion_days, cfg->server.encryption ? "true" : "false",
            cfg->server.key_file);
     printf("backup:\n  target: %s\n  cycle_hours: %ld\n  delta: %s\n  snapshot_command: \"%s\"\n"
-           "  pre_command: \"%s\"\n  post_command: \"%s\"\n"
+           "  pre_command: \"%s\"\n  post_command: \"%s\"\n  lock_wait_seconds: %ld\n"
            "  retention: { keep_sets: %ld, keep_days: %ld }\n",
            cfg->backup.target, cfg->backup.cycle_hours,
            cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply", cfg->backup.snapshot_command,
-           cfg->backup.pre_command, cfg->backup.post_command, cfg->backup.keep_sets,
-           cfg->backup.keep_days);
+           cfg->backup.pre_command, cfg->backup.post_command, cfg->backup.lock_wait_seconds,
+           cfg->backup.keep_sets, cfg->backup.keep_days);
     printf("catalog: %s\nconsole: { theme: %s }\n", cfg->catalog, cfg->console.theme);
     return 0;
 }

@@ -110,10 +110,14 @@ static int resync_catalog(struct dv_config *cfg)
         return cli_fail(DV_EXIT_FAIL, "resync catalog: %s", dv_err());
     if (r.old_catalog[0])
         printf("the previous catalog was moved to %s\n", r.old_catalog);
-    printf("resync catalog: %llu complete set(s), %llu failed set(s), %llu database copies "
+    char partial[64] = "";
+    if (r.partial_sets)
+        snprintf(partial, sizeof partial, "%llu partial set(s), ",
+                 (unsigned long long)r.partial_sets);
+    printf("resync catalog: %llu complete set(s), %s%llu failed set(s), %llu database copies "
            "(%llu deltas moved), %llu references, %llu pool NLOs (+%llu found only in the pool) "
            "in %.1fs\n",
-           (unsigned long long)r.sets, (unsigned long long)r.failed_sets,
+           (unsigned long long)r.sets, partial, (unsigned long long)r.failed_sets,
            (unsigned long long)r.files, (unsigned long long)r.deltas_moved,
            (unsigned long long)r.refs, (unsigned long long)r.nlos, (unsigned long long)r.orphans,
            dv_mono() - t0);

@@ -110,15 +110,17 @@ int cli_verify(int argc, char **argv, struct dv_config *cfg)
     job_done(&job);
     if (rc < 0)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
-    char b[32];
+    char b[32], held[64] = "";
     dv_fmt_bytes(r.bytes, b, sizeof b);
-    printf("verify: %llu set(s), %llu copies, %llu deltas, %llu test restores, %llu of %llu "
-           "listed NLOs checked%s, %s read in %.1fs: %llu problem(s)\n",
+    if (o.set_id) /* the set holds what it stored and what earlier sets stored for it */
+        snprintf(held, sizeof held, ", %llu from earlier sets", (unsigned long long)r.nlos_held);
+    printf("verify: %llu set(s), %llu copies, %llu deltas, %llu test restores, %llu NLO(s) "
+           "checked%s of %llu (%llu new%s), %s read in %.1fs: %llu problem(s)\n",
            (unsigned long long)r.sets, (unsigned long long)r.copies, (unsigned long long)r.deltas,
            (unsigned long long)r.restores, (unsigned long long)r.nlos_checked,
-           (unsigned long long)r.nlos_listed,
-           o.sample_pct > 0 && o.sample_pct < 100 ? " (sample)" : "", b, dv_mono() - t0,
-           (unsigned long long)r.problems);
+           o.sample_pct > 0 && o.sample_pct < 100 ? " (sample)" : "",
+           (unsigned long long)(r.nlos_listed + r.nlos_held), (unsigned long long)r.nlos_listed,
+           held, b, dv_mono() - t0, (unsigned long long)r.problems);
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "verify found %llu problem(s)",
                         (unsigned long long)r.problems);

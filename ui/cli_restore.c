@@ -93,9 +93,10 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
 
 static const char *status_word(enum recover_status s)
 {
-    return s == RECOVER_RECOVERED ? "recovered"
-           : s == RECOVER_PRESENT ? "already present"
-                                  : "unrecoverable";
+    return s == RECOVER_RECOVERED       ? "recovered"
+           : s == RECOVER_PRESENT       ? "already present"
+           : s == RECOVER_UNRECOVERABLE ? "unrecoverable"
+                                        : "not recovered";
 }
 
 static void print_recover(const struct recover_result *r)

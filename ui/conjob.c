@@ -48,7 +48,7 @@ static void ring_add(int level, const char *msg)
 
 void conjob_note(int level, const char *fmt, ...)
 {
-    char buf[256];
+    char buf[DV_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
@@ -74,7 +74,7 @@ size_t conjob_events(struct conjob_event *out, size_t max, uint64_t *total)
 static void on_event(void *ud, enum dv_level level, const char *msg)
 {
     (void)ud;
-    char buf[256];
+    char buf[DV_ERR_MAX];
     snprintf(buf, sizeof buf, "%s: %s", R.kind, msg);
     ring_add((int)level, buf);
     if (R.cat && R.job.catalog_job_id > 0)

@@ -54,7 +54,7 @@ struct conjob_result {
 struct conjob_event {
     int64_t time;
     int level; /* enum dv_level */
-    char msg[256];
+    char msg[DV_ERR_MAX];
 };
 
 /* Start spec on a worker thread. cfg must outlive the job. Returns 0, or -1 with dv_err()

@@ -224,7 +224,7 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     struct dv_config *cfg = c->cfg;
     const struct dv_status *st = &c->status;
     int y = b.y, ymax = b.y + b.h;
-    char buf[768], a[32], bb[32], age[32];
+    char buf[DV_ERR_MAX + 256], a[32], bb[32], age[32];
     if (c->status_ok && st->store_ok && st->daos.needs_resync) {
         snprintf(buf, sizeof buf, " DAOS index NEEDS_RESYNC (press R to resync): %s ",
                  st->daos.reason[0] ? st->daos.reason : "index out of date");
@@ -297,17 +297,19 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
                  catalog_set_kind_name(st->last.kind), catalog_set_status_name(st->last.status),
                  when, age, st->last.message[0] ? ": " : "", st->last.message);
         ov_line(&y, ymax, b.x, b.w, "last backup", buf,
-                st->last.status == CATALOG_SET_COMPLETE ? TH_OK
-                : st->last.status == CATALOG_SET_FAILED ? TH_ERROR
-                                                        : TH_TEXT);
+                st->last.status == CATALOG_SET_COMPLETE  ? TH_OK
+                : st->last.status == CATALOG_SET_FAILED  ? TH_ERROR
+                : st->last.status == CATALOG_SET_PARTIAL ? TH_WARNING
+                                                         : TH_TEXT);
         if (st->has_last_complete && strcmp(st->last.id, st->last_complete.id) != 0)
             ov_line(&y, ymax, b.x, b.w, "last complete", st->last_complete.id, TH_TEXT);
     } else {
         ov_line(&y, ymax, b.x, b.w, "last backup", "none yet (F2 starts one)", TH_WARNING);
     }
     dv_fmt_bytes((uint64_t)st->pool_bytes, a, sizeof a);
-    snprintf(buf, sizeof buf, "%lld sets (%lld complete); NLO pool %lld objects (%s)",
-             (long long)st->nsets, (long long)st->ncomplete, (long long)st->pool_objects, a);
+    snprintf(buf, sizeof buf, "%lld sets (%lld complete, %lld partial); NLO pool %lld objects (%s)",
+             (long long)st->nsets, (long long)st->ncomplete, (long long)st->npartial,
+             (long long)st->pool_objects, a);
     ov_line(&y, ymax, b.x, b.w, "sets", buf, TH_TEXT);
     if (st->target_size) {
         dv_fmt_bytes(st->target_free, a, sizeof a);
@@ -388,8 +390,11 @@ static int backup_job(void *p, struct dv_job *job, char *sum, size_t n)
     dv_fmt_bytes(r.db_bytes + r.nlo.bytes, b, sizeof b);
     if (r.set_id[0])
         snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held, %s", r.set_id,
-                 r.complete ? "complete" : "FAILED", (unsigned long long)r.databases,
-                 (unsigned long long)r.nlo.copied, (unsigned long long)r.nlo.held, b);
+                 r.complete  ? "complete"
+                 : r.partial ? "PARTIAL"
+                             : "FAILED",
+                 (unsigned long long)r.databases, (unsigned long long)r.nlo.copied,
+                 (unsigned long long)r.nlo.held, b);
     return rc;
 }
 
@@ -628,14 +633,26 @@ static void db_fill_cache(struct dbsrc *d, size_t i)
     struct catalog_set s;
     int r = cat ? catalog_db_last_set(cat, d->paths[i], false, &s) : 0;
     k->last_elem = TH_TEXT;
-    if (r == 1) {
+    /* a later (partial) set that could not copy it: that is the news */
+    struct catalog_set_failure fl;
+    struct catalog_set fs;
+    if (r >= 0 && cat && catalog_db_failure_latest(cat, d->paths[i], &fl) == 1 &&
+        (r == 0 || fl.seq > s.seq) && catalog_set_get(cat, fl.set_id, &fs) == 1) {
+        char when[32];
+        time_t tt = (time_t)fs.started;
+        struct tm tm;
+        localtime_r(&tt, &tm);
+        strftime(when, sizeof when, "%m-%d %H:%M", &tm);
+        snprintf(k->last, sizeof k->last, "%s FAIL", when);
+        k->last_elem = TH_WARNING;
+    } else if (r == 1) {
         char when[32];
         time_t tt = (time_t)s.started;
         struct tm tm;
         localtime_r(&tt, &tm);
         strftime(when, sizeof when, "%m-%d %H:%M", &tm);
         snprintf(k->last, sizeof k->last, "%s %s", when,
-                 s.status == CATALOG_SET_COMPLETE ? "ok"
+                 catalog_set_usable(s.status)     ? "ok"
                  : s.status == CATALOG_SET_FAILED ? "FAIL"
                                                   : "run");
         if (s.status == CATALOG_SET_FAILED)
@@ -900,7 +917,7 @@ struct setpick {
 static int setpick_cb(void *ud, const struct catalog_set *s)
 {
     struct setpick *p = ud;
-    if (s->status != CATALOG_SET_COMPLETE)
+    if (!catalog_set_usable(s->status))
         return 0;
     struct catalog_set_file f;
     int r = catalog_set_file_get(p->cat, s->id, p->db, &f);
@@ -1128,9 +1145,9 @@ static void set_row(const struct catalog_set *s, struct tui_row *r)
     dv_fmt_bytes((uint64_t)s->bytes, r->cell[6], sizeof r->cell[6]);
     snprintf(r->cell[7], sizeof r->cell[7], "%s%s%.200s", catalog_set_status_name(s->status),
              s->message[0] ? ": " : "", s->message);
-    r->elem = s->status == CATALOG_SET_FAILED    ? TH_ERROR
-              : s->status == CATALOG_SET_RUNNING ? TH_WARNING
-                                                 : TH_TEXT;
+    r->elem = s->status == CATALOG_SET_FAILED                                        ? TH_ERROR
+              : s->status == CATALOG_SET_RUNNING || s->status == CATALOG_SET_PARTIAL ? TH_WARNING
+                                                                                     : TH_TEXT;
 }
 
 static int set_fetch(struct tui_source *src, enum tui_fetch mode, const char *key,
@@ -1279,8 +1296,24 @@ static void set_open(struct console *c, struct tui *t, int64_t seq)
     if (nf == 0)
         strv_add(&l, dv_strdup(" (no databases in this set)"));
     catalog_set_files_free(f, nf);
+    struct catalog_set_failure *fl = NULL;
+    size_t nfl = 0;
+    if (catalog_set_failures(cat, s.id, &fl, &nfl) != 0) {
+        strv_add(&l, dv_asprintf(" (failed databases unreadable: %s)", dv_err()));
+    } else if (nfl) {
+        strv_add(&l, dv_strdup(""));
+        strv_add(&l, dv_asprintf(" Not in this set - %zu database(s) could not be copied (the next "
+                                 "backup copies them in full):",
+                                 nfl));
+        for (size_t i = 0; i < nfl; i++)
+            strv_add(&l, dv_asprintf(" %-34s FAILED: %s", fl[i].db_path, fl[i].reason));
+    }
+    free(fl);
     char title[96];
-    snprintf(title, sizeof title, "Set %s: %zu databases", s.id, nf);
+    if (nfl)
+        snprintf(title, sizeof title, "Set %s (partial): %zu databases, %zu failed", s.id, nf, nfl);
+    else
+        snprintf(title, sizeof title, "Set %s: %zu databases", s.id, nf);
     tui_view(t, title, NULL, l.v, (int)l.n, 0, false);
     strv_free(&l);
 }
@@ -1322,12 +1355,16 @@ static int verify_job(void *p, struct dv_job *job, char *sum, size_t n)
         snprintf(head, sizeof head, "%llu PROBLEMS", (unsigned long long)a->r.problems);
     else
         snprintf(head, sizeof head, "no problems");
+    char held[64] = "";
+    if (a->set_id)
+        snprintf(held, sizeof held, ", %llu from earlier sets", (unsigned long long)a->r.nlos_held);
     snprintf(sum, n,
-             "%s; %llu copies, %llu deltas, %llu test restores, %llu of %llu NLOs "
-             "hashed, %s read",
-             head, (unsigned long long)a->r.copies, (unsigned long long)a->r.deltas,
-             (unsigned long long)a->r.restores, (unsigned long long)a->r.nlos_checked,
-             (unsigned long long)a->r.nlos_listed, b);
+             "%s; %llu NLO(s) checked of %llu (%llu new%s), %llu copies, %llu deltas, %llu test "
+             "restores, %s read",
+             head, (unsigned long long)a->r.nlos_checked,
+             (unsigned long long)(a->r.nlos_listed + a->r.nlos_held),
+             (unsigned long long)a->r.nlos_listed, held, (unsigned long long)a->r.copies,
+             (unsigned long long)a->r.deltas, (unsigned long long)a->r.restores, b);
     return 0;
 }
 
@@ -2395,7 +2432,9 @@ static struct strv *recover_lines(const struct recover_result *r)
             if (it->subdir)
                 snprintf(sub, sizeof sub, "daos/%04d", it->subdir);
             strv_add(l, dv_asprintf(" %-13s %s  %s%s%s",
-                                    it->status == RECOVER_RECOVERED ? "recovered" : "present",
+                                    it->status == RECOVER_RECOVERED ? "recovered"
+                                    : it->status == RECOVER_PRESENT ? "present"
+                                                                    : "not recovered",
                                     it->name, sub, it->set_id[0] ? "  set " : "", it->set_id));
         }
     }

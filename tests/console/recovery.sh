@@ -114,6 +114,8 @@ tui_keys F9; tui_wait_for "no longer live (marked)"
 # the other wired actions on the same server: verify a set, prune preview, DAOS prune, where is
 tui_keys 3; tui_wait_for "complete"; tui_keys v
 tui_wait_for "done: no problems" 300
+# verify of one set checks every NLO it holds, and says how many (those earlier sets stored too)
+tui_wait_re "NLO\(s\) checked of [0-9]+ \([0-9]+ new, [0-9]+ from earlier sets\)"
 tui_keys p; tui_wait_for "Prune preview"; tui_wait_for "keep"; tui_wait_for "would remove 0 sets"
 tui_keys Escape; tui_wait_for "prune: nothing to remove"
 tui_keys 1 D; tui_wait_for "DAOS prune"; tui_keys y; tui_wait_for "DAOS prune done" 300

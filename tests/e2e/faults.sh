@@ -3,7 +3,8 @@
 # database that cannot be read (mode 000, dvault run as an unprivileged user), EIO from the
 # disk (an LD_PRELOAD shim failing copy_file_range/read/pread on one file). Each must end in
 # a clean failure (exit 1, one "dvault: ..." line naming the problem), a set the catalog
-# shows failed, a consistent catalog and target, and the next backup, once the fault is
+# shows failed - or, when one database is at fault, partial with that database named (the
+# others copied) - a consistent catalog and target, and the next backup, once the fault is
 # gone, must succeed. Needs root for the tmpfs and the user switch: those parts are skipped
 # with a message otherwise.
 set -euo pipefail
@@ -20,7 +21,9 @@ faults=0 skipped=""
 
 # expect_clean_failure WHAT PATTERN [run-prefix...]: the backup fails with exit 1 and a
 # single "dvault:" line, its output names the cause (PATTERN, e.g. the error line of the
-# database concerned); the newest set is failed; all is consistent.
+# database concerned); the newest set is $EXPECT (failed; partial when one database is at
+# fault: then it is named in the set's failed_databases); all is consistent.
+EXPECT=failed FAILED_DB=
 expect_clean_failure() {
     local what=$1 pat=$2; shift 2
     local rc=0
@@ -30,8 +33,15 @@ expect_clean_failure() {
     [ "$lines" = 1 ] || { cat "$T/err"; fail "$what: expected one 'dvault:' message, got $lines"; }
     grep -q -- "$pat" "$T/err" || { cat "$T/err"; fail "$what: the output does not say '$pat'"; }
     local newest; newest=$(sets_json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s[0]["id"], s[0]["status"])')
-    [ "${newest#* }" = failed ] || fail "$what: newest set $newest, expected failed"
-    "$DVAULT" -c "$CFG" sets | grep -q "${newest% *} .* failed" || fail "$what: dvault sets does not show ${newest% *} failed"
+    [ "${newest#* }" = "$EXPECT" ] || fail "$what: newest set $newest, expected $EXPECT"
+    "$DVAULT" -c "$CFG" sets | grep -q "${newest% *} .* $EXPECT" || fail "$what: dvault sets does not show ${newest% *} $EXPECT"
+    if [ "$EXPECT" = partial ]; then
+        grep -q "^dvault: set ${newest% *} is partial: 1 database(s) failed: $FAILED_DB (" "$T/err" ||
+            { cat "$T/err"; fail "$what: the message does not name $FAILED_DB"; }
+        sets_json | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]
+assert [f["db_path"] for f in s["failed_databases"]] == [sys.argv[1]], s' "$FAILED_DB" ||
+            fail "$what: $FAILED_DB is not the set's only failed database"
+    fi
     ! ls -a "$T/backup/sets" 2>/dev/null | grep -q '\.partial$' || fail "$what: a .partial set is left"
     check_consistent
     echo "$what: clean failure: $(grep -- "$pat" "$T/err" | head -1 | head -c 250)"
@@ -64,7 +74,9 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     chown -R 65534:65534 "$T"
     asuser=(setpriv --reuid=65534 --regid=65534 --clear-groups)
     chmod 000 "$T/data/mail/bob.nsf"
+    EXPECT=partial FAILED_DB=mail/bob.nsf
     expect_clean_failure "unreadable database" "bob.nsf.*Permission denied\|bob.nsf.*unable to open" "${asuser[@]}"
+    EXPECT=failed
     chmod 600 "$T/data/mail/bob.nsf"
     expect_success "${asuser[@]}"
     echo "unreadable database: next backup ok once readable"
@@ -120,10 +132,12 @@ WRAP(ssize_t, copy_file_range, (int i, off_t *io, int o, off_t *oo, size_t n, un
 C
     cc -shared -fPIC -O1 -o "$T/eio.so" "$T/eio.c" -ldl
     export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0
+    EXPECT=partial FAILED_DB=mail/carol.nsf
     expect_clean_failure "EIO opening a database" "carol.nsf.*I/O error" env LD_PRELOAD="$T/eio.so" DV_EIO_MATCH=/mail/carol.nsf
     expect_success env LD_PRELOAD="$T/eio.so"
     expect_clean_failure "EIO copying a database" "carol.nsf.*Input/output error" \
         env LD_PRELOAD="$T/eio.so" DV_EIO_MATCH=/mail/carol.nsf DV_EIO_CALLS=copy_file_range
+    EXPECT=failed
     expect_success env LD_PRELOAD="$T/eio.so"
     # an NLO: add new attachments, then fail reads of one of them
     "$DVLOAD" -c "$CFG" run --seconds 1 --writers 1 --seed 32 >/dev/null 2>&1

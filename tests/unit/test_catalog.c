@@ -161,6 +161,123 @@ static void test_migration_from_empty_version0(void **state)
     free(q);
 }
 
+/* A finished set with one database file (status as given). */
+static void add_set(struct catalog *c, const char *id, enum catalog_set_status st,
+                    const char *db_path)
+{
+    int64_t seq, db;
+    assert_int_equal(catalog_set_create(c, id, CATALOG_SET_FULL, 1000, getpid(), NULL, &seq), 0);
+    struct catalog_set s;
+    assert_int_equal(catalog_set_get(c, id, &s), 1);
+    s.status = st;
+    s.ended = 1001;
+    assert_int_equal(catalog_set_finish(c, &s), 0);
+    if (!db_path)
+        return;
+    assert_int_equal(catalog_db_upsert(c, db_path, "R", "I", 1000, &db), 0);
+    struct catalog_set_file f = {.set_id = (char *)id,
+                                 .db_id = db,
+                                 .path = "db/x.nsf",
+                                 .size = 4096,
+                                 .sha256 = "00",
+                                 .delta_mode = CATALOG_DELTA_APPLY};
+    assert_int_equal(catalog_set_file_add(c, &f), 0);
+}
+
+/* Version 5: partial sets and the databases a set failed, and the migration from 4 (the sets
+ * table rebuilt without touching set_files). */
+static void test_partial_sets(void **state)
+{
+    struct fx *f = *state;
+    add_set(f->c, "20261122-000001", CATALOG_SET_COMPLETE, "mail/a.nsf");
+    add_set(f->c, "20261122-000002", CATALOG_SET_PARTIAL, "mail/a.nsf");
+    assert_int_equal(catalog_set_failure_add(f->c, "20261122-000002", "mail/b.nsf", "locked"), 0);
+    assert_int_equal(catalog_set_failure_add(f->c, "20261122-000002", "mail/a-z.nsf", "empty"), 0);
+    add_set(f->c, "20261122-000003", CATALOG_SET_FAILED, NULL);
+    assert_int_equal(catalog_set_failure_add(f->c, "20261122-000003", "mail/b.nsf", "gone"), 0);
+
+    struct catalog_set s;
+    assert_int_equal(catalog_set_get(f->c, "20261122-000002", &s), 1);
+    assert_int_equal(s.status, CATALOG_SET_PARTIAL);
+    assert_string_equal(catalog_set_status_name(s.status), "partial");
+    assert_true(catalog_set_usable(CATALOG_SET_PARTIAL) &&
+                catalog_set_usable(CATALOG_SET_COMPLETE));
+    assert_false(catalog_set_usable(CATALOG_SET_FAILED) || catalog_set_usable(CATALOG_SET_RUNNING));
+    assert_int_equal(catalog_set_latest(f->c, true, &s), 1);
+    assert_string_equal(s.id, "20261122-000001"); /* complete only */
+    assert_int_equal(catalog_set_latest_usable(f->c, &s), 1);
+    assert_string_equal(s.id, "20261122-000002");
+    assert_int_equal(catalog_db_last_set(f->c, "mail/a.nsf", true, &s), 1);
+    assert_string_equal(s.id, "20261122-000002"); /* a partial set holds its copies */
+
+    struct catalog_set_failure *fl;
+    size_t n;
+    assert_int_equal(catalog_set_failures(f->c, "20261122-000002", &fl, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(fl[0].db_path, "mail/a-z.nsf"); /* by path */
+    assert_string_equal(fl[1].db_path, "mail/b.nsf");
+    assert_string_equal(fl[1].reason, "locked");
+    assert_int_equal(fl[1].seq, 2);
+    free(fl);
+    assert_int_equal(catalog_set_failures(f->c, "20261122-000001", &fl, &n), 0);
+    assert_int_equal(n, 0);
+    free(fl);
+    struct catalog_set_failure one;
+    assert_int_equal(catalog_set_failure_get(f->c, "20261122-000002", "mail/b.nsf", &one), 1);
+    assert_string_equal(one.set_id, "20261122-000002");
+    assert_int_equal(catalog_set_failure_get(f->c, "20261122-000002", "mail/a.nsf", &one), 0);
+    /* the newest usable set that failed it: the failed set 3 does not count */
+    assert_int_equal(catalog_db_failure_latest(f->c, "mail/b.nsf", &one), 1);
+    assert_string_equal(one.set_id, "20261122-000002");
+    assert_int_equal(catalog_db_failure_latest(f->c, "mail/a.nsf", &one), 0);
+    /* deleting a set deletes its failures */
+    assert_int_equal(catalog_set_delete(f->c, "20261122-000003"), 0);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM set_failures"), 2);
+
+    /* back to a version 4 file (the old CHECK, no set_failures), then open: migrated, every
+       row kept, set_files too (dropping the old sets table must not cascade) */
+    catalog_close(f->c);
+    f->c = NULL;
+    sql_exec(f->path,
+             "UPDATE sets SET status = 'complete' WHERE status = 'partial';"
+             "CREATE TABLE sets_v4 (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,"
+             " kind TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),"
+             " started INTEGER NOT NULL, ended INTEGER,"
+             " status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),"
+             " pid INTEGER, databases INTEGER NOT NULL DEFAULT 0,"
+             " nlo_new INTEGER NOT NULL DEFAULT 0, nlo_held INTEGER NOT NULL DEFAULT 0,"
+             " nlo_skipped INTEGER NOT NULL DEFAULT 0, deltas_applied INTEGER NOT NULL DEFAULT 0,"
+             " deltas_kept INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+             " checkpoint TEXT, origin TEXT, message TEXT, pruning INTEGER,"
+             " pages_total INTEGER NOT NULL DEFAULT 0, pages_stored INTEGER NOT NULL DEFAULT 0);"
+             "INSERT INTO sets_v4 SELECT * FROM sets; DROP TABLE sets;"
+             "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
+             "PRAGMA user_version = 4;");
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM set_files"), 2);
+    f->c = catalog_open(f->path);
+    if (!f->c)
+        fail_msg("%s", dv_err());
+    assert_int_equal(catalog_schema_version(f->c), CATALOG_SCHEMA_VERSION);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM set_files"), 2);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sets"), 2);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    assert_int_equal(catalog_set_get(f->c, "20261122-000002", &s), 1);
+    s.status = CATALOG_SET_PARTIAL; /* the new status is accepted */
+    assert_int_equal(catalog_set_finish(f->c, &s), 0);
+    assert_int_equal(catalog_set_failure_add(f->c, s.id, "mail/b.nsf", "again"), 0);
+    assert_int_equal(catalog_set_delete(f->c, "20261122-000002"), 0);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM set_files"), 1);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM set_failures"), 0);
+    /* foreign keys are on again after the migration: no file of a set that does not exist */
+    struct catalog_set_file orphan = {.set_id = "20261122-000009",
+                                      .db_id = 1,
+                                      .path = "db/x.nsf",
+                                      .size = 1,
+                                      .sha256 = "00",
+                                      .delta_mode = CATALOG_DELTA_APPLY};
+    assert_int_equal(catalog_set_file_add(f->c, &orphan), -1);
+}
+
 static void test_sets_lifecycle(void **state)
 {
     struct fx *f = *state;
@@ -173,9 +290,9 @@ static void test_sets_lifecycle(void **state)
                      0);
     assert_int_equal(seq1, 1);
     assert_int_equal(seq2, 2);
-    /* Same id twice fails and names it. */
+    /* Same id twice: taken (1, nothing written), and the message names it. */
     assert_int_equal(
-        catalog_set_create(f->c, "20261122-014651", CATALOG_SET_FULL, 3000, 1, NULL, NULL), -1);
+        catalog_set_create(f->c, "20261122-014651", CATALOG_SET_FULL, 3000, 1, NULL, NULL), 1);
     assert_non_null(strstr(dv_err(), "20261122-014651"));
 
     struct catalog_set s;
@@ -724,6 +841,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_from_empty_version0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sets_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_sets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refs_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refs_pages, setup, teardown),

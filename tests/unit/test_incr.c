@@ -345,7 +345,8 @@ static void test_keep_mode(void **state)
     free(b);
 }
 
-/* A failed set, and an interrupted one, make the next backup full, and it says why. */
+/* A failed set, and an interrupted one, make the next backup full, and it says why; a
+ * database a partial set could not copy gets a full copy in the next incremental. */
 static void kill_hook(const char *point, void *ud)
 {
     (void)ud;
@@ -357,15 +358,47 @@ static void test_failure_rule(void **state)
 {
     struct fx *f = *state;
     struct backup_result full, bad, next, inc;
+    char *other = dv_path_join(f->cfg.server.data_dir, "mail/bob.nsf");
+    sqlite3 *b;
+    assert_int_equal(sqlite3_open(other, &b), SQLITE_OK);
+    exec(b, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    sqlite3_close(b);
     backup_ok(f, false, &full);
-    /* 1. a database that cannot be copied fails the set */
-    char *junk = dv_path_join(f->cfg.server.data_dir, "junk.nsf");
-    assert_int_equal(dv_write_atomic(junk, "not a database, not at all", 26, 0600), 0);
+    /* 1. a database that cannot be copied: the set is partial, the others are in it */
+    char *moved = dv_asprintf("%s.aside", other);
+    assert_int_equal(rename(other, moved), 0);
+    assert_int_equal(dv_write_atomic(other, "not a database, not at all", 26, 0600), 0);
     small_change(f->w, 9);
     assert_int_equal(do_backup(f, true, &bad), -1);
     assert_false(bad.complete);
-    unlink(junk);
-    free(junk);
+    assert_true(bad.partial);
+    assert_true(bad.incremental);
+    assert_int_equal(bad.databases, 1);
+    assert_int_equal(bad.db_failed, 1);
+    assert_non_null(strstr(dv_err(), "is partial: 1 database(s) failed: mail/bob.nsf ("));
+    /* fixed: the next incremental copies it in full (a partial set is no origin for it) */
+    assert_int_equal(rename(moved, other), 0);
+    free(moved);
+    backup_ok(f, true, &next);
+    assert_true(next.incremental);
+    struct catalog *cat = catalog_open(f->cfg.catalog);
+    int64_t bob;
+    struct catalog_file_incr x;
+    assert_int_equal(catalog_db_lookup(cat, "mail/bob.nsf", &bob), 1);
+    assert_int_equal(catalog_file_incr_get(cat, next.set_id, bob, &x), 1);
+    assert_int_equal(x.kind, CATALOG_SET_FULL);
+    assert_non_null(strstr(x.full_reason, bad.set_id));
+    assert_non_null(strstr(x.full_reason, "could not copy it"));
+    catalog_close(cat);
+    free(other);
+    /* 1b. a set that fails (its pre command fails) */
+    char *pre = f->cfg.backup.pre_command;
+    f->cfg.backup.pre_command = (char *)"/bin/false";
+    small_change(f->w, 9);
+    assert_int_equal(do_backup(f, true, &bad), -1);
+    f->cfg.backup.pre_command = pre;
+    assert_false(bad.complete);
+    assert_false(bad.partial);
     backup_ok(f, true, &next);
     assert_false(next.incremental);
     assert_non_null(strstr(next.message, "failed"));

@@ -240,7 +240,7 @@ static void test_first_and_second_pass(void **state)
 
     open_all(f);
     char id[TARGET_SET_ID_MAX];
-    assert_int_equal(target_set_begin(f->t, dv_now(), id), 0);
+    assert_int_equal(target_set_begin(f->t, dv_now(), NULL, NULL, id), 0);
     char *pd = target_set_partial_dir(f->t, id);
     char *list = dv_path_join(pd, TARGET_NLO_LIST);
     struct nlopass_result r;

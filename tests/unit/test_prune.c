@@ -182,6 +182,63 @@ static void test_select_failed_running_marked(void **state)
     assert_false(d[1].prune);
 }
 
+/* Partial sets count as sets, but never cost a database its last copy. */
+static void test_select_partial(void **state)
+{
+    (void)state;
+    static const char *const ab[] = {"mail/a.nsf", "mail/b.nsf"}, *const a[] = {"mail/a.nsf"},
+                             *const b[] = {"mail/b.nsf"};
+    struct catalog_set s[4];
+    s[0] = mkset(1, CATALOG_SET_FULL, CATALOG_SET_COMPLETE, 40, NULL);
+    s[1] = mkset(2, CATALOG_SET_FULL, CATALOG_SET_PARTIAL, 30, NULL);
+    s[2] = mkset(3, CATALOG_SET_FULL, CATALOG_SET_PARTIAL, 20, NULL);
+    struct prune_set_dbs dbs[4] = {
+        {.held = ab, .nheld = 2},
+        {.held = a, .nheld = 1, .failed = b, .nfailed = 1},
+        {.held = a, .nheld = 1, .failed = b, .nfailed = 1},
+    };
+    struct prune_decision d[4];
+    /* without the database information set 1 would go: the last copy of b */
+    prune_select(s, 3, 2, 0, NOW, d);
+    assert_false(d[2].prune || d[1].prune); /* partial sets count: the newest 2 */
+    assert_int_equal(d[1].why, PRUNE_KEEP_NEWEST);
+    assert_true(d[0].prune);
+    prune_select_dbs(s, dbs, 3, 2, 0, NOW, d);
+    assert_false(d[2].prune || d[1].prune);
+    assert_false(d[0].prune);
+    assert_int_equal(d[0].why, PRUNE_KEEP_LAST_COPY);
+    /* keep_sets 1: the partial set 2 goes, set 1 stays for b all the same */
+    prune_select_dbs(s, dbs, 3, 1, 0, NOW, d);
+    assert_false(d[2].prune);
+    assert_true(d[1].prune);
+    assert_false(d[0].prune);
+    assert_int_equal(d[0].why, PRUNE_KEEP_LAST_COPY);
+    /* b copied again (set 4 complete): nothing old is needed for it any more */
+    s[3] = mkset(4, CATALOG_SET_FULL, CATALOG_SET_COMPLETE, 10, NULL);
+    dbs[3] = (struct prune_set_dbs){.held = ab, .nheld = 2};
+    prune_select_dbs(s, dbs, 4, 2, 0, NOW, d);
+    assert_false(d[3].prune || d[2].prune);
+    assert_true(d[1].prune && d[0].prune);
+    /* the last copy is an incremental: its chain stays with it */
+    s[0] = mkset(1, CATALOG_SET_FULL, CATALOG_SET_COMPLETE, 40, NULL);
+    s[1] = mkset(2, CATALOG_SET_INCREMENTAL, CATALOG_SET_COMPLETE, 30, s[0].id);
+    s[2] = mkset(3, CATALOG_SET_FULL, CATALOG_SET_PARTIAL, 20, NULL);
+    dbs[1] = (struct prune_set_dbs){.held = ab, .nheld = 2};
+    prune_select_dbs(s, dbs, 3, 1, 0, NOW, d);
+    assert_false(d[2].prune);
+    assert_false(d[1].prune);
+    assert_int_equal(d[1].why, PRUNE_KEEP_LAST_COPY);
+    assert_false(d[0].prune);
+    assert_int_equal(d[0].why, PRUNE_KEEP_ORIGIN);
+    /* a set being pruned is no candidate: the next older copy stays instead */
+    s[1].pruning = NOW - 5;
+    s[0].kind = CATALOG_SET_FULL;
+    prune_select_dbs(s, dbs, 3, 1, 0, NOW, d);
+    assert_true(d[1].prune);
+    assert_false(d[0].prune);
+    assert_int_equal(d[0].why, PRUNE_KEEP_LAST_COPY);
+}
+
 /* ---- real backups ---------------------------------------------------------------------------- */
 
 #define FX_NAME "prune"
@@ -408,6 +465,52 @@ static void test_prune_real(void **state)
     free(post);
 }
 
+/* A partial set on real backups: retention keeps the older set with the only copy of the
+ * database it failed, until a later set copies that database again. */
+static void test_prune_partial(void **state)
+{
+    struct fx *f = *state;
+    write_config(f, "apply", "", "", 1);
+    char id[3][32];
+    add_docs(f, "mail/a.nsf", 0, 3);
+    add_docs(f, "mail/b.nsf", 100, 3);
+    backup_ok(f, id[0]);
+    char *b = dv_path_join(f->cfg.server.data_dir, "mail/b.nsf");
+    char *aside = dv_asprintf("%s.aside", b);
+    assert_int_equal(rename(b, aside), 0);
+    assert_int_equal(dv_write_atomic(b, "", 0, 0600), 0); /* zero bytes */
+    add_docs(f, "mail/a.nsf", 200, 1);
+    struct backup_result r;
+    assert_int_equal(backup_run(&f->cfg, NULL, NULL, &r), -1);
+    assert_true(r.partial);
+    assert_non_null(strstr(dv_err(), "is partial: 1 database(s) failed: mail/b.nsf ("));
+    snprintf(id[1], 32, "%s", r.set_id);
+
+    struct prune_result pr;
+    assert_int_equal(prune_run(&f->cfg, NULL, NULL, &pr), 0);
+    assert_int_equal(pr.sets_pruned, 0);
+    assert_int_equal(pr.nsets, 2);
+    assert_string_equal(pr.sets[1].set.id, id[0]);
+    assert_false(pr.sets[1].d.prune);
+    assert_int_equal(pr.sets[1].d.why, PRUNE_KEEP_LAST_COPY);
+    prune_result_done(&pr);
+    char *p0 = dv_asprintf("%s/sets/%s/db/mail/b.nsf", f->cfg.backup.target, id[0]);
+    assert_true(exists(p0));
+    assert_pool_exact(f);
+
+    /* fixed: the next set is complete, and then the old sets may go */
+    assert_int_equal(rename(aside, b), 0);
+    backup_ok(f, id[2]);
+    assert_int_equal(prune_run(&f->cfg, NULL, NULL, &pr), 0);
+    assert_int_equal(pr.sets_pruned, 2);
+    prune_result_done(&pr);
+    assert_false(exists(p0));
+    assert_pool_exact(f);
+    free(p0);
+    free(b);
+    free(aside);
+}
+
 static const char *self_exe; /* argv[0] (under valgrind /proc/self/exe is valgrind) */
 
 /* A crash after the files went (rows still there, set marked): the rerun finishes. */
@@ -567,7 +670,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_select_newest_full),
         cmocka_unit_test(test_select_origin_chain),
         cmocka_unit_test(test_select_failed_running_marked),
+        cmocka_unit_test(test_select_partial),
         cmocka_unit_test_setup_teardown(test_prune_real, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_crash_rerun, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_refuses_location, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daos_guard, setup, teardown),

@@ -69,6 +69,7 @@ static int setup(void **state)
     dv_config_defaults(&f->cfg, f->dir);
     f->cfg.server.min_object_size = 1024;
     f->cfg.server.max_files_per_subdir = 100;
+    assert_int_equal(store_key_create(&f->cfg), 0); /* the server's key (encryption is on) */
     struct dv_store *st = store_open(&f->cfg);
     assert_non_null(st);
     struct store_db *a = store_db_create(st, "mail/a.nsf", "A");
@@ -508,6 +509,7 @@ static void test_install_many(void **state)
     assert_int_equal(store_nlo_install_many(st, v, 3, NULL), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(v[i].status, STORE_INSTALL_PRESENT);
+    store_install_done(v, 4);
     struct store_status ss;
     assert_int_equal(store_status(st, &ss), 0);
     long total = 0;

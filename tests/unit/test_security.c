@@ -68,6 +68,8 @@ static int setup(void **state)
     f->cfg.server.min_object_size = 1024;
     f->cfg.server.encryption = true;
     f->cfg.backup.delta = DV_DELTA_KEEP; /* kept deltas are files of the set too */
+    if (store_key_create(&f->cfg) != 0)  /* the server's key (dvault never makes one) */
+        fail_msg("store_key_create: %s", dv_err());
     struct dv_store *st = store_open(&f->cfg);
     if (!st)
         fail_msg("store_open: %s", dv_err());
@@ -156,11 +158,16 @@ static void walk(const char *dir, void (*cb)(void *, const char *, const struct 
 
 static void key_refused(struct fx *f, const char *want)
 {
-    struct dv_store *st = store_open(&f->cfg);
-    assert_null(st);
+    struct dv_store *st = store_open(&f->cfg); /* opens: a backup or status needs no key */
+    assert_non_null(st);
+    assert_int_equal(store_key_require(st), -1);
+    store_free(st);
     if (!strstr(dv_err(), want))
         fail_msg("expected '%s' in: %s", want, dv_err());
     assert_false(has_key(f, dv_err(), strlen(dv_err())));
+    assert_int_equal(store_key_check(&f->cfg), -1);
+    if (!strstr(dv_err(), want))
+        fail_msg("expected '%s' in: %s", want, dv_err());
 }
 
 static void test_key_mode_refused(void **state)
@@ -177,6 +184,7 @@ static void test_key_mode_refused(void **state)
     assert_int_equal(chmod(f->cfg.server.key_file, 0600), 0);
     struct dv_store *st = store_open(&f->cfg);
     assert_non_null(st);
+    assert_int_equal(store_key_require(st), 0);
     store_free(st);
 }
 
@@ -193,6 +201,7 @@ static void test_key_owner_refused(void **state)
     assert_int_equal(chown(f->cfg.server.key_file, 0, 0), 0);
     struct dv_store *st = store_open(&f->cfg);
     assert_non_null(st);
+    assert_int_equal(store_key_require(st), 0);
     store_free(st);
 }
 

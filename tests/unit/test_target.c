@@ -255,6 +255,12 @@ static void assert_same(const struct manifest *a, const struct manifest *b)
     assert_string_equal(a->nlo_list.sha256, b->nlo_list.sha256);
 }
 
+static int taken_3(void *ud, const char *id)
+{
+    (void)ud;
+    return strcmp(id, "20261118-110640-3") == 0;
+}
+
 static void test_sets(void **state)
 {
     struct fx *f = *state;
@@ -262,8 +268,8 @@ static void test_sets(void **state)
     assert_non_null(t);
     int64_t now = 1795000000; /* 2026-11-18 ... UTC */
     char id1[TARGET_SET_ID_MAX], id2[TARGET_SET_ID_MAX], id3[TARGET_SET_ID_MAX];
-    assert_int_equal(target_set_begin(t, now, id1), 0);
-    assert_int_equal(target_set_begin(t, now, id2), 0);
+    assert_int_equal(target_set_begin(t, now, NULL, NULL, id1), 0);
+    assert_int_equal(target_set_begin(t, now, NULL, NULL, id2), 0);
     assert_string_equal(id1, "20261118-110640");
     assert_string_equal(id2, "20261118-110640-2");
     char *p1 = target_set_partial_dir(t, id1), *p2 = target_set_partial_dir(t, id2);
@@ -295,8 +301,15 @@ static void test_sets(void **state)
     manifest_done(&back);
     free(fp);
 
-    /* Both names are taken now. */
-    assert_int_equal(target_set_begin(t, now, id3), 0);
+    /* Both names are taken now; one taken elsewhere (a shared catalog) is skipped too, and
+     * an id given back is free again. */
+    assert_int_equal(target_set_begin(t, now, taken_3, NULL, id3), 0);
+    assert_string_equal(id3, "20261118-110640-4");
+    assert_int_equal(target_set_abandon(t, id3), 0);
+    char *p3 = target_set_partial_dir(t, id3);
+    assert_false(is_dir(p3, NULL));
+    free(p3);
+    assert_int_equal(target_set_begin(t, now, NULL, NULL, id3), 0);
     assert_string_equal(id3, "20261118-110640-3");
     /* Finishing a set that has no partial directory fails and says so. */
     snprintf(man.id, sizeof man.id, "20200101-000000");
@@ -386,7 +399,9 @@ static void test_manifest_malformed(void **state)
     expect_bad(good, "\"size\": 8192", "\"size\": \"8192\"", "\"8192\"", "must be an integer");
     expect_bad(good, "\"kind\": \"incremental\"", "\"kind\": \"weird\"", "\"weird\"",
                "full or incremental");
-    expect_bad(good, "\"dvault_manifest\": 1", "\"dvault_manifest\": 2", NULL, "newer");
+    expect_bad(good, "\"dvault_manifest\": 1", "\"dvault_manifest\": 3", NULL, "newer");
+    expect_bad(good, "\"status\": \"complete\"", "\"status\": \"partial\"", NULL,
+               "no failed_databases");
     expect_bad(good, "\"dvault_manifest\": 1,", "", NULL, "missing key \"dvault_manifest\"");
     expect_bad(good, "\"sha256\": \"aaaa", "\"sha256\": \"zaaa", NULL, "not a sha256");
     /* Truncations at every length never crash and always fail. */
@@ -411,6 +426,45 @@ static void test_manifest_malformed(void **state)
     char nul[] = "{\"a\0\": 1}";
     assert_int_equal(manifest_parse("t", nul, sizeof nul - 1, &back), -1);
     free(good);
+}
+
+/* Partial sets: failed_databases written (version 2), read back, checked; a manifest without
+ * the key (every older one) reads as before, with none. */
+static void test_manifest_partial(void **state)
+{
+    (void)state;
+    struct manifest m, back;
+    fill_manifest(&m, "20261118-110640");
+    char *old = manifest_to_json(&m, "complete", NULL);
+    assert_null(strstr(old, "failed_databases"));
+    assert_non_null(strstr(old, "\"dvault_manifest\": 1,"));
+    assert_int_equal(manifest_parse("x", old, strlen(old), &back), 0);
+    assert_int_equal(back.nfailed, 0);
+    manifest_done(&back);
+    manifest_add_failed(&m, "mail/zero.nsf", "begin: empty file (0 bytes): not a database");
+    manifest_add_failed(&m, "mail/q\"uote.nsf", "locked");
+    size_t len;
+    char *text = manifest_to_json(&m, "partial", &len);
+    manifest_done(&m);
+    assert_non_null(strstr(text, "\"dvault_manifest\": 2,"));
+    assert_int_equal(manifest_parse("x", text, len, &back), 0);
+    assert_string_equal(back.status, "partial");
+    assert_int_equal(back.nfailed, 2);
+    assert_string_equal(back.failed[0].db_path, "mail/zero.nsf");
+    assert_string_equal(back.failed[0].reason, "begin: empty file (0 bytes): not a database");
+    assert_string_equal(back.failed[1].db_path, "mail/q\"uote.nsf");
+    char *again = manifest_to_json(&back, NULL, NULL);
+    assert_string_equal(again, text); /* byte for byte */
+    free(again);
+    manifest_done(&back);
+    expect_bad(text, "\"mail/zero.nsf\"", "\"../zero.nsf\"", "\"../zero.nsf\"", "unsafe path");
+    expect_bad(text, "\"mail/zero.nsf\"", "\"mail/alice.nsf\"", NULL,
+               "both as copied and as failed");
+    expect_bad(text, "\"status\": \"partial\"", "\"status\": \"complete\"", NULL,
+               "failed_databases are listed");
+    expect_bad(text, "\"reason\": \"locked\"", "\"reason\": 3", NULL, "must be a string");
+    free(text);
+    free(old);
 }
 
 static void test_manifest_file_errors(void **state)
@@ -730,6 +784,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nlolist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_init_and_open, setup, teardown),

@@ -47,6 +47,56 @@ static void test_join(void **state)
     free(p);
 }
 
+static void canon_is(const char *path, const char *want)
+{
+    char *c = dv_path_canon(path);
+    if (strcmp(c, want) != 0)
+        fail_msg("dv_path_canon(%s) = %s, expected %s", path, c, want);
+    free(c);
+}
+
+/* Canonical paths: links resolved where they exist, the rest normalised lexically. */
+static void test_canon(void **state)
+{
+    (void)state;
+    canon_is("/", "/");
+    canon_is("//", "/");
+    canon_is("/..", "/");
+    canon_is("/nonexistent-dv/a/./b//c/../d/", "/nonexistent-dv/a/b/d");
+    canon_is("/nonexistent-dv/../../x", "/x");
+    char dir[] = "/tmp/dvcanon-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *real = realpath(dir, NULL), *data = dv_asprintf("%s/var/data", real);
+    assert_int_equal(dv_mkdirs(data, 0700), 0);
+    /* a link to data_dir, a path that climbs out and back in, a missing tail */
+    char *lnk = dv_asprintf("%s/link", dir), *p = NULL;
+    assert_int_equal(symlink(data, lnk), 0);
+    p = dv_asprintf("%s/link/backup", dir);
+    char *want = dv_asprintf("%s/backup", data);
+    canon_is(p, want);
+    free(p);
+    p = dv_asprintf("%s/var/data/../data/backup", dir);
+    canon_is(p, want);
+    char *c = dv_path_canon(p), *cd = dv_path_canon(data);
+    assert_true(dv_path_within(c, cd));
+    assert_true(dv_path_within(cd, cd));
+    assert_false(dv_path_within(cd, c));
+    assert_true(dv_path_within(cd, "/"));
+    char *sib = dv_asprintf("%s2", data); /* var/data2 is not inside var/data */
+    assert_false(dv_path_within(sib, cd));
+    free(sib);
+    free(c);
+    free(cd);
+    free(p);
+    free(want);
+    char *cmd = dv_asprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(lnk);
+    free(data);
+    free(real);
+}
+
 static void test_atomic_write(void **state)
 {
     (void)state;
@@ -183,7 +233,7 @@ int main(void)
         cmocka_unit_test(test_safe_rel),     cmocka_unit_test(test_join),
         cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_hex),
         cmocka_unit_test(test_glob),         cmocka_unit_test(test_glob_list),
-        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_time),         cmocka_unit_test(test_canon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
