@@ -226,6 +226,13 @@ static int apply_moves(struct ctx *c, const char *out, const char *set_dir)
             rc = -1;
             continue;
         }
+        /* recorded (restore finds it there), but prune only ever deletes a moved delta that
+         * passes the moved-delta rule: say so now rather than at the prune */
+        if (target_delta_moved_check(c->t, c->cfg->server.data_dir, c->cfg->server.daos_dir, new,
+                                     NULL, NULL) < 0)
+            job_log(c->job, DV_WARN,
+                    "post command moved %s to a place prune will refuse to delete it from: %s", old,
+                    dv_err());
         if (catalog_set_file_move_delta(c->cat, c->r->set_id, c->delta_dbs[i], new) != 0) {
             job_log(c->job, DV_ERROR, "catalog: %s", dv_err());
             rc = -1;
@@ -564,7 +571,8 @@ static void fill_manifest_counts(struct ctx *c, const char *status)
     m->databases = (int64_t)c->r->databases;
     m->nlo_new = (int64_t)c->r->nlo.copied;
     m->nlo_held = (int64_t)c->r->nlo.held;
-    m->nlo_skipped = (int64_t)(c->r->nlo.busy + c->r->nlo.vanished + c->r->nlo.unreadable);
+    m->nlo_skipped =
+        (int64_t)(c->r->nlo.busy + c->r->nlo.vanished + c->r->nlo.unreadable + c->r->nlo.refused);
     m->deltas_applied = (int64_t)c->r->deltas_applied;
     m->deltas_kept = (int64_t)c->r->deltas_kept;
     m->bytes = (int64_t)(c->r->db_bytes + c->r->nlo.bytes);
@@ -665,11 +673,12 @@ static int reconcile_finished(struct ctx *c, int *n)
             if (s->status != CATALOG_SET_RUNNING)
                 continue;
             char *dir = target_set_dir(c->t, s->id);
-            char *mp = dv_path_join(dir, TARGET_MANIFEST);
+            char *mp = dv_asprintf("sets/%s/%s", s->id, TARGET_MANIFEST);
             struct manifest m;
             manifest_init(&m);
             bool partial = false;
-            if (access(mp, F_OK) == 0 && manifest_read(mp, &m) == 0 &&
+            /* beneath the target, no link, no FIFO, capped (fsb) */
+            if (manifest_read_at(target_root(c->t), mp, &m) == 0 &&
                 (strcmp(m.status, "complete") == 0 ||
                  (partial = strcmp(m.status, "partial") == 0)) &&
                 strcmp(m.id, s->id) == 0 && m.seq == s->seq) {
@@ -727,7 +736,7 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     c.r = r;
     manifest_init(&c.m);
     double t0 = dv_mono();
-    char **dbs = NULL;
+    char **dbs = NULL, **refused = NULL;
     size_t ndbs = 0;
     int rc = -1;
     bool set_started = false;
@@ -738,6 +747,21 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
         c.prev_ud = job->event_ud;
         job->on_event = on_event;
         job->event_ud = &c;
+    }
+    /* A DAOS repository that vanished is an outage, not a setting: say so before anything. */
+    if (dv_config_has_daos(cfg) && !(o && o->skip_nlo)) {
+        struct stat dst;
+        const char *why = NULL;
+        if (stat(cfg->server.daos_dir, &dst) != 0)
+            why = errno == ENOENT ? "missing" : strerror(errno);
+        else if (!S_ISDIR(dst.st_mode))
+            why = "not a directory";
+        if (why) {
+            dv_seterr("the DAOS repository %s (server.daos_dir) is %s: the server's NLOs cannot "
+                      "be backed up (mount or restore it; a server without DAOS has no daos_dir)",
+                      cfg->server.daos_dir, why);
+            goto out;
+        }
     }
     c.t = target_open(cfg->backup.target);
     if (!c.t)
@@ -763,8 +787,12 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     if (stale || partial)
         job_log(job, DV_WARN, "an earlier backup was interrupted: %d set(s) marked failed", stale);
 
-    if (dbglob_list(cfg, &dbs, &ndbs) != 0)
+    if (dbglob_list_ex(cfg, &dbs, &ndbs, &refused) != 0)
         goto out;
+    for (char **q = refused; *q; q++) {
+        r->db_refused++;
+        job_log(job, DV_WARN, "database %s", *q);
+    }
     if (o && o->db_glob) {
         size_t k = 0;
         for (size_t i = 0; i < ndbs; i++) {
@@ -818,7 +846,7 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     c.m.checkpoint = dv_strdup(r->set_id);
     c.m.started = now;
     c.m.config.data_dir = dv_strdup(cfg->server.data_dir);
-    c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir);
+    c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir ? cfg->server.daos_dir : "");
     snprintf(c.m.config.delta, sizeof c.m.config.delta, "%s",
              cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply");
     c.m.config.encryption = cfg->server.encryption;
@@ -858,7 +886,16 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     }
 
     /* 2. then the NLOs (seed 002: order matters) */
-    if (!(o && o->skip_nlo)) {
+    if (!dv_config_has_daos(cfg)) {
+        r->no_daos = true;
+        job_log(job, DV_INFO, "NLO pass skipped: %s", DV_NO_DAOS);
+        char daos[4096];
+        if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
+            job_log(job, DV_WARN,
+                    "%s looks like a DAOS repository, but the configuration names none "
+                    "(server.daos_dir): its NLOs are NOT backed up; set server.daos_dir: daos",
+                    daos);
+    } else if (!(o && o->skip_nlo)) {
         char *list = dv_path_join(c.partial, TARGET_NLO_LIST);
         struct nlopass_opts no = {.daos_dir = cfg->server.daos_dir,
                                   .target = c.t,
@@ -879,6 +916,23 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
                     "picked up by the next run",
                     (unsigned long long)skipped, (unsigned long long)r->nlo.busy,
                     (unsigned long long)r->nlo.vanished, (unsigned long long)r->nlo.unreadable);
+        if (r->nlo.refused || r->nlo.subdirs_refused)
+            job_log(job, DV_WARN,
+                    "%llu NLO(s) and %llu DAOS subdirector%s refused: symbolic links or special "
+                    "files, never followed and not backed up until someone replaces them (see "
+                    "the warnings above)",
+                    (unsigned long long)r->nlo.refused, (unsigned long long)r->nlo.subdirs_refused,
+                    r->nlo.subdirs_refused == 1 ? "y" : "ies");
+        if (r->nlo.repaired)
+            job_log(job, DV_WARN,
+                    "%llu NLO(s) recorded in the pool were missing from it: copied again",
+                    (unsigned long long)r->nlo.repaired);
+        if (r->nlo.lost)
+            job_log(job, DV_ERROR,
+                    "%llu NLO(s) recorded in the pool are missing from it and no longer on the "
+                    "server: removed from the catalog (sets that need them cannot restore them; "
+                    "dvault verify names the sets)",
+                    (unsigned long long)r->nlo.lost);
     }
     /* a database that could not be copied does not sink the others: the set is partial,
        and lists it as failed (unless nothing at all could be copied) */
@@ -978,6 +1032,7 @@ out:
     free(c.partial);
     manifest_done(&c.m);
     dbglob_free(dbs);
+    dbglob_free(refused);
     catalog_close(c.cat);
     target_close(c.t);
     if (rc != 0)

@@ -35,11 +35,14 @@ struct backup_result {
     uint64_t db_failed;     /* could not be copied (listed in the set: partial, or failed when
                                no database at all could be copied) */
     uint64_t db_vanished;   /* listed, then gone before the copy: skipped */
+    uint64_t db_refused;    /* matched by the globs but a symbolic link or special file (or a
+                               link where matched databases could be): not copied, reported */
     uint64_t locked_copies; /* not in WAL mode: copied under a lock */
     uint64_t deltas_applied, deltas_kept, delta_pages;
     uint64_t db_bytes; /* bytes of database copies written */
     uint64_t refs;     /* NLO references recorded */
     struct nlopass_result nlo;
+    bool no_daos;     /* the server has no DAOS repository: the NLO pass was skipped */
     bool incremental; /* the set is incremental (a full one when one must be: message) */
     uint64_t pages_total, pages_stored; /* pages of the images / stored in this set */
     uint64_t deltas_moved;              /* reported by the post command */

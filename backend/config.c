@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "util.h"
@@ -97,7 +98,7 @@ void dv_config_defaults(struct dv_config *cfg, const char *base_dir)
     cfg->server.databases = dv_calloc(2, sizeof(char *));
     cfg->server.databases[0] = dv_strdup("**/*.nsf");
     cfg->server.ndatabases = 1;
-    cfg->server.daos_dir = dv_path_join(cfg->server.data_dir, "daos");
+    cfg->server.daos_dir = NULL; /* no DAOS unless configured */
     cfg->server.max_files_per_subdir = 40000;
     cfg->server.min_object_size = 4096;
     cfg->server.deferred_deletion_days = 30;
@@ -255,13 +256,15 @@ static int load_value(struct loader *l, const struct field *f, const char *key, 
         set_str((char **)(base + f->off), s);
         return 0;
     case K_PATH:
-        if (!*s)
-            return node_err(l, v, "'%s' must not be empty", key);
         if (strcmp(key, "daos_dir") == 0) {
-            set_str(&l->daos_raw, s);
+            /* "" (or null): a server without DAOS, as when the key is absent */
+            bool none = !*s || (plain && (strcmp(s, "~") == 0 || strcmp(s, "null") == 0));
+            set_str(&l->daos_raw, none ? "" : s);
             l->daos_node = v;
             return 0;
         }
+        if (!*s)
+            return node_err(l, v, "'%s' must not be empty", key);
         if (f->off == OFF(server.data_dir))
             l->data_node = v;
         else if (f->off == OFF(backup.target))
@@ -321,7 +324,8 @@ static const char *written(yaml_node_t *n, const char *dflt)
 static int check_paths(struct loader *l)
 {
     const struct dv_config *c = l->cfg;
-    char *data = dv_path_canon(c->server.data_dir), *daos = dv_path_canon(c->server.daos_dir),
+    char *data = dv_path_canon(c->server.data_dir),
+         *daos = c->server.daos_dir ? dv_path_canon(c->server.daos_dir) : NULL,
          *target = dv_path_canon(c->backup.target);
     const char *t = written(l->target_node, "var/backup"), *d = written(l->data_node, "var/data"),
                *o = written(l->daos_node, "daos");
@@ -339,15 +343,51 @@ static int check_paths(struct loader *l)
         rc = node_err(l, tn, "'target' '%s' is the server's data_dir '%s': %s", t, d, why);
     else if (dv_path_within(target, data))
         rc = node_err(l, tn, "'target' '%s' is inside the server's data_dir '%s': %s", t, d, why);
-    else if (dv_path_within(target, daos))
+    else if (daos && dv_path_within(target, daos))
         rc = node_err(l, tn, "'target' '%s' is inside the server's daos_dir '%s': %s", t, o, why);
     else if (dv_path_within(data, target))
         rc = node_err(l, dn, "'data_dir' '%s' is inside the backup target '%s': %s", d, t, why);
-    else if (dv_path_within(daos, target))
+    else if (daos && dv_path_within(daos, target))
         rc = node_err(l, on, "'daos_dir' '%s' is inside the backup target '%s': %s", o, t, why);
     free(data);
     free(daos);
     free(target);
+    return rc;
+}
+
+int dv_yaml_depth_check(FILE *f, const char *path, int max)
+{
+    /* libyaml's scanner looks at every open flow level for each token it reads (its simple
+     * keys): a file of 200,000 '[' took minutes. The events are read only until the nesting
+     * passes max, so that such a file stops after a few dozen tokens. */
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    int depth = 0, rc = 0;
+    for (;;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&p, &e))
+            break; /* a syntax error: the loader that follows reports it */
+        yaml_event_type_t t = e.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > max) {
+                dv_seterr("%s:%zu:%zu: nested deeper than %d levels", path, e.start_mark.line + 1,
+                          e.start_mark.column + 1, max);
+                rc = -1;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&e);
+        if (rc != 0 || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&p);
+    if (rc == 0 && fseek(f, 0, SEEK_SET) != 0) {
+        dv_seterr("%s:1:1: cannot read: %s", path, strerror(errno));
+        rc = -1;
+    }
+    clearerr(f);
     return rc;
 }
 
@@ -361,6 +401,10 @@ int dv_config_load(const char *path, struct dv_config *cfg)
     FILE *f = fopen(path, "rb");
     if (!f) {
         dv_seterr("%s:1:1: cannot read configuration: %s", path, strerror(errno));
+        return -1;
+    }
+    if (dv_yaml_depth_check(f, path, DV_YAML_DEPTH_MAX) != 0) {
+        fclose(f);
         return -1;
     }
     yaml_parser_t parser;
@@ -385,10 +429,10 @@ int dv_config_load(const char *path, struct dv_config *cfg)
     else
         rc = load_map(&l, root, root_fields, "the configuration");
     if (rc == 0) {
-        /* daos_dir is relative to data_dir (as the server names it) */
-        const char *d = l.daos_raw ? l.daos_raw : "daos";
+        /* daos_dir is relative to data_dir (as the server names it); absent or "": none */
         free(cfg->server.daos_dir);
-        cfg->server.daos_dir = dv_path_join(cfg->server.data_dir, d);
+        cfg->server.daos_dir =
+            l.daos_raw && *l.daos_raw ? dv_path_join(cfg->server.data_dir, l.daos_raw) : NULL;
         rc = check_paths(&l);
     }
     free(l.daos_raw);
@@ -396,4 +440,24 @@ int dv_config_load(const char *path, struct dv_config *cfg)
     yaml_parser_delete(&parser);
     fclose(f);
     return rc;
+}
+
+bool dv_config_daos_unset_but_present(const struct dv_config *cfg, char *path, size_t n)
+{
+    if (dv_config_has_daos(cfg))
+        return false;
+    static const char *const marks[] = {"daos/daoscat.db", "daos/daos.cfg"};
+    for (size_t i = 0; i < 2; i++) {
+        char *p = dv_path_join(cfg->server.data_dir, marks[i]);
+        struct stat st;
+        bool found = lstat(p, &st) == 0;
+        free(p);
+        if (found) {
+            char *d = dv_path_join(cfg->server.data_dir, "daos");
+            snprintf(path, n, "%s", d);
+            free(d);
+            return true;
+        }
+    }
+    return false;
 }

@@ -4,12 +4,16 @@
  * Every path in the struct is absolute once loaded: relative paths in the file are taken
  * relative to the directory of the config file, and server.daos_dir relative to
  * server.data_dir. Errors are one line "FILE:LINE:COL: message" (1-based) in dv_err().
+ *
+ * server.daos_dir absent or "" (or null) means a server without DAOS: server.daos_dir is
+ * NULL, backups copy the databases only, and every NLO command says DV_NO_DAOS.
  */
 #ifndef DV_CONFIG_H
 #define DV_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum dv_delta_mode { DV_DELTA_APPLY = 0, DV_DELTA_KEEP = 1 };
 
@@ -20,7 +24,7 @@ struct dv_config {
         char *data_dir;
         char **databases; /* globs relative to data_dir; NULL-terminated too */
         size_t ndatabases;
-        char *daos_dir;
+        char *daos_dir;              /* NULL: the server has no DAOS repository */
         long max_files_per_subdir;   /* 1 .. 1,000,000; default 40000 */
         long min_object_size;        /* 0 .. 1 GiB; default 4096 */
         long deferred_deletion_days; /* 0 .. 36500; default 30 */
@@ -45,6 +49,22 @@ struct dv_config {
     } console;
 };
 
+/* What every NLO command says on a server without DAOS (tests and scripts grep for it). */
+#define DV_NO_DAOS "this server has no DAOS repository"
+
+/* True when the server has a DAOS repository (server.daos_dir is set). */
+static inline bool dv_config_has_daos(const struct dv_config *cfg)
+{
+    return cfg->server.daos_dir != NULL;
+}
+
+/*
+ * On a server configured without DAOS: does data_dir hold what looks like a DAOS repository
+ * all the same (daos/daoscat.db or daos/daos.cfg)? Then a config that merely forgot the key
+ * would back up no NLO: the caller warns. path (n bytes) gets the directory. True/false.
+ */
+bool dv_config_daos_unset_but_present(const struct dv_config *cfg, char *path, size_t n);
+
 /* Fill cfg with the documented defaults, paths relative to base_dir (absolute). */
 void dv_config_defaults(struct dv_config *cfg, const char *base_dir);
 
@@ -57,5 +77,15 @@ void dv_config_defaults(struct dv_config *cfg, const char *base_dir);
 int dv_config_load(const char *path, struct dv_config *cfg);
 
 void dv_config_done(struct dv_config *cfg);
+
+/*
+ * YAML files (the configuration, themes) may nest at most DV_YAML_DEPTH_MAX levels. Reads the
+ * events of f only until the nesting goes deeper (libyaml's scanner is quadratic in the
+ * nesting: a 200 KB file of '[' took minutes), then rewinds f. 0, or -1 with dv_err() =
+ * "PATH:LINE:COL: nested deeper than N levels" (the first too deep collection). A syntax error
+ * is left to the loader that follows.
+ */
+#define DV_YAML_DEPTH_MAX 32
+int dv_yaml_depth_check(FILE *f, const char *path, int max);
 
 #endif

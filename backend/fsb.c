@@ -224,8 +224,22 @@ int fsb_read_capped(const struct fsb *r, const char *rel, size_t cap, char **buf
         close(fd);
         return -1;
     }
-    char *b = dv_malloc(cap + 2);
-    ssize_t n = dv_pread_full(fd, b, cap + 1, 0);
+    /* the buffer is what the file holds (plus room to see it grow), not the cap: a cap of
+     * megabytes must not cost megabytes for every small file */
+    size_t want = (size_t)st.st_size + 1 + 4096 < cap + 1 ? (size_t)st.st_size + 1 + 4096 : cap + 1;
+    char *b = dv_malloc(want + 1);
+    ssize_t n = dv_pread_full(fd, b, want, 0);
+    while (n >= 0 && (size_t)n == want && want < cap + 1) { /* it grew while read: go on */
+        size_t more = want * 2 < cap + 1 ? want * 2 : cap + 1;
+        b = dv_realloc(b, more + 1);
+        ssize_t k = dv_pread_full(fd, b + want, more - want, (off_t)want);
+        n = k < 0 ? -1 : n + k;
+        if (k < 0 || (size_t)k < more - want) {
+            want = more;
+            break;
+        }
+        want = more;
+    }
     int e = errno;
     close(fd);
     if (n < 0) {

@@ -1136,8 +1136,32 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
         dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", src, sha, l[0].f.sha256);
         goto out;
     }
-    if (dv_copy_file_atomic(src, out_path, 0600) != 0)
+    /* out_path is a temporary of the caller's (a restore creates and locks it first): written
+     * in place, never through a link */
+    fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        dv_syserr("%s", out_path);
         goto out;
+    }
+    int sfd = open(src, O_RDONLY | O_CLOEXEC);
+    struct stat sst;
+    if (sfd < 0 || fstat(sfd, &sst) != 0) {
+        dv_syserr("%s", src);
+        if (sfd >= 0)
+            close(sfd);
+        goto out;
+    }
+    int64_t copied = dv_copy_range(sfd, 0, fd, 0, (uint64_t)sst.st_size);
+    close(sfd);
+    if (copied != (int64_t)sst.st_size || fsync(fd) != 0) {
+        if (copied >= 0 && copied != (int64_t)sst.st_size)
+            dv_seterr("copy %s: file shrank while copying", src);
+        else
+            dv_syserr("copy %s to %s", src, out_path);
+        goto out;
+    }
+    close(fd);
+    fd = -1;
     if (l[0].f.delta_mode == CATALOG_DELTA_KEEP) {
         struct delta_header dh;
         char dsha[65];

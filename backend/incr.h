@@ -166,8 +166,9 @@ void incr_result_done(struct incr_result *r);
 /* ---- restore and verify ---------------------------------------------------------------- */
 
 /*
- * Rebuild database db_path of set set_id into out_path (created or replaced; not renamed:
- * the caller does that after its checks) from the chain: the full copy the chain starts
+ * Rebuild database db_path of set set_id into out_path (created, or an existing file
+ * truncated and written in place - a restore's locked temporary -, never through a link; not
+ * renamed: the caller does that after its checks) from the chain: the full copy the chain starts
  * with (verified against its SHA-256, kept delta applied), then every incremental file in
  * order (each verified completely before it is applied). The result is checked page by page
  * against the set's page map. *links (may be NULL) gets the number of sets used.

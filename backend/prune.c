@@ -218,12 +218,6 @@ static bool has_prefix_dir(const char *path, const char *dir)
     return strncmp(path, dir, n) == 0 && path[n] == '/';
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 struct ctx {
     const struct dv_config *cfg;
     const struct prune_opts *o;
@@ -264,7 +258,9 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
     if (catalog_set_files(c->cat, id, &files, &nfiles) != 0)
         goto out;
     ps->files = nfiles;
-    /* deltas outside the set: check every one before deleting anything */
+    /* deltas outside the set: check every one before deleting anything (the moved-delta
+     * rule, target_delta_moved_check: outside the target and the server's directories, no
+     * link on its way, a regular file holding exactly the delta the set recorded) */
     for (size_t i = 0; i < nfiles; i++) {
         const char *loc = files[i].delta_location;
         if (files[i].delta_mode != CATALOG_DELTA_KEEP)
@@ -275,20 +271,21 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
             continue;
         ps->deltas_outside++;
         struct stat st;
-        if (lstat(loc, &st) != 0) {
-            if (errno == ENOENT)
-                continue; /* gone already (a rerun, or removed by hand) */
-            dv_syserr("set %s: delta %s", id, loc);
-            goto out;
-        }
-        if (!S_ISREG(st.st_mode) || !ends_with(loc, ".delta") || loc[0] != '/') {
+        int ck = target_delta_moved_check(c->t, c->cfg->server.data_dir, c->cfg->server.daos_dir,
+                                          loc, files[i].delta_sha256, NULL);
+        if (ck == 1)
+            continue; /* gone already (a rerun, or removed by hand) */
+        if (ck != 0) {
             c->r->refused++;
+            char why[DV_ERR_MAX];
+            snprintf(why, sizeof why, "%s", dv_err());
             dv_seterr("set %s: refusing to delete %s: the catalog says a delta lives there, but "
-                      "it is not a regular file ending in .delta",
-                      id, loc);
+                      "%s",
+                      id, loc, why);
             goto out;
         }
-        ps->bytes += (uint64_t)st.st_size;
+        if (lstat(loc, &st) == 0)
+            ps->bytes += (uint64_t)st.st_size;
     }
     uint64_t tree_bytes = 0;
     int dfd = target_dirfd(c->t);
@@ -317,14 +314,29 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
         if (files[i].delta_mode != CATALOG_DELTA_KEEP || !loc || !loc[0] ||
             has_prefix_dir(loc, dir) || has_prefix_dir(loc, failed) || has_prefix_dir(loc, partial))
             continue;
-        if (unlink(loc) != 0 && errno != ENOENT) {
-            dv_syserr("set %s: remove delta %s", id, loc);
+        /* checked again right before, and removed through its parent opened without links */
+        int pfd = -1;
+        int ck = target_delta_moved_check(c->t, c->cfg->server.data_dir, c->cfg->server.daos_dir,
+                                          loc, files[i].delta_sha256, &pfd);
+        if (ck == 1)
+            continue;
+        if (ck != 0) {
+            c->r->refused++;
+            dv_preferr("set %s: refusing to delete %s", id, loc);
             free(rel);
             free(relf);
             goto out;
         }
-        if (dv_fsync_parent(loc) != 0 && errno != ENOENT)
-            logev(c, DV_WARN, "%s", dv_err());
+        if (unlinkat(pfd, strrchr(loc, '/') + 1, 0) != 0 && errno != ENOENT) {
+            dv_syserr("set %s: remove delta %s", id, loc);
+            close(pfd);
+            free(rel);
+            free(relf);
+            goto out;
+        }
+        if (fsync(pfd) != 0)
+            logev(c, DV_WARN, "set %s: fsync the directory of %s: %s", id, loc, strerror(errno));
+        close(pfd);
         logev(c, DV_INFO, "set %s: removed delta %s", id, loc);
         dv_crashpoint("prune.delta");
     }
@@ -488,6 +500,20 @@ static int partial_dbs(struct ctx *c, const struct catalog_set *sets, size_t n,
     return 0;
 }
 
+struct first_problem {
+    char key[256], value[512];
+};
+
+static int first_problem(void *ud, const char *key, const char *value)
+{
+    struct first_problem *fp = ud;
+    if (!fp->key[0]) {
+        snprintf(fp->key, sizeof fp->key, "%s", key + strlen(TARGET_META_RESYNC));
+        snprintf(fp->value, sizeof fp->value, "%s", value);
+    }
+    return 0;
+}
+
 static int collect(void *ud, const struct catalog_set *s)
 {
     struct prune_result *r = ud;
@@ -526,6 +552,20 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
     c.cat = catalog_open(cfg->catalog);
     if (!c.cat || target_bind_catalog(c.t, c.cat) != 0)
         goto out;
+    /* a resync that could not record everything on the target (a damaged manifest, an
+     * unread NLO list): what those sets need is unknown, so nothing may go */
+    struct first_problem fp = {0};
+    size_t nprob = 0;
+    if (catalog_meta_each(c.cat, TARGET_META_RESYNC, first_problem, &fp, &nprob) < 0)
+        goto out;
+    if (nprob) {
+        r->unrecorded = nprob;
+        dv_seterr("prune refused: resync catalog could not record %zu thing(s) on the target "
+                  "that may hold what a set needs (%s: %s); `dvault verify` names them: repair "
+                  "or remove them, then run `dvault resync catalog` again",
+                  nprob, fp.key, fp.value);
+        goto out;
+    }
     if (!c.o->dry_run) {
         int stale = 0, partial = 0;
         if (catalog_sets_fail_stale(c.cat, true, c.now, &stale) != 0 ||

@@ -14,10 +14,17 @@
  *     go; running sets are never touched.
  * A set marked "pruning" by an earlier, interrupted prune is always finished.
  *
+ * Prune refuses to run at all while the catalog records things `resync catalog` could not
+ * record (a set directory with a damaged manifest, an unread NLO list: meta rows
+ * TARGET_META_RESYNC*): what those sets need is unknown, and their pool objects would look
+ * unneeded. verify names them; a resync after they are repaired or removed clears them.
+ *
  * Removing a set, in a crash-safe order: (1) the catalog marks it pruning (durably), (2) its
  * kept deltas that a post command moved outside the set are deleted where they live (every
- * location is checked first: one that is not a regular file ending in ".delta" is refused,
- * and the set is left as it was, unmarked and retained, the prune failing), (3) its directory
+ * location is checked first with the moved-delta rule, target_delta_moved_check: an absolute
+ * ".delta" file outside the target, data_dir and daos_dir, no link on its way, holding exactly
+ * the recorded delta; anything else is refused, and the set is left as it was, unmarked and
+ * retained, the prune failing), (3) its directory
  * (sets/<id>, sets/<id>.failed) is removed, (4) its catalog rows (sets, set_files) are deleted. The
  * refs rows stay: they are ranges of seqs, and a range whose seqs no longer name a set simply
  * matches nothing. Then the pool: the objects that no remaining set needs (catalog_needed_compute)
@@ -104,6 +111,7 @@ struct prune_result {
     uint64_t nlos, nlo_bytes; /* pool objects (would be) removed */
     uint64_t refused;         /* delta locations refused (the set stays marked) */
     bool no_catalog;          /* no catalog yet: nothing to do */
+    uint64_t unrecorded; /* things resync catalog could not record (prune refused: rebuild.h) */
 };
 
 /*

@@ -14,6 +14,7 @@
 #include "backup.h"
 #include "catalog.h"
 #include "delta.h"
+#include "fsb.h"
 #include "incr.h"
 #include "target.h"
 #include "util.h"
@@ -35,7 +36,23 @@ struct ctx {
     char *scratch;
     struct catalog_pool_obj *batch;
     size_t nbatch;
+    char **problems; /* key, value, key, value, ...: meta rows TARGET_META_RESYNC* */
+    size_t nproblems;
 };
+
+/*
+ * Something on the target that this catalog cannot describe and that may hold what a set
+ * needs (a set directory skipped, an NLO list not read): recorded in the new catalog's meta
+ * (key TARGET_META_RESYNC<dir>/<what>) so that prune refuses and verify names it until a
+ * resync that can record it (docs/operations.md, "Retention and prune", "Catalog rebuild").
+ */
+static void problem(struct ctx *c, const char *dir, const char *what, const char *why)
+{
+    c->problems = dv_realloc(c->problems, (c->nproblems + 2) * sizeof *c->problems);
+    c->problems[c->nproblems++] = dv_asprintf("%s%s/%s", TARGET_META_RESYNC, dir, what);
+    c->problems[c->nproblems++] = dv_strdup(why);
+    c->r->problems++;
+}
 
 /* ---- reading the target ------------------------------------------------------------------ */
 
@@ -58,28 +75,37 @@ static int by_seq(const void *a, const void *b)
 static void read_one(struct ctx *c, const char *name, bool failed, struct rset **v, size_t *n)
 {
     char *dir = dv_asprintf("%s/sets/%s", target_path(c->t), name);
+    char *mrel = dv_asprintf("sets/%s/%s", name, TARGET_MANIFEST);
     char *mpath = dv_path_join(dir, TARGET_MANIFEST);
     struct manifest m;
     manifest_init(&m);
-    bool ok = false;
-    if (manifest_read(mpath, &m) != 0) {
-        if (failed && errno == ENOENT && access(mpath, F_OK) != 0)
+    char why[DV_ERR_MAX] = "";
+    /* beneath the target without links, a regular file of bounded size: a FIFO, a device or
+     * a link planted in place of a manifest is refused at once, never waited on */
+    if (manifest_read_at(target_root(c->t), mrel, &m) != 0) {
+        if (failed && errno == ENOENT && fsb_lstat(target_root(c->t), mrel, &(struct stat){0}))
             job_log(c->job, DV_WARN,
                     "set %s has no manifest (an interrupted run): it cannot be recorded", name);
         else
-            job_log(c->job, DV_WARN, "%s: skipped", dv_err());
+            snprintf(why, sizeof why, "%s", dv_err());
     } else if (strncmp(name, m.id, strlen(m.id)) != 0 ||
                (name[strlen(m.id)] != '\0' && strcmp(name + strlen(m.id), ".failed") != 0)) {
-        job_log(c->job, DV_WARN, "%s: the manifest names set %s: skipped", mpath, m.id);
+        snprintf(why, sizeof why, "%s: the manifest names set %s", mpath, m.id);
     } else if (failed ? strcmp(m.status, "failed") != 0
                       : strcmp(m.status, "complete") != 0 && strcmp(m.status, "partial") != 0) {
-        job_log(c->job, DV_WARN, "%s: status '%s' in a %s set directory: skipped", mpath, m.status,
-                failed ? "failed" : "complete");
-    } else {
-        ok = true;
+        snprintf(why, sizeof why, "%s: status '%s' in a %s set directory", mpath, m.status,
+                 failed ? "failed" : "complete");
     }
     free(mpath);
-    if (!ok) {
+    free(mrel);
+    if (why[0] || !m.id[0]) {
+        if (why[0]) {
+            job_log(c->job, DV_WARN, "%s: skipped", why);
+            /* a failed set is never restored from: nothing of it is needed; a complete one
+             * may hold the only copies and the only references of pool objects */
+            if (!failed)
+                problem(c, name, "manifest", why);
+        }
         c->r->skipped++;
         manifest_done(&m);
         free(dir);
@@ -116,26 +142,43 @@ static int scan(struct ctx *c, struct rset **v, size_t *n)
     return 0;
 }
 
-/* deltas-moved.tsv of a set: the location now of path rel, or NULL (malloc'd). */
-static char *moved_location(const char *dir, const char *rel)
+/*
+ * deltas-moved.tsv of a set: the location now of the kept delta of d, or NULL (malloc'd).
+ * The file is read beneath the target (no link, regular, at most TARGET_MOVED_MAX bytes); the
+ * last line for the delta wins, and its location is taken only if it passes the moved-delta
+ * rule (target_delta_moved_check: outside the target and the server's directories, no link on
+ * its way, a regular file holding exactly the delta the manifest recorded) or no longer
+ * exists: a line naming any other file is ignored with a warning.
+ */
+static char *moved_location(struct ctx *c, const struct rset *s, const struct manifest_db *d)
 {
-    char *p = dv_path_join(dir, "deltas-moved.tsv"), *buf = NULL, *found = NULL;
+    const char *name = strrchr(s->dir, '/') + 1;
+    char *rel = dv_asprintf("sets/%s/%s", name, TARGET_MOVED_LIST), *buf = NULL, *found = NULL;
     size_t len = 0;
-    if (dv_read_file(p, &buf, &len) == 0) {
+    if (fsb_read_capped(target_root(c->t), rel, TARGET_MOVED_MAX, &buf, &len) == 0) {
         char *save = NULL;
         for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             char *tab = strchr(line, '\t');
             if (!tab)
                 continue;
             *tab = '\0';
-            if (strcmp(line, rel) == 0 && tab[1] == '/') {
+            if (strcmp(line, d->delta_path) == 0 && tab[1] == '/') {
                 free(found);
                 found = dv_strdup(tab + 1); /* the last line for a path wins */
             }
         }
+    } else if (errno != ENOENT) {
+        job_log(c->job, DV_WARN, "set %s: %s: not read", s->m.id, dv_err());
     }
     free(buf);
-    free(p);
+    free(rel);
+    if (found && target_delta_moved_check(c->t, c->cfg->server.data_dir, c->cfg->server.daos_dir,
+                                          found, d->delta_sha256, NULL) < 0) {
+        job_log(c->job, DV_WARN, "set %s: %s names a location for %s that is refused: %s", s->m.id,
+                TARGET_MOVED_LIST, d->delta_path, dv_err());
+        free(found);
+        found = NULL;
+    }
     return found;
 }
 
@@ -202,15 +245,36 @@ static int record_refs(struct ctx *c, const struct rset *s, const struct manifes
             rc = backup_read_refs(scratch, &names, &n);
         unlink(scratch);
         free(scratch);
-    } else if (d->delta_keep) {
-        char *scratch = dv_asprintf("%s/refs.nsf", c->scratch);
-        rc = -1;
-        if (dv_copy_file_atomic(copy, scratch, 0600) == 0 && delta_apply(delta, scratch) == 0)
-            rc = backup_read_refs(scratch, &names, &n);
-        unlink(scratch);
-        free(scratch);
     } else {
-        rc = backup_read_refs(copy, &names, &n);
+        /* the copy (and a kept delta in the set) beneath the target, never through a link:
+         * restore and verify refuse a planted db/ link, so its "references" are not read */
+        const char *name = strrchr(s->dir, '/') + 1;
+        char *rel = dv_asprintf("sets/%s/%s", name, d->path);
+        int fd = fsb_openat(target_root(c->t), rel, O_RDONLY, 0);
+        free(rel);
+        rc = fd < 0 ? -1 : 0;
+        if (rc == 0 && d->delta_keep && strncmp(delta, s->dir, strlen(s->dir)) == 0 &&
+            delta[strlen(s->dir)] == '/') {
+            char *drel = dv_asprintf("sets/%s/%s", name, delta + strlen(s->dir) + 1);
+            int dfd = fsb_openat(target_root(c->t), drel, O_RDONLY, 0);
+            free(drel);
+            if (dfd < 0)
+                rc = -1;
+            else
+                close(dfd);
+        }
+        if (rc == 0 && d->delta_keep) {
+            char *scratch = dv_asprintf("%s/refs.nsf", c->scratch);
+            rc = -1;
+            if (dv_copy_fd_atomic(fd, copy, scratch, 0600) == 0 && delta_apply(delta, scratch) == 0)
+                rc = backup_read_refs(scratch, &names, &n);
+            unlink(scratch);
+            free(scratch);
+        } else if (rc == 0) {
+            rc = backup_read_refs(copy, &names, &n);
+        }
+        if (fd >= 0)
+            close(fd);
     }
     if (rc != 0) {
         job_log(c->job, DV_ERROR, "set %s: references of %s could not be read: %s", s->m.id,
@@ -262,7 +326,7 @@ static int record_set(struct ctx *c, const struct rset *s)
         char *copy = dv_path_join(s->dir, d->path);
         char *delta = NULL;
         if (d->delta_keep) {
-            delta = moved_location(s->dir, d->delta_path);
+            delta = moved_location(c, s, d);
             if (delta)
                 c->r->deltas_moved++;
             else
@@ -307,13 +371,18 @@ static int record_set(struct ctx *c, const struct rset *s)
         job_advance(c->job, 0, 0, d->db_path);
     }
     if (m->nlo_list.file[0]) {
-        char *list = dv_path_join(s->dir, m->nlo_list.file);
+        const char *name = strrchr(s->dir, '/') + 1;
+        char *list = dv_asprintf("sets/%s/%s", name, m->nlo_list.file);
         struct listctx x = {.c = c, .s = s};
-        int rc = target_nlolist_read(list, list_entry, &x);
+        int rc = target_nlolist_read_at(target_root(c->t), list, list_entry, &x);
         if (rc == 0)
             rc = flush_pool(c);
-        if (rc != 0) /* what was read is recorded; verify names the damaged list */
+        if (rc != 0) { /* what was read is recorded; verify names the damaged list */
             job_log(c->job, DV_WARN, "set %s: NLO list: %s", m->id, dv_err());
+            /* the objects it lists but were not read would look unneeded: prune refuses */
+            if (!s->failed)
+                problem(c, name, "nlo-list", dv_err());
+        }
         free(list);
         c->nbatch = 0;
     }
@@ -478,8 +547,12 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
             goto out;
         }
         if (v[i].m.seq == last_seq) {
-            job_log(job, DV_WARN, "set %s has seq %lld like the set before it: skipped", v[i].m.id,
-                    (long long)v[i].m.seq);
+            char why[256];
+            snprintf(why, sizeof why, "set %s has seq %lld like the set before it", v[i].m.id,
+                     (long long)v[i].m.seq);
+            job_log(job, DV_WARN, "%s: skipped", why);
+            if (!v[i].failed)
+                problem(&c, strrchr(v[i].dir, '/') + 1, "manifest", why);
             r->skipped++;
             continue;
         }
@@ -491,6 +564,10 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
     job_phase(job, "pool", 0, 0);
     if (record_orphans(&c) != 0)
         goto out;
+    /* what could not be recorded, for prune (refuses) and verify (names it) */
+    for (size_t i = 0; i + 1 < c.nproblems; i += 2)
+        if (catalog_meta_set(c.cat, c.problems[i], c.problems[i + 1]) != 0)
+            goto out;
     /* the rebuilt catalog describes this target: bound to it from the start */
     if (catalog_meta_set(c.cat, TARGET_ID_META_KEY, target_identity(c.t)->id) != 0)
         goto out;
@@ -526,6 +603,9 @@ out : {
         free(v[i].dir);
     }
     free(v);
+    for (size_t i = 0; i < c.nproblems; i++)
+        free(c.problems[i]);
+    free(c.problems);
     free(c.batch);
     free(c.scratch);
     free(tmp);

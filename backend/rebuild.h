@@ -39,15 +39,23 @@ struct rebuild_result {
     uint64_t nlos;            /* pool objects recorded from the sets' lists */
     uint64_t nlos_missing;    /* listed, but the pool file is missing: not recorded */
     uint64_t orphans;         /* pool files no list names: recorded with first_set 0 */
+    uint64_t problems;        /* skipped set directories and unread NLO lists of sets that may hold
+                                 what is needed: recorded in the catalog (meta TARGET_META_RESYNC*),
+                                 prune refuses while there are any (verify names them) */
 };
 
 /*
- * Rebuild cfg's catalog from cfg's target, under the target lock. Problems with one set
- * (unreadable manifest, failed set without manifest, duplicate seq) are logged as job events
- * and counted in r->skipped; a copy whose references cannot be read is recorded without them
- * (logged, counted in r->refs_unreadable: `dvault verify` names the damage). The rebuild goes
- * on. Returns 0, or -1 with dv_err() (target busy, cannot create the new catalog, I/O error,
- * cancelled); on failure the existing catalog is left in place, untouched.
+ * Rebuild cfg's catalog from cfg's target, under the target lock. Everything is read beneath
+ * the target without following links (fsb.h): manifests and deltas-moved.tsv capped, NLO lists
+ * line by line, copies (db/) never through a link. Problems with one set (unreadable manifest,
+ * failed set without manifest, duplicate seq) are logged as job events and counted in
+ * r->skipped; for complete and partial set directories (and unread NLO lists) they are also
+ * recorded in the new catalog (meta TARGET_META_RESYNC*, r->problems): prune refuses while
+ * they exist, verify names them. A deltas-moved.tsv location is taken only under the
+ * moved-delta rule (target_delta_moved_check); a copy whose references cannot be read is recorded
+ * without them (logged, counted in r->refs_unreadable: `dvault verify` names the damage). The
+ * rebuild goes on. Returns 0, or -1 with dv_err() (target busy, cannot create the new catalog, I/O
+ * error, cancelled); on failure the existing catalog is left in place, untouched.
  */
 int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebuild_result *r);
 

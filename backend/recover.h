@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "catalog.h"
 #include "config.h"
@@ -46,33 +47,77 @@ struct restore_result {
     bool old_set; /* the set is older than deferred_deletion_days: NLOs may be gone */
     int64_t set_age_days;
     char resync_reason[512];    /* what was written to the DAOS index (NEEDS_RESYNC) */
+    bool no_daos;               /* the server has no DAOS: no NLO counts, no index marked */
     uint64_t pitr_transactions; /* point-in-time: archived transactions applied */
     int64_t pitr_last_us;       /* observed time of the last one applied (0: none) */
+    struct restore_sweep sweep; /* leftovers of killed restores removed first (restore.h) */
 };
+
+/* What a restore destination is (recover_into_check). */
+enum recover_into_kind {
+    RECOVER_INTO_NEW = 0,   /* nothing there */
+    RECOVER_INTO_RESTORED,  /* an earlier restored copy (its dbinfo says restored_from...) */
+    RECOVER_INTO_LIVE_SELF, /* the live database the restore is of (--replace-live) */
+    RECOVER_INTO_OTHER,     /* any other existing file: another live database, mostly */
+};
+
+struct recover_into_info {
+    char path[4096]; /* canonical absolute path (parent's links resolved) */
+    char rel[1024];  /* relative to data_dir when below it, else "" */
+    bool below_data; /* below data_dir */
+    enum recover_into_kind kind;
+    bool is_source;             /* into names the database being restored (existing or not) */
+    char replica_id[40];        /* of an existing file ("" none) */
+    char origin[1024];          /* RESTORED: restored_from (the database it is a copy of) */
+    char origin_set[32];        /* ... restored_from_set */
+    char origin_replica_id[40]; /* ... restored_from_replica_id */
+    bool in_use;                /* an existing file another process holds (dbuse.h) */
+    pid_t holder;               /* ... that process (0: unknown) */
+};
+
+/*
+ * Resolve and check a restore destination exactly as recover_restore does, before anything
+ * is restored (the console asks the name first). A relative into is normalised lexically
+ * ("mail/../alice2.nsf" is "alice2.nsf") and must stay below data_dir (also through links);
+ * refused wherever it is: not a file name; a parent directory that does not exist; in the
+ * DAOS directory (NLOs, the DAOS index); in the backup target; the catalog (or its -wal,
+ * -shm, -journal) or the server key; the -wal/-shm/-journal of a file beside it; a symbolic
+ * link, a directory, anything but a regular file. db_path (may be NULL) is the database
+ * being restored, to recognise RECOVER_INTO_LIVE_SELF. 0 with ii filled, or -1 with dv_err().
+ */
+int recover_into_check(const struct dv_config *cfg, const char *db_path, const char *into,
+                       struct recover_into_info *ii);
 
 /*
  * Restore database o->db_path of set o->set_id into o->into (restore_materialize: checked
  * copy, kept delta applied, integrity_check, the final name appears only complete). Unless the
  * restore replaces the live database (o->replace_live), the file gets a new replica_id and
- * dbiid (32 random hex each) before its final rename. Refuses: an existing into without
- * o->force; into == the live database without o->replace_live (o->force is not enough); a
- * relative into with "..", empty or "." parts; a parent directory that does not exist; a
- * replaced file whose WAL cannot be checkpointed (in use). Afterwards marks the DAOS index
- * NEEDS_RESYNC ("restored <db> from set <id> into <into>") and fills r (counts from the
- * restored file and the repository). Returns 0 or -1 with dv_err() set; on failure no file
- * was created or replaced.
+ * dbiid (32 random hex each) and records its origin (dbinfo restored_from,
+ * restored_from_replica_id, restored_from_set) before its final rename. Refuses what
+ * recover_into_check refuses; an existing into without o->force; into == the live database
+ * without o->replace_live (o->force is not enough); an existing file another process has open
+ * ("NAME is in use by pid N", dbuse.h: tested first, and again under a fence right before the
+ * rename, when its WAL is also checkpointed and must be empty). Leftovers of killed restores
+ * are removed first (r->sweep). Afterwards marks the DAOS index NEEDS_RESYNC ("restored <db>
+ * from set <id> into <into>") and fills r (counts from the restored file and the repository).
+ * Returns 0 or -1 with dv_err() set; on failure no file was created or replaced.
  */
 int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, struct dv_job *job,
                     struct restore_result *r);
 
 /* ---- recover NLOs from the pool --------------------------------------------------------- */
 
+#define RECOVER_LIST_MAX (64u << 20) /* bytes: a list file is read whole, never more */
 /*
  * Read a list file of NLO names: one a line, blank lines and lines starting with '#' (after
  * optional blanks) ignored, surrounding blanks trimmed, a name may be given without ".nlo".
- * Anything else (path-like names, wrong length, non-hex, upper case) fails the whole file with
- * "FILE:LINE: message". Duplicates are dropped. *names (malloc'd array of malloc'd strings,
- * full "<80 hex>.nlo" names, in file order) is freed with recover_names_free. 0 or -1.
+ * The file must be a regular file (a link to one is followed: the operator named it) of at
+ * most RECOVER_LIST_MAX bytes; a FIFO, a device or a bigger file is refused unread. Anything
+ * else (path-like names, wrong length, non-hex, upper case) fails the whole file with
+ * "FILE:LINE: message"; the message never quotes the line (the file may be a secret), it says
+ * what is wrong ("not an NLO name (40 characters, ...)"). Duplicates are dropped (sorted once:
+ * n log n). *names (malloc'd array of malloc'd strings, full "<80 hex>.nlo" names, in file
+ * order, first occurrence kept) is freed with recover_names_free. 0 or -1.
  */
 int recover_list_read(const char *path, char ***names, size_t *n);
 void recover_names_free(char **names, size_t n);
@@ -82,6 +127,7 @@ enum recover_status {
     RECOVER_RECOVERED,
     RECOVER_PRESENT,
     RECOVER_UNRECOVERABLE,
+    RECOVER_REPAIRED, /* present but damaged: replaced from the pool */
 };
 
 struct recover_docref {
@@ -95,6 +141,7 @@ struct recover_item {
     char set_id[32];             /* the newest complete or partial set holding it ("" none) */
     int subdir;                  /* live subdirectory (recovered or present), 0 unknown */
     char *reason;                /* why unrecoverable (malloc'd; NULL otherwise) */
+    char *damage;                /* present but damaged: how (malloc'd; NULL otherwise) */
     struct recover_docref *docs; /* unrecoverable: documents of the database referencing it */
     size_t ndocs;
 };
@@ -110,23 +157,55 @@ struct recover_result {
     struct recover_item *items; /* in list / name order */
     size_t n;
     uint64_t recovered, present, unrecoverable;
-    uint64_t bytes; /* stored bytes copied */
+    uint64_t repaired;          /* present but damaged, replaced from the pool */
+    uint64_t bytes;             /* stored bytes copied */
+    struct restore_sweep sweep; /* leftovers of killed restores removed first (restore.h) */
 };
 
 /*
  * Copy NLOs from the target's pool into the live repository (store_nlo_install_many). Each
- * name is: already present (left alone); recoverable when the catalog's pool has it (and, with
- * o->set_id, that set holds it: catalog_nlo_sets) and the pool file's SHA-256 matches the
- * catalog (a mismatch or a missing pool file makes it unrecoverable, naming the file); else
- * unrecoverable (with the documents of o->db_path that reference it). All checks are done
- * before anything is copied. The target is opened (locked) only when something is to be
- * copied. Returns 0 when nothing is unrecoverable; -1 with dv_err() set otherwise, or on a
+ * name is: present (left alone) when the repository has it and its stored bytes hash to the
+ * pool's record (or the pool has no record: nothing to compare with); damaged when they do
+ * not, or a symbolic link or special file stands under its name (store_live_nlo: never
+ * followed) - then it is repaired: replaced from the pool atomically (store_live_replace;
+ * RECOVER_REPAIRED, it->damage says what was wrong); recoverable when it is missing and the
+ * catalog's pool has it. Repair and recovery need the pool copy (with o->set_id, that set
+ * must hold it: catalog_nlo_sets) whose SHA-256 matches the catalog (a mismatch or a missing
+ * pool file makes it unrecoverable, naming the file); else unrecoverable (with the
+ * documents of o->db_path that reference it). Only the names of this recovery are hashed
+ * (o->db_path alone names the missing ones: listnlo damaged finds the damaged ones). All
+ * checks are done before anything is copied. The target is opened (locked) only when something is
+ * to be copied. Returns 0 when nothing is unrecoverable; -1 with dv_err() set otherwise, or on a
  * bad list file (then nothing was recovered), an unknown set, an unreadable target or
  * catalog, or a failed copy. r is filled either way (release with recover_result_done).
  */
 int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, struct dv_job *job,
                  struct recover_result *r);
 void recover_result_done(struct recover_result *r);
+
+/* ---- listnlo damaged ------------------------------------------------------------------ */
+
+enum recover_check {
+    RECOVER_CHECK_OK = 0,  /* present, its stored bytes hash to the pool's record */
+    RECOVER_CHECK_DAMAGED, /* present, but they do not (or a link / special file, unreadable) */
+    RECOVER_CHECK_UNKNOWN, /* present, but the pool has no record: cannot be checked */
+    RECOVER_CHECK_MISSING, /* not in the repository (listnlo missing) */
+};
+struct recover_check_counts {
+    uint64_t referenced, ok, damaged, unknown, missing;
+};
+typedef int (*recover_check_fn)(void *ud, const char *name, enum recover_check what,
+                                const char *why);
+/*
+ * Every NLO database db_path references (relative or absolute; store_listnlo), checked in the
+ * live repository against the catalog's pool (store_live_nlo: the SHA-256 of the stored bytes;
+ * a link is never followed). fn (may be NULL) is called, in name order, for the DAMAGED and
+ * UNKNOWN ones with why (one line); a non-zero return stops with that value. c gets the
+ * counts. Reads only (no target lock). Returns 0, fn's value, or -1 with dv_err() (no catalog,
+ * unreadable database or repository, cancelled).
+ */
+int recover_check_nlos(const struct dv_config *cfg, const char *db_path, struct dv_job *job,
+                       recover_check_fn fn, void *ud, struct recover_check_counts *c);
 
 /* ---- documents -------------------------------------------------------------------------- */
 
@@ -150,19 +229,47 @@ int recover_doc_list(const struct dv_config *cfg, const char *path, const char *
                      const char *search, recover_doc_fn fn, void *ud, uint64_t *n);
 
 struct doccopy_result {
-    bool undeleted;            /* the live database had it soft-deleted: undeleted in place */
-    bool copied;               /* copied from the restored database */
-    int attachments, nlos;     /* of the document */
-    struct recover_result nlo; /* the NLOs recovered first (release with recover_result_done) */
+    bool undeleted;             /* the live database had it soft-deleted: undeleted in place */
+    bool copied;                /* copied from the restored database */
+    int attachments, nlos;      /* of the document */
+    bool other_db;              /* copied with force into a database not its origin */
+    struct recover_result nlo;  /* the NLOs recovered first (release with recover_result_done) */
+    struct restore_sweep sweep; /* leftovers of killed restores removed first (restore.h) */
 };
+
+/* Where a document copy comes from and goes to (recover_doc_origin). */
+struct doccopy_origin {
+    char from_replica_id[40];   /* the source's own replica id */
+    char origin[1024];          /* restored_from of the source ("" when it is no restored copy) */
+    char origin_replica_id[40]; /* the replica id the source stands for: restored_from_replica_id,
+                                   or its own replica id when it is no restored copy */
+    char live_replica_id[40];   /* of live_path */
+    bool same;                  /* both known and equal: the document goes back where it was */
+};
+
+/*
+ * The replica ids that decide whether a document of from_path may be copied into live_path
+ * without --force: from_path's origin (the database it is a restored copy of) must be
+ * live_path (same replica id). 0 with o filled, or -1 (a file that cannot be read).
+ */
+int recover_doc_origin(const struct dv_config *cfg, const char *from_path, const char *live_path,
+                       struct doccopy_origin *o);
 
 /*
  * Single-document recovery: recover the missing NLOs of document unid of from_path (as
  * recover_nlos with db_path/unid; fails if any is unrecoverable), then, if live_path has the
  * unid soft-deleted, undelete it; if it lacks the unid, store_doc_copy it (refcounts counted;
  * a document deleted in the backup is undeleted after the copy). A document the live database
- * has (not deleted) is refused. Returns 0 or -1 with dv_err(); r filled either way.
+ * has (not deleted) is refused. So is a live_path whose replica id is not from_path's origin
+ * (recover_doc_origin: a restored copy of bob's mail into carol's) unless force, before
+ * anything is recovered or copied; the message names both databases and their replica ids.
+ * Leftovers of killed restores are removed first (r->sweep). Returns 0 or -1 with dv_err();
+ * r filled either way.
  */
+int recover_doc_copy_ex(const struct dv_config *cfg, const char *from_path, const char *unid,
+                        const char *live_path, bool force, struct dv_job *job,
+                        struct doccopy_result *r);
+/* recover_doc_copy_ex without force. */
 int recover_doc_copy(const struct dv_config *cfg, const char *from_path, const char *unid,
                      const char *live_path, struct dv_job *job, struct doccopy_result *r);
 

@@ -6,13 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "backup.h"
 #include "delta.h"
+#include "fsb.h"
 #include "incr.h"
 #include "util.h"
 
@@ -88,9 +93,68 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
                            restore_prepare_fn prepare, void *prepare_ud, struct dv_job *job,
                            struct restore_info *info)
 {
+    struct restore_steps st = {.prepare = prepare, .prepare_ud = prepare_ud};
+    return restore_materialize_steps(cat, t, set_id, db_path, out_path, overwrite, &st, job, info);
+}
+
+char *restore_tmp_path(const char *out_path, long pid)
+{
+    char *dir = dv_dirname(out_path);
+    const char *base = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
+    char *tmp = dv_asprintf("%s/.%s" RESTORE_TMP_MARK "%ld.tmp", dir, base, pid);
+    free(dir);
+    return tmp;
+}
+
+bool restore_tmp_parse(const char *name, long *pid, size_t *main_len)
+{
+    if (name[0] != '.')
+        return false;
+    /* the last marker: a NAME may itself contain one */
+    const char *m = NULL;
+    for (const char *p = strstr(name + 1, RESTORE_TMP_MARK); p; p = strstr(p + 1, RESTORE_TMP_MARK))
+        m = p;
+    if (!m || m == name + 1)
+        return false;
+    const char *d = m + strlen(RESTORE_TMP_MARK), *e = d;
+    while (*e >= '0' && *e <= '9')
+        e++;
+    if (e == d || e - d > 10 || strncmp(e, ".tmp", 4) != 0)
+        return false;
+    const char *suf = e + 4;
+    if (*suf && strcmp(suf, "-wal") != 0 && strcmp(suf, "-shm") != 0 &&
+        strcmp(suf, "-journal") != 0)
+        return false;
+    long p = strtol(d, NULL, 10);
+    if (p <= 0)
+        return false;
+    *pid = p;
+    *main_len = (size_t)(suf - name);
+    return true;
+}
+
+/* Remove the temporary and whatever SQLite left beside it. */
+static void remove_tmp(struct fsb *root, const char *tmp_rel)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+        char *p = dv_asprintf("%s%s", tmp_rel, sfx[i]);
+        fsb_unlink(root, p, true);
+        free(p);
+    }
+}
+
+int restore_materialize_steps(struct catalog *cat, struct target *t, const char *set_id,
+                              const char *db_path, const char *out_path, bool overwrite,
+                              const struct restore_steps *steps, struct dv_job *job,
+                              struct restore_info *info)
+{
     struct restore_info dummy;
+    struct restore_steps nosteps = {0};
     if (!info)
         info = &dummy;
+    if (!steps)
+        steps = &nosteps;
     memset(info, 0, sizeof *info);
     struct catalog_set s;
     int r = catalog_set_get(cat, set_id, &s);
@@ -127,19 +191,40 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     }
     char *set_dir = target_set_dir(t, set_id);
     char *src = dv_path_join(set_dir, f.path);
-    char *tmp = NULL;
-    int rc = -1, in = -1;
+    char *tmp = NULL, *tmp_rel = NULL, *out_rel = NULL, *rootdir = NULL;
+    struct fsb *root = NULL;
+    int rc = -1, in = -1, out = -1;
     struct stat st;
-    if (!overwrite && lstat(out_path, &st) == 0) {
+    /* where the result goes: beneath root, never through a link (fsb.h) */
+    rootdir = steps->root ? dv_strdup(steps->root) : dv_dirname(out_path);
+    size_t rl = strcmp(rootdir, "/") == 0 ? 0 : strlen(rootdir);
+    if (strncmp(out_path, rootdir, rl) != 0 || out_path[rl] != '/' ||
+        !dv_path_is_safe_rel(out_path + rl + 1)) {
+        dv_seterr("%s is not below %s", out_path, rootdir);
+        goto out;
+    }
+    out_rel = dv_strdup(out_path + rl + 1);
+    if (!(root = fsb_open(rootdir)))
+        goto out;
+    if (!overwrite && fsb_lstat(root, out_rel, &st) == 0) {
         dv_seterr("%s exists: choose a new name (or --force)", out_path);
+        goto out;
+    }
+    /* the temporary: a new file (O_EXCL), locked by us until we are done (restore.h) */
+    tmp = restore_tmp_path(out_path, (long)getpid());
+    tmp_rel = dv_asprintf("%.*s%s",
+                          (int)(strrchr(out_rel, '/') ? strrchr(out_rel, '/') - out_rel + 1 : 0),
+                          out_rel, strrchr(tmp, '/') + 1);
+    if ((out = fsb_openat(root, tmp_rel, O_RDWR | O_CREAT | O_EXCL, 0600)) < 0) {
+        tmp_rel[0] = 0; /* not ours: never removed */
+        goto out;
+    }
+    if (flock(out, LOCK_EX | LOCK_NB) != 0) {
+        dv_syserr("lock %s", tmp);
         goto out;
     }
     if (incr_is_inc_path(f.path)) {
         /* an incremental set: rebuilt from its chain, checked against its page map (incr.h) */
-        char *idir = dv_dirname(out_path);
-        const char *ibase = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
-        tmp = dv_asprintf("%s/.%s.restore.%ld", idir, ibase, (long)getpid());
-        free(idir);
         if (incr_chain_build(cat, t, set_id, db_path, tmp, job, NULL) != 0)
             goto out;
         goto check;
@@ -164,13 +249,19 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
         dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", src, sha, f.sha256);
         goto out;
     }
-    /* 2. copy next to the destination, under a hidden temporary name */
-    char *dir = dv_dirname(out_path);
-    const char *base = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
-    tmp = dv_asprintf("%s/.%s.restore.%ld", dir, base, (long)getpid());
-    free(dir);
-    if (dv_copy_fd_atomic(in, src, tmp, 0600) != 0)
+    /* 2. copy next to the destination, into the hidden temporary */
+    int64_t n = dv_copy_range(in, 0, out, 0, (uint64_t)st.st_size);
+    if (n < 0 || (uint64_t)n != (uint64_t)st.st_size) {
+        if (n < 0)
+            dv_syserr("copy %s to %s", src, tmp);
+        else
+            dv_seterr("copy %s: file shrank while copying", src);
         goto out;
+    }
+    if (fsync(out) != 0) {
+        dv_syserr("fsync %s", tmp);
+        goto out;
+    }
     dv_crashpoint("restore.copied"); /* tests: a hidden temporary, nothing at out_path */
     job_advance(job, 0, (uint64_t)f.size, db_path);
     /* 3. a kept delta is applied now (seed 000: restore applies it, then removes it) */
@@ -204,27 +295,49 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     }
     /* 4. the caller's changes (new ids), then check before the file gets its real name */
 check:
-    if (prepare && prepare(prepare_ud, tmp) != 0)
+    if (steps->prepare && steps->prepare(steps->prepare_ud, tmp) != 0)
         goto out;
     if (restore_integrity_check(tmp) != 0)
         goto out;
     dv_crashpoint("restore.before_rename"); /* tests: out_path (a live db) still the old file */
-    if (stat(tmp, &st) == 0)
+    if (fstat(out, &st) == 0)
         info->size = (uint64_t)st.st_size;
+    if (steps->before_rename && steps->before_rename(steps->before_ud, tmp, out_path) != 0)
+        goto out;
     if (overwrite) {
-        if (rename(tmp, out_path) != 0) {
+        if (fsb_rename(root, tmp_rel, out_rel, false) != 0)
+            goto out;
+    } else if (fsb_rename(root, tmp_rel, out_rel, true) != 0) {
+        int e = errno;
+        /* EINVAL: the file system has no RENAME_NOREPLACE; link() never replaces either */
+        if (e == EINVAL) {
+            int dfd = fsb_openat(root, ".", O_RDONLY | O_DIRECTORY, 0);
+            const char *tb = strrchr(tmp_rel, '/') ? strrchr(tmp_rel, '/') + 1 : tmp_rel;
+            const char *ob = strrchr(out_rel, '/') ? strrchr(out_rel, '/') + 1 : out_rel;
+            char *pd = dv_dirname(out_rel);
+            int pfd = dfd >= 0
+                          ? (strcmp(pd, ".") == 0 ? dup(dfd)
+                                                  : fsb_openat(root, pd, O_RDONLY | O_DIRECTORY, 0))
+                          : -1;
+            free(pd);
+            e = pfd >= 0 && linkat(pfd, tb, pfd, ob, 0) == 0 ? 0 : errno;
+            if (e == 0)
+                unlinkat(pfd, tb, 0);
+            if (pfd >= 0)
+                close(pfd);
+            if (dfd >= 0)
+                close(dfd);
+        }
+        if (e == EEXIST) {
+            dv_seterr("%s exists: choose a new name (or --force)", out_path);
+            goto out;
+        } else if (e != 0) {
+            errno = e;
             dv_syserr("rename %s to %s", tmp, out_path);
             goto out;
         }
-    } else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out_path, RENAME_NOREPLACE) != 0 &&
-               !(errno == EINVAL && link(tmp, out_path) == 0 && unlink(tmp) == 0)) {
-        /* EINVAL: the file system has no RENAME_NOREPLACE; link() never replaces either */
-        if (errno == EEXIST)
-            dv_seterr("%s exists: choose a new name (or --force)", out_path);
-        else
-            dv_syserr("rename %s to %s", tmp, out_path);
-        goto out;
     }
+    tmp_rel[0] = 0; /* renamed: nothing to remove */
     if (dv_fsync_parent(out_path) != 0)
         goto out;
     job_advance(job, 1, 0, NULL);
@@ -232,11 +345,98 @@ check:
 out:
     if (in >= 0)
         close(in);
-    if (rc != 0 && tmp)
-        unlink(tmp);
+    if (rc != 0 && root && tmp_rel && tmp_rel[0])
+        remove_tmp(root, tmp_rel);
+    if (out >= 0)
+        close(out); /* after the removal: the lock said "a restore runs" until then */
+    fsb_close(root);
     free(tmp);
+    free(tmp_rel);
+    free(out_rel);
+    free(rootdir);
     free(src);
     free(set_dir);
     catalog_set_file_done(&f);
     return rc;
+}
+
+/* Is the process alive? (EPERM: it is, another user's.) */
+static bool pid_alive(long pid)
+{
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* 1 when the temporary rel is flock'ed by someone, 0 when not (or missing: *exists false). */
+static int tmp_locked(struct fsb *root, const char *rel, bool *exists, time_t *mtime)
+{
+    struct stat st;
+    *exists = false;
+    if (fsb_lstat(root, rel, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    *exists = true;
+    *mtime = st.st_mtime;
+    int fd = fsb_openat(root, rel, O_RDONLY, 0);
+    if (fd < 0)
+        return 1; /* cannot tell: keep it */
+    int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+static void sweep_rel(struct fsb *root, const char *rel, const char *skip_rel, int depth,
+                      bool recursive, struct restore_sweep *s)
+{
+    if (depth > 64)
+        return;
+    DIR *d = fsb_opendir(root, rel);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0)
+            continue;
+        char *p = strcmp(rel, ".") == 0 ? dv_strdup(nm) : dv_asprintf("%s/%s", rel, nm);
+        struct stat st;
+        long pid;
+        size_t ml;
+        if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            free(p);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (recursive && nm[0] != '.' && !(skip_rel && strcmp(p, skip_rel) == 0))
+                sweep_rel(root, p, skip_rel, depth + 1, recursive, s);
+        } else if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) &&
+                   restore_tmp_parse(nm, &pid, &ml)) {
+            char *main_rel = dv_asprintf("%.*s%.*s", (int)(strlen(p) - strlen(nm)), p, (int)ml, nm);
+            bool exists = false;
+            time_t mt = 0;
+            int locked = tmp_locked(root, main_rel, &exists, &mt);
+            bool stale = exists && time(NULL) - mt > 60;
+            if (!locked && (!pid_alive(pid) || stale) && fsb_unlink(root, p, true) == 0) {
+                if (!s->removed++)
+                    snprintf(s->first, sizeof s->first, "%s", p);
+            } else {
+                s->kept++;
+            }
+            free(main_rel);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+void restore_sweep_dir(const char *dir, const char *skip, bool recursive, struct restore_sweep *s)
+{
+    struct fsb *root = fsb_open(dir);
+    if (!root)
+        return;
+    char *skip_rel = NULL;
+    size_t dl = strlen(dir);
+    if (skip && strncmp(skip, dir, dl) == 0 && skip[dl] == '/' && skip[dl + 1])
+        skip_rel = dv_strdup(skip + dl + 1);
+    sweep_rel(root, ".", skip_rel, 0, recursive, s);
+    free(skip_rel);
+    fsb_close(root);
 }

@@ -53,6 +53,56 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
                            struct restore_info *info);
 
 /*
+ * Called by restore_materialize_steps after integrity_check, right before the rename of the
+ * temporary file to out_path (e.g. to fence a live database that is about to be replaced).
+ * 0 to go on, or -1 with dv_err() set (then nothing is renamed and the temporary is removed).
+ */
+typedef int (*restore_before_rename_fn)(void *ud, const char *tmp_path, const char *out_path);
+
+struct restore_steps {
+    const char *root; /* out_path stays beneath this directory (canonical; NULL: its parent):
+                         the temporary is created and renamed through fsb.h below it */
+    restore_prepare_fn prepare;
+    void *prepare_ud;
+    restore_before_rename_fn before_rename;
+    void *before_ud;
+};
+
+/* restore_materialize with the steps above (s may be NULL). */
+int restore_materialize_steps(struct catalog *cat, struct target *t, const char *set_id,
+                              const char *db_path, const char *out_path, bool overwrite,
+                              const struct restore_steps *s, struct dv_job *job,
+                              struct restore_info *info);
+
+/*
+ * Temporary files. A restore into DIR/NAME writes DIR/.NAME.dvrestore.PID.tmp (created with
+ * O_EXCL, flock'ed by the restoring process for its whole life), and SQLite may put -wal,
+ * -shm or -journal beside it while the file gets new ids. restore_tmp_path gives the name;
+ * restore_tmp_parse recognises such a name (the temporary or a sidecar of it): true, with
+ * *pid and *main_len (the length of the temporary's own name, without a sidecar suffix).
+ */
+#define RESTORE_TMP_MARK ".dvrestore."
+char *restore_tmp_path(const char *out_path, long pid);
+bool restore_tmp_parse(const char *name, long *pid, size_t *main_len);
+
+struct restore_sweep {
+    size_t removed;   /* files removed */
+    size_t kept;      /* leftovers whose restore still runs (or whose lock is held) */
+    char first[1024]; /* the first one removed (relative to the directory swept) */
+};
+
+/*
+ * Remove the leftovers of killed restores below dir: names restore_tmp_parse recognises whose
+ * process is gone (kill(pid, 0) says ESRCH) and whose temporary is not flock'ed by anyone (a
+ * restore holds its temporary's lock until it ends), or whose temporary is unlocked and more
+ * than a minute old (its pid was reused). Recursive when recursive (hidden directories and
+ * skip, a canonical path, are not entered: the DAOS directory); only regular files and links
+ * are removed (as themselves), through fsb.h. Best effort: errors are not reported. s
+ * accumulates.
+ */
+void restore_sweep_dir(const char *dir, const char *skip, bool recursive, struct restore_sweep *s);
+
+/*
  * Database db_path has no file in set set_id: set dv_err() to say so - and, when the set could
  * not copy it (a partial set), why, and which set holds the newest copy - and return -1
  * (also on a catalog error, with that error).

@@ -26,9 +26,9 @@ static void warn(struct dv_status *s, const char *fmt, ...)
 int status_collect(const struct dv_config *cfg, struct dv_status *s)
 {
     memset(s, 0, sizeof *s);
-    char **dbs = NULL;
+    char **dbs = NULL, **refused = NULL;
     size_t n = 0;
-    if (dbglob_list(cfg, &dbs, &n) == 0) {
+    if (dbglob_list_ex(cfg, &dbs, &n, &refused) == 0) {
         s->databases = n;
         for (size_t i = 0; i < n; i++) {
             char *p = dv_path_join(cfg->server.data_dir, dbs[i]);
@@ -38,6 +38,13 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
             free(p);
         }
         dbglob_free(dbs);
+        size_t nr = 0;
+        while (refused[nr])
+            nr++;
+        if (nr) /* links and special files the globs match: never followed, never copied */
+            warn(s, "%zu database path(s) refused, not backed up: %.300s%s", nr, refused[0],
+                 nr > 1 ? "; ..." : "");
+        dbglob_free(refused);
     } else {
         warn(s, "data directory: %s", dv_err());
     }
@@ -45,7 +52,10 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
     /* status is read-only: store_open would create a missing data directory */
     struct stat dst;
     struct dv_store *st = NULL;
-    if (stat(cfg->server.data_dir, &dst) != 0)
+    s->no_daos = !dv_config_has_daos(cfg);
+    if (s->no_daos)
+        snprintf(s->store_error, sizeof s->store_error, "%s", DV_NO_DAOS);
+    else if (stat(cfg->server.data_dir, &dst) != 0)
         dv_syserr("%s", cfg->server.data_dir);
     else
         st = store_open(cfg);
@@ -56,13 +66,19 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
         else
             snprintf(s->store_error, sizeof s->store_error, "%s", dv_err());
         store_free(st);
-    } else {
+    } else if (!s->no_daos) {
         snprintf(s->store_error, sizeof s->store_error, "%s", dv_err());
     }
     /* the key is the server's (dvault never creates one); recovery needs it */
     if (store_key_check(cfg) != 0)
         warn(s, "%s: recovering NLOs will fail", dv_err());
-    if (!s->store_ok)
+    char daos[4096];
+    if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
+        warn(s,
+             "%.180s looks like a DAOS repository, but server.daos_dir is not set: its NLOs "
+             "are not backed up",
+             daos);
+    if (!s->store_ok && !s->no_daos)
         warn(s, "DAOS index unreadable: %s", s->store_error);
     else if (s->daos.needs_resync)
         warn(s, "DAOS index NEEDS_RESYNC (%s): run dvault resync daos", s->daos.reason);
@@ -77,6 +93,12 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
         } else {
             s->catalog_ok = true;
             catalog_meta_get(cat, TARGET_ID_META_KEY, s->catalog_target, sizeof s->catalog_target);
+            size_t nprob = 0;
+            if (catalog_meta_each(cat, TARGET_META_RESYNC, NULL, NULL, &nprob) == 0 && nprob)
+                warn(s,
+                     "the last resync catalog could not record %zu thing(s) on the target: "
+                     "prune refuses until they are dealt with (dvault verify names them)",
+                     nprob);
             s->has_last = catalog_set_latest(cat, false, &s->last) == 1;
             if (s->has_last && s->last.status != CATALOG_SET_COMPLETE &&
                 catalog_set_failures(cat, s->last.id, &s->last_failed, &s->nlast_failed) != 0)
@@ -142,12 +164,12 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
         warn(s, "last complete backup %s is older than two backup cycles (%ld h)",
              s->last_complete.id, cfg->backup.cycle_hours);
     long ddays = cfg->server.deferred_deletion_days;
-    if (ddays * 24 < cfg->backup.cycle_hours)
+    if (!s->no_daos && ddays * 24 < cfg->backup.cycle_hours)
         warn(s,
              "deferred_deletion_days (%ld) is shorter than the backup cycle (%ld h): deleted "
              "attachments can be pruned before any backup holds them",
              ddays, cfg->backup.cycle_hours);
-    if (ddays < cfg->backup.keep_days)
+    if (!s->no_daos && ddays < cfg->backup.keep_days)
         warn(s,
              "deferred_deletion_days (%ld) is shorter than the retention (%ld days): restoring "
              "an older set will need NLOs recovered from the pool (listnlo missing)",
@@ -183,26 +205,28 @@ void status_print(FILE *f, const struct dv_status *s)
     char a[32], b[32], t[32];
     dv_fmt_bytes(s->db_bytes, a, sizeof a);
     fprintf(f, "server      %llu databases (%s)\n", (unsigned long long)s->databases, a);
-    if (s->store_ok) {
+    if (s->no_daos) {
+        fprintf(f, "DAOS        none: %s (database-only backups)\n", DV_NO_DAOS);
+    } else if (s->store_ok) {
         dv_fmt_bytes(s->daos.bytes, a, sizeof a);
         fprintf(f, "DAOS        %s%s%s, %llu NLOs (%s), %llu references, %llu zero-ref waiting\n",
                 s->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED",
-                s->daos.needs_resync ? ": " : "", s->daos.reason,
+                s->daos.needs_resync ? ": " : "", dv_esc(s->daos.reason),
                 (unsigned long long)s->daos.objects, a, (unsigned long long)s->daos.references,
                 (unsigned long long)s->daos.zero_ref);
     } else {
-        fprintf(f, "DAOS        unreadable: %s\n", s->store_error);
+        fprintf(f, "DAOS        unreadable: %s\n", dv_esc(s->store_error));
     }
     if (s->has_last) {
         dv_fmt_time(s->last.started, t, sizeof t);
-        fprintf(f, "last backup %s (%s, %s, started %s)%s%s\n", s->last.id,
+        fprintf(f, "last backup %s (%s, %s, started %s)%s%s\n", dv_esc(s->last.id),
                 catalog_set_kind_name(s->last.kind), catalog_set_status_name(s->last.status), t,
-                s->last.message[0] ? ": " : "", s->last.message);
+                s->last.message[0] ? ": " : "", dv_esc(s->last.message));
     } else {
         fprintf(f, "last backup none\n");
     }
     if (s->has_last_complete && (!s->has_last || strcmp(s->last.id, s->last_complete.id) != 0))
-        fprintf(f, "last good   %s\n", s->last_complete.id);
+        fprintf(f, "last good   %s\n", dv_esc(s->last_complete.id));
     dv_fmt_bytes((uint64_t)s->pool_bytes, a, sizeof a);
     fprintf(f, "sets        %lld (%lld complete, %lld partial); NLO pool %lld objects (%s)\n",
             (long long)s->nsets, (long long)s->ncomplete, (long long)s->npartial,
@@ -214,39 +238,27 @@ void status_print(FILE *f, const struct dv_status *s)
                 s->daos.bytes ? (double)s->daos.referenced_bytes / (double)s->daos.bytes : 0.0);
     }
     if (!s->target_ok) {
-        fprintf(f, "target      NOT USABLE: %s\n", s->target_error);
+        fprintf(f, "target      NOT USABLE: %s\n", dv_esc(s->target_error));
     } else if (s->target_size) {
         dv_fmt_bytes(s->target_free, a, sizeof a);
         dv_fmt_bytes(s->target_size, b, sizeof b);
-        fprintf(f, "target      %s, %s free of %s\n", s->target_id, a, b);
+        fprintf(f, "target      %s, %s free of %s\n", dv_esc(s->target_id), a, b);
     }
     for (size_t i = 0; i < s->nwarnings; i++)
-        fprintf(f, "warning     %s\n", s->warnings[i]);
-}
-
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+        fprintf(f, "warning     %s\n", dv_esc(s->warnings[i]));
 }
 
 void status_print_json(FILE *f, const struct dv_status *s)
 {
     fprintf(f,
-            "{\"databases\": %llu, \"db_bytes\": %llu, \"daos\": {\"readable\": %s, "
-            "\"state\": \"%s\", \"reason\": ",
+            "{\"databases\": %llu, \"db_bytes\": %llu, \"daos\": {\"present\": %s, "
+            "\"readable\": %s, \"state\": \"%s\", \"reason\": ",
             (unsigned long long)s->databases, (unsigned long long)s->db_bytes,
-            s->store_ok ? "true" : "false", s->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED");
-    jstr(f, s->store_ok ? s->daos.reason : s->store_error);
+            s->no_daos ? "false" : "true", s->store_ok ? "true" : "false",
+            s->no_daos             ? "NONE"
+            : s->daos.needs_resync ? "NEEDS_RESYNC"
+                                   : "SYNCHRONIZED");
+    dv_json_str(f, s->store_ok ? s->daos.reason : s->store_error);
     fprintf(f,
             ", \"objects\": %llu, \"bytes\": %llu, \"references\": %llu, "
             "\"referenced_bytes\": %llu, \"zero_ref\": %llu}, ",
@@ -256,16 +268,16 @@ void status_print_json(FILE *f, const struct dv_status *s)
     fprintf(f, "\"last_backup\": ");
     if (s->has_last) {
         fprintf(f, "{\"id\": ");
-        jstr(f, s->last.id);
+        dv_json_str(f, s->last.id);
         fprintf(f, ", \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, \"ended\": %lld",
                 catalog_set_kind_name(s->last.kind), catalog_set_status_name(s->last.status),
                 (long long)s->last.started, (long long)s->last.ended);
         fprintf(f, ", \"failed_databases\": [");
         for (size_t i = 0; i < s->nlast_failed; i++) {
             fprintf(f, "%s{\"db_path\": ", i ? ", " : "");
-            jstr(f, s->last_failed[i].db_path);
+            dv_json_str(f, s->last_failed[i].db_path);
             fprintf(f, ", \"reason\": ");
-            jstr(f, s->last_failed[i].reason);
+            dv_json_str(f, s->last_failed[i].reason);
             fprintf(f, "}");
         }
         fprintf(f, "]}");
@@ -274,15 +286,15 @@ void status_print_json(FILE *f, const struct dv_status *s)
     }
     fprintf(f, ", \"last_complete\": ");
     if (s->has_last_complete)
-        jstr(f, s->last_complete.id);
+        dv_json_str(f, s->last_complete.id);
     else
         fprintf(f, "null");
     fprintf(f, ", \"target\": {\"ok\": %s, \"id\": ", s->target_ok ? "true" : "false");
-    jstr(f, s->target_id);
+    dv_json_str(f, s->target_id);
     fprintf(f, ", \"error\": ");
-    jstr(f, s->target_error);
+    dv_json_str(f, s->target_error);
     fprintf(f, ", \"catalog_bound_to\": ");
-    jstr(f, s->catalog_target);
+    dv_json_str(f, s->catalog_target);
     fprintf(f, "}");
     fprintf(f,
             ", \"sets\": %lld, \"complete_sets\": %lld, \"partial_sets\": %lld, "
@@ -292,7 +304,7 @@ void status_print_json(FILE *f, const struct dv_status *s)
             (unsigned long long)s->target_free);
     for (size_t i = 0; i < s->nwarnings; i++) {
         fprintf(f, "%s", i ? ", " : "");
-        jstr(f, s->warnings[i]);
+        dv_json_str(f, s->warnings[i]);
     }
     fprintf(f, "]}\n");
 }

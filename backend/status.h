@@ -19,7 +19,8 @@
 struct dv_status {
     /* server */
     uint64_t databases, db_bytes;
-    bool store_ok; /* the store could be opened (else store_error) */
+    bool no_daos;  /* the server has no DAOS repository (server.daos_dir not set) */
+    bool store_ok; /* the store could be opened (else store_error; false when no_daos) */
     char store_error[DV_ERR_MAX];
     struct store_status daos; /* index state and counts */
     /* backups */

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "dbglob.h"
+#include "fsb.h"
 #include "util.h"
 
 #define BUSY_MS 60000
@@ -148,6 +149,19 @@ static uint64_t name_size(const char *name)
     return strtoull(hex, NULL, 16);
 }
 
+/* A server without DAOS (server.daos_dir not set) has no repository and no index: st->idx is
+ * NULL, attachments are stored inline, and what needs the repository fails saying so. */
+static bool has_daos(const struct dv_store *st)
+{
+    return st->idx != NULL;
+}
+
+static int no_daos(void)
+{
+    dv_seterr("%s (server.daos_dir is not set)", DV_NO_DAOS);
+    return -1;
+}
+
 /* ---- key file --------------------------------------------------------------------------- */
 
 static int key_check_fd(int fd, const char *path)
@@ -273,14 +287,16 @@ static void key_load(struct dv_store *st)
 
 int store_key_require(struct dv_store *st)
 {
-    if (st->have_key || (st->key_missing && !st->cfg->server.encryption))
-        return 0;
+    if (!has_daos(st) || st->have_key || (st->key_missing && !st->cfg->server.encryption))
+        return 0; /* without DAOS nothing is encrypted */
     dv_seterr("%s", st->key_err);
     return -1;
 }
 
 int store_key_check(const struct dv_config *cfg)
 {
+    if (!dv_config_has_daos(cfg))
+        return 0; /* nothing to encrypt or decrypt */
     unsigned char key[32];
     int r = key_read(cfg, key);
     OPENSSL_cleanse(key, sizeof key);
@@ -553,6 +569,8 @@ static int idx_set_state(struct dv_store *st, bool needs, const char *reason)
 
 int store_mark_needs_resync(struct dv_store *st, const char *reason)
 {
+    if (!has_daos(st))
+        return 0; /* no index to mark */
     /* Keep the first reason: it is the one the operator needs to see. */
     if (store_needs_resync(st))
         return 0;
@@ -561,6 +579,8 @@ int store_mark_needs_resync(struct dv_store *st, const char *reason)
 
 bool store_needs_resync(struct dv_store *st)
 {
+    if (!has_daos(st))
+        return false;
     sqlite3_stmt *s = sq_prep(st->idx, "SELECT value FROM meta WHERE key = 'state'", "DAOS index");
     if (!s)
         return false;
@@ -824,6 +844,13 @@ struct dv_store *store_open(const struct dv_config *cfg)
 {
     struct dv_store *st = dv_calloc(1, sizeof *st);
     st->cfg = cfg;
+    if (!dv_config_has_daos(cfg)) { /* databases only: no index, no key */
+        if (dv_mkdirs(cfg->server.data_dir, 0750) != 0) {
+            store_free(st);
+            return NULL;
+        }
+        return st;
+    }
     key_load(st);
     if (dv_mkdirs(cfg->server.data_dir, 0750) != 0 || dv_mkdirs(cfg->server.daos_dir, 0750) != 0 ||
         idx_open(st) != 0) {
@@ -870,8 +897,8 @@ static int dit_adjust(struct dv_store *st, const char *ditkey, int64_t delta)
  */
 static int refs_release(struct dv_store *st, const char *ditkey, const struct namelist *l)
 {
-    if (l->n == 0)
-        return 0;
+    if (l->n == 0 || !has_daos(st))
+        return 0; /* without DAOS nothing was counted */
     if (idx_begin(st) != 0)
         return -1;
     sqlite3_stmt *s = sq_prep(st->idx,
@@ -924,6 +951,8 @@ static int refs_acquire(struct store_db *db, struct ref *r, size_t n)
     struct dv_store *st = db->st;
     if (n == 0)
         return 0;
+    if (!has_daos(st))
+        return no_daos();
     if (idx_begin(st) != 0)
         return -1;
     sqlite3_stmt *sel = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index");
@@ -1131,6 +1160,8 @@ struct store_db *store_db_create_ps(struct dv_store *st, const char *relpath, co
     }
     if (sq_exec(db->h, "COMMIT", db->path) != 0)
         goto fail;
+    if (!has_daos(st))
+        return db;
     s = sq_prep(st->idx,
                 "INSERT OR REPLACE INTO dit(path, replica_id, dbiid, nrefs) VALUES (?1, ?2, ?3, 0)",
                 "DAOS index: DIT");
@@ -1166,7 +1197,7 @@ struct store_db *store_db_open(struct dv_store *st, const char *path)
     db_read_info(db->h, "replica_id", db->replica, sizeof db->replica);
     db_read_info(db->h, "dbiid", db->dbiid, sizeof db->dbiid);
     /* A database the index should know (below data_dir, matching the globs). */
-    if (db->ditkey[0] != '/' && dbglob_match_any(st->cfg, db->ditkey)) {
+    if (has_daos(st) && db->ditkey[0] != '/' && dbglob_match_any(st->cfg, db->ditkey)) {
         sqlite3_stmt *s = sq_prep(
             st->idx, "SELECT coalesce(replica_id, '') FROM dit WHERE path = ?1", "DAOS index: DIT");
         if (!s)
@@ -1304,6 +1335,12 @@ static int insert_att(struct store_db *db, sqlite3_stmt *s, int64_t note_id, con
     return rc;
 }
 
+/* Attachments of min_object_size and up become NLOs; without DAOS every one is inline. */
+static bool att_is_nlo(const struct dv_store *st, size_t size)
+{
+    return has_daos(st) && (long)size >= st->cfg->server.min_object_size;
+}
+
 int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct store_att *att,
                   size_t natt, char unid_out[STORE_UNID_LEN + 1])
 {
@@ -1312,7 +1349,7 @@ int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct
     struct ref *r = dv_calloc(natt ? natt : 1, sizeof *r);
     size_t nr = 0;
     for (size_t i = 0; i < natt; i++) {
-        if ((long)att[i].size >= db->st->cfg->server.min_object_size) {
+        if (att_is_nlo(db->st, att[i].size)) {
             store_nlo_name(att[i].data, att[i].size, r[nr].name);
             r[nr].data = att[i].data;
             r[nr].size = att[i].size;
@@ -1353,7 +1390,7 @@ int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct
                           db->path)
                 : NULL;
     for (size_t i = 0, k = 0; s && rc == 0 && i < natt; i++) {
-        bool big = (long)att[i].size >= db->st->cfg->server.min_object_size;
+        bool big = att_is_nlo(db->st, att[i].size);
         rc = insert_att(db, s, note_id, att[i].name, (int64_t)att[i].size, big ? r[k].name : NULL,
                         att[i].data, att[i].size);
         if (big)
@@ -1521,6 +1558,11 @@ int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
     for (size_t i = 0; rc == 0 && i < na; i++) {
         if (!a[i].nlo)
             continue;
+        if (!has_daos(st)) {
+            dv_seterr("document %s has an NLO attachment (%s): %s", unid, a[i].nlo, DV_NO_DAOS);
+            rc = -1;
+            break;
+        }
         char *p = store_nlo_path(st, a[i].nlo);
         if (!p) {
             dv_seterr("document %s references NLO %s, which is not in the repository"
@@ -1674,6 +1716,10 @@ static int list_subdirs(const struct dv_store *st, int **out, size_t *n)
 
 char *store_nlo_path(struct dv_store *st, const char *name)
 {
+    if (!has_daos(st)) {
+        no_daos();
+        return NULL;
+    }
     if (!store_nlo_name_valid(name)) {
         dv_seterr("'%.100s' is not an NLO name", name);
         return NULL;
@@ -1752,6 +1798,8 @@ static int64_t q_int(sqlite3 *h, const char *sql, int64_t bind)
 int store_status(struct dv_store *st, struct store_status *out)
 {
     memset(out, 0, sizeof *out);
+    if (!has_daos(st))
+        return no_daos();
     if (sq_exec(st->idx, "BEGIN", "DAOS index") != 0)
         return -1;
     sqlite3_stmt *s = sq_prep(st->idx, "SELECT key, value FROM meta", "DAOS index");
@@ -1823,6 +1871,8 @@ static int file_replica(const char *abs, char *out, size_t n)
 
 int store_check(struct dv_store *st)
 {
+    if (!has_daos(st))
+        return no_daos();
     char **dbs;
     size_t n;
     if (dbglob_list(st->cfg, &dbs, &n) != 0)
@@ -1876,6 +1926,8 @@ int store_check(struct dv_store *st)
 
 int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_counts *counts)
 {
+    if (!has_daos(st))
+        return no_daos();
     struct store_resync_counts c = {0};
     int *dirs = NULL;
     size_t ndirs = 0;
@@ -2152,6 +2204,8 @@ struct cand {
 int store_prune(struct dv_store *st, long days, store_may_delete_fn may_delete, void *ud,
                 struct store_prune_counts *counts, struct dv_job *job)
 {
+    if (!has_daos(st))
+        return no_daos();
     struct store_prune_counts c = {0};
     if (counts)
         *counts = c;
@@ -2313,6 +2367,8 @@ int store_listnlo(struct dv_store *st, const char *db_path, bool missing_only, s
 {
     if (nout)
         *nout = 0;
+    if (!has_daos(st))
+        return no_daos();
     char *abs =
         db_path[0] == '/' ? dv_strdup(db_path) : dv_path_join(st->cfg->server.data_dir, db_path);
     if (access(abs, R_OK) != 0) {
@@ -2398,6 +2454,8 @@ static void obj_read(sqlite3_stmt *s, struct store_object *o)
 int store_objects_page(struct dv_store *st, const char *after, bool backward, bool zero_ref_only,
                        struct store_object *out, size_t max, size_t *n)
 {
+    if (!has_daos(st))
+        return no_daos();
     /* Four fixed statements (direction x filter), each a range scan of the primary key. */
     static const char *const sql[2][2] = {
         {"SELECT name, subdir, size, refcount, zero_since FROM doi WHERE name > ?1 "
@@ -2429,6 +2487,8 @@ int store_objects_page(struct dv_store *st, const char *after, bool backward, bo
 
 int store_object_get(struct dv_store *st, const char *name, struct store_object *out)
 {
+    if (!has_daos(st))
+        return no_daos();
     sqlite3_stmt *s =
         sq_prep(st->idx, "SELECT name, subdir, size, refcount, zero_since FROM doi WHERE name = ?1",
                 "DAOS index: object");
@@ -2449,6 +2509,8 @@ int store_object_get(struct dv_store *st, const char *name, struct store_object 
 
 int store_objects(struct dv_store *st, store_object_fn fn, void *ud)
 {
+    if (!has_daos(st))
+        return no_daos();
     sqlite3_stmt *s = sq_prep(st->idx, "SELECT name, subdir, refcount FROM doi ORDER BY name",
                               "DAOS index: objects");
     if (!s)
@@ -2477,6 +2539,10 @@ struct store_repo {
 
 struct store_repo *store_repo_scan(struct dv_store *st)
 {
+    if (!has_daos(st)) {
+        no_daos();
+        return NULL;
+    }
     struct store_repo *r = dv_calloc(1, sizeof *r);
     r->st = st;
     r->sweep = store_needs_resync(st);
@@ -2573,6 +2639,8 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
         free(v[i].err);
         v[i].err = NULL; /* "not processed" */
     }
+    if (!has_daos(st))
+        return no_daos();
     if (n == 0)
         return 0;
     struct store_repo *repo = store_repo_scan(st);
@@ -2708,6 +2776,204 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
         dv_seterr("%s", first_err);
         rc = -1;
     }
+    return rc;
+}
+
+/* ---- the stored bytes of live NLOs: recover's repair, listnlo damaged ---------------------- */
+
+struct store_live {
+    struct dv_store *st;
+    struct fsb *daos; /* the DAOS directory: nothing beneath it is followed */
+    sqlite3_stmt *q;
+    int *dirs;
+    size_t ndirs;
+    bool listed, sweep;
+};
+
+struct store_live *store_live_open(struct dv_store *st)
+{
+    if (!has_daos(st)) {
+        no_daos();
+        return NULL;
+    }
+    struct store_live *l = dv_calloc(1, sizeof *l);
+    l->st = st;
+    l->sweep = store_needs_resync(st);
+    if (!(l->daos = fsb_open(st->cfg->server.daos_dir)) ||
+        !(l->q = sq_prep(st->idx, "SELECT subdir FROM doi WHERE name = ?1", "DAOS index"))) {
+        store_live_close(l);
+        return NULL;
+    }
+    return l;
+}
+
+void store_live_close(struct store_live *l)
+{
+    if (!l)
+        return;
+    fsb_close(l->daos);
+    sqlite3_finalize(l->q);
+    free(l->dirs);
+    free(l);
+}
+
+static const char *mode_what(mode_t m)
+{
+    return S_ISLNK(m)                 ? "a symbolic link"
+           : S_ISDIR(m)               ? "a directory"
+           : S_ISFIFO(m)              ? "a FIFO"
+           : S_ISSOCK(m)              ? "a socket"
+           : S_ISCHR(m) || S_ISBLK(m) ? "a device"
+           : S_ISREG(m)               ? "a regular file"
+                                      : "not a regular file";
+}
+
+/* lstat of subdir/name beneath the DAOS directory: 1 found (*sb), 0 not there, -1 error. */
+static int live_lstat(struct store_live *l, int subdir, const char *name, struct stat *sb)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "%04d/%s", subdir, name);
+    if (fsb_lstat(l->daos, rel, sb) == 0)
+        return 1;
+    return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+}
+
+int store_live_nlo(struct store_live *l, const char *name, bool hash, struct store_live_nlo *out)
+{
+    memset(out, 0, sizeof out[0]);
+    if (!store_nlo_name_valid(name)) {
+        dv_seterr("'%.100s' is not an NLO name", name);
+        return -1;
+    }
+    /* where: the subdirectory the index names; every one when the index is NEEDS_RESYNC (as
+       store_repo_has, but a link is found as itself, never followed) */
+    int first = -1, found = 0;
+    struct stat sb;
+    sqlite3_bind_text(l->q, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(l->q) == SQLITE_ROW)
+        first = sqlite3_column_int(l->q, 0);
+    sqlite3_reset(l->q);
+    if (first > 0 && (found = live_lstat(l, first, name, &sb)) < 0)
+        return -1;
+    if (found)
+        out->subdir = first;
+    if (!found && l->sweep) {
+        if (!l->listed) {
+            if (list_subdirs(l->st, &l->dirs, &l->ndirs) != 0)
+                return -1;
+            l->listed = true;
+        }
+        for (size_t k = 0; !found && k < l->ndirs; k++) {
+            if (l->dirs[k] == first)
+                continue;
+            if ((found = live_lstat(l, l->dirs[k], name, &sb)) < 0)
+                return -1;
+            if (found)
+                out->subdir = l->dirs[k];
+        }
+    }
+    if (!found) {
+        out->kind = STORE_LIVE_MISSING;
+        return 0;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        out->kind = S_ISLNK(sb.st_mode) ? STORE_LIVE_LINK : STORE_LIVE_OTHER;
+        snprintf(out->what, sizeof out->what, "%s", mode_what(sb.st_mode));
+        return 0;
+    }
+    out->kind = STORE_LIVE_FILE;
+    out->size = (int64_t)sb.st_size;
+    if (!hash)
+        return 0;
+    char rel[128];
+    snprintf(rel, sizeof rel, "%04d/%s", out->subdir, name);
+    int fd = fsb_openat(l->daos, rel, O_RDONLY, 0);
+    if (fd < 0)
+        return -1;
+    char *abs = dv_asprintf("%s/%s", fsb_path(l->daos), rel);
+    int rc = dv_sha256_fd_hex(fd, abs, out->sha256);
+    free(abs);
+    close(fd);
+    return rc;
+}
+
+int store_live_replace(struct store_live *l, const char *name, int subdir, int src_fd,
+                       const char *want_sha256)
+{
+    char sub[8], rel[128], tmp[128];
+    snprintf(sub, sizeof sub, "%04d", subdir);
+    snprintf(rel, sizeof rel, "%s/%s", sub, name);
+    /* hidden, never ending in .nlo: the server and the NLO pass skip it */
+    snprintf(tmp, sizeof tmp, "%s/.%.16s.%ld.%u.repair.tmp", sub, name, (long)getpid(),
+             atomic_fetch_add(&tmp_counter, 1));
+    char *tmp_abs = dv_asprintf("%s/%s", fsb_path(l->daos), tmp);
+    unsigned char *b = NULL, *plain = NULL;
+    size_t plen;
+    int rc = -1;
+    struct stat sb;
+    int fd = -1;
+    if (fstat(src_fd, &sb) != 0) {
+        dv_syserr("the pool copy of %s", name);
+        goto out;
+    }
+    if ((fd = fsb_openat(l->daos, tmp, O_RDWR | O_CREAT | O_EXCL, 0640)) < 0)
+        goto out;
+    int64_t n = dv_copy_range(src_fd, 0, fd, 0, (uint64_t)sb.st_size);
+    if (n < 0 || n != (int64_t)sb.st_size) {
+        if (n >= 0)
+            dv_seterr("copy into %s: the pool copy is shorter than expected", tmp_abs);
+        else
+            dv_syserr("copy into %s", tmp_abs);
+        goto fail;
+    }
+    if (fsync(fd) != 0) {
+        dv_syserr("fsync %s", tmp_abs);
+        goto fail;
+    }
+    /* exactly the bytes the backup recorded, and a readable NLO of this name (decrypted and
+       authenticated, content matches the name): checked on the copy that will be renamed */
+    char sha[65];
+    if (dv_sha256_fd_hex(fd, tmp_abs, sha) != 0)
+        goto fail;
+    if (strcmp(sha, want_sha256) != 0) {
+        dv_seterr("%s: SHA-256 %s, the catalog recorded %s", tmp_abs, sha, want_sha256);
+        goto fail;
+    }
+    b = dv_malloc((size_t)sb.st_size + 1);
+    if (dv_pread_full(fd, b, (size_t)sb.st_size, 0) != (ssize_t)sb.st_size) {
+        dv_syserr("read back %s", tmp_abs);
+        goto fail;
+    }
+    if (nlo_decode(l->st, name, tmp_abs, b, (size_t)sb.st_size, &plain, &plen) != 0) {
+        dv_preferr("the pool copy does not read back");
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    /* the damaged name must still be there: a name the server deleted meanwhile is not
+       brought back */
+    struct stat cur;
+    if (live_lstat(l, subdir, name, &cur) != 1) {
+        dv_seterr("%s/%s vanished while it was repaired: left alone", fsb_path(l->daos), rel);
+        goto fail;
+    }
+    dv_crashpoint("recover.repair.before_rename");
+    /* rename over the damaged file (a link or special file is replaced as itself) */
+    if (fsb_rename(l->daos, tmp, rel, false) != 0 || fsb_fsync_dir(l->daos, sub) != 0)
+        goto fail;
+    rc = 0;
+    goto out;
+fail:
+    if (fd >= 0)
+        close(fd);
+    fd = -1;
+    fsb_unlink(l->daos, tmp, true);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(plain);
+    free(b);
+    free(tmp_abs);
     return rc;
 }
 
@@ -2993,6 +3259,8 @@ int store_nlo_referrers(struct dv_store *st, const char *name, store_ref_fn fn, 
 
 int store_nlo_info(struct dv_store *st, const char *name, int *subdir, int64_t *refcount)
 {
+    if (!has_daos(st))
+        return no_daos();
     sqlite3_stmt *s =
         sq_prep(st->idx, "SELECT subdir, refcount FROM doi WHERE name = ?1", "DAOS index");
     if (!s)

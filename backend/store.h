@@ -35,14 +35,16 @@ struct dv_store;
 struct store_db;
 
 /*
- * Open the live server described by cfg (cfg must outlive the store). Creates data_dir and
- * daos_dir if missing; opens or creates the DAOS index <daos_dir>/daoscat.db. When the index
- * is missing (and there is something to index: databases or NLO subdirectories) or unreadable,
- * it is recreated empty and marked NEEDS_RESYNC. Loads the server key file when there is a
- * good one (with encryption off too, to read older encrypted NLOs); never creates it, and a
- * missing or refused key does not make the open fail: operations that encrypt or decrypt fail
- * then, and commands that need the key call store_key_require first. Returns the store, or
- * NULL with dv_err() set.
+ * Open the live server described by cfg (cfg must outlive the store). Without DAOS
+ * (server.daos_dir not set) only data_dir is created, no index is opened and no key loaded:
+ * attachments are stored inline, and the DAOS functions below fail with DV_NO_DAOS.
+ * Otherwise creates data_dir and daos_dir if missing; opens or creates the DAOS index
+ * <daos_dir>/daoscat.db. When the index is missing (and there is something to index: databases or
+ * NLO subdirectories) or unreadable, it is recreated empty and marked NEEDS_RESYNC. Loads the
+ * server key file when there is a good one (with encryption off too, to read older encrypted NLOs);
+ * never creates it, and a missing or refused key does not make the open fail: operations that
+ * encrypt or decrypt fail then, and commands that need the key call store_key_require first.
+ * Returns the store, or NULL with dv_err() set.
  */
 struct dv_store *store_open(const struct dv_config *cfg);
 /*
@@ -325,6 +327,52 @@ struct store_repo;
 struct store_repo *store_repo_scan(struct dv_store *st);
 bool store_repo_has(const struct store_repo *r, const char *name);
 void store_repo_free(struct store_repo *r);
+
+/*
+ * The stored bytes of live NLOs, checked against what a backup recorded (recover's repair,
+ * listnlo damaged). Everything below the DAOS directory is opened beneath it (fsb.h): a
+ * symbolic link, FIFO or device under an NLO's name is seen as itself, never followed or
+ * opened. store_live_open returns the checker (NULL with dv_err()); store_live_close(NULL) is
+ * a no-op.
+ */
+struct store_live;
+struct store_live *store_live_open(struct dv_store *st);
+void store_live_close(struct store_live *l);
+
+enum store_live_kind {
+    STORE_LIVE_MISSING = 0, /* no entry of that name */
+    STORE_LIVE_FILE,        /* a regular file */
+    STORE_LIVE_LINK,        /* a symbolic link */
+    STORE_LIVE_OTHER,       /* a directory, FIFO, socket or device */
+};
+
+struct store_live_nlo {
+    enum store_live_kind kind;
+    int subdir;      /* where the name is (0: missing) */
+    int64_t size;    /* FILE: its size */
+    char sha256[65]; /* FILE, when hashed: SHA-256 of its stored bytes ("" otherwise) */
+    char what[32];   /* LINK, OTHER: "a symbolic link", "a FIFO", ... */
+};
+
+/*
+ * What the repository holds under name: found as store_repo_has does (the subdirectory the
+ * index names; every subdirectory when the index is NEEDS_RESYNC), by lstat. A regular file
+ * is hashed when hash is set (its stored bytes: encrypted NLOs are not decrypted). 0 with out
+ * filled, or -1 with dv_err() (not an NLO name, an unreadable file or directory).
+ */
+int store_live_nlo(struct store_live *l, const char *name, bool hash, struct store_live_nlo *out);
+/*
+ * Repair: replace what subdir holds under name by the stored bytes read from src_fd (a pool
+ * copy; read with offsets), atomically. Written to a hidden temporary in the same
+ * subdirectory (created O_EXCL, never ending in .nlo), fsynced, checked (its SHA-256 must be
+ * want_sha256, it must read back as NLO name: decrypted, authenticated, content matching
+ * the name), then renamed over the name (a damaged file, a link or a FIFO is replaced as
+ * itself) and the subdirectory fsynced. A name that vanished meanwhile is not brought back.
+ * The DAOS index is unchanged (same name, same subdirectory). 0, or -1 with dv_err() (the
+ * temporary removed, the name as it was). Crash point "recover.repair.before_rename".
+ */
+int store_live_replace(struct store_live *l, const char *name, int subdir, int src_fd,
+                       const char *want_sha256);
 
 /* One document as listed by store_docs (strings valid during the callback; "" when NULL). */
 struct store_doc_info {

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "fsb.h"
 #include "util.h"
 
 struct target {
@@ -21,6 +26,7 @@ struct target {
     char *sets;
     int dirfd;
     int lockfd;
+    struct fsb *root; /* fsb view of dirfd */
     struct target_identity ident;
 };
 
@@ -68,6 +74,11 @@ static bool is_sha256(const char *s)
     return s[64] == '\0';
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 void target_pool_relpath(const char *name, char *out, size_t n)
 {
     snprintf(out, n, "nlo/%.3s/%s", name, name);
@@ -100,6 +111,8 @@ struct target *target_open(const char *path)
         goto fail;
     }
     if (target_identity_check(t->dirfd, t->path, &t->ident) != 0)
+        goto fail;
+    if (!(t->root = fsb_from_fd(t->dirfd, t->path)))
         goto fail;
     t->lockfd = openat(t->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (t->lockfd < 0) {
@@ -150,6 +163,7 @@ void target_close(struct target *t)
     }
     if (t->dirfd >= 0)
         close(t->dirfd);
+    fsb_close(t->root);
     free(t->sets);
     free(t->path);
     free(t);
@@ -168,6 +182,11 @@ const char *target_path(const struct target *t)
 int target_dirfd(const struct target *t)
 {
     return t->dirfd;
+}
+
+const struct fsb *target_root(const struct target *t)
+{
+    return t->root;
 }
 
 /* ---- sets ------------------------------------------------------------------------- */
@@ -375,6 +394,91 @@ void target_ids_free(char **ids, size_t n)
     free(ids);
 }
 
+/* ---- moved deltas ------------------------------------------------------------------ */
+
+static int moved_fail(const char *loc, const char *why)
+{
+    dv_seterr("%s: %s", loc, why);
+    return -1;
+}
+
+int target_delta_moved_check(const struct target *t, const char *data_dir, const char *daos_dir,
+                             const char *loc, const char *sha256, int *dirfd)
+{
+    if (dirfd)
+        *dirfd = -1;
+    size_t l = strlen(loc);
+    if (loc[0] != '/' || !dv_path_is_safe_rel(loc + 1) || l < 8 ||
+        strcmp(loc + l - 6, ".delta") != 0)
+        return moved_fail(loc, "not an absolute path in normal form to a file ending in .delta");
+    char *canon = dv_path_canon(loc);
+    const char *const roots[] = {t->path, data_dir, daos_dir};
+    const char *const names[] = {"the backup target", "server.data_dir", "server.daos_dir"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!roots[i] || !roots[i][0])
+            continue;
+        char *r = dv_path_canon(roots[i]);
+        bool in = dv_path_within(canon, r);
+        free(r);
+        if (in) {
+            char why[96];
+            snprintf(why, sizeof why, "inside %s", names[i]);
+            free(canon);
+            return moved_fail(loc, why);
+        }
+    }
+    free(canon);
+    struct fsb *slash = fsb_open("/");
+    if (!slash)
+        return -1;
+    const char *base = strrchr(loc, '/') + 1;
+    char *parent =
+        base - loc > 1 ? dv_asprintf("%.*s", (int)(base - loc - 2), loc + 1) : dv_strdup(".");
+    int pfd = fsb_openat(slash, parent, O_RDONLY | O_DIRECTORY, 0);
+    int e = errno;
+    free(parent);
+    fsb_close(slash);
+    if (pfd < 0) {
+        if (e == ENOENT)
+            return 1;
+        return moved_fail(loc, e == ELOOP || e == EXDEV || e == ENOTDIR
+                                   ? "a symbolic link (or a non-directory) is on its way"
+                                   : strerror(e));
+    }
+    int rc = -1;
+    struct stat st;
+    int fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            rc = 1;
+        else if (errno == ELOOP)
+            moved_fail(loc, "a symbolic link");
+        else
+            dv_syserr("%s", loc);
+    } else if (fstat(fd, &st) != 0) {
+        dv_syserr("%s", loc);
+    } else if (!S_ISREG(st.st_mode)) {
+        moved_fail(loc, "not a regular file");
+    } else if (sha256) {
+        char sha[65];
+        if (dv_sha256_fd_hex(fd, loc, sha) == 0) {
+            if (strcmp(sha, sha256) == 0)
+                rc = 0;
+            else
+                moved_fail(loc, "not the delta the set recorded (another SHA-256)");
+        }
+    } else {
+        rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0 && dirfd)
+        *dirfd = pfd;
+    else
+        close(pfd);
+    return rc;
+}
+
 /* ---- manifest: struct -------------------------------------------------------------- */
 
 void manifest_init(struct manifest *m)
@@ -447,572 +551,397 @@ void manifest_add_db(struct manifest *m, const struct manifest_db *d)
     c->full_reason = dup_or_null(d->full_reason);
 }
 
-/* ---- manifest: JSON writer --------------------------------------------------------- */
+/* ---- manifest: jansson's allocator, with a budget ------------------------------------ */
 
-struct buf {
-    char *p;
-    size_t n, cap;
-};
+/*
+ * jansson allocates through these (set once, before main: every jansson value of the process
+ * is allocated and freed by them). While a manifest is parsed, the thread's budget bounds what
+ * the tree may take: a hostile manifest of a million empty objects fails "out of memory" at
+ * MANIFEST_MEM_FACTOR times its size instead of taking gigabytes.
+ */
+static _Thread_local size_t jmem_used;
+static _Thread_local size_t jmem_limit; /* 0: no budget */
+static _Thread_local bool jmem_refused; /* an allocation was refused for the budget */
 
-static void put(struct buf *b, const char *s, size_t n)
+/* Plain malloc/free underneath (what jansson hands out, json_dumps' text included, may still
+ * be freed with free()); malloc_usable_size measures a block both ways. */
+static void *jmem_alloc(size_t n)
 {
-    if (b->n + n + 1 > b->cap) {
-        while (b->n + n + 1 > b->cap)
-            b->cap = b->cap ? b->cap * 2 : 4096;
-        b->p = dv_realloc(b->p, b->cap);
+    if (jmem_limit && (n > jmem_limit || jmem_used > jmem_limit - n)) {
+        jmem_refused = true;
+        return NULL;
     }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
+    void *p = malloc(n);
+    if (p)
+        jmem_used += malloc_usable_size(p);
+    return p;
 }
 
-static void puts_(struct buf *b, const char *s)
+static void jmem_free(void *p)
 {
-    put(b, s, strlen(s));
+    if (!p)
+        return;
+    size_t n = malloc_usable_size(p);
+    jmem_used = jmem_used >= n ? jmem_used - n : 0;
+    free(p);
 }
 
-static void put_str(struct buf *b, const char *s)
+__attribute__((constructor)) static void jmem_init(void)
 {
-    put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            put(b, esc, 2);
-        } else if (*p < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", *p);
-            put(b, esc, 6);
-        } else {
-            put(b, (const char *)p, 1);
+    json_set_alloc_funcs(jmem_alloc, jmem_free);
+}
+
+/* ---- manifest: JSON writer (jansson) ------------------------------------------------- */
+
+/* s as a JSON string: valid UTF-8 is kept as it is; every byte of an invalid sequence becomes
+ * U+FFFD (RFC 8259 text is UTF-8, and jansson refuses anything else when it reads). */
+static json_t *jstr(const char *s)
+{
+    if (!s)
+        s = "";
+    size_t n = strlen(s);
+    json_t *v = json_stringn(s, n);
+    if (v)
+        return v;
+    char *out = dv_malloc(3 * n + 1), *o = out;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        size_t k = 0;
+        if (*p < 0x80)
+            k = 1;
+        else if (*p >= 0xc2 && *p <= 0xdf)
+            k = 2;
+        else if (*p >= 0xe0 && *p <= 0xef)
+            k = 3;
+        else if (*p >= 0xf0 && *p <= 0xf4)
+            k = 4;
+        bool ok = k > 0 && (size_t)(end - p) >= k;
+        for (size_t i = 1; ok && i < k; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        if (ok && k == 3) /* no overlong forms, no surrogates */
+            ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
+        if (ok && k == 4)
+            ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
+        if (!ok) {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            p++;
+            continue;
         }
+        memcpy(o, p, k);
+        o += k;
+        p += k;
     }
-    put(b, "\"", 1);
+    v = json_stringn(out, (size_t)(o - out));
+    free(out);
+    if (!v)
+        abort(); /* valid UTF-8 by construction: only out of memory is left */
+    return v;
 }
 
-static void put_key(struct buf *b, const char *indent, const char *key, bool first)
+static json_t *jint(int64_t v)
 {
-    if (!first)
-        puts_(b, ",\n");
-    puts_(b, indent);
-    put_str(b, key);
-    puts_(b, ": ");
+    json_t *j = json_integer((json_int_t)v);
+    if (!j)
+        abort();
+    return j;
 }
 
-static void kv_str(struct buf *b, const char *ind, const char *k, const char *v, bool first)
+/* Set key (jansson keeps insertion order with JSON_PRESERVE_ORDER). */
+static void jset(json_t *o, const char *key, json_t *v)
 {
-    put_key(b, ind, k, first);
-    put_str(b, v);
+    if (!v || json_object_set_new(o, key, v) != 0)
+        abort();
 }
 
-static void kv_int(struct buf *b, const char *ind, const char *k, int64_t v, bool first)
+static json_t *jobj(void)
 {
-    char num[32];
-    put_key(b, ind, k, first);
-    snprintf(num, sizeof num, "%" PRId64, v);
-    puts_(b, num);
+    json_t *o = json_object();
+    if (!o)
+        abort();
+    return o;
 }
 
-static void kv_bool(struct buf *b, const char *ind, const char *k, bool v, bool first)
+static json_t *jarr(void)
 {
-    put_key(b, ind, k, first);
-    puts_(b, v ? "true" : "false");
+    json_t *a = json_array();
+    if (!a)
+        abort();
+    return a;
 }
 
 char *manifest_to_json(const struct manifest *m, const char *status, size_t *len)
 {
-    struct buf b = {0};
-    const char *I = "  ";
-    puts_(&b, "{\n");
+    json_t *root = jobj();
     int version = m->version ? m->version : MANIFEST_VERSION;
     if (m->nfailed && version < MANIFEST_VERSION_PARTIAL)
         version = MANIFEST_VERSION_PARTIAL; /* an older dvault refuses it with a clear message */
-    kv_int(&b, I, "dvault_manifest", version, true);
-    kv_str(&b, I, "id", m->id, false);
-    kv_int(&b, I, "seq", m->seq, false);
-    kv_str(&b, I, "kind", m->kind[0] ? m->kind : "full", false);
-    kv_str(&b, I, "status", status ? status : m->status, false);
-    kv_int(&b, I, "started", m->started, false);
-    kv_int(&b, I, "ended", m->ended, false);
-    kv_str(&b, I, "origin", m->origin, false);
-    kv_str(&b, I, "checkpoint", m->checkpoint, false);
-    kv_str(&b, I, "message", m->message, false);
-    put_key(&b, I, "config", false);
-    puts_(&b, "{\n");
-    const char *I2 = "    ";
-    kv_str(&b, I2, "data_dir", m->config.data_dir, true);
-    kv_str(&b, I2, "daos_dir", m->config.daos_dir, false);
-    kv_str(&b, I2, "delta", m->config.delta[0] ? m->config.delta : "apply", false);
-    kv_bool(&b, I2, "encryption", m->config.encryption, false);
-    kv_int(&b, I2, "min_object_size", m->config.min_object_size, false);
-    kv_int(&b, I2, "max_files_per_subdir", m->config.max_files_per_subdir, false);
-    kv_str(&b, I2, "snapshot_command", m->config.snapshot_command, false);
-    puts_(&b, "\n  }");
-    put_key(&b, I, "counts", false);
-    puts_(&b, "{\n");
-    kv_int(&b, I2, "databases", m->databases, true);
-    kv_int(&b, I2, "nlo_new", m->nlo_new, false);
-    kv_int(&b, I2, "nlo_held", m->nlo_held, false);
-    kv_int(&b, I2, "nlo_skipped", m->nlo_skipped, false);
-    kv_int(&b, I2, "deltas_applied", m->deltas_applied, false);
-    kv_int(&b, I2, "deltas_kept", m->deltas_kept, false);
-    kv_int(&b, I2, "bytes", m->bytes, false);
+    jset(root, "dvault_manifest", jint(version));
+    jset(root, "id", jstr(m->id));
+    jset(root, "seq", jint(m->seq));
+    jset(root, "kind", jstr(m->kind[0] ? m->kind : "full"));
+    jset(root, "status", jstr(status ? status : m->status));
+    jset(root, "started", jint(m->started));
+    jset(root, "ended", jint(m->ended));
+    jset(root, "origin", jstr(m->origin));
+    jset(root, "checkpoint", jstr(m->checkpoint));
+    jset(root, "message", jstr(m->message));
+    json_t *cfg = jobj();
+    jset(cfg, "data_dir", jstr(m->config.data_dir));
+    jset(cfg, "daos_dir", jstr(m->config.daos_dir));
+    jset(cfg, "delta", jstr(m->config.delta[0] ? m->config.delta : "apply"));
+    jset(cfg, "encryption", json_boolean(m->config.encryption));
+    jset(cfg, "min_object_size", jint(m->config.min_object_size));
+    jset(cfg, "max_files_per_subdir", jint(m->config.max_files_per_subdir));
+    jset(cfg, "snapshot_command", jstr(m->config.snapshot_command));
+    jset(root, "config", cfg);
+    json_t *counts = jobj();
+    jset(counts, "databases", jint(m->databases));
+    jset(counts, "nlo_new", jint(m->nlo_new));
+    jset(counts, "nlo_held", jint(m->nlo_held));
+    jset(counts, "nlo_skipped", jint(m->nlo_skipped));
+    jset(counts, "deltas_applied", jint(m->deltas_applied));
+    jset(counts, "deltas_kept", jint(m->deltas_kept));
+    jset(counts, "bytes", jint(m->bytes));
     if (m->pages_total) {
-        kv_int(&b, I2, "pages_total", m->pages_total, false);
-        kv_int(&b, I2, "pages_stored", m->pages_stored, false);
+        jset(counts, "pages_total", jint(m->pages_total));
+        jset(counts, "pages_stored", jint(m->pages_stored));
     }
-    puts_(&b, "\n  }");
-    put_key(&b, I, "databases", false);
-    puts_(&b, "[");
-    const char *I3 = "      ";
+    jset(root, "counts", counts);
+    json_t *dbs = jarr();
     for (size_t i = 0; i < m->ndbs; i++) {
         const struct manifest_db *d = &m->dbs[i];
-        puts_(&b, i ? ",\n    {\n" : "\n    {\n");
-        kv_str(&b, I3, "db_path", d->db_path, true);
-        kv_str(&b, I3, "path", d->path, false);
-        kv_int(&b, I3, "size", (int64_t)d->size, false);
-        kv_str(&b, I3, "sha256", d->sha256, false);
-        kv_int(&b, I3, "page_size", d->page_size, false);
-        kv_str(&b, I3, "replica_id", d->replica_id, false);
-        kv_str(&b, I3, "dbiid", d->dbiid, false);
-        kv_str(&b, I3, "delta", d->delta_keep ? "keep" : "apply", false);
-        kv_int(&b, I3, "delta_pages", d->delta_pages, false);
+        json_t *o = jobj();
+        jset(o, "db_path", jstr(d->db_path));
+        jset(o, "path", jstr(d->path));
+        jset(o, "size", jint((int64_t)d->size));
+        jset(o, "sha256", jstr(d->sha256));
+        jset(o, "page_size", jint(d->page_size));
+        jset(o, "replica_id", jstr(d->replica_id));
+        jset(o, "dbiid", jstr(d->dbiid));
+        jset(o, "delta", jstr(d->delta_keep ? "keep" : "apply"));
+        jset(o, "delta_pages", jint(d->delta_pages));
         if (d->delta_keep) {
-            kv_str(&b, I3, "delta_path", d->delta_path, false);
-            kv_str(&b, I3, "delta_sha256", d->delta_sha256, false);
+            jset(o, "delta_path", jstr(d->delta_path));
+            jset(o, "delta_sha256", jstr(d->delta_sha256));
         }
-        kv_bool(&b, I3, "locked_copy", d->locked_copy, false);
+        jset(o, "locked_copy", json_boolean(d->locked_copy));
         if (d->pagemap && d->pagemap[0]) {
-            kv_str(&b, I3, "kind", d->kind ? d->kind : "full", false);
-            kv_str(&b, I3, "origin", d->origin, false);
-            kv_int(&b, I3, "pages_total", (int64_t)d->pages_total, false);
-            kv_int(&b, I3, "pages_stored", (int64_t)d->pages_stored, false);
-            kv_str(&b, I3, "pagemap", d->pagemap, false);
-            kv_str(&b, I3, "pagemap_sha256", d->pagemap_sha256, false);
-            kv_str(&b, I3, "full_reason", d->full_reason, false);
+            jset(o, "kind", jstr(d->kind ? d->kind : "full"));
+            jset(o, "origin", jstr(d->origin));
+            jset(o, "pages_total", jint((int64_t)d->pages_total));
+            jset(o, "pages_stored", jint((int64_t)d->pages_stored));
+            jset(o, "pagemap", jstr(d->pagemap));
+            jset(o, "pagemap_sha256", jstr(d->pagemap_sha256));
+            jset(o, "full_reason", jstr(d->full_reason));
         }
-        puts_(&b, "\n    }");
+        if (json_array_append_new(dbs, o) != 0)
+            abort();
     }
-    puts_(&b, m->ndbs ? "\n  ]" : "]");
+    jset(root, "databases", dbs);
     if (m->nfailed) { /* partial sets: absent otherwise, so older manifests read as before */
-        put_key(&b, I, "failed_databases", false);
-        puts_(&b, "[");
+        json_t *fl = jarr();
         for (size_t i = 0; i < m->nfailed; i++) {
-            puts_(&b, i ? ",\n    {\n" : "\n    {\n");
-            kv_str(&b, I3, "db_path", m->failed[i].db_path, true);
-            kv_str(&b, I3, "reason", m->failed[i].reason, false);
-            puts_(&b, "\n    }");
+            json_t *o = jobj();
+            jset(o, "db_path", jstr(m->failed[i].db_path));
+            jset(o, "reason", jstr(m->failed[i].reason));
+            if (json_array_append_new(fl, o) != 0)
+                abort();
         }
-        puts_(&b, "\n  ]");
+        jset(root, "failed_databases", fl);
     }
-    put_key(&b, I, "nlo_new", false);
-    puts_(&b, "{\n");
-    kv_str(&b, I2, "file", m->nlo_list.file, true);
-    kv_int(&b, I2, "count", (int64_t)m->nlo_list.count, false);
-    kv_str(&b, I2, "sha256", m->nlo_list.sha256, false);
-    puts_(&b, "\n  }\n}\n");
+    json_t *nl = jobj();
+    jset(nl, "file", jstr(m->nlo_list.file));
+    jset(nl, "count", jint((int64_t)m->nlo_list.count));
+    jset(nl, "sha256", jstr(m->nlo_list.sha256));
+    jset(root, "nlo_new", nl);
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!s)
+        abort();
+    /* the text outlives jansson's allocator: copied into plain malloc'd memory, with the
+     * newline every manifest ends in */
+    size_t n = strlen(s);
+    char *out = dv_malloc(n + 2);
+    memcpy(out, s, n);
+    out[n] = '\n';
+    out[n + 1] = '\0';
+    jmem_free(s);
     if (len)
-        *len = b.n;
-    return b.p;
+        *len = n + 1;
+    return out;
 }
 
-/* ---- manifest: strict JSON parser ---------------------------------------------------- */
+/* ---- manifest: reader (jansson, then the schema) ------------------------------------- */
 
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jval {
-    enum jtype t;
-    size_t off; /* byte offset where the value starts */
-    bool b;
-    bool is_int;
-    int64_t i;
-    char *s;  /* J_STR */
-    size_t n; /* items / members */
-    struct jval *items;
-    char **keys; /* J_OBJ */
-};
-
-struct jparser {
-    const char *name, *p;
-    size_t len, pos;
-    char err[256];
-    size_t err_off;
-};
-
-#define JSON_MAX_DEPTH 16
-
-static int jfail(struct jparser *j, size_t off, const char *msg)
+/*
+ * At most EXCERPT_MAX bytes of s, escaped (printable ASCII as it is, anything else as \xHH),
+ * into out (>= 4 * EXCERPT_MAX + 4): what an error may quote of a file that may be anything.
+ */
+#define EXCERPT_MAX 16
+static void excerpt(const char *s, size_t n, char *out)
 {
-    if (!j->err[0]) {
-        snprintf(j->err, sizeof j->err, "%s", msg);
-        j->err_off = off;
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < EXCERPT_MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[k++] = (char)c;
+        else
+            k += (size_t)sprintf(out + k, "\\x%02x", c);
     }
+    if (n > EXCERPT_MAX) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+}
+
+/* jansson's message, with what it quotes of the text ("near '...'") cut to a short, escaped
+ * excerpt: a manifest may be anything, and an error never echoes more than EXCERPT_MAX bytes */
+static void syntax_msg(const json_error_t *je, char *out, size_t n)
+{
+    char ex[4 * EXCERPT_MAX + 8];
+    const char *near = strstr(je->text, " near '");
+    size_t head = near ? (size_t)(near - je->text) : strlen(je->text);
+    if (head > 100)
+        head = 100;
+    if (near) {
+        const char *q = near + 7, *end = je->text + strlen(je->text);
+        if (end > q && end[-1] == '\'')
+            end--;
+        excerpt(q, (size_t)(end - q), ex);
+        snprintf(out, n, "%.*s near '%s'", (int)head, je->text, ex);
+    } else {
+        snprintf(out, n, "%.*s", (int)head, je->text);
+    }
+    for (char *p = out; *p; p++) /* jansson's own words: printable, but be sure */
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+}
+
+struct schema {
+    const char *name; /* for messages */
+    char err[512];
+};
+
+/* Fail with "<where>: <what>" (the first failure wins). */
+__attribute__((format(printf, 3, 4))) static int sfail(struct schema *s, const char *where,
+                                                       const char *fmt, ...)
+{
+    if (s->err[0])
+        return -1;
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(s->err, sizeof s->err, "%s%s%s", where, where[0] ? ": " : "", msg);
     return -1;
 }
 
-static void jfree(struct jval *v)
+/* where + key: "databases[3].size" */
+static void kpath(char *out, size_t n, const char *where, const char *key)
 {
-    if (!v)
-        return;
-    free(v->s);
-    for (size_t i = 0; i < v->n; i++) {
-        if (v->items)
-            jfree(&v->items[i]);
-        if (v->keys)
-            free(v->keys[i]);
-    }
-    free(v->items);
-    free(v->keys);
+    snprintf(out, n, "%s%s%s", where, where[0] ? "." : "", key);
 }
 
-static void jws(struct jparser *j)
+static const char *jtype_name(const json_t *v)
 {
-    while (j->pos < j->len) {
-        char c = j->p[j->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            break;
-        j->pos++;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction or exponent";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
+    return "?";
 }
 
-static int hex4(struct jparser *j, unsigned *out)
+static const json_t *need(struct schema *s, const json_t *o, const char *where, const char *key,
+                          json_type t, const char *tname)
 {
-    if (j->len - j->pos < 4)
-        return jfail(j, j->pos, "truncated \\u escape");
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        char c = j->p[j->pos + (size_t)k];
-        int d = (c >= '0' && c <= '9')   ? c - '0'
-                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                         : -1;
-        if (d < 0)
-            return jfail(j, j->pos + (size_t)k, "bad hex digit in \\u escape");
-        v = v << 4 | (unsigned)d;
-    }
-    j->pos += 4;
-    *out = v;
-    return 0;
-}
-
-static void put_utf8(struct buf *b, unsigned cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | cp >> 12);
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (char)(0xf0 | cp >> 18);
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    put(b, u, n);
-}
-
-/* At the opening quote. */
-static int jstring(struct jparser *j, char **out)
-{
-    size_t start = j->pos;
-    j->pos++;
-    struct buf b = {0};
-    put(&b, "", 0);
-    for (;;) {
-        if (j->pos >= j->len) {
-            free(b.p);
-            return jfail(j, start, "unterminated string");
-        }
-        unsigned char c = (unsigned char)j->p[j->pos];
-        if (c == '"') {
-            j->pos++;
-            break;
-        }
-        if (c < 0x20) {
-            free(b.p);
-            return jfail(j, j->pos, "control character in string");
-        }
-        if (c != '\\') {
-            put(&b, (const char *)&c, 1);
-            j->pos++;
-            continue;
-        }
-        size_t esc = j->pos;
-        if (++j->pos >= j->len) {
-            free(b.p);
-            return jfail(j, esc, "truncated escape");
-        }
-        char e = j->p[j->pos++];
-        const char *simple = strchr("\"\\/bfnrt", e);
-        if (e && simple) {
-            static const char map[] = "\"\\/\b\f\n\r\t";
-            put(&b, &map[simple - "\"\\/bfnrt"], 1);
-            continue;
-        }
-        if (e != 'u') {
-            free(b.p);
-            return jfail(j, esc, "bad escape");
-        }
-        unsigned cp;
-        if (hex4(j, &cp) != 0) {
-            free(b.p);
-            return -1;
-        }
-        if (cp >= 0xd800 && cp <= 0xdbff) {
-            unsigned lo;
-            if (j->len - j->pos < 2 || j->p[j->pos] != '\\' || j->p[j->pos + 1] != 'u') {
-                free(b.p);
-                return jfail(j, esc, "unpaired surrogate");
-            }
-            j->pos += 2;
-            if (hex4(j, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff) {
-                free(b.p);
-                return jfail(j, esc, "unpaired surrogate");
-            }
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-            free(b.p);
-            return jfail(j, esc, "unpaired surrogate");
-        }
-        if (cp == 0) {
-            free(b.p);
-            return jfail(j, esc, "NUL character in string");
-        }
-        put_utf8(&b, cp);
-    }
-    *out = b.p;
-    return 0;
-}
-
-static int jnumber(struct jparser *j, struct jval *v)
-{
-    size_t s = j->pos, i = j->pos;
-    bool neg = false;
-    if (i < j->len && j->p[i] == '-') {
-        neg = true;
-        i++;
-    }
-    if (i >= j->len || !isdigit((unsigned char)j->p[i]))
-        return jfail(j, s, "bad number");
-    if (j->p[i] == '0' && i + 1 < j->len && isdigit((unsigned char)j->p[i + 1]))
-        return jfail(j, s, "leading zero in number");
-    uint64_t mag = 0;
-    bool overflow = false;
-    while (i < j->len && isdigit((unsigned char)j->p[i])) {
-        unsigned d = (unsigned)(j->p[i] - '0');
-        if (mag > (UINT64_MAX - d) / 10)
-            overflow = true;
-        else
-            mag = mag * 10 + d;
-        i++;
-    }
-    bool is_int = true;
-    if (i < j->len && j->p[i] == '.') {
-        is_int = false;
-        i++;
-        if (i >= j->len || !isdigit((unsigned char)j->p[i]))
-            return jfail(j, s, "bad number");
-        while (i < j->len && isdigit((unsigned char)j->p[i]))
-            i++;
-    }
-    if (i < j->len && (j->p[i] == 'e' || j->p[i] == 'E')) {
-        is_int = false;
-        i++;
-        if (i < j->len && (j->p[i] == '+' || j->p[i] == '-'))
-            i++;
-        if (i >= j->len || !isdigit((unsigned char)j->p[i]))
-            return jfail(j, s, "bad number");
-        while (i < j->len && isdigit((unsigned char)j->p[i]))
-            i++;
-    }
-    v->t = J_NUM;
-    v->is_int = is_int && !overflow && mag <= (uint64_t)INT64_MAX + (neg ? 1 : 0);
-    if (v->is_int)
-        v->i = neg ? (int64_t)(0 - mag) : (int64_t)mag;
-    j->pos = i;
-    return 0;
-}
-
-static int jvalue(struct jparser *j, struct jval *v, int depth)
-{
-    memset(v, 0, sizeof *v);
-    jws(j);
-    v->off = j->pos;
-    if (j->pos >= j->len)
-        return jfail(j, j->pos, "unexpected end of input");
-    char c = j->p[j->pos];
-    if (c == '{' || c == '[') {
-        if (depth >= JSON_MAX_DEPTH)
-            return jfail(j, j->pos, "nesting too deep");
-        bool obj = c == '{';
-        v->t = obj ? J_OBJ : J_ARR;
-        j->pos++;
-        jws(j);
-        if (j->pos < j->len && j->p[j->pos] == (obj ? '}' : ']')) {
-            j->pos++;
-            return 0;
-        }
-        size_t cap = 0;
-        for (;;) {
-            char *key = NULL;
-            if (obj) {
-                jws(j);
-                if (j->pos >= j->len || j->p[j->pos] != '"')
-                    return jfail(j, j->pos, "expected a string key");
-                size_t koff = j->pos;
-                if (jstring(j, &key) != 0)
-                    return -1;
-                for (size_t k = 0; k < v->n; k++)
-                    if (strcmp(v->keys[k], key) == 0) {
-                        free(key);
-                        return jfail(j, koff, "duplicate key");
-                    }
-                jws(j);
-                if (j->pos >= j->len || j->p[j->pos] != ':') {
-                    free(key);
-                    return jfail(j, j->pos, "expected ':'");
-                }
-                j->pos++;
-            }
-            if (v->n == cap) {
-                cap = cap ? cap * 2 : 8;
-                v->items = dv_realloc(v->items, cap * sizeof *v->items);
-                if (obj)
-                    v->keys = dv_realloc(v->keys, cap * sizeof *v->keys);
-            }
-            if (obj)
-                v->keys[v->n] = key;
-            int rc = jvalue(j, &v->items[v->n], depth + 1);
-            v->n++; /* even on failure, so that jfree releases it */
-            if (rc != 0)
-                return -1;
-            jws(j);
-            if (j->pos >= j->len)
-                return jfail(j, j->pos, "unexpected end of input");
-            char d = j->p[j->pos++];
-            if (d == ',')
-                continue;
-            if (d == (obj ? '}' : ']'))
-                return 0;
-            return jfail(j, j->pos - 1, obj ? "expected ',' or '}'" : "expected ',' or ']'");
-        }
-    }
-    if (c == '"') {
-        v->t = J_STR;
-        return jstring(j, &v->s);
-    }
-    if (c == '-' || isdigit((unsigned char)c))
-        return jnumber(j, v);
-    static const struct {
-        const char *word;
-        enum jtype t;
-        bool b;
-    } words[] = {{"true", J_BOOL, true}, {"false", J_BOOL, false}, {"null", J_NULL, false}};
-    for (size_t k = 0; k < 3; k++) {
-        size_t n = strlen(words[k].word);
-        if (j->len - j->pos >= n && memcmp(j->p + j->pos, words[k].word, n) == 0) {
-            v->t = words[k].t;
-            v->b = words[k].b;
-            j->pos += n;
-            return 0;
-        }
-    }
-    return jfail(j, j->pos, "unexpected character");
-}
-
-/* ---- manifest: from the tree ------------------------------------------------------- */
-
-static const struct jval *jget(const struct jval *o, const char *key)
-{
-    for (size_t i = 0; i < o->n; i++)
-        if (strcmp(o->keys[i], key) == 0)
-            return &o->items[i];
-    return NULL;
-}
-
-static int need(struct jparser *j, const struct jval *o, const char *key, enum jtype t,
-                const struct jval **out)
-{
-    static const char *const tn[] = {"null",     "a boolean", "a number",
-                                     "a string", "an array",  "an object"};
-    const struct jval *v = jget(o, key);
-    char msg[128];
+    char p[160];
+    kpath(p, sizeof p, where, key);
+    const json_t *v = json_object_get(o, key);
     if (!v) {
-        snprintf(msg, sizeof msg, "missing key \"%s\"", key);
-        return jfail(j, o->off, msg);
+        sfail(s, where, "missing key \"%s\"", key);
+        return NULL;
     }
-    if (v->t != t || (t == J_NUM && !v->is_int)) {
-        snprintf(msg, sizeof msg, "\"%s\" must be %s", key, t == J_NUM ? "an integer" : tn[t]);
-        return jfail(j, v->off, msg);
+    bool ok = t == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == t;
+    if (!ok) {
+        sfail(s, p, "must be %s, not %s", tname, jtype_name(v));
+        return NULL;
     }
-    *out = v;
-    return 0;
+    return v;
 }
 
-static int get_int(struct jparser *j, const struct jval *o, const char *key, int64_t min,
-                   int64_t max, int64_t *out)
+static int get_int(struct schema *s, const json_t *o, const char *where, const char *key,
+                   int64_t min, int64_t max, int64_t *out)
 {
-    const struct jval *v;
-    if (need(j, o, key, J_NUM, &v) != 0)
+    const json_t *v = need(s, o, where, key, JSON_INTEGER, "an integer");
+    if (!v)
         return -1;
-    if (v->i < min || v->i > max) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "\"%s\" out of range", key);
-        return jfail(j, v->off, msg);
+    json_int_t i = json_integer_value(v);
+    if (i < min || i > max) {
+        char p[160];
+        kpath(p, sizeof p, where, key);
+        return sfail(s, p, "%lld out of range %lld..%lld", (long long)i, (long long)min,
+                     (long long)max);
     }
-    *out = v->i;
+    *out = (int64_t)i;
     return 0;
 }
 
 /* A string into a malloc'd copy (*out) or a fixed buffer (fixed/n). */
-static int get_str(struct jparser *j, const struct jval *o, const char *key, char **out,
-                   char *fixed, size_t n)
+static int get_str(struct schema *s, const json_t *o, const char *where, const char *key,
+                   char **out, char *fixed, size_t n)
 {
-    const struct jval *v;
-    if (need(j, o, key, J_STR, &v) != 0)
+    const json_t *v = need(s, o, where, key, JSON_STRING, "a string");
+    if (!v)
         return -1;
+    const char *str = json_string_value(v);
+    size_t l = json_string_length(v);
     if (fixed) {
-        if (strlen(v->s) >= n) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "\"%s\" too long", key);
-            return jfail(j, v->off, msg);
+        if (l >= n) {
+            char p[160];
+            kpath(p, sizeof p, where, key);
+            return sfail(s, p, "too long (%zu bytes, at most %zu)", l, n - 1);
         }
-        memcpy(fixed, v->s, strlen(v->s) + 1);
+        memcpy(fixed, str, l + 1);
     } else {
         free(*out);
-        *out = dv_strdup(v->s);
+        *out = dv_strdup(str);
     }
     return 0;
 }
 
-static int get_bool(struct jparser *j, const struct jval *o, const char *key, bool *out)
+static int get_bool(struct schema *s, const json_t *o, const char *where, const char *key,
+                    bool *out)
 {
-    const struct jval *v;
-    if (need(j, o, key, J_BOOL, &v) != 0)
+    const json_t *v = need(s, o, where, key, JSON_TRUE, "a boolean");
+    if (!v)
         return -1;
-    *out = v->b;
+    *out = json_is_true(v);
     return 0;
 }
 
-static int check(struct jparser *j, const struct jval *o, const char *key, bool ok,
-                 const char *what)
+static int check(struct schema *s, const char *where, const char *key, bool ok, const char *what)
 {
     if (ok)
         return 0;
-    const struct jval *v = jget(o, key);
-    char msg[160];
-    snprintf(msg, sizeof msg, "\"%s\": %s", key, what);
-    return jfail(j, v ? v->off : o->off, msg);
+    char p[160];
+    kpath(p, sizeof p, where, key);
+    return sfail(s, p, "%s", what);
 }
 
 static bool one_of(const char *s, const char *a, const char *b, const char *c)
@@ -1020,53 +949,60 @@ static bool one_of(const char *s, const char *a, const char *b, const char *c)
     return strcmp(s, a) == 0 || strcmp(s, b) == 0 || (c && strcmp(s, c) == 0);
 }
 
-static int from_db(struct jparser *j, const struct jval *o, struct manifest_db *d)
+static bool page_size_ok(int64_t p)
 {
-    if (o->t != J_OBJ)
-        return jfail(j, o->off, "a database entry must be an object");
+    return p == 0 || (p >= 512 && p <= 65536 && (p & (p - 1)) == 0);
+}
+
+static int from_db(struct schema *s, const json_t *o, const char *w, struct manifest_db *d)
+{
+    if (!json_is_object(o))
+        return sfail(s, w, "a database entry must be an object, not %s", jtype_name(o));
     int64_t size, page, pages;
     char delta[8];
-    if (get_str(j, o, "db_path", &d->db_path, NULL, 0) ||
-        get_str(j, o, "path", &d->path, NULL, 0) || get_int(j, o, "size", 0, INT64_MAX, &size) ||
-        get_str(j, o, "sha256", NULL, d->sha256, sizeof d->sha256) ||
-        get_int(j, o, "page_size", 0, 65536, &page) ||
-        get_str(j, o, "replica_id", &d->replica_id, NULL, 0) ||
-        get_str(j, o, "dbiid", &d->dbiid, NULL, 0) ||
-        get_str(j, o, "delta", NULL, delta, sizeof delta) ||
-        get_int(j, o, "delta_pages", 0, UINT32_MAX, &pages) ||
-        get_bool(j, o, "locked_copy", &d->locked_copy))
+    if (get_str(s, o, w, "db_path", &d->db_path, NULL, 0) ||
+        get_str(s, o, w, "path", &d->path, NULL, 0) ||
+        get_int(s, o, w, "size", 0, MANIFEST_INT_MAX, &size) ||
+        get_str(s, o, w, "sha256", NULL, d->sha256, sizeof d->sha256) ||
+        get_int(s, o, w, "page_size", 0, 65536, &page) ||
+        get_str(s, o, w, "replica_id", &d->replica_id, NULL, 0) ||
+        get_str(s, o, w, "dbiid", &d->dbiid, NULL, 0) ||
+        get_str(s, o, w, "delta", NULL, delta, sizeof delta) ||
+        get_int(s, o, w, "delta_pages", 0, UINT32_MAX, &pages) ||
+        get_bool(s, o, w, "locked_copy", &d->locked_copy))
         return -1;
     d->size = (uint64_t)size;
     d->page_size = (uint32_t)page;
     d->delta_pages = (uint32_t)pages;
-    if (check(j, o, "db_path", dv_path_is_safe_rel(d->db_path), "unsafe path") ||
-        check(j, o, "path", dv_path_is_safe_rel(d->path), "unsafe path") ||
-        check(j, o, "sha256", is_sha256(d->sha256), "not a sha256") ||
-        check(j, o, "delta", one_of(delta, "apply", "keep", NULL), "must be apply or keep"))
+    if (check(s, w, "db_path", dv_path_is_safe_rel(d->db_path), "unsafe path") ||
+        check(s, w, "path", dv_path_is_safe_rel(d->path), "unsafe path") ||
+        check(s, w, "sha256", is_sha256(d->sha256), "not a sha256") ||
+        check(s, w, "page_size", page_size_ok(page), "not 0 or a power of two 512..65536") ||
+        check(s, w, "delta", one_of(delta, "apply", "keep", NULL), "must be apply or keep"))
         return -1;
     d->delta_keep = strcmp(delta, "keep") == 0;
     if (d->delta_keep) {
-        if (get_str(j, o, "delta_path", &d->delta_path, NULL, 0) ||
-            get_str(j, o, "delta_sha256", NULL, d->delta_sha256, sizeof d->delta_sha256) ||
-            check(j, o, "delta_path", dv_path_is_safe_rel(d->delta_path), "unsafe path") ||
-            check(j, o, "delta_sha256", is_sha256(d->delta_sha256), "not a sha256"))
+        if (get_str(s, o, w, "delta_path", &d->delta_path, NULL, 0) ||
+            get_str(s, o, w, "delta_sha256", NULL, d->delta_sha256, sizeof d->delta_sha256) ||
+            check(s, w, "delta_path", dv_path_is_safe_rel(d->delta_path), "unsafe path") ||
+            check(s, w, "delta_sha256", is_sha256(d->delta_sha256), "not a sha256"))
             return -1;
     }
-    if (jget(o, "pagemap")) { /* incremental backups */
+    if (json_object_get(o, "pagemap")) { /* incremental backups */
         int64_t tot, sto;
         char kind[16];
-        if (get_str(j, o, "kind", NULL, kind, sizeof kind) ||
-            get_str(j, o, "origin", &d->origin, NULL, 0) ||
-            get_int(j, o, "pages_total", 0, INT64_MAX, &tot) ||
-            get_int(j, o, "pages_stored", 0, INT64_MAX, &sto) ||
-            get_str(j, o, "pagemap", &d->pagemap, NULL, 0) ||
-            get_str(j, o, "pagemap_sha256", NULL, d->pagemap_sha256, sizeof d->pagemap_sha256) ||
-            get_str(j, o, "full_reason", &d->full_reason, NULL, 0) ||
-            check(j, o, "kind", one_of(kind, "full", "incremental", NULL),
+        if (get_str(s, o, w, "kind", NULL, kind, sizeof kind) ||
+            get_str(s, o, w, "origin", &d->origin, NULL, 0) ||
+            get_int(s, o, w, "pages_total", 0, MANIFEST_INT_MAX, &tot) ||
+            get_int(s, o, w, "pages_stored", 0, tot, &sto) ||
+            get_str(s, o, w, "pagemap", &d->pagemap, NULL, 0) ||
+            get_str(s, o, w, "pagemap_sha256", NULL, d->pagemap_sha256, sizeof d->pagemap_sha256) ||
+            get_str(s, o, w, "full_reason", &d->full_reason, NULL, 0) ||
+            check(s, w, "kind", one_of(kind, "full", "incremental", NULL),
                   "must be full or incremental") ||
-            check(j, o, "pagemap", dv_path_is_safe_rel(d->pagemap), "unsafe path") ||
-            check(j, o, "pagemap_sha256", is_sha256(d->pagemap_sha256), "not a sha256") ||
-            check(j, o, "origin", !d->origin[0] || target_set_id_valid(d->origin), "not a set id"))
+            check(s, w, "pagemap", dv_path_is_safe_rel(d->pagemap), "unsafe path") ||
+            check(s, w, "pagemap_sha256", is_sha256(d->pagemap_sha256), "not a sha256") ||
+            check(s, w, "origin", !d->origin[0] || target_set_id_valid(d->origin), "not a set id"))
             return -1;
         d->kind = dv_strdup(kind);
         d->pages_total = (uint64_t)tot;
@@ -1075,104 +1011,135 @@ static int from_db(struct jparser *j, const struct jval *o, struct manifest_db *
     return 0;
 }
 
-static int from_tree(struct jparser *j, const struct jval *root, struct manifest *m)
+/* A set id (fixed buffer): length first, so that a long string never reaches the check. */
+static int get_set_id(struct schema *s, const json_t *o, const char *where, const char *key,
+                      char *out, size_t n)
 {
-    if (root->t != J_OBJ)
-        return jfail(j, root->off, "a manifest must be a JSON object");
+    if (get_str(s, o, where, key, NULL, out, n) != 0)
+        return -1;
+    return check(s, where, key, target_set_id_valid(out), "not a set id");
+}
+
+static int from_tree(struct schema *s, const json_t *root, struct manifest *m)
+{
+    if (!json_is_object(root))
+        return sfail(s, "", "a manifest must be a JSON object, not %s", jtype_name(root));
     int64_t ver;
-    if (get_int(j, root, "dvault_manifest", 1, INT32_MAX, &ver))
+    if (get_int(s, root, "", "dvault_manifest", 1, INT32_MAX, &ver))
         return -1;
     if (ver > MANIFEST_VERSION_MAX)
-        return check(j, root, "dvault_manifest", false, "version newer than this dvault");
+        return check(s, "", "dvault_manifest", false, "version newer than this dvault");
     m->version = (int)ver;
-    const struct jval *cfg, *counts, *dbs, *nl;
-    if (get_str(j, root, "id", NULL, m->id, sizeof m->id) ||
-        check(j, root, "id", target_set_id_valid(m->id), "not a set id") ||
-        get_int(j, root, "seq", 1, INT64_MAX, &m->seq) ||
-        get_str(j, root, "kind", NULL, m->kind, sizeof m->kind) ||
-        check(j, root, "kind", one_of(m->kind, "full", "incremental", NULL),
+    const json_t *cfg, *counts, *dbs, *nl;
+    if (get_set_id(s, root, "", "id", m->id, sizeof m->id) ||
+        get_int(s, root, "", "seq", 1, MANIFEST_SEQ_MAX, &m->seq) ||
+        get_str(s, root, "", "kind", NULL, m->kind, sizeof m->kind) ||
+        check(s, "", "kind", one_of(m->kind, "full", "incremental", NULL),
               "must be full or incremental") ||
-        get_str(j, root, "status", NULL, m->status, sizeof m->status) ||
-        check(j, root, "status",
+        get_str(s, root, "", "status", NULL, m->status, sizeof m->status) ||
+        check(s, "", "status",
               one_of(m->status, "complete", "failed", "running") ||
                   strcmp(m->status, "partial") == 0,
               "must be complete, partial, failed or running") ||
-        get_int(j, root, "started", 0, INT64_MAX, &m->started) ||
-        get_int(j, root, "ended", 0, INT64_MAX, &m->ended) ||
-        get_str(j, root, "origin", &m->origin, NULL, 0) ||
-        get_str(j, root, "checkpoint", &m->checkpoint, NULL, 0) ||
-        get_str(j, root, "message", &m->message, NULL, 0))
+        get_int(s, root, "", "started", 0, MANIFEST_TIME_MAX, &m->started) ||
+        get_int(s, root, "", "ended", 0, MANIFEST_TIME_MAX, &m->ended) ||
+        get_str(s, root, "", "origin", &m->origin, NULL, 0) ||
+        get_str(s, root, "", "checkpoint", &m->checkpoint, NULL, 0) ||
+        get_str(s, root, "", "message", &m->message, NULL, 0))
         return -1;
     if (m->origin[0] && !target_set_id_valid(m->origin))
-        return check(j, root, "origin", false, "not a set id");
-    if (need(j, root, "config", J_OBJ, &cfg) ||
-        get_str(j, cfg, "data_dir", &m->config.data_dir, NULL, 0) ||
-        get_str(j, cfg, "daos_dir", &m->config.daos_dir, NULL, 0) ||
-        get_str(j, cfg, "delta", NULL, m->config.delta, sizeof m->config.delta) ||
-        get_bool(j, cfg, "encryption", &m->config.encryption) ||
-        get_int(j, cfg, "min_object_size", 0, INT64_MAX, &m->config.min_object_size) ||
-        get_int(j, cfg, "max_files_per_subdir", 0, INT64_MAX, &m->config.max_files_per_subdir) ||
-        get_str(j, cfg, "snapshot_command", &m->config.snapshot_command, NULL, 0))
+        return check(s, "", "origin", false, "not a set id");
+    if (!(cfg = need(s, root, "", "config", JSON_OBJECT, "an object")) ||
+        get_str(s, cfg, "config", "data_dir", &m->config.data_dir, NULL, 0) ||
+        get_str(s, cfg, "config", "daos_dir", &m->config.daos_dir, NULL, 0) ||
+        get_str(s, cfg, "config", "delta", NULL, m->config.delta, sizeof m->config.delta) ||
+        get_bool(s, cfg, "config", "encryption", &m->config.encryption) ||
+        get_int(s, cfg, "config", "min_object_size", 0, MANIFEST_INT_MAX,
+                &m->config.min_object_size) ||
+        get_int(s, cfg, "config", "max_files_per_subdir", 0, INT32_MAX,
+                &m->config.max_files_per_subdir) ||
+        get_str(s, cfg, "config", "snapshot_command", &m->config.snapshot_command, NULL, 0))
         return -1;
-    if (need(j, root, "counts", J_OBJ, &counts) ||
-        get_int(j, counts, "databases", 0, INT64_MAX, &m->databases) ||
-        get_int(j, counts, "nlo_new", 0, INT64_MAX, &m->nlo_new) ||
-        get_int(j, counts, "nlo_held", 0, INT64_MAX, &m->nlo_held) ||
-        get_int(j, counts, "nlo_skipped", 0, INT64_MAX, &m->nlo_skipped) ||
-        get_int(j, counts, "deltas_applied", 0, INT64_MAX, &m->deltas_applied) ||
-        get_int(j, counts, "deltas_kept", 0, INT64_MAX, &m->deltas_kept) ||
-        get_int(j, counts, "bytes", 0, INT64_MAX, &m->bytes))
+    if (!(counts = need(s, root, "", "counts", JSON_OBJECT, "an object")) ||
+        get_int(s, counts, "counts", "databases", 0, MANIFEST_INT_MAX, &m->databases) ||
+        get_int(s, counts, "counts", "nlo_new", 0, MANIFEST_INT_MAX, &m->nlo_new) ||
+        get_int(s, counts, "counts", "nlo_held", 0, MANIFEST_INT_MAX, &m->nlo_held) ||
+        get_int(s, counts, "counts", "nlo_skipped", 0, MANIFEST_INT_MAX, &m->nlo_skipped) ||
+        get_int(s, counts, "counts", "deltas_applied", 0, MANIFEST_INT_MAX, &m->deltas_applied) ||
+        get_int(s, counts, "counts", "deltas_kept", 0, MANIFEST_INT_MAX, &m->deltas_kept) ||
+        get_int(s, counts, "counts", "bytes", 0, MANIFEST_INT_MAX, &m->bytes))
         return -1;
-    if (jget(counts, "pages_total") &&
-        (get_int(j, counts, "pages_total", 0, INT64_MAX, &m->pages_total) ||
-         get_int(j, counts, "pages_stored", 0, INT64_MAX, &m->pages_stored)))
+    if (json_object_get(counts, "pages_total") &&
+        (get_int(s, counts, "counts", "pages_total", 0, MANIFEST_INT_MAX, &m->pages_total) ||
+         get_int(s, counts, "counts", "pages_stored", 0, m->pages_total, &m->pages_stored)))
         return -1;
-    if (need(j, root, "databases", J_ARR, &dbs))
+    if (!(dbs = need(s, root, "", "databases", JSON_ARRAY, "an array")))
         return -1;
-    if (dbs->n) {
-        m->dbs = dv_calloc(dbs->n, sizeof *m->dbs);
-        for (size_t i = 0; i < dbs->n; i++) {
+    size_t ndbs = json_array_size(dbs);
+    if (ndbs) {
+        m->dbs = dv_calloc(ndbs, sizeof *m->dbs);
+        for (size_t i = 0; i < ndbs; i++) {
+            char w[64];
+            snprintf(w, sizeof w, "databases[%zu]", i);
             m->ndbs = i + 1;
-            if (from_db(j, &dbs->items[i], &m->dbs[i]) != 0)
+            if (from_db(s, json_array_get(dbs, i), w, &m->dbs[i]) != 0)
                 return -1;
         }
     }
-    const struct jval *fl = jget(root, "failed_databases");
+    const json_t *fl = json_object_get(root, "failed_databases");
     if (fl) { /* partial sets (absent in older manifests: none failed) */
-        if (need(j, root, "failed_databases", J_ARR, &fl))
+        if (!(fl = need(s, root, "", "failed_databases", JSON_ARRAY, "an array")))
             return -1;
-        if (fl->n)
-            m->failed = dv_calloc(fl->n, sizeof *m->failed);
-        for (size_t i = 0; i < fl->n; i++) {
-            const struct jval *o = &fl->items[i];
-            if (o->t != J_OBJ)
-                return jfail(j, o->off, "a failed database entry must be an object");
+        size_t nfl = json_array_size(fl);
+        if (nfl)
+            m->failed = dv_calloc(nfl, sizeof *m->failed);
+        /* "copied and failed at once": the copied paths sorted once, each failed one looked
+         * up (n log n, not n * m) */
+        const char **copied = dv_malloc((m->ndbs ? m->ndbs : 1) * sizeof *copied);
+        for (size_t k = 0; k < m->ndbs; k++)
+            copied[k] = m->dbs[k].db_path;
+        if (m->ndbs)
+            qsort(copied, m->ndbs, sizeof *copied, str_cmp);
+        int rc = 0;
+        for (size_t i = 0; i < nfl && rc == 0; i++) {
+            const json_t *o = json_array_get(fl, i);
+            char w[64];
+            snprintf(w, sizeof w, "failed_databases[%zu]", i);
+            if (!json_is_object(o)) {
+                rc =
+                    sfail(s, w, "a failed database entry must be an object, not %s", jtype_name(o));
+                break;
+            }
             m->nfailed = i + 1;
-            if (get_str(j, o, "db_path", &m->failed[i].db_path, NULL, 0) ||
-                get_str(j, o, "reason", &m->failed[i].reason, NULL, 0) ||
-                check(j, o, "db_path", dv_path_is_safe_rel(m->failed[i].db_path), "unsafe path"))
-                return -1;
-            for (size_t k = 0; k < m->ndbs; k++)
-                if (strcmp(m->dbs[k].db_path, m->failed[i].db_path) == 0)
-                    return check(j, o, "db_path", false, "listed both as copied and as failed");
+            const char *key = NULL;
+            if (get_str(s, o, w, "db_path", &m->failed[i].db_path, NULL, 0) ||
+                get_str(s, o, w, "reason", &m->failed[i].reason, NULL, 0) ||
+                check(s, w, "db_path", dv_path_is_safe_rel(m->failed[i].db_path), "unsafe path"))
+                rc = -1;
+            else if (m->ndbs && (key = m->failed[i].db_path) &&
+                     bsearch(&key, copied, m->ndbs, sizeof *copied, str_cmp))
+                rc = check(s, w, "db_path", false, "listed both as copied and as failed");
         }
+        free(copied);
+        if (rc != 0)
+            return -1;
     }
     if (strcmp(m->status, "partial") == 0 && m->nfailed == 0)
-        return check(j, root, "status", false, "partial, but no failed_databases");
+        return check(s, "", "status", false, "partial, but no failed_databases");
     if (strcmp(m->status, "complete") == 0 && m->nfailed)
-        return check(j, root, "status", false, "complete, but failed_databases are listed");
+        return check(s, "", "status", false, "complete, but failed_databases are listed");
     int64_t count;
-    if (need(j, root, "nlo_new", J_OBJ, &nl) ||
-        get_str(j, nl, "file", NULL, m->nlo_list.file, sizeof m->nlo_list.file) ||
-        get_int(j, nl, "count", 0, INT64_MAX, &count) ||
-        get_str(j, nl, "sha256", NULL, m->nlo_list.sha256, sizeof m->nlo_list.sha256))
+    if (!(nl = need(s, root, "", "nlo_new", JSON_OBJECT, "an object")) ||
+        get_str(s, nl, "nlo_new", "file", NULL, m->nlo_list.file, sizeof m->nlo_list.file) ||
+        get_int(s, nl, "nlo_new", "count", 0, MANIFEST_INT_MAX, &count) ||
+        get_str(s, nl, "nlo_new", "sha256", NULL, m->nlo_list.sha256, sizeof m->nlo_list.sha256))
         return -1;
     m->nlo_list.count = (uint64_t)count;
     if (m->nlo_list.file[0] &&
-        (check(j, nl, "file",
+        (check(s, "nlo_new", "file",
                dv_path_is_safe_rel(m->nlo_list.file) && !strchr(m->nlo_list.file, '/'),
                "must be a plain file name") ||
-         check(j, nl, "sha256", is_sha256(m->nlo_list.sha256), "not a sha256")))
+         check(s, "nlo_new", "sha256", is_sha256(m->nlo_list.sha256), "not a sha256")))
         return -1;
     return 0;
 }
@@ -1180,33 +1147,72 @@ static int from_tree(struct jparser *j, const struct jval *root, struct manifest
 int manifest_parse(const char *name, const char *text, size_t len, struct manifest *m)
 {
     manifest_init(m);
-    struct jparser j = {.name = name, .p = text, .len = len};
-    struct jval root;
-    int rc = jvalue(&j, &root, 0);
-    if (rc == 0) {
-        jws(&j);
-        if (j.pos != j.len)
-            rc = jfail(&j, j.pos, "trailing data after the manifest");
+    if (len > MANIFEST_MAX) {
+        dv_seterr("%s: %zu bytes, more than a manifest may hold (%u): refused", name, len,
+                  (unsigned)MANIFEST_MAX);
+        return -1;
     }
-    if (rc == 0)
-        rc = from_tree(&j, &root, m);
-    jfree(&root);
+    json_error_t je;
+    memset(&je, 0, sizeof je);
+    /* the tree may take MANIFEST_MEM_FACTOR times the text, plus a little: no more */
+    jmem_used = 0;
+    jmem_refused = false;
+    jmem_limit = MANIFEST_MEM_FACTOR * len + 65536;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    size_t limit = jmem_limit;
+    jmem_limit = 0;
+    if (!root) {
+        char msg[256];
+        if (jmem_refused)
+            snprintf(msg, sizeof msg,
+                     "its JSON tree needs more than %zu bytes of memory (%d times its size "
+                     "and 64 KiB): refused",
+                     limit, MANIFEST_MEM_FACTOR);
+        else
+            syntax_msg(&je, msg, sizeof msg);
+        if (!msg[0])
+            snprintf(msg, sizeof msg, "not valid JSON");
+        dv_seterr("%s: byte %d: %s", name, je.position, msg);
+        return -1;
+    }
+    struct schema s = {.name = name};
+    int rc = from_tree(&s, root, m);
+    json_decref(root);
     if (rc != 0) {
-        dv_seterr("%s: byte %zu: %s", name, j.err_off, j.err[0] ? j.err : "invalid manifest");
+        dv_seterr("%s: %s", name, s.err[0] ? s.err : "invalid manifest");
         manifest_done(m);
         return -1;
     }
     return 0;
 }
 
-int manifest_read(const char *path, struct manifest *m)
+int manifest_read_at(const struct fsb *root, const char *rel, struct manifest *m)
 {
+    manifest_init(m);
     char *text;
     size_t len;
-    if (dv_read_file(path, &text, &len) != 0)
+    if (fsb_read_capped(root, rel, MANIFEST_MAX, &text, &len) != 0)
         return -1;
-    int rc = manifest_parse(path, text, len, m);
+    char *name = dv_asprintf("%s/%s", fsb_path(root), rel);
+    int rc = manifest_parse(name, text, len, m);
+    free(name);
     free(text);
+    return rc;
+}
+
+int manifest_read(const char *path, struct manifest *m)
+{
+    manifest_init(m);
+    char *dir = dv_dirname(path);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    struct fsb *root = fsb_open(dir);
+    free(dir);
+    if (!root)
+        return -1;
+    int rc = manifest_read_at(root, base, m);
+    int e = errno;
+    fsb_close(root);
+    errno = e;
     return rc;
 }
 
@@ -1236,69 +1242,144 @@ static bool parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
     return true;
 }
 
+/* One line (without its '\n') into e; *why gets the reason on failure. Nothing of the line is
+ * ever quoted. 0 or -1. */
+static int nlolist_parse_line(const char *s, size_t n, struct target_nlo_entry *e, const char **why)
+{
+    const char *nl = s + n, *f[4], *p = s;
+    size_t fl[4], k = 0;
+    while (k < 4) {
+        const char *tab = memchr(p, '\t', (size_t)(nl - p));
+        const char *end = tab ? tab : nl;
+        f[k] = p;
+        fl[k++] = (size_t)(end - p);
+        if (!tab)
+            break;
+        p = tab + 1;
+    }
+    uint64_t sub;
+    *why = NULL;
+    if (k != 4 || p + fl[3] != nl)
+        *why = "expected 4 tab-separated fields";
+    else if (fl[0] != TARGET_NLO_NAME_LEN)
+        *why = "bad NLO name";
+    else if (fl[1] != 64)
+        *why = "bad sha256";
+    if (!*why) {
+        memcpy(e->name, f[0], fl[0]);
+        e->name[fl[0]] = '\0';
+        memcpy(e->sha256, f[1], 64);
+        e->sha256[64] = '\0';
+        if (!target_nlo_name_valid(e->name))
+            *why = "bad NLO name";
+        else if (!is_sha256(e->sha256))
+            *why = "bad sha256";
+        else if (!parse_u64(f[2], fl[2], INT64_MAX, &e->size))
+            *why = "bad size";
+        else if (!parse_u64(f[3], fl[3], 9999, &sub))
+            *why = "bad subdirectory";
+        else
+            e->live_subdir = (int64_t)sub;
+    }
+    return *why ? -1 : 0;
+}
+
+/*
+ * Read the list on fd line by line (never whole: a set of millions of objects has a list of
+ * hundreds of megabytes), each line at most NLO_LINE_MAX bytes; name for messages.
+ */
+#define NLO_LINE_MAX 256
+static int nlolist_fd(int fd, const char *name, target_nlo_cb cb, void *ud)
+{
+    enum { CHUNK = 1 << 16 };
+    char *buf = dv_malloc(CHUNK + NLO_LINE_MAX + 1);
+    size_t have = 0, line = 0;
+    uint64_t pos = 0; /* file offset of buf[0] */
+    int rc = 0;
+    bool eof = false;
+    while (rc == 0) {
+        if (!eof && have < NLO_LINE_MAX + 1) {
+            ssize_t r = read(fd, buf + have, CHUNK);
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                dv_syserr("read %s", name);
+                rc = -1;
+                break;
+            }
+            if (r == 0)
+                eof = true;
+            have += (size_t)r;
+            if (!eof && have < NLO_LINE_MAX + 1)
+                continue;
+        }
+        if (have == 0)
+            break;
+        size_t off = 0;
+        while (rc == 0) {
+            const char *s = buf + off, *nl = memchr(s, '\n', have - off);
+            if (!nl) {
+                if (have - off > NLO_LINE_MAX) {
+                    dv_seterr("%s: line %zu (byte %" PRIu64 "): longer than %d bytes", name,
+                              line + 1, pos + off, NLO_LINE_MAX);
+                    rc = -1;
+                } else if (eof && have > off) {
+                    dv_seterr("%s: line %zu (byte %" PRIu64 "): missing end of line", name,
+                              line + 1, pos + off);
+                    rc = -1;
+                }
+                break;
+            }
+            line++;
+            struct target_nlo_entry e;
+            const char *why = NULL;
+            if (nl - s > NLO_LINE_MAX) {
+                dv_seterr("%s: line %zu (byte %" PRIu64 "): longer than %d bytes", name, line,
+                          pos + off, NLO_LINE_MAX);
+                rc = -1;
+                break;
+            }
+            if (nlolist_parse_line(s, (size_t)(nl - s), &e, &why) != 0) {
+                dv_seterr("%s: line %zu (byte %" PRIu64 "): %s", name, line, pos + off, why);
+                rc = -1;
+                break;
+            }
+            rc = cb(ud, &e);
+            off = (size_t)(nl - buf) + 1;
+        }
+        if (rc != 0)
+            break;
+        memmove(buf, buf + off, have - off);
+        have -= off;
+        pos += off;
+        if (eof && have == 0)
+            break;
+    }
+    free(buf);
+    return rc;
+}
+
+int target_nlolist_read_at(const struct fsb *root, const char *rel, target_nlo_cb cb, void *ud)
+{
+    int fd = fsb_openat(root, rel, O_RDONLY, 0);
+    if (fd < 0)
+        return -1;
+    char *name = dv_asprintf("%s/%s", fsb_path(root), rel);
+    int rc = nlolist_fd(fd, name, cb, ud);
+    free(name);
+    close(fd);
+    return rc;
+}
+
 int target_nlolist_read(const char *path, target_nlo_cb cb, void *ud)
 {
-    char *text;
-    size_t len;
-    if (dv_read_file(path, &text, &len) != 0)
+    char *dir = dv_dirname(path);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    struct fsb *root = fsb_open(dir);
+    free(dir);
+    if (!root)
         return -1;
-    size_t pos = 0, line = 0;
-    int rc = 0;
-    while (pos < len && rc == 0) {
-        line++;
-        const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
-        if (!nl) {
-            dv_seterr("%s: line %zu (byte %zu): missing end of line", path, line, pos);
-            rc = -1;
-            break;
-        }
-        size_t n = (size_t)(nl - s);
-        const char *f[4];
-        size_t fl[4], k = 0;
-        const char *p = s;
-        while (k < 4) {
-            const char *tab = memchr(p, '\t', (size_t)(nl - p));
-            const char *end = tab ? tab : nl;
-            f[k] = p;
-            fl[k++] = (size_t)(end - p);
-            if (!tab)
-                break;
-            p = tab + 1;
-        }
-        struct target_nlo_entry e;
-        uint64_t sub;
-        const char *why = NULL;
-        if (k != 4 || p + fl[3] != nl)
-            why = "expected 4 tab-separated fields";
-        else if (fl[0] != TARGET_NLO_NAME_LEN)
-            why = "bad NLO name";
-        else if (fl[1] != 64)
-            why = "bad sha256";
-        if (!why) {
-            memcpy(e.name, f[0], fl[0]);
-            e.name[fl[0]] = '\0';
-            memcpy(e.sha256, f[1], 64);
-            e.sha256[64] = '\0';
-            if (!target_nlo_name_valid(e.name))
-                why = "bad NLO name";
-            else if (!is_sha256(e.sha256))
-                why = "bad sha256";
-            else if (!parse_u64(f[2], fl[2], INT64_MAX, &e.size))
-                why = "bad size";
-            else if (!parse_u64(f[3], fl[3], 9999, &sub))
-                why = "bad subdirectory";
-            else
-                e.live_subdir = (int64_t)sub;
-        }
-        if (why) {
-            dv_seterr("%s: line %zu (byte %zu): %s", path, line, pos, why);
-            rc = -1;
-            break;
-        }
-        (void)n;
-        rc = cb(ud, &e);
-        pos += n + 1;
-    }
-    free(text);
+    int rc = target_nlolist_read_at(root, base, cb, ud);
+    fsb_close(root);
     return rc;
 }

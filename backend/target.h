@@ -29,9 +29,20 @@
 #define MANIFEST_VERSION 1         /* a manifest without failed databases */
 #define MANIFEST_VERSION_PARTIAL 2 /* with failed_databases (docs/formats.md, "Manifest") */
 #define MANIFEST_VERSION_MAX 2     /* the newest this dvault reads */
+/* Limits of the manifest reader (docs/formats.md, "Manifest"): a manifest is read whole, at
+ * most MANIFEST_MAX bytes, its JSON tree at most MANIFEST_MEM_FACTOR times that in memory;
+ * every integer is range-checked: counts and sizes 0..MANIFEST_INT_MAX (2^53 - 1, what any
+ * JSON reader holds exactly), seq 1..MANIFEST_SEQ_MAX (the catalog refuses a seq past it, so
+ * "next seq" never overflows), times 0..MANIFEST_TIME_MAX (9999-12-31). */
+#define MANIFEST_MAX (32u << 20)
+#define MANIFEST_MEM_FACTOR 24
+#define MANIFEST_INT_MAX ((int64_t)9007199254740991) /* 2^53 - 1 */
+#define MANIFEST_SEQ_MAX MANIFEST_INT_MAX
+#define MANIFEST_TIME_MAX ((int64_t)253402300799) /* 9999-12-31 23:59:59 UTC */
 
 struct target;
 struct catalog;
+struct fsb;
 
 /* ---- identity (target_id.c; docs/formats.md "Target identity") ---------------------- */
 
@@ -95,6 +106,8 @@ void target_close(struct target *t);
 const char *target_path(const struct target *t);
 /* An O_DIRECTORY descriptor of the target root, owned by the handle (syncfs, openat). */
 int target_dirfd(const struct target *t);
+/* The target root for fsb_* (files safely beneath it: fsb.h), owned by the handle. */
+const struct fsb *target_root(const struct target *t);
 
 /* True if name is a well-formed NLO file name: 80 lower-case hex digits + ".nlo". */
 bool target_nlo_name_valid(const char *name);
@@ -145,6 +158,27 @@ int target_cleanup_partial(struct target *t, int *n);
  * target_ids_free. 0 or -1. */
 int target_sets_scan(struct target *t, char ***ids, size_t *n);
 void target_ids_free(char **ids, size_t n);
+
+/* ---- kept deltas a post command moved out of the set ------------------------------------ */
+
+#define TARGET_MOVED_LIST "deltas-moved.tsv"
+#define TARGET_MOVED_MAX (16u << 20)         /* bytes: deltas-moved.tsv is read whole, never more */
+#define TARGET_META_RESYNC "resync_problem/" /* catalog meta keys: what resync could not record */
+
+/*
+ * May loc be used (and removed by prune) as a kept delta of a set, living outside the set?
+ * The rule (docs/operations.md, "Retention and prune"): loc is an absolute path in normal form (no
+ * ".", "..", "//") ending in ".delta"; it is not inside the target, data_dir or daos_dir
+ * (compared as canonical paths); no symbolic link is anywhere on its way (resolved from "/"
+ * with RESOLVE_NO_SYMLINKS); it is a regular file; and, with sha256 not NULL, its content
+ * has that SHA-256 (the delta the set's manifest and catalog recorded, so a planted location
+ * can only ever name that very delta). Returns 0 (ok), 1 (it does not exist: nothing to use
+ * or remove; the rest of the rule was checked as far as it could be), or -1 with dv_err()
+ * "LOC: why". With dirfd not NULL and 0 returned, *dirfd is its parent directory opened
+ * without links (the caller removes it with unlinkat(*dirfd, basename)) and must close it.
+ */
+int target_delta_moved_check(const struct target *t, const char *data_dir, const char *daos_dir,
+                             const char *loc, const char *sha256, int *dirfd);
 
 /* ---- manifests --------------------------------------------------------------------- */
 
@@ -217,15 +251,24 @@ void manifest_add_failed(struct manifest *m, const char *db_path, const char *re
 /* Serialise to JSON (malloc'd, NUL-terminated); status NULL = m->status. */
 char *manifest_to_json(const struct manifest *m, const char *status, size_t *len);
 /*
- * Parse text (len bytes) as a manifest; name is used in messages. Strict JSON (RFC 8259,
- * no NUL escapes, nesting <= 16); unknown keys are ignored, required keys must be there
- * with the right types; every path must pass dv_path_is_safe_rel, the id must be a set id,
- * hashes must be 64 hex. m is overwritten (not freed first): pass an initialised-and-done or
- * fresh struct. Strings read are never NULL ("" when empty). On failure returns -1 with
- * dv_err() = "NAME: byte OFF: message" and m is left initialised (manifest_done is safe).
+ * Parse text (len bytes, at most MANIFEST_MAX) as a manifest; name is used in messages.
+ * Strict JSON read by jansson (RFC 8259, UTF-8, duplicate keys refused, no NUL escapes,
+ * nothing after the object; the tree bounded by MANIFEST_MEM_FACTOR), then the schema:
+ * unknown keys are ignored, required keys must be there with the right types, every integer
+ * in its range; every path must pass dv_path_is_safe_rel, ids must be set ids, hashes 64 hex.
+ * m is overwritten (not freed first). Strings read are never NULL ("" when empty). On failure
+ * returns -1 with dv_err() = "NAME: byte OFF: <syntax error>" (OFF where the reader stopped;
+ * at most a short, escaped excerpt of the text is quoted) or "NAME: KEY: <what is wrong>"
+ * (KEY a path like "databases[3].size"), and m is left initialised (manifest_done is safe).
  */
 int manifest_parse(const char *name, const char *text, size_t len, struct manifest *m);
-/* Read and parse a manifest file (manifest_parse with the path as name). */
+/*
+ * Read and parse root/rel (fsb_read_capped: beneath the root without following a link, a
+ * regular file of at most MANIFEST_MAX bytes; a FIFO or device is refused, never waited on).
+ * errno is ENOENT when it does not exist.
+ */
+int manifest_read_at(const struct fsb *root, const char *rel, struct manifest *m);
+/* The same for a path (its directory is the root: only the last component is checked). */
 int manifest_read(const char *path, struct manifest *m);
 
 /*
@@ -242,6 +285,9 @@ struct target_nlo_entry {
 };
 typedef int (*target_nlo_cb)(void *ud, const struct target_nlo_entry *e);
 int target_nlolist_read(const char *path, target_nlo_cb cb, void *ud);
+/* The same beneath a root (fsb_openat: no link, regular files only); read line by line, a
+ * line longer than 256 bytes is refused; nothing of a bad line is quoted. */
+int target_nlolist_read_at(const struct fsb *root, const char *rel, target_nlo_cb cb, void *ud);
 /* Format one entry as a line into out (>= 192 bytes); returns its length. */
 size_t target_nlolist_line(const struct target_nlo_entry *e, char *out, size_t n);
 

@@ -20,13 +20,14 @@ static _Thread_local char err_buf[DV_ERR_MAX];
 /*
  * Messages are one line and often quote hostile input (a theme value, a manifest string, a
  * file name from a damaged target): control characters (newlines, ESC sequences that would
- * drive the terminal) become '?'. Found by the theme fuzzer (tests/fuzz/regress/theme).
+ * drive the terminal), C1 controls and invalid UTF-8 become \xNN (dv_escape). Found by the
+ * theme fuzzer (tests/fuzz/regress/theme).
  */
 static void err_clean(void)
 {
-    for (unsigned char *p = (unsigned char *)err_buf; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            *p = '?';
+    char tmp[DV_ERR_MAX];
+    dv_escape(err_buf, tmp, sizeof tmp);
+    memcpy(err_buf, tmp, sizeof tmp);
 }
 
 void dv_seterr(const char *fmt, ...)
@@ -388,6 +389,59 @@ fail:
     errno = e;
     free(tmp);
     return -1;
+}
+
+int dv_read_file_capped(const char *path, size_t cap, char **buf, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        dv_syserr("open %s", path);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        dv_syserr("stat %s", path);
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        dv_seterr("%s is not a regular file (%s): refused", path,
+                  S_ISFIFO(st.st_mode)   ? "a FIFO"
+                  : S_ISCHR(st.st_mode)  ? "a character device"
+                  : S_ISBLK(st.st_mode)  ? "a block device"
+                  : S_ISDIR(st.st_mode)  ? "a directory"
+                  : S_ISSOCK(st.st_mode) ? "a socket"
+                                         : "not a file");
+        close(fd);
+        return -1;
+    }
+    if ((uint64_t)st.st_size > cap) {
+        dv_seterr("%s: %lld bytes, more than the %zu it may hold: refused", path,
+                  (long long)st.st_size, cap);
+        close(fd);
+        return -1;
+    }
+    size_t want = (size_t)st.st_size + 1;
+    char *b = dv_malloc(want + 1);
+    ssize_t n = dv_pread_full(fd, b, want, 0);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        errno = e;
+        dv_syserr("read %s", path);
+        free(b);
+        return -1;
+    }
+    if ((size_t)n > (size_t)st.st_size) {
+        dv_seterr("%s changed while read: refused", path);
+        free(b);
+        return -1;
+    }
+    b[n] = '\0';
+    *buf = b;
+    if (len)
+        *len = (size_t)n;
+    return 0;
 }
 
 int dv_read_file(const char *path, char **buf, size_t *len)
@@ -772,4 +826,142 @@ void dv_crashpoint(const char *name)
         if (++hits >= want)
             kill(getpid(), SIGKILL);
     }
+}
+
+/* ---- escaping text for a terminal ------------------------------------------------------ */
+
+/*
+ * Length of the character at s (avail bytes) when it is valid UTF-8, else 0; *cp gets its
+ * code point. Overlong forms, surrogates and code points above U+10FFFF are invalid.
+ */
+static size_t utf8_char(const unsigned char *s, size_t avail, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (avail < n || s[1] < lo || s[1] > hi)
+        return 0;
+    uint32_t v = c & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (s[i] & 0x3f);
+    }
+    *cp = v;
+    return n;
+}
+
+/* What to do with the bytes at s: 0 = copy k bytes as they are, 1 = escape k bytes. */
+static int esc_class(const unsigned char *s, size_t avail, size_t *k, uint32_t *cp)
+{
+    size_t n = utf8_char(s, avail, cp);
+    if (n == 0) {
+        *k = 1;
+        return 1;
+    }
+    *k = n;
+    return *cp < 0x20 || (*cp >= 0x7f && *cp <= 0x9f);
+}
+
+size_t dv_escape_mem(const void *in, size_t len, char *out, size_t n)
+{
+    const unsigned char *s = in;
+    size_t need = 0, o = 0;
+    bool full = n == 0;
+    for (size_t i = 0; i < len;) {
+        size_t k;
+        uint32_t cp;
+        int esc = esc_class(s + i, len - i, &k, &cp);
+        size_t w = esc ? 4 * k : k;
+        if (!full && o + w < n) {
+            if (esc) {
+                for (size_t j = 0; j < k; j++) {
+                    static const char hex[] = "0123456789abcdef";
+                    out[o++] = '\\';
+                    out[o++] = 'x';
+                    out[o++] = hex[s[i + j] >> 4];
+                    out[o++] = hex[s[i + j] & 15];
+                }
+            } else {
+                memcpy(out + o, s + i, k);
+                o += k;
+            }
+        } else {
+            full = true; /* never a part of an escape or of a character */
+        }
+        need += w;
+        i += k;
+    }
+    if (n)
+        out[o] = '\0';
+    return need;
+}
+
+size_t dv_escape(const char *in, char *out, size_t n)
+{
+    return dv_escape_mem(in ? in : "", in ? strlen(in) : 0, out, n);
+}
+
+char *dv_escape_dup(const char *in)
+{
+    size_t need = dv_escape(in, NULL, 0);
+    char *out = dv_malloc(need + 1);
+    dv_escape(in, out, need + 1);
+    return out;
+}
+
+#define ESC_RING 8
+static _Thread_local char *esc_ring[ESC_RING];
+static _Thread_local unsigned esc_next;
+
+const char *dv_esc(const char *in)
+{
+    unsigned i = esc_next++ % ESC_RING;
+    free(esc_ring[i]);
+    esc_ring[i] = dv_escape_dup(in);
+    return esc_ring[i];
+}
+
+void dv_json_str(FILE *f, const char *in)
+{
+    const unsigned char *s = (const unsigned char *)(in ? in : "");
+    size_t len = strlen((const char *)s);
+    fputc('"', f);
+    for (size_t i = 0; i < len;) {
+        size_t k;
+        uint32_t cp;
+        int esc = esc_class(s + i, len - i, &k, &cp);
+        if (!esc) {
+            if (s[i] == '"' || s[i] == '\\')
+                fputc('\\', f);
+            fwrite(s + i, 1, k, f);
+        } else if (utf8_char(s + i, len - i, &cp)) {
+            fprintf(f, "\\u%04x", (unsigned)cp); /* a control: JSON's own escape */
+        } else {
+            fprintf(f, "\\\\x%02x", s[i]); /* not UTF-8: the text \xNN */
+        }
+        i += k;
+    }
+    fputc('"', f);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define DV_ERR_MAX 1024
@@ -66,6 +67,12 @@ int dv_fsync_parent(const char *path);
 int dv_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 /* Read a whole file (malloc'd, NUL-terminated for convenience; *len excludes the NUL). */
 int dv_read_file(const char *path, char **buf, size_t *len);
+/*
+ * Read a whole file an operator named (links followed), refusing anything but a regular file
+ * (opened O_NONBLOCK: a FIFO is never waited on; /dev/zero is never read) and anything bigger
+ * than cap bytes. For files beneath a root use fsb_read_capped. 0 or -1 with dv_err().
+ */
+int dv_read_file_capped(const char *path, size_t cap, char **buf, size_t *len);
 /* write()/pwrite() every byte, retrying on EINTR and short writes. */
 int dv_write_all(int fd, const void *buf, size_t len);
 int dv_pwrite_all(int fd, const void *buf, size_t len, off_t off);
@@ -115,6 +122,31 @@ void dv_fmt_bytes(uint64_t n, char *buf, size_t len);
 
 /* Parse a decimal integer within [min,max]; returns 0 or -1 (no message set). */
 int dv_parse_long(const char *s, long min, long max, long *out);
+
+/*
+ * Text for a terminal (docs/architecture.md, "Conventions"). Anything taken from a file, the
+ * catalog, a target, a database or a list file may hold bytes that drive the terminal (ESC
+ * sequences clear the screen or set the window title). Escaped: bytes below 0x20, 0x7f, the
+ * C1 controls U+0080..U+009F (each of their UTF-8 bytes) and every byte that is not part of
+ * valid UTF-8 (overlong forms, surrogates, stray continuation bytes), each as the four
+ * characters \xNN (lower-case hex). Valid printable UTF-8 (and the backslash) is kept.
+ *
+ * dv_escape writes at most n bytes including the NUL (never part of an escape or of a
+ * character) and returns the length of the whole escaped text, like snprintf: a result >= n
+ * means it was cut. dv_escape_mem does the same for len bytes (a NUL byte is \x00).
+ * dv_escape_dup returns it malloc'd. dv_esc is for printf arguments: the result lives in one
+ * of 8 buffers of the calling thread, valid until 8 more calls.
+ */
+size_t dv_escape(const char *in, char *out, size_t n);
+size_t dv_escape_mem(const void *in, size_t len, char *out, size_t n);
+char *dv_escape_dup(const char *in);
+const char *dv_esc(const char *in);
+/*
+ * A JSON string literal of in: '"', '\\' escaped, the controls above as \u00NN (JSON's own
+ * escape: the reader gets the exact text), a byte that is not UTF-8 as the text \xNN (JSON
+ * must be UTF-8). Never a raw control byte.
+ */
+void dv_json_str(FILE *f, const char *in);
 
 /* Test hook: if env DV_CRASH_AT equals name (or "name:N" and this is the N-th hit),
  * the process kills itself with SIGKILL. Costs a getenv on first call only. */

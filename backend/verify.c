@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,7 +302,9 @@ static int check_pool(struct ctx *c, const struct manifest *m)
         report(c, list, "SHA-256 mismatch: file %s, manifest %s", sha, m->nlo_list.sha256);
     job_phase(c->job, "nlo", m->nlo_list.count, 0);
     struct nloctx x = {.c = c, .list = list};
-    int rc = target_nlolist_read(list, check_nlo, &x);
+    char *lrel = dv_asprintf("sets/%s/%s", c->set->id, m->nlo_list.file);
+    int rc = target_nlolist_read_at(target_root(c->t), lrel, check_nlo, &x);
+    free(lrel);
     job_flush(c->job);
     if (rc == 2) {
         dv_seterr("verify: cancelled");
@@ -408,7 +411,9 @@ static int verify_set(struct ctx *c, const struct catalog_set *s)
         catalog_set_failures(c->cat, s->id, &failed, &nfailed) != 0)
         goto out;
     char *mpath = dv_path_join(c->set_dir, TARGET_MANIFEST);
-    bool have_manifest = manifest_read(mpath, &m) == 0;
+    char *mrel = dv_asprintf("sets/%s/%s", s->id, TARGET_MANIFEST);
+    bool have_manifest = manifest_read_at(target_root(c->t), mrel, &m) == 0;
+    free(mrel);
     if (!have_manifest)
         report(c, mpath, "%s", after_file(dv_err(), mpath));
     else
@@ -436,6 +441,21 @@ out:
     free(c->set_dir);
     c->set_dir = NULL;
     return rc;
+}
+
+/* What `resync catalog` could not record (rebuild.h): each is a problem, named. */
+static int unrecorded(void *ud, const char *key, const char *value)
+{
+    struct ctx *c = ud;
+    const char *what = key + strlen(TARGET_META_RESYNC), *slash = strrchr(what, '/');
+    char *path = dv_asprintf("%s/sets/%.*s", target_path(c->t),
+                             (int)(slash ? slash - what : (ptrdiff_t)strlen(what)), what);
+    report(c, path,
+           "not recorded by resync catalog (%s): %s; prune refuses until it is repaired or "
+           "removed and `dvault resync catalog` is run again",
+           slash ? slash + 1 : "set", value);
+    free(path);
+    return 0;
 }
 
 static int collect(void *ud, const struct catalog_set *s)
@@ -484,6 +504,8 @@ int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct 
     if (ic > 0)
         report(&c, cfg->catalog, "%s", dv_err());
     else if (target_bind_catalog(c.t, c.cat) != 0)
+        goto out;
+    if (!c.o->set_id && catalog_meta_each(c.cat, TARGET_META_RESYNC, unrecorded, &c, NULL) != 0)
         goto out;
     if (c.o->set_id) {
         struct catalog_set s;

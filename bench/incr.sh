@@ -14,7 +14,7 @@ esac
 W=${BENCH_DIR:-$(pwd)/var/bench}/incr-$size
 rm -rf "$W"; mkdir -p "$W/data/mail" "$W/data/daos"
 cat >"$W/config.yaml" <<EOF
-server: { data_dir: data, encryption: false }
+server: { data_dir: data, daos_dir: daos, encryption: false }
 backup: { target: backup }
 catalog: catalog.db
 EOF

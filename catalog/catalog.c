@@ -215,6 +215,8 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(POOL_SUBDIR_PAGE, "SELECT name FROM pool WHERE live_subdir = ?1 AND name > ?2 "              \
                         "ORDER BY name LIMIT ?3")                                                  \
     X(POOL_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")          \
+    X(POOL_NAME_PAGE, "SELECT name FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")              \
+    X(POOL_REPAIR, "UPDATE pool SET sha256 = ?2, size = ?3, live_subdir = ?4 WHERE name = ?1")     \
     X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM pool WHERE (?1 = '' OR name < ?1) "               \
                       "ORDER BY name DESC LIMIT ?2")                                               \
     X(POOL_STATS, "SELECT count(*), coalesce(sum(size), 0) FROM pool")                             \
@@ -276,6 +278,8 @@ _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema 
     X(META_GET, "SELECT value FROM meta WHERE key = ?1")                                           \
     X(META_SET, "INSERT INTO meta (key, value) VALUES (?1, ?2) "                                   \
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")                          \
+    X(META_PREFIX, "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 "            \
+                   "ORDER BY key")                                                                 \
     X(SET_COUNT, "SELECT count(*) FROM sets")
 
 #define X_ENUM(name, sql) ST_##name,
@@ -696,8 +700,15 @@ int catalog_set_create(struct catalog *c, const char *id, enum catalog_set_kind 
         db_err(c, "read set sequence");
         goto out;
     }
-    next = sqlite3_column_int64(s, 0) + 1;
+    int64_t top = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
+    if (top < 0 || top >= CATALOG_SEQ_MAX) { /* never past 2^53 - 1: no overflow, no clash */
+        dv_seterr("catalog %s: the newest set has seq %lld, the most a set may have is %lld: "
+                  "the catalog is damaged (`dvault resync catalog` rebuilds it)",
+                  c->path, (long long)top, (long long)CATALOG_SEQ_MAX);
+        goto out;
+    }
+    next = top + 1;
     if (!(s = stmt(c, ST_SET_INSERT)))
         goto out;
     bind_text(s, 1, id);
@@ -1306,6 +1317,41 @@ int catalog_pool_subdir_page(struct catalog *c, int64_t live_subdir, const char 
     return name_page(c, s, names, max, n, "list pool subdirectory");
 }
 
+int catalog_pool_repair_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n)
+{
+    if (n == 0)
+        return 0;
+    bool own;
+    if (tx_enter(c, &own) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *s = stmt(c, ST_POOL_REPAIR);
+        if (!s) {
+            rc = -1;
+            break;
+        }
+        const struct catalog_pool_obj *o = &objs[i];
+        bind_text(s, 1, o->name);
+        bind_text(s, 2, o->sha256);
+        sqlite3_bind_int64(s, 3, o->size);
+        sqlite3_bind_int64(s, 4, o->live_subdir);
+        rc = step_done(c, s, "record repaired pool object");
+    }
+    return tx_leave(c, own, rc);
+}
+
+int catalog_pool_name_page(struct catalog *c, const char *after,
+                           char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, ST_POOL_NAME_PAGE);
+    if (!s)
+        return -1;
+    bind_text(s, 1, after ? after : "");
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    return name_page(c, s, names, max, n, "list pool names");
+}
+
 static int pool_page(struct catalog *c, sqlite3_stmt *s, struct catalog_pool_obj *out, size_t max,
                      size_t *n)
 {
@@ -1906,6 +1952,30 @@ int catalog_meta_set(struct catalog *c, const char *key, const char *value)
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
     return step_done(c, s, "write meta");
+}
+
+int catalog_meta_each(struct catalog *c, const char *prefix, catalog_meta_fn fn, void *ud,
+                      size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, ST_META_PREFIX);
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
+    size_t k = 0;
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        k++;
+        const char *key = (const char *)sqlite3_column_text(s, 0);
+        const char *value = (const char *)sqlite3_column_text(s, 1);
+        if (fn && (ret = fn(ud, key ? key : "", value ? value : "")) != 0)
+            break;
+    }
+    sqlite3_reset(s);
+    if (ret == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_err(c, "read meta");
+    if (n)
+        *n = k;
+    return ret;
 }
 
 int catalog_set_count(struct catalog *c, int64_t *n)

@@ -94,6 +94,10 @@ struct catalog_set {
 const char *catalog_set_kind_name(enum catalog_set_kind k);     /* "full" | "incremental" */
 const char *catalog_set_status_name(enum catalog_set_status s); /* "running" | ... */
 
+/* The largest seq a set may have (2^53 - 1: what every JSON reader holds exactly; manifests
+ * are range-checked to it too, so max(seq) + 1 never overflows). */
+#define CATALOG_SEQ_MAX ((int64_t)9007199254740991)
+
 /*
  * Record a new running set with the next seq (max + 1). origin may be NULL. *seq gets the
  * seq (may be NULL). Returns 0, 1 when the id is taken (nothing written: set ids are unique
@@ -239,6 +243,17 @@ int catalog_pool_get(struct catalog *c, const char *name, struct catalog_pool_ob
  */
 int catalog_pool_insert_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n);
 /*
+ * Objects copied into the pool again because its file was missing (or not a regular file):
+ * sha256, size and live_subdir of the existing rows are set (first_set and stored_at are
+ * kept: the set that first stored the object still lists it). One transaction (or the
+ * caller's). 0 or -1.
+ */
+int catalog_pool_repair_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n);
+/* The whole pool's names in name order, keyset-paged (names > after, NULL or "" = from the
+ * start, at most max). The NLO pass checks them against the pool's files. 0 or -1. */
+int catalog_pool_name_page(struct catalog *c, const char *after,
+                           char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n);
+/*
  * Names of one live subdirectory in name order, keyset-paged: names > after (NULL or "" =
  * from the start), at most max, into names[] (each 85 bytes incl. NUL). *n gets the count.
  */
@@ -370,6 +385,14 @@ int catalog_set_dependents(struct catalog *c, const char *set_id, char (**ids)[3
 int catalog_meta_get(struct catalog *c, const char *key, char *out, size_t n);
 /* Insert or replace key = value. 0 or -1. */
 int catalog_meta_set(struct catalog *c, const char *key, const char *value);
+/*
+ * Every row whose key starts with prefix, in key order: fn(ud, key, value) (fn may be NULL:
+ * only count); fn returning non-zero stops (that value is returned). *n (may be NULL) gets
+ * how many rows were seen. 0, -1, or fn's value.
+ */
+typedef int (*catalog_meta_fn)(void *ud, const char *key, const char *value);
+int catalog_meta_each(struct catalog *c, const char *prefix, catalog_meta_fn fn, void *ud,
+                      size_t *n);
 /* Number of sets recorded, whatever their status. 0 or -1. */
 int catalog_set_count(struct catalog *c, int64_t *n);
 

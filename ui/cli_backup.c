@@ -52,19 +52,35 @@ int cli_backup(int argc, char **argv, struct dv_config *cfg)
         printf("  kind       %s, %llu of %llu pages stored%s%s\n",
                r.incremental ? "incremental" : "full", (unsigned long long)r.pages_stored,
                (unsigned long long)r.pages_total, r.message[0] && r.complete ? ": " : "",
-               r.complete ? r.message : "");
-        printf(
-            "  databases  %llu copied (%s)%s%s, %llu failed, %llu vanished, %llu locked copies\n",
-            (unsigned long long)r.databases, b, "", "", (unsigned long long)r.db_failed,
-            (unsigned long long)r.db_vanished, (unsigned long long)r.locked_copies);
+               r.complete ? dv_esc(r.message) : "");
+        printf("  databases  %llu copied (%s), %llu failed, %llu vanished, %llu locked copies%s\n",
+               (unsigned long long)r.databases, b, (unsigned long long)r.db_failed,
+               (unsigned long long)r.db_vanished, (unsigned long long)r.locked_copies, "");
+        if (r.db_refused)
+            printf("  warning    %llu database path(s) refused: symbolic links or special files "
+                   "(see the warnings), not backed up\n",
+                   (unsigned long long)r.db_refused);
         printf("  deltas     %llu applied, %llu kept (%llu pages)%s\n",
                (unsigned long long)r.deltas_applied, (unsigned long long)r.deltas_kept,
                (unsigned long long)r.delta_pages, r.deltas_moved ? ", moved by post command" : "");
-        printf("  NLOs       %llu new (%s), %llu already held, %llu skipped busy, %llu vanished, "
-               "%llu unreadable\n",
-               (unsigned long long)r.nlo.copied, nb, (unsigned long long)r.nlo.held,
-               (unsigned long long)r.nlo.busy, (unsigned long long)r.nlo.vanished,
-               (unsigned long long)r.nlo.unreadable);
+        if (r.no_daos)
+            printf("  NLOs       NLO pass skipped: %s\n", DV_NO_DAOS);
+        else
+            printf("  NLOs       %llu new (%s), %llu already held, %llu skipped busy, %llu "
+                   "vanished, %llu unreadable, %llu refused\n",
+                   (unsigned long long)r.nlo.copied, nb, (unsigned long long)r.nlo.held,
+                   (unsigned long long)r.nlo.busy, (unsigned long long)r.nlo.vanished,
+                   (unsigned long long)r.nlo.unreadable, (unsigned long long)r.nlo.refused);
+        if (r.nlo.refused || r.nlo.subdirs_refused)
+            printf("  warning    %llu NLO(s) and %llu DAOS subdirector%s refused: symbolic links "
+                   "or special files (see the warnings), not backed up\n",
+                   (unsigned long long)r.nlo.refused, (unsigned long long)r.nlo.subdirs_refused,
+                   r.nlo.subdirs_refused == 1 ? "y" : "ies");
+        if (r.nlo.repaired || r.nlo.lost || r.nlo.pool_bad)
+            printf("  pool check %llu re-copied (recorded, missing from the pool), %llu lost "
+                   "(missing from the pool and the server), %llu not regular files\n",
+                   (unsigned long long)r.nlo.repaired, (unsigned long long)r.nlo.lost,
+                   (unsigned long long)r.nlo.pool_bad);
         printf("  references %llu recorded\n", (unsigned long long)r.refs);
     }
     job_done(&job);
@@ -73,26 +89,11 @@ int cli_backup(int argc, char **argv, struct dv_config *cfg)
     return 0;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static void set_json(FILE *f, const struct catalog_set *s, const struct catalog_set_failure *fl,
                      size_t nfl)
 {
     fprintf(f, "{\"id\": ");
-    json_str(f, s->id);
+    dv_json_str(f, s->id);
     fprintf(f,
             ", \"seq\": %lld, \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, "
             "\"ended\": %lld, \"databases\": %lld, \"nlo_new\": %lld, \"nlo_held\": %lld, "
@@ -102,17 +103,17 @@ static void set_json(FILE *f, const struct catalog_set *s, const struct catalog_
             (long long)s->started, (long long)s->ended, (long long)s->databases,
             (long long)s->nlo_new, (long long)s->nlo_held, (long long)s->nlo_skipped,
             (long long)s->deltas_applied, (long long)s->deltas_kept, (long long)s->bytes);
-    json_str(f, s->origin);
+    dv_json_str(f, s->origin);
     fprintf(f, ", \"checkpoint\": ");
-    json_str(f, s->checkpoint);
+    dv_json_str(f, s->checkpoint);
     fprintf(f, ", \"message\": ");
-    json_str(f, s->message);
+    dv_json_str(f, s->message);
     fprintf(f, ", \"failed_databases\": [");
     for (size_t i = 0; i < nfl; i++) {
         fprintf(f, "%s{\"db_path\": ", i ? ", " : "");
-        json_str(f, fl[i].db_path);
+        dv_json_str(f, fl[i].db_path);
         fprintf(f, ", \"reason\": ");
-        json_str(f, fl[i].reason);
+        dv_json_str(f, fl[i].reason);
         fprintf(f, "}");
     }
     fprintf(f, "]}");
@@ -161,14 +162,14 @@ int cli_sets(int argc, char **argv, struct dv_config *cfg)
                 }
                 dv_fmt_bytes((uint64_t)s->bytes, bytes, sizeof bytes);
                 printf("%-17s %-11s %-8s %-19s %8s %5lld %7lld %7lld %5lld %2lld/%-2lld %10s\n",
-                       s->id, catalog_set_kind_name(s->kind), catalog_set_status_name(s->status),
-                       started, dur, (long long)s->databases, (long long)s->nlo_new,
-                       (long long)s->nlo_held, (long long)s->nlo_skipped,
+                       dv_esc(s->id), catalog_set_kind_name(s->kind),
+                       catalog_set_status_name(s->status), started, dur, (long long)s->databases,
+                       (long long)s->nlo_new, (long long)s->nlo_held, (long long)s->nlo_skipped,
                        (long long)s->deltas_applied, (long long)s->deltas_kept, bytes);
                 if (s->message[0] && s->status != CATALOG_SET_COMPLETE)
-                    printf("    %s\n", s->message);
+                    printf("    %s\n", dv_esc(s->message));
                 for (size_t k = 0; k < nfl; k++)
-                    printf("    failed: %s: %s\n", fl[k].db_path, fl[k].reason);
+                    printf("    failed: %s: %s\n", dv_esc(fl[k].db_path), dv_esc(fl[k].reason));
             }
             free(fl);
             total++;

@@ -1,13 +1,15 @@
 /*
  * cli_config.c - `dvault config`: print the effective configuration (after defaults);
  * `--check`: the file loads (dv_config_load refuses dangerous paths too), plus warnings about
- * what the file names but cannot check (the server key).
+ * what the file names but cannot check (the server key, the target, a DAOS repository the
+ * file does not name).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "store.h"
+#include "target.h"
 #include "util.h"
 
 int cli_config(int argc, char **argv, struct dv_config *cfg)
@@ -16,8 +18,21 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
         return cli_fail(DV_EXIT_USAGE, "usage: dvault config [--check]");
     if (argc > 1) {
         int nwarn = 0;
-        if (store_key_check(cfg) != 0) {
-            fprintf(stderr, "warning: %s\n", dv_err());
+        if (dv_config_has_daos(cfg) && store_key_check(cfg) != 0) {
+            fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
+            nwarn++;
+        }
+        char daos[4096];
+        if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos)) {
+            fprintf(stderr,
+                    "warning: %s looks like a DAOS repository, but server.daos_dir is not set: "
+                    "backups will not copy its NLOs (set server.daos_dir: daos)\n",
+                    dv_esc(daos));
+            nwarn++;
+        }
+        struct target_identity tid;
+        if (target_identity_read(cfg->backup.target, &tid) != 0) {
+            fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
             nwarn++;
         }
         if (nwarn)
@@ -30,9 +45,11 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
     printf("server:\n  data_dir: %s\n  databases: [", cfg->server.data_dir);
     for (size_t i = 0; i < cfg->server.ndatabases; i++)
         printf("%s\"%s\"", i ? ", " : "", cfg->server.databases[i]);
-    printf("]\n  daos_dir: %s\n  max_files_per_subdir: %ld\n  min_object_size: %ld\n"
+    printf("]\n  daos_dir: %s%s\n  max_files_per_subdir: %ld\n  min_object_size: %ld\n"
            "  deferred_deletion_days: %ld\n  encryption: %s\n  key_file: %s\n",
-           cfg->server.daos_dir, cfg->server.max_files_per_subdir, cfg->server.min_object_size,
+           cfg->server.daos_dir ? cfg->server.daos_dir : "\"\"",
+           cfg->server.daos_dir ? "" : "   # none: " DV_NO_DAOS " (database-only backups)",
+           cfg->server.max_files_per_subdir, cfg->server.min_object_size,
            cfg->server.deferred_deletion_days, cfg->server.encryption ? "true" : "false",
            cfg->server.key_file);
     printf("backup:\n  target: %s\n  cycle_hours: %ld\n  delta: %s\n  snapshot_command: \"%s\"\n"

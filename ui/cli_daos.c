@@ -1,4 +1,5 @@
-/* cli_daos.c - `dvault daos status|prune`, `dvault resync daos`, `dvault listnlo`. */
+/* cli_daos.c - `dvault daos status|prune`, `dvault resync daos`, `dvault listnlo`
+ * (all, missing, damaged). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "meter.h"
 #include "prune.h"
 #include "rebuild.h"
+#include "recover.h"
 #include "store.h"
 #include "util.h"
 
@@ -30,7 +32,7 @@ static int daos_status(struct dv_config *cfg)
     printf("DAOS index   %s/daoscat.db\n", cfg->server.daos_dir);
     printf("state        %s since %s\n", s.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED", since);
     if (s.needs_resync)
-        printf("reason       %s\n", s.reason);
+        printf("reason       %s\n", dv_esc(s.reason));
     printf("databases    %llu\n", (unsigned long long)s.databases);
     printf("objects      %llu (%s), %llu references\n", (unsigned long long)s.objects, b1,
            (unsigned long long)s.references);
@@ -85,8 +87,18 @@ static int daos_prune(int argc, char **argv, struct dv_config *cfg)
     return 0;
 }
 
+/* The NLO commands on a server without DAOS: one line, exit 1. */
+static int refuse_no_daos(const struct dv_config *cfg, const char *cmd)
+{
+    if (dv_config_has_daos(cfg))
+        return 0;
+    return cli_fail(DV_EXIT_FAIL, "%s: %s (server.daos_dir is not set)", cmd, DV_NO_DAOS);
+}
+
 int cli_daos(int argc, char **argv, struct dv_config *cfg)
 {
+    if (!dv_config_has_daos(cfg))
+        return refuse_no_daos(cfg, "daos");
     if (argc >= 2 && strcmp(argv[1], "status") == 0 && argc == 2)
         return daos_status(cfg);
     if (argc >= 2 && strcmp(argv[1], "prune") == 0)
@@ -126,6 +138,11 @@ static int resync_catalog(struct dv_config *cfg)
                "%llu copies with unreadable references (see above; dvault verify)\n",
                (unsigned long long)r.skipped, r.skipped == 1 ? "y" : "ies",
                (unsigned long long)r.nlos_missing, (unsigned long long)r.refs_unreadable);
+    if (r.problems)
+        printf("warning: %llu thing(s) on the target could not be recorded (a damaged manifest "
+               "or NLO list: see above): prune refuses until they are repaired or removed and "
+               "the catalog is resynced; dvault verify names them\n",
+               (unsigned long long)r.problems);
     return 0;
 }
 
@@ -138,6 +155,8 @@ int cli_resync(int argc, char **argv, struct dv_config *cfg)
     if (strcmp(argv[1], "daos") != 0)
         return cli_fail(DV_EXIT_USAGE, "resync: unknown target '%s' (known: daos, catalog)",
                         argv[1]);
+    if (!dv_config_has_daos(cfg))
+        return refuse_no_daos(cfg, "resync daos");
     struct dv_store *st = store_open(cfg);
     if (!st)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
@@ -178,7 +197,7 @@ static int put_name(void *ud, const char *name)
 {
     struct outbuf *o = ud;
     if (o->f) {
-        if (fprintf(o->f, "%s\n", name) < 0)
+        if (fprintf(o->f, "%s\n", dv_esc(name)) < 0) /* names come from a database */
             return -1;
         return 0;
     }
@@ -193,6 +212,25 @@ static int put_name(void *ud, const char *name)
     return 0;
 }
 
+struct damaged_out {
+    struct outbuf *o;
+    uint64_t shown;
+};
+
+/* listnlo damaged: names on stdout (or -o FILE: a list for recover --list), why on stderr */
+static int put_damaged(void *ud, const char *name, enum recover_check what, const char *why)
+{
+    struct damaged_out *d = ud;
+    if (d->shown++ < 20)
+        fprintf(stderr, "%s %s: %s\n",
+                what == RECOVER_CHECK_DAMAGED ? "damaged:" : "unknown:", dv_esc(name), dv_esc(why));
+    else if (d->shown == 21)
+        fprintf(stderr, "... (more below the counts)\n");
+    return what == RECOVER_CHECK_DAMAGED ? put_name(d->o, name) : 0;
+}
+
+static const char LISTNLO_USAGE[] = "usage: dvault listnlo {all|missing|damaged} PATH [-o FILE]";
+
 int cli_listnlo(int argc, char **argv, struct dv_config *cfg)
 {
     const char *out = NULL, *which = NULL, *path = NULL;
@@ -206,15 +244,27 @@ int cli_listnlo(int argc, char **argv, struct dv_config *cfg)
         else
             which = NULL, i = argc;
     }
-    if (!which || !path || (strcmp(which, "all") != 0 && strcmp(which, "missing") != 0))
-        return cli_fail(DV_EXIT_USAGE, "usage: dvault listnlo {all|missing} PATH [-o FILE]");
-    struct dv_store *st = store_open(cfg);
-    if (!st)
-        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    if (!which || !path ||
+        (strcmp(which, "all") != 0 && strcmp(which, "missing") != 0 &&
+         strcmp(which, "damaged") != 0))
+        return cli_fail(DV_EXIT_USAGE, "%s", LISTNLO_USAGE);
+    if (!dv_config_has_daos(cfg))
+        return refuse_no_daos(cfg, "listnlo");
     struct outbuf o = {.f = out ? NULL : stdout};
     uint64_t n = 0;
-    int rc = store_listnlo(st, path, strcmp(which, "missing") == 0, put_name, &o, &n);
-    store_free(st);
+    int rc;
+    struct recover_check_counts c = {0};
+    if (strcmp(which, "damaged") == 0) {
+        struct damaged_out d = {.o = &o};
+        rc = recover_check_nlos(cfg, path, NULL, put_damaged, &d, &c);
+        n = c.damaged;
+    } else {
+        struct dv_store *st = store_open(cfg);
+        if (!st)
+            return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+        rc = store_listnlo(st, path, strcmp(which, "missing") == 0, put_name, &o, &n);
+        store_free(st);
+    }
     if (rc != 0) {
         free(o.buf);
         return cli_fail(DV_EXIT_FAIL, "listnlo %s: %s", path, rc == -1 ? dv_err() : "cannot write");
@@ -225,9 +275,17 @@ int cli_listnlo(int argc, char **argv, struct dv_config *cfg)
         if (rc != 0)
             return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
         fprintf(stderr, "listnlo: %llu %s NLO names written to %s\n", (unsigned long long)n, which,
-                out);
+                dv_esc(out));
     } else if (fflush(stdout) != 0) {
         return cli_fail(DV_EXIT_FAIL, "listnlo: write stdout: %s", strerror(errno));
     }
+    if (strcmp(which, "damaged") == 0)
+        fprintf(stderr,
+                "listnlo: %llu NLOs referenced: %llu match the pool, %llu damaged (dvault "
+                "recover --list FILE replaces them from the pool), %llu unknown: not in the "
+                "pool (not checked), %llu missing (dvault listnlo missing)\n",
+                (unsigned long long)c.referenced, (unsigned long long)c.ok,
+                (unsigned long long)c.damaged, (unsigned long long)c.unknown,
+                (unsigned long long)c.missing);
     return 0;
 }

@@ -11,7 +11,7 @@
 static void print_event(void *ud, enum dv_level level, const char *msg)
 {
     (void)ud;
-    fprintf(stderr, "%s%s\n", level >= DV_WARN ? "warning: " : "", msg);
+    fprintf(stderr, "%s%s\n", level >= DV_WARN ? "warning: " : "", dv_esc(msg));
 }
 
 int cli_archive(int argc, char **argv, struct dv_config *cfg)

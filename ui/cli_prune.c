@@ -31,10 +31,20 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
     int rc = prune_run(cfg, &o, &job, &r);
     meter_clear(&m);
     job_done(&job);
+    /* nothing decided (target busy, missing, not bound; catalog unreadable): only the error,
+       never a report of "0 removed" for a prune that did not run */
+    if (rc != 0 && r.nsets == 0) {
+        prune_result_done(&r);
+        return cli_fail(DV_EXIT_FAIL, "prune: %s", dv_err());
+    }
     if (r.no_catalog) {
         printf("prune: no catalog yet (%s): no backup has run, nothing to prune\n", cfg->catalog);
         prune_result_done(&r);
         return 0;
+    }
+    if (r.unrecorded) { /* refused before deciding anything: nothing to list */
+        prune_result_done(&r);
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
     }
     const char *verb = o.dry_run ? "would remove" : "removed";
     printf("retention: keep_sets %ld, keep_days %ld%s\n", cfg->backup.keep_sets,
@@ -50,24 +60,25 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
                    o.dry_run  ? "prune"
                    : ps->done ? "pruned"
                               : "FAILED",
-                   ps->set.id, catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why),
-                   (unsigned long long)ps->files, (unsigned long long)ps->deltas,
-                   (unsigned long long)ps->deltas_outside, b, "");
+                   dv_esc(ps->set.id), catalog_set_status_name(ps->set.status),
+                   prune_why_text(ps->d.why), (unsigned long long)ps->files,
+                   (unsigned long long)ps->deltas, (unsigned long long)ps->deltas_outside, b, "");
         else
-            printf("  %-6s %-19s %-8s %s\n", "keep", ps->set.id,
+            printf("  %-6s %-19s %-8s %s\n", "keep", dv_esc(ps->set.id),
                    catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why));
     }
     char sb[32], nb[32];
     dv_fmt_bytes(r.set_bytes, sb, sizeof sb);
     dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
-    printf("prune %s %llu set(s) and %llu failed set(s): %llu copies, %llu deltas "
+    printf("prune %s%s %llu set(s) and %llu failed set(s): %llu copies, %llu deltas "
            "(%llu moved outside the target's sets), %s; %llu NLO(s) from the pool, %s\n",
-           verb, (unsigned long long)r.sets_pruned, (unsigned long long)r.failed_pruned,
-           (unsigned long long)r.files, (unsigned long long)r.deltas,
-           (unsigned long long)r.deltas_outside, sb, (unsigned long long)r.nlos, nb);
+           rc != 0 ? "stopped: it " : "", verb, (unsigned long long)r.sets_pruned,
+           (unsigned long long)r.failed_pruned, (unsigned long long)r.files,
+           (unsigned long long)r.deltas, (unsigned long long)r.deltas_outside, sb,
+           (unsigned long long)r.nlos, nb);
     prune_result_done(&r);
     if (rc != 0)
-        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+        return cli_fail(DV_EXIT_FAIL, "prune: %s", dv_err());
     return 0;
 }
 
@@ -75,7 +86,7 @@ static void print_problem(void *ud, const char *file, const char *msg)
 {
     struct cli_meter *m = ud;
     meter_clear(m);
-    printf("MISMATCH %s: %s\n", file, msg);
+    printf("MISMATCH %s: %s\n", dv_esc(file), dv_esc(msg));
     fflush(stdout);
 }
 

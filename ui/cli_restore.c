@@ -10,6 +10,14 @@
 #include "recover.h"
 #include "util.h"
 
+/* Leftovers of killed restores that the command removed first (restore.h), on stdout. */
+static void print_sweep(const struct restore_sweep *s)
+{
+    if (s->removed)
+        printf("removed %zu leftover file(s) of an interrupted restore (%s%s)\n", s->removed,
+               dv_esc(s->first), s->removed > 1 ? ", ..." : "");
+}
+
 static const char RESTORE_USAGE[] =
     "usage: dvault restore --set ID --db PATH --into NEWPATH [--force] [--replace-live]"
     " [--at TIME|--to-latest]";
@@ -54,12 +62,15 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
     int rc = recover_restore(cfg, &o, &job, &r);
     meter_clear(&m);
     job_done(&job);
+    print_sweep(&r.sweep);
+    fflush(stdout);
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "restore: %s", dv_err());
     char sz[32], when[32];
     dv_fmt_bytes(r.size, sz, sizeof sz);
     dv_fmt_time(r.info.set_started, when, sizeof when);
-    printf("restored %s from set %s (%s) into %s%s\n", r.db_rel, r.info.set_id, when, r.into,
+    printf("restored %s from set %s (%s) into %s%s\n", dv_esc(r.db_rel), dv_esc(r.info.set_id),
+           when, dv_esc(r.into),
            r.live       ? " (the live database, replaced)"
            : r.replaced ? " (replaced)"
                         : "");
@@ -73,27 +84,32 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
                (unsigned long long)r.pitr_transactions, lt, (long long)(r.pitr_last_us % 1000000));
     }
     printf("  documents  %llu\n", (unsigned long long)r.docs);
-    printf("  NLOs       %llu referenced, %llu missing from the repository\n",
-           (unsigned long long)r.nlo_refs, (unsigned long long)r.nlo_missing);
+    if (r.no_daos)
+        printf("  NLOs       none: %s\n", DV_NO_DAOS);
+    else
+        printf("  NLOs       %llu referenced, %llu missing from the repository\n",
+               (unsigned long long)r.nlo_refs, (unsigned long long)r.nlo_missing);
     if (r.replica_id[0])
         printf("  replica_id %s%s\n  dbiid      %s\n", r.replica_id,
                r.live ? " (kept: it is the live database)" : " (new)", r.dbiid);
     if (r.old_set)
         printf("warning: set %s (%s) is older than deferred_deletion_days (%ld): NLOs it"
                " references may have been pruned; see dvault listnlo missing %s\n",
-               r.info.set_id, when, cfg->server.deferred_deletion_days, r.into);
+               dv_esc(r.info.set_id), when, cfg->server.deferred_deletion_days, dv_esc(r.into));
     if (r.nlo_missing)
         printf("recover them with: dvault listnlo missing %s -o missing.txt; dvault recover --list"
                " missing.txt\n",
-               r.into);
-    printf("DAOS index is now NEEDS_RESYNC (%s): run dvault resync daos when convenient\n",
-           r.resync_reason);
+               dv_esc(r.into));
+    if (!r.no_daos)
+        printf("DAOS index is now NEEDS_RESYNC (%s): run dvault resync daos when convenient\n",
+               dv_esc(r.resync_reason));
     return 0;
 }
 
 static const char *status_word(enum recover_status s)
 {
     return s == RECOVER_RECOVERED       ? "recovered"
+           : s == RECOVER_REPAIRED      ? "repaired"
            : s == RECOVER_PRESENT       ? "already present"
            : s == RECOVER_UNRECOVERABLE ? "unrecoverable"
                                         : "not recovered";
@@ -103,24 +119,29 @@ static void print_recover(const struct recover_result *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         const struct recover_item *it = &r->items[i];
-        printf("%-15s %s", status_word(it->status), it->name);
+        printf("%-15s %s", status_word(it->status), dv_esc(it->name));
         if (it->status != RECOVER_UNRECOVERABLE) {
             if (it->subdir)
                 printf(" daos/%04d", it->subdir);
-            if (it->set_id[0])
-                printf(" (set %s)", it->set_id);
+            if (it->status == RECOVER_REPAIRED)
+                printf(": damaged bytes replaced from %s%s (%s)",
+                       it->set_id[0] ? "set " : "the pool", dv_esc(it->set_id), dv_esc(it->damage));
+            else if (it->set_id[0])
+                printf(" (set %s)", dv_esc(it->set_id));
         } else {
-            printf(": %s", it->reason);
+            printf(": %s", dv_esc(it->reason));
         }
         printf("\n");
         for (size_t k = 0; k < it->ndocs; k++)
-            printf("    referenced by document %s \"%s\"\n", it->docs[k].unid, it->docs[k].subject);
+            printf("    referenced by document %s \"%s\"\n", dv_esc(it->docs[k].unid),
+                   dv_esc(it->docs[k].subject));
     }
     char b[32];
     dv_fmt_bytes(r->bytes, b, sizeof b);
-    printf("recover: %zu NLOs: %llu recovered (%s), %llu already present, %llu unrecoverable\n",
-           r->n, (unsigned long long)r->recovered, b, (unsigned long long)r->present,
-           (unsigned long long)r->unrecoverable);
+    printf("recover: %zu NLOs: %llu recovered, %llu repaired (%s), %llu already present, %llu "
+           "unrecoverable\n",
+           r->n, (unsigned long long)r->recovered, (unsigned long long)r->repaired, b,
+           (unsigned long long)r->present, (unsigned long long)r->unrecoverable);
 }
 
 static const char RECOVER_USAGE[] =
@@ -157,6 +178,7 @@ int cli_recover(int argc, char **argv, struct dv_config *cfg)
     job_done(&job);
     char err[DV_ERR_MAX];
     snprintf(err, sizeof err, "%s", dv_err());
+    print_sweep(&r.sweep);
     if (r.n || rc == 0)
         print_recover(&r);
     if (r.recovered)
@@ -176,8 +198,9 @@ static int print_doc(void *ud, const struct store_doc_info *d, enum recover_live
     const char *mark = live == RECOVER_LIVE_GONE      ? "gone"
                        : live == RECOVER_LIVE_DELETED ? "deleted"
                                                       : "";
-    printf("%-32s %-19s %-7s %-24.24s %3d  %s%s\n", d->unid, when, mark, d->sender, d->natt,
-           d->subject, d->deleted ? " [deleted in this copy]" : "");
+    /* a restored database is data from the past: its text may hold anything */
+    printf("%-32s %-19s %-7s %-24.24s %3d  %s%s\n", dv_esc(d->unid), when, mark, dv_esc(d->sender),
+           d->natt, dv_esc(d->subject), d->deleted ? " [deleted in this copy]" : "");
     return 0;
 }
 
@@ -209,6 +232,7 @@ static int doc_list(int argc, char **argv, struct dv_config *cfg)
 static int doc_copy(int argc, char **argv, struct dv_config *cfg)
 {
     const char *from = NULL, *unid = NULL, *to = NULL;
+    bool force = false;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
             from = argv[++i];
@@ -216,12 +240,14 @@ static int doc_copy(int argc, char **argv, struct dv_config *cfg)
             unid = argv[++i];
         else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
             to = argv[++i];
+        else if (strcmp(argv[i], "--force") == 0)
+            force = true;
         else
             from = NULL, i = argc;
     }
     if (!from || !unid || !to)
-        return cli_fail(DV_EXIT_USAGE,
-                        "usage: dvault doc copy --from RESTORED --unid UNID --to LIVEPATH");
+        return cli_fail(DV_EXIT_USAGE, "usage: dvault doc copy --from RESTORED --unid UNID --to "
+                                       "LIVEPATH [--force]");
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "doc-copy");
@@ -230,22 +256,26 @@ static int doc_copy(int argc, char **argv, struct dv_config *cfg)
     else
         memset(&m, 0, sizeof m);
     struct doccopy_result r;
-    int rc = recover_doc_copy(cfg, from, unid, to, &job, &r);
+    int rc = recover_doc_copy_ex(cfg, from, unid, to, force, &job, &r);
     meter_clear(&m);
     job_done(&job);
     char err[DV_ERR_MAX];
     snprintf(err, sizeof err, "%s", dv_err());
+    print_sweep(&r.sweep);
+    if (r.other_db)
+        printf("warning: %s is not the database %s was restored from (--force)\n", dv_esc(to),
+               dv_esc(from));
     if (r.nlo.n)
         print_recover(&r.nlo);
     recover_result_done(&r.nlo);
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "doc copy: %s", err);
     if (r.undeleted)
-        printf("doc copy: %s was soft-deleted in %s: undeleted (%d attachments, %d NLOs)\n", unid,
-               to, r.attachments, r.nlos);
+        printf("doc copy: %s was soft-deleted in %s: undeleted (%d attachments, %d NLOs)\n",
+               dv_esc(unid), dv_esc(to), r.attachments, r.nlos);
     else
-        printf("doc copy: %s copied from %s into %s (%d attachments, %d NLOs)\n", unid, from, to,
-               r.attachments, r.nlos);
+        printf("doc copy: %s copied from %s into %s (%d attachments, %d NLOs)\n", dv_esc(unid),
+               dv_esc(from), dv_esc(to), r.attachments, r.nlos);
     return 0;
 }
 
@@ -255,8 +285,9 @@ int cli_doc(int argc, char **argv, struct dv_config *cfg)
         return doc_list(argc, argv, cfg);
     if (argc >= 2 && strcmp(argv[1], "copy") == 0)
         return doc_copy(argc, argv, cfg);
-    return cli_fail(DV_EXIT_USAGE, "usage: dvault doc {list PATH [--deleted-in LIVEPATH] [--search"
-                                   " TEXT] | copy --from RESTORED --unid UNID --to LIVEPATH}");
+    return cli_fail(DV_EXIT_USAGE,
+                    "usage: dvault doc {list PATH [--deleted-in LIVEPATH] [--search"
+                    " TEXT] | copy --from RESTORED --unid UNID --to LIVEPATH [--force]}");
 }
 
 int cli_whereis(int argc, char **argv, struct dv_config *cfg)
@@ -268,9 +299,9 @@ int cli_whereis(int argc, char **argv, struct dv_config *cfg)
         recover_whereis_done(&r);
         return cli_fail(DV_EXIT_FAIL, "whereis: %s", dv_err());
     }
-    printf("NLO %s\n", r.name);
+    printf("NLO %s\n", dv_esc(r.name));
     if (r.live_path)
-        printf("live         daos/%04d (%s)", r.live_subdir, r.live_path);
+        printf("live         daos/%04d (%s)", r.live_subdir, dv_esc(r.live_path));
     else
         printf("live         not in the repository");
     if (r.indexed)
@@ -279,15 +310,15 @@ int cli_whereis(int argc, char **argv, struct dv_config *cfg)
         printf(", not in the DAOS index\n");
     printf("databases    %zu referencing it now\n", r.ndbs);
     for (size_t i = 0; i < r.ndbs; i++)
-        printf("  %s (%lld)\n", r.dbs[i].path, (long long)r.dbs[i].refs);
+        printf("  %s (%lld)\n", dv_esc(r.dbs[i].path), (long long)r.dbs[i].refs);
     if (r.in_pool)
-        printf("pool         %s (sha256 %s, %lld bytes)%s\n", r.pool_path, r.pool.sha256,
-               (long long)r.pool.size, r.pool_file ? "" : " - FILE MISSING");
+        printf("pool         %s (sha256 %s, %lld bytes)%s\n", dv_esc(r.pool_path),
+               dv_esc(r.pool.sha256), (long long)r.pool.size, r.pool_file ? "" : " - FILE MISSING");
     else
         printf("pool         not in the pool%s\n", r.pool_file ? " (but a file is there)" : "");
     printf("sets         %zu holding it\n", r.nsets);
     for (size_t i = 0; i < r.nsets; i++)
-        printf("  %s %s\n", r.sets[i].id, catalog_set_status_name(r.sets[i].status));
+        printf("  %s %s\n", dv_esc(r.sets[i].id), catalog_set_status_name(r.sets[i].status));
     recover_whereis_done(&r);
     return 0;
 }

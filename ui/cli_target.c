@@ -13,7 +13,8 @@ static void show(const char *path, const struct target_identity *id)
     dv_fmt_time(id->created, when, sizeof when);
     printf("target:   %s\nid:       %s\nformat:   %s version %d\ncreated:  %s\n"
            "server:   %s:%s\n",
-           path, id->id, TARGET_ID_FORMAT, id->version, when, id->host, id->data_dir);
+           dv_esc(path), dv_esc(id->id), TARGET_ID_FORMAT, id->version, when, dv_esc(id->host),
+           dv_esc(id->data_dir)); /* target.json is the target's: it may hold anything */
 }
 
 int cli_target(int argc, char **argv, struct dv_config *cfg)

@@ -148,6 +148,16 @@ static struct dv_store *con_store(struct console *c)
     return c->st;
 }
 
+/* A server without DAOS: an NLO action says so (on the message line) and does nothing. */
+static bool con_no_daos(struct console *c, struct tui *t)
+{
+    if (dv_config_has_daos(c->cfg))
+        return false;
+    if (t)
+        tui_msg(t, "%s (server.daos_dir is not set): no NLOs here", DV_NO_DAOS);
+    return true;
+}
+
 static void con_close_handles(struct console *c)
 {
     catalog_close(c->cat);
@@ -248,11 +258,16 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     ov_line(&y, ymax, b.x, b.w, "databases", buf, TH_TEXT);
     dv_fmt_bytes(st->db_bytes, a, sizeof a);
     ov_line(&y, ymax, b.x, b.w, "database bytes", a, TH_TEXT);
-    ov_line(&y, ymax, b.x, b.w, "DAOS dir", cfg->server.daos_dir, TH_TEXT);
-    if (!st->store_ok) {
+    if (!dv_config_has_daos(cfg)) {
+        ov_line(&y, ymax, b.x, b.w, "DAOS dir", "none: " DV_NO_DAOS " (database-only backups)",
+                TH_TEXT);
+    } else {
+        ov_line(&y, ymax, b.x, b.w, "DAOS dir", cfg->server.daos_dir, TH_TEXT);
+    }
+    if (dv_config_has_daos(cfg) && !st->store_ok) {
         snprintf(buf, sizeof buf, "unreadable: %s", st->store_error);
         ov_line(&y, ymax, b.x, b.w, "DAOS index", buf, TH_ERROR);
-    } else {
+    } else if (dv_config_has_daos(cfg)) {
         snprintf(buf, sizeof buf, "%s%s%s", st->daos.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED",
                  st->daos.needs_resync ? ": " : "", st->daos.reason);
         ov_line(&y, ymax, b.x, b.w, "DAOS index", buf, st->daos.needs_resync ? TH_WARNING : TH_OK);
@@ -388,13 +403,18 @@ static int backup_job(void *p, struct dv_job *job, char *sum, size_t n)
     int rc = backup_run(a->cfg, &o, job, &r);
     char b[32];
     dv_fmt_bytes(r.db_bytes + r.nlo.bytes, b, sizeof b);
-    if (r.set_id[0])
-        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held, %s", r.set_id,
-                 r.complete  ? "complete"
-                 : r.partial ? "PARTIAL"
-                             : "FAILED",
-                 (unsigned long long)r.databases, (unsigned long long)r.nlo.copied,
-                 (unsigned long long)r.nlo.held, b);
+    char rep[64] = "";
+    if (r.nlo.repaired)
+        snprintf(rep, sizeof rep, ", %llu re-copied (missing from the pool)",
+                 (unsigned long long)r.nlo.repaired);
+    const char *state = r.complete ? "complete" : r.partial ? "PARTIAL" : "FAILED";
+    if (r.set_id[0] && r.no_daos)
+        snprintf(sum, n, "set %s %s: %llu databases, %s; NLO pass skipped: %s", r.set_id, state,
+                 (unsigned long long)r.databases, b, DV_NO_DAOS);
+    else if (r.set_id[0])
+        snprintf(sum, n, "set %s %s: %llu databases, %llu NLOs new, %llu held%s, %s", r.set_id,
+                 state, (unsigned long long)r.databases, (unsigned long long)r.nlo.copied,
+                 (unsigned long long)r.nlo.held, rep, b);
     return rc;
 }
 
@@ -521,10 +541,12 @@ static int overview_action(struct tui_screen *s, struct tui *t, int action, int 
         start_backup(c, t, NULL, action == OV_INCR);
         return TUI_REDRAW;
     case OV_RESYNC:
-        start_resync(c, t, NULL);
+        if (!con_no_daos(c, t))
+            start_resync(c, t, NULL);
         return TUI_REDRAW;
     case OV_DAOS_PRUNE:
-        start_daos_prune(c, t);
+        if (!con_no_daos(c, t))
+            start_daos_prune(c, t);
         return TUI_REDRAW;
     }
     return TUI_IGNORED;
@@ -780,7 +802,7 @@ static const struct tui_key db_keys[] = {
     {{'L'},
      DB_RESTORE_LIVE,
      NULL,
-     "Restore the selected database OVER the live one (choose the set; asks)",
+     "Restore the selected database OVER the live one (choose the set; type its name)",
      NULL},
     {{'m'}, DB_LISTNLO, NULL, "List the NLOs the selected database misses (Recovery screen)", NULL},
     {{0}, 0, NULL, NULL, NULL},
@@ -879,17 +901,15 @@ static int restore_job(void *p, struct dv_job *job, char *sum, size_t n)
     restore_warnings(&a->r, a->cfg->server.deferred_deletion_days, w, sizeof w);
     if (w[0])
         job_log(job, DV_WARN, "%s", w);
+    const char *idx = a->r.no_daos ? "" : "; DAOS index NEEDS_RESYNC";
     if (a->r.live)
         snprintf(sum, n,
-                 "%s from set %s over the LIVE database (%s, %llu documents, ids kept)%s%s;"
-                 " DAOS index NEEDS_RESYNC",
-                 a->db_path, a->set_id, b, (unsigned long long)a->r.docs, w[0] ? "; " : "", w);
+                 "%s from set %s over the LIVE database (%s, %llu documents, ids kept)%s%s%s",
+                 a->db_path, a->set_id, b, (unsigned long long)a->r.docs, w[0] ? "; " : "", w, idx);
     else
-        snprintf(sum, n,
-                 "%s from set %s into %s (%s, %llu documents, new replica id %.8s)%s%s;"
-                 " DAOS index NEEDS_RESYNC",
+        snprintf(sum, n, "%s from set %s into %s (%s, %llu documents, new replica id %.8s)%s%s%s",
                  a->db_path, a->set_id, a->into, b, (unsigned long long)a->r.docs, a->r.replica_id,
-                 w[0] ? "; " : "", w);
+                 w[0] ? "; " : "", w, idx);
     return 0;
 }
 
@@ -993,23 +1013,17 @@ static void start_restore(struct console *c, struct tui *t, const char *db, cons
     start_job(c, t, &sp);
 }
 
-/* True when into names the database db (relative or absolute, "./" and "//" ignored). */
-static bool same_db(const struct dv_config *cfg, const char *db, const char *into)
+/*
+ * Ask for the new name and check it at once (recover_into_check), before anything else is
+ * asked: a refused name, the live database itself, another live database (any existing file
+ * that is not an earlier restored copy) and a file in use are refused here; an earlier
+ * restored copy may be replaced after a confirmation that says what it is (*force then).
+ * Returns the name (malloc'd), or NULL (cancelled or refused: said so).
+ */
+static char *ask_into(struct console *c, struct tui *t, const char *db, const char *title,
+                      bool *force)
 {
-    char *a = dv_path_abs(cfg->server.data_dir, db), *b = dv_path_abs(cfg->server.data_dir, into);
-    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
-    bool same = strcmp(ra ? ra : a, rb ? rb : b) == 0;
-    free(ra);
-    free(rb);
-    free(a);
-    free(b);
-    return same;
-}
-
-/* Ask for the new name and, when it exists, whether to replace it. Returns the name
- * (malloc'd) with *force set, or NULL (cancelled, or the live database: refused). */
-static char *ask_into(struct console *c, struct tui *t, const char *db, const char *title)
-{
+    *force = false;
     char *def = restored_name(db);
     char prompt[1200];
     snprintf(prompt, sizeof prompt, "Restore %s into (a new path under data_dir):", db);
@@ -1019,14 +1033,53 @@ static char *ask_into(struct console *c, struct tui *t, const char *db, const ch
         free(into);
         return NULL;
     }
-    if (same_db(c->cfg, db, into)) {
-        tui_error(t, title,
-                  "That is the live database. Restoring over it is a separate action: "
-                  "Databases, L (restore over the live database, asks).");
+    struct recover_into_info ii;
+    char m[2600];
+    if (recover_into_check(c->cfg, db, into, &ii) != 0) {
+        tui_error(t, title, dv_err());
         free(into);
         return NULL;
     }
-    return into;
+    const char *name = ii.rel[0] ? ii.rel : ii.path;
+    switch (ii.is_source ? RECOVER_INTO_LIVE_SELF : ii.kind) {
+    case RECOVER_INTO_NEW:
+        return into;
+    case RECOVER_INTO_LIVE_SELF:
+        tui_error(t, title,
+                  "That is the live database. Restoring over it is a separate action: "
+                  "Databases, L (restore over the live database, asks for its name).");
+        break;
+    case RECOVER_INTO_OTHER:
+        snprintf(m, sizeof m,
+                 "%.1200s exists and is not a restored copy: it is a live database (or another "
+                 "file). "
+                 "A restore never replaces it from here. Choose a new name; to put a backup in "
+                 "place of a live database, use L (restore over the live database) on it.",
+                 name);
+        tui_error(t, title, m);
+        break;
+    case RECOVER_INTO_RESTORED:
+        if (ii.in_use) {
+            snprintf(m, sizeof m,
+                     "%.1200s is in use by pid %ld: stop that use of it first, or choose a new "
+                     "name.",
+                     name, (long)ii.holder);
+            tui_error(t, title, m);
+            break;
+        }
+        snprintf(m, sizeof m,
+                 "%.1200s exists: a restored copy of %.1000s (from set %s). Replace it? The copy "
+                 "there now "
+                 "is lost.",
+                 name, ii.origin[0] ? ii.origin : "?", ii.origin_set[0] ? ii.origin_set : "?");
+        if (tui_confirm(t, "Replace an earlier restored copy", m)) {
+            *force = true;
+            return into;
+        }
+        break;
+    }
+    free(into);
+    return NULL;
 }
 
 static void db_restore(struct console *c, struct tui *t, const char *db, bool over_live)
@@ -1035,11 +1088,28 @@ static void db_restore(struct console *c, struct tui *t, const char *db, bool ov
         tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
         return;
     }
-    char *into = NULL, *set = NULL;
+    char *into = NULL, *set = NULL, *typed = NULL;
     bool force = false;
-    if (!over_live && !(into = ask_into(c, t, db, "Restore"))) {
+    char q[2600];
+    if (!over_live && !(into = ask_into(c, t, db, "Restore", &force))) {
         tui_msg(t, "restore cancelled");
         return;
+    }
+    if (over_live) { /* refused at once when another process has it open */
+        struct recover_into_info ii;
+        if (recover_into_check(c->cfg, db, db, &ii) != 0) {
+            tui_error(t, "Restore over the live database", dv_err());
+            return;
+        }
+        if (ii.in_use) {
+            snprintf(q, sizeof q,
+                     "%s is in use by pid %ld: a live database is never replaced while another "
+                     "process has it open (its next commit would be lost). Stop the server's use "
+                     "of it first.",
+                     db, (long)ii.holder);
+            tui_error(t, "Restore over the live database", q);
+            return;
+        }
     }
     set = pick_set(c, t, db,
                    over_live ? "Restore over the LIVE database from which set?"
@@ -1048,35 +1118,24 @@ static void db_restore(struct console *c, struct tui *t, const char *db, bool ov
         tui_msg(t, "restore cancelled");
         goto out;
     }
-    char q[1600];
     if (over_live) {
+        /* not one keystroke: the database's name, typed */
         snprintf(q, sizeof q,
-                 "Replace the LIVE database %s with its copy from set %s? Every change since "
-                 "that backup is lost; the replica id stays. Stop the server's use of it first.",
-                 db, set);
-        if (!tui_confirm(t, "Restore over the live database", q)) {
-            tui_msg(t, "restore cancelled");
+                 "Replace the LIVE database %s with its copy from set %s? Every change since that "
+                 "backup is lost; the replica id stays. Type the database's name (%s) to go on:",
+                 db, set, db);
+        typed = tui_input(t, "Restore over the live database", q, "");
+        if (!typed || strcmp(typed, db) != 0) {
+            tui_msg(t, "restore cancelled%s",
+                    typed && *typed ? ": the name typed is not the "
+                                      "database's"
+                                    : "");
             goto out;
         }
-    } else {
-        char *abs = dv_path_abs(c->cfg->server.data_dir, into);
-        struct stat sb;
-        if (stat(abs, &sb) == 0) {
-            snprintf(q, sizeof q,
-                     "%s exists. Replace it with the copy from set %s? The current "
-                     "file is lost.",
-                     into, set);
-            force = tui_confirm(t, "Restore over an existing database", q);
-            if (!force) {
-                free(abs);
-                tui_msg(t, "restore cancelled");
-                goto out;
-            }
-        }
-        free(abs);
     }
     start_restore(c, t, db, set, over_live ? db : into, force, over_live, false);
 out:
+    free(typed);
     free(set);
     free(into);
 }
@@ -1106,7 +1165,7 @@ static int db_action(struct tui_screen *s, struct tui *t, int action, int key)
             start_backup(c, t, db, false);
         else if (action == DB_RESTORE || action == DB_RESTORE_LIVE)
             db_restore(c, t, db, action == DB_RESTORE_LIVE);
-        else
+        else if (!con_no_daos(c, t))
             missing_list_db(c, t, db);
         return TUI_REDRAW;
     }
@@ -1751,6 +1810,8 @@ static void objs_load(struct console *c, struct tui *t)
 static void objs_enter(struct tui_screen *s, struct tui *t)
 {
     struct console *c = s->ud;
+    if (con_no_daos(c, NULL))
+        return;
     if (!c->objs_loaded) {
         c->objs_loaded = true;
         objs_load(c, t);
@@ -1762,6 +1823,14 @@ static void objs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
     (void)t;
     struct console *c = s->ud;
     char line[160];
+    if (con_no_daos(c, NULL)) {
+        tui_put(b.y, b.x, b.w, " " DV_NO_DAOS " (server.daos_dir is not set)", TH_HEADER, true);
+        tui_put(b.y + 1, b.x, b.w,
+                " Attachments are stored inline in the databases: no NLOs, no DAOS index, no "
+                "NLO pool.",
+                TH_DIM, true);
+        return;
+    }
     snprintf(line, sizeof line, " view: %s   (f: next view)", obj_mode_names[c->obj_mode]);
     tui_put(b.y, b.x, b.w, line, TH_DIM, true);
     tui_list_draw(&c->objects, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
@@ -1817,6 +1886,8 @@ static int obj_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
     (void)key;
     struct console *c = s->ud;
+    if (con_no_daos(c, t))
+        return TUI_HANDLED;
     const struct tui_row *r = tui_list_current(&c->objects);
     switch (action) {
     case OBJ_WHEREIS:
@@ -2376,25 +2447,10 @@ static void rec_flow_start(struct console *c, struct tui *t)
     set = pick_set(c, t, db, "Single-document recovery 2/3: restore it from which set?");
     if (!set)
         goto cancelled;
-    into = ask_into(c, t, db, "Single-document recovery 3/3");
+    bool force = false;
+    into = ask_into(c, t, db, "Single-document recovery 3/3", &force);
     if (!into)
         goto cancelled;
-    bool force = false;
-    char *abs = dv_path_abs(c->cfg->server.data_dir, into);
-    struct stat sb;
-    if (stat(abs, &sb) == 0) {
-        char q[1400];
-        snprintf(q, sizeof q,
-                 "%s exists (an earlier restore?). Replace it with the copy from set "
-                 "%s?",
-                 into, set);
-        force = tui_confirm(t, "Restore over an existing file", q);
-        if (!force) {
-            free(abs);
-            goto cancelled;
-        }
-    }
-    free(abs);
     snprintf(c->rec_db, sizeof c->rec_db, "%s", db);
     snprintf(c->rec_set, sizeof c->rec_set, "%s", set);
     snprintf(c->rec_into, sizeof c->rec_into, "%s", into);
@@ -2416,9 +2472,10 @@ static struct strv *recover_lines(const struct recover_result *r)
     struct strv *l = dv_calloc(1, sizeof *l);
     char b[32];
     dv_fmt_bytes(r->bytes, b, sizeof b);
-    strv_add(l, dv_asprintf(" %llu recovered (%s), %llu already present, %llu unrecoverable",
-                            (unsigned long long)r->recovered, b, (unsigned long long)r->present,
-                            (unsigned long long)r->unrecoverable));
+    strv_add(l, dv_asprintf(" %llu recovered, %llu repaired (%s), %llu already present, %llu "
+                            "unrecoverable",
+                            (unsigned long long)r->recovered, (unsigned long long)r->repaired, b,
+                            (unsigned long long)r->present, (unsigned long long)r->unrecoverable));
     strv_add(l, dv_strdup(""));
     for (size_t i = 0; i < r->n; i++) {
         const struct recover_item *it = &r->items[i];
@@ -2431,11 +2488,13 @@ static struct strv *recover_lines(const struct recover_result *r)
             char sub[16] = "";
             if (it->subdir)
                 snprintf(sub, sizeof sub, "daos/%04d", it->subdir);
-            strv_add(l, dv_asprintf(" %-13s %s  %s%s%s",
-                                    it->status == RECOVER_RECOVERED ? "recovered"
-                                    : it->status == RECOVER_PRESENT ? "present"
-                                                                    : "not recovered",
-                                    it->name, sub, it->set_id[0] ? "  set " : "", it->set_id));
+            strv_add(l, dv_asprintf(" %-13s %s  %s%s%s%s%s",
+                                    it->status == RECOVER_RECOVERED  ? "recovered"
+                                    : it->status == RECOVER_REPAIRED ? "repaired"
+                                    : it->status == RECOVER_PRESENT  ? "present"
+                                                                     : "not recovered",
+                                    it->name, sub, it->set_id[0] ? "  set " : "", it->set_id,
+                                    it->damage ? "  damaged: " : "", it->damage ? it->damage : ""));
         }
     }
     return l;
@@ -2469,9 +2528,9 @@ static int recover_job(void *p, struct dv_job *job, char *sum, size_t n)
     int rc = recover_nlos(a->cfg, &o, job, &a->r);
     char b[32];
     dv_fmt_bytes(a->r.bytes, b, sizeof b);
-    snprintf(sum, n, "%llu recovered (%s), %llu already present, %llu unrecoverable",
-             (unsigned long long)a->r.recovered, b, (unsigned long long)a->r.present,
-             (unsigned long long)a->r.unrecoverable);
+    snprintf(sum, n, "%llu recovered, %llu repaired (%s), %llu already present, %llu unrecoverable",
+             (unsigned long long)a->r.recovered, (unsigned long long)a->r.repaired, b,
+             (unsigned long long)a->r.present, (unsigned long long)a->r.unrecoverable);
     return rc;
 }
 
@@ -2528,6 +2587,7 @@ static void rec_doc_nlos(struct console *c, struct tui *t)
 /* recover_doc_copy as a job */
 struct doccopy_arg {
     const struct dv_config *cfg;
+    bool force; /* the operator confirmed a copy into another database */
     char *from, *unid, *live;
     struct doccopy_result r;
 };
@@ -2545,7 +2605,7 @@ static void doccopy_arg_free(void *p)
 static int doccopy_job(void *p, struct dv_job *job, char *sum, size_t n)
 {
     struct doccopy_arg *a = p;
-    if (recover_doc_copy(a->cfg, a->from, a->unid, a->live, job, &a->r) != 0)
+    if (recover_doc_copy_ex(a->cfg, a->from, a->unid, a->live, a->force, job, &a->r) != 0)
         return -1;
     snprintf(sum, n, "document %s %s %s (%d attachments, %d NLOs; %llu NLOs recovered first)",
              a->unid, a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments,
@@ -2585,16 +2645,38 @@ static void rec_copy(struct console *c, struct tui *t)
         tui_msg(t, "a job is running: wait for it or cancel it on the Jobs screen");
         return;
     }
-    char q[2600];
-    snprintf(q, sizeof q,
-             "Copy document %s from the restored copy %s into the LIVE database %s? Its missing "
-             "NLOs are recovered from the pool first; a soft-deleted document is undeleted.",
-             unid, c->rec_into, c->rec_db);
-    if (!tui_confirm(t, "Copy into the live database", q)) {
-        tui_msg(t, "copy cancelled");
+    char q[6000];
+    struct doccopy_origin og;
+    if (recover_doc_origin(c->cfg, c->rec_into, c->rec_db, &og) != 0) {
+        tui_error(t, "Copy into the live database", dv_err());
         return;
     }
+    if (!og.same) {
+        /* the restored copy is not of this database (any more): say so, naming both */
+        snprintf(q, sizeof q,
+                 "WARNING: another database. The restored copy %.1000s is of %.1000s (replica id "
+                 "%s), but the live database %.1000s has replica id %s now. Copy document %s "
+                 "into %.1000s anyway?",
+                 c->rec_into, og.origin[0] ? og.origin : c->rec_into,
+                 og.origin_replica_id[0] ? og.origin_replica_id : "(none)", c->rec_db,
+                 og.live_replica_id[0] ? og.live_replica_id : "(none)", unid, c->rec_db);
+        if (!tui_confirm(t, "Copy into ANOTHER database", q)) {
+            tui_msg(t, "copy cancelled");
+            return;
+        }
+    } else {
+        snprintf(q, sizeof q,
+                 "Copy document %s from the restored copy %s into the LIVE database %s? Its "
+                 "missing NLOs are recovered from the pool first; a soft-deleted document is "
+                 "undeleted.",
+                 unid, c->rec_into, c->rec_db);
+        if (!tui_confirm(t, "Copy into the live database", q)) {
+            tui_msg(t, "copy cancelled");
+            return;
+        }
+    }
     struct doccopy_arg *a = dv_calloc(1, sizeof *a);
+    a->force = !og.same;
     a->cfg = c->cfg;
     a->from = dv_strdup(c->rec_into);
     a->unid = dv_strdup(unid);
@@ -2636,9 +2718,10 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
                  c->rec_set, c->rec_into);
         tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
         tui_put(b.y + 1, b.x, b.w,
-                c->rec_warn[0] ? c->rec_warn
-                               : " DAOS index NEEDS_RESYNC "
-                                 "after the restore (F8 resyncs)",
+                c->rec_warn[0]                ? c->rec_warn
+                : !dv_config_has_daos(c->cfg) ? " no DAOS: the attachments are inline"
+                                              : " DAOS index NEEDS_RESYNC "
+                                                "after the restore (F8 resyncs)",
                 c->rec_warn[0] ? TH_WARNING : TH_DIM, true);
         tui_list_draw(&c->docs, (struct tui_rect){b.y + 2, b.x, b.h - 2, b.w});
         tui_hint(t, "/ finds a document, Enter opens it, F7 recovers its NLOs, F6 copies it into "
@@ -2673,6 +2756,16 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
             tui_hint(t, "its NLOs are all live: F6 copies the document into %s", c->rec_db);
         else
             tui_hint(t, "the live database has this document: nothing to copy (F9 back)");
+        return;
+    }
+    if (con_no_daos(c, NULL)) {
+        tui_put(b.y, b.x, b.w, " " DV_NO_DAOS " (server.daos_dir is not set): no NLOs to recover",
+                TH_HEADER, true);
+        tui_put(b.y + 1, b.x, b.w,
+                " Attachments are inline: F6 (u) single-document recovery restores a document "
+                "with them.",
+                TH_DIM, true);
+        tui_hint(t, "F6 (u) single-document recovery");
         return;
     }
     tui_put(b.y, b.x, b.w,
@@ -2841,6 +2934,11 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
     struct console *c = s->ud;
     struct namesrc *d = rec_names(c);
     const struct tui_row *r = tui_list_current(&c->missing);
+    if ((action == REC_DB || action == REC_MARK || action == REC_ALL || action == REC_SAVE ||
+         action == REC_LOAD || action == REC_RECOVER || action == REC_RESYNC ||
+         action == REC_DOC_NLOS) &&
+        con_no_daos(c, t))
+        return TUI_HANDLED;
     switch (action) {
     case REC_DB: {
         const struct tui_row *dr = tui_list_current(&c->dbs);

@@ -17,7 +17,8 @@ static const struct cli_command commands[] = {
     {"status", cli_status, "status [--json]            server, DAOS index, last backup, warnings"},
     {"config", cli_config, "config [--check]           the effective configuration"},
     {"listnlo", cli_listnlo,
-     "listnlo {all|missing} PATH [-o FILE]  NLOs a database references / lacks"},
+     "listnlo {all|missing|damaged} PATH [-o FILE]  NLOs a database references / lacks / has "
+     "damaged"},
     {"restore", cli_restore,
      "restore --set ID --db PATH --into NEWPATH [--force] [--replace-live] [--at "
      "TIME|--to-latest]"},
@@ -26,7 +27,8 @@ static const struct cli_command commands[] = {
     {"recover", cli_recover,
      "recover [--set ID] (--list FILE | --db PATH [--doc UNID])  NLOs from the pool"},
     {"doc", cli_doc,
-     "doc {list PATH [--deleted-in LIVE] [--search TEXT] | copy --from R --unid U --to LIVE}"},
+     "doc {list PATH [--deleted-in LIVE] [--search TEXT] | copy --from R --unid U --to LIVE "
+     "[--force]}"},
     {"whereis", cli_whereis,
      "whereis NLO               databases, repository, pool and sets of an NLO"},
     {"resync", cli_resync,
@@ -43,11 +45,14 @@ static const struct cli_command commands[] = {
 int cli_fail(int code, const char *fmt, ...)
 {
     va_list ap;
-    fputs("dvault: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    fputc('\n', stderr);
+    /* one line, nothing raw: messages quote file names, manifests, list files */
+    fprintf(stderr, "dvault: %s\n", msg ? dv_esc(msg) : "out of memory");
+    free(msg);
     return code;
 }
 
@@ -89,7 +94,7 @@ int main(int argc, char **argv)
 
     struct dv_config cfg;
     if (dv_config_load(cfg_path, &cfg) != 0) {
-        fprintf(stderr, "%s\n", dv_err());
+        fprintf(stderr, "%s\n", dv_esc(dv_err()));
         dv_config_done(&cfg);
         return DV_EXIT_USAGE;
     }

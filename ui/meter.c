@@ -71,8 +71,10 @@ static void fmt_line(const struct dv_progress *p, char *buf, size_t n, int width
                        done, total, rbuf, etab);
     if (len > 0 && len < width - 2 && p->item[0]) {
         int room = width - 3 - len;
+        char item[sizeof p->item * 4];
+        dv_escape(p->item, item, sizeof item); /* a database or NLO name: nothing raw */
         if (room > 8)
-            snprintf(buf + len, n - (size_t)len, "  %.*s", room, p->item);
+            snprintf(buf + len, n - (size_t)len, "  %.*s", room, item);
     }
     if ((int)strlen(buf) >= width)
         buf[width - 1] = '\0';
@@ -124,7 +126,7 @@ static void on_event(void *ud, enum dv_level level, const char *msg)
         return;
     meter_clear(m);
     const char *tag = level == DV_ERROR ? "error: " : level == DV_WARN ? "warning: " : "";
-    fprintf(m->out, "%s%s\n", tag, msg);
+    fprintf(m->out, "%s%s\n", tag, dv_esc(msg)); /* events quote names and files */
     fflush(m->out);
 }
 

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "config.h"
 #include "util.h"
 
 #define THEME_NAME_(e, n) n,
@@ -290,6 +291,10 @@ int theme_load(const char *path, struct theme *t)
     }
     if (!f) {
         dv_seterr("%s:1:1: cannot read theme: %s", path, strerror(errno));
+        return -1;
+    }
+    if (dv_yaml_depth_check(f, path, DV_YAML_DEPTH_MAX) != 0) {
+        fclose(f);
         return -1;
     }
     yaml_parser_t parser;

@@ -214,9 +214,16 @@ void tui_invalidate(struct tui *t)
 
 /* ---- drawing helpers ---- */
 
-/* Copy at most w columns of s into out (printable, control bytes as '?'); returns columns. */
-static int clip(const char *s, int w, char *out, size_t outn, size_t *outlen)
+/*
+ * Copy at most w columns of s into out; returns columns. Every string the console draws passes
+ * here (tui_put): control bytes, C1 controls and invalid UTF-8 are shown as \xNN (dv_escape:
+ * set messages, database paths, subjects come from files and the catalog), and what the
+ * locale cannot show (unassigned, not in its charset) as '?'.
+ */
+static int clip(const char *raw, int w, char *out, size_t outn, size_t *outlen)
 {
+    char s[4096];
+    dv_escape(raw, s, sizeof s);
     mbstate_t st;
     memset(&st, 0, sizeof st);
     size_t o = 0;

@@ -9,11 +9,11 @@ command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 CLI missing"; exit 1; }
 
 d=$TUI_TMP/site
 mkdir -p "$d/var/data/mail"
-ln -s "$SRC/themes" "$d/themes"
+ln -sfn "$SRC/themes" "$d/themes"
 for db in mail/alice.nsf mail/bob.nsf names.nsf; do
     sqlite3 "$d/var/data/$db" 'PRAGMA journal_mode=WAL; CREATE TABLE dbinfo(key TEXT PRIMARY KEY, value TEXT);' >/dev/null
 done
-printf 'console: { theme: default }\n' > "$d/config.yaml"
+printf 'server: { daos_dir: daos }\nconsole: { theme: default }\n' > "$d/config.yaml"
 "$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 
 last_line() { tui_screen | sed -n "$1p"; }
@@ -117,7 +117,7 @@ scenario() {
 
     # an unreadable data dir: an error dialog, not a crash; the list shows the error
     mkdir -p "$d/bad"
-    printf 'server: { data_dir: nowhere }\n' > "$d/bad/config.yaml"
+    printf 'server: { data_dir: nowhere, daos_dir: daos }\n' > "$d/bad/config.yaml"
     tui_start 100 30 "$DVAULT" -c "$d/bad/config.yaml"
     tui_wait_for "1 Overview"; tui_wait_for "unreadable"
     tui_keys 2; tui_wait_for "[ OK ]"; tui_wait_for "nowhere"

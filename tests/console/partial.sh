@@ -9,10 +9,11 @@ SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 d=$TUI_TMP/site
 mkdir -p "$d"
-ln -s "$SRC/themes" "$d/themes"
+ln -sfn "$SRC/themes" "$d/themes"
 cat > "$d/config.yaml" <<CFG
 server:
   data_dir: data
+  daos_dir: daos
   key_file: server.key
 backup:
   target: backup

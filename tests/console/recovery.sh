@@ -17,7 +17,7 @@ command -v sqlite3 >/dev/null || { echo "FAIL: the sqlite3 shell is needed"; exi
 
 d=$TUI_TMP/site
 mkdir -p "$d"
-ln -s "$SRC/themes" "$d/themes"
+ln -sfn "$SRC/themes" "$d/themes"
 cat > "$d/config.yaml" <<CFG
 server:
   data_dir: data

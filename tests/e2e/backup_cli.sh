@@ -27,6 +27,7 @@ chmod +x "$T/hooks/post.sh"
 cat >"$T/config.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   databases: ["**/*.nsf", "apps/*.db"]
   key_file: server.key
 backup:

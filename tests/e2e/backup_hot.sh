@@ -18,6 +18,7 @@ for mode in apply keep; do
     cat >"$T/$mode.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   max_files_per_subdir: 200
   key_file: server.key
 backup:

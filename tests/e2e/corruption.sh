@@ -9,7 +9,7 @@ T=$(mktemp -d "${TMPROOT:-/tmp}/dvcorrupt.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cat >"$T/c.yaml" <<EOF
-server: { data_dir: data, key_file: server.key }
+server: { data_dir: data, daos_dir: daos, key_file: server.key }
 backup: { target: backup, delta: keep }
 catalog: catalog.db
 EOF

@@ -140,8 +140,8 @@ done
 # restore interrupted: into a new name, and in place of the live database (--replace-live)
 S=$(sets_json | python3 -c 'import json,sys; print([s["id"] for s in json.load(sys.stdin) if s["status"] == "complete"][0])')
 for pt in restore.copied restore.before_rename restore.after_rename; do
-    # (dvault's own hidden temporaries, .NAME.restore.PID, are not live data)
-    live_hash | grep -v ' \./r-' | grep -v '\.restore\.[0-9]*$' >"$T/live.before"
+    # (dvault's own hidden temporaries, .NAME.dvrestore.PID.tmp, are not live data)
+    live_hash | grep -v ' \./r-' | grep -v '\.dvrestore\.[0-9]*\.tmp' >"$T/live.before"
     rc=0; env DV_CRASH_AT=$pt "$DVAULT" -c "$CFG" restore --set "$S" --db mail/alice.nsf \
         --into "r-$pt.nsf" >"$T/restore.out" 2>&1 || rc=$?
     [ $rc = 137 ] || { cat "$T/restore.out"; fail "restore at $pt: exit $rc"; }
@@ -151,7 +151,7 @@ for pt in restore.copied restore.before_rename restore.after_rename; do
     else
         [ ! -e "$T/data/r-$pt.nsf" ] || fail "restore at $pt: a file appeared at the new name"
     fi
-    live_hash | grep -v ' \./r-' | grep -v '\.restore\.[0-9]*$' >"$T/live.after"
+    live_hash | grep -v ' \./r-' | grep -v '\.dvrestore\.[0-9]*\.tmp' >"$T/live.after"
     cmp -s "$T/live.before" "$T/live.after" || { diff "$T/live.before" "$T/live.after"; fail "restore at $pt: live files changed"; }
     # in place of the live database: before the rename the live file is untouched
     before=$(sha256sum <"$T/data/mail/bob.nsf")
@@ -172,9 +172,15 @@ for pt in restore.copied restore.before_rename restore.after_rename; do
     "$DVAULT" -c "$CFG" resync daos >/dev/null 2>&1 || fail "resync daos after $pt"
     "$DVLOAD" -c "$CFG" verify >"$T/verify.out" 2>&1 || { cat "$T/verify.out"; fail "server after $pt"; }
     check_consistent
-    left=$(find "$T/data" -name '.*.restore.*' | wc -l)
+    # the next restore removed what the killed ones left (their pids are dead)
+    left=$(find "$T/data" -name '.*.dvrestore.*' | wc -l)
+    [ "$left" = 0 ] || { find "$T/data" -name '.*.dvrestore.*'; fail "restore at $pt: $left leftover temporaries after the next restore"; }
+    if [ $pt != restore.after_rename ]; then
+        grep -q "removed [0-9]* leftover file(s) of an interrupted restore" "$T/restore.out" ||
+            { cat "$T/restore.out"; fail "restore after a kill at $pt: the leftovers were not reported"; }
+    fi
     tried=$((tried + 2))
-    echo "restore killed at $pt (new name and --replace-live): live data safe, next restore ok ($left hidden temporaries left in data_dir)"
+    echo "restore killed at $pt (new name and --replace-live): live data safe, next restore ok, leftovers removed and reported"
 done
 
 # kill -9 at a crash point and at arbitrary moments while the server is being written

@@ -27,6 +27,7 @@ step() { echo "== $*"; }
 cat >"$T/config.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   max_files_per_subdir: 50
   deferred_deletion_days: 0
   key_file: server.key

@@ -22,6 +22,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cat >"$T/c.yaml" <<EOF2
 server:
   data_dir: data
+  daos_dir: daos
   max_files_per_subdir: 200
   key_file: server.key
 backup:

@@ -11,6 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 cat >"$T/config.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   databases: ["**/*.nsf"]
   deferred_deletion_days: 30
   key_file: server.key
@@ -61,13 +62,13 @@ expect_fail "db with .." "not below the data directory" \
     "$DVAULT" "${C[@]}" restore --set "$SET" --db ../x.nsf --into mail/new.nsf
 
 printf '# comment\n\n%s\n../x\n' "$NLO" >"$T/list1"
-expect_fail "list with ../x" "list1:4: '../x' is a path" "$DVAULT" "${C[@]}" recover --list "$T/list1"
+expect_fail "list with ../x" "list1:4: a path, not an NLO name (4 characters)" "$DVAULT" "${C[@]}" recover --list "$T/list1"
 printf '/etc/passwd\n' >"$T/list2"
-expect_fail "list with /etc/passwd" "list2:1: '/etc/passwd' is a path" "$DVAULT" "${C[@]}" recover --list "$T/list2"
+expect_fail "list with /etc/passwd" "list2:1: a path, not an NLO name (11 characters)" "$DVAULT" "${C[@]}" recover --list "$T/list2"
 printf '%s\nabc123.nlo\n' "$NLO" >"$T/list3"
-expect_fail "list with a short name" "list3:2: 'abc123.nlo' is not an NLO name" "$DVAULT" "${C[@]}" recover --list "$T/list3"
+expect_fail "list with a short name" "list3:2: not an NLO name (10 characters" "$DVAULT" "${C[@]}" recover --list "$T/list3"
 printf '%s\n' "$(echo "$NLO" | tr a-f A-F | sed 's/NLO$/nlo/')" >"$T/list4"
-expect_fail "list with upper-case hex" "list4:1: .* is not an NLO name" "$DVAULT" "${C[@]}" recover --list "$T/list4"
+expect_fail "list with upper-case hex" "list4:1: not an NLO name (character [0-9]* is not a lower-case hex digit)" "$DVAULT" "${C[@]}" recover --list "$T/list4"
 ghost=$(printf '%064d%016x.nlo' 0 4096)
 printf '%s\n' "$ghost" >"$T/list5"
 expect_fail "NLO not in the pool" "unrecoverable.*not in the pool" "$DVAULT" "${C[@]}" recover --list "$T/list5"

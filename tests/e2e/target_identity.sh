@@ -17,6 +17,7 @@ cfg() { # cfg FILE TARGET [CATALOG]
     cat >"$1" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   min_object_size: 1024
   key_file: server.key
 backup:

@@ -15,6 +15,7 @@ step() { echo "== $*"; }
 cat >"$T/c.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   min_object_size: 1024
   encryption: true
   key_file: keys/server.key

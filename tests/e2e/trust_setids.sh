@@ -17,6 +17,7 @@ for x in a b; do
     cat >"$T/$x.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   min_object_size: 1024
   key_file: server.key
 backup:

@@ -14,6 +14,7 @@ step() { echo "== $*"; }
 cat >"$T/c.yaml" <<EOF
 server:
   data_dir: data
+  daos_dir: daos
   min_object_size: 1024
   key_file: server.key
 backup:

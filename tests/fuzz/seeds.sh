@@ -21,6 +21,7 @@ for f in "$SRC"/tests/golden/config/*.yaml; do cp "$f" "$out/config/golden-$(bas
 cat >"$T/c.yaml" <<YAML
 server:
   data_dir: data
+  daos_dir: daos
   databases: ["**/*.nsf", "mail/*.nsf"]
   max_files_per_subdir: 50
   min_object_size: 1024
@@ -41,6 +42,7 @@ done
 
 # a live server under write load, a hot backup with kept deltas
 "$DVLOAD" -c "$T/c.yaml" init --databases 3 --docs 20 --seed 3 >/dev/null
+"$DVAULT" -c "$T/c.yaml" target init >/dev/null # targets are made, never created on the fly
 "$DVLOAD" -c "$T/c.yaml" run --seconds 60 --writers 3 --seed 4 >/dev/null 2>&1 &
 LOADPID=$!
 for i in $(seq 1 50); do # wait until a WAL has committed frames
@@ -75,10 +77,11 @@ done
 # the database open (the archiver ships committed WAL frames)
 mkdir -p "$T/small/data"
 cat >"$T/small/c.yaml" <<YAML
-server: { data_dir: data, key_file: server.key }
+server: { data_dir: data, daos_dir: daos, key_file: server.key }
 backup: { target: backup }
 catalog: catalog.db
 YAML
+"$DVAULT" -c "$T/small/c.yaml" target init >/dev/null 2>&1 || true
 python3 - "$T/small/data/s.nsf" "$DVAULT" "$T/small/c.yaml" <<'PY' || true
 import sqlite3, subprocess, sys
 db = sqlite3.connect(sys.argv[1], isolation_level=None)

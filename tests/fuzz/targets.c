@@ -120,10 +120,19 @@ static int fuzz_manifest(const uint8_t *data, size_t size)
     int rc = manifest_parse("sets/x/manifest.json", text, size, &m);
     fz_check_err(rc);
     if (rc == 0) {
-        /* what was accepted must be safe to use and must survive a round trip */
+        /* what was accepted must be safe to use, within the limits (issue 12: every integer
+         * range-checked, seq so that the next one never overflows) and survive a round trip */
         for (size_t i = 0; i < m.ndbs; i++)
             if (!dv_path_is_safe_rel(m.dbs[i].db_path) || !dv_path_is_safe_rel(m.dbs[i].path))
                 abort();
+        if (m.seq < 1 || m.seq > MANIFEST_SEQ_MAX || m.started < 0 ||
+            m.started > MANIFEST_TIME_MAX || m.bytes < 0 || m.bytes > MANIFEST_INT_MAX ||
+            m.nlo_list.count > (uint64_t)MANIFEST_INT_MAX)
+            fz_fail("manifest accepted an integer out of its range");
+        for (size_t i = 0; i < m.ndbs; i++)
+            if (m.dbs[i].size > (uint64_t)MANIFEST_INT_MAX ||
+                m.dbs[i].pages_stored > m.dbs[i].pages_total)
+                fz_fail("manifest accepted a database integer out of its range");
         size_t len = 0;
         char *json = manifest_to_json(&m, NULL, &len);
         struct manifest m2;
@@ -157,6 +166,11 @@ static int fuzz_nlolist(const uint8_t *data, size_t size)
     return 0;
 }
 
+static int fz_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int fuzz_recoverlist(const uint8_t *data, size_t size)
 {
     const char *path = fz_write(data, size);
@@ -168,6 +182,16 @@ static int fuzz_recoverlist(const uint8_t *data, size_t size)
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (!target_nlo_name_valid(names[i]))
             fz_fail("recover list accepted an invalid NLO name");
+    /* duplicates dropped (issue 12: sorted once), the first of each kept: no name twice */
+    if (rc == 0 && n > 1) {
+        char **s = dv_malloc(n * sizeof *s);
+        memcpy(s, names, n * sizeof *s);
+        qsort(s, n, sizeof *s, fz_strcmp);
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(s[i - 1], s[i]) == 0)
+                fz_fail("recover list kept a duplicate");
+        free(s);
+    }
     recover_names_free(names, n);
     return 0;
 }

@@ -12,6 +12,8 @@
 #include "config.h"
 #include "util.h"
 
+#include "bounded.h"
+
 static char tmpdir[64];
 
 static char *write_cfg(const char *name, const char *text)
@@ -49,9 +51,8 @@ static void test_defaults(void **state)
     char *want = dv_path_join(tmpdir, "var/data");
     assert_string_equal(c.server.data_dir, want);
     free(want);
-    want = dv_path_join(tmpdir, "var/data/daos");
-    assert_string_equal(c.server.daos_dir, want);
-    free(want);
+    assert_null(c.server.daos_dir); /* no daos_dir: a server without DAOS */
+    assert_false(dv_config_has_daos(&c));
     assert_int_equal(c.server.ndatabases, 1);
     assert_string_equal(c.server.databases[0], "**/*.nsf");
     assert_int_equal(c.server.max_files_per_subdir, 40000);
@@ -116,6 +117,32 @@ static void test_all_keys(void **state)
     free(p);
 }
 
+/* daos_dir absent, "" or null: no DAOS; a path: under data_dir (issue 11, servers without DAOS) */
+static void test_daos_dir(void **state)
+{
+    (void)state;
+    const char *none[] = {"server: { data_dir: /srv/d }\n", "server: { daos_dir: \"\" }\n",
+                          "server:\n  daos_dir: ''\n", "server:\n  daos_dir:\n",
+                          "server: { daos_dir: ~ }\n"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        char *p = write_cfg("daos.yaml", none[i]);
+        struct dv_config c;
+        if (dv_config_load(p, &c) != 0)
+            fail_msg("%s: %s", none[i], dv_err());
+        assert_null(c.server.daos_dir);
+        assert_false(dv_config_has_daos(&c));
+        dv_config_done(&c);
+        free(p);
+    }
+    char *p = write_cfg("daos.yaml", "server: { data_dir: /srv/d, daos_dir: daos }\n");
+    struct dv_config c;
+    assert_int_equal(dv_config_load(p, &c), 0);
+    assert_string_equal(c.server.daos_dir, "/srv/d/daos");
+    assert_true(dv_config_has_daos(&c));
+    dv_config_done(&c);
+    free(p);
+}
+
 static void expect_error(const char *text, const char *msg_suffix)
 {
     char *p = write_cfg("bad.yaml", text);
@@ -159,13 +186,58 @@ static void test_unreadable(void **state)
     free(p);
 }
 
+static int load_expect(void *arg)
+{
+    const char **a = arg; /* path, wanted message */
+    struct dv_config c;
+    int rc = dv_config_load(a[0], &c);
+    dv_config_done(&c);
+    if (rc == 0 || strcmp(dv_err(), a[1]) != 0) {
+        fprintf(stderr, "got rc %d, \"%s\", want \"%s\"\n", rc, dv_err(), a[1]);
+        return 1;
+    }
+    return 0;
+}
+
+/* Finding 11: a 200 KB configuration of nested '[' took libyaml minutes (its scanner looks at
+ * every open level for each token); nesting deeper than 32 levels is refused at once with
+ * FILE:LINE:COL, within a CPU limit the old code ran far past. 32 levels still load. */
+static void test_nesting(void **state)
+{
+    (void)state;
+    size_t n = 200000;
+    char *text = dv_malloc(n + 64);
+    int k = sprintf(text, "server:\n  databases: ");
+    memset(text + k, '[', n);
+    text[k + n] = '\0';
+    char *p = write_cfg("nested.yaml", text);
+    char *want = dv_asprintf("%s:2:44: nested deeper than 32 levels", p);
+    const char *args[] = {p, want};
+    run_bounded("200 KB of '['", load_expect, args, 5, 0);
+    free(want);
+    free(p);
+    /* 32 levels (the root mapping, server, 30 sequences): accepted as far as nesting goes */
+    k = sprintf(text, "server:\n  databases: ");
+    for (int i = 0; i < 30; i++)
+        text[k++] = '[';
+    for (int i = 0; i < 30; i++)
+        text[k++] = ']';
+    sprintf(text + k, "\n");
+    p = write_cfg("deep.yaml", text);
+    struct dv_config c;
+    assert_int_equal(dv_config_load(p, &c), -1);
+    assert_null(strstr(dv_err(), "nested deeper")); /* refused for its type, not its depth */
+    dv_config_done(&c);
+    free(p);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_all_keys),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_unreadable),
+        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_all_keys),
+        cmocka_unit_test(test_daos_dir),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_unreadable), cmocka_unit_test(test_nesting),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

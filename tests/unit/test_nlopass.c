@@ -225,7 +225,7 @@ static void test_first_and_second_pass(void **state)
     free(p);
     free(q);
     free(q2);
-    /* Unreadable: a directory and a dangling symlink with NLO names. */
+    /* Refused (issue 12, finding 13): a directory and a dangling symlink with NLO names. */
     make_nlo(f, 2, 6, 10, n[5]);
     p = dv_asprintf("%s/0002/%s", f->daos, n[5]);
     assert_int_equal(unlink(p), 0);
@@ -247,11 +247,12 @@ static void test_first_and_second_pass(void **state)
     if (run(f, &r, 1, list) != 0)
         fail_msg("%s", dv_err());
     assert_int_equal(r.subdirs, 2);
-    assert_int_equal(r.seen, 7);
+    assert_int_equal(r.seen, 5);
     assert_int_equal(r.copied, 5);
     assert_int_equal(r.held, 0);
     assert_int_equal(r.busy, 2);
-    assert_int_equal(r.unreadable, 2);
+    assert_int_equal(r.unreadable, 0);
+    assert_int_equal(r.refused, 2);
     assert_int_equal(r.vanished, 0);
     assert_int_equal(r.ignored, 1);
     assert_int_equal(r.bytes, 10 + 5000 + 3 * 1024 * 1024 + 17 + 0 + 4096);
@@ -279,9 +280,9 @@ static void test_first_and_second_pass(void **state)
     assert_int_equal(run(f, &r, 2, NULL), 0);
     assert_int_equal(r.copied, 0);
     assert_int_equal(r.held, 5);
-    assert_int_equal(r.seen, 7);
-    assert_int_equal(r.unreadable, 2);
-    assert_int_equal(nlo_opens, 2); /* only the two unreadable ones are tried again */
+    assert_int_equal(r.seen, 5);
+    assert_int_equal(r.refused, 2);
+    assert_int_equal(nlo_opens, 0); /* the two refused ones are known by d_type: never opened */
     assert_int_equal(count_files(f->tpath, "*.nlo"), files_before);
     assert_string_equal(r.list_sha256, "");
 
@@ -292,7 +293,7 @@ static void test_first_and_second_pass(void **state)
     assert_int_equal(run(f, &r, 3, NULL), 0);
     assert_int_equal(r.copied, 1);
     assert_int_equal(r.held, 5);
-    assert_int_equal(nlo_opens, 3);
+    assert_int_equal(nlo_opens, 1);
     assert_pooled(f, 2, n7);
     struct catalog_pool_obj o;
     assert_int_equal(catalog_pool_get(f->c, n7, &o), 1);
@@ -468,6 +469,98 @@ static void test_cancel_and_errors(void **state)
     free(blocker);
 }
 
+/*
+ * The pool is the truth: an object the catalog records is held only if the pool has it as a
+ * regular file. Missing, a symlink, a FIFO, or its whole nlo/<3 hex> directory gone: copied
+ * again (first set kept, not listed in the new set); missing from the server too: removed
+ * from the catalog. A pool directory that is a symlink is damage: the pass fails naming it.
+ */
+static void test_pool_is_the_truth(void **state)
+{
+    struct fx *f = *state;
+    char n[6][TARGET_NLO_NAME_LEN + 1];
+    for (int i = 0; i < 6; i++)
+        make_nlo(f, 1 + i % 2, 10 + i, 500 + (size_t)i * 100, n[i]);
+    for (int i = 0; i < 6; i++) /* the test relies on six different pool directories */
+        for (int k = 0; k < i; k++)
+            assert_memory_not_equal(n[i], n[k], 3);
+    open_all(f);
+    struct nlopass_result r;
+    assert_int_equal(run(f, &r, 1, NULL), 0);
+    assert_int_equal(r.copied, 6);
+
+    char *p0 = target_pool_path(f->t, n[0]), *p1 = target_pool_path(f->t, n[1]);
+    char *p2 = target_pool_path(f->t, n[2]), *p4 = target_pool_path(f->t, n[4]);
+    char *d3 = dv_asprintf("%s/nlo/%.3s", f->tpath, n[3]);
+    char *keep = dv_asprintf("%s/kept-copy", f->dir);
+    assert_int_equal(unlink(p0), 0);       /* missing */
+    assert_int_equal(rename(p1, keep), 0); /* a symlink to the right bytes */
+    assert_int_equal(symlink(keep, p1), 0);
+    assert_int_equal(unlink(p2), 0); /* a FIFO */
+    assert_int_equal(mkfifo(p2, 0600), 0);
+    char *cmd = dv_asprintf("rm -rf '%s'", d3); /* a whole pool directory */
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    assert_int_equal(unlink(p4), 0); /* missing from the pool ... */
+    char *live4 = dv_asprintf("%s/0001/%s", f->daos, n[4]);
+    assert_int_equal(unlink(live4), 0); /* ... and from the server */
+
+    char id[TARGET_SET_ID_MAX];
+    assert_int_equal(target_set_begin(f->t, dv_now(), NULL, NULL, id), 0);
+    char *pd = target_set_partial_dir(f->t, id);
+    char *list = dv_path_join(pd, TARGET_NLO_LIST);
+    if (run(f, &r, 2, list) != 0)
+        fail_msg("%s", dv_err());
+    assert_int_equal(r.seen, 5);
+    assert_int_equal(r.copied, 0);
+    assert_int_equal(r.repaired, 4);
+    assert_int_equal(r.held, 1);
+    assert_int_equal(r.lost, 1);
+    assert_int_equal(r.pool_bad, 2);
+    assert_int_equal(r.list_count, 0); /* repairs belong to the set that first stored them */
+    for (int i = 0; i < 4; i++) {
+        assert_pooled(f, 1 + i % 2, n[i]);
+        struct catalog_pool_obj o;
+        assert_int_equal(catalog_pool_get(f->c, n[i], &o), 1);
+        assert_int_equal(o.first_set, 1);
+        char *pp = target_pool_path(f->t, n[i]);
+        struct stat st;
+        assert_int_equal(lstat(pp, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        free(pp);
+    }
+    assert_int_equal(catalog_pool_get(f->c, n[4], NULL), 0);
+    assert_pooled(f, 2, n[5]);
+
+    /* Everything held again: nothing opened, nothing copied. */
+    nlo_opens = 0;
+    assert_int_equal(run(f, &r, 3, NULL), 0);
+    assert_int_equal(r.held, 5);
+    assert_int_equal(r.repaired + r.copied + r.lost + r.pool_bad, 0);
+    assert_int_equal(nlo_opens, 0);
+
+    /* A pool directory replaced by a symlink (to a copy of itself): the pass fails. */
+    char *d5 = dv_asprintf("%s/nlo/%.3s", f->tpath, n[5]);
+    char *moved = dv_asprintf("%s/moved-dir", f->dir);
+    assert_int_equal(rename(d5, moved), 0);
+    assert_int_equal(symlink(moved, d5), 0);
+    assert_int_equal(run(f, &r, 4, NULL), -1);
+    assert_non_null(strstr(dv_err(), d5));
+    assert_non_null(strstr(dv_err(), "not a directory"));
+
+    free(d5);
+    free(moved);
+    free(list);
+    free(pd);
+    free(live4);
+    free(keep);
+    free(d3);
+    free(p0);
+    free(p1);
+    free(p2);
+    free(p4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +571,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_merge_order_with_ties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vanished, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_is_the_truth, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

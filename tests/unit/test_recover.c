@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -20,6 +21,8 @@
 #include "store.h"
 #include "target.h"
 #include "util.h"
+
+#include "bounded.h"
 
 struct fx {
     char dir[64];
@@ -67,6 +70,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-recover-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     dv_config_defaults(&f->cfg, f->dir);
+    f->cfg.server.daos_dir = dv_path_join(f->cfg.server.data_dir, "daos"); /* a DAOS server */
     f->cfg.server.min_object_size = 1024;
     f->cfg.server.max_files_per_subdir = 100;
     assert_int_equal(store_key_create(&f->cfg), 0); /* the server's key (encryption is on) */
@@ -228,15 +232,15 @@ static void test_list_parse(void **state)
         const char *line;
         const char *msg;
     } bad[] = {
-        {"../x", "'../x' is a path"},
-        {"/etc/passwd", "'/etc/passwd' is a path"},
-        {"abc.nlo", "is not an NLO name"},
+        {"../x", "a path, not an NLO name (4 characters)"},
+        {"/etc/passwd", "a path, not an NLO name (11 characters)"},
+        {"abc.nlo", "not an NLO name (7 characters, expected 80 hex digits"},
         {"zz3f5216fada273210f5fd82d1253eeead37615e91c6b9daf34a9b220d5d6670000000000001110.nlo",
-         "is not an NLO name"},
+         "not an NLO name (83 characters, expected 80 hex digits"},
         {"08A3F5216FADA273210F5FD82D1253EEEAD37615E91C6B9DAF34A9B220D5D6670000000000001110.nlo",
-         "is not an NLO name"},
+         "not an NLO name (character 3 is not a lower-case hex digit)"},
         {"08a3f5216fada273210f5fd82d1253eeead37615e91c6b9daf34a9b220d5d6670000000000001110.nl_",
-         "is not an NLO name"},
+         "not an NLO name (it must end in \".nlo\")"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         text = dv_asprintf("# c\n%s\n%s\n", f->nlo[0], bad[i].line);
@@ -525,15 +529,295 @@ static void test_install_many(void **state)
     }
 }
 
+/* Findings 10 and 12: a list file that is a link to /dev/zero or a FIFO is refused at once
+ * (not "out of memory", not a hang); one that is a secret (a link to /etc/shadow, say) gets an
+ * error that says what is wrong with its line without quoting any of it; a list bigger than
+ * RECOVER_LIST_MAX is refused unread. */
+static void test_list_hostile(void **state)
+{
+    struct fx *f = *state;
+    char **names = NULL;
+    size_t n = 0;
+    char *zero = dv_path_join(f->dir, "zero.txt");
+    assert_int_equal(symlink("/dev/zero", zero), 0);
+    assert_int_equal(recover_list_read(zero, &names, &n), -1);
+    assert_non_null(strstr(dv_err(), "is not a regular file (a character device): refused"));
+    char *fifo = dv_path_join(f->dir, "fifo.txt");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(recover_list_read(fifo, &names, &n), -1);
+    assert_non_null(strstr(dv_err(), "is not a regular file (a FIFO): refused"));
+    char *secret = dv_path_join(f->dir, "shadow");
+    write_text(secret, "root:$y$j9T$S3cr3tSaltS3cr3tHash0123456789:19000:0:99999:7:::\n"
+                       "daemon:*:19000:0:99999:7:::\n");
+    char *via = dv_path_join(f->dir, "list-link.txt");
+    assert_int_equal(symlink(secret, via), 0);
+    assert_int_equal(recover_list_read(via, &names, &n), -1);
+    char *want = dv_asprintf(
+        "%s:1: not an NLO name (61 characters, expected 80 hex digits, \".nlo\" optional)", via);
+    assert_string_equal(dv_err(), want);
+    free(want);
+    assert_null(strstr(dv_err(), "root"));
+    assert_null(strstr(dv_err(), "S3cr3t"));
+    char *big = dv_path_join(f->dir, "big.txt");
+    FILE *fp = fopen(big, "w");
+    assert_non_null(fp);
+    assert_int_equal(ftruncate(fileno(fp), (off_t)RECOVER_LIST_MAX + 1), 0);
+    fclose(fp);
+    assert_int_equal(recover_list_read(big, &names, &n), -1);
+    assert_non_null(strstr(dv_err(), "more than the"));
+    free(big);
+    free(via);
+    free(secret);
+    free(fifo);
+    free(zero);
+}
+
+struct dedup_job {
+    const char *path;
+    const char *first, *last;
+};
+
+static int dedup_expect(void *arg)
+{
+    struct dedup_job *j = arg;
+    char **names = NULL;
+    size_t n = 0;
+    if (recover_list_read(j->path, &names, &n) != 0) {
+        fprintf(stderr, "%s\n", dv_err());
+        return 1;
+    }
+    int rc =
+        n == 80000 && strcmp(names[0], j->first) == 0 && strcmp(names[n - 1], j->last) == 0 ? 0 : 1;
+    if (rc)
+        fprintf(stderr, "%zu names\n", n);
+    recover_names_free(names, n);
+    return rc;
+}
+
+/* Finding 11: 80,000 names with one duplicate (the old quadratic removal took 26 s) come out
+ * as 80,000 in file order, within a CPU limit the old code ran far past. */
+static void test_list_dedup_scales(void **state)
+{
+    struct fx *f = *state;
+    char *p = dv_path_join(f->dir, "many.txt");
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    char first[STORE_NLO_NAME_LEN + 1], last[STORE_NLO_NAME_LEN + 1];
+    for (int i = 0; i < 80000; i++) {
+        char hex[65];
+        char seed[16];
+        snprintf(seed, sizeof seed, "%d", i);
+        dv_sha256_hex(seed, strlen(seed), hex);
+        char name[STORE_NLO_NAME_LEN + 1];
+        snprintf(name, sizeof name, "%s%016x.nlo", hex, i);
+        if (i == 0)
+            memcpy(first, name, sizeof first);
+        memcpy(last, name, sizeof last);
+        fprintf(fp, "%s\n", name);
+        if (i == 40000)
+            fprintf(fp, "%s\n", first); /* the duplicate */
+    }
+    fclose(fp);
+    struct dedup_job j = {p, first, last};
+    run_bounded("80,000 names, one twice", dedup_expect, &j, 5, 0);
+    free(p);
+}
+
+/* --into: normalised, never in the DAOS directory, the target, on the catalog or the key;
+ * what an existing name is (issue 12, finding 5). */
+static void test_into_check(void **state)
+{
+    struct fx *f = *state;
+    struct recover_into_info ii;
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "mail/../a2.nsf", &ii), 0);
+    assert_int_equal(ii.kind, RECOVER_INTO_NEW);
+    assert_string_equal(ii.rel, "a2.nsf");
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "./mail//x/../r2.nsf", &ii), 0);
+    assert_string_equal(ii.rel, "mail/r2.nsf"); /* lexically: x need not exist */
+    const char *bad_rel[] = {"daos/x.nsf",
+                             "daos/daoscat.db",
+                             "mail/../daos/daos.cfg",
+                             "../x.nsf",
+                             "mail/../../x.nsf",
+                             "mail/a.nsf-wal",
+                             "mail/",
+                             ".",
+                             "mail/.."};
+    for (size_t i = 0; i < sizeof bad_rel / sizeof *bad_rel; i++)
+        if (recover_into_check(&f->cfg, "mail/a.nsf", bad_rel[i], &ii) == 0)
+            fail_msg("--into %s accepted", bad_rel[i]);
+    char *x = dv_path_join(f->cfg.server.daos_dir, "daoscat.db");
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", x, &ii), -1);
+    assert_non_null(strstr(dv_err(), "DAOS directory"));
+    free(x);
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", f->cfg.catalog, &ii), -1);
+    assert_non_null(strstr(dv_err(), "catalog"));
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", f->cfg.server.key_file, &ii), -1);
+    x = dv_path_join(f->cfg.backup.target, "sets/x.nsf");
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", x, &ii), -1);
+    assert_non_null(strstr(dv_err(), "backup target"));
+    free(x);
+    /* what is there */
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "mail/a.nsf", &ii), 0);
+    assert_int_equal(ii.kind, RECOVER_INTO_LIVE_SELF);
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "mail/b.nsf", &ii), 0);
+    assert_int_equal(ii.kind, RECOVER_INTO_OTHER);
+    assert_false(ii.in_use);
+    struct restore_opts o = {.set_id = f->set_id, .db_path = "mail/a.nsf", .into = "mail/r.nsf"};
+    struct restore_result r;
+    if (recover_restore(&f->cfg, &o, NULL, &r) != 0)
+        fail_msg("restore: %s", dv_err());
+    assert_int_equal(recover_into_check(&f->cfg, "mail/b.nsf", "mail/r.nsf", &ii), 0);
+    assert_int_equal(ii.kind, RECOVER_INTO_RESTORED);
+    assert_string_equal(ii.origin, "mail/a.nsf");
+    assert_string_equal(ii.origin_set, f->set_id);
+    /* --into the DAOS index is refused even with --force: the index is untouched */
+    o.into = "daos/daoscat.db";
+    o.force = true;
+    assert_int_equal(recover_restore(&f->cfg, &o, NULL, &r), -1);
+    x = dv_path_join(f->cfg.server.daos_dir, "daoscat.db");
+    assert_true(restore_integrity_check(x) == 0);
+    free(x);
+    /* a live database whose file is gone is still that database's name: --replace-live */
+    char *b = data(f, "mail/b.nsf"), *away = data(f, "b.away");
+    assert_int_equal(rename(b, away), 0);
+    o = (struct restore_opts){.set_id = f->set_id, .db_path = "mail/b.nsf", .into = "mail/b.nsf"};
+    assert_int_equal(recover_restore(&f->cfg, &o, NULL, &r), -1);
+    assert_non_null(strstr(dv_err(), "--replace-live"));
+    o.replace_live = true;
+    if (recover_restore(&f->cfg, &o, NULL, &r) != 0)
+        fail_msg("--replace-live of a lost database: %s", dv_err());
+    assert_true(r.live);
+    assert_false(r.replaced);
+    free(b);
+    free(away);
+}
+
+/* A live database another process has open is not replaced (--force, --replace-live); the
+ * process's next commit is kept (issue 12, finding 4). */
+static void test_restore_in_use(void **state)
+{
+    struct fx *f = *state;
+    char *b = data(f, "mail/b.nsf");
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        close(ready[0]);
+        close(go[1]);
+        sqlite3 *h = NULL;
+        if (sqlite3_open(b, &h) != SQLITE_OK ||
+            sqlite3_exec(h, "SELECT count(*) FROM notes", NULL, NULL, NULL) != SQLITE_OK ||
+            write(ready[1], "r", 1) != 1)
+            _exit(2);
+        char c;
+        if (read(go[0], &c, 1) != 1)
+            _exit(3);
+        sqlite3_busy_timeout(h, 5000);
+        int rc = sqlite3_exec(h,
+                              "INSERT INTO notes(unid, subject) VALUES"
+                              " ('0000000000000000000000000000c0de', 'kept')",
+                              NULL, NULL, NULL);
+        sqlite3_close(h);
+        _exit(rc == SQLITE_OK ? 0 : 4);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    struct stat before, after;
+    assert_int_equal(stat(b, &before), 0);
+    char want[64];
+    snprintf(want, sizeof want, "mail/b.nsf is in use by pid %ld", (long)p);
+    struct restore_opts o = {
+        .set_id = f->set_id, .db_path = "mail/b.nsf", .into = "mail/b.nsf", .replace_live = true};
+    struct restore_result r;
+    assert_int_equal(recover_restore(&f->cfg, &o, NULL, &r), -1);
+    assert_non_null(strstr(dv_err(), want));
+    o = (struct restore_opts){
+        .set_id = f->set_id, .db_path = "mail/a.nsf", .into = "mail/b.nsf", .force = true};
+    assert_int_equal(recover_restore(&f->cfg, &o, NULL, &r), -1);
+    assert_non_null(strstr(dv_err(), want));
+    struct recover_into_info ii;
+    assert_int_equal(recover_into_check(&f->cfg, "mail/a.nsf", "mail/b.nsf", &ii), 0);
+    assert_true(ii.in_use);
+    assert_int_equal(ii.holder, p);
+    assert_int_equal(stat(b, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st = 0;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(b, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(h, "SELECT count(*) FROM notes WHERE subject = 'kept'", -1, &s, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 1);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    /* nobody has it open now: replaced */
+    o = (struct restore_opts){
+        .set_id = f->set_id, .db_path = "mail/b.nsf", .into = "mail/b.nsf", .replace_live = true};
+    if (recover_restore(&f->cfg, &o, NULL, &r) != 0)
+        fail_msg("--replace-live: %s", dv_err());
+    close(ready[0]);
+    close(go[1]);
+    free(b);
+}
+
+/* doc copy from a restored copy of a.nsf into b.nsf: refused without force, naming both
+ * (issue 12, finding 7). */
+static void test_doc_copy_other_db(void **state)
+{
+    struct fx *f = *state;
+    struct restore_opts ro = {.set_id = f->set_id, .db_path = "mail/a.nsf", .into = "mail/r.nsf"};
+    struct restore_result rr;
+    if (recover_restore(&f->cfg, &ro, NULL, &rr) != 0)
+        fail_msg("restore: %s", dv_err());
+    struct doccopy_origin og;
+    assert_int_equal(recover_doc_origin(&f->cfg, "mail/r.nsf", "mail/a.nsf", &og), 0);
+    assert_true(og.same);
+    assert_string_equal(og.origin, "mail/a.nsf");
+    assert_int_equal(recover_doc_origin(&f->cfg, "mail/r.nsf", "mail/b.nsf", &og), 0);
+    assert_false(og.same);
+    struct doccopy_result dr;
+    assert_int_equal(recover_doc_copy(&f->cfg, "mail/r.nsf", f->unid[0], "mail/b.nsf", NULL, &dr),
+                     -1);
+    recover_result_done(&dr.nlo);
+    assert_non_null(strstr(dv_err(), "mail/r.nsf is a restored copy of mail/a.nsf"));
+    assert_non_null(strstr(dv_err(), "mail/b.nsf has replica id"));
+    assert_non_null(strstr(dv_err(), og.live_replica_id));
+    if (recover_doc_copy_ex(&f->cfg, "mail/r.nsf", f->unid[0], "mail/b.nsf", true, NULL, &dr) != 0)
+        fail_msg("doc copy --force: %s", dv_err());
+    assert_true(dr.copied);
+    assert_true(dr.other_db);
+    recover_result_done(&dr.nlo);
+    /* two live databases: different, too */
+    assert_int_equal(recover_doc_copy(&f->cfg, "mail/a.nsf", f->unid[1], "mail/b.nsf", NULL, &dr),
+                     -1);
+    recover_result_done(&dr.nlo);
+    assert_non_null(strstr(dv_err(), "are different databases"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restore_new_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_parse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_dedup_scales, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_sha_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unrecoverable_docs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doc_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_install_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_into_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_doc_copy_other_db, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

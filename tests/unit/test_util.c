@@ -1,4 +1,5 @@
-/* test_util.c - shared helpers: paths, atomic writes, hex, database globs, time parsing. */
+/* test_util.c - shared helpers: paths, atomic writes, hex, database globs, time parsing,
+ * escaping text for a terminal (issue 12, finding 12). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -198,6 +199,46 @@ static void test_glob_list(void **state)
     assert_string_equal(list[1], "mail/alice.nsf");
     assert_null(list[2]);
     dbglob_free(list);
+    /* issue 12, finding 13: what the globs reach but is a link or special file is named */
+    char *lk = dv_path_join(dir, "mail/linked.nsf"), *fifo = dv_path_join(dir, "mail/pipe.nsf"),
+         *ld = dv_path_join(dir, "mail/sub"), *other = dv_path_join(dir, "mail/other.txt");
+    assert_int_equal(symlink("alice.nsf", lk), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(symlink("/tmp", ld), 0);
+    assert_int_equal(symlink("alice.nsf", other), 0); /* matches nothing: not named */
+    char **refused;
+    assert_int_equal(dbglob_list_ex(&cfg, &list, &n, &refused), 0);
+    assert_int_equal(n, 2);
+    dbglob_free(list);
+    assert_string_equal(refused[0], "mail/linked.nsf: a symbolic link (never followed: not "
+                                    "backed up)");
+    assert_string_equal(refused[1], "mail/pipe.nsf: a FIFO (never followed: not backed up)");
+    assert_string_equal(refused[2], "mail/sub: a symbolic link (never followed: the databases "
+                                    "below it are not backed up)");
+    assert_null(refused[3]);
+    dbglob_free(refused);
+    /* with globs that reach no directory, a link to one is not named */
+    char *only = dv_strdup("*.nsf");
+    char **saved = cfg.server.databases;
+    size_t nsaved = cfg.server.ndatabases;
+    cfg.server.databases = &only;
+    cfg.server.ndatabases = 1;
+    assert_int_equal(dbglob_list_ex(&cfg, &list, &n, &refused), 0);
+    assert_int_equal(n, 1);
+    assert_null(refused[0]);
+    dbglob_free(list);
+    dbglob_free(refused);
+    cfg.server.databases = saved;
+    cfg.server.ndatabases = nsaved;
+    free(only);
+    unlink(lk);
+    unlink(fifo);
+    unlink(ld);
+    unlink(other);
+    free(lk);
+    free(fifo);
+    free(ld);
+    free(other);
     char *rel;
     char *abs = dbglob_resolve(&cfg, "mail/alice.nsf", &rel);
     assert_string_equal(rel, "mail/alice.nsf");
@@ -227,6 +268,82 @@ static void test_time(void **state)
     assert_int_equal(dv_parse_long("101", 0, 100, &v), -1);
 }
 
+/* issue 12, finding 12: nothing raw reaches a terminal */
+static void esc_is(const char *in, const char *want)
+{
+    char out[256];
+    assert_int_equal(dv_escape(in, out, sizeof out), strlen(want));
+    assert_string_equal(out, want);
+    char *d = dv_escape_dup(in);
+    assert_string_equal(d, want);
+    free(d);
+    assert_string_equal(dv_esc(in), want);
+}
+
+static char *json_of(const char *in)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    dv_json_str(f, in);
+    fclose(f);
+    return buf;
+}
+
+static void test_escape(void **state)
+{
+    (void)state;
+    esc_is("plain text, 100%", "plain text, 100%");
+    esc_is("", "");
+    esc_is(NULL, "");
+    /* a window title and a screen clear, BEL, DEL, CR, newline, tab */
+    esc_is("\x1b]0;pwned\x07\x1b[2J", "\\x1b]0;pwned\\x07\\x1b[2J");
+    esc_is("a\x7f\r\n\tb", "a\\x7f\\x0d\\x0a\\x09b");
+    /* valid printable UTF-8 is kept; the backslash too */
+    esc_is("Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x93\x8e C:\\x",
+           "Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x93\x8e C:\\x");
+    /* C1 controls as UTF-8 (U+009B is CSI): each byte */
+    esc_is("x\xc2\x9b"
+           "2Jy\xc2\x80\xc2\x9f\xc2\xa0",
+           "x\\xc2\\x9b2Jy\\xc2\\x80\\xc2\\x9f\xc2\xa0");
+    /* not UTF-8: raw 8-bit CSI, Latin-1, overlong, surrogate, > U+10FFFF, cut sequences */
+    esc_is("\x9b"
+           "2J",
+           "\\x9b2J");
+    esc_is("caf\xe9", "caf\\xe9");
+    esc_is("\xc0\xaf\xe0\x80\xaf", "\\xc0\\xaf\\xe0\\x80\\xaf");
+    esc_is("\xed\xa0\x80", "\\xed\\xa0\\x80");
+    esc_is("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");
+    esc_is("\xe2\x82", "\\xe2\\x82");
+    esc_is("\xe2\x82x", "\\xe2\\x82x");
+    /* cut like snprintf, never inside an escape or a character */
+    char small[6];
+    assert_int_equal(dv_escape("ab\x1b"
+                               "cd",
+                               small, sizeof small),
+                     8);
+    assert_string_equal(small, "ab");
+    assert_int_equal(dv_escape("a\xe2\x82\xac\xe2\x82\xac", small, sizeof small), 7);
+    assert_string_equal(small, "a\xe2\x82\xac");
+    assert_int_equal(dv_escape("abc", NULL, 0), 3);
+    char nul[32];
+    assert_int_equal(dv_escape_mem("a\0b", 3, nul, sizeof nul), 6);
+    assert_string_equal(nul, "a\\x00b");
+    /* the ring: 8 results stay valid */
+    const char *r[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = dv_esc(i % 2 ? "\x1b" : "x");
+    for (int i = 0; i < 8; i++)
+        assert_string_equal(r[i], i % 2 ? "\\x1b" : "x");
+    /* error messages are escaped where they are made */
+    dv_seterr("bad line '%s'", "\x1b]0;t\x07\xc2\x9b");
+    assert_string_equal(dv_err(), "bad line '\\x1b]0;t\\x07\\xc2\\x9b'");
+    /* JSON: controls as \u00NN, quotes and backslashes escaped, non-UTF-8 as the text \xNN */
+    char *j = json_of("a\"b\\c\x1b[2J\x7f\xc2\x9b\xe9\xc3\xbc");
+    assert_string_equal(j, "\"a\\\"b\\\\c\\u001b[2J\\u007f\\u009b\\\\xe9\xc3\xbc\"");
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_hex),
         cmocka_unit_test(test_glob),         cmocka_unit_test(test_glob_list),
         cmocka_unit_test(test_time),         cmocka_unit_test(test_canon),
+        cmocka_unit_test(test_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
