@@ -111,12 +111,19 @@ int backup_read_refs(const char *dbfile, char ***names, size_t *n)
     return 0;
 }
 
-/* References of a copy whose delta was kept: applied to a scratch copy, read, removed. */
-static int read_refs_keep(const char *copy, const char *delta, char ***names, size_t *n)
+/*
+ * A copy whose delta was kept: the image restore builds (the copy, the delta applied by
+ * delta_apply as restore applies it) in a scratch file, removed afterwards. Its page digests
+ * must be pm's, the map the next incremental takes as its origin (a wrong map makes every
+ * incremental built on it unrestorable: issue 11); its references are read from it.
+ */
+static int read_refs_keep(const char *copy, const char *delta, const struct pagemap *pm,
+                          char ***names, size_t *n)
 {
     char *scratch = dv_asprintf("%s.refs-scratch.%ld", copy, (long)getpid());
     int rc = -1;
-    if (dv_copy_file_atomic(copy, scratch, 0600) == 0 && delta_apply(delta, scratch) == 0)
+    if (dv_copy_file_atomic(copy, scratch, 0600) == 0 && delta_apply(delta, scratch) == 0 &&
+        pagemap_check_image(pm, scratch, "the copy with its kept delta applied") == 0)
         rc = backup_read_refs(scratch, names, n);
     unlink(scratch);
     free(scratch);
@@ -352,21 +359,31 @@ static int incr_db(struct ctx *c, const char *rel, const char *src, const char *
     return r;
 }
 
-/* The page map of a full copy (+ kept delta), so that the next incremental has an origin. */
+/* The page map of a full copy (+ kept delta), so that the next incremental has an origin;
+ * written by full_pagemap_write once the caller has checked it (a kept delta). */
 static int full_pagemap(struct ctx *c, const char *rel, const char *dst, const char *delta,
-                        const char *pmpath, struct hotcopy_result *hr, struct catalog_file_incr *fx)
+                        struct hotcopy_result *hr, struct pagemap *pm)
 {
-    struct pagemap pm;
     /* one read of the copy: the page map of the image and the SHA-256 of the copy */
-    if (pagemap_of_copy_sha(dst, delta, hr->page_size, &pm, hr->copy_sha256) != 0 ||
-        pagemap_write(pmpath, &pm, fx->pagemap_sha256) != 0) {
-        pagemap_done(&pm);
+    if (pagemap_of_copy_sha(dst, delta, hr->page_size, pm, hr->copy_sha256) != 0) {
+        fail_db(c, rel, "");
+        return -1;
+    }
+    return 0;
+}
+
+static int full_pagemap_write(struct ctx *c, const char *rel, const char *pmpath,
+                              struct pagemap *pm, struct catalog_file_incr *fx)
+{
+    /* without a delta the map is the copy's own, which restore copies as it is; with one, it
+     * was checked against the image restore builds (read_refs_keep) */
+    pm->flags |= PAGEMAP_F_CHECKED;
+    if (pagemap_write(pmpath, pm, fx->pagemap_sha256) != 0) {
         fail_db(c, rel, "");
         return -1;
     }
     fx->kind = CATALOG_SET_FULL;
-    fx->pages_total = fx->pages_stored = (int64_t)pm.npages;
-    pagemap_done(&pm);
+    fx->pages_total = fx->pages_stored = (int64_t)pm->npages;
     return 0;
 }
 
@@ -395,6 +412,7 @@ static int backup_one(struct ctx *c, const char *rel)
     int inc = -2; /* not tried */
     struct hotcopy_result hr;
     memset(&hr, 0, sizeof hr);
+    struct pagemap pm = {0};
     if (dv_mkdirs(dir, 0700) != 0) {
         fail_db(c, rel, src);
         goto out;
@@ -423,17 +441,18 @@ static int backup_one(struct ctx *c, const char *rel)
     if (!hr.wal_mode)
         job_log(c->job, DV_WARN,
                 "%s is not in WAL mode: it cannot be copied hot; copied under a short lock", rel);
-    if (inc != 0 &&
-        full_pagemap(c, rel, dst, keep && hr.wal_mode ? delta : NULL, pmpath, &hr, &fx) != 0)
+    if (inc != 0 && full_pagemap(c, rel, dst, keep && hr.wal_mode ? delta : NULL, &hr, &pm) != 0)
         goto out;
     if (inc == 0) {
         names = ir.refs, nnames = ir.nrefs;
         ir.refs = NULL, ir.nrefs = 0;
-    } else if ((keep && hr.wal_mode ? read_refs_keep(dst, delta, &names, &nnames)
+    } else if ((keep && hr.wal_mode ? read_refs_keep(dst, delta, &pm, &names, &nnames)
                                     : backup_read_refs(dst, &names, &nnames)) != 0) {
         fail_db(c, rel, "");
         goto out;
     }
+    if (inc != 0 && full_pagemap_write(c, rel, pmpath, &pm, &fx) != 0)
+        goto out;
     int64_t db_id = 0;
     bool kept = keep && hr.wal_mode && inc != 0;
     if (inc == 0) { /* the set file is the .inc */
@@ -520,6 +539,7 @@ cat_fail:
     dv_preferr("catalog");
     fail_db(c, rel, "");
 out:
+    pagemap_done(&pm);
     if (rc != 0) { /* a failed database leaves nothing of its own in the set */
         char *incfile = dv_asprintf("%s%s", dst, INCR_SUFFIX);
         unlink(dst);

@@ -57,6 +57,7 @@ void pagemap_init(struct pagemap *m, uint32_t page_size, uint64_t size)
 {
     m->page_size = page_size;
     m->size = size;
+    m->flags = 0;
     m->npages = page_size ? (size + page_size - 1) / page_size : 0;
     m->d = dv_calloc(m->npages ? m->npages : 1, PAGEMAP_DIGEST);
 }
@@ -103,6 +104,7 @@ int pagemap_write(const char *path, const struct pagemap *m, char sha256_hex[65]
     be64(buf + 24, m->size);
     be32(buf + 32, PAGEMAP_DIGEST);
     be32(buf + 36, PAGEMAP_ALGO_SHA256_128);
+    be32(buf + 40, m->flags);
     be32(buf + 60, delta_crc32c(0, buf, 60));
     memcpy(buf + PAGEMAP_HDR_SIZE, m->d, body);
     char hex[65];
@@ -163,11 +165,31 @@ int pagemap_read(const char *path, const char *expect_sha256, struct pagemap *m)
         }
     }
     pagemap_init(m, ps, size);
+    m->flags = rd32(u + 40);
     memcpy(m->d, u + PAGEMAP_HDR_SIZE, np * PAGEMAP_DIGEST);
     rc = 0;
 out:
     free(buf);
     return rc;
+}
+
+int pagemap_read_flags(const char *path, uint32_t *flags)
+{
+    unsigned char h[PAGEMAP_HDR_SIZE];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        dv_syserr("%s", path);
+        return -1;
+    }
+    ssize_t got = dv_pread_full(fd, h, sizeof h, 0);
+    close(fd);
+    if (got != (ssize_t)sizeof h || memcmp(h, PM_MAGIC, 8) != 0 ||
+        rd32(h + 60) != delta_crc32c(0, h, 60) || rd32(h + 8) != PAGEMAP_VERSION) {
+        dv_seterr("%s: not a page map (or a damaged header)", path);
+        return -1;
+    }
+    *flags = rd32(h + 40);
+    return 0;
 }
 
 int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
@@ -225,18 +247,21 @@ int pagemap_of_copy_sha(const char *copy_path, const char *delta_path, uint32_t 
                 EVP_DigestUpdate(sha, buf, avail);
         }
         for (uint64_t i = 0; i < cnt; i++) {
-            const unsigned char *p = buf + i * page_size;
-            if (dpg && dpg == pg + i) {
-                p = dpage;
+            bool from_delta = dpg && dpg == pg + i;
+            const unsigned char *p = from_delta ? dpage : buf + i * page_size;
+            size_t plen = page_size;
+            if ((pg + i) * page_size > size) /* a short last page (never in SQLite) */
+                plen = (size_t)(size - (pg + i - 1) * page_size);
+            /* digest the delta's page BEFORE the reader moves on: dpage lives in the reader's
+             * one record buffer, which the next delta_reader_next() overwrites (digesting it
+             * after gave each delta page the next record's digest: issue 11, case 4) */
+            pagemap_digest(h, p, plen, pagemap_at(m, pg + i));
+            if (from_delta) {
                 if ((r = delta_reader_next(dr, &dpg, &dpage)) < 0)
                     goto out;
                 if (r == 0)
                     dpg = 0;
             }
-            size_t plen = page_size;
-            if ((pg + i) * page_size > size) /* a short last page (never in SQLite) */
-                plen = (size_t)(size - (pg + i - 1) * page_size);
-            pagemap_digest(h, p, plen, pagemap_at(m, pg + i));
         }
     }
     if (sha && base > (m->npages * (uint64_t)page_size)) {
@@ -271,5 +296,29 @@ out:
     pagemap_hasher_free(h);
     delta_reader_free(dr);
     close(fd);
+    return rc;
+}
+
+int pagemap_check_image(const struct pagemap *m, const char *image_path, const char *what)
+{
+    struct pagemap got;
+    if (pagemap_of_copy(image_path, NULL, m->page_size, &got) != 0)
+        return -1;
+    int rc = -1;
+    if (got.size != m->size) {
+        dv_seterr("%s has %llu bytes, its page map says %llu", what, (unsigned long long)got.size,
+                  (unsigned long long)m->size);
+        goto out;
+    }
+    for (uint64_t pg = 1; pg <= m->npages; pg++) {
+        if (memcmp(pagemap_at(&got, pg), pagemap_at(m, pg), PAGEMAP_DIGEST) != 0) {
+            dv_seterr("%s: page %llu differs from the set's page map", what,
+                      (unsigned long long)pg);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    pagemap_done(&got);
     return rc;
 }
