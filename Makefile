@@ -148,9 +148,13 @@ bench-quick: all $(BUILD)/bench-gen
 	@$(TEST_ENV) bench/run.sh quick
 
 # the long soak: the hot-backup test (4 writers, apply and keep, every copy restored and
-# checked) for ROUNDS backups (make test runs it with 10)
+# checked) for ROUNDS backups (make test runs it with 10), then the incremental soak (page
+# sizes 512..65536, VACUUM and wal_checkpoint(TRUNCATE), a writer reconnecting per
+# transaction, every set restored and checked) for INCR_ROUNDS backups per page size and mode
+# (make test runs it with 6)
 soak: all
 	@$(TEST_ENV) ROUNDS=$(or $(ROUNDS),300) bash tests/e2e/backup_hot.sh
+	@$(TEST_ENV) ROUNDS=$(or $(INCR_ROUNDS),100) bash tests/e2e/soak_incr.sh
 
 # Fuzzing (clang's libFuzzer): every parser of untrusted input (docs/reliability.md), FUZZ_SECONDS each (default 60).
 # The sources are compiled by clang with the fuzzer's coverage and ASan+UBSan into build/fuzz/

@@ -114,11 +114,14 @@ int backup_read_refs(const char *dbfile, char ***names, size_t *n)
 }
 
 /*
- * References of a copy whose delta was kept (copy and delta relative to the set's directory
- * set): applied to a scratch copy beside it (a new file, O_EXCL), read, removed.
+ * A copy whose delta was kept (copy and delta relative to the set's directory set): the image
+ * restore builds (the copy, the delta applied by delta_apply_fd as restore applies it) in a
+ * scratch file beside it (a new file, O_EXCL, beneath the set), removed afterwards. Its page
+ * digests must be pm's, the map the next incremental takes as its origin (a wrong map makes
+ * every incremental built on it unrestorable: issue 11); its references are read from it.
  */
-static int read_refs_keep(const struct fsb *set, const char *copy, const char *delta, char ***names,
-                          size_t *n)
+static int read_refs_keep(const struct fsb *set, const char *copy, const char *delta,
+                          const struct pagemap *pm, char ***names, size_t *n)
 {
     char *srel = dv_asprintf("%s.refs-scratch.%ld", copy, (long)getpid());
     char *scratch = fsb_abs(set, srel), *cpath = fsb_abs(set, copy), *dpath = fsb_abs(set, delta);
@@ -133,7 +136,8 @@ static int read_refs_keep(const struct fsb *set, const char *copy, const char *d
         dv_syserr("copy %s to %s", cpath, scratch);
         goto out;
     }
-    if (delta_apply_fd(dfd, dpath, out, scratch) == 0)
+    if (delta_apply_fd(dfd, dpath, out, scratch) == 0 &&
+        pagemap_check_fd(pm, out, scratch, "the copy with its kept delta applied") == 0)
         rc = backup_read_refs(scratch, names, n);
 out:
     if (in >= 0)
@@ -380,32 +384,43 @@ static int incr_db(struct ctx *c, const char *rel, const char *src, const char *
 }
 
 /* The page map of a full copy (+ kept delta), so that the next incremental has an origin
- * (relcopy, reldelta, relpm: beneath the set's directory). */
+ * (relcopy, reldelta: beneath the set's directory); written by full_pagemap_write once the
+ * caller has checked it (a kept delta). */
 static int full_pagemap(struct ctx *c, const char *rel, const char *relcopy, const char *reldelta,
-                        const char *relpm, struct hotcopy_result *hr, struct catalog_file_incr *fx)
+                        struct hotcopy_result *hr, struct pagemap *pm)
 {
-    struct pagemap pm = {0};
     char *dst = fsb_abs(c->set, relcopy), *delta = reldelta ? fsb_abs(c->set, reldelta) : NULL;
     int fd = fsb_openat(c->set, relcopy, O_RDONLY, 0);
     int dfd = reldelta && fd >= 0 ? fsb_openat(c->set, reldelta, O_RDONLY, 0) : -1;
     /* one read of the copy: the page map of the image and the SHA-256 of the copy */
     int rc = fd < 0 || (reldelta && dfd < 0)
                  ? -1
-                 : pagemap_of_fd(fd, dst, dfd, delta, hr->page_size, &pm, hr->copy_sha256);
+                 : pagemap_of_fd(fd, dst, dfd, delta, hr->page_size, pm, hr->copy_sha256);
     if (fd >= 0)
         close(fd);
     if (dfd >= 0)
         close(dfd);
     free(dst);
     free(delta);
-    if (rc != 0 || pagemap_write_at(c->set, relpm, &pm, fx->pagemap_sha256) != 0) {
-        pagemap_done(&pm);
+    if (rc != 0) {
+        fail_db(c, rel, "");
+        return -1;
+    }
+    return 0;
+}
+
+static int full_pagemap_write(struct ctx *c, const char *rel, const char *relpm, struct pagemap *pm,
+                              struct catalog_file_incr *fx)
+{
+    /* without a delta the map is the copy's own, which restore copies as it is; with one, it
+     * was checked against the image restore builds (read_refs_keep) */
+    pm->flags |= PAGEMAP_F_CHECKED;
+    if (pagemap_write_at(c->set, relpm, pm, fx->pagemap_sha256) != 0) {
         fail_db(c, rel, "");
         return -1;
     }
     fx->kind = CATALOG_SET_FULL;
-    fx->pages_total = fx->pages_stored = (int64_t)pm.npages;
-    pagemap_done(&pm);
+    fx->pages_total = fx->pages_stored = (int64_t)pm->npages;
     return 0;
 }
 
@@ -433,6 +448,7 @@ static int backup_one(struct ctx *c, const char *rel)
     int inc = -2; /* not tried */
     struct hotcopy_result hr;
     memset(&hr, 0, sizeof hr);
+    struct pagemap pm = {0};
     /* the database's directories in the set: real directories, never through a link */
     if (fsb_mkdirs(c->set, dir, 0700) != 0) {
         fail_db(c, rel, src);
@@ -463,16 +479,19 @@ static int backup_one(struct ctx *c, const char *rel)
         job_log(c->job, DV_WARN,
                 "%s is not in WAL mode: it cannot be copied hot; copied under a short lock", rel);
     if (inc != 0 &&
-        full_pagemap(c, rel, relcopy, keep && hr.wal_mode ? reldelta : NULL, relpm, &hr, &fx) != 0)
+        full_pagemap(c, rel, relcopy, keep && hr.wal_mode ? reldelta : NULL, &hr, &pm) != 0)
         goto out;
     if (inc == 0) {
         names = ir.refs, nnames = ir.nrefs;
         ir.refs = NULL, ir.nrefs = 0;
-    } else if ((keep && hr.wal_mode ? read_refs_keep(c->set, relcopy, reldelta, &names, &nnames)
-                                    : backup_read_refs(dst, &names, &nnames)) != 0) {
+    } else if ((keep && hr.wal_mode
+                    ? read_refs_keep(c->set, relcopy, reldelta, &pm, &names, &nnames)
+                    : backup_read_refs(dst, &names, &nnames)) != 0) {
         fail_db(c, rel, "");
         goto out;
     }
+    if (inc != 0 && full_pagemap_write(c, rel, relpm, &pm, &fx) != 0)
+        goto out;
     int64_t db_id = 0;
     bool kept = keep && hr.wal_mode && inc != 0;
     if (inc == 0) { /* the set file is the .inc */
@@ -559,6 +578,7 @@ cat_fail:
     dv_preferr("catalog");
     fail_db(c, rel, "");
 out:
+    pagemap_done(&pm);
     if (rc != 0) { /* a failed database leaves nothing of its own in the set */
         char *incfile = dv_asprintf("%s%s", relcopy, INCR_SUFFIX);
         fsb_unlink(c->set, relcopy, true);

@@ -123,13 +123,17 @@ static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE], st
 
 /* ---- the .inc file: reading ------------------------------------------------------------ */
 
+/* Called with each chunk of a run's pages (whole pages; off = image offset of the first). */
+typedef int (*inc_data_fn)(void *ud, uint64_t off, const unsigned char *p, size_t n);
+
 /*
  * Walk a .inc: check everything; with fd >= 0 also write each run into fd (only call with
- * fd after a successful walk without it). EVP SHA-256 of the whole file is compared with
- * the trailer and expect_sha256.
+ * fd after a successful walk without it); with on_data, hand it every chunk of pages (it may
+ * fail the walk with -1 and a message). EVP SHA-256 of the whole file is compared with the
+ * trailer and expect_sha256.
  */
 static int inc_walk(int in, const char *path, const char *expect_sha256, struct incr_header *hout,
-                    int fd, const char *name)
+                    int fd, const char *name, inc_data_fn on_data, void *ud)
 {
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
     EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
@@ -194,6 +198,8 @@ static int inc_walk(int in, const char *path, const char *expect_sha256, struct 
                 dv_syserr("write %s", name);
                 goto out;
             }
+            if (on_data && on_data(ud, roff + done, buf, n) != 0)
+                goto out;
             done += n;
         }
         off += rsize;
@@ -257,7 +263,7 @@ int incr_file_verify(const char *path, const char *expect_sha256, struct incr_he
     int in = dv_open_regular(path, O_RDONLY); /* no FIFO is waited on */
     if (in < 0)
         return -1;
-    int rc = inc_walk(in, path, expect_sha256, h, -1, NULL);
+    int rc = inc_walk(in, path, expect_sha256, h, -1, NULL, NULL, NULL);
     close(in);
     return rc;
 }
@@ -266,7 +272,7 @@ int incr_file_apply(int in, const char *path, const char *expect_sha256, const c
                     uint32_t page_size, int fd, const char *name, struct incr_header *hout)
 {
     struct incr_header h;
-    if (inc_walk(in, path, expect_sha256, &h, -1, NULL) != 0)
+    if (inc_walk(in, path, expect_sha256, &h, -1, NULL, NULL, NULL) != 0)
         return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -286,7 +292,7 @@ int incr_file_apply(int in, const char *path, const char *expect_sha256, const c
                   (unsigned long long)h.origin_size, name, (unsigned long long)st.st_size);
         return -1;
     }
-    if (inc_walk(in, path, NULL, NULL, fd, name) != 0)
+    if (inc_walk(in, path, NULL, NULL, fd, name, NULL, NULL) != 0)
         return -1;
     if (ftruncate(fd, (off_t)h.final_size) != 0 || fsync(fd) != 0) {
         dv_syserr("%s: set size", name);
@@ -295,6 +301,85 @@ int incr_file_apply(int in, const char *path, const char *expect_sha256, const c
     if (hout)
         *hout = h;
     return 0;
+}
+
+/* incr_file_check: each stored page against the new map, and which pages the file holds. */
+struct inc_check {
+    const struct pagemap *pm;
+    struct pagemap_hasher *h;
+    unsigned char *held; /* one byte per page of pm: stored in the file */
+};
+
+static int check_data(void *ud, uint64_t off, const unsigned char *p, size_t n)
+{
+    struct inc_check *k = ud;
+    uint32_t ps = k->pm->page_size;
+    unsigned char dg[PAGEMAP_DIGEST];
+    for (size_t i = 0; i < n / ps; i++) {
+        uint64_t pg = off / ps + 1 + i;
+        if (pg > k->pm->npages) {
+            dv_seterr("page %llu is beyond the image (%llu pages)", (unsigned long long)pg,
+                      (unsigned long long)k->pm->npages);
+            return -1;
+        }
+        pagemap_digest(k->h, p + i * ps, ps, dg);
+        if (memcmp(dg, pagemap_at(k->pm, pg), PAGEMAP_DIGEST) != 0) {
+            dv_seterr("page %llu as stored differs from the image's page map",
+                      (unsigned long long)pg);
+            return -1;
+        }
+        k->held[pg - 1] = 1;
+    }
+    return 0;
+}
+
+int incr_file_check(const char *path, const char *expect_sha256, const struct pagemap *om,
+                    const struct pagemap *pm)
+{
+    int in = dv_open_regular(path, O_RDONLY);
+    if (in < 0)
+        return -1;
+    int rc = incr_file_check_fd(in, path, expect_sha256, om, pm);
+    close(in);
+    return rc;
+}
+
+int incr_file_check_fd(int in, const char *path, const char *expect_sha256,
+                       const struct pagemap *om, const struct pagemap *pm)
+{
+    struct incr_header h;
+    struct inc_check k = {.pm = pm, .h = pagemap_hasher_new()};
+    k.held = dv_calloc(pm->npages ? pm->npages : 1, 1);
+    int rc = -1;
+    if (inc_walk(in, path, expect_sha256, &h, -1, NULL, check_data, &k) != 0)
+        goto out;
+    if (h.page_size != pm->page_size || om->page_size != pm->page_size ||
+        h.origin_size != om->size || h.final_size != pm->size) {
+        dv_seterr("page size %u applies on %llu bytes to give %llu; the origin's map says %u and "
+                  "%llu bytes, the image's %u and %llu bytes",
+                  h.page_size, (unsigned long long)h.origin_size, (unsigned long long)h.final_size,
+                  om->page_size, (unsigned long long)om->size, pm->page_size,
+                  (unsigned long long)pm->size);
+        goto out;
+    }
+    /* a page the file does not hold is the origin's page: it must be the image's */
+    for (uint64_t pg = 1; pg <= pm->npages; pg++) {
+        if (k.held[pg - 1])
+            continue;
+        if (pg > om->npages ||
+            memcmp(pagemap_at(om, pg), pagemap_at(pm, pg), PAGEMAP_DIGEST) != 0) {
+            dv_seterr("page %llu is not stored and the origin's page %llu is not the image's",
+                      (unsigned long long)pg, (unsigned long long)pg);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        dv_preferr("%s", path);
+    free(k.held);
+    pagemap_hasher_free(k.h);
+    return rc;
 }
 
 /* ---- the .inc file: writing ------------------------------------------------------------ */
@@ -316,6 +401,80 @@ static int iw_write(struct inc_writer *w, const void *p, size_t n)
     EVP_DigestUpdate(w->sha, p, n);
     w->size += n;
     return 0;
+}
+
+/* ---- the chain of a database in a set ------------------------------------------------- */
+
+struct link {
+    char set_id[32];
+    struct catalog_set_file f;
+    struct catalog_file_incr x;
+};
+
+static void links_free(struct link *l, int n)
+{
+    for (int i = 0; i < n; i++)
+        catalog_set_file_done(&l[i].f);
+    free(l);
+}
+
+/* The chain of db_path from set_id back to its full copy: l[0] = the full one. */
+static int chain_links(struct catalog *cat, const char *set_id, const char *db_path,
+                       struct link **out, int *nout)
+{
+    struct link *l = NULL;
+    int n = 0;
+    char cur[32];
+    snprintf(cur, sizeof cur, "%s", set_id);
+    for (;;) {
+        if (n >= 10000) {
+            dv_seterr("the chain of %s from set %s does not end (a loop?)", db_path, set_id);
+            goto fail;
+        }
+        struct catalog_set s;
+        int r = catalog_set_get(cat, cur, &s);
+        if (r < 0)
+            goto fail;
+        if (r == 0 || !catalog_set_usable(s.status)) {
+            dv_seterr("set %s, which set %s needs for %s, is %s", cur, set_id, db_path,
+                      r == 0 ? "gone" : catalog_set_status_name(s.status));
+            goto fail;
+        }
+        l = dv_realloc(l, (size_t)(n + 1) * sizeof *l);
+        memset(&l[n], 0, sizeof l[n]);
+        snprintf(l[n].set_id, sizeof l[n].set_id, "%s", cur);
+        if ((r = catalog_set_file_get(cat, cur, db_path, &l[n].f)) < 0)
+            goto fail;
+        if (r == 0) {
+            dv_seterr("database '%s' is not in backup set %s", db_path, cur);
+            goto fail;
+        }
+        n++;
+        if (!dv_path_is_safe_rel(l[n - 1].f.path)) {
+            dv_seterr("catalog: unsafe path '%s' in set %s", l[n - 1].f.path, cur);
+            goto fail;
+        }
+        if (catalog_file_incr_get(cat, cur, l[n - 1].f.db_id, &l[n - 1].x) < 0)
+            goto fail;
+        if (l[n - 1].x.kind != CATALOG_SET_INCREMENTAL)
+            break;
+        if (!l[n - 1].x.origin[0]) {
+            dv_seterr("set %s: incremental file of %s without an origin", cur, db_path);
+            goto fail;
+        }
+        snprintf(cur, sizeof cur, "%s", l[n - 1].x.origin);
+    }
+    for (int i = 0; i < n / 2; i++) { /* oldest first */
+        struct link tmp = l[i];
+        l[i] = l[n - 1 - i];
+        l[n - 1 - i] = tmp;
+    }
+    *out = l;
+    *nout = n;
+    return 0;
+fail:
+    links_free(l, n);
+    return -1;
 }
 
 /* ---- choosing the kind and the origin ---------------------------------------------------- */
@@ -346,6 +505,49 @@ int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_se
     }
     *kind = CATALOG_SET_INCREMENTAL;
     snprintf(origin, 32, "%s", ok.id);
+    return 0;
+}
+
+/*
+ * An incremental restores only if its origin does: the origin's chain must be complete, and
+ * the map of the full copy it starts with must be that image's. A full copy with a kept delta
+ * whose map was written before backups checked maps (no PAGEMAP_F_CHECKED: issue 11) may have
+ * a wrong one, so such a chain is not an origin: o->usable stays false, o->why says why.
+ */
+static int origin_chain_ok(struct catalog *cat, struct target *t, const char *db_path,
+                           struct incr_origin *o)
+{
+    struct link *l = NULL;
+    int n = 0;
+    if (chain_links(cat, o->set_id, db_path, &l, &n) != 0) {
+        snprintf(o->why, sizeof o->why, "its origin set %.31s cannot be restored: %.180s",
+                 o->set_id, dv_err());
+        return 0;
+    }
+    bool ok = true;
+    if (l[0].f.delta_mode == CATALOG_DELTA_KEEP && l[0].f.delta_pages > 0) {
+        uint32_t flags = 0;
+        char *p = dv_asprintf("sets/%s/%s", l[0].set_id, l[0].x.pagemap);
+        if (l[0].x.pagemap[0] && !dv_path_is_safe_rel(l[0].x.pagemap))
+            dv_seterr("catalog: unsafe path '%s'", l[0].x.pagemap);
+        if (!l[0].x.pagemap[0] || !dv_path_is_safe_rel(l[0].x.pagemap) ||
+            pagemap_read_flags_at(target_root(t), p, &flags) != 0) {
+            snprintf(o->why, sizeof o->why,
+                     "the page map of set %s, where its chain starts, is "
+                     "unusable: %.150s",
+                     l[0].set_id, l[0].x.pagemap[0] ? dv_err() : "none recorded");
+            ok = false;
+        } else if (!(flags & PAGEMAP_F_CHECKED)) {
+            snprintf(o->why, sizeof o->why,
+                     "its chain starts at set %s, a copy with a kept delta whose page map an "
+                     "older dvault wrote unchecked (it may be wrong)",
+                     l[0].set_id);
+            ok = false;
+        }
+        free(p);
+    }
+    links_free(l, n);
+    o->usable = ok;
     return 0;
 }
 
@@ -413,8 +615,7 @@ int incr_origin_find(struct catalog *cat, struct target *t, const char *db_path,
         snprintf(o->why, sizeof o->why, "its origin set %s is gone from the target", o->set_id);
         return 0;
     }
-    o->usable = true;
-    return 0;
+    return origin_chain_ok(cat, t, db_path, o);
 }
 
 /* ---- backup of one database ------------------------------------------------------------ */
@@ -871,6 +1072,25 @@ int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path
     }
     inc_written = true;
     test_hook("written");
+    /*
+     * The file as stored, read back against the maps: every stored page is the image's, every
+     * other page is the origin's and unchanged. With the origin's map checked the same way
+     * (PAGEMAP_F_CHECKED), restore then rebuilds exactly this image: else the set fails here
+     * rather than when it is restored.
+     */
+    step = "check";
+    {
+        /* read back beneath the set's directory (no link, a regular file) */
+        char *ipath = fsb_abs(root, inc_path);
+        int in = fsb_openat(root, inc_path, O_RDONLY, 0);
+        int cr = in < 0 ? -1 : incr_file_check_fd(in, ipath, r->inc_sha256, &om, &pm);
+        if (in >= 0)
+            close(in);
+        free(ipath);
+        if (cr != 0)
+            goto out;
+    }
+    pm.flags |= PAGEMAP_F_CHECKED;
     step = "references";
     if (refs_after_stop(src, o->busy_ms, r) != 0)
         goto out;
@@ -903,84 +1123,12 @@ out:
 
 /* ---- restore: the chain ---------------------------------------------------------------- */
 
-struct link {
-    char set_id[32];
-    struct catalog_set_file f;
-    struct catalog_file_incr x;
-};
-
-static void links_free(struct link *l, int n)
-{
-    for (int i = 0; i < n; i++)
-        catalog_set_file_done(&l[i].f);
-    free(l);
-}
-
-/* The chain of db_path from set_id back to its full copy: l[0] = the full one. */
-static int chain_links(struct catalog *cat, const char *set_id, const char *db_path,
-                       struct link **out, int *nout)
-{
-    struct link *l = NULL;
-    int n = 0;
-    char cur[32];
-    snprintf(cur, sizeof cur, "%s", set_id);
-    for (;;) {
-        if (n >= 10000) {
-            dv_seterr("the chain of %s from set %s does not end (a loop?)", db_path, set_id);
-            goto fail;
-        }
-        struct catalog_set s;
-        int r = catalog_set_get(cat, cur, &s);
-        if (r < 0)
-            goto fail;
-        if (r == 0 || !catalog_set_usable(s.status)) {
-            dv_seterr("set %s, which set %s needs for %s, is %s", cur, set_id, db_path,
-                      r == 0 ? "gone" : catalog_set_status_name(s.status));
-            goto fail;
-        }
-        l = dv_realloc(l, (size_t)(n + 1) * sizeof *l);
-        memset(&l[n], 0, sizeof l[n]);
-        snprintf(l[n].set_id, sizeof l[n].set_id, "%s", cur);
-        if ((r = catalog_set_file_get(cat, cur, db_path, &l[n].f)) < 0)
-            goto fail;
-        if (r == 0) {
-            dv_seterr("database '%s' is not in backup set %s", db_path, cur);
-            goto fail;
-        }
-        n++;
-        if (!dv_path_is_safe_rel(l[n - 1].f.path)) {
-            dv_seterr("catalog: unsafe path '%s' in set %s", l[n - 1].f.path, cur);
-            goto fail;
-        }
-        if (catalog_file_incr_get(cat, cur, l[n - 1].f.db_id, &l[n - 1].x) < 0)
-            goto fail;
-        if (l[n - 1].x.kind != CATALOG_SET_INCREMENTAL)
-            break;
-        if (!l[n - 1].x.origin[0]) {
-            dv_seterr("set %s: incremental file of %s without an origin", cur, db_path);
-            goto fail;
-        }
-        snprintf(cur, sizeof cur, "%s", l[n - 1].x.origin);
-    }
-    for (int i = 0; i < n / 2; i++) { /* oldest first */
-        struct link tmp = l[i];
-        l[i] = l[n - 1 - i];
-        l[n - 1 - i] = tmp;
-    }
-    *out = l;
-    *nout = n;
-    return 0;
-fail:
-    links_free(l, n);
-    return -1;
-}
-
 int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, const char *db_path,
                      int fd, const char *out_name, struct dv_job *job, int *links)
 {
     struct link *l = NULL;
     int n = 0, rc = -1, sfd = -1, dfd = -1, ifd = -1;
-    struct pagemap want = {0}, got = {0};
+    struct pagemap want = {0};
     char *src = NULL;
     if (chain_links(cat, set_id, db_path, &l, &n) != 0)
         return -1;
@@ -1062,20 +1210,13 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
         char *prel = dv_asprintf("sets/%s/%s", last->set_id, last->x.pagemap);
         int r = pagemap_read_at(root, prel, last->x.pagemap_sha256, &want);
         free(prel);
-        if (r != 0 || pagemap_of_fd(fd, out_name, -1, NULL, want.page_size, &got, NULL) != 0)
+        if (r != 0)
             goto out;
-        if (got.size != want.size) {
-            dv_seterr("rebuilt %s of set %s has %llu bytes, its page map says %llu", db_path,
-                      set_id, (unsigned long long)got.size, (unsigned long long)want.size);
+        char *what = dv_asprintf("rebuilt %s of set %s", db_path, set_id);
+        r = pagemap_check_fd(&want, fd, out_name, what);
+        free(what);
+        if (r != 0)
             goto out;
-        }
-        for (uint64_t pg = 1; pg <= want.npages; pg++) {
-            if (memcmp(pagemap_at(&got, pg), pagemap_at(&want, pg), PAGEMAP_DIGEST) != 0) {
-                dv_seterr("rebuilt %s of set %s: page %llu differs from the set's page map",
-                          db_path, set_id, (unsigned long long)pg);
-                goto out;
-            }
-        }
     } else if (n > 1) {
         dv_seterr("set %s has no page map for %s", set_id, db_path);
         goto out;
@@ -1087,7 +1228,6 @@ out:
     if (dfd >= 0)
         close(dfd);
     pagemap_done(&want);
-    pagemap_done(&got);
     free(src);
     links_free(l, n);
     return rc;

@@ -24,6 +24,13 @@
  * Restore (incr_chain_build): the chain's full copy (its kept delta applied), then each
  * incremental's runs in order, the size cut to each one's final size; the result is checked
  * against the restored set's page map.
+ *
+ * Why restore's check passes (issue 11, case 4): a backup checks each link before it claims
+ * it. A full copy's map is the copy's own digests or, with a kept delta, checked against the
+ * copy with the delta applied as restore applies it; an incremental's .inc is read back and
+ * checked against its origin's map and its own (incr_file_check). Both mark the map
+ * PAGEMAP_F_CHECKED; a chain whose full copy has a kept delta and an unchecked map (an older
+ * dvault's) is not taken as an origin. A failed check fails the set; the next one is full.
  */
 #ifndef DV_INCR_H
 #define DV_INCR_H
@@ -33,6 +40,7 @@
 
 #include "catalog.h"
 #include "job.h"
+#include "pagemap.h"
 #include "target.h"
 
 struct fsb;
@@ -67,6 +75,19 @@ bool incr_is_inc_path(const char *path);
  * the header. 0, or -1 with dv_err() naming the file and the run at fault.
  */
 int incr_file_verify(const char *path, const char *expect_sha256, struct incr_header *h);
+
+/*
+ * Check a .inc against the maps it was made from: verified completely (incr_file_verify),
+ * its sizes are the origin map's and the image map's, every page it stores has the image
+ * map's digest, and every page it does not store has the same digest in both maps. Then the
+ * origin's image with this file applied is the image of pm. 0, or -1 with dv_err() naming
+ * the file and the first page at fault. incr_file_check_fd: the .inc open on in (path names
+ * it; the backup opens it beneath the set: fsb.h).
+ */
+int incr_file_check(const char *path, const char *expect_sha256, const struct pagemap *om,
+                    const struct pagemap *pm);
+int incr_file_check_fd(int in, const char *path, const char *expect_sha256,
+                       const struct pagemap *om, const struct pagemap *pm);
 
 /*
  * Apply the .inc open on in (path names it; opened by the caller beneath the target: fsb.h)

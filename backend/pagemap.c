@@ -59,6 +59,7 @@ void pagemap_init(struct pagemap *m, uint32_t page_size, uint64_t size)
 {
     m->page_size = page_size;
     m->size = size;
+    m->flags = 0;
     m->npages = page_size ? (size + page_size - 1) / page_size : 0;
     m->d = dv_calloc(m->npages ? m->npages : 1, PAGEMAP_DIGEST);
 }
@@ -109,6 +110,7 @@ int pagemap_write_at(const struct fsb *root, const char *rel, const struct pagem
     be64(buf + 24, m->size);
     be32(buf + 32, PAGEMAP_DIGEST);
     be32(buf + 36, PAGEMAP_ALGO_SHA256_128);
+    be32(buf + 40, m->flags);
     be32(buf + 60, delta_crc32c(0, buf, 60));
     memcpy(buf + PAGEMAP_HDR_SIZE, m->d, body);
     char hex[65];
@@ -190,10 +192,47 @@ static int parse(const char *path, char *buf, size_t len, const char *expect_sha
         }
     }
     pagemap_init(m, ps, size);
+    m->flags = rd32(u + 40);
     memcpy(m->d, u + PAGEMAP_HDR_SIZE, np * PAGEMAP_DIGEST);
     rc = 0;
 out:
     free(buf);
+    return rc;
+}
+
+int pagemap_read_flags_at(const struct fsb *root, const char *rel, uint32_t *flags)
+{
+    unsigned char h[PAGEMAP_HDR_SIZE];
+    int fd = fsb_openat(root, rel, O_RDONLY, 0); /* no link, a regular file: never a FIFO */
+    if (fd < 0)
+        return -1;
+    ssize_t got = dv_pread_full(fd, h, sizeof h, 0);
+    close(fd);
+    if (got != (ssize_t)sizeof h || memcmp(h, PM_MAGIC, 8) != 0 ||
+        rd32(h + 60) != delta_crc32c(0, h, 60) || rd32(h + 8) != PAGEMAP_VERSION) {
+        char *path = fsb_abs(root, rel);
+        dv_seterr("%s: not a page map (or a damaged header)", path);
+        free(path);
+        return -1;
+    }
+    *flags = rd32(h + 40);
+    return 0;
+}
+
+int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
+                    struct pagemap *m)
+{
+    memset(m, 0, sizeof *m);
+    int fd = dv_open_regular(copy_path, O_RDONLY), dfd = -1;
+    if (fd < 0 || (delta_path && (dfd = dv_open_regular(delta_path, O_RDONLY)) < 0)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int rc = pagemap_of_fd(fd, copy_path, dfd, delta_path, page_size, m, NULL);
+    close(fd);
+    if (dfd >= 0)
+        close(dfd);
     return rc;
 }
 
@@ -244,18 +283,21 @@ int pagemap_of_fd(int fd, const char *copy_path, int delta_fd, const char *delta
                 EVP_DigestUpdate(sha, buf, avail);
         }
         for (uint64_t i = 0; i < cnt; i++) {
-            const unsigned char *p = buf + i * page_size;
-            if (dpg && dpg == pg + i) {
-                p = dpage;
+            bool from_delta = dpg && dpg == pg + i;
+            const unsigned char *p = from_delta ? dpage : buf + i * page_size;
+            size_t plen = page_size;
+            if ((pg + i) * page_size > size) /* a short last page (never in SQLite) */
+                plen = (size_t)(size - (pg + i - 1) * page_size);
+            /* digest the delta's page BEFORE the reader moves on: dpage lives in the reader's
+             * one record buffer, which the next delta_reader_next() overwrites (digesting it
+             * after gave each delta page the next record's digest: issue 11, case 4) */
+            pagemap_digest(h, p, plen, pagemap_at(m, pg + i));
+            if (from_delta) {
                 if ((r = delta_reader_next(dr, &dpg, &dpage)) < 0)
                     goto out;
                 if (r == 0)
                     dpg = 0;
             }
-            size_t plen = page_size;
-            if ((pg + i) * page_size > size) /* a short last page (never in SQLite) */
-                plen = (size_t)(size - (pg + i - 1) * page_size);
-            pagemap_digest(h, p, plen, pagemap_at(m, pg + i));
         }
     }
     if (sha && base > (m->npages * (uint64_t)page_size)) {
@@ -289,5 +331,39 @@ out:
     free(buf);
     pagemap_hasher_free(h);
     delta_reader_free(dr);
+    return rc;
+}
+
+int pagemap_check_image(const struct pagemap *m, const char *image_path, const char *what)
+{
+    int fd = dv_open_regular(image_path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    int rc = pagemap_check_fd(m, fd, image_path, what);
+    close(fd);
+    return rc;
+}
+
+int pagemap_check_fd(const struct pagemap *m, int fd, const char *name, const char *what)
+{
+    struct pagemap got;
+    if (pagemap_of_fd(fd, name, -1, NULL, m->page_size, &got, NULL) != 0)
+        return -1;
+    int rc = -1;
+    if (got.size != m->size) {
+        dv_seterr("%s has %llu bytes, its page map says %llu", what, (unsigned long long)got.size,
+                  (unsigned long long)m->size);
+        goto out;
+    }
+    for (uint64_t pg = 1; pg <= m->npages; pg++) {
+        if (memcmp(pagemap_at(&got, pg), pagemap_at(m, pg), PAGEMAP_DIGEST) != 0) {
+            dv_seterr("%s: page %llu differs from the set's page map", what,
+                      (unsigned long long)pg);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    pagemap_done(&got);
     return rc;
 }

@@ -11,7 +11,7 @@
  * Byte layout (version 1, integers big-endian; docs/formats.md ".pagemap"):
  *   header  64 bytes  "DVPGMAP\0", version u32, page size u32, page count u64, image size
  *                     u64, digest length u32 (16), algorithm u32 (1 = SHA-256/128),
- *                     reserved, CRC32C of bytes 0..59 at 60
+ *                     flags u32 at 40 (PAGEMAP_F_*), reserved, CRC32C of bytes 0..59 at 60
  *   digests page count x 16 bytes, page 1 first
  *   trailer 32 bytes  SHA-256 of every byte before it
  */
@@ -25,11 +25,19 @@
 #define PAGEMAP_HDR_SIZE 64
 #define PAGEMAP_DIGEST 16
 #define PAGEMAP_ALGO_SHA256_128 1
+/*
+ * Flag: the backup that wrote the map checked it against the image restore builds (a full
+ * copy's kept delta applied as restore applies it; an incremental's file read back against the
+ * origin's map). Maps written before that check (issue 11) have no flags: a full copy's map
+ * with a kept delta may then be wrong, and such a chain is never an incremental's origin.
+ */
+#define PAGEMAP_F_CHECKED 0x1u
 
 struct pagemap {
     uint32_t page_size;
     uint64_t npages;  /* pages of the image (image size / page size, rounded up) */
     uint64_t size;    /* bytes of the image */
+    uint32_t flags;   /* PAGEMAP_F_* (written and read with the map) */
     unsigned char *d; /* npages * PAGEMAP_DIGEST bytes */
 };
 
@@ -70,6 +78,10 @@ int pagemap_read_at(const struct fsb *root, const char *rel, const char *expect_
                     struct pagemap *m);
 int pagemap_read(const char *path, const char *expect_sha256, struct pagemap *m);
 
+/* The flags of the map at rel beneath root from its header alone (magic, CRC32C and version
+ * checked; opened like pagemap_read_at): 0, or -1 with dv_err() naming the file. */
+int pagemap_read_flags_at(const struct fsb *root, const char *rel, uint32_t *flags);
+
 /*
  * The page map of a consistent image stored as a copy (open on fd; copy_path names it) plus
  * an optional kept .delta (open on delta_fd, -1 for none: the copy is the image). The delta's
@@ -79,5 +91,17 @@ int pagemap_read(const char *path, const char *expect_sha256, struct pagemap *m)
  */
 int pagemap_of_fd(int fd, const char *copy_path, int delta_fd, const char *delta_path,
                   uint32_t page_size, struct pagemap *m, char copy_sha256[65]);
+/* The same for paths an operator (or a test) names (dv_open_regular: no FIFO waited on). */
+int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page_size,
+                    struct pagemap *m);
+
+/*
+ * Check the database file image_path (read as it is, no delta) against map m: same size,
+ * every page's digest equal. what names the image in the message. 0, or -1 with dv_err()
+ * naming the size or the first page that differs.
+ */
+int pagemap_check_image(const struct pagemap *m, const char *image_path, const char *what);
+/* The same for the image open on fd (name for messages). */
+int pagemap_check_fd(const struct pagemap *m, int fd, const char *name, const char *what);
 
 #endif

@@ -93,6 +93,12 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
         } else {
             s->catalog_ok = true;
             catalog_meta_get(cat, TARGET_ID_META_KEY, s->catalog_target, sizeof s->catalog_target);
+            size_t nprob = 0;
+            if (catalog_meta_each(cat, TARGET_META_RESYNC, NULL, NULL, &nprob) == 0 && nprob)
+                warn(s,
+                     "the last resync catalog could not record %zu thing(s) on the target: "
+                     "prune refuses until they are dealt with (dvault verify names them)",
+                     nprob);
             s->has_last = catalog_set_latest(cat, false, &s->last) == 1;
             if (s->has_last && s->last.status != CATALOG_SET_COMPLETE &&
                 catalog_set_failures(cat, s->last.id, &s->last_failed, &s->nlast_failed) != 0)

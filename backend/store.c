@@ -1102,7 +1102,17 @@ static void random_hex(char out[STORE_UNID_LEN + 1])
 
 struct store_db *store_db_create(struct dv_store *st, const char *relpath, const char *title)
 {
+    return store_db_create_ps(st, relpath, title, 0);
+}
+
+struct store_db *store_db_create_ps(struct dv_store *st, const char *relpath, const char *title,
+                                    unsigned page_size)
+{
     struct store_db *db = db_new(st, relpath);
+    if (page_size && (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)))) {
+        dv_seterr("page size %u is not a power of two in 512..65536", page_size);
+        goto fail;
+    }
     if (access(db->path, F_OK) == 0) {
         dv_seterr("database %s already exists", db->path);
         goto fail;
@@ -1116,6 +1126,13 @@ struct store_db *store_db_create(struct dv_store *st, const char *relpath, const
         goto fail;
     random_hex(db->replica);
     random_hex(db->dbiid);
+    if (page_size) { /* before the first write: WAL mode fixes it */
+        char *q = dv_asprintf("PRAGMA page_size=%u", page_size);
+        int r = sq_exec(db->h, q, db->path);
+        free(q);
+        if (r != 0)
+            goto fail;
+    }
     if (sq_exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", db->path) != 0 ||
         sq_exec(db->h, "BEGIN IMMEDIATE", db->path) != 0 ||
         sq_exec(db->h, DB_SCHEMA, db->path) != 0)
@@ -1752,6 +1769,7 @@ int store_nlo_install(struct dv_store *st, const char *name, const char *src_pat
     int rc = store_nlo_install_many(st, &one, 1, NULL);
     if (rc == 0 && installed)
         *installed = one.status == STORE_INSTALL_NEW;
+    store_install_done(&one, 1); /* dv_err() already holds a failure's message */
     return rc;
 }
 

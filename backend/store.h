@@ -75,6 +75,10 @@ const struct dv_config *store_config(const struct dv_store *st);
  * (caller closes with store_db_close) or NULL with dv_err() set.
  */
 struct store_db *store_db_create(struct dv_store *st, const char *relpath, const char *title);
+/* The same with a page size (512 .. 65536, a power of two; 0 = SQLite's default), which a
+ * WAL-mode database keeps for its life. */
+struct store_db *store_db_create_ps(struct dv_store *st, const char *relpath, const char *title,
+                                    unsigned page_size);
 /*
  * Open an existing database (path relative to data_dir, or absolute). A database below
  * data_dir that matches the globs but is unknown to the index, or whose replica id changed,

@@ -1,15 +1,21 @@
 /*
  * dvload.c - the simulated document server's traffic: users, mail, attachments, deletes.
  *
- *   dvload [-c FILE] init --databases N --docs M [--seed S]
+ *   dvload [-c FILE] init --databases N --docs M [--seed S] [--page-size BYTES]
  *   dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]
+ *                        [--reconnect N] [--vacuum PERMILLE] [--truncate PERMILLE]
  *   dvload [-c FILE] verify
+ *   dvload verify --file PATH    one database file (a restored copy): integrity and invariants
  *
  * Attachments come from a shared pool of deterministic payloads (from the seed), so many
  * documents share NLOs; sizes are log-uniform-ish from 1 KiB to 4 MiB, mostly small. Every
  * database also carries two writer-invariant tables for hot-backup tests:
  *   dvload_accounts(id, balance)  transfers keep sum(balance) = ACCOUNTS * 1000
  *   dvload_txlog(seq, at_us, writer, kind)  one row per committed write transaction
+ * run's options make the traffic an application's that maintains its files: --reconnect N
+ * writers (the first N) open and close their connection around every transaction; after a
+ * commit, --vacuum runs VACUUM and --truncate PRAGMA wal_checkpoint(TRUNCATE) with that
+ * probability in thousandths (both change the file's size under a backup).
  * A configuration without server.daos_dir makes a server without DAOS: every attachment is
  * stored inline, no index, no key (init creates none), and verify checks that no database
  * references an NLO.
@@ -37,6 +43,8 @@
 
 /* --max-size: the largest attachment (long soaks keep the disk bounded with it) */
 static double max_size = MAX_SIZE;
+/* run: writers that reconnect per transaction; VACUUM / checkpoint(TRUNCATE) per mille */
+static long reconnect_writers, vacuum_pm, truncate_pm;
 
 static const char *const USERS[] = {"alice",   "bob",   "carol",  "dave",   "eve",
                                     "frank",   "grace", "heidi",  "ivan",   "judy",
@@ -182,7 +190,7 @@ static void user_name(size_t i, char *out, size_t n)
         snprintf(out, n, "user%03zu", i + 1);
 }
 
-static int cmd_init(struct dv_config *cfg, long ndb, long ndocs, uint64_t seed)
+static int cmd_init(struct dv_config *cfg, long ndb, long ndocs, uint64_t seed, long page_size)
 {
     /* the server creates its key (dvault never does); without DAOS nothing is encrypted */
     if (cfg->server.encryption && dv_config_has_daos(cfg) && store_key_create(cfg) != 0)
@@ -203,7 +211,7 @@ static int cmd_init(struct dv_config *cfg, long ndb, long ndocs, uint64_t seed)
         user_name((size_t)d, user, sizeof user);
         snprintf(rel, sizeof rel, "mail/%s.nsf", user);
         char *title = dv_asprintf("Mail of %s", user);
-        struct store_db *db = store_db_create(st, rel, title);
+        struct store_db *db = store_db_create_ps(st, rel, title, (unsigned)page_size);
         free(title);
         if (!db)
             goto fail_st;
@@ -260,6 +268,8 @@ fail_st:
 
 enum { A_MAIL, A_UPDATE, A_TRANSFER, A_DELETE, A_PURGE, A_N };
 static const char *const ANAME[A_N] = {"mail", "update", "transfer", "delete", "purge"};
+/* what runs after a commit (not logged in dvload_txlog: they change no row) */
+enum { M_VACUUM, M_TRUNCATE, M_RECONNECT, M_N };
 
 struct writer {
     pthread_t th;
@@ -270,6 +280,7 @@ struct writer {
     uint64_t seed;
     double deadline;
     uint64_t counts[A_N];
+    uint64_t maint[M_N];
     uint64_t purged_docs;
     char err[DV_ERR_MAX];
 };
@@ -358,6 +369,31 @@ static void on_stop(int sig)
     stop_requested = 1;
 }
 
+/* After a commit on db: VACUUM and/or a TRUNCATE checkpoint, as asked (per mille). */
+static int maintain(struct writer *w, struct store_db *db, struct gen *g)
+{
+    sqlite3 *h = store_db_sqlite(db);
+    if (vacuum_pm && (long)(splitmix(&g->rng) % 1000) < vacuum_pm) {
+        if (sql(h, "VACUUM") != 0)
+            return -1;
+        w->maint[M_VACUUM]++;
+    }
+    if (truncate_pm && (long)(splitmix(&g->rng) % 1000) < truncate_pm) {
+        /* a reader (a backup's snapshot) makes it wait: give up after a short while, as an
+         * application's maintenance would, rather than stall the traffic */
+        sqlite3_busy_timeout(h, 200);
+        int rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_busy_timeout(h, 60000);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+            dv_seterr("%s: wal_checkpoint(TRUNCATE): %s", store_db_path(db), sqlite3_errmsg(h));
+            return -1;
+        }
+        if (rc == SQLITE_OK)
+            w->maint[M_TRUNCATE]++;
+    }
+    return 0;
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -368,9 +404,10 @@ static void *writer_main(void *arg)
                     .rng = w->seed * 31 + (uint64_t)w->id};
     /* New payloads: a range per writer and per run start, so runs never collide. */
     g.fresh = ((uint64_t)(w->id + 1) << 48) + ((uint64_t)dv_now_us() << 8 & ((1ull << 48) - 1));
+    bool reconnect = w->id <= reconnect_writers;
     if (!st)
         goto fail;
-    for (size_t i = 0; i < w->ndbs; i++)
+    for (size_t i = 0; i < w->ndbs && !reconnect; i++)
         if (!(db[i] = store_db_open(st, w->dbs[i])))
             goto fail;
     static const int weights[A_N] = {40, 20, 25, 10, 5};
@@ -385,6 +422,8 @@ static void *writer_main(void *arg)
         char *dot = strrchr(owner, '.');
         if (dot)
             *dot = '\0';
+        if (reconnect && !(db[k] = store_db_open(st, w->dbs[k])))
+            goto fail;
         if (store_db_begin(db[k]) != 0)
             goto fail;
         if (do_action(w, db[k], &g, act, owner) != 0 || txlog(db[k], w->id, ANAME[act]) != 0) {
@@ -394,6 +433,13 @@ static void *writer_main(void *arg)
         if (store_db_commit(db[k]) != 0)
             goto fail;
         w->counts[act]++;
+        if (maintain(w, db[k], &g) != 0)
+            goto fail;
+        if (reconnect) {
+            store_db_close(db[k]);
+            db[k] = NULL;
+            w->maint[M_RECONNECT]++;
+        }
     }
     goto out;
 fail:
@@ -479,12 +525,14 @@ static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t s
             break;
         }
     }
-    uint64_t tot[A_N] = {0}, purged = 0;
+    uint64_t tot[A_N] = {0}, maint[M_N] = {0}, purged = 0;
     const char *err = NULL;
     for (long i = 0; i < writers; i++) {
         pthread_join(w[i].th, NULL);
         for (int a = 0; a < A_N; a++)
             tot[a] += w[i].counts[a];
+        for (int a = 0; a < M_N; a++)
+            maint[a] += w[i].maint[a];
         purged += w[i].purged_docs;
         if (w[i].err[0] && !err)
             err = w[i].err;
@@ -499,6 +547,10 @@ static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t s
            (unsigned long long)tot[A_MAIL], (unsigned long long)tot[A_UPDATE],
            (unsigned long long)tot[A_TRANSFER], (unsigned long long)tot[A_DELETE],
            (unsigned long long)tot[A_PURGE], (unsigned long long)purged);
+    if (maint[M_VACUUM] || maint[M_TRUNCATE] || maint[M_RECONNECT])
+        printf("dvload run: %llu VACUUMs, %llu wal_checkpoint(TRUNCATE)s, %llu reconnections\n",
+               (unsigned long long)maint[M_VACUUM], (unsigned long long)maint[M_TRUNCATE],
+               (unsigned long long)maint[M_RECONNECT]);
     int rc = 0;
     if (err) {
         dv_seterr("%s", err);
@@ -693,21 +745,93 @@ out:
     return rc;
 }
 
+/* One integer of the first row of q, or -1 with dv_err(). */
+static int64_t q_int(sqlite3 *h, const char *path, const char *q)
+{
+    sqlite3_stmt *s;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(h, q, -1, &s, NULL) != SQLITE_OK) {
+        dv_seterr("%s: %s: %s", path, q, sqlite3_errmsg(h));
+        return -1;
+    }
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    else
+        dv_seterr("%s: %s: %s", path, q, sqlite3_errmsg(h));
+    sqlite3_finalize(s);
+    return v;
+}
+
+/*
+ * verify --file: one database file on its own (a restored copy, opened immutable: never
+ * written): PRAGMA integrity_check, and the writers' invariants: the accounts sum to
+ * ACCOUNTS x START_BALANCE, the commit log has no gap. Prints "ok: N commits".
+ */
+static int cmd_verify_file(const char *path)
+{
+    char *uri = dv_asprintf("file:%s?immutable=1", path);
+    sqlite3 *h = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(uri, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+        dv_seterr("%s: %s", path, h ? sqlite3_errmsg(h) : "cannot open");
+        goto out;
+    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK) {
+        dv_seterr("%s: integrity_check: %s", path, sqlite3_errmsg(h));
+        goto out;
+    }
+    int r = sqlite3_step(s);
+    const char *res = r == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    if (!res || strcmp(res, "ok") != 0) {
+        dv_seterr("%s: integrity_check: %s", path, res ? res : sqlite3_errmsg(h));
+        sqlite3_finalize(s);
+        goto out;
+    }
+    sqlite3_finalize(s);
+    int64_t sum = q_int(h, path, "SELECT coalesce(sum(balance), 0) FROM dvload_accounts"),
+            nacc = q_int(h, path, "SELECT count(*) FROM dvload_accounts"),
+            n = q_int(h, path, "SELECT count(*) FROM dvload_txlog"),
+            maxseq = q_int(h, path, "SELECT coalesce(max(seq), 0) FROM dvload_txlog");
+    if (sum < 0 || nacc < 0 || n < 0 || maxseq < 0)
+        goto out;
+    if (nacc != ACCOUNTS || sum != nacc * START_BALANCE) {
+        dv_seterr("%s: %lld accounts sum to %lld, expected %d summing to %d (a torn copy)", path,
+                  (long long)nacc, (long long)sum, ACCOUNTS, ACCOUNTS * START_BALANCE);
+        goto out;
+    }
+    if (n != maxseq) {
+        dv_seterr("%s: commit log has gaps (%lld rows, max seq %lld)", path, (long long)n,
+                  (long long)maxseq);
+        goto out;
+    }
+    printf("ok: %lld commits\n", (long long)n);
+    rc = 0;
+out:
+    sqlite3_close(h);
+    free(uri);
+    return rc;
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: dvload [-c FILE] init --databases N --docs M [--seed S]\n"
-            "       dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]\n"
-            "       dvload [-c FILE] verify\n");
+    fprintf(
+        stderr,
+        "usage: dvload [-c FILE] init --databases N --docs M [--seed S] [--page-size BYTES]\n"
+        "       dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]\n"
+        "                            [--reconnect N] [--vacuum PERMILLE] [--truncate PERMILLE]\n"
+        "       dvload [-c FILE] verify\n"
+        "       dvload verify --file PATH\n");
     return DV_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
 {
-    const char *cfg_path = "config.yaml", *cmd = NULL;
+    const char *cfg_path = "config.yaml", *cmd = NULL, *file = NULL;
     long ndb = 8, ndocs = 50, seconds = 10, writers = 4, seed = 1, maxsz = (long)MAX_SIZE;
+    long page_size = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long *target = NULL, lo = 1, hi = 1000000;
@@ -726,6 +850,17 @@ int main(int argc, char **argv)
             target = &seed, lo = 0, hi = 1L << 40;
         } else if (strcmp(a, "--max-size") == 0) {
             target = &maxsz, lo = 2048, hi = 64L << 20;
+        } else if (strcmp(a, "--page-size") == 0) {
+            target = &page_size, lo = 512, hi = 65536;
+        } else if (strcmp(a, "--reconnect") == 0) {
+            target = &reconnect_writers, lo = 0, hi = 256;
+        } else if (strcmp(a, "--vacuum") == 0) {
+            target = &vacuum_pm, lo = 0, hi = 1000;
+        } else if (strcmp(a, "--truncate") == 0) {
+            target = &truncate_pm, lo = 0, hi = 1000;
+        } else if (strcmp(a, "--file") == 0 && i + 1 < argc) {
+            file = argv[++i];
+            continue;
         } else if (!cmd && a[0] != '-') {
             cmd = a;
             continue;
@@ -741,6 +876,20 @@ int main(int argc, char **argv)
     }
     if (!cmd)
         return usage();
+    if (page_size & (page_size - 1)) {
+        fprintf(stderr, "dvload: --page-size must be a power of two\n");
+        return DV_EXIT_USAGE;
+    }
+    if (file) {
+        if (strcmp(cmd, "verify") != 0) {
+            fprintf(stderr, "dvload: --file goes with verify\n");
+            return usage();
+        }
+        int rc = cmd_verify_file(file);
+        if (rc != 0)
+            fprintf(stderr, "dvload verify: %s\n", dv_err());
+        return rc == 0 ? DV_EXIT_OK : DV_EXIT_FAIL;
+    }
     max_size = (double)maxsz;
     struct dv_config cfg;
     if (dv_config_load(cfg_path, &cfg) != 0) {
@@ -750,7 +899,7 @@ int main(int argc, char **argv)
     }
     int rc;
     if (strcmp(cmd, "init") == 0)
-        rc = cmd_init(&cfg, ndb, ndocs, (uint64_t)seed);
+        rc = cmd_init(&cfg, ndb, ndocs, (uint64_t)seed, page_size);
     else if (strcmp(cmd, "run") == 0)
         rc = cmd_run(&cfg, seconds, writers, (uint64_t)seed);
     else if (strcmp(cmd, "verify") == 0)

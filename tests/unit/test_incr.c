@@ -18,6 +18,8 @@
 #include "backup.h"
 #include "catalog.h"
 #include "config.h"
+#include "delta.h"
+#include "fsb.h"
 #include "incr.h"
 #include "pagemap.h"
 #include "restore.h"
@@ -504,6 +506,172 @@ static void test_inc_format(void **state)
     free(p);
 }
 
+/*
+ * Issue 11, case 4: the page map of a full copy with a kept delta gave each delta page the
+ * digest of the NEXT delta record (the reader's buffer was digested after it moved on). A
+ * VACUUM puts every page in the WAL; a second one after a delete shifts the rows by a page, so
+ * the new page p is the old page p+1: "unchanged" by the wrong map, not stored, and the
+ * incremental did not restore ("page N differs from the set's page map").
+ */
+static void test_vacuum_keep_chain(void **state)
+{
+    struct fx *f = *state;
+    struct backup_result full, inc, ref;
+    f->cfg.backup.delta = DV_DELTA_KEEP;
+    exec(f->w, "VACUUM"); /* every page into the WAL: the full set keeps them as its .delta */
+    backup_ok(f, false, &full);
+    assert_int_equal(full.deltas_kept, 1);
+    /* the set's map is the image restore builds (copy + delta applied as restore does) */
+    char *dir = dv_asprintf("%s/sets/%s/db/mail", f->cfg.backup.target, full.set_id);
+    char *copy = dv_asprintf("%s/alice.nsf", dir), *delta = dv_asprintf("%s.delta", copy);
+    char *pmp = dv_asprintf("%s.pagemap", copy), *img = dv_path_join(f->dir, "image.nsf");
+    struct pagemap pm, pc;
+    assert_int_equal(pagemap_read(pmp, NULL, &pm), 0);
+    assert_true(pm.flags & PAGEMAP_F_CHECKED);
+    assert_int_equal(dv_copy_file_atomic(copy, img, 0600), 0);
+    assert_int_equal(delta_apply(delta, img), 0);
+    if (pagemap_check_image(&pm, img, "image") != 0)
+        fail_msg("the full set's page map: %s", dv_err());
+    assert_int_equal(pagemap_of_copy(copy, delta, pm.page_size, &pc), 0);
+    assert_int_equal(pagemap_check_image(&pc, img, "image"), 0);
+    pagemap_done(&pm);
+    pagemap_done(&pc);
+    /* the rows move down a page: new page p = old page p+1 */
+    exec(f->w, "DELETE FROM filler WHERE id = 5; VACUUM");
+    backup_ok(f, true, &inc);
+    assert_true(inc.incremental);
+    f->cfg.backup.delta = DV_DELTA_APPLY;
+    backup_ok(f, false, &ref);
+    char *a = restore_to(f, inc.set_id, "vacuumed.nsf");
+    char *b = restore_to(f, ref.set_id, "ref.nsf");
+    assert_same_file(a, b);
+    free(a);
+    free(b);
+    free(dir);
+    free(copy);
+    free(delta);
+    free(pmp);
+    free(img);
+}
+
+/* incr_file_check: the .inc against the maps it was made from; any disagreement is named. */
+static void test_inc_check(void **state)
+{
+    struct fx *f = *state;
+    struct backup_result full, inc;
+    backup_ok(f, false, &full);
+    small_change(f->w, 20);
+    small_change(f->w, 21);
+    backup_ok(f, true, &inc);
+    char *om_p =
+        dv_asprintf("%s/sets/%s/db/mail/alice.nsf.pagemap", f->cfg.backup.target, full.set_id);
+    char *set = dv_asprintf("%s/sets/%s/db/mail/alice.nsf", f->cfg.backup.target, inc.set_id);
+    char *inc_p = dv_asprintf("%s.inc", set), *pm_p = dv_asprintf("%s.pagemap", set);
+    struct pagemap om, pm;
+    assert_int_equal(pagemap_read(om_p, NULL, &om), 0);
+    assert_int_equal(pagemap_read(pm_p, NULL, &pm), 0);
+    assert_true(pm.flags & PAGEMAP_F_CHECKED);
+    if (incr_file_check(inc_p, NULL, &om, &pm) != 0)
+        fail_msg("%s", dv_err());
+    /* find a page that is stored (differs from the origin) and one that is not */
+    uint64_t stored = 0, kept = 0;
+    for (uint64_t pg = 1; pg <= pm.npages && pg <= om.npages; pg++) {
+        bool same = memcmp(pagemap_at(&om, pg), pagemap_at(&pm, pg), PAGEMAP_DIGEST) == 0;
+        if (same && !kept)
+            kept = pg;
+        if (!same && !stored)
+            stored = pg;
+    }
+    assert_true(stored && kept);
+    pagemap_at(&pm, kept)[0] ^= 1; /* the image's page differs from the origin's: not held */
+    assert_int_equal(incr_file_check(inc_p, NULL, &om, &pm), -1);
+    assert_non_null(strstr(dv_err(), "is not stored"));
+    assert_non_null(strstr(dv_err(), inc_p));
+    pagemap_at(&pm, kept)[0] ^= 1;
+    pagemap_at(&pm, stored)[0] ^= 1; /* the stored page is not the image's */
+    assert_int_equal(incr_file_check(inc_p, NULL, &om, &pm), -1);
+    assert_non_null(strstr(dv_err(), "as stored differs"));
+    pagemap_at(&pm, stored)[0] ^= 1;
+    om.size += om.page_size; /* another origin size */
+    assert_int_equal(incr_file_check(inc_p, NULL, &om, &pm), -1);
+    om.size -= om.page_size;
+    assert_int_equal(incr_file_check(inc_p, NULL, &om, &pm), 0);
+    pagemap_done(&om);
+    pagemap_done(&pm);
+    free(om_p);
+    free(set);
+    free(inc_p);
+    free(pm_p);
+}
+
+/* Rewrite a set's page map of alice without flags (as an older dvault wrote it). */
+static void unflag_pagemap(struct fx *f, const char *set_id)
+{
+    char *p = dv_asprintf("%s/sets/%s/db/mail/alice.nsf.pagemap", f->cfg.backup.target, set_id);
+    struct pagemap m;
+    char sha[65];
+    assert_int_equal(pagemap_read(p, NULL, &m), 0);
+    m.flags = 0;
+    char *dir = dv_dirname(p);
+    struct fsb *root = fsb_open(dir);
+    assert_non_null(root);
+    assert_int_equal(pagemap_write_at(root, p + strlen(dir) + 1, &m, sha), 0);
+    fsb_close(root);
+    free(dir);
+    pagemap_done(&m);
+    sqlite3 *c;
+    assert_int_equal(sqlite3_open(f->cfg.catalog, &c), SQLITE_OK);
+    char *q = sqlite3_mprintf("UPDATE set_files SET pagemap_sha256 = '%q' WHERE set_id = '%q'", sha,
+                              set_id);
+    exec(c, q);
+    sqlite3_free(q);
+    sqlite3_close(c);
+    free(p);
+}
+
+static void full_reason(struct fx *f, const char *set_id, char *out, size_t n)
+{
+    struct catalog *cat = catalog_open(f->cfg.catalog);
+    int64_t id;
+    struct catalog_file_incr x;
+    assert_int_equal(catalog_db_lookup(cat, "mail/alice.nsf", &id), 1);
+    assert_int_equal(catalog_file_incr_get(cat, set_id, id, &x), 1);
+    snprintf(out, n, "%s", x.kind == CATALOG_SET_FULL ? x.full_reason : "");
+    catalog_close(cat);
+}
+
+/* An older dvault's unchecked map of a copy with a kept delta is no origin; others are. */
+static void test_unchecked_origin(void **state)
+{
+    struct fx *f = *state;
+    struct backup_result full, inc;
+    char why[256];
+    f->cfg.backup.delta = DV_DELTA_KEEP;
+    small_change(f->w, 30); /* in the WAL: a kept delta */
+    backup_ok(f, false, &full);
+    unflag_pagemap(f, full.set_id);
+    small_change(f->w, 31);
+    backup_ok(f, true, &inc);
+    full_reason(f, inc.set_id, why, sizeof why);
+    assert_non_null(strstr(why, full.set_id));
+    assert_non_null(strstr(why, "older dvault"));
+    /* that full copy's own map is checked: the next one builds on it */
+    small_change(f->w, 32);
+    backup_ok(f, true, &inc);
+    full_reason(f, inc.set_id, why, sizeof why);
+    assert_string_equal(why, "");
+    /* a copy without a delta (apply): its map is the copy's own, unchecked or not */
+    f->cfg.backup.delta = DV_DELTA_APPLY;
+    backup_ok(f, false, &full);
+    unflag_pagemap(f, full.set_id);
+    small_change(f->w, 33);
+    backup_ok(f, true, &inc);
+    full_reason(f, inc.set_id, why, sizeof why);
+    assert_string_equal(why, "");
+    char *a = restore_to(f, inc.set_id, "a.nsf");
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +683,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failure_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_inside_incremental, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inc_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vacuum_keep_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inc_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unchecked_origin, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
