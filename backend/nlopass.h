@@ -8,7 +8,9 @@
  * pool names for that subdirectory (paged, in name order): a known object costs no stat, no
  * open, no query. A name the merge does not match gets one point lookup (it may be pooled
  * under another subdirectory: it is then re-homed, not copied); a truly new one is copied to
- * nlo/<3 hex>/.<name>.tmp while hashed, renamed into place, and recorded in batches: one
+ * nlo/<3 hex>/.<name>.tmp while hashed (created O_EXCL in the pool directory opened beneath the
+ * target without links: fsb_tmp_open; a link or FIFO planted at that name is removed as itself
+ * and reported, never written through), renamed into place, and recorded in batches: one
  * syncfs() of the target per batch, then the batch goes into the catalog in one transaction
  * (the catalog never records an object that is not durable), then the crash point
  * "nlopass.batch". Objects being written (hidden or ".tmp" names), vanished (ENOENT) or
