@@ -433,6 +433,9 @@ static int backup_one(struct ctx *c, const char *rel)
     char *dst = dv_path_join(c->partial, relcopy);
     char *reldelta = dv_asprintf("%s.delta", relcopy);
     char *delta = dv_path_join(c->partial, reldelta);
+    /* the catalog records a delta in its set relative to the target ("sets/.ID.partial/db/..",
+     * then "sets/ID/db/.."): a target moved whole keeps its deltas (docs/catalog.md) */
+    char *delta_rel = dv_asprintf("sets/.%s.partial/%s", c->r->set_id, reldelta);
     char *dir = dv_dirname(relcopy);
     char **names = NULL;
     size_t nnames = 0;
@@ -513,7 +516,7 @@ static int backup_one(struct ctx *c, const char *rel)
         .dbiid = hr.dbiid,
         .delta_mode = kept ? CATALOG_DELTA_KEEP : CATALOG_DELTA_APPLY,
         .delta_pages = hr.delta_pages,
-        .delta_location = kept ? delta : NULL,
+        .delta_location = kept ? delta_rel : NULL,
         .delta_sha256 = kept ? hr.delta_sha256 : NULL,
         .locked_copy = hr.locked_copy,
     };
@@ -595,6 +598,7 @@ out:
     free(dst);
     free(reldelta);
     free(delta);
+    free(delta_rel);
     free(dir);
     return rc;
 }
@@ -1026,7 +1030,9 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     for (size_t i = 0; i < c.ndeltas; i++) {
         char *rel = c.delta_paths[i] + strlen(c.partial) + 1;
         char *now_path = dv_path_join(set_dir, rel);
-        catalog_set_file_move_delta(c.cat, r->set_id, c.delta_dbs[i], now_path);
+        char *recorded = dv_asprintf("sets/%s/%s", r->set_id, rel); /* relative to the target */
+        catalog_set_file_move_delta(c.cat, r->set_id, c.delta_dbs[i], recorded);
+        free(recorded);
         free(c.delta_paths[i]);
         c.delta_paths[i] = now_path;
     }

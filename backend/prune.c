@@ -212,8 +212,8 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
         if (files[i].delta_mode != CATALOG_DELTA_KEEP)
             continue;
         ps->deltas++;
-        if (!loc || !loc[0] || has_prefix_dir(loc, dir) || has_prefix_dir(loc, failed) ||
-            has_prefix_dir(loc, partial))
+        if (!loc || !loc[0] || loc[0] != '/' || has_prefix_dir(loc, dir) ||
+            has_prefix_dir(loc, failed) || has_prefix_dir(loc, partial))
             continue;
         ps->deltas_outside++;
         struct stat st;
@@ -259,7 +259,7 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
     dv_crashpoint("prune.marked");
     for (size_t i = 0; i < nfiles; i++) {
         const char *loc = files[i].delta_location;
-        if (files[i].delta_mode != CATALOG_DELTA_KEEP || !loc || !loc[0] ||
+        if (files[i].delta_mode != CATALOG_DELTA_KEEP || !loc || !loc[0] || loc[0] != '/' ||
             has_prefix_dir(loc, dir) || has_prefix_dir(loc, failed) || has_prefix_dir(loc, partial))
             continue;
         /* checked again right before, and removed through its parent opened without links */

@@ -348,8 +348,8 @@ static int record_set(struct ctx *c, const struct rset *s)
             delta = moved_location(c, s, d);
             if (delta)
                 c->r->deltas_moved++;
-            else
-                delta = dv_path_join(s->dir, d->delta_path);
+            else /* in its set: recorded relative to the target, as the backup does */
+                delta = dv_asprintf("sets/%s/%s", strrchr(s->dir, '/') + 1, d->delta_path);
         }
         struct catalog_set_file f = {
             .set_id = row.id,

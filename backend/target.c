@@ -212,6 +212,8 @@ static bool set_exists(const struct target *t, const char *name)
 
 const char *target_rel(const struct target *t, const char *path)
 {
+    if (path[0] != '/') /* a location recorded relative to the target (a delta in its set) */
+        return dv_path_is_safe_rel(path) ? path : NULL;
     size_t n = strlen(t->path);
     if (strncmp(path, t->path, n) != 0 || path[n] != '/' || !dv_path_is_safe_rel(path + n + 1))
         return NULL;
@@ -223,6 +225,10 @@ int target_file_open(const struct target *t, const char *path, int flags, mode_t
     const char *rel = target_rel(t, path);
     if (rel)
         return fsb_openat(t->root, rel, flags, mode);
+    if (path[0] != '/') {
+        dv_seterr("%s: unsafe path below %s: refused", path, t->path);
+        return -1;
+    }
     size_t n = strlen(t->path);
     if (strncmp(path, t->path, n) == 0 && path[n] == '/') {
         dv_seterr("%s: unsafe path below %s: refused", path, t->path);

@@ -110,11 +110,13 @@ int target_dirfd(const struct target *t);
 /* The target root for fsb_* (files safely beneath it: fsb.h), owned by the handle. */
 const struct fsb *target_root(const struct target *t);
 
-/* The path of a file of the target relative to its root (a pointer into path), or NULL when
- * path is not below the target (or not in normal form below it). */
+/* The path of a file of the target relative to its root (a pointer into path; a relative path
+ * is taken as relative to the root already), or NULL when path is not below the target (or
+ * not in normal form below it). */
 const char *target_rel(const struct target *t, const char *path);
 /*
- * Open a file named by its absolute path: below the target it is opened beneath the target
+ * Open a file named by its absolute path, or by its path relative to the target's root (as the
+ * catalog records a kept delta in its set): below the target it is opened beneath the target
  * (fsb_openat: no link anywhere below the target, O_NONBLOCK, a regular file); outside it (a
  * kept delta a post command moved) as an operator's file (dv_open_regular: O_NONBLOCK, a
  * regular file; read only). flags and mode as for fsb_openat. Descriptor, or -1 with dv_err().

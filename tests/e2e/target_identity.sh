@@ -13,7 +13,7 @@ trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
 
-cfg() { # cfg FILE TARGET [CATALOG]
+cfg() { # cfg FILE TARGET [CATALOG [KEEP_SETS]]: deltas kept beside the copies
     cat >"$1" <<EOF
 server:
   data_dir: data
@@ -22,6 +22,8 @@ server:
   key_file: server.key
 backup:
   target: $2
+  delta: keep
+  retention: { keep_sets: ${4:-14}, keep_days: 0 }
 catalog: ${3:-catalog.db}
 EOF
 }
@@ -116,8 +118,10 @@ expect_refused "a new catalog for a target with sets" "holds 1 set\\(s\\) that c
     "$DVAULT" -c "$T/second.yaml" backup -q
 
 step "moving a target whole (identity and all) keeps it and its catalog working"
-rm -rf "$T/backup" && mv "$T/backup.away" "$T/moved"
-cfg "$T/config.yaml" moved
+rm -rf "$T/backup" && cp -a "$T/backup.away" "$T/moved" # the old copy stays, untouched
+DELTAS_OLD=$(find "$T/backup.away" -name '*.delta' | wc -l)
+[ "$DELTAS_OLD" -gt 0 ] || fail "the first set keeps no delta"
+cfg "$T/config.yaml" moved catalog.db 1
 expect_refused "the old catalog after resync belongs to the second target" "belongs to target $NEWID" \
     "$DVAULT" "${C[@]}" backup -q
 old=$(ls "$T"/catalog.db.old.* | grep -v -E -- '-(wal|shm)$' | head -1)
@@ -127,4 +131,9 @@ mv "$T/catalog.db" "$T/catalog.second" && mv "$old" "$T/catalog.db"
 "$DVAULT" "${C[@]}" restore --set "$SET1" --db "$DB" --into mail/from-moved.nsf >/dev/null ||
     fail "restore of the first set from the moved target"
 [ "$(sqlite3 "$T/data/mail/from-moved.nsf" 'PRAGMA integrity_check')" = ok ] || fail "integrity"
+"$DVAULT" "${C[@]}" prune >"$T/prune.out" 2>&1 || { cat "$T/prune.out"; fail "prune of the moved target"; }
+[ ! -e "$T/moved/sets/$SET1" ] || fail "prune kept the first set on the moved target (keep_sets 1)"
+[ "$(find "$T/backup.away" -name '*.delta' | wc -l)" = "$DELTAS_OLD" ] ||
+    fail "prune of the moved target deleted deltas of the old copy"
+echo "  ok: the moved target restores through its own deltas; its prune leaves the old copy alone"
 echo "ok: target identity"
