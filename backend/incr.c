@@ -1173,6 +1173,9 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
                       db_path);
             goto out;
         }
+        char *abs = target_abs(t, l[0].f.delta_location); /* target-relative in its set */
+        free(l[0].f.delta_location);
+        l[0].f.delta_location = abs;
         dfd = target_file_open(t, l[0].f.delta_location, O_RDONLY, 0);
         if (dfd < 0 || delta_verify_fd(dfd, l[0].f.delta_location, &dh, dsha) != 0)
             goto out;

@@ -273,6 +273,9 @@ int restore_materialize_steps(struct catalog *cat, struct target *t, const char 
                       db_path);
             goto out;
         }
+        char *abs = target_abs(t, f.delta_location); /* in its set: recorded target-relative */
+        free(f.delta_location);
+        f.delta_location = abs;
         snprintf(info->delta_location, sizeof info->delta_location, "%s", f.delta_location);
         struct delta_header h;
         char dsha[65];

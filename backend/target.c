@@ -220,6 +220,11 @@ const char *target_rel(const struct target *t, const char *path)
     return path + n + 1;
 }
 
+char *target_abs(const struct target *t, const char *loc)
+{
+    return loc[0] == '/' ? dv_strdup(loc) : dv_path_join(t->path, loc);
+}
+
 int target_file_open(const struct target *t, const char *path, int flags, mode_t mode)
 {
     const char *rel = target_rel(t, path);

@@ -114,6 +114,9 @@ const struct fsb *target_root(const struct target *t);
  * is taken as relative to the root already), or NULL when path is not below the target (or
  * not in normal form below it). */
 const char *target_rel(const struct target *t, const char *path);
+/* A recorded location as an absolute path (a relative one is joined to the target's root), for
+ * opening and for messages; malloc'd. */
+char *target_abs(const struct target *t, const char *loc);
 /*
  * Open a file named by its absolute path, or by its path relative to the target's root (as the
  * catalog records a kept delta in its set): below the target it is opened beneath the target

@@ -211,7 +211,9 @@ static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned
     job_advance(c->job, 0, 0, f->db_path);
     if (f->delta_mode == CATALOG_DELTA_KEEP) {
         c->r->deltas++;
-        const char *loc = f->delta_location;
+        char *abs =
+            f->delta_location && f->delta_location[0] ? target_abs(c->t, f->delta_location) : NULL;
+        const char *loc = abs;
         if (!loc || !loc[0]) {
             report(c, copy, "set %s keeps a delta for %s but the catalog does not say where", id,
                    f->db_path);
@@ -227,6 +229,7 @@ static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned
                 ok = false;
             }
         }
+        free(abs);
     }
     if (ok) {
         /* the test restore: copy + delta + integrity_check, exactly as a restore does it */
