@@ -1265,7 +1265,10 @@ int catalog_pool_get(struct catalog *c, const char *name, struct catalog_pool_ob
     return rc == SQLITE_DONE ? 0 : db_err(c, "look up pool object");
 }
 
-int catalog_pool_insert_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n)
+/* One statement per object in one transaction (or the caller's): the insert binds every
+ * column, the repair the first four (name, sha256, size, live_subdir). */
+static int pool_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n, int st,
+                      bool all_columns, const char *what)
 {
     if (n == 0)
         return 0;
@@ -1274,7 +1277,7 @@ int catalog_pool_insert_batch(struct catalog *c, const struct catalog_pool_obj *
         return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        sqlite3_stmt *s = stmt(c, ST_POOL_UPSERT);
+        sqlite3_stmt *s = stmt(c, st);
         if (!s) {
             rc = -1;
             break;
@@ -1284,11 +1287,18 @@ int catalog_pool_insert_batch(struct catalog *c, const struct catalog_pool_obj *
         bind_text(s, 2, o->sha256);
         sqlite3_bind_int64(s, 3, o->size);
         sqlite3_bind_int64(s, 4, o->live_subdir);
-        sqlite3_bind_int64(s, 5, o->first_set);
-        sqlite3_bind_int64(s, 6, o->stored_at);
-        rc = step_done(c, s, "insert pool object");
+        if (all_columns) {
+            sqlite3_bind_int64(s, 5, o->first_set);
+            sqlite3_bind_int64(s, 6, o->stored_at);
+        }
+        rc = step_done(c, s, what);
     }
     return tx_leave(c, own, rc);
+}
+
+int catalog_pool_insert_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n)
+{
+    return pool_batch(c, objs, n, ST_POOL_UPSERT, true, "insert pool object");
 }
 
 static int name_page(struct catalog *c, sqlite3_stmt *s, char (*names)[CATALOG_NLO_NAME_LEN + 1],
@@ -1319,26 +1329,7 @@ int catalog_pool_subdir_page(struct catalog *c, int64_t live_subdir, const char 
 
 int catalog_pool_repair_batch(struct catalog *c, const struct catalog_pool_obj *objs, size_t n)
 {
-    if (n == 0)
-        return 0;
-    bool own;
-    if (tx_enter(c, &own) != 0)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        sqlite3_stmt *s = stmt(c, ST_POOL_REPAIR);
-        if (!s) {
-            rc = -1;
-            break;
-        }
-        const struct catalog_pool_obj *o = &objs[i];
-        bind_text(s, 1, o->name);
-        bind_text(s, 2, o->sha256);
-        sqlite3_bind_int64(s, 3, o->size);
-        sqlite3_bind_int64(s, 4, o->live_subdir);
-        rc = step_done(c, s, "record repaired pool object");
-    }
-    return tx_leave(c, own, rc);
+    return pool_batch(c, objs, n, ST_POOL_REPAIR, false, "record repaired pool object");
 }
 
 int catalog_pool_name_page(struct catalog *c, const char *after,
