@@ -110,9 +110,8 @@ struct target *target_open(const char *path)
             dv_syserr("backup target %s", t->path);
         goto fail;
     }
-    if (target_identity_check(t->dirfd, t->path, &t->ident) != 0)
-        goto fail;
-    if (!(t->root = fsb_from_fd(t->dirfd, t->path)))
+    if (!(t->root = fsb_from_fd(t->dirfd, t->path)) ||
+        target_identity_check(t->root, &t->ident) != 0)
         goto fail;
     /* beneath the target, never a link or a FIFO planted in its place */
     t->lockfd = fsb_openat(t->root, "lock", O_RDWR | O_CREAT, 0600);

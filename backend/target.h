@@ -78,8 +78,9 @@ int target_init(const char *path, const char *data_dir, struct target_identity *
  * malformed or of another format version.
  */
 int target_identity_read(const char *path, struct target_identity *id);
-/* The same on an open directory (path for messages). */
-int target_identity_check(int dirfd, const char *path, struct target_identity *id);
+/* The same beneath an open target root (fsb.h; its path names it in messages). */
+struct fsb;
+int target_identity_check(const struct fsb *root, struct target_identity *id);
 /* The identity as JSON text (malloc'd, ends in a newline). */
 char *target_identity_json(const struct target_identity *id);
 /*

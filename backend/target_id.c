@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "catalog.h"
+#include "fsb.h"
 #include "util.h"
 
 #define INIT_HINT "create a target with `dvault target init`"
@@ -32,15 +33,11 @@ static bool legacy_name(const char *n)
 
 /* What a directory without an identity holds: 0 nothing (lost+found aside), 1 only dvault's
  * names with sets/ or nlo/ among them, 2 anything else (first such name into other). */
-static int classify(int dirfd, char *other, size_t n)
+static int classify(const struct fsb *root, char *other, size_t n)
 {
-    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = fsb_opendir(root, ".");
+    if (!d)
         return -1;
-    }
     int kind = 0;
     bool layout = false;
     struct dirent *e;
@@ -123,63 +120,29 @@ out:
     return rc;
 }
 
-/* Read target.json beneath dirfd: never following a link, never waiting on a FIFO, at most
- * TARGET_ID_MAX bytes. 0, -1 with a message, or 1 when it does not exist (errno ENOENT). */
-static int ident_read_at(int dirfd, const char *path, struct target_identity *id)
+/* Read target.json beneath the target (fsb: never following a link, never waiting on a FIFO,
+ * at most TARGET_ID_MAX bytes). 0, -1 with a message, or 1 when it does not exist. */
+static int ident_read_at(const struct fsb *root, struct target_identity *id)
 {
-    char *name = dv_path_join(path, TARGET_ID_FILE);
-    int fd = openat(dirfd, TARGET_ID_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    int rc = -1;
     char *buf = NULL;
-    if (fd < 0) {
-        if (errno == ENOENT)
-            rc = 1;
-        else if (errno == ELOOP)
-            dv_seterr("%s is a symbolic link: refused", name);
-        else
-            dv_syserr("open %s", name);
-        goto out;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        dv_syserr("stat %s", name);
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        dv_seterr("%s is not a regular file: refused", name);
-        goto out;
-    }
-    if (st.st_size > TARGET_ID_MAX) {
-        dv_seterr("%s: %lld bytes, more than an identity holds (%d): refused", name,
-                  (long long)st.st_size, TARGET_ID_MAX);
-        goto out;
-    }
-    buf = dv_malloc(TARGET_ID_MAX + 1);
-    ssize_t n = dv_pread_full(fd, buf, TARGET_ID_MAX + 1, 0);
-    if (n < 0) {
-        dv_syserr("read %s", name);
-        goto out;
-    }
-    if (n > TARGET_ID_MAX) {
-        dv_seterr("%s grew past %d bytes while read: refused", name, TARGET_ID_MAX);
-        goto out;
-    }
-    rc = ident_parse(name, buf, (size_t)n, id);
-out:
-    if (fd >= 0)
-        close(fd);
-    free(buf);
+    size_t len = 0;
+    if (fsb_read_capped(root, TARGET_ID_FILE, TARGET_ID_MAX, &buf, &len) != 0)
+        return errno == ENOENT ? 1 : -1;
+    char *name = fsb_abs(root, TARGET_ID_FILE);
+    int rc = ident_parse(name, buf, len, id);
     free(name);
+    free(buf);
     return rc;
 }
 
-int target_identity_check(int dirfd, const char *path, struct target_identity *id)
+int target_identity_check(const struct fsb *root, struct target_identity *id)
 {
-    int rc = ident_read_at(dirfd, path, id);
+    int rc = ident_read_at(root, id);
     if (rc <= 0)
         return rc;
+    const char *path = fsb_path(root);
     char other[256] = "";
-    switch (classify(dirfd, other, sizeof other)) {
+    switch (classify(root, other, sizeof other)) {
     case 0:
         dv_seterr("backup target %s is empty (is the backup volume mounted?); if it is the new "
                   "target, " INIT_HINT,
@@ -201,20 +164,26 @@ int target_identity_check(int dirfd, const char *path, struct target_identity *i
     return -1;
 }
 
+/* The target's directory as a root; a missing one is named as the unmounted volume it is. */
+static struct fsb *root_open(const char *path)
+{
+    struct fsb *root = fsb_open(path);
+    if (!root && errno == ENOENT)
+        dv_seterr("backup target %s does not exist (moved, or the backup volume not "
+                  "mounted?); " INIT_HINT,
+                  path);
+    else if (!root)
+        dv_syserr("backup target %s", path);
+    return root;
+}
+
 int target_identity_read(const char *path, struct target_identity *id)
 {
-    int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) {
-        if (errno == ENOENT)
-            dv_seterr("backup target %s does not exist (moved, or the backup volume not "
-                      "mounted?); " INIT_HINT,
-                      path);
-        else
-            dv_syserr("backup target %s", path);
+    struct fsb *root = root_open(path);
+    if (!root)
         return -1;
-    }
-    int rc = target_identity_check(dirfd, path, id);
-    close(dirfd);
+    int rc = target_identity_check(root, id);
+    fsb_close(root);
     return rc;
 }
 
@@ -255,15 +224,14 @@ int target_init(const char *path, const char *data_dir, struct target_identity *
         dv_seterr("%s is not a directory: a target is a directory", path);
         return -1;
     }
-    int dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) {
-        dv_syserr("backup target %s", path);
+    struct fsb *root = root_open(path);
+    if (!root)
         return -1;
-    }
     int rc = -1;
-    char tmp[64] = "";
+    struct fsb_tmp tmp = {.fd = -1, .dfd = -1};
+    bool tmp_open = false;
     struct target_identity have;
-    int r = ident_read_at(dirfd, path, &have);
+    int r = ident_read_at(root, &have);
     if (r == 0) {
         char when[32];
         dv_fmt_time(have.created, when, sizeof when);
@@ -276,9 +244,9 @@ int target_init(const char *path, const char *data_dir, struct target_identity *
         goto out;
     }
     char other[256] = "";
-    int kind = classify(dirfd, other, sizeof other);
+    int kind = classify(root, other, sizeof other);
     if (kind < 0) {
-        dv_syserr("backup target %s: read directory", path);
+        dv_preferr("backup target %s: read directory", path);
         goto out;
     }
     if (kind == 2) {
@@ -297,41 +265,26 @@ int target_init(const char *path, const char *data_dir, struct target_identity *
     if (gethostname(id->host, sizeof id->host - 1) != 0)
         snprintf(id->host, sizeof id->host, "unknown");
     snprintf(id->data_dir, sizeof id->data_dir, "%s", data_dir ? data_dir : "");
-    char *json = target_identity_json(id);
 
-    /* Created beside, under a name nobody else uses, then renamed without replacing: two
-       concurrent inits cannot both succeed, and a crash leaves no half identity. */
-    snprintf(tmp, sizeof tmp, ".%s.tmp.%ld", TARGET_ID_FILE, (long)getpid());
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        dv_syserr("target init: create %s/%s", path, tmp);
-        free(json);
-        tmp[0] = '\0';
+    /* Written to a temporary beside it, then renamed without replacing (fsb_tmp, FSB_NOREPLACE:
+       two concurrent inits cannot both succeed, and a crash leaves no half identity). */
+    if (fsb_tmp_open(root, TARGET_ID_FILE, NULL, 0600, 0, &tmp) != 0)
         goto out;
-    }
-    int w = dv_write_all(fd, json, strlen(json));
+    tmp_open = true;
+    char *json = target_identity_json(id);
+    int w = dv_write_all(tmp.fd, json, strlen(json));
     free(json);
-    if (w != 0 || fsync(fd) != 0) {
-        dv_syserr("target init: write %s/%s", path, tmp);
-        close(fd);
+    if (w != 0) {
+        dv_syserr("target init: write %s", tmp.path);
         goto out;
     }
-    close(fd);
-    if ((mkdirat(dirfd, "sets", 0700) != 0 && errno != EEXIST) ||
-        (mkdirat(dirfd, "nlo", 0700) != 0 && errno != EEXIST)) {
-        dv_syserr("target init: create %s/sets and nlo", path);
+    if (fsb_mkdir(root, "sets", 0700, true) != 0 || fsb_mkdir(root, "nlo", 0700, true) != 0) {
+        dv_preferr("target init");
         goto out;
     }
-    if (renameat2(dirfd, tmp, dirfd, TARGET_ID_FILE, RENAME_NOREPLACE) != 0) {
+    if (fsb_tmp_commit(&tmp, FSB_NOREPLACE) != 0) {
         if (errno == EEXIST)
             dv_seterr("%s: another `target init` won the race; run it again to see it", path);
-        else
-            dv_syserr("target init: rename %s/%s", path, tmp);
-        goto out;
-    }
-    tmp[0] = '\0';
-    if (fsync(dirfd) != 0) {
-        dv_syserr("target init: fsync %s", path);
         goto out;
     }
     if (adopted_sets && kind == 1) {
@@ -346,9 +299,9 @@ int target_init(const char *path, const char *data_dir, struct target_identity *
     }
     rc = 0;
 out:
-    if (tmp[0])
-        unlinkat(dirfd, tmp, 0);
-    close(dirfd);
+    if (tmp_open)
+        fsb_tmp_done(&tmp);
+    fsb_close(root);
     return rc;
 }
 
