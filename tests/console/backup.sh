@@ -8,23 +8,7 @@
 : "${DVLOAD:?set DVLOAD to the dvload binary}"
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 
-d=$TUI_TMP/site
-mkdir -p "$d"
-ln -sfn "$SRC/themes" "$d/themes"
-cat > "$d/config.yaml" <<CFG
-server:
-  data_dir: data
-  daos_dir: daos
-  key_file: server.key
-  deferred_deletion_days: 40
-backup:
-  target: backup
-catalog: catalog.db
-console: { theme: default }
-CFG
-"$DVLOAD" -c "$d/config.yaml" init --databases 3 --docs 10 --seed 5 >/dev/null ||
-    { echo "FAIL: dvload init"; exit 1; }
-"$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
+tui_site 3 10 5 "deferred_deletion_days: 40"
 first_db=$(cd "$d/data" && find . -name '*.nsf' | sed 's|^\./||' | sort | head -1)
 [ -n "$first_db" ] || { echo "FAIL: no database generated"; exit 1; }
 

@@ -9,22 +9,7 @@
 : "${DVLOAD:?set DVLOAD to the dvload binary}"
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 
-d=$TUI_TMP/site
-mkdir -p "$d"
-ln -sfn "$SRC/themes" "$d/themes"
-cat > "$d/config.yaml" <<CFG
-server:
-  data_dir: data
-  daos_dir: daos
-  key_file: server.key
-backup:
-  target: backup
-catalog: catalog.db
-console: { theme: default }
-CFG
-"$DVLOAD" -c "$d/config.yaml" init --databases 2 --docs 6 --seed 5 >/dev/null ||
-    { echo "FAIL: dvload init"; exit 1; }
-"$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
+tui_site 2 6 5
 : > "$d/data/mail/"$'ev\e]0;pwned\a\e[2J\xc2\x9b\x7f.nsf'
 rc=0
 "$DVAULT" -c "$d/config.yaml" backup -q >/dev/null 2>"$TUI_TMP/backup.err" || rc=$?

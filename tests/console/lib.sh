@@ -115,3 +115,22 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     [ "$(tmx display -p -t t '#{window_width}x#{window_height}')" = 50x12 ] || fail "resize"
     echo "console harness ok"
 fi
+
+# tui_site DATABASES DOCS SEED [SERVER_KEY_LINE...]: the usual test site in $d ($TUI_TMP/site):
+# a config (data, DAOS, key, target, catalog, default theme; extra server keys as given, e.g.
+# "deferred_deletion_days: 40"), the server made by dvload init, the target by target init.
+# Needs SRC, DVAULT and DVLOAD; exits the test on failure.
+tui_site() {
+    local dbs=$1 docs=$2 seed=$3 l
+    shift 3
+    d=$TUI_TMP/site
+    mkdir -p "$d"
+    ln -sfn "$SRC/themes" "$d/themes"
+    { echo "server:"; echo "  data_dir: data"; echo "  daos_dir: daos"; echo "  key_file: server.key"
+      for l in "$@"; do echo "  $l"; done
+      echo "backup:"; echo "  target: backup"; echo "catalog: catalog.db"
+      echo "console: { theme: default }"; } > "$d/config.yaml"
+    "$DVLOAD" -c "$d/config.yaml" init --databases "$dbs" --docs "$docs" --seed "$seed" >/dev/null ||
+        { echo "FAIL: dvload init"; exit 1; }
+    "$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
+}

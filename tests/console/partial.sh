@@ -7,22 +7,7 @@
 : "${DVLOAD:?set DVLOAD to the dvload binary}"
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 
-d=$TUI_TMP/site
-mkdir -p "$d"
-ln -sfn "$SRC/themes" "$d/themes"
-cat > "$d/config.yaml" <<CFG
-server:
-  data_dir: data
-  daos_dir: daos
-  key_file: server.key
-backup:
-  target: backup
-catalog: catalog.db
-console: { theme: default }
-CFG
-"$DVLOAD" -c "$d/config.yaml" init --databases 3 --docs 10 --seed 5 >/dev/null ||
-    { echo "FAIL: dvload init"; exit 1; }
-"$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
+tui_site 3 10 5
 "$DVAULT" -c "$d/config.yaml" backup -q >/dev/null 2>&1 || { echo "FAIL: first backup"; exit 1; }
 bad=$(cd "$d/data" && ls mail/*.nsf | head -1)
 rm -f "$d/data/$bad-wal" "$d/data/$bad-shm"

@@ -15,24 +15,8 @@
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 command -v sqlite3 >/dev/null || { echo "FAIL: the sqlite3 shell is needed"; exit 1; }
 
-d=$TUI_TMP/site
-mkdir -p "$d"
-ln -sfn "$SRC/themes" "$d/themes"
-cat > "$d/config.yaml" <<CFG
-server:
-  data_dir: data
-  daos_dir: daos
-  key_file: server.key
-  deferred_deletion_days: 30
-backup:
-  target: backup
-catalog: catalog.db
-console: { theme: default }
-CFG
+tui_site 3 12 7 "deferred_deletion_days: 30"
 dv() { "$DVAULT" -c "$d/config.yaml" "$@"; }
-"$DVLOAD" -c "$d/config.yaml" init --databases 3 --docs 12 --seed 7 >/dev/null ||
-    { echo "FAIL: dvload init"; exit 1; }
-"$DVAULT" -c "$d/config.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 dv backup >/dev/null 2>&1 || { echo "FAIL: backup"; exit 1; }
 db=$(cd "$d/data" && find . -name '*.nsf' | sed 's|^\./||' | sort | head -1)
 live=$d/data/$db

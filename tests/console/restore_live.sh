@@ -16,23 +16,8 @@
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 command -v sqlite3 >/dev/null || { echo "FAIL: the sqlite3 shell is needed"; exit 1; }
 
-d=$TUI_TMP/site
-mkdir -p "$d"
-ln -sfn "$SRC/themes" "$d/themes"
-cat > "$d/config.yaml" <<CFG
-server:
-  data_dir: data
-  daos_dir: daos
-  key_file: server.key
-backup:
-  target: backup
-catalog: catalog.db
-console: { theme: default }
-CFG
+tui_site 3 10 9
 dv() { "$DVAULT" -c "$d/config.yaml" "$@"; }
-"$DVLOAD" -c "$d/config.yaml" init --databases 3 --docs 10 --seed 9 >/dev/null ||
-    { echo "FAIL: dvload init"; exit 1; }
-dv target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 dv backup >/dev/null 2>&1 || { echo "FAIL: backup"; exit 1; }
 bob=$d/data/mail/bob.nsf
 for u in alice bob carol; do [ -f "$d/data/mail/$u.nsf" ] || { echo "FAIL: no mail/$u.nsf"; exit 1; }; done
