@@ -12,7 +12,7 @@ MSG="this server has no DAOS repository"
 
 d=$TUI_TMP/site
 mkdir -p "$d"
-ln -s "$SRC/themes" "$d/themes"
+ln -sfn "$SRC/themes" "$d/themes"
 cat > "$d/config.yaml" <<CFG
 server:
   data_dir: data
