@@ -24,23 +24,6 @@
 
 /* ---- references of a copy ------------------------------------------------------------ */
 
-/* "file:" URI of a path, percent-escaping what URIs reserve. */
-static char *file_uri(const char *path, const char *params)
-{
-    size_t n = strlen(path);
-    char *u = dv_malloc(n * 3 + strlen(params) + 16), *o = u;
-    o += sprintf(o, "file:");
-    for (const char *p = path; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '%' || ch == '?' || ch == '#' || ch <= ' ' || ch >= 0x7f)
-            o += sprintf(o, "%%%02X", ch);
-        else
-            *o++ = (char)ch;
-    }
-    sprintf(o, "?%s", params);
-    return u;
-}
-
 void backup_names_free(char **names, size_t n)
 {
     for (size_t i = 0; names && i < n; i++)
@@ -52,7 +35,7 @@ int backup_read_refs(const char *dbfile, char ***names, size_t *n)
 {
     *names = NULL;
     *n = 0;
-    char *uri = file_uri(dbfile, "immutable=1");
+    char *uri = dv_file_uri(dbfile, "immutable=1");
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
     free(uri);

@@ -314,10 +314,7 @@ static bool is_sidecar(const char *p)
 /* dbinfo of an existing file, read without locks and without files beside it (immutable). */
 static void file_info(const char *path, struct recover_into_info *ii)
 {
-    char *uri = dv_asprintf("file:%s?immutable=1", path);
-    for (char *p = uri + 5; *p && *p != '?'; p++)
-        if (*p == '#')
-            *p = '_';
+    char *uri = dv_file_uri(path, "immutable=1");
     sqlite3 *h = NULL;
     if (sqlite3_open_v2(uri, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) == SQLITE_OK) {
         sqlite3_stmt *s = NULL;

@@ -23,10 +23,7 @@
 
 int restore_integrity_check(const char *path)
 {
-    char *uri = dv_asprintf("file:%s?immutable=1", path);
-    for (char *p = uri + 5; *p && *p != '?'; p++)
-        if (*p == '#')
-            *p = '_'; /* our temp names never contain '#' or '?'; guard anyway */
+    char *uri = dv_file_uri(path, "immutable=1");
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
     free(uri);

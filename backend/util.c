@@ -945,3 +945,19 @@ void dv_json_str(FILE *f, const char *in)
     }
     fputc('"', f);
 }
+
+char *dv_file_uri(const char *path, const char *params)
+{
+    size_t n = strlen(path);
+    char *u = dv_malloc(n * 3 + strlen(params) + 16), *o = u;
+    o += sprintf(o, "file:");
+    for (const char *p = path; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '%' || ch == '?' || ch == '#' || ch <= ' ' || ch >= 0x7f)
+            o += sprintf(o, "%%%02X", ch);
+        else
+            *o++ = (char)ch;
+    }
+    sprintf(o, "?%s", params);
+    return u;
+}

@@ -151,4 +151,8 @@ void dv_json_str(FILE *f, const char *in);
  * the process kills itself with SIGKILL. Costs a getenv on first call only. */
 void dv_crashpoint(const char *name);
 
+/* SQLite "file:" URI of a path with params ("immutable=1"), percent-escaping what URIs reserve
+ * ('%', '?', '#', spaces, control and non-ASCII bytes), so the URI opens exactly that file. */
+char *dv_file_uri(const char *path, const char *params);
+
 #endif

@@ -344,6 +344,15 @@ static void test_escape(void **state)
     free(j);
 }
 
+/* A path with what URIs reserve opens exactly that file (a '#' was once turned into '_'). */
+static void test_file_uri(void **state)
+{
+    (void)state;
+    char *u = dv_file_uri("/d/a#b?c%d e.nsf", "immutable=1");
+    assert_string_equal(u, "file:/d/a%23b%3Fc%25d%20e.nsf?immutable=1");
+    free(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,7 +360,7 @@ int main(void)
         cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_hex),
         cmocka_unit_test(test_glob),         cmocka_unit_test(test_glob_list),
         cmocka_unit_test(test_time),         cmocka_unit_test(test_canon),
-        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_escape),       cmocka_unit_test(test_file_uri),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
