@@ -41,18 +41,25 @@ static int open_file(const char *path, int flags)
 
 /* F_OFD_GETLK (F_GETLK where the kernel lacks it): 0 free, 1 held (*pid from the kernel, -1
  * for an OFD lock), -1 error. */
+/* fcntl with an OFD lock command, or its POSIX twin where the kernel lacks OFD locks (EINVAL);
+ * fl is a write lock of [off, off+len), filled in by the GETLK commands. */
+static int lock_fcntl(int fd, int ofd_cmd, int posix_cmd, off_t off, off_t len, struct flock *fl)
+{
+    const struct flock want = {
+        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = len};
+    *fl = want;
+    int r = fcntl(fd, ofd_cmd, fl);
+    if (r != 0 && errno == EINVAL) {
+        *fl = want;
+        r = fcntl(fd, posix_cmd, fl);
+    }
+    return r;
+}
+
 static int test_lock(int fd, off_t off, off_t len, pid_t *pid)
 {
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = len};
-    int r = fcntl(fd, F_OFD_GETLK, &fl);
-    if (r != 0 && errno == EINVAL) {
-        memset(&fl, 0, sizeof fl);
-        fl.l_type = F_WRLCK;
-        fl.l_whence = SEEK_SET;
-        fl.l_start = off;
-        fl.l_len = len;
-        r = fcntl(fd, F_GETLK, &fl);
-    }
+    struct flock fl;
+    int r = lock_fcntl(fd, F_OFD_GETLK, F_GETLK, off, len, &fl);
     if (r != 0)
         return -1;
     if (fl.l_type == F_UNLCK)
@@ -229,16 +236,8 @@ struct dbuse_fence {
  * someone (*pid), -1 error. */
 static int fence_lock(int fd, off_t off, off_t len, pid_t *pid)
 {
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = len};
-    int r = fcntl(fd, F_OFD_SETLK, &fl);
-    if (r != 0 && errno == EINVAL) {
-        memset(&fl, 0, sizeof fl);
-        fl.l_type = F_WRLCK;
-        fl.l_whence = SEEK_SET;
-        fl.l_start = off;
-        fl.l_len = len;
-        r = fcntl(fd, F_SETLK, &fl);
-    }
+    struct flock fl;
+    int r = lock_fcntl(fd, F_OFD_SETLK, F_SETLK, off, len, &fl);
     if (r == 0)
         return 0;
     if (errno != EAGAIN && errno != EACCES)
