@@ -104,16 +104,6 @@ static const char *dtype_what(unsigned char t)
                                         : "not a regular file";
 }
 
-static const char *mode_what(mode_t m)
-{
-    return S_ISLNK(m)                 ? "a symbolic link"
-           : S_ISDIR(m)               ? "a directory"
-           : S_ISFIFO(m)              ? "a FIFO"
-           : S_ISSOCK(m)              ? "a socket"
-           : S_ISCHR(m) || S_ISBLK(m) ? "a device"
-                                      : "not a regular file";
-}
-
 static int cmp_key(const void *a, const void *b, void *names)
 {
     const struct sortkey *x = a, *y = b;
@@ -238,7 +228,7 @@ static int copy_one(struct pass *p, int sfd, int subdir, const char *name,
         return SKIPPED;
     }
     if (!S_ISREG(st.st_mode)) {
-        refuse(p, mode_what(st.st_mode), subdir, name);
+        refuse(p, fsb_kind(st.st_mode), subdir, name);
         close(in);
         return SKIPPED;
     }
@@ -749,7 +739,7 @@ int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
                     job_log(o->job, DV_WARN,
                             "DAOS subdirectory %s/%s refused: %s (never followed; its NLOs are "
                             "not backed up: make it a real directory)",
-                            o->daos_dir, nm, known ? dtype_what(d->d_type) : mode_what(st.st_mode));
+                            o->daos_dir, nm, known ? dtype_what(d->d_type) : fsb_kind(st.st_mode));
                     continue;
                 }
             }

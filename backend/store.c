@@ -2829,13 +2829,7 @@ void store_live_close(struct store_live *l)
 
 static const char *mode_what(mode_t m)
 {
-    return S_ISLNK(m)                 ? "a symbolic link"
-           : S_ISDIR(m)               ? "a directory"
-           : S_ISFIFO(m)              ? "a FIFO"
-           : S_ISSOCK(m)              ? "a socket"
-           : S_ISCHR(m) || S_ISBLK(m) ? "a device"
-           : S_ISREG(m)               ? "a regular file"
-                                      : "not a regular file";
+    return S_ISREG(m) ? "a regular file" : fsb_kind(m);
 }
 
 /* lstat of subdir/name beneath the DAOS directory: 1 found (*sb), 0 not there, -1 error. */
