@@ -755,8 +755,9 @@ struct refc {
 struct vstate {
     struct dv_store *st;
     struct refc *refs; /* sorted, combined */
-    size_t nrefs, pos;
+    size_t nrefs, pos, cap;
     uint64_t objects, bytes;
+    uint64_t docs, total_refs; /* over the databases */
     char err[DV_ERR_MAX];
 };
 
@@ -796,6 +797,69 @@ static int check_object(void *ud, const char *name, int subdir, int64_t refcount
     return 0;
 }
 
+/* verify: one database (quick_check, its references collected into v, accounts balanced). */
+static int verify_db(const struct dv_config *cfg, const char *rel, struct vstate *v)
+{
+    char *abs = dv_path_join(cfg->server.data_dir, rel);
+    sqlite3 *h;
+    int orc = sqlite3_open_v2(abs, &h, SQLITE_OPEN_READONLY, NULL);
+    free(abs);
+    if (orc != SQLITE_OK) {
+        dv_seterr("%s: %s", rel, sqlite3_errmsg(h));
+        sqlite3_close(h);
+        return -1;
+    }
+    sqlite3_busy_timeout(h, 60000);
+    sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
+    sqlite3_stmt *s;
+    bool ok = true;
+    if (sqlite3_prepare_v2(h, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) != SQLITE_ROW ||
+            strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+            dv_seterr("%s: quick_check failed: %s", rel,
+                      sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "?");
+            ok = false;
+        }
+        sqlite3_finalize(s);
+    }
+    if (ok && sqlite3_prepare_v2(h, "SELECT count(*) FROM notes", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v->docs += (uint64_t)sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    if (ok && sqlite3_prepare_v2(h,
+                                 "SELECT nlo, count(*) FROM attachments WHERE nlo IS NOT NULL"
+                                 " GROUP BY nlo",
+                                 -1, &s, NULL) == SQLITE_OK) {
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            if (v->nrefs == v->cap) {
+                v->cap = v->cap ? v->cap * 2 : 1024;
+                v->refs = dv_realloc(v->refs, v->cap * sizeof *v->refs);
+            }
+            snprintf(v->refs[v->nrefs].name, sizeof v->refs[0].name, "%s",
+                     (const char *)sqlite3_column_text(s, 0));
+            v->refs[v->nrefs++].n = sqlite3_column_int64(s, 1);
+            v->total_refs += (uint64_t)sqlite3_column_int64(s, 1);
+        }
+        sqlite3_finalize(s);
+    }
+    if (ok &&
+        sqlite3_prepare_v2(h, "SELECT coalesce(sum(balance), 0), count(*) FROM dvload_accounts", -1,
+                           &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW &&
+            sqlite3_column_int64(s, 0) != sqlite3_column_int64(s, 1) * START_BALANCE) {
+            dv_seterr("%s: accounts sum to %lld, expected %lld", rel,
+                      (long long)sqlite3_column_int64(s, 0),
+                      (long long)(sqlite3_column_int64(s, 1) * START_BALANCE));
+            ok = false;
+        }
+        sqlite3_finalize(s);
+    }
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(h);
+    return ok ? 0 : -1;
+}
+
 static int cmd_verify(struct dv_config *cfg)
 {
     struct dv_store *st = store_open(cfg);
@@ -807,8 +871,7 @@ static int cmd_verify(struct dv_config *cfg)
     }
     struct vstate v = {.st = st};
     char **dbs = NULL;
-    size_t ndbs = 0, cap = 0;
-    uint64_t docs = 0, total_refs = 0;
+    size_t ndbs = 0;
     int rc = -1;
     bool daos = dv_config_has_daos(cfg);
     if (daos && store_check(st) != 0)
@@ -825,68 +888,9 @@ static int cmd_verify(struct dv_config *cfg)
     }
     if (dbglob_list(cfg, &dbs, &ndbs) != 0)
         goto out;
-    for (size_t i = 0; i < ndbs; i++) {
-        char *abs = dv_path_join(cfg->server.data_dir, dbs[i]);
-        sqlite3 *h;
-        int orc = sqlite3_open_v2(abs, &h, SQLITE_OPEN_READONLY, NULL);
-        free(abs);
-        if (orc != SQLITE_OK) {
-            dv_seterr("%s: %s", dbs[i], sqlite3_errmsg(h));
-            sqlite3_close(h);
+    for (size_t i = 0; i < ndbs; i++)
+        if (verify_db(cfg, dbs[i], &v) != 0)
             goto out;
-        }
-        sqlite3_busy_timeout(h, 60000);
-        sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
-        sqlite3_stmt *s;
-        bool ok = true;
-        if (sqlite3_prepare_v2(h, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK) {
-            if (sqlite3_step(s) != SQLITE_ROW ||
-                strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
-                dv_seterr("%s: quick_check failed: %s", dbs[i],
-                          sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
-                                                    : "?");
-                ok = false;
-            }
-            sqlite3_finalize(s);
-        }
-        if (ok && sqlite3_prepare_v2(h, "SELECT count(*) FROM notes", -1, &s, NULL) == SQLITE_OK) {
-            if (sqlite3_step(s) == SQLITE_ROW)
-                docs += (uint64_t)sqlite3_column_int64(s, 0);
-            sqlite3_finalize(s);
-        }
-        if (ok && sqlite3_prepare_v2(h,
-                                     "SELECT nlo, count(*) FROM attachments WHERE nlo IS NOT NULL"
-                                     " GROUP BY nlo",
-                                     -1, &s, NULL) == SQLITE_OK) {
-            while (sqlite3_step(s) == SQLITE_ROW) {
-                if (v.nrefs == cap) {
-                    cap = cap ? cap * 2 : 1024;
-                    v.refs = dv_realloc(v.refs, cap * sizeof *v.refs);
-                }
-                snprintf(v.refs[v.nrefs].name, sizeof v.refs[0].name, "%s",
-                         (const char *)sqlite3_column_text(s, 0));
-                v.refs[v.nrefs++].n = sqlite3_column_int64(s, 1);
-                total_refs += (uint64_t)sqlite3_column_int64(s, 1);
-            }
-            sqlite3_finalize(s);
-        }
-        if (ok &&
-            sqlite3_prepare_v2(h, "SELECT coalesce(sum(balance), 0), count(*) FROM dvload_accounts",
-                               -1, &s, NULL) == SQLITE_OK) {
-            if (sqlite3_step(s) == SQLITE_ROW &&
-                sqlite3_column_int64(s, 0) != sqlite3_column_int64(s, 1) * START_BALANCE) {
-                dv_seterr("%s: accounts sum to %lld, expected %lld", dbs[i],
-                          (long long)sqlite3_column_int64(s, 0),
-                          (long long)(sqlite3_column_int64(s, 1) * START_BALANCE));
-                ok = false;
-            }
-            sqlite3_finalize(s);
-        }
-        sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
-        sqlite3_close(h);
-        if (!ok)
-            goto out;
-    }
     /* Combine the per-database counts per name. */
     if (v.nrefs)
         qsort(v.refs, v.nrefs, sizeof *v.refs, refc_cmp);
@@ -919,7 +923,7 @@ static int cmd_verify(struct dv_config *cfg)
     printf("dvload verify: ok: %zu databases, %llu documents, %llu references to %zu NLOs,"
            " %llu objects (%s) readable and matching their names, refcounts match, accounts "
            "balanced\n",
-           ndbs, (unsigned long long)docs, (unsigned long long)total_refs, v.nrefs,
+           ndbs, (unsigned long long)v.docs, (unsigned long long)v.total_refs, v.nrefs,
            (unsigned long long)v.objects, b);
     rc = 0;
 out:
