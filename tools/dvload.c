@@ -687,12 +687,14 @@ static void *bank_main(void *arg)
     double next = dv_mono();
     if (!db)
         goto fail;
-    while (dv_mono() < w->deadline && !stop_requested) {
+    for (;;) {
         if (w->period > 0) {
             sleep_until(next);
             next += w->period;
         }
         double t = dv_mono();
+        if (t >= w->deadline || stop_requested)
+            break;
         if (store_db_begin(db) != 0)
             goto fail;
         /* the txlog row last: its at_us is taken just before COMMIT */
