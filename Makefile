@@ -13,7 +13,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-PKGS := ncursesw sqlite3 yaml-0.1 libcrypto jansson
+PKGS := ncursesw sqlite3 yaml-0.1 libcrypto jansson libzstd
 TEST_PKGS := cmocka
 
 ifeq ($(SANITIZER),)

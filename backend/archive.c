@@ -1,286 +1,87 @@
-/* archive.c - see archive.h; segment format in docs/formats.md "Archive segment". */
+/* archive.c - the WAL archiver (see archive.h); its files are archive_seg.c's. */
 #include "archive.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "bytes.h"
 #include "dbglob.h"
-#include "delta.h"
 #include "fsb.h"
 #include "target.h"
 #include "util.h"
 #include "wal.h"
 
-#define SEG_MAGIC "DVARSEG"
-#define SEG_TRAIL "DVASTRAI"
 #define ARCHIVE_BUSY_MS 5000
+#define ARCHIVE_W_WAIT_MS 2000 /* BEGIN IMMEDIATE waits this long for the server's writer */
+#define ARCHIVE_MAX_OPEN 256   /* databases pinned at once; beyond, the longest idle is sealed */
+#define ARCHIVE_PENDING_MAX (64u << 20) /* a segment is written once this much is pending */
+#define ARCHIVE_RUNREC_S 1.0            /* the run record is rewritten this often */
+#define ARCHIVE_ACTIVE_LOOK_S                                                                      \
+    1.0 /* with inotify, an active database is still looked at this often */
+#define ARCHIVE_JIFFY_WAIT_MS 20 /* sealing waits at most this for the clock to pass the mtime */
 
-/* ---- byte order, WAL checksum ----------------------------------------------------------- */
-
-static void be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
-}
-
-static void be64(unsigned char *p, uint64_t v)
-{
-    be32(p, (uint32_t)(v >> 32));
-    be32(p + 4, (uint32_t)v);
-}
-
-static uint32_t rd32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t rd64(const unsigned char *p)
-{
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
-static uint32_t rdle32(const unsigned char *p)
-{
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
-
-/* SQLite's WAL checksum (fileformat2.html#walformat), continuing from s. */
-static void wal_ck(bool big, const unsigned char *p, size_t n, uint32_t s[2])
-{
-    uint32_t s1 = s[0], s2 = s[1];
-    for (const unsigned char *e = p + n; p < e; p += 8) {
-        s1 += (big ? rd32(p) : rdle32(p)) + s2;
-        s2 += (big ? rd32(p + 4) : rdle32(p + 4)) + s1;
-    }
-    s[0] = s1, s[1] = s2;
-}
-
-/* ---- segments: reading ------------------------------------------------------------------- */
-
-void archive_seg_done(struct archive_seg *s)
-{
-    if (!s)
-        return;
-    free(s->path);
-    free(s->rel);
-    free(s->txns);
-    memset(s, 0, sizeof *s);
-}
-
-void archive_segs_free(struct archive_seg *segs, size_t n)
-{
-    for (size_t i = 0; segs && i < n; i++)
-        archive_seg_done(&segs[i]);
-    free(segs);
-}
-
-static int seg_parse(const char *path, char *buf, size_t len, struct archive_seg *s);
-
-int archive_seg_read(const char *path, struct archive_seg *s)
-{
-    memset(s, 0, sizeof *s);
-    char *buf;
-    size_t len;
-    if (dv_read_file_capped(path, ARCHIVE_SEG_MAX, &buf, &len) != 0)
-        return -1;
-    int rc = seg_parse(path, buf, len, s);
-    free(buf);
-    return rc;
-}
-
-int archive_seg_read_at(const struct fsb *root, const char *rel, struct archive_seg *s, char **data,
-                        size_t *dlen)
-{
-    memset(s, 0, sizeof *s);
-    char *buf;
-    size_t len;
-    /* beneath the target without links, a regular file (no FIFO is waited on), capped */
-    if (fsb_read_capped(root, rel, ARCHIVE_SEG_MAX, &buf, &len) != 0)
-        return -1;
-    char *path = fsb_abs(root, rel);
-    int rc = seg_parse(path, buf, len, s);
-    free(path);
-    if (rc == 0)
-        s->rel = dv_strdup(rel);
-    if (rc == 0 && data) {
-        *data = buf;
-        *dlen = len;
-    } else {
-        free(buf);
-    }
-    return rc;
-}
-
-/* Check and decode a segment read whole (len bytes at buf; not freed). */
-static int seg_parse(const char *path, char *buf, size_t len, struct archive_seg *s)
-{
-    const unsigned char *u = (const unsigned char *)buf;
-    int rc = -1;
-    if (len < ARCHIVE_SEG_HDR + ARCHIVE_SEG_TRAILER || memcmp(u, SEG_MAGIC, 8) != 0 ||
-        rd32(u + 124) != delta_crc32c(0, u, 124) || rd32(u + 8) != ARCHIVE_SEG_VERSION) {
-        dv_seterr("%s: not an archive segment (bad magic, version or header checksum)", path);
-        goto out;
-    }
-    char want[65], got[65];
-    dv_hex(u + len - 32, 32, want);
-    dv_sha256_hex(u, len - 32, got);
-    if (memcmp(u + len - ARCHIVE_SEG_TRAILER, SEG_TRAIL, 8) != 0 || strcmp(want, got) != 0) {
-        dv_seterr("%s: trailer checksum mismatch (corrupt or truncated)", path);
-        goto out;
-    }
-    s->page_size = rd32(u + 12);
-    s->seq = rd64(u + 16);
-    s->flags = rd32(u + 24);
-    s->salt1 = rd32(u + 28);
-    s->salt2 = rd32(u + 32);
-    s->ckpt_seq = rd32(u + 36);
-    s->first_frame = rd32(u + 40);
-    s->next_frame = rd32(u + 44);
-    s->cksum[0] = rd32(u + 48);
-    s->cksum[1] = rd32(u + 52);
-    uint32_t ntx = rd32(u + 56), nfr = rd32(u + 60);
-    s->first_us = (int64_t)rd64(u + 64);
-    s->last_us = (int64_t)rd64(u + 72);
-    uint32_t ps = s->page_size;
-    if (ps < 512 || ps > 65536 || (ps & (ps - 1))) {
-        dv_seterr("%s: bad page size %u", path, ps);
-        goto out;
-    }
-    s->txns = dv_calloc(ntx ? ntx : 1, sizeof *s->txns);
-    uint64_t off = ARCHIVE_SEG_HDR, frames = 0, end = len - ARCHIVE_SEG_TRAILER;
-    for (uint32_t i = 0; i < ntx; i++) {
-        if (off + 16 > end) {
-            dv_seterr("%s: transaction %u: truncated", path, i);
-            goto out;
-        }
-        struct archive_txn *t = &s->txns[i];
-        t->observed_us = (int64_t)rd64(u + off);
-        t->nframes = rd32(u + off + 8);
-        t->commit_pages = rd32(u + off + 12);
-        t->offset = off + 16;
-        uint64_t sz = (uint64_t)t->nframes * (4 + ps);
-        if (t->nframes == 0 || t->commit_pages == 0 || t->offset + sz > end ||
-            (i && t->observed_us < s->txns[i - 1].observed_us)) {
-            dv_seterr("%s: transaction %u: bad record", path, i);
-            goto out;
-        }
-        off = t->offset + sz;
-        frames += t->nframes;
-        s->ntxns++;
-    }
-    if (off != end || frames != nfr) {
-        dv_seterr("%s: records end at %llu, the file at %llu", path, (unsigned long long)off,
-                  (unsigned long long)end);
-        goto out;
-    }
-    s->path = dv_strdup(path);
-    rc = 0;
-out:
-    if (rc != 0)
-        archive_seg_done(s);
-    return rc;
-}
-
-static int seg_cmp(const void *a, const void *b)
-{
-    const struct archive_seg *x = a, *y = b;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-int archive_list_at(const struct fsb *root, const char *db_rel, struct archive_seg **segs,
-                    size_t *n)
-{
-    *segs = NULL;
-    *n = 0;
-    char *dir = dv_asprintf("%s/%s", ARCHIVE_DIR, db_rel);
-    /* beneath the target without links: archive/ or a directory in it replaced by a link is
-     * refused, never followed */
-    DIR *d = fsb_opendir(root, dir);
-    if (!d) {
-        int e = errno;
-        free(dir);
-        return e == ENOENT ? 0 : -1;
-    }
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (l != 14 || strcmp(de->d_name + 10, ".seg") != 0)
-            continue;
-        char *p = dv_path_join(dir, de->d_name);
-        *segs = dv_realloc(*segs, (*n + 1) * sizeof **segs);
-        if (archive_seg_read_at(root, p, &(*segs)[*n], NULL, NULL) != 0) {
-            free(p);
-            rc = -1;
-            break;
-        }
-        (*n)++;
-        free(p);
-    }
-    closedir(d);
-    free(dir);
-    if (rc != 0) {
-        archive_segs_free(*segs, *n);
-        *segs = NULL;
-        *n = 0;
-        return -1;
-    }
-    if (*n)
-        qsort(*segs, *n, sizeof **segs, seg_cmp);
-    return 0;
-}
-
-int archive_list(const char *target, const char *db_rel, struct archive_seg **segs, size_t *n)
-{
-    *segs = NULL;
-    *n = 0;
-    struct fsb *root = fsb_open(target);
-    if (!root)
-        return -1;
-    int rc = archive_list_at(root, db_rel, segs, n);
-    fsb_close(root);
-    return rc;
-}
-
-/* ---- the archiver ------------------------------------------------------------------------ */
-
+/* One database. Closed (no descriptor) while sealed and unchanged; open and pinned while it
+ * has frames the archive may still need to see. */
 struct adb {
     char *rel, *path, *walp, *dir; /* dir: archive/<rel>, relative to the target */
-    sqlite3 *rd[2]; /* follow: two readers, the next pinned before the previous is released */
+    sqlite3 *rd[2]; /* two connections: a pin and a free one (checkpoint, write lock) */
     int cur;        /* index of the pinned one, -1 none */
-    bool held;      /* a snapshot has been held continuously since the position was taken */
+    bool open, rw;  /* connections open; opened read-write (checkpoint capable) */
+    bool held;      /* pinned since before the last complete look: nothing can be lost */
     /* position: what has been archived */
     bool have_pos, big;
     uint32_t salt1, salt2, ckpt, page_size, next_frame, ck[2];
-    uint64_t seq;        /* last segment written */
-    uint32_t next_flags; /* flags of the next segment (START, GAP) */
+    uint64_t seq;          /* last segment written */
+    uint32_t next_flags;   /* flags of the next segment (START, GAP) */
+    int64_t watch_from_us; /* for the next START/GAP segment */
+    /* seal: everything archived and checkpointed, the database file's fingerprint */
+    bool sealed;
+    uint64_t seal_fp;
+    struct stat wal_st; /* the WAL as last found unchanged (st_ino 0: none) */
     /* transactions read but not yet written */
     unsigned char *buf;
     size_t blen, bcap;
     uint32_t ntx, nfr, first_frame;
-    int64_t first_us, last_us;
-    double last_flush;
+    int64_t first_us, last_us, err_us, pend_lb_us;
+    /* times */
+    int64_t lb_us;   /* lower bound of the next new commit: start of the last complete look */
+    int64_t seen_us; /* every commit before it has been read */
+    double last_flush, last_change, last_look, next_try;
+    bool dirty, warned, failing, nowal, inw; /* inw: its directory is watched (inotify) */
 };
 
 struct arun {
     const struct dv_config *cfg;
     const struct archive_opts *o;
     struct archive_result *r;
-    char *root;         /* <target>/archive */
     struct fsb *target; /* everything is written beneath it (fsb.h) */
-    struct adb **dbs;
-    size_t ndbs;
+    struct adb **dbs;   /* sorted by rel */
+    size_t ndbs, nopen;
+    bool follow;
+    /* inotify: one watch per directory that holds a database */
+    int ifd;
+    char **wdir; /* by watch descriptor: the directory relative to data_dir ("" top) */
+    size_t nwdir;
+    int64_t t_quiet; /* the inotify queue was empty then, every database looked at since */
+    struct archive_run_rec run;
 };
+
+static int64_t now_us(void)
+{
+    return dv_now_us();
+}
 
 static void buf_add(struct adb *a, const void *p, size_t n)
 {
@@ -292,114 +93,125 @@ static void buf_add(struct adb *a, const void *p, size_t n)
     a->blen += n;
 }
 
-static void adb_free(struct adb *a)
+/* ---- connections and pins ------------------------------------------------------------------ */
+
+static void adb_close(struct arun *ar, struct adb *a)
 {
-    if (!a)
-        return;
     for (int i = 0; i < 2; i++) {
         if (a->rd[i]) {
-            sqlite3_exec(a->rd[i], "COMMIT", NULL, NULL, NULL);
+            if (!sqlite3_get_autocommit(a->rd[i]))
+                sqlite3_exec(a->rd[i], "ROLLBACK", NULL, NULL, NULL);
             sqlite3_close(a->rd[i]);
+            a->rd[i] = NULL;
         }
     }
-    free(a->rel);
-    free(a->path);
-    free(a->walp);
-    free(a->dir);
-    free(a->buf);
-    free(a);
+    if (a->open && ar->nopen)
+        ar->nopen--;
+    a->open = false;
+    a->cur = -1;
+    a->held = false;
 }
 
-/* Resume from the newest segment on disk, if any. */
-static int adb_load(struct arun *ar, struct adb *a)
+static int conn_open(struct adb *a, int k, int flags)
 {
-    struct archive_seg *segs;
-    size_t n;
-    if (archive_list_at(ar->target, a->rel, &segs, &n) != 0)
+    if (sqlite3_open_v2(a->path, &a->rd[k], flags, NULL) != SQLITE_OK) {
+        dv_seterr("%s: %s", a->path, a->rd[k] ? sqlite3_errmsg(a->rd[k]) : "cannot open");
+        sqlite3_close(a->rd[k]);
+        a->rd[k] = NULL;
         return -1;
-    if (n) {
-        struct archive_seg *s = &segs[n - 1];
-        a->have_pos = true;
-        a->big = s->flags & ARCHIVE_SEG_BIGCK;
-        a->salt1 = s->salt1, a->salt2 = s->salt2, a->ckpt = s->ckpt_seq;
-        a->page_size = s->page_size;
-        a->next_frame = s->next_frame;
-        a->ck[0] = s->cksum[0], a->ck[1] = s->cksum[1];
-        a->seq = s->seq;
-    } else {
-        a->next_flags = ARCHIVE_SEG_START;
     }
-    archive_segs_free(segs, n);
+    /* never a checkpoint of our own on close, never a statement that writes */
+    sqlite3_db_config(a->rd[k], SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_busy_timeout(a->rd[k], ARCHIVE_BUSY_MS);
+    sqlite3_exec(a->rd[k], "PRAGMA query_only=1", NULL, NULL, NULL);
     return 0;
 }
 
-/* Pin a snapshot on the reader that is not pinned (opening it on first use). 0 or -1. */
+/* Open both connections: read-write when the file allows it (checkpoints), else read-only
+ * (the WAL cannot be reset by us then: a warning says so once). */
+static int adb_open(struct arun *ar, struct adb *a)
+{
+    if (a->open)
+        return 0;
+    int fd = dv_open_regular(a->path, O_RDONLY); /* a FIFO or a device is refused first */
+    if (fd < 0)
+        return -1;
+    close(fd);
+    a->rw = access(a->path, W_OK) == 0;
+    int flags = (a->rw ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOFOLLOW;
+    for (int k = 0; k < 2; k++) {
+        if (conn_open(a, k, flags) != 0) {
+            adb_close(ar, a);
+            return -1;
+        }
+    }
+    if (!a->rw && !a->warned) {
+        job_log(ar->o->job, DV_WARN,
+                "archive %s: the database is not writable by dvault: its WAL cannot be "
+                "checkpointed while the archiver watches it and grows until the archiver stops",
+                a->rel);
+        a->warned = true;
+    }
+    a->open = true;
+    a->cur = -1;
+    ar->nopen++;
+    if (ar->nopen > ar->r->max_open)
+        ar->r->max_open = ar->nopen;
+    return 0;
+}
+
+/* Pin a read snapshot on the connection that is not pinned, then release the other: there is
+ * always one. 0 or -1 (then nothing is pinned). */
 static int pin(struct adb *a)
 {
     int k = a->cur == 0 ? 1 : 0;
-    if (!a->rd[k]) {
-        if (sqlite3_open_v2(a->path, &a->rd[k], SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-            dv_seterr("%s: %s", a->path, a->rd[k] ? sqlite3_errmsg(a->rd[k]) : "cannot open");
-            sqlite3_close(a->rd[k]);
-            a->rd[k] = NULL;
-            return -1;
-        }
-        sqlite3_db_config(a->rd[k], SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-        sqlite3_busy_timeout(a->rd[k], ARCHIVE_BUSY_MS);
-    }
     if (sqlite3_exec(a->rd[k], "BEGIN; SELECT count(*) FROM sqlite_master;", NULL, NULL, NULL) !=
         SQLITE_OK) {
         dv_seterr("%s: pin a snapshot: %s", a->path, sqlite3_errmsg(a->rd[k]));
         sqlite3_exec(a->rd[k], "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    /* release the previous one only now */
     if (a->cur >= 0)
         sqlite3_exec(a->rd[a->cur], "COMMIT", NULL, NULL, NULL);
     a->cur = k;
     return 0;
 }
 
-static void unpin(struct adb *a)
-{
-    if (a->cur >= 0)
-        sqlite3_exec(a->rd[a->cur], "COMMIT", NULL, NULL, NULL);
-    a->cur = -1;
-    a->held = false;
-}
+/* ---- segments ------------------------------------------------------------------------------ */
 
-/* Write the pending transactions as the next segment. 0 or -1. */
-static int flush(struct arun *ar, struct adb *a)
+/* Write the pending transactions (or, with force, a record without any) as the next segment,
+ * with extra flags. 0 or -1. */
+static int flush(struct arun *ar, struct adb *a, uint32_t extra, bool force)
 {
-    if (!a->ntx)
+    if (!a->ntx && !force && !(a->next_flags & (ARCHIVE_SEG_START | ARCHIVE_SEG_GAP)))
         return 0;
-    unsigned char h[ARCHIVE_SEG_HDR] = {0};
-    memcpy(h, SEG_MAGIC, 8);
-    be32(h + 8, ARCHIVE_SEG_VERSION);
-    be32(h + 12, a->page_size);
-    be64(h + 16, a->seq + 1);
-    be32(h + 24, a->next_flags | (a->big ? ARCHIVE_SEG_BIGCK : 0));
-    be32(h + 28, a->salt1);
-    be32(h + 32, a->salt2);
-    be32(h + 36, a->ckpt);
-    be32(h + 40, a->first_frame);
-    be32(h + 44, a->next_frame);
-    be32(h + 48, a->ck[0]);
-    be32(h + 52, a->ck[1]);
-    be32(h + 56, a->ntx);
-    be32(h + 60, a->nfr);
-    be64(h + 64, (uint64_t)a->first_us);
-    be64(h + 72, (uint64_t)a->last_us);
-    be32(h + 124, delta_crc32c(0, h, 124));
-    size_t len = sizeof h + a->blen + ARCHIVE_SEG_TRAILER;
-    unsigned char *out = dv_malloc(len);
-    memcpy(out, h, sizeof h);
-    memcpy(out + sizeof h, a->buf, a->blen);
-    unsigned char *t = out + sizeof h + a->blen;
-    memcpy(t, SEG_TRAIL, 8);
-    char hex[65];
-    dv_sha256_hex(out, len - 32, hex);
-    dv_unhex(hex, t + 8, 32);
+    if (!a->have_pos)
+        return 0;
+    int64_t now = now_us();
+    struct archive_seg_meta m = {
+        .seq = a->seq + 1,
+        .flags = a->next_flags | extra | (a->big ? ARCHIVE_SEG_BIGCK : 0),
+        .page_size = a->page_size,
+        .salt1 = a->salt1,
+        .salt2 = a->salt2,
+        .ckpt_seq = a->ckpt,
+        .first_frame = a->ntx ? a->first_frame : a->next_frame,
+        .next_frame = a->next_frame,
+        .cksum = {a->ck[0], a->ck[1]},
+        .ntx = a->ntx,
+        .nfr = a->nfr,
+        .first_us = a->ntx ? a->first_us : now,
+        .last_us = a->ntx ? a->last_us : now,
+        .err_us = a->err_us,
+        .watch_from_us =
+            a->next_flags & (ARCHIVE_SEG_START | ARCHIVE_SEG_GAP) ? a->watch_from_us : 0,
+        .last_look_us = a->seen_us ? a->seen_us : now,
+        .seal_fp = extra & ARCHIVE_SEG_SEALED ? a->seal_fp : 0,
+    };
+    unsigned char *out;
+    size_t len;
+    if (archive_seg_encode(&m, a->buf, a->blen, &out, &len) != 0)
+        return -1;
     char *p = dv_asprintf("%s/%010llu.seg", a->dir, (unsigned long long)(a->seq + 1));
     /* real directories beneath the target (a link in archive/ is refused, never written
      * through), the segment written atomically beside its name */
@@ -414,168 +226,743 @@ static int flush(struct arun *ar, struct adb *a)
     ar->r->segments++;
     ar->r->transactions += a->ntx;
     ar->r->frames += a->nfr;
+    ar->r->raw_bytes += a->blen;
+    ar->r->stored_bytes += len;
     a->next_flags = 0;
     a->ntx = a->nfr = 0;
     a->blen = 0;
+    a->err_us = 0;
+    a->pend_lb_us = 0;
     a->last_flush = dv_mono();
     return 0;
 }
 
-/*
- * One look at a database's WAL: new committed transactions are appended to the pending
- * buffer (observed now). A reset since the position is a new generation: continued when a
- * snapshot was held all along, else a GAP. 0 or -1.
- */
-static int poll_db(struct arun *ar, struct adb *a, bool follow)
+/* Resume from the newest segment on disk, if any. */
+static int adb_load(struct arun *ar, struct adb *a)
 {
-    if (pin(a) != 0)
+    struct archive_seg *segs;
+    size_t n;
+    if (archive_heads_at(ar->target, a->rel, &segs, &n) != 0)
         return -1;
-    int fd = dv_open_regular(a->walp, O_RDONLY); /* a FIFO is refused, never waited on */
-    if (fd < 0) {
-        if (errno == ENOENT)
-            goto done; /* no WAL now: nothing committed since the last checkpoint+delete */
-        return -1;
-    }
-    unsigned char hdr[WAL_HDR_SIZE];
-    int rc = -1;
-    unsigned char *frame = NULL;
-    if (dv_pread_full(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) {
-        rc = 0;
-        goto out;
-    }
-    uint32_t magic = rd32(hdr), ps = rd32(hdr + 8);
-    bool big = magic == WAL_MAGIC_BE;
-    uint32_t ck[2] = {0, 0};
-    if ((magic != WAL_MAGIC_LE && magic != WAL_MAGIC_BE) || ps < 512 || ps > 65536 ||
-        (ps & (ps - 1))) {
-        rc = 0;
-        goto out;
-    }
-    wal_ck(big, hdr, 24, ck);
-    if (ck[0] != rd32(hdr + 24) || ck[1] != rd32(hdr + 28)) {
-        rc = 0;
-        goto out;
-    }
-    uint32_t s1 = rd32(hdr + 16), s2 = rd32(hdr + 20), cs = rd32(hdr + 12);
-    if (!a->have_pos || s1 != a->salt1 || s2 != a->salt2) {
-        if (a->have_pos && !(follow && a->held)) {
-            a->next_flags |= ARCHIVE_SEG_GAP;
-            ar->r->gaps++;
-            job_log(ar->o->job, DV_WARN,
-                    "GAP in the archive of %s: its WAL was reset since the last archived "
-                    "position (segment %llu); frames committed in between may have been "
-                    "checkpointed and overwritten. Point-in-time restore cannot cross this gap: "
-                    "restore from a backup set taken after it",
-                    a->rel, (unsigned long long)a->seq);
-        }
-        if (a->ntx && flush(ar, a) != 0) /* a segment holds one generation */
-            goto out;
+    if (n) {
+        struct archive_seg *s = &segs[n - 1];
         a->have_pos = true;
-        a->big = big;
-        a->salt1 = s1, a->salt2 = s2, a->ckpt = cs;
-        a->page_size = ps;
-        a->next_frame = 0;
-        a->ck[0] = ck[0], a->ck[1] = ck[1];
+        a->big = s->flags & ARCHIVE_SEG_BIGCK;
+        a->salt1 = s->salt1, a->salt2 = s->salt2, a->ckpt = s->ckpt_seq;
+        a->page_size = s->page_size;
+        a->next_frame = s->next_frame;
+        a->ck[0] = s->cksum[0], a->ck[1] = s->cksum[1];
+        a->seq = s->seq;
+        a->sealed = s->flags & ARCHIVE_SEG_SEALED;
+        a->seal_fp = s->seal_fp;
+        /* commits since then were made while nothing watched: no better bound than this */
+        a->lb_us = s->last_look_us;
+        a->seen_us = s->last_look_us;
     }
-    if (ps != a->page_size) {
-        dv_seterr("%s: page size changed from %u to %u", a->walp, a->page_size, ps);
-        goto out;
+    archive_segs_free(segs, n);
+    return 0;
+}
+
+/* ---- reading the WAL ----------------------------------------------------------------------- */
+
+static int stat_fp(const struct adb *a, uint64_t *fp)
+{
+    struct stat st;
+    if (stat(a->path, &st) != 0) {
+        dv_syserr("%s", a->path);
+        return -1;
     }
-    /* frames from the position, while salts match and the checksum chain holds */
+    *fp = archive_db_fp(&st);
+    return 0;
+}
+
+/* The WAL's header (false: no WAL, or none SQLite would use). */
+static bool wal_head(int fd, struct wal_hdr *h)
+{
+    unsigned char b[WAL_HDR_SIZE];
+    return dv_pread_full(fd, b, sizeof b, 0) == (ssize_t)sizeof b && wal_hdr_parse(b, h);
+}
+
+/* Start the archive (START) or start it again after a gap (GAP) at generation h, frame 0. */
+static void establish(struct adb *a, const struct wal_hdr *h, uint32_t flag, int64_t from)
+{
+    a->have_pos = true;
+    a->big = h->big;
+    a->salt1 = h->salt1, a->salt2 = h->salt2, a->ckpt = h->ckpt_seq;
+    a->page_size = h->page_size;
+    a->next_frame = 0;
+    a->ck[0] = h->cksum[0], a->ck[1] = h->cksum[1];
+    a->next_flags |= flag;
+    a->watch_from_us = from;
+}
+
+static void gap(struct arun *ar, struct adb *a, const char *why)
+{
+    ar->r->gaps++;
+    job_log(ar->o->job, DV_WARN,
+            "GAP in the archive of %s: %s since the last archived position (segment %llu); "
+            "frames committed in between may have been checkpointed and overwritten. "
+            "Point-in-time restore cannot cross this gap: restore from a backup set taken "
+            "after it",
+            a->rel, why, (unsigned long long)a->seq);
+}
+
+/* Frames of generation h from the position on, while the salts match and the checksum chain
+ * holds; committed transactions are appended to the pending buffer, observed now with lower
+ * bound lb (prewatch: part of the state when watching began, no error counted). */
+static int read_frames(struct arun *ar, struct adb *a, int fd, int64_t lb, bool prewatch)
+{
+    uint32_t ps = a->page_size;
     size_t fsz = WAL_FRAME_HDR_SIZE + ps;
-    frame = dv_malloc(fsz);
+    unsigned char *frame = dv_malloc(fsz), rec[16] = {0};
     uint32_t idx = a->next_frame, run[2] = {a->ck[0], a->ck[1]};
     size_t txstart = a->blen, frames_in_tx = 0;
-    unsigned char rec[16];
     buf_add(a, rec, sizeof rec); /* the record header is filled at the commit frame */
     for (;; idx++) {
         off_t off = (off_t)WAL_HDR_SIZE + (off_t)idx * (off_t)fsz;
         if (dv_pread_full(fd, frame, fsz, off) != (ssize_t)fsz)
             break;
-        if (rd32(frame + 8) != s1 || rd32(frame + 12) != s2)
+        if (dv_rd32(frame + 8) != a->salt1 || dv_rd32(frame + 12) != a->salt2)
             break;
-        wal_ck(big, frame, 8, run);
-        wal_ck(big, frame + WAL_FRAME_HDR_SIZE, ps, run);
-        if (run[0] != rd32(frame + 16) || run[1] != rd32(frame + 20))
+        wal_cksum(a->big, frame, 8, run);
+        wal_cksum(a->big, frame + WAL_FRAME_HDR_SIZE, ps, run);
+        if (run[0] != dv_rd32(frame + 16) || run[1] != dv_rd32(frame + 20))
             break;
         buf_add(a, frame, 4);
         buf_add(a, frame + WAL_FRAME_HDR_SIZE, ps);
         frames_in_tx++;
-        uint32_t commit = rd32(frame + 4);
-        if (commit) {
-            int64_t now = dv_now_us();
-            unsigned char *r = a->buf + txstart;
-            be64(r, (uint64_t)now);
-            be32(r + 8, (uint32_t)frames_in_tx);
-            be32(r + 12, commit);
-            if (!a->ntx) {
-                a->first_frame = a->next_frame;
-                a->first_us = now;
-            }
-            a->ntx++;
-            a->nfr += (uint32_t)frames_in_tx;
-            a->last_us = now;
-            a->next_frame = idx + 1;
-            a->ck[0] = run[0], a->ck[1] = run[1];
-            txstart = a->blen;
-            frames_in_tx = 0;
-            buf_add(a, rec, sizeof rec);
+        uint32_t commit = dv_rd32(frame + 4);
+        if (!commit)
+            continue;
+        int64_t now = now_us();
+        unsigned char *r = a->buf + txstart;
+        dv_wr64(r, (uint64_t)now);
+        dv_wr32(r + 8, (uint32_t)frames_in_tx);
+        dv_wr32(r + 12, commit);
+        if (!a->ntx) {
+            a->first_frame = a->next_frame;
+            a->first_us = now;
+            a->pend_lb_us = prewatch ? now : lb;
         }
+        int64_t err = prewatch ? 0 : now - lb;
+        if (err > a->err_us)
+            a->err_us = err;
+        if ((double)err / 1000 > ar->r->max_err_ms)
+            ar->r->max_err_ms = (double)err / 1000;
+        a->ntx++;
+        a->nfr += (uint32_t)frames_in_tx;
+        a->last_us = now;
+        a->next_frame = idx + 1;
+        a->ck[0] = run[0], a->ck[1] = run[1];
+        a->last_change = dv_mono();
+        txstart = a->blen;
+        frames_in_tx = 0;
+        buf_add(a, rec, sizeof rec);
     }
     a->blen = txstart; /* drop the uncommitted tail and the unused record header */
-    rc = 0;
-out:
     free(frame);
-    close(fd);
-    if (rc != 0)
-        return -1;
-done:
-    if (follow)
-        a->held = true;
-    else
-        unpin(a);
     return 0;
 }
 
-static int find_or_add(struct arun *ar, const char *rel, struct adb **out)
+/*
+ * One look at a pinned database's WAL (docs/formats.md, "Archive: continuity"). A new
+ * generation (the WAL was reset) continues the archive when nothing can have been lost: a
+ * pin was held all along, or the database was sealed and its file has not been written since
+ * (a reset needs a checkpoint, a checkpoint writes the file). Anything else is a GAP: the
+ * archive starts again there, and what the WAL holds then is part of the state from which
+ * it is watched again (like the WAL found by the first look: no observation error). 0 or -1.
+ */
+static int look(struct arun *ar, struct adb *a)
 {
-    for (size_t i = 0; i < ar->ndbs; i++)
-        if (strcmp(ar->dbs[i]->rel, rel) == 0) {
-            *out = ar->dbs[i];
-            return 0;
+    int64_t s_us = now_us(), lb = a->lb_us > ar->t_quiet ? a->lb_us : ar->t_quiet;
+    bool safe = a->held;
+    if (!safe && a->sealed) {
+        uint64_t fp;
+        if (stat_fp(a, &fp) != 0)
+            return -1;
+        safe = fp == a->seal_fp;
+    }
+    int fd = dv_open_regular(a->walp, O_RDONLY); /* a FIFO is refused, never waited on */
+    if (fd < 0 && errno != ENOENT)
+        return -1;
+    struct wal_hdr h;
+    if (!a->have_pos && (fd < 0 || !wal_head(fd, &h)) && a->cur >= 0) {
+        /* no WAL yet: the archive starts with the database as it is, no generation */
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(a->rd[a->cur], "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+            memset(&h, 0, sizeof h);
+            h.page_size = (uint32_t)sqlite3_column_int(st, 0);
+            establish(a, &h, ARCHIVE_SEG_START, s_us);
         }
+        sqlite3_finalize(st);
+    }
+    for (int pass = 0; fd >= 0 && pass < 2; pass++) {
+        if (!wal_head(fd, &h))
+            break; /* no WAL (or an empty one): nothing committed since it was checkpointed */
+        bool prewatch = false;
+        if (!a->have_pos) {
+            establish(a, &h, ARCHIVE_SEG_START, s_us);
+            prewatch = true;
+        } else if (h.salt1 != a->salt1 || h.salt2 != a->salt2) {
+            if (a->ntx && flush(ar, a, 0, false) != 0) /* a segment holds one generation */
+                goto fail;
+            if (!safe) {
+                gap(ar, a, pass ? "its WAL was reset while it was read" : "its WAL was reset");
+                establish(a, &h, ARCHIVE_SEG_GAP, now_us());
+                prewatch = true;
+            } else {
+                establish(a, &h, 0, a->watch_from_us);
+            }
+        } else if (pass) {
+            break; /* the same generation after the read: it was read whole */
+        }
+        if (h.page_size != a->page_size) {
+            dv_seterr("%s: page size changed from %u to %u", a->walp, a->page_size, h.page_size);
+            goto fail;
+        }
+        read_frames(ar, a, fd, lb, prewatch);
+        if (prewatch)
+            safe = true; /* what the WAL held when watching began again is not a loss */
+    }
+    if (fd >= 0)
+        close(fd);
+    a->lb_us = s_us;
+    a->seen_us = s_us;
+    a->last_look = dv_mono();
+    a->held = a->cur >= 0;
+    a->sealed = false;
+    a->wal_st.st_ino = 0;
+    return 0;
+fail:
+    close(fd);
+    return -1;
+}
+
+/* ---- checkpoint cycles and seals ----------------------------------------------------------- */
+
+/* Wait (a few ms at most) until the clock that stamps files has passed the database's mtime:
+ * any later write then changes the fingerprint. true when it has. */
+static bool clock_past(const struct stat *st)
+{
+    for (int i = 0; i <= ARCHIVE_JIFFY_WAIT_MS; i++) {
+        struct timespec c;
+        clock_gettime(CLOCK_REALTIME_COARSE, &c);
+        if (c.tv_sec > st->st_mtim.tv_sec ||
+            (c.tv_sec == st->st_mtim.tv_sec && c.tv_nsec > st->st_mtim.tv_nsec))
+            return true;
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    return false;
+}
+
+static int checkpoint(struct adb *a, int k, bool *full)
+{
+    int log = -1, done = -1;
+    int rc = sqlite3_wal_checkpoint_v2(a->rd[k], NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        dv_seterr("%s: checkpoint: %s", a->path, sqlite3_errmsg(a->rd[k]));
+        return -1;
+    }
+    *full = rc == SQLITE_OK && log >= 0 && log == done;
+    return 0;
+}
+
+/*
+ * The checkpoint cycle (docs/architecture.md "WAL archiver"): let the server's WAL reset
+ * once everything in it is archived. The pin is moved to the newest snapshot and a PASSIVE
+ * checkpoint copies the frames up to it (no lock held: the pin forbids a reset). Then, with
+ * the write lock held (BEGIN IMMEDIATE on the free connection: no frame can be added), the
+ * rest is read, the pin released, a checkpoint copies the rest and, unless the database is
+ * being sealed, a new snapshot is pinned (SQLite gives it read mark 0 when the WAL is all
+ * copied: the next writer may reset the WAL, and no checkpoint can copy a frame of the new
+ * generation before it is seen). With seal, a database all copied is left unpinned, its
+ * file's fingerprint recorded, and closed. Writers wait while the lock is held: measured.
+ * 0 (*sealed set), or -1 (the database stays pinned if it can).
+ */
+static int cycle(struct arun *ar, struct adb *a, bool seal, bool *sealed)
+{
+    *sealed = false;
+    if (!a->rw || a->cur < 0)
+        return 0;
+    bool full = false;
+    if (pin(a) != 0)
+        return -1;
+    int fr = a->cur ^ 1;
+    if (checkpoint(a, fr, &full) != 0 || look(ar, a) != 0)
+        return -1;
+    sqlite3_exec(a->rd[fr], "PRAGMA query_only=0", NULL, NULL, NULL);
+    sqlite3_busy_timeout(a->rd[fr], ARCHIVE_W_WAIT_MS);
+    int rc = sqlite3_exec(a->rd[fr], "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    sqlite3_busy_timeout(a->rd[fr], ARCHIVE_BUSY_MS);
+    if (rc != SQLITE_OK) { /* the server's writer kept the lock: another time */
+        sqlite3_exec(a->rd[fr], "PRAGMA query_only=1", NULL, NULL, NULL);
+        a->next_try = dv_mono() + 1;
+        return 0;
+    }
+    double t0 = dv_mono();
+    struct stat st;
+    bool ok = look(ar, a) == 0;
+    int pk = a->cur;
+    sqlite3_exec(a->rd[pk], "COMMIT", NULL, NULL, NULL);
+    a->cur = -1;
+    ok = ok && checkpoint(a, pk, &full) == 0;
+    if (ok && seal && full && stat(a->path, &st) == 0 && clock_past(&st)) {
+        a->seal_fp = archive_db_fp(&st);
+        *sealed = true;
+    } else if (sqlite3_exec(a->rd[pk], "BEGIN; SELECT count(*) FROM sqlite_master;", NULL, NULL,
+                            NULL) == SQLITE_OK) {
+        a->cur = pk; /* everything before it was read under the lock: nothing can be lost */
+    } else {
+        sqlite3_exec(a->rd[pk], "ROLLBACK", NULL, NULL, NULL);
+        ok = false;
+    }
+    sqlite3_exec(a->rd[fr], "ROLLBACK", NULL, NULL, NULL);
+    double held = (dv_mono() - t0) * 1000;
+    sqlite3_exec(a->rd[fr], "PRAGMA query_only=1", NULL, NULL, NULL);
+    if (held > ar->r->max_hold_ms)
+        ar->r->max_hold_ms = held;
+    ar->r->cycles++;
+    a->held = a->cur >= 0;
+    a->next_try = dv_mono() + (full ? 0 : 1); /* a reader of the server's holds old frames */
+    return ok ? 0 : -1;
+}
+
+/* Seal a database: a cycle that leaves it unpinned, the pending transactions written with
+ * the seal, its connections closed. 0 (it may stay open if it could not be sealed) or -1. */
+static int seal(struct arun *ar, struct adb *a)
+{
+    bool sealed = false;
+    if (cycle(ar, a, true, &sealed) != 0)
+        return -1;
+    if (!sealed)
+        return 0;
+    a->sealed = true;
+    if (flush(ar, a, ARCHIVE_SEG_SEALED, true) != 0)
+        return -1;
+    adb_close(ar, a);
+    a->sealed = true;
+    struct stat st;
+    a->wal_st.st_ino = 0;
+    if (stat(a->walp, &st) == 0)
+        a->wal_st = st;
+    ar->r->seals++;
+    return 0;
+}
+
+/*
+ * A sealed database, closed: has anything happened since? Compared without opening it: the
+ * database file's fingerprint, then the WAL (unchanged by stat, or its header and the frame
+ * at the position show nothing new). true: nothing new (it stays closed).
+ */
+static bool still_sealed(struct adb *a)
+{
+    uint64_t fp;
+    struct stat st;
+    if (!a->sealed || stat_fp(a, &fp) != 0 || fp != a->seal_fp)
+        return false;
+    if (stat(a->walp, &st) != 0)
+        return errno == ENOENT;
+    if (a->wal_st.st_ino == st.st_ino && a->wal_st.st_size == st.st_size &&
+        a->wal_st.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+        a->wal_st.st_mtim.tv_nsec == st.st_mtim.tv_nsec)
+        return true;
+    int fd = dv_open_regular(a->walp, O_RDONLY);
+    if (fd < 0)
+        return false;
+    struct wal_hdr h;
+    bool quiet = !wal_head(fd, &h);
+    if (!quiet && h.salt1 == a->salt1 && h.salt2 == a->salt2 && h.page_size == a->page_size) {
+        /* same generation: quiet unless a valid frame follows the position */
+        size_t fsz = WAL_FRAME_HDR_SIZE + a->page_size;
+        unsigned char fh[WAL_FRAME_HDR_SIZE];
+        off_t off = (off_t)WAL_HDR_SIZE + (off_t)a->next_frame * (off_t)fsz;
+        quiet = dv_pread_full(fd, fh, sizeof fh, off) != (ssize_t)sizeof fh ||
+                dv_rd32(fh + 8) != a->salt1 || dv_rd32(fh + 12) != a->salt2;
+    }
+    close(fd);
+    if (quiet)
+        a->wal_st = st;
+    return quiet;
+}
+
+/* ---- the databases ------------------------------------------------------------------------- */
+
+static void adb_free(struct arun *ar, struct adb *a)
+{
+    if (!a)
+        return;
+    adb_close(ar, a);
+    free(a->rel);
+    free(a->path);
+    free(a->walp);
+    free(a->dir);
+    free(a->buf);
+    free(a);
+}
+
+static int adb_cmp(const void *k, const void *e)
+{
+    return strcmp((const char *)k, (*(struct adb *const *)e)->rel);
+}
+
+static struct adb *find(struct arun *ar, const char *rel)
+{
+    struct adb **p = bsearch(rel, ar->dbs, ar->ndbs, sizeof *ar->dbs, adb_cmp);
+    return p ? *p : NULL;
+}
+
+static int add(struct arun *ar, const char *rel, struct adb **out)
+{
+    if ((*out = find(ar, rel)))
+        return 0;
     struct adb *a = dv_calloc(1, sizeof *a);
     a->rel = dv_strdup(rel);
     a->path = dv_path_join(ar->cfg->server.data_dir, rel);
     a->walp = wal_path_of(a->path);
     a->dir = dv_asprintf("%s/%s", ARCHIVE_DIR, rel);
     a->cur = -1;
-    a->last_flush = dv_mono();
+    a->last_flush = a->last_change = dv_mono();
     if (adb_load(ar, a) != 0) {
-        adb_free(a);
+        adb_free(ar, a);
         return -1;
     }
+    if (!a->lb_us) /* never archived: nothing new before the first look */
+        a->lb_us = now_us();
+    size_t i = 0;
+    while (i < ar->ndbs && strcmp(ar->dbs[i]->rel, rel) < 0)
+        i++;
     ar->dbs = dv_realloc(ar->dbs, (ar->ndbs + 1) * sizeof *ar->dbs);
-    ar->dbs[ar->ndbs++] = a;
+    memmove(ar->dbs + i + 1, ar->dbs + i, (ar->ndbs - i) * sizeof *ar->dbs);
+    ar->dbs[i] = a;
+    ar->ndbs++;
     ar->r->databases++;
+    a->dirty = true;
     *out = a;
     return 0;
 }
 
-static int list_dbs(struct arun *ar, char ***dbs, size_t *n)
+/* inotify: a watch on the directory that holds rel (once per directory). */
+static void watch_dir(struct arun *ar, const char *rel)
 {
-    if (dbglob_list(ar->cfg, dbs, n) != 0)
+    if (ar->ifd < 0)
+        return;
+    const char *slash = strrchr(rel, '/');
+    char *dir = slash ? dv_asprintf("%.*s", (int)(slash - rel), rel) : dv_strdup("");
+    char *abs =
+        dir[0] ? dv_path_join(ar->cfg->server.data_dir, dir) : dv_strdup(ar->cfg->server.data_dir);
+    int wd = inotify_add_watch(ar->ifd, abs,
+                               IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |
+                                   IN_ONLYDIR | IN_DONT_FOLLOW);
+    free(abs);
+    if (wd < 0) {
+        job_log(ar->o->job, DV_WARN,
+                "archive: cannot watch %s/%s (%s): its databases are looked at every %d ms",
+                ar->cfg->server.data_dir, dir, strerror(errno), ARCHIVE_POLL_MS);
+        free(dir);
+        return;
+    }
+    if ((size_t)wd >= ar->nwdir) {
+        size_t n = (size_t)wd + 16;
+        ar->wdir = dv_realloc(ar->wdir, n * sizeof *ar->wdir);
+        memset(ar->wdir + ar->nwdir, 0, (n - ar->nwdir) * sizeof *ar->wdir);
+        ar->nwdir = n;
+    }
+    free(ar->wdir[wd]); /* the same directory again: the same descriptor */
+    ar->wdir[wd] = dir;
+}
+
+static bool watched(const struct arun *ar, const char *rel)
+{
+    if (ar->ifd < 0)
+        return false;
+    const char *slash = strrchr(rel, '/');
+    size_t dl = slash ? (size_t)(slash - rel) : 0;
+    for (size_t i = 0; i < ar->nwdir; i++)
+        if (ar->wdir[i] && strlen(ar->wdir[i]) == dl && strncmp(ar->wdir[i], rel, dl) == 0)
+            return true;
+    return false;
+}
+
+static int list_dbs(struct arun *ar)
+{
+    char **dbs;
+    size_t n;
+    if (dbglob_list(ar->cfg, &dbs, &n) != 0)
         return -1;
-    if (ar->o->db_glob) {
-        size_t k = 0;
-        for (size_t i = 0; i < *n; i++) {
-            if (dbglob_match(ar->o->db_glob, (*dbs)[i]) || strcmp(ar->o->db_glob, (*dbs)[i]) == 0)
-                (*dbs)[k++] = (*dbs)[i];
-            else
-                free((*dbs)[i]);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (ar->o->db_glob && !dbglob_match(ar->o->db_glob, dbs[i]) &&
+            strcmp(ar->o->db_glob, dbs[i]) != 0)
+            continue;
+        struct adb *a = find(ar, dbs[i]);
+        if (!a) {
+            rc = add(ar, dbs[i], &a);
+            if (rc == 0 && ar->follow && !watched(ar, dbs[i]))
+                watch_dir(ar, dbs[i]);
+            if (rc == 0)
+                a->inw = watched(ar, dbs[i]);
         }
-        (*dbs)[k] = NULL;
-        *n = k;
+    }
+    dbglob_free(dbs);
+    return rc;
+}
+
+/* Drain the inotify queue, marking the databases whose files changed. */
+static void drain(struct arun *ar)
+{
+    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(ar->ifd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *e = (struct inotify_event *)p;
+            p += sizeof *e + e->len;
+            if (e->mask & IN_Q_OVERFLOW) {
+                for (size_t i = 0; i < ar->ndbs; i++)
+                    ar->dbs[i]->dirty = true;
+                continue;
+            }
+            if (!e->len || e->wd < 0 || (size_t)e->wd >= ar->nwdir || !ar->wdir[e->wd])
+                continue;
+            char name[PATH_MAX];
+            size_t l = strnlen(e->name, e->len);
+            if (l > 4 && strcmp(e->name + l - 4, "-wal") == 0)
+                l -= 4;
+            const char *d = ar->wdir[e->wd];
+            if (snprintf(name, sizeof name, "%s%s%.*s", d, d[0] ? "/" : "", (int)l, e->name) >=
+                (int)sizeof name)
+                continue;
+            struct adb *a = find(ar, name);
+            if (a)
+                a->dirty = true;
+        }
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static bool wal_mode(struct adb *a)
+{
+    sqlite3_stmt *st;
+    bool wal = false;
+    if (sqlite3_prepare_v2(a->rd[0], "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        wal = strcasecmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    return wal;
+}
+
+static void failed(struct arun *ar, struct adb *a)
+{
+    if (!a->failing && access(a->path, F_OK) == 0) /* a database removed: nothing to archive */
+        job_log(ar->o->job, DV_WARN, "archive %s: %s", a->rel, dv_err());
+    a->failing = true;
+    if (a->ntx)
+        flush(ar, a, 0, false);
+    adb_close(ar, a);
+}
+
+/*
+ * Look at a database that may have changed: a sealed one is first compared without opening
+ * it; otherwise it is opened and pinned (if it was not), and its WAL read. Its first look
+ * writes the segment that records from when it is watched (with the seal, when nothing is
+ * pending: one segment). 0, or -1 only for an error writing the archive.
+ */
+static int visit(struct arun *ar, struct adb *a)
+{
+    a->dirty = false;
+    if (a->nowal)
+        return 0;
+    if (!a->open) {
+        if (a->sealed && still_sealed(a)) {
+            a->seen_us = now_us();
+            return 0;
+        }
+        if (adb_open(ar, a) != 0) {
+            failed(ar, a);
+            return 0;
+        }
+        if (!wal_mode(a)) {
+            job_log(ar->o->job, DV_WARN,
+                    "archive %s: not in WAL mode: point-in-time restore needs its WAL (only "
+                    "backup sets restore it)",
+                    a->rel);
+            a->nowal = true;
+            adb_close(ar, a);
+            return 0;
+        }
+        if (pin(a) != 0) {
+            failed(ar, a);
+            return 0;
+        }
+    }
+    if (look(ar, a) != 0) {
+        failed(ar, a);
+        return 0;
+    }
+    a->failing = false;
+    if (ar->follow && a->next_flags & (ARCHIVE_SEG_START | ARCHIVE_SEG_GAP)) {
+        if (!a->ntx && ar->follow && seal(ar, a) != 0)
+            return -1;
+        if (a->next_flags & (ARCHIVE_SEG_START | ARCHIVE_SEG_GAP) && flush(ar, a, 0, true) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The longest-idle open database (to seal when too many are open), or NULL. */
+static struct adb *longest_idle(struct arun *ar)
+{
+    struct adb *best = NULL;
+    for (size_t i = 0; i < ar->ndbs; i++) {
+        struct adb *a = ar->dbs[i];
+        if (a->open && (!best || a->last_change < best->last_change))
+            best = a;
+    }
+    return best;
+}
+
+/* An open database between events: poll (without inotify), write what is pending, run a
+ * checkpoint cycle when the WAL has grown, seal it once idle. 0 or -1. */
+static int tend(struct arun *ar, struct adb *a, double now)
+{
+    double every = a->inw ? ARCHIVE_ACTIVE_LOOK_S : ARCHIVE_POLL_MS / 1000.0;
+    if (now - a->last_look >= every && look(ar, a) != 0) {
+        failed(ar, a);
+        return 0;
+    }
+    if (a->ntx &&
+        (now - a->last_flush >= ARCHIVE_FLUSH_MS / 1000.0 || a->blen >= ARCHIVE_PENDING_MAX) &&
+        flush(ar, a, 0, false) != 0)
+        return -1;
+    if (now < a->next_try)
+        return 0;
+    bool sealed;
+    if (now - a->last_change >= ARCHIVE_IDLE_S)
+        return seal(ar, a) == 0 || !a->open ? 0 : (failed(ar, a), 0);
+    uint64_t fsz = WAL_FRAME_HDR_SIZE + (uint64_t)a->page_size;
+    if (a->held && (uint64_t)a->next_frame * fsz >= ARCHIVE_CKPT_BYTES &&
+        cycle(ar, a, false, &sealed) != 0)
+        failed(ar, a);
+    return 0;
+}
+
+/* Every commit before the returned time is in a segment on disk (or reported as a GAP). */
+static int64_t confirmed(struct arun *ar, int64_t quiet)
+{
+    int64_t c = now_us();
+    for (size_t i = 0; i < ar->ndbs; i++) {
+        struct adb *a = ar->dbs[i];
+        if (a->nowal)
+            continue;
+        int64_t seen = a->seen_us;
+        if (a->inw && !a->dirty && quiet > seen)
+            seen = quiet;
+        if (seen < c)
+            c = seen;
+        if (a->ntx && a->pend_lb_us < c)
+            c = a->pend_lb_us;
+    }
+    return c;
+}
+
+static int write_run(struct arun *ar, int64_t c)
+{
+    if (c <= ar->run.confirmed_us)
+        return 0;
+    int64_t old = ar->run.confirmed_us;
+    ar->run.confirmed_us = c;
+    if (archive_run_write(ar->target, &ar->run) != 0) {
+        ar->run.confirmed_us = old;
+        return -1;
+    }
+    return 0;
+}
+
+/* One round: wait for events (or the poll interval), look at what changed, tend the open
+ * databases, and every ARCHIVE_SCAN_S list the databases again and compare the closed ones
+ * (the safety net for anything inotify did not say). 0 or -1. */
+static int round_once(struct arun *ar, double *last_scan, double *last_rec)
+{
+    int timeout = ar->ifd >= 0 ? 250 : ARCHIVE_POLL_MS;
+    if (ar->ifd >= 0 && ar->nopen)
+        timeout = 50; /* the open ones are tended (flush, cycle, seal) at this pace */
+    struct pollfd pfd = {.fd = ar->ifd, .events = POLLIN};
+    if (ar->ifd >= 0)
+        poll(&pfd, 1, timeout);
+    else {
+        struct timespec ts = {0, (long)timeout * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int64_t quiet = now_us();
+    if (ar->ifd >= 0)
+        drain(ar);
+    double now = dv_mono();
+    bool scan = now - *last_scan >= ARCHIVE_SCAN_S;
+    if (scan) {
+        if (list_dbs(ar) != 0)
+            return -1;
+        *last_scan = now;
+    }
+    for (size_t i = 0; i < ar->ndbs; i++) {
+        struct adb *a = ar->dbs[i];
+        if ((a->dirty || (scan && !a->open)) && visit(ar, a) != 0)
+            return -1;
+        if (a->open && tend(ar, a, dv_mono()) != 0)
+            return -1;
+    }
+    while (ar->nopen > ARCHIVE_MAX_OPEN) {
+        struct adb *a = longest_idle(ar);
+        if (!a || seal(ar, a) != 0 || a->open)
+            break;
+    }
+    ar->t_quiet = ar->ifd >= 0 ? quiet : 0;
+    if (dv_mono() - *last_rec >= ARCHIVE_RUNREC_S) {
+        if (write_run(ar, confirmed(ar, ar->t_quiet)) != 0)
+            return -1;
+        *last_rec = dv_mono();
+    }
+    return 0;
+}
+
+/* One pass (cron): each database in turn: look, write, seal (so that the next pass can tell
+ * an idle database from a gap), close. 0 or -1. */
+static int one_pass(struct arun *ar)
+{
+    if (list_dbs(ar) != 0)
+        return -1;
+    for (size_t i = 0; i < ar->ndbs; i++) {
+        struct adb *a = ar->dbs[i];
+        if (visit(ar, a) != 0)
+            return -1;
+        if (a->open && seal(ar, a) != 0)
+            return -1;
+        if (a->open) {
+            if (flush(ar, a, 0, false) != 0)
+                return -1;
+            adb_close(ar, a);
+        }
+    }
+    return write_run(ar, confirmed(ar, 0));
+}
+
+static int lock_archive(struct arun *ar, int *lockfd)
+{
+    if (fsb_mkdir(ar->target, ARCHIVE_DIR, 0700, true) != 0)
+        return -1;
+    *lockfd = fsb_openat(ar->target, ARCHIVE_DIR "/lock", O_RDWR | O_CREAT, 0600);
+    if (*lockfd < 0)
+        return -1;
+    if (flock(*lockfd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            dv_seterr("another dvault archive is running on %s/%s", fsb_path(ar->target),
+                      ARCHIVE_DIR);
+        else
+            dv_syserr("%s/%s/lock", fsb_path(ar->target), ARCHIVE_DIR);
+        return -1;
     }
     return 0;
 }
@@ -583,78 +970,60 @@ static int list_dbs(struct arun *ar, char ***dbs, size_t *n)
 int archive_run(const struct dv_config *cfg, const struct archive_opts *o, struct archive_result *r)
 {
     memset(r, 0, sizeof *r);
-    struct arun ar = {.cfg = cfg, .o = o, .r = r};
-    ar.root = dv_path_join(cfg->backup.target, ARCHIVE_DIR);
+    struct arun ar = {.cfg = cfg, .o = o, .r = r, .ifd = -1, .follow = o->follow_seconds >= 0};
     int lockfd = -1, rc = -1;
-    bool follow = o->follow_seconds >= 0;
-    char **dbs = NULL;
-    size_t ndbs = 0;
     struct target_identity tid; /* a moved or unmounted target is refused, never created */
     if (target_identity_read(cfg->backup.target, &tid) != 0 ||
-        !(ar.target = fsb_open(cfg->backup.target)) ||
-        fsb_mkdir(ar.target, ARCHIVE_DIR, 0700, true) != 0)
+        !(ar.target = fsb_open(cfg->backup.target)) || lock_archive(&ar, &lockfd) != 0)
         goto out;
-    lockfd = fsb_openat(ar.target, ARCHIVE_DIR "/lock", O_RDWR | O_CREAT, 0600);
-    if (lockfd < 0)
-        goto out;
-    if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK)
-            dv_seterr("another dvault archive is running on %s", ar.root);
-        else
-            dv_syserr("%s/lock", ar.root);
+    ar.run.started_us = now_us();
+    ar.run.confirmed_us = 0;
+    ar.run.db_glob = o->db_glob ? dv_strdup(o->db_glob) : NULL;
+    ar.run.name = dv_asprintf("%lld.json", (long long)ar.run.started_us);
+    if (!ar.follow) {
+        rc = one_pass(&ar);
         goto out;
     }
-    double t0 = dv_mono(), last_list = -1e9, prev_round0 = -1;
+    if (!o->no_inotify)
+        ar.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (ar.ifd < 0 && !o->no_inotify)
+        job_log(o->job, DV_WARN, "archive: no inotify (%s): polling every %d ms", strerror(errno),
+                ARCHIVE_POLL_MS);
+    r->inotify = ar.ifd >= 0;
+    if (list_dbs(&ar) != 0)
+        goto out;
+    double t0 = dv_mono(), last_scan = t0, last_rec = t0 - ARCHIVE_RUNREC_S;
     for (;;) {
-        double round0 = dv_mono();
-        if (round0 - last_list >= 1.0) { /* new databases appear: look every second */
-            dbglob_free(dbs);
-            dbs = NULL;
-            if (list_dbs(&ar, &dbs, &ndbs) != 0)
-                goto out;
-            last_list = round0;
-        }
-        for (size_t i = 0; i < ndbs; i++) {
-            struct adb *a;
-            if (find_or_add(&ar, dbs[i], &a) != 0)
-                goto out;
-            if (poll_db(&ar, a, follow) != 0) {
-                if (access(a->path, F_OK) != 0)
-                    continue; /* vanished: nothing to archive */
-                job_log(o->job, DV_WARN, "archive %s: %s", a->rel, dv_err());
-                unpin(a);
-                continue;
-            }
-            if ((!follow || dv_mono() - a->last_flush >= ARCHIVE_FLUSH_MS / 1000.0) &&
-                flush(&ar, a) != 0)
-                goto out;
-        }
-        /* A commit is seen by the first read of its database that starts after it: at the
-         * latest by the end of the round after the one that just missed it. So the
-         * observation error is bounded by (end of this round - start of the previous one),
-         * sleep overshoot under load included. */
-        double ms = (dv_mono() - (prev_round0 >= 0 ? prev_round0 : round0)) * 1000;
-        prev_round0 = round0;
-        if (ms > r->max_poll_ms)
-            r->max_poll_ms = ms;
-        if (!follow || job_cancelled(o->job) ||
-            (o->follow_seconds > 0 && dv_mono() - t0 >= o->follow_seconds))
+        if (round_once(&ar, &last_scan, &last_rec) != 0)
+            goto out;
+        if (job_cancelled(o->job) || (o->follow_seconds > 0 && dv_mono() - t0 >= o->follow_seconds))
             break;
-        struct timespec ts = {0, ARCHIVE_POLL_MS * 1000000L};
-        nanosleep(&ts, NULL);
+    }
+    /* a clean stop seals what is open: the next run continues without a gap */
+    for (size_t i = 0; i < ar.ndbs; i++) {
+        struct adb *a = ar.dbs[i];
+        if (a->open && (look(&ar, a) != 0 || seal(&ar, a) != 0))
+            failed(&ar, a);
     }
     rc = 0;
 out:
-    for (size_t i = 0; i < ar.ndbs; i++) {
-        if (flush(&ar, ar.dbs[i]) != 0)
+    for (size_t i = 0; i < ar.ndbs; i++)
+        if (flush(&ar, ar.dbs[i], 0, false) != 0)
             rc = -1;
-        adb_free(ar.dbs[i]);
-    }
+    if (rc == 0 && ar.target && write_run(&ar, confirmed(&ar, ar.t_quiet)) != 0)
+        rc = -1;
+    for (size_t i = 0; i < ar.ndbs; i++)
+        adb_free(&ar, ar.dbs[i]);
     free(ar.dbs);
-    dbglob_free(dbs);
+    for (size_t i = 0; i < ar.nwdir; i++)
+        free(ar.wdir[i]);
+    free(ar.wdir);
+    if (ar.ifd >= 0)
+        close(ar.ifd);
+    free(ar.run.db_glob);
+    free(ar.run.name);
     if (lockfd >= 0)
         close(lockfd);
     fsb_close(ar.target);
-    free(ar.root);
     return rc;
 }

@@ -28,35 +28,48 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "job.h"
 
 #define ARCHIVE_DIR "archive"
-#define ARCHIVE_SEG_VERSION 1
+#define ARCHIVE_RUNS_DIR "archive/runs" /* run records (archive_run_rec) */
+#define ARCHIVE_SEG_VERSION 2           /* written; version 1 (uncompressed) is still read */
 #define ARCHIVE_SEG_HDR 128
 #define ARCHIVE_SEG_TRAILER 40
-#define ARCHIVE_POLL_MS 20    /* --follow: the WAL is looked at every 20 ms */
 #define ARCHIVE_FLUSH_MS 1000 /* --follow: a segment is written at least every second */
+#define ARCHIVE_POLL_MS 20    /* without inotify: an active database is looked at every 20 ms */
+#define ARCHIVE_SCAN_S 10.0   /* the safety net: every database's files are stat'ed this often */
+#define ARCHIVE_IDLE_S 2.0    /* an active database idle this long is sealed and closed */
+#define ARCHIVE_CKPT_BYTES ((uint64_t)4 << 20) /* a checkpoint cycle once the WAL holds this */
 
 enum {
-    ARCHIVE_SEG_START = 1, /* first segment of a database's archive: nothing before it */
-    ARCHIVE_SEG_GAP = 2,   /* frames may be missing between the previous segment and this */
-    ARCHIVE_SEG_BIGCK = 4, /* the WAL's checksums are on big-endian words */
+    ARCHIVE_SEG_START = 1,  /* first segment of a database's archive: nothing before it */
+    ARCHIVE_SEG_GAP = 2,    /* frames may be missing between the previous segment and this */
+    ARCHIVE_SEG_BIGCK = 4,  /* the WAL's checksums are on big-endian words */
+    ARCHIVE_SEG_SEALED = 8, /* at last_look_us everything was archived and checkpointed: seal_fp */
+    ARCHIVE_SEG_ZSTD = 16,  /* the records are one zstd frame (raw_len bytes once expanded) */
 };
 
 struct archive_opts {
     double follow_seconds; /* < 0: one pass; 0: follow until cancelled; > 0: that long */
     const char *db_glob;   /* NULL: every database of server.databases */
     struct dv_job *job;    /* events (gaps), cancellation; may be NULL */
+    bool no_inotify;       /* tests: poll as where inotify is unavailable */
 };
 
 struct archive_result {
     uint64_t databases; /* looked at */
     uint64_t segments;  /* written */
     uint64_t transactions, frames;
-    uint64_t gaps;      /* databases with a gap reported (see events) */
-    double max_poll_ms; /* worst observation error: end of a round - start of the one before */
+    uint64_t raw_bytes, stored_bytes; /* records before / after compression */
+    uint64_t gaps;                    /* databases with a gap reported (see events) */
+    uint64_t cycles, seals;           /* checkpoint cycles run; databases sealed (closed idle) */
+    double max_err_ms;                /* worst observation error of a transaction */
+    double max_hold_ms;               /* longest time the write lock was held (writers waited) */
+    uint64_t max_open;                /* most databases open (pinned) at once */
+    bool inotify;                     /* woken by inotify (else polling) */
 };
 
 /*
@@ -72,39 +85,103 @@ struct archive_txn {
     int64_t observed_us; /* when the archiver saw the commit (>= the commit's real time) */
     uint32_t nframes;
     uint32_t commit_pages; /* database size in pages after the commit */
-    uint64_t offset;       /* file offset of its first frame record (pgno u32 + page) */
+    uint64_t offset;       /* offset of its first frame record (pgno u32 + page) in the image */
 };
 
+/* A segment's header (docs/formats.md "Archive segment"). */
 struct archive_seg {
     char *path; /* for messages */
     char *rel;  /* beneath the target (archive_seg_read_at), or NULL */
+    uint32_t version;
     uint64_t seq;
     uint32_t flags, page_size;
     uint32_t salt1, salt2, ckpt_seq;
     uint32_t first_frame, next_frame; /* WAL frame indexes: first archived, one past last */
     uint32_t cksum[2];                /* WAL running checksum after frame next_frame - 1 */
     int64_t first_us, last_us;        /* observed times of its first and last transaction */
+    int64_t err_us;            /* observation error bound of its transactions; -1 not recorded */
+    int64_t watch_from_us;     /* START/GAP: watched from then on; 0 otherwise */
+    int64_t last_look_us;      /* the last look that this segment's position reflects */
+    uint64_t raw_len;          /* records, uncompressed */
+    uint64_t seal_fp;          /* SEALED: the database file's fingerprint (archive_db_fp) */
+    uint64_t file_size;        /* bytes on disk */
+    uint32_t hdr_ntx, hdr_nfr; /* transactions and frames, as the header says */
     struct archive_txn *txns;
     size_t ntxns;
 };
 
-/* A segment is read whole: at most ARCHIVE_SEG_MAX bytes. */
+/* What a segment writer fills (archive_seg_encode). */
+struct archive_seg_meta {
+    uint64_t seq;
+    uint32_t flags, page_size, salt1, salt2, ckpt_seq, first_frame, next_frame, cksum[2];
+    uint32_t ntx, nfr;
+    int64_t first_us, last_us, err_us, watch_from_us, last_look_us;
+    uint64_t seal_fp;
+};
+
+/* A segment is read whole: at most ARCHIVE_SEG_MAX bytes, expanded as much. */
 #define ARCHIVE_SEG_MAX ((size_t)1 << 31)
 struct fsb;
-/* Read and check a segment (header CRC, records, trailer SHA-256). 0, or -1 with dv_err()
- * naming the file. archive_seg_done frees. archive_seg_read_at reads rel beneath the target's
- * root (fsb.h: no link, a regular file - a FIFO is refused, never waited on -, capped) and,
- * with data not NULL, gives the bytes checked (malloc'd) in *data, *len: a caller that reads
- * the records uses those, never a second read of the file. */
+
+/* Encode a segment: header, the records (rec, len: compressed with zstd), trailer. *out
+ * malloc'd. 0, or -1 with dv_err(). */
+int archive_seg_encode(const struct archive_seg_meta *m, const void *rec, size_t len,
+                       unsigned char **out, size_t *outlen);
+
+/* Read and check a segment (header CRC, trailer SHA-256, records; expanded when compressed).
+ * archive_seg_done frees. archive_seg_read_at reads rel beneath the target's root (fsb.h: no
+ * link, a regular file - a FIFO is refused, never waited on -, capped) and, with data not
+ * NULL, gives the checked image (header + records, expanded; malloc'd) in *data, *len: the
+ * records' offsets index it; a caller that reads the records uses those, never a second read
+ * of the file. 0, or -1 with dv_err() naming the file. */
 int archive_seg_read(const char *path, struct archive_seg *s);
 int archive_seg_read_at(const struct fsb *root, const char *rel, struct archive_seg *s, char **data,
                         size_t *len);
+/* Only the header (its CRC checked; no records, txns NULL): cheap, for listings and status. */
+int archive_seg_head_at(const struct fsb *root, const char *rel, struct archive_seg *s);
 void archive_seg_done(struct archive_seg *s);
 /* The segments of a database in seq order (each read and checked). *segs malloc'd; free with
  * archive_segs_free. A database never archived has none (0). 0 or -1. */
 int archive_list(const char *target, const char *db_rel, struct archive_seg **segs, size_t *n);
 int archive_list_at(const struct fsb *root, const char *db_rel, struct archive_seg **segs,
                     size_t *n);
+/* The same, headers only (archive_seg_head_at). */
+int archive_heads_at(const struct fsb *root, const char *db_rel, struct archive_seg **segs,
+                     size_t *n);
 void archive_segs_free(struct archive_seg *segs, size_t n);
+
+/* A database's archive at a glance (headers only). */
+struct archive_summary {
+    uint64_t segments, bytes, raw_bytes, transactions;
+    int64_t first_us, last_us; /* span: first watched or observed .. last look */
+    int64_t max_err_us;        /* worst recorded observation error (-1 none recorded) */
+    uint64_t gaps;             /* segments flagged GAP */
+};
+int archive_summary_at(const struct fsb *root, const char *db_rel, struct archive_summary *sum);
+
+/* The databases that have an archive (relative names, sorted; NULL-terminated, free with
+ * dbglob_free). 0 or -1. */
+int archive_dbs_at(const struct fsb *root, char ***dbs, size_t *n);
+
+/*
+ * Run records: <target>/archive/runs/<started_us>.json, one per archiver run, rewritten
+ * (atomically) as it goes: every transaction committed before confirmed_us in a database
+ * the run watches (db_glob NULL: every one) is in a segment on disk, or a GAP says otherwise.
+ */
+struct archive_run_rec {
+    int64_t started_us, confirmed_us;
+    char *db_glob; /* NULL: all */
+    char *name;    /* file name under runs/ */
+};
+int archive_runs_at(const struct fsb *root, struct archive_run_rec **runs, size_t *n);
+/* Write (replace atomically) runs/<r->name>. 0 or -1. */
+int archive_run_write(const struct fsb *root, const struct archive_run_rec *r);
+void archive_runs_free(struct archive_run_rec *runs, size_t n);
+/* The latest confirmed_us of the runs that watch db_rel (0: none). */
+int64_t archive_confirmed_to(const struct archive_run_rec *runs, size_t n, const char *db_rel);
+
+/* A database file's fingerprint: device, inode, size and modification time, hashed. 0 with
+ * errno when it cannot be stat'ed. */
+uint64_t archive_db_fp(const struct stat *st);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "bytes.h"
 #include "fsb.h"
 #include "util.h"
 
@@ -61,13 +62,157 @@ static void fmt_us(int64_t us, char *buf, size_t n)
     snprintf(buf, n, "%s.%06lld", t, (long long)(us % 1000000));
 }
 
+/* The segment and transaction the replay starts at: the newest transaction observed at or
+ * before the set began, or the newest START/GAP record watched from before it (*kt = 0).
+ * -1 with dv_err() when the archive cannot be a base for the set. */
+static long find_start(const struct pitr_target *pt, const struct archive_seg *segs, size_t n,
+                       int64_t start_us, size_t *kt)
+{
+    long ks = -1;
+    const struct archive_seg *after = NULL; /* a START/GAP watched from after the set began */
+    char a[48], b[48];
+    for (size_t i = 0; i < n; i++) {
+        const struct archive_seg *s = &segs[i];
+        if (s->flags & (ARCHIVE_SEG_START | ARCHIVE_SEG_GAP)) {
+            if (s->watch_from_us <= start_us) {
+                ks = (long)i, *kt = 0, after = NULL;
+            } else {
+                if (ks < 0)
+                    after = s;
+                break; /* everything later is later still (replay stops before a GAP) */
+            }
+        }
+        for (size_t j = 0; ks >= 0 && j < s->ntxns; j++)
+            if (s->txns[j].observed_us <= start_us)
+                ks = (long)i, *kt = j;
+    }
+    if (ks >= 0)
+        return ks;
+    if (!after)
+        after = &segs[0];
+    fmt_us(after->watch_from_us ? after->watch_from_us : after->first_us, a, sizeof a);
+    fmt_us(start_us, b, sizeof b);
+    if (after->flags & ARCHIVE_SEG_GAP)
+        dv_seterr("gap in the archive of %s before segment %s (%s), after set %s began (%s): "
+                  "transactions in between may be missing; restore from a set taken after it",
+                  pt->db_rel, after->path, a, pt->set_id, b);
+    else
+        dv_seterr("the archive of %s starts at %s, after set %s began (%s): transactions in "
+                  "between may be missing; choose a set taken after the archive started",
+                  pt->db_rel, a, pt->set_id, b);
+    return -1;
+}
+
+/* Until when the archive is known complete: the newest run record watching the database, or
+ * the last look its newest segment records. */
+static int64_t known_to(const struct fsb *root, const struct pitr_target *pt,
+                        const struct archive_seg *segs, size_t n)
+{
+    struct archive_run_rec *runs;
+    size_t nr;
+    int64_t c = 0;
+    if (archive_runs_at(root, &runs, &nr) == 0) {
+        c = archive_confirmed_to(runs, nr, pt->db_rel);
+        archive_runs_free(runs, nr);
+    }
+    const struct archive_seg *l = &segs[n - 1];
+    int64_t seg = l->last_look_us > l->last_us ? l->last_look_us : l->last_us;
+    return seg > c ? seg : c;
+}
+
+/* Read segment s again, checked again, and compare it with the listing: the records replayed
+ * are those of the bytes read now. *data: the image (archive_seg_read_at). 0 or -1. */
+static int reread(const struct fsb *root, const struct archive_seg *s, char **data)
+{
+    struct archive_seg now;
+    size_t dlen;
+    if (archive_seg_read_at(root, s->rel, &now, data, &dlen) != 0)
+        return -1;
+    bool same = now.seq == s->seq && now.ntxns == s->ntxns && now.page_size == s->page_size;
+    for (size_t j = 0; same && j < now.ntxns; j++)
+        same = now.txns[j].offset == s->txns[j].offset &&
+               now.txns[j].nframes == s->txns[j].nframes &&
+               now.txns[j].observed_us == s->txns[j].observed_us;
+    archive_seg_done(&now);
+    if (!same) {
+        dv_seterr("%s changed while it was read: refused", s->path);
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Write one transaction's frames into fd and set the size from its commit. 0 or -1. */
+static int apply_txn(int fd, const char *path, const struct archive_seg *s, const char *data,
+                     const struct archive_txn *t)
+{
+    uint32_t ps = s->page_size;
+    const unsigned char *p = (const unsigned char *)data + t->offset;
+    for (uint32_t f = 0; f < t->nframes; f++, p += 4 + ps) {
+        uint32_t pgno = dv_rd32(p);
+        if (pgno == 0) {
+            dv_seterr("%s: frame with page 0", s->path);
+            return -1;
+        }
+        if (dv_pwrite_all(fd, p + 4, ps, (off_t)(pgno - 1) * ps) != 0) {
+            dv_syserr("write %s", path);
+            return -1;
+        }
+    }
+    if (ftruncate(fd, (off_t)t->commit_pages * ps) != 0) {
+        dv_syserr("set size of %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * After the replay stopped before TIME's first later transaction: how early may a commit
+ * that was not replayed have been (each transaction's commit is no earlier than its observed
+ * time minus its segment's error)? Sets r->err_us (TIME minus the earliest such commit).
+ * A transaction not replayed that may be in the set's copy (its commit may precede the set's
+ * end) makes the restore inconsistent: refused. 0 or -1.
+ */
+static int precision(const struct pitr_target *pt, const struct archive_seg *segs, size_t n,
+                     size_t i0, int64_t end_us, struct pitr_result *r)
+{
+    char a[48], b[48];
+    r->err_us = 0;
+    for (size_t i = i0; i < n; i++) {
+        const struct archive_seg *s = &segs[i];
+        if (s->err_us < 0) {
+            r->err_us = -1; /* written by an older dvault: not recorded */
+            return 0;
+        }
+        if (s->ntxns && s->first_us - s->err_us > pt->at_us)
+            break;
+        for (size_t j = 0; j < s->ntxns; j++) {
+            int64_t lb = s->txns[j].observed_us - s->err_us;
+            if (s->txns[j].observed_us <= pt->at_us || lb > pt->at_us)
+                continue;
+            if (lb < end_us) {
+                fmt_us(s->txns[j].observed_us, a, sizeof a);
+                fmt_us(pt->at_us, b, sizeof b);
+                dv_seterr("%s is too close to the end of set %s: a transaction observed at %s "
+                          "(observation error %lld ms) may already be in the set's copy; choose "
+                          "a time after %s",
+                          b, pt->set_id, a, (long long)(s->err_us / 1000), a);
+                return -1;
+            }
+            if (pt->at_us - lb > r->err_us)
+                r->err_us = pt->at_us - lb;
+        }
+    }
+    return 0;
+}
+
 int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_result *r)
 {
     memset(r, 0, sizeof *r);
     struct archive_seg *segs = NULL;
-    size_t nseg = 0;
+    size_t nseg = 0, kt = 0;
     int fd = -1, rc = -1;
-    unsigned char *buf = NULL;
     char *data = NULL;
     char a[48], b[48];
     /* the set's image is as of a moment in [started, ended + 1 s) (seconds in the catalog) */
@@ -83,46 +228,38 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
     struct fsb *root = fsb_open(pt->target);
     if (!root)
         return -1;
-    if (archive_list_at(root, pt->db_rel, &segs, &nseg) != 0) {
-        fsb_close(root);
-        return -1;
-    }
+    if (archive_list_at(root, pt->db_rel, &segs, &nseg) != 0)
+        goto out;
     if (nseg == 0) {
         dv_seterr("no archived WAL for %s (run dvault archive --follow beside the server)",
                   pt->db_rel);
         goto out;
     }
-    /* start: the newest transaction observed at or before the set began */
-    long ks = -1, kt = -1;
-    for (size_t i = 0; i < nseg; i++) {
-        /* a gap that began before the set: the set's image is past it, start after it */
-        if ((segs[i].flags & ARCHIVE_SEG_GAP) && segs[i].ntxns &&
-            segs[i].txns[0].observed_us <= start_us)
-            ks = kt = -1;
-        for (size_t j = 0; j < segs[i].ntxns; j++)
-            if (segs[i].txns[j].observed_us <= start_us)
-                ks = (long)i, kt = (long)j;
-    }
-    if (ks < 0) {
-        fmt_us(segs[0].first_us, a, sizeof a);
-        fmt_us(start_us, b, sizeof b);
-        dv_seterr("gap: the archive of %s starts at %s, after set %s began (%s): transactions "
-                  "in between may be missing; choose a set taken after the archive started",
-                  pt->db_rel, a, pt->set_id, b);
+    r->known_to_us = known_to(root, pt, segs, nseg);
+    if (!pt->to_latest && pt->at_us > r->known_to_us) {
+        fmt_us(pt->at_us, a, sizeof a);
+        fmt_us(r->known_to_us, b, sizeof b);
+        dv_seterr("%s is after what the archive of %s is known to hold (every commit before %s): "
+                  "is dvault archive --follow running? choose an earlier time, or --to-latest",
+                  a, pt->db_rel, b);
         goto out;
     }
+    long ks = find_start(pt, segs, nseg, start_us, &kt);
+    if (ks < 0)
+        goto out;
     fd = dv_open_regular(path, O_RDWR); /* the restore's own temporary */
     if (fd < 0)
         goto out;
     uint32_t ps = segs[ks].page_size;
-    buf = dv_malloc(4 + (size_t)ps);
-    size_t dlen = 0;
-    for (size_t i = (size_t)ks; i < nseg; i++) {
+    size_t stop = nseg; /* the segment holding the first transaction not replayed */
+    for (size_t i = (size_t)ks; i < nseg && stop == nseg; i++) {
         struct archive_seg *s = &segs[i];
         if (i > (size_t)ks && (s->flags & ARCHIVE_SEG_GAP)) {
-            if (!pt->to_latest && s->first_us > pt->at_us)
+            if (!pt->to_latest && s->watch_from_us > pt->at_us) {
+                stop = i;
                 break; /* the gap is after TIME: not crossed */
-            fmt_us(s->first_us, a, sizeof a);
+            }
+            fmt_us(s->watch_from_us ? s->watch_from_us : s->first_us, a, sizeof a);
             dv_seterr("gap in the archive of %s before segment %s (%s): frames may be missing "
                       "there; restore from a set taken after it",
                       pt->db_rel, s->path, a);
@@ -132,48 +269,25 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
             dv_seterr("%s: page size %u, the archive had %u", s->path, s->page_size, ps);
             goto out;
         }
-        if (!pt->to_latest && s->ntxns && s->txns[0].observed_us > pt->at_us)
+        if (!s->ntxns)
+            continue;
+        if (!pt->to_latest && s->txns[0].observed_us > pt->at_us) {
+            stop = i;
             break;
+        }
         free(data);
         data = NULL;
-        /* read again, and checked again: the records replayed are those of the bytes read now
-         * (a segment changed since the listing is compared, never trusted) */
-        struct archive_seg now;
-        int rr = archive_seg_read_at(root, s->rel, &now, &data, &dlen);
-        bool same = rr == 0 && now.seq == s->seq && now.ntxns == s->ntxns && now.page_size == ps;
-        for (size_t j = 0; same && j < now.ntxns; j++)
-            same = now.txns[j].offset == s->txns[j].offset &&
-                   now.txns[j].nframes == s->txns[j].nframes &&
-                   now.txns[j].observed_us == s->txns[j].observed_us;
-        archive_seg_done(&now);
-        if (rr != 0)
+        if (reread(root, s, &data) != 0)
             goto out;
-        if (!same) {
-            dv_seterr("%s changed while it was read: refused", s->path);
-            goto out;
-        }
         r->segments++;
-        for (size_t j = i == (size_t)ks ? (size_t)kt : 0; j < s->ntxns; j++) {
+        for (size_t j = i == (size_t)ks ? kt : 0; j < s->ntxns; j++) {
             const struct archive_txn *t = &s->txns[j];
-            if (!pt->to_latest && t->observed_us > pt->at_us)
+            if (!pt->to_latest && t->observed_us > pt->at_us) {
+                stop = i;
                 break;
-            const unsigned char *p = (const unsigned char *)data + t->offset;
-            for (uint32_t f = 0; f < t->nframes; f++, p += 4 + ps) {
-                uint32_t pgno =
-                    (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-                if (pgno == 0) {
-                    dv_seterr("%s: frame with page 0", s->path);
-                    goto out;
-                }
-                if (dv_pwrite_all(fd, p + 4, ps, (off_t)(pgno - 1) * ps) != 0) {
-                    dv_syserr("write %s", path);
-                    goto out;
-                }
             }
-            if (ftruncate(fd, (off_t)t->commit_pages * ps) != 0) {
-                dv_syserr("set size of %s", path);
+            if (apply_txn(fd, path, s, data, t) != 0)
                 goto out;
-            }
             if (!r->transactions)
                 r->first_us = t->observed_us;
             r->last_us = t->observed_us;
@@ -181,6 +295,8 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
             r->frames += t->nframes;
         }
     }
+    if (!pt->to_latest && precision(pt, segs, nseg, stop < nseg ? stop : nseg, end_us, r) != 0)
+        goto out;
     if (fsync(fd) != 0) {
         dv_syserr("fsync %s", path);
         goto out;
@@ -190,7 +306,6 @@ out:
     if (fd >= 0)
         close(fd);
     free(data);
-    free(buf);
     archive_segs_free(segs, nseg);
     fsb_close(root);
     return rc;

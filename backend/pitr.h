@@ -10,10 +10,20 @@
  * database after the last transaction applied. Only whole transactions are applied (each
  * ends with its commit frame), and the size is set from each commit frame.
  *
+ * The start may also be a record of watching: a START or GAP segment says from when the
+ * database was watched, so a set taken while it was idle (no transaction since the archive
+ * began) is a base.
+ *
  * Refused, never bridged: TIME before the end of the set (the image may already be later
- * than TIME: choose an older set); no archived transaction observed before the set began
- * (the archive starts after the set: frames between may be missing); a segment flagged GAP
- * between that start and TIME. Messages name the database, the set and the times.
+ * than TIME: choose an older set); the archive watched from after the set began (frames
+ * between may be missing); a segment flagged GAP between that start and TIME; TIME after
+ * what the archive is known to hold (archive.h run records: the archiver stopped, or has not
+ * confirmed it yet); TIME so close to the set's end that a transaction not replayed may be
+ * in the set's copy (its observation error reaches back before the end). Messages name the
+ * database, the set and the times.
+ *
+ * Precision: a transaction is observed after its commit, by at most its segment's error.
+ * The result holds every commit before TIME - err_us and none after TIME.
  */
 #ifndef DV_PITR_H
 #define DV_PITR_H
@@ -37,6 +47,9 @@ struct pitr_target {
 struct pitr_result {
     uint64_t transactions, frames, segments;
     int64_t first_us, last_us; /* observed times of the first / last transaction applied */
+    int64_t known_to_us;       /* the archive holds every commit before it (run records) */
+    int64_t err_us; /* precision: every commit before TIME - err_us is applied, none after
+                     * TIME (-1: not recorded, an archive of an older dvault) */
 };
 
 /* Parse TIME ("YYYY-MM-DD HH:MM[:SS[.ffffff]]" local, "@EPOCH[.ffffff]", or an epoch number

@@ -640,6 +640,7 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     rc_ctx.fence = NULL;
     r->pitr_transactions = pp.r.transactions;
     r->pitr_last_us = pp.r.last_us;
+    r->pitr_err_us = pp.r.err_us;
     r->replaced = exists;
     r->live = is_live;
     r->size = r->info.size;

@@ -50,6 +50,7 @@ struct restore_result {
     bool no_daos;               /* the server has no DAOS: no NLO counts, no index marked */
     uint64_t pitr_transactions; /* point-in-time: archived transactions applied */
     int64_t pitr_last_us;       /* observed time of the last one applied (0: none) */
+    int64_t pitr_err_us;        /* precision (pitr.h pitr_result.err_us) */
     struct restore_sweep sweep; /* leftovers of killed restores removed first (restore.h) */
 };
 

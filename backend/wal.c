@@ -8,22 +8,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "util.h"
 
 #define WAL_MAX_RESCANS 16
 
-static uint32_t get_be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
+#define get_be32 dv_rd32
+#define get_le32 dv_rdle32
 
-static uint32_t get_le32(const unsigned char *p)
-{
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | (uint32_t)p[0];
-}
-
-/* SQLite's WAL checksum over n bytes (n a multiple of 8), continuing from s[0], s[1]. */
-static void wal_cksum(bool big, const unsigned char *p, size_t n, uint32_t s[2])
+void wal_cksum(bool big, const unsigned char *p, size_t n, uint32_t s[2])
 {
     uint32_t s1 = s[0], s2 = s[1];
     const unsigned char *end = p + n;
@@ -98,11 +91,7 @@ static int page_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/*
- * Parse and check the 32-byte header. Returns true if SQLite would use it; fills the
- * header fields of out.
- */
-static bool parse_header(const unsigned char *h, struct wal_info *out)
+bool wal_hdr_parse(const unsigned char *h, struct wal_hdr *out)
 {
     uint32_t magic = get_be32(h);
     if (magic != WAL_MAGIC_LE && magic != WAL_MAGIC_BE)
@@ -115,11 +104,27 @@ static bool parse_header(const unsigned char *h, struct wal_info *out)
     wal_cksum(big, h, 24, s);
     if (s[0] != get_be32(h + 24) || s[1] != get_be32(h + 28))
         return false;
-    out->big_endian_cksum = big;
+    out->big = big;
     out->page_size = ps;
     out->ckpt_seq = get_be32(h + 12);
     out->salt1 = get_be32(h + 16);
     out->salt2 = get_be32(h + 20);
+    out->cksum[0] = s[0];
+    out->cksum[1] = s[1];
+    return true;
+}
+
+/* Parse and check the 32-byte header into out's header fields. True if SQLite would use it. */
+static bool parse_header(const unsigned char *h, struct wal_info *out)
+{
+    struct wal_hdr w;
+    if (!wal_hdr_parse(h, &w))
+        return false;
+    out->big_endian_cksum = w.big;
+    out->page_size = w.page_size;
+    out->ckpt_seq = w.ckpt_seq;
+    out->salt1 = w.salt1;
+    out->salt2 = w.salt2;
     out->valid_header = true;
     return true;
 }

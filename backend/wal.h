@@ -29,6 +29,17 @@
 #define WAL_VERSION 3007000u
 #define WAL_READ_CHUNK (4u << 20)
 
+/* A WAL header as SQLite would accept it (magic, version 3007000, page size, checksum). */
+struct wal_hdr {
+    bool big; /* checksums on big-endian words (magic 0x377f0683) */
+    uint32_t page_size, ckpt_seq, salt1, salt2;
+    uint32_t cksum[2]; /* the header's checksum: where the frames' running checksum starts */
+};
+/* Parse and check the WAL_HDR_SIZE bytes at h. True if SQLite would use the header. */
+bool wal_hdr_parse(const unsigned char *h, struct wal_hdr *out);
+/* SQLite's WAL checksum over n bytes (a multiple of 8), continuing from s[0], s[1]. */
+void wal_cksum(bool big, const unsigned char *p, size_t n, uint32_t s[2]);
+
 /* One committed frame, as handed to wal_scan_opts.on_commit. */
 struct wal_frame {
     uint32_t index;       /* 0-based frame number in the file */

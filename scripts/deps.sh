@@ -17,9 +17,10 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pc yaml-0.1 libyaml-dev
     need_pc libcrypto libssl-dev
     need_pc jansson libjansson-dev
+    need_pc libzstd libzstd-dev
     need_pc cmocka libcmocka-dev
 else
-    missing="$missing libncurses-dev libsqlite3-dev libyaml-dev libssl-dev libjansson-dev libcmocka-dev"
+    missing="$missing libncurses-dev libsqlite3-dev libyaml-dev libssl-dev libjansson-dev libzstd-dev libcmocka-dev"
 fi
 case "$what" in
 test|bench|fuzz)

@@ -40,11 +40,21 @@ int cli_archive(int argc, char **argv, struct dv_config *cfg)
     struct archive_result r;
     int rc = archive_run(cfg, &o, &r);
     job_done(&job);
+    char raw[32], stored[32];
+    dv_fmt_bytes(r.raw_bytes, raw, sizeof raw);
+    dv_fmt_bytes(r.stored_bytes, stored, sizeof stored);
     printf("archive: %llu database(s), %llu segment(s) written, %llu transaction(s), %llu "
-           "frame(s); observation error at most %.1f ms%s\n",
+           "frame(s), %s stored as %s; observation error at most %.1f ms\n",
            (unsigned long long)r.databases, (unsigned long long)r.segments,
-           (unsigned long long)r.transactions, (unsigned long long)r.frames, r.max_poll_ms,
-           r.gaps ? "" : "");
+           (unsigned long long)r.transactions, (unsigned long long)r.frames, raw, stored,
+           r.max_err_ms);
+    printf("archive: %llu checkpoint cycle(s), writers waited at most %.1f ms; %llu database(s) "
+           "sealed; at most %llu open at once%s\n",
+           (unsigned long long)r.cycles, r.max_hold_ms, (unsigned long long)r.seals,
+           (unsigned long long)r.max_open,
+           o.follow_seconds < 0 ? ""
+           : r.inotify          ? "; woken by inotify"
+                                : "; polling");
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "archive: %s", dv_err());
     if (r.gaps)

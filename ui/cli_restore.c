@@ -82,6 +82,12 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
             dv_fmt_time(r.pitr_last_us / 1000000, lt, sizeof lt);
         printf("  archive    %llu transaction(s) replayed, the last observed %s.%06lld\n",
                (unsigned long long)r.pitr_transactions, lt, (long long)(r.pitr_last_us % 1000000));
+        if (!o.to_latest && r.pitr_err_us >= 0)
+            printf("  precision  holds every commit made before the time minus %.1f ms (the "
+                   "archive's observation error there), none made after it\n",
+                   (double)r.pitr_err_us / 1000);
+        else if (!o.to_latest)
+            printf("  precision  not recorded (archive written by an older dvault)\n");
     }
     printf("  documents  %llu\n", (unsigned long long)r.docs);
     if (r.no_daos)
