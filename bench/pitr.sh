@@ -87,6 +87,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 lat() { sed -n "s/.*$2 \([0-9.]*\) ms.*/\1/p" "$1" | head -1; }   # lat FILE p99|max
 archived_frames() { sed -n 's/.* \([0-9][0-9]*\) frame(s).*/\1/p' "$1" | tail -1; }
 obs_err() { sed -n 's/.*observation error at most \([0-9.]*\) ms.*/\1/p' "$1" | tail -1; }
+arc_lines() { grep '^archive:' "$1" | sed 's/^archive: //' | paste -sd ';' | sed 's/;/; /g'; }
 RES=$OUT/results.md
 mkdir -p "$OUT"
 : >"$RES"
@@ -139,6 +140,8 @@ out "| archiver observation error (its own figure), ms | | ${err:-?} | | < 250 |
 out ""
 out "Archive: $(mib "$abytes") MiB on disk under archive/$DB for ${frames:-?} frames archived x $pagesize B = $(mib "$committed") MiB committed: **$(ratio "$abytes" "$committed") archive bytes per committed byte** (\`cp\` of the raw WAL frames would keep $(ratio $(( ${frames:-0} * (pagesize + 24) )) "$committed"))."
 out ""
+out "Archiver: $(arc_lines "$A/archive.out")"
+out ""
 out "Live -wal size each 10 s with the archiver (MiB): $(sed -n 's/^wal_at \([0-9]*\) \([0-9]*\)$/\1 \2/p' "$A/watch.with" | awk '$1 % 10 == 0 { printf "%s%ds %.1f", sep, $1, $2 / 1048576; sep = ", " }')"
 out ""
 
@@ -185,7 +188,7 @@ out "Writer: $(grep 'transactions' "$B/run.out" | sed 's/^dvload run: //'); $(gr
 out ""
 out "Standard tool: \`find data -name '*-wal' -newer STAMP\` over $NDB databases ($nwal -wal files): **$scans ms per scan** (median of 21); a 20 ms poll (50 scans a second) would cost **$pct_poll% of one core**; the archiver under load used $(ratio "$(val "$B/watch.load" cpu_pct)" "$pct_poll") x that."
 out ""
-out "Archiver: $(grep '^archive:' "$B/archive.out" | tail -1)"
+out "Archiver: $(arc_lines "$B/archive.out")"
 out ""
 if [ -z "${BENCH_PITR_KEEP:-}" ]; then
     rm -rf "$A/data" "$A/backup" "$B/data" "$B/backup"
