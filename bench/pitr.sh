@@ -87,7 +87,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 lat() { sed -n "s/.*$2 \([0-9.]*\) ms.*/\1/p" "$1" | head -1; }   # lat FILE p99|max
 archived_frames() { sed -n 's/.* \([0-9][0-9]*\) frame(s).*/\1/p' "$1" | tail -1; }
 obs_err() { sed -n 's/.*observation error at most \([0-9.]*\) ms.*/\1/p' "$1" | tail -1; }
-arc_lines() { grep '^archive:' "$1" | sed 's/^archive: //' | paste -sd ';' | sed 's/;/; /g'; }
+arc_lines() { sed -n 's/^archive: //p' "$1" | awk '{ printf "%s%s", sep, $0; sep = "; " }'; }
+ratio3() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
+dirbytes() { find "$1" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
 RES=$OUT/results.md
 mkdir -p "$OUT"
 : >"$RES"
@@ -116,7 +118,7 @@ bank with --pid "$APID"
 stop_archiver "$A"
 cat "$A/archive.out" >&2
 frames=$(archived_frames "$A/archive.out")
-abytes=$(find "$A/backup/archive/$DB" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+abytes=$(dirbytes "$A/backup/archive/$DB")
 committed=$(( ${frames:-0} * pagesize ))
 h0=$(val "$A/watch.alone" wal_hwm) h1=$(val "$A/watch.with" wal_hwm)
 bound=$(( 2 * h0 > 64 * 1048576 ? 2 * h0 : 64 * 1048576 ))
@@ -138,7 +140,7 @@ out "| writer transaction time max (longest wait), ms | $(lat "$A/bank.alone" ma
 out "| archiver CPU, % of one core | | $(val "$A/watch.with" cpu_pct) | | |"
 out "| archiver observation error (its own figure), ms | | ${err:-?} | | < 250 |"
 out ""
-out "Archive: $(mib "$abytes") MiB on disk under archive/$DB for ${frames:-?} frames archived x $pagesize B = $(mib "$committed") MiB committed: **$(ratio "$abytes" "$committed") archive bytes per committed byte** (\`cp\` of the raw WAL frames would keep $(ratio $(( ${frames:-0} * (pagesize + 24) )) "$committed"))."
+out "Archive: $(mib "$abytes") MiB on disk under archive/$DB for ${frames:-?} frames archived x $pagesize B = $(mib "$committed") MiB committed: **$(ratio3 "$abytes" "$committed") archive bytes per committed byte** (\`cp\` of the raw WAL frames would keep $(ratio $(( ${frames:-0} * (pagesize + 24) )) "$committed"))."
 out ""
 out "Archiver: $(arc_lines "$A/archive.out")"
 out ""
@@ -184,7 +186,11 @@ out "| open descriptors, peak | $(val "$B/watch.idle" fds_peak) | $(val "$B/watc
 out "| RSS at the end of the window, MiB | $(kmib "$(val "$B/watch.idle" rss_kib)") | $(kmib "$(val "$B/watch.load" rss_kib)") | | |"
 out "| peak RSS so far (VmHWM), MiB | $(kmib "$(val "$B/watch.idle" hwm_kib)") | $(kmib "$(val "$B/watch.load" hwm_kib)") | | |"
 out ""
-out "Writer: $(grep 'transactions' "$B/run.out" | sed 's/^dvload run: //'); $(grep 'transaction time' "$B/run.out" | sed 's/^dvload run: //'). Archived: ${bframes:-?} frames, $(mib $(( ${bframes:-0} * bpage ))) MiB ($(awk -v b=$(( ${bframes:-0} * bpage )) -v s="$(val "$B/watch.load" wall)" 'BEGIN { if (s > 0) printf "%.1f", b / 1048576 / s; else print "?" }') MiB/s over the load window)."
+bcommitted=$(( ${bframes:-0} * bpage )) bstored=$(dirbytes "$B/backup/archive")
+brate=$(awk -v b="$bcommitted" -v s="$(val "$B/watch.load" wall)" 'BEGIN { if (s > 0) printf "%.1f", b / 1048576 / s; else print "?" }')
+out "Writer: $(sed -n 's/^dvload run: \(.*transactions.*\)/\1/p' "$B/run.out"); $(sed -n 's/^dvload run: \(transaction time.*\)/\1/p' "$B/run.out")."
+out ""
+out "Archived: ${bframes:-?} frames = $(mib "$bcommitted") MiB committed ($brate MiB/s over the load window), $(mib "$bstored") MiB on disk under archive/: **$(ratio3 "$bstored" "$bcommitted") archive bytes per committed byte** of dvload mail."
 out ""
 out "Standard tool: \`find data -name '*-wal' -newer STAMP\` over $NDB databases ($nwal -wal files): **$scans ms per scan** (median of 21); a 20 ms poll (50 scans a second) would cost **$pct_poll% of one core**; the archiver under load used $(ratio "$(val "$B/watch.load" cpu_pct)" "$pct_poll") x that."
 out ""
