@@ -22,7 +22,8 @@
 # BENCH_PITR_SECONDS, BENCH_PITR_RATE (bank's commits/s, default 350 like the issue's
 # application; 0 = as fast as it can), BENCH_PITR_WRITERS (2), BENCH_PITR_DBS,
 # BENCH_PITR_SETTLE, BENCH_PITR_IDLE_SECONDS, BENCH_PITR_LOAD_SECONDS, BENCH_PITR_RUN_MAXSIZE
-# (b's largest attachment, inline: there is no DAOS; default 64 KiB); BENCH_PITR_KEEP=1 keeps
+# (b's largest attachment, inline: there is no DAOS; default 64 KiB), BENCH_PITR_RUN_RATE (b's
+# transactions/s in total; default 0 = as fast as the 2 writers can); BENCH_PITR_KEEP=1 keeps
 # the servers and archives (else removed at the end: the old archiver's WAL and archive reach
 # gigabytes). Everything lives in var/bench/pitr/; results: stdout and var/bench/pitr/results.md.
 set -eu
@@ -40,6 +41,7 @@ esac
 SECS=${BENCH_PITR_SECONDS:-$SECS} NDB=${BENCH_PITR_DBS:-$NDB} SETTLE=${BENCH_PITR_SETTLE:-$SETTLE}
 IDLE=${BENCH_PITR_IDLE_SECONDS:-$IDLE} LOAD=${BENCH_PITR_LOAD_SECONDS:-$LOAD}
 RATE=${BENCH_PITR_RATE:-350} WRITERS=${BENCH_PITR_WRITERS:-2} RUNMAX=${BENCH_PITR_RUN_MAXSIZE:-65536}
+RUNRATE=${BENCH_PITR_RUN_RATE:-0}
 [ "$NDB" -ge 10 ] || { echo "pitr: BENCH_PITR_DBS must be at least 10" >&2; exit 2; }
 for t in python3 sqlite3 find; do
     command -v $t >/dev/null 2>&1 || { echo "pitr: $t missing" >&2; exit 1; }
@@ -160,7 +162,7 @@ sleep "$SETTLE"
 kill -0 "$APID" 2>/dev/null || { echo "pitr: the archiver exited:" >&2; cat "$B/archive.out" >&2; exit 1; }
 $WATCH "$B/watch.idle" --pid "$APID" --seconds "$IDLE"
 $WATCH "$B/watch.load" --pid "$APID" -- "$DVLOAD" -c "$B/c.yaml" run --db "$GLOB" --writers 2 \
-    --seconds "$LOAD" --max-size "$RUNMAX" >"$B/run.out"
+    --seconds "$LOAD" --max-size "$RUNMAX" --rate "$RUNRATE" >"$B/run.out"
 cat "$B/run.out" >&2
 stop_archiver "$B"
 cat "$B/archive.out" >&2
@@ -177,7 +179,7 @@ pct_poll=$(awk -v m="$scans" 'BEGIN { printf "%.1f", m * 50 / 10 }')
 
 bframes=$(archived_frames "$B/archive.out")
 bpage=$(sqlite3 -readonly "$B/data/mail/alice.nsf" 'PRAGMA page_size')
-out "#### b. Scale: $NDB databases, $nsel written (\`dvload run --db '$GLOB' --writers 2 --max-size $RUNMAX\`, $LOAD s)"
+out "#### b. Scale: $NDB databases, $nsel written (\`dvload run --db '$GLOB' --writers 2 --max-size $RUNMAX --rate $RUNRATE\`, $LOAD s)"
 out ""
 out "| archiver | idle ($IDLE s, no writer) | load ($nsel databases written) | load / idle | target |"
 out "|---|---:|---:|---:|---|"

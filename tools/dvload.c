@@ -3,7 +3,7 @@
  *
  *   dvload [-c FILE] init --databases N --docs M [--seed S] [--page-size BYTES]
  *   dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES] [--db GLOB]
- *                        [--reconnect N] [--vacuum PERMILLE] [--truncate PERMILLE]
+ *                        [--rate N] [--reconnect N] [--vacuum PERMILLE] [--truncate PERMILLE]
  *   dvload [-c FILE] bank --seconds S [--writers W] [--db REL] [--rate N]
  *   dvload [-c FILE] verify
  *   dvload verify --file PATH    one database file (a restored copy): integrity and invariants
@@ -17,7 +17,8 @@
  * writers (the first N) open and close their connection around every transaction; after a
  * commit, --vacuum runs VACUUM and --truncate PRAGMA wal_checkpoint(TRUNCATE) with that
  * probability in thousandths (both change the file's size under a backup). run --db GLOB
- * writes only the dvload databases GLOB matches (dbglob syntax, relative to data_dir).
+ * writes only the dvload databases GLOB matches (dbglob syntax, relative to data_dir); run
+ * and bank --rate N cap the transactions at N a second in total (0: as fast as they can).
  *
  * bank is a heavy writer on ONE database (default: the first dvload database), like a bank
  * application: W writers (default 2), each its own connection, commit small transactions as
@@ -356,7 +357,7 @@ struct writer {
     uint64_t counts[A_N];
     uint64_t maint[M_N];
     uint64_t purged_docs;
-    double period;  /* bank --rate: seconds between this writer's commits (0: no pause) */
+    double period;  /* --rate: seconds between this writer's transactions (0: no pause) */
     struct lat lat; /* BEGIN to COMMIT returned */
     char err[DV_ERR_MAX];
 };
@@ -470,6 +471,28 @@ static int maintain(struct writer *w, struct store_db *db, struct gen *g)
     return 0;
 }
 
+/* Sleep until the monotonic time t (--rate). */
+static void sleep_until(double t)
+{
+    double d = t - dv_mono();
+    if (d <= 0)
+        return;
+    struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Before each transaction: wait for its turn (--rate: one every w->period seconds from *next),
+ * then true if the writer goes on (before its deadline, no stop asked). So a writer commits
+ * at most seconds / period + 1 transactions. */
+static bool pace(const struct writer *w, double *next)
+{
+    if (w->period > 0) {
+        sleep_until(*next);
+        *next += w->period;
+    }
+    return dv_mono() < w->deadline && !stop_requested;
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -487,7 +510,8 @@ static void *writer_main(void *arg)
         if (!(db[i] = store_db_open(st, w->dbs[i])))
             goto fail;
     static const int weights[A_N] = {40, 20, 25, 10, 5};
-    while (dv_mono() < w->deadline && !stop_requested) {
+    double next = dv_mono();
+    while (pace(w, &next)) {
         size_t k = splitmix(&g.rng) % w->ndbs;
         int r = (int)(splitmix(&g.rng) % 100), act = 0;
         while (r >= weights[act])
@@ -619,7 +643,7 @@ static int writers_run(struct writer *w, long n, void *(*fn)(void *), struct lat
 }
 
 static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t seed,
-                   const char *only)
+                   const char *only, long rate)
 {
     char **dbs;
     size_t ndbs;
@@ -633,6 +657,7 @@ static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t s
                                .dbs = dbs,
                                .ndbs = ndbs,
                                .seed = seed,
+                               .period = rate > 0 ? (double)writers / (double)rate : 0,
                                .deadline = t0 + (double)seconds};
     struct lat *lat = dv_calloc(1, sizeof *lat);
     int rc = writers_run(w, writers, writer_main, lat);
@@ -667,16 +692,6 @@ static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t s
 
 /* ---- bank ---------------------------------------------------------------------------------- */
 
-/* Sleep until the monotonic time t (bank --rate). */
-static void sleep_until(double t)
-{
-    double d = t - dv_mono();
-    if (d <= 0)
-        return;
-    struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 /* One bank writer: transfers on w->dbs[0] until the deadline, paced by w->period. */
 static void *bank_main(void *arg)
 {
@@ -687,14 +702,8 @@ static void *bank_main(void *arg)
     double next = dv_mono();
     if (!db)
         goto fail;
-    for (;;) {
-        if (w->period > 0) {
-            sleep_until(next);
-            next += w->period;
-        }
+    while (pace(w, &next)) {
         double t = dv_mono();
-        if (t >= w->deadline || stop_requested)
-            break;
         if (store_db_begin(db) != 0)
             goto fail;
         /* the txlog row last: its at_us is taken just before COMMIT */
@@ -1007,14 +1016,15 @@ out:
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: dvload [-c FILE] init --databases N --docs M [--seed S] [--page-size BYTES]\n"
-            "       dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]\n"
-            "                            [--db GLOB] [--reconnect N] [--vacuum PERMILLE]\n"
-            "                            [--truncate PERMILLE]\n"
-            "       dvload [-c FILE] bank --seconds S [--writers W] [--db REL] [--rate N]\n"
-            "       dvload [-c FILE] verify\n"
-            "       dvload verify --file PATH\n");
+    fprintf(
+        stderr,
+        "usage: dvload [-c FILE] init --databases N --docs M [--seed S] [--page-size BYTES]\n"
+        "       dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]\n"
+        "                            [--db GLOB] [--rate N] [--reconnect N] [--vacuum PERMILLE]\n"
+        "                            [--truncate PERMILLE]\n"
+        "       dvload [-c FILE] bank --seconds S [--writers W] [--db REL] [--rate N]\n"
+        "       dvload [-c FILE] verify\n"
+        "       dvload verify --file PATH\n");
     return DV_EXIT_USAGE;
 }
 
@@ -1101,7 +1111,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "init") == 0)
         rc = cmd_init(&cfg, ndb, ndocs, (uint64_t)seed, page_size);
     else if (strcmp(cmd, "run") == 0)
-        rc = cmd_run(&cfg, seconds, writers ? writers : 4, (uint64_t)seed, db);
+        rc = cmd_run(&cfg, seconds, writers ? writers : 4, (uint64_t)seed, db, rate);
     else if (strcmp(cmd, "bank") == 0)
         rc = cmd_bank(&cfg, seconds, writers ? writers : 2, (uint64_t)seed, db, rate);
     else if (strcmp(cmd, "verify") == 0)

@@ -4,7 +4,8 @@
 # `dvload run --db GLOB` (only the matching databases are written). Both print the
 # transaction time line. Checked: the txlog rows equal the commits reported, the accounts stay
 # balanced (dvload verify), --rate caps the commits (at most rate x seconds + one per writer),
-# --db picks the database / the databases, an unknown --db is refused. No timing asserts.
+# --db picks the database / the databases, an unknown --db is refused; run --rate caps too.
+# No timing asserts.
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
@@ -67,6 +68,13 @@ grep -q "^dvload run: $LAT\$" "$T/run" || fail "no transaction time line from ru
 for db in alice carol; do
     [ "$(rows mail/$db.nsf "kind NOT IN ('init', 'bank')")" -gt 0 ] || fail "run wrote nothing in $db"
 done
+
+step "run --rate 100 --writers 2, 1 s"
+"${L[@]}" run --seconds 1 --writers 2 --rate 100 --db mail/carol.nsf --max-size 4096 >"$T/run2" ||
+    fail "dvload run --rate: $(cat "$T/run2")"
+cat "$T/run2"
+nr=$(sed -n 's/.*: \([0-9]*\) transactions (.*/\1/p' "$T/run2")
+[ "$nr" -gt 0 ] && [ "$nr" -le 102 ] || fail "run --rate 100 for 1 s with 2 writers: $nr transactions"
 
 step "verify"
 "${L[@]}" verify || fail "dvload verify"
