@@ -888,8 +888,12 @@ static struct tui_source *db_source_new(struct console *c)
 }
 
 static const struct tui_column db_cols[] = {
-    {"Database", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},        {"Docs", 6, TUI_RIGHT},
-    {"Refs", 5, TUI_RIGHT},    {"Last backup", 16, TUI_LEFT}, {"Archive", 9, TUI_RIGHT},
+    {"Database", 0, TUI_LEFT},
+    {"Size", 9, TUI_RIGHT},
+    {"Docs", 6, TUI_RIGHT},
+    {"Refs", 5, TUI_RIGHT},
+    {"Last backup", 16, TUI_LEFT},
+    {"Archive", 9, TUI_RIGHT}, /* left out on a narrow screen (db_draw) */
 };
 
 enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_RESTORE_LIVE, DB_LISTNLO };
@@ -949,6 +953,17 @@ static void list_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
     (void)t;
     tui_list_draw(s->list, b);
+}
+
+/* The Databases list: the Archive column only where the names keep 16 columns (the last
+ * column; the rows hold its cell either way). */
+static void db_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+{
+    int all = (int)(sizeof db_cols / sizeof db_cols[0]), fixed = all - 1;
+    for (int i = 1; i < all; i++)
+        fixed += db_cols[i].width;
+    s->list->ncols = b.w - 2 - fixed >= 16 ? all : all - 1;
+    list_draw(s, t, b);
 }
 
 /* restore: a job over recover_restore (new replica ids unless over the live database; marks
@@ -3475,7 +3490,7 @@ int console_main(struct dv_config *cfg)
     struct tui_screen screens[] = {
         {"Overview", overview_keys, NULL, overview_enter, overview_draw, overview_action,
          overview_tick, &c},
-        {"Databases", db_keys, &c.dbs, db_enter, list_draw, db_action, NULL, &c},
+        {"Databases", db_keys, &c.dbs, db_enter, db_draw, db_action, NULL, &c},
         {"Sets", set_keys, &c.sets, sets_enter, list_draw, set_action, NULL, &c},
         {"Objects", obj_keys, &c.objects, objs_enter, objs_draw, obj_action, NULL, &c},
         {"Recovery", rec_keys, &c.missing, NULL, rec_draw, rec_action, rec_tick, &c},
