@@ -4,6 +4,7 @@
 #   make run        build, create the demo server and target under ./var, open the console
 #   make test       build and run the whole suite (unit, end-to-end, console)
 #   make bench      benchmarks side by side with cp/rsync/find/sqlite3
+#   make bench-pitr the point-in-time archiver's cost alone (bench/pitr.sh; also part of bench)
 #   make fuzz       fuzz every parser with libFuzzer, FUZZ_SECONDS each (docs/reliability.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   SANITIZER=address,undefined  build and test with sanitizers (in build/san/)
@@ -48,7 +49,7 @@ ifneq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
 -include $(BUILD)/config.mk
 endif
 
-.PHONY: all run demo test unit e2e console-test bench bench-quick soak fuzz fuzz-build install clean \
+.PHONY: all run demo test unit e2e console-test bench bench-quick bench-pitr soak fuzz fuzz-build install clean \
 	deps test-deps check-format format help
 
 all: dvault dvload
@@ -146,6 +147,10 @@ bench: all $(BUILD)/bench-gen
 bench-quick: all $(BUILD)/bench-gen
 	@scripts/deps.sh bench
 	@$(TEST_ENV) bench/run.sh quick
+
+# issue 13: WAL bound, writer wait, archive bytes, archiver CPU at 2,000 databases
+bench-pitr: all
+	@$(TEST_ENV) bench/pitr.sh full
 
 # the long soak: the hot-backup test (4 writers, apply and keep, every copy restored and
 # checked) for ROUNDS backups (make test runs it with 10), then the incremental soak (page

@@ -66,6 +66,7 @@ struct archive_result {
     uint64_t raw_bytes, stored_bytes; /* records before / after compression */
     uint64_t gaps;                    /* databases with a gap reported (see events) */
     uint64_t cycles, seals;           /* checkpoint cycles run; databases sealed (closed idle) */
+    uint64_t w_misses;                /* cycles put off: the server's writer held the lock */
     double max_err_ms;                /* worst observation error of a transaction */
     double max_hold_ms;               /* longest time the write lock was held (writers waited) */
     uint64_t max_open;                /* most databases open (pinned) at once */

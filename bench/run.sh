@@ -207,3 +207,6 @@ BENCH_DIR="$SRC/var/bench" DVAULT="$DVAULT" bash "$SRC/bench/incr.sh" "$mode" | 
 
 # issue 7: listnlo missing, recover, resync, catalog, console over 1,000,000 rows, memory
 SRC="$SRC" BUILD="$BUILD" DVAULT="$DVAULT" bash "$SRC/bench/scale.sh" "$mode"
+
+# issue 13: the point-in-time archiver beside a heavy writer and at 2,000 databases
+SRC="$SRC" BUILD="$BUILD" DVAULT="$DVAULT" bash "$SRC/bench/pitr.sh" "$mode"

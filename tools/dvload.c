@@ -2,8 +2,9 @@
  * dvload.c - the simulated document server's traffic: users, mail, attachments, deletes.
  *
  *   dvload [-c FILE] init --databases N --docs M [--seed S] [--page-size BYTES]
- *   dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]
- *                        [--reconnect N] [--vacuum PERMILLE] [--truncate PERMILLE]
+ *   dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES] [--db GLOB]
+ *                        [--rate N] [--reconnect N] [--vacuum PERMILLE] [--truncate PERMILLE]
+ *   dvload [-c FILE] bank --seconds S [--writers W] [--db REL] [--rate N]
  *   dvload [-c FILE] verify
  *   dvload verify --file PATH    one database file (a restored copy): integrity and invariants
  *
@@ -15,7 +16,15 @@
  * run's options make the traffic an application's that maintains its files: --reconnect N
  * writers (the first N) open and close their connection around every transaction; after a
  * commit, --vacuum runs VACUUM and --truncate PRAGMA wal_checkpoint(TRUNCATE) with that
- * probability in thousandths (both change the file's size under a backup).
+ * probability in thousandths (both change the file's size under a backup). run --db GLOB
+ * writes only the dvload databases GLOB matches (dbglob syntax, relative to data_dir); run
+ * and bank --rate N cap the transactions at N a second in total (0: as fast as they can).
+ *
+ * bank is a heavy writer on ONE database (default: the first dvload database), like a bank
+ * application: W writers (default 2), each its own connection, commit small transactions as
+ * fast as they can (or --rate N commits/s in total): BEGIN IMMEDIATE, a transfer between two
+ * random accounts, a dvload_txlog row (kind 'bank', at_us taken just before COMMIT), COMMIT.
+ * run and bank print the transaction time (BEGIN to COMMIT returned) p50 / p99 / max.
  * A configuration without server.daos_dir makes a server without DAOS: every attachment is
  * stored inline, no index, no key (init creates none), and verify checks that no database
  * references an NLO.
@@ -27,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -102,6 +112,71 @@ static unsigned char *payload(uint64_t seed, uint64_t id, size_t *size)
     }
     *size = n;
     return b;
+}
+
+/* ---- transaction times: a log-linear histogram (about 3% precision) and the exact max ---- */
+
+#define LAT_SUB 32 /* buckets per power of two above 2 * LAT_SUB microseconds */
+#define LAT_BUCKETS (2 * LAT_SUB + 58 * LAT_SUB)
+
+struct lat {
+    uint64_t n, max_us;
+    uint64_t b[LAT_BUCKETS];
+};
+
+static size_t lat_bucket(uint64_t us)
+{
+    if (us < 2 * LAT_SUB)
+        return (size_t)us;
+    int msb = 63 - __builtin_clzll(us); /* >= 6 */
+    uint64_t top = us >> (msb - 5);     /* 32 .. 63 */
+    return 2 * LAT_SUB + (size_t)(msb - 6) * LAT_SUB + (size_t)(top - LAT_SUB);
+}
+
+/* The middle of bucket i, in microseconds. */
+static double lat_value(size_t i)
+{
+    if (i < 2 * LAT_SUB)
+        return (double)i + 0.5;
+    int shift = (int)((i - 2 * LAT_SUB) / LAT_SUB) + 1;
+    uint64_t top = (i - 2 * LAT_SUB) % LAT_SUB + LAT_SUB;
+    return (double)(top << shift) + (double)(1ull << shift) / 2;
+}
+
+static void lat_add(struct lat *l, double seconds)
+{
+    uint64_t us = seconds > 0 ? (uint64_t)(seconds * 1e6) : 0;
+    l->b[lat_bucket(us)]++;
+    l->n++;
+    if (us > l->max_us)
+        l->max_us = us;
+}
+
+static void lat_merge(struct lat *into, const struct lat *l)
+{
+    for (size_t i = 0; i < LAT_BUCKETS; i++)
+        into->b[i] += l->b[i];
+    into->n += l->n;
+    if (l->max_us > into->max_us)
+        into->max_us = l->max_us;
+}
+
+/* The p-quantile (0 < p <= 1) in milliseconds; never more than the max. */
+static double lat_ms(const struct lat *l, double p)
+{
+    uint64_t rank = (uint64_t)ceil(p * (double)l->n), seen = 0;
+    if (rank == 0)
+        rank = 1;
+    for (size_t i = 0; i < LAT_BUCKETS && l->n; i++)
+        if ((seen += l->b[i]) >= rank)
+            return fmin(lat_value(i), (double)l->max_us) / 1000.0;
+    return 0;
+}
+
+static void lat_print(const char *who, const struct lat *l)
+{
+    printf("%s: transaction time p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", who, lat_ms(l, 0.5),
+           lat_ms(l, 0.99), (double)l->max_us / 1000.0);
 }
 
 /* ---- documents -------------------------------------------------------------------------- */
@@ -282,6 +357,8 @@ struct writer {
     uint64_t counts[A_N];
     uint64_t maint[M_N];
     uint64_t purged_docs;
+    double period;  /* --rate: seconds between this writer's transactions (0: no pause) */
+    struct lat lat; /* BEGIN to COMMIT returned */
     char err[DV_ERR_MAX];
 };
 
@@ -394,6 +471,28 @@ static int maintain(struct writer *w, struct store_db *db, struct gen *g)
     return 0;
 }
 
+/* Sleep until the monotonic time t (--rate). */
+static void sleep_until(double t)
+{
+    double d = t - dv_mono();
+    if (d <= 0)
+        return;
+    struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Before each transaction: wait for its turn (--rate: one every w->period seconds from *next),
+ * then true if the writer goes on (before its deadline, no stop asked). So a writer commits
+ * at most seconds / period + 1 transactions. */
+static bool pace(const struct writer *w, double *next)
+{
+    if (w->period > 0) {
+        sleep_until(*next);
+        *next += w->period;
+    }
+    return dv_mono() < w->deadline && !stop_requested;
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -411,7 +510,8 @@ static void *writer_main(void *arg)
         if (!(db[i] = store_db_open(st, w->dbs[i])))
             goto fail;
     static const int weights[A_N] = {40, 20, 25, 10, 5};
-    while (dv_mono() < w->deadline && !stop_requested) {
+    double next = dv_mono();
+    while (pace(w, &next)) {
         size_t k = splitmix(&g.rng) % w->ndbs;
         int r = (int)(splitmix(&g.rng) % 100), act = 0;
         while (r >= weights[act])
@@ -424,6 +524,7 @@ static void *writer_main(void *arg)
             *dot = '\0';
         if (reconnect && !(db[k] = store_db_open(st, w->dbs[k])))
             goto fail;
+        double t = dv_mono();
         if (store_db_begin(db[k]) != 0)
             goto fail;
         if (do_action(w, db[k], &g, act, owner) != 0 || txlog(db[k], w->id, ANAME[act]) != 0) {
@@ -432,6 +533,7 @@ static void *writer_main(void *arg)
         }
         if (store_db_commit(db[k]) != 0)
             goto fail;
+        lat_add(&w->lat, dv_mono() - t);
         w->counts[act]++;
         if (maintain(w, db[k], &g) != 0)
             goto fail;
@@ -452,8 +554,9 @@ out:
     return NULL;
 }
 
-/* Databases dvload works on: the globbed ones that carry dvload's tables. */
-static int load_dbs(struct dv_config *cfg, char ***out, size_t *n)
+/* Databases dvload works on: the globbed ones that carry dvload's tables (and match only,
+ * when it is not NULL). */
+static int load_dbs(struct dv_config *cfg, const char *only, char ***out, size_t *n)
 {
     char **all;
     size_t na;
@@ -462,6 +565,8 @@ static int load_dbs(struct dv_config *cfg, char ***out, size_t *n)
     char **v = dv_calloc(na + 1, sizeof *v);
     size_t k = 0;
     for (size_t i = 0; i < na; i++) {
+        if (only && !dbglob_match(only, all[i]))
+            continue;
         char *abs = dv_path_join(cfg->server.data_dir, all[i]);
         sqlite3 *h;
         bool ok = false;
@@ -481,7 +586,10 @@ static int load_dbs(struct dv_config *cfg, char ***out, size_t *n)
     dbglob_free(all);
     if (k == 0) {
         dbglob_free(v);
-        dv_seterr("no dvload databases under %s (run dvload init first)", cfg->server.data_dir);
+        if (only)
+            dv_seterr("no dvload database under %s matches --db %s", cfg->server.data_dir, only);
+        else
+            dv_seterr("no dvload databases under %s (run dvload init first)", cfg->server.data_dir);
         return -1;
     }
     *out = v;
@@ -489,53 +597,77 @@ static int load_dbs(struct dv_config *cfg, char ***out, size_t *n)
     return 0;
 }
 
-static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t seed)
+/* What run and bank share before their writers start: SIGINT/SIGTERM stop them cleanly, the
+ * store's index exists (the writers would race to create it), the databases (matching only). */
+static int writers_prepare(struct dv_config *cfg, const char *only, char ***dbs, size_t *ndbs)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    struct dv_store *st = store_open(cfg);
+    if (!st)
+        return -1;
+    int kr = store_key_require(st);
+    store_free(st);
+    if (kr != 0)
+        return -1;
+    return load_dbs(cfg, only, dbs, ndbs);
+}
+
+/* Run fn on each of w[0..n-1] (filled in by the caller) in its own thread and wait for all;
+ * their transaction times are merged into lat. Returns 0, or -1 with dv_err() (the first
+ * writer's error, or a thread that could not start). */
+static int writers_run(struct writer *w, long n, void *(*fn)(void *), struct lat *lat)
+{
+    long started = 0;
+    int rc = 0;
+    for (; started < n; started++) {
+        if (pthread_create(&w[started].th, NULL, fn, &w[started]) != 0) {
+            dv_seterr("cannot start writer thread %ld", started + 1);
+            rc = -1;
+            stop_requested = 1;
+            break;
+        }
+    }
+    for (long i = 0; i < started; i++) {
+        pthread_join(w[i].th, NULL);
+        lat_merge(lat, &w[i].lat);
+        if (w[i].err[0] && rc == 0) {
+            dv_seterr("%s", w[i].err);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t seed,
+                   const char *only, long rate)
+{
     char **dbs;
     size_t ndbs;
-    {
-        /* Make sure the index exists before the writers race to create it. */
-        struct dv_store *st = store_open(cfg);
-        if (!st)
-            return -1;
-        int kr = store_key_require(st);
-        store_free(st);
-        if (kr != 0)
-            return -1;
-    }
-    if (load_dbs(cfg, &dbs, &ndbs) != 0)
+    if (writers_prepare(cfg, only, &dbs, &ndbs) != 0)
         return -1;
     struct writer *w = dv_calloc((size_t)writers, sizeof *w);
     double t0 = dv_mono();
-    for (long i = 0; i < writers; i++) {
+    for (long i = 0; i < writers; i++)
         w[i] = (struct writer){.id = (int)i + 1,
                                .cfg = cfg,
                                .dbs = dbs,
                                .ndbs = ndbs,
                                .seed = seed,
+                               .period = rate > 0 ? (double)writers / (double)rate : 0,
                                .deadline = t0 + (double)seconds};
-        if (pthread_create(&w[i].th, NULL, writer_main, &w[i]) != 0) {
-            dv_seterr("cannot start writer thread %ld", i + 1);
-            writers = i;
-            break;
-        }
-    }
+    struct lat *lat = dv_calloc(1, sizeof *lat);
+    int rc = writers_run(w, writers, writer_main, lat);
     uint64_t tot[A_N] = {0}, maint[M_N] = {0}, purged = 0;
-    const char *err = NULL;
     for (long i = 0; i < writers; i++) {
-        pthread_join(w[i].th, NULL);
         for (int a = 0; a < A_N; a++)
             tot[a] += w[i].counts[a];
         for (int a = 0; a < M_N; a++)
             maint[a] += w[i].maint[a];
         purged += w[i].purged_docs;
-        if (w[i].err[0] && !err)
-            err = w[i].err;
     }
     uint64_t all = 0;
     for (int a = 0; a < A_N; a++)
@@ -551,11 +683,74 @@ static int cmd_run(struct dv_config *cfg, long seconds, long writers, uint64_t s
         printf("dvload run: %llu VACUUMs, %llu wal_checkpoint(TRUNCATE)s, %llu reconnections\n",
                (unsigned long long)maint[M_VACUUM], (unsigned long long)maint[M_TRUNCATE],
                (unsigned long long)maint[M_RECONNECT]);
-    int rc = 0;
-    if (err) {
-        dv_seterr("%s", err);
-        rc = -1;
+    lat_print("dvload run", lat);
+    free(lat);
+    free(w);
+    dbglob_free(dbs);
+    return rc;
+}
+
+/* ---- bank ---------------------------------------------------------------------------------- */
+
+/* One bank writer: transfers on w->dbs[0] until the deadline, paced by w->period. */
+static void *bank_main(void *arg)
+{
+    struct writer *w = arg;
+    struct dv_store *st = store_open(w->cfg);
+    struct store_db *db = st ? store_db_open(st, w->dbs[0]) : NULL;
+    struct gen g = {.rng = w->seed * 31 + (uint64_t)w->id};
+    double next = dv_mono();
+    if (!db)
+        goto fail;
+    while (pace(w, &next)) {
+        double t = dv_mono();
+        if (store_db_begin(db) != 0)
+            goto fail;
+        /* the txlog row last: its at_us is taken just before COMMIT */
+        if (do_action(w, db, &g, A_TRANSFER, NULL) != 0 || txlog(db, w->id, "bank") != 0) {
+            store_db_rollback(db);
+            goto fail;
+        }
+        if (store_db_commit(db) != 0)
+            goto fail;
+        lat_add(&w->lat, dv_mono() - t);
+        w->counts[A_TRANSFER]++;
     }
+    goto out;
+fail:
+    snprintf(w->err, sizeof w->err, "writer %d: %s", w->id, dv_err());
+out:
+    store_db_close(db);
+    store_free(st);
+    return NULL;
+}
+
+static int cmd_bank(struct dv_config *cfg, long seconds, long writers, uint64_t seed,
+                    const char *rel, long rate)
+{
+    char **dbs;
+    size_t ndbs;
+    if (writers_prepare(cfg, rel, &dbs, &ndbs) != 0)
+        return -1;
+    struct writer *w = dv_calloc((size_t)writers, sizeof *w);
+    double t0 = dv_mono();
+    for (long i = 0; i < writers; i++)
+        w[i] = (struct writer){.id = (int)i + 1,
+                               .cfg = cfg,
+                               .dbs = dbs, /* the first: --db's, or the first dvload database */
+                               .ndbs = 1,
+                               .seed = seed,
+                               .period = rate > 0 ? (double)writers / (double)rate : 0,
+                               .deadline = t0 + (double)seconds};
+    struct lat *lat = dv_calloc(1, sizeof *lat);
+    int rc = writers_run(w, writers, bank_main, lat);
+    double el = dv_mono() - t0;
+    printf("dvload bank: %.1fs, %ld writers, %s: %llu commits (%.0f/s), transaction time p50 "
+           "%.2f ms, p99 %.2f ms, max %.2f ms\n",
+           el, writers, dv_esc(dbs[0]), (unsigned long long)lat->n,
+           el > 0 ? (double)lat->n / el : 0.0, lat_ms(lat, 0.5), lat_ms(lat, 0.99),
+           (double)lat->max_us / 1000.0);
+    free(lat);
     free(w);
     dbglob_free(dbs);
     return rc;
@@ -571,8 +766,9 @@ struct refc {
 struct vstate {
     struct dv_store *st;
     struct refc *refs; /* sorted, combined */
-    size_t nrefs, pos;
+    size_t nrefs, pos, cap;
     uint64_t objects, bytes;
+    uint64_t docs, total_refs; /* over the databases */
     char err[DV_ERR_MAX];
 };
 
@@ -612,6 +808,69 @@ static int check_object(void *ud, const char *name, int subdir, int64_t refcount
     return 0;
 }
 
+/* verify: one database (quick_check, its references collected into v, accounts balanced). */
+static int verify_db(const struct dv_config *cfg, const char *rel, struct vstate *v)
+{
+    char *abs = dv_path_join(cfg->server.data_dir, rel);
+    sqlite3 *h;
+    int orc = sqlite3_open_v2(abs, &h, SQLITE_OPEN_READONLY, NULL);
+    free(abs);
+    if (orc != SQLITE_OK) {
+        dv_seterr("%s: %s", rel, sqlite3_errmsg(h));
+        sqlite3_close(h);
+        return -1;
+    }
+    sqlite3_busy_timeout(h, 60000);
+    sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
+    sqlite3_stmt *s;
+    bool ok = true;
+    if (sqlite3_prepare_v2(h, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) != SQLITE_ROW ||
+            strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+            dv_seterr("%s: quick_check failed: %s", rel,
+                      sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "?");
+            ok = false;
+        }
+        sqlite3_finalize(s);
+    }
+    if (ok && sqlite3_prepare_v2(h, "SELECT count(*) FROM notes", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v->docs += (uint64_t)sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    if (ok && sqlite3_prepare_v2(h,
+                                 "SELECT nlo, count(*) FROM attachments WHERE nlo IS NOT NULL"
+                                 " GROUP BY nlo",
+                                 -1, &s, NULL) == SQLITE_OK) {
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            if (v->nrefs == v->cap) {
+                v->cap = v->cap ? v->cap * 2 : 1024;
+                v->refs = dv_realloc(v->refs, v->cap * sizeof *v->refs);
+            }
+            snprintf(v->refs[v->nrefs].name, sizeof v->refs[0].name, "%s",
+                     (const char *)sqlite3_column_text(s, 0));
+            v->refs[v->nrefs++].n = sqlite3_column_int64(s, 1);
+            v->total_refs += (uint64_t)sqlite3_column_int64(s, 1);
+        }
+        sqlite3_finalize(s);
+    }
+    if (ok &&
+        sqlite3_prepare_v2(h, "SELECT coalesce(sum(balance), 0), count(*) FROM dvload_accounts", -1,
+                           &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW &&
+            sqlite3_column_int64(s, 0) != sqlite3_column_int64(s, 1) * START_BALANCE) {
+            dv_seterr("%s: accounts sum to %lld, expected %lld", rel,
+                      (long long)sqlite3_column_int64(s, 0),
+                      (long long)(sqlite3_column_int64(s, 1) * START_BALANCE));
+            ok = false;
+        }
+        sqlite3_finalize(s);
+    }
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(h);
+    return ok ? 0 : -1;
+}
+
 static int cmd_verify(struct dv_config *cfg)
 {
     struct dv_store *st = store_open(cfg);
@@ -623,8 +882,7 @@ static int cmd_verify(struct dv_config *cfg)
     }
     struct vstate v = {.st = st};
     char **dbs = NULL;
-    size_t ndbs = 0, cap = 0;
-    uint64_t docs = 0, total_refs = 0;
+    size_t ndbs = 0;
     int rc = -1;
     bool daos = dv_config_has_daos(cfg);
     if (daos && store_check(st) != 0)
@@ -641,68 +899,9 @@ static int cmd_verify(struct dv_config *cfg)
     }
     if (dbglob_list(cfg, &dbs, &ndbs) != 0)
         goto out;
-    for (size_t i = 0; i < ndbs; i++) {
-        char *abs = dv_path_join(cfg->server.data_dir, dbs[i]);
-        sqlite3 *h;
-        int orc = sqlite3_open_v2(abs, &h, SQLITE_OPEN_READONLY, NULL);
-        free(abs);
-        if (orc != SQLITE_OK) {
-            dv_seterr("%s: %s", dbs[i], sqlite3_errmsg(h));
-            sqlite3_close(h);
+    for (size_t i = 0; i < ndbs; i++)
+        if (verify_db(cfg, dbs[i], &v) != 0)
             goto out;
-        }
-        sqlite3_busy_timeout(h, 60000);
-        sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
-        sqlite3_stmt *s;
-        bool ok = true;
-        if (sqlite3_prepare_v2(h, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK) {
-            if (sqlite3_step(s) != SQLITE_ROW ||
-                strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
-                dv_seterr("%s: quick_check failed: %s", dbs[i],
-                          sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
-                                                    : "?");
-                ok = false;
-            }
-            sqlite3_finalize(s);
-        }
-        if (ok && sqlite3_prepare_v2(h, "SELECT count(*) FROM notes", -1, &s, NULL) == SQLITE_OK) {
-            if (sqlite3_step(s) == SQLITE_ROW)
-                docs += (uint64_t)sqlite3_column_int64(s, 0);
-            sqlite3_finalize(s);
-        }
-        if (ok && sqlite3_prepare_v2(h,
-                                     "SELECT nlo, count(*) FROM attachments WHERE nlo IS NOT NULL"
-                                     " GROUP BY nlo",
-                                     -1, &s, NULL) == SQLITE_OK) {
-            while (sqlite3_step(s) == SQLITE_ROW) {
-                if (v.nrefs == cap) {
-                    cap = cap ? cap * 2 : 1024;
-                    v.refs = dv_realloc(v.refs, cap * sizeof *v.refs);
-                }
-                snprintf(v.refs[v.nrefs].name, sizeof v.refs[0].name, "%s",
-                         (const char *)sqlite3_column_text(s, 0));
-                v.refs[v.nrefs++].n = sqlite3_column_int64(s, 1);
-                total_refs += (uint64_t)sqlite3_column_int64(s, 1);
-            }
-            sqlite3_finalize(s);
-        }
-        if (ok &&
-            sqlite3_prepare_v2(h, "SELECT coalesce(sum(balance), 0), count(*) FROM dvload_accounts",
-                               -1, &s, NULL) == SQLITE_OK) {
-            if (sqlite3_step(s) == SQLITE_ROW &&
-                sqlite3_column_int64(s, 0) != sqlite3_column_int64(s, 1) * START_BALANCE) {
-                dv_seterr("%s: accounts sum to %lld, expected %lld", dbs[i],
-                          (long long)sqlite3_column_int64(s, 0),
-                          (long long)(sqlite3_column_int64(s, 1) * START_BALANCE));
-                ok = false;
-            }
-            sqlite3_finalize(s);
-        }
-        sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
-        sqlite3_close(h);
-        if (!ok)
-            goto out;
-    }
     /* Combine the per-database counts per name. */
     if (v.nrefs)
         qsort(v.refs, v.nrefs, sizeof *v.refs, refc_cmp);
@@ -735,7 +934,7 @@ static int cmd_verify(struct dv_config *cfg)
     printf("dvload verify: ok: %zu databases, %llu documents, %llu references to %zu NLOs,"
            " %llu objects (%s) readable and matching their names, refcounts match, accounts "
            "balanced\n",
-           ndbs, (unsigned long long)docs, (unsigned long long)total_refs, v.nrefs,
+           ndbs, (unsigned long long)v.docs, (unsigned long long)v.total_refs, v.nrefs,
            (unsigned long long)v.objects, b);
     rc = 0;
 out:
@@ -821,7 +1020,9 @@ static int usage(void)
         stderr,
         "usage: dvload [-c FILE] init --databases N --docs M [--seed S] [--page-size BYTES]\n"
         "       dvload [-c FILE] run --seconds S [--writers W] [--seed S] [--max-size BYTES]\n"
-        "                            [--reconnect N] [--vacuum PERMILLE] [--truncate PERMILLE]\n"
+        "                            [--db GLOB] [--rate N] [--reconnect N] [--vacuum PERMILLE]\n"
+        "                            [--truncate PERMILLE]\n"
+        "       dvload [-c FILE] bank --seconds S [--writers W] [--db REL] [--rate N]\n"
         "       dvload [-c FILE] verify\n"
         "       dvload verify --file PATH\n");
     return DV_EXIT_USAGE;
@@ -829,9 +1030,9 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    const char *cfg_path = "config.yaml", *cmd = NULL, *file = NULL;
-    long ndb = 8, ndocs = 50, seconds = 10, writers = 4, seed = 1, maxsz = (long)MAX_SIZE;
-    long page_size = 0;
+    const char *cfg_path = "config.yaml", *cmd = NULL, *file = NULL, *db = NULL;
+    long ndb = 8, ndocs = 50, seconds = 10, writers = 0, seed = 1, maxsz = (long)MAX_SIZE;
+    long page_size = 0, rate = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long *target = NULL, lo = 1, hi = 1000000;
@@ -858,8 +1059,13 @@ int main(int argc, char **argv)
             target = &vacuum_pm, lo = 0, hi = 1000;
         } else if (strcmp(a, "--truncate") == 0) {
             target = &truncate_pm, lo = 0, hi = 1000;
+        } else if (strcmp(a, "--rate") == 0) {
+            target = &rate, lo = 0, hi = 10000000;
         } else if (strcmp(a, "--file") == 0 && i + 1 < argc) {
             file = argv[++i];
+            continue;
+        } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
+            db = argv[++i];
             continue;
         } else if (!cmd && a[0] != '-') {
             cmd = a;
@@ -879,6 +1085,10 @@ int main(int argc, char **argv)
     if (page_size & (page_size - 1)) {
         fprintf(stderr, "dvload: --page-size must be a power of two\n");
         return DV_EXIT_USAGE;
+    }
+    if (db && strcmp(cmd, "run") != 0 && strcmp(cmd, "bank") != 0) {
+        fprintf(stderr, "dvload: --db goes with run or bank\n");
+        return usage();
     }
     if (file) {
         if (strcmp(cmd, "verify") != 0) {
@@ -901,7 +1111,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "init") == 0)
         rc = cmd_init(&cfg, ndb, ndocs, (uint64_t)seed, page_size);
     else if (strcmp(cmd, "run") == 0)
-        rc = cmd_run(&cfg, seconds, writers, (uint64_t)seed);
+        rc = cmd_run(&cfg, seconds, writers ? writers : 4, (uint64_t)seed, db, rate);
+    else if (strcmp(cmd, "bank") == 0)
+        rc = cmd_bank(&cfg, seconds, writers ? writers : 2, (uint64_t)seed, db, rate);
     else if (strcmp(cmd, "verify") == 0)
         rc = cmd_verify(&cfg);
     else {
