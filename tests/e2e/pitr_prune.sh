@@ -71,6 +71,12 @@ step "archive: one pass, then --follow beside dvload; three full backups"
 $D archive >"$T/arch0.out" 2>&1 || fail "archive (one pass): $(cat "$T/arch0.out")"
 $D archive --follow 40 >"$T/archive.out" 2>&1 &
 ARCPID=$!
+for _ in $(seq 1 300); do # it watches once it has written its run record
+    [ "$(ls "$A/runs" | wc -l)" -ge 2 ] && break
+    kill -0 "$ARCPID" 2>/dev/null || fail "archive --follow exited: $(cat "$T/archive.out")"
+    sleep 0.1
+done
+[ "$(ls "$A/runs" | wc -l)" -ge 2 ] || fail "archive --follow wrote no run record in 30 s"
 "$DVLOAD" -c "$T/c.yaml" run --seconds 9 --writers 2 --seed 3 >"$T/load.out" 2>&1 &
 LOADPID=$!
 sets=()
