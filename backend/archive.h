@@ -151,6 +151,26 @@ int archive_heads_at(const struct fsb *root, const char *db_rel, struct archive_
                      size_t *n);
 void archive_segs_free(struct archive_seg *segs, size_t n);
 
+/*
+ * Where a replay for a set that began at start_us starts (pitr.h), and so the oldest segment
+ * a restore --at from that set needs (prune.c removes only older ones): the newest segment
+ * holding a transaction observed at or before start_us (it and every transaction before it
+ * are in the set's copy), or the newest START/GAP segment watched from at or before start_us
+ * (*kt = 0), whichever comes later. The search ends at a START/GAP watched from after
+ * start_us (a replay never crosses it). The first segment begins the archive even without a
+ * START flag: after a prune it is a plain segment, and what came before it is in any set
+ * that began after its first transaction.
+ * segs in seq order, from archive_list_at (*kt: the newest such transaction in the segment)
+ * or headers only (archive_heads_at, txns NULL: the same segment - a segment's transactions
+ * are in observed order, first_us the earliest -, *kt = 0: replaying the segment's earlier
+ * transactions again is harmless, the set's copy holds them).
+ * Returns the index, or -1 when the archive cannot be a base for such a set (it starts after
+ * start_us); then *after (may be NULL) is the first segment when it is a START/GAP watched
+ * from after start_us, else NULL (a pruned archive whose first transaction is later).
+ */
+long archive_anchor(const struct archive_seg *segs, size_t n, int64_t start_us, size_t *kt,
+                    const struct archive_seg **after);
+
 /* A database's archive at a glance (headers only). */
 struct archive_summary {
     uint64_t segments, bytes, raw_bytes, transactions;

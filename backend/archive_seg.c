@@ -413,6 +413,38 @@ int archive_list(const char *target, const char *db_rel, struct archive_seg **se
     return rc;
 }
 
+long archive_anchor(const struct archive_seg *segs, size_t n, int64_t start_us, size_t *kt,
+                    const struct archive_seg **after)
+{
+    long ks = -1;
+    *kt = 0;
+    if (after)
+        *after = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct archive_seg *s = &segs[i];
+        if (s->flags & (ARCHIVE_SEG_START | ARCHIVE_SEG_GAP)) {
+            if (s->watch_from_us <= start_us) {
+                ks = (long)i, *kt = 0;
+                if (after)
+                    *after = NULL;
+            } else {
+                if (ks < 0 && after && i == 0)
+                    *after = s; /* the archive starts with it (else: with segs[0]) */
+                break;          /* everything later is later still (replay stops before a GAP) */
+            }
+        }
+        if (!s->txns) { /* a header: its first transaction is its earliest */
+            if (s->hdr_ntx && s->first_us <= start_us)
+                ks = (long)i, *kt = 0;
+            continue;
+        }
+        for (size_t j = 0; j < s->ntxns; j++)
+            if (s->txns[j].observed_us <= start_us)
+                ks = (long)i, *kt = j;
+    }
+    return ks;
+}
+
 int archive_summary_at(const struct fsb *root, const char *db_rel, struct archive_summary *sum)
 {
     memset(sum, 0, sizeof *sum);

@@ -62,30 +62,15 @@ static void fmt_us(int64_t us, char *buf, size_t n)
     snprintf(buf, n, "%s.%06lld", t, (long long)(us % 1000000));
 }
 
-/* The segment and transaction the replay starts at: the newest transaction observed at or
- * before the set began, or the newest START/GAP record watched from before it (*kt = 0).
- * -1 with dv_err() when the archive cannot be a base for the set. */
+/* The segment and transaction the replay starts at (archive_anchor): the newest transaction
+ * observed at or before the set began, or the newest START/GAP record watched from before it
+ * (*kt = 0). -1 with dv_err() when the archive cannot be a base for the set. */
 static long find_start(const struct pitr_target *pt, const struct archive_seg *segs, size_t n,
                        int64_t start_us, size_t *kt)
 {
-    long ks = -1;
-    const struct archive_seg *after = NULL; /* a START/GAP watched from after the set began */
+    const struct archive_seg *after; /* a START/GAP watched from after the set began */
     char a[48], b[48];
-    for (size_t i = 0; i < n; i++) {
-        const struct archive_seg *s = &segs[i];
-        if (s->flags & (ARCHIVE_SEG_START | ARCHIVE_SEG_GAP)) {
-            if (s->watch_from_us <= start_us) {
-                ks = (long)i, *kt = 0, after = NULL;
-            } else {
-                if (ks < 0)
-                    after = s;
-                break; /* everything later is later still (replay stops before a GAP) */
-            }
-        }
-        for (size_t j = 0; ks >= 0 && j < s->ntxns; j++)
-            if (s->txns[j].observed_us <= start_us)
-                ks = (long)i, *kt = j;
-    }
+    long ks = archive_anchor(segs, n, start_us, kt, &after);
     if (ks >= 0)
         return ks;
     if (!after)

@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive.h"
+#include "dbglob.h"
+#include "fsb.h"
 #include "store.h"
 #include "target.h"
-#include "fsb.h"
 #include "util.h"
 
 #define POOL_BATCH 1000
@@ -392,6 +394,166 @@ static int prune_pool(struct ctx *c)
     return rc;
 }
 
+/* ---- the WAL archive --------------------------------------------------------------------- */
+
+/* The oldest complete or partial set that stays after this prune (a dry run: would stay), or
+ * NULL. */
+static const struct prune_set *oldest_retained(const struct prune_result *r)
+{
+    const struct prune_set *o = NULL;
+    for (size_t i = 0; i < r->nsets; i++) {
+        const struct prune_set *ps = &r->sets[i];
+        if (!catalog_set_usable(ps->set.status) || ps->set.pruning > 0 ||
+            (ps->d.prune && !ps->untouched))
+            continue;
+        if (!o || ps->set.started < o->set.started)
+            o = ps;
+    }
+    return o;
+}
+
+/* One database: the segments before the anchor of a set started at start_us (oldest first).
+ * 0, or -1 with dv_err() (a header unreadable: nothing removed; a removal failed: stopped). */
+static int prune_archive_db(struct ctx *c, const char *db, int64_t start_us,
+                            struct prune_archive *pa)
+{
+    const struct fsb *root = target_root(c->t);
+    struct archive_seg *segs = NULL;
+    size_t n = 0, kt;
+    if (archive_heads_at(root, db, &segs, &n) != 0) {
+        dv_preferr("archive of %s: nothing removed", db);
+        return -1;
+    }
+    long a = n ? archive_anchor(segs, n, start_us, &kt, NULL) : 0;
+    if (a < 0)
+        a = 0; /* the archive starts after the set began: the set needs all of it */
+    if (n && (size_t)a >= n)
+        a = (long)n - 1; /* never the newest: the archiver resumes from it */
+    pa->kept = n - (size_t)a;
+    pa->first_kept = n ? segs[a].seq : 0;
+    int rc = 0;
+    for (size_t i = 0; i < (size_t)a; i++) {
+        if (!c->o->dry_run) {
+            if (fsb_unlink(root, segs[i].rel, true) != 0) {
+                dv_preferr("archive of %s: stopped", db);
+                rc = -1;
+                break;
+            }
+            dv_crashpoint("prune.archive");
+        }
+        pa->segments++;
+        pa->bytes += segs[i].file_size;
+        job_advance(c->job, 1, segs[i].file_size, segs[i].rel);
+    }
+    if (!c->o->dry_run && pa->segments) {
+        char *dir = dv_path_join(ARCHIVE_DIR, db);
+        if (fsb_fsync_dir(root, dir) != 0)
+            logev(c, DV_WARN, "%s", dv_err());
+        free(dir);
+    }
+    archive_segs_free(segs, n);
+    return rc;
+}
+
+static int run_by_started(const void *a, const void *b)
+{
+    int64_t x = ((const struct archive_run_rec *)a)->started_us,
+            y = ((const struct archive_run_rec *)b)->started_us;
+    return x < y ? -1 : x > y;
+}
+
+/* Run records confirmed only up to before start_us, oldest first, never the newest. 0 or -1. */
+static int prune_archive_runs(struct ctx *c, int64_t start_us)
+{
+    const struct fsb *root = target_root(c->t);
+    struct archive_run_rec *runs;
+    size_t n;
+    if (archive_runs_at(root, &runs, &n) != 0) {
+        dv_preferr("archive run records: nothing removed");
+        return -1;
+    }
+    if (n)
+        qsort(runs, n, sizeof *runs, run_by_started);
+    int rc = 0;
+    uint64_t k = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (runs[i].confirmed_us >= start_us)
+            continue;
+        char *rel = dv_asprintf("%s/%s", ARCHIVE_RUNS_DIR, runs[i].name);
+        int u = c->o->dry_run ? 0 : fsb_unlink(root, rel, true);
+        free(rel);
+        if (u != 0) {
+            rc = -1;
+            break;
+        }
+        k++;
+    }
+    if (!c->o->dry_run && k && fsb_fsync_dir(root, ARCHIVE_RUNS_DIR) != 0)
+        logev(c, DV_WARN, "%s", dv_err());
+    c->r->archive_runs += k;
+    archive_runs_free(runs, n);
+    return rc;
+}
+
+/* The archive of every database that has one (prune.h). 0, or -1 with the first error (the
+ * others are pruned all the same; each failure is an error event). */
+static int prune_archive(struct ctx *c, char *err, size_t errlen)
+{
+    struct prune_result *r = c->r;
+    const struct prune_set *s = oldest_retained(r);
+    /* no set stays: keep what a set taken now would need */
+    int64_t start_us = s ? s->set.started * 1000000 : INT64_MAX;
+    if (s)
+        snprintf(r->archive_set, sizeof r->archive_set, "%s", s->set.id);
+    char **dbs;
+    size_t n;
+    if (archive_dbs_at(target_root(c->t), &dbs, &n) != 0) {
+        dv_preferr("archive: nothing removed");
+        snprintf(err, errlen, "%s", dv_err());
+        logev(c, DV_ERROR, "%s", dv_err());
+        return -1;
+    }
+    r->archive = dv_calloc(n ? n : 1, sizeof *r->archive);
+    job_phase(c->job, "archive", 0, 0);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (job_cancelled(c->job)) {
+            dbglob_free(dbs);
+            job_flush(c->job);
+            dv_seterr("prune: cancelled");
+            return -1;
+        }
+        struct prune_archive *pa = &r->archive[r->narchive++];
+        pa->db = dv_strdup(dbs[i]);
+        if (prune_archive_db(c, dbs[i], start_us, pa) != 0) {
+            pa->failed = true;
+            r->archive_failed++;
+            if (!err[0])
+                snprintf(err, errlen, "%s", dv_err());
+            logev(c, DV_ERROR, "%s", dv_err());
+            rc = -1;
+        }
+        r->archive_segments += pa->segments;
+        r->archive_bytes += pa->bytes;
+        if (pa->segments && !c->o->dry_run)
+            logev(c, DV_INFO,
+                  "archive of %s: %llu segment(s) removed (%llu bytes), %llu kept from segment "
+                  "%llu (%s)",
+                  dbs[i], (unsigned long long)pa->segments, (unsigned long long)pa->bytes,
+                  (unsigned long long)pa->kept, (unsigned long long)pa->first_kept,
+                  s ? "what a restore from the oldest retained set needs" : "no set is retained");
+    }
+    dbglob_free(dbs);
+    if (prune_archive_runs(c, start_us) != 0) {
+        if (!err[0])
+            snprintf(err, errlen, "%s", dv_err());
+        logev(c, DV_ERROR, "%s", dv_err());
+        rc = -1;
+    }
+    job_flush(c->job);
+    return rc;
+}
+
 static void partial_dbs_free(struct prune_set_dbs *dbs, size_t n)
 {
     for (size_t i = 0; dbs && i < n; i++) {
@@ -477,6 +639,9 @@ void prune_result_done(struct prune_result *r)
     if (!r)
         return;
     free(r->sets);
+    for (size_t i = 0; i < r->narchive; i++)
+        free(r->archive[i].db);
+    free(r->archive);
     memset(r, 0, sizeof *r);
 }
 
@@ -598,6 +763,16 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
         job_advance(job, 1, ps->bytes, ps->set.id);
     }
     job_flush(job);
+    /* the archive: what the sets that stay can use (a failure is per database: go on) */
+    if (job_cancelled(job)) {
+        dv_seterr("prune: cancelled");
+        goto out;
+    }
+    if (prune_archive(&c, err, sizeof err) != 0) {
+        if (job_cancelled(job))
+            goto out;
+        set_rc = -1;
+    }
     /* A set whose removal failed half-way is marked and unusable: gone for the pool too.
      * One refused before anything changed is retained, with its objects. */
     if (prune_pool(&c) != 0)
@@ -608,9 +783,12 @@ out:
         snprintf(err, sizeof err, "%s", dv_err());
     if (c.cat && c.job_id) {
         char msg[256];
-        snprintf(msg, sizeof msg, "%llu set(s), %llu failed set(s), %llu NLO(s) removed",
+        snprintf(msg, sizeof msg,
+                 "%llu set(s), %llu failed set(s), %llu NLO(s), %llu archive segment(s), %llu "
+                 "archive run record(s) removed",
                  (unsigned long long)r->sets_pruned, (unsigned long long)r->failed_pruned,
-                 (unsigned long long)r->nlos);
+                 (unsigned long long)r->nlos, (unsigned long long)r->archive_segments,
+                 (unsigned long long)r->archive_runs);
         catalog_job_end(c.cat, c.job_id, dv_now(), rc == 0 ? "ok" : "failed", rc == 0 ? msg : err);
     }
     catalog_close(c.cat);

@@ -30,6 +30,17 @@
  * matches nothing. Then the pool: the objects that no remaining set needs (catalog_needed_compute)
  * are deleted, files first, rows after, in batches. A rerun after a crash at any point finishes the
  * work.
+ *
+ * The WAL archive (archive.h), after the sets: a restore --at needs the set before the moment
+ * and the segments after the set began. S is the oldest complete or partial set that stays;
+ * for every database with an archive, the segments older than the one a replay from S would
+ * start at (archive_anchor, on the headers: start S.started) are removed, oldest first (a
+ * crash leaves a contiguous suffix), never the newest (the archiver resumes from it). With no
+ * set retained, the anchor is that of a set taken now (the newest segment, or the newest one
+ * a later set can start from). An archive that starts after S keeps everything. A header that
+ * cannot be read leaves that database's archive as it was (an error event; the prune fails,
+ * the other databases are pruned). Run records (archive/runs) confirmed only up to before
+ * S.started go too, except the newest.
  */
 #ifndef DV_PRUNE_H
 #define DV_PRUNE_H
@@ -98,6 +109,14 @@ struct prune_set {
     bool untouched;          /* its removal failed before anything changed: still retained */
 };
 
+/* The archive prune of one database (or what it would do, in a dry run). */
+struct prune_archive {
+    char *db;                  /* as the server names it */
+    uint64_t segments, bytes;  /* (would be) removed */
+    uint64_t kept, first_kept; /* segments that stay; the seq of the oldest of them */
+    bool failed;               /* left as it was, or stopped part-way (an error event says why) */
+};
+
 struct prune_opts {
     bool dry_run; /* decide and count, change nothing (no lock file write beyond the lock) */
     int64_t now;  /* 0 = dv_now() (tests give a later time) */
@@ -112,6 +131,13 @@ struct prune_result {
     uint64_t refused;         /* delta locations refused (the set stays marked) */
     bool no_catalog;          /* no catalog yet: nothing to do */
     uint64_t unrecorded; /* things resync catalog could not record (prune refused: rebuild.h) */
+    /* the WAL archive: one entry per database that has one */
+    struct prune_archive *archive;
+    size_t narchive;
+    char archive_set[32];                     /* S: the set the archive is kept for ("" none) */
+    uint64_t archive_segments, archive_bytes; /* (would be) removed */
+    uint64_t archive_runs;                    /* run records (would be) removed */
+    uint64_t archive_failed;                  /* databases whose archive could not be pruned */
 };
 
 /*

@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 
 #include "dbglob.h"
+#include "fsb.h"
 #include "target.h"
 #include "util.h"
 
@@ -21,6 +22,60 @@ static void warn(struct dv_status *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(s->warnings[s->nwarnings++], sizeof s->warnings[0], fmt, ap);
     va_end(ap);
+}
+
+/* The WAL archive of the target: per database (headers only), and the newest run record. */
+static void archive_collect(const struct dv_config *cfg, struct dv_status *s)
+{
+    struct archive_summary *t = &s->archive_total;
+    t->max_err_us = -1;
+    struct fsb *root = fsb_open(cfg->backup.target);
+    char **dbs = NULL;
+    size_t n = 0;
+    if (!root || archive_dbs_at(root, &dbs, &n) != 0) {
+        snprintf(s->archive_error, sizeof s->archive_error, "%s", dv_err());
+        warn(s, "archive unreadable: %s", s->archive_error);
+        fsb_close(root);
+        return;
+    }
+    s->archive = dv_calloc(n ? n : 1, sizeof *s->archive);
+    for (size_t i = 0; i < n; i++) {
+        struct status_archive *a = &s->archive[s->narchive++];
+        a->db = dv_strdup(dbs[i]);
+        a->ok = archive_summary_at(root, dbs[i], &a->sum) == 0;
+        if (!a->ok) {
+            a->err = dv_strdup(dv_err());
+            warn(s, "archive of %s unreadable: %s", dbs[i], a->err);
+            continue;
+        }
+        t->segments += a->sum.segments;
+        t->bytes += a->sum.bytes;
+        t->raw_bytes += a->sum.raw_bytes;
+        t->transactions += a->sum.transactions;
+        t->gaps += a->sum.gaps;
+        if (a->sum.first_us && (!t->first_us || a->sum.first_us < t->first_us))
+            t->first_us = a->sum.first_us;
+        if (a->sum.last_us > t->last_us)
+            t->last_us = a->sum.last_us;
+        if (a->sum.max_err_us > t->max_err_us)
+            t->max_err_us = a->sum.max_err_us;
+    }
+    dbglob_free(dbs);
+    struct archive_run_rec *runs;
+    size_t nr;
+    if (archive_runs_at(root, &runs, &nr) != 0) {
+        warn(s, "archive run records unreadable: %s", dv_err());
+    } else {
+        for (size_t i = 0; i < nr; i++)
+            if (!s->has_run || runs[i].started_us > s->run_started_us) {
+                s->has_run = true;
+                s->run_started_us = runs[i].started_us;
+                s->run_confirmed_us = runs[i].confirmed_us;
+            }
+        archive_runs_free(runs, nr);
+        s->run_stale = s->has_run && dv_now_us() - s->run_confirmed_us > STATUS_ARCHIVE_STALE_US;
+    }
+    fsb_close(root);
 }
 
 int status_collect(const struct dv_config *cfg, struct dv_status *s)
@@ -140,6 +195,9 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
                 "creates one)");
     }
 
+    if (s->target_ok)
+        archive_collect(cfg, s);
+
     int64_t now = dv_now();
     if (s->has_last && s->last.status == CATALOG_SET_FAILED)
         warn(s, "last backup %s %s: %s%s", s->last.id,
@@ -198,6 +256,40 @@ void status_done(struct dv_status *s)
     free(s->last_failed);
     s->last_failed = NULL;
     s->nlast_failed = 0;
+    for (size_t i = 0; i < s->narchive; i++) {
+        free(s->archive[i].db);
+        free(s->archive[i].err);
+    }
+    free(s->archive);
+    s->archive = NULL;
+    s->narchive = 0;
+}
+
+void status_archive_line(const struct archive_summary *a, char *buf, size_t n)
+{
+    char b[32], raw[32], from[32], to[32], err[48] = "", gaps[32] = "";
+    dv_fmt_bytes(a->bytes, b, sizeof b);
+    dv_fmt_bytes(a->raw_bytes, raw, sizeof raw);
+    dv_fmt_time(a->first_us / 1000000, from, sizeof from);
+    dv_fmt_time(a->last_us / 1000000, to, sizeof to);
+    /* the end's date only when it differs from the start's */
+    const char *to_s = strlen(to) == 19 && strncmp(from, to, 11) == 0 ? to + 11 : to;
+    if (a->max_err_us >= 0)
+        snprintf(err, sizeof err, ", observation error <= %lld ms",
+                 (long long)((a->max_err_us + 999) / 1000));
+    if (a->gaps)
+        snprintf(gaps, sizeof gaps, ", %llu gap(s)", (unsigned long long)a->gaps);
+    snprintf(buf, n, "%s (%s raw), from %s to %s%s%s", b, raw, from, to_s, err, gaps);
+}
+
+void status_run_line(const struct dv_status *s, char *buf, size_t n)
+{
+    char st[32], co[32];
+    dv_fmt_time(s->run_started_us / 1000000, st, sizeof st);
+    dv_fmt_time(s->run_confirmed_us / 1000000, co, sizeof co);
+    int64_t ago = (dv_now_us() - s->run_confirmed_us) / 1000000;
+    snprintf(buf, n, "last run started %s, confirmed up to %s (%llds ago)%s", st, co,
+             (long long)(ago < 0 ? 0 : ago), s->run_stale ? ": not running?" : "");
 }
 
 void status_print(FILE *f, const struct dv_status *s)
@@ -243,6 +335,37 @@ void status_print(FILE *f, const struct dv_status *s)
         dv_fmt_bytes(s->target_free, a, sizeof a);
         dv_fmt_bytes(s->target_size, b, sizeof b);
         fprintf(f, "target      %s, %s free of %s\n", dv_esc(s->target_id), a, b);
+    }
+    if (s->narchive) {
+        char line[512];
+        status_archive_line(&s->archive_total, line, sizeof line);
+        fprintf(f, "archive     %zu database(s), %llu segment(s), %s\n", s->narchive,
+                (unsigned long long)s->archive_total.segments, line);
+        size_t more = 0;
+        for (size_t i = 0; i < s->narchive; i++) {
+            const struct status_archive *d = &s->archive[i];
+            if (i >= STATUS_ARCHIVE_LINES && d->ok) { /* thousands: --json lists every one */
+                more++;
+                continue;
+            }
+            if (d->ok)
+                status_archive_line(&d->sum, line, sizeof line);
+            fprintf(f, "  %s: ", dv_esc(d->db));
+            if (d->ok)
+                fprintf(f, "%llu segment(s), %s\n", (unsigned long long)d->sum.segments, line);
+            else
+                fprintf(f, "UNREADABLE: %s\n", dv_esc(d->err));
+        }
+        if (more)
+            fprintf(f, "  ... and %zu more database(s) (dvault status --json lists each)\n", more);
+    } else if (s->target_ok) {
+        fprintf(f, "archive     %s\n",
+                s->archive_error[0] ? "unreadable (see the warning)" : "none");
+    }
+    if (s->has_run) {
+        char line[256];
+        status_run_line(s, line, sizeof line);
+        fprintf(f, "archiver    %s\n", line);
     }
     for (size_t i = 0; i < s->nwarnings; i++)
         fprintf(f, "warning     %s\n", dv_esc(s->warnings[i]));
@@ -298,10 +421,51 @@ void status_print_json(FILE *f, const struct dv_status *s)
     fprintf(f, "}");
     fprintf(f,
             ", \"sets\": %lld, \"complete_sets\": %lld, \"partial_sets\": %lld, "
-            "\"pool_objects\": %lld, \"pool_bytes\": %lld, \"target_free\": %llu, \"warnings\": [",
+            "\"pool_objects\": %lld, \"pool_bytes\": %lld, \"target_free\": %llu",
             (long long)s->nsets, (long long)s->ncomplete, (long long)s->npartial,
             (long long)s->pool_objects, (long long)s->pool_bytes,
             (unsigned long long)s->target_free);
+    fprintf(f, ", \"archive\": ");
+    if (s->target_ok) {
+        const struct archive_summary *t = &s->archive_total;
+        fprintf(f, "{\"error\": ");
+        dv_json_str(f, s->archive_error);
+        fprintf(f,
+                ", \"segments\": %llu, \"bytes\": %llu, \"raw_bytes\": %llu, "
+                "\"transactions\": %llu, \"first_us\": %lld, \"last_us\": %lld, "
+                "\"max_err_us\": %lld, \"gaps\": %llu, \"run\": ",
+                (unsigned long long)t->segments, (unsigned long long)t->bytes,
+                (unsigned long long)t->raw_bytes, (unsigned long long)t->transactions,
+                (long long)t->first_us, (long long)t->last_us, (long long)t->max_err_us,
+                (unsigned long long)t->gaps);
+        if (s->has_run)
+            fprintf(f, "{\"started_us\": %lld, \"confirmed_us\": %lld, \"stale\": %s}",
+                    (long long)s->run_started_us, (long long)s->run_confirmed_us,
+                    s->run_stale ? "true" : "false");
+        else
+            fprintf(f, "null");
+        fprintf(f, ", \"databases\": [");
+        for (size_t i = 0; i < s->narchive; i++) {
+            const struct status_archive *a = &s->archive[i];
+            const struct archive_summary *m = &a->sum;
+            fprintf(f, "%s{\"db\": ", i ? ", " : "");
+            dv_json_str(f, a->db);
+            fprintf(f, ", \"ok\": %s, \"error\": ", a->ok ? "true" : "false");
+            dv_json_str(f, a->err ? a->err : "");
+            fprintf(f,
+                    ", \"segments\": %llu, \"bytes\": %llu, \"raw_bytes\": %llu, "
+                    "\"transactions\": %llu, \"first_us\": %lld, \"last_us\": %lld, "
+                    "\"max_err_us\": %lld, \"gaps\": %llu}",
+                    (unsigned long long)m->segments, (unsigned long long)m->bytes,
+                    (unsigned long long)m->raw_bytes, (unsigned long long)m->transactions,
+                    (long long)m->first_us, (long long)m->last_us, (long long)m->max_err_us,
+                    (unsigned long long)m->gaps);
+        }
+        fprintf(f, "]}");
+    } else {
+        fprintf(f, "null");
+    }
+    fprintf(f, ", \"warnings\": [");
     for (size_t i = 0; i < s->nwarnings; i++) {
         fprintf(f, "%s", i ? ", " : "");
         dv_json_str(f, s->warnings[i]);

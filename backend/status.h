@@ -9,12 +9,23 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "archive.h"
 #include "catalog.h"
 #include "config.h"
 #include "store.h"
 #include "util.h"
 
 #define STATUS_MAX_WARNINGS 16
+#define STATUS_ARCHIVE_STALE_US 60000000 /* a run record confirmed longer ago: not running? */
+#define STATUS_ARCHIVE_LINES 20          /* status (text) names this many databases' archives */
+
+/* One database's WAL archive (archive_summary_at: headers only). */
+struct status_archive {
+    char *db;  /* as the server names it */
+    bool ok;   /* its headers read (else err) */
+    char *err; /* why not (malloc'd), NULL when ok */
+    struct archive_summary sum;
+};
 
 struct dv_status {
     /* server */
@@ -38,13 +49,22 @@ struct dv_status {
     char target_id[33];                /* its id ("" when not ok) */
     char target_error[1024];           /* why it cannot be used: missing, empty, not a target */
     char catalog_target[64];           /* the target id the catalog is bound to ("" unbound) */
+    /* the WAL archive (point-in-time restore): per database, in name order */
+    struct status_archive *archive;
+    size_t narchive;
+    struct archive_summary archive_total; /* summed; span: earliest .. latest; worst error */
+    char archive_error[DV_ERR_MAX];       /* the archive could not be listed ("" fine) */
+    bool has_run;                         /* the archiver's newest run record */
+    int64_t run_started_us, run_confirmed_us;
+    bool run_stale; /* confirmed longer than STATUS_ARCHIVE_STALE_US ago: not running? */
     /* warnings, most important first */
     char warnings[STATUS_MAX_WARNINGS][DV_ERR_MAX];
     size_t nwarnings;
 };
 
 /*
- * Collect everything (read-only: opens the store, the catalog and statvfs of the target).
+ * Collect everything (read-only: opens the store, the catalog, the archive's segment headers
+ * and run records, and statvfs of the target).
  * Parts that cannot be read are reported inside (store_ok, catalog_ok, warnings), so this
  * only fails on programming errors. Free with status_done.
  */
@@ -52,5 +72,9 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s);
 void status_done(struct dv_status *s);
 void status_print(FILE *f, const struct dv_status *s);
 void status_print_json(FILE *f, const struct dv_status *s);
+/* "X MiB (Y MiB raw), from A to B, observation error <= E ms[, N gap(s)]" of an archive. */
+void status_archive_line(const struct archive_summary *a, char *buf, size_t n);
+/* "last run started A, confirmed up to B (Ns ago)[: not running?]" (has_run). */
+void status_run_line(const struct dv_status *s, char *buf, size_t n);
 
 #endif

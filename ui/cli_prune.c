@@ -67,15 +67,35 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
             printf("  %-6s %-19s %-8s %s\n", "keep", dv_esc(ps->set.id),
                    catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why));
     }
-    char sb[32], nb[32];
+    if (r.narchive)
+        printf("archive: kept for %s%s\n",
+               r.archive_set[0] ? "a restore --at from the oldest retained set, " : "no set: ",
+               r.archive_set[0] ? dv_esc(r.archive_set) : "only what a set taken now needs");
+    for (size_t i = 0; i < r.narchive; i++) {
+        const struct prune_archive *pa = &r.archive[i];
+        if (!pa->failed && (quiet || !pa->segments))
+            continue;
+        char b[32];
+        dv_fmt_bytes(pa->bytes, b, sizeof b);
+        printf("  %-6s %s: %llu segment(s), %s; %llu kept from segment %llu\n",
+               pa->failed  ? "FAILED"
+               : o.dry_run ? "prune"
+                           : "pruned",
+               dv_esc(pa->db), (unsigned long long)pa->segments, b, (unsigned long long)pa->kept,
+               (unsigned long long)pa->first_kept);
+    }
+    char sb[32], nb[32], ab[32];
     dv_fmt_bytes(r.set_bytes, sb, sizeof sb);
     dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
+    dv_fmt_bytes(r.archive_bytes, ab, sizeof ab);
     printf("prune %s%s %llu set(s) and %llu failed set(s): %llu copies, %llu deltas "
-           "(%llu moved outside the target's sets), %s; %llu NLO(s) from the pool, %s\n",
+           "(%llu moved outside the target's sets), %s; %llu NLO(s) from the pool, %s; "
+           "%llu archive segment(s), %s, and %llu archive run record(s)\n",
            rc != 0 ? "stopped: it " : "", verb, (unsigned long long)r.sets_pruned,
            (unsigned long long)r.failed_pruned, (unsigned long long)r.files,
            (unsigned long long)r.deltas, (unsigned long long)r.deltas_outside, sb,
-           (unsigned long long)r.nlos, nb);
+           (unsigned long long)r.nlos, nb, (unsigned long long)r.archive_segments, ab,
+           (unsigned long long)r.archive_runs);
     prune_result_done(&r);
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "prune: %s", dv_err());

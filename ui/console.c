@@ -26,6 +26,7 @@
 #include "conjob.h"
 #include "dbglob.h"
 #include "dbstats.h"
+#include "fsb.h"
 #include "prune.h"
 #include "recover.h"
 #include "restore.h"
@@ -204,6 +205,34 @@ static void ov_line(int *y, int ymax, int x, int w, const char *label, const cha
     (*y)++;
 }
 
+/* A value too long for one line, wrapped after ", " onto lines without a label. */
+static void ov_wrap(int *y, int ymax, int x, int w, const char *label, const char *value,
+                    enum theme_elem e)
+{
+    int room = w - 20 > 20 ? w - 20 : 20;
+    const char *v = value;
+    while (*y < ymax) {
+        int n = (int)strlen(v);
+        if (n > room) { /* after the last ", " that fits, else at a space, else cut */
+            int k = room;
+            while (k > room / 3 && !(v[k - 1] == ',' && v[k] == ' '))
+                k--;
+            if (k <= room / 3)
+                for (k = room; k > room / 3 && v[k] != ' ';)
+                    k--;
+            n = k > room / 3 ? k : room;
+        }
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", n, v);
+        ov_line(y, ymax, x, w, v == value ? label : "", line, e);
+        v += n;
+        while (*v == ' ')
+            v++;
+        if (!*v)
+            break;
+    }
+}
+
 static void ov_head(int *y, int ymax, int x, int w, const char *title)
 {
     if (*y >= ymax)
@@ -251,9 +280,15 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
             snprintf(buf, sizeof buf, " running: %s  %s  (6 Jobs shows it)", title, p.phase);
         tui_put(y++, b.x, b.w, buf, TH_PROGRESS, true);
     }
+    /* a short screen (80x24) leaves out what the title shows or rarely matters (the paths of
+     * the configuration, data directory, DAOS directory and catalog, the target's id, the
+     * schedule), so that the archive and the warnings show */
+    bool compact = b.h < 24;
     ov_head(&y, ymax, b.x, b.w, " Server");
-    ov_line(&y, ymax, b.x, b.w, "config", cfg->path, TH_TEXT);
-    ov_line(&y, ymax, b.x, b.w, "data dir", cfg->server.data_dir, TH_TEXT);
+    if (!compact) {
+        ov_line(&y, ymax, b.x, b.w, "config", cfg->path, TH_TEXT);
+        ov_line(&y, ymax, b.x, b.w, "data dir", cfg->server.data_dir, TH_TEXT);
+    }
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)st->databases);
     ov_line(&y, ymax, b.x, b.w, "databases", buf, TH_TEXT);
     dv_fmt_bytes(st->db_bytes, a, sizeof a);
@@ -261,7 +296,7 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     if (!dv_config_has_daos(cfg)) {
         ov_line(&y, ymax, b.x, b.w, "DAOS dir", "none: " DV_NO_DAOS " (database-only backups)",
                 TH_TEXT);
-    } else {
+    } else if (!compact) {
         ov_line(&y, ymax, b.x, b.w, "DAOS dir", cfg->server.daos_dir, TH_TEXT);
     }
     if (dv_config_has_daos(cfg) && !st->store_ok) {
@@ -295,12 +330,14 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     ov_head(&y, ymax, b.x, b.w, " Backup");
     ov_line(&y, ymax, b.x, b.w, "target", cfg->backup.target, TH_TEXT);
     if (st->target_ok) {
-        ov_line(&y, ymax, b.x, b.w, "target id", st->target_id, TH_TEXT);
+        if (!compact)
+            ov_line(&y, ymax, b.x, b.w, "target id", st->target_id, TH_TEXT);
     } else {
         snprintf(buf, sizeof buf, "NOT USABLE: %.700s", st->target_error);
         ov_line(&y, ymax, b.x, b.w, "target id", buf, TH_ERROR);
     }
-    ov_line(&y, ymax, b.x, b.w, "catalog", cfg->catalog, TH_TEXT);
+    if (!compact)
+        ov_line(&y, ymax, b.x, b.w, "catalog", cfg->catalog, TH_TEXT);
     if (!st->catalog_ok) {
         snprintf(buf, sizeof buf, "catalog unreadable: %s", st->catalog_error);
         ov_line(&y, ymax, b.x, b.w, "last backup", buf, TH_ERROR);
@@ -336,7 +373,42 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     ov_line(&y, ymax, b.x, b.w, "target space", buf, TH_TEXT);
     snprintf(buf, sizeof buf, "every %ld h, keep %ld sets / %ld days", cfg->backup.cycle_hours,
              cfg->backup.keep_sets, cfg->backup.keep_days);
-    ov_line(&y, ymax, b.x, b.w, "schedule", buf, TH_TEXT);
+    if (!compact)
+        ov_line(&y, ymax, b.x, b.w, "schedule", buf, TH_TEXT);
+    /* the WAL archive (point-in-time restore): all databases, its span, the archiver's run */
+    if (st->narchive) {
+        const struct archive_summary *at = &st->archive_total;
+        char err[48] = "", gaps[32] = "", from[32], to[32];
+        dv_fmt_bytes(at->bytes, a, sizeof a);
+        dv_fmt_bytes(at->raw_bytes, bb, sizeof bb);
+        if (at->max_err_us >= 0)
+            snprintf(err, sizeof err, ", %serror <= %lld ms", b.w < 100 ? "" : "observation ",
+                     (long long)((at->max_err_us + 999) / 1000));
+        if (at->gaps)
+            snprintf(gaps, sizeof gaps, ", %llu gap(s)", (unsigned long long)at->gaps);
+        snprintf(buf, sizeof buf, "%zu databases, %s (%s raw)%s%s", st->narchive, a, bb, err, gaps);
+        ov_wrap(&y, ymax, b.x, b.w, "archive", buf, at->gaps ? TH_WARNING : TH_TEXT);
+        dv_fmt_time(at->first_us / 1000000, from, sizeof from);
+        dv_fmt_time(at->last_us / 1000000, to, sizeof to);
+        snprintf(buf, sizeof buf, "from %s to %s", from,
+                 strncmp(from, to, 11) == 0 && strlen(to) == 19 ? to + 11 : to);
+        ov_line(&y, ymax, b.x, b.w, "archive span", buf, TH_TEXT);
+    } else if (st->target_ok) {
+        ov_line(&y, ymax, b.x, b.w, "archive",
+                st->archive_error[0] ? "unreadable (see the warnings)"
+                                     : "none (dvault archive --follow keeps one)",
+                st->archive_error[0] ? TH_ERROR : TH_TEXT);
+    }
+    if (st->has_run) {
+        char to[32], today[32];
+        dv_fmt_time(st->run_confirmed_us / 1000000, to, sizeof to);
+        dv_fmt_time(dv_now(), today, sizeof today);
+        fmt_age(st->run_confirmed_us / 1000000, age, sizeof age);
+        snprintf(buf, sizeof buf, "confirmed up to %s (%s)%s",
+                 strlen(to) == 19 && strncmp(to, today, 11) == 0 ? to + 11 : to, age,
+                 st->run_stale ? ": not running?" : "");
+        ov_wrap(&y, ymax, b.x, b.w, "archiver", buf, st->run_stale ? TH_WARNING : TH_OK);
+    }
     ov_head(&y, ymax, b.x, b.w, " Warnings");
     for (size_t i = 0; i < st->nwarnings && y < ymax; i++) {
         /* wrap at word boundaries; continuation lines indented */
@@ -365,6 +437,25 @@ static void overview_draw(struct tui_screen *s, struct tui *t, struct tui_rect b
     }
     if (st->nwarnings == 0 && y < ymax)
         tui_put(y++, b.x + 2, b.w - 4, "none", TH_OK, false);
+    /* where there is room: each database's archive (the Databases screen shows its size) */
+    if (st->narchive && y + 2 < ymax) {
+        ov_head(&y, ymax, b.x, b.w, " Archive by database");
+        for (size_t i = 0; i < st->narchive && y < ymax; i++) {
+            const struct status_archive *ad = &st->archive[i];
+            if (y == ymax - 1 && i + 1 < st->narchive) {
+                snprintf(buf, sizeof buf, "... %zu more (dvault status lists them)",
+                         st->narchive - i);
+                tui_put(y++, b.x + 2, b.w - 4, buf, TH_DIM, false);
+                break;
+            }
+            char line[400];
+            if (ad->ok)
+                status_archive_line(&ad->sum, line, sizeof line);
+            snprintf(buf, sizeof buf, "%s: %s%s", ad->db,
+                     ad->ok ? "" : "UNREADABLE: ", ad->ok ? line : ad->err);
+            tui_put(y++, b.x + 2, b.w - 4, buf, ad->ok ? TH_TEXT : TH_ERROR, false);
+        }
+    }
 }
 
 static void overview_enter(struct tui_screen *s, struct tui *t)
@@ -560,6 +651,7 @@ struct dbcache {
     struct dbstats st;
     char last[40];
     int last_elem;
+    char archive[32]; /* bytes of its WAL archive on the target, "-" none, "?" unreadable */
 };
 
 /*
@@ -643,6 +735,7 @@ struct dbsrc {
     size_t n;
     struct dbcache *cache; /* per path, filled when a row is first shown */
     char filter[128];
+    struct fsb *troot; /* the target (archive sizes), NULL when it cannot be opened */
 };
 
 static void db_fill_cache(struct dbsrc *d, size_t i)
@@ -650,6 +743,13 @@ static void db_fill_cache(struct dbsrc *d, size_t i)
     struct dbcache *k = &d->cache[i];
     k->have = true;
     k->ok = dbstats_read(d->c->cfg, d->paths[i], &k->st) == 0;
+    struct archive_summary as;
+    if (!d->troot || archive_summary_at(d->troot, d->paths[i], &as) != 0)
+        snprintf(k->archive, sizeof k->archive, "?");
+    else if (!as.segments)
+        snprintf(k->archive, sizeof k->archive, "-");
+    else
+        dv_fmt_bytes(as.bytes, k->archive, sizeof k->archive);
     bool none;
     struct catalog *cat = con_catalog(d->c, &none);
     struct catalog_set s;
@@ -710,6 +810,7 @@ static void db_row(struct dbsrc *d, size_t i, struct tui_row *r)
         snprintf(r->cell[3], sizeof r->cell[3], k->ok ? "-" : "?");
     }
     snprintf(r->cell[4], sizeof r->cell[4], "%s", k->last);
+    snprintf(r->cell[5], sizeof r->cell[5], "%s", k->archive);
     if (k->last_elem != TH_TEXT)
         r->elem = k->last_elem;
 }
@@ -756,6 +857,7 @@ static void db_free(struct tui_source *s)
     struct dbsrc *d = s->ud;
     dbglob_free(d->paths);
     free(d->cache);
+    fsb_close(d->troot);
     free(d);
 }
 
@@ -775,6 +877,7 @@ static struct tui_source *db_source_new(struct console *c)
     qsort(d->paths, d->n, sizeof(char *), cmp_str); /* the source order is strcmp order */
     d->c = c;
     d->cache = dv_calloc(d->n ? d->n : 1, sizeof *d->cache);
+    d->troot = fsb_open(c->cfg->backup.target); /* NULL: the sizes show "?" */
     d->src = (struct tui_source){.fetch = db_fetch,
                                  .search = db_search,
                                  .filter = db_filter,
@@ -785,8 +888,12 @@ static struct tui_source *db_source_new(struct console *c)
 }
 
 static const struct tui_column db_cols[] = {
-    {"Database", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},        {"Docs", 6, TUI_RIGHT},
-    {"Refs", 5, TUI_RIGHT},    {"Last backup", 16, TUI_LEFT},
+    {"Database", 0, TUI_LEFT},
+    {"Size", 9, TUI_RIGHT},
+    {"Docs", 6, TUI_RIGHT},
+    {"Refs", 5, TUI_RIGHT},
+    {"Last backup", 16, TUI_LEFT},
+    {"Archive", 9, TUI_RIGHT}, /* left out on a narrow screen (db_draw) */
 };
 
 enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_RESTORE_LIVE, DB_LISTNLO };
@@ -846,6 +953,17 @@ static void list_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
     (void)t;
     tui_list_draw(s->list, b);
+}
+
+/* The Databases list: the Archive column only where the names keep 16 columns (the last
+ * column; the rows hold its cell either way). */
+static void db_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+{
+    int all = (int)(sizeof db_cols / sizeof db_cols[0]), fixed = all - 1;
+    for (int i = 1; i < all; i++)
+        fixed += db_cols[i].width;
+    s->list->ncols = b.w - 2 - fixed >= 16 ? all : all - 1;
+    list_draw(s, t, b);
 }
 
 /* restore: a job over recover_restore (new replica ids unless over the live database; marks
@@ -1473,15 +1591,17 @@ static int prune_job(void *p, struct dv_job *job, char *sum, size_t n)
     struct prune_opts o = {.dry_run = false};
     struct prune_result r;
     int rc = prune_run(cfg, &o, job, &r);
-    char b[32], nb[32];
+    char b[32], nb[32], ab[32];
     dv_fmt_bytes(r.set_bytes, b, sizeof b);
     dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
+    dv_fmt_bytes(r.archive_bytes, ab, sizeof ab);
     snprintf(sum, n,
              "%llu sets removed (%llu failed), %llu copies, %llu deltas, %s; %llu pool "
-             "NLOs (%s)",
+             "NLOs (%s); %llu archive segments (%s)",
              (unsigned long long)(r.sets_pruned + r.failed_pruned),
              (unsigned long long)r.failed_pruned, (unsigned long long)r.files,
-             (unsigned long long)r.deltas, b, (unsigned long long)r.nlos, nb);
+             (unsigned long long)r.deltas, b, (unsigned long long)r.nlos, nb,
+             (unsigned long long)r.archive_segments, ab);
     prune_result_done(&r);
     return rc;
 }
@@ -1494,10 +1614,14 @@ static void sets_prune(struct console *c, struct tui *t)
     }
     struct prune_opts o = {.dry_run = true};
     struct prune_result r;
+    char perr[DV_ERR_MAX] = "";
     if (prune_run(c->cfg, &o, NULL, &r) != 0) {
-        tui_error(t, "Prune preview", dv_err());
-        prune_result_done(&r);
-        return;
+        if (r.nsets == 0 && r.narchive == 0) { /* nothing decided */
+            tui_error(t, "Prune preview", dv_err());
+            prune_result_done(&r);
+            return;
+        }
+        snprintf(perr, sizeof perr, "%s", dv_err()); /* an archive it could not read */
     }
     if (r.no_catalog) {
         tui_message(t, "Prune", "No catalog yet: no backup has run, nothing to prune.");
@@ -1518,6 +1642,14 @@ static void sets_prune(struct console *c, struct tui *t)
                              (unsigned long long)r.deltas_outside, b));
     strv_add(&l, dv_asprintf(" and %llu NLOs from the pool that no remaining set needs (%s)",
                              (unsigned long long)r.nlos, nb));
+    char ab[32];
+    dv_fmt_bytes(r.archive_bytes, ab, sizeof ab);
+    uint64_t nlos = r.nlos, aseg = r.archive_segments, aruns = r.archive_runs;
+    strv_add(&l, dv_asprintf(" and %llu archive segments (%s) of %zu databases and %llu run "
+                             "records that no retained set can use",
+                             (unsigned long long)aseg, ab, r.narchive, (unsigned long long)aruns));
+    if (perr[0])
+        strv_add(&l, dv_asprintf(" ERROR: %s", perr));
     strv_add(&l, dv_strdup(""));
     for (size_t i = 0; i < r.nsets; i++) {
         const struct prune_set *ps = &r.sets[i];
@@ -1531,15 +1663,16 @@ static void sets_prune(struct console *c, struct tui *t)
     prune_result_done(&r);
     tui_view(t, "Prune preview (nothing changed yet)", NULL, l.v, (int)l.n, 0, false);
     strv_free(&l);
-    if (go == 0 && r.nlos == 0) {
+    /* (r was cleared by prune_result_done: the counts were kept above) */
+    if (go == 0 && nlos == 0 && aseg == 0 && aruns == 0) {
         tui_msg(t, "prune: nothing to remove");
         return;
     }
-    char q[300];
+    char q[400];
     snprintf(q, sizeof q,
-             "Prune now: remove %llu sets and %llu pool NLOs (%s + %s)? This cannot "
-             "be undone.",
-             (unsigned long long)go, (unsigned long long)r.nlos, b, nb);
+             "Prune now: remove %llu sets, %llu pool NLOs and %llu archive segments (%s + %s + "
+             "%s)? This cannot be undone.",
+             (unsigned long long)go, (unsigned long long)nlos, (unsigned long long)aseg, b, nb, ab);
     if (!tui_confirm(t, "Prune", q)) {
         tui_msg(t, "prune cancelled");
         return;
@@ -3337,7 +3470,7 @@ int console_main(struct dv_config *cfg)
         return DV_EXIT_USAGE;
     }
 
-    tui_list_init(&c.dbs, db_cols, 5);
+    tui_list_init(&c.dbs, db_cols, (int)(sizeof db_cols / sizeof db_cols[0]));
     c.dbs.empty = "no databases match server.databases";
     tui_list_init(&c.sets, set_cols, 8);
     c.sets.empty = "no backup sets yet (F2 starts a backup)";
@@ -3357,7 +3490,7 @@ int console_main(struct dv_config *cfg)
     struct tui_screen screens[] = {
         {"Overview", overview_keys, NULL, overview_enter, overview_draw, overview_action,
          overview_tick, &c},
-        {"Databases", db_keys, &c.dbs, db_enter, list_draw, db_action, NULL, &c},
+        {"Databases", db_keys, &c.dbs, db_enter, db_draw, db_action, NULL, &c},
         {"Sets", set_keys, &c.sets, sets_enter, list_draw, set_action, NULL, &c},
         {"Objects", obj_keys, &c.objects, objs_enter, objs_draw, obj_action, NULL, &c},
         {"Recovery", rec_keys, &c.missing, NULL, rec_draw, rec_action, rec_tick, &c},
