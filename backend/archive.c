@@ -588,6 +588,17 @@ static int look(struct arun *ar, struct adb *a)
         }
         sqlite3_finalize(st);
     }
+    /* no WAL now (or an empty one), and nothing held: the server may have checkpointed and
+     * removed (or truncated) it with frames we never saw - a GAP unless the seal proves
+     * nothing was written since */
+    if (a->have_pos && !safe && !(fd >= 0 && wal_head(fd, &h))) {
+        if (a->ntx && flush(ar, a, 0, false) != 0)
+            goto fail;
+        gap(ar, a, "its WAL was checkpointed and removed");
+        struct wal_hdr z = {.page_size = a->page_size};
+        establish(a, &z, ARCHIVE_SEG_GAP, s_us);
+        safe = true;
+    }
     /* pinned all along, a reset during the read loses nothing: the next look continues */
     for (int pass = 0; fd >= 0 && pass < (safe ? 1 : 2); pass++) {
         if (!wal_head(fd, &h))

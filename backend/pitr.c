@@ -254,6 +254,12 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
             dv_seterr("%s: page size %u, the archive had %u", s->path, s->page_size, ps);
             goto out;
         }
+        if (i > (size_t)ks && s->seq != segs[i - 1].seq + 1) {
+            dv_seterr("%s: segment %llu is missing before it (the archive of %s has a hole): "
+                      "refused",
+                      s->path, (unsigned long long)(segs[i - 1].seq + 1), pt->db_rel);
+            goto out;
+        }
         if (!s->ntxns)
             continue;
         if (!pt->to_latest && s->txns[0].observed_us > pt->at_us) {
