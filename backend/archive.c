@@ -577,17 +577,6 @@ static int look(struct arun *ar, struct adb *a)
         return -1;
     int fd = a->walfd;
     struct wal_hdr h;
-    if (!a->have_pos && (fd < 0 || !wal_head(fd, &h)) && a->cur >= 0) {
-        /* no WAL yet: the archive starts with the database as it is, no generation */
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(a->rd[a->cur], "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW) {
-            memset(&h, 0, sizeof h);
-            h.page_size = (uint32_t)sqlite3_column_int(st, 0);
-            establish(a, &h, ARCHIVE_SEG_START, s_us);
-        }
-        sqlite3_finalize(st);
-    }
     /* no WAL now (or an empty one), and nothing held: the server may have checkpointed and
      * removed (or truncated) it with frames we never saw - a GAP unless the seal proves
      * nothing was written since */
@@ -598,6 +587,17 @@ static int look(struct arun *ar, struct adb *a)
         struct wal_hdr z = {.page_size = a->page_size};
         establish(a, &z, ARCHIVE_SEG_GAP, s_us);
         safe = true;
+    }
+    if (!a->have_pos && (fd < 0 || !wal_head(fd, &h)) && a->cur >= 0) {
+        /* no WAL yet: the archive starts with the database as it is, no generation */
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(a->rd[a->cur], "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+            memset(&h, 0, sizeof h);
+            h.page_size = (uint32_t)sqlite3_column_int(st, 0);
+            establish(a, &h, ARCHIVE_SEG_START, s_us);
+        }
+        sqlite3_finalize(st);
     }
     /* pinned all along, a reset during the read loses nothing: the next look continues */
     for (int pass = 0; fd >= 0 && pass < (safe ? 1 : 2); pass++) {

@@ -1,26 +1,28 @@
 /*
  * archive.h - WAL archiving for point-in-time restore (design.md "Incremental backups",
- * seed 004 "log files"; docs/operations-pitr.md, docs/formats.md "Archive segment").
+ * seed 004 "log files"; docs/operations.md "Point-in-time restore", docs/formats.md
+ * "Archive segment" and "Archive run records", docs/architecture.md "Concurrency").
  *
  * `dvault archive` copies the WAL frames committed since the last archived position of each
- * database into the target, as immutable, checksummed segments:
+ * database into the target, as immutable, checksummed, zstd-compressed segments:
  *
  *   <target>/archive/<db relpath>/<seq, 10 digits>.seg
  *
  * A segment holds whole transactions (up to a commit frame), each with the time the archiver
- * OBSERVED its commit (SQLite frames carry no time), the WAL generation (salts, checkpoint
- * sequence) and the position after it (next frame, running checksum), so a later run resumes
- * exactly there. The archiver never writes the database, never blocks writers and does not
- * take the target's lock (it runs beside backups); one archiver per target at a time
- * (<target>/archive/lock).
+ * OBSERVED its commit (SQLite frames carry no time) and, per segment, the observation error;
+ * the WAL generation (salts, checkpoint sequence) and the position after it (next frame,
+ * running checksum), so a later run resumes exactly there. START/GAP segments say from when
+ * the database was watched; SEALED ones that everything was archived and checkpointed, with
+ * the database file's fingerprint. Run records (archive/runs/) say until when the archive is
+ * known complete. One archiver per target at a time (<target>/archive/lock); it does not take
+ * the target's lock (it runs beside backups).
  *
- * WAL resets: a writer restarts the WAL (new salts) once a checkpoint has copied everything.
- * With --follow the archiver always holds a read snapshot (two connections, the next pinned
- * before the previous is released), so a reset can only happen once every frame has been
- * read: a new generation simply continues the archive. Between separate runs nothing is
- * held: frames committed after the last run may have been checkpointed and overwritten by a
- * reset before this run saw them. That is reported as a GAP (an event, archive_result.gaps,
- * the segment's GAP flag) and never bridged: point-in-time restore cannot cross it.
+ * With --follow the archiver owns the server's checkpointing while it runs: a database being
+ * written is pinned, and once its WAL holds ARCHIVE_CKPT_BYTES a checkpoint cycle (briefly
+ * holding the write lock) lets the server reset it; a database idle ARCHIVE_IDLE_S is sealed
+ * and closed; inotify wakes it again (archive.c). A WAL generation that follows a pinned or
+ * sealed-and-unwritten one continues the archive; anything else is reported as a GAP (an
+ * event, archive_result.gaps, the segment's GAP flag) and never bridged.
  */
 #ifndef DV_ARCHIVE_H
 #define DV_ARCHIVE_H

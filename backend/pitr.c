@@ -240,14 +240,18 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
     for (size_t i = (size_t)ks; i < nseg && stop == nseg; i++) {
         struct archive_seg *s = &segs[i];
         if (i > (size_t)ks && (s->flags & ARCHIVE_SEG_GAP)) {
-            if (!pt->to_latest && s->watch_from_us > pt->at_us) {
+            /* what may be missing was committed after the last look before the gap (the
+             * archiver stopped, or was killed, after it), not only when the gap was seen */
+            int64_t from = segs[i - 1].last_look_us;
+            if (!pt->to_latest && pt->at_us < from) {
                 stop = i;
                 break; /* the gap is after TIME: not crossed */
             }
-            fmt_us(s->watch_from_us ? s->watch_from_us : s->first_us, a, sizeof a);
-            dv_seterr("gap in the archive of %s before segment %s (%s): frames may be missing "
-                      "there; restore from a set taken after it",
-                      pt->db_rel, s->path, a);
+            fmt_us(from, a, sizeof a);
+            fmt_us(s->watch_from_us ? s->watch_from_us : s->first_us, b, sizeof b);
+            dv_seterr("gap in the archive of %s between %s and %s (segment %s): frames may be "
+                      "missing there; restore from a set taken after it",
+                      pt->db_rel, a, b, s->path);
             goto out;
         }
         if (s->page_size != ps) {
