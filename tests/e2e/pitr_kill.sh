@@ -73,13 +73,14 @@ ARCPID=
 "$DVLOAD" -c c.yaml bank --seconds 1 --rate 300 --db "$DBREL" >>bank.out 2>&1 || fail "bank"
 sqlite3 "$LIVE" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 "$DVLOAD" -c c.yaml bank --seconds 1 --rate 300 --db "$DBREL" >>bank.out 2>&1 || fail "bank"
-gap_us=$(date +%s%6N)
 : >archive.out
 pitr_archiver_start
+cross_us=$(date +%s%6N) # after the gap, within what this run confirms (its stop does)
 rc=0; pitr_archiver_stop || rc=$?
 grep -q "GAP in the archive of $DBREL" archive.out || fail "no gap reported: $(cat archive.out)"
 [ $rc = 1 ] || fail "archive exit status $rc with a gap, expected 1"
-if $D restore --set "$set1" --db "$DBREL" --into crossed.nsf --at "@$((gap_us / 1000000 + 1))" \
+if $D restore --set "$set1" --db "$DBREL" --into crossed.nsf \
+    --at "@$((cross_us / 1000000)).$(printf '%06d' $((cross_us % 1000000)))" \
     >crossed.out 2>&1; then fail "a restore crossed the gap: $(cat crossed.out)"; fi
 grep -q "gap" crossed.out || fail "unexpected refusal: $(cat crossed.out)"
 [ ! -e data/crossed.nsf ] || fail "a refused restore left data/crossed.nsf"
