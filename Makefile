@@ -50,7 +50,7 @@ ifneq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
 endif
 
 .PHONY: all run demo test unit e2e console-test bench bench-quick bench-pitr soak fuzz fuzz-build install clean \
-	deps test-deps check-format format help
+	deps test-deps check-format check-size format help
 
 all: dvault dvload
 
@@ -198,6 +198,10 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dvault/themes
 	install -m 0755 $(BUILD)/dvault $(BUILD)/dvload $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 themes/*.yaml $(DESTDIR)$(PREFIX)/share/dvault/themes/
+
+# The size rules (docs/architecture.md): files <= 1,200 lines, functions <= 120.
+check-size:
+	@scripts/check-size.sh
 
 check-format:
 	@clang-format --dry-run --Werror backend/*.[ch] catalog/*.[ch] ui/*.[ch] tools/*.c tests/unit/*.[ch]
