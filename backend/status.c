@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 
 #include "dbglob.h"
+#include "dvjson.h"
 #include "fsb.h"
 #include "target.h"
 #include "util.h"
@@ -371,104 +372,105 @@ void status_print(FILE *f, const struct dv_status *s)
         fprintf(f, "warning     %s\n", dv_esc(s->warnings[i]));
 }
 
+/* An archive summary's counts into o (status --json: the total and each database). */
+static void archive_json(json_t *o, const struct archive_summary *m)
+{
+    dvjson_set(o, "segments", dvjson_int((int64_t)m->segments));
+    dvjson_set(o, "bytes", dvjson_int((int64_t)m->bytes));
+    dvjson_set(o, "raw_bytes", dvjson_int((int64_t)m->raw_bytes));
+    dvjson_set(o, "transactions", dvjson_int((int64_t)m->transactions));
+    dvjson_set(o, "first_us", dvjson_int(m->first_us));
+    dvjson_set(o, "last_us", dvjson_int(m->last_us));
+    dvjson_set(o, "max_err_us", dvjson_int(m->max_err_us));
+    dvjson_set(o, "gaps", dvjson_int((int64_t)m->gaps));
+}
+
+static json_t *archive_tree(const struct dv_status *s)
+{
+    json_t *o = dvjson_obj();
+    dvjson_set(o, "error", dvjson_text(s->archive_error));
+    archive_json(o, &s->archive_total);
+    json_t *run = json_null();
+    if (s->has_run) {
+        run = dvjson_obj();
+        dvjson_set(run, "started_us", dvjson_int(s->run_started_us));
+        dvjson_set(run, "confirmed_us", dvjson_int(s->run_confirmed_us));
+        dvjson_set(run, "stale", json_boolean(s->run_stale));
+    }
+    dvjson_set(o, "run", run);
+    json_t *dbs = dvjson_arr();
+    for (size_t i = 0; i < s->narchive; i++) {
+        const struct status_archive *a = &s->archive[i];
+        json_t *d = dvjson_obj();
+        dvjson_set(d, "db", dvjson_text(a->db));
+        dvjson_set(d, "ok", json_boolean(a->ok));
+        dvjson_set(d, "error", dvjson_text(a->err));
+        archive_json(d, &a->sum);
+        dvjson_append(dbs, d);
+    }
+    dvjson_set(o, "databases", dbs);
+    return o;
+}
+
+static json_t *last_tree(const struct dv_status *s)
+{
+    if (!s->has_last)
+        return json_null();
+    json_t *o = dvjson_obj();
+    dvjson_set(o, "id", dvjson_text(s->last.id));
+    dvjson_set(o, "kind", dvjson_text(catalog_set_kind_name(s->last.kind)));
+    dvjson_set(o, "status", dvjson_text(catalog_set_status_name(s->last.status)));
+    dvjson_set(o, "started", dvjson_int(s->last.started));
+    dvjson_set(o, "ended", dvjson_int(s->last.ended));
+    json_t *fl = dvjson_arr();
+    for (size_t i = 0; i < s->nlast_failed; i++) {
+        json_t *d = dvjson_obj();
+        dvjson_set(d, "db_path", dvjson_text(s->last_failed[i].db_path));
+        dvjson_set(d, "reason", dvjson_text(s->last_failed[i].reason));
+        dvjson_append(fl, d);
+    }
+    dvjson_set(o, "failed_databases", fl);
+    return o;
+}
+
 void status_print_json(FILE *f, const struct dv_status *s)
 {
-    fprintf(f,
-            "{\"databases\": %llu, \"db_bytes\": %llu, \"daos\": {\"present\": %s, "
-            "\"readable\": %s, \"state\": \"%s\", \"reason\": ",
-            (unsigned long long)s->databases, (unsigned long long)s->db_bytes,
-            s->no_daos ? "false" : "true", s->store_ok ? "true" : "false",
-            s->no_daos             ? "NONE"
-            : s->daos.needs_resync ? "NEEDS_RESYNC"
-                                   : "SYNCHRONIZED");
-    dv_json_str(f, s->store_ok ? s->daos.reason : s->store_error);
-    fprintf(f,
-            ", \"objects\": %llu, \"bytes\": %llu, \"references\": %llu, "
-            "\"referenced_bytes\": %llu, \"zero_ref\": %llu}, ",
-            (unsigned long long)s->daos.objects, (unsigned long long)s->daos.bytes,
-            (unsigned long long)s->daos.references, (unsigned long long)s->daos.referenced_bytes,
-            (unsigned long long)s->daos.zero_ref);
-    fprintf(f, "\"last_backup\": ");
-    if (s->has_last) {
-        fprintf(f, "{\"id\": ");
-        dv_json_str(f, s->last.id);
-        fprintf(f, ", \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, \"ended\": %lld",
-                catalog_set_kind_name(s->last.kind), catalog_set_status_name(s->last.status),
-                (long long)s->last.started, (long long)s->last.ended);
-        fprintf(f, ", \"failed_databases\": [");
-        for (size_t i = 0; i < s->nlast_failed; i++) {
-            fprintf(f, "%s{\"db_path\": ", i ? ", " : "");
-            dv_json_str(f, s->last_failed[i].db_path);
-            fprintf(f, ", \"reason\": ");
-            dv_json_str(f, s->last_failed[i].reason);
-            fprintf(f, "}");
-        }
-        fprintf(f, "]}");
-    } else {
-        fprintf(f, "null");
-    }
-    fprintf(f, ", \"last_complete\": ");
-    if (s->has_last_complete)
-        dv_json_str(f, s->last_complete.id);
-    else
-        fprintf(f, "null");
-    fprintf(f, ", \"target\": {\"ok\": %s, \"id\": ", s->target_ok ? "true" : "false");
-    dv_json_str(f, s->target_id);
-    fprintf(f, ", \"error\": ");
-    dv_json_str(f, s->target_error);
-    fprintf(f, ", \"catalog_bound_to\": ");
-    dv_json_str(f, s->catalog_target);
-    fprintf(f, "}");
-    fprintf(f,
-            ", \"sets\": %lld, \"complete_sets\": %lld, \"partial_sets\": %lld, "
-            "\"pool_objects\": %lld, \"pool_bytes\": %lld, \"target_free\": %llu",
-            (long long)s->nsets, (long long)s->ncomplete, (long long)s->npartial,
-            (long long)s->pool_objects, (long long)s->pool_bytes,
-            (unsigned long long)s->target_free);
-    fprintf(f, ", \"archive\": ");
-    if (s->target_ok) {
-        const struct archive_summary *t = &s->archive_total;
-        fprintf(f, "{\"error\": ");
-        dv_json_str(f, s->archive_error);
-        fprintf(f,
-                ", \"segments\": %llu, \"bytes\": %llu, \"raw_bytes\": %llu, "
-                "\"transactions\": %llu, \"first_us\": %lld, \"last_us\": %lld, "
-                "\"max_err_us\": %lld, \"gaps\": %llu, \"run\": ",
-                (unsigned long long)t->segments, (unsigned long long)t->bytes,
-                (unsigned long long)t->raw_bytes, (unsigned long long)t->transactions,
-                (long long)t->first_us, (long long)t->last_us, (long long)t->max_err_us,
-                (unsigned long long)t->gaps);
-        if (s->has_run)
-            fprintf(f, "{\"started_us\": %lld, \"confirmed_us\": %lld, \"stale\": %s}",
-                    (long long)s->run_started_us, (long long)s->run_confirmed_us,
-                    s->run_stale ? "true" : "false");
-        else
-            fprintf(f, "null");
-        fprintf(f, ", \"databases\": [");
-        for (size_t i = 0; i < s->narchive; i++) {
-            const struct status_archive *a = &s->archive[i];
-            const struct archive_summary *m = &a->sum;
-            fprintf(f, "%s{\"db\": ", i ? ", " : "");
-            dv_json_str(f, a->db);
-            fprintf(f, ", \"ok\": %s, \"error\": ", a->ok ? "true" : "false");
-            dv_json_str(f, a->err ? a->err : "");
-            fprintf(f,
-                    ", \"segments\": %llu, \"bytes\": %llu, \"raw_bytes\": %llu, "
-                    "\"transactions\": %llu, \"first_us\": %lld, \"last_us\": %lld, "
-                    "\"max_err_us\": %lld, \"gaps\": %llu}",
-                    (unsigned long long)m->segments, (unsigned long long)m->bytes,
-                    (unsigned long long)m->raw_bytes, (unsigned long long)m->transactions,
-                    (long long)m->first_us, (long long)m->last_us, (long long)m->max_err_us,
-                    (unsigned long long)m->gaps);
-        }
-        fprintf(f, "]}");
-    } else {
-        fprintf(f, "null");
-    }
-    fprintf(f, ", \"warnings\": [");
-    for (size_t i = 0; i < s->nwarnings; i++) {
-        fprintf(f, "%s", i ? ", " : "");
-        dv_json_str(f, s->warnings[i]);
-    }
-    fprintf(f, "]}\n");
+    json_t *o = dvjson_obj(), *d = dvjson_obj(), *t = dvjson_obj();
+    dvjson_set(o, "databases", dvjson_int((int64_t)s->databases));
+    dvjson_set(o, "db_bytes", dvjson_int((int64_t)s->db_bytes));
+    dvjson_set(d, "present", json_boolean(!s->no_daos));
+    dvjson_set(d, "readable", json_boolean(s->store_ok));
+    dvjson_set(d, "state",
+               dvjson_text(s->no_daos             ? "NONE"
+                           : s->daos.needs_resync ? "NEEDS_RESYNC"
+                                                  : "SYNCHRONIZED"));
+    dvjson_set(d, "reason", dvjson_text(s->store_ok ? s->daos.reason : s->store_error));
+    dvjson_set(d, "objects", dvjson_int((int64_t)s->daos.objects));
+    dvjson_set(d, "bytes", dvjson_int((int64_t)s->daos.bytes));
+    dvjson_set(d, "references", dvjson_int((int64_t)s->daos.references));
+    dvjson_set(d, "referenced_bytes", dvjson_int((int64_t)s->daos.referenced_bytes));
+    dvjson_set(d, "zero_ref", dvjson_int((int64_t)s->daos.zero_ref));
+    dvjson_set(o, "daos", d);
+    dvjson_set(o, "last_backup", last_tree(s));
+    dvjson_set(o, "last_complete",
+               s->has_last_complete ? dvjson_text(s->last_complete.id) : json_null());
+    dvjson_set(t, "ok", json_boolean(s->target_ok));
+    dvjson_set(t, "id", dvjson_text(s->target_id));
+    dvjson_set(t, "error", dvjson_text(s->target_error));
+    dvjson_set(t, "catalog_bound_to", dvjson_text(s->catalog_target));
+    dvjson_set(o, "target", t);
+    dvjson_set(o, "sets", dvjson_int(s->nsets));
+    dvjson_set(o, "complete_sets", dvjson_int(s->ncomplete));
+    dvjson_set(o, "partial_sets", dvjson_int(s->npartial));
+    dvjson_set(o, "pool_objects", dvjson_int(s->pool_objects));
+    dvjson_set(o, "pool_bytes", dvjson_int(s->pool_bytes));
+    dvjson_set(o, "target_free", dvjson_int((int64_t)s->target_free));
+    dvjson_set(o, "archive", s->target_ok ? archive_tree(s) : json_null());
+    json_t *w = dvjson_arr();
+    for (size_t i = 0; i < s->nwarnings; i++)
+        dvjson_append(w, dvjson_text(s->warnings[i]));
+    dvjson_set(o, "warnings", w);
+    dvjson_print(f, o);
+    fputc('\n', f);
+    json_decref(o);
 }

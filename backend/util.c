@@ -923,29 +923,6 @@ const char *dv_esc(const char *in)
     return esc_ring[i];
 }
 
-void dv_json_str(FILE *f, const char *in)
-{
-    const unsigned char *s = (const unsigned char *)(in ? in : "");
-    size_t len = strlen((const char *)s);
-    fputc('"', f);
-    for (size_t i = 0; i < len;) {
-        size_t k;
-        uint32_t cp;
-        int esc = esc_class(s + i, len - i, &k, &cp);
-        if (!esc) {
-            if (s[i] == '"' || s[i] == '\\')
-                fputc('\\', f);
-            fwrite(s + i, 1, k, f);
-        } else if (utf8_char(s + i, len - i, &cp)) {
-            fprintf(f, "\\u%04x", (unsigned)cp); /* a control: JSON's own escape */
-        } else {
-            fprintf(f, "\\\\x%02x", s[i]); /* not UTF-8: the text \xNN */
-        }
-        i += k;
-    }
-    fputc('"', f);
-}
-
 char *dv_file_uri(const char *path, const char *params)
 {
     size_t n = strlen(path);

@@ -140,13 +140,6 @@ size_t dv_escape(const char *in, char *out, size_t n);
 size_t dv_escape_mem(const void *in, size_t len, char *out, size_t n);
 char *dv_escape_dup(const char *in);
 const char *dv_esc(const char *in);
-/*
- * A JSON string literal of in: '"', '\\' escaped, the controls above as \u00NN (JSON's own
- * escape: the reader gets the exact text), a byte that is not UTF-8 as the text \xNN (JSON
- * must be UTF-8). Never a raw control byte.
- */
-void dv_json_str(FILE *f, const char *in);
-
 /* Test hook: if env DV_CRASH_AT equals name (or "name:N" and this is the N-th hit),
  * the process kills itself with SIGKILL. Costs a getenv on first call only. */
 void dv_crashpoint(const char *name);

@@ -8,6 +8,7 @@
 #include "catalog.h"
 #include "cli.h"
 #include "dbglob.h"
+#include "dvjson.h"
 #include "meter.h"
 #include "status.h"
 #include "util.h"
@@ -92,31 +93,32 @@ int cli_backup(int argc, char **argv, struct dv_config *cfg)
 static void set_json(FILE *f, const struct catalog_set *s, const struct catalog_set_failure *fl,
                      size_t nfl)
 {
-    fprintf(f, "{\"id\": ");
-    dv_json_str(f, s->id);
-    fprintf(f,
-            ", \"seq\": %lld, \"kind\": \"%s\", \"status\": \"%s\", \"started\": %lld, "
-            "\"ended\": %lld, \"databases\": %lld, \"nlo_new\": %lld, \"nlo_held\": %lld, "
-            "\"nlo_skipped\": %lld, \"deltas_applied\": %lld, \"deltas_kept\": %lld, "
-            "\"bytes\": %lld, \"origin\": ",
-            (long long)s->seq, catalog_set_kind_name(s->kind), catalog_set_status_name(s->status),
-            (long long)s->started, (long long)s->ended, (long long)s->databases,
-            (long long)s->nlo_new, (long long)s->nlo_held, (long long)s->nlo_skipped,
-            (long long)s->deltas_applied, (long long)s->deltas_kept, (long long)s->bytes);
-    dv_json_str(f, s->origin);
-    fprintf(f, ", \"checkpoint\": ");
-    dv_json_str(f, s->checkpoint);
-    fprintf(f, ", \"message\": ");
-    dv_json_str(f, s->message);
-    fprintf(f, ", \"failed_databases\": [");
+    json_t *o = dvjson_obj(), *fa = dvjson_arr();
+    dvjson_set(o, "id", dvjson_text(s->id));
+    dvjson_set(o, "seq", dvjson_int(s->seq));
+    dvjson_set(o, "kind", dvjson_text(catalog_set_kind_name(s->kind)));
+    dvjson_set(o, "status", dvjson_text(catalog_set_status_name(s->status)));
+    dvjson_set(o, "started", dvjson_int(s->started));
+    dvjson_set(o, "ended", dvjson_int(s->ended));
+    dvjson_set(o, "databases", dvjson_int(s->databases));
+    dvjson_set(o, "nlo_new", dvjson_int(s->nlo_new));
+    dvjson_set(o, "nlo_held", dvjson_int(s->nlo_held));
+    dvjson_set(o, "nlo_skipped", dvjson_int(s->nlo_skipped));
+    dvjson_set(o, "deltas_applied", dvjson_int(s->deltas_applied));
+    dvjson_set(o, "deltas_kept", dvjson_int(s->deltas_kept));
+    dvjson_set(o, "bytes", dvjson_int(s->bytes));
+    dvjson_set(o, "origin", dvjson_text(s->origin));
+    dvjson_set(o, "checkpoint", dvjson_text(s->checkpoint));
+    dvjson_set(o, "message", dvjson_text(s->message));
     for (size_t i = 0; i < nfl; i++) {
-        fprintf(f, "%s{\"db_path\": ", i ? ", " : "");
-        dv_json_str(f, fl[i].db_path);
-        fprintf(f, ", \"reason\": ");
-        dv_json_str(f, fl[i].reason);
-        fprintf(f, "}");
+        json_t *d = dvjson_obj();
+        dvjson_set(d, "db_path", dvjson_text(fl[i].db_path));
+        dvjson_set(d, "reason", dvjson_text(fl[i].reason));
+        dvjson_append(fa, d);
     }
-    fprintf(f, "]}");
+    dvjson_set(o, "failed_databases", fa);
+    dvjson_print(f, o);
+    json_decref(o);
 }
 
 int cli_sets(int argc, char **argv, struct dv_config *cfg)

@@ -280,16 +280,6 @@ static void esc_is(const char *in, const char *want)
     assert_string_equal(dv_esc(in), want);
 }
 
-static char *json_of(const char *in)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    dv_json_str(f, in);
-    fclose(f);
-    return buf;
-}
-
 static void test_escape(void **state)
 {
     (void)state;
@@ -338,10 +328,6 @@ static void test_escape(void **state)
     /* error messages are escaped where they are made */
     dv_seterr("bad line '%s'", "\x1b]0;t\x07\xc2\x9b");
     assert_string_equal(dv_err(), "bad line '\\x1b]0;t\\x07\\xc2\\x9b'");
-    /* JSON: controls as \u00NN, quotes and backslashes escaped, non-UTF-8 as the text \xNN */
-    char *j = json_of("a\"b\\c\x1b[2J\x7f\xc2\x9b\xe9\xc3\xbc");
-    assert_string_equal(j, "\"a\\\"b\\\\c\\u001b[2J\\u007f\\u009b\\\\xe9\xc3\xbc\"");
-    free(j);
 }
 
 /* A path with what URIs reserve opens exactly that file (a '#' was once turned into '_'). */
