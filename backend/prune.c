@@ -658,12 +658,11 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
     c.t = target_open(cfg->backup.target);
     if (!c.t)
         return -1;
-    if (access(cfg->catalog, F_OK) != 0) {
-        r->no_catalog = true;
+    c.cat = catalog_open_existing(cfg->catalog, &r->no_catalog);
+    if (r->no_catalog) {
         target_close(c.t);
         return 0;
     }
-    c.cat = catalog_open(cfg->catalog);
     if (!c.cat || target_bind_catalog(c.t, c.cat) != 0)
         goto out;
     /* a resync that could not record everything on the target (a damaged manifest, an
@@ -830,8 +829,7 @@ int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
                struct store_prune_counts *counts, bool *no_catalog)
 {
     struct guard g = {0};
-    *no_catalog = access(cfg->catalog, F_OK) != 0;
-    if (!*no_catalog && !(g.cat = catalog_open(cfg->catalog)))
+    if (!(g.cat = catalog_open_existing(cfg->catalog, no_catalog)) && !*no_catalog)
         return -1;
     struct dv_store *st = store_open(cfg);
     if (!st) {

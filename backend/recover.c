@@ -24,12 +24,12 @@
 
 static struct catalog *open_catalog(const struct dv_config *cfg)
 {
-    struct stat sb;
-    if (stat(cfg->catalog, &sb) != 0) {
-        dv_syserr("catalog %s (no backup yet? dvault backup)", cfg->catalog);
-        return NULL;
-    }
-    return catalog_open(cfg->catalog);
+    bool missing = false;
+    struct catalog *cat = catalog_open_existing(cfg->catalog, &missing);
+    if (missing)
+        dv_seterr("catalog %s: No such file or directory (no backup yet? dvault backup)",
+                  cfg->catalog);
+    return cat;
 }
 
 /* The target, checked (its identity: a moved or unmounted one is refused) and locked, and
@@ -1557,10 +1557,11 @@ int recover_whereis(const struct dv_config *cfg, const char *name, struct wherei
         r->live_subdir = sl && sl - r->live_path >= 4 ? atoi(sl - 4) : 0;
     }
     struct stat sb;
-    if (stat(cfg->catalog, &sb) == 0) {
-        struct catalog *cat = catalog_open(cfg->catalog);
-        if (!cat)
-            goto out;
+    bool no_catalog = false;
+    struct catalog *cat = catalog_open_existing(cfg->catalog, &no_catalog);
+    if (!cat && !no_catalog)
+        goto out;
+    if (cat) {
         struct setvec sv = {0};
         g = catalog_nlo_sets(cat, r->name, collect_set, &sv);
         r->sets = sv.v;

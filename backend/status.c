@@ -79,32 +79,36 @@ static void archive_collect(const struct dv_config *cfg, struct dv_status *s)
     fsb_close(root);
 }
 
-int status_collect(const struct dv_config *cfg, struct dv_status *s)
+/* The server's databases: how many, their size, the paths refused. */
+static void server_collect(const struct dv_config *cfg, struct dv_status *s)
 {
-    memset(s, 0, sizeof *s);
     char **dbs = NULL, **refused = NULL;
     size_t n = 0;
-    if (dbglob_list_ex(cfg, &dbs, &n, &refused) == 0) {
-        s->databases = n;
-        for (size_t i = 0; i < n; i++) {
-            char *p = dv_path_join(cfg->server.data_dir, dbs[i]);
-            struct stat st;
-            if (stat(p, &st) == 0)
-                s->db_bytes += (uint64_t)st.st_size;
-            free(p);
-        }
-        dbglob_free(dbs);
-        size_t nr = 0;
-        while (refused[nr])
-            nr++;
-        if (nr) /* links and special files the globs match: never followed, never copied */
-            warn(s, "%zu database path(s) refused, not backed up: %.300s%s", nr, refused[0],
-                 nr > 1 ? "; ..." : "");
-        dbglob_free(refused);
-    } else {
+    if (dbglob_list_ex(cfg, &dbs, &n, &refused) != 0) {
         warn(s, "data directory: %s", dv_err());
+        return;
     }
+    s->databases = n;
+    for (size_t i = 0; i < n; i++) {
+        char *p = dv_path_join(cfg->server.data_dir, dbs[i]);
+        struct stat st;
+        if (stat(p, &st) == 0)
+            s->db_bytes += (uint64_t)st.st_size;
+        free(p);
+    }
+    dbglob_free(dbs);
+    size_t nr = 0;
+    while (refused[nr])
+        nr++;
+    if (nr) /* links and special files the globs match: never followed, never copied */
+        warn(s, "%zu database path(s) refused, not backed up: %.300s%s", nr, refused[0],
+             nr > 1 ? "; ..." : "");
+    dbglob_free(refused);
+}
 
+/* The DAOS index (its state and counts), the server key, a repository not configured. */
+static void daos_collect(const struct dv_config *cfg, struct dv_status *s)
+{
     /* status is read-only: store_open would create a missing data directory */
     struct stat dst;
     struct dv_store *st = NULL;
@@ -138,67 +142,75 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
         warn(s, "DAOS index unreadable: %s", s->store_error);
     else if (s->daos.needs_resync)
         warn(s, "DAOS index NEEDS_RESYNC (%s): run dvault resync daos", s->daos.reason);
+}
 
-    struct stat cst;
-    if (stat(cfg->catalog, &cst) != 0) {
-        s->catalog_ok = true; /* no catalog yet: no backups yet */
-    } else {
-        struct catalog *cat = catalog_open(cfg->catalog);
-        if (!cat) {
+/* The sets, the pool and the binding, from the catalog (when there is one: never created). */
+static void catalog_collect(const struct dv_config *cfg, struct dv_status *s)
+{
+    bool missing = false;
+    struct catalog *cat = catalog_open_existing(cfg->catalog, &missing);
+    if (!cat) {
+        s->catalog_ok = missing; /* no catalog yet: no backups yet */
+        if (!missing) {
             snprintf(s->catalog_error, sizeof s->catalog_error, "%s", dv_err());
-        } else {
-            s->catalog_ok = true;
-            catalog_meta_get(cat, TARGET_ID_META_KEY, s->catalog_target, sizeof s->catalog_target);
-            size_t nprob = 0;
-            if (catalog_meta_each(cat, TARGET_META_RESYNC, NULL, NULL, &nprob) == 0 && nprob)
-                warn(s,
-                     "the last resync catalog could not record %zu thing(s) on the target: "
-                     "prune refuses until they are dealt with (dvault verify names them)",
-                     nprob);
-            s->has_last = catalog_set_latest(cat, false, &s->last) == 1;
-            if (s->has_last && s->last.status != CATALOG_SET_COMPLETE &&
-                catalog_set_failures(cat, s->last.id, &s->last_failed, &s->nlast_failed) != 0)
-                warn(s, "catalog: %s", dv_err());
-            s->has_last_complete = catalog_set_latest(cat, true, &s->last_complete) == 1;
-            catalog_pool_stats(cat, &s->pool_objects, &s->pool_bytes);
-            struct catalog_set page[256];
-            size_t k = 0;
-            int64_t before = 0;
-            do {
-                if (catalog_sets_list(cat, before, page, 256, &k) != 0)
-                    break;
-                for (size_t i = 0; i < k; i++) {
-                    s->nsets++;
-                    s->ncomplete += page[i].status == CATALOG_SET_COMPLETE;
-                    s->npartial += page[i].status == CATALOG_SET_PARTIAL;
-                }
-                if (k)
-                    before = page[k - 1].seq;
-            } while (k == 256);
-            catalog_close(cat);
+            warn(s, "catalog unreadable: %s", s->catalog_error);
         }
+        return;
     }
-    if (!s->catalog_ok)
-        warn(s, "catalog unreadable: %s", s->catalog_error);
+    s->catalog_ok = true;
+    catalog_meta_get(cat, TARGET_ID_META_KEY, s->catalog_target, sizeof s->catalog_target);
+    size_t nprob = 0;
+    if (catalog_meta_each(cat, TARGET_META_RESYNC, NULL, NULL, &nprob) == 0 && nprob)
+        warn(s,
+             "the last resync catalog could not record %zu thing(s) on the target: "
+             "prune refuses until they are dealt with (dvault verify names them)",
+             nprob);
+    s->has_last = catalog_set_latest(cat, false, &s->last) == 1;
+    if (s->has_last && s->last.status != CATALOG_SET_COMPLETE &&
+        catalog_set_failures(cat, s->last.id, &s->last_failed, &s->nlast_failed) != 0)
+        warn(s, "catalog: %s", dv_err());
+    s->has_last_complete = catalog_set_latest(cat, true, &s->last_complete) == 1;
+    catalog_pool_stats(cat, &s->pool_objects, &s->pool_bytes);
+    struct catalog_set page[256];
+    size_t k = 0;
+    int64_t before = 0;
+    do {
+        if (catalog_sets_list(cat, before, page, 256, &k) != 0)
+            break;
+        for (size_t i = 0; i < k; i++) {
+            s->nsets++;
+            s->ncomplete += page[i].status == CATALOG_SET_COMPLETE;
+            s->npartial += page[i].status == CATALOG_SET_PARTIAL;
+        }
+        if (k)
+            before = page[k - 1].seq;
+    } while (k == 256);
+    catalog_close(cat);
+}
 
+/* The target's identity (and whether the catalog is bound to it), then its archive. */
+static void target_collect(const struct dv_config *cfg, struct dv_status *s)
+{
     struct target_identity tid;
-    if (target_identity_read(cfg->backup.target, &tid) == 0) {
-        s->target_ok = true;
-        snprintf(s->target_id, sizeof s->target_id, "%s", tid.id);
-        if (s->catalog_target[0] && strcmp(s->catalog_target, tid.id) != 0)
-            warn(s,
-                 "the catalog belongs to target %.32s, not to the configured target %.32s: "
-                 "dvault resync catalog",
-                 s->catalog_target, tid.id);
-    } else {
+    if (target_identity_read(cfg->backup.target, &tid) != 0) {
         snprintf(s->target_error, sizeof s->target_error, "%s", dv_err());
         warn(s, "backup target not usable (the target line says why; dvault target init "
                 "creates one)");
+        return;
     }
+    s->target_ok = true;
+    snprintf(s->target_id, sizeof s->target_id, "%s", tid.id);
+    if (s->catalog_target[0] && strcmp(s->catalog_target, tid.id) != 0)
+        warn(s,
+             "the catalog belongs to target %.32s, not to the configured target %.32s: "
+             "dvault resync catalog",
+             s->catalog_target, tid.id);
+    archive_collect(cfg, s);
+}
 
-    if (s->target_ok)
-        archive_collect(cfg, s);
-
+/* What the last sets and the configuration ask of the operator. */
+static void backup_advice(const struct dv_config *cfg, struct dv_status *s)
+{
     int64_t now = dv_now();
     if (s->has_last && s->last.status == CATALOG_SET_FAILED)
         warn(s, "last backup %s %s: %s%s", s->last.id,
@@ -233,7 +245,11 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
              "deferred_deletion_days (%ld) is shorter than the retention (%ld days): restoring "
              "an older set will need NLOs recovered from the pool (listnlo missing)",
              ddays, cfg->backup.keep_days);
+}
 
+/* The target's free space against what the next full backup needs. */
+static void space_collect(const struct dv_config *cfg, struct dv_status *s)
+{
     struct statvfs vfs;
     if (statvfs(cfg->backup.target, &vfs) == 0) {
         s->target_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
@@ -248,6 +264,17 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
             warn(s, "target space: %s free, the next full backup needs about %s", a, b);
         }
     }
+}
+
+int status_collect(const struct dv_config *cfg, struct dv_status *s)
+{
+    memset(s, 0, sizeof *s);
+    server_collect(cfg, s);
+    daos_collect(cfg, s);
+    catalog_collect(cfg, s);
+    target_collect(cfg, s);
+    backup_advice(cfg, s);
+    space_collect(cfg, s);
     return 0;
 }
 

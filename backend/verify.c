@@ -506,12 +506,10 @@ int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct 
     c.t = target_open(cfg->backup.target); /* first: a missing target is the bigger news */
     if (!c.t)
         return -1;
-    if (access(cfg->catalog, F_OK) != 0) {
+    bool missing = false;
+    c.cat = catalog_open_existing(cfg->catalog, &missing);
+    if (missing)
         dv_seterr("no catalog yet (%s): nothing to verify", cfg->catalog);
-        target_close(c.t);
-        return -1;
-    }
-    c.cat = catalog_open(cfg->catalog);
     if (!c.cat)
         goto out;
     /* the catalog itself first: its rows are what everything else is checked against */

@@ -32,6 +32,13 @@ struct catalog;
  * schema version newer than this program, a migration that failed - rolled back).
  */
 struct catalog *catalog_open(const char *path);
+/*
+ * The same for a reader (status, sets, verify, prune, recover, the console): open the catalog
+ * only if it exists - never create one. When it does not exist: NULL, *missing (may be NULL)
+ * true and dv_err() = "no catalog yet (PATH): no backup has run"; any other failure as
+ * catalog_open, *missing false.
+ */
+struct catalog *catalog_open_existing(const char *path, bool *missing);
 /* Close; NULL is a no-op. */
 void catalog_close(struct catalog *c);
 /* The schema version of the open file (PRAGMA user_version). */

@@ -126,8 +126,9 @@ int cli_sets(int argc, char **argv, struct dv_config *cfg)
     bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
     if (argc > 2 || (argc == 2 && !json))
         return cli_fail(DV_EXIT_USAGE, "usage: dvault sets [--json]");
-    struct catalog *cat = catalog_open(cfg->catalog);
-    if (!cat)
+    bool none = false; /* no catalog yet: no sets (a reader never creates one) */
+    struct catalog *cat = catalog_open_existing(cfg->catalog, &none);
+    if (!cat && !none)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
     struct catalog_set page[256];
     size_t n = 0, total = 0;
@@ -138,6 +139,8 @@ int cli_sets(int argc, char **argv, struct dv_config *cfg)
         printf("%-17s %-11s %-8s %-19s %8s %5s %7s %7s %5s %5s %10s\n", "SET", "KIND", "STATUS",
                "STARTED", "DURATION", "DBS", "NLO-NEW", "HELD", "SKIP", "DELTA", "BYTES");
     do {
+        if (!cat)
+            break;
         if (catalog_sets_list(cat, before, page, 256, &n) != 0) {
             catalog_close(cat);
             return cli_fail(DV_EXIT_FAIL, "%s", dv_err());

@@ -127,13 +127,7 @@ static struct catalog *con_catalog(struct console *c, bool *none)
     *none = false;
     if (c->cat)
         return c->cat;
-    struct stat sb;
-    if (stat(c->cfg->catalog, &sb) != 0) {
-        *none = true;
-        dv_seterr("no catalog yet (%s): no backup has run", c->cfg->catalog);
-        return NULL;
-    }
-    c->cat = catalog_open(c->cfg->catalog);
+    c->cat = catalog_open_existing(c->cfg->catalog, none);
     return c->cat;
 }
 
