@@ -1,5 +1,6 @@
 /*
- * target.h - the backup target directory: layout, lock, set directories, manifests, pool paths.
+ * target.h - the backup target directory: layout, lock, set directories, pool paths, NLO lists
+ * (target.c), its identity (target_id.c); a set's manifest is manifest.h's (included here).
  *
  * Layout (docs/architecture.md, "The backup target"; formats in docs/formats.md):
  *
