@@ -826,8 +826,8 @@ static bool guard_may_delete(void *ud, const char *name)
     return rc == 1;
 }
 
-int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
-               struct store_prune_counts *counts, bool *no_catalog)
+static int daos_body(const struct dv_config *cfg, long days, struct dv_job *job,
+                     struct store_prune_counts *counts, bool *no_catalog)
 {
     struct guard g = {0};
     *no_catalog = access(cfg->catalog, F_OK) != 0;
@@ -845,5 +845,21 @@ int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
         dv_seterr("daos prune: stopped deleting: catalog: %s", g.err);
         rc = -1;
     }
+    return rc;
+}
+
+int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
+               struct store_prune_counts *counts, bool *no_catalog)
+{
+    memset(counts, 0, sizeof *counts);
+    struct job_record rec;
+    job = job_record_begin(&rec, cfg->catalog, "daos-prune", job);
+    int rc = daos_body(cfg, days, job, counts, no_catalog);
+    char sum[256], b[32];
+    dv_fmt_bytes(counts->bytes, b, sizeof b);
+    snprintf(sum, sizeof sum, "%llu NLOs deleted (%s), %llu wait for a backup, %llu not due yet",
+             (unsigned long long)counts->deleted, b, (unsigned long long)counts->waiting_backup,
+             (unsigned long long)counts->not_due);
+    job_record_end(&rec, rc, sum);
     return rc;
 }

@@ -343,12 +343,10 @@ static void file_info(const char *path, struct recover_into_info *ii)
     free(uri);
 }
 
-int recover_into_check(const struct dv_config *cfg, const char *db_path, const char *into,
-                       struct recover_into_info *ii)
+/* ii->path, ii->rel and ii->below_data of into (see recover_into_check). 0 or -1. */
+static int into_resolve(const struct dv_config *cfg, const char *into, struct recover_into_info *ii)
 {
-    memset(ii, 0, sizeof *ii);
-    char *norm = NULL, *abs = NULL, *parent = NULL, *data = NULL, *live = NULL, *rel = NULL;
-    char *canon_live = NULL;
+    char *norm = NULL, *abs = NULL, *parent = NULL, *data = NULL;
     int rc = -1;
     size_t il = into ? strlen(into) : 0;
     const char *last = into ? (strrchr(into, '/') ? strrchr(into, '/') + 1 : into) : "";
@@ -396,26 +394,38 @@ int recover_into_check(const struct dv_config *cfg, const char *db_path, const c
                   ii->path);
         goto out;
     }
-    /* never where dvault or the server keep their own files */
+    rc = 0;
+out:
+    free(norm);
+    free(abs);
+    free(parent);
+    free(data);
+    return rc;
+}
+
+/* Never where dvault or the server keep their own files: the DAOS directory, the target, the
+ * catalog (and its sidecars), the server key, a sidecar of a database. 0 or -1. */
+static int into_refuse_own(const struct dv_config *cfg, const char *into, const char *path)
+{
     char *daos = cfg->server.daos_dir ? dv_path_canon(cfg->server.daos_dir) : NULL;
-    bool in_daos = daos && dv_path_within(ii->path, daos);
+    bool in_daos = daos && dv_path_within(path, daos);
     if (in_daos)
         dv_seterr("--into '%s' is in the DAOS directory %s (NLOs and the DAOS index live there): "
                   "a database is never restored into it",
                   into, daos);
     free(daos);
     if (in_daos)
-        goto out;
+        return -1;
     if (strncmp(cfg->backup.target, "s3://", 5) != 0) {
         char *tg = dv_path_canon(cfg->backup.target);
-        bool in_tg = tg && dv_path_within(ii->path, tg);
+        bool in_tg = tg && dv_path_within(path, tg);
         if (in_tg)
             dv_seterr("--into '%s' is in the backup target %s: a database is never restored into "
                       "it",
                       into, tg);
         free(tg);
         if (in_tg)
-            goto out;
+            return -1;
     }
     static const char *const own_sfx[] = {"", "-wal", "-shm", "-journal"};
     const char *own[] = {cfg->catalog, cfg->server.key_file};
@@ -426,22 +436,33 @@ int recover_into_check(const struct dv_config *cfg, const char *db_path, const c
         char *c = dv_path_canon(own[i]);
         for (size_t k = 0; c && k < (i == 0 ? 4u : 1u); k++) {
             char *x = dv_asprintf("%s%s", c, own_sfx[k]);
-            bool hit = strcmp(x, ii->path) == 0;
+            bool hit = strcmp(x, path) == 0;
             free(x);
             if (hit) {
                 dv_seterr("--into '%s' is %s%s (%s): refused", into, own_what[i],
                           k ? "'s sidecar" : "", own[i]);
                 free(c);
-                goto out;
+                return -1;
             }
         }
         free(c);
     }
-    if (is_sidecar(ii->path)) {
+    if (is_sidecar(path)) {
         dv_seterr("--into '%s' is the -wal, -shm or -journal of the database beside it: refused",
                   into);
-        goto out;
+        return -1;
     }
+    return 0;
+}
+
+int recover_into_check(const struct dv_config *cfg, const char *db_path, const char *into,
+                       struct recover_into_info *ii)
+{
+    memset(ii, 0, sizeof *ii);
+    char *live = NULL, *rel = NULL, *canon_live = NULL;
+    int rc = -1;
+    if (into_resolve(cfg, into, ii) != 0 || into_refuse_own(cfg, into, ii->path) != 0)
+        goto out;
     /* the database being restored, by name (it may not exist any more) */
     if (db_path && (live = dbglob_resolve(cfg, db_path, &rel)) != NULL) {
         char lb[PATH_MAX];
@@ -453,6 +474,7 @@ int recover_into_check(const struct dv_config *cfg, const char *db_path, const c
     }
     ii->is_source = canon_live && strcmp(canon_live, ii->path) == 0;
     /* what is there now */
+    struct stat sb;
     if (lstat(ii->path, &sb) != 0) {
         ii->kind = RECOVER_INTO_NEW;
         rc = 0;
@@ -484,10 +506,6 @@ int recover_into_check(const struct dv_config *cfg, const char *db_path, const c
     ii->in_use = h == 1;
     rc = 0;
 out:
-    free(norm);
-    free(abs);
-    free(parent);
-    free(data);
     free(live);
     free(rel);
     free(canon_live);
@@ -524,62 +542,74 @@ static int before_replace(void *ud, const char *tmp, const char *out)
     return rc;
 }
 
-int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, struct dv_job *job,
-                    struct restore_result *r)
+/* A restore, once its request is checked (restore_check): what it is of and where it goes. */
+struct restore_plan {
+    char *rel, *live; /* the database as the server names it; its live path */
+    struct recover_into_info ii;
+    const char *name; /* the destination for messages */
+    bool is_live;     /* the destination is the live database (also when its file is gone) */
+    bool exists;      /* something is there (replaced) */
+    char *parent;     /* the destination's directory */
+};
+
+static void plan_done(struct restore_plan *p)
 {
-    memset(r, 0, sizeof *r);
+    free(p->rel);
+    free(p->live);
+    free(p->parent);
+}
+
+/* The request, refused before anything is opened or changed (and before a job is recorded). */
+static int restore_check(const struct dv_config *cfg, const struct restore_opts *o,
+                         struct restore_plan *p, struct restore_result *r)
+{
     if (!o->set_id || !o->db_path || !o->into) {
         dv_seterr("restore needs a set, a database and a new name");
         return -1;
     }
-    char *rel = NULL, *live = dbglob_resolve(cfg, o->db_path, &rel);
-    char *parent = NULL, *root = NULL;
-    struct catalog *cat = NULL;
-    struct target *t = NULL;
-    struct dv_store *st = NULL;
-    struct fsb *rootfd = NULL;
-    struct replace_ctx rc_ctx = {0};
-    struct recover_into_info ii;
-    int rc = -1;
-    if (!rel || (o->db_path[0] != '/' && !dv_path_is_safe_rel(o->db_path))) {
+    p->live = dbglob_resolve(cfg, o->db_path, &p->rel);
+    if (!p->rel || (o->db_path[0] != '/' && !dv_path_is_safe_rel(o->db_path))) {
         dv_seterr("database '%s' is not below the data directory %s", o->db_path,
                   cfg->server.data_dir);
-        goto out;
+        return -1;
     }
-    snprintf(r->db_rel, sizeof r->db_rel, "%s", rel);
-    if (recover_into_check(cfg, o->db_path, o->into, &ii) != 0)
-        goto out;
-    snprintf(r->into, sizeof r->into, "%s", ii.path);
-    const char *name = ii.rel[0] ? ii.rel : ii.path;
-    bool is_live = ii.is_source; /* also when the live file is gone: still its name */
-    bool exists = ii.kind != RECOVER_INTO_NEW;
-    if (is_live && !o->replace_live) {
+    snprintf(r->db_rel, sizeof r->db_rel, "%s", p->rel);
+    if (recover_into_check(cfg, o->db_path, o->into, &p->ii) != 0)
+        return -1;
+    snprintf(r->into, sizeof r->into, "%s", p->ii.path);
+    p->name = p->ii.rel[0] ? p->ii.rel : p->ii.path;
+    p->is_live = p->ii.is_source;
+    p->exists = p->ii.kind != RECOVER_INTO_NEW;
+    if (p->is_live && !o->replace_live) {
         dv_seterr("%s is the live database %s: restore into a new name, or --replace-live to"
                   " put the backup in its place",
-                  o->into, rel);
-        goto out;
+                  o->into, p->rel);
+        return -1;
     }
-    if (!is_live && o->replace_live) {
-        dv_seterr("--replace-live: %s is not the live database %s", o->into, rel);
-        goto out;
+    if (!p->is_live && o->replace_live) {
+        dv_seterr("--replace-live: %s is not the live database %s", o->into, p->rel);
+        return -1;
     }
-    if (exists && !is_live && !o->force) {
-        dv_seterr("%s exists: choose a new name (or --force)", ii.path);
-        goto out;
+    if (p->exists && !p->is_live && !o->force) {
+        dv_seterr("%s exists: choose a new name (or --force)", p->ii.path);
+        return -1;
     }
     /* a database another process has open is never replaced: its next commit would be lost */
-    if (exists && ii.in_use && dbuse_refuse_if_held(ii.path, name) != 0)
-        goto out;
-    parent = dv_dirname(ii.path);
-    sweep_leftovers(cfg, ii.below_data ? NULL : parent, job, &r->sweep);
-    if (!(cat = open_catalog(cfg)))
-        goto out;
-    struct catalog_set set;
-    int g = catalog_set_get(cat, o->set_id, &set);
+    if (p->exists && p->ii.in_use && dbuse_refuse_if_held(p->ii.path, p->name) != 0)
+        return -1;
+    p->parent = dv_dirname(p->ii.path);
+    return 0;
+}
+
+/* The set, and the database in it. 0, or -1 with dv_err(). */
+static int restore_find(struct catalog *cat, const struct restore_opts *o, const char *rel,
+                        struct catalog_set *set)
+{
+    int g = catalog_set_get(cat, o->set_id, set);
     if (g <= 0) {
         if (g == 0)
             dv_seterr("no backup set '%s' (dvault sets lists them)", o->set_id);
-        goto out;
+        return -1;
     }
     struct catalog_set_file f;
     memset(&f, 0, sizeof f);
@@ -588,23 +618,70 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
     if (g <= 0) {
         if (g == 0)
             restore_not_in_set(cat, o->set_id, rel);
-        goto out;
+        return -1;
     }
-    if (!(st = store_open(cfg)))
+    return 0;
+}
+
+/* After the rename: r's figures from the restored file and the repository; the DAOS index
+ * marked. The restore happened: a failure here is reported, but the file stays. */
+static int restore_bookkeeping(const struct dv_config *cfg, const struct restore_opts *o,
+                               const struct restore_plan *p, struct dv_store *st,
+                               struct restore_result *r)
+{
+    r->replaced = p->exists;
+    r->live = p->is_live;
+    r->size = r->info.size;
+    read_ids(p->ii.path, r);
+    int64_t age = dv_now() - r->info.set_started;
+    r->set_age_days = age > 0 ? age / 86400 : 0;
+    r->old_set =
+        dv_config_has_daos(cfg) && age > (int64_t)cfg->server.deferred_deletion_days * 86400;
+    r->no_daos = !dv_config_has_daos(cfg);
+    if (!r->no_daos)
+        snprintf(r->resync_reason, sizeof r->resync_reason,
+                 "restored %.200s from set %.31s into %.200s", p->rel, o->set_id, p->ii.path);
+    if (!r->no_daos && store_mark_needs_resync(st, r->resync_reason) != 0)
+        return -1;
+    if (store_docs(st, p->ii.path, NULL, count_doc, NULL, &r->docs) != 0 ||
+        (!r->no_daos &&
+         (store_listnlo(st, p->ii.path, false, count_name, NULL, &r->nlo_refs) != 0 ||
+          store_listnlo(st, p->ii.path, true, count_name, NULL, &r->nlo_missing) != 0))) {
+        dv_preferr("restored %s, but", p->ii.path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The checked restore p: materialize (with new ids, or the archive replayed), replace. */
+static int restore_run(const struct dv_config *cfg, const struct restore_opts *o,
+                       const struct restore_plan *p, struct dv_job *job, struct restore_result *r)
+{
+    char *root = NULL;
+    struct catalog *cat = NULL;
+    struct target *t = NULL;
+    struct dv_store *st = NULL;
+    struct fsb *rootfd = NULL;
+    struct replace_ctx rc_ctx = {.name = p->name};
+    const char *rel = p->rel, *path = p->ii.path;
+    int rc = -1;
+    sweep_leftovers(cfg, p->ii.below_data ? NULL : p->parent, job, &r->sweep);
+    struct catalog_set set;
+    if (!(cat = open_catalog(cfg)) || restore_find(cat, o, rel, &set) != 0)
         goto out;
-    if (!(t = open_target(cfg, cat)))
+    if (!(st = store_open(cfg)) || !(t = open_target(cfg, cat)))
         goto out;
     /* replacing a file the store may index: mark the index first, so that a crash right
      * after the rename cannot leave it SYNCHRONIZED with the old file's references */
-    if (exists) {
+    if (p->exists) {
         char why[512];
         snprintf(why, sizeof why, "restoring %.200s from set %.31s into %.200s", rel, o->set_id,
-                 ii.path);
+                 path);
         if (store_mark_needs_resync(st, why) != 0)
             goto out;
     }
     struct newids ids = {.from_rel = rel, .set_id = o->set_id};
-    restore_prepare_fn prep = is_live ? NULL : give_new_ids;
+    restore_prepare_fn prep = p->is_live ? NULL : give_new_ids;
     void *prep_ud = &ids;
     struct pitr_prepare pp = {.pt = {.target = cfg->backup.target,
                                      .db_rel = rel,
@@ -619,61 +696,58 @@ int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, s
         prep = pitr_prepare_fn, prep_ud = &pp;
     /* the result is created and renamed beneath data_dir (or the directory of an absolute
      * --into elsewhere), never through a link */
-    root = ii.below_data ? realpath(cfg->server.data_dir, NULL) : dv_strdup(parent);
+    root = p->ii.below_data ? realpath(cfg->server.data_dir, NULL) : dv_strdup(p->parent);
     if (!root) {
         dv_syserr("%s", cfg->server.data_dir);
         goto out;
     }
-    rc_ctx.name = name;
     struct restore_steps steps = {.root = root,
                                   .prepare = prep,
                                   .prepare_ud = prep_ud,
-                                  .before_rename = exists ? before_replace : NULL,
+                                  .before_rename = p->exists ? before_replace : NULL,
                                   .before_ud = &rc_ctx};
-    if (restore_materialize_steps(cat, t, o->set_id, rel, ii.path, exists, &steps, job, &r->info) !=
+    if (restore_materialize_steps(cat, t, o->set_id, rel, path, p->exists, &steps, job, &r->info) !=
         0)
         goto out;
-    dv_crashpoint("restore.after_rename");           /* tests: in place, before the bookkeeping */
-    if (exists && (rootfd = fsb_open(root)) != NULL) /* the old file's: WAL empty (checked) */
-        unlink_sidecars_beneath(rootfd, ii.path + (strcmp(root, "/") == 0 ? 1 : strlen(root) + 1));
+    dv_crashpoint("restore.after_rename"); /* tests: in place, before the bookkeeping */
+    if (p->exists && (rootfd = fsb_open(root)) != NULL) /* the old file's: WAL empty (checked) */
+        unlink_sidecars_beneath(rootfd, path + (strcmp(root, "/") == 0 ? 1 : strlen(root) + 1));
     dbuse_unfence(rc_ctx.fence);
     rc_ctx.fence = NULL;
     r->pitr_transactions = pp.r.transactions;
     r->pitr_last_us = pp.r.last_us;
     r->pitr_err_us = pp.r.err_us;
-    r->replaced = exists;
-    r->live = is_live;
-    r->size = r->info.size;
-    read_ids(ii.path, r);
-    int64_t age = dv_now() - r->info.set_started;
-    r->set_age_days = age > 0 ? age / 86400 : 0;
-    r->old_set =
-        dv_config_has_daos(cfg) && age > (int64_t)cfg->server.deferred_deletion_days * 86400;
-    r->no_daos = !dv_config_has_daos(cfg);
-    if (!r->no_daos)
-        snprintf(r->resync_reason, sizeof r->resync_reason,
-                 "restored %.200s from set %.31s into %.200s", rel, o->set_id, ii.path);
-    /* The restore happened: from here on a failure is reported but the file stays. */
-    if (!r->no_daos && store_mark_needs_resync(st, r->resync_reason) != 0)
-        goto out;
-    if (store_docs(st, ii.path, NULL, count_doc, NULL, &r->docs) != 0 ||
-        (!r->no_daos &&
-         (store_listnlo(st, ii.path, false, count_name, NULL, &r->nlo_refs) != 0 ||
-          store_listnlo(st, ii.path, true, count_name, NULL, &r->nlo_missing) != 0))) {
-        dv_preferr("restored %s, but", ii.path);
-        goto out;
-    }
-    rc = 0;
+    rc = restore_bookkeeping(cfg, o, p, st, r);
 out:
     dbuse_unfence(rc_ctx.fence);
     fsb_close(rootfd);
     store_free(st);
     target_close(t);
     catalog_close(cat);
-    free(rel);
-    free(live);
-    free(parent);
     free(root);
+    return rc;
+}
+
+int recover_restore(const struct dv_config *cfg, const struct restore_opts *o, struct dv_job *job,
+                    struct restore_result *r)
+{
+    memset(r, 0, sizeof *r);
+    struct restore_plan p = {0};
+    if (restore_check(cfg, o, &p, r) != 0) { /* refused: nothing done, no job */
+        plan_done(&p);
+        return -1;
+    }
+    struct job_record rec;
+    job = job_record_begin(&rec, cfg->catalog, "restore", job);
+    int rc = restore_run(cfg, o, &p, job, r);
+    char sum[1024], b[32];
+    dv_fmt_bytes(r->size, b, sizeof b);
+    snprintf(sum, sizeof sum, "%.200s from set %.31s %s %.200s (%s, %llu documents%s%s)", r->db_rel,
+             o->set_id, r->live ? "over the live database" : "into", r->into, b,
+             (unsigned long long)r->docs, r->live ? ", ids kept" : ", new replica id ",
+             r->live ? "" : r->replica_id);
+    job_record_end(&rec, rc, sum);
+    plan_done(&p);
     return rc;
 }
 
@@ -900,10 +974,9 @@ static char *damage_text(const struct store_live_nlo *lv, const char *pool_sha)
                        lv->sha256, pool_sha);
 }
 
-int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, struct dv_job *job,
-                 struct recover_result *r)
+static int nlos_run(const struct dv_config *cfg, const struct recover_opts *o, struct dv_job *job,
+                    struct recover_result *r)
 {
-    memset(r, 0, sizeof *r);
     struct namevec nv = {0};
     struct catalog *cat = NULL;
     struct target *t = NULL;
@@ -1164,6 +1237,23 @@ out:
     return rc;
 }
 
+int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, struct dv_job *job,
+                 struct recover_result *r)
+{
+    memset(r, 0, sizeof *r);
+    struct job_record rec;
+    job = job_record_begin(&rec, cfg->catalog, "recover", job);
+    int rc = nlos_run(cfg, o, job, r);
+    char sum[256], b[32];
+    dv_fmt_bytes(r->bytes, b, sizeof b);
+    snprintf(sum, sizeof sum,
+             "%llu recovered, %llu repaired (%s), %llu already present, %llu unrecoverable",
+             (unsigned long long)r->recovered, (unsigned long long)r->repaired, b,
+             (unsigned long long)r->present, (unsigned long long)r->unrecoverable);
+    job_record_end(&rec, rc, sum);
+    return rc;
+}
+
 /* ---- listnlo damaged ------------------------------------------------------------------- */
 
 int recover_check_nlos(const struct dv_config *cfg, const char *db_path, struct dv_job *job,
@@ -1377,11 +1467,10 @@ int recover_doc_copy(const struct dv_config *cfg, const char *from_path, const c
     return recover_doc_copy_ex(cfg, from_path, unid, live_path, false, job, r);
 }
 
-int recover_doc_copy_ex(const struct dv_config *cfg, const char *from_path, const char *unid,
+static int doc_copy_run(const struct dv_config *cfg, const char *from_path, const char *unid,
                         const char *live_path, bool force, struct dv_job *job,
                         struct doccopy_result *r)
 {
-    memset(r, 0, sizeof *r);
     struct dv_store *st = NULL;
     struct store_db *src = NULL, *dst = NULL;
     int rc = -1;
@@ -1467,6 +1556,23 @@ out:
     store_db_close(src);
     store_db_close(dst);
     store_free(st);
+    return rc;
+}
+
+int recover_doc_copy_ex(const struct dv_config *cfg, const char *from_path, const char *unid,
+                        const char *live_path, bool force, struct dv_job *job,
+                        struct doccopy_result *r)
+{
+    memset(r, 0, sizeof *r);
+    struct job_record rec;
+    job = job_record_begin(&rec, cfg->catalog, "doccopy", job);
+    int rc = doc_copy_run(cfg, from_path, unid, live_path, force, job, r);
+    char sum[1024];
+    snprintf(sum, sizeof sum,
+             "document %.64s %s %.400s (%d attachments, %d NLOs; %llu NLOs recovered first)", unid,
+             r->undeleted ? "undeleted in" : "copied into", live_path, r->attachments, r->nlos,
+             (unsigned long long)r->nlo.recovered);
+    job_record_end(&rec, rc, sum);
     return rc;
 }
 
