@@ -45,8 +45,11 @@ static void job_line(const struct catalog_job *j)
     dv_fmt_time(j->started, started, sizeof started);
     if (j->ended > 0)
         dv_fmt_time(j->ended, ended, sizeof ended);
-    printf("%6lld %-11s %-19s %-19s %-9s %s\n", (long long)j->id, dv_esc(j->kind), started, ended,
-           dv_esc(j->status), dv_esc(j->message));
+    char status[32];
+    snprintf(status, sizeof status, "%s", dv_esc(j->status));
+    int len = (int)strlen(status), pad = !j->message[0] ? 0 : len < 10 ? 10 - len : 1;
+    printf("%6lld %-11s %-19s %-19s %s%*s%s\n", (long long)j->id, dv_esc(j->kind), started, ended,
+           status, pad, "", dv_esc(j->message));
 }
 
 static int parse_args(int argc, char **argv, bool *json, size_t *limit)

@@ -84,7 +84,8 @@ jobs_json --limit 2
 [ "$(kinds)" = "restore recover" ] || fail "--limit 2: '$(kinds)'"
 "$DVAULT" "${C[@]}" jobs >"$T/jobs.txt"
 head -1 "$T/jobs.txt" | grep -q "^ *ID  *KIND  *STARTED" || fail "text header: $(head -1 "$T/jobs.txt")"
-[ "$(grep -c ' ok  ' "$T/jobs.txt")" = 4 ] || fail "text: 4 ok jobs expected: $(cat "$T/jobs.txt")"
+[ "$(awk '$7 == "ok"' "$T/jobs.txt" | wc -l)" = 4 ] || fail "text: 4 ok jobs expected: $(cat "$T/jobs.txt")"
+[ "$(awk '$7 == "failed"' "$T/jobs.txt" | wc -l)" = 1 ] || fail "text: 1 failed job expected"
 if "$DVAULT" "${C[@]}" jobs --limit 0 >/dev/null 2>&1; then fail "--limit 0 accepted"; fi
 if "$DVAULT" "${C[@]}" jobs --bogus >/dev/null 2>&1; then fail "--bogus accepted"; fi
 echo "PASS jobs_cli"
