@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "backup.h"
+#include "bytes.h"
 #include "delta.h"
 #include "fsb.h"
 #include "pagemap.h"
@@ -35,30 +36,6 @@ static void test_hook(const char *point)
         incr_test_hook(point, incr_test_hook_ud);
 }
 
-/* ---- byte order ------------------------------------------------------------------------ */
-
-static void be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
-}
-
-static void be64(unsigned char *p, uint64_t v)
-{
-    be32(p, (uint32_t)(v >> 32));
-    be32(p + 4, (uint32_t)v);
-}
-
-static uint32_t rd32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t rd64(const unsigned char *p)
-{
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
 bool incr_is_inc_path(const char *path)
 {
     size_t n = path ? strlen(path) : 0, k = strlen(INCR_SUFFIX);
@@ -71,18 +48,18 @@ static void hdr_encode(const struct incr_header *h, unsigned char b[INCR_HDR_SIZ
 {
     memset(b, 0, INCR_HDR_SIZE);
     memcpy(b, INCR_MAGIC, 8);
-    be32(b + 8, INCR_VERSION);
-    be32(b + 12, h->page_size);
-    be64(b + 16, h->origin_size);
-    be64(b + 24, h->final_size);
-    be32(b + 32, h->run_count);
-    be64(b + 36, h->pages_stored);
-    be64(b + 44, h->pages_total);
+    dv_wr32(b + 8, INCR_VERSION);
+    dv_wr32(b + 12, h->page_size);
+    dv_wr64(b + 16, h->origin_size);
+    dv_wr64(b + 24, h->final_size);
+    dv_wr32(b + 32, h->run_count);
+    dv_wr64(b + 36, h->pages_stored);
+    dv_wr64(b + 44, h->pages_total);
     memcpy(b + 52, h->origin, strnlen(h->origin, 31));
     memcpy(b + 84, h->set_id, strnlen(h->set_id, 31));
     memcpy(b + 116, h->replica_id, strnlen(h->replica_id, 63));
     memcpy(b + 180, h->dbiid, strnlen(h->dbiid, 63));
-    be32(b + 252, delta_crc32c(0, b, 252));
+    dv_wr32(b + 252, delta_crc32c(0, b, 252));
 }
 
 static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE], struct incr_header *h)
@@ -91,23 +68,23 @@ static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE], st
         dv_seterr("%s: not an incremental file", path);
         return -1;
     }
-    if (rd32(b + 252) != delta_crc32c(0, b, 252)) {
+    if (dv_rd32(b + 252) != delta_crc32c(0, b, 252)) {
         dv_seterr("%s: header checksum mismatch", path);
         return -1;
     }
     memset(h, 0, sizeof *h);
-    h->version = rd32(b + 8);
+    h->version = dv_rd32(b + 8);
     if (h->version != INCR_VERSION) {
         dv_seterr("%s: version %u not supported (this dvault reads %d)", path, h->version,
                   INCR_VERSION);
         return -1;
     }
-    h->page_size = rd32(b + 12);
-    h->origin_size = rd64(b + 16);
-    h->final_size = rd64(b + 24);
-    h->run_count = rd32(b + 32);
-    h->pages_stored = rd64(b + 36);
-    h->pages_total = rd64(b + 44);
+    h->page_size = dv_rd32(b + 12);
+    h->origin_size = dv_rd64(b + 16);
+    h->final_size = dv_rd64(b + 24);
+    h->run_count = dv_rd32(b + 32);
+    h->pages_stored = dv_rd64(b + 36);
+    h->pages_total = dv_rd64(b + 44);
     memcpy(h->origin, b + 52, 31);
     memcpy(h->set_id, b + 84, 31);
     memcpy(h->replica_id, b + 116, 63);
@@ -165,7 +142,7 @@ static int inc_walk(int in, const char *path, const char *expect_sha256, struct 
             dv_seterr("%s: run %u: truncated", path, i);
             goto out;
         }
-        uint64_t roff = rd64(rh), rsize = rd64(rh + 8);
+        uint64_t roff = dv_rd64(rh), rsize = dv_rd64(rh + 8);
         if (rsize == 0 || roff % h.page_size || rsize % h.page_size || roff < prev_end ||
             roff + rsize > h.final_size || roff + rsize < roff) {
             dv_seterr("%s: run %u: offset %llu size %llu out of order or beyond %llu", path, i,
@@ -207,7 +184,7 @@ static int inc_walk(int in, const char *path, const char *expect_sha256, struct 
             dv_seterr("%s: run %u: truncated", path, i);
             goto out;
         }
-        if (rd32(rt) != crc) {
+        if (dv_rd32(rt) != crc) {
             dv_seterr("%s: run %u (offset %llu, %llu bytes): checksum mismatch (corrupt)", path, i,
                       (unsigned long long)roff, (unsigned long long)rsize);
             goto out;
@@ -228,7 +205,7 @@ static int inc_walk(int in, const char *path, const char *expect_sha256, struct 
         goto out;
     }
     if (dv_pread_full(in, tr, INCR_TRAILER_SIZE, (off_t)off) != INCR_TRAILER_SIZE ||
-        memcmp(tr, INCR_TRAIL_MAGIC, 8) != 0 || rd32(tr + 8) != h.run_count) {
+        memcmp(tr, INCR_TRAIL_MAGIC, 8) != 0 || dv_rd32(tr + 8) != h.run_count) {
         dv_seterr("%s: bad trailer", path);
         goto out;
     }
@@ -920,8 +897,8 @@ static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pag
         goto out;
     for (uint64_t i = 0; i < nruns; i++) {
         unsigned char rh[INCR_RUN_HDR], rt[INCR_RUN_TRAILER] = {0};
-        be64(rh, (runs[i][0] - 1) * ps);
-        be64(rh + 8, runs[i][1] * ps);
+        dv_wr64(rh, (runs[i][0] - 1) * ps);
+        dv_wr64(rh + 8, runs[i][1] * ps);
         uint32_t crc = delta_crc32c(0, rh, sizeof rh);
         if (iw_write(&w, rh, sizeof rh) != 0)
             goto out;
@@ -941,14 +918,14 @@ static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pag
             if (iw_write(&w, page, ps) != 0)
                 goto out;
         }
-        be32(rt, crc);
+        dv_wr32(rt, crc);
         if (iw_write(&w, rt, sizeof rt) != 0)
             goto out;
         job_advance(c->job, 0, 0, NULL);
     }
     unsigned char tr[INCR_TRAILER_SIZE] = {0};
     memcpy(tr, INCR_TRAIL_MAGIC, 8);
-    be32(tr + 8, (uint32_t)nruns);
+    dv_wr32(tr + 8, (uint32_t)nruns);
     unsigned int mdlen;
     EVP_DigestFinal_ex(w.sha, tr + 16, &mdlen);
     if (dv_write_all(w.fd, tr, sizeof tr) != 0) {
