@@ -17,84 +17,13 @@
 #include "fsb.h"
 #include "hotcopy.h"
 #include "incr.h"
+#include "nlorefs.h"
 #include "pagemap.h"
 #include "runcmd.h"
 #include "target.h"
 #include "util.h"
 
 /* ---- references of a copy ------------------------------------------------------------ */
-
-void backup_names_free(char **names, size_t n)
-{
-    for (size_t i = 0; names && i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-int backup_read_refs(const char *dbfile, char ***names, size_t *n)
-{
-    *names = NULL;
-    *n = 0;
-    char *uri = dv_file_uri(dbfile, "immutable=1");
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
-    free(uri);
-    if (rc != SQLITE_OK) {
-        dv_seterr("%s: cannot open copy: %s", dbfile, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
-                            "name='attachments'",
-                            -1, &st, NULL);
-    bool has = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
-    if (rc != SQLITE_OK) {
-        dv_seterr("%s: not a readable database: %s", dbfile, sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    if (!has) {
-        sqlite3_close(db);
-        return 0;
-    }
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL "
-                            "ORDER BY nlo COLLATE BINARY",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        dv_seterr("%s: cannot read references: %s", dbfile, sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return -1;
-    }
-    size_t cap = 0, cnt = 0;
-    char **v = NULL;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        if (!name)
-            continue;
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 256;
-            v = dv_realloc(v, cap * sizeof *v);
-        }
-        v[cnt++] = dv_strdup(name);
-    }
-    if (rc != SQLITE_DONE) {
-        dv_seterr("%s: cannot read references: %s", dbfile, sqlite3_errmsg(db));
-        backup_names_free(v, cnt);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    *names = v;
-    *n = cnt;
-    return 0;
-}
 
 /*
  * A copy whose delta was kept (copy and delta relative to the set's directory set): the image
@@ -109,20 +38,11 @@ static int read_refs_keep(const struct fsb *set, const char *copy, const char *d
     char *srel = dv_asprintf("%s.refs-scratch.%ld", copy, (long)getpid());
     char *scratch = fsb_abs(set, srel), *cpath = fsb_abs(set, copy), *dpath = fsb_abs(set, delta);
     int rc = -1, in = -1, dfd = -1, out = -1;
-    struct stat st;
     fsb_unlink(set, srel, true); /* ours from a crashed run: the target is locked */
-    if ((in = fsb_openat(set, copy, O_RDONLY, 0)) < 0 ||
-        (dfd = fsb_openat(set, delta, O_RDONLY, 0)) < 0 ||
-        (out = fsb_openat(set, srel, O_RDWR | O_CREAT | O_EXCL, 0600)) < 0)
-        goto out;
-    if (fstat(in, &st) != 0 || dv_copy_range(in, 0, out, 0, (uint64_t)st.st_size) != st.st_size) {
-        dv_syserr("copy %s to %s", cpath, scratch);
-        goto out;
-    }
-    if (delta_apply_fd(dfd, dpath, out, scratch) == 0 &&
-        pagemap_check_fd(pm, out, scratch, "the copy with its kept delta applied") == 0)
-        rc = backup_read_refs(scratch, names, n);
-out:
+    if ((in = fsb_openat(set, copy, O_RDONLY, 0)) >= 0 &&
+        (dfd = fsb_openat(set, delta, O_RDONLY, 0)) >= 0 &&
+        (out = fsb_openat(set, srel, O_RDWR | O_CREAT | O_EXCL, 0600)) >= 0)
+        rc = nlorefs_read_with_delta(in, cpath, dfd, dpath, out, scratch, pm, names, n);
     if (in >= 0)
         close(in);
     if (dfd >= 0)
@@ -472,7 +392,7 @@ static int backup_one(struct ctx *c, const char *rel)
         ir.refs = NULL, ir.nrefs = 0;
     } else if ((keep && hr.wal_mode
                     ? read_refs_keep(c->set, relcopy, reldelta, &pm, &names, &nnames)
-                    : backup_read_refs(dst, &names, &nnames)) != 0) {
+                    : nlorefs_read_file(dst, &names, &nnames)) != 0) {
         fail_db(c, rel, "");
         goto out;
     }
@@ -575,7 +495,7 @@ out:
     }
     incr_result_done(&ir);
     free(relpm);
-    backup_names_free(names, nnames);
+    nlorefs_free(names, nnames);
     free(src);
     free(relcopy);
     free(dst);

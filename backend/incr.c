@@ -12,18 +12,18 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
-#include "backup.h"
 #include "bytes.h"
 #include "delta.h"
 #include "fsb.h"
+#include "nlorefs.h"
 #include "pagemap.h"
 #include "restore.h"
+#include "snapshot.h"
 #include "util.h"
 #include "wal.h"
 
 #define INCR_MAGIC "DVINCR\0"
 #define INCR_TRAIL_MAGIC "DVITRAIL"
-#define INCR_BUSY_MS 30000
 #define INCR_CHUNK_PAGES 256 /* pages read per pread while digesting the file */
 #define INCR_RESCANS 8       /* WAL restarts tolerated (only with a read-mark 0 snapshot) */
 
@@ -603,9 +603,7 @@ struct ib {
     const struct incr_origin *o;
     struct incr_result *r;
     struct dv_job *job;
-    sqlite3 *db;
-    bool in_txn;
-    int src_fd, wal_fd;
+    struct dv_snapshot s; /* the pinned snapshot; s.wal_fd: the WAL read at the stop */
     char *walp;
     struct wal_info w;
     struct pagemap_hasher *h;
@@ -613,126 +611,17 @@ struct ib {
     uint64_t base_pages;
 };
 
-static int ib_sqlerr(struct ib *c, const char *step)
-{
-    dv_seterr("%s: %s", step, c->db ? sqlite3_errmsg(c->db) : "cannot open");
-    return -1;
-}
-
-static int ib_text(sqlite3 *db, const char *sql, const char *arg, char *out, size_t n)
-{
-    sqlite3_stmt *st = NULL;
-    out[0] = '\0';
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        snprintf(out, n, "%s", t ? (const char *)t : "");
-    } else if (rc != SQLITE_DONE) {
-        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/* Add the NLO names db references now (attachments.nlo) to r->refs (unsorted, dups). */
-static int add_refs(sqlite3 *db, struct incr_result *r)
-{
-    char has[8];
-    if (ib_text(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='attachments'",
-                NULL, has, sizeof has) != 0)
-        return -1;
-    if (strcmp(has, "0") == 0)
-        return 0;
-    sqlite3_stmt *st;
-    const char *sql = "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        r->refs = dv_realloc(r->refs, (r->nrefs + 1) * sizeof *r->refs);
-        r->refs[r->nrefs++] = dv_strdup((const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void refs_sort_unique(struct incr_result *r)
-{
-    if (!r->nrefs)
-        return;
-    qsort(r->refs, r->nrefs, sizeof *r->refs, cmp_str);
-    size_t k = 1;
-    for (size_t i = 1; i < r->nrefs; i++) {
-        if (strcmp(r->refs[i], r->refs[k - 1]) == 0)
-            free(r->refs[i]);
-        else
-            r->refs[k++] = r->refs[i];
-    }
-    r->nrefs = k;
-}
-
+/* Pin the snapshot (snapshot.h) and read the references as of its begin. */
 static int ib_begin(struct ib *c)
 {
-    c->src_fd = open(c->src, O_RDONLY | O_CLOEXEC);
-    if (c->src_fd < 0) {
-        dv_syserr("open");
+    if (snapshot_begin(&c->s, c->src, c->o->busy_ms) != 0)
         return -1;
-    }
-    if (sqlite3_open_v2(c->src, &c->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return ib_sqlerr(c, "open read-only");
-    sqlite3_busy_timeout(c->db, c->o->busy_ms > 0 ? c->o->busy_ms : INCR_BUSY_MS);
-    if (sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK)
-        return ib_sqlerr(c, "no checkpoint on close");
-    char mode[32], buf[32], has[8];
-    if (ib_text(c->db, "PRAGMA journal_mode", NULL, mode, sizeof mode) != 0)
-        return -1;
-    c->r->wal_mode = strcmp(mode, "wal") == 0;
-    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return ib_sqlerr(c, "BEGIN");
-    c->in_txn = true;
-    if (ib_text(c->db, "SELECT count(*) FROM sqlite_master", NULL, buf, sizeof buf) != 0 ||
-        ib_text(c->db, "PRAGMA page_size", NULL, buf, sizeof buf) != 0)
-        return -1;
-    c->r->page_size = (uint32_t)strtoul(buf, NULL, 10);
-    if (ib_text(c->db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='dbinfo'",
-                NULL, has, sizeof has) != 0)
-        return -1;
-    if (strcmp(has, "0") != 0) {
-        const char *q = "SELECT value FROM dbinfo WHERE key=?";
-        if (ib_text(c->db, q, "replica_id", c->r->replica_id, sizeof c->r->replica_id) ||
-            ib_text(c->db, q, "dbiid", c->r->dbiid, sizeof c->r->dbiid))
-            return -1;
-    }
-    struct stat sb;
-    if (fstat(c->src_fd, &sb) != 0) {
-        dv_syserr("stat");
-        return -1;
-    }
-    c->r->base_size = (uint64_t)sb.st_size;
-    if (sb.st_size == 0) { /* SQLite reads it as an empty database: a copy would hold nothing */
-        dv_seterr("empty file (0 bytes): not a database");
-        return -1;
-    }
-    return add_refs(c->db, c->r);
+    c->r->wal_mode = c->s.wal_mode;
+    c->r->page_size = c->s.page_size;
+    c->r->base_size = c->s.size;
+    snprintf(c->r->replica_id, sizeof c->r->replica_id, "%s", c->s.replica_id);
+    snprintf(c->r->dbiid, sizeof c->r->dbiid, "%s", c->s.dbiid);
+    return nlorefs_query(c->s.db, c->src, &c->r->refs, &c->r->nrefs);
 }
 
 /* Digest every page of the file up to the size seen at begin. */
@@ -752,7 +641,7 @@ static int ib_read_file(struct ib *c)
         uint64_t cnt =
             c->base_pages - pg < INCR_CHUNK_PAGES ? c->base_pages - pg : INCR_CHUNK_PAGES;
         size_t want = (size_t)(cnt * ps);
-        ssize_t got = dv_pread_full(c->src_fd, buf, want, (off_t)(pg * ps));
+        ssize_t got = dv_pread_full(c->s.fd, buf, want, (off_t)(pg * ps));
         if (got < 0) {
             dv_syserr("read");
             rc = -1;
@@ -792,11 +681,11 @@ static int ib_stop(struct ib *c, struct pagemap *pm)
 {
     uint32_t ps = c->r->page_size;
     wal_info_free(&c->w);
-    if (c->wal_fd >= 0)
-        close(c->wal_fd);
-    c->wal_fd = -1;
+    if (c->s.wal_fd >= 0)
+        close(c->s.wal_fd);
+    c->s.wal_fd = -1;
     if (c->r->wal_mode) {
-        if (wal_scan_path(c->walp, NULL, &c->w, &c->wal_fd) != 0)
+        if (wal_scan_path(c->walp, NULL, &c->w, &c->s.wal_fd) != 0)
             return -1;
         if (c->w.ncommits && c->w.page_size != ps) {
             dv_seterr("WAL %s: page size %u, the database has %u", c->walp, c->w.page_size, ps);
@@ -818,7 +707,7 @@ static int ib_stop(struct ib *c, struct pagemap *pm)
     int rc = 0;
     for (size_t i = 0; i < c->w.npages && rc == 0; i += INCR_CHUNK_PAGES) {
         size_t n = c->w.npages - i < INCR_CHUNK_PAGES ? c->w.npages - i : INCR_CHUNK_PAGES;
-        rc = wal_read_pages(c->wal_fd, c->walp, &c->w, i, n, buf);
+        rc = wal_read_pages(c->s.wal_fd, c->walp, &c->w, i, n, buf);
         for (size_t k = 0; rc == 0 && k < n; k++)
             pagemap_digest(c->h, buf + k * ps, ps, pagemap_at(pm, c->w.pages[i + k].pgno));
     }
@@ -835,9 +724,9 @@ static int ib_page(struct ib *c, uint64_t pgno, unsigned char *buf)
     uint32_t ps = c->r->page_size;
     long wi = c->w.ncommits ? wal_index_of(&c->w, (uint32_t)pgno) : -1;
     if (wi >= 0)
-        return wal_read_pages(c->wal_fd, c->walp, &c->w, (size_t)wi, 1, buf);
+        return wal_read_pages(c->s.wal_fd, c->walp, &c->w, (size_t)wi, 1, buf);
     memset(buf, 0, ps);
-    if (pgno <= c->base_pages && dv_pread_full(c->src_fd, buf, ps, (off_t)((pgno - 1) * ps)) < 0) {
+    if (pgno <= c->base_pages && dv_pread_full(c->s.fd, buf, ps, (off_t)((pgno - 1) * ps)) < 0) {
         dv_syserr("read page %llu", (unsigned long long)pgno);
         return -1;
     }
@@ -954,34 +843,13 @@ out:
     return rc;
 }
 
-/* End the snapshot and close SQLite, then (only then) our descriptors of the file. */
-static void ib_end(struct ib *c)
-{
-    if (c->in_txn)
-        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    c->in_txn = false;
-    if (c->db)
-        sqlite3_close(c->db);
-    c->db = NULL;
-    if (c->src_fd >= 0)
-        close(c->src_fd);
-    if (c->wal_fd >= 0)
-        close(c->wal_fd);
-    c->src_fd = c->wal_fd = -1;
-}
-
-/* The references just after the stop, by a second short read transaction. */
+/* The references just after the stop, by a second short look (no transaction kept). */
 static int refs_after_stop(const char *src, int busy_ms, struct incr_result *r)
 {
     sqlite3 *db = NULL;
-    int rc = -1;
-    if (sqlite3_open_v2(src, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, busy_ms > 0 ? busy_ms : INCR_BUSY_MS);
-        rc = add_refs(db, r);
-    } else {
-        dv_seterr("open read-only: %s", db ? sqlite3_errmsg(db) : "out of memory");
-    }
+    int rc = snapshot_open(src, busy_ms, &db);
+    if (rc == 0)
+        rc = nlorefs_query(db, src, &r->refs, &r->nrefs);
     sqlite3_close(db);
     return rc;
 }
@@ -990,7 +858,7 @@ void incr_result_done(struct incr_result *r)
 {
     if (!r)
         return;
-    backup_names_free(r->refs, r->nrefs);
+    nlorefs_free(r->refs, r->nrefs);
     r->refs = NULL;
     r->nrefs = 0;
 }
@@ -1002,7 +870,7 @@ int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path
     double t0 = dv_mono();
     memset(r, 0, sizeof *r);
     struct ib c = {
-        .src = src, .root = root, .o = o, .r = r, .job = job, .src_fd = -1, .wal_fd = -1};
+        .src = src, .root = root, .o = o, .r = r, .job = job, .s = {.fd = -1, .wal_fd = -1}};
     c.walp = wal_path_of(src);
     c.h = pagemap_hasher_new();
     struct pagemap om = {0}, pm = {0};
@@ -1071,8 +939,8 @@ int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path
     step = "references";
     if (refs_after_stop(src, o->busy_ms, r) != 0)
         goto out;
-    ib_end(&c);
-    refs_sort_unique(r);
+    snapshot_end(&c.s);
+    nlorefs_sort_unique(r->refs, &r->nrefs);
     step = "page map";
     if (pagemap_write_at(root, pagemap_path, &pm, r->pagemap_sha256) != 0)
         goto out;
@@ -1087,7 +955,7 @@ out:
     }
     if (rc == 1)
         incr_result_done(r);
-    ib_end(&c);
+    snapshot_end(&c.s);
     wal_info_free(&c.w);
     pagemap_done(&om);
     pagemap_done(&pm);

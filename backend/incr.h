@@ -3,9 +3,8 @@
  *
  * An incremental copy of a database holds only the pages that changed since its origin: the
  * newest complete set in which the database was copied (the origin's "checkpoint" is its set
- * id). The live file is read page by page within a pinned read snapshot (as hotcopy.c does:
- * read-only connection, no checkpoint on close, our descriptor kept open until SQLite is
- * closed); the WAL is read at the stop; the consistent image's pages are the WAL's newest
+ * id). The live file is read page by page within a pinned read snapshot (snapshot.h, as
+ * hotcopy.c does); the WAL is read at the stop; the consistent image's pages are the WAL's newest
  * committed image of a page when it has one, else the file's page (a page a checkpoint wrote
  * during the read is always in the WAL: a checkpoint only copies frames older than our
  * snapshot, and the WAL cannot be reset while we hold it). Every page of the image gets a
