@@ -327,43 +327,38 @@ static int full_pagemap_write(struct ctx *c, const char *rel, const char *relpm,
     return 0;
 }
 
-static int backup_one(struct ctx *c, const char *rel)
+/* One database of the set, from its copy to its records (backup_one). */
+struct one {
+    const char *rel; /* the database, relative to the data directory */
+    char *src;       /* the live database */
+    char *relcopy;   /* its set file, beneath the set ("db/REL", or "db/REL.inc") */
+    char *dst;       /* the same, absolute */
+    char *reldelta;  /* its kept delta, beneath the set */
+    char *delta;     /* the same, absolute */
+    char *delta_rel; /* the same relative to the target, as the catalog records it */
+    char *relpm;     /* its page map, beneath the set */
+    char **names;    /* the NLO references recorded */
+    size_t nnames;
+    int inc;   /* incr_db's answer: 0 incremental, 1 full needed; -2 not tried */
+    bool kept; /* a full copy whose delta was kept */
+    struct incr_result ir;
+    struct catalog_file_incr fx;
+    struct hotcopy_result hr;
+    struct pagemap pm;
+};
+
+/*
+ * The copy: an incremental's pages (incr_db), else a hot copy, its page map, its references.
+ * 0 done, 1 nothing to record (the database vanished: counted), -1 failed (counted).
+ */
+static int one_copy(struct ctx *c, struct one *d)
 {
     const struct dv_config *cfg = c->cfg;
     bool keep = cfg->backup.delta == DV_DELTA_KEEP;
-    char *src = dv_path_join(cfg->server.data_dir, rel);
-    char *relcopy = dv_asprintf("db/%s", rel);
-    char *dst = dv_path_join(c->partial, relcopy);
-    char *reldelta = dv_asprintf("%s.delta", relcopy);
-    char *delta = dv_path_join(c->partial, reldelta);
-    /* the catalog records a delta in its set relative to the target ("sets/.ID.partial/db/..",
-     * then "sets/ID/db/.."): a target moved whole keeps its deltas (docs/catalog.md) */
-    char *delta_rel = dv_asprintf("sets/.%s.partial/%s", c->r->set_id, reldelta);
-    char *dir = dv_dirname(relcopy);
-    char **names = NULL;
-    size_t nnames = 0;
-    int rc = -1;
-
-    /* incremental sets: the pages changed since the origin (incr.h), else a full copy */
-    struct incr_result ir;
-    struct catalog_file_incr fx;
-    memset(&ir, 0, sizeof ir);
-    memset(&fx, 0, sizeof fx);
-    char *relpm = dv_asprintf("%s%s", relcopy, INCR_PAGEMAP_SUFFIX);
-    snprintf(fx.pagemap, sizeof fx.pagemap, "%s", relpm);
-    int inc = -2; /* not tried */
-    struct hotcopy_result hr;
-    memset(&hr, 0, sizeof hr);
-    struct pagemap pm = {0};
-    /* the database's directories in the set: real directories, never through a link */
-    if (fsb_mkdirs(c->set, dir, 0700) != 0) {
-        fail_db(c, rel, src);
-        goto out;
-    }
     if (c->kind == CATALOG_SET_INCREMENTAL) {
-        inc = incr_db(c, rel, src, relcopy, relpm, &ir, &fx, &hr);
-        if (inc < 0)
-            goto out;
+        d->inc = incr_db(c, d->rel, d->src, d->relcopy, d->relpm, &d->ir, &d->fx, &d->hr);
+        if (d->inc < 0)
+            return -1;
     }
     struct hotcopy_opts ho = {.delta = cfg->backup.delta,
                               .snapshot_command = cfg->backup.snapshot_command,
@@ -371,106 +366,76 @@ static int backup_one(struct ctx *c, const char *rel)
                               .defer_sync = true, /* one syncfs before the set is finished */
                               .skip_sha = true,   /* hashed in full_pagemap's read */
                               .busy_ms = (int)(cfg->backup.lock_wait_seconds * 1000)};
-    if (inc != 0 && hotcopy_db(src, c->set, relcopy, keep ? reldelta : NULL, &ho, &hr) != 0) {
-        if (access(src, F_OK) != 0 && errno == ENOENT) {
+    if (d->inc != 0 &&
+        hotcopy_db(d->src, c->set, d->relcopy, keep ? d->reldelta : NULL, &ho, &d->hr) != 0) {
+        if (access(d->src, F_OK) != 0 && errno == ENOENT) {
             c->r->db_vanished++;
-            job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", rel);
-            rc = 0;
-        } else {
-            fail_db(c, rel, src);
+            job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", d->rel);
+            return 1;
         }
-        goto out;
+        fail_db(c, d->rel, d->src);
+        return -1;
     }
-    if (!hr.wal_mode)
+    if (!d->hr.wal_mode)
         job_log(c->job, DV_WARN,
-                "%s is not in WAL mode: it cannot be copied hot; copied under a short lock", rel);
-    if (inc != 0 &&
-        full_pagemap(c, rel, relcopy, keep && hr.wal_mode ? reldelta : NULL, &hr, &pm) != 0)
-        goto out;
-    if (inc == 0) {
-        names = ir.refs, nnames = ir.nrefs;
-        ir.refs = NULL, ir.nrefs = 0;
-    } else if ((keep && hr.wal_mode
-                    ? read_refs_keep(c->set, relcopy, reldelta, &pm, &names, &nnames)
-                    : nlorefs_read_file(dst, &names, &nnames)) != 0) {
-        fail_db(c, rel, "");
-        goto out;
+                "%s is not in WAL mode: it cannot be copied hot; copied under a short lock",
+                d->rel);
+    bool with_delta = keep && d->hr.wal_mode;
+    if (d->inc != 0 &&
+        full_pagemap(c, d->rel, d->relcopy, with_delta ? d->reldelta : NULL, &d->hr, &d->pm) != 0)
+        return -1;
+    if (d->inc == 0) {
+        d->names = d->ir.refs, d->nnames = d->ir.nrefs;
+        d->ir.refs = NULL, d->ir.nrefs = 0;
+    } else if ((with_delta
+                    ? read_refs_keep(c->set, d->relcopy, d->reldelta, &d->pm, &d->names, &d->nnames)
+                    : nlorefs_read_file(d->dst, &d->names, &d->nnames)) != 0) {
+        fail_db(c, d->rel, "");
+        return -1;
     }
-    if (inc != 0 && full_pagemap_write(c, rel, relpm, &pm, &fx) != 0)
-        goto out;
-    int64_t db_id = 0;
-    bool kept = keep && hr.wal_mode && inc != 0;
-    if (inc == 0) { /* the set file is the .inc */
-        free(relcopy);
-        relcopy = dv_asprintf("db/%s%s", rel, INCR_SUFFIX);
+    if (d->inc != 0 && full_pagemap_write(c, d->rel, d->relpm, &d->pm, &d->fx) != 0)
+        return -1;
+    d->kept = with_delta && d->inc != 0;
+    if (d->inc == 0) { /* the set file is the .inc */
+        free(d->relcopy);
+        d->relcopy = dv_asprintf("db/%s%s", d->rel, INCR_SUFFIX);
     }
+    return 0;
+}
+
+/* The database's rows in the catalog, one transaction: its file in the set, its references. */
+static int one_catalog(struct ctx *c, struct one *d, int64_t *db_id)
+{
+    struct hotcopy_result *hr = &d->hr;
     if (catalog_begin(c->cat) != 0)
-        goto cat_fail;
-    if (catalog_db_upsert(c->cat, rel, hr.replica_id, hr.dbiid, dv_now(), &db_id) != 0)
-        goto cat_rollback;
+        goto fail;
+    if (catalog_db_upsert(c->cat, d->rel, hr->replica_id, hr->dbiid, dv_now(), db_id) != 0)
+        goto rollback;
     struct catalog_set_file f = {
         .set_id = c->r->set_id,
-        .db_id = db_id,
-        .path = relcopy,
-        .size = (int64_t)(kept ? hr.base_size : hr.final_size),
-        .sha256 = hr.copy_sha256,
-        .page_size = hr.page_size,
-        .replica_id = hr.replica_id,
-        .dbiid = hr.dbiid,
-        .delta_mode = kept ? CATALOG_DELTA_KEEP : CATALOG_DELTA_APPLY,
-        .delta_pages = hr.delta_pages,
-        .delta_location = kept ? delta_rel : NULL,
-        .delta_sha256 = kept ? hr.delta_sha256 : NULL,
-        .locked_copy = hr.locked_copy,
+        .db_id = *db_id,
+        .path = d->relcopy,
+        .size = (int64_t)(d->kept ? hr->base_size : hr->final_size),
+        .sha256 = hr->copy_sha256,
+        .page_size = hr->page_size,
+        .replica_id = hr->replica_id,
+        .dbiid = hr->dbiid,
+        .delta_mode = d->kept ? CATALOG_DELTA_KEEP : CATALOG_DELTA_APPLY,
+        .delta_pages = hr->delta_pages,
+        .delta_location = d->kept ? d->delta_rel : NULL,
+        .delta_sha256 = d->kept ? hr->delta_sha256 : NULL,
+        .locked_copy = hr->locked_copy,
     };
     if (catalog_set_file_add(c->cat, &f) != 0 ||
-        catalog_file_incr_set(c->cat, c->r->set_id, db_id, &fx) != 0)
-        goto cat_rollback;
-    if (catalog_refs_record(c->cat, db_id, c->r->seq, (const char *const *)names, nnames) != 0)
-        goto cat_rollback;
+        catalog_file_incr_set(c->cat, c->r->set_id, *db_id, &d->fx) != 0)
+        goto rollback;
+    if (catalog_refs_record(c->cat, *db_id, c->r->seq, (const char *const *)d->names, d->nnames) !=
+        0)
+        goto rollback;
     if (catalog_commit(c->cat) != 0)
-        goto cat_fail;
-
-    struct manifest_db md = {
-        .db_path = (char *)rel,
-        .path = relcopy,
-        .size = kept ? hr.base_size : hr.final_size,
-        .page_size = hr.page_size,
-        .replica_id = hr.replica_id,
-        .dbiid = hr.dbiid,
-        .delta_keep = kept,
-        .delta_pages = hr.delta_pages,
-        .delta_path = kept ? reldelta : NULL,
-        .locked_copy = hr.locked_copy,
-        .kind = fx.kind == CATALOG_SET_INCREMENTAL ? "incremental" : "full",
-        .origin = fx.origin,
-        .pages_total = (uint64_t)fx.pages_total,
-        .pages_stored = (uint64_t)fx.pages_stored,
-        .pagemap = fx.pagemap,
-        .full_reason = fx.full_reason,
-    };
-    snprintf(md.pagemap_sha256, sizeof md.pagemap_sha256, "%s", fx.pagemap_sha256);
-    snprintf(md.sha256, sizeof md.sha256, "%s", hr.copy_sha256);
-    snprintf(md.delta_sha256, sizeof md.delta_sha256, "%s", kept ? hr.delta_sha256 : "");
-    manifest_add_db(&c->m, &md);
-    if (kept) {
-        add_delta_path(c, delta, db_id);
-        c->r->deltas_kept++;
-    } else if (hr.delta_pages > 0) {
-        c->r->deltas_applied++;
-    }
-    c->r->databases++;
-    c->r->locked_copies += hr.locked_copy;
-    c->r->delta_pages += hr.delta_pages;
-    c->r->db_bytes += (kept ? hr.base_size : hr.final_size);
-    c->r->refs += nnames;
-    c->pages_total += fx.pages_total;
-    c->pages_stored += fx.pages_stored;
-    job_advance(c->job, 1, 0, rel);
-    dv_crashpoint("backup.db");
-    rc = 0;
-    goto out;
-cat_rollback:
+        goto fail;
+    return 0;
+rollback:
     dv_preferr("catalog");
     {
         char saved[DV_ERR_MAX];
@@ -478,30 +443,103 @@ cat_rollback:
         catalog_rollback(c->cat);
         dv_seterr("%s", saved);
     }
-    fail_db(c, rel, "");
-    goto out;
-cat_fail:
+    fail_db(c, d->rel, "");
+    return -1;
+fail:
     dv_preferr("catalog");
-    fail_db(c, rel, "");
-out:
-    pagemap_done(&pm);
+    fail_db(c, d->rel, "");
+    return -1;
+}
+
+/* The database in the set's manifest and the run's counts. */
+static void one_manifest(struct ctx *c, struct one *d, int64_t db_id)
+{
+    struct hotcopy_result *hr = &d->hr;
+    bool kept = d->kept;
+    struct manifest_db md = {
+        .db_path = (char *)d->rel,
+        .path = d->relcopy,
+        .size = kept ? hr->base_size : hr->final_size,
+        .page_size = hr->page_size,
+        .replica_id = hr->replica_id,
+        .dbiid = hr->dbiid,
+        .delta_keep = kept,
+        .delta_pages = hr->delta_pages,
+        .delta_path = kept ? d->reldelta : NULL,
+        .locked_copy = hr->locked_copy,
+        .kind = d->fx.kind == CATALOG_SET_INCREMENTAL ? "incremental" : "full",
+        .origin = d->fx.origin,
+        .pages_total = (uint64_t)d->fx.pages_total,
+        .pages_stored = (uint64_t)d->fx.pages_stored,
+        .pagemap = d->fx.pagemap,
+        .full_reason = d->fx.full_reason,
+    };
+    snprintf(md.pagemap_sha256, sizeof md.pagemap_sha256, "%s", d->fx.pagemap_sha256);
+    snprintf(md.sha256, sizeof md.sha256, "%s", hr->copy_sha256);
+    snprintf(md.delta_sha256, sizeof md.delta_sha256, "%s", kept ? hr->delta_sha256 : "");
+    manifest_add_db(&c->m, &md);
+    if (kept) {
+        add_delta_path(c, d->delta, db_id);
+        c->r->deltas_kept++;
+    } else if (hr->delta_pages > 0) {
+        c->r->deltas_applied++;
+    }
+    c->r->databases++;
+    c->r->locked_copies += hr->locked_copy;
+    c->r->delta_pages += hr->delta_pages;
+    c->r->db_bytes += (kept ? hr->base_size : hr->final_size);
+    c->r->refs += d->nnames;
+    c->pages_total += d->fx.pages_total;
+    c->pages_stored += d->fx.pages_stored;
+}
+
+static int backup_one(struct ctx *c, const char *rel)
+{
+    struct one d;
+    memset(&d, 0, sizeof d);
+    d.rel = rel;
+    d.inc = -2;
+    d.src = dv_path_join(c->cfg->server.data_dir, rel);
+    d.relcopy = dv_asprintf("db/%s", rel);
+    d.dst = dv_path_join(c->partial, d.relcopy);
+    d.reldelta = dv_asprintf("%s.delta", d.relcopy);
+    d.delta = dv_path_join(c->partial, d.reldelta);
+    /* the catalog records a delta in its set relative to the target ("sets/.ID.partial/db/..",
+     * then "sets/ID/db/.."): a target moved whole keeps its deltas (docs/catalog.md) */
+    d.delta_rel = dv_asprintf("sets/.%s.partial/%s", c->r->set_id, d.reldelta);
+    d.relpm = dv_asprintf("%s%s", d.relcopy, INCR_PAGEMAP_SUFFIX);
+    snprintf(d.fx.pagemap, sizeof d.fx.pagemap, "%s", d.relpm);
+    char *dir = dv_dirname(d.relcopy);
+    int64_t db_id = 0;
+    int rc = -1;
+    /* the database's directories in the set: real directories, never through a link */
+    if (fsb_mkdirs(c->set, dir, 0700) != 0) {
+        fail_db(c, rel, d.src);
+    } else if ((rc = one_copy(c, &d)) == 0 && (rc = one_catalog(c, &d, &db_id)) == 0) {
+        one_manifest(c, &d, db_id);
+        job_advance(c->job, 1, 0, rel);
+        dv_crashpoint("backup.db");
+    }
+    if (rc == 1) /* vanished */
+        rc = 0;
+    pagemap_done(&d.pm);
     if (rc != 0) { /* a failed database leaves nothing of its own in the set */
-        char *incfile = dv_asprintf("%s%s", relcopy, INCR_SUFFIX);
-        fsb_unlink(c->set, relcopy, true);
-        fsb_unlink(c->set, reldelta, true);
-        fsb_unlink(c->set, relpm, true);
+        char *incfile = dv_asprintf("%s%s", d.relcopy, INCR_SUFFIX);
+        fsb_unlink(c->set, d.relcopy, true);
+        fsb_unlink(c->set, d.reldelta, true);
+        fsb_unlink(c->set, d.relpm, true);
         fsb_unlink(c->set, incfile, true);
         free(incfile);
     }
-    incr_result_done(&ir);
-    free(relpm);
-    nlorefs_free(names, nnames);
-    free(src);
-    free(relcopy);
-    free(dst);
-    free(reldelta);
-    free(delta);
-    free(delta_rel);
+    incr_result_done(&d.ir);
+    free(d.relpm);
+    nlorefs_free(d.names, d.nnames);
+    free(d.src);
+    free(d.relcopy);
+    free(d.dst);
+    free(d.reldelta);
+    free(d.delta);
+    free(d.delta_rel);
     free(dir);
     return rc;
 }

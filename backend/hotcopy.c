@@ -2,8 +2,6 @@
 #include "hotcopy.h"
 #include "runcmd.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -137,6 +137,14 @@ int incr_origin_find(struct catalog *cat, struct target *t, const char *db_path,
                      struct incr_origin *o);
 void incr_origin_done(struct incr_origin *o);
 
+/*
+ * Used by incr_origin_find (incr_chain.c): o->usable = whether o's chain (from o->set_id back
+ * to its full copy) restores, and the full copy's page map is known right (a kept delta's map
+ * must be PAGEMAP_F_CHECKED: issue 11); o->why says why not. 0 (-1 is not returned).
+ */
+int incr_chain_origin_ok(struct catalog *cat, struct target *t, const char *db_path,
+                         struct incr_origin *o);
+
 struct incr_result {
     bool wal_mode;
     uint32_t page_size;
@@ -191,7 +199,8 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
  * target (removed afterwards), check its page digests and PRAGMA integrity_check.
  * 0, or -1 with dv_err().
  */
-int chain_verify(struct catalog *cat, struct target *t, const char *set_id, const char *db_path);
+int incr_chain_verify(struct catalog *cat, struct target *t, const char *set_id,
+                      const char *db_path);
 
 /* Tests only: called at points of incr_backup_db ("read.half": half the file read, the
  * snapshot held; "written": the .inc written, the snapshot still held). NULL = none. */

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "dbcopy.h"
 #include "delta.h"
 #include "pagemap.h"
 #include "util.h"
@@ -79,16 +80,10 @@ int nlorefs_read_file(const char *dbfile, char ***names, size_t *n)
 {
     *names = NULL;
     *n = 0;
-    char *uri = dv_file_uri(dbfile, "immutable=1");
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
-    free(uri);
-    if (rc != SQLITE_OK) {
-        dv_seterr("%s: cannot open copy: %s", dbfile, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
+    sqlite3 *db;
+    if (dbcopy_open(dbfile, &db) != 0)
         return -1;
-    }
-    rc = nlorefs_query(db, dbfile, names, n);
+    int rc = nlorefs_query(db, dbfile, names, n);
     sqlite3_close(db);
     if (rc != 0) {
         nlorefs_free(*names, *n);
