@@ -707,6 +707,332 @@ static int id_in_catalog(void *ud, const char *id)
     return catalog_set_get(ud, id, NULL);
 }
 
+/* A DAOS repository that vanished is an outage, not a setting: say so before anything. */
+static int check_daos(const struct dv_config *cfg, const struct backup_opts *o)
+{
+    if (!dv_config_has_daos(cfg) || (o && o->skip_nlo))
+        return 0;
+    struct stat dst;
+    const char *why = NULL;
+    if (stat(cfg->server.daos_dir, &dst) != 0)
+        why = errno == ENOENT ? "missing" : strerror(errno);
+    else if (!S_ISDIR(dst.st_mode))
+        why = "not a directory";
+    if (!why)
+        return 0;
+    dv_seterr("the DAOS repository %s (server.daos_dir) is %s: the server's NLOs cannot "
+              "be backed up (mount or restore it; a server without DAOS has no daos_dir)",
+              cfg->server.daos_dir, why);
+    return -1;
+}
+
+/* The target and the catalog, and what an interrupted earlier run left; the job recorded. */
+static int open_target(struct ctx *c)
+{
+    c->t = target_open(c->cfg->backup.target);
+    if (!c->t)
+        return -1;
+    c->cat = catalog_open(c->cfg->catalog);
+    if (!c->cat || target_bind_catalog(c->t, c->cat) != 0)
+        return -1;
+    int stale = 0, partial = 0, finished = 0;
+    if (reconcile_finished(c, &finished) != 0)
+        return -1;
+    if (finished)
+        job_log(c->job, DV_WARN,
+                "%d set(s) were finished on the target when their backup was interrupted: "
+                "recorded from their manifests",
+                finished);
+    if (catalog_sets_fail_stale(c->cat, true, dv_now(), &stale) != 0 ||
+        target_cleanup_partial(c->t, &partial) != 0)
+        return -1;
+    if (catalog_job_start(c->cat, "backup", dv_now(), &c->job_id) != 0)
+        return -1;
+    if (c->job)
+        c->job->catalog_job_id = c->job_id;
+    if (stale || partial)
+        job_log(c->job, DV_WARN, "an earlier backup was interrupted: %d set(s) marked failed",
+                stale);
+    return 0;
+}
+
+/* The databases to copy: server.databases, refused ones reported, narrowed by --db. */
+static int list_databases(struct ctx *c, char ***dbs, size_t *ndbs, char ***refused)
+{
+    if (dbglob_list_ex(c->cfg, dbs, ndbs, refused) != 0)
+        return -1;
+    for (char **q = *refused; *q; q++) {
+        c->r->db_refused++;
+        job_log(c->job, DV_WARN, "database %s", *q);
+    }
+    const char *glob = c->o ? c->o->db_glob : NULL;
+    if (!glob)
+        return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < *ndbs; i++) {
+        if (dbglob_match(glob, (*dbs)[i]) || strcmp(glob, (*dbs)[i]) == 0)
+            (*dbs)[k++] = (*dbs)[i];
+        else
+            free((*dbs)[i]);
+    }
+    (*dbs)[k] = NULL;
+    *ndbs = k;
+    if (k == 0) {
+        dv_seterr("--db %s matches no database under %s", glob, c->cfg->server.data_dir);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The set's kind (seed 004: after a failed or interrupted set, the next one is full) and its
+ * id, taken on the target and in the catalog. origin: the incremental's origin; why_full: why
+ * the set is full when an incremental was asked ("" otherwise). 0 or -1.
+ */
+static int create_set(struct ctx *c, int64_t now, char origin[32], char *why_full, size_t n)
+{
+    bool want_incr = c->o && c->o->incremental;
+    if (incr_choose_kind(c->cat, want_incr, &c->kind, origin, why_full, n) != 0)
+        return -1;
+    if (why_full[0])
+        job_log(c->job, want_incr ? DV_WARN : DV_INFO, "%s", why_full);
+    /* The id must be free on the target and in the catalog, which other targets may share:
+     * the catalog's insert decides (in one transaction); an id another backup took between
+     * the two looks is given back and the next one tried. */
+    for (int tries = 0;; tries++) {
+        if (target_set_begin(c->t, now, id_in_catalog, c->cat, c->r->set_id) != 0)
+            return -1;
+        int cr = catalog_set_create(c->cat, c->r->set_id, c->kind, now, (int64_t)getpid(),
+                                    origin[0] ? origin : NULL, &c->r->seq);
+        if (cr == 0)
+            return 0;
+        char keep[DV_ERR_MAX];
+        snprintf(keep, sizeof keep, "%s", dv_err());
+        target_set_abandon(c->t, c->r->set_id);
+        dv_seterr("%s", keep);
+        if (cr < 0 || tries >= 100)
+            return -1;
+    }
+}
+
+/* The new set's manifest header and its directory (c->partial, c->set). 0 or -1. */
+static int begin_manifest(struct ctx *c, int64_t now, const char *origin)
+{
+    const struct dv_config *cfg = c->cfg;
+    struct backup_result *r = c->r;
+    c->partial = target_set_partial_dir(c->t, r->set_id);
+    c->m.version = MANIFEST_VERSION;
+    snprintf(c->m.id, sizeof c->m.id, "%s", r->set_id);
+    c->m.seq = r->seq;
+    snprintf(c->m.kind, sizeof c->m.kind, "%s", catalog_set_kind_name(c->kind));
+    c->m.origin = dv_strdup(origin);
+    c->m.checkpoint = dv_strdup(r->set_id);
+    c->m.started = now;
+    c->m.config.data_dir = dv_strdup(cfg->server.data_dir);
+    c->m.config.daos_dir = dv_strdup(cfg->server.daos_dir ? cfg->server.daos_dir : "");
+    snprintf(c->m.config.delta, sizeof c->m.config.delta, "%s",
+             cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply");
+    c->m.config.encryption = cfg->server.encryption;
+    c->m.config.min_object_size = cfg->server.min_object_size;
+    c->m.config.max_files_per_subdir = cfg->server.max_files_per_subdir;
+    c->m.config.snapshot_command = dv_strdup(cfg->backup.snapshot_command);
+    char *prel = dv_asprintf("sets/.%s.partial", r->set_id);
+    c->set = fsb_sub(target_root(c->t), prel); /* just made by target_set_begin: no link */
+    free(prel);
+    return c->set ? 0 : -1;
+}
+
+/* 1. every database (r->message says why on -1: cancelled). */
+static int copy_databases(struct ctx *c, char **dbs, size_t ndbs)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < ndbs; i++) {
+        struct stat st;
+        char *p = dv_path_join(c->cfg->server.data_dir, dbs[i]);
+        if (stat(p, &st) == 0)
+            total += (uint64_t)st.st_size;
+        free(p);
+    }
+    job_phase(c->job, "databases", ndbs, total);
+    for (size_t i = 0; i < ndbs; i++) {
+        if (job_cancelled(c->job))
+            break;
+        backup_one(c, dbs[i]);
+    }
+    job_flush(c->job);
+    if (job_cancelled(c->job)) {
+        snprintf(c->r->message, sizeof c->r->message, "cancelled");
+        return -1;
+    }
+    return 0;
+}
+
+/* What the NLO pass skipped, refused, repaired or lost, in the job's log. */
+static void nlo_report(struct dv_job *job, const struct nlopass_result *n)
+{
+    uint64_t skipped = n->busy + n->vanished + n->unreadable;
+    if (skipped)
+        job_log(job, DV_WARN,
+                "%llu NLO(s) skipped (%llu being written, %llu vanished, %llu unreadable): "
+                "picked up by the next run",
+                (unsigned long long)skipped, (unsigned long long)n->busy,
+                (unsigned long long)n->vanished, (unsigned long long)n->unreadable);
+    if (n->refused || n->subdirs_refused)
+        job_log(job, DV_WARN,
+                "%llu NLO(s) and %llu DAOS subdirector%s refused: symbolic links or special "
+                "files, never followed and not backed up until someone replaces them (see "
+                "the warnings above)",
+                (unsigned long long)n->refused, (unsigned long long)n->subdirs_refused,
+                n->subdirs_refused == 1 ? "y" : "ies");
+    if (n->repaired)
+        job_log(job, DV_WARN, "%llu NLO(s) recorded in the pool were missing from it: copied again",
+                (unsigned long long)n->repaired);
+    if (n->lost)
+        job_log(job, DV_ERROR,
+                "%llu NLO(s) recorded in the pool are missing from it and no longer on the "
+                "server: removed from the catalog (sets that need them cannot restore them; "
+                "dvault verify names the sets)",
+                (unsigned long long)n->lost);
+}
+
+/* 2. then the NLOs (seed 002: order matters). -1 with r->message. */
+static int nlo_step(struct ctx *c)
+{
+    const struct dv_config *cfg = c->cfg;
+    struct backup_result *r = c->r;
+    if (!dv_config_has_daos(cfg)) {
+        r->no_daos = true;
+        job_log(c->job, DV_INFO, "NLO pass skipped: %s", DV_NO_DAOS);
+        char daos[4096];
+        if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
+            job_log(c->job, DV_WARN,
+                    "%s looks like a DAOS repository, but the configuration names none "
+                    "(server.daos_dir): its NLOs are NOT backed up; set server.daos_dir: daos",
+                    daos);
+        return 0;
+    }
+    if (c->o && c->o->skip_nlo)
+        return 0;
+    char *list = dv_path_join(c->partial, TARGET_NLO_LIST);
+    struct nlopass_opts no = {.daos_dir = cfg->server.daos_dir,
+                              .target = c->t,
+                              .cat = c->cat,
+                              .set_seq = r->seq,
+                              .list_path = list,
+                              .job = c->job};
+    int nrc = nlopass_run(&no, &r->nlo);
+    free(list);
+    if (nrc != 0) {
+        snprintf(r->message, sizeof r->message, "NLO pass: %s", dv_err());
+        return -1;
+    }
+    nlo_report(c->job, &r->nlo);
+    return 0;
+}
+
+/*
+ * 3. the set becomes visible only now, complete or partial: first every copy made durable at
+ * once (the database copies are not fsynced one by one). -2: the set fails (r->message);
+ * 0 complete; -1 partial (err says which databases failed).
+ */
+static int finish_set(struct ctx *c, char *err, size_t errlen)
+{
+    struct backup_result *r = c->r;
+    /* a database that could not be copied does not sink the others: the set is partial,
+       and lists it as failed (unless nothing at all could be copied) */
+    char names[sizeof r->message - 64];
+    failed_list(&c->m, false, names, sizeof names);
+    if (r->db_failed && r->databases == 0) {
+        snprintf(r->message, sizeof r->message, "no database could be copied: %s", names);
+        return -2;
+    }
+    if (r->db_failed)
+        snprintf(r->message, sizeof r->message, "%llu database(s) could not be copied: %s",
+                 (unsigned long long)r->db_failed, names);
+    if (syncfs(target_dirfd(c->t)) != 0) {
+        dv_syserr("syncfs %s", c->cfg->backup.target);
+        snprintf(r->message, sizeof r->message, "%s", dv_err());
+        return -2;
+    }
+    bool is_partial = r->db_failed > 0;
+    fill_manifest_counts(c, is_partial ? "partial" : "complete");
+    dv_crashpoint("backup.before_finish");
+    if (target_set_finish(c->t, &c->m) != 0) {
+        snprintf(r->message, sizeof r->message, "%s", dv_err());
+        return -2;
+    }
+    dv_crashpoint("backup.after_rename");
+    r->complete = !is_partial;
+    r->partial = is_partial;
+    catalog_finish(c, is_partial ? CATALOG_SET_PARTIAL : CATALOG_SET_COMPLETE);
+    if (!is_partial)
+        return 0;
+    char list[DV_ERR_MAX - 128];
+    failed_list(&c->m, true, list, sizeof list);
+    snprintf(err, errlen, "set %s is partial: %llu database(s) failed: %s", r->set_id,
+             (unsigned long long)r->db_failed, list);
+    job_log(c->job, DV_ERROR, "%s", err);
+    return -1;
+}
+
+/* After the set is finished: kept deltas recorded where they now live, the post command. */
+static int after_finish(struct ctx *c, char *err, size_t errlen)
+{
+    struct backup_result *r = c->r;
+    int rc = 0;
+    char *set_dir = target_set_dir(c->t, r->set_id);
+    for (size_t i = 0; i < c->ndeltas; i++) {
+        char *rel = c->delta_paths[i] + strlen(c->partial) + 1;
+        char *now_path = dv_path_join(set_dir, rel);
+        char *recorded = dv_asprintf("sets/%s/%s", r->set_id, rel); /* relative to the target */
+        catalog_set_file_move_delta(c->cat, r->set_id, c->delta_dbs[i], recorded);
+        free(recorded);
+        free(c->delta_paths[i]);
+        c->delta_paths[i] = now_path;
+    }
+    if (c->cfg->backup.post_command[0]) {
+        char *out = NULL;
+        /* a partial set's message stays first: it is what the operator must act on */
+        if (run_hook(c, "post", c->cfg->backup.post_command, set_dir, &out) != 0) {
+            if (!err[0])
+                snprintf(err, errlen, "%s", dv_err());
+            job_log(c->job, DV_ERROR, "%s", dv_err());
+            rc = -1;
+        } else if (apply_moves(c, out, set_dir) != 0) {
+            if (!err[0])
+                snprintf(err, errlen, "post command: some deltas could not be recorded");
+            rc = -1;
+        }
+        free(out);
+    }
+    free(set_dir);
+    return rc;
+}
+
+/* The run's end whatever happened: the job's row, the event hook given back, all released. */
+static void run_end(struct ctx *c, int rc, const char *err)
+{
+    if (c->cat && c->job_id)
+        catalog_job_end(c->cat, c->job_id, dv_now(),
+                        rc == 0                 ? "ok"
+                        : job_cancelled(c->job) ? "cancelled"
+                                                : "failed",
+                        rc == 0 ? NULL : err);
+    if (c->job) {
+        c->job->on_event = c->prev_event;
+        c->job->event_ud = c->prev_ud;
+    }
+    for (size_t i = 0; i < c->ndeltas; i++)
+        free(c->delta_paths[i]);
+    free(c->delta_paths);
+    free(c->delta_dbs);
+    free(c->partial);
+    fsb_close(c->set);
+    manifest_done(&c->m);
+    catalog_close(c->cat);
+    target_close(c->t);
+}
+
 int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct dv_job *job,
                struct backup_result *r)
 {
@@ -724,6 +1050,7 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     int rc = -1;
     bool set_started = false;
     char err[DV_ERR_MAX] = "";
+    char origin[32], why_full[512];
 
     if (job) {
         c.prev_event = job->on_event;
@@ -731,268 +1058,33 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
         job->on_event = on_event;
         job->event_ud = &c;
     }
-    /* A DAOS repository that vanished is an outage, not a setting: say so before anything. */
-    if (dv_config_has_daos(cfg) && !(o && o->skip_nlo)) {
-        struct stat dst;
-        const char *why = NULL;
-        if (stat(cfg->server.daos_dir, &dst) != 0)
-            why = errno == ENOENT ? "missing" : strerror(errno);
-        else if (!S_ISDIR(dst.st_mode))
-            why = "not a directory";
-        if (why) {
-            dv_seterr("the DAOS repository %s (server.daos_dir) is %s: the server's NLOs cannot "
-                      "be backed up (mount or restore it; a server without DAOS has no daos_dir)",
-                      cfg->server.daos_dir, why);
-            goto out;
-        }
-    }
-    c.t = target_open(cfg->backup.target);
-    if (!c.t)
+    if (check_daos(cfg, o) != 0 || open_target(&c) != 0 ||
+        list_databases(&c, &dbs, &ndbs, &refused) != 0)
         goto out;
-    c.cat = catalog_open(cfg->catalog);
-    if (!c.cat || target_bind_catalog(c.t, c.cat) != 0)
-        goto out;
-    int stale = 0, partial = 0, finished = 0;
-    if (reconcile_finished(&c, &finished) != 0)
-        goto out;
-    if (finished)
-        job_log(job, DV_WARN,
-                "%d set(s) were finished on the target when their backup was interrupted: "
-                "recorded from their manifests",
-                finished);
-    if (catalog_sets_fail_stale(c.cat, true, dv_now(), &stale) != 0 ||
-        target_cleanup_partial(c.t, &partial) != 0)
-        goto out;
-    if (catalog_job_start(c.cat, "backup", dv_now(), &c.job_id) != 0)
-        goto out;
-    if (job)
-        job->catalog_job_id = c.job_id;
-    if (stale || partial)
-        job_log(job, DV_WARN, "an earlier backup was interrupted: %d set(s) marked failed", stale);
-
-    if (dbglob_list_ex(cfg, &dbs, &ndbs, &refused) != 0)
-        goto out;
-    for (char **q = refused; *q; q++) {
-        r->db_refused++;
-        job_log(job, DV_WARN, "database %s", *q);
-    }
-    if (o && o->db_glob) {
-        size_t k = 0;
-        for (size_t i = 0; i < ndbs; i++) {
-            if (dbglob_match(o->db_glob, dbs[i]) || strcmp(o->db_glob, dbs[i]) == 0)
-                dbs[k++] = dbs[i];
-            else
-                free(dbs[i]);
-        }
-        dbs[k] = NULL;
-        ndbs = k;
-        if (ndbs == 0) {
-            dv_seterr("--db %s matches no database under %s", o->db_glob, cfg->server.data_dir);
-            goto out;
-        }
-    }
-
-    /* seed 004: after a failed or interrupted set, the next one is full */
-    char origin[32], why_full[512];
-    if (incr_choose_kind(c.cat, o && o->incremental, &c.kind, origin, why_full, sizeof why_full) !=
-        0)
-        goto out;
-    if (why_full[0])
-        job_log(job, (o && o->incremental) ? DV_WARN : DV_INFO, "%s", why_full);
     int64_t now = dv_now();
-    /* The id must be free on the target and in the catalog, which other targets may share:
-     * the catalog's insert decides (in one transaction); an id another backup took between
-     * the two looks is given back and the next one tried. */
-    for (int tries = 0;; tries++) {
-        if (target_set_begin(c.t, now, id_in_catalog, c.cat, r->set_id) != 0)
-            goto out;
-        int cr = catalog_set_create(c.cat, r->set_id, c.kind, now, (int64_t)getpid(),
-                                    origin[0] ? origin : NULL, &r->seq);
-        if (cr == 0)
-            break;
-        char keep[DV_ERR_MAX];
-        snprintf(keep, sizeof keep, "%s", dv_err());
-        target_set_abandon(c.t, r->set_id);
-        dv_seterr("%s", keep);
-        if (cr < 0 || tries >= 100)
-            goto out;
-    }
+    if (create_set(&c, now, origin, why_full, sizeof why_full) != 0)
+        goto out;
     r->incremental = c.kind == CATALOG_SET_INCREMENTAL;
     snprintf(r->message, sizeof r->message, "%s", why_full);
     set_started = true;
-    c.partial = target_set_partial_dir(c.t, r->set_id);
-    c.m.version = MANIFEST_VERSION;
-    snprintf(c.m.id, sizeof c.m.id, "%s", r->set_id);
-    c.m.seq = r->seq;
-    snprintf(c.m.kind, sizeof c.m.kind, "%s", catalog_set_kind_name(c.kind));
-    c.m.origin = dv_strdup(origin);
-    c.m.checkpoint = dv_strdup(r->set_id);
-    c.m.started = now;
-    c.m.config.data_dir = dv_strdup(cfg->server.data_dir);
-    c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir ? cfg->server.daos_dir : "");
-    snprintf(c.m.config.delta, sizeof c.m.config.delta, "%s",
-             cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply");
-    c.m.config.encryption = cfg->server.encryption;
-    c.m.config.min_object_size = cfg->server.min_object_size;
-    c.m.config.max_files_per_subdir = cfg->server.max_files_per_subdir;
-    c.m.config.snapshot_command = dv_strdup(cfg->backup.snapshot_command);
     job_log(job, DV_INFO, "backup set %s: %zu database(s) into %s", r->set_id, ndbs,
             cfg->backup.target);
-    {
-        char *prel = dv_asprintf("sets/.%s.partial", r->set_id);
-        c.set = fsb_sub(target_root(c.t), prel); /* just made by target_set_begin: no link */
-        free(prel);
-        if (!c.set) {
-            snprintf(r->message, sizeof r->message, "%s", dv_err());
-            goto fail_set;
-        }
+    if (begin_manifest(&c, now, origin) != 0) {
+        snprintf(r->message, sizeof r->message, "%s", dv_err());
+        goto fail_set;
     }
-
     if (cfg->backup.pre_command[0] &&
         run_hook(&c, "pre", cfg->backup.pre_command, c.partial, NULL) != 0) {
         snprintf(r->message, sizeof r->message, "%s", dv_err());
         goto fail_set;
     }
-
-    /* 1. every database */
-    uint64_t total = 0;
-    for (size_t i = 0; i < ndbs; i++) {
-        struct stat st;
-        char *p = dv_path_join(cfg->server.data_dir, dbs[i]);
-        if (stat(p, &st) == 0)
-            total += (uint64_t)st.st_size;
-        free(p);
-    }
-    job_phase(job, "databases", ndbs, total);
-    for (size_t i = 0; i < ndbs; i++) {
-        if (job_cancelled(job)) {
-            snprintf(r->message, sizeof r->message, "cancelled");
-            goto fail_set;
-        }
-        backup_one(&c, dbs[i]);
-    }
-    job_flush(job);
-    if (job_cancelled(job)) {
-        snprintf(r->message, sizeof r->message, "cancelled");
+    if (copy_databases(&c, dbs, ndbs) != 0 || nlo_step(&c) != 0)
         goto fail_set;
-    }
-
-    /* 2. then the NLOs (seed 002: order matters) */
-    if (!dv_config_has_daos(cfg)) {
-        r->no_daos = true;
-        job_log(job, DV_INFO, "NLO pass skipped: %s", DV_NO_DAOS);
-        char daos[4096];
-        if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
-            job_log(job, DV_WARN,
-                    "%s looks like a DAOS repository, but the configuration names none "
-                    "(server.daos_dir): its NLOs are NOT backed up; set server.daos_dir: daos",
-                    daos);
-    } else if (!(o && o->skip_nlo)) {
-        char *list = dv_path_join(c.partial, TARGET_NLO_LIST);
-        struct nlopass_opts no = {.daos_dir = cfg->server.daos_dir,
-                                  .target = c.t,
-                                  .cat = c.cat,
-                                  .set_seq = r->seq,
-                                  .list_path = list,
-                                  .job = job};
-        int nrc = nlopass_run(&no, &r->nlo);
-        free(list);
-        if (nrc != 0) {
-            snprintf(r->message, sizeof r->message, "NLO pass: %s", dv_err());
-            goto fail_set;
-        }
-        uint64_t skipped = r->nlo.busy + r->nlo.vanished + r->nlo.unreadable;
-        if (skipped)
-            job_log(job, DV_WARN,
-                    "%llu NLO(s) skipped (%llu being written, %llu vanished, %llu unreadable): "
-                    "picked up by the next run",
-                    (unsigned long long)skipped, (unsigned long long)r->nlo.busy,
-                    (unsigned long long)r->nlo.vanished, (unsigned long long)r->nlo.unreadable);
-        if (r->nlo.refused || r->nlo.subdirs_refused)
-            job_log(job, DV_WARN,
-                    "%llu NLO(s) and %llu DAOS subdirector%s refused: symbolic links or special "
-                    "files, never followed and not backed up until someone replaces them (see "
-                    "the warnings above)",
-                    (unsigned long long)r->nlo.refused, (unsigned long long)r->nlo.subdirs_refused,
-                    r->nlo.subdirs_refused == 1 ? "y" : "ies");
-        if (r->nlo.repaired)
-            job_log(job, DV_WARN,
-                    "%llu NLO(s) recorded in the pool were missing from it: copied again",
-                    (unsigned long long)r->nlo.repaired);
-        if (r->nlo.lost)
-            job_log(job, DV_ERROR,
-                    "%llu NLO(s) recorded in the pool are missing from it and no longer on the "
-                    "server: removed from the catalog (sets that need them cannot restore them; "
-                    "dvault verify names the sets)",
-                    (unsigned long long)r->nlo.lost);
-    }
-    /* a database that could not be copied does not sink the others: the set is partial,
-       and lists it as failed (unless nothing at all could be copied) */
-    char names[sizeof r->message - 64];
-    failed_list(&c.m, false, names, sizeof names);
-    if (r->db_failed && r->databases == 0) {
-        snprintf(r->message, sizeof r->message, "no database could be copied: %s", names);
+    rc = finish_set(&c, err, sizeof err);
+    if (rc == -2)
         goto fail_set;
-    }
-    if (r->db_failed)
-        snprintf(r->message, sizeof r->message, "%llu database(s) could not be copied: %s",
-                 (unsigned long long)r->db_failed, names);
-
-    /* 3. the set becomes visible only now, complete: first every copy made durable at once
-       (the database copies are not fsynced one by one) */
-    if (syncfs(target_dirfd(c.t)) != 0) {
-        dv_syserr("syncfs %s", cfg->backup.target);
-        snprintf(r->message, sizeof r->message, "%s", dv_err());
-        goto fail_set;
-    }
-    bool is_partial = r->db_failed > 0;
-    fill_manifest_counts(&c, is_partial ? "partial" : "complete");
-    dv_crashpoint("backup.before_finish");
-    if (target_set_finish(c.t, &c.m) != 0) {
-        snprintf(r->message, sizeof r->message, "%s", dv_err());
-        goto fail_set;
-    }
-    dv_crashpoint("backup.after_rename");
-    r->complete = !is_partial;
-    r->partial = is_partial;
-    catalog_finish(&c, is_partial ? CATALOG_SET_PARTIAL : CATALOG_SET_COMPLETE);
-    rc = 0;
-    if (is_partial) {
-        char list[DV_ERR_MAX - 128];
-        failed_list(&c.m, true, list, sizeof list);
-        snprintf(err, sizeof err, "set %s is partial: %llu database(s) failed: %s", r->set_id,
-                 (unsigned long long)r->db_failed, list);
-        job_log(job, DV_ERROR, "%s", err);
+    if (after_finish(&c, err, sizeof err) != 0)
         rc = -1;
-    }
-
-    char *set_dir = target_set_dir(c.t, r->set_id);
-    /* kept deltas now live in the final directory */
-    for (size_t i = 0; i < c.ndeltas; i++) {
-        char *rel = c.delta_paths[i] + strlen(c.partial) + 1;
-        char *now_path = dv_path_join(set_dir, rel);
-        char *recorded = dv_asprintf("sets/%s/%s", r->set_id, rel); /* relative to the target */
-        catalog_set_file_move_delta(c.cat, r->set_id, c.delta_dbs[i], recorded);
-        free(recorded);
-        free(c.delta_paths[i]);
-        c.delta_paths[i] = now_path;
-    }
-    if (cfg->backup.post_command[0]) {
-        char *out = NULL;
-        /* a partial set's message stays first: it is what the operator must act on */
-        if (run_hook(&c, "post", cfg->backup.post_command, set_dir, &out) != 0) {
-            if (!err[0])
-                snprintf(err, sizeof err, "%s", dv_err());
-            job_log(job, DV_ERROR, "%s", dv_err());
-            rc = -1;
-        } else if (apply_moves(&c, out, set_dir) != 0) {
-            if (!err[0])
-                snprintf(err, sizeof err, "post command: some deltas could not be recorded");
-            rc = -1;
-        }
-        free(out);
-    }
-    free(set_dir);
     goto out;
 
 fail_set:
@@ -1009,27 +1101,9 @@ out:
     if (!set_started && rc != 0)
         snprintf(r->message, sizeof r->message, "%s", err);
     r->seconds = dv_mono() - t0;
-    if (c.cat && c.job_id)
-        catalog_job_end(c.cat, c.job_id, dv_now(),
-                        rc == 0              ? "ok"
-                        : job_cancelled(job) ? "cancelled"
-                                             : "failed",
-                        rc == 0 ? NULL : err);
-    if (job) {
-        job->on_event = c.prev_event;
-        job->event_ud = c.prev_ud;
-    }
-    for (size_t i = 0; i < c.ndeltas; i++)
-        free(c.delta_paths[i]);
-    free(c.delta_paths);
-    free(c.delta_dbs);
-    free(c.partial);
-    fsb_close(c.set);
-    manifest_done(&c.m);
+    run_end(&c, rc, err);
     dbglob_free(dbs);
     dbglob_free(refused);
-    catalog_close(c.cat);
-    target_close(c.t);
     if (rc != 0)
         dv_seterr("%s", err);
     return rc;
