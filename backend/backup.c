@@ -9,11 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "catalog.h"
 #include "dbglob.h"
-#include "delta.h"
 #include "fsb.h"
 #include "hotcopy.h"
 #include "incr.h"

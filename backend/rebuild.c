@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "catalog.h"
-#include "delta.h"
 #include "fsb.h"
 #include "incr.h"
 #include "nlorefs.h"

@@ -15,7 +15,6 @@
 
 #include <sqlite3.h>
 
-#include "backup.h"
 #include "dbcopy.h"
 #include "delta.h"
 #include "fsb.h"
