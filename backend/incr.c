@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
 #include "bytes.h"
 #include "delta.h"
@@ -757,17 +756,6 @@ out:
     return rc;
 }
 
-/* The references just after the stop, by a second short look (no transaction kept). */
-static int refs_after_stop(const char *src, int busy_ms, struct incr_result *r)
-{
-    sqlite3 *db = NULL;
-    int rc = snapshot_open(src, busy_ms, &db);
-    if (rc == 0)
-        rc = nlorefs_query(db, src, &r->refs, &r->nrefs);
-    sqlite3_close(db);
-    return rc;
-}
-
 void incr_result_done(struct incr_result *r)
 {
     if (!r)
@@ -851,7 +839,7 @@ int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path
     }
     pm.flags |= PAGEMAP_F_CHECKED;
     step = "references";
-    if (refs_after_stop(src, o->busy_ms, r) != 0)
+    if (nlorefs_query_live(src, o->busy_ms, &r->refs, &r->nrefs) != 0)
         goto out;
     snapshot_end(&c.s);
     nlorefs_sort_unique(r->refs, &r->nrefs);

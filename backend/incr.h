@@ -178,7 +178,7 @@ int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path
                    struct dv_job *job, struct incr_result *r);
 void incr_result_done(struct incr_result *r);
 
-/* ---- restore and verify ---------------------------------------------------------------- */
+/* ---- restore and verify (incr_chain.c) ------------------------------------------------- */
 
 /*
  * Rebuild database db_path of set set_id into the file open on fd (out_name names it; a

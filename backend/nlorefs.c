@@ -11,6 +11,7 @@
 #include "dbcopy.h"
 #include "delta.h"
 #include "pagemap.h"
+#include "snapshot.h"
 #include "util.h"
 
 void nlorefs_free(char **names, size_t n)
@@ -54,6 +55,16 @@ int nlorefs_query(sqlite3 *db, const char *what, char ***names, size_t *n)
         return -1;
     }
     return 0;
+}
+
+int nlorefs_query_live(const char *path, int busy_ms, char ***names, size_t *n)
+{
+    sqlite3 *db = NULL;
+    int rc = snapshot_open(path, busy_ms, &db);
+    if (rc == 0)
+        rc = nlorefs_query(db, path, names, n);
+    sqlite3_close(db);
+    return rc;
 }
 
 static int cmp_str(const void *a, const void *b)

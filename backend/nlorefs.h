@@ -20,6 +20,13 @@ struct pagemap;
  */
 int nlorefs_query(struct sqlite3 *db, const char *what, char ***names, size_t *n);
 
+/*
+ * Append the names a LIVE database references now, by a short look of its own (snapshot_open:
+ * read-only, never checkpointing; no transaction kept), waiting busy_ms for a client's lock
+ * (<= 0: the default). 0 or -1 with dv_err().
+ */
+int nlorefs_query_live(const char *path, int busy_ms, char ***names, size_t *n);
+
 /* Sort names (strcmp order, as SQLite's BINARY collation) and drop duplicates. */
 void nlorefs_sort_unique(char **names, size_t *n);
 
