@@ -24,9 +24,30 @@ struct copied_att {
     size_t dlen;
 };
 
-int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
+/* A document read from the source database: notes columns 1..7 (form, subject, sender,
+ * created, modified, deleted, body) as text, the times as numbers, its attachments. */
+struct copied_doc {
+    char *col[8];
+    int64_t note, created, modified, deltime;
+    bool deleted;
+    struct copied_att *a;
+    size_t na;
+};
+
+static void copied_doc_free(struct copied_doc *d)
 {
-    struct dv_store *st = dst->st;
+    for (size_t i = 0; i < d->na; i++) {
+        free(d->a[i].name);
+        free(d->a[i].nlo);
+        free(d->a[i].data);
+    }
+    free(d->a);
+    for (int i = 0; i < 8; i++)
+        free(d->col[i]);
+}
+
+static int copy_read_note(struct store_db *src, const char *unid, struct copied_doc *d)
+{
     sqlite3_stmt *s = store_sq_prep(src->h,
                                     "SELECT note_id, form, subject, sender, created, modified,"
                                     " deleted, body FROM notes WHERE unid = ?1",
@@ -39,134 +60,155 @@ int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
         dv_seterr("%s: no document %s", src->path, unid);
         return -1;
     }
-    int64_t src_note = sqlite3_column_int64(s, 0);
-    char *col[8] = {0};
+    d->note = sqlite3_column_int64(s, 0);
     for (int i = 1; i < 8; i++)
         if (sqlite3_column_type(s, i) != SQLITE_NULL)
-            col[i] = dv_strdup((const char *)sqlite3_column_text(s, i));
-    int64_t created = sqlite3_column_int64(s, 4), modified = sqlite3_column_int64(s, 5);
-    bool deleted = sqlite3_column_type(s, 6) != SQLITE_NULL;
-    int64_t deltime = sqlite3_column_int64(s, 6);
+            d->col[i] = dv_strdup((const char *)sqlite3_column_text(s, i));
+    d->created = sqlite3_column_int64(s, 4);
+    d->modified = sqlite3_column_int64(s, 5);
+    d->deleted = sqlite3_column_type(s, 6) != SQLITE_NULL;
+    d->deltime = sqlite3_column_int64(s, 6);
     sqlite3_finalize(s);
+    return 0;
+}
 
-    struct copied_att *a = NULL;
-    size_t na = 0, cap = 0, nr = 0;
-    struct ref *r = NULL;
-    int rc = 0;
-    s = store_sq_prep(src->h,
-                      "SELECT name, size, nlo, data FROM attachments WHERE note_id = ?1"
-                      " ORDER BY att_id",
-                      src->path);
+static int copy_read_atts(struct store_db *src, struct copied_doc *d)
+{
+    sqlite3_stmt *s = store_sq_prep(src->h,
+                                    "SELECT name, size, nlo, data FROM attachments"
+                                    " WHERE note_id = ?1 ORDER BY att_id",
+                                    src->path);
     if (!s)
-        rc = -1;
-    else {
-        sqlite3_bind_int64(s, 1, src_note);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            if (na == cap) {
-                cap = cap ? cap * 2 : 8;
-                a = dv_realloc(a, cap * sizeof *a);
-            }
-            struct copied_att *c = &a[na++];
-            memset(c, 0, sizeof *c);
-            if (sqlite3_column_type(s, 0) != SQLITE_NULL)
-                c->name = dv_strdup((const char *)sqlite3_column_text(s, 0));
-            c->size = sqlite3_column_int64(s, 1);
-            if (sqlite3_column_type(s, 2) != SQLITE_NULL)
-                c->nlo = dv_strdup((const char *)sqlite3_column_text(s, 2));
-            else if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
-                c->dlen = (size_t)sqlite3_column_bytes(s, 3);
-                c->data = dv_malloc(c->dlen ? c->dlen : 1);
-                memcpy(c->data, sqlite3_column_blob(s, 3), c->dlen);
-            }
+        return -1;
+    size_t cap = 0;
+    sqlite3_bind_int64(s, 1, d->note);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (d->na == cap) {
+            cap = cap ? cap * 2 : 8;
+            d->a = dv_realloc(d->a, cap * sizeof *d->a);
         }
-        sqlite3_finalize(s);
+        struct copied_att *c = &d->a[d->na++];
+        memset(c, 0, sizeof *c);
+        if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+            c->name = dv_strdup((const char *)sqlite3_column_text(s, 0));
+        c->size = sqlite3_column_int64(s, 1);
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+            c->nlo = dv_strdup((const char *)sqlite3_column_text(s, 2));
+        else if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+            c->dlen = (size_t)sqlite3_column_bytes(s, 3);
+            c->data = dv_malloc(c->dlen ? c->dlen : 1);
+            memcpy(c->data, sqlite3_column_blob(s, 3), c->dlen);
+        }
     }
-    /* Every referenced NLO must be in the repository (found outside any transaction). */
-    r = dv_calloc(na ? na : 1, sizeof *r);
-    for (size_t i = 0; rc == 0 && i < na; i++) {
-        if (!a[i].nlo)
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Every referenced NLO must be in the repository (found outside any transaction): r[] gets
+ * one reference per NLO attachment, *nr their count. */
+static int copy_find_nlos(struct dv_store *st, const char *unid, const struct copied_doc *d,
+                          struct ref *r, size_t *nr)
+{
+    for (size_t i = 0; i < d->na; i++) {
+        const char *nlo = d->a[i].nlo;
+        if (!nlo)
             continue;
         if (!store_has_daos(st)) {
-            dv_seterr("document %s has an NLO attachment (%s): %s", unid, a[i].nlo, DV_NO_DAOS);
-            rc = -1;
-            break;
+            dv_seterr("document %s has an NLO attachment (%s): %s", unid, nlo, DV_NO_DAOS);
+            return -1;
         }
-        char *p = store_nlo_path(st, a[i].nlo);
+        char *p = store_nlo_path(st, nlo);
         if (!p) {
             dv_seterr("document %s references NLO %s, which is not in the repository"
                       " (recover it first)",
-                      unid, a[i].nlo);
-            rc = -1;
-            break;
+                      unid, nlo);
+            return -1;
         }
         char *slash = strrchr(p, '/');
         *slash = '\0';
-        r[nr].subdir = store_subdir_num(strrchr(p, '/') + 1);
+        r[*nr].subdir = store_subdir_num(strrchr(p, '/') + 1);
         free(p);
-        snprintf(r[nr].name, sizeof r[nr].name, "%s", a[i].nlo);
-        nr++;
+        snprintf(r[*nr].name, sizeof r[*nr].name, "%s", nlo);
+        (*nr)++;
     }
-    if (rc == 0) {
-        s = store_sq_prep(dst->h, "SELECT 1 FROM notes WHERE unid = ?1", dst->path);
-        rc = s ? 0 : -1;
-        if (s) {
-            sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
-            if (sqlite3_step(s) == SQLITE_ROW) {
-                dv_seterr("%s already has document %s", dst->path, unid);
-                rc = -1;
-            }
-            sqlite3_finalize(s);
-        }
-    }
-    bool own = false;
-    if (rc == 0 && store_op_begin(dst, &own) == 0) {
-        rc = store_refs_acquire(dst, r, nr);
-        s = rc == 0 ? store_sq_prep(dst->h,
-                                    "INSERT INTO notes(unid, form, subject, sender, created,"
-                                    " modified, deleted, body) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                                    dst->path)
-                    : NULL;
-        if (s) {
-            sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
-            for (int i = 1; i <= 3; i++)
-                sqlite3_bind_text(s, i + 1, col[i], -1, SQLITE_STATIC);
-            sqlite3_bind_int64(s, 5, created);
-            sqlite3_bind_int64(s, 6, modified);
-            if (deleted)
-                sqlite3_bind_int64(s, 7, deltime);
-            sqlite3_bind_text(s, 8, col[7], -1, SQLITE_STATIC);
-            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_sq_fail(dst->h, dst->path);
-            sqlite3_finalize(s);
-        } else {
-            rc = -1;
-        }
-        int64_t note_id = sqlite3_last_insert_rowid(dst->h);
-        s = rc == 0 ? store_sq_prep(dst->h,
-                                    "INSERT INTO attachments(note_id, name, size, nlo, data)"
-                                    " VALUES (?1, ?2, ?3, ?4, ?5)",
-                                    dst->path)
-                    : NULL;
-        for (size_t i = 0; s && rc == 0 && i < na; i++)
-            rc = store_insert_att(dst, s, note_id, a[i].name, a[i].size, a[i].nlo, a[i].data,
-                                  a[i].dlen);
-        if (na && !s)
-            rc = -1;
-        sqlite3_finalize(s);
-        rc = store_op_end(dst, own, rc);
-    } else {
+    return 0;
+}
+
+static int copy_check_absent(struct store_db *dst, const char *unid)
+{
+    sqlite3_stmt *s = store_sq_prep(dst->h, "SELECT 1 FROM notes WHERE unid = ?1", dst->path);
+    if (!s)
+        return -1;
+    int rc = 0;
+    sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        dv_seterr("%s already has document %s", dst->path, unid);
         rc = -1;
     }
-    for (size_t i = 0; i < na; i++) {
-        free(a[i].name);
-        free(a[i].nlo);
-        free(a[i].data);
-    }
-    free(a);
-    free(r);
-    for (int i = 0; i < 8; i++)
-        free(col[i]);
+    sqlite3_finalize(s);
     return rc;
 }
+
+/* Inside dst's transaction: the references counted, the note and its attachments inserted. */
+static int copy_write(struct store_db *dst, const char *unid, const struct copied_doc *d,
+                      struct ref *r, size_t nr)
+{
+    if (store_refs_acquire(dst, r, nr) != 0)
+        return -1;
+    sqlite3_stmt *s = store_sq_prep(dst->h,
+                                    "INSERT INTO notes(unid, form, subject, sender, created,"
+                                    " modified, deleted, body) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                                    dst->path);
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
+    for (int i = 1; i <= 3; i++)
+        sqlite3_bind_text(s, i + 1, d->col[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, d->created);
+    sqlite3_bind_int64(s, 6, d->modified);
+    if (d->deleted)
+        sqlite3_bind_int64(s, 7, d->deltime);
+    sqlite3_bind_text(s, 8, d->col[7], -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_sq_fail(dst->h, dst->path);
+    sqlite3_finalize(s);
+    if (rc != 0)
+        return -1;
+    int64_t note_id = sqlite3_last_insert_rowid(dst->h);
+    s = store_sq_prep(dst->h,
+                      "INSERT INTO attachments(note_id, name, size, nlo, data)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5)",
+                      dst->path);
+    if (!s)
+        return -1;
+    for (size_t i = 0; rc == 0 && i < d->na; i++)
+        rc = store_insert_att(dst, s, note_id, d->a[i].name, d->a[i].size, d->a[i].nlo,
+                              d->a[i].data, d->a[i].dlen);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst)
+{
+    struct copied_doc d = {0};
+    if (copy_read_note(src, unid, &d) != 0)
+        return -1;
+    int rc = copy_read_atts(src, &d);
+    struct ref *r = dv_calloc(d.na ? d.na : 1, sizeof *r);
+    size_t nr = 0;
+    if (rc == 0)
+        rc = copy_find_nlos(dst->st, unid, &d, r, &nr);
+    if (rc == 0)
+        rc = copy_check_absent(dst, unid);
+    bool own = false;
+    if (rc == 0 && store_op_begin(dst, &own) == 0)
+        rc = store_op_end(dst, own, copy_write(dst, unid, &d, r, nr));
+    else
+        rc = -1;
+    copied_doc_free(&d);
+    free(r);
+    return rc;
+}
+
 /* ---- recovery support ------------------------------------------------------------------------ */
 
 struct store_repo {
@@ -270,24 +312,14 @@ void store_install_done(struct store_install *v, size_t n)
     }
 }
 
-int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t n,
-                           struct dv_job *job)
+/* Stage 0: refuse bad names, mark those the repository has PRESENT; todo[] gets the indexes
+ * of the others, *nt their count. */
+static int inst_sort(struct dv_store *st, struct store_install *v, size_t n, size_t *todo,
+                     size_t *nt)
 {
-    for (size_t i = 0; i < n; i++) {
-        v[i].status = STORE_INSTALL_FAILED;
-        v[i].subdir = 0;
-        free(v[i].err);
-        v[i].err = NULL; /* "not processed" */
-    }
-    if (!store_has_daos(st))
-        return store_no_daos();
-    if (n == 0)
-        return 0;
     struct store_repo *repo = store_repo_scan(st);
     if (!repo)
         return -1;
-    size_t *todo = dv_calloc(n, sizeof *todo);
-    size_t nt = 0;
     for (size_t i = 0; i < n; i++) {
         if (!store_nlo_name_valid(v[i].name)) {
             char m[160];
@@ -301,85 +333,84 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
             v[i].subdir = p ? subdir_of_path(p) : 0;
             free(p);
         } else {
-            todo[nt++] = i;
+            todo[(*nt)++] = i;
         }
     }
     store_repo_free(repo);
-    int rc = 0;
-    /* 1. slots for all of them in one index transaction */
-    if (nt && store_idx_begin(st) != 0)
-        rc = -1;
+    return 0;
+}
+
+/* Stage 1: slots for all of them in one index transaction (none taken on failure). */
+static int inst_take_slots(struct dv_store *st, struct store_install *v, const size_t *todo,
+                           size_t nt)
+{
+    int rc = store_idx_begin(st);
     for (size_t k = 0; rc == 0 && k < nt; k++)
         rc = store_idx_take_slot(st, &v[todo[k]].subdir);
-    if (nt && rc == 0 && store_idx_commit(st) != 0)
+    if (rc == 0 && store_idx_commit(st) != 0)
         rc = -1;
     if (rc != 0) {
         store_idx_rollback(st);
         for (size_t k = 0; k < nt; k++)
             v[todo[k]].subdir = 0;
-        free(todo);
+    }
+    return rc;
+}
+
+/* Stage 2, one NLO: copied into its slot outside any transaction, read back and verified (a
+ * copy that does not read back is removed). *size gets the bytes copied. 0, or -1 with
+ * dv_err() set. */
+static int inst_copy(struct dv_store *st, const struct store_install *e, uint64_t *size)
+{
+    /* beneath the caller's root (a pool object: no link), or a path opened O_NONBLOCK;
+     * a regular file either way (no FIFO is waited on) */
+    int fd = e->src_root ? fsb_openat(e->src_root, e->src_path, O_RDONLY, 0)
+                         : dv_open_regular(e->src_path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0) {
+        dv_preferr("NLO source");
         return -1;
     }
-    /* 2. copy, outside any transaction; read back and verify */
-    job_phase(job, "install NLOs", nt, 0);
-    size_t nok = 0;
-    for (size_t k = 0; k < nt; k++) {
-        struct store_install *e = &v[todo[k]];
-        if (job_cancelled(job)) {
-            inst_fail(e, "cancelled");
-            continue;
-        }
-        /* beneath the caller's root (a pool object: no link), or a path opened O_NONBLOCK;
-         * a regular file either way (no FIFO is waited on) */
-        int fd = e->src_root ? fsb_openat(e->src_root, e->src_path, O_RDONLY, 0)
-                             : dv_open_regular(e->src_path, O_RDONLY);
-        struct stat sb;
-        if (fd < 0 || fstat(fd, &sb) != 0) {
-            if (fd < 0)
-                dv_preferr("NLO source");
-            else
-                dv_syserr("NLO source %s", e->src_path);
-            inst_fail(e, dv_err());
-            if (fd >= 0)
-                close(fd);
-            continue;
-        }
-        int r = store_nlo_put_bytes(st, e->subdir, e->name, NULL, (size_t)sb.st_size, fd);
+    if (fstat(fd, &sb) != 0) {
+        dv_syserr("NLO source %s", e->src_path);
         close(fd);
-        if (r == 0) {
-            char *final = store_nlo_file(st, e->subdir, e->name);
-            unsigned char *plain = NULL;
-            size_t plen;
-            if (store_nlo_read_path(st, e->name, final, &plain, &plen) != 0) {
-                dv_preferr("the copy does not read back");
-                char rel[128], sub[16];
-                snprintf(rel, sizeof rel, "%04d/%s", e->subdir, e->name);
-                snprintf(sub, sizeof sub, "%04d", e->subdir);
-                char keep[DV_ERR_MAX];
-                snprintf(keep, sizeof keep, "%s", dv_err());
-                if (fsb_unlink(st->daos, rel, true) == 0)
-                    fsb_fsync_dir(st->daos, sub);
-                dv_seterr("%s", keep);
-                r = -1;
-            }
-            free(plain);
-            free(final);
-        }
-        if (r != 0) {
-            inst_fail(e, dv_err());
-            continue;
-        }
-        e->status = STORE_INSTALL_NEW;
-        free(e->err);
-        e->err = NULL;
-        todo[nok++] = todo[k];
-        job_advance(job, 1, (uint64_t)sb.st_size, e->name);
+        return -1;
     }
-    /* 3. one refcount pass for the installed ones, then index them (and free failed slots) */
+    int r = store_nlo_put_bytes(st, e->subdir, e->name, NULL, (size_t)sb.st_size, fd);
+    close(fd);
+    if (r != 0)
+        return -1;
+    *size = (uint64_t)sb.st_size;
+    char *final = store_nlo_file(st, e->subdir, e->name);
+    unsigned char *plain = NULL;
+    size_t plen;
+    if (store_nlo_read_path(st, e->name, final, &plain, &plen) != 0) {
+        dv_preferr("the copy does not read back");
+        char rel[128], sub[16];
+        snprintf(rel, sizeof rel, "%04d/%s", e->subdir, e->name);
+        snprintf(sub, sizeof sub, "%04d", e->subdir);
+        char keep[DV_ERR_MAX];
+        snprintf(keep, sizeof keep, "%s", dv_err());
+        if (fsb_unlink(st->daos, rel, true) == 0)
+            fsb_fsync_dir(st->daos, sub);
+        dv_seterr("%s", keep);
+        r = -1;
+    }
+    free(plain);
+    free(final);
+    return r;
+}
+
+/* Stage 3: one refcount pass for the nok installed ones (v[done[k]]), then index them and
+ * free the failed entries' slots, in one index transaction. */
+static int inst_index(struct dv_store *st, struct store_install *v, size_t n, const size_t *done,
+                      size_t nok)
+{
     const char **names = dv_calloc(nok ? nok : 1, sizeof *names);
     int64_t *refs = dv_calloc(nok ? nok : 1, sizeof *refs);
     for (size_t k = 0; k < nok; k++)
-        names[k] = v[todo[k]].name;
+        names[k] = v[done[k]].name;
+    int rc = 0;
     if (nok && count_refs_many(st, names, nok, refs) != 0)
         rc = -1;
     if (rc == 0 && store_idx_begin(st) != 0)
@@ -393,7 +424,7 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
         rc = -1;
     int64_t now = dv_now();
     for (size_t k = 0; rc == 0 && k < nok; k++) {
-        const struct store_install *e = &v[todo[k]];
+        const struct store_install *e = &v[done[k]];
         sqlite3_bind_text(s, 1, e->name, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 2, e->subdir);
         sqlite3_bind_int64(s, 3, (sqlite3_int64)store_name_size(e->name));
@@ -406,24 +437,64 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
         sqlite3_reset(s);
     }
     sqlite3_finalize(s);
-    const char *first_err = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].status != STORE_INSTALL_FAILED)
-            continue;
-        if (!first_err)
-            first_err = v[i].err ? v[i].err : "not processed";
-        if (rc == 0 && v[i].subdir > 0)
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (v[i].status == STORE_INSTALL_FAILED && v[i].subdir > 0)
             rc = store_idx_free_slot(st, v[i].subdir);
-    }
     if (rc == 0 && store_idx_commit(st) != 0)
         rc = -1;
     if (rc != 0)
         store_idx_rollback(st);
     free(names);
     free(refs);
+    return rc;
+}
+
+int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t n,
+                           struct dv_job *job)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i].status = STORE_INSTALL_FAILED;
+        v[i].subdir = 0;
+        free(v[i].err);
+        v[i].err = NULL; /* "not processed" */
+    }
+    if (!store_has_daos(st))
+        return store_no_daos();
+    if (n == 0)
+        return 0;
+    size_t *todo = dv_calloc(n, sizeof *todo);
+    size_t nt = 0;
+    if (inst_sort(st, v, n, todo, &nt) != 0 || (nt && inst_take_slots(st, v, todo, nt) != 0)) {
+        free(todo);
+        return -1;
+    }
+    job_phase(job, "install NLOs", nt, 0);
+    size_t nok = 0;
+    for (size_t k = 0; k < nt; k++) {
+        struct store_install *e = &v[todo[k]];
+        uint64_t size = 0;
+        if (job_cancelled(job)) {
+            inst_fail(e, "cancelled");
+            continue;
+        }
+        if (inst_copy(st, e, &size) != 0) {
+            inst_fail(e, dv_err());
+            continue;
+        }
+        e->status = STORE_INSTALL_NEW;
+        free(e->err);
+        e->err = NULL;
+        todo[nok++] = todo[k];
+        job_advance(job, 1, size, e->name);
+    }
+    int rc = inst_index(st, v, n, todo, nok);
     free(todo);
     if (rc == 0 && nt && store_cfg_write(st) != 0)
         rc = -1;
+    const char *first_err = NULL;
+    for (size_t i = 0; rc == 0 && !first_err && i < n; i++)
+        if (v[i].status == STORE_INSTALL_FAILED)
+            first_err = v[i].err ? v[i].err : "not processed";
     if (rc == 0 && first_err) {
         dv_seterr("%s", first_err);
         rc = -1;
