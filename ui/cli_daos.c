@@ -1,11 +1,9 @@
 /* cli_daos.c - `dvault daos status|prune`, `dvault resync daos`, `dvault listnlo`
  * (all, missing, damaged). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "meter.h"
