@@ -17,6 +17,8 @@
 #include "fsb.h"
 #include "util.h"
 
+/* ---- doc copy ------------------------------------------------------------------------------ */
+
 struct copied_att {
     char *name, *nlo;
     int64_t size;
