@@ -1,17 +1,16 @@
 /* cli_daos.c - `dvault daos status|prune`, `dvault resync daos`, `dvault listnlo`
  * (all, missing, damaged). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "meter.h"
 #include "prune.h"
 #include "rebuild.h"
 #include "recover.h"
+#include "resync.h"
 #include "store.h"
 #include "util.h"
 
@@ -157,19 +156,15 @@ int cli_resync(int argc, char **argv, struct dv_config *cfg)
                         argv[1]);
     if (!dv_config_has_daos(cfg))
         return refuse_no_daos(cfg, "resync daos");
-    struct dv_store *st = store_open(cfg);
-    if (!st)
-        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "resync-daos");
     meter_attach(&m, &job, stderr);
     meter_cancel_on_signal(&job);
-    struct store_resync_counts c;
+    struct resync_result c;
     double t0 = dv_mono();
-    int rc = store_resync(st, &job, &c);
+    int rc = resync_daos_run(cfg, &job, &c);
     meter_clear(&m);
-    store_free(st);
     job_done(&job);
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
