@@ -172,9 +172,9 @@ char *dvjson_dumps(const json_t *v, size_t flags)
     return s;
 }
 
-int dvjson_print(FILE *f, const json_t *v)
+int dvjson_print(FILE *f, const json_t *v, size_t flags)
 {
-    char *s = dvjson_dumps(v, 0);
+    char *s = dvjson_dumps(v, flags);
     /* jansson's text is valid UTF-8 and escapes the C0 controls; DEL and U+0080..U+009F
      * (C2 80..C2 9F) can only be inside strings: written as escapes too */
     int rc = 0;

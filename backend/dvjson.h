@@ -39,8 +39,9 @@ void dvjson_append(json_t *a, json_t *v);
 
 /* json_dumps(v, flags), never NULL; the text is plain malloc'd (free()). */
 char *dvjson_dumps(const json_t *v, size_t flags);
-/* v on one line, terminal-safe (above), to f; no newline after it. 0 or -1 (errno). */
-int dvjson_print(FILE *f, const json_t *v);
+/* v terminal-safe (above) to f, laid out by json_dumps' flags (0: one line); no newline after
+ * it. 0 or -1 (errno). */
+int dvjson_print(FILE *f, const json_t *v, size_t flags);
 
 /*
  * json_loadb(text, len, JSON_REJECT_DUPLICATES) with the tree bounded to mem_limit bytes of

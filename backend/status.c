@@ -497,7 +497,7 @@ void status_print_json(FILE *f, const struct dv_status *s)
     for (size_t i = 0; i < s->nwarnings; i++)
         dvjson_append(w, dvjson_text(s->warnings[i]));
     dvjson_set(o, "warnings", w);
-    dvjson_print(f, o);
+    dvjson_print(f, o, 0);
     fputc('\n', f);
     json_decref(o);
 }

@@ -16,9 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "catalog.h"
+#include "dvjson.h"
 #include "fsb.h"
 #include "util.h"
 
@@ -74,9 +73,11 @@ static bool lhex(const char *s, size_t n)
 static int ident_parse(const char *name, const char *text, size_t len, struct target_identity *id)
 {
     json_error_t je;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = dvjson_loadb(text, len, 0, &je, NULL); /* at most TARGET_ID_MAX bytes */
     if (!root) {
-        dv_seterr("%s: line %d: %.80s", name, je.line, je.text);
+        char msg[256];
+        dvjson_syntax_msg(&je, msg, sizeof msg);
+        dv_seterr("%s: line %d: %s", name, je.line, msg);
         return -1;
     }
     int rc = -1;
@@ -198,10 +199,10 @@ char *target_identity_json(const struct target_identity *id)
         json_pack("{s:s, s:i, s:s, s:I, s:s, s:{s:s, s:s}}", "format", TARGET_ID_FORMAT, "version",
                   id->version, "id", id->id, "created", (json_int_t)id->created, "created_utc",
                   when, "server", "host", id->host, "data_dir", id->data_dir);
-    char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (!o)
+        abort(); /* only out of memory: the strings are ours and valid (the config is UTF-8) */
+    char *s = dvjson_dumps(o, JSON_INDENT(2));
     json_decref(o);
-    if (!s)
-        abort(); /* only out of memory: the strings are ours and valid */
     char *out = dv_asprintf("%s\n", s);
     free(s);
     return out;

@@ -117,7 +117,7 @@ static void set_json(FILE *f, const struct catalog_set *s, const struct catalog_
         dvjson_append(fa, d);
     }
     dvjson_set(o, "failed_databases", fa);
-    dvjson_print(f, o);
+    dvjson_print(f, o, 0);
     json_decref(o);
 }
 

@@ -18,7 +18,7 @@ static char *printed(json_t *v)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    assert_int_equal(dvjson_print(f, v), 0);
+    assert_int_equal(dvjson_print(f, v, 0), 0);
     fclose(f);
     json_decref(v);
     return buf;
