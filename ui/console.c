@@ -654,88 +654,12 @@ struct dbcache {
     char archive[32]; /* bytes of its WAL archive on the target, "-" none, "?" unreadable */
 };
 
-/*
- * Keyset paging and search over a sorted in-memory array of keys: the Databases list and the
- * missing-NLO panel. Rows are built lazily, by row(ud, i, r), only for keys matching filter.
- */
-struct sorted_view {
-    char **keys; /* sorted (strcmp) */
-    size_t n;
-    const char *filter;
-    void (*row)(void *ud, size_t i, struct tui_row *r);
-    void *ud;
-};
-
-/* First index with keys[i] >= key (strictly > when after). */
-static size_t sv_lower(const struct sorted_view *v, const char *key, bool after)
-{
-    size_t lo = 0, hi = v->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(v->keys[mid], key);
-        if (c < 0 || (after && c == 0))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static bool sv_match(const struct sorted_view *v, size_t i, const char *text)
-{
-    return !text[0] || strcasestr(v->keys[i], text) != NULL;
-}
-
-static int sv_fetch(const struct sorted_view *v, enum tui_fetch mode, const char *key,
-                    struct tui_row *rows, int n)
-{
-    int got = 0;
-    if (mode == TUI_BEFORE) {
-        size_t i = key ? sv_lower(v, key, false) : v->n;
-        while (i > 0 && got < n) {
-            i--;
-            if (sv_match(v, i, v->filter))
-                got++;
-        }
-        for (int k = 0; k < got; i++)
-            if (sv_match(v, i, v->filter))
-                v->row(v->ud, i, &rows[k++]);
-        return got;
-    }
-    size_t i = key ? sv_lower(v, key, mode == TUI_AFTER) : 0;
-    for (; i < v->n && got < n; i++)
-        if (sv_match(v, i, v->filter))
-            v->row(v->ud, i, &rows[got++]);
-    return got;
-}
-
-static int sv_search(const struct sorted_view *v, const char *text, const char *from, int dir,
-                     char found[TUI_KEY_MAX])
-{
-    if (dir > 0) {
-        for (size_t i = from ? sv_lower(v, from, true) : 0; i < v->n; i++)
-            if (sv_match(v, i, v->filter) && sv_match(v, i, text)) {
-                snprintf(found, TUI_KEY_MAX, "%s", v->keys[i]);
-                return 1;
-            }
-    } else {
-        for (size_t i = from ? sv_lower(v, from, false) : v->n; i > 0; i--)
-            if (sv_match(v, i - 1, v->filter) && sv_match(v, i - 1, text)) {
-                snprintf(found, TUI_KEY_MAX, "%s", v->keys[i - 1]);
-                return 1;
-            }
-    }
-    return 0;
-}
-
 struct dbsrc {
-    struct tui_source src;
     struct console *c;
     char **paths; /* sorted (strcmp), NULL-terminated */
     size_t n;
     struct dbcache *cache; /* per path, filled when a row is first shown */
-    char filter[128];
-    struct fsb *troot; /* the target (archive sizes), NULL when it cannot be opened */
+    struct fsb *troot;     /* the target (archive sizes), NULL when it cannot be opened */
 };
 
 static void db_fill_cache(struct dbsrc *d, size_t i)
@@ -820,41 +744,9 @@ static void db_row_cb(void *ud, size_t i, struct tui_row *r)
     db_row(ud, i, r);
 }
 
-static struct sorted_view db_view(struct dbsrc *d)
+static void db_done(void *ud)
 {
-    return (struct sorted_view){d->paths, d->n, d->filter, db_row_cb, d};
-}
-
-static int db_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
-                    struct tui_row *rows, int n)
-{
-    struct sorted_view v = db_view(s->ud);
-    return sv_fetch(&v, mode, key, rows, n);
-}
-
-static int db_search(struct tui_source *s, const char *text, const char *from, int dir,
-                     char found[TUI_KEY_MAX])
-{
-    struct sorted_view v = db_view(s->ud);
-    return sv_search(&v, text, from, dir, found);
-}
-
-static int db_filter(struct tui_source *s, const char *text)
-{
-    struct dbsrc *d = s->ud;
-    snprintf(d->filter, sizeof d->filter, "%s", text);
-    return 0;
-}
-
-static long db_count(struct tui_source *s)
-{
-    struct dbsrc *d = s->ud;
-    return d->filter[0] ? -1 : (long)d->n;
-}
-
-static void db_free(struct tui_source *s)
-{
-    struct dbsrc *d = s->ud;
+    struct dbsrc *d = ud;
     dbglob_free(d->paths);
     free(d->cache);
     fsb_close(d->troot);
@@ -878,13 +770,7 @@ static struct tui_source *db_source_new(struct console *c)
     d->c = c;
     d->cache = dv_calloc(d->n ? d->n : 1, sizeof *d->cache);
     d->troot = fsb_open(c->cfg->backup.target); /* NULL: the sizes show "?" */
-    d->src = (struct tui_source){.fetch = db_fetch,
-                                 .search = db_search,
-                                 .filter = db_filter,
-                                 .count = db_count,
-                                 .free = db_free,
-                                 .ud = d};
-    return &d->src;
+    return tui_keys_new(d->paths, d->n, db_row_cb, db_done, d);
 }
 
 static const struct tui_column db_cols[] = {
@@ -2047,12 +1933,10 @@ static int obj_action(struct tui_screen *s, struct tui *t, int action, int key)
 /* ---- Recovery: a list of NLO names (listnlo missing, or read from a file), with marks ---- */
 
 struct namesrc {
-    struct tui_source src;
     struct console *c;
     char **names; /* sorted, unique */
     size_t n;
     bool *mark;
-    char filter[128];
 };
 
 static void names_row(struct namesrc *d, size_t i, struct tui_row *r)
@@ -2086,41 +1970,9 @@ static void names_row_cb(void *ud, size_t i, struct tui_row *r)
     names_row(ud, i, r);
 }
 
-static struct sorted_view names_view(struct namesrc *d)
+static void names_done(void *ud)
 {
-    return (struct sorted_view){d->names, d->n, d->filter, names_row_cb, d};
-}
-
-static int names_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
-                       struct tui_row *rows, int n)
-{
-    struct sorted_view v = names_view(s->ud);
-    return sv_fetch(&v, mode, key, rows, n);
-}
-
-static int names_search(struct tui_source *s, const char *text, const char *from, int dir,
-                        char found[TUI_KEY_MAX])
-{
-    struct sorted_view v = names_view(s->ud);
-    return sv_search(&v, text, from, dir, found);
-}
-
-static int names_filter(struct tui_source *s, const char *text)
-{
-    struct namesrc *d = s->ud;
-    snprintf(d->filter, sizeof d->filter, "%s", text);
-    return 0;
-}
-
-static long names_count(struct tui_source *s)
-{
-    struct namesrc *d = s->ud;
-    return d->filter[0] ? -1 : (long)d->n;
-}
-
-static void names_free(struct tui_source *s)
-{
-    struct namesrc *d = s->ud;
+    struct namesrc *d = ud;
     for (size_t i = 0; i < d->n; i++)
         free(d->names[i]);
     free(d->names);
@@ -2145,13 +1997,7 @@ static struct tui_source *names_source_new(struct console *c, struct strv *v)
     d->n = k;
     d->mark = dv_calloc(k ? k : 1, sizeof *d->mark);
     memset(v, 0, sizeof *v);
-    d->src = (struct tui_source){.fetch = names_fetch,
-                                 .search = names_search,
-                                 .filter = names_filter,
-                                 .count = names_count,
-                                 .free = names_free,
-                                 .ud = d};
-    return &d->src;
+    return tui_keys_new(d->names, d->n, names_row_cb, names_done, d);
 }
 
 static void missing_set(struct console *c, struct tui *t, struct strv *v, const char *title)
@@ -2923,7 +2769,7 @@ static int rec_tick(struct tui_screen *s, struct tui *t)
 
 static struct namesrc *rec_names(struct console *c)
 {
-    return c->missing.src ? c->missing.src->ud : NULL;
+    return c->missing.src ? tui_keys_ud(c->missing.src) : NULL;
 }
 
 static int rec_save(struct console *c, struct tui *t)
@@ -3090,8 +2936,7 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
             return TUI_HANDLED;
         }
         if (action == REC_MARK && r) {
-            struct sorted_view v = names_view(d);
-            size_t i = sv_lower(&v, r->key, false);
+            size_t i = tui_keys_index(c->missing.src, r->key);
             if (i < d->n)
                 d->mark[i] = !d->mark[i];
             tui_list_reload(&c->missing);
