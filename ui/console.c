@@ -568,7 +568,7 @@ static void db_done(void *ud)
     free(d);
 }
 
-static int cmp_str(const void *a, const void *b)
+int con_cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -581,7 +581,7 @@ static struct tui_source *db_source_new(struct console *c)
         free(d);
         return NULL;
     }
-    qsort(d->paths, d->n, sizeof(char *), cmp_str); /* the source order is strcmp order */
+    qsort(d->paths, d->n, sizeof(char *), con_cmp_str); /* the source order is strcmp order */
     d->c = c;
     d->cache = dv_calloc(d->n ? d->n : 1, sizeof *d->cache);
     d->troot = fsb_open(c->cfg->backup.target); /* NULL: the sizes show "?" */
@@ -650,7 +650,7 @@ static void db_enter(struct tui_screen *s, struct tui *t)
     }
 }
 
-static void list_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+void con_list_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
     (void)t;
     tui_list_draw(s->list, b);
@@ -664,7 +664,7 @@ static void db_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
     for (int i = 1; i < all; i++)
         fixed += db_cols[i].width;
     s->list->ncols = b.w - 2 - fixed >= 16 ? all : all - 1;
-    list_draw(s, t, b);
+    con_list_draw(s, t, b);
 }
 
 /* restore: a job over recover_restore (new replica ids unless over the live database; marks
@@ -757,12 +757,12 @@ static int db_action(struct tui_screen *s, struct tui *t, int action, int key)
 
 /* ---- Sets: the catalog's sets, newest first (key = INT64_MAX - seq, zero-padded) ---- */
 
-static void seq_key(int64_t seq, char key[TUI_KEY_MAX])
+void con_seq_key(int64_t seq, char key[TUI_KEY_MAX])
 {
     snprintf(key, TUI_KEY_MAX, "%019lld", (long long)(INT64_MAX - seq));
 }
 
-static int64_t key_seq(const char *key)
+int64_t con_key_seq(const char *key)
 {
     return INT64_MAX - strtoll(key, NULL, 10);
 }
@@ -770,7 +770,7 @@ static int64_t key_seq(const char *key)
 static void set_row(const struct catalog_set *s, struct tui_row *r)
 {
     memset(r, 0, sizeof *r);
-    seq_key(s->seq, r->key);
+    con_seq_key(s->seq, r->key);
     snprintf(r->cell[0], sizeof r->cell[0], "%s", s->id);
     snprintf(r->cell[1], sizeof r->cell[1], "%s", s->kind == CATALOG_SET_FULL ? "full" : "incr");
     if (s->ended > 0) {
@@ -804,11 +804,11 @@ static int set_fetch(struct tui_source *src, enum tui_fetch mode, const char *ke
     size_t k = 0;
     int rc;
     if (mode == TUI_BEFORE) {
-        rc = catalog_sets_newer(cat, key ? key_seq(key) : 0, buf, (size_t)n, &k);
+        rc = catalog_sets_newer(cat, key ? con_key_seq(key) : 0, buf, (size_t)n, &k);
         for (size_t i = 0; rc == 0 && i < k; i++)
             set_row(&buf[k - 1 - i], &rows[i]);
     } else {
-        int64_t before = !key ? 0 : mode == TUI_FROM ? key_seq(key) + 1 : key_seq(key);
+        int64_t before = !key ? 0 : mode == TUI_FROM ? con_key_seq(key) + 1 : con_key_seq(key);
         if (key && before <= 0)
             before = -1; /* nothing older than seq 1: ask for seq < 1 */
         rc = before < 0 ? 0 : catalog_sets_list(cat, before, buf, (size_t)n, &k);
@@ -1052,7 +1052,7 @@ static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
             return TUI_HANDLED;
         }
         if (action == SET_OPEN) {
-            set_open(c, t, key_seq(r->key));
+            set_open(c, t, con_key_seq(r->key));
             return TUI_REDRAW;
         }
         con_start_verify(c, t, r->cell[0]);
@@ -1449,7 +1449,7 @@ static struct tui_source *names_source_new(struct console *c, struct strv *v)
 {
     struct namesrc *d = dv_calloc(1, sizeof *d);
     d->c = c;
-    qsort(v->v, v->n, sizeof(char *), cmp_str);
+    qsort(v->v, v->n, sizeof(char *), con_cmp_str);
     size_t k = 0;
     for (size_t i = 0; i < v->n; i++) {
         if (k > 0 && strcmp(v->v[k - 1], v->v[i]) == 0)
@@ -1819,7 +1819,7 @@ static void rec_flow_start(struct console *c, struct tui *t)
         dbglob_free(paths);
         return;
     }
-    qsort(paths, n, sizeof(char *), cmp_str);
+    qsort(paths, n, sizeof(char *), con_cmp_str);
     const struct tui_row *dr = tui_list_current(&c->dbs);
     const char *pre = c->rec_db[0] ? c->rec_db : dr ? dr->key : "";
     int initial = 0;
@@ -2231,212 +2231,6 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
     return TUI_IGNORED;
 }
 
-/* ---- Jobs: the running job, past jobs (catalog, newest first), the session's events ---- */
-
-static void job_row(const struct catalog_job *j, struct tui_row *r)
-{
-    memset(r, 0, sizeof *r);
-    seq_key(j->id, r->key);
-    snprintf(r->cell[0], sizeof r->cell[0], "%lld", (long long)j->id);
-    snprintf(r->cell[1], sizeof r->cell[1], "%s", j->kind);
-    char when[32];
-    dv_fmt_time(j->started, when, sizeof when);
-    when[16] = 0;
-    snprintf(r->cell[2], sizeof r->cell[2], "%s", when);
-    if (j->ended > 0) {
-        long d = (long)(j->ended - j->started);
-        snprintf(r->cell[3], sizeof r->cell[3], "%ld:%02ld", d / 60, d % 60);
-    } else {
-        snprintf(r->cell[3], sizeof r->cell[3], "-");
-    }
-    snprintf(r->cell[4], sizeof r->cell[4], "%s%s%.200s", j->status, j->message[0] ? ": " : "",
-             j->message);
-    r->elem = strcmp(j->status, "ok") == 0        ? TH_TEXT
-              : strcmp(j->status, "running") == 0 ? TH_PROGRESS
-                                                  : TH_ERROR;
-}
-
-static int jobs_fetch(struct tui_source *src, enum tui_fetch mode, const char *key,
-                      struct tui_row *rows, int n)
-{
-    struct console *c = src->ud;
-    bool none;
-    struct catalog *cat = con_catalog(c, &none);
-    if (!cat)
-        return none ? 0 : -1;
-    struct catalog_job *buf = dv_calloc((size_t)n, sizeof *buf);
-    size_t k = 0;
-    int rc;
-    if (mode == TUI_BEFORE) {
-        rc = catalog_jobs_page(cat, key ? key_seq(key) : 0, true, buf, (size_t)n, &k);
-        for (size_t i = 0; rc == 0 && i < k; i++)
-            job_row(&buf[k - 1 - i], &rows[i]);
-    } else {
-        int64_t id = !key ? 0 : mode == TUI_FROM ? key_seq(key) + 1 : key_seq(key);
-        rc = key && id <= 0 ? 0 : catalog_jobs_page(cat, id, false, buf, (size_t)n, &k);
-        for (size_t i = 0; rc == 0 && i < k; i++)
-            job_row(&buf[i], &rows[i]);
-    }
-    free(buf);
-    return rc == 0 ? (int)k : -1;
-}
-
-static struct tui_source *jobs_source_new(struct console *c)
-{
-    struct tui_source *s = dv_calloc(1, sizeof *s);
-    *s = (struct tui_source){.fetch = jobs_fetch, .free = set_src_free, .ud = c};
-    return s;
-}
-
-static const struct tui_column job_cols[] = {
-    {"Job", 6, TUI_RIGHT},  {"Kind", 9, TUI_LEFT},   {"Started", 16, TUI_LEFT},
-    {"Time", 6, TUI_RIGHT}, {"Result", 0, TUI_LEFT},
-};
-
-enum { JOB_CANCEL = 1, JOB_EVENTS, JOB_REFRESH };
-
-static const struct tui_key job_keys[] = {
-    {{KEY_F(9), 'c'}, JOB_CANCEL, "Cancel", "Cancel the running job (asks first)", NULL},
-    {{'\n', KEY_ENTER},
-     JOB_EVENTS,
-     NULL,
-     "Show the selected job's events (from the catalog)",
-     NULL},
-    {{KEY_F(5)}, JOB_REFRESH, "Refresh", "Read the jobs again", NULL},
-    {{0}, 0, NULL, NULL, NULL},
-};
-
-static void jobs_load(struct console *c, struct tui *t)
-{
-    if (tui_list_set_source(&c->jobs, jobs_source_new(c)) != 0 && t)
-        tui_error(t, "Jobs", dv_err());
-}
-
-static void jobs_enter(struct tui_screen *s, struct tui *t)
-{
-    struct console *c = s->ud;
-    if (!c->jobs_loaded) {
-        c->jobs_loaded = true;
-        jobs_load(c, t);
-    }
-}
-
-static void jobs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
-{
-    (void)t;
-    struct console *c = s->ud;
-    struct dv_progress p;
-    char title[128], line[200];
-    int y = b.y;
-    if (conjob_snapshot(&p, title, sizeof title)) {
-        snprintf(line, sizeof line, " running: %s%s", title,
-                 conjob_finished() ? " (finishing)" : "   c: cancel");
-        tui_put(y++, b.x, b.w, line, TH_HEADER, true);
-        if (b.h > 10) {
-            tui_progress_draw((struct tui_rect){y, b.x + 2, 3, b.w - 4}, &p, dv_mono());
-            y += 3;
-        } else {
-            tui_progress_text(&p, dv_mono(), line, sizeof line);
-            tui_put(y++, b.x + 2, b.w - 4, line, TH_TEXT, false);
-        }
-    } else {
-        tui_put(y++, b.x, b.w, " no job running (F2 on Overview or Sets starts a backup)", TH_DIM,
-                true);
-    }
-    int rest = b.y + b.h - y;
-    int evh = rest >= 14 ? rest / 3 : rest >= 8 ? 3 : 0;
-    tui_list_draw(&c->jobs, (struct tui_rect){y, b.x, rest - evh, b.w});
-    if (evh > 1) {
-        int ey = y + rest - evh;
-        tui_put(ey++, b.x, b.w, " Events of this session", TH_HEADER, true);
-        struct conjob_event ev[64];
-        size_t n = conjob_events(ev, (size_t)(evh - 1) < 64 ? (size_t)(evh - 1) : 64, NULL);
-        for (size_t i = 0; i < n; i++) {
-            char when[32];
-            dv_fmt_time(ev[i].time, when, sizeof when);
-            snprintf(line, sizeof line, " %s %s", when + 11, ev[i].msg);
-            tui_put(ey++, b.x, b.w, line,
-                    ev[i].level == DV_ERROR  ? TH_ERROR
-                    : ev[i].level == DV_WARN ? TH_WARNING
-                                             : TH_TEXT,
-                    true);
-        }
-    }
-}
-
-static int jobs_tick(struct tui_screen *s, struct tui *t)
-{
-    (void)s;
-    (void)t;
-    return conjob_running() ? TUI_REDRAW : 0;
-}
-
-static void job_events(struct console *c, struct tui *t, int64_t id)
-{
-    bool none;
-    struct catalog *cat = con_catalog(c, &none);
-    if (!cat) {
-        tui_error(t, "Jobs", dv_err());
-        return;
-    }
-    struct strv l = {0};
-    struct catalog_event ev[128];
-    int64_t after = 0;
-    size_t n;
-    do {
-        if (catalog_events_page(cat, id, after, ev, 128, &n) != 0) {
-            tui_error(t, "Jobs", dv_err());
-            strv_free(&l);
-            return;
-        }
-        for (size_t i = 0; i < n; i++) {
-            char when[32];
-            dv_fmt_time(ev[i].time, when, sizeof when);
-            strv_add(&l, dv_asprintf(" %s %-5s %s", when,
-                                     ev[i].level == 2   ? "ERROR"
-                                     : ev[i].level == 1 ? "warn"
-                                                        : "info",
-                                     ev[i].message));
-        }
-        if (n)
-            after = ev[n - 1].id;
-    } while (n == 128 && l.n < 100000);
-    char title[64];
-    snprintf(title, sizeof title, "Events of job %lld", (long long)id);
-    tui_view(t, title, NULL, l.v, (int)l.n, l.n > 0 ? (int)l.n - 1 : 0, false);
-    strv_free(&l);
-}
-
-static int job_action(struct tui_screen *s, struct tui *t, int action, int key)
-{
-    (void)key;
-    struct console *c = s->ud;
-    const struct tui_row *r = tui_list_current(&c->jobs);
-    switch (action) {
-    case JOB_CANCEL:
-        if (!conjob_running()) {
-            tui_msg(t, "no job is running");
-            return TUI_HANDLED;
-        }
-        if (tui_confirm(t, "Cancel", "Cancel the running job?")) {
-            conjob_cancel();
-            tui_msg(t, "cancel requested: the job stops at its next check");
-        }
-        return TUI_REDRAW;
-    case JOB_EVENTS:
-        if (!r) {
-            tui_msg(t, "no job selected");
-            return TUI_HANDLED;
-        }
-        job_events(c, t, key_seq(r->key));
-        return TUI_REDRAW;
-    case JOB_REFRESH:
-        jobs_load(c, t);
-        return TUI_REDRAW;
-    }
-    return TUI_IGNORED;
-}
-
 /* ---- the job runner's end: collect, report, refresh what the job changed ---- */
 
 static int app_tick(struct tui *t, void *ud)
@@ -2451,8 +2245,9 @@ static int app_tick(struct tui *t, void *ud)
     overview_load(c);
     if (c->sets_loaded)
         sets_load(c, NULL);
-    if (c->jobs_loaded)
-        jobs_load(c, NULL);
+    for (int i = 0; i < CON_NSCREENS; i++)
+        if (c->screen[i] && c->screen[i]->job_done)
+            c->screen[i]->job_done(c->screen[i]);
     if (c->dbs_loaded)
         db_load(c, NULL);
     if (c->objs_loaded)
@@ -2525,6 +2320,20 @@ static int app_action(struct tui *t, int action, int key, void *ud)
     return TUI_REDRAW;
 }
 
+static void legacy_free(struct con_screen *s) /* TEMPORARY */
+{
+    free(s);
+}
+
+static struct con_screen *legacy_new(struct console *c, struct tui_screen ts) /* TEMPORARY */
+{
+    struct con_screen *s = dv_calloc(1, sizeof *s);
+    s->tui = ts;
+    s->c = c;
+    s->free = legacy_free;
+    return s;
+}
+
 int console_main(struct dv_config *cfg)
 {
     struct console c;
@@ -2561,19 +2370,19 @@ int console_main(struct dv_config *cfg)
     c.docs.empty = "the restored copy has no documents";
     tui_list_init(&c.atts, att_cols, 6);
     c.atts.empty = "the document has no attachments";
-    tui_list_init(&c.jobs, job_cols, 5);
-    c.jobs.empty = "no jobs yet";
     overview_load(&c);
 
     struct tui_screen screens[] = {
         {"Overview", overview_keys, NULL, overview_enter, overview_draw, overview_action,
          overview_tick, &c},
         {"Databases", db_keys, &c.dbs, db_enter, db_draw, db_action, NULL, &c},
-        {"Sets", set_keys, &c.sets, sets_enter, list_draw, set_action, NULL, &c},
+        {"Sets", set_keys, &c.sets, sets_enter, con_list_draw, set_action, NULL, &c},
         {"Objects", obj_keys, &c.objects, objs_enter, objs_draw, obj_action, NULL, &c},
         {"Recovery", rec_keys, &c.missing, NULL, rec_draw, rec_action, rec_tick, &c},
-        {"Jobs", job_keys, &c.jobs, jobs_enter, jobs_draw, job_action, jobs_tick, &c},
     };
+    for (int i = 0; i < 5; i++) /* TEMPORARY */
+        c.screen[i] = legacy_new(&c, screens[i]);
+    c.screen[CON_JOBS] = jobs_new(&c);
 
     char *sub = dv_asprintf("server %s", cfg->server.data_dir);
     struct tui *t = tui_new(sub);
@@ -2585,9 +2394,9 @@ int console_main(struct dv_config *cfg)
     c.tui = t;
     theme_setup();
     theme_use(&c.theme);
-    c.rec_screen = &screens[4];
-    for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++)
-        tui_add_screen(t, &screens[i]);
+    c.rec_screen = &c.screen[CON_RECOVERY]->tui;
+    for (int i = 0; i < CON_NSCREENS; i++)
+        tui_add_screen(t, &c.screen[i]->tui);
     tui_set_app_keys(t, app_keys, app_action, &c);
     tui_set_quit_check(t, console_job_running);
     tui_set_app_tick(t, app_tick, &c);
@@ -2600,7 +2409,8 @@ out:
     tui_list_done(&c.sets);
     tui_list_done(&c.objects);
     tui_list_done(&c.missing);
-    tui_list_done(&c.jobs);
+    for (int i = 0; i < CON_NSCREENS; i++)
+        c.screen[i]->free(c.screen[i]);
     tui_list_done(&c.docs);
     tui_list_done(&c.atts);
     if (c.post_lines) {
