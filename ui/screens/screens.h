@@ -21,8 +21,6 @@
 #include "theme.h"
 #include "tui.h"
 #include "tui_list.h"
-#include "status.h" /* TEMPORARY */
-#include "store.h"  /* TEMPORARY */
 
 struct catalog;
 struct dv_store;
@@ -67,25 +65,6 @@ struct console {
     struct strv *post_lines;
     char post_title[256];
     char post_resync[600]; /* non-empty: offer a resync with this reason */
-    /* TEMPORARY: the state of the screens still in console.c */
-    bool status_ok;
-    struct dv_status status;
-    bool dbs_loaded, sets_loaded, objs_loaded, jobs_loaded;
-    struct tui_list dbs, sets, objects, missing, jobs;
-    int obj_mode;
-    char missing_title[512];
-    struct tui_screen *rec_screen;
-    int rec_mode;
-    struct tui_list docs, atts;
-    char rec_db[1024];
-    char rec_set[64];
-    char rec_into[1024];
-    char rec_warn[512];
-    uint64_t rec_ndocs, rec_nmarked;
-    char rec_unid[STORE_UNID_LEN + 1];
-    char rec_subject[256], rec_sender[256], rec_created[32], rec_live[16];
-    int rec_natt, rec_nnlo, rec_missing, rec_lost;
-    bool rec_copied;
 };
 
 /* ---- console.c: the handles ---- */
