@@ -1,44 +1,30 @@
 /*
- * console.c - the operator console: theme, screens and their key tables, wired to the backend.
+ * console.c - the operator console: the handles, the global keys and the main loop.
  *
- * Each screen is a struct tui_screen with its own key table (the function-key bar and the
- * help screen are generated from it). Data comes from backend calls only (status_collect,
- * catalog queries, store queries, dbstats); long work (backup, restore, resync, listnlo) runs
- * through the job runner (conjob.h) on a worker thread while the console keeps answering.
- * The console thread keeps its own catalog and store handles for the lists (reopened after
- * each job); jobs open their own.
+ * The screens live in ui/screens/, one file each (overview, databases, sets, objects,
+ * recovery, jobs), each with its own state behind the tui_screen vtable; the job adapters
+ * they start are in ui/screens/actions.c; what they share with this file is in
+ * ui/screens/screens.h. This file loads the theme, keeps the console thread's catalog and
+ * store handles (opened lazily for the lists, closed after each job: jobs open their own),
+ * collects a finished job (its message, the view it left, the screens read again) and
+ * handles the global keys (`t`: next theme) around tui_run.
  */
 #include "console.h"
 #include "screens/screens.h"
 
-#include <ctype.h>
-#include <curses.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "backup.h"
 #include "catalog.h"
 #include "cli.h"
 #include "conjob.h"
-#include "dbglob.h"
-#include "dbstats.h"
-#include "fsb.h"
-#include "prune.h"
-#include "recover.h"
-#include "restore.h"
-#include "status.h"
 #include "store.h"
-#include "target.h"
 #include "theme.h"
 #include "tui.h"
 #include "tui_list.h"
-#include "tui_vec.h"
-#include "verify.h"
 #include "util.h"
 
 bool console_job_running(void)
@@ -127,7 +113,7 @@ static void con_close_handles(struct console *c)
     c->st = NULL;
 }
 
-/* ---- jobs: what the console starts ---- */
+/* ---- small helpers the screens share ---- */
 
 int con_cmp_str(const void *a, const void *b)
 {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive.h"
 #include "catalog.h"
 #include "conjob.h"
 #include "status.h"
