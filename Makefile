@@ -38,7 +38,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 LIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC := $(wildcard backend/*.c catalog/*.c)
-UI_SRC := $(filter-out ui/main.c,$(wildcard ui/*.c))
+UI_SRC := $(filter-out ui/main.c,$(wildcard ui/*.c ui/screens/*.c))
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UI_OBJ := $(UI_SRC:%.c=$(BUILD)/%.o)
