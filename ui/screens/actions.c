@@ -17,9 +17,11 @@
 #include "backup.h"
 #include "catalog.h"
 #include "conjob.h"
+#include "daos.h"
 #include "prune.h"
 #include "recover.h"
 #include "restore.h"
+#include "resync.h"
 #include "store.h"
 #include "verify.h"
 #include "util.h"
@@ -99,13 +101,8 @@ void con_start_backup(struct console *c, struct tui *t, const char *glob, bool i
 
 static int resync_job(void *p, struct dv_job *job, char *sum, size_t n)
 {
-    const struct dv_config *cfg = p;
-    struct dv_store *st = store_open(cfg);
-    if (!st)
-        return -1;
-    struct store_resync_counts k;
-    int rc = store_resync(st, job, &k);
-    store_free(st);
+    struct resync_result k;
+    int rc = resync_daos_run(p, job, &k); /* recorded in the job history by the backend */
     if (rc == 0)
         snprintf(sum, n, "%llu NLOs, %llu databases, %llu references, %llu missing",
                  (unsigned long long)k.objects, (unsigned long long)k.databases,
@@ -129,8 +126,7 @@ void con_start_resync(struct console *c, struct tui *t, const char *why)
     struct conjob_spec sp = {.kind = "resync",
                              .title = "resync of the DAOS index",
                              .run = resync_job,
-                             .arg = c->cfg,
-                             .record = true};
+                             .arg = c->cfg};
     start_job(c, t, &sp);
 }
 
@@ -169,8 +165,7 @@ void con_start_daos_prune(struct console *c, struct tui *t)
     struct conjob_spec sp = {.kind = "daos-prune",
                              .title = "DAOS prune",
                              .run = daos_prune_job,
-                             .arg = c->cfg,
-                             .record = true};
+                             .arg = c->cfg};
     start_job(c, t, &sp);
 }
 
@@ -342,7 +337,6 @@ void con_start_restore(struct console *c, struct tui *t, const char *db, const c
                              .run = restore_job,
                              .arg = a,
                              .free_arg = restore_arg_free,
-                             .record = true,
                              .on_done = restore_done,
                              .ud = c};
     start_job(c, t, &sp);
@@ -498,7 +492,6 @@ void con_start_verify(struct console *c, struct tui *t, const char *set_id)
                              .run = verify_job,
                              .arg = a,
                              .free_arg = verify_arg_free,
-                             .record = true,
                              .on_done = verify_done,
                              .ud = c};
     start_job(c, t, &sp);
@@ -560,12 +553,8 @@ static int listnlo_job(void *p, struct dv_job *job, char *sum, size_t n)
 {
     struct listnlo_arg *a = p;
     job_phase(job, "listnlo", 0, 0);
-    struct dv_store *st = store_open(a->cfg);
-    if (!st)
-        return -1;
     uint64_t k = 0;
-    int rc = store_listnlo(st, a->db, true, listnlo_cb, a, &k);
-    store_free(st);
+    int rc = daos_listnlo(a->cfg, a->db, true, listnlo_cb, a, &k);
     if (rc == 0)
         snprintf(sum, n, "%s misses %llu NLOs", a->db, (unsigned long long)k);
     return rc;
@@ -691,7 +680,6 @@ static void start_recover(struct console *c, struct tui *t, struct recover_arg *
                              .run = recover_job,
                              .arg = a,
                              .free_arg = recover_arg_free,
-                             .record = true,
                              .on_done = recover_done,
                              .ud = c};
     start_job(c, t, &sp);
@@ -779,7 +767,6 @@ void con_start_doccopy(struct console *c, struct tui *t, const char *from, const
                              .run = doccopy_job,
                              .arg = a,
                              .free_arg = doccopy_arg_free,
-                             .record = true,
                              .on_done = doccopy_done,
                              .ud = c};
     start_job(c, t, &sp);

@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "recover.h"
 #include "store.h"
+#include "unbacked.h"
 #include "util.h"
 
 struct objscr {
@@ -79,6 +80,15 @@ static int obj_scan(struct objsrc *o, const char *key, bool backward, struct tui
     }
     if (!om_live_based(o->mode) && !cat)
         return 0; /* no catalog: the pool is empty */
+    if (o->mode == OM_UNBACKED) { /* the backend's view: live objects no backup holds */
+        struct store_object *ub = dv_calloc((size_t)(n > 0 ? n : 1), sizeof *ub);
+        size_t k = 0;
+        int r = unbacked_page(st, cat, key ? key : "", backward, ub, (size_t)n, &k);
+        for (size_t i = 0; r == 0 && i < k; i++)
+            obj_row(ub[i].name, &ub[i], NULL, &rows[i]);
+        free(ub);
+        return r == 0 ? (int)k : -1;
+    }
     size_t chunk = (size_t)(n < 64 ? 64 : n);
     struct store_object *lv = dv_calloc(chunk, sizeof *lv);
     struct catalog_pool_obj *po = dv_calloc(chunk, sizeof *po);
@@ -158,7 +168,13 @@ static int obj_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
         bool keep = om_live_based(o->mode) ? lr == 1 : pr == 1;
         if (o->mode == OM_ZERO && lr == 1 && lv.refcount != 0)
             keep = false;
-        if ((o->mode == OM_UNBACKED && pr == 1) || (o->mode == OM_MISSING && lr == 1))
+        if (o->mode == OM_UNBACKED) {
+            int ur = unbacked_get(st, cat, key, NULL); /* the same rule as unbacked_page */
+            if (ur < 0)
+                return -1;
+            keep = ur == 1;
+        }
+        if (o->mode == OM_MISSING && lr == 1)
             keep = false;
         int got = 0;
         if (keep)
