@@ -645,6 +645,8 @@ static int adb_cmp(const void *k, const void *e)
 
 static struct adb *find(struct arun *ar, const char *rel)
 {
+    if (!ar->ndbs)
+        return NULL;
     struct adb **p = bsearch(rel, ar->dbs, ar->ndbs, sizeof *ar->dbs, adb_cmp);
     return p ? *p : NULL;
 }
@@ -973,7 +975,8 @@ static int round_once(struct arun *ar, double *last_scan, double *last_rec)
     /* tend may close (seal) some: walk a copy */
     size_t no = ar->nopen;
     struct adb **ov = dv_malloc((no ? no : 1) * sizeof *ov);
-    memcpy(ov, ar->openv, no * sizeof *ov);
+    if (no)
+        memcpy(ov, ar->openv, no * sizeof *ov);
     for (size_t i = 0; rc == 0 && i < no; i++)
         if (ov[i]->open)
             rc = tend(ar, ov[i], dv_mono());
