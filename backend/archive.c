@@ -1036,9 +1036,9 @@ static int lock_archive(struct arun *ar, int *lockfd)
     return 0;
 }
 
-int archive_run(const struct dv_config *cfg, const struct archive_opts *o, struct archive_result *r)
+static int archive_body(const struct dv_config *cfg, const struct archive_opts *o,
+                        struct archive_result *r)
 {
-    memset(r, 0, sizeof *r);
     struct arun ar = {.cfg = cfg, .o = o, .r = r, .ifd = -1, .follow = o->follow_seconds >= 0};
     int lockfd = -1, rc = -1;
     struct target_identity tid; /* a moved or unmounted target is refused, never created */
@@ -1103,5 +1103,21 @@ out:
     if (lockfd >= 0)
         close(lockfd);
     fsb_close(ar.target);
+    return rc;
+}
+
+int archive_run(const struct dv_config *cfg, const struct archive_opts *o, struct archive_result *r)
+{
+    memset(r, 0, sizeof *r);
+    struct archive_opts oo = *o;
+    struct job_record rec;
+    oo.job = job_record_begin(&rec, cfg->catalog, "archive", o->job);
+    int rc = archive_body(cfg, &oo, r);
+    char sum[256];
+    snprintf(sum, sizeof sum,
+             "%llu database(s), %llu transaction(s), %llu segment(s) written, %llu gap(s)",
+             (unsigned long long)r->databases, (unsigned long long)r->transactions,
+             (unsigned long long)r->segments, (unsigned long long)r->gaps);
+    job_record_end(&rec, rc, sum);
     return rc;
 }

@@ -9,92 +9,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "catalog.h"
 #include "dbglob.h"
-#include "delta.h"
 #include "fsb.h"
 #include "hotcopy.h"
 #include "incr.h"
+#include "nlorefs.h"
 #include "pagemap.h"
 #include "runcmd.h"
 #include "target.h"
 #include "util.h"
 
 /* ---- references of a copy ------------------------------------------------------------ */
-
-void backup_names_free(char **names, size_t n)
-{
-    for (size_t i = 0; names && i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-int backup_read_refs(const char *dbfile, char ***names, size_t *n)
-{
-    *names = NULL;
-    *n = 0;
-    char *uri = dv_file_uri(dbfile, "immutable=1");
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
-    free(uri);
-    if (rc != SQLITE_OK) {
-        dv_seterr("%s: cannot open copy: %s", dbfile, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
-                            "name='attachments'",
-                            -1, &st, NULL);
-    bool has = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
-    if (rc != SQLITE_OK) {
-        dv_seterr("%s: not a readable database: %s", dbfile, sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    if (!has) {
-        sqlite3_close(db);
-        return 0;
-    }
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL "
-                            "ORDER BY nlo COLLATE BINARY",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        dv_seterr("%s: cannot read references: %s", dbfile, sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return -1;
-    }
-    size_t cap = 0, cnt = 0;
-    char **v = NULL;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        if (!name)
-            continue;
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 256;
-            v = dv_realloc(v, cap * sizeof *v);
-        }
-        v[cnt++] = dv_strdup(name);
-    }
-    if (rc != SQLITE_DONE) {
-        dv_seterr("%s: cannot read references: %s", dbfile, sqlite3_errmsg(db));
-        backup_names_free(v, cnt);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    *names = v;
-    *n = cnt;
-    return 0;
-}
 
 /*
  * A copy whose delta was kept (copy and delta relative to the set's directory set): the image
@@ -109,20 +35,11 @@ static int read_refs_keep(const struct fsb *set, const char *copy, const char *d
     char *srel = dv_asprintf("%s.refs-scratch.%ld", copy, (long)getpid());
     char *scratch = fsb_abs(set, srel), *cpath = fsb_abs(set, copy), *dpath = fsb_abs(set, delta);
     int rc = -1, in = -1, dfd = -1, out = -1;
-    struct stat st;
     fsb_unlink(set, srel, true); /* ours from a crashed run: the target is locked */
-    if ((in = fsb_openat(set, copy, O_RDONLY, 0)) < 0 ||
-        (dfd = fsb_openat(set, delta, O_RDONLY, 0)) < 0 ||
-        (out = fsb_openat(set, srel, O_RDWR | O_CREAT | O_EXCL, 0600)) < 0)
-        goto out;
-    if (fstat(in, &st) != 0 || dv_copy_range(in, 0, out, 0, (uint64_t)st.st_size) != st.st_size) {
-        dv_syserr("copy %s to %s", cpath, scratch);
-        goto out;
-    }
-    if (delta_apply_fd(dfd, dpath, out, scratch) == 0 &&
-        pagemap_check_fd(pm, out, scratch, "the copy with its kept delta applied") == 0)
-        rc = backup_read_refs(scratch, names, n);
-out:
+    if ((in = fsb_openat(set, copy, O_RDONLY, 0)) >= 0 &&
+        (dfd = fsb_openat(set, delta, O_RDONLY, 0)) >= 0 &&
+        (out = fsb_openat(set, srel, O_RDWR | O_CREAT | O_EXCL, 0600)) >= 0)
+        rc = nlorefs_read_with_delta(in, cpath, dfd, dpath, out, scratch, pm, names, n);
     if (in >= 0)
         close(in);
     if (dfd >= 0)
@@ -407,43 +324,38 @@ static int full_pagemap_write(struct ctx *c, const char *rel, const char *relpm,
     return 0;
 }
 
-static int backup_one(struct ctx *c, const char *rel)
+/* One database of the set, from its copy to its records (backup_one). */
+struct one {
+    const char *rel; /* the database, relative to the data directory */
+    char *src;       /* the live database */
+    char *relcopy;   /* its set file, beneath the set ("db/REL", or "db/REL.inc") */
+    char *dst;       /* the same, absolute */
+    char *reldelta;  /* its kept delta, beneath the set */
+    char *delta;     /* the same, absolute */
+    char *delta_rel; /* the same relative to the target, as the catalog records it */
+    char *relpm;     /* its page map, beneath the set */
+    char **names;    /* the NLO references recorded */
+    size_t nnames;
+    int inc;   /* incr_db's answer: 0 incremental, 1 full needed; -2 not tried */
+    bool kept; /* a full copy whose delta was kept */
+    struct incr_result ir;
+    struct catalog_file_incr fx;
+    struct hotcopy_result hr;
+    struct pagemap pm;
+};
+
+/*
+ * The copy: an incremental's pages (incr_db), else a hot copy, its page map, its references.
+ * 0 done, 1 nothing to record (the database vanished: counted), -1 failed (counted).
+ */
+static int one_copy(struct ctx *c, struct one *d)
 {
     const struct dv_config *cfg = c->cfg;
     bool keep = cfg->backup.delta == DV_DELTA_KEEP;
-    char *src = dv_path_join(cfg->server.data_dir, rel);
-    char *relcopy = dv_asprintf("db/%s", rel);
-    char *dst = dv_path_join(c->partial, relcopy);
-    char *reldelta = dv_asprintf("%s.delta", relcopy);
-    char *delta = dv_path_join(c->partial, reldelta);
-    /* the catalog records a delta in its set relative to the target ("sets/.ID.partial/db/..",
-     * then "sets/ID/db/.."): a target moved whole keeps its deltas (docs/catalog.md) */
-    char *delta_rel = dv_asprintf("sets/.%s.partial/%s", c->r->set_id, reldelta);
-    char *dir = dv_dirname(relcopy);
-    char **names = NULL;
-    size_t nnames = 0;
-    int rc = -1;
-
-    /* incremental sets: the pages changed since the origin (incr.h), else a full copy */
-    struct incr_result ir;
-    struct catalog_file_incr fx;
-    memset(&ir, 0, sizeof ir);
-    memset(&fx, 0, sizeof fx);
-    char *relpm = dv_asprintf("%s%s", relcopy, INCR_PAGEMAP_SUFFIX);
-    snprintf(fx.pagemap, sizeof fx.pagemap, "%s", relpm);
-    int inc = -2; /* not tried */
-    struct hotcopy_result hr;
-    memset(&hr, 0, sizeof hr);
-    struct pagemap pm = {0};
-    /* the database's directories in the set: real directories, never through a link */
-    if (fsb_mkdirs(c->set, dir, 0700) != 0) {
-        fail_db(c, rel, src);
-        goto out;
-    }
     if (c->kind == CATALOG_SET_INCREMENTAL) {
-        inc = incr_db(c, rel, src, relcopy, relpm, &ir, &fx, &hr);
-        if (inc < 0)
-            goto out;
+        d->inc = incr_db(c, d->rel, d->src, d->relcopy, d->relpm, &d->ir, &d->fx, &d->hr);
+        if (d->inc < 0)
+            return -1;
     }
     struct hotcopy_opts ho = {.delta = cfg->backup.delta,
                               .snapshot_command = cfg->backup.snapshot_command,
@@ -451,106 +363,76 @@ static int backup_one(struct ctx *c, const char *rel)
                               .defer_sync = true, /* one syncfs before the set is finished */
                               .skip_sha = true,   /* hashed in full_pagemap's read */
                               .busy_ms = (int)(cfg->backup.lock_wait_seconds * 1000)};
-    if (inc != 0 && hotcopy_db(src, c->set, relcopy, keep ? reldelta : NULL, &ho, &hr) != 0) {
-        if (access(src, F_OK) != 0 && errno == ENOENT) {
+    if (d->inc != 0 &&
+        hotcopy_db(d->src, c->set, d->relcopy, keep ? d->reldelta : NULL, &ho, &d->hr) != 0) {
+        if (access(d->src, F_OK) != 0 && errno == ENOENT) {
             c->r->db_vanished++;
-            job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", rel);
-            rc = 0;
-        } else {
-            fail_db(c, rel, src);
+            job_log(c->job, DV_WARN, "%s vanished before it could be copied: skipped", d->rel);
+            return 1;
         }
-        goto out;
+        fail_db(c, d->rel, d->src);
+        return -1;
     }
-    if (!hr.wal_mode)
+    if (!d->hr.wal_mode)
         job_log(c->job, DV_WARN,
-                "%s is not in WAL mode: it cannot be copied hot; copied under a short lock", rel);
-    if (inc != 0 &&
-        full_pagemap(c, rel, relcopy, keep && hr.wal_mode ? reldelta : NULL, &hr, &pm) != 0)
-        goto out;
-    if (inc == 0) {
-        names = ir.refs, nnames = ir.nrefs;
-        ir.refs = NULL, ir.nrefs = 0;
-    } else if ((keep && hr.wal_mode
-                    ? read_refs_keep(c->set, relcopy, reldelta, &pm, &names, &nnames)
-                    : backup_read_refs(dst, &names, &nnames)) != 0) {
-        fail_db(c, rel, "");
-        goto out;
+                "%s is not in WAL mode: it cannot be copied hot; copied under a short lock",
+                d->rel);
+    bool with_delta = keep && d->hr.wal_mode;
+    if (d->inc != 0 &&
+        full_pagemap(c, d->rel, d->relcopy, with_delta ? d->reldelta : NULL, &d->hr, &d->pm) != 0)
+        return -1;
+    if (d->inc == 0) {
+        d->names = d->ir.refs, d->nnames = d->ir.nrefs;
+        d->ir.refs = NULL, d->ir.nrefs = 0;
+    } else if ((with_delta
+                    ? read_refs_keep(c->set, d->relcopy, d->reldelta, &d->pm, &d->names, &d->nnames)
+                    : nlorefs_read_file(d->dst, &d->names, &d->nnames)) != 0) {
+        fail_db(c, d->rel, "");
+        return -1;
     }
-    if (inc != 0 && full_pagemap_write(c, rel, relpm, &pm, &fx) != 0)
-        goto out;
-    int64_t db_id = 0;
-    bool kept = keep && hr.wal_mode && inc != 0;
-    if (inc == 0) { /* the set file is the .inc */
-        free(relcopy);
-        relcopy = dv_asprintf("db/%s%s", rel, INCR_SUFFIX);
+    if (d->inc != 0 && full_pagemap_write(c, d->rel, d->relpm, &d->pm, &d->fx) != 0)
+        return -1;
+    d->kept = with_delta && d->inc != 0;
+    if (d->inc == 0) { /* the set file is the .inc */
+        free(d->relcopy);
+        d->relcopy = dv_asprintf("db/%s%s", d->rel, INCR_SUFFIX);
     }
+    return 0;
+}
+
+/* The database's rows in the catalog, one transaction: its file in the set, its references. */
+static int one_catalog(struct ctx *c, struct one *d, int64_t *db_id)
+{
+    struct hotcopy_result *hr = &d->hr;
     if (catalog_begin(c->cat) != 0)
-        goto cat_fail;
-    if (catalog_db_upsert(c->cat, rel, hr.replica_id, hr.dbiid, dv_now(), &db_id) != 0)
-        goto cat_rollback;
+        goto fail;
+    if (catalog_db_upsert(c->cat, d->rel, hr->replica_id, hr->dbiid, dv_now(), db_id) != 0)
+        goto rollback;
     struct catalog_set_file f = {
         .set_id = c->r->set_id,
-        .db_id = db_id,
-        .path = relcopy,
-        .size = (int64_t)(kept ? hr.base_size : hr.final_size),
-        .sha256 = hr.copy_sha256,
-        .page_size = hr.page_size,
-        .replica_id = hr.replica_id,
-        .dbiid = hr.dbiid,
-        .delta_mode = kept ? CATALOG_DELTA_KEEP : CATALOG_DELTA_APPLY,
-        .delta_pages = hr.delta_pages,
-        .delta_location = kept ? delta_rel : NULL,
-        .delta_sha256 = kept ? hr.delta_sha256 : NULL,
-        .locked_copy = hr.locked_copy,
+        .db_id = *db_id,
+        .path = d->relcopy,
+        .size = (int64_t)(d->kept ? hr->base_size : hr->final_size),
+        .sha256 = hr->copy_sha256,
+        .page_size = hr->page_size,
+        .replica_id = hr->replica_id,
+        .dbiid = hr->dbiid,
+        .delta_mode = d->kept ? CATALOG_DELTA_KEEP : CATALOG_DELTA_APPLY,
+        .delta_pages = hr->delta_pages,
+        .delta_location = d->kept ? d->delta_rel : NULL,
+        .delta_sha256 = d->kept ? hr->delta_sha256 : NULL,
+        .locked_copy = hr->locked_copy,
     };
     if (catalog_set_file_add(c->cat, &f) != 0 ||
-        catalog_file_incr_set(c->cat, c->r->set_id, db_id, &fx) != 0)
-        goto cat_rollback;
-    if (catalog_refs_record(c->cat, db_id, c->r->seq, (const char *const *)names, nnames) != 0)
-        goto cat_rollback;
+        catalog_file_incr_set(c->cat, c->r->set_id, *db_id, &d->fx) != 0)
+        goto rollback;
+    if (catalog_refs_record(c->cat, *db_id, c->r->seq, (const char *const *)d->names, d->nnames) !=
+        0)
+        goto rollback;
     if (catalog_commit(c->cat) != 0)
-        goto cat_fail;
-
-    struct manifest_db md = {
-        .db_path = (char *)rel,
-        .path = relcopy,
-        .size = kept ? hr.base_size : hr.final_size,
-        .page_size = hr.page_size,
-        .replica_id = hr.replica_id,
-        .dbiid = hr.dbiid,
-        .delta_keep = kept,
-        .delta_pages = hr.delta_pages,
-        .delta_path = kept ? reldelta : NULL,
-        .locked_copy = hr.locked_copy,
-        .kind = fx.kind == CATALOG_SET_INCREMENTAL ? "incremental" : "full",
-        .origin = fx.origin,
-        .pages_total = (uint64_t)fx.pages_total,
-        .pages_stored = (uint64_t)fx.pages_stored,
-        .pagemap = fx.pagemap,
-        .full_reason = fx.full_reason,
-    };
-    snprintf(md.pagemap_sha256, sizeof md.pagemap_sha256, "%s", fx.pagemap_sha256);
-    snprintf(md.sha256, sizeof md.sha256, "%s", hr.copy_sha256);
-    snprintf(md.delta_sha256, sizeof md.delta_sha256, "%s", kept ? hr.delta_sha256 : "");
-    manifest_add_db(&c->m, &md);
-    if (kept) {
-        add_delta_path(c, delta, db_id);
-        c->r->deltas_kept++;
-    } else if (hr.delta_pages > 0) {
-        c->r->deltas_applied++;
-    }
-    c->r->databases++;
-    c->r->locked_copies += hr.locked_copy;
-    c->r->delta_pages += hr.delta_pages;
-    c->r->db_bytes += (kept ? hr.base_size : hr.final_size);
-    c->r->refs += nnames;
-    c->pages_total += fx.pages_total;
-    c->pages_stored += fx.pages_stored;
-    job_advance(c->job, 1, 0, rel);
-    dv_crashpoint("backup.db");
-    rc = 0;
-    goto out;
-cat_rollback:
+        goto fail;
+    return 0;
+rollback:
     dv_preferr("catalog");
     {
         char saved[DV_ERR_MAX];
@@ -558,30 +440,103 @@ cat_rollback:
         catalog_rollback(c->cat);
         dv_seterr("%s", saved);
     }
-    fail_db(c, rel, "");
-    goto out;
-cat_fail:
+    fail_db(c, d->rel, "");
+    return -1;
+fail:
     dv_preferr("catalog");
-    fail_db(c, rel, "");
-out:
-    pagemap_done(&pm);
+    fail_db(c, d->rel, "");
+    return -1;
+}
+
+/* The database in the set's manifest and the run's counts. */
+static void one_manifest(struct ctx *c, struct one *d, int64_t db_id)
+{
+    struct hotcopy_result *hr = &d->hr;
+    bool kept = d->kept;
+    struct manifest_db md = {
+        .db_path = (char *)d->rel,
+        .path = d->relcopy,
+        .size = kept ? hr->base_size : hr->final_size,
+        .page_size = hr->page_size,
+        .replica_id = hr->replica_id,
+        .dbiid = hr->dbiid,
+        .delta_keep = kept,
+        .delta_pages = hr->delta_pages,
+        .delta_path = kept ? d->reldelta : NULL,
+        .locked_copy = hr->locked_copy,
+        .kind = d->fx.kind == CATALOG_SET_INCREMENTAL ? "incremental" : "full",
+        .origin = d->fx.origin,
+        .pages_total = (uint64_t)d->fx.pages_total,
+        .pages_stored = (uint64_t)d->fx.pages_stored,
+        .pagemap = d->fx.pagemap,
+        .full_reason = d->fx.full_reason,
+    };
+    snprintf(md.pagemap_sha256, sizeof md.pagemap_sha256, "%s", d->fx.pagemap_sha256);
+    snprintf(md.sha256, sizeof md.sha256, "%s", hr->copy_sha256);
+    snprintf(md.delta_sha256, sizeof md.delta_sha256, "%s", kept ? hr->delta_sha256 : "");
+    manifest_add_db(&c->m, &md);
+    if (kept) {
+        add_delta_path(c, d->delta, db_id);
+        c->r->deltas_kept++;
+    } else if (hr->delta_pages > 0) {
+        c->r->deltas_applied++;
+    }
+    c->r->databases++;
+    c->r->locked_copies += hr->locked_copy;
+    c->r->delta_pages += hr->delta_pages;
+    c->r->db_bytes += (kept ? hr->base_size : hr->final_size);
+    c->r->refs += d->nnames;
+    c->pages_total += d->fx.pages_total;
+    c->pages_stored += d->fx.pages_stored;
+}
+
+static int backup_one(struct ctx *c, const char *rel)
+{
+    struct one d;
+    memset(&d, 0, sizeof d);
+    d.rel = rel;
+    d.inc = -2;
+    d.src = dv_path_join(c->cfg->server.data_dir, rel);
+    d.relcopy = dv_asprintf("db/%s", rel);
+    d.dst = dv_path_join(c->partial, d.relcopy);
+    d.reldelta = dv_asprintf("%s.delta", d.relcopy);
+    d.delta = dv_path_join(c->partial, d.reldelta);
+    /* the catalog records a delta in its set relative to the target ("sets/.ID.partial/db/..",
+     * then "sets/ID/db/.."): a target moved whole keeps its deltas (docs/catalog.md) */
+    d.delta_rel = dv_asprintf("sets/.%s.partial/%s", c->r->set_id, d.reldelta);
+    d.relpm = dv_asprintf("%s%s", d.relcopy, INCR_PAGEMAP_SUFFIX);
+    snprintf(d.fx.pagemap, sizeof d.fx.pagemap, "%s", d.relpm);
+    char *dir = dv_dirname(d.relcopy);
+    int64_t db_id = 0;
+    int rc = -1;
+    /* the database's directories in the set: real directories, never through a link */
+    if (fsb_mkdirs(c->set, dir, 0700) != 0) {
+        fail_db(c, rel, d.src);
+    } else if ((rc = one_copy(c, &d)) == 0 && (rc = one_catalog(c, &d, &db_id)) == 0) {
+        one_manifest(c, &d, db_id);
+        job_advance(c->job, 1, 0, rel);
+        dv_crashpoint("backup.db");
+    }
+    if (rc == 1) /* vanished */
+        rc = 0;
+    pagemap_done(&d.pm);
     if (rc != 0) { /* a failed database leaves nothing of its own in the set */
-        char *incfile = dv_asprintf("%s%s", relcopy, INCR_SUFFIX);
-        fsb_unlink(c->set, relcopy, true);
-        fsb_unlink(c->set, reldelta, true);
-        fsb_unlink(c->set, relpm, true);
+        char *incfile = dv_asprintf("%s%s", d.relcopy, INCR_SUFFIX);
+        fsb_unlink(c->set, d.relcopy, true);
+        fsb_unlink(c->set, d.reldelta, true);
+        fsb_unlink(c->set, d.relpm, true);
         fsb_unlink(c->set, incfile, true);
         free(incfile);
     }
-    incr_result_done(&ir);
-    free(relpm);
-    backup_names_free(names, nnames);
-    free(src);
-    free(relcopy);
-    free(dst);
-    free(reldelta);
-    free(delta);
-    free(delta_rel);
+    incr_result_done(&d.ir);
+    free(d.relpm);
+    nlorefs_free(d.names, d.nnames);
+    free(d.src);
+    free(d.relcopy);
+    free(d.dst);
+    free(d.reldelta);
+    free(d.delta);
+    free(d.delta_rel);
     free(dir);
     return rc;
 }
@@ -749,6 +704,332 @@ static int id_in_catalog(void *ud, const char *id)
     return catalog_set_get(ud, id, NULL);
 }
 
+/* A DAOS repository that vanished is an outage, not a setting: say so before anything. */
+static int check_daos(const struct dv_config *cfg, const struct backup_opts *o)
+{
+    if (!dv_config_has_daos(cfg) || (o && o->skip_nlo))
+        return 0;
+    struct stat dst;
+    const char *why = NULL;
+    if (stat(cfg->server.daos_dir, &dst) != 0)
+        why = errno == ENOENT ? "missing" : strerror(errno);
+    else if (!S_ISDIR(dst.st_mode))
+        why = "not a directory";
+    if (!why)
+        return 0;
+    dv_seterr("the DAOS repository %s (server.daos_dir) is %s: the server's NLOs cannot "
+              "be backed up (mount or restore it; a server without DAOS has no daos_dir)",
+              cfg->server.daos_dir, why);
+    return -1;
+}
+
+/* The target and the catalog, and what an interrupted earlier run left; the job recorded. */
+static int open_target(struct ctx *c)
+{
+    c->t = target_open(c->cfg->backup.target);
+    if (!c->t)
+        return -1;
+    c->cat = catalog_open(c->cfg->catalog);
+    if (!c->cat || target_bind_catalog(c->t, c->cat) != 0)
+        return -1;
+    int stale = 0, partial = 0, finished = 0;
+    if (reconcile_finished(c, &finished) != 0)
+        return -1;
+    if (finished)
+        job_log(c->job, DV_WARN,
+                "%d set(s) were finished on the target when their backup was interrupted: "
+                "recorded from their manifests",
+                finished);
+    if (catalog_sets_fail_stale(c->cat, true, dv_now(), &stale) != 0 ||
+        target_cleanup_partial(c->t, &partial) != 0)
+        return -1;
+    if (catalog_job_start(c->cat, "backup", dv_now(), &c->job_id) != 0)
+        return -1;
+    if (c->job)
+        c->job->catalog_job_id = c->job_id;
+    if (stale || partial)
+        job_log(c->job, DV_WARN, "an earlier backup was interrupted: %d set(s) marked failed",
+                stale);
+    return 0;
+}
+
+/* The databases to copy: server.databases, refused ones reported, narrowed by --db. */
+static int list_databases(struct ctx *c, char ***dbs, size_t *ndbs, char ***refused)
+{
+    if (dbglob_list_ex(c->cfg, dbs, ndbs, refused) != 0)
+        return -1;
+    for (char **q = *refused; *q; q++) {
+        c->r->db_refused++;
+        job_log(c->job, DV_WARN, "database %s", *q);
+    }
+    const char *glob = c->o ? c->o->db_glob : NULL;
+    if (!glob)
+        return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < *ndbs; i++) {
+        if (dbglob_match(glob, (*dbs)[i]) || strcmp(glob, (*dbs)[i]) == 0)
+            (*dbs)[k++] = (*dbs)[i];
+        else
+            free((*dbs)[i]);
+    }
+    (*dbs)[k] = NULL;
+    *ndbs = k;
+    if (k == 0) {
+        dv_seterr("--db %s matches no database under %s", glob, c->cfg->server.data_dir);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The set's kind (seed 004: after a failed or interrupted set, the next one is full) and its
+ * id, taken on the target and in the catalog. origin: the incremental's origin; why_full: why
+ * the set is full when an incremental was asked ("" otherwise). 0 or -1.
+ */
+static int create_set(struct ctx *c, int64_t now, char origin[32], char *why_full, size_t n)
+{
+    bool want_incr = c->o && c->o->incremental;
+    if (incr_choose_kind(c->cat, want_incr, &c->kind, origin, why_full, n) != 0)
+        return -1;
+    if (why_full[0])
+        job_log(c->job, want_incr ? DV_WARN : DV_INFO, "%s", why_full);
+    /* The id must be free on the target and in the catalog, which other targets may share:
+     * the catalog's insert decides (in one transaction); an id another backup took between
+     * the two looks is given back and the next one tried. */
+    for (int tries = 0;; tries++) {
+        if (target_set_begin(c->t, now, id_in_catalog, c->cat, c->r->set_id) != 0)
+            return -1;
+        int cr = catalog_set_create(c->cat, c->r->set_id, c->kind, now, (int64_t)getpid(),
+                                    origin[0] ? origin : NULL, &c->r->seq);
+        if (cr == 0)
+            return 0;
+        char keep[DV_ERR_MAX];
+        snprintf(keep, sizeof keep, "%s", dv_err());
+        target_set_abandon(c->t, c->r->set_id);
+        dv_seterr("%s", keep);
+        if (cr < 0 || tries >= 100)
+            return -1;
+    }
+}
+
+/* The new set's manifest header and its directory (c->partial, c->set). 0 or -1. */
+static int begin_manifest(struct ctx *c, int64_t now, const char *origin)
+{
+    const struct dv_config *cfg = c->cfg;
+    struct backup_result *r = c->r;
+    c->partial = target_set_partial_dir(c->t, r->set_id);
+    c->m.version = MANIFEST_VERSION;
+    snprintf(c->m.id, sizeof c->m.id, "%s", r->set_id);
+    c->m.seq = r->seq;
+    snprintf(c->m.kind, sizeof c->m.kind, "%s", catalog_set_kind_name(c->kind));
+    c->m.origin = dv_strdup(origin);
+    c->m.checkpoint = dv_strdup(r->set_id);
+    c->m.started = now;
+    c->m.config.data_dir = dv_strdup(cfg->server.data_dir);
+    c->m.config.daos_dir = dv_strdup(cfg->server.daos_dir ? cfg->server.daos_dir : "");
+    snprintf(c->m.config.delta, sizeof c->m.config.delta, "%s",
+             cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply");
+    c->m.config.encryption = cfg->server.encryption;
+    c->m.config.min_object_size = cfg->server.min_object_size;
+    c->m.config.max_files_per_subdir = cfg->server.max_files_per_subdir;
+    c->m.config.snapshot_command = dv_strdup(cfg->backup.snapshot_command);
+    char *prel = dv_asprintf("sets/.%s.partial", r->set_id);
+    c->set = fsb_sub(target_root(c->t), prel); /* just made by target_set_begin: no link */
+    free(prel);
+    return c->set ? 0 : -1;
+}
+
+/* 1. every database (r->message says why on -1: cancelled). */
+static int copy_databases(struct ctx *c, char **dbs, size_t ndbs)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < ndbs; i++) {
+        struct stat st;
+        char *p = dv_path_join(c->cfg->server.data_dir, dbs[i]);
+        if (stat(p, &st) == 0)
+            total += (uint64_t)st.st_size;
+        free(p);
+    }
+    job_phase(c->job, "databases", ndbs, total);
+    for (size_t i = 0; i < ndbs; i++) {
+        if (job_cancelled(c->job))
+            break;
+        backup_one(c, dbs[i]);
+    }
+    job_flush(c->job);
+    if (job_cancelled(c->job)) {
+        snprintf(c->r->message, sizeof c->r->message, "cancelled");
+        return -1;
+    }
+    return 0;
+}
+
+/* What the NLO pass skipped, refused, repaired or lost, in the job's log. */
+static void nlo_report(struct dv_job *job, const struct nlopass_result *n)
+{
+    uint64_t skipped = n->busy + n->vanished + n->unreadable;
+    if (skipped)
+        job_log(job, DV_WARN,
+                "%llu NLO(s) skipped (%llu being written, %llu vanished, %llu unreadable): "
+                "picked up by the next run",
+                (unsigned long long)skipped, (unsigned long long)n->busy,
+                (unsigned long long)n->vanished, (unsigned long long)n->unreadable);
+    if (n->refused || n->subdirs_refused)
+        job_log(job, DV_WARN,
+                "%llu NLO(s) and %llu DAOS subdirector%s refused: symbolic links or special "
+                "files, never followed and not backed up until someone replaces them (see "
+                "the warnings above)",
+                (unsigned long long)n->refused, (unsigned long long)n->subdirs_refused,
+                n->subdirs_refused == 1 ? "y" : "ies");
+    if (n->repaired)
+        job_log(job, DV_WARN, "%llu NLO(s) recorded in the pool were missing from it: copied again",
+                (unsigned long long)n->repaired);
+    if (n->lost)
+        job_log(job, DV_ERROR,
+                "%llu NLO(s) recorded in the pool are missing from it and no longer on the "
+                "server: removed from the catalog (sets that need them cannot restore them; "
+                "dvault verify names the sets)",
+                (unsigned long long)n->lost);
+}
+
+/* 2. then the NLOs (seed 002: order matters). -1 with r->message. */
+static int nlo_step(struct ctx *c)
+{
+    const struct dv_config *cfg = c->cfg;
+    struct backup_result *r = c->r;
+    if (!dv_config_has_daos(cfg)) {
+        r->no_daos = true;
+        job_log(c->job, DV_INFO, "NLO pass skipped: %s", DV_NO_DAOS);
+        char daos[4096];
+        if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
+            job_log(c->job, DV_WARN,
+                    "%s looks like a DAOS repository, but the configuration names none "
+                    "(server.daos_dir): its NLOs are NOT backed up; set server.daos_dir: daos",
+                    daos);
+        return 0;
+    }
+    if (c->o && c->o->skip_nlo)
+        return 0;
+    char *list = dv_path_join(c->partial, TARGET_NLO_LIST);
+    struct nlopass_opts no = {.daos_dir = cfg->server.daos_dir,
+                              .target = c->t,
+                              .cat = c->cat,
+                              .set_seq = r->seq,
+                              .list_path = list,
+                              .job = c->job};
+    int nrc = nlopass_run(&no, &r->nlo);
+    free(list);
+    if (nrc != 0) {
+        snprintf(r->message, sizeof r->message, "NLO pass: %s", dv_err());
+        return -1;
+    }
+    nlo_report(c->job, &r->nlo);
+    return 0;
+}
+
+/*
+ * 3. the set becomes visible only now, complete or partial: first every copy made durable at
+ * once (the database copies are not fsynced one by one). -2: the set fails (r->message);
+ * 0 complete; -1 partial (err says which databases failed).
+ */
+static int finish_set(struct ctx *c, char *err, size_t errlen)
+{
+    struct backup_result *r = c->r;
+    /* a database that could not be copied does not sink the others: the set is partial,
+       and lists it as failed (unless nothing at all could be copied) */
+    char names[sizeof r->message - 64];
+    failed_list(&c->m, false, names, sizeof names);
+    if (r->db_failed && r->databases == 0) {
+        snprintf(r->message, sizeof r->message, "no database could be copied: %s", names);
+        return -2;
+    }
+    if (r->db_failed)
+        snprintf(r->message, sizeof r->message, "%llu database(s) could not be copied: %s",
+                 (unsigned long long)r->db_failed, names);
+    if (syncfs(target_dirfd(c->t)) != 0) {
+        dv_syserr("syncfs %s", c->cfg->backup.target);
+        snprintf(r->message, sizeof r->message, "%s", dv_err());
+        return -2;
+    }
+    bool is_partial = r->db_failed > 0;
+    fill_manifest_counts(c, is_partial ? "partial" : "complete");
+    dv_crashpoint("backup.before_finish");
+    if (target_set_finish(c->t, &c->m) != 0) {
+        snprintf(r->message, sizeof r->message, "%s", dv_err());
+        return -2;
+    }
+    dv_crashpoint("backup.after_rename");
+    r->complete = !is_partial;
+    r->partial = is_partial;
+    catalog_finish(c, is_partial ? CATALOG_SET_PARTIAL : CATALOG_SET_COMPLETE);
+    if (!is_partial)
+        return 0;
+    char list[DV_ERR_MAX - 128];
+    failed_list(&c->m, true, list, sizeof list);
+    snprintf(err, errlen, "set %s is partial: %llu database(s) failed: %s", r->set_id,
+             (unsigned long long)r->db_failed, list);
+    job_log(c->job, DV_ERROR, "%s", err);
+    return -1;
+}
+
+/* After the set is finished: kept deltas recorded where they now live, the post command. */
+static int after_finish(struct ctx *c, char *err, size_t errlen)
+{
+    struct backup_result *r = c->r;
+    int rc = 0;
+    char *set_dir = target_set_dir(c->t, r->set_id);
+    for (size_t i = 0; i < c->ndeltas; i++) {
+        char *rel = c->delta_paths[i] + strlen(c->partial) + 1;
+        char *now_path = dv_path_join(set_dir, rel);
+        char *recorded = dv_asprintf("sets/%s/%s", r->set_id, rel); /* relative to the target */
+        catalog_set_file_move_delta(c->cat, r->set_id, c->delta_dbs[i], recorded);
+        free(recorded);
+        free(c->delta_paths[i]);
+        c->delta_paths[i] = now_path;
+    }
+    if (c->cfg->backup.post_command[0]) {
+        char *out = NULL;
+        /* a partial set's message stays first: it is what the operator must act on */
+        if (run_hook(c, "post", c->cfg->backup.post_command, set_dir, &out) != 0) {
+            if (!err[0])
+                snprintf(err, errlen, "%s", dv_err());
+            job_log(c->job, DV_ERROR, "%s", dv_err());
+            rc = -1;
+        } else if (apply_moves(c, out, set_dir) != 0) {
+            if (!err[0])
+                snprintf(err, errlen, "post command: some deltas could not be recorded");
+            rc = -1;
+        }
+        free(out);
+    }
+    free(set_dir);
+    return rc;
+}
+
+/* The run's end whatever happened: the job's row, the event hook given back, all released. */
+static void run_end(struct ctx *c, int rc, const char *err)
+{
+    if (c->cat && c->job_id)
+        catalog_job_end(c->cat, c->job_id, dv_now(),
+                        rc == 0                 ? "ok"
+                        : job_cancelled(c->job) ? "cancelled"
+                                                : "failed",
+                        rc == 0 ? NULL : err);
+    if (c->job) {
+        c->job->on_event = c->prev_event;
+        c->job->event_ud = c->prev_ud;
+    }
+    for (size_t i = 0; i < c->ndeltas; i++)
+        free(c->delta_paths[i]);
+    free(c->delta_paths);
+    free(c->delta_dbs);
+    free(c->partial);
+    fsb_close(c->set);
+    manifest_done(&c->m);
+    catalog_close(c->cat);
+    target_close(c->t);
+}
+
 int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct dv_job *job,
                struct backup_result *r)
 {
@@ -766,6 +1047,7 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     int rc = -1;
     bool set_started = false;
     char err[DV_ERR_MAX] = "";
+    char origin[32], why_full[512];
 
     if (job) {
         c.prev_event = job->on_event;
@@ -773,268 +1055,33 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
         job->on_event = on_event;
         job->event_ud = &c;
     }
-    /* A DAOS repository that vanished is an outage, not a setting: say so before anything. */
-    if (dv_config_has_daos(cfg) && !(o && o->skip_nlo)) {
-        struct stat dst;
-        const char *why = NULL;
-        if (stat(cfg->server.daos_dir, &dst) != 0)
-            why = errno == ENOENT ? "missing" : strerror(errno);
-        else if (!S_ISDIR(dst.st_mode))
-            why = "not a directory";
-        if (why) {
-            dv_seterr("the DAOS repository %s (server.daos_dir) is %s: the server's NLOs cannot "
-                      "be backed up (mount or restore it; a server without DAOS has no daos_dir)",
-                      cfg->server.daos_dir, why);
-            goto out;
-        }
-    }
-    c.t = target_open(cfg->backup.target);
-    if (!c.t)
+    if (check_daos(cfg, o) != 0 || open_target(&c) != 0 ||
+        list_databases(&c, &dbs, &ndbs, &refused) != 0)
         goto out;
-    c.cat = catalog_open(cfg->catalog);
-    if (!c.cat || target_bind_catalog(c.t, c.cat) != 0)
-        goto out;
-    int stale = 0, partial = 0, finished = 0;
-    if (reconcile_finished(&c, &finished) != 0)
-        goto out;
-    if (finished)
-        job_log(job, DV_WARN,
-                "%d set(s) were finished on the target when their backup was interrupted: "
-                "recorded from their manifests",
-                finished);
-    if (catalog_sets_fail_stale(c.cat, true, dv_now(), &stale) != 0 ||
-        target_cleanup_partial(c.t, &partial) != 0)
-        goto out;
-    if (catalog_job_start(c.cat, "backup", dv_now(), &c.job_id) != 0)
-        goto out;
-    if (job)
-        job->catalog_job_id = c.job_id;
-    if (stale || partial)
-        job_log(job, DV_WARN, "an earlier backup was interrupted: %d set(s) marked failed", stale);
-
-    if (dbglob_list_ex(cfg, &dbs, &ndbs, &refused) != 0)
-        goto out;
-    for (char **q = refused; *q; q++) {
-        r->db_refused++;
-        job_log(job, DV_WARN, "database %s", *q);
-    }
-    if (o && o->db_glob) {
-        size_t k = 0;
-        for (size_t i = 0; i < ndbs; i++) {
-            if (dbglob_match(o->db_glob, dbs[i]) || strcmp(o->db_glob, dbs[i]) == 0)
-                dbs[k++] = dbs[i];
-            else
-                free(dbs[i]);
-        }
-        dbs[k] = NULL;
-        ndbs = k;
-        if (ndbs == 0) {
-            dv_seterr("--db %s matches no database under %s", o->db_glob, cfg->server.data_dir);
-            goto out;
-        }
-    }
-
-    /* seed 004: after a failed or interrupted set, the next one is full */
-    char origin[32], why_full[512];
-    if (incr_choose_kind(c.cat, o && o->incremental, &c.kind, origin, why_full, sizeof why_full) !=
-        0)
-        goto out;
-    if (why_full[0])
-        job_log(job, (o && o->incremental) ? DV_WARN : DV_INFO, "%s", why_full);
     int64_t now = dv_now();
-    /* The id must be free on the target and in the catalog, which other targets may share:
-     * the catalog's insert decides (in one transaction); an id another backup took between
-     * the two looks is given back and the next one tried. */
-    for (int tries = 0;; tries++) {
-        if (target_set_begin(c.t, now, id_in_catalog, c.cat, r->set_id) != 0)
-            goto out;
-        int cr = catalog_set_create(c.cat, r->set_id, c.kind, now, (int64_t)getpid(),
-                                    origin[0] ? origin : NULL, &r->seq);
-        if (cr == 0)
-            break;
-        char keep[DV_ERR_MAX];
-        snprintf(keep, sizeof keep, "%s", dv_err());
-        target_set_abandon(c.t, r->set_id);
-        dv_seterr("%s", keep);
-        if (cr < 0 || tries >= 100)
-            goto out;
-    }
+    if (create_set(&c, now, origin, why_full, sizeof why_full) != 0)
+        goto out;
     r->incremental = c.kind == CATALOG_SET_INCREMENTAL;
     snprintf(r->message, sizeof r->message, "%s", why_full);
     set_started = true;
-    c.partial = target_set_partial_dir(c.t, r->set_id);
-    c.m.version = MANIFEST_VERSION;
-    snprintf(c.m.id, sizeof c.m.id, "%s", r->set_id);
-    c.m.seq = r->seq;
-    snprintf(c.m.kind, sizeof c.m.kind, "%s", catalog_set_kind_name(c.kind));
-    c.m.origin = dv_strdup(origin);
-    c.m.checkpoint = dv_strdup(r->set_id);
-    c.m.started = now;
-    c.m.config.data_dir = dv_strdup(cfg->server.data_dir);
-    c.m.config.daos_dir = dv_strdup(cfg->server.daos_dir ? cfg->server.daos_dir : "");
-    snprintf(c.m.config.delta, sizeof c.m.config.delta, "%s",
-             cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply");
-    c.m.config.encryption = cfg->server.encryption;
-    c.m.config.min_object_size = cfg->server.min_object_size;
-    c.m.config.max_files_per_subdir = cfg->server.max_files_per_subdir;
-    c.m.config.snapshot_command = dv_strdup(cfg->backup.snapshot_command);
     job_log(job, DV_INFO, "backup set %s: %zu database(s) into %s", r->set_id, ndbs,
             cfg->backup.target);
-    {
-        char *prel = dv_asprintf("sets/.%s.partial", r->set_id);
-        c.set = fsb_sub(target_root(c.t), prel); /* just made by target_set_begin: no link */
-        free(prel);
-        if (!c.set) {
-            snprintf(r->message, sizeof r->message, "%s", dv_err());
-            goto fail_set;
-        }
+    if (begin_manifest(&c, now, origin) != 0) {
+        snprintf(r->message, sizeof r->message, "%s", dv_err());
+        goto fail_set;
     }
-
     if (cfg->backup.pre_command[0] &&
         run_hook(&c, "pre", cfg->backup.pre_command, c.partial, NULL) != 0) {
         snprintf(r->message, sizeof r->message, "%s", dv_err());
         goto fail_set;
     }
-
-    /* 1. every database */
-    uint64_t total = 0;
-    for (size_t i = 0; i < ndbs; i++) {
-        struct stat st;
-        char *p = dv_path_join(cfg->server.data_dir, dbs[i]);
-        if (stat(p, &st) == 0)
-            total += (uint64_t)st.st_size;
-        free(p);
-    }
-    job_phase(job, "databases", ndbs, total);
-    for (size_t i = 0; i < ndbs; i++) {
-        if (job_cancelled(job)) {
-            snprintf(r->message, sizeof r->message, "cancelled");
-            goto fail_set;
-        }
-        backup_one(&c, dbs[i]);
-    }
-    job_flush(job);
-    if (job_cancelled(job)) {
-        snprintf(r->message, sizeof r->message, "cancelled");
+    if (copy_databases(&c, dbs, ndbs) != 0 || nlo_step(&c) != 0)
         goto fail_set;
-    }
-
-    /* 2. then the NLOs (seed 002: order matters) */
-    if (!dv_config_has_daos(cfg)) {
-        r->no_daos = true;
-        job_log(job, DV_INFO, "NLO pass skipped: %s", DV_NO_DAOS);
-        char daos[4096];
-        if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos))
-            job_log(job, DV_WARN,
-                    "%s looks like a DAOS repository, but the configuration names none "
-                    "(server.daos_dir): its NLOs are NOT backed up; set server.daos_dir: daos",
-                    daos);
-    } else if (!(o && o->skip_nlo)) {
-        char *list = dv_path_join(c.partial, TARGET_NLO_LIST);
-        struct nlopass_opts no = {.daos_dir = cfg->server.daos_dir,
-                                  .target = c.t,
-                                  .cat = c.cat,
-                                  .set_seq = r->seq,
-                                  .list_path = list,
-                                  .job = job};
-        int nrc = nlopass_run(&no, &r->nlo);
-        free(list);
-        if (nrc != 0) {
-            snprintf(r->message, sizeof r->message, "NLO pass: %s", dv_err());
-            goto fail_set;
-        }
-        uint64_t skipped = r->nlo.busy + r->nlo.vanished + r->nlo.unreadable;
-        if (skipped)
-            job_log(job, DV_WARN,
-                    "%llu NLO(s) skipped (%llu being written, %llu vanished, %llu unreadable): "
-                    "picked up by the next run",
-                    (unsigned long long)skipped, (unsigned long long)r->nlo.busy,
-                    (unsigned long long)r->nlo.vanished, (unsigned long long)r->nlo.unreadable);
-        if (r->nlo.refused || r->nlo.subdirs_refused)
-            job_log(job, DV_WARN,
-                    "%llu NLO(s) and %llu DAOS subdirector%s refused: symbolic links or special "
-                    "files, never followed and not backed up until someone replaces them (see "
-                    "the warnings above)",
-                    (unsigned long long)r->nlo.refused, (unsigned long long)r->nlo.subdirs_refused,
-                    r->nlo.subdirs_refused == 1 ? "y" : "ies");
-        if (r->nlo.repaired)
-            job_log(job, DV_WARN,
-                    "%llu NLO(s) recorded in the pool were missing from it: copied again",
-                    (unsigned long long)r->nlo.repaired);
-        if (r->nlo.lost)
-            job_log(job, DV_ERROR,
-                    "%llu NLO(s) recorded in the pool are missing from it and no longer on the "
-                    "server: removed from the catalog (sets that need them cannot restore them; "
-                    "dvault verify names the sets)",
-                    (unsigned long long)r->nlo.lost);
-    }
-    /* a database that could not be copied does not sink the others: the set is partial,
-       and lists it as failed (unless nothing at all could be copied) */
-    char names[sizeof r->message - 64];
-    failed_list(&c.m, false, names, sizeof names);
-    if (r->db_failed && r->databases == 0) {
-        snprintf(r->message, sizeof r->message, "no database could be copied: %s", names);
+    rc = finish_set(&c, err, sizeof err);
+    if (rc == -2)
         goto fail_set;
-    }
-    if (r->db_failed)
-        snprintf(r->message, sizeof r->message, "%llu database(s) could not be copied: %s",
-                 (unsigned long long)r->db_failed, names);
-
-    /* 3. the set becomes visible only now, complete: first every copy made durable at once
-       (the database copies are not fsynced one by one) */
-    if (syncfs(target_dirfd(c.t)) != 0) {
-        dv_syserr("syncfs %s", cfg->backup.target);
-        snprintf(r->message, sizeof r->message, "%s", dv_err());
-        goto fail_set;
-    }
-    bool is_partial = r->db_failed > 0;
-    fill_manifest_counts(&c, is_partial ? "partial" : "complete");
-    dv_crashpoint("backup.before_finish");
-    if (target_set_finish(c.t, &c.m) != 0) {
-        snprintf(r->message, sizeof r->message, "%s", dv_err());
-        goto fail_set;
-    }
-    dv_crashpoint("backup.after_rename");
-    r->complete = !is_partial;
-    r->partial = is_partial;
-    catalog_finish(&c, is_partial ? CATALOG_SET_PARTIAL : CATALOG_SET_COMPLETE);
-    rc = 0;
-    if (is_partial) {
-        char list[DV_ERR_MAX - 128];
-        failed_list(&c.m, true, list, sizeof list);
-        snprintf(err, sizeof err, "set %s is partial: %llu database(s) failed: %s", r->set_id,
-                 (unsigned long long)r->db_failed, list);
-        job_log(job, DV_ERROR, "%s", err);
+    if (after_finish(&c, err, sizeof err) != 0)
         rc = -1;
-    }
-
-    char *set_dir = target_set_dir(c.t, r->set_id);
-    /* kept deltas now live in the final directory */
-    for (size_t i = 0; i < c.ndeltas; i++) {
-        char *rel = c.delta_paths[i] + strlen(c.partial) + 1;
-        char *now_path = dv_path_join(set_dir, rel);
-        char *recorded = dv_asprintf("sets/%s/%s", r->set_id, rel); /* relative to the target */
-        catalog_set_file_move_delta(c.cat, r->set_id, c.delta_dbs[i], recorded);
-        free(recorded);
-        free(c.delta_paths[i]);
-        c.delta_paths[i] = now_path;
-    }
-    if (cfg->backup.post_command[0]) {
-        char *out = NULL;
-        /* a partial set's message stays first: it is what the operator must act on */
-        if (run_hook(&c, "post", cfg->backup.post_command, set_dir, &out) != 0) {
-            if (!err[0])
-                snprintf(err, sizeof err, "%s", dv_err());
-            job_log(job, DV_ERROR, "%s", dv_err());
-            rc = -1;
-        } else if (apply_moves(&c, out, set_dir) != 0) {
-            if (!err[0])
-                snprintf(err, sizeof err, "post command: some deltas could not be recorded");
-            rc = -1;
-        }
-        free(out);
-    }
-    free(set_dir);
     goto out;
 
 fail_set:
@@ -1051,27 +1098,9 @@ out:
     if (!set_started && rc != 0)
         snprintf(r->message, sizeof r->message, "%s", err);
     r->seconds = dv_mono() - t0;
-    if (c.cat && c.job_id)
-        catalog_job_end(c.cat, c.job_id, dv_now(),
-                        rc == 0              ? "ok"
-                        : job_cancelled(job) ? "cancelled"
-                                             : "failed",
-                        rc == 0 ? NULL : err);
-    if (job) {
-        job->on_event = c.prev_event;
-        job->event_ud = c.prev_ud;
-    }
-    for (size_t i = 0; i < c.ndeltas; i++)
-        free(c.delta_paths[i]);
-    free(c.delta_paths);
-    free(c.delta_dbs);
-    free(c.partial);
-    fsb_close(c.set);
-    manifest_done(&c.m);
+    run_end(&c, rc, err);
     dbglob_free(dbs);
     dbglob_free(refused);
-    catalog_close(c.cat);
-    target_close(c.t);
     if (rc != 0)
         dv_seterr("%s", err);
     return rc;

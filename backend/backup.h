@@ -63,13 +63,4 @@ struct backup_result {
 int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct dv_job *job,
                struct backup_result *r);
 
-/*
- * The distinct NLO names a database file references (attachments.nlo), sorted; reads the
- * file without locking or writing anything next to it (immutable), so it is for copies, not
- * live databases. A file without an attachments table has none. *names is a malloc'd array
- * of malloc'd strings; free with backup_names_free. 0 or -1.
- */
-int backup_read_refs(const char *dbfile, char ***names, size_t *n);
-void backup_names_free(char **names, size_t n);
-
 #endif

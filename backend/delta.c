@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "bytes.h"
 #include "fsb.h"
 #include "util.h"
 
@@ -59,32 +60,6 @@ uint32_t delta_crc32c(uint32_t crc, const void *buf, size_t n)
     while (n--)
         crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
-}
-
-/* ---- integers ---- */
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
 static bool page_size_ok(uint32_t ps)
@@ -196,15 +171,15 @@ static struct delta_writer *delta_writer_new_in(const struct fsb *root, const ch
 
     unsigned char hdr[DELTA_HDR_SIZE] = {0};
     memcpy(hdr + H_MAGIC, DELTA_MAGIC, 8);
-    put32(hdr + H_VERSION, DELTA_VERSION);
-    put32(hdr + H_PAGE_SIZE, h->page_size);
-    put64(hdr + H_BASE_SIZE, h->base_size);
-    put64(hdr + H_FINAL_SIZE, h->final_size);
-    put32(hdr + H_PAGE_COUNT, h->page_count);
-    put32(hdr + H_FLAGS, 0);
+    dv_wr32(hdr + H_VERSION, DELTA_VERSION);
+    dv_wr32(hdr + H_PAGE_SIZE, h->page_size);
+    dv_wr64(hdr + H_BASE_SIZE, h->base_size);
+    dv_wr64(hdr + H_FINAL_SIZE, h->final_size);
+    dv_wr32(hdr + H_PAGE_COUNT, h->page_count);
+    dv_wr32(hdr + H_FLAGS, 0);
     memcpy(hdr + H_REPLICA, h->replica_id, strlen(h->replica_id));
     memcpy(hdr + H_DBIID, h->dbiid, strlen(h->dbiid));
-    put32(hdr + H_CRC, delta_crc32c(0, hdr, H_CRC));
+    dv_wr32(hdr + H_CRC, delta_crc32c(0, hdr, H_CRC));
     if (writer_put(w, hdr, sizeof hdr) != 0) {
         writer_free(w);
         return NULL;
@@ -223,9 +198,9 @@ int delta_writer_add(struct delta_writer *w, uint32_t pgno, const void *page)
                   w->last_pgno);
         return -1;
     }
-    put32(w->rec, pgno);
+    dv_wr32(w->rec, pgno);
     memcpy(w->rec + DELTA_REC_HDR_SIZE, page, w->h.page_size);
-    put32(w->rec + 4, record_crc(w->rec, w->h.page_size));
+    dv_wr32(w->rec + 4, record_crc(w->rec, w->h.page_size));
     if (writer_put(w, w->rec, DELTA_REC_HDR_SIZE + (size_t)w->h.page_size) != 0)
         return -1;
     w->added++;
@@ -242,7 +217,7 @@ int delta_writer_commit(struct delta_writer *w, char sha256_hex[65])
     }
     unsigned char tr[DELTA_TRAILER_SIZE] = {0};
     memcpy(tr, DELTA_TRAILER_MAGIC, 8);
-    put32(tr + 8, w->added);
+    dv_wr32(tr + 8, w->added);
     unsigned int mdlen = 0;
     EVP_MD_CTX *file_md = EVP_MD_CTX_new(); /* the whole file's hash: records + trailer */
     EVP_MD_CTX_copy_ex(file_md, w->md);
@@ -358,20 +333,20 @@ struct delta_reader *delta_reader_fdopen(int fd, const char *path)
                   DELTA_HDR_SIZE);
         goto fail;
     }
-    r->h.version = get32(hdr + H_VERSION);
+    r->h.version = dv_rd32(hdr + H_VERSION);
     if (r->h.version != DELTA_VERSION) {
         dv_seterr("%s: delta version %u not supported (this dvault reads version %d)", path,
                   r->h.version, DELTA_VERSION);
         goto fail;
     }
-    if (get32(hdr + H_CRC) != delta_crc32c(0, hdr, H_CRC)) {
+    if (dv_rd32(hdr + H_CRC) != delta_crc32c(0, hdr, H_CRC)) {
         dv_seterr("%s: delta header checksum mismatch (corrupt header)", path);
         goto fail;
     }
-    r->h.page_size = get32(hdr + H_PAGE_SIZE);
-    r->h.base_size = get64(hdr + H_BASE_SIZE);
-    r->h.final_size = get64(hdr + H_FINAL_SIZE);
-    r->h.page_count = get32(hdr + H_PAGE_COUNT);
+    r->h.page_size = dv_rd32(hdr + H_PAGE_SIZE);
+    r->h.base_size = dv_rd64(hdr + H_BASE_SIZE);
+    r->h.final_size = dv_rd64(hdr + H_FINAL_SIZE);
+    r->h.page_count = dv_rd32(hdr + H_PAGE_COUNT);
     memcpy(r->h.replica_id, hdr + H_REPLICA, DELTA_ID_MAX);
     memcpy(r->h.dbiid, hdr + H_DBIID, DELTA_ID_MAX);
     if (!page_size_ok(r->h.page_size) || r->h.replica_id[DELTA_ID_MAX - 1] ||
@@ -412,7 +387,7 @@ static int reader_trailer(struct delta_reader *r)
         return -1;
     }
     EVP_DigestFinal_ex(r->md, md, &mdlen);
-    if (memcmp(tr, DELTA_TRAILER_MAGIC, 8) != 0 || get32(tr + 8) != r->h.page_count) {
+    if (memcmp(tr, DELTA_TRAILER_MAGIC, 8) != 0 || dv_rd32(tr + 8) != r->h.page_count) {
         dv_seterr("%s: bad delta trailer", r->path);
         return -1;
     }
@@ -438,8 +413,8 @@ int delta_reader_next(struct delta_reader *r, uint32_t *pgno, const void **page)
             dv_seterr("%s: truncated delta at record %u", r->path, r->index);
         return -1;
     }
-    uint32_t p = get32(r->rec);
-    if (get32(r->rec + 4) != record_crc(r->rec, r->h.page_size)) {
+    uint32_t p = dv_rd32(r->rec);
+    if (dv_rd32(r->rec + 4) != record_crc(r->rec, r->h.page_size)) {
         dv_seterr("%s: record %u (pgno %u): checksum mismatch (corrupt record)", r->path, r->index,
                   p);
         return -1;

@@ -2,8 +2,8 @@
  * hotcopy.h - a consistent copy of one live SQLite database while writers commit.
  *
  * The method (design.md, "Hot backup of a live database"):
- *   1. begin: open the database read-only (no checkpoint on close) and start a read
- *      transaction; record the file size and page size;
+ *   1. begin: pin the database's read snapshot (snapshot.h); record the file size and page
+ *      size;
  *   2. copy: the file's bytes up to the size seen at begin, with dvault's own copy or with
  *      opts->snapshot_command ({src} {dst}); the copy may be torn where a checkpoint wrote;
  *   3. stop: read the WAL (header, then frames while salts match and checksums verify, up to
@@ -13,8 +13,8 @@
  *      is then the database as of the stop. DV_DELTA_KEEP: leave the copy as made and write
  *      the delta beside it as a .delta file (format in delta.h / docs/formats.md).
  * A database not in WAL mode is copied under a short shared lock instead (BEGIN + read, so
- * writers wait; result->locked_copy is set). The file descriptor used to copy is kept open
- * until the SQLite connection is closed (POSIX locks die with any close of the file).
+ * writers wait; result->locked_copy is set). The copy is read from the snapshot's own
+ * descriptor of the file (snapshot.h says why that matters).
  * The live database is never written: no checkpoint, no journal-mode change.
  */
 #ifndef DV_HOTCOPY_H

@@ -1,7 +1,6 @@
 /* incr.c - see incr.h; formats in docs/formats.md (".inc", ".pagemap"). */
 #include "incr.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,19 +9,18 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
-#include "backup.h"
+#include "bytes.h"
 #include "delta.h"
 #include "fsb.h"
+#include "nlorefs.h"
 #include "pagemap.h"
-#include "restore.h"
+#include "snapshot.h"
 #include "util.h"
 #include "wal.h"
 
 #define INCR_MAGIC "DVINCR\0"
 #define INCR_TRAIL_MAGIC "DVITRAIL"
-#define INCR_BUSY_MS 30000
 #define INCR_CHUNK_PAGES 256 /* pages read per pread while digesting the file */
 #define INCR_RESCANS 8       /* WAL restarts tolerated (only with a read-mark 0 snapshot) */
 
@@ -33,30 +31,6 @@ static void test_hook(const char *point)
 {
     if (incr_test_hook)
         incr_test_hook(point, incr_test_hook_ud);
-}
-
-/* ---- byte order ------------------------------------------------------------------------ */
-
-static void be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
-}
-
-static void be64(unsigned char *p, uint64_t v)
-{
-    be32(p, (uint32_t)(v >> 32));
-    be32(p + 4, (uint32_t)v);
-}
-
-static uint32_t rd32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t rd64(const unsigned char *p)
-{
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
 }
 
 bool incr_is_inc_path(const char *path)
@@ -71,18 +45,18 @@ static void hdr_encode(const struct incr_header *h, unsigned char b[INCR_HDR_SIZ
 {
     memset(b, 0, INCR_HDR_SIZE);
     memcpy(b, INCR_MAGIC, 8);
-    be32(b + 8, INCR_VERSION);
-    be32(b + 12, h->page_size);
-    be64(b + 16, h->origin_size);
-    be64(b + 24, h->final_size);
-    be32(b + 32, h->run_count);
-    be64(b + 36, h->pages_stored);
-    be64(b + 44, h->pages_total);
+    dv_wr32(b + 8, INCR_VERSION);
+    dv_wr32(b + 12, h->page_size);
+    dv_wr64(b + 16, h->origin_size);
+    dv_wr64(b + 24, h->final_size);
+    dv_wr32(b + 32, h->run_count);
+    dv_wr64(b + 36, h->pages_stored);
+    dv_wr64(b + 44, h->pages_total);
     memcpy(b + 52, h->origin, strnlen(h->origin, 31));
     memcpy(b + 84, h->set_id, strnlen(h->set_id, 31));
     memcpy(b + 116, h->replica_id, strnlen(h->replica_id, 63));
     memcpy(b + 180, h->dbiid, strnlen(h->dbiid, 63));
-    be32(b + 252, delta_crc32c(0, b, 252));
+    dv_wr32(b + 252, delta_crc32c(0, b, 252));
 }
 
 static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE], struct incr_header *h)
@@ -91,23 +65,23 @@ static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE], st
         dv_seterr("%s: not an incremental file", path);
         return -1;
     }
-    if (rd32(b + 252) != delta_crc32c(0, b, 252)) {
+    if (dv_rd32(b + 252) != delta_crc32c(0, b, 252)) {
         dv_seterr("%s: header checksum mismatch", path);
         return -1;
     }
     memset(h, 0, sizeof *h);
-    h->version = rd32(b + 8);
+    h->version = dv_rd32(b + 8);
     if (h->version != INCR_VERSION) {
         dv_seterr("%s: version %u not supported (this dvault reads %d)", path, h->version,
                   INCR_VERSION);
         return -1;
     }
-    h->page_size = rd32(b + 12);
-    h->origin_size = rd64(b + 16);
-    h->final_size = rd64(b + 24);
-    h->run_count = rd32(b + 32);
-    h->pages_stored = rd64(b + 36);
-    h->pages_total = rd64(b + 44);
+    h->page_size = dv_rd32(b + 12);
+    h->origin_size = dv_rd64(b + 16);
+    h->final_size = dv_rd64(b + 24);
+    h->run_count = dv_rd32(b + 32);
+    h->pages_stored = dv_rd64(b + 36);
+    h->pages_total = dv_rd64(b + 44);
     memcpy(h->origin, b + 52, 31);
     memcpy(h->set_id, b + 84, 31);
     memcpy(h->replica_id, b + 116, 63);
@@ -126,6 +100,128 @@ static int hdr_decode(const char *path, const unsigned char b[INCR_HDR_SIZE], st
 /* Called with each chunk of a run's pages (whole pages; off = image offset of the first). */
 typedef int (*inc_data_fn)(void *ud, uint64_t off, const unsigned char *p, size_t n);
 
+/* One walk over a .inc (inc_walk): where it is, what it has read, where it hands the pages. */
+struct walk {
+    int in;
+    const char *path;
+    EVP_MD_CTX *sha; /* of every byte read so far */
+    struct incr_header h;
+    uint64_t fsize, off; /* the file's size; the offset of the next byte to read */
+    uint64_t prev_end, stored;
+    unsigned char *buf;
+    size_t bufcap;
+    int fd; /* >= 0: each run is written into it (name for messages) */
+    const char *name;
+    inc_data_fn on_data;
+    void *ud;
+};
+
+/* Run i at w->off: its header (order, bounds), its pages (to fd / on_data), its checksum. */
+static int walk_run(struct walk *w, uint32_t i)
+{
+    unsigned char rh[INCR_RUN_HDR], rt[INCR_RUN_TRAILER];
+    const char *path = w->path;
+    uint64_t end = w->fsize - INCR_TRAILER_SIZE;
+    if (w->off + INCR_RUN_HDR > end ||
+        dv_pread_full(w->in, rh, INCR_RUN_HDR, (off_t)w->off) != INCR_RUN_HDR) {
+        dv_seterr("%s: run %u: truncated", path, i);
+        return -1;
+    }
+    uint32_t ps = w->h.page_size;
+    uint64_t roff = dv_rd64(rh), rsize = dv_rd64(rh + 8);
+    if (rsize == 0 || roff % ps || rsize % ps || roff < w->prev_end ||
+        roff + rsize > w->h.final_size || roff + rsize < roff) {
+        dv_seterr("%s: run %u: offset %llu size %llu out of order or beyond %llu", path, i,
+                  (unsigned long long)roff, (unsigned long long)rsize,
+                  (unsigned long long)w->h.final_size);
+        return -1;
+    }
+    if (w->off + INCR_RUN_HDR + rsize + INCR_RUN_TRAILER > end) {
+        dv_seterr("%s: run %u (offset %llu): truncated", path, i, (unsigned long long)roff);
+        return -1;
+    }
+    uint32_t crc = delta_crc32c(0, rh, INCR_RUN_HDR);
+    EVP_DigestUpdate(w->sha, rh, INCR_RUN_HDR);
+    w->off += INCR_RUN_HDR;
+    uint64_t done = 0, chunk = (uint64_t)ps * INCR_CHUNK_PAGES;
+    if (w->bufcap < chunk) {
+        free(w->buf);
+        w->bufcap = (size_t)chunk;
+        w->buf = dv_malloc(w->bufcap);
+    }
+    while (done < rsize) {
+        size_t n = (size_t)(rsize - done < chunk ? rsize - done : chunk);
+        if (dv_pread_full(w->in, w->buf, n, (off_t)(w->off + done)) != (ssize_t)n) {
+            dv_syserr("%s: run %u: read", path, i);
+            return -1;
+        }
+        crc = delta_crc32c(crc, w->buf, n);
+        EVP_DigestUpdate(w->sha, w->buf, n);
+        if (w->fd >= 0 && dv_pwrite_all(w->fd, w->buf, n, (off_t)(roff + done)) != 0) {
+            dv_syserr("write %s", w->name);
+            return -1;
+        }
+        if (w->on_data && w->on_data(w->ud, roff + done, w->buf, n) != 0)
+            return -1;
+        done += n;
+    }
+    w->off += rsize;
+    if (dv_pread_full(w->in, rt, INCR_RUN_TRAILER, (off_t)w->off) != INCR_RUN_TRAILER) {
+        dv_seterr("%s: run %u: truncated", path, i);
+        return -1;
+    }
+    if (dv_rd32(rt) != crc) {
+        dv_seterr("%s: run %u (offset %llu, %llu bytes): checksum mismatch (corrupt)", path, i,
+                  (unsigned long long)roff, (unsigned long long)rsize);
+        return -1;
+    }
+    EVP_DigestUpdate(w->sha, rt, INCR_RUN_TRAILER);
+    w->off += INCR_RUN_TRAILER;
+    w->prev_end = roff + rsize;
+    w->stored += rsize / ps;
+    return 0;
+}
+
+/* After the last run: the trailer, the file's size, its SHA-256 (trailer, expect_sha256). */
+static int walk_trailer(struct walk *w, const char *expect_sha256)
+{
+    unsigned char tr[INCR_TRAILER_SIZE];
+    const char *path = w->path;
+    if (w->off + INCR_TRAILER_SIZE != w->fsize) {
+        dv_seterr("%s: size %llu, its runs end at %llu (+%d trailer)", path,
+                  (unsigned long long)w->fsize, (unsigned long long)w->off, INCR_TRAILER_SIZE);
+        return -1;
+    }
+    if (w->stored != w->h.pages_stored) {
+        dv_seterr("%s: runs hold %llu pages, the header says %llu", path,
+                  (unsigned long long)w->stored, (unsigned long long)w->h.pages_stored);
+        return -1;
+    }
+    if (dv_pread_full(w->in, tr, INCR_TRAILER_SIZE, (off_t)w->off) != INCR_TRAILER_SIZE ||
+        memcmp(tr, INCR_TRAIL_MAGIC, 8) != 0 || dv_rd32(tr + 8) != w->h.run_count) {
+        dv_seterr("%s: bad trailer", path);
+        return -1;
+    }
+    unsigned char md[32];
+    unsigned int mdlen;
+    EVP_DigestFinal_ex(w->sha, md, &mdlen);
+    if (memcmp(md, tr + 16, 32) != 0) {
+        dv_seterr("%s: SHA-256 mismatch (corrupt)", path);
+        return -1;
+    }
+    if (expect_sha256 && expect_sha256[0]) {
+        char hex[65];
+        if (dv_sha256_fd_hex(w->in, path, hex) != 0)
+            return -1;
+        if (strcmp(hex, expect_sha256) != 0) {
+            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", path, hex,
+                      expect_sha256);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Walk a .inc: check everything; with fd >= 0 also write each run into fd (only call with
  * fd after a successful walk without it); with on_data, hand it every chunk of pages (it may
@@ -135,126 +231,37 @@ typedef int (*inc_data_fn)(void *ud, uint64_t off, const unsigned char *p, size_
 static int inc_walk(int in, const char *path, const char *expect_sha256, struct incr_header *hout,
                     int fd, const char *name, inc_data_fn on_data, void *ud)
 {
-    EVP_MD_CTX *sha = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
+    struct walk w = {.in = in, .path = path, .fd = fd, .name = name, .on_data = on_data, .ud = ud};
+    w.sha = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(w.sha, EVP_sha256(), NULL);
+    unsigned char hb[INCR_HDR_SIZE];
     struct stat st;
-    unsigned char hb[INCR_HDR_SIZE], rh[INCR_RUN_HDR], rt[INCR_RUN_TRAILER];
-    unsigned char tr[INCR_TRAILER_SIZE];
-    struct incr_header h;
-    unsigned char *buf = NULL;
-    size_t bufcap = 0;
     int rc = -1;
     if (fstat(in, &st) != 0) {
         dv_syserr("%s", path);
         goto out;
     }
-    uint64_t fsize = (uint64_t)st.st_size, off = 0;
-    if (fsize < INCR_HDR_SIZE + INCR_TRAILER_SIZE ||
+    w.fsize = (uint64_t)st.st_size;
+    if (w.fsize < INCR_HDR_SIZE + INCR_TRAILER_SIZE ||
         dv_pread_full(in, hb, INCR_HDR_SIZE, 0) != INCR_HDR_SIZE) {
-        dv_seterr("%s: truncated (%llu bytes)", path, (unsigned long long)fsize);
+        dv_seterr("%s: truncated (%llu bytes)", path, (unsigned long long)w.fsize);
         goto out;
     }
-    if (hdr_decode(path, hb, &h) != 0)
+    if (hdr_decode(path, hb, &w.h) != 0)
         goto out;
-    EVP_DigestUpdate(sha, hb, INCR_HDR_SIZE);
-    off = INCR_HDR_SIZE;
-    uint64_t prev_end = 0, stored = 0;
-    for (uint32_t i = 0; i < h.run_count; i++) {
-        if (off + INCR_RUN_HDR > fsize - INCR_TRAILER_SIZE ||
-            dv_pread_full(in, rh, INCR_RUN_HDR, (off_t)off) != INCR_RUN_HDR) {
-            dv_seterr("%s: run %u: truncated", path, i);
+    EVP_DigestUpdate(w.sha, hb, INCR_HDR_SIZE);
+    w.off = INCR_HDR_SIZE;
+    for (uint32_t i = 0; i < w.h.run_count; i++)
+        if (walk_run(&w, i) != 0)
             goto out;
-        }
-        uint64_t roff = rd64(rh), rsize = rd64(rh + 8);
-        if (rsize == 0 || roff % h.page_size || rsize % h.page_size || roff < prev_end ||
-            roff + rsize > h.final_size || roff + rsize < roff) {
-            dv_seterr("%s: run %u: offset %llu size %llu out of order or beyond %llu", path, i,
-                      (unsigned long long)roff, (unsigned long long)rsize,
-                      (unsigned long long)h.final_size);
-            goto out;
-        }
-        if (off + INCR_RUN_HDR + rsize + INCR_RUN_TRAILER > fsize - INCR_TRAILER_SIZE) {
-            dv_seterr("%s: run %u (offset %llu): truncated", path, i, (unsigned long long)roff);
-            goto out;
-        }
-        uint32_t crc = delta_crc32c(0, rh, INCR_RUN_HDR);
-        EVP_DigestUpdate(sha, rh, INCR_RUN_HDR);
-        off += INCR_RUN_HDR;
-        uint64_t done = 0, chunk = (uint64_t)h.page_size * INCR_CHUNK_PAGES;
-        if (bufcap < chunk) {
-            free(buf);
-            bufcap = (size_t)chunk;
-            buf = dv_malloc(bufcap);
-        }
-        while (done < rsize) {
-            size_t n = (size_t)(rsize - done < chunk ? rsize - done : chunk);
-            if (dv_pread_full(in, buf, n, (off_t)(off + done)) != (ssize_t)n) {
-                dv_syserr("%s: run %u: read", path, i);
-                goto out;
-            }
-            crc = delta_crc32c(crc, buf, n);
-            EVP_DigestUpdate(sha, buf, n);
-            if (fd >= 0 && dv_pwrite_all(fd, buf, n, (off_t)(roff + done)) != 0) {
-                dv_syserr("write %s", name);
-                goto out;
-            }
-            if (on_data && on_data(ud, roff + done, buf, n) != 0)
-                goto out;
-            done += n;
-        }
-        off += rsize;
-        if (dv_pread_full(in, rt, INCR_RUN_TRAILER, (off_t)off) != INCR_RUN_TRAILER) {
-            dv_seterr("%s: run %u: truncated", path, i);
-            goto out;
-        }
-        if (rd32(rt) != crc) {
-            dv_seterr("%s: run %u (offset %llu, %llu bytes): checksum mismatch (corrupt)", path, i,
-                      (unsigned long long)roff, (unsigned long long)rsize);
-            goto out;
-        }
-        EVP_DigestUpdate(sha, rt, INCR_RUN_TRAILER);
-        off += INCR_RUN_TRAILER;
-        prev_end = roff + rsize;
-        stored += rsize / h.page_size;
-    }
-    if (off + INCR_TRAILER_SIZE != fsize) {
-        dv_seterr("%s: size %llu, its runs end at %llu (+%d trailer)", path,
-                  (unsigned long long)fsize, (unsigned long long)off, INCR_TRAILER_SIZE);
+    if (walk_trailer(&w, expect_sha256) != 0)
         goto out;
-    }
-    if (stored != h.pages_stored) {
-        dv_seterr("%s: runs hold %llu pages, the header says %llu", path,
-                  (unsigned long long)stored, (unsigned long long)h.pages_stored);
-        goto out;
-    }
-    if (dv_pread_full(in, tr, INCR_TRAILER_SIZE, (off_t)off) != INCR_TRAILER_SIZE ||
-        memcmp(tr, INCR_TRAIL_MAGIC, 8) != 0 || rd32(tr + 8) != h.run_count) {
-        dv_seterr("%s: bad trailer", path);
-        goto out;
-    }
-    unsigned char md[32];
-    unsigned int mdlen;
-    EVP_DigestFinal_ex(sha, md, &mdlen);
-    if (memcmp(md, tr + 16, 32) != 0) {
-        dv_seterr("%s: SHA-256 mismatch (corrupt)", path);
-        goto out;
-    }
-    if (expect_sha256 && expect_sha256[0]) {
-        char hex[65];
-        if (dv_sha256_fd_hex(in, path, hex) != 0)
-            goto out;
-        if (strcmp(hex, expect_sha256) != 0) {
-            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", path, hex,
-                      expect_sha256);
-            goto out;
-        }
-    }
     if (hout)
-        *hout = h;
+        *hout = w.h;
     rc = 0;
 out:
-    free(buf);
-    EVP_MD_CTX_free(sha);
+    free(w.buf);
+    EVP_MD_CTX_free(w.sha);
     return rc;
 }
 
@@ -403,80 +410,6 @@ static int iw_write(struct inc_writer *w, const void *p, size_t n)
     return 0;
 }
 
-/* ---- the chain of a database in a set ------------------------------------------------- */
-
-struct link {
-    char set_id[32];
-    struct catalog_set_file f;
-    struct catalog_file_incr x;
-};
-
-static void links_free(struct link *l, int n)
-{
-    for (int i = 0; i < n; i++)
-        catalog_set_file_done(&l[i].f);
-    free(l);
-}
-
-/* The chain of db_path from set_id back to its full copy: l[0] = the full one. */
-static int chain_links(struct catalog *cat, const char *set_id, const char *db_path,
-                       struct link **out, int *nout)
-{
-    struct link *l = NULL;
-    int n = 0;
-    char cur[32];
-    snprintf(cur, sizeof cur, "%s", set_id);
-    for (;;) {
-        if (n >= 10000) {
-            dv_seterr("the chain of %s from set %s does not end (a loop?)", db_path, set_id);
-            goto fail;
-        }
-        struct catalog_set s;
-        int r = catalog_set_get(cat, cur, &s);
-        if (r < 0)
-            goto fail;
-        if (r == 0 || !catalog_set_usable(s.status)) {
-            dv_seterr("set %s, which set %s needs for %s, is %s", cur, set_id, db_path,
-                      r == 0 ? "gone" : catalog_set_status_name(s.status));
-            goto fail;
-        }
-        l = dv_realloc(l, (size_t)(n + 1) * sizeof *l);
-        memset(&l[n], 0, sizeof l[n]);
-        snprintf(l[n].set_id, sizeof l[n].set_id, "%s", cur);
-        if ((r = catalog_set_file_get(cat, cur, db_path, &l[n].f)) < 0)
-            goto fail;
-        if (r == 0) {
-            dv_seterr("database '%s' is not in backup set %s", db_path, cur);
-            goto fail;
-        }
-        n++;
-        if (!dv_path_is_safe_rel(l[n - 1].f.path)) {
-            dv_seterr("catalog: unsafe path '%s' in set %s", l[n - 1].f.path, cur);
-            goto fail;
-        }
-        if (catalog_file_incr_get(cat, cur, l[n - 1].f.db_id, &l[n - 1].x) < 0)
-            goto fail;
-        if (l[n - 1].x.kind != CATALOG_SET_INCREMENTAL)
-            break;
-        if (!l[n - 1].x.origin[0]) {
-            dv_seterr("set %s: incremental file of %s without an origin", cur, db_path);
-            goto fail;
-        }
-        snprintf(cur, sizeof cur, "%s", l[n - 1].x.origin);
-    }
-    for (int i = 0; i < n / 2; i++) { /* oldest first */
-        struct link tmp = l[i];
-        l[i] = l[n - 1 - i];
-        l[n - 1 - i] = tmp;
-    }
-    *out = l;
-    *nout = n;
-    return 0;
-fail:
-    links_free(l, n);
-    return -1;
-}
-
 /* ---- choosing the kind and the origin ---------------------------------------------------- */
 
 int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_set_kind *kind,
@@ -505,49 +438,6 @@ int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_se
     }
     *kind = CATALOG_SET_INCREMENTAL;
     snprintf(origin, 32, "%s", ok.id);
-    return 0;
-}
-
-/*
- * An incremental restores only if its origin does: the origin's chain must be complete, and
- * the map of the full copy it starts with must be that image's. A full copy with a kept delta
- * whose map was written before backups checked maps (no PAGEMAP_F_CHECKED: issue 11) may have
- * a wrong one, so such a chain is not an origin: o->usable stays false, o->why says why.
- */
-static int origin_chain_ok(struct catalog *cat, struct target *t, const char *db_path,
-                           struct incr_origin *o)
-{
-    struct link *l = NULL;
-    int n = 0;
-    if (chain_links(cat, o->set_id, db_path, &l, &n) != 0) {
-        snprintf(o->why, sizeof o->why, "its origin set %.31s cannot be restored: %.180s",
-                 o->set_id, dv_err());
-        return 0;
-    }
-    bool ok = true;
-    if (l[0].f.delta_mode == CATALOG_DELTA_KEEP && l[0].f.delta_pages > 0) {
-        uint32_t flags = 0;
-        char *p = dv_asprintf("sets/%s/%s", l[0].set_id, l[0].x.pagemap);
-        if (l[0].x.pagemap[0] && !dv_path_is_safe_rel(l[0].x.pagemap))
-            dv_seterr("catalog: unsafe path '%s'", l[0].x.pagemap);
-        if (!l[0].x.pagemap[0] || !dv_path_is_safe_rel(l[0].x.pagemap) ||
-            pagemap_read_flags_at(target_root(t), p, &flags) != 0) {
-            snprintf(o->why, sizeof o->why,
-                     "the page map of set %s, where its chain starts, is "
-                     "unusable: %.150s",
-                     l[0].set_id, l[0].x.pagemap[0] ? dv_err() : "none recorded");
-            ok = false;
-        } else if (!(flags & PAGEMAP_F_CHECKED)) {
-            snprintf(o->why, sizeof o->why,
-                     "its chain starts at set %s, a copy with a kept delta whose page map an "
-                     "older dvault wrote unchecked (it may be wrong)",
-                     l[0].set_id);
-            ok = false;
-        }
-        free(p);
-    }
-    links_free(l, n);
-    o->usable = ok;
     return 0;
 }
 
@@ -615,7 +505,7 @@ int incr_origin_find(struct catalog *cat, struct target *t, const char *db_path,
         snprintf(o->why, sizeof o->why, "its origin set %s is gone from the target", o->set_id);
         return 0;
     }
-    return origin_chain_ok(cat, t, db_path, o);
+    return incr_chain_origin_ok(cat, t, db_path, o);
 }
 
 /* ---- backup of one database ------------------------------------------------------------ */
@@ -626,9 +516,7 @@ struct ib {
     const struct incr_origin *o;
     struct incr_result *r;
     struct dv_job *job;
-    sqlite3 *db;
-    bool in_txn;
-    int src_fd, wal_fd;
+    struct dv_snapshot s; /* the pinned snapshot; s.wal_fd: the WAL read at the stop */
     char *walp;
     struct wal_info w;
     struct pagemap_hasher *h;
@@ -636,126 +524,17 @@ struct ib {
     uint64_t base_pages;
 };
 
-static int ib_sqlerr(struct ib *c, const char *step)
-{
-    dv_seterr("%s: %s", step, c->db ? sqlite3_errmsg(c->db) : "cannot open");
-    return -1;
-}
-
-static int ib_text(sqlite3 *db, const char *sql, const char *arg, char *out, size_t n)
-{
-    sqlite3_stmt *st = NULL;
-    out[0] = '\0';
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        snprintf(out, n, "%s", t ? (const char *)t : "");
-    } else if (rc != SQLITE_DONE) {
-        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/* Add the NLO names db references now (attachments.nlo) to r->refs (unsorted, dups). */
-static int add_refs(sqlite3 *db, struct incr_result *r)
-{
-    char has[8];
-    if (ib_text(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='attachments'",
-                NULL, has, sizeof has) != 0)
-        return -1;
-    if (strcmp(has, "0") == 0)
-        return 0;
-    sqlite3_stmt *st;
-    const char *sql = "SELECT DISTINCT nlo FROM attachments WHERE nlo IS NOT NULL";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        r->refs = dv_realloc(r->refs, (r->nrefs + 1) * sizeof *r->refs);
-        r->refs[r->nrefs++] = dv_strdup((const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        dv_seterr("%s: %s", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void refs_sort_unique(struct incr_result *r)
-{
-    if (!r->nrefs)
-        return;
-    qsort(r->refs, r->nrefs, sizeof *r->refs, cmp_str);
-    size_t k = 1;
-    for (size_t i = 1; i < r->nrefs; i++) {
-        if (strcmp(r->refs[i], r->refs[k - 1]) == 0)
-            free(r->refs[i]);
-        else
-            r->refs[k++] = r->refs[i];
-    }
-    r->nrefs = k;
-}
-
+/* Pin the snapshot (snapshot.h) and read the references as of its begin. */
 static int ib_begin(struct ib *c)
 {
-    c->src_fd = open(c->src, O_RDONLY | O_CLOEXEC);
-    if (c->src_fd < 0) {
-        dv_syserr("open");
+    if (snapshot_begin(&c->s, c->src, c->o->busy_ms) != 0)
         return -1;
-    }
-    if (sqlite3_open_v2(c->src, &c->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return ib_sqlerr(c, "open read-only");
-    sqlite3_busy_timeout(c->db, c->o->busy_ms > 0 ? c->o->busy_ms : INCR_BUSY_MS);
-    if (sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK)
-        return ib_sqlerr(c, "no checkpoint on close");
-    char mode[32], buf[32], has[8];
-    if (ib_text(c->db, "PRAGMA journal_mode", NULL, mode, sizeof mode) != 0)
-        return -1;
-    c->r->wal_mode = strcmp(mode, "wal") == 0;
-    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return ib_sqlerr(c, "BEGIN");
-    c->in_txn = true;
-    if (ib_text(c->db, "SELECT count(*) FROM sqlite_master", NULL, buf, sizeof buf) != 0 ||
-        ib_text(c->db, "PRAGMA page_size", NULL, buf, sizeof buf) != 0)
-        return -1;
-    c->r->page_size = (uint32_t)strtoul(buf, NULL, 10);
-    if (ib_text(c->db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='dbinfo'",
-                NULL, has, sizeof has) != 0)
-        return -1;
-    if (strcmp(has, "0") != 0) {
-        const char *q = "SELECT value FROM dbinfo WHERE key=?";
-        if (ib_text(c->db, q, "replica_id", c->r->replica_id, sizeof c->r->replica_id) ||
-            ib_text(c->db, q, "dbiid", c->r->dbiid, sizeof c->r->dbiid))
-            return -1;
-    }
-    struct stat sb;
-    if (fstat(c->src_fd, &sb) != 0) {
-        dv_syserr("stat");
-        return -1;
-    }
-    c->r->base_size = (uint64_t)sb.st_size;
-    if (sb.st_size == 0) { /* SQLite reads it as an empty database: a copy would hold nothing */
-        dv_seterr("empty file (0 bytes): not a database");
-        return -1;
-    }
-    return add_refs(c->db, c->r);
+    c->r->wal_mode = c->s.wal_mode;
+    c->r->page_size = c->s.page_size;
+    c->r->base_size = c->s.size;
+    snprintf(c->r->replica_id, sizeof c->r->replica_id, "%s", c->s.replica_id);
+    snprintf(c->r->dbiid, sizeof c->r->dbiid, "%s", c->s.dbiid);
+    return nlorefs_query(c->s.db, c->src, &c->r->refs, &c->r->nrefs);
 }
 
 /* Digest every page of the file up to the size seen at begin. */
@@ -775,7 +554,7 @@ static int ib_read_file(struct ib *c)
         uint64_t cnt =
             c->base_pages - pg < INCR_CHUNK_PAGES ? c->base_pages - pg : INCR_CHUNK_PAGES;
         size_t want = (size_t)(cnt * ps);
-        ssize_t got = dv_pread_full(c->src_fd, buf, want, (off_t)(pg * ps));
+        ssize_t got = dv_pread_full(c->s.fd, buf, want, (off_t)(pg * ps));
         if (got < 0) {
             dv_syserr("read");
             rc = -1;
@@ -815,11 +594,11 @@ static int ib_stop(struct ib *c, struct pagemap *pm)
 {
     uint32_t ps = c->r->page_size;
     wal_info_free(&c->w);
-    if (c->wal_fd >= 0)
-        close(c->wal_fd);
-    c->wal_fd = -1;
+    if (c->s.wal_fd >= 0)
+        close(c->s.wal_fd);
+    c->s.wal_fd = -1;
     if (c->r->wal_mode) {
-        if (wal_scan_path(c->walp, NULL, &c->w, &c->wal_fd) != 0)
+        if (wal_scan_path(c->walp, NULL, &c->w, &c->s.wal_fd) != 0)
             return -1;
         if (c->w.ncommits && c->w.page_size != ps) {
             dv_seterr("WAL %s: page size %u, the database has %u", c->walp, c->w.page_size, ps);
@@ -841,7 +620,7 @@ static int ib_stop(struct ib *c, struct pagemap *pm)
     int rc = 0;
     for (size_t i = 0; i < c->w.npages && rc == 0; i += INCR_CHUNK_PAGES) {
         size_t n = c->w.npages - i < INCR_CHUNK_PAGES ? c->w.npages - i : INCR_CHUNK_PAGES;
-        rc = wal_read_pages(c->wal_fd, c->walp, &c->w, i, n, buf);
+        rc = wal_read_pages(c->s.wal_fd, c->walp, &c->w, i, n, buf);
         for (size_t k = 0; rc == 0 && k < n; k++)
             pagemap_digest(c->h, buf + k * ps, ps, pagemap_at(pm, c->w.pages[i + k].pgno));
     }
@@ -858,9 +637,9 @@ static int ib_page(struct ib *c, uint64_t pgno, unsigned char *buf)
     uint32_t ps = c->r->page_size;
     long wi = c->w.ncommits ? wal_index_of(&c->w, (uint32_t)pgno) : -1;
     if (wi >= 0)
-        return wal_read_pages(c->wal_fd, c->walp, &c->w, (size_t)wi, 1, buf);
+        return wal_read_pages(c->s.wal_fd, c->walp, &c->w, (size_t)wi, 1, buf);
     memset(buf, 0, ps);
-    if (pgno <= c->base_pages && dv_pread_full(c->src_fd, buf, ps, (off_t)((pgno - 1) * ps)) < 0) {
+    if (pgno <= c->base_pages && dv_pread_full(c->s.fd, buf, ps, (off_t)((pgno - 1) * ps)) < 0) {
         dv_syserr("read page %llu", (unsigned long long)pgno);
         return -1;
     }
@@ -920,8 +699,8 @@ static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pag
         goto out;
     for (uint64_t i = 0; i < nruns; i++) {
         unsigned char rh[INCR_RUN_HDR], rt[INCR_RUN_TRAILER] = {0};
-        be64(rh, (runs[i][0] - 1) * ps);
-        be64(rh + 8, runs[i][1] * ps);
+        dv_wr64(rh, (runs[i][0] - 1) * ps);
+        dv_wr64(rh + 8, runs[i][1] * ps);
         uint32_t crc = delta_crc32c(0, rh, sizeof rh);
         if (iw_write(&w, rh, sizeof rh) != 0)
             goto out;
@@ -941,14 +720,14 @@ static int ib_write_inc(struct ib *c, const struct pagemap *pm, const struct pag
             if (iw_write(&w, page, ps) != 0)
                 goto out;
         }
-        be32(rt, crc);
+        dv_wr32(rt, crc);
         if (iw_write(&w, rt, sizeof rt) != 0)
             goto out;
         job_advance(c->job, 0, 0, NULL);
     }
     unsigned char tr[INCR_TRAILER_SIZE] = {0};
     memcpy(tr, INCR_TRAIL_MAGIC, 8);
-    be32(tr + 8, (uint32_t)nruns);
+    dv_wr32(tr + 8, (uint32_t)nruns);
     unsigned int mdlen;
     EVP_DigestFinal_ex(w.sha, tr + 16, &mdlen);
     if (dv_write_all(w.fd, tr, sizeof tr) != 0) {
@@ -977,43 +756,11 @@ out:
     return rc;
 }
 
-/* End the snapshot and close SQLite, then (only then) our descriptors of the file. */
-static void ib_end(struct ib *c)
-{
-    if (c->in_txn)
-        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    c->in_txn = false;
-    if (c->db)
-        sqlite3_close(c->db);
-    c->db = NULL;
-    if (c->src_fd >= 0)
-        close(c->src_fd);
-    if (c->wal_fd >= 0)
-        close(c->wal_fd);
-    c->src_fd = c->wal_fd = -1;
-}
-
-/* The references just after the stop, by a second short read transaction. */
-static int refs_after_stop(const char *src, int busy_ms, struct incr_result *r)
-{
-    sqlite3 *db = NULL;
-    int rc = -1;
-    if (sqlite3_open_v2(src, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, busy_ms > 0 ? busy_ms : INCR_BUSY_MS);
-        rc = add_refs(db, r);
-    } else {
-        dv_seterr("open read-only: %s", db ? sqlite3_errmsg(db) : "out of memory");
-    }
-    sqlite3_close(db);
-    return rc;
-}
-
 void incr_result_done(struct incr_result *r)
 {
     if (!r)
         return;
-    backup_names_free(r->refs, r->nrefs);
+    nlorefs_free(r->refs, r->nrefs);
     r->refs = NULL;
     r->nrefs = 0;
 }
@@ -1025,7 +772,7 @@ int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path
     double t0 = dv_mono();
     memset(r, 0, sizeof *r);
     struct ib c = {
-        .src = src, .root = root, .o = o, .r = r, .job = job, .src_fd = -1, .wal_fd = -1};
+        .src = src, .root = root, .o = o, .r = r, .job = job, .s = {.fd = -1, .wal_fd = -1}};
     c.walp = wal_path_of(src);
     c.h = pagemap_hasher_new();
     struct pagemap om = {0}, pm = {0};
@@ -1092,10 +839,10 @@ int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path
     }
     pm.flags |= PAGEMAP_F_CHECKED;
     step = "references";
-    if (refs_after_stop(src, o->busy_ms, r) != 0)
+    if (nlorefs_query_live(src, o->busy_ms, &r->refs, &r->nrefs) != 0)
         goto out;
-    ib_end(&c);
-    refs_sort_unique(r);
+    snapshot_end(&c.s);
+    nlorefs_sort_unique(r->refs, &r->nrefs);
     step = "page map";
     if (pagemap_write_at(root, pagemap_path, &pm, r->pagemap_sha256) != 0)
         goto out;
@@ -1110,7 +857,7 @@ out:
     }
     if (rc == 1)
         incr_result_done(r);
-    ib_end(&c);
+    snapshot_end(&c.s);
     wal_info_free(&c.w);
     pagemap_done(&om);
     pagemap_done(&pm);
@@ -1118,141 +865,5 @@ out:
     free(c.filed);
     free(c.walp);
     r->seconds = dv_mono() - t0;
-    return rc;
-}
-
-/* ---- restore: the chain ---------------------------------------------------------------- */
-
-int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, const char *db_path,
-                     int fd, const char *out_name, struct dv_job *job, int *links)
-{
-    struct link *l = NULL;
-    int n = 0, rc = -1, sfd = -1, dfd = -1, ifd = -1;
-    struct pagemap want = {0};
-    char *src = NULL;
-    if (chain_links(cat, set_id, db_path, &l, &n) != 0)
-        return -1;
-    if (links)
-        *links = n;
-    job_phase(job, "restore", (uint64_t)n, 0);
-    /* every file of the chain is opened beneath the target without links, O_NONBLOCK and
-     * checked to be a regular file (fsb.h): a FIFO or link planted in the set is refused */
-    const struct fsb *root = target_root(t);
-    /* 1. the full copy the chain starts with */
-    char *rel = dv_asprintf("sets/%s/%s", l[0].set_id, l[0].f.path);
-    src = fsb_abs(root, rel);
-    sfd = fsb_openat(root, rel, O_RDONLY, 0);
-    free(rel);
-    char sha[65];
-    struct stat sst;
-    if (sfd < 0 || dv_sha256_fd_hex(sfd, src, sha) != 0)
-        goto out;
-    if (strcmp(sha, l[0].f.sha256) != 0) {
-        dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", src, sha, l[0].f.sha256);
-        goto out;
-    }
-    /* fd is a temporary of the caller's (a restore creates and locks it first): written in
-     * place from its start */
-    if (fstat(sfd, &sst) != 0 || ftruncate(fd, 0) != 0) {
-        dv_syserr("%s", out_name);
-        goto out;
-    }
-    int64_t copied = dv_copy_range(sfd, 0, fd, 0, (uint64_t)sst.st_size);
-    if (copied != (int64_t)sst.st_size || fsync(fd) != 0) {
-        if (copied >= 0 && copied != (int64_t)sst.st_size)
-            dv_seterr("copy %s: file shrank while copying", src);
-        else
-            dv_syserr("copy %s to %s", src, out_name);
-        goto out;
-    }
-    if (l[0].f.delta_mode == CATALOG_DELTA_KEEP) {
-        struct delta_header dh;
-        char dsha[65];
-        if (!l[0].f.delta_location) {
-            dv_seterr("set %s keeps a delta for %s but the catalog does not say where", l[0].set_id,
-                      db_path);
-            goto out;
-        }
-        char *abs = target_abs(t, l[0].f.delta_location); /* target-relative in its set */
-        free(l[0].f.delta_location);
-        l[0].f.delta_location = abs;
-        dfd = target_file_open(t, l[0].f.delta_location, O_RDONLY, 0);
-        if (dfd < 0 || delta_verify_fd(dfd, l[0].f.delta_location, &dh, dsha) != 0)
-            goto out;
-        if (l[0].f.delta_sha256 && strcmp(dsha, l[0].f.delta_sha256) != 0) {
-            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", l[0].f.delta_location,
-                      dsha, l[0].f.delta_sha256);
-            goto out;
-        }
-        if (delta_apply_fd(dfd, l[0].f.delta_location, fd, out_name) != 0)
-            goto out;
-    }
-    job_advance(job, 1, 0, l[0].set_id);
-    /* 2. each incremental, in order */
-    for (int i = 1; i < n; i++) {
-        char *irel = dv_asprintf("sets/%s/%s", l[i].set_id, l[i].f.path);
-        char *p = fsb_abs(root, irel);
-        ifd = fsb_openat(root, irel, O_RDONLY, 0);
-        free(irel);
-        int r = ifd < 0 ? -1
-                        : incr_file_apply(ifd, p, l[i].f.sha256, l[i - 1].set_id,
-                                          (uint32_t)l[i].f.page_size, fd, out_name, NULL);
-        if (r != 0)
-            dv_preferr("set %s", l[i].set_id);
-        free(p);
-        if (ifd >= 0)
-            close(ifd);
-        ifd = -1;
-        if (r != 0)
-            goto out;
-        job_advance(job, 1, 0, l[i].set_id);
-    }
-    /* 3. the result against the set's page map */
-    struct link *last = &l[n - 1];
-    if (last->x.pagemap[0]) {
-        char *prel = dv_asprintf("sets/%s/%s", last->set_id, last->x.pagemap);
-        int r = pagemap_read_at(root, prel, last->x.pagemap_sha256, &want);
-        free(prel);
-        if (r != 0)
-            goto out;
-        char *what = dv_asprintf("rebuilt %s of set %s", db_path, set_id);
-        r = pagemap_check_fd(&want, fd, out_name, what);
-        free(what);
-        if (r != 0)
-            goto out;
-    } else if (n > 1) {
-        dv_seterr("set %s has no page map for %s", set_id, db_path);
-        goto out;
-    }
-    rc = 0;
-out:
-    if (sfd >= 0)
-        close(sfd);
-    if (dfd >= 0)
-        close(dfd);
-    pagemap_done(&want);
-    free(src);
-    links_free(l, n);
-    return rc;
-}
-
-int chain_verify(struct catalog *cat, struct target *t, const char *set_id, const char *db_path)
-{
-    /* a new file of ours in the target (O_EXCL, beneath it), removed afterwards */
-    char *rel = dv_asprintf(".verify-chain.%ld", (long)getpid());
-    char *tmp = fsb_abs(target_root(t), rel);
-    fsb_unlink(target_root(t), rel, true); /* ours from a crashed run (the target is locked) */
-    int fd = fsb_openat(target_root(t), rel, O_RDWR | O_CREAT | O_EXCL, 0600);
-    int rc = fd < 0 ? -1 : incr_chain_build(cat, t, set_id, db_path, fd, tmp, NULL, NULL);
-    if (fd >= 0)
-        close(fd);
-    if (rc == 0)
-        rc = restore_integrity_check(tmp);
-    if (rc != 0)
-        dv_preferr("verify %s in set %s", db_path, set_id);
-    if (fd >= 0)
-        fsb_unlink(target_root(t), rel, true);
-    free(rel);
-    free(tmp);
     return rc;
 }

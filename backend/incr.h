@@ -3,9 +3,8 @@
  *
  * An incremental copy of a database holds only the pages that changed since its origin: the
  * newest complete set in which the database was copied (the origin's "checkpoint" is its set
- * id). The live file is read page by page within a pinned read snapshot (as hotcopy.c does:
- * read-only connection, no checkpoint on close, our descriptor kept open until SQLite is
- * closed); the WAL is read at the stop; the consistent image's pages are the WAL's newest
+ * id). The live file is read page by page within a pinned read snapshot (snapshot.h, as
+ * hotcopy.c does); the WAL is read at the stop; the consistent image's pages are the WAL's newest
  * committed image of a page when it has one, else the file's page (a page a checkpoint wrote
  * during the read is always in the WAL: a checkpoint only copies frames older than our
  * snapshot, and the WAL cannot be reset while we hold it). Every page of the image gets a
@@ -138,6 +137,14 @@ int incr_origin_find(struct catalog *cat, struct target *t, const char *db_path,
                      struct incr_origin *o);
 void incr_origin_done(struct incr_origin *o);
 
+/*
+ * Used by incr_origin_find (incr_chain.c): o->usable = whether o's chain (from o->set_id back
+ * to its full copy) restores, and the full copy's page map is known right (a kept delta's map
+ * must be PAGEMAP_F_CHECKED: issue 11); o->why says why not. 0 (-1 is not returned).
+ */
+int incr_chain_origin_ok(struct catalog *cat, struct target *t, const char *db_path,
+                         struct incr_origin *o);
+
 struct incr_result {
     bool wal_mode;
     uint32_t page_size;
@@ -171,7 +178,7 @@ int incr_backup_db(const char *src, const struct fsb *root, const char *inc_path
                    struct dv_job *job, struct incr_result *r);
 void incr_result_done(struct incr_result *r);
 
-/* ---- restore and verify ---------------------------------------------------------------- */
+/* ---- restore and verify (incr_chain.c) ------------------------------------------------- */
 
 /*
  * Rebuild database db_path of set set_id into the file open on fd (out_name names it; a
@@ -192,7 +199,8 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
  * target (removed afterwards), check its page digests and PRAGMA integrity_check.
  * 0, or -1 with dv_err().
  */
-int chain_verify(struct catalog *cat, struct target *t, const char *set_id, const char *db_path);
+int incr_chain_verify(struct catalog *cat, struct target *t, const char *set_id,
+                      const char *db_path);
 
 /* Tests only: called at points of incr_backup_db ("read.half": half the file read, the
  * snapshot held; "written": the .inc written, the snapshot still held). NULL = none. */

@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "catalog.h"
 #include "util.h"
 
 void job_init(struct dv_job *j, const char *kind)
@@ -118,4 +120,79 @@ void job_rate(const struct dv_progress *p, double now, double *rate, double *eta
         if (p->items_total > p->items_done && *rate > 0)
             *eta = (double)(p->items_total - p->items_done) / *rate;
     }
+}
+
+/* ---- the job history -------------------------------------------------------------------- */
+
+/* on_event of a recorded job: the caller's callback, then the catalog. */
+static void record_event(void *ud, enum dv_level level, const char *msg)
+{
+    struct job_record *rec = ud;
+    if (rec->prev_fn)
+        rec->prev_fn(rec->prev_ud, level, msg);
+    char saved[DV_ERR_MAX];
+    snprintf(saved, sizeof saved, "%s", dv_err());
+    catalog_event_add(rec->cat, rec->id, dv_now(), (int)level, msg); /* best effort */
+    dv_seterr("%s", saved);
+}
+
+struct dv_job *job_record_begin(struct job_record *rec, const char *catalog_path, const char *kind,
+                                struct dv_job *job)
+{
+    memset(rec, 0, sizeof *rec);
+    if (!job) {
+        job_init(&rec->own, kind);
+        job = &rec->own;
+    }
+    rec->job = job;
+    if (job->catalog_job_id > 0 || !catalog_path || access(catalog_path, F_OK) != 0)
+        return job;
+    char saved[DV_ERR_MAX];
+    snprintf(saved, sizeof saved, "%s", dv_err());
+    rec->cat = catalog_open(catalog_path);
+    if (rec->cat && catalog_job_start(rec->cat, kind, dv_now(), &rec->id) != 0) {
+        catalog_close(rec->cat);
+        rec->cat = NULL;
+    }
+    dv_seterr("%s", saved);
+    if (!rec->cat)
+        return job;
+    job->catalog_job_id = rec->id;
+    rec->prev_fn = job->on_event;
+    rec->prev_ud = job->event_ud;
+    job->on_event = record_event;
+    job->event_ud = rec;
+    return job;
+}
+
+void job_record_end(struct job_record *rec, int rc, const char *summary)
+{
+    char saved[DV_ERR_MAX];
+    snprintf(saved, sizeof saved, "%s", dv_err());
+    if (rec->cat) {
+        const char *status = rc == 0 ? "ok" : job_cancelled(rec->job) ? "cancelled" : "failed";
+        catalog_job_end(rec->cat, rec->id, dv_now(), status, rc == 0 ? summary : saved);
+        catalog_close(rec->cat);
+        rec->job->on_event = rec->prev_fn;
+        rec->job->event_ud = rec->prev_ud;
+        rec->job->catalog_job_id = 0;
+        rec->cat = NULL;
+    }
+    if (rec->job == &rec->own)
+        job_done(&rec->own);
+    dv_seterr("%s", saved);
+}
+
+int job_history(const char *catalog_path, int64_t before, struct catalog_job *out, size_t max,
+                size_t *n)
+{
+    *n = 0;
+    if (access(catalog_path, F_OK) != 0)
+        return 0;
+    struct catalog *cat = catalog_open(catalog_path);
+    if (!cat)
+        return -1;
+    int rc = catalog_jobs_page(cat, before, false, out, max, n);
+    catalog_close(cat);
+    return rc;
 }

@@ -6,6 +6,11 @@
  * fills it with a one-line meter; the console runs the operation on a worker thread and
  * draws the progress the job publishes. Progress callbacks are rate-limited (at most ~10 per
  * second plus every phase change), so calling job_advance() per object costs nothing.
+ *
+ * Every job records itself in the catalog's job history, whoever calls it (the command line,
+ * the console, cron): job_record_begin / job_record_end below, used by the backend's entry
+ * points (restore, recover, doc copy, verify, archive, daos prune; backup and prune keep their
+ * own rows). Callers never record jobs.
  */
 #ifndef DV_JOB_H
 #define DV_JOB_H
@@ -60,5 +65,42 @@ void job_log(struct dv_job *j, enum dv_level level, const char *fmt, ...)
 void job_snapshot(struct dv_job *j, struct dv_progress *out);
 /* Rate (bytes/s, or items/s when no bytes) and ETA in seconds (-1 = unknown). */
 void job_rate(const struct dv_progress *p, double now, double *rate, double *eta);
+
+/* ---- the job history (catalog jobs and events; catalog.md) ------------------------------ */
+
+struct catalog;
+struct job_record {
+    struct dv_job own; /* the job used when the caller passed none */
+    struct dv_job *job;
+    struct catalog *cat; /* NULL: not recorded (no catalog, an outer job records, an error) */
+    int64_t id;
+    dv_event_fn prev_fn; /* the caller's event callback, still called */
+    void *prev_ud;
+};
+
+/*
+ * Record a job of kind in the catalog at catalog_path: a job row ("running") and, from here
+ * on, every event the job logs (the caller's on_event still gets them). Only when the catalog
+ * exists (a job never creates one), and not when job already belongs to a recorded job (an
+ * entry point called by another one: doc copy recovers NLOs). Never fails: a catalog that
+ * cannot be opened or written leaves the job unrecorded (dv_err() is kept as it was).
+ * Returns the job to run with: job, or rec's own when job is NULL. End with job_record_end.
+ */
+struct dv_job *job_record_begin(struct job_record *rec, const char *catalog_path, const char *kind,
+                                struct dv_job *job);
+/*
+ * End the job row: "ok" with summary (may be NULL) when rc is 0, else "cancelled" (the job
+ * was cancelled) or "failed" with dv_err(); dv_err() is kept. Restores the job's callback.
+ */
+void job_record_end(struct job_record *rec, int rc, const char *summary);
+
+struct catalog_job;
+/*
+ * The job history of the catalog at catalog_path, newest first: at most max jobs older than
+ * job id before (0: from the newest) into out; *n gets how many. No catalog yet: no jobs (it
+ * is never created). 0 or -1 with dv_err().
+ */
+int job_history(const char *catalog_path, int64_t before, struct catalog_job *out, size_t max,
+                size_t *n);
 
 #endif

@@ -199,6 +199,53 @@ static int pool_dir(struct pass *p, const char *name)
 enum { COPIED = 0, SKIPPED = 1, ABSENT = 2 };
 
 /*
+ * A copied object (its SHA-256 in p->ctx, total bytes) into the catalog's batch: a repair's
+ * row (known) keeps its first set; a new one is listed in the set. COPIED, or -1 when the
+ * batch cannot be flushed.
+ */
+static int record_copy(struct pass *p, int subdir, const char *name,
+                       const struct catalog_pool_obj *known, uint64_t total)
+{
+    unsigned char md[32];
+    unsigned mdlen = 0;
+    EVP_DigestFinal_ex(p->ctx, md, &mdlen);
+    if (known) {
+        struct catalog_pool_obj *b = &p->rbatch[p->nrbatch++];
+        *b = *known;
+        b->live_subdir = subdir;
+        dv_hex(md, 32, b->sha256);
+        b->size = (int64_t)total;
+        if (strcmp(b->sha256, known->sha256) != 0)
+            job_log(p->o->job, DV_WARN,
+                    "NLO %s copied again differs from the bytes its first set recorded "
+                    "(SHA-256 %s, was %s): the server rewrote it; verify reports that set",
+                    name, b->sha256, known->sha256);
+        p->batch_bytes += total;
+        p->r->repaired++;
+        p->r->bytes += total;
+        job_advance(p->o->job, 0, total, NULL);
+        return maybe_flush(p) != 0 ? -1 : COPIED;
+    }
+    struct catalog_pool_obj *b = batch_add(p, name, subdir);
+    dv_hex(md, 32, b->sha256);
+    b->size = (int64_t)total;
+    p->batch_bytes += total;
+    p->r->copied++;
+    p->r->bytes += total;
+    if (p->listfd >= 0) {
+        struct target_nlo_entry e;
+        memcpy(e.name, name, NAME_LEN + 1);
+        memcpy(e.sha256, b->sha256, 65);
+        e.size = total;
+        e.live_subdir = subdir;
+        p->nlines += target_nlolist_line(&e, p->lines + p->nlines, 256);
+        p->r->list_count++;
+    }
+    job_advance(p->o->job, 0, total, NULL);
+    return maybe_flush(p) != 0 ? -1 : COPIED;
+}
+
+/*
  * Copy one object into the pool: a new one (known NULL: listed in the set, recorded with
  * first_set = this set), or one the catalog records (known) whose pool file is missing: the
  * row keeps its first set, gets the hash and size of the bytes copied now. Returns COPIED,
@@ -300,43 +347,7 @@ static int copy_one(struct pass *p, int sfd, int subdir, const char *name,
             p->r->pool_bad++;
         return rc != 0 ? -1 : SKIPPED;
     }
-    unsigned char md[32];
-    unsigned mdlen = 0;
-    EVP_DigestFinal_ex(p->ctx, md, &mdlen);
-    if (known) {
-        struct catalog_pool_obj *b = &p->rbatch[p->nrbatch++];
-        *b = *known;
-        b->live_subdir = subdir;
-        dv_hex(md, 32, b->sha256);
-        b->size = (int64_t)total;
-        if (strcmp(b->sha256, known->sha256) != 0)
-            job_log(p->o->job, DV_WARN,
-                    "NLO %s copied again differs from the bytes its first set recorded "
-                    "(SHA-256 %s, was %s): the server rewrote it; verify reports that set",
-                    name, b->sha256, known->sha256);
-        p->batch_bytes += total;
-        p->r->repaired++;
-        p->r->bytes += total;
-        job_advance(p->o->job, 0, total, NULL);
-        return maybe_flush(p) != 0 ? -1 : COPIED;
-    }
-    struct catalog_pool_obj *b = batch_add(p, name, subdir);
-    dv_hex(md, 32, b->sha256);
-    b->size = (int64_t)total;
-    p->batch_bytes += total;
-    p->r->copied++;
-    p->r->bytes += total;
-    if (p->listfd >= 0) {
-        struct target_nlo_entry e;
-        memcpy(e.name, name, NAME_LEN + 1);
-        memcpy(e.sha256, b->sha256, 65);
-        e.size = total;
-        e.live_subdir = subdir;
-        p->nlines += target_nlolist_line(&e, p->lines + p->nlines, 256);
-        p->r->list_count++;
-    }
-    job_advance(p->o->job, 0, total, NULL);
-    return maybe_flush(p) != 0 ? -1 : COPIED;
+    return record_copy(p, subdir, name, known, total);
 }
 
 /* A name the merge did not match: pooled elsewhere (re-home) or new (copy). */
@@ -671,6 +682,53 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The DAOS repository's NNNN subdirectories (unsorted); anything else by such a name is
+ * refused and reported, never followed. 0 or -1. */
+static int list_subdirs(struct pass *p, int **subdirs, size_t *nsub)
+{
+    size_t capsub = 0;
+    for (;;) {
+        long n = syscall(SYS_getdents64, p->dfd, p->dents, DENTS_BUF);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            dv_syserr("read directory %s", p->o->daos_dir);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        for (long off = 0; off < n;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(p->dents + off);
+            off += d->d_reclen;
+            const char *nm = d->d_name;
+            if (strlen(nm) != 4 || strspn(nm, "0123456789") != 4)
+                continue;
+            if (d->d_type != DT_DIR) {
+                struct stat st;
+                bool known = d->d_type != DT_UNKNOWN;
+                if (!known && fstatat(p->dfd, nm, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                    continue; /* vanished */
+                if (known || !S_ISDIR(st.st_mode)) {
+                    /* never followed: its NLOs are not backed up, and the operator is told */
+                    p->r->subdirs_refused++;
+                    job_log(p->o->job, DV_WARN,
+                            "DAOS subdirectory %s/%s refused: %s (never followed; its NLOs are "
+                            "not backed up: make it a real directory)",
+                            p->o->daos_dir, nm,
+                            known ? dtype_what(d->d_type) : fsb_kind(st.st_mode));
+                    continue;
+                }
+            }
+            if (*nsub == capsub) {
+                capsub = capsub ? capsub * 2 : 64;
+                *subdirs = dv_realloc(*subdirs, capsub * sizeof **subdirs);
+            }
+            (*subdirs)[(*nsub)++] = atoi(nm);
+        }
+    }
+    return 0;
+}
+
 int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -685,7 +743,7 @@ int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
     job_phase(o->job, "nlo", 0, 0);
     int rc = -1;
     int *subdirs = NULL;
-    size_t nsub = 0, capsub = 0;
+    size_t nsub = 0;
     int dfd = open(o->daos_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         dv_syserr("open DAOS directory %s", o->daos_dir);
@@ -711,45 +769,8 @@ int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
         }
     }
 
-    /* The NNNN subdirectories, in numeric order. */
-    for (;;) {
-        long n = syscall(SYS_getdents64, dfd, p.dents, DENTS_BUF);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            dv_syserr("read directory %s", o->daos_dir);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        for (long off = 0; off < n;) {
-            struct linux_dirent64 *d = (struct linux_dirent64 *)(p.dents + off);
-            off += d->d_reclen;
-            const char *nm = d->d_name;
-            if (strlen(nm) != 4 || strspn(nm, "0123456789") != 4)
-                continue;
-            if (d->d_type != DT_DIR) {
-                struct stat st;
-                bool known = d->d_type != DT_UNKNOWN;
-                if (!known && fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) != 0)
-                    continue; /* vanished */
-                if (known || !S_ISDIR(st.st_mode)) {
-                    /* never followed: its NLOs are not backed up, and the operator is told */
-                    r->subdirs_refused++;
-                    job_log(o->job, DV_WARN,
-                            "DAOS subdirectory %s/%s refused: %s (never followed; its NLOs are "
-                            "not backed up: make it a real directory)",
-                            o->daos_dir, nm, known ? dtype_what(d->d_type) : fsb_kind(st.st_mode));
-                    continue;
-                }
-            }
-            if (nsub == capsub) {
-                capsub = capsub ? capsub * 2 : 64;
-                subdirs = dv_realloc(subdirs, capsub * sizeof *subdirs);
-            }
-            subdirs[nsub++] = atoi(nm);
-        }
-    }
+    if (list_subdirs(&p, &subdirs, &nsub) != 0)
+        goto out;
     qsort(subdirs, nsub, sizeof *subdirs, cmp_int);
     for (size_t i = 0; i < nsub; i++) {
         char dname[8];

@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "bytes.h"
 #include "delta.h"
 #include "fsb.h"
 #include "util.h"
@@ -75,28 +76,6 @@ void pagemap_done(struct pagemap *m)
 static int parse(const char *path, char *buf, size_t len, const char *expect_sha256,
                  struct pagemap *m);
 
-static void be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
-}
-
-static void be64(unsigned char *p, uint64_t v)
-{
-    be32(p, (uint32_t)(v >> 32));
-    be32(p + 4, (uint32_t)v);
-}
-
-static uint32_t rd32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t rd64(const unsigned char *p)
-{
-    return (uint64_t)rd32(p) << 32 | rd32(p + 4);
-}
-
 int pagemap_write_at(const struct fsb *root, const char *rel, const struct pagemap *m,
                      char sha256_hex[65])
 {
@@ -104,14 +83,14 @@ int pagemap_write_at(const struct fsb *root, const char *rel, const struct pagem
     size_t len = PAGEMAP_HDR_SIZE + body + 32;
     unsigned char *buf = dv_calloc(1, len);
     memcpy(buf, PM_MAGIC, 8);
-    be32(buf + 8, PAGEMAP_VERSION);
-    be32(buf + 12, m->page_size);
-    be64(buf + 16, m->npages);
-    be64(buf + 24, m->size);
-    be32(buf + 32, PAGEMAP_DIGEST);
-    be32(buf + 36, PAGEMAP_ALGO_SHA256_128);
-    be32(buf + 40, m->flags);
-    be32(buf + 60, delta_crc32c(0, buf, 60));
+    dv_wr32(buf + 8, PAGEMAP_VERSION);
+    dv_wr32(buf + 12, m->page_size);
+    dv_wr64(buf + 16, m->npages);
+    dv_wr64(buf + 24, m->size);
+    dv_wr32(buf + 32, PAGEMAP_DIGEST);
+    dv_wr32(buf + 36, PAGEMAP_ALGO_SHA256_128);
+    dv_wr32(buf + 40, m->flags);
+    dv_wr32(buf + 60, delta_crc32c(0, buf, 60));
     memcpy(buf + PAGEMAP_HDR_SIZE, m->d, body);
     char hex[65];
     dv_sha256_hex(buf, PAGEMAP_HDR_SIZE + body, hex);
@@ -157,18 +136,18 @@ static int parse(const char *path, char *buf, size_t len, const char *expect_sha
         dv_seterr("%s: not a page map", path);
         goto out;
     }
-    if (rd32(u + 60) != delta_crc32c(0, u, 60)) {
+    if (dv_rd32(u + 60) != delta_crc32c(0, u, 60)) {
         dv_seterr("%s: page map header checksum mismatch", path);
         goto out;
     }
-    if (rd32(u + 8) != PAGEMAP_VERSION || rd32(u + 32) != PAGEMAP_DIGEST ||
-        rd32(u + 36) != PAGEMAP_ALGO_SHA256_128) {
+    if (dv_rd32(u + 8) != PAGEMAP_VERSION || dv_rd32(u + 32) != PAGEMAP_DIGEST ||
+        dv_rd32(u + 36) != PAGEMAP_ALGO_SHA256_128) {
         dv_seterr("%s: page map version %u / digest %u / algorithm %u not supported", path,
-                  rd32(u + 8), rd32(u + 32), rd32(u + 36));
+                  dv_rd32(u + 8), dv_rd32(u + 32), dv_rd32(u + 36));
         goto out;
     }
-    uint32_t ps = rd32(u + 12);
-    uint64_t np = rd64(u + 16), size = rd64(u + 24);
+    uint32_t ps = dv_rd32(u + 12);
+    uint64_t np = dv_rd64(u + 16), size = dv_rd64(u + 24);
     if (ps < 512 || ps > 65536 || (ps & (ps - 1)) || np != (size + ps - 1) / ps ||
         np > (len - PAGEMAP_HDR_SIZE - 32) / PAGEMAP_DIGEST ||
         len != PAGEMAP_HDR_SIZE + np * PAGEMAP_DIGEST + 32) {
@@ -192,7 +171,7 @@ static int parse(const char *path, char *buf, size_t len, const char *expect_sha
         }
     }
     pagemap_init(m, ps, size);
-    m->flags = rd32(u + 40);
+    m->flags = dv_rd32(u + 40);
     memcpy(m->d, u + PAGEMAP_HDR_SIZE, np * PAGEMAP_DIGEST);
     rc = 0;
 out:
@@ -209,13 +188,13 @@ int pagemap_read_flags_at(const struct fsb *root, const char *rel, uint32_t *fla
     ssize_t got = dv_pread_full(fd, h, sizeof h, 0);
     close(fd);
     if (got != (ssize_t)sizeof h || memcmp(h, PM_MAGIC, 8) != 0 ||
-        rd32(h + 60) != delta_crc32c(0, h, 60) || rd32(h + 8) != PAGEMAP_VERSION) {
+        dv_rd32(h + 60) != delta_crc32c(0, h, 60) || dv_rd32(h + 8) != PAGEMAP_VERSION) {
         char *path = fsb_abs(root, rel);
         dv_seterr("%s: not a page map (or a damaged header)", path);
         free(path);
         return -1;
     }
-    *flags = rd32(h + 40);
+    *flags = dv_rd32(h + 40);
     return 0;
 }
 

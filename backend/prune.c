@@ -190,32 +190,31 @@ static void logev(struct ctx *c, enum dv_level level, const char *fmt, ...)
         catalog_event_add(c->cat, c->job_id, dv_now(), (int)level, msg);
 }
 
-/* Remove (or measure, in a dry run) one set. 0, or -1 (the set stays marked). */
-static int prune_one(struct ctx *c, struct prune_set *ps)
-{
-    const char *id = ps->set.id;
-    bool dry = c->o->dry_run;
-    char *dir = target_set_dir(c->t, id);
-    char *failed = dv_asprintf("%s.failed", dir);
-    char *partial = target_set_partial_dir(c->t, id);
-    struct catalog_set_file *files = NULL;
-    size_t nfiles = 0;
-    int rc = -1;
+/* A set's directories on the target: a delta recorded inside one of them goes with it. */
+struct set_dirs {
+    char *dir, *failed, *partial;
+};
 
-    ps->untouched = true;
-    if (catalog_set_files(c->cat, id, &files, &nfiles) != 0)
-        goto out;
-    ps->files = nfiles;
-    /* deltas outside the set: check every one before deleting anything (the moved-delta
-     * rule, target_delta_moved_check: outside the target and the server's directories, no
-     * link on its way, a regular file holding exactly the delta the set recorded) */
+/* Is loc a kept delta moved out of the set (an absolute path outside its directories)? */
+static bool delta_moved(const struct set_dirs *sd, const char *loc)
+{
+    return loc && loc[0] == '/' && !has_prefix_dir(loc, sd->dir) &&
+           !has_prefix_dir(loc, sd->failed) && !has_prefix_dir(loc, sd->partial);
+}
+
+/* Deltas outside the set: check every one before deleting anything (the moved-delta rule,
+ * target_delta_moved_check: outside the target and the server's directories, no link on its
+ * way, a regular file holding exactly the delta the set recorded); ps counts them. 0 or -1. */
+static int check_moved_deltas(struct ctx *c, struct prune_set *ps,
+                              const struct catalog_set_file *files, size_t nfiles,
+                              const struct set_dirs *sd)
+{
     for (size_t i = 0; i < nfiles; i++) {
         const char *loc = files[i].delta_location;
         if (files[i].delta_mode != CATALOG_DELTA_KEEP)
             continue;
         ps->deltas++;
-        if (!loc || !loc[0] || loc[0] != '/' || has_prefix_dir(loc, dir) ||
-            has_prefix_dir(loc, failed) || has_prefix_dir(loc, partial))
+        if (!delta_moved(sd, loc))
             continue;
         ps->deltas_outside++;
         struct stat st;
@@ -229,42 +228,24 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
             snprintf(why, sizeof why, "%s", dv_err());
             dv_seterr("set %s: refusing to delete %s: the catalog says a delta lives there, but "
                       "%s",
-                      id, loc, why);
-            goto out;
+                      ps->set.id, loc, why);
+            return -1;
         }
         if (lstat(loc, &st) == 0)
             ps->bytes += (uint64_t)st.st_size;
     }
-    uint64_t tree_bytes = 0;
-    /* beneath the target without links (fsb_tree): a link inside a set, even to a directory,
-     * is removed as itself and never descended */
-    const struct fsb *root = target_root(c->t);
-    char *rel = dv_asprintf("sets/%s", id), *relf = dv_asprintf("sets/%s.failed", id);
-    if (dry) {
-        ps->untouched = false; /* a dry run counts the set as gone */
-        rc = fsb_tree(root, rel, false, &tree_bytes) == 0 &&
-                     fsb_tree(root, relf, false, &tree_bytes) == 0
-                 ? 0
-                 : -1;
-        ps->bytes += tree_bytes;
-        free(rel);
-        free(relf);
-        goto out;
-    }
-    /* 1. mark (durable), 2. moved deltas, 3. the directory, 4. the rows */
-    if (ps->set.pruning <= 0 && catalog_set_mark_pruning(c->cat, id, c->now) != 0) {
-        free(rel);
-        free(relf);
-        goto out;
-    }
-    ps->untouched = false;
-    dv_crashpoint("prune.marked");
+    return 0;
+}
+
+/* Remove the moved deltas of set id: each checked again right before, and removed through its
+ * parent opened without links. 0 or -1. */
+static int remove_moved_deltas(struct ctx *c, const char *id, const struct catalog_set_file *files,
+                               size_t nfiles, const struct set_dirs *sd)
+{
     for (size_t i = 0; i < nfiles; i++) {
         const char *loc = files[i].delta_location;
-        if (files[i].delta_mode != CATALOG_DELTA_KEEP || !loc || !loc[0] || loc[0] != '/' ||
-            has_prefix_dir(loc, dir) || has_prefix_dir(loc, failed) || has_prefix_dir(loc, partial))
+        if (files[i].delta_mode != CATALOG_DELTA_KEEP || !delta_moved(sd, loc))
             continue;
-        /* checked again right before, and removed through its parent opened without links */
         int pfd = -1;
         int ck = target_delta_moved_check(c->t, c->cfg->server.data_dir, c->cfg->server.daos_dir,
                                           loc, files[i].delta_sha256, &pfd);
@@ -273,16 +254,12 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
         if (ck != 0) {
             c->r->refused++;
             dv_preferr("set %s: refusing to delete %s", id, loc);
-            free(rel);
-            free(relf);
-            goto out;
+            return -1;
         }
         if (unlinkat(pfd, strrchr(loc, '/') + 1, 0) != 0 && errno != ENOENT) {
             dv_syserr("set %s: remove delta %s", id, loc);
             close(pfd);
-            free(rel);
-            free(relf);
-            goto out;
+            return -1;
         }
         if (fsync(pfd) != 0)
             logev(c, DV_WARN, "set %s: fsync the directory of %s: %s", id, loc, strerror(errno));
@@ -290,11 +267,51 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
         logev(c, DV_INFO, "set %s: removed delta %s", id, loc);
         dv_crashpoint("prune.delta");
     }
+    return 0;
+}
+
+/* Remove (or measure, in a dry run) one set. 0, or -1 (the set stays marked). */
+static int prune_one(struct ctx *c, struct prune_set *ps)
+{
+    const char *id = ps->set.id;
+    char *dir = target_set_dir(c->t, id);
+    struct set_dirs sd = {.dir = dir,
+                          .failed = dv_asprintf("%s.failed", dir),
+                          .partial = target_set_partial_dir(c->t, id)};
+    struct catalog_set_file *files = NULL;
+    size_t nfiles = 0;
+    int rc = -1;
+    uint64_t tree_bytes = 0;
+    /* beneath the target without links (fsb_tree): a link inside a set, even to a directory,
+     * is removed as itself and never descended */
+    const struct fsb *root = target_root(c->t);
+    char *rel = dv_asprintf("sets/%s", id), *relf = dv_asprintf("sets/%s.failed", id);
+
+    ps->untouched = true;
+    if (catalog_set_files(c->cat, id, &files, &nfiles) != 0)
+        goto out;
+    ps->files = nfiles;
+    if (check_moved_deltas(c, ps, files, nfiles, &sd) != 0)
+        goto out;
+    if (c->o->dry_run) {
+        ps->untouched = false; /* a dry run counts the set as gone */
+        rc = fsb_tree(root, rel, false, &tree_bytes) == 0 &&
+                     fsb_tree(root, relf, false, &tree_bytes) == 0
+                 ? 0
+                 : -1;
+        ps->bytes += tree_bytes;
+        goto out;
+    }
+    /* 1. mark (durable), 2. moved deltas, 3. the directory, 4. the rows */
+    if (ps->set.pruning <= 0 && catalog_set_mark_pruning(c->cat, id, c->now) != 0)
+        goto out;
+    ps->untouched = false;
+    dv_crashpoint("prune.marked");
+    if (remove_moved_deltas(c, id, files, nfiles, &sd) != 0)
+        goto out;
     int trc = fsb_tree(root, rel, true, &tree_bytes);
     if (trc == 0)
         trc = fsb_tree(root, relf, true, &tree_bytes);
-    free(rel);
-    free(relf);
     ps->bytes += tree_bytes;
     if (trc != 0)
         goto out;
@@ -310,9 +327,11 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
     rc = 0;
 out:
     catalog_set_files_free(files, nfiles);
-    free(dir);
-    free(failed);
-    free(partial);
+    free(rel);
+    free(relf);
+    free(sd.dir);
+    free(sd.failed);
+    free(sd.partial);
     return rc;
 }
 
@@ -645,6 +664,88 @@ void prune_result_done(struct prune_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Which sets go: the retention (per database for partial sets), then every set a retained
+ * set's incremental chain needs stays (catalog_set_chain is transitive). r->sets[i].d is the
+ * decision; *ngo how many go. 0 or -1. */
+static int prune_decide(struct ctx *c, size_t *ngo)
+{
+    struct prune_result *r = c->r;
+    const struct dv_config *cfg = c->cfg;
+    int rc = -1;
+    if (catalog_sets_each(c->cat, collect, r) != 0)
+        return -1;
+    struct catalog_set *plain = dv_malloc((r->nsets ? r->nsets : 1) * sizeof *plain);
+    struct prune_decision *dec = dv_malloc((r->nsets ? r->nsets : 1) * sizeof *dec);
+    for (size_t i = 0; i < r->nsets; i++)
+        plain[i] = r->sets[i].set;
+    struct prune_set_dbs *dbs = NULL;
+    if (partial_dbs(c, plain, r->nsets, &dbs) != 0)
+        goto out;
+    prune_select_dbs(plain, dbs, r->nsets, cfg->backup.keep_sets, cfg->backup.keep_days, c->now,
+                     dec);
+    partial_dbs_free(dbs, r->nsets);
+    /* incremental chains are per database (set_files.origin, incr.h) */
+    for (size_t i = 0; i < r->nsets; i++) {
+        char(*ids)[32];
+        size_t k;
+        if (dec[i].prune)
+            continue;
+        if (catalog_set_chain(c->cat, plain[i].id, &ids, &k) != 0)
+            goto out;
+        for (size_t x = 0; x < k; x++)
+            for (size_t j = 0; j < r->nsets; j++)
+                if (dec[j].prune && plain[j].pruning <= 0 && strcmp(plain[j].id, ids[x]) == 0) {
+                    dec[j].prune = false;
+                    dec[j].why = PRUNE_KEEP_ORIGIN;
+                }
+        free(ids);
+    }
+    *ngo = 0;
+    for (size_t i = 0; i < r->nsets; i++) {
+        r->sets[i].d = dec[i];
+        *ngo += dec[i].prune;
+    }
+    rc = 0;
+out:
+    free(plain);
+    free(dec);
+    return rc;
+}
+
+/* Remove the sets that go, oldest first; one that fails stays marked for the next run (its
+ * error into err when err is empty, *set_rc -1) and the others go on. 0, or -1 (cancelled). */
+static int prune_sets(struct ctx *c, size_t ngo, char *err, size_t errsz, int *set_rc)
+{
+    struct prune_result *r = c->r;
+    job_phase(c->job, "sets", ngo, 0);
+    for (size_t i = r->nsets; i-- > 0;) {
+        struct prune_set *ps = &r->sets[i];
+        if (!ps->d.prune)
+            continue;
+        if (job_cancelled(c->job)) {
+            dv_seterr("prune: cancelled");
+            return -1;
+        }
+        if (prune_one(c, ps) != 0) {
+            if (!err[0])
+                snprintf(err, errsz, "%s", dv_err());
+            logev(c, DV_ERROR, "%s", dv_err());
+            *set_rc = -1;
+            continue;
+        }
+        if (ps->set.status == CATALOG_SET_FAILED)
+            r->failed_pruned++;
+        else
+            r->sets_pruned++;
+        r->files += ps->files;
+        r->deltas += ps->deltas;
+        r->deltas_outside += ps->deltas_outside;
+        r->set_bytes += ps->bytes;
+        job_advance(c->job, 1, ps->bytes, ps->set.id);
+    }
+    return 0;
+}
+
 int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv_job *job,
               struct prune_result *r)
 {
@@ -690,78 +791,12 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
         if (job)
             job->catalog_job_id = c.job_id;
     }
-    if (catalog_sets_each(c.cat, collect, r) != 0)
-        goto out;
-    struct catalog_set *plain = dv_malloc((r->nsets ? r->nsets : 1) * sizeof *plain);
-    struct prune_decision *dec = dv_malloc((r->nsets ? r->nsets : 1) * sizeof *dec);
-    for (size_t i = 0; i < r->nsets; i++)
-        plain[i] = r->sets[i].set;
-    struct prune_set_dbs *dbs = NULL;
-    if (partial_dbs(&c, plain, r->nsets, &dbs) != 0) {
-        free(plain);
-        free(dec);
-        goto out;
-    }
-    prune_select_dbs(plain, dbs, r->nsets, cfg->backup.keep_sets, cfg->backup.keep_days, c.now,
-                     dec);
-    partial_dbs_free(dbs, r->nsets);
-    /* incremental chains are per database (set_files.origin, incr.h): every set that a
-     * retained set's files need stays too (catalog_set_chain is already transitive) */
-    for (size_t i = 0; i < r->nsets; i++) {
-        char(*ids)[32];
-        size_t k;
-        if (dec[i].prune)
-            continue;
-        if (catalog_set_chain(c.cat, plain[i].id, &ids, &k) != 0) {
-            free(plain);
-            free(dec);
-            goto out;
-        }
-        for (size_t x = 0; x < k; x++)
-            for (size_t j = 0; j < r->nsets; j++)
-                if (dec[j].prune && plain[j].pruning <= 0 && strcmp(plain[j].id, ids[x]) == 0) {
-                    dec[j].prune = false;
-                    dec[j].why = PRUNE_KEEP_ORIGIN;
-                }
-        free(ids);
-    }
     size_t ngo = 0;
-    for (size_t i = 0; i < r->nsets; i++) {
-        r->sets[i].d = dec[i];
-        ngo += dec[i].prune;
-    }
-    free(plain);
-    free(dec);
-
-    /* sets, oldest first */
-    job_phase(job, "sets", ngo, 0);
+    if (prune_decide(&c, &ngo) != 0)
+        goto out;
     int set_rc = 0;
-    for (size_t i = r->nsets; i-- > 0;) {
-        struct prune_set *ps = &r->sets[i];
-        if (!ps->d.prune)
-            continue;
-        if (job_cancelled(job)) {
-            dv_seterr("prune: cancelled");
-            goto out;
-        }
-        if (prune_one(&c, ps) != 0) {
-            /* keep going with the others; the set stays marked for the next run */
-            if (!err[0])
-                snprintf(err, sizeof err, "%s", dv_err());
-            logev(&c, DV_ERROR, "%s", dv_err());
-            set_rc = -1;
-            continue;
-        }
-        if (ps->set.status == CATALOG_SET_FAILED)
-            r->failed_pruned++;
-        else
-            r->sets_pruned++;
-        r->files += ps->files;
-        r->deltas += ps->deltas;
-        r->deltas_outside += ps->deltas_outside;
-        r->set_bytes += ps->bytes;
-        job_advance(job, 1, ps->bytes, ps->set.id);
-    }
+    if (prune_sets(&c, ngo, err, sizeof err, &set_rc) != 0)
+        goto out;
     job_flush(job);
     /* the archive: what the sets that stay can use (a failure is per database: go on) */
     if (job_cancelled(job)) {
@@ -826,8 +861,8 @@ static bool guard_may_delete(void *ud, const char *name)
     return rc == 1;
 }
 
-int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
-               struct store_prune_counts *counts, bool *no_catalog)
+static int daos_body(const struct dv_config *cfg, long days, struct dv_job *job,
+                     struct store_prune_counts *counts, bool *no_catalog)
 {
     struct guard g = {0};
     *no_catalog = access(cfg->catalog, F_OK) != 0;
@@ -845,5 +880,21 @@ int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
         dv_seterr("daos prune: stopped deleting: catalog: %s", g.err);
         rc = -1;
     }
+    return rc;
+}
+
+int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
+               struct store_prune_counts *counts, bool *no_catalog)
+{
+    memset(counts, 0, sizeof *counts);
+    struct job_record rec;
+    job = job_record_begin(&rec, cfg->catalog, "daos-prune", job);
+    int rc = daos_body(cfg, days, job, counts, no_catalog);
+    char sum[256], b[32];
+    dv_fmt_bytes(counts->bytes, b, sizeof b);
+    snprintf(sum, sizeof sum, "%llu NLOs deleted (%s), %llu wait for a backup, %llu not due yet",
+             (unsigned long long)counts->deleted, b, (unsigned long long)counts->waiting_backup,
+             (unsigned long long)counts->not_due);
+    job_record_end(&rec, rc, sum);
     return rc;
 }

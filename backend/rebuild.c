@@ -11,11 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backup.h"
 #include "catalog.h"
-#include "delta.h"
 #include "fsb.h"
 #include "incr.h"
+#include "nlorefs.h"
 #include "target.h"
 #include "util.h"
 
@@ -261,7 +260,7 @@ static int record_refs(struct ctx *c, const struct rset *s, const struct manifes
                  ? -1
                  : incr_chain_build(c->cat, c->t, s->m.id, d->db_path, sfd, scratch, NULL, NULL);
         if (rc == 0)
-            rc = backup_read_refs(scratch, &names, &n);
+            rc = nlorefs_read_file(scratch, &names, &n);
         scratch_close(c, sfd, srel, scratch);
     } else {
         /* the copy (and a kept delta) beneath the target, never through a link, never a FIFO
@@ -276,19 +275,12 @@ static int record_refs(struct ctx *c, const struct rset *s, const struct manifes
             rc = -1;
         if (rc == 0 && d->delta_keep) {
             int sfd = scratch_open(c, &srel, &scratch);
-            struct stat st;
-            rc = -1;
-            if (sfd < 0) {
-                /* dv_err() says why */
-            } else if (fstat(fd, &st) != 0 ||
-                       dv_copy_range(fd, 0, sfd, 0, (uint64_t)st.st_size) != st.st_size) {
-                dv_syserr("copy %s to %s", copy, scratch);
-            } else if (delta_apply_fd(dfd, delta, sfd, scratch) == 0) {
-                rc = backup_read_refs(scratch, &names, &n);
-            }
+            rc = sfd < 0 ? -1 /* dv_err() says why */
+                         : nlorefs_read_with_delta(fd, copy, dfd, delta, sfd, scratch, NULL, &names,
+                                                   &n);
             scratch_close(c, sfd, srel, scratch);
         } else if (rc == 0) {
-            rc = backup_read_refs(copy, &names, &n);
+            rc = nlorefs_read_file(copy, &names, &n);
         }
         if (fd >= 0)
             close(fd);
@@ -303,7 +295,7 @@ static int record_refs(struct ctx *c, const struct rset *s, const struct manifes
     }
     rc = catalog_refs_record(c->cat, db_id, s->m.seq, (const char *const *)names, n);
     c->r->refs += n;
-    backup_names_free(names, n);
+    nlorefs_free(names, n);
     return rc;
 }
 

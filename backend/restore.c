@@ -15,7 +15,7 @@
 
 #include <sqlite3.h>
 
-#include "backup.h"
+#include "dbcopy.h"
 #include "delta.h"
 #include "fsb.h"
 #include "incr.h"
@@ -23,30 +23,7 @@
 
 int restore_integrity_check(const char *path)
 {
-    char *uri = dv_file_uri(path, "immutable=1");
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
-    free(uri);
-    if (rc != SQLITE_OK) {
-        dv_seterr("%s: cannot open: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(1)", -1, &st, NULL);
-    int result = -1;
-    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        const char *msg = (const char *)sqlite3_column_text(st, 0);
-        if (msg && strcmp(msg, "ok") == 0)
-            result = 0;
-        else
-            dv_seterr("%s: integrity_check failed: %s", path, msg ? msg : "?");
-    } else {
-        dv_seterr("%s: integrity_check failed: %s", path, sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return result;
+    return dbcopy_integrity_check(path);
 }
 
 int restore_materialize(struct catalog *cat, struct target *t, const char *set_id,
@@ -141,6 +118,234 @@ static void remove_tmp(struct fsb *root, const char *tmp_rel)
     }
 }
 
+/* One materialization (restore_materialize_steps), from step to step. */
+struct mat {
+    struct catalog *cat;
+    struct target *t;
+    const char *set_id, *db_path, *out_path;
+    bool overwrite;
+    struct dv_job *job;
+    struct restore_info *info;
+    struct catalog_set_file f;
+    char *set_dir, *src; /* the stored copy (for messages) */
+    char *rootdir;       /* the result is created and renamed beneath it */
+    struct fsb *root;
+    char *out_rel;       /* out_path below root */
+    char *tmp, *tmp_rel; /* the temporary ("" once renamed or when it is not ours) */
+    int in, out, dfd;
+};
+
+/* The set (usable, not being pruned) and its file of db_path, a safe path. 0 or -1. */
+static int mat_find(struct mat *m)
+{
+    struct catalog_set s;
+    int r = catalog_set_get(m->cat, m->set_id, &s);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        dv_seterr("no backup set '%s' (dvault sets lists them)", m->set_id);
+        return -1;
+    }
+    if (!catalog_set_usable(s.status)) {
+        dv_seterr("backup set %s is %s, not complete: choose a complete set", m->set_id,
+                  catalog_set_status_name(s.status));
+        return -1;
+    }
+    if (s.pruning > 0) {
+        dv_seterr("backup set %s is being pruned (an interrupted prune): run dvault prune to "
+                  "finish it and choose another set",
+                  m->set_id);
+        return -1;
+    }
+    snprintf(m->info->set_id, sizeof m->info->set_id, "%s", m->set_id);
+    m->info->set_started = s.started;
+    r = catalog_set_file_get(m->cat, m->set_id, m->db_path, &m->f);
+    if (r < 0)
+        return -1;
+    if (r == 0)
+        return restore_not_in_set(m->cat, m->set_id, m->db_path);
+    if (!dv_path_is_safe_rel(m->f.path)) {
+        dv_seterr("catalog: unsafe path '%s' for %s in set %s", m->f.path, m->db_path, m->set_id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Where the result goes (beneath root, never through a link: fsb.h), and the temporary: a
+ * new file (O_EXCL), locked by us until we are done (restore.h). 0 or -1. */
+static int mat_open_tmp(struct mat *m, const char *root_dir)
+{
+    m->rootdir = root_dir ? dv_strdup(root_dir) : dv_dirname(m->out_path);
+    size_t rl = strcmp(m->rootdir, "/") == 0 ? 0 : strlen(m->rootdir);
+    if (strncmp(m->out_path, m->rootdir, rl) != 0 || m->out_path[rl] != '/' ||
+        !dv_path_is_safe_rel(m->out_path + rl + 1)) {
+        dv_seterr("%s is not below %s", m->out_path, m->rootdir);
+        return -1;
+    }
+    m->out_rel = dv_strdup(m->out_path + rl + 1);
+    if (!(m->root = fsb_open(m->rootdir)))
+        return -1;
+    struct stat st;
+    if (!m->overwrite && fsb_lstat(m->root, m->out_rel, &st) == 0) {
+        dv_seterr("%s exists: choose a new name (or --force)", m->out_path);
+        return -1;
+    }
+    m->tmp = restore_tmp_path(m->out_path, (long)getpid());
+    const char *sl = strrchr(m->out_rel, '/');
+    m->tmp_rel = dv_asprintf("%.*s%s", (int)(sl ? sl - m->out_rel + 1 : 0), m->out_rel,
+                             strrchr(m->tmp, '/') + 1);
+    if ((m->out = fsb_openat(m->root, m->tmp_rel, O_RDWR | O_CREAT | O_EXCL, 0600)) < 0) {
+        m->tmp_rel[0] = 0; /* not ours: never removed */
+        return -1;
+    }
+    if (flock(m->out, LOCK_EX | LOCK_NB) != 0) {
+        dv_syserr("lock %s", m->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1. The stored copy must be what the backup wrote; 2. copied next to the destination, into
+ * the hidden temporary. 0 or -1. */
+static int mat_copy(struct mat *m)
+{
+    job_phase(m->job, "restore", 1, (uint64_t)m->f.size);
+    char sha[65];
+    struct stat st;
+    /* the target may have been tampered with: opened beneath it (fsb.h), never through a
+     * symbolic link (a planted link would make restore read outside the target), and only a
+     * regular file (a FIFO is refused at once, never waited on) */
+    char *rel = dv_asprintf("sets/%s/%s", m->set_id, m->f.path);
+    m->in = fsb_openat(target_root(m->t), rel, O_RDONLY, 0);
+    free(rel);
+    if (m->in < 0)
+        return -1;
+    if (fstat(m->in, &st) != 0) {
+        dv_syserr("stat %s", m->src);
+        return -1;
+    }
+    if (dv_sha256_fd_hex(m->in, m->src, sha) != 0)
+        return -1;
+    if (strcmp(sha, m->f.sha256) != 0) {
+        dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", m->src, sha, m->f.sha256);
+        return -1;
+    }
+    int64_t n = dv_copy_range(m->in, 0, m->out, 0, (uint64_t)st.st_size);
+    if (n < 0 || (uint64_t)n != (uint64_t)st.st_size) {
+        if (n < 0)
+            dv_syserr("copy %s to %s", m->src, m->tmp);
+        else
+            dv_seterr("copy %s: file shrank while copying", m->src);
+        return -1;
+    }
+    if (fsync(m->out) != 0) {
+        dv_syserr("fsync %s", m->tmp);
+        return -1;
+    }
+    dv_crashpoint("restore.copied"); /* tests: a hidden temporary, nothing at out_path */
+    job_advance(m->job, 0, (uint64_t)m->f.size, m->db_path);
+    return 0;
+}
+
+/* 3. A kept delta is applied now (seed 000: restore applies it, then removes it). 0 or -1. */
+static int mat_delta(struct mat *m)
+{
+    struct catalog_set_file *f = &m->f;
+    if (f->delta_mode != CATALOG_DELTA_KEEP)
+        return 0;
+    m->info->delta_kept = true;
+    if (!f->delta_location || !f->delta_location[0]) {
+        dv_seterr("set %s keeps a delta for %s but the catalog does not say where", m->set_id,
+                  m->db_path);
+        return -1;
+    }
+    char *abs = target_abs(m->t, f->delta_location); /* in its set: recorded target-relative */
+    free(f->delta_location);
+    f->delta_location = abs;
+    snprintf(m->info->delta_location, sizeof m->info->delta_location, "%s", f->delta_location);
+    struct delta_header h;
+    char dsha[65];
+    /* a delta on the target beneath it without links; a moved one as it is; a regular
+     * file either way (target_file_open); verified and applied from this one descriptor */
+    m->dfd = target_file_open(m->t, f->delta_location, O_RDONLY, 0);
+    if (m->dfd < 0 || delta_verify_fd(m->dfd, f->delta_location, &h, dsha) != 0)
+        return -1;
+    if (f->delta_sha256 && strcmp(dsha, f->delta_sha256) != 0) {
+        dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", f->delta_location, dsha,
+                  f->delta_sha256);
+        return -1;
+    }
+    if (delta_apply_fd(m->dfd, f->delta_location, m->out, m->tmp) != 0)
+        return -1;
+    m->info->delta_pages = h.page_count;
+    return 0;
+}
+
+/* link() + unlink() where the file system has no RENAME_NOREPLACE (link never replaces
+ * either): 0 or an errno value. */
+static int mat_link_noreplace(struct mat *m)
+{
+    int rfd = fsb_openat(m->root, ".", O_RDONLY | O_DIRECTORY, 0);
+    const char *tb = strrchr(m->tmp_rel, '/') ? strrchr(m->tmp_rel, '/') + 1 : m->tmp_rel;
+    const char *ob = strrchr(m->out_rel, '/') ? strrchr(m->out_rel, '/') + 1 : m->out_rel;
+    char *pd = dv_dirname(m->out_rel);
+    int pfd = rfd >= 0 ? (strcmp(pd, ".") == 0 ? dup(rfd)
+                                               : fsb_openat(m->root, pd, O_RDONLY | O_DIRECTORY, 0))
+                       : -1;
+    free(pd);
+    int e = pfd >= 0 && linkat(pfd, tb, pfd, ob, 0) == 0 ? 0 : errno;
+    if (e == 0)
+        unlinkat(pfd, tb, 0);
+    if (pfd >= 0)
+        close(pfd);
+    if (rfd >= 0)
+        close(rfd);
+    return e;
+}
+
+/* The temporary gets its real name (replacing only with overwrite). 0 or -1. */
+static int mat_rename(struct mat *m)
+{
+    if (m->overwrite) {
+        if (fsb_rename(m->root, m->tmp_rel, m->out_rel, false) != 0)
+            return -1;
+    } else if (fsb_rename(m->root, m->tmp_rel, m->out_rel, true) != 0) {
+        int e = errno;
+        if (e == EINVAL)
+            e = mat_link_noreplace(m);
+        if (e == EEXIST) {
+            dv_seterr("%s exists: choose a new name (or --force)", m->out_path);
+            return -1;
+        } else if (e != 0) {
+            errno = e;
+            dv_syserr("rename %s to %s", m->tmp, m->out_path);
+            return -1;
+        }
+    }
+    m->tmp_rel[0] = 0; /* renamed: nothing to remove */
+    return dv_fsync_parent(m->out_path);
+}
+
+static void mat_done(struct mat *m, int rc)
+{
+    if (m->in >= 0)
+        close(m->in);
+    if (m->dfd >= 0)
+        close(m->dfd);
+    if (rc != 0 && m->root && m->tmp_rel && m->tmp_rel[0])
+        remove_tmp(m->root, m->tmp_rel);
+    if (m->out >= 0)
+        close(m->out); /* after the removal: the lock said "a restore runs" until then */
+    fsb_close(m->root);
+    free(m->tmp);
+    free(m->tmp_rel);
+    free(m->out_rel);
+    free(m->rootdir);
+    free(m->src);
+    free(m->set_dir);
+    catalog_set_file_done(&m->f);
+}
+
 int restore_materialize_steps(struct catalog *cat, struct target *t, const char *set_id,
                               const char *db_path, const char *out_path, bool overwrite,
                               const struct restore_steps *steps, struct dv_job *job,
@@ -153,209 +358,50 @@ int restore_materialize_steps(struct catalog *cat, struct target *t, const char 
     if (!steps)
         steps = &nosteps;
     memset(info, 0, sizeof *info);
-    struct catalog_set s;
-    int r = catalog_set_get(cat, set_id, &s);
-    if (r < 0)
-        return -1;
-    if (r == 0) {
-        dv_seterr("no backup set '%s' (dvault sets lists them)", set_id);
-        return -1;
-    }
-    if (!catalog_set_usable(s.status)) {
-        dv_seterr("backup set %s is %s, not complete: choose a complete set", set_id,
-                  catalog_set_status_name(s.status));
-        return -1;
-    }
-    if (s.pruning > 0) {
-        dv_seterr("backup set %s is being pruned (an interrupted prune): run dvault prune to "
-                  "finish it and choose another set",
-                  set_id);
+    struct mat m = {.cat = cat,
+                    .t = t,
+                    .set_id = set_id,
+                    .db_path = db_path,
+                    .out_path = out_path,
+                    .overwrite = overwrite,
+                    .job = job,
+                    .info = info,
+                    .in = -1,
+                    .out = -1,
+                    .dfd = -1};
+    int rc = -1;
+    if (mat_find(&m) != 0) {
+        catalog_set_file_done(&m.f);
         return -1;
     }
-    snprintf(info->set_id, sizeof info->set_id, "%s", set_id);
-    info->set_started = s.started;
-    struct catalog_set_file f;
-    memset(&f, 0, sizeof f);
-    r = catalog_set_file_get(cat, set_id, db_path, &f);
-    if (r < 0)
-        return -1;
-    if (r == 0)
-        return restore_not_in_set(cat, set_id, db_path);
-    if (!dv_path_is_safe_rel(f.path)) {
-        dv_seterr("catalog: unsafe path '%s' for %s in set %s", f.path, db_path, set_id);
-        catalog_set_file_done(&f);
-        return -1;
-    }
-    char *set_dir = target_set_dir(t, set_id);
-    char *src = dv_path_join(set_dir, f.path);
-    char *tmp = NULL, *tmp_rel = NULL, *out_rel = NULL, *rootdir = NULL;
-    struct fsb *root = NULL;
-    int rc = -1, in = -1, out = -1, dfd = -1;
-    struct stat st;
-    /* where the result goes: beneath root, never through a link (fsb.h) */
-    rootdir = steps->root ? dv_strdup(steps->root) : dv_dirname(out_path);
-    size_t rl = strcmp(rootdir, "/") == 0 ? 0 : strlen(rootdir);
-    if (strncmp(out_path, rootdir, rl) != 0 || out_path[rl] != '/' ||
-        !dv_path_is_safe_rel(out_path + rl + 1)) {
-        dv_seterr("%s is not below %s", out_path, rootdir);
+    m.set_dir = target_set_dir(t, set_id);
+    m.src = dv_path_join(m.set_dir, m.f.path);
+    if (mat_open_tmp(&m, steps->root) != 0)
         goto out;
-    }
-    out_rel = dv_strdup(out_path + rl + 1);
-    if (!(root = fsb_open(rootdir)))
-        goto out;
-    if (!overwrite && fsb_lstat(root, out_rel, &st) == 0) {
-        dv_seterr("%s exists: choose a new name (or --force)", out_path);
-        goto out;
-    }
-    /* the temporary: a new file (O_EXCL), locked by us until we are done (restore.h) */
-    tmp = restore_tmp_path(out_path, (long)getpid());
-    tmp_rel = dv_asprintf("%.*s%s",
-                          (int)(strrchr(out_rel, '/') ? strrchr(out_rel, '/') - out_rel + 1 : 0),
-                          out_rel, strrchr(tmp, '/') + 1);
-    if ((out = fsb_openat(root, tmp_rel, O_RDWR | O_CREAT | O_EXCL, 0600)) < 0) {
-        tmp_rel[0] = 0; /* not ours: never removed */
-        goto out;
-    }
-    if (flock(out, LOCK_EX | LOCK_NB) != 0) {
-        dv_syserr("lock %s", tmp);
-        goto out;
-    }
-    if (incr_is_inc_path(f.path)) {
+    if (incr_is_inc_path(m.f.path)) {
         /* an incremental set: rebuilt from its chain, checked against its page map (incr.h) */
-        if (incr_chain_build(cat, t, set_id, db_path, out, tmp, job, NULL) != 0)
+        if (incr_chain_build(cat, t, set_id, db_path, m.out, m.tmp, job, NULL) != 0)
             goto out;
-        goto check;
-    }
-    /* 1. the stored copy must be what the backup wrote */
-    job_phase(job, "restore", 1, (uint64_t)f.size);
-    char sha[65];
-    /* the target may have been tampered with: opened beneath it (fsb.h), never through a
-     * symbolic link (a planted link would make restore read outside the target), and only a
-     * regular file (a FIFO is refused at once, never waited on) */
-    char *rel = dv_asprintf("sets/%s/%s", set_id, f.path);
-    in = fsb_openat(target_root(t), rel, O_RDONLY, 0);
-    free(rel);
-    if (in < 0)
+    } else if (mat_copy(&m) != 0 || mat_delta(&m) != 0) {
         goto out;
-    if (fstat(in, &st) != 0) {
-        dv_syserr("stat %s", src);
-        goto out;
-    }
-    if (dv_sha256_fd_hex(in, src, sha) != 0)
-        goto out;
-    if (strcmp(sha, f.sha256) != 0) {
-        dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", src, sha, f.sha256);
-        goto out;
-    }
-    /* 2. copy next to the destination, into the hidden temporary */
-    int64_t n = dv_copy_range(in, 0, out, 0, (uint64_t)st.st_size);
-    if (n < 0 || (uint64_t)n != (uint64_t)st.st_size) {
-        if (n < 0)
-            dv_syserr("copy %s to %s", src, tmp);
-        else
-            dv_seterr("copy %s: file shrank while copying", src);
-        goto out;
-    }
-    if (fsync(out) != 0) {
-        dv_syserr("fsync %s", tmp);
-        goto out;
-    }
-    dv_crashpoint("restore.copied"); /* tests: a hidden temporary, nothing at out_path */
-    job_advance(job, 0, (uint64_t)f.size, db_path);
-    /* 3. a kept delta is applied now (seed 000: restore applies it, then removes it) */
-    if (f.delta_mode == CATALOG_DELTA_KEEP) {
-        info->delta_kept = true;
-        if (!f.delta_location || !f.delta_location[0]) {
-            dv_seterr("set %s keeps a delta for %s but the catalog does not say where", set_id,
-                      db_path);
-            goto out;
-        }
-        char *abs = target_abs(t, f.delta_location); /* in its set: recorded target-relative */
-        free(f.delta_location);
-        f.delta_location = abs;
-        snprintf(info->delta_location, sizeof info->delta_location, "%s", f.delta_location);
-        struct delta_header h;
-        char dsha[65];
-        /* a delta on the target beneath it without links; a moved one as it is; a regular
-         * file either way (target_file_open); verified and applied from this one descriptor */
-        dfd = target_file_open(t, f.delta_location, O_RDONLY, 0);
-        if (dfd < 0 || delta_verify_fd(dfd, f.delta_location, &h, dsha) != 0)
-            goto out;
-        if (f.delta_sha256 && strcmp(dsha, f.delta_sha256) != 0) {
-            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", f.delta_location, dsha,
-                      f.delta_sha256);
-            goto out;
-        }
-        if (delta_apply_fd(dfd, f.delta_location, out, tmp) != 0)
-            goto out;
-        info->delta_pages = h.page_count;
     }
     /* 4. the caller's changes (new ids), then check before the file gets its real name */
-check:
-    if (steps->prepare && steps->prepare(steps->prepare_ud, tmp) != 0)
+    if (steps->prepare && steps->prepare(steps->prepare_ud, m.tmp) != 0)
         goto out;
-    if (restore_integrity_check(tmp) != 0)
+    if (restore_integrity_check(m.tmp) != 0)
         goto out;
     dv_crashpoint("restore.before_rename"); /* tests: out_path (a live db) still the old file */
-    if (fstat(out, &st) == 0)
+    struct stat st;
+    if (fstat(m.out, &st) == 0)
         info->size = (uint64_t)st.st_size;
-    if (steps->before_rename && steps->before_rename(steps->before_ud, tmp, out_path) != 0)
+    if (steps->before_rename && steps->before_rename(steps->before_ud, m.tmp, out_path) != 0)
         goto out;
-    if (overwrite) {
-        if (fsb_rename(root, tmp_rel, out_rel, false) != 0)
-            goto out;
-    } else if (fsb_rename(root, tmp_rel, out_rel, true) != 0) {
-        int e = errno;
-        /* EINVAL: the file system has no RENAME_NOREPLACE; link() never replaces either */
-        if (e == EINVAL) {
-            int rfd = fsb_openat(root, ".", O_RDONLY | O_DIRECTORY, 0);
-            const char *tb = strrchr(tmp_rel, '/') ? strrchr(tmp_rel, '/') + 1 : tmp_rel;
-            const char *ob = strrchr(out_rel, '/') ? strrchr(out_rel, '/') + 1 : out_rel;
-            char *pd = dv_dirname(out_rel);
-            int pfd = rfd >= 0
-                          ? (strcmp(pd, ".") == 0 ? dup(rfd)
-                                                  : fsb_openat(root, pd, O_RDONLY | O_DIRECTORY, 0))
-                          : -1;
-            free(pd);
-            e = pfd >= 0 && linkat(pfd, tb, pfd, ob, 0) == 0 ? 0 : errno;
-            if (e == 0)
-                unlinkat(pfd, tb, 0);
-            if (pfd >= 0)
-                close(pfd);
-            if (rfd >= 0)
-                close(rfd);
-        }
-        if (e == EEXIST) {
-            dv_seterr("%s exists: choose a new name (or --force)", out_path);
-            goto out;
-        } else if (e != 0) {
-            errno = e;
-            dv_syserr("rename %s to %s", tmp, out_path);
-            goto out;
-        }
-    }
-    tmp_rel[0] = 0; /* renamed: nothing to remove */
-    if (dv_fsync_parent(out_path) != 0)
+    if (mat_rename(&m) != 0)
         goto out;
     job_advance(job, 1, 0, NULL);
     rc = 0;
 out:
-    if (in >= 0)
-        close(in);
-    if (dfd >= 0)
-        close(dfd);
-    if (rc != 0 && root && tmp_rel && tmp_rel[0])
-        remove_tmp(root, tmp_rel);
-    if (out >= 0)
-        close(out); /* after the removal: the lock said "a restore runs" until then */
-    fsb_close(root);
-    free(tmp);
-    free(tmp_rel);
-    free(out_rel);
-    free(rootdir);
-    free(src);
-    free(set_dir);
-    catalog_set_file_done(&f);
+    mat_done(&m, rc);
     return rc;
 }
 

@@ -3,6 +3,9 @@
  * NLOs, the DAOS index (daoscat.db + daos.cfg), resync, prune, listnlo.
  *
  * On-disk layout and behaviour: docs/store.md; NLO file format: docs/formats.md "NLO file".
+ * The implementation is split by concern (store_priv.h lists the files); the section "the
+ * simulated server's write path" below is used by dvload (and the tests) only: dvault itself
+ * never creates databases or writes documents except through recovery (store_doc_copy).
  *
  * Threads and processes: a `struct dv_store` and the `struct store_db` handles opened through
  * it belong to one thread at a time (open one store per thread). Any number of stores in any
@@ -69,17 +72,6 @@ const struct dv_config *store_config(const struct dv_store *st);
 /* ---- databases ------------------------------------------------------------------------ */
 
 /*
- * Create a new database at relpath (relative to data_dir, or absolute; parents created) in WAL
- * mode with the schema of design.md plus notes.body, a random replica_id and dbiid (32 hex)
- * and title; records it in the index (DIT). Fails if the file exists. Returns an open handle
- * (caller closes with store_db_close) or NULL with dv_err() set.
- */
-struct store_db *store_db_create(struct dv_store *st, const char *relpath, const char *title);
-/* The same with a page size (512 .. 65536, a power of two; 0 = SQLite's default), which a
- * WAL-mode database keeps for its life. */
-struct store_db *store_db_create_ps(struct dv_store *st, const char *relpath, const char *title,
-                                    unsigned page_size);
-/*
  * Open an existing database (path relative to data_dir, or absolute). A database below
  * data_dir that matches the globs but is unknown to the index, or whose replica id changed,
  * marks the index NEEDS_RESYNC. Returns the handle or NULL with dv_err() set.
@@ -95,6 +87,19 @@ struct sqlite3 *store_db_sqlite(struct store_db *db);
 /* dbinfo values (replica_id, dbiid, title) as read at open; "" when absent. */
 const char *store_db_replica_id(const struct store_db *db);
 
+/* ---- the simulated server's write path: dvload (and tests) only ----------------------- */
+
+/*
+ * Create a new database at relpath (relative to data_dir, or absolute; parents created) in WAL
+ * mode with the schema of design.md plus notes.body, a random replica_id and dbiid (32 hex)
+ * and title; records it in the index (DIT). Fails if the file exists. Returns an open handle
+ * (caller closes with store_db_close) or NULL with dv_err() set.
+ */
+struct store_db *store_db_create(struct dv_store *st, const char *relpath, const char *title);
+/* The same with a page size (512 .. 65536, a power of two; 0 = SQLite's default), which a
+ * WAL-mode database keeps for its life. */
+struct store_db *store_db_create_ps(struct dv_store *st, const char *relpath, const char *title,
+                                    unsigned page_size);
 /*
  * Explicit write transaction (BEGIN IMMEDIATE, waits for other writers). Store operations
  * between begin and commit join it; without one, each operation is its own transaction.
@@ -137,12 +142,6 @@ int store_doc_delete(struct store_db *db, const char *unid, int64_t when);
  * clock). *ndocs (may be NULL) gets the number purged. Returns 0 or -1.
  */
 int store_purge(struct store_db *db, int64_t before, size_t *ndocs);
-/*
- * Copy document unid (with its attachments) from src into dst, keeping unid, times and
- * deletion state; NLO references are counted for dst. Every NLO it references must be in the
- * repository (recover missing ones first). Fails if dst already has the unid. Returns 0 or -1.
- */
-int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst);
 /*
  * Read attachment att_id's content (inline, or from its NLO: decrypted, authenticated and
  * checked against its name). *buf is malloc'd (caller frees), *len its size. A referenced NLO
@@ -421,6 +420,12 @@ typedef int (*store_att_fn)(void *ud, const struct store_att_info *a);
  */
 int store_doc_atts(struct dv_store *st, const char *db_path, const char *unid, store_att_fn fn,
                    void *ud);
+/*
+ * Copy document unid (with its attachments) from src into dst, keeping unid, times and
+ * deletion state; NLO references are counted for dst. Every NLO it references must be in the
+ * repository (recover missing ones first). Fails if dst already has the unid. Returns 0 or -1.
+ */
+int store_doc_copy(struct store_db *src, const char *unid, struct store_db *dst);
 /* State of unid in db: 0 absent, 1 present, 2 soft-deleted; -1 on error. */
 int store_doc_state(struct store_db *db, const char *unid);
 /* Undo a soft deletion (notes.deleted = NULL, modified = now). -1 if unid is not soft-deleted. */

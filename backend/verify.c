@@ -488,14 +488,10 @@ static int collect(void *ud, const struct catalog_set *s)
     return 0;
 }
 
-int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct dv_job *job,
-               verify_problem_fn problem, void *ud, struct verify_result *r)
+static int verify_body(const struct dv_config *cfg, const struct verify_opts *o, struct dv_job *job,
+                       verify_problem_fn problem, void *ud, struct verify_result *r)
 {
     static const struct verify_opts defaults = {0};
-    struct verify_result dummy;
-    if (!r)
-        r = &dummy;
-    memset(r, 0, sizeof *r);
     struct ctx c = {
         .cfg = cfg, .o = o ? o : &defaults, .job = job, .problem = problem, .ud = ud, .r = r};
     struct {
@@ -560,5 +556,28 @@ out:
     free(l.v);
     catalog_close(c.cat);
     target_close(c.t);
+    return rc;
+}
+
+int verify_run(const struct dv_config *cfg, const struct verify_opts *o, struct dv_job *job,
+               verify_problem_fn problem, void *ud, struct verify_result *r)
+{
+    struct verify_result dummy;
+    if (!r)
+        r = &dummy;
+    memset(r, 0, sizeof *r);
+    struct job_record rec;
+    job = job_record_begin(&rec, cfg->catalog, "verify", job);
+    int rc = verify_body(cfg, o, job, problem, ud, r);
+    char sum[512], b[32];
+    dv_fmt_bytes(r->bytes, b, sizeof b);
+    snprintf(sum, sizeof sum,
+             "%s%llu problem(s); %llu set(s), %llu NLO(s) checked of %llu, %llu copies, %llu "
+             "deltas, %llu test restores, %s read",
+             r->problems ? "PROBLEMS: " : "", (unsigned long long)r->problems,
+             (unsigned long long)r->sets, (unsigned long long)r->nlos_checked,
+             (unsigned long long)(r->nlos_listed + r->nlos_held), (unsigned long long)r->copies,
+             (unsigned long long)r->deltas, (unsigned long long)r->restores, b);
+    job_record_end(&rec, rc < 0 ? -1 : 0, sum);
     return rc;
 }

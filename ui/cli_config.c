@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "store.h"
+#include "daos.h"
 #include "target.h"
 #include "util.h"
 
@@ -18,7 +18,7 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
         return cli_fail(DV_EXIT_USAGE, "usage: dvault config [--check]");
     if (argc > 1) {
         int nwarn = 0;
-        if (dv_config_has_daos(cfg) && store_key_check(cfg) != 0) {
+        if (dv_config_has_daos(cfg) && daos_key_check(cfg) != 0) {
             fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
             nwarn++;
         }

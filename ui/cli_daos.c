@@ -1,52 +1,23 @@
 /* cli_daos.c - `dvault daos status|prune`, `dvault resync daos`, `dvault listnlo`
  * (all, missing, damaged). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "daos.h"
 #include "meter.h"
 #include "prune.h"
 #include "rebuild.h"
 #include "recover.h"
-#include "store.h"
+#include "resync.h"
 #include "util.h"
 
 static int daos_status(struct dv_config *cfg)
 {
-    struct dv_store *st = store_open(cfg);
-    if (!st)
+    if (daos_status_print(stdout, cfg) != 0)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
-    struct store_status s;
-    if (store_check(st) != 0 || store_status(st, &s) != 0) {
-        store_free(st);
-        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
-    }
-    char since[32], b1[32], b2[32];
-    dv_fmt_time(s.state_since, since, sizeof since);
-    dv_fmt_bytes(s.bytes, b1, sizeof b1);
-    dv_fmt_bytes(s.zero_ref_bytes, b2, sizeof b2);
-    printf("DAOS index   %s/daoscat.db\n", cfg->server.daos_dir);
-    printf("state        %s since %s\n", s.needs_resync ? "NEEDS_RESYNC" : "SYNCHRONIZED", since);
-    if (s.needs_resync)
-        printf("reason       %s\n", dv_esc(s.reason));
-    printf("databases    %llu\n", (unsigned long long)s.databases);
-    printf("objects      %llu (%s), %llu references\n", (unsigned long long)s.objects, b1,
-           (unsigned long long)s.references);
-    printf("zero-ref     %llu (%s) waiting for deferred deletion (%ld days), %llu due now\n",
-           (unsigned long long)s.zero_ref, b2, cfg->server.deferred_deletion_days,
-           (unsigned long long)s.zero_ref_due);
-    printf("subdirs      %zu (at most %ld objects each)\n", s.nsubdirs,
-           cfg->server.max_files_per_subdir);
-    for (size_t i = 0; i < s.nsubdirs; i++)
-        printf("  %04d %ld\n", s.subdirs[i].subdir, s.subdirs[i].count);
-    if (s.needs_resync)
-        printf("run `dvault resync daos` to rebuild the index\n");
-    store_status_done(&s);
-    store_free(st);
     return 0;
 }
 
@@ -157,19 +128,15 @@ int cli_resync(int argc, char **argv, struct dv_config *cfg)
                         argv[1]);
     if (!dv_config_has_daos(cfg))
         return refuse_no_daos(cfg, "resync daos");
-    struct dv_store *st = store_open(cfg);
-    if (!st)
-        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "resync-daos");
     meter_attach(&m, &job, stderr);
     meter_cancel_on_signal(&job);
-    struct store_resync_counts c;
+    struct resync_result c;
     double t0 = dv_mono();
-    int rc = store_resync(st, &job, &c);
+    int rc = resync_daos_run(cfg, &job, &c);
     meter_clear(&m);
-    store_free(st);
     job_done(&job);
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
@@ -259,11 +226,7 @@ int cli_listnlo(int argc, char **argv, struct dv_config *cfg)
         rc = recover_check_nlos(cfg, path, NULL, put_damaged, &d, &c);
         n = c.damaged;
     } else {
-        struct dv_store *st = store_open(cfg);
-        if (!st)
-            return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
-        rc = store_listnlo(st, path, strcmp(which, "missing") == 0, put_name, &o, &n);
-        store_free(st);
+        rc = daos_listnlo(cfg, path, strcmp(which, "missing") == 0, put_name, &o, &n);
     }
     if (rc != 0) {
         free(o.buf);

@@ -8,9 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#include "catalog.h"
 
 #define RING 256
 
@@ -26,7 +23,6 @@ struct runner {
     struct conjob_spec spec;
     char kind[32], title[128];
     const struct dv_config *cfg;
-    struct catalog *cat; /* worker's catalog when spec.record */
     int rc;
     char error[DV_ERR_MAX];
     char summary[512];
@@ -77,35 +73,16 @@ static void on_event(void *ud, enum dv_level level, const char *msg)
     char buf[DV_ERR_MAX];
     snprintf(buf, sizeof buf, "%s: %s", R.kind, msg);
     ring_add((int)level, buf);
-    if (R.cat && R.job.catalog_job_id > 0)
-        catalog_event_add(R.cat, R.job.catalog_job_id, dv_now(), (int)level, msg);
 }
 
+/* The job records itself in the catalog's job history (job.h, job_record_begin): the runner
+ * only runs it. */
 static void *worker(void *arg)
 {
     (void)arg;
-    if (R.spec.record) {
-        struct stat sb;
-        char *dir = dv_dirname(R.cfg->catalog);
-        if (stat(dir, &sb) == 0 || dv_mkdirs(dir, 0700) == 0)
-            R.cat = catalog_open(R.cfg->catalog);
-        free(dir);
-        if (R.cat && catalog_job_start(R.cat, R.kind, dv_now(), &R.job.catalog_job_id) != 0)
-            R.job.catalog_job_id = 0;
-    }
     R.rc = R.spec.run(R.spec.arg, &R.job, R.summary, sizeof R.summary);
     if (R.rc != 0)
         snprintf(R.error, sizeof R.error, "%s", dv_err()); /* dv_err is per thread */
-    if (R.cat) {
-        if (R.job.catalog_job_id > 0)
-            catalog_job_end(R.cat, R.job.catalog_job_id, dv_now(),
-                            R.rc == 0               ? "ok"
-                            : job_cancelled(&R.job) ? "cancelled"
-                                                    : "failed",
-                            R.rc == 0 ? R.summary : R.error);
-        catalog_close(R.cat);
-        R.cat = NULL;
-    }
     R.ended = dv_mono();
     atomic_store(&R.finished, true);
     return NULL;

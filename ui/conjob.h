@@ -5,8 +5,9 @@
  * The console thread starts a job (conjob_start), reads its progress (conjob_snapshot) each
  * tick, may cancel it (conjob_cancel), and collects the result once it has finished
  * (conjob_collect, which joins the thread). The job's events go into an in-memory ring
- * (conjob_events) that the Jobs screen shows; with spec.record the runner also records a
- * catalog job row and its events (for backend operations that do not record themselves).
+ * (conjob_events) that the Jobs screen shows. The runner records nothing in the catalog: every
+ * backend operation records its own job row and events (job.h, job_record_begin), whoever
+ * runs it.
  * The job function runs on the worker: it must open its own store and catalog handles.
  * All functions are called from the console's thread only (the worker touches only the
  * runner's locked state and the dv_job).
@@ -34,7 +35,7 @@ struct conjob_spec {
     conjob_fn run;
     void *arg;                   /* handed to run, then to free_arg (may be NULL) */
     void (*free_arg)(void *arg); /* called on the console thread at collect (or on failure) */
-    bool record;                 /* record a catalog job row + events (cfg->catalog) */
+    bool record; /* ignored: the backend records its jobs (job.h); to go with the adapters */
     /* Called on the console thread by conjob_collect, before free_arg (may be NULL): take
      * the job's results out of arg. */
     void (*on_done)(void *arg, const struct conjob_result *r, void *ud);

@@ -37,6 +37,8 @@ static const struct cli_command commands[] = {
      "prune [--dry-run]          apply the retention: old sets, unneeded pool NLOs"},
     {"verify", cli_verify,
      "verify [--set ID] [--sample PCT]  check copies, deltas, test restores, pool"},
+    {"jobs", cli_jobs,
+     "jobs [--json] [--limit N]  the job history: every backup, restore, verify... (newest first)"},
     {"daos", cli_daos,
      "daos {status|prune [--days N]}  the server's DAOS index, deferred deletion"},
     {NULL, NULL, NULL},

@@ -231,14 +231,14 @@ static void test_chain(void **state)
     assert_int_equal(n, 1);
     assert_string_equal(ids[0], i2.set_id);
     free(ids);
-    assert_int_equal(chain_verify(cat, t, i2.set_id, "mail/alice.nsf"), 0);
+    assert_int_equal(incr_chain_verify(cat, t, i2.set_id, "mail/alice.nsf"), 0);
     /* a corrupt middle link is found and named */
     char *inc = dv_asprintf("%s/sets/%s/db/mail/alice.nsf.inc", f->cfg.backup.target, i1.set_id);
     int fd = open(inc, O_RDWR);
     assert_true(fd >= 0);
     assert_int_equal(pwrite(fd, "X", 1, INCR_HDR_SIZE + INCR_RUN_HDR + 100), 1);
     close(fd);
-    assert_int_equal(chain_verify(cat, t, i2.set_id, "mail/alice.nsf"), -1);
+    assert_int_equal(incr_chain_verify(cat, t, i2.set_id, "mail/alice.nsf"), -1);
     assert_non_null(strstr(dv_err(), i1.set_id));
     char *c = dv_path_join(f->dir, "bad.nsf");
     assert_int_equal(restore_materialize(cat, t, i2.set_id, "mail/alice.nsf", c, false, NULL, NULL),

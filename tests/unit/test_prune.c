@@ -20,6 +20,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "delta.h"
+#include "nlorefs.h"
 #include "prune.h"
 #include "store.h"
 #include "target.h"
@@ -333,10 +334,10 @@ static void needed_by_sets(struct fx *f, struct names *need)
                 assert_int_equal(delta_apply(files[k].delta_location, scratch), 0);
             char **refs;
             size_t nr;
-            assert_int_equal(backup_read_refs(scratch, &refs, &nr), 0);
+            assert_int_equal(nlorefs_read_file(scratch, &refs, &nr), 0);
             for (size_t j = 0; j < nr; j++)
                 names_add(need, refs[j]);
-            backup_names_free(refs, nr);
+            nlorefs_free(refs, nr);
             unlink(scratch);
             free(scratch);
             free(copy);

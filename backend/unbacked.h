@@ -1,0 +1,31 @@
+/*
+ * unbacked.h - the live NLOs no backup holds yet ("not yet backed up"): objects of the server's
+ * DAOS index (store.h) that are not in the pool of dvault's catalog. The console's Objects
+ * screen shows them; the answer is the same for any caller.
+ */
+#ifndef DV_UNBACKED_H
+#define DV_UNBACKED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "store.h"
+
+struct catalog;
+
+/*
+ * A keyset page of the live objects not in cat's pool, by name: names > after (NULL or "" =
+ * from the first), ascending; with backward, names < after (NULL or "" = from the last),
+ * descending. cat NULL means there is no catalog: no backup holds anything, every live object
+ * is listed. At most max into out[] (rows as store_objects_page gives them); *n gets the
+ * count, fewer than max only at the end. Each step is a range scan of the index and a point
+ * lookup in the pool per live object. 0, or -1 with dv_err() set.
+ */
+int unbacked_page(struct dv_store *st, struct catalog *cat, const char *after, bool backward,
+                  struct store_object *out, size_t max, size_t *n);
+/* One name: 1 when it is live and not in the pool (out, which may be NULL, filled), 0 when it
+ * is not live or a backup holds it, -1 on error. */
+int unbacked_get(struct dv_store *st, struct catalog *cat, const char *name,
+                 struct store_object *out);
+
+#endif
