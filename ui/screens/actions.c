@@ -123,10 +123,8 @@ void con_start_resync(struct console *c, struct tui *t, const char *why)
         tui_msg(t, "resync cancelled");
         return;
     }
-    struct conjob_spec sp = {.kind = "resync",
-                             .title = "resync of the DAOS index",
-                             .run = resync_job,
-                             .arg = c->cfg};
+    struct conjob_spec sp = {
+        .kind = "resync", .title = "resync of the DAOS index", .run = resync_job, .arg = c->cfg};
     start_job(c, t, &sp);
 }
 
@@ -162,10 +160,8 @@ void con_start_daos_prune(struct console *c, struct tui *t)
         tui_msg(t, "DAOS prune cancelled");
         return;
     }
-    struct conjob_spec sp = {.kind = "daos-prune",
-                             .title = "DAOS prune",
-                             .run = daos_prune_job,
-                             .arg = c->cfg};
+    struct conjob_spec sp = {
+        .kind = "daos-prune", .title = "DAOS prune", .run = daos_prune_job, .arg = c->cfg};
     start_job(c, t, &sp);
 }
 

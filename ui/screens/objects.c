@@ -79,7 +79,7 @@ static int obj_scan(struct objsrc *o, const char *key, bool backward, struct tui
             return -1;
     }
     if (!om_live_based(o->mode) && !cat)
-        return 0; /* no catalog: the pool is empty */
+        return 0;                 /* no catalog: the pool is empty */
     if (o->mode == OM_UNBACKED) { /* the backend's view: live objects no backup holds */
         struct store_object *ub = dv_calloc((size_t)(n > 0 ? n : 1), sizeof *ub);
         size_t k = 0;
