@@ -37,6 +37,10 @@ pitr_archiver_start 60 # returns once the archiver watches (its run record is wr
 "$DVLOAD" -c "$T/c.yaml" run --seconds 12 --writers 4 --seed 3 >"$T/load.out" 2>&1 &
 LOADPID=$!
 load_wait "$T/data" "$LOADPID" 200 # the set is taken in the middle of the load
+# the catalog records a set's start in whole seconds: the set must begin in a later second
+# than the archiver's (else its recorded start precedes what the archive watched)
+a0=$(( $(sed -n 's/.*"started_us":\([0-9]*\).*/\1/p' "$T"/backup/archive/runs/*.json | head -1) / 1000000 ))
+while [ "$(date +%s)" -le "$a0" ]; do sleep 0.05; done
 set_id=$($D backup -q | awk '/^set /{print $2; exit}')
 [ -n "$set_id" ] || fail "no backup set"
 set_end_us=$(( ($(date +%s) + 1) * 1000000 ))
