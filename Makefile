@@ -2,27 +2,41 @@
 #
 #   make            build dvault and dvload (left at the top of the checkout)
 #   make run        build, create the demo server and target under ./var, open the console
-#   make test       build and run the whole suite (unit, end-to-end, console)
+#   make test       build and run the whole suite (unit, end-to-end, console; needs cmocka)
 #   make bench      benchmarks side by side with cp/rsync/find/sqlite3
 #   make bench-pitr the point-in-time archiver's cost alone (bench/pitr.sh; also part of bench)
 #   make fuzz       fuzz every parser with libFuzzer, FUZZ_SECONDS each (docs/reliability.md)
 #   make install    PREFIX=/usr/local DESTDIR=
-#   SANITIZER=address,undefined  build and test with sanitizers (in build/san/)
+#   SANITIZER=address,undefined  build and test with sanitizers (in build/san-address-undefined/)
+#   WERROR=0        warnings are not errors (a newer compiler's new warnings); default 1
 #   V=1             show full commands
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 PKGS := ncursesw sqlite3 yaml-0.1 libcrypto jansson libzstd
-TEST_PKGS := cmocka
+# cmocka is needed by the unit tests only: asked of pkg-config when a test is built, so that
+# a plain `make` works without it (`make test` installs it through scripts/deps.sh test).
+TEST_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
+TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+comma := ,
+empty :=
+space := $(empty) $(empty)
 
+# Each sanitizer list builds in its own directory: build/san-address-undefined for
+# SANITIZER=address,undefined (commas and spaces become dashes).
+SANITIZER := $(strip $(SANITIZER))
 ifeq ($(SANITIZER),)
 BUILD := build
 SANFLAGS :=
 else
-BUILD := build/san
+BUILD := build/san-$(subst $(space),-,$(subst $(comma),-,$(SANITIZER)))
 SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+
+# Warnings are errors (CI, make test); WERROR=0 turns that off for a newer compiler.
+WERROR ?= 1
+WERRFLAG := $(if $(filter 0 no,$(WERROR)),,-Werror)
 
 ifeq ($(V),1)
 Q :=
@@ -31,25 +45,25 @@ Q := @
 endif
 
 OPT ?= -O2
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERRFLAG) -Wshadow -Wno-unused-parameter \
 	-g $(OPT) $(SANFLAGS) -MMD -MP -Ibackend -Icatalog -Iui $(PKG_CFLAGS) \
 	-DDV_THEMES_DIR='"$(PREFIX)/share/dvault/themes"' $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 LIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC := $(wildcard backend/*.c catalog/*.c)
-UI_SRC := $(filter-out ui/main.c,$(wildcard ui/*.c))
+UI_SRC := $(filter-out ui/main.c,$(wildcard ui/*.c ui/screens/*.c))
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UI_OBJ := $(UI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-NOCONFIG_GOALS := clean distclean help deps
+NOCONFIG_GOALS := clean distclean help deps test-deps check-format check-size format
 ifneq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
 -include $(BUILD)/config.mk
 endif
 
-.PHONY: all run demo test unit e2e console-test bench bench-quick bench-pitr soak fuzz fuzz-build install clean \
+.PHONY: all run demo test unit unit-tests all-tests valgrind valgrind-tests e2e console-test bench bench-quick bench-pitr soak fuzz fuzz-build install clean \
 	deps test-deps check-format check-size format help
 
 all: dvault dvload
@@ -59,9 +73,7 @@ $(BUILD)/config.mk: scripts/deps.sh Makefile
 	@mkdir -p $(BUILD)
 	@scripts/deps.sh build
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
-	   echo "TEST_CFLAGS := $$(pkg-config --cflags $(TEST_PKGS))"; \
-	   echo "TEST_LIBS := $$(pkg-config --libs $(TEST_PKGS))"; } > $@.tmp && mv $@.tmp $@
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; } > $@.tmp && mv $@.tmp $@
 
 deps:
 	@scripts/deps.sh build
@@ -100,7 +112,6 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libdvui.a $(BUILD)/libdv
 	  $(patsubst %,-Wl$(comma)--wrap=%,$(shell sed -n 's|^// WRAP: ||p' tests/unit/test_$*.c)) \
 	  $(BUILD)/libdvui.a $(BUILD)/libdvault.a $(LIBS_ALL) $(TEST_LIBS)
 
-comma := ,
 .SECONDARY:
 
 ifeq ($(SANITIZER),)
@@ -123,7 +134,10 @@ run: demo
 TEST_ENV = DVAULT=$(CURDIR)/$(BUILD)/dvault DVLOAD=$(CURDIR)/$(BUILD)/dvload \
 	BUILD=$(CURDIR)/$(BUILD) SRC=$(CURDIR) SANITIZER=$(SANITIZER)
 
-unit: $(BUILD)/dvault $(BUILD)/dvload $(TEST_BIN)
+unit: test-deps
+	@$(MAKE) --no-print-directory unit-tests
+
+unit-tests: $(BUILD)/dvault $(BUILD)/dvload $(TEST_BIN)
 	@$(TEST_ENV) tests/run.sh unit $(TEST_BIN)
 
 test: test-deps
@@ -132,7 +146,10 @@ test: test-deps
 all-tests: $(BUILD)/dvault $(BUILD)/dvload $(TEST_BIN) $(if $(SANITIZER),,dvault dvload)
 	@$(TEST_ENV) tests/run.sh all $(TEST_BIN)
 
-valgrind: $(TEST_BIN)
+valgrind: test-deps
+	@$(MAKE) --no-print-directory valgrind-tests
+
+valgrind-tests: $(TEST_BIN)
 	@$(TEST_ENV) VALGRIND=1 tests/run.sh unit $(TEST_BIN)
 
 # The benchmark's fixture generator (bench/gen.c).
@@ -171,8 +188,8 @@ FUZZ_TARGETS ?= config theme manifest nlolist recoverlist wal walfix delta delta
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-	-g -O1 $(FUZZ_SAN) -Ibackend -Icatalog -Iui $(PKG_CFLAGS) \
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERRFLAG) -Wshadow -Wno-unused-parameter \
+	-g -O1 $(FUZZ_SAN) -MMD -MP -Ibackend -Icatalog -Iui $(PKG_CFLAGS) \
 	-DDV_THEMES_DIR='"$(PREFIX)/share/dvault/themes"'
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) ui/theme.c)
 FUZZ_BIN = $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
@@ -184,7 +201,7 @@ build/fuzz/obj/%.o: %.c $(BUILD)/config.mk
 
 build/fuzz/fuzz_%: tests/fuzz/harness.c tests/fuzz/targets.c $(FUZZ_OBJ)
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=$* -o $@ \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MF build/fuzz/obj/harness-$*.d -MT $@ -fsanitize=fuzzer -DFUZZ_TARGET=$* -o $@ \
 	  tests/fuzz/harness.c $(FUZZ_OBJ) $(LIBS_ALL)
 
 fuzz-build: $(FUZZ_BIN)
@@ -203,11 +220,14 @@ install: all
 check-size:
 	@scripts/check-size.sh
 
+FORMAT_SRC = $(wildcard backend/*.[ch] catalog/*.[ch] ui/*.[ch] ui/screens/*.[ch] tools/*.c \
+	tests/unit/*.[ch])
+
 check-format:
-	@clang-format --dry-run --Werror backend/*.[ch] catalog/*.[ch] ui/*.[ch] tools/*.c tests/unit/*.[ch]
+	@clang-format --dry-run --Werror $(FORMAT_SRC)
 
 format:
-	clang-format -i backend/*.[ch] catalog/*.[ch] ui/*.[ch] tools/*.c tests/unit/*.[ch]
+	clang-format -i $(FORMAT_SRC)
 
 clean:
 	rm -rf build dvault dvload
@@ -216,4 +236,4 @@ help:
 	@sed -n 's/^#   //p' Makefile
 
 -include $(LIB_OBJ:.o=.d) $(UI_OBJ:.o=.d) $(BUILD)/ui/main.d $(BUILD)/tools/dvload.d \
-	$(TEST_BIN:%=%.d)
+	$(TEST_BIN:%=%.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_TARGETS:%=build/fuzz/obj/harness-%.d)

@@ -236,7 +236,7 @@ static int flush(struct arun *ar, struct adb *a, uint32_t extra, bool force)
     size_t raw = a->blen;
     a->buf = NULL;
     a->bcap = 0;
-    if (wq_put(&ar->wq, j) != 0)
+    if (archive_wq_put(&ar->wq, j) != 0)
         return -1;
     a->seq++;
     ar->r->transactions += a->ntx;
@@ -926,7 +926,7 @@ static int write_run(struct arun *ar, int64_t c)
     j->run = ar->run;
     j->run.name = dv_strdup(ar->run.name);
     j->run.db_glob = ar->run.db_glob ? dv_strdup(ar->run.db_glob) : NULL;
-    return wq_put(&ar->wq, j);
+    return archive_wq_put(&ar->wq, j);
 }
 
 /* One round: wait for events (or the poll interval), look at what changed, tend the open
@@ -945,7 +945,7 @@ static int round_once(struct arun *ar, double *last_scan, double *last_rec)
         struct timespec ts = {0, (long)timeout * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (wq_failed(&ar->wq))
+    if (archive_wq_failed(&ar->wq))
         return -1;
     int64_t quiet = now_us();
     if (ar->ifd >= 0)
@@ -1050,7 +1050,7 @@ static int archive_body(const struct dv_config *cfg, const struct archive_opts *
     ar.run.db_glob = o->db_glob ? dv_strdup(o->db_glob) : NULL;
     ar.run.name = dv_asprintf("%lld.json", (long long)ar.run.started_us);
     ar.wq.target = ar.target;
-    if (ar.follow && wq_start(&ar.wq, ar.target) != 0)
+    if (ar.follow && archive_wq_start(&ar.wq, ar.target) != 0)
         goto out;
     if (!ar.follow) {
         rc = one_pass(&ar);
@@ -1084,7 +1084,7 @@ out:
             rc = -1;
     if (rc == 0 && ar.target && write_run(&ar, confirmed(&ar, ar.t_quiet)) != 0)
         rc = -1;
-    if (wq_finish(&ar.wq) != 0)
+    if (archive_wq_finish(&ar.wq) != 0)
         rc = -1;
     r->segments = ar.wq.segments;
     r->stored_bytes = ar.wq.stored;

@@ -8,7 +8,7 @@
 
 #define WQ_MAX_BYTES ((size_t)256 << 20) /* beyond, the archiver waits for the writer */
 
-void wjob_free(struct wjob *j)
+void archive_wjob_free(struct wjob *j)
 {
     free(j->dir);
     free(j->path);
@@ -67,14 +67,14 @@ static void *wq_main(void *arg)
         q->bytes -= j->len;
         pthread_cond_broadcast(&q->room);
         pthread_mutex_unlock(&q->mu);
-        wjob_free(j);
+        archive_wjob_free(j);
         pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
 }
 
-int wq_start(struct wq *q, const struct fsb *target)
+int archive_wq_start(struct wq *q, const struct fsb *target)
 {
     q->target = target;
     pthread_mutex_init(&q->mu, NULL);
@@ -90,14 +90,14 @@ int wq_start(struct wq *q, const struct fsb *target)
 
 /* Queue j (or, without a writer thread, write it now). 0, or -1 with dv_err() (an earlier
  * write failed). */
-int wq_put(struct wq *q, struct wjob *j)
+int archive_wq_put(struct wq *q, struct wjob *j)
 {
     if (!q->started) {
         size_t stored;
         int rc = wjob_write(q->target, j, &stored);
         if (rc == 0 && !j->run.name)
             q->segments++, q->stored += stored;
-        wjob_free(j);
+        archive_wjob_free(j);
         return rc;
     }
     pthread_mutex_lock(&q->mu);
@@ -115,7 +115,7 @@ int wq_put(struct wq *q, struct wjob *j)
     }
     pthread_mutex_unlock(&q->mu);
     if (failed) {
-        wjob_free(j);
+        archive_wjob_free(j);
         dv_seterr("%s", q->err);
         return -1;
     }
@@ -123,7 +123,7 @@ int wq_put(struct wq *q, struct wjob *j)
 }
 
 /* Wait for everything queued, stop the thread. 0, or -1 with dv_err() if a write failed. */
-int wq_finish(struct wq *q)
+int archive_wq_finish(struct wq *q)
 {
     if (q->started) {
         pthread_mutex_lock(&q->mu);
@@ -143,7 +143,7 @@ int wq_finish(struct wq *q)
     return 0;
 }
 
-bool wq_failed(struct wq *q)
+bool archive_wq_failed(struct wq *q)
 {
     if (!q->started)
         return q->failed;

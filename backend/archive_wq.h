@@ -38,16 +38,16 @@ struct wq {
     uint64_t segments, stored; /* written: segments, their bytes */
 };
 
-/* Start the thread writing beneath target. Without it (one pass), wq_put writes at once
+/* Start the thread writing beneath target. Without it (one pass), archive_wq_put writes at once
  * (set q->target first). 0 or -1. */
-int wq_start(struct wq *q, const struct fsb *target);
+int archive_wq_start(struct wq *q, const struct fsb *target);
 /* Queue j (taken over; or, without a thread, write it now). 0, or -1 with dv_err() (an
  * earlier write failed: nothing more is written). Waits while 256 MiB are queued. */
-int wq_put(struct wq *q, struct wjob *j);
+int archive_wq_put(struct wq *q, struct wjob *j);
 /* Wait for everything queued, stop the thread. 0, or -1 with dv_err() if a write failed. */
-int wq_finish(struct wq *q);
+int archive_wq_finish(struct wq *q);
 /* Has a write failed (dv_err() set)? */
-bool wq_failed(struct wq *q);
-void wjob_free(struct wjob *j);
+bool archive_wq_failed(struct wq *q);
+void archive_wjob_free(struct wjob *j);
 
 #endif

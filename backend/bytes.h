@@ -22,6 +22,17 @@ static inline uint32_t dv_rdle32(const unsigned char *p)
     return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
+static inline uint64_t dv_rdle64(const unsigned char *p)
+{
+    return (uint64_t)dv_rdle32(p + 4) << 32 | dv_rdle32(p);
+}
+
+static inline void dv_wrle64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
 static inline void dv_wr32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);

@@ -4,6 +4,8 @@
  */
 #include "store_priv.h"
 
+#include "bytes.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -178,20 +180,6 @@ void store_nlo_name(const void *data, size_t size, char out[STORE_NLO_NAME_LEN +
     snprintf(out, STORE_NLO_NAME_LEN + 1, "%s%016llx.nlo", hex, (unsigned long long)size);
 }
 
-static void put_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* GCM over a buffer in chunks that fit an int. enc: 1 encrypt, 0 decrypt. */
 static int gcm_run(EVP_CIPHER_CTX *c, const unsigned char *in, size_t n, unsigned char *out)
 {
@@ -219,7 +207,7 @@ int store_nlo_encode(const struct dv_store *st, const char *name, const void *pl
     memset(b, 0, STORE_NLO_HDR);
     memcpy(b, "NLO1", 4);
     b[4] = enc ? 1 : 0;
-    put_le64(b + 8, size);
+    dv_wrle64(b + 8, size);
     if (!enc) {
         memcpy(b + STORE_NLO_HDR, plain, size);
     } else {
@@ -255,7 +243,7 @@ int store_nlo_decode(const struct dv_store *st, const char *name, const char *pa
         return -1;
     }
     bool enc = b[4] & 1;
-    uint64_t size = get_le64(b + 8);
+    uint64_t size = dv_rdle64(b + 8);
     if (len != STORE_NLO_HDR + size + (enc ? STORE_NLO_TAG : 0)) {
         dv_seterr("NLO %s: file size %zu does not match its header (truncated or damaged)", path,
                   len);

@@ -1,5 +1,7 @@
 #!/bin/sh
 # deps.sh [build|test|bench|fuzz] - make sure what dvault needs is installed.
+# build: the compiler and the libraries dvault links with (a plain `make`, `make run`);
+# test adds cmocka (the unit tests) and the tools the tests drive; bench and fuzz add theirs.
 # As root on Debian, installs the missing packages with apt-get; otherwise prints the exact
 # apt-get line and exits 1. Quiet when everything is there.
 set -u
@@ -18,12 +20,13 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pc libcrypto libssl-dev
     need_pc jansson libjansson-dev
     need_pc libzstd libzstd-dev
-    need_pc cmocka libcmocka-dev
 else
-    missing="$missing libncurses-dev libsqlite3-dev libyaml-dev libssl-dev libjansson-dev libzstd-dev libcmocka-dev"
+    missing="$missing libncurses-dev libsqlite3-dev libyaml-dev libssl-dev libjansson-dev libzstd-dev"
 fi
 case "$what" in
 test|bench|fuzz)
+    if command -v pkg-config >/dev/null 2>&1; then need_pc cmocka libcmocka-dev
+    else missing="$missing libcmocka-dev"; fi
     need_cmd tmux tmux
     need_cmd sqlite3 sqlite3
     need_cmd rsync rsync

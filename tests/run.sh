@@ -1,12 +1,16 @@
 #!/bin/bash
 # tests/run.sh {unit|all} TEST_BIN... - run the suite; passes are one line, failures show output.
 # Env: DVAULT DVLOAD BUILD SRC (set by make), VALGRIND=1 runs unit tests under valgrind,
-# ONLY=REGEX runs only the tests whose name matches.
+# ONLY=REGEX runs only the tests whose name matches, TMPROOT or TMPDIR: where temporary
+# directories go (default /tmp).
 set -u
 mode=$1; shift
 pass=0; fail=0; failed=""
 logdir="$BUILD/test-logs"; mkdir -p "$logdir"
-export TMPROOT="${TMPDIR:-/tmp}"
+# temporary directories: beneath TMPROOT if set, else TMPDIR, else /tmp (the scripts use
+# TMPROOT, the unit tests TMPDIR: both name the same directory)
+export TMPROOT="${TMPROOT:-${TMPDIR:-/tmp}}"
+export TMPDIR="$TMPROOT"
 
 run_one() { # name command...
     local name=$1; shift
@@ -37,6 +41,7 @@ if [ "$mode" = all ]; then
         ls "$SRC"/tests/$dir/*.sh >/dev/null 2>&1 || continue
         echo "== $dir tests"
         for s in "$SRC"/tests/$dir/*.sh; do
+            [ "$(basename "$s")" = lib.sh ] && continue # sourced by the tests, not one itself
             run_one "$dir/$(basename "$s" .sh)" bash "$s"
         done
     done

@@ -35,7 +35,6 @@ struct conjob_spec {
     conjob_fn run;
     void *arg;                   /* handed to run, then to free_arg (may be NULL) */
     void (*free_arg)(void *arg); /* called on the console thread at collect (or on failure) */
-    bool record; /* ignored: the backend records its jobs (job.h); to go with the adapters */
     /* Called on the console thread by conjob_collect, before free_arg (may be NULL): take
      * the job's results out of arg. */
     void (*on_done)(void *arg, const struct conjob_result *r, void *ud);

@@ -73,12 +73,12 @@ tui_keys f; tui_wait_for "view: zero-ref"
 tui_keys f; tui_wait_for "view: not yet backed up"; tui_wait_for "no NLOs in this view"
 tui_keys f f f; tui_wait_for "view: live index"
 # / finds an NLO by name prefix: the last one, searched from the top
-tui_keys G; sleep 0.3
+tui_keys G; tui_sync
 last=$(tui_screen | grep -oE '^ [0-9a-f]{80}' | tail -1 | tr -d ' ')
 [ -n "$last" ] || fail "no NLO on the last page"
 first=$(tui_screen | grep -oE '^ [0-9a-f]{80}' | head -1 | tr -d ' ')
-tui_keys g; sleep 0.3
-tui_keys /; tui_keys "${last:0:6}" Enter; sleep 0.3
+tui_keys g; tui_sync
+tui_keys /; tui_keys "${last:0:6}" Enter; tui_sync
 tui_keys Enter; tui_wait_for "sets holding it"   # the detail of the row the search selected
 tui_screen | grep -qF "$last" || fail "search by prefix did not select $last"
 [ "$first" = "$last" ] || ! tui_screen | grep -qF "$first" || fail "the detail shows the first NLO, not the one searched"

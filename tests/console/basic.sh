@@ -89,13 +89,13 @@ scenario() {
     done
 
     # resizes: each screen whole, too small says so, and back
-    tui_resize 80 24; tui_wait_for "Prune"; sleep 0.2; whole 80 24
+    tui_resize 80 24; tui_wait_for "Prune"; whole 80 24
     tui_keys 2; tui_wait_for "alice.nsf"; whole 80 24
     tui_resize 50 12; tui_wait_for "terminal too small (50x12, need 60x16)"
     tui_keys 3  # ignored while too small
     tui_resize 60 16; tui_wait_for "6 Jobs"; whole 60 16
     tui_screen | grep -qF "alice.nsf" || fail "60x16 lost the screen (a key was taken while too small?)"
-    tui_resize 120 40; tui_wait_for "F6Restore"; sleep 0.2; whole 120 40
+    tui_resize 120 40; tui_wait_for "F6Restore"; whole 120 40
 
     # quit: exit 0 and the terminal is back (the wrapper's line is all that shows)
     tui_keys q
@@ -140,7 +140,7 @@ echo "-- TERM=vt100"
 TUI_TERM=vt100
 tui_start 80 24 "$DVAULT" -c "$d/config.yaml"
 tui_wait_for "1 Overview"; whole 80 24
-tui_keys 2 F8; tui_wait_for "alice.nsf"; sleep 0.3
+tui_keys 2 F8; tui_wait_for "alice.nsf"; tui_sync
 tui_screen | grep -qF "Last backup" || fail "an unknown key sequence left the Databases screen"
 tui_keys '?'; tui_wait_for "Databases screen"; tui_keys Escape; tui_wait_gone "Databases screen"
 tui_keys q; [ "$(tui_exit_status)" = 0 ] || fail "vt100 quit"

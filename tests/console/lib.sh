@@ -19,7 +19,7 @@
 set -u
 TUI_SOCK="dvtest-$$"
 TUI_TERM=${TUI_TERM:-xterm-256color}
-TUI_TMP=$(mktemp -d "${TMPROOT:-/tmp}/dvconsole-XXXXXX")
+TUI_TMP=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvconsole-XXXXXX")
 unset TMUX TMUX_PANE
 export TMUX_TMPDIR=$TUI_TMP  # the socket lives (and dies) with our temp dir
 
@@ -81,6 +81,12 @@ tui_wait_re() { # EXTENDED-REGEX [tries]: like tui_wait_for, for a pattern
     fail "timed out waiting for /$1/"
 }
 
+# tui_sync: every key sent so far has been handled (keys are read in order: the help box that
+# '?' opens shows only after them), the help box closed again. The screen as those keys left it.
+tui_sync() {
+    tui_keys '?'; tui_wait_for "Help  (Esc closes"
+    tui_keys Escape; tui_wait_gone "Help  (Esc closes"
+}
 tui_wait_gone() { # TEXT [tries]
     local i
     for ((i = 0; i < ${2:-100}; i++)); do

@@ -5,7 +5,7 @@
 set -u
 : "${DVAULT:?set DVAULT to the dvault binary}"
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-tmp=$(mktemp -d "${TMPROOT:-/tmp}/dvtheme-XXXXXX"); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvtheme-XXXXXX"); trap 'rm -rf "$tmp"' EXIT
 ln -s "$SRC/tests/golden/theme" "$tmp/themes"
 fail=0 n=0
 for f in "$SRC"/tests/golden/theme/*.yaml; do

@@ -5,7 +5,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvbcli.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvbcli.XXXXXX")
 HOLD=
 trap '[ -n "$HOLD" ] && kill $HOLD 2>/dev/null; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -86,7 +86,9 @@ n=$(sqlite3 "$T/catalog.db" "select count(*) from set_files where set_id='$set2'
 step "target busy"
 flock "$T/backup/lock" sleep 30 &
 HOLD=$!
-sleep 0.3
+# wait (bounded) until the holder has the lock: the refusal below is then the lock's doing
+for ((i = 0; i < 100; i++)); do flock -n "$T/backup/lock" true 2>/dev/null || break; sleep 0.1; done
+flock -n "$T/backup/lock" true 2>/dev/null && fail "the lock holder did not take the lock in 10 s"
 "$DVAULT" "${C[@]}" backup -q 2>"$T/err5" && fail "a second backup must not run while the target is locked"
 grep -q "target busy" "$T/err5" || fail "message should say target busy: $(cat "$T/err5")"
 kill $HOLD; wait $HOLD 2>/dev/null || true; HOLD=

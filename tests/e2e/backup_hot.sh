@@ -8,11 +8,12 @@ set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
 ROUNDS=${ROUNDS:-10}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvhot.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvhot.XXXXXX")
 LOADPID=
 cleanup() { [ -n "$LOADPID" ] && kill "$LOADPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/load.lib"
 
 for mode in apply keep; do
     cat >"$T/$mode.yaml" <<EOF
@@ -33,7 +34,7 @@ done
 "$DVLOAD" -c "$T/apply.yaml" run --seconds $((ROUNDS * 10 + 60)) --writers 4 --seed 5 \
     $([ "$ROUNDS" -gt 10 ] && echo --max-size 65536) >"$T/load.out" 2>&1 &
 LOADPID=$!
-sleep 1
+load_wait "$T/data" "$LOADPID" 20 # the writers are under way before the first backup
 
 q() { sqlite3 "file:$1?immutable=1" "$2"; }
 

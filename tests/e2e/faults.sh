@@ -8,7 +8,7 @@
 # gone, must succeed. Needs root for the tmpfs and the user switch: those parts are skipped
 # with a message otherwise.
 set -euo pipefail
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvfault.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvfault.XXXXXX")
 MNT=
 cleanup() { [ -n "$MNT" ] && umount "$MNT" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
@@ -149,7 +149,8 @@ C
     if [ $rc = 0 ]; then
         # the NLO pass counts an unreadable object and goes on: the set may complete, but the
         # object must not be in the pool, and the next backup must store it
-        grep -q 'unreadable' "$T/out" "$T/err" || true
+        grep -q '[0-9][0-9]* unreadable' "$T/out" "$T/err" ||
+            { cat "$T/out" "$T/err"; fail "EIO on $nlo: the backup does not count the unreadable NLO"; }
         [ -z "$(sqlite3 "$T/catalog.db" "SELECT name FROM pool WHERE name = '$nlo'")" ] ||
             fail "EIO on $nlo: recorded in the pool anyway"
         echo "EIO reading an NLO: backup went on, $nlo not recorded ($(grep -o '[0-9]* unreadable' "$T/out" "$T/err" | head -1))"

@@ -10,7 +10,7 @@ set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
 command -v sqlite3 >/dev/null || { echo "FAIL: the sqlite3 shell is needed"; exit 1; }
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvescape-e2e.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvescape-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
@@ -66,7 +66,7 @@ cat "$T/sets"
 no_raw "sets" "$T/sets"
 grep -q 'failed: mail/evil\\x1b\]0;pwned\\x07\\x1b\[2J\\xc2\\x9b2J\\x7f\.nsf: ' "$T/sets" ||
     fail "sets does not show the failed database escaped"
-"$DVAULT" "${C[@]}" status >"$T/status" 2>&1 || true
+"$DVAULT" "${C[@]}" status >"$T/status" 2>&1 || { cat "$T/status"; fail "status"; }
 cat "$T/status"
 no_raw "status" "$T/status"
 grep -q 'evil\\x1b\]0;pwned\\x07' "$T/status" || fail "status does not show the failed database escaped"
@@ -78,7 +78,7 @@ sqlite3 "$T/catalog.db" "UPDATE sets SET message = CAST(X'$(printf '%s' "$MSG" |
 no_raw "sets (message)" "$T/sets2"
 grep -q '^    done\\x1b\]2;owned\\x07\\x1b\[H\\x1b\[2J\\xc2\\x9b31m\\x7f$' "$T/sets2" ||
     { cat "$T/sets2"; fail "sets does not show the message escaped"; }
-"$DVAULT" "${C[@]}" status >"$T/status2" 2>&1 || true
+"$DVAULT" "${C[@]}" status >"$T/status2" 2>&1 || { cat "$T/status2"; fail "status (2)"; }
 no_raw "status (message)" "$T/status2"
 grep -q "^last backup $SET .*: done\\\\x1b\]2;owned\\\\x07" "$T/status2" ||
     { cat "$T/status2"; fail "status does not show the message escaped"; }
@@ -113,7 +113,7 @@ j = json.load(open(p))
 j["server"]["host"] = "srv\x1b]0;tgt\x07\u009b"
 open(p, "w").write(json.dumps(j))
 PY
-"$DVAULT" "${C[@]}" target show >"$T/ts" 2>&1 || true
+"$DVAULT" "${C[@]}" target show >"$T/ts" 2>&1 || { cat "$T/ts"; fail "target show"; }
 no_raw "target show" "$T/ts"
 grep -q 'srv\\x1b\]0;tgt\\x07\\xc2\\x9b' "$T/ts" || { cat "$T/ts"; fail "target show does not show the host escaped"; }
 

@@ -11,7 +11,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvrefused-e2e.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvrefused-e2e.XXXXXX")
 HOLD=
 cleanup() {
     [ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null
@@ -93,7 +93,7 @@ grep -q "warning .*2 database path(s) refused" "$T/b.out" || fail "the summary d
 # nothing behind a link was copied
 ls "$T/backup/nlo"/*/ | grep -q -e "$LNK" -e "$FIFO" -e "$(name 3)" && fail "a refused NLO is in the pool"
 find "$T/backup/sets" -name 'linked.nsf' -o -name 'old.nsf' | grep -q . && fail "a linked database was copied"
-"$DVAULT" "${C[@]}" status >"$T/st" 2>&1 || true
+"$DVAULT" "${C[@]}" status >"$T/st" 2>&1 || { cat "$T/st"; fail "status"; }
 grep -q "warning .*2 database path(s) refused, not backed up: archive: a symbolic link" "$T/st" ||
     { cat "$T/st"; fail "status does not warn about the refused database paths"; }
 echo "ok"

@@ -14,7 +14,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvhtarget.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvhtarget.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 # KEEP_GOING=1 reports every failure and goes on (to see each finding fail on older code)
 fail() {

@@ -11,7 +11,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvpartial-e2e.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvpartial-e2e.XXXXXX")
 HOLD=
 release() { # end the lock holder: close our end of its FIFO, wait for it
     if [ -n "$HOLD" ]; then

@@ -9,7 +9,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvpitr.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvpitr.XXXXXX")
 LOADPID= ARCPID=
 cleanup() {
     [ -n "$LOADPID" ] && kill "$LOADPID" 2>/dev/null
@@ -18,6 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/pitr.lib"
+. "$(dirname "$0")/load.lib"
 cat >"$T/c.yaml" <<EOF2
 server:
   data_dir: data
@@ -31,19 +33,19 @@ EOF2
 D="$DVAULT -c $T/c.yaml"
 "$DVLOAD" -c "$T/c.yaml" init --databases 3 --docs 10 --seed 7 >/dev/null
 "$DVAULT" -c "$T/c.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
-$D archive --follow 60 >"$T/archive.out" 2>&1 &
-ARCPID=$!
-sleep 0.5
+pitr_archiver_start 60 # returns once the archiver watches (its run record is written)
 "$DVLOAD" -c "$T/c.yaml" run --seconds 12 --writers 4 --seed 3 >"$T/load.out" 2>&1 &
 LOADPID=$!
-sleep 2
+load_wait "$T/data" "$LOADPID" 200 # the set is taken in the middle of the load
+# the catalog records a set's start in whole seconds: the set must begin in a later second
+# than the archiver's (else its recorded start precedes what the archive watched)
+a0=$(( $(sed -n 's/.*"started_us":\([0-9]*\).*/\1/p' "$T"/backup/archive/runs/*.json | head -1) / 1000000 ))
+while [ "$(date +%s)" -le "$a0" ]; do sleep 0.05; done
 set_id=$($D backup -q | awk '/^set /{print $2; exit}')
 [ -n "$set_id" ] || fail "no backup set"
 set_end_us=$(( ($(date +%s) + 1) * 1000000 ))
 wait "$LOADPID"; LOADPID=
-sleep 0.5
-kill -INT "$ARCPID"; wait "$ARCPID" || fail "archive --follow failed: $(cat "$T/archive.out")"
-ARCPID=
+pitr_archiver_stop || fail "archive --follow failed: $(cat "$T/archive.out")" # the stop seals
 grep -q GAP "$T/archive.out" && fail "archive reported a gap under --follow: $(cat "$T/archive.out")"
 # the archiver reports the worst observation error it had (poll rounds under load included);
 # each restore states its own precision E ("holds every commit made before the time minus E

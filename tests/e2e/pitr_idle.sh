@@ -16,7 +16,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvpidle.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvpidle.XXXXXX")
 ARCPID=
 cleanup() {
     [ -n "$ARCPID" ] && kill "$ARCPID" 2>/dev/null

@@ -12,7 +12,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvpkill.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvpkill.XXXXXX")
 ARCPID= LOADPID=
 cleanup() {
     [ -n "$LOADPID" ] && kill "$LOADPID" 2>/dev/null

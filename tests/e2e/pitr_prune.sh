@@ -16,7 +16,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvpitrprune.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvpitrprune.XXXXXX")
 LOADPID= ARCPID=
 cleanup() {
     [ -n "$LOADPID" ] && kill "$LOADPID" 2>/dev/null
@@ -88,7 +88,6 @@ for i in 1 2 3; do
 done
 wait "$LOADPID" || fail "dvload run: $(cat "$T/load.out")"
 LOADPID=
-sleep 0.5
 kill -INT "$ARCPID"; wait "$ARCPID" || fail "archive --follow failed: $(cat "$T/archive.out")"
 ARCPID=
 grep -q GAP "$T/archive.out" "$T/arch0.out" && fail "archive reported a gap: $(cat "$T/archive.out")"

@@ -10,7 +10,7 @@ DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${PITR_WAL_SECONDS:-12}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvpwal.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvpwal.XXXXXX")
 ARCPID=
 cleanup() {
     [ -n "$ARCPID" ] && kill "$ARCPID" 2>/dev/null

@@ -5,7 +5,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvprune-e2e.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvprune-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
@@ -154,7 +154,7 @@ set +e; "$DVAULT" "${C[@]}" verify --set nosuch >/dev/null 2>&1; [ $? = 1 ] || f
 step "a moved-delta location that is not a .delta file is refused"
 sqlite3 "$T/catalog.db" "UPDATE set_files SET delta_location = '$T/config.yaml' WHERE set_id = '${ids[3]}' AND delta_mode = 'keep'"
 write_config 1 ""
-"$DVAULT" "${C[@]}" backup -q >/dev/null || true
+"$DVAULT" "${C[@]}" backup -q >/dev/null || fail "the backup before the refusing prune"
 set +e; "$DVAULT" "${C[@]}" prune >"$T/refuse" 2>&1; rc=$?; set -e
 cat "$T/refuse"
 [ $rc = 1 ] || fail "prune should fail when refusing a location"

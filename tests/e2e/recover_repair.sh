@@ -15,7 +15,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvrepair-e2e.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvrepair-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }

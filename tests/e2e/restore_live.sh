@@ -16,7 +16,7 @@ set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
 command -v sqlite3 >/dev/null || { echo "FAIL: the sqlite3 shell is needed"; exit 1; }
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvlive-e2e.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvlive-e2e.XXXXXX")
 SQPID=
 cleanup() {
     exec 3>&- 2>/dev/null || true

@@ -6,7 +6,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvresyncjobs.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvresyncjobs.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }

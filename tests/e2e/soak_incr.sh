@@ -17,7 +17,7 @@ DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
 ROUNDS=${ROUNDS:-6}
 PAGE_SIZES=${PAGE_SIZES:-512 1024 4096 65536}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvsoakinc.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvsoakinc.XXXXXX")
 LOADPID=
 cleanup() {
     [ -n "$LOADPID" ] && kill "$LOADPID" 2>/dev/null

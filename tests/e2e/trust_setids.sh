@@ -8,7 +8,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvtrust-setids.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvtrust-setids.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }

@@ -6,7 +6,7 @@
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
-T=$(mktemp -d "${TMPROOT:-/tmp}/dvwalk-e2e.XXXXXX")
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvwalk-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
@@ -70,7 +70,8 @@ while read -r n; do
 done <"$T/lost"
 
 step "restore $DB from $SET into mail/restored.nsf"
-sleep 1 # the set is then older than deferred_deletion_days (0)
+# the set is then older than deferred_deletion_days (0): the clock has passed its second
+s0=$(date +%s); while [ "$(date +%s)" -le "$s0" ]; do sleep 0.05; done
 "$DVAULT" "${C[@]}" restore --set "$SET" --db "$DB" --into mail/restored.nsf | tee "$T/restore"
 R=mail/restored.nsf
 [ -f "$D/$R" ] || fail "restored file missing"

@@ -7,8 +7,10 @@
 #ifndef DV_FX_BACKUP_H
 #define DV_FX_BACKUP_H
 
+#include "dvtmp.h"
+
 struct fx {
-    char dir[64];
+    char dir[256];
     char *cfgpath, *offsite;
     struct dv_config cfg;
 };
@@ -38,8 +40,7 @@ static void write_config(struct fx *f, const char *delta, const char *post, cons
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-%s-XXXXXX", FX_NAME);
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, FX_NAME));
     f->cfgpath = dv_path_join(f->dir, "config.yaml");
     f->offsite = dv_path_join(f->dir, "offsite");
     assert_int_equal(mkdir(f->offsite, 0700), 0);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "archive.h"
 #include "target.h"
 #include "config.h"
@@ -18,7 +19,7 @@
 #include "util.h"
 
 struct fx {
-    char dir[64];
+    char dir[256];
     struct dv_config cfg;
     char *db;
     sqlite3 *w;
@@ -34,8 +35,7 @@ static void exec(sqlite3 *db, const char *sql)
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-archive-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "archive"));
     dv_config_defaults(&f->cfg, f->dir);
     assert_int_equal(dv_mkdirs(f->cfg.server.data_dir, 0700), 0);
     {

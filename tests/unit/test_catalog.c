@@ -15,11 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "catalog.h"
 #include "util.h"
 
 struct fx {
-    char dir[64];
+    char dir[256];
     char *path;
     struct catalog *c;
 };
@@ -27,8 +28,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-catalog-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "catalog"));
     f->path = dv_path_join(f->dir, "catalog.db");
     f->c = catalog_open(f->path);
     if (!f->c)

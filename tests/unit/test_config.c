@@ -9,12 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "config.h"
 #include "util.h"
 
 #include "bounded.h"
 
-static char tmpdir[64];
+static char tmpdir[256];
 
 static char *write_cfg(const char *name, const char *text)
 {
@@ -29,15 +30,14 @@ static char *write_cfg(const char *name, const char *text)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/dvtest-config-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_non_null(dvt_mkdtemp(tmpdir, sizeof tmpdir, "config"));
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
+    char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     return system(cmd);
 }

@@ -23,12 +23,13 @@
 
 #include <sqlite3.h>
 
+#include "dvtmp.h"
 #include "dbuse.h"
 #include "restore.h"
 #include "util.h"
 
 struct fx {
-    char dir[64];
+    char dir[256];
     char *db;
 };
 
@@ -42,8 +43,7 @@ static void sq(sqlite3 *h, const char *sql)
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-dbuse-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "dbuse"));
     f->db = dv_path_join(f->dir, "live.nsf");
     sqlite3 *h = NULL;
     assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);

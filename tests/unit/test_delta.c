@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "delta.h"
 #include "fsb.h"
 #include "util.h"
@@ -20,15 +21,14 @@
 #define PS 1024
 
 struct fx {
-    char dir[64];
+    char dir[256];
     char *delta, *db;
 };
 
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-delta-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "delta"));
     f->delta = dv_path_join(f->dir, "a.nsf.delta");
     f->db = dv_path_join(f->dir, "a.nsf");
     *state = f;

@@ -15,11 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "fsb.h"
 #include "util.h"
 
 struct fx {
-    char dir[64];
+    char dir[256];
     char *root, *outside;
     struct fsb *r;
 };
@@ -37,8 +38,7 @@ static void put(const char *path, const char *text)
 static int setup_mode(void **state, bool fallback)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-fsb-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "fsb"));
     f->root = at(f->dir, "root");
     f->outside = at(f->dir, "outside");
     assert_int_equal(mkdir(f->root, 0700), 0);

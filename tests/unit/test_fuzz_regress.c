@@ -3,9 +3,12 @@
  * entry points the libFuzzer harnesses use (tests/fuzz/targets.c), built by gcc without
  * libFuzzer, so inputs that once crashed a parser keep being run by `make test` (and
  * under the sanitizer and valgrind builds). Each parser also gets a few hand-made edge
- * inputs (empty, one byte, NUL bytes) so the test never runs on nothing.
+ * inputs (empty, one byte, NUL bytes). A missing corpus fails the test instead of passing on
+ * nothing: tests/fuzz/regress/ must be there, each directory in it must name a parser and
+ * hold at least one input, and a parser's directory that exists must be readable.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +38,8 @@ static int replay_dir(const struct fuzz_target *t)
     char *dir = dv_path_join(regress_dir(), t->name);
     int n = 0;
     DIR *d = opendir(dir);
+    if (!d && errno != ENOENT)
+        fail_msg("%s: %s", dir, strerror(errno));
     if (d) {
         struct dirent *e;
         while ((e = readdir(d))) {
@@ -51,9 +56,42 @@ static int replay_dir(const struct fuzz_target *t)
             n++;
         }
         closedir(d);
+        if (n == 0)
+            fail_msg("%s: an empty regression corpus (remove it or add an input)", dir);
     }
     free(dir);
     return n;
+}
+
+/* the corpus is there, and each of its directories names a parser (a misspelt one would never
+ * be replayed) */
+static int corpus_present(void **state)
+{
+    (void)state;
+    const char *root = regress_dir();
+    DIR *d = opendir(root);
+    if (!d) {
+        print_error("%s: %s: the regression corpus is missing\n", root, strerror(errno));
+        return -1;
+    }
+    int dirs = 0, bad = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        const struct fuzz_target *t = fuzz_targets;
+        while (t->name && strcmp(t->name, e->d_name) != 0)
+            t++;
+        if (!t->name) {
+            print_error("%s/%s: no parser of that name (tests/fuzz/targets.c)\n", root, e->d_name);
+            bad++;
+        }
+        dirs++;
+    }
+    closedir(d);
+    if (dirs == 0)
+        print_error("%s: the regression corpus is empty\n", root);
+    return dirs > 0 && bad == 0 ? 0 : -1;
 }
 
 static void test_replay(void **state)
@@ -79,5 +117,5 @@ int main(void)
         tests[n].initial_state = (void *)t;
         n++;
     }
-    return _cmocka_run_group_tests("fuzz_regress", tests, n, NULL, NULL);
+    return _cmocka_run_group_tests("fuzz_regress", tests, n, corpus_present, NULL);
 }

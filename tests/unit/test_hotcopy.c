@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "delta.h"
 #include "fsb.h"
 #include "hotcopy.h"
@@ -44,7 +45,7 @@ static int hc(const char *src, const char *dst, const char *delta, const struct 
 #define START_BALANCE 1000
 
 struct fx {
-    char dir[64];
+    char dir[256];
     char *db;
 };
 
@@ -83,8 +84,7 @@ static void assert_integrity_ok(const char *path)
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-hotcopy-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "hotcopy"));
     f->db = dv_path_join(f->dir, "live.nsf");
     *state = f;
     return 0;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "backup.h"
 #include "catalog.h"
 #include "config.h"
@@ -29,7 +30,7 @@
 #define FILLER_ROWS 1500 /* ~1500 pages of 4 KiB */
 
 struct fx {
-    char dir[64];
+    char dir[256];
     struct dv_config cfg;
     char *db;   /* live database, absolute */
     sqlite3 *w; /* the writer connection (kept open: its WAL stays) */
@@ -45,8 +46,7 @@ static void exec(sqlite3 *db, const char *sql)
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-incr-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "incr"));
     dv_config_defaults(&f->cfg, f->dir);
     assert_int_equal(dv_mkdirs(f->cfg.server.data_dir, 0700), 0);
     {

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "catalog.h"
 #include "nlopass.h"
 #include "target.h"
@@ -47,7 +48,7 @@ int __wrap_openat(int dirfd, const char *path, int flags, ...)
 }
 
 struct fx {
-    char dir[64];
+    char dir[256];
     char *data, *daos, *tpath, *cpath;
     struct target *t;
     struct catalog *c;
@@ -56,8 +57,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-nlopass-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "nlopass"));
     f->data = dv_path_join(f->dir, "data");
     f->daos = dv_path_join(f->data, "daos");
     f->tpath = dv_path_join(f->dir, "backup");

@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "dvtmp.h"
 #include "backup.h"
 #include "config.h"
 #include "recover.h"
@@ -25,7 +26,7 @@
 #include "bounded.h"
 
 struct fx {
-    char dir[64];
+    char dir[256];
     struct dv_config cfg;
     char set_id[32];
     char unid[3][33]; /* documents of mail/a.nsf: 0 and 1 share nothing, 2 shares with b */
@@ -67,8 +68,7 @@ static char *data(struct fx *f, const char *rel)
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-recover-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "recover"));
     dv_config_defaults(&f->cfg, f->dir);
     f->cfg.server.daos_dir = dv_path_join(f->cfg.server.data_dir, "daos"); /* a DAOS server */
     f->cfg.server.min_object_size = 1024;

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "backup.h"
 #include "config.h"
 #include "job.h"
@@ -30,7 +31,7 @@
 #include "util.h"
 
 struct fx {
-    char dir[64];
+    char dir[256];
     struct dv_config cfg;
     char key_hex[65];
     unsigned char key[32];
@@ -63,8 +64,7 @@ static unsigned char *payload(unsigned seed, size_t n)
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-security-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "security"));
     dv_config_defaults(&f->cfg, f->dir);
     f->cfg.server.daos_dir = dv_path_join(f->cfg.server.data_dir, "daos"); /* a DAOS server */
     f->cfg.server.min_object_size = 1024;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "catalog.h"
 #include "fsb.h"
 #include "target.h"
@@ -23,15 +24,14 @@
 #include "bounded.h"
 
 struct fx {
-    char dir[64];
+    char dir[256];
     char *tpath;
 };
 
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-target-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "target"));
     f->tpath = dv_path_join(f->dir, "backup");
     {
         struct target_identity tid;

@@ -12,18 +12,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "config.h"
 #include "theme.h"
 #include "util.h"
 
-static char tmpdir[64];
+static char tmpdir[256];
 static char *src; /* the checkout (env SRC, set by make; else the current directory) */
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/dvtest-theme-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_non_null(dvt_mkdtemp(tmpdir, sizeof tmpdir, "theme"));
     src = realpath(getenv("SRC") ? getenv("SRC") : ".", NULL);
     assert_non_null(src);
     return 0;
@@ -32,7 +32,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
+    char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     free(src);
     return system(cmd);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "config.h"
 #include "dbglob.h"
 #include "util.h"
@@ -65,8 +66,8 @@ static void test_canon(void **state)
     canon_is("/..", "/");
     canon_is("/nonexistent-dv/a/./b//c/../d/", "/nonexistent-dv/a/b/d");
     canon_is("/nonexistent-dv/../../x", "/x");
-    char dir[] = "/tmp/dvcanon-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[256];
+    assert_non_null(dvt_mkdtemp(dir, sizeof dir, "canon"));
     char *real = realpath(dir, NULL), *data = dv_asprintf("%s/var/data", real);
     assert_int_equal(dv_mkdirs(data, 0700), 0);
     /* a link to data_dir, a path that climbs out and back in, a missing tail */
@@ -101,8 +102,8 @@ static void test_canon(void **state)
 static void test_atomic_write(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/dvtest-util-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[256];
+    assert_non_null(dvt_mkdtemp(dir, sizeof dir, "util"));
     char *f = dv_path_join(dir, "x");
     assert_int_equal(dv_write_atomic(f, "hello", 5, 0600), 0);
     char *buf;
@@ -169,8 +170,8 @@ static void test_glob(void **state)
 static void test_glob_list(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/dvtest-glob-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[256];
+    assert_non_null(dvt_mkdtemp(dir, sizeof dir, "glob"));
     struct dv_config cfg;
     dv_config_defaults(&cfg, dir);
     free(cfg.server.data_dir);
@@ -249,7 +250,7 @@ static void test_glob_list(void **state)
     assert_string_equal(abs, "/elsewhere/x.nsf");
     free(abs);
     dv_config_done(&cfg);
-    char cmd[64];
+    char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }

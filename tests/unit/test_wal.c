@@ -12,11 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dvtmp.h"
 #include "util.h"
 #include "wal.h"
 
 struct fx {
-    char dir[64];
+    char dir[256];
     char *db, *wal;
     sqlite3 *w; /* writer connection, kept open so the WAL is not checkpointed away */
 };
@@ -57,8 +58,7 @@ static long long checkpoint(sqlite3 *db, const char *mode, long long *ckpt)
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dvtest-wal-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(dvt_mkdtemp(f->dir, sizeof f->dir, "wal"));
     f->db = dv_path_join(f->dir, "a.nsf");
     f->wal = wal_path_of(f->db);
     assert_int_equal(sqlite3_open(f->db, &f->w), SQLITE_OK);
