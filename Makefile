@@ -6,7 +6,7 @@
 #   make bench      benchmarks side by side with cp/rsync/find/sqlite3
 #   make bench-pitr the point-in-time archiver's cost alone (bench/pitr.sh; also part of bench)
 #   make fuzz       fuzz every parser with libFuzzer, FUZZ_SECONDS each (docs/reliability.md)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, themes, man pages dvault(1), dvload(1))
 #   SANITIZER=address,undefined  build and test with sanitizers (in build/san-address-undefined/)
 #   WERROR=0        warnings are not errors (a newer compiler's new warnings); default 1
 #   V=1             show full commands
@@ -212,9 +212,11 @@ fuzz: all
 	@$(TEST_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dvault/themes
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dvault/themes \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/dvault $(BUILD)/dvload $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 themes/*.yaml $(DESTDIR)$(PREFIX)/share/dvault/themes/
+	install -m 0644 docs/man/dvault.1 docs/man/dvload.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # The size rules (docs/architecture.md): files <= 1,200 lines, functions <= 120.
 check-size:

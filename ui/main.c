@@ -64,7 +64,22 @@ static void usage(FILE *f)
                "  (no command)               the console\n");
     for (size_t i = 0; commands[i].name; i++)
         fprintf(f, "  %s\n", commands[i].usage);
-    fprintf(f, "  -c FILE selects the configuration (default ./config.yaml)\n");
+    fprintf(f, "  help [--usage]             this list (--usage: one synopsis a line, as in "
+               "dvault(1))\n"
+               "  -c FILE selects the configuration (default ./config.yaml)\n");
+}
+
+/* `dvault help --usage`: the synopsis of every command, one a line, from the same table as
+ * the list above: a usage string's synopsis ends where two spaces begin its description.
+ * The man page's SYNOPSIS is checked against this (tests/e2e/man_pages.sh). */
+static void usage_synopsis(FILE *f)
+{
+    fprintf(f, "dvault [-c FILE]\n");
+    for (size_t i = 0; commands[i].name; i++) {
+        const char *u = commands[i].usage, *end = strstr(u, "  ");
+        fprintf(f, "dvault [-c FILE] %.*s\n", (int)(end ? (size_t)(end - u) : strlen(u)), u);
+    }
+    fprintf(f, "dvault help [--usage]\n");
 }
 
 int main(int argc, char **argv)
@@ -84,6 +99,13 @@ int main(int argc, char **argv)
     }
     if (i < argc && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ||
                      strcmp(argv[i], "help") == 0)) {
+        if (i + 1 < argc && strcmp(argv[i + 1], "--usage") == 0) {
+            usage_synopsis(stdout);
+            return 0;
+        }
+        if (i + 1 < argc)
+            return cli_fail(DV_EXIT_USAGE, "%s: unknown argument '%s' (only --usage)", argv[i],
+                            argv[i + 1]);
         usage(stdout);
         return 0;
     }
