@@ -12,7 +12,7 @@
 static const struct cli_command commands[] = {
     {"target", cli_target,
      "target {init|show}         create the configured target / show its identity"},
-    {"backup", cli_backup, "backup [--full|--incremental] [--db GLOB]"},
+    {"backup", cli_backup, "backup [--full|--incremental] [--db GLOB] [-q]"},
     {"sets", cli_sets, "sets [--json]              backup sets, newest first"},
     {"status", cli_status, "status [--json]            server, DAOS index, last backup, warnings"},
     {"config", cli_config, "config [--check]           the effective configuration"},
@@ -34,7 +34,7 @@ static const struct cli_command commands[] = {
     {"resync", cli_resync,
      "resync {daos|catalog}      rebuild the DAOS index / the catalog from the target"},
     {"prune", cli_prune,
-     "prune [--dry-run]          apply the retention: old sets, unneeded pool NLOs"},
+     "prune [--dry-run] [-q]     apply the retention: old sets, unneeded pool NLOs"},
     {"verify", cli_verify,
      "verify [--set ID] [--sample PCT]  check copies, deltas, test restores, pool"},
     {"jobs", cli_jobs,
