@@ -5,12 +5,18 @@
 #    `dvault help --usage` (the command table in ui/main.c that `dvault --help` prints) and
 #    dvload's usage text (its continuation lines joined). A command missing from the page,
 #    one the program no longer has, or a changed option fails, with a diff;
+#  - every configuration key `dvault config` prints (the effective configuration of an empty
+#    file: every key with its default) has an entry in dvault.1's CONFIGURATION, and every
+#    entry there is a key dvault knows;
 #  - `man --warnings=w -l` (groff -man -ww when man is not installed) renders each page at
 #    60, 80 and 120 columns without a single warning.
 # Exit 0 when all hold, 1 with the reasons otherwise. Used by tests/e2e/man_pages.sh.
 set -euo pipefail
 DVAULT=${1:?usage: check-man.sh DVAULT DVLOAD [MANDIR]}
 DVLOAD=${2:?usage: check-man.sh DVAULT DVLOAD [MANDIR]}
+# a path relative to here stays valid after a cd
+case $DVAULT in */*) DVAULT=$(realpath "$DVAULT") ;; esac
+case $DVLOAD in */*) DVLOAD=$(realpath "$DVLOAD") ;; esac
 MANDIR=${3:-$(cd "$(dirname "$0")/.." && pwd)/docs/man}
 command -v groff >/dev/null 2>&1 || { echo "check-man: groff is not installed (groff-base)" >&2; exit 1; }
 export LC_ALL=C.UTF-8
@@ -45,6 +51,48 @@ compare() { # PAGE NAME EXPECTED-FILE
     rm -f "$got"
 }
 
+# the keys of `dvault config`, dotted (server.data_dir, backup.retention.keep_sets), one a line
+config_keys() {
+    local d
+    d=$(mktemp -d)
+    : >"$d/config.yaml"
+    mkdir -p "$d/var/data/daos" # the defaults' data_dir and DAOS dir, should config look
+    (cd "$d" && "$DVAULT" -c config.yaml config) | awk '
+        function inline(prefix, body,   n, i, kv, parts) {
+            n = split(body, parts, ",")
+            for (i = 1; i <= n; i++) { split(parts[i], kv, ":"); gsub(/ /, "", kv[1]); print prefix kv[1] }
+        }
+        /^#/ || /^ *$/ { next }
+        /^[a-z_]+:$/ { sect = $1; sub(/:$/, "", sect); next }
+        /^[a-z_]+: \{.*\}$/ { k = $1; sub(/:$/, "", k); b = $0; sub(/^[^{]*\{ */, "", b); sub(/ *\}$/, "", b); inline(k ".", b); next }
+        /^[a-z_]+: / { k = $1; sub(/:$/, "", k); print k; next }
+        /^  [a-z_]+: \{.*\}$/ { k = $1; sub(/:$/, "", k); b = $0; sub(/^[^{]*\{ */, "", b); sub(/ *\}$/, "", b); inline(sect "." k ".", b); next }
+        /^  [a-z_]+:/ { k = $1; sub(/:$/, "", k); print sect "." k; next }
+        { print "UNPARSED: " $0 }'
+    rm -rf "$d"
+}
+
+# the keys dvault.1 describes: the dotted words of the tags (.TP then .BR/.B) in CONFIGURATION
+page_keys() {
+    awk '/^\.SH CONFIGURATION/ { on = 1; next } /^\.SH / { on = 0 } on && tag { print } { tag = on && /^\.TP$/ }' "$1" |
+        grep -oE '(^|[ "])[a-z_]+(\.[a-z_]+)*' | tr -d ' "' | grep -vE '^(BR|B)$' | sort -u
+}
+
+check_config() { # PAGE
+    local keys pk k
+    keys=$(config_keys) || { echo "check-man: $DVAULT config failed" >&2; bad=1; return; }
+    if [ -z "$keys" ] || grep -q '^UNPARSED' <<<"$keys"; then
+        echo "check-man: cannot read the keys of dvault config: $keys" >&2; bad=1; return
+    fi
+    pk=$(page_keys "$1")
+    for k in $keys; do
+        grep -qxF "$k" <<<"$pk" || { echo "check-man: $1: configuration key $k is not in CONFIGURATION" >&2; bad=1; }
+    done
+    for k in $pk; do
+        grep -qxF "$k" <<<"$keys" || { echo "check-man: $1: CONFIGURATION describes $k, which dvault config does not print" >&2; bad=1; }
+    done
+}
+
 render_clean() { # PAGE
     local w out
     for w in 60 80 120; do
@@ -71,6 +119,7 @@ trap 'rm -f "$exp"' EXIT
 compare "$MANDIR/dvault.1" dvault "$exp"
 dvload_usage >"$exp"
 compare "$MANDIR/dvload.1" dvload "$exp"
+check_config "$MANDIR/dvault.1"
 render_clean "$MANDIR/dvault.1"
 render_clean "$MANDIR/dvload.1"
 exit $bad

@@ -3,8 +3,8 @@
 # every command of `dvault --help` is in the SYNOPSIS of docs/man/dvault.1 exactly as the
 # usage table has it (and dvload's usage in dvload.1), both render without a warning, and
 # `make install DESTDIR=... PREFIX=/usr` puts them in share/man/man1. The checker itself
-# (scripts/check-man.sh) is shown to catch a missing command, a stale one, a changed option
-# and a rendering warning.
+# (scripts/check-man.sh) is shown to catch a missing command, a stale one, a changed option,
+# a configuration key left out or made up, and a rendering warning.
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
@@ -56,7 +56,7 @@ for s in CONSOLE CONFIGURATION FILES ENVIRONMENT; do
     grep -q "^\.SH $s$" "$MAN/dvault.1" || fail "dvault.1 has no $s"
 done
 
-step "the checker fails on a missing command, a stale one, a changed option, a warning"
+step "the checker fails on a missing command, a stale one, a changed option, a key, a warning"
 mutant() { # NAME PAGE EXPECTED-TEXT COMMAND...: the page through COMMAND (stdin to stdout)
     local name=$1 page=$2 want=$3
     shift 3
@@ -84,6 +84,10 @@ mutant "prune without --dry-run" dvault.1 "-dvault [-c FILE] prune [--dry-run]" 
 mutant "dvload bank without --rate" dvload.1 \
     "-dvload [-c FILE] bank --seconds S [--writers W] [--db REL] [--rate N]" \
     sed '/^\.B bank \\-\\-seconds$/,/^\.YS$/{/^\.RB \[ \\-\\-rate$/,/^\.IR N \]$/d}'
+mutant "no backup.delta" dvault.1 "configuration key backup.delta is not in CONFIGURATION" \
+    sed '/^\.BR backup\.delta /,/^applied at restore\.$/d'
+mutant "a key dvault does not have" dvault.1 "CONFIGURATION describes backup.bogus_days" \
+    sed '/^\.SH FILES/i .TP\n.BR backup.bogus_days " (3)"\nNo such key.'
 mutant "an undefined macro" dvload.1 "macro 'BOGUS' not defined" sed '$a .BOGUS text'
 
 step "make install DESTDIR=... PREFIX=/usr puts them in share/man/man1"
