@@ -4,7 +4,8 @@
 # usage table has it (and dvload's usage in dvload.1), both render without a warning, and
 # `make install DESTDIR=... PREFIX=/usr` puts them in share/man/man1. The checker itself
 # (scripts/check-man.sh) is shown to catch a missing command, a stale one, a changed option,
-# a configuration key left out or made up, and a rendering warning.
+# a configuration key left out or made up, an example wider than 80 columns, and a rendering
+# warning.
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
@@ -88,6 +89,8 @@ mutant "no backup.delta" dvault.1 "configuration key backup.delta is not in CONF
     sed '/^\.BR backup\.delta /,/^applied at restore\.$/d'
 mutant "a key dvault does not have" dvault.1 "CONFIGURATION describes backup.bogus_days" \
     sed '/^\.SH FILES/i .TP\n.BR backup.bogus_days " (3)"\nNo such key.'
+mutant "an example too wide" dvault.1 "at 80 columns, lines too long" \
+    sed 's|^dvault recover \\-\\-list missing.txt$|& # and a comment long enough to run past the edge|'
 mutant "an undefined macro" dvload.1 "macro 'BOGUS' not defined" sed '$a .BOGUS text'
 
 step "make install DESTDIR=... PREFIX=/usr puts them in share/man/man1"
