@@ -2,7 +2,8 @@
 # cli_polish.sh - the command line's rough edges (issue 15, items 8 and 11): status and
 # config --check exit 1 when data_dir, the DAOS directory or the key is missing; listnlo
 # missing reports its count (also 0) and names a directory or a non-database; whereis takes
-# a unique prefix and lists an ambiguous one; daos prune --dry-run deletes nothing.
+# a unique prefix and lists an ambiguous one; daos prune --dry-run deletes nothing; the
+# README's hook quoting example runs as it says.
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
@@ -19,8 +20,13 @@ server:
   key_file: server.key
 backup:
   target: backup
+  pre_command: '"$T/hook scripts/pre.sh" --note "nightly run" --name="a b"'
 catalog: catalog.db
 EOF
+# the README's quoting example: a program path with a blank, grouped words
+mkdir -p "$T/hook scripts"
+printf '#!/bin/sh\nfor a; do echo "<$a>"; done >"%s/pre.args"\n' "$T" >"$T/hook scripts/pre.sh"
+chmod +x "$T/hook scripts/pre.sh"
 C=(-c "$T/config.yaml")
 "$DVLOAD" "${C[@]}" init --databases 3 --docs 80 --seed 7 >/dev/null
 "$DVAULT" "${C[@]}" target init >/dev/null || fail "dvault target init"
@@ -63,6 +69,8 @@ mv "$T/key.aside" "$T/server.key"
 "$DVAULT" "${C[@]}" status >/dev/null 2>&1 || fail "status after putting everything back"
 
 "$DVAULT" "${C[@]}" backup >"$T/b1" 2>&1 || { cat "$T/b1"; fail "backup"; }
+step "pre_command: double quotes group words (README example)"
+printf '<--note>\n<nightly run>\n<--name=a b>\n' | cmp - "$T/pre.args" || fail "pre_command arguments: $(cat "$T/pre.args")"
 
 step "listnlo missing: the count on stderr, also 0"
 "$DVAULT" "${C[@]}" listnlo missing mail/alice.nsf >"$T/lm" 2>"$T/lm.err" || fail "listnlo missing: $(cat "$T/lm.err")"
