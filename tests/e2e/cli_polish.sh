@@ -3,7 +3,7 @@
 # config --check exit 1 when data_dir, the DAOS directory or the key is missing; listnlo
 # missing reports its count (also 0) and names a directory or a non-database; whereis takes
 # a unique prefix and lists an ambiguous one; daos prune --dry-run deletes nothing; the
-# README's hook quoting example runs as it says.
+# README's hook quoting example runs as it says; status after a failed set reads plainly.
 set -euo pipefail
 DVAULT=${DVAULT:?DVAULT not set}
 DVLOAD=${DVLOAD:?DVLOAD not set}
@@ -135,4 +135,18 @@ grep -q "would delete $n NLOs ([0-9.]* [KM]\?i\?B)" "$T/dry" || fail "no bytes: 
 "$DVAULT" "${C[@]}" daos prune --days 0 >"$T/real" || fail "daos prune"
 grep -q "^daos prune: $n deleted" "$T/real" || fail "the dry run said $n, the prune: $(cat "$T/real")"
 [ "$(find "$T/data/daos" -name '*.nlo' | wc -l)" = "$((before - n))" ] || fail "prune deleted another count"
+step "status after a failed set and a full one: no contradiction"
+sed 's|^  pre_command:.*|  pre_command: /bin/false|' "$T/config.yaml" >"$T/fail.yaml"
+set +e
+"$DVAULT" -c "$T/fail.yaml" backup >/dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "a backup whose pre_command fails: exit $rc"
+bad=$("$DVAULT" "${C[@]}" sets --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -1)
+"$DVAULT" "${C[@]}" backup --incremental >"$T/b2" 2>&1 || { cat "$T/b2"; fail "backup after the failed one"; }
+"$DVAULT" "${C[@]}" status >"$T/st2" 2>&1 || fail "status: $(cat "$T/st2")"
+grep "^last backup" "$T/st2"
+grep -q "^last backup .*(full, complete, .*): a full backup, because the set before it, $bad, failed (" "$T/st2" ||
+    fail "status after a failed set: $(grep '^last backup' "$T/st2")"
+grep -q "the last backup set" "$T/st2" && fail "status still says 'the last backup set' of a complete one"
 echo "PASS cli_polish"
