@@ -307,7 +307,11 @@ size_t status_problems(const struct dv_config *cfg, char (*out)[DV_ERR_MAX], siz
     if (dv_config_has_daos(cfg)) {
         if (k < max && dir_problem(cfg->server.daos_dir, "server.daos_dir", out[k], DV_ERR_MAX))
             k++;
-        if (k < max && store_key_check(cfg) != 0)
+        /* a missing key only (none configured, or no file): a refused one stays a warning */
+        const char *kf = cfg->server.key_file;
+        struct stat kst;
+        if (k < max && store_key_check(cfg) != 0 &&
+            (!kf || !*kf || (lstat(kf, &kst) != 0 && errno == ENOENT)))
             snprintf(out[k++], DV_ERR_MAX, "%s", dv_err());
     }
     return k;

@@ -72,9 +72,10 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s);
 void status_done(struct dv_status *s);
 /*
  * What makes the configuration unusable on this machine: data_dir missing (or not a
- * directory), the configured DAOS directory missing, the server key missing or bad when the
- * server has DAOS and needs it (store_key_check). One line per problem in out (each names the
- * path), at most max; returns how many. `status` and `config --check` exit 1 when any.
+ * directory), the configured DAOS directory missing, the server key missing when the server
+ * has DAOS and needs it (store_key_check; a key refused for its mode or size is a warning, not
+ * this). One line per problem in out (each names the path), at most max; returns how many.
+ * `status` and `config --check` exit 1 when any.
  */
 size_t status_problems(const struct dv_config *cfg, char (*out)[DV_ERR_MAX], size_t max);
 void status_print(FILE *f, const struct dv_status *s);

@@ -2,7 +2,8 @@
  * cli_config.c - `dvault config`: print the effective configuration (after defaults);
  * `--check`: the file loads (dv_config_load refuses dangerous paths too); exit 1 when data_dir,
  * the DAOS directory or a needed server key is missing (status_problems); warnings about
- * what the file names but cannot check (the target, a DAOS repository the file does not name).
+ * what the file names but cannot check (a refused key, the target, a DAOS repository the file
+ * does not name).
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,15 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
         size_t np = status_problems(cfg, probs, 4); /* data_dir, DAOS directory, key */
         for (size_t i = 0; i < np; i++)
             fprintf(stderr, "dvault: %s\n", dv_esc(probs[i]));
+        if (dv_config_has_daos(cfg) && daos_key_check(cfg) != 0) { /* refused, not missing */
+            bool told = false;
+            for (size_t i = 0; i < np; i++)
+                told = told || strcmp(probs[i], dv_err()) == 0;
+            if (!told) {
+                fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
+                nwarn++;
+            }
+        }
         char daos[4096];
         if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos)) {
             fprintf(stderr,
