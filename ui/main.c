@@ -30,7 +30,7 @@ static const struct cli_command commands[] = {
      "doc {list PATH [--deleted-in LIVE] [--search TEXT] | copy --from R --unid U --to LIVE "
      "[--force]}"},
     {"whereis", cli_whereis,
-     "whereis NLO               databases, repository, pool and sets of an NLO"},
+     "whereis NLO|PREFIX        databases, repository, pool and sets of an NLO"},
     {"resync", cli_resync,
      "resync {daos|catalog}      rebuild the DAOS index / the catalog from the target"},
     {"prune", cli_prune,
@@ -40,7 +40,7 @@ static const struct cli_command commands[] = {
     {"jobs", cli_jobs,
      "jobs [--json] [--limit N]  the job history: every backup, restore, verify... (newest first)"},
     {"daos", cli_daos,
-     "daos {status|prune [--days N]}  the server's DAOS index, deferred deletion"},
+     "daos {status|prune [--days N] [--dry-run]}  the server's DAOS index, deferred deletion"},
     {NULL, NULL, NULL},
 };
 
