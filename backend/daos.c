@@ -1,6 +1,13 @@
 /* daos.c - see daos.h. */
 #include "daos.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "store.h"
 #include "util.h"
 
@@ -48,6 +55,39 @@ int daos_listnlo(const struct dv_config *cfg, const char *db_path, bool missing_
         return -1;
     int rc = store_listnlo(st, db_path, missing_only, fn, ud, n);
     store_free(st);
+    return rc;
+}
+
+int daos_db_check(const struct dv_config *cfg, const char *db_path)
+{
+    char *abs =
+        db_path[0] == '/' ? dv_strdup(db_path) : dv_path_join(cfg->server.data_dir, db_path);
+    int rc = -1;
+    struct stat st;
+    int fd = -1;
+    if (stat(abs, &st) != 0) {
+        dv_syserr("database %s", abs);
+    } else if (S_ISDIR(st.st_mode)) {
+        dv_seterr("%s is a directory, not a database", abs);
+    } else if (!S_ISREG(st.st_mode)) {
+        dv_seterr("%s is not a regular file, not a database", abs);
+    } else if ((fd = open(abs, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+        dv_syserr("database %s", abs);
+    } else {
+        /* SQLite's header; an empty file is an empty database */
+        static const char magic[16] = "SQLite format 3";
+        char head[16];
+        ssize_t n = dv_pread_full(fd, head, sizeof head, 0);
+        if (n < 0)
+            dv_syserr("read %s", abs);
+        else if (n != 0 && (n != 16 || memcmp(head, magic, 16) != 0))
+            dv_seterr("%s is not a SQLite database", abs);
+        else
+            rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(abs);
     return rc;
 }
 

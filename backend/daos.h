@@ -23,6 +23,10 @@ typedef int (*daos_name_fn)(void *ud, const char *name);
 int daos_listnlo(const struct dv_config *cfg, const char *db_path, bool missing_only,
                  daos_name_fn fn, void *ud, uint64_t *n);
 
+/* db_path (relative to data_dir, or absolute) is a regular file that is a SQLite database
+ * (or empty): 0, or -1 with dv_err() naming it ("... is a directory, not a database"). */
+int daos_db_check(const struct dv_config *cfg, const char *db_path);
+
 /* The server's key file: present, readable, the right size (store_key_check). 0 or -1. */
 int daos_key_check(const struct dv_config *cfg);
 

@@ -423,7 +423,9 @@ int incr_choose_kind(struct catalog *cat, bool want_incremental, enum catalog_se
     if (r < 0)
         return -1;
     if (r == 1 && last.status == CATALOG_SET_FAILED) {
-        snprintf(why, whylen, "the last backup set %s failed (%.200s): this backup is a full one",
+        /* kept as the new set's message: it must read plainly there too (status shows
+         * "last backup NEW (full, complete, ...): a full backup, because ...") */
+        snprintf(why, whylen, "a full backup, because the set before it, %s, failed (%.200s)",
                  last.id, last.message[0] ? last.message : "no reason recorded");
         return 0;
     }

@@ -838,6 +838,8 @@ struct guard {
     struct catalog *cat; /* NULL: no catalog, nothing may go */
     bool failed;
     char err[DV_ERR_MAX];
+    struct dv_store *dry; /* dry run: count what would go (and its bytes), delete nothing */
+    uint64_t would, would_bytes;
 };
 
 static int held_by_complete(void *ud, const struct catalog_set *s)
@@ -857,10 +859,17 @@ static bool guard_may_delete(void *ud, const char *name)
         snprintf(g->err, sizeof g->err, "%s", dv_err());
         return false;
     }
+    if (rc == 1 && g->dry) {
+        struct store_object o;
+        g->would++;
+        if (store_object_get(g->dry, name, &o) == 1)
+            g->would_bytes += (uint64_t)o.size;
+        return false; /* store_prune counts it as waiting: daos_body moves it back */
+    }
     return rc == 1;
 }
 
-static int daos_body(const struct dv_config *cfg, long days, struct dv_job *job,
+static int daos_body(const struct dv_config *cfg, long days, bool dry_run, struct dv_job *job,
                      struct store_prune_counts *counts, bool *no_catalog)
 {
     struct guard g = {0};
@@ -871,8 +880,14 @@ static int daos_body(const struct dv_config *cfg, long days, struct dv_job *job,
         catalog_close(g.cat);
         return -1;
     }
+    g.dry = dry_run ? st : NULL;
     int rc = store_prune(st, days, guard_may_delete, &g, counts, job);
     store_free(st);
+    if (dry_run) { /* the would-be deletions, refused by the guard above, as deletions */
+        counts->waiting_backup -= g.would;
+        counts->deleted = g.would;
+        counts->bytes = g.would_bytes;
+    }
     catalog_close(g.cat);
     if (rc == 0 && g.failed) {
         dv_seterr("daos prune: stopped deleting: catalog: %s", g.err);
@@ -887,7 +902,7 @@ int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
     memset(counts, 0, sizeof *counts);
     struct job_record rec;
     job = job_record_begin(&rec, cfg->catalog, "daos-prune", job);
-    int rc = daos_body(cfg, days, job, counts, no_catalog);
+    int rc = daos_body(cfg, days, false, job, counts, no_catalog);
     char sum[256], b[32];
     dv_fmt_bytes(counts->bytes, b, sizeof b);
     snprintf(sum, sizeof sum, "%llu NLOs deleted (%s), %llu wait for a backup, %llu not due yet",
@@ -895,4 +910,11 @@ int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
              (unsigned long long)counts->not_due);
     job_record_end(&rec, rc, sum);
     return rc;
+}
+
+int prune_daos_dry_run(const struct dv_config *cfg, long days, struct store_prune_counts *counts,
+                       bool *no_catalog)
+{
+    memset(counts, 0, sizeof *counts);
+    return daos_body(cfg, days, true, NULL, counts, no_catalog);
 }

@@ -167,5 +167,9 @@ struct store_prune_counts;
  */
 int prune_daos(const struct dv_config *cfg, long days, struct dv_job *job,
                struct store_prune_counts *counts, bool *no_catalog);
+/* What prune_daos would delete, deleting nothing (no job recorded): counts->deleted and
+ * ->bytes are the NLOs (and their file bytes) it would delete. 0 or -1 like prune_daos. */
+int prune_daos_dry_run(const struct dv_config *cfg, long days, struct store_prune_counts *counts,
+                       bool *no_catalog);
 
 #endif

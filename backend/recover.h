@@ -305,5 +305,14 @@ struct whereis_result {
  */
 int recover_whereis(const struct dv_config *cfg, const char *name, struct whereis_result *r);
 void recover_whereis_done(struct whereis_result *r);
+/*
+ * The NLO names that start with prefix (hex digits, fewer than 80; the console shows short
+ * ones), from the DAOS index and the catalog's pool (not from database references: a name
+ * that is in neither needs its full spelling), in name order without duplicates: at most max
+ * into names, *n gets how many (max + 1 or more means: more than max). 0, or -1 with dv_err()
+ * (not hex, no store).
+ */
+int recover_whereis_prefix(const struct dv_config *cfg, const char *prefix,
+                           char (*names)[STORE_NLO_NAME_LEN + 1], size_t max, size_t *n);
 
 #endif

@@ -3,6 +3,7 @@
 #include "recover.h"
 #include "recover_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,5 +374,66 @@ int recover_whereis(const struct dv_config *cfg, const char *name, struct wherei
     rc = 0;
 out:
     store_free(st);
+    return rc;
+}
+
+/* Merge name into the sorted, duplicate-free names[0..*n) (at most max kept, *n counts on). */
+static void prefix_add(char (*names)[STORE_NLO_NAME_LEN + 1], size_t max, size_t *n, size_t *kept,
+                       const char *name)
+{
+    size_t i = 0;
+    while (i < *kept && strcmp(names[i], name) < 0)
+        i++;
+    if (i < *kept && strcmp(names[i], name) == 0)
+        return;
+    (*n)++;
+    if (i >= max)
+        return;
+    size_t last = *kept < max ? *kept : max - 1;
+    memmove(names[i + 1], names[i], (last - i) * sizeof names[0]);
+    snprintf(names[i], sizeof names[0], "%s", name);
+    if (*kept < max)
+        (*kept)++;
+}
+
+int recover_whereis_prefix(const struct dv_config *cfg, const char *prefix,
+                           char (*names)[STORE_NLO_NAME_LEN + 1], size_t max, size_t *n)
+{
+    *n = 0;
+    size_t l = strlen(prefix);
+    char p[STORE_NLO_NAME_LEN + 1];
+    for (size_t i = 0; i < l && i < 80; i++)
+        p[i] = (char)tolower((unsigned char)prefix[i]);
+    p[l < 80 ? l : 80] = '\0';
+    if (l == 0 || l >= 80 || strspn(p, "0123456789abcdef") != l) {
+        dv_seterr("'%.100s' is not an NLO name or the start of one (hex digits)", prefix);
+        return -1;
+    }
+    if (!dv_config_has_daos(cfg)) {
+        dv_seterr("%s (server.daos_dir is not set)", DV_NO_DAOS);
+        return -1;
+    }
+    struct dv_store *st = store_open(cfg);
+    if (!st)
+        return -1;
+    size_t kept = 0;
+    /* names > prefix, in order: those that start with it come first (max + 1 tells "more") */
+    struct store_object obj[32];
+    size_t k = 0;
+    int rc = store_objects_page(st, p, false, false, obj, max + 1 < 32 ? max + 1 : 32, &k);
+    for (size_t i = 0; rc == 0 && i < k && strncmp(obj[i].name, p, l) == 0; i++)
+        prefix_add(names, max, n, &kept, obj[i].name);
+    store_free(st);
+    if (rc != 0)
+        return -1;
+    bool no_catalog = false;
+    struct catalog *cat = catalog_open_existing(cfg->catalog, &no_catalog);
+    if (!cat)
+        return no_catalog ? 0 : -1;
+    char pool[32][CATALOG_NLO_NAME_LEN + 1];
+    rc = catalog_pool_name_page(cat, p, pool, max + 1 < 32 ? max + 1 : 32, &k);
+    for (size_t i = 0; rc == 0 && i < k && strncmp(pool[i], p, l) == 0; i++)
+        prefix_add(names, max, n, &kept, pool[i]);
+    catalog_close(cat);
     return rc;
 }

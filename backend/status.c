@@ -1,6 +1,7 @@
 /* status.c - see status.h. */
 #include "status.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,8 @@ static void daos_collect(const struct dv_config *cfg, struct dv_status *s)
         snprintf(s->store_error, sizeof s->store_error, "%s", DV_NO_DAOS);
     else if (stat(cfg->server.data_dir, &dst) != 0)
         dv_syserr("%s", cfg->server.data_dir);
+    else if (stat(cfg->server.daos_dir, &dst) != 0) /* nor a missing DAOS directory */
+        dv_syserr("%s", cfg->server.daos_dir);
     else
         st = store_open(cfg);
     if (st) {
@@ -276,6 +279,42 @@ int status_collect(const struct dv_config *cfg, struct dv_status *s)
     backup_advice(cfg, s);
     space_collect(cfg, s);
     return 0;
+}
+
+/* A directory the configuration names: missing or not a directory is a problem. */
+static bool dir_problem(const char *path, const char *what, char *out, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            snprintf(out, n, "%s %s does not exist", what, path);
+        else
+            snprintf(out, n, "%s %s: %s", what, path, strerror(errno));
+        return true;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(out, n, "%s %s is not a directory", what, path);
+        return true;
+    }
+    return false;
+}
+
+size_t status_problems(const struct dv_config *cfg, char (*out)[DV_ERR_MAX], size_t max)
+{
+    size_t k = 0;
+    if (k < max && dir_problem(cfg->server.data_dir, "server.data_dir", out[k], DV_ERR_MAX))
+        k++;
+    if (dv_config_has_daos(cfg)) {
+        if (k < max && dir_problem(cfg->server.daos_dir, "server.daos_dir", out[k], DV_ERR_MAX))
+            k++;
+        /* a missing key only (none configured, or no file): a refused one stays a warning */
+        const char *kf = cfg->server.key_file;
+        struct stat kst;
+        if (k < max && store_key_check(cfg) != 0 &&
+            (!kf || !*kf || (lstat(kf, &kst) != 0 && errno == ENOENT)))
+            snprintf(out[k++], DV_ERR_MAX, "%s", dv_err());
+    }
+    return k;
 }
 
 void status_done(struct dv_status *s)

@@ -70,6 +70,14 @@ struct dv_status {
  */
 int status_collect(const struct dv_config *cfg, struct dv_status *s);
 void status_done(struct dv_status *s);
+/*
+ * What makes the configuration unusable on this machine: data_dir missing (or not a
+ * directory), the configured DAOS directory missing, the server key missing when the server
+ * has DAOS and needs it (store_key_check; a key refused for its mode or size is a warning, not
+ * this). One line per problem in out (each names the path), at most max; returns how many.
+ * `status` and `config --check` exit 1 when any.
+ */
+size_t status_problems(const struct dv_config *cfg, char (*out)[DV_ERR_MAX], size_t max);
 void status_print(FILE *f, const struct dv_status *s);
 void status_print_json(FILE *f, const struct dv_status *s);
 /* "X MiB (Y MiB raw), from A to B, observation error <= E ms[, N gap(s)]" of an archive. */

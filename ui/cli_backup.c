@@ -203,5 +203,11 @@ int cli_status(int argc, char **argv, struct dv_config *cfg)
     else
         status_print(stdout, &s);
     status_done(&s);
-    return 0;
+    /* a configuration that cannot work here: one line each on stderr, exit 1 */
+    char probs[4][DV_ERR_MAX];
+    size_t np = status_problems(cfg, probs, 4);
+    fflush(stdout);
+    for (size_t i = 0; i < np; i++)
+        fprintf(stderr, "dvault: %s\n", dv_esc(probs[i]));
+    return np ? DV_EXIT_FAIL : 0;
 }

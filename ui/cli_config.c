@@ -1,14 +1,16 @@
 /*
  * cli_config.c - `dvault config`: print the effective configuration (after defaults);
- * `--check`: the file loads (dv_config_load refuses dangerous paths too), plus warnings about
- * what the file names but cannot check (the server key, the target, a DAOS repository the
- * file does not name).
+ * `--check`: the file loads (dv_config_load refuses dangerous paths too); exit 1 when data_dir,
+ * the DAOS directory or a needed server key is missing (status_problems); warnings about
+ * what the file names but cannot check (a refused key, the target, a DAOS repository the file
+ * does not name).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "daos.h"
+#include "status.h"
 #include "target.h"
 #include "util.h"
 
@@ -18,9 +20,18 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
         return cli_fail(DV_EXIT_USAGE, "usage: dvault config [--check]");
     if (argc > 1) {
         int nwarn = 0;
-        if (dv_config_has_daos(cfg) && daos_key_check(cfg) != 0) {
-            fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
-            nwarn++;
+        char probs[4][DV_ERR_MAX];
+        size_t np = status_problems(cfg, probs, 4); /* data_dir, DAOS directory, key */
+        for (size_t i = 0; i < np; i++)
+            fprintf(stderr, "dvault: %s\n", dv_esc(probs[i]));
+        if (dv_config_has_daos(cfg) && daos_key_check(cfg) != 0) { /* refused, not missing */
+            bool told = false;
+            for (size_t i = 0; i < np; i++)
+                told = told || strcmp(probs[i], dv_err()) == 0;
+            if (!told) {
+                fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
+                nwarn++;
+            }
         }
         char daos[4096];
         if (dv_config_daos_unset_but_present(cfg, daos, sizeof daos)) {
@@ -34,6 +45,11 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
         if (target_identity_read(cfg->backup.target, &tid) != 0) {
             fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
             nwarn++;
+        }
+        if (np) {
+            printf("%s: NOT ok (%zu problem%s%s)\n", cfg->path, np, np == 1 ? "" : "s",
+                   nwarn ? ", and warnings" : "");
+            return DV_EXIT_FAIL;
         }
         if (nwarn)
             printf("%s: ok (%d warning%s)\n", cfg->path, nwarn, nwarn == 1 ? "" : "s");

@@ -21,18 +21,43 @@ static int daos_status(struct dv_config *cfg)
     return 0;
 }
 
+/* --dry-run: what would go (counts and bytes), nothing deleted, no job recorded. */
+static int daos_prune_dry(struct dv_config *cfg, long days)
+{
+    struct store_prune_counts c;
+    bool no_catalog = false;
+    if (prune_daos_dry_run(cfg, days, &c, &no_catalog) != 0)
+        return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    if (no_catalog)
+        printf("daos prune --dry-run: no catalog yet (%s): no backup has run, so no NLO is safe "
+               "to delete\n",
+               cfg->catalog);
+    char b[32];
+    dv_fmt_bytes(c.bytes, b, sizeof b);
+    printf("daos prune --dry-run: would delete %llu NLOs (%s); %llu wait for a backup, %llu not "
+           "due yet (%ld days); nothing deleted\n",
+           (unsigned long long)c.deleted, b, (unsigned long long)c.waiting_backup,
+           (unsigned long long)c.not_due, days < 0 ? cfg->server.deferred_deletion_days : days);
+    return 0;
+}
+
 static int daos_prune(int argc, char **argv, struct dv_config *cfg)
 {
     long days = -1;
+    bool dry = false;
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            dry = true;
+        } else if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
             if (dv_parse_long(argv[++i], 0, 36500, &days) != 0)
                 return cli_fail(DV_EXIT_USAGE, "--days: '%s' is not a number of days (0..36500)",
                                 argv[i]);
         } else {
-            return cli_fail(DV_EXIT_USAGE, "usage: dvault daos prune [--days N]");
+            return cli_fail(DV_EXIT_USAGE, "usage: dvault daos prune [--days N] [--dry-run]");
         }
     }
+    if (dry)
+        return daos_prune_dry(cfg, days);
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "daos-prune");
@@ -217,6 +242,8 @@ int cli_listnlo(int argc, char **argv, struct dv_config *cfg)
         return cli_fail(DV_EXIT_USAGE, "%s", LISTNLO_USAGE);
     if (!dv_config_has_daos(cfg))
         return refuse_no_daos(cfg, "listnlo");
+    if (daos_db_check(cfg, path) != 0) /* a directory or not a database: say so */
+        return cli_fail(DV_EXIT_FAIL, "listnlo: %s", dv_err());
     struct outbuf o = {.f = out ? NULL : stdout};
     uint64_t n = 0;
     int rc;
@@ -241,6 +268,8 @@ int cli_listnlo(int argc, char **argv, struct dv_config *cfg)
                 dv_esc(out));
     } else if (fflush(stdout) != 0) {
         return cli_fail(DV_EXIT_FAIL, "listnlo: write stdout: %s", strerror(errno));
+    } else if (strcmp(which, "missing") == 0) { /* also 0: "nothing printed" is an answer */
+        fprintf(stderr, "listnlo: %llu missing NLO names\n", (unsigned long long)n);
     }
     if (strcmp(which, "damaged") == 0)
         fprintf(stderr,

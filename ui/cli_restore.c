@@ -296,12 +296,35 @@ int cli_doc(int argc, char **argv, struct dv_config *cfg)
                     " TEXT] | copy --from RESTORED --unid UNID --to LIVEPATH [--force]}");
 }
 
+enum { WHEREIS_MAX_CANDIDATES = 20 };
+
 int cli_whereis(int argc, char **argv, struct dv_config *cfg)
 {
     if (argc != 2)
-        return cli_fail(DV_EXIT_USAGE, "usage: dvault whereis NLO");
+        return cli_fail(DV_EXIT_USAGE, "usage: dvault whereis NLO|PREFIX");
+    const char *name = argv[1];
+    char cand[WHEREIS_MAX_CANDIDATES][STORE_NLO_NAME_LEN + 1];
+    size_t l = strlen(name), nc = 0;
+    if (l > 0 && l < STORE_NLO_NAME_LEN - 4) { /* a prefix, as the console shows them */
+        if (recover_whereis_prefix(cfg, name, cand, WHEREIS_MAX_CANDIDATES, &nc) != 0)
+            return cli_fail(DV_EXIT_FAIL, "whereis: %s", dv_err());
+        if (nc == 0)
+            return cli_fail(DV_EXIT_FAIL,
+                            "whereis: no NLO in the DAOS index or the pool starts with '%s' "
+                            "(give the full name for one that is in neither)",
+                            name);
+        if (nc > 1) {
+            fprintf(stderr, "dvault: whereis: '%s' is ambiguous: %s%zu NLOs start with it:\n",
+                    dv_esc(name), nc > WHEREIS_MAX_CANDIDATES ? "more than " : "",
+                    nc > WHEREIS_MAX_CANDIDATES ? (size_t)WHEREIS_MAX_CANDIDATES : nc);
+            for (size_t i = 0; i < nc && i < WHEREIS_MAX_CANDIDATES; i++)
+                fprintf(stderr, "  %s\n", dv_esc(cand[i]));
+            return DV_EXIT_FAIL;
+        }
+        name = cand[0];
+    }
     struct whereis_result r;
-    if (recover_whereis(cfg, argv[1], &r) != 0) {
+    if (recover_whereis(cfg, name, &r) != 0) {
         recover_whereis_done(&r);
         return cli_fail(DV_EXIT_FAIL, "whereis: %s", dv_err());
     }

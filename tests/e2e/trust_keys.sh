@@ -38,14 +38,18 @@ mv "$K" "$T/saved.key"
 rm "$live" # the NLO to recover
 
 step "a missing key: read-only commands do not create one"
-"${D[@]}" status >"$T/status.out" || fail "status"
+# status and config --check exit 1 on a missing key (issue 15), naming it on stderr
+set +e; "${D[@]}" status >"$T/status.out" 2>"$T/status.err"; rc=$?; set -e
+[ "$rc" = 1 ] || fail "status with a missing key: exit $rc, want 1"
+grep -q "^dvault: .*$K does not exist" "$T/status.err" || fail "status: $(cat "$T/status.err")"
 [ ! -e "$K" ] || fail "status created a server key"
 grep -q "^warning .*$K does not exist" "$T/status.out" || { cat "$T/status.out"; fail "status does not warn about the missing key"; }
 "${D[@]}" sets >/dev/null || fail "sets"
 "${D[@]}" sets --json >/dev/null || fail "sets --json"
-"${D[@]}" config --check >"$T/check.out" 2>"$T/check.err" || fail "config --check must pass with a warning"
-grep -q "^warning: .*$K does not exist" "$T/check.err" || { cat "$T/check.err"; fail "config --check does not warn about the key"; }
-grep -q "ok (1 warning)" "$T/check.out" || fail "config --check: $(cat "$T/check.out")"
+set +e; "${D[@]}" config --check >"$T/check.out" 2>"$T/check.err"; rc=$?; set -e
+[ "$rc" = 1 ] || fail "config --check with a missing key: exit $rc, want 1"
+grep -q "^dvault: .*$K does not exist" "$T/check.err" || { cat "$T/check.err"; fail "config --check does not name the key"; }
+grep -q "NOT ok (1 problem)" "$T/check.out" || fail "config --check: $(cat "$T/check.out")"
 "${D[@]}" daos status >/dev/null || fail "daos status needs no key"
 "${D[@]}" listnlo missing "$db" >/dev/null || fail "listnlo needs no key"
 "${D[@]}" whereis "$nlo" >/dev/null || fail "whereis needs no key"

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -691,6 +692,17 @@ static int rec_save(struct recscr *rs, struct tui *t)
         if (!nmark || d->mark[i])
             len += (size_t)snprintf(buf + len, cap - len, "%s\n", d->names[i]);
     char *abs = dv_path_abs(c->cfg->base_dir, file);
+    struct stat st;
+    if (lstat(abs, &st) == 0) {
+        char q[1300];
+        snprintf(q, sizeof q, "%s exists. Replace it?", abs);
+        if (!tui_confirm(t, "Save list", q)) {
+            free(abs);
+            free(buf);
+            free(file);
+            return TUI_REDRAW;
+        }
+    }
     if (dv_write_atomic(abs, buf, len, 0644) != 0)
         tui_error(t, "Save list", dv_err());
     else
@@ -710,42 +722,21 @@ static int rec_load(struct recscr *rs, struct tui *t)
         return TUI_REDRAW;
     }
     char *abs = dv_path_abs(c->cfg->base_dir, file);
-    char *buf = NULL;
-    size_t len = 0;
-    /* an operator's file: a regular file of bounded size (a FIFO is refused, never waited on) */
-    if (dv_read_file_capped(abs, RECOVER_LIST_MAX, &buf, &len) != 0) {
+    /* the one list-file grammar (recover --list reads the same): comments, blank lines,
+     * names with or without ".nlo"; a regular file of bounded size, a FIFO refused unread */
+    char **names = NULL;
+    size_t n = 0;
+    if (recover_list_read(abs, &names, &n) != 0) {
         tui_error(t, "Load list", dv_err());
     } else {
         struct strv v = {0};
-        size_t bad = 0, line = 0, first_bad = 0;
-        for (char *p = buf, *nl; p && *p; p = nl ? nl + 1 : NULL) {
-            nl = strchr(p, '\n');
-            if (nl)
-                *nl = 0;
-            line++;
-            size_t L = strlen(p);
-            while (L && (p[L - 1] == '\r' || p[L - 1] == ' '))
-                p[--L] = 0;
-            if (!L)
-                continue;
-            if (store_nlo_name_valid(p))
-                strv_add(&v, dv_strdup(p));
-            else if (!bad++)
-                first_bad = line;
-        }
-        if (bad) {
-            char m[1400];
-            snprintf(m, sizeof m, "%s:%zu: not an NLO name (%zu bad lines); nothing loaded", abs,
-                     first_bad, bad);
-            tui_error(t, "Load list", m);
-            strv_free(&v);
-        } else {
-            char title[1200];
-            snprintf(title, sizeof title, " NLOs listed in %s: %zu", abs, v.n);
-            missing_set(rs, t, &v, title);
-        }
+        for (size_t i = 0; i < n; i++)
+            strv_add(&v, names[i]); /* the names move into v */
+        free(names);
+        char title[1200];
+        snprintf(title, sizeof title, " NLOs listed in %s: %zu", abs, v.n);
+        missing_set(rs, t, &v, title);
     }
-    free(buf);
     free(abs);
     free(file);
     return TUI_REDRAW;
