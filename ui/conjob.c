@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RING 256
 
@@ -175,13 +176,22 @@ bool conjob_collect(struct conjob_result *r)
     return true;
 }
 
-void conjob_shutdown(void)
+int conjob_stop(double timeout, struct conjob_result *r)
 {
+    memset(r, 0, sizeof *r);
     if (!R.active)
-        return;
-    job_cancel(&R.job);
-    pthread_join(R.th, NULL);
-    atomic_store(&R.finished, true);
-    struct conjob_result r;
-    conjob_collect(&r);
+        return 0;
+    snprintf(r->kind, sizeof r->kind, "%s", R.kind);
+    snprintf(r->title, sizeof r->title, "%s", R.title);
+    bool was_running = !atomic_load(&R.finished);
+    if (was_running)
+        conjob_cancel();
+    double end = dv_mono() + timeout;
+    const struct timespec tick = {0, 20 * 1000 * 1000};
+    while (!atomic_load(&R.finished) && dv_mono() < end)
+        nanosleep(&tick, NULL);
+    if (!atomic_load(&R.finished))
+        return -1;
+    conjob_collect(r);
+    return was_running && r->rc != 0 ? 1 : 0;
 }

@@ -76,7 +76,13 @@ bool conjob_collect(struct conjob_result *r);
 size_t conjob_events(struct conjob_event *out, size_t max, uint64_t *total);
 /* Add an event of the console itself to the ring ("backup started"). */
 void conjob_note(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* At exit: cancel a running job and wait for it. */
-void conjob_shutdown(void);
+/*
+ * At exit, bounded: cancel the running job and wait at most timeout seconds for it to end.
+ * Returns 1 when it was running and ended cancelled (or failed) after the cancel (collected
+ * into r); 0 when there was none, or it had ended on its own, or ended ok anyway (collected);
+ * -1 when it is still running at the timeout (r has its kind and title; it is left running,
+ * uncollected: the process is about to exit).
+ */
+int conjob_stop(double timeout, struct conjob_result *r);
 
 #endif

@@ -32,6 +32,17 @@ bool console_job_running(void)
     return conjob_running();
 }
 
+/* The quit check of tui (q, F10, ^C, SIGINT): the running job's title, or NULL. A job that
+ * has ended (its result waiting for a dialog to close) needs no question. */
+static const char *con_quit_busy(void)
+{
+    static char title[128];
+    struct dv_progress p;
+    if (!conjob_running() || conjob_finished() || !conjob_snapshot(&p, title, sizeof title))
+        return NULL;
+    return title;
+}
+
 bool console_job_progress(struct dv_progress *out)
 {
     return conjob_snapshot(out, NULL, 0);
@@ -212,6 +223,40 @@ static int app_action(struct tui *t, int action, int key, void *ud)
     return TUI_REDRAW;
 }
 
+/* ---- leaving ---- */
+
+enum { CON_STOP_WAIT = 30 }; /* seconds a running job gets to stop when the console leaves */
+
+/*
+ * The console leaves: the operator quit (sig 0; a running job was asked about and is to be
+ * cancelled) or SIGTERM/SIGHUP arrived (no one to ask: the terminal may be gone). A running job
+ * is cancelled and waited for (at most CON_STOP_WAIT seconds), the terminal still showing
+ * why. Returns the exit code: 128 + sig for a signal; 1 when a job was cancelled (or did not
+ * stop); else 0. msg gets the line for stderr (empty: none), printed after the terminal is
+ * restored. *abandoned: the job did not stop (the process must not free what it uses).
+ */
+static int con_leave(struct tui *t, int sig, char *msg, size_t n, bool *abandoned)
+{
+    msg[0] = 0;
+    *abandoned = false;
+    const char *why = sig ? "terminated" : "quit";
+    const char *job = con_quit_busy();
+    if (job)
+        tui_status_now(t, "%s: cancelling %s (waiting at most %d s for it to stop)", why, job,
+                       CON_STOP_WAIT);
+    struct conjob_result r;
+    int st = conjob_stop(CON_STOP_WAIT, &r);
+    if (st > 0)
+        snprintf(msg, n, "%s: job %s cancelled", why, r.title);
+    else if (st < 0)
+        snprintf(msg, n, "%s: job %s did not stop within %d s: left unfinished", why, r.title,
+                 CON_STOP_WAIT);
+    *abandoned = st < 0;
+    if (sig)
+        return 128 + sig;
+    return st != 0 ? DV_EXIT_FAIL : DV_EXIT_OK;
+}
+
 /* The tabs, in order (enum CON_*). */
 static struct con_screen *(*const screen_new[CON_NSCREENS])(struct console *c) = {
     overview_new, databases_new, sets_new, objects_new, recovery_new, jobs_new,
@@ -246,8 +291,8 @@ int console_main(struct dv_config *cfg)
     char *sub = dv_asprintf("server %s", cfg->server.data_dir);
     struct tui *t = tui_new(sub);
     free(sub);
-    if (!t) {
-        rc = cli_fail(DV_EXIT_FAIL, "%s", dv_err());
+    if (!t) { /* not a terminal, or one without cursor addressing (TERM=dumb) */
+        rc = cli_fail(DV_EXIT_USAGE, "%s", dv_err());
         goto out;
     }
     c.tui = t;
@@ -256,12 +301,19 @@ int console_main(struct dv_config *cfg)
     for (int i = 0; i < CON_NSCREENS; i++)
         tui_add_screen(t, &c.screen[i]->tui);
     tui_set_app_keys(t, app_keys, app_action, &c);
-    tui_set_quit_check(t, console_job_running);
+    tui_set_quit_check(t, con_quit_busy);
     tui_set_app_tick(t, app_tick, &c);
     int sig = tui_run(t);
-    conjob_shutdown(); /* quitting with a job running (asked first) cancels it */
+    char msg[300];
+    bool abandoned;
+    rc = con_leave(t, sig, msg, sizeof msg, &abandoned);
     tui_free(t);
-    rc = sig ? 128 + sig : DV_EXIT_OK;
+    if (msg[0])
+        cli_fail(rc, "%s", msg);
+    if (abandoned) { /* its worker still uses the configuration and the screens: no cleanup */
+        fflush(NULL);
+        _exit(rc);
+    }
 out:
     for (int i = 0; i < CON_NSCREENS; i++)
         c.screen[i]->free(c.screen[i]);

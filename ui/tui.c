@@ -5,6 +5,12 @@
  * status line, function-key bar, then the open modals bottom-up); curses sends only what
  * changed. The terminal is restored on every way out: tui_free, signals (the handler only
  * sets a flag, the loop returns), exit() (atexit guard) and crashes (restore, re-raise).
+ *
+ * Ctrl-C: the terminal's interrupt character is turned off while the console runs, so ^C
+ * arrives as a key (and never as a SIGINT to the whole process group: the hooks a job runs
+ * keep running); it is the quit key, asking first while a job runs. A SIGINT sent by kill
+ * does the same (its handler sets a flag the loops act on). SIGTERM and SIGHUP end the loops
+ * (tui_run returns the signal): the console cancels its job and leaves.
  */
 #include "tui.h"
 
@@ -16,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termcap.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -32,18 +40,20 @@ struct tui {
     char msg[256];
     char hint[256]; /* shown when msg is empty (set by the screen's draw) */
     bool redraw, quit;
+    bool asking_quit; /* the quit question is open: ^C and SIGINT do not ask it again */
     time_t clock_drawn;
     const struct tui_key *app_keys;
     int (*app_action)(struct tui *t, int action, int key, void *ud);
     void *app_ud;
-    bool (*busy)(void);
+    const char *(*busy)(void);
     int (*app_tick)(struct tui *t, void *ud);
     void *app_tick_ud;
     struct tui_modal *modal; /* top of the modal stack */
     SCREEN *scr;
 };
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal; /* SIGTERM or SIGHUP: leave */
+static volatile sig_atomic_t got_int;    /* SIGINT: ask, as q does */
 static bool curses_on;
 static bool utf8;
 static bool guard_installed;
@@ -61,6 +71,12 @@ static void on_quit_signal(int sig)
     got_signal = sig;
 }
 
+static void on_int_signal(int sig)
+{
+    (void)sig;
+    got_int = 1;
+}
+
 static void on_fatal_signal(int sig)
 {
     /* not async-signal-safe, but the process is dying and a dead terminal is worse */
@@ -74,8 +90,12 @@ static void install_signals(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_quit_signal; /* no SA_RESTART: getch() returns at once */
+    /* SA_RESTART: the job's worker thread may take the signal in a read or write; the loops
+     * wake every 100 ms (getch's timeout) and look at the flags */
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = on_int_signal;
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_quit_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = on_fatal_signal;
@@ -98,14 +118,54 @@ bool tui_utf8(void)
     return utf8;
 }
 
+/*
+ * Is this a terminal the console can draw on: stdin and stdout are terminals, and TERM names
+ * a terminfo entry with cursor addressing (cup; termcap's cm). TERM=dumb, unknown, unset or
+ * a hardcopy entry is refused here, before curses touches the terminal.
+ */
+static int check_terminal(void)
+{
+    static const char use[] = "use the commands (dvault help) instead";
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        dv_seterr("the console needs a terminal (%s is not one): %s",
+                  isatty(STDIN_FILENO) ? "stdout" : "stdin", use);
+        return -1;
+    }
+    const char *term = getenv("TERM");
+    if (!term || !*term) {
+        dv_seterr("the console needs a terminal with cursor addressing (TERM is not set): %s", use);
+        return -1;
+    }
+    char area[2048], *ap = area;
+    int found = tgetent(NULL, term);
+    const char *cm = found == 1 ? tgetstr("cm", &ap) : NULL;
+    if (found != 1)
+        dv_seterr("the console needs a terminal with cursor addressing (TERM=%s%s): %s", term,
+                  found == 0 ? ": not in the terminfo database" : ": no terminfo database", use);
+    else if (!cm || !*cm)
+        dv_seterr("the console needs a terminal with cursor addressing (TERM=%s): %s", term, use);
+    return found == 1 && cm && *cm ? 0 : -1;
+}
+
+/* The terminal's interrupt character (^C) off: ^C reaches getch() as a key. Kept as the
+ * program mode (def_prog_mode) so that a resume after ^Z keeps it; endwin() restores the
+ * shell's modes, ^C included. */
+static void intr_key_off(void)
+{
+    struct termios tio;
+    if (tcgetattr(STDIN_FILENO, &tio) != 0)
+        return;
+    tio.c_cc[VINTR] = _POSIX_VDISABLE;
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &tio) == 0)
+        def_prog_mode();
+}
+
 struct tui *tui_new(const char *subtitle)
 {
     setlocale(LC_ALL, "");
     utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        dv_seterr("the console needs a terminal (run a command instead, see dvault help)");
+    if (check_terminal() != 0)
         return NULL;
-    }
     const char *term = getenv("TERM");
     SCREEN *scr = newterm(NULL, stdout, stdin);
     if (!scr) {
@@ -120,11 +180,12 @@ struct tui *tui_new(const char *subtitle)
         atexit(restore_terminal);
         guard_installed = true;
     }
-    got_signal = 0;
+    got_signal = got_int = 0;
     install_signals();
     set_escdelay(25);
     cbreak();
     noecho();
+    intr_key_off();
     keypad(stdscr, TRUE);
     timeout(100);
     curs_set(0);
@@ -158,7 +219,7 @@ void tui_set_app_keys(struct tui *t, const struct tui_key *keys,
     t->app_ud = ud;
 }
 
-void tui_set_quit_check(struct tui *t, bool (*busy)(void))
+void tui_set_quit_check(struct tui *t, const char *(*busy)(void))
 {
     t->busy = busy;
 }
@@ -372,7 +433,12 @@ static const struct tui_key global_keys[] = {
     {{TUI_KEY_TAB, KEY_RIGHT}, G_NEXT, NULL, "Next screen", NULL},
     {{KEY_BTAB, KEY_LEFT}, G_PREV, NULL, "Previous screen", NULL},
     {{TUI_CTRL('L')}, G_REDRAW, NULL, "Redraw the whole terminal", NULL},
-    {{KEY_F(10), 'q', 'Q'}, G_QUIT, "Quit", "Quit (asks first while a job is running)", NULL},
+    {{KEY_F(10), 'q', TUI_CTRL('C')},
+     G_QUIT,
+     "Quit",
+     "Quit (a running job: asks, then cancels it); also SIGINT",
+     NULL},
+    {{'Q'}, G_QUIT, NULL, NULL, NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
 
@@ -537,15 +603,42 @@ static void draw_all(struct tui *t)
     t->redraw = false;
 }
 
+void tui_status_now(struct tui *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+    va_end(ap);
+    if (curses_on && !isendwin())
+        draw_all(t);
+}
+
 /* ---- key dispatch ---- */
 
+/* q, F10, ^C, SIGINT: with a job running, ask (No is the default); else quit. */
 static int quit_requested(struct tui *t)
 {
-    if (t->busy && t->busy() &&
-        !tui_confirm(t, "Quit", "A job is running. Quit anyway? The job will be cancelled."))
-        return TUI_REDRAW;
+    const char *job = t->busy ? t->busy() : NULL;
+    if (job) {
+        char q[300];
+        snprintf(q, sizeof q, "A job is running (%s): cancel it and quit?", job);
+        t->asking_quit = true;
+        bool yes = tui_confirm(t, "Quit", q);
+        t->asking_quit = false;
+        if (!yes)
+            return TUI_REDRAW;
+    }
     t->quit = true;
     return TUI_QUIT;
+}
+
+/* ^C under a modal, or a SIGINT anywhere: the quit key's question (not twice). */
+static void interrupt(struct tui *t)
+{
+    got_int = 0;
+    if (!t->asking_quit)
+        quit_requested(t);
+    t->redraw = true;
 }
 
 static int global_action(struct tui *t, int action, int ch)
@@ -674,6 +767,10 @@ int tui_run(struct tui *t)
     if (t->nscreens)
         tui_switch(t, t->cur);
     while (!t->quit && !got_signal) {
+        if (got_int) {
+            interrupt(t);
+            continue;
+        }
         if (t->redraw)
             draw_all(t);
         int ch = read_key();
@@ -701,9 +798,13 @@ int tui_modal_run(struct tui *t, struct tui_modal *m)
     t->redraw = true;
     int rc = 0;
     for (;;) {
-        if (got_signal) {
+        if (got_signal || t->quit) { /* leaving: every modal closes */
             rc = -1;
             break;
+        }
+        if (got_int) {
+            interrupt(t);
+            continue;
         }
         if (t->redraw)
             draw_all(t);
@@ -714,6 +815,10 @@ int tui_modal_run(struct tui *t, struct tui_modal *m)
         }
         if (ch == -2)
             continue;
+        if (ch == TUI_CTRL('C') && !t->asking_quit) {
+            interrupt(t);
+            continue;
+        }
         if (ch == ERR) {
             tick(t);
             continue;

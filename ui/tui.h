@@ -86,10 +86,13 @@ struct tui_modal {
 /* ---- lifetime ---- */
 
 /*
- * Start curses (locale, colours, keypad, 100 ms timeout, signal handlers for SIGINT,
- * SIGTERM, SIGHUP that make tui_run return, an atexit() guard that restores the terminal,
- * and a restore-then-die handler for SIGSEGV/SIGABRT/SIGBUS). subtitle is shown in the
- * title bar (copied). Returns NULL with dv_err() set when there is no usable terminal.
+ * Start curses (locale, colours, keypad, 100 ms timeout, the terminal's interrupt character
+ * off so that ^C is a key, signal handlers: SIGINT asks as q does, SIGTERM and SIGHUP make
+ * tui_run return; an atexit() guard that restores the terminal, and a restore-then-die
+ * handler for SIGSEGV/SIGABRT/SIGBUS). subtitle is shown in the title bar (copied). Returns
+ * NULL with dv_err() set, before touching the terminal, when there is no usable one: stdin
+ * or stdout not a terminal, TERM unset, unknown to terminfo or without cursor addressing
+ * (TERM=dumb).
  */
 struct tui *tui_new(const char *subtitle);
 /* Restore the terminal and free t (screens are the caller's). NULL is a no-op. */
@@ -99,14 +102,16 @@ void tui_add_screen(struct tui *t, struct tui_screen *s);
 /* Global bindings of the application and their handler (e.g. `t` = next theme). */
 void tui_set_app_keys(struct tui *t, const struct tui_key *keys,
                       int (*action)(struct tui *t, int action, int key, void *ud), void *ud);
-/* Called before quitting: return true to ask "really quit?" (a job is running). */
-void tui_set_quit_check(struct tui *t, bool (*busy)(void));
+/* Called before quitting (q, F10, ^C, SIGINT): return what is running (a job's title) to ask
+ * "cancel it and quit?" first, or NULL to quit at once. */
+void tui_set_quit_check(struct tui *t, const char *(*busy)(void));
 /* Called about every 100 ms (also under a modal; see tui_in_modal): background work of the
  * application, e.g. collecting a finished job. Return TUI_REDRAW to redraw. */
 void tui_set_app_tick(struct tui *t, int (*fn)(struct tui *t, void *ud), void *ud);
 /* True while a modal (dialog, help, prompt) is open. */
 bool tui_in_modal(const struct tui *t);
-/* Run until quit or a signal. Returns 0 (quit by the operator) or the signal number. */
+/* Run until quit or SIGTERM/SIGHUP. Returns 0 (quit by the operator: q, F10, ^C, SIGINT,
+ * having asked when the quit check said something runs) or the signal number. */
 int tui_run(struct tui *t);
 
 /* ---- state ---- */
@@ -117,6 +122,8 @@ void tui_msg(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 
 /* A standing hint on the status line ("Enter opens the document, F7 recovers ..."), shown
  * while there is no message. It is cleared before each draw: a screen sets it from draw(). */
 void tui_hint(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set the status line and draw at once (outside tui_run: "cancelling the job ..."). */
+void tui_status_now(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Redraw everything before the next key. */
 void tui_invalidate(struct tui *t);
 /* True when the terminal and locale take UTF-8 (else box drawing is ASCII). */
@@ -124,7 +131,8 @@ bool tui_utf8(void);
 
 /* ---- dialogs (modal: run their own loop on top of the current screen) ---- */
 
-/* Run m until it returns TUI_BACK. Returns 0, or -1 if the console is quitting (signal). */
+/* Run m until it returns TUI_BACK. Returns 0, or -1 if the console is quitting (a signal, or
+ * the quit question answered yes under this modal: ^C works in every dialog). */
 int tui_modal_run(struct tui *t, struct tui_modal *m);
 /* Message and error dialogs (Enter/Esc close). The text is wrapped. */
 void tui_message(struct tui *t, const char *title, const char *text);

@@ -22,7 +22,7 @@ done
 for th in "$SRC"/themes/*.yaml; do
     printf 'console: { theme: %s }\n' "$th" > "$tmp/ok.yaml"
     out=$("$DVAULT" -c "$tmp/ok.yaml" 2>&1 </dev/null >/dev/null); rc=$?
-    [ $rc = 1 ] && [ "$out" = "dvault: the console needs a terminal (run a command instead, see dvault help)" ] ||
+    [ $rc = 2 ] && [ "$out" = "dvault: the console needs a terminal (stdin is not one): use the commands (dvault help) instead" ] ||
         { echo "FAIL shipped theme $th: rc=$rc $out"; fail=1; }
 done
 [ $fail = 0 ] && echo "theme golden: $n error cases ok"

@@ -126,10 +126,15 @@ static void missing_set(struct recscr *rs, struct tui *t, struct strv *v, const 
         tui_error(t, "Recovery", dv_err());
 }
 
+static void rec_set_mode(struct recscr *rs, int mode);
+
 void recovery_show_missing(struct console *c, struct strv *names, const char *title)
 {
     struct recscr *rs = rec_of(c);
     missing_set(rs, c->tui, names, title);
+    /* the list asked for, whatever the screen showed before (a document, its documents) */
+    if (rs->mode != RM_RESTORING)
+        rec_set_mode(rs, RM_NLOS);
     tui_switch(c->tui, CON_RECOVERY);
 }
 
