@@ -80,6 +80,8 @@ tui_wait_for "no longer live (marked)" 300
 tui_screen | grep -qE '^ *gone ' || fail "the purged document is not marked gone"
 tui_screen | grep -qE '^ *deleted ' || fail "the soft-deleted document is not marked deleted"
 tui_screen | grep -qF "F7RecNLOs" || fail "the F-key bar of the document list"
+nm=$(echo $nlos | wc -w)
+tui_wait_for "$nm NLOs of the restored copy are missing from the live repository"
 resizes "no longer live (marked)"
 # find it: / searches the rows (the state column says gone)
 tui_keys /; tui_keys "$unid"; tui_keys Enter
@@ -94,6 +96,8 @@ tui_wait_for "resync of the DAOS index done" 300
 tui_wait_for "in the live $db: present"
 resizes "2 dbs"
 tui_keys F9; tui_wait_for "no longer live (marked)"
+# the header counted again after the recover: nothing of the copy is missing now
+tui_wait_for "every NLO of the restored copy is in the live repository"
 # m on Databases opens the missing-NLO list at once, whatever Recovery showed (here: the
 # restored copy's documents; before, it showed them again and F9 twice reached the list)
 tui_keys 2; tui_wait_for "Last backup"; tui_keys m

@@ -19,6 +19,7 @@
 
 #include "catalog.h"
 #include "conjob.h"
+#include "daos.h"
 #include "dbglob.h"
 #include "recover.h"
 #include "store.h"
@@ -35,10 +36,12 @@ struct recscr {
     struct tui_list missing, docs, atts;
     char missing_title[512];
     /* the guided single-document flow */
-    char db[1024];   /* the live database (as the server names it) */
-    char set[64];    /* the set it was restored from */
-    char into[1024]; /* the restored copy (relative to data_dir, as entered) */
-    char warn[512];  /* what the restore warned about ("" when nothing) */
+    char db[1024];        /* the live database (as the server names it) */
+    char set[64];         /* the set it was restored from */
+    char into[1024];      /* the restored copy (relative to data_dir, as entered) */
+    char warn[512];       /* what the restore warned about ("" when nothing) */
+    int64_t copy_missing; /* the restored copy's NLOs missing from the live repository, counted
+                           * again after every recover, refresh and copy (-1: not counted) */
     uint64_t ndocs, nmarked;
     char unid[STORE_UNID_LEN + 1]; /* the opened document */
     char subject[256], sender[256], created[32], live[16];
@@ -283,9 +286,28 @@ static int rec_doc_cb(void *ud, const struct store_doc_info *d, enum recover_liv
     return 0;
 }
 
+static int count_name(void *ud, const char *name)
+{
+    (void)ud, (void)name;
+    return 0;
+}
+
+/* Count the restored copy's NLOs missing from the live repository again (the header's
+ * figure); left as it was when it cannot be counted. */
+static void rec_recount(struct recscr *rs)
+{
+    struct console *c = rs->base.c;
+    uint64_t n = 0;
+    if (!rs->into[0] || !dv_config_has_daos(c->cfg))
+        return;
+    if (daos_listnlo(c->cfg, rs->into, true, count_name, NULL, &n) == 0)
+        rs->copy_missing = (int64_t)n;
+}
+
 /* (Re)read the restored copy's documents, compared with the live database. */
 static void rec_load_docs(struct recscr *rs, struct tui *t)
 {
+    rec_recount(rs);
     struct console *c = rs->base.c;
     struct doclist l = {.src = tui_vec_new(6)};
     char cur[TUI_KEY_MAX] = "";
@@ -435,6 +457,7 @@ void recovery_restored(struct console *c, bool ok, const char *db, const char *s
     snprintf(rs->set, sizeof rs->set, "%s", set);
     snprintf(rs->into, sizeof rs->into, "%s", into);
     snprintf(rs->warn, sizeof rs->warn, "%s", warn);
+    rs->copy_missing = -1;
     rs->unid[0] = 0;
     tui_list_set_source(&rs->docs, NULL);
     rec_load_docs(rs, NULL);
@@ -445,6 +468,8 @@ void recovery_restored(struct console *c, bool ok, const char *db, const char *s
 void recovery_recovered(struct console *c, bool doc)
 {
     struct recscr *rs = rec_of(c);
+    if (rs->mode == RM_DOCS || rs->mode == RM_DOC)
+        rec_recount(rs);
     if (doc && rs->mode == RM_DOC)
         rec_load_doc(rs, NULL);
     if (!doc && rs->missing.src)
@@ -600,12 +625,23 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
                  (unsigned long long)rs->ndocs, (unsigned long long)rs->nmarked, rs->db, rs->set,
                  rs->into);
         tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
+        char miss[300];
+        if (rs->copy_missing > 0)
+            snprintf(miss, sizeof miss,
+                     " %lld NLOs of the restored copy are missing from the live repository "
+                     "(F7 recovers those of the selected document)",
+                     (long long)rs->copy_missing);
+        else if (rs->copy_missing == 0)
+            snprintf(miss, sizeof miss,
+                     " every NLO of the restored copy is in the live repository");
         tui_put(b.y + 1, b.x, b.w,
-                rs->warn[0]                   ? rs->warn
+                rs->copy_missing >= 0         ? miss
+                : rs->warn[0]                 ? rs->warn
                 : !dv_config_has_daos(c->cfg) ? " no DAOS: the attachments are inline"
                                               : " DAOS index NEEDS_RESYNC "
                                                 "after the restore (F8 resyncs)",
-                rs->warn[0] ? TH_WARNING : TH_DIM, true);
+                rs->copy_missing > 0 || (rs->copy_missing < 0 && rs->warn[0]) ? TH_WARNING : TH_DIM,
+                true);
         tui_list_draw(&rs->docs, (struct tui_rect){b.y + 2, b.x, b.h - 2, b.w});
         tui_hint(t, "/ finds a document, Enter opens it, F7 recovers its NLOs, F6 copies it into "
                     "the live database, F9 back");
