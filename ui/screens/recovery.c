@@ -107,7 +107,8 @@ static struct tui_source *names_source_new(struct recscr *rs, struct strv *v)
 {
     struct namesrc *d = dv_calloc(1, sizeof *d);
     d->c = rs->base.c;
-    qsort(v->v, v->n, sizeof(char *), con_cmp_str);
+    if (v->n)
+        qsort(v->v, v->n, sizeof(char *), con_cmp_str);
     size_t k = 0;
     for (size_t i = 0; i < v->n; i++) {
         if (k > 0 && strcmp(v->v[k - 1], v->v[i]) == 0)
