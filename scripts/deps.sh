@@ -32,6 +32,9 @@ test|bench|fuzz)
     need_cmd rsync rsync
     need_cmd valgrind valgrind
     need_cmd python3 python3
+    need_cmd groff groff-base
+    need_cmd man man-db
+    need_cmd col bsdextrautils
     ;;
 esac
 case "$what" in
