@@ -453,10 +453,6 @@ static int look(struct arun *ar, struct adb *a)
         if (prewatch)
             break; /* what the WAL held when watching began (again) is not a loss */
     }
-    if (!a->open && fd >= 0) { /* (a look is always pinned: open) */
-        close(fd);
-        a->walfd = -1;
-    }
     a->lb_us = s_us;
     a->seen_us = s_us;
     a->last_look = dv_mono();
@@ -889,8 +885,11 @@ static int tend(struct arun *ar, struct adb *a, double now)
     if (now < a->next_try)
         return 0;
     bool sealed;
-    if (now - a->last_change >= ARCHIVE_IDLE_S)
-        return seal(ar, a) == 0 || !a->open ? 0 : (failed(ar, a), 0);
+    if (now - a->last_change >= ARCHIVE_IDLE_S) {
+        if (seal(ar, a) != 0 && a->open)
+            failed(ar, a);
+        return 0;
+    }
     uint64_t fsz = WAL_FRAME_HDR_SIZE + (uint64_t)a->page_size;
     if (a->held && (uint64_t)a->next_frame * fsz >= ARCHIVE_CKPT_BYTES &&
         cycle(ar, a, false, &sealed) != 0)

@@ -324,13 +324,14 @@ int catalog_set_latest_usable(struct catalog *c, struct catalog_set *out)
     return s ? get_one_set(c, s, out) : -1;
 }
 
-int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set *out, size_t max,
-                      size_t *n)
+/* A page of sets from statement id (bound to seq and max), read into out. */
+static int sets_page(struct catalog *c, int id, int64_t seq, struct catalog_set *out, size_t max,
+                     size_t *n)
 {
-    sqlite3_stmt *s = catalog_stmt(c, ST_SET_LIST);
+    sqlite3_stmt *s = catalog_stmt(c, id);
     if (!s)
         return -1;
-    sqlite3_bind_int64(s, 1, before_seq > 0 ? before_seq : INT64_MAX);
+    sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_int64(s, 2, (int64_t)max);
     size_t k = 0;
     int rc = SQLITE_DONE;
@@ -343,23 +344,16 @@ int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set 
     return 0;
 }
 
+int catalog_sets_list(struct catalog *c, int64_t before_seq, struct catalog_set *out, size_t max,
+                      size_t *n)
+{
+    return sets_page(c, ST_SET_LIST, before_seq > 0 ? before_seq : INT64_MAX, out, max, n);
+}
+
 int catalog_sets_newer(struct catalog *c, int64_t after_seq, struct catalog_set *out, size_t max,
                        size_t *n)
 {
-    sqlite3_stmt *s = catalog_stmt(c, ST_SET_NEWER);
-    if (!s)
-        return -1;
-    sqlite3_bind_int64(s, 1, after_seq);
-    sqlite3_bind_int64(s, 2, (int64_t)max);
-    size_t k = 0;
-    int rc = SQLITE_DONE;
-    while (k < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        catalog_read_set(s, 0, &out[k++]);
-    sqlite3_reset(s);
-    if (k < max && rc != SQLITE_DONE)
-        return catalog_db_err(c, "list sets");
-    *n = k;
-    return 0;
+    return sets_page(c, ST_SET_NEWER, after_seq, out, max, n);
 }
 
 int catalog_db_last_set(struct catalog *c, const char *db_path, bool complete_only,
