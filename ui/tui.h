@@ -150,6 +150,9 @@ int tui_view(struct tui *t, const char *title, const char *header, char *const *
              int initial, bool pick);
 /* The help screen for the current screen (also bound to ? and F1). */
 void tui_help(struct tui *t);
+/* The key tables help is generated from: the console's own, and the application's. */
+const struct tui_key *tui_global_keys(void);
+const struct tui_key *tui_app_keys(const struct tui *t);
 
 /* ---- drawing helpers for screens and widgets ---- */
 

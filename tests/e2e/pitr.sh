@@ -34,12 +34,14 @@ D="$DVAULT -c $T/c.yaml"
 "$DVLOAD" -c "$T/c.yaml" init --databases 3 --docs 10 --seed 7 >/dev/null
 "$DVAULT" -c "$T/c.yaml" target init >/dev/null || { echo "FAIL: dvault target init"; exit 1; }
 pitr_archiver_start 60 # returns once the archiver watches (its run record is written)
+a0=$(date +%s)
 "$DVLOAD" -c "$T/c.yaml" run --seconds 12 --writers 4 --seed 3 >"$T/load.out" 2>&1 &
 LOADPID=$!
 load_wait "$T/data" "$LOADPID" 200 # the set is taken in the middle of the load
 # the catalog records a set's start in whole seconds: the set must begin in a later second
-# than the archiver's (else its recorded start precedes what the archive watched)
-a0=$(( $(sed -n 's/.*"started_us":\([0-9]*\).*/\1/p' "$T"/backup/archive/runs/*.json | head -1) / 1000000 ))
+# than the archiver's first looks (else its recorded start precedes what the archive watched).
+# The run record is written after the first round of looks, so the second it was seen in is
+# late enough (its started_us is not: that is taken before the looks, which lag under ASan).
 while [ "$(date +%s)" -le "$a0" ]; do sleep 0.05; done
 set_id=$($D backup -q | awk '/^set /{print $2; exit}')
 [ -n "$set_id" ] || fail "no backup set"
