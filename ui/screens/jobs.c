@@ -246,6 +246,7 @@ struct con_screen *jobs_new(struct console *c)
 {
     struct jobscr *j = dv_calloc(1, sizeof *j);
     tui_list_init(&j->list, job_cols, 5);
+    j->list.natural_desc = true; /* newest first */
     j->list.empty = "no jobs yet";
     j->base.c = c;
     j->base.job_done = jobs_job_done;

@@ -237,10 +237,16 @@ static const struct tui_column doc_cols[] = {
     {"NLO", 3, TUI_RIGHT},    {"Subject", 0, TUI_LEFT},  {"From", 18, TUI_LEFT},
 };
 
+/* 80 columns and below: the date of Created, no Att, a narrower From: the subject keeps
+ * about 40 columns */
+static const int doc_narrow[] = {0, 10, -1, 0, 0, 12};
+
 static const struct tui_column att_cols[] = {
     {"Attachment", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},       {"Stored", 14, TUI_LEFT},
     {"Live", 12, TUI_LEFT},      {"Newest set", 17, TUI_LEFT}, {"Refs now", 10, TUI_LEFT},
 };
+
+static const int att_narrow[] = {0, 0, 12, 8, -1, 7};
 
 static void rec_set_mode(struct recscr *rs, int mode)
 {
@@ -941,8 +947,12 @@ struct con_screen *recovery_new(struct console *c)
     rs->missing.nosrc = "choose a database (d) or read a list (l)";
     tui_list_init(&rs->docs, doc_cols, 6);
     rs->docs.empty = "the restored copy has no documents";
+    rs->docs.narrow = doc_narrow;
+    rs->docs.natural_col = -1; /* as the restored copy lists them */
     tui_list_init(&rs->atts, att_cols, 6);
     rs->atts.empty = "the document has no attachments";
+    rs->atts.narrow = att_narrow;
+    rs->atts.natural_col = -1;
     rs->base.c = c;
     rs->base.free = rec_free;
     rs->base.tui = (struct tui_screen){"Recovery", rec_keys,   &rs->missing, NULL,
