@@ -387,9 +387,10 @@ int tui_list_find(struct tui_list *l, const char *text, int dir, bool include_cu
         }
     }
     char found[TUI_KEY_MAX];
-    int r = l->src->search(l->src, text, fromp, dir, found);
+    int sdir = l->reversed ? -dir : dir; /* the source searches in its own order */
+    int r = l->src->search(l->src, text, fromp, sdir, found);
     if (r == 0 && fromp) {
-        r = l->src->search(l->src, text, NULL, dir, found);
+        r = l->src->search(l->src, text, NULL, sdir, found);
         *wrapped = r == 1;
     }
     if (r < 0) {

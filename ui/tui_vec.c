@@ -24,6 +24,8 @@ struct arrsrc {
     bool (*match)(const struct arrsrc *a, size_t i, const char *text); /* text not "" */
     void (*key)(const struct arrsrc *a, size_t i, char out[TUI_KEY_MAX]);
     void (*row)(struct arrsrc *a, size_t i, struct tui_row *r);
+    /* cell col of row i without building the row (NULL: the row is built) */
+    const char *(*cell)(const struct arrsrc *a, size_t i, int col);
     size_t *perm, *inv; /* sorted: place -> index, index -> place; NULL: source order */
 };
 
@@ -146,19 +148,10 @@ static double cell_value(const char *s, bool *num)
     return v;
 }
 
-static int cell_cmp(const char *x, const char *y)
-{
-    bool nx, ny;
-    double vx = cell_value(x, &nx), vy = cell_value(y, &ny);
-    if (nx != ny)
-        return nx ? -1 : 1;
-    if (nx && vx != vy)
-        return vx < vy ? -1 : 1;
-    return strcmp(x, y);
-}
-
 struct sortent {
     char *v;
+    double num; /* the value when isnum */
+    bool isnum;
     size_t i;
 };
 
@@ -167,7 +160,9 @@ static bool sort_desc_now; /* the console's thread only */
 static int sortent_cmp(const void *pa, const void *pb)
 {
     const struct sortent *x = pa, *y = pb;
-    int c = cell_cmp(x->v, y->v);
+    int c = x->isnum != y->isnum           ? (x->isnum ? -1 : 1)
+            : x->isnum && x->num != y->num ? (x->num < y->num ? -1 : 1)
+                                           : strcmp(x->v, y->v);
     if (sort_desc_now)
         c = -c;
     if (c)
@@ -184,10 +179,15 @@ static int arr_sort(struct tui_source *s, int col, bool desc)
     if (col < 0 || col >= TUI_COLS_MAX || a->n == 0)
         return 0;
     struct sortent *e = dv_calloc(a->n, sizeof *e);
-    struct tui_row *r = dv_malloc(sizeof *r);
+    struct tui_row *r = a->cell ? NULL : dv_malloc(sizeof *r);
     for (size_t i = 0; i < a->n; i++) {
-        a->row(a, i, r); /* a tui_keys row is built here: every row is read once */
-        e[i].v = dv_strdup(r->cell[col]);
+        const char *v = a->cell ? a->cell(a, i, col) : NULL;
+        if (!a->cell) {
+            a->row(a, i, r); /* a tui_keys row is built here: every row is read once */
+            v = r->cell[col];
+        }
+        e[i].v = a->cell ? (char *)(v ? v : "") : dv_strdup(v); /* a vec's cells stay */
+        e[i].num = cell_value(e[i].v, &e[i].isnum);
         e[i].i = i;
     }
     free(r);
@@ -198,7 +198,8 @@ static int arr_sort(struct tui_source *s, int col, bool desc)
     for (size_t p = 0; p < a->n; p++) {
         a->perm[p] = e[p].i;
         a->inv[e[p].i] = p;
-        free(e[p].v);
+        if (!a->cell)
+            free(e[p].v);
     }
     free(e);
     return 0;
@@ -264,6 +265,12 @@ static void vec_row(struct arrsrc *a, size_t i, struct tui_row *r)
     r->elem = d->v[i].elem;
 }
 
+static const char *vec_cell(const struct arrsrc *a, size_t i, int col)
+{
+    const struct vecsrc *d = (const struct vecsrc *)a;
+    return col < d->ncells ? d->v[i].cells[col] : NULL;
+}
+
 /* Keys are indexes, so "after" is +1. */
 static size_t vec_lower(const struct arrsrc *a, const char *key, bool after)
 {
@@ -292,6 +299,7 @@ struct tui_source *tui_vec_new(int ncells)
     d->a.match = vec_match;
     d->a.key = vec_key;
     d->a.row = vec_row;
+    d->a.cell = vec_cell;
     arr_init(&d->a, vec_free);
     return &d->a.src;
 }

@@ -126,6 +126,7 @@ static struct tui_source *names_source_new(struct recscr *rs, struct strv *v)
 static void missing_set(struct recscr *rs, struct tui *t, struct strv *v, const char *title)
 {
     snprintf(rs->missing_title, sizeof rs->missing_title, "%s", title);
+    tui_list_set_source(&rs->missing, NULL); /* another list: its own filter, not the last */
     if (tui_list_set_source(&rs->missing, names_source_new(rs, v)) != 0)
         tui_error(t, "Recovery", dv_err());
 }
