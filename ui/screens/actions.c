@@ -110,10 +110,10 @@ static int resync_job(void *p, struct dv_job *job, char *sum, size_t n)
     return rc;
 }
 
-void con_start_resync(struct console *c, struct tui *t, const char *why)
+bool con_start_resync(struct console *c, struct tui *t, const char *why)
 {
     if (con_busy(t))
-        return;
+        return false;
     char q[1200];
     snprintf(q, sizeof q,
              "%s%sRebuild the server's DAOS index from the repository and the "
@@ -121,11 +121,12 @@ void con_start_resync(struct console *c, struct tui *t, const char *why)
              why ? why : "", why ? " " : "");
     if (!tui_confirm(t, "Resync", q)) {
         tui_msg(t, "resync cancelled");
-        return;
+        return false;
     }
     struct conjob_spec sp = {
         .kind = "resync", .title = "resync of the DAOS index", .run = resync_job, .arg = c->cfg};
     start_job(c, t, &sp);
+    return true;
 }
 
 static int daos_prune_job(void *p, struct dv_job *job, char *sum, size_t n)
@@ -741,10 +742,14 @@ static void doccopy_done(void *p, const struct conjob_result *r, void *ud)
     if (r->rc != 0)
         return;
     recovery_copied(c, a->unid);
-    snprintf(c->post_resync, sizeof c->post_resync,
-             "The document is in %s again. The DAOS index does not count its references until a "
-             "resync.",
-             a->live);
+    /* a resync is offered only when the index is now short: the document brought NLO
+     * references back (a document without NLOs changes nothing the index counts) */
+    if (a->r.nlos > 0)
+        snprintf(c->post_resync, sizeof c->post_resync,
+                 "The document is in %s again with %d NLO reference(s) the DAOS index does not "
+                 "count until a resync%s.",
+                 a->live, a->r.nlos,
+                 a->r.nlo.recovered ? " (some NLOs were recovered into the repository)" : "");
 }
 
 void con_start_doccopy(struct console *c, struct tui *t, const char *from, const char *unid,
