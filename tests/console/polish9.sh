@@ -4,8 +4,9 @@
 # offers a picker of the databases (it asked for free text); help says the real screen range
 # ("1-6", not "1-9"), names a key once ("Enter", not "Enter, Enter") and gives Space one
 # meaning per screen (selects on the NLO panel, pages down elsewhere); Jobs says full or
-# incremental; copying a document into live offers the DAOS resync only when the document
-# brought NLO references back, and once a session (declined: the status line says it).
+# incremental; copying a document into live offers the DAOS resync only when the index says
+# NEEDS_RESYNC (the copy keeps it exact), and once a session (declined: the status line says
+# it).
 . "$(dirname "$0")/lib.sh"
 : "${DVAULT:?set DVAULT to the dvault binary}"
 : "${DVLOAD:?set DVLOAD to the dvload binary}"
@@ -82,20 +83,25 @@ copy() { # UNID: open the document, copy it into live (yes)
     tui_keys Enter; tui_wait_for "unid $1"
     tui_keys F6; tui_wait_for "Copy into the live database"; tui_keys y
 }
+# the restore left the index NEEDS_RESYNC: the first copy offers the resync; No is kept for
+# the session (the next copy only says so); after a resync (F8) a copy asks nothing: the copy
+# itself keeps the index exact
 copy "$B"
-tui_wait_for "copy of document ${B:0:12}" 300; tui_wait_re "copy of document ${B:0:12}.* done"
-tui_sync
-tui_screen | grep -q "Rebuild the server" && fail "resync offered for a document without NLOs"
-tui_keys F9; tui_wait_for "no longer live (marked)"
-copy "${A[0]}"
-tui_wait_for "Rebuild the server" 300
-tui_wait_for "(No: not asked again"
+tui_wait_for "(No: not asked again" 300
 tui_keys n; tui_wait_for "resync cancelled"
 tui_keys F9; tui_wait_for "no longer live (marked)"
-copy "${A[1]}"
+copy "${A[0]}"
 tui_wait_for "F8 resyncs the DAOS index (not asked again this session)" 300
 tui_sync
-tui_screen | grep -q "Rebuild the server" && fail "resync asked again after No"
+tui_screen | grep -qF "[ Yes ]" && fail "resync asked again after No"
+tui_keys F8; tui_wait_for "Rebuild the server"; tui_keys y
+tui_wait_for "resync of the DAOS index done" 300
+tui_keys F9; tui_wait_for "no longer live (marked)"
+copy "${A[1]}"
+tui_wait_re "copy of document ${A[1]:0:12}.* done" 300
+tui_sync
+tui_screen | grep -qF "[ Yes ]" && fail "resync offered while the index is synchronized"
+dv daos status | grep -q SYNCHRONIZED || fail "the copy left the index out of sync: $(dv daos status)"
 for u in "${A[@]}" "$B"; do
     [ "$(sqlite3 "$live" "SELECT deleted IS NULL FROM notes WHERE unid = '$u'")" = 1 ] ||
         fail "$u not back in live"

@@ -742,14 +742,15 @@ static void doccopy_done(void *p, const struct conjob_result *r, void *ud)
     if (r->rc != 0)
         return;
     recovery_copied(c, a->unid);
-    /* a resync is offered only when the index is now short: the document brought NLO
-     * references back (a document without NLOs changes nothing the index counts) */
-    if (a->r.nlos > 0)
+    /* the copy keeps the DAOS index exact (references counted, recovered NLOs indexed): a
+     * resync is offered only when the index says NEEDS_RESYNC (e.g. after the restore that
+     * made the copy), and console.c asks at most once a session */
+    struct dv_store *st = con_store(c);
+    if (st && store_needs_resync(st))
         snprintf(c->post_resync, sizeof c->post_resync,
-                 "The document is in %s again with %d NLO reference(s) the DAOS index does not "
-                 "count until a resync%s.",
-                 a->live, a->r.nlos,
-                 a->r.nlo.recovered ? " (some NLOs were recovered into the repository)" : "");
+                 "The document is in %s again. The DAOS index is NEEDS_RESYNC (Overview says "
+                 "why: usually the restore that made the copy).",
+                 a->live);
 }
 
 void con_start_doccopy(struct console *c, struct tui *t, const char *from, const char *unid,
