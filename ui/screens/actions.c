@@ -118,7 +118,7 @@ bool con_start_resync(struct console *c, struct tui *t, const char *why)
     snprintf(q, sizeof q,
              "%s%sRebuild the server's DAOS index from the repository and the "
              "databases? Run it while the server is quiet.",
-             why ? why : "", why ? " " : "");
+             why ? why : "", why ? "\n\n" : "");
     if (!tui_confirm(t, "Resync", q)) {
         tui_msg(t, "resync cancelled");
         return false;
@@ -727,9 +727,10 @@ static int doccopy_job(void *p, struct dv_job *job, char *sum, size_t n)
     struct doccopy_arg *a = p;
     if (recover_doc_copy_ex(a->cfg, a->from, a->unid, a->live, a->force, job, &a->r) != 0)
         return -1;
-    snprintf(sum, n, "document %s %s %s (%d attachments, %d NLOs; %llu NLOs recovered first)",
-             a->unid, a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments,
-             a->r.nlos, (unsigned long long)a->r.nlo.recovered);
+    /* the job's title names the document: the summary starts with what happened */
+    snprintf(sum, n, "%s %s (%d attachments, %d NLOs; %llu NLOs recovered first; unid %s)",
+             a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments,
+             a->r.nlos, (unsigned long long)a->r.nlo.recovered, a->unid);
     return 0;
 }
 
