@@ -729,8 +729,8 @@ static int doccopy_job(void *p, struct dv_job *job, char *sum, size_t n)
         return -1;
     /* the job's title names the document: the summary starts with what happened */
     snprintf(sum, n, "%s %s (%d attachments, %d NLOs; %llu NLOs recovered first; unid %s)",
-             a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments,
-             a->r.nlos, (unsigned long long)a->r.nlo.recovered, a->unid);
+             a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments, a->r.nlos,
+             (unsigned long long)a->r.nlo.recovered, a->unid);
     return 0;
 }
 
