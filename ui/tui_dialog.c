@@ -357,10 +357,16 @@ static void help_wrap(struct help *h, int w)
             h->wl.v[h->wl.n++] = dv_strdup(h->e[i].text);
             continue;
         }
+        bool own = tui_width(h->e[i].keys) > kw; /* keys wider than their column: own line */
+        if (own) {
+            h->wl.v = dv_realloc(h->wl.v, (size_t)(h->wl.n + 1) * sizeof *h->wl.v);
+            h->wl.v[h->wl.n++] = dv_asprintf("  %s", h->e[i].keys);
+        }
         int from = h->wl.n;
         tui_wrap(h->e[i].text, w - kw - 3, 0, &h->wl);
         for (int k = from; k < h->wl.n; k++) {
-            char *l = dv_asprintf("  %-*s %s", kw, k == from ? h->e[i].keys : "", h->wl.v[k]);
+            char *l =
+                dv_asprintf("  %-*s %s", kw, k == from && !own ? h->e[i].keys : "", h->wl.v[k]);
             free(h->wl.v[k]);
             h->wl.v[k] = l;
         }
