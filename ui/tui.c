@@ -33,13 +33,19 @@
 #include "util.h"
 
 #define TUI_MAX_SCREENS 9
+#define TUI_HIST 20
 
 struct tui {
     struct tui_screen *screens[TUI_MAX_SCREENS];
     int nscreens, cur;
     char *subtitle;
-    char msg[256];
-    char hint[256]; /* shown when msg is empty (set by the screen's draw) */
+    char msg[1024];
+    char hint[512]; /* shown when msg is empty (set by the screen's draw) */
+    /* the last status messages, whole (M shows them): a ring, hist_n ever added */
+    char hist[TUI_HIST][1024];
+    time_t hist_time[TUI_HIST];
+    unsigned hist_n;
+    char shown[1024]; /* what the status line showed at the last draw */
     bool redraw, quit;
     bool asking_quit; /* the quit question is open: ^C and SIGINT do not ask it again */
     time_t clock_drawn;
@@ -258,6 +264,11 @@ bool tui_in_modal(const struct tui *t)
     return t->modal != NULL;
 }
 
+int tui_screen_count(const struct tui *t)
+{
+    return t->nscreens;
+}
+
 struct tui_screen *tui_current(struct tui *t)
 {
     return t->nscreens ? t->screens[t->cur] : NULL;
@@ -283,12 +294,44 @@ void tui_hint(struct tui *t, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Keep the message in the history (M) unless it repeats the last one. */
+static void hist_add(struct tui *t, const char *m)
+{
+    if (!m[0] || (t->hist_n && strcmp(t->hist[(t->hist_n - 1) % TUI_HIST], m) == 0))
+        return;
+    snprintf(t->hist[t->hist_n % TUI_HIST], sizeof t->hist[0], "%s", m);
+    t->hist_time[t->hist_n++ % TUI_HIST] = time(NULL);
+}
+
+/* M: the status line now, then the last messages, newest first, whole (wrapped). */
+static void show_messages(struct tui *t, const char *now)
+{
+    char *l[TUI_HIST + 3];
+    int n = 0;
+    l[n++] = dv_asprintf(" Status line now: %s", now[0] ? now : "(empty)");
+    l[n++] = dv_strdup("");
+    for (unsigned i = 0; i < TUI_HIST && i < t->hist_n; i++) {
+        unsigned k = (t->hist_n - 1 - i) % TUI_HIST;
+        struct tm tm;
+        char when[16];
+        localtime_r(&t->hist_time[k], &tm);
+        strftime(when, sizeof when, "%H:%M:%S", &tm);
+        l[n++] = dv_asprintf(" %s %s", when, t->hist[k]);
+    }
+    if (t->hist_n == 0)
+        l[n++] = dv_strdup(" (no messages yet)");
+    tui_view(t, "Last messages (newest first)", NULL, l, n, 0, false);
+    for (int i = 0; i < n; i++)
+        free(l[i]);
+}
+
 void tui_msg(struct tui *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t->msg, sizeof t->msg, fmt, ap);
     va_end(ap);
+    hist_add(t, t->msg);
     t->redraw = true;
 }
 
@@ -447,16 +490,17 @@ const char *tui_key_name(int key, char *buf, size_t n)
 
 /* ---- built-in global keys ---- */
 
-enum { G_HELP = 1, G_NEXT, G_PREV, G_SCREEN, G_REDRAW, G_QUIT, G_MORE };
+enum { G_HELP = 1, G_NEXT, G_PREV, G_SCREEN, G_REDRAW, G_QUIT, G_MESSAGES, G_MORE };
 
 static const struct tui_key global_keys[] = {
     {{KEY_F(1), '?', 'h'}, G_HELP, "Help", "Help: the keys of this screen", NULL},
-    {{'1', '2', '3'}, G_SCREEN, NULL, "Go to screen N (the numbers on the tab bar)", "1-9"},
+    {{'1', '2', '3'}, G_SCREEN, NULL, "Go to screen N (the numbers on the tab bar)", "1-N"},
     {{'4', '5', '6'}, G_SCREEN, NULL, NULL, NULL},
     {{'7', '8', '9'}, G_SCREEN, NULL, NULL, NULL},
     {{TUI_KEY_TAB, KEY_RIGHT}, G_NEXT, NULL, "Next screen", NULL},
     {{KEY_BTAB, KEY_LEFT}, G_PREV, NULL, "Previous screen", NULL},
     {{TUI_CTRL('L')}, G_REDRAW, NULL, "Redraw the whole terminal", NULL},
+    {{'M'}, G_MESSAGES, NULL, "The status line and the last messages in full (wrapped)", NULL},
     {{KEY_F(12)},
      G_MORE,
      NULL,
@@ -711,7 +755,11 @@ static void draw_all(struct tui *t)
     t->hint[0] = 0;
     if (s && s->draw)
         s->draw(s, t, body);
-    tui_put(LINES - 2, 0, COLS, t->msg[0] ? t->msg : t->hint, TH_STATUS, true);
+    const char *st = t->msg[0] ? t->msg : t->hint;
+    snprintf(t->shown, sizeof t->shown, "%s", st);
+    tui_put(LINES - 2, 0, COLS, st, TH_STATUS, true);
+    if (tui_width(st) > COLS) /* cut: say where the whole text is */
+        tui_put_right(LINES - 2, COLS - 9, 9, utf8 ? " \u2026 M:all" : " ...M:all", TH_STATUS);
     draw_bar(t);
     draw_modals(t, t->modal);
     refresh();
@@ -724,6 +772,7 @@ void tui_status_now(struct tui *t, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(t->msg, sizeof t->msg, fmt, ap);
     va_end(ap);
+    hist_add(t, t->msg);
     if (curses_on && !isendwin())
         draw_all(t);
 }
@@ -778,6 +827,9 @@ static int global_action(struct tui *t, int action, int ch)
         return TUI_REDRAW;
     case G_QUIT:
         return quit_requested(t);
+    case G_MESSAGES:
+        show_messages(t, t->shown);
+        return TUI_REDRAW;
     case G_MORE: {
         struct bar_item items[32];
         int n = bar_items(t, items, 32), starts[32];

@@ -80,9 +80,10 @@ static void names_row(struct namesrc *d, size_t i, struct tui_row *r)
     struct catalog *cat = con_catalog(d->c, &none);
     struct catalog_pool_obj po;
     int pr = cat ? catalog_pool_get(cat, name, &po) : 0;
-    if (pr == 1)
-        snprintf(r->cell[2], sizeof r->cell[2], "yes (set #%lld)", (long long)po.first_set);
-    else
+    if (pr == 1) {
+        /* held: the id of the set that first stored it (as every other screen names sets) */
+        con_set_name(d->c, po.first_set, r->cell[2], sizeof r->cell[2]);
+    } else
         snprintf(r->cell[2], sizeof r->cell[2], pr < 0 ? "?" : "NOT IN POOL");
     r->elem = pr == 1 ? (d->mark[i] ? TH_OK : TH_TEXT) : TH_ERROR;
 }
@@ -167,7 +168,11 @@ enum {
 };
 
 static const struct tui_key rec_keys[] = {
-    {{KEY_F(2), 'd'}, REC_DB, "Database", "Choose the database whose missing NLOs to list", NULL},
+    {{KEY_F(2), 'd'},
+     REC_DB,
+     "Database",
+     "Choose (from a list, or type a path) the database whose missing NLOs to list",
+     NULL},
     {{' '}, REC_MARK, NULL, "Select / unselect the NLO under the cursor", NULL},
     {{'a'}, REC_ALL, NULL, "Select all / none", NULL},
     {{KEY_F(6), 'u'},
@@ -496,38 +501,57 @@ void recovery_copied(struct console *c, const char *unid)
     }
 }
 
+/*
+ * Choose a database of server.databases in a picker (pre: the one the cursor starts on).
+ * other: a last entry lets the operator type a path instead (a database outside the list).
+ * Returns the path (malloc'd) or NULL (cancelled, or an error already shown).
+ */
+static char *rec_pick_db(struct console *c, struct tui *t, const char *title, const char *pre,
+                         bool other)
+{
+    char **paths = NULL;
+    size_t n = 0;
+    if (dbglob_list(c->cfg, &paths, &n) != 0) {
+        tui_error(t, title, dv_err());
+        return NULL;
+    }
+    if (n == 0 && !other) {
+        tui_error(t, title, "no databases match server.databases");
+        dbglob_free(paths);
+        return NULL;
+    }
+    qsort(paths, n, sizeof(char *), con_cmp_str);
+    int initial = 0;
+    struct strv lines = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (pre && strcmp(paths[i], pre) == 0)
+            initial = (int)i;
+        strv_add(&lines, dv_asprintf(" %s", paths[i]));
+    }
+    if (other)
+        strv_add(&lines, dv_strdup(" Another database: type its path ..."));
+    int k = tui_view(t, title, NULL, lines.v, (int)lines.n, initial, true);
+    strv_free(&lines);
+    char *db = k >= 0 && (size_t)k < n ? dv_strdup(paths[k]) : NULL;
+    dbglob_free(paths);
+    if (other && k >= 0 && (size_t)k == n)
+        db = tui_input(t, title, "Database (relative to data_dir):", pre);
+    if (db && !*db) {
+        free(db);
+        db = NULL;
+    }
+    return db;
+}
+
 /* The guided flow's start: database, set, new name; then the restore runs as a job. */
 static void rec_flow_start(struct recscr *rs, struct tui *t)
 {
     struct console *c = rs->base.c;
     if (con_busy(t))
         return;
-    char **paths = NULL;
-    size_t n = 0;
-    if (dbglob_list(c->cfg, &paths, &n) != 0) {
-        tui_error(t, "Single-document recovery", dv_err());
-        return;
-    }
-    if (n == 0) {
-        tui_error(t, "Single-document recovery", "no databases match server.databases");
-        dbglob_free(paths);
-        return;
-    }
-    qsort(paths, n, sizeof(char *), con_cmp_str);
     const char *dr = databases_selected(c);
-    const char *pre = rs->db[0] ? rs->db : dr ? dr : "";
-    int initial = 0;
-    struct strv lines = {0};
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(paths[i], pre) == 0)
-            initial = (int)i;
-        strv_add(&lines, dv_asprintf(" %s", paths[i]));
-    }
-    int k = tui_view(t, "Single-document recovery 1/3: which database held the document?", NULL,
-                     lines.v, (int)lines.n, initial, true);
-    strv_free(&lines);
-    char *db = k >= 0 ? dv_strdup(paths[k]) : NULL;
-    dbglob_free(paths);
+    char *db = rec_pick_db(c, t, "Single-document recovery 1/3: which database held the document?",
+                           rs->db[0] ? rs->db : dr, false);
     char *set = NULL, *into = NULL;
     if (!db)
         goto cancelled;
@@ -856,8 +880,8 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
     switch (action) {
     case REC_DB: {
         char *in =
-            tui_input(t, "Missing NLOs", "Database (relative to data_dir):", databases_selected(c));
-        if (in && *in)
+            rec_pick_db(c, t, "Missing NLOs: of which database?", databases_selected(c), true);
+        if (in)
             con_start_listnlo(c, t, in);
         free(in);
         return TUI_REDRAW;
