@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "prune.h"
+#include "tui_vec.h"
 #include "util.h"
 
 struct setscr {
@@ -87,13 +88,13 @@ static void src_free(struct tui_source *s)
     free(s);
 }
 
-/* Keyset-paged by seq (newest first); no sort(): the list sorts it by Set only, either way
- * (a set's id is its start time, so that is the order of seq) */
+/* Keyset-paged by seq (newest first, the Set column's order: a set's id is its start time);
+ * sorted by another column, the sets are read into memory and sorted there (tui_sortable) */
 static struct tui_source *set_source_new(struct console *c)
 {
     struct tui_source *s = dv_calloc(1, sizeof *s);
     *s = (struct tui_source){.fetch = set_fetch, .count = set_count, .free = src_free, .ud = c};
-    return s;
+    return tui_sortable_new(s, 8, 0, true);
 }
 
 static const struct tui_column set_cols[] = {
