@@ -71,12 +71,9 @@ static const struct field console_fields[] = {
 };
 
 static const struct field root_fields[] = {
-    {"server", K_MAP, 0, 0, 0, server_fields},
-    {"backup", K_MAP, 0, 0, 0, backup_fields},
-    {"catalog", K_PATH, OFF(catalog), 0, 0, NULL},
-    {"restore", K_MAP, 0, 0, 0, restore_fields},
-    {"console", K_MAP, 0, 0, 0, console_fields},
-    {NULL, 0, 0, 0, 0, NULL},
+    {"server", K_MAP, 0, 0, 0, server_fields},     {"backup", K_MAP, 0, 0, 0, backup_fields},
+    {"catalog", K_PATH, OFF(catalog), 0, 0, NULL}, {"restore", K_MAP, 0, 0, 0, restore_fields},
+    {"console", K_MAP, 0, 0, 0, console_fields},   {NULL, 0, 0, 0, 0, NULL},
 };
 
 static void set_str(char **slot, const char *v)

@@ -574,8 +574,8 @@ static int restore_check(const struct dv_config *cfg, const struct restore_opts 
             dv_seterr("no backup set '%s' (dvault sets lists them)", o->set_id);
             return -1;
         }
-        if (!(p->folder_rel = restored_name(cfg, p->rel, o->set_id, o->pitr, o->at_us,
-                                            o->to_latest)))
+        if (!(p->folder_rel =
+                  restored_name(cfg, p->rel, o->set_id, o->pitr, o->at_us, o->to_latest)))
             return -1;
         into = p->folder_rel;
         p->unique = true;

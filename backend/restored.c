@@ -52,9 +52,9 @@ char *restored_name(const struct dv_config *cfg, const char *db_rel, const char 
         gmtime_r(&t, &tm);
         strftime(when, sizeof when, "--at-%Y%m%d-%H%M%S", &tm);
     }
-    char *dir = base == db_rel ? dv_strdup(cfg->restore.rel)
-                               : dv_asprintf("%s/%.*s", cfg->restore.rel,
-                                             (int)(base - db_rel - 1), db_rel);
+    char *dir = base == db_rel
+                    ? dv_strdup(cfg->restore.rel)
+                    : dv_asprintf("%s/%.*s", cfg->restore.rel, (int)(base - db_rel - 1), db_rel);
     char *name = dv_asprintf("%s/%.*s--%s%s%s", dir, (int)stem, base, set_id, when, base + stem);
     struct fsb *data = fsb_open(cfg->server.data_dir);
     char *out = NULL;
@@ -161,8 +161,7 @@ struct clist {
     size_t n, cap;
 };
 
-static void walk(struct fsb *f, const char *rel, int depth, int64_t now, long days,
-                 struct clist *l)
+static void walk(struct fsb *f, const char *rel, int depth, int64_t now, long days, struct clist *l)
 {
     DIR *d = depth <= RESTORED_DEPTH_MAX ? fsb_opendir(f, rel) : NULL;
     if (!d)
@@ -199,8 +198,7 @@ static int cmp_age(const void *a, const void *b)
     return strcmp(x->rel, y->rel);
 }
 
-int restored_list(const struct dv_config *cfg, int64_t now, struct restored_copy **out,
-                  size_t *n)
+int restored_list(const struct dv_config *cfg, int64_t now, struct restored_copy **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -235,9 +233,8 @@ static char *folder_rel(const struct dv_config *cfg, const char *path)
         free(fc);
     } else {
         size_t rl = strlen(cfg->restore.rel);
-        const char *r = strncmp(path, cfg->restore.rel, rl) == 0 && path[rl] == '/'
-                            ? path + rl + 1
-                            : path;
+        const char *r =
+            strncmp(path, cfg->restore.rel, rl) == 0 && path[rl] == '/' ? path + rl + 1 : path;
         rel = dv_strdup(r);
     }
     if (rel && !dv_path_is_safe_rel(rel)) {

@@ -34,17 +34,17 @@ char *restored_name(const struct dv_config *cfg, const char *db_rel, const char 
                     int64_t at_us, bool to_latest);
 
 struct restored_copy {
-    char rel[1024];     /* relative to the restore folder ("mail/alice--20261129-154357.nsf") */
-    char path[4096];    /* absolute */
-    uint64_t size;      /* bytes of the file (its -wal not counted) */
-    int64_t restored;   /* when it was restored (epoch s): dbinfo restored_time, else mtime */
-    bool recorded;      /* restored_time was in the copy (not the mtime) */
-    int64_t age;        /* now - restored, seconds (0 when in the future) */
-    char origin[1024];  /* restored_from: the database it is a copy of ("" unknown) */
-    char set_id[32];    /* restored_from_set ("" unknown) */
-    char at[32];        /* restored_at: "" (the set as it was), "latest", or the --at time in
-                           microseconds since the epoch */
-    bool expired;       /* older than restore.retention_days (never when it is 0) */
+    char rel[1024];    /* relative to the restore folder ("mail/alice--20261129-154357.nsf") */
+    char path[4096];   /* absolute */
+    uint64_t size;     /* bytes of the file (its -wal not counted) */
+    int64_t restored;  /* when it was restored (epoch s): dbinfo restored_time, else mtime */
+    bool recorded;     /* restored_time was in the copy (not the mtime) */
+    int64_t age;       /* now - restored, seconds (0 when in the future) */
+    char origin[1024]; /* restored_from: the database it is a copy of ("" unknown) */
+    char set_id[32];   /* restored_from_set ("" unknown) */
+    char at[32];       /* restored_at: "" (the set as it was), "latest", or the --at time in
+                          microseconds since the epoch */
+    bool expired;      /* older than restore.retention_days (never when it is 0) */
 };
 
 /*
@@ -53,8 +53,7 @@ struct restored_copy {
  * listed), oldest first. now: the time to measure ages against (0: now). A missing folder
  * is empty. *out is malloc'd (free). 0 or -1 with dv_err().
  */
-int restored_list(const struct dv_config *cfg, int64_t now, struct restored_copy **out,
-                  size_t *n);
+int restored_list(const struct dv_config *cfg, int64_t now, struct restored_copy **out, size_t *n);
 
 /*
  * Delete one copy: path is absolute, or relative to data_dir ("restore/mail/x.nsf"), or

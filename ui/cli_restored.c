@@ -39,9 +39,10 @@ static int list_json(const struct restored_copy *v, size_t n, const struct dv_co
         dvjson_set(c, "expired", json_boolean(v[i].expired));
         dvjson_set(c, "origin", v[i].origin[0] ? dvjson_str(v[i].origin) : json_null());
         dvjson_set(c, "set", v[i].set_id[0] ? dvjson_str(v[i].set_id) : json_null());
-        dvjson_set(c, "at", !v[i].at[0] ? json_null()
-                            : sscanf(v[i].at, "%lld", &us) == 1 ? dvjson_int(us)
-                                                                 : dvjson_str(v[i].at));
+        dvjson_set(c, "at",
+                   !v[i].at[0]                         ? json_null()
+                   : sscanf(v[i].at, "%lld", &us) == 1 ? dvjson_int(us)
+                                                       : dvjson_str(v[i].at));
         dvjson_append(arr, c);
     }
     dvjson_set(o, "copies", arr);
