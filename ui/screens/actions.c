@@ -539,11 +539,11 @@ static int prune_job(void *p, struct dv_job *job, char *sum, size_t n)
     dv_fmt_bytes(r.archive_bytes, ab, sizeof ab);
     snprintf(sum, n,
              "%llu sets removed (%llu failed), %llu copies, %llu deltas, %s; %llu pool "
-             "NLOs (%s); %llu archive segments (%s)",
+             "NLOs (%s); %llu archive segments (%s); %zu restored copies",
              (unsigned long long)(r.sets_pruned + r.failed_pruned),
              (unsigned long long)r.failed_pruned, (unsigned long long)r.files,
              (unsigned long long)r.deltas, b, (unsigned long long)r.nlos, nb,
-             (unsigned long long)r.archive_segments, ab);
+             (unsigned long long)r.archive_segments, ab, r.nrestored);
     prune_result_done(&r);
     return rc;
 }
