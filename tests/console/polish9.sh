@@ -2,7 +2,7 @@
 # Console, issue 15 item 9 (besides the list bits): sets are named by their ids everywhere (the
 # NLO panel's "In pool" column and Objects' where-is said "set #1"); `d` on the NLO panel
 # offers a picker of the databases (it asked for free text); help says the real screen range
-# ("1-6", not "1-9"), names a key once ("Enter", not "Enter, Enter") and gives Space one
+# ("1-7" with seven screens, not "1-9"), names a key once ("Enter", not "Enter, Enter") and gives Space one
 # meaning per screen (selects on the NLO panel, pages down elsewhere); Jobs says full or
 # incremental; copying a document into live offers the DAOS resync only when the index says
 # NEEDS_RESYNC (the copy keeps it exact), and once a session (declined: the status line says
@@ -39,7 +39,7 @@ tui_wait_for "1 Overview"
 # help: the real range of screens, each key name once, Space as the screen uses it
 tui_keys 2 '?'; tui_wait_for "Help  (Esc closes"
 tui_wait_for "Go to screen N"
-tui_screen | grep -q "1-6 .*Go to screen N" || fail "help does not say 1-6"
+tui_screen | grep -q "1-7 .*Go to screen N" || fail "help does not say 1-7 (seven screens)"
 tui_screen | grep -q "1-9" && fail "help still says 1-9"
 tui_screen | grep "Page down" | grep -q "Space" || fail "Databases: Space is not page down in help"
 tui_keys Escape; tui_wait_gone "Help  (Esc closes"
