@@ -14,7 +14,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-PKGS := ncursesw sqlite3 yaml-0.1 libcrypto jansson libzstd
+PKGS := ncursesw sqlite3 yaml-0.1 libcrypto jansson libzstd libcurl
 # cmocka is needed by the unit tests only: asked of pkg-config when a test is built, so that
 # a plain `make` works without it (`make test` installs it through scripts/deps.sh test).
 TEST_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
