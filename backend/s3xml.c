@@ -590,7 +590,8 @@ void s3_listing_free(struct s3_listing *l)
 }
 
 /* the text of a child of a root named root, malloc'd, or NULL with dv_err() */
-static char *root_field(const char *in, size_t len, const char *root, const char *field)
+static char *root_field(const char *in, size_t len, const char *root, const char *field,
+                        bool may_be_empty)
 {
     struct s3xml_doc d;
     if (s3xml_parse(in, len, &d) < 0)
@@ -602,7 +603,7 @@ static char *root_field(const char *in, size_t len, const char *root, const char
                   dv_esc(s3xml_text(&d, 0, "Message") ? s3xml_text(&d, 0, "Message") : ""));
     else if (strcmp(d.nodes[0].name, root) != 0)
         dv_seterr("xml: expected <%s>, got <%s>", root, dv_esc(d.nodes[0].name));
-    else if (!t || !*t || strlen(t) > 4096)
+    else if (!t || (!*t && !may_be_empty) || strlen(t) > 4096)
         dv_seterr("xml: <%s> without a <%s>", root, field);
     else
         v = dv_strdup(t);
@@ -612,12 +613,12 @@ static char *root_field(const char *in, size_t len, const char *root, const char
 
 char *s3xml_upload_id(const char *in, size_t len)
 {
-    return root_field(in, len, "InitiateMultipartUploadResult", "UploadId");
+    return root_field(in, len, "InitiateMultipartUploadResult", "UploadId", false);
 }
 
 char *s3xml_complete_etag(const char *in, size_t len)
 {
-    char *t = root_field(in, len, "CompleteMultipartUploadResult", "ETag");
+    char *t = root_field(in, len, "CompleteMultipartUploadResult", "ETag", true);
     char *u = unquote(t);
     free(t);
     return u;

@@ -88,7 +88,8 @@ int s3xml_listing(const char *in, size_t len, enum s3_listing_kind kind, struct 
 void s3_listing_free(struct s3_listing *l);
 /* InitiateMultipartUploadResult's UploadId (malloc'd), or NULL with dv_err(). */
 char *s3xml_upload_id(const char *in, size_t len);
-/* CompleteMultipartUploadResult's ETag (malloc'd, quotes removed), or NULL with dv_err() (an
+/* CompleteMultipartUploadResult's ETag (malloc'd, quotes removed; "" when empty, as RGW 16
+ * sends it), or NULL with dv_err() (an
  * <Error> document, which S3 may send with status 200, is reported with its code). */
 char *s3xml_complete_etag(const char *in, size_t len);
 

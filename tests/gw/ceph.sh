@@ -11,6 +11,8 @@
 #   env DIR      prints shell assignments for the tests: GW_ENDPOINT, GW_REGION,
 #                AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (a test user with a generated key),
 #                GW_DIR, GW_PIDS
+#   rgw-stop DIR, rgw-start DIR  stop / start the gateway alone (the monitor and the OSD stay):
+#                the tests of retries across a gateway that goes away and comes back
 #   stop DIR     stops the daemons by their PIDs (TERM, then KILL after a bound) and removes
 #                DIR (kept when GW_KEEP=1)
 #
@@ -133,23 +135,28 @@ sigv4_put() {
 
 osd_up() { cli osd dump 2>/dev/null | grep -q '^osd\.0 up '; }
 
-stop_all() {
-    local p n
-    for n in rgw osd mon; do
+# stop_daemons NAME...: TERM to each (by its pid file), then wait at most 10 s for all of
+# them, then KILL what is left
+stop_daemons() {
+    local n p pids=""
+    for n in "$@"; do
         [ -f "$D/pid.$n" ] || continue
         p=$(cat "$D/pid.$n")
-        kill -TERM "$p" 2>/dev/null || continue
-        for _ in $(seq 1 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$p" 2>/dev/null; then
-            say "$n (pid $p) did not stop in 10 s: KILL"
-            kill -KILL "$p" 2>/dev/null
-        fi
+        kill -TERM "$p" 2>/dev/null && pids="$pids $p"
     done
+    for _ in $(seq 1 100); do
+        local alive=""
+        for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+        pids=$alive
+        [ -z "$pids" ] && return 0
+        sleep 0.1
+    done
+    say "pids$pids did not stop in 10 s: KILL"
+    for p in $pids; do kill -KILL "$p" 2>/dev/null; done
     return 0
 }
+
+stop_all() { stop_daemons rgw osd mon; }
 
 try_start() {
     local t0 osdid
@@ -243,6 +250,19 @@ env)
     [ -f "$D/env" ] || die "$D/env: no gateway started there"
     cat "$D/env"
     ;;
+rgw-stop)
+    # the gateway alone (monitor and OSD stay): the tests of retries on connection errors
+    D=${2:?usage: ceph.sh rgw-stop DIR}
+    stop_daemons rgw
+    ;;
+rgw-start)
+    D=${2:?usage: ceph.sh rgw-start DIR}
+    RGWPORT=$(sed -n 's|^GW_ENDPOINT=http://127.0.0.1:||p' "$D/env")
+    [ -n "$RGWPORT" ] || die "$D/env: no endpoint"
+    spawn rgw radosgw -c "$D/ceph.conf" -n client.rgw.gw -f
+    wait_for "the gateway's port" rgw curl -s -m 2 -o /dev/null "http://127.0.0.1:$RGWPORT/" ||
+        die "the gateway did not come back"
+    ;;
 stop)
     D=${2:?usage: ceph.sh stop DIR}
     [ -d "$D" ] || die "$D: no such directory"
@@ -250,7 +270,7 @@ stop)
     [ "${GW_KEEP:-}" = 1 ] || rm -rf "$D"
     ;;
 *)
-    echo "usage: ceph.sh start [DIR] | env DIR | stop DIR" >&2
+    echo "usage: ceph.sh start [DIR] | env DIR | rgw-stop DIR | rgw-start DIR | stop DIR" >&2
     exit 2
     ;;
 esac

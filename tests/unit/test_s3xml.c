@@ -111,6 +111,15 @@ static void test_error_and_multipart(void **state)
     const char *ce = "<Error><Code>InternalError</Code><Message>try again</Message></Error>";
     assert_null(s3xml_complete_etag(ce, strlen(ce)));
     assert_non_null(strstr(dv_err(), "InternalError"));
+    /* RGW 16's answer to a complete: an empty ETag */
+    const char *rgw = "<CompleteMultipartUploadResult><Location>127.0.0.1/b/k</Location>"
+                      "<Bucket>b</Bucket><Key>k</Key><ETag></ETag></CompleteMultipartUploadResult>";
+    etag = s3xml_complete_etag(rgw, strlen(rgw));
+    assert_non_null(etag);
+    assert_string_equal(etag, "");
+    free(etag);
+    const char *noetag = "<CompleteMultipartUploadResult></CompleteMultipartUploadResult>";
+    assert_null(s3xml_complete_etag(noetag, strlen(noetag)));
     const char *empty = "<InitiateMultipartUploadResult><UploadId></UploadId>"
                         "</InitiateMultipartUploadResult>";
     assert_null(s3xml_upload_id(empty, strlen(empty)));
