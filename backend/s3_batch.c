@@ -86,6 +86,7 @@ static size_t run_jobs(struct s3 *s, struct job *jobs, size_t n)
         curl_multi_perform(m, &running);
         CURLMsg *msg;
         int left;
+        bool freed = false;
         while ((msg = curl_multi_info_read(m, &left)) != NULL) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
@@ -97,6 +98,7 @@ static size_t run_jobs(struct s3 *s, struct job *jobs, size_t n)
             for (size_t i = 0; i < par; i++)
                 if (h[i] == e)
                     busy[i] = false;
+            freed = true;
             enum s3_verdict v = s3_req_judge(s, &j->r, e, cc);
             if (v == S3_RETRY && j->r.attempts <= s->retries) {
                 if (s->on_retry)
@@ -109,7 +111,8 @@ static size_t run_jobs(struct s3 *s, struct job *jobs, size_t n)
             done++;
             failed += v != S3_OK;
         }
-        if (done < n) {
+        /* a handle came free: start the next job at once rather than wait in the poll */
+        if (done < n && !(freed && next < n)) {
             int ms = (int)((wake - dv_mono()) * 1000);
             curl_multi_poll(m, NULL, 0, ms < 1 ? 1 : ms > 100 ? 100 : ms, NULL);
         }

@@ -14,7 +14,7 @@
 #   rgw-stop DIR, rgw-start DIR  stop / start the gateway alone (the monitor and the OSD stay):
 #                the tests of retries across a gateway that goes away and comes back
 #   stop DIR     stops the daemons by their PIDs (TERM, then KILL after a bound) and removes
-#                DIR (kept when GW_KEEP=1)
+#                DIR (kept when GW_KEEP=1, as is a failed start's)
 #
 # Ports: the monitor's and the gateway's are chosen free by binding port 0 (python3); a start
 # that loses the race for one (another run took it meanwhile) is retried with new ports. The
@@ -243,7 +243,11 @@ start)
         grep -qsi 'address already in use' "$D"/log/*.log "$D"/out.* || break
         say "a port was taken meanwhile: attempt $((attempt + 1))"
     done
-    die "the gateway did not start (state kept in $D)"
+    if [ "${GW_KEEP:-}" = 1 ]; then
+        die "the gateway did not start (state kept in $D)"
+    fi
+    rm -rf "$D"
+    die "the gateway did not start (GW_KEEP=1 keeps its directory)"
     ;;
 env)
     D=${2:?usage: ceph.sh env DIR}
