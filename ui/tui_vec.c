@@ -138,6 +138,26 @@ static double cell_value(const char *s, bool *num)
     *num = end != s;
     if (!*num)
         return 0;
+    /* an age or a duration: "20s", "5m", "3h 05m", "8d 03h" (seconds) */
+    if (*end == 's' || *end == 'm' || *end == 'h' || *end == 'd') {
+        double t = 0;
+        const char *p = s;
+        for (;;) {
+            double x = strtod(p, &end);
+            if (end == p)
+                break;
+            double u = *end == 's'   ? 1
+                       : *end == 'm' ? 60
+                       : *end == 'h' ? 3600
+                       : *end == 'd' ? 86400
+                                     : 0;
+            if (u == 0 || (end[1] && end[1] != ' '))
+                return v; /* not a duration after all */
+            t += x * u;
+            p = end + 1;
+        }
+        return t;
+    }
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     while (*end == ' ')
         end++;

@@ -384,13 +384,33 @@ static void test_sortable(void **state)
     assert_int_equal(paged_frees, 1);
 }
 
+/* Ages sort by their value: "20s" < "5m" < "3h 05m" < "8d 03h" (not as text or by the first
+ * number) */
+static void test_sort_ages(void **state)
+{
+    (void)state;
+    struct tui_source *src = tui_vec_new(1);
+    const char *ages[] = {"8d 03h", "20s", "3h 05m", "5m", "3h 10m", "45s"};
+    for (int i = 0; i < 6; i++) {
+        const char *cells[1] = {ages[i]};
+        tui_vec_add(src, 0, NULL, cells);
+    }
+    assert_int_equal(src->sort(src, 0, false), 0);
+    struct tui_row rows[6];
+    assert_int_equal(src->fetch(src, TUI_FROM, NULL, rows, 6), 6);
+    const char *want[] = {"20s", "45s", "5m", "3h 05m", "3h 10m", "8d 03h"};
+    for (int i = 0; i < 6; i++)
+        assert_string_equal(rows[i].cell[0], want[i]);
+    src->free(src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vec_paging),  cmocka_unit_test(test_vec_search_filter),
         cmocka_unit_test(test_keys_paging), cmocka_unit_test(test_keys_search_filter),
         cmocka_unit_test(test_in_list),     cmocka_unit_test(test_sort),
-        cmocka_unit_test(test_sortable),
+        cmocka_unit_test(test_sortable),    cmocka_unit_test(test_sort_ages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
