@@ -151,6 +151,58 @@ static const char *const MIGRATIONS[] = {
     "  PRIMARY KEY (set_id, db_path)\n"
     ") WITHOUT ROWID;\n"
     "CREATE INDEX set_failures_db ON set_failures(db_path);\n",
+    /* 6: integer references and a compact NLO table (docs/catalog.md, "Version 6"): pool and
+     * refs' names become one row per NLO in `nlo` (name as a 32 + 1 + n byte key, a small
+     * integer id), refs hold (db_id, nlo_id); running totals for status. dv_nlo_key and
+     * dv_sha_key are SQL functions of this connection (catalog_names.c). */
+    "CREATE TABLE nlo (\n"
+    "  name BLOB PRIMARY KEY,\n"
+    "  id INTEGER NOT NULL,\n"
+    "  sha256 BLOB,\n"
+    "  size INTEGER,\n"
+    "  live_subdir INTEGER,\n"
+    "  first_set INTEGER,\n"
+    "  stored_at INTEGER\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO nlo (name, id, sha256, size, live_subdir, first_set, stored_at)\n"
+    "  SELECT dv_nlo_key(u.name), row_number() OVER (ORDER BY u.name), dv_sha_key(p.sha256),\n"
+    "    p.size, p.live_subdir, p.first_set, p.stored_at\n"
+    "  FROM (SELECT name FROM pool UNION SELECT nlo FROM refs) u\n"
+    "  LEFT JOIN pool p ON p.name = u.name;\n"
+    "CREATE TABLE refs_v6 (\n"
+    "  db_id INTEGER NOT NULL REFERENCES databases(id),\n"
+    "  nlo_id INTEGER NOT NULL,\n"
+    "  first_seq INTEGER NOT NULL,\n"
+    "  last_seq INTEGER,\n"
+    "  PRIMARY KEY (db_id, nlo_id, first_seq)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO refs_v6 SELECT r.db_id, n.id, r.first_seq, r.last_seq FROM refs r\n"
+    "  JOIN nlo n ON n.name = dv_nlo_key(r.nlo) ORDER BY 1, 2, 3;\n"
+    "DROP TABLE refs;\n"
+    "DROP TABLE pool;\n"
+    "ALTER TABLE refs_v6 RENAME TO refs;\n"
+    "CREATE INDEX refs_nlo ON refs(nlo_id, db_id);\n"
+    "CREATE INDEX nlo_subdir ON nlo(live_subdir, name) WHERE sha256 IS NOT NULL;\n"
+    "CREATE TABLE totals (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;\n"
+    "INSERT INTO totals (key, value) VALUES\n"
+    "  ('pool_objects', (SELECT count(*) FROM nlo WHERE sha256 IS NOT NULL)),\n"
+    "  ('pool_bytes', (SELECT coalesce(sum(size), 0) FROM nlo WHERE sha256 IS NOT NULL)),\n"
+    "  ('nlo_next_id', (SELECT coalesce(max(id), 0) + 1 FROM nlo));\n"
+    "CREATE TRIGGER nlo_pool_insert AFTER INSERT ON nlo WHEN new.sha256 IS NOT NULL BEGIN\n"
+    "  UPDATE totals SET value = value + 1 WHERE key = 'pool_objects';\n"
+    "  UPDATE totals SET value = value + new.size WHERE key = 'pool_bytes';\n"
+    "END;\n"
+    "CREATE TRIGGER nlo_pool_delete AFTER DELETE ON nlo WHEN old.sha256 IS NOT NULL BEGIN\n"
+    "  UPDATE totals SET value = value - 1 WHERE key = 'pool_objects';\n"
+    "  UPDATE totals SET value = value - old.size WHERE key = 'pool_bytes';\n"
+    "END;\n"
+    "CREATE TRIGGER nlo_pool_update AFTER UPDATE OF sha256, size ON nlo BEGIN\n"
+    "  UPDATE totals SET value = value + (new.sha256 IS NOT NULL) - (old.sha256 IS NOT NULL)\n"
+    "    WHERE key = 'pool_objects';\n"
+    "  UPDATE totals SET value = value\n"
+    "    + CASE WHEN new.sha256 IS NOT NULL THEN new.size ELSE 0 END\n"
+    "    - CASE WHEN old.sha256 IS NOT NULL THEN old.size ELSE 0 END WHERE key = 'pool_bytes';\n"
+    "END;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
@@ -413,6 +465,10 @@ static struct catalog *open_catalog(const char *path, bool create, bool *missing
         catalog_close(c);
         return NULL;
     }
+    if (catalog_names_register(c) != 0) {
+        catalog_close(c);
+        return NULL;
+    }
     /* migrations run with foreign keys off (a table rebuild must not cascade), then on */
     if (catalog_exec(c, "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL", "pragmas") != 0 ||
         migrate(c) != 0 || catalog_exec(c, "PRAGMA foreign_keys = ON", "pragmas") != 0) {
@@ -455,6 +511,13 @@ int catalog_schema_version(struct catalog *c)
 const char *catalog_path(struct catalog *c)
 {
     return c->path;
+}
+
+void catalog_cache_mib(struct catalog *c, int mib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", mib > 0 ? mib * 1024 : 2048);
+    sqlite3_exec(c->db, sql, NULL, NULL, NULL);
 }
 
 /* ---- databases --------------------------------------------------------------------- */
