@@ -14,6 +14,12 @@
 
 #include "util.h"
 
+/* A name key (catalog_names.c) / a sha256 as text, in plain SQL (the views of version 6). */
+#define NAME_SQL(k)                                                                                \
+    "CASE WHEN typeof(" k ") = 'blob' THEN lower(hex(substr(" k ", 1, 32)) || "                  \
+    "substr('0000000000000000' || hex(substr(" k ", 34)), -16)) || '.nlo' ELSE " k " END"
+#define SHA_SQL(k) "CASE WHEN typeof(" k ") = 'blob' THEN lower(hex(" k ")) ELSE " k " END"
+
 /* Migrations: MIGRATIONS[i] brings the schema from version i to i + 1. */
 static const char *const MIGRATIONS[] = {
     /* 1: initial schema */
@@ -169,19 +175,18 @@ static const char *const MIGRATIONS[] = {
     "    p.size, p.live_subdir, p.first_set, p.stored_at\n"
     "  FROM (SELECT name FROM pool UNION SELECT nlo FROM refs) u\n"
     "  LEFT JOIN pool p ON p.name = u.name;\n"
-    "CREATE TABLE refs_v6 (\n"
+    "CREATE TABLE nlo_refs (\n"
     "  db_id INTEGER NOT NULL REFERENCES databases(id),\n"
     "  nlo_id INTEGER NOT NULL,\n"
     "  first_seq INTEGER NOT NULL,\n"
     "  last_seq INTEGER,\n"
     "  PRIMARY KEY (db_id, nlo_id, first_seq)\n"
     ") WITHOUT ROWID;\n"
-    "INSERT INTO refs_v6 SELECT r.db_id, n.id, r.first_seq, r.last_seq FROM refs r\n"
+    "INSERT INTO nlo_refs SELECT r.db_id, n.id, r.first_seq, r.last_seq FROM refs r\n"
     "  JOIN nlo n ON n.name = dv_nlo_key(r.nlo) ORDER BY 1, 2, 3;\n"
     "DROP TABLE refs;\n"
     "DROP TABLE pool;\n"
-    "ALTER TABLE refs_v6 RENAME TO refs;\n"
-    "CREATE INDEX refs_nlo ON refs(nlo_id, db_id);\n"
+    "CREATE INDEX nlo_refs_nlo ON nlo_refs(nlo_id, db_id);\n"
     "CREATE INDEX nlo_subdir ON nlo(live_subdir, name) WHERE sha256 IS NOT NULL;\n"
     "CREATE TABLE totals (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;\n"
     "INSERT INTO totals (key, value) VALUES\n"
@@ -202,7 +207,19 @@ static const char *const MIGRATIONS[] = {
     "  UPDATE totals SET value = value\n"
     "    + CASE WHEN new.sha256 IS NOT NULL THEN new.size ELSE 0 END\n"
     "    - CASE WHEN old.sha256 IS NOT NULL THEN old.size ELSE 0 END WHERE key = 'pool_bytes';\n"
-    "END;\n",
+    "END;\n"
+    /* the pool and the references as version 5 showed them, for the sqlite3 shell (names and
+       hashes as text; a view, nothing stored); a DELETE on pool takes the object out */
+    "CREATE VIEW pool (name, sha256, size, live_subdir, first_set, stored_at, key) AS\n"
+    "  SELECT " NAME_SQL("name") ", " SHA_SQL("sha256") ",\n"
+    "    size, live_subdir, first_set, stored_at, name FROM nlo WHERE sha256 IS NOT NULL;\n"
+    "CREATE TRIGGER pool_delete INSTEAD OF DELETE ON pool BEGIN\n"
+    "  UPDATE nlo SET sha256 = NULL, size = NULL, live_subdir = NULL, first_set = NULL,\n"
+    "    stored_at = NULL WHERE name = old.key;\n"
+    "END;\n"
+    "CREATE VIEW refs (db_id, nlo, first_seq, last_seq) AS\n"
+    "  SELECT r.db_id, " NAME_SQL("n.name") ", r.first_seq, r.last_seq\n"
+    "  FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");

@@ -99,21 +99,21 @@
     X(POOL_STATS, "SELECT coalesce((SELECT value FROM totals WHERE key = 'pool_objects'), 0), "    \
                   "coalesce((SELECT value FROM totals WHERE key = 'pool_bytes'), 0)")              \
     X(POOL_DELETE_ROW, "DELETE FROM nlo WHERE name = ?1 AND NOT EXISTS "                           \
-                       "(SELECT 1 FROM refs r WHERE r.nlo_id = nlo.id)")                           \
+                       "(SELECT 1 FROM nlo_refs r WHERE r.nlo_id = nlo.id)")                           \
     X(POOL_FORGET, "UPDATE nlo SET sha256 = NULL, size = NULL, live_subdir = NULL, "               \
                    "first_set = NULL, stored_at = NULL WHERE name = ?1")                           \
-    X(REFS_OPEN_PAGE, "SELECT nlo_id FROM refs WHERE db_id = ?1 AND nlo_id > ?2 "                  \
+    X(REFS_OPEN_PAGE, "SELECT nlo_id FROM nlo_refs WHERE db_id = ?1 AND nlo_id > ?2 "                  \
                       "AND last_seq IS NULL ORDER BY nlo_id LIMIT ?3")                             \
-    X(REFS_OPEN, "INSERT INTO refs (db_id, nlo_id, first_seq, last_seq) "                          \
+    X(REFS_OPEN, "INSERT INTO nlo_refs (db_id, nlo_id, first_seq, last_seq) "                          \
                  "VALUES (?1, ?2, ?3, NULL)")                                                      \
-    X(REFS_CLOSE, "UPDATE refs SET last_seq = ?3 WHERE db_id = ?1 AND nlo_id = ?2 "                \
+    X(REFS_CLOSE, "UPDATE nlo_refs SET last_seq = ?3 WHERE db_id = ?1 AND nlo_id = ?2 "                \
                   "AND last_seq IS NULL")                                                          \
-    X(NLO_REFERRERS, "SELECT d.path, r.first_seq FROM nlo n JOIN refs r ON r.nlo_id = n.id "       \
+    X(NLO_REFERRERS, "SELECT d.path, r.first_seq FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id "       \
                      "JOIN databases d ON d.id = r.db_id WHERE n.name = ?1 "                       \
                      "AND r.last_seq IS NULL ORDER BY d.path")                                     \
     X(NLO_SETS, "SELECT " SET_COLS_S " FROM sets s WHERE s.seq = (SELECT first_set FROM nlo "      \
                 "WHERE name = ?1 AND sha256 IS NOT NULL) OR s.id IN (SELECT f.set_id "             \
-                "FROM nlo n JOIN refs r ON r.nlo_id = n.id "                                       \
+                "FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id "                                       \
                 "JOIN set_files f ON f.db_id = r.db_id JOIN sets t ON t.id = f.set_id "            \
                 "WHERE n.name = ?1 AND t.seq >= r.first_seq AND (r.last_seq IS NULL OR t.seq <= "  \
                 "r.last_seq)) "                                                                    \
@@ -144,7 +144,7 @@
                     "WHERE n.sha256 IS NOT NULL AND n.first_set IN (SELECT seq FROM temp.keep_sets)") \
     X(NEEDED_REFS, "INSERT OR IGNORE INTO temp.needed (id) SELECT r.nlo_id FROM temp.keep_sets k " \
                    "JOIN sets s ON s.seq = k.seq JOIN set_files f ON f.set_id = s.id "             \
-                   "JOIN refs r ON r.db_id = f.db_id AND r.first_seq <= s.seq "                    \
+                   "JOIN nlo_refs r ON r.db_id = f.db_id AND r.first_seq <= s.seq "                    \
                    "AND (r.last_seq IS NULL OR r.last_seq >= s.seq)")                              \
     X(NEEDED_COUNT, "SELECT count(*) FROM temp.needed")                                            \
     X(NEEDED_PAGE, "SELECT name FROM nlo WHERE (?1 IS NULL OR name > ?1) AND id IN "               \

@@ -29,7 +29,7 @@ V5_REFS="SELECT d.path, r.nlo, r.first_seq, coalesce(r.last_seq, '-') FROM refs 
 V5_POOL="SELECT name, sha256, size, live_subdir, first_set, stored_at FROM pool ORDER BY name"
 NAME="CASE WHEN typeof(n.name) = 'blob' THEN lower(hex(substr(n.name, 1, 32))
   || substr('0000000000000000' || hex(substr(n.name, 34)), -16)) || '.nlo' ELSE n.name END"
-V6_REFS="SELECT d.path, $NAME, r.first_seq, coalesce(r.last_seq, '-') FROM refs r
+V6_REFS="SELECT d.path, $NAME, r.first_seq, coalesce(r.last_seq, '-') FROM nlo_refs r
   JOIN databases d ON d.id = r.db_id JOIN nlo n ON n.id = r.nlo_id ORDER BY 1, 2, 3"
 V6_POOL="SELECT $NAME, lower(hex(n.sha256)), n.size, n.live_subdir, n.first_set, n.stored_at
   FROM nlo n WHERE n.sha256 IS NOT NULL ORDER BY 1"
@@ -61,10 +61,13 @@ sqlite3 run/catalog.db "$V6_REFS" > "$T/refs6"
 diff "$T/refs5" "$T/refs6" || fail "references differ after the migration"
 sqlite3 run/catalog.db "$V6_POOL" > "$T/pool6"
 diff "$T/pool5" "$T/pool6" || fail "the pool differs after the migration"
+# the views pool and refs answer the version 5 queries of the sqlite3 shell as before
+sqlite3 run/catalog.db "$V5_REFS" | diff "$T/refs5" - || fail "the refs view differs"
+sqlite3 run/catalog.db "$V5_POOL" | diff "$T/pool5" - || fail "the pool view differs"
 sqlite3 run/catalog.db "$SETS" > "$T/sets6"
 diff "$T/sets5" "$T/sets6" || fail "sets, files, databases or meta differ after the migration"
-for t in pool refs_open; do
-    [ -z "$(sqlite3 run/catalog.db "SELECT name FROM sqlite_master WHERE name = '$t'")" ] || fail "$t is still there"
+for t in pool refs refs_open pool_subdir pool_first_set; do
+    [ -z "$(sqlite3 run/catalog.db "SELECT name FROM sqlite_master WHERE name = '$t' AND type IN ('table', 'index')")" ] || fail "$t is still there"
 done
 tot=$(sqlite3 run/catalog.db "SELECT group_concat(key || '=' || value, ' ') FROM (SELECT * FROM totals ORDER BY key)")
 want="nlo_next_id=$(( $(sqlite3 run/catalog.db 'SELECT max(id) FROM nlo') + 1 )) pool_bytes=$(awk -F'|' '{s += $3} END {print s}' "$T/pool5") pool_objects=$(wc -l < "$T/pool5")"

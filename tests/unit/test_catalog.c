@@ -102,7 +102,7 @@ static void test_schema(void **state)
     assert_int_equal(sql_int(f->path, "PRAGMA user_version"), CATALOG_SCHEMA_VERSION);
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
                                       "AND name IN ('databases','sets','set_files','nlo',"
-                                      "'refs','jobs','events','totals')"),
+                                      "'nlo_refs','jobs','events','totals')"),
                      8);
     /* Reopen: nothing re-applied, data kept. */
     int64_t id;
@@ -254,7 +254,7 @@ static void test_partial_sets(void **state)
              "INSERT INTO sets_v4 SELECT * FROM sets; DROP TABLE sets;"
              "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
              /* and version 6's tables back to version 5's */
-             "DROP TABLE nlo; DROP TABLE refs; DROP TABLE totals;"
+             "DROP VIEW pool; DROP VIEW refs; DROP TABLE nlo; DROP TABLE nlo_refs; DROP TABLE totals;"
              "CREATE TABLE pool (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
              " size INTEGER NOT NULL, live_subdir INTEGER NOT NULL, first_set INTEGER NOT NULL,"
              " stored_at INTEGER NOT NULL) WITHOUT ROWID;"
@@ -466,7 +466,7 @@ static long long ref_last(const char *path, int64_t db, int i, int first)
     char name[CATALOG_NLO_NAME_LEN + 1];
     nlo_name(i, name);
     /* schema 6: the name is a key in nlo (its first 32 bytes: the hash) */
-    char *sql = dv_asprintf("SELECT coalesce(last_seq, -1) FROM refs r JOIN nlo n ON n.id = "
+    char *sql = dv_asprintf("SELECT coalesce(last_seq, -1) FROM nlo_refs r JOIN nlo n ON n.id = "
                             "r.nlo_id WHERE r.db_id = %lld AND lower(hex(substr(n.name, 1, 32))) "
                             "= '%.64s' AND r.first_seq = %d",
                             (long long)db, name, first);
@@ -502,9 +502,9 @@ static void test_refs_ranges(void **state)
     assert_int_equal(catalog_db_upsert(f->c, "a.nsf", NULL, NULL, 1, &db), 0);
     /* Count every write to refs through triggers. */
     sql_exec(f->path, "CREATE TABLE writes (n INTEGER);"
-                      "CREATE TRIGGER refs_ins AFTER INSERT ON refs BEGIN "
+                      "CREATE TRIGGER refs_ins AFTER INSERT ON nlo_refs BEGIN "
                       "INSERT INTO writes VALUES (1); END;"
-                      "CREATE TRIGGER refs_upd AFTER UPDATE ON refs BEGIN "
+                      "CREATE TRIGGER refs_upd AFTER UPDATE ON nlo_refs BEGIN "
                       "INSERT INTO writes VALUES (1); END;");
     int s1[] = {1, 2, 3};
     record(f->c, db, 1, s1, 3);
