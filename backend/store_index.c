@@ -443,16 +443,24 @@ int store_status(struct dv_store *st, struct store_status *out)
     }
     sqlite3_finalize(s);
     int64_t cutoff = dv_now() - (int64_t)st->cfg->server.deferred_deletion_days * 86400;
-    out->objects = (uint64_t)store_q_int(st->idx, "SELECT count(*) FROM doi", 0);
-    out->bytes = (uint64_t)store_q_int(st->idx, "SELECT coalesce(sum(size), 0) FROM doi", 0);
-    out->references =
-        (uint64_t)store_q_int(st->idx, "SELECT coalesce(sum(refcount), 0) FROM doi", 0);
-    out->referenced_bytes =
-        (uint64_t)store_q_int(st->idx, "SELECT coalesce(sum(size * refcount), 0) FROM doi", 0);
-    out->zero_ref =
-        (uint64_t)store_q_int(st->idx, "SELECT count(*) FROM doi WHERE refcount = 0", 0);
-    out->zero_ref_bytes = (uint64_t)store_q_int(
-        st->idx, "SELECT coalesce(sum(size), 0) FROM doi WHERE refcount = 0", 0);
+    /* the running totals (doi_totals, kept by triggers), not scans of the index */
+    s = store_sq_prep(st->idx,
+                      "SELECT objects, bytes, refs, ref_bytes, zero, zero_bytes FROM doi_totals"
+                      " WHERE k = 1",
+                      "DAOS index");
+    if (!s) {
+        store_idx_rollback(st);
+        return -1;
+    }
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        out->objects = (uint64_t)sqlite3_column_int64(s, 0);
+        out->bytes = (uint64_t)sqlite3_column_int64(s, 1);
+        out->references = (uint64_t)sqlite3_column_int64(s, 2);
+        out->referenced_bytes = (uint64_t)sqlite3_column_int64(s, 3);
+        out->zero_ref = (uint64_t)sqlite3_column_int64(s, 4);
+        out->zero_ref_bytes = (uint64_t)sqlite3_column_int64(s, 5);
+    }
+    sqlite3_finalize(s);
     out->zero_ref_due = (uint64_t)store_q_int(
         st->idx, "SELECT count(*) FROM doi WHERE refcount = 0 AND zero_since <= ?1", cutoff);
     out->databases = (uint64_t)store_q_int(st->idx, "SELECT count(*) FROM dit", 0);
