@@ -267,6 +267,9 @@ int catalog_pool_repair_batch(struct catalog *c, const struct catalog_pool_obj *
  * start, at most max). The NLO pass checks them against the pool's files. 0 or -1. */
 int catalog_pool_name_page(struct catalog *c, const char *after,
                            char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n);
+/* The same descending: names < before (NULL or "" = from the last). */
+int catalog_pool_name_page_back(struct catalog *c, const char *before,
+                                char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n);
 /*
  * Names of one live subdirectory in name order, keyset-paged: names > after (NULL or "" =
  * from the start), at most max, into names[] (each 85 bytes incl. NUL). *n gets the count.

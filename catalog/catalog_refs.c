@@ -167,6 +167,17 @@ static int name_page(struct catalog *c, sqlite3_stmt *s, char (*names)[CATALOG_N
     return 0;
 }
 
+int catalog_pool_name_page_back(struct catalog *c, const char *before,
+                                char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_POOL_NAME_PAGE_BACK);
+    if (!s)
+        return -1;
+    catalog_bind_bound(s, 1, before);
+    sqlite3_bind_int64(s, 2, (int64_t)max);
+    return name_page(c, s, names, max, n, "list pool names");
+}
+
 int catalog_pool_subdir_page(struct catalog *c, int64_t live_subdir, const char *after,
                              char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n)
 {
