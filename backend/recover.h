@@ -301,9 +301,9 @@ struct whereis_result {
 /*
  * Where NLO name (with or without ".nlo") is: databases that referenced it at their latest
  * backup (the catalog's reference index: no database is opened, so the answer does not grow
- * with the number of databases), sets holding it (catalog_nlo_sets), the live repository (which subdirectory, DOI
- * refcount) and the pool (sha256, file present). Does not lock the target. 0 or -1 (a name
- * that is not an NLO name, unreadable catalog). Release with recover_whereis_done.
+ * with the number of databases), sets holding it (catalog_nlo_sets), the live repository (which
+ * subdirectory, DOI refcount) and the pool (sha256, file present). Does not lock the target. 0 or
+ * -1 (a name that is not an NLO name, unreadable catalog). Release with recover_whereis_done.
  */
 int recover_whereis(const struct dv_config *cfg, const char *name, struct whereis_result *r);
 void recover_whereis_done(struct whereis_result *r);

@@ -152,11 +152,11 @@ static const char IDX_SCHEMA[] =
 const char STORE_TOTALS_OFF[] = "DROP TRIGGER IF EXISTS doi_tot_ins;"
                                 "DROP TRIGGER IF EXISTS doi_tot_del;"
                                 "DROP TRIGGER IF EXISTS doi_tot_upd;";
-const char STORE_TOTALS_ON[] =
-    "DELETE FROM doi_totals;"
-    "INSERT INTO doi_totals SELECT 1, count(*), coalesce(sum(size), 0),"
-    " coalesce(sum(refcount), 0), coalesce(sum(size * refcount), 0),"
-    " coalesce(sum(refcount = 0), 0), coalesce(sum((refcount = 0) * size), 0) FROM doi;" STORE_TOTALS_TRIGGERS;
+const char STORE_TOTALS_ON[] = "DELETE FROM doi_totals;"
+                               "INSERT INTO doi_totals SELECT 1, count(*), coalesce(sum(size), 0),"
+                               " coalesce(sum(refcount), 0), coalesce(sum(size * refcount), 0),"
+                               " coalesce(sum(refcount = 0), 0), coalesce(sum((refcount = 0) * "
+                               "size), 0) FROM doi;" STORE_TOTALS_TRIGGERS;
 
 static int idx_try_open(struct dv_store *st)
 {

@@ -16,7 +16,7 @@
 
 /* A name key (catalog_names.c) / a sha256 as text, in plain SQL (the views of version 6). */
 #define NAME_SQL(k)                                                                                \
-    "CASE WHEN typeof(" k ") = 'blob' THEN lower(hex(substr(" k ", 1, 32)) || "                  \
+    "CASE WHEN typeof(" k ") = 'blob' THEN lower(hex(substr(" k ", 1, 32)) || "                    \
     "substr('0000000000000000' || hex(substr(" k ", 34)), -16)) || '.nlo' ELSE " k " END"
 #define SHA_SQL(k) "CASE WHEN typeof(" k ") = 'blob' THEN lower(hex(" k ")) ELSE " k " END"
 
@@ -159,7 +159,8 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX set_failures_db ON set_failures(db_path);\n",
     /* 6: integer references and a compact NLO table (docs/catalog.md, "Version 6"): pool and
      * refs' names become one row per NLO in `nlo` (name as a 32 + 1 + n byte key, a small
-     * integer id), refs hold (db_id, nlo_id); running totals for status. dv_nlo_key and
+     * integer id), refs hold (db_id, nlo_id); running totals for status, kept by the
+     * catalog's writers in their transactions (catalog_refs.c). dv_nlo_key and
      * dv_sha_key are SQL functions of this connection (catalog_names.c). */
     "CREATE TABLE nlo (\n"
     "  name BLOB PRIMARY KEY,\n"
@@ -176,7 +177,7 @@ static const char *const MIGRATIONS[] = {
     "  FROM (SELECT name FROM pool UNION SELECT nlo FROM refs) u\n"
     "  LEFT JOIN pool p ON p.name = u.name;\n"
     "CREATE TABLE nlo_refs (\n"
-    "  db_id INTEGER NOT NULL REFERENCES databases(id),\n"
+    "  db_id INTEGER NOT NULL,\n"
     "  nlo_id INTEGER NOT NULL,\n"
     "  first_seq INTEGER NOT NULL,\n"
     "  last_seq INTEGER,\n"
@@ -193,33 +194,24 @@ static const char *const MIGRATIONS[] = {
     "  ('pool_objects', (SELECT count(*) FROM nlo WHERE sha256 IS NOT NULL)),\n"
     "  ('pool_bytes', (SELECT coalesce(sum(size), 0) FROM nlo WHERE sha256 IS NOT NULL)),\n"
     "  ('nlo_next_id', (SELECT coalesce(max(id), 0) + 1 FROM nlo));\n"
-    "CREATE TRIGGER nlo_pool_insert AFTER INSERT ON nlo WHEN new.sha256 IS NOT NULL BEGIN\n"
-    "  UPDATE totals SET value = value + 1 WHERE key = 'pool_objects';\n"
-    "  UPDATE totals SET value = value + new.size WHERE key = 'pool_bytes';\n"
-    "END;\n"
-    "CREATE TRIGGER nlo_pool_delete AFTER DELETE ON nlo WHEN old.sha256 IS NOT NULL BEGIN\n"
-    "  UPDATE totals SET value = value - 1 WHERE key = 'pool_objects';\n"
-    "  UPDATE totals SET value = value - old.size WHERE key = 'pool_bytes';\n"
-    "END;\n"
-    "CREATE TRIGGER nlo_pool_update AFTER UPDATE OF sha256, size ON nlo BEGIN\n"
-    "  UPDATE totals SET value = value + (new.sha256 IS NOT NULL) - (old.sha256 IS NOT NULL)\n"
-    "    WHERE key = 'pool_objects';\n"
-    "  UPDATE totals SET value = value\n"
-    "    + CASE WHEN new.sha256 IS NOT NULL THEN new.size ELSE 0 END\n"
-    "    - CASE WHEN old.sha256 IS NOT NULL THEN old.size ELSE 0 END WHERE key = 'pool_bytes';\n"
-    "END;\n"
     /* the pool and the references as version 5 showed them, for the sqlite3 shell (names and
        hashes as text; a view, nothing stored); a DELETE on pool takes the object out */
     "CREATE VIEW pool (name, sha256, size, live_subdir, first_set, stored_at, key) AS\n"
-    "  SELECT " NAME_SQL("name") ", " SHA_SQL("sha256") ",\n"
-    "    size, live_subdir, first_set, stored_at, name FROM nlo WHERE sha256 IS NOT NULL;\n"
-    "CREATE TRIGGER pool_delete INSTEAD OF DELETE ON pool BEGIN\n"
-    "  UPDATE nlo SET sha256 = NULL, size = NULL, live_subdir = NULL, first_set = NULL,\n"
-    "    stored_at = NULL WHERE name = old.key;\n"
-    "END;\n"
-    "CREATE VIEW refs (db_id, nlo, first_seq, last_seq) AS\n"
-    "  SELECT r.db_id, " NAME_SQL("n.name") ", r.first_seq, r.last_seq\n"
-    "  FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id;\n",
+    "  SELECT " NAME_SQL("name") ", " SHA_SQL(
+        "sha256") ",\n"
+                  "    size, live_subdir, first_set, stored_at, name FROM nlo WHERE sha256 IS NOT "
+                  "NULL;\n"
+                  "CREATE TRIGGER pool_delete INSTEAD OF DELETE ON pool BEGIN\n"
+                  "  UPDATE nlo SET sha256 = NULL, size = NULL, live_subdir = NULL, first_set = "
+                  "NULL,\n"
+                  "    stored_at = NULL WHERE name = old.key;\n"
+                  "  UPDATE totals SET value = value - 1 WHERE key = 'pool_objects';\n"
+                  "  UPDATE totals SET value = value - old.size WHERE key = 'pool_bytes';\n"
+                  "END;\n"
+                  "CREATE VIEW refs (db_id, nlo, first_seq, last_seq) AS\n"
+                  "  SELECT r.db_id, " NAME_SQL(
+                      "n.name") ", r.first_seq, r.last_seq\n"
+                                "  FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
@@ -350,6 +342,26 @@ int catalog_rollback(struct catalog *c)
         return 0;
     sqlite3_stmt *s = catalog_stmt(c, ST_ROLLBACK);
     return s ? catalog_step_done(c, s, "rollback") : -1;
+}
+
+int catalog_savepoint(struct catalog *c)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_SAVEPOINT);
+    return s ? catalog_step_done(c, s, "savepoint") : -1;
+}
+
+int catalog_savepoint_release(struct catalog *c)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_RELEASE);
+    return s ? catalog_step_done(c, s, "release savepoint") : -1;
+}
+
+int catalog_savepoint_rollback(struct catalog *c)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_ROLLBACK_TO);
+    if (!s || catalog_step_done(c, s, "roll back to savepoint") != 0)
+        return -1;
+    return catalog_savepoint_release(c);
 }
 
 /* Start our own transaction unless the caller has one: *own tells which. */

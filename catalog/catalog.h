@@ -56,6 +56,11 @@ const char *catalog_path(struct catalog *c);
  */
 void catalog_cache_mib(struct catalog *c, int mib);
 
+/* Inside an explicit transaction: one savepoint (not nestable) - set, release (keep its
+ * writes), roll back to it and release (drop them). 0 or -1. */
+int catalog_savepoint(struct catalog *c);
+int catalog_savepoint_release(struct catalog *c);
+int catalog_savepoint_rollback(struct catalog *c);
 /* Explicit transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). 0 or -1. Not nestable. */
 int catalog_begin(struct catalog *c);
 int catalog_commit(struct catalog *c);

@@ -36,6 +36,9 @@
     X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
     X(COMMIT, "COMMIT")                                                                            \
     X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(SAVEPOINT, "SAVEPOINT dv")                                                                   \
+    X(RELEASE, "RELEASE dv")                                                                       \
+    X(ROLLBACK_TO, "ROLLBACK TO dv")                                                               \
     X(DB_LOOKUP, "SELECT id FROM databases WHERE path = ?1")                                       \
     X(DB_INSERT, "INSERT INTO databases (path, replica_id, dbiid, first_seen, last_seen) "         \
                  "VALUES (?1, ?2, ?3, ?4, ?4)")                                                    \
@@ -74,11 +77,13 @@
                  "WHERE f.set_id = ?1 ORDER BY d.path")                                            \
     X(FILE_GET, "SELECT " FILE_COLS " FROM set_files f JOIN databases d ON d.id = f.db_id "        \
                 "WHERE f.set_id = ?1 AND d.path = ?2")                                             \
-    X(POOL_GET, "SELECT " POOL_COLS " FROM nlo WHERE name = ?1 AND sha256 IS NOT NULL")          \
+    X(POOL_GET, "SELECT " POOL_COLS " FROM nlo WHERE name = ?1 AND sha256 IS NOT NULL")            \
     X(NLO_ID, "SELECT id, sha256 IS NOT NULL FROM nlo WHERE name = ?1")                            \
     X(NLO_NEXT_ID, "SELECT value FROM totals WHERE key = 'nlo_next_id'")                           \
     X(NLO_SET_NEXT_ID, "UPDATE totals SET value = ?1 WHERE key = 'nlo_next_id'")                   \
     X(NLO_INSERT_NAME, "INSERT INTO nlo (name, id) VALUES (?1, ?2)")                               \
+    X(TOTALS_ADD, "UPDATE totals SET value = value + ?2 WHERE key = ?1")                           \
+    X(POOL_SIZE, "SELECT size FROM nlo WHERE name = ?1 AND sha256 IS NOT NULL")                    \
     X(POOL_INSERT, "INSERT INTO nlo (name, id, sha256, size, live_subdir, first_set, stored_at) "  \
                    "VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)")                                          \
     X(POOL_ADOPT, "UPDATE nlo SET sha256 = ?2, size = ?3, live_subdir = ?4, first_set = ?5, "      \
@@ -99,21 +104,21 @@
     X(POOL_STATS, "SELECT coalesce((SELECT value FROM totals WHERE key = 'pool_objects'), 0), "    \
                   "coalesce((SELECT value FROM totals WHERE key = 'pool_bytes'), 0)")              \
     X(POOL_DELETE_ROW, "DELETE FROM nlo WHERE name = ?1 AND NOT EXISTS "                           \
-                       "(SELECT 1 FROM nlo_refs r WHERE r.nlo_id = nlo.id)")                           \
+                       "(SELECT 1 FROM nlo_refs r WHERE r.nlo_id = nlo.id)")                       \
     X(POOL_FORGET, "UPDATE nlo SET sha256 = NULL, size = NULL, live_subdir = NULL, "               \
                    "first_set = NULL, stored_at = NULL WHERE name = ?1")                           \
-    X(REFS_OPEN_PAGE, "SELECT nlo_id FROM nlo_refs WHERE db_id = ?1 AND nlo_id > ?2 "                  \
+    X(REFS_OPEN_PAGE, "SELECT nlo_id FROM nlo_refs WHERE db_id = ?1 AND nlo_id > ?2 "              \
                       "AND last_seq IS NULL ORDER BY nlo_id LIMIT ?3")                             \
-    X(REFS_OPEN, "INSERT INTO nlo_refs (db_id, nlo_id, first_seq, last_seq) "                          \
+    X(REFS_OPEN, "INSERT INTO nlo_refs (db_id, nlo_id, first_seq, last_seq) "                      \
                  "VALUES (?1, ?2, ?3, NULL)")                                                      \
-    X(REFS_CLOSE, "UPDATE nlo_refs SET last_seq = ?3 WHERE db_id = ?1 AND nlo_id = ?2 "                \
+    X(REFS_CLOSE, "UPDATE nlo_refs SET last_seq = ?3 WHERE db_id = ?1 AND nlo_id = ?2 "            \
                   "AND last_seq IS NULL")                                                          \
-    X(NLO_REFERRERS, "SELECT d.path, r.first_seq FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id "       \
+    X(NLO_REFERRERS, "SELECT d.path, r.first_seq FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id "   \
                      "JOIN databases d ON d.id = r.db_id WHERE n.name = ?1 "                       \
                      "AND r.last_seq IS NULL ORDER BY d.path")                                     \
     X(NLO_SETS, "SELECT " SET_COLS_S " FROM sets s WHERE s.seq = (SELECT first_set FROM nlo "      \
                 "WHERE name = ?1 AND sha256 IS NOT NULL) OR s.id IN (SELECT f.set_id "             \
-                "FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id "                                       \
+                "FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id "                                   \
                 "JOIN set_files f ON f.db_id = r.db_id JOIN sets t ON t.id = f.set_id "            \
                 "WHERE n.name = ?1 AND t.seq >= r.first_seq AND (r.last_seq IS NULL OR t.seq <= "  \
                 "r.last_seq)) "                                                                    \
@@ -135,16 +140,17 @@
                       "JOIN sets s ON s.id = f.set_id WHERE f.db_path = ?1 "                       \
                       "AND s.status IN ('complete', 'partial') AND s.pruning IS NULL "             \
                       "ORDER BY s.seq DESC LIMIT 1")                                               \
-    X(POOL_COUNT_FIRST, "SELECT count(*) FROM nlo WHERE first_set = ?1 AND sha256 IS NOT NULL")   \
+    X(POOL_COUNT_FIRST, "SELECT count(*) FROM nlo WHERE first_set = ?1 AND sha256 IS NOT NULL")    \
     X(SETS_ALL, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC")                                 \
     X(KEEP_CLEAR, "DELETE FROM temp.keep_sets")                                                    \
     X(KEEP_ADD, "INSERT OR IGNORE INTO temp.keep_sets (seq) VALUES (?1)")                          \
     X(NEEDED_CLEAR, "DELETE FROM temp.needed")                                                     \
-    X(NEEDED_FIRST, "INSERT OR IGNORE INTO temp.needed (id) SELECT n.id FROM nlo n "               \
-                    "WHERE n.sha256 IS NOT NULL AND n.first_set IN (SELECT seq FROM temp.keep_sets)") \
+    X(NEEDED_FIRST,                                                                                \
+      "INSERT OR IGNORE INTO temp.needed (id) SELECT n.id FROM nlo n "                             \
+      "WHERE n.sha256 IS NOT NULL AND n.first_set IN (SELECT seq FROM temp.keep_sets)")            \
     X(NEEDED_REFS, "INSERT OR IGNORE INTO temp.needed (id) SELECT r.nlo_id FROM temp.keep_sets k " \
                    "JOIN sets s ON s.seq = k.seq JOIN set_files f ON f.set_id = s.id "             \
-                   "JOIN nlo_refs r ON r.db_id = f.db_id AND r.first_seq <= s.seq "                    \
+                   "JOIN nlo_refs r ON r.db_id = f.db_id AND r.first_seq <= s.seq "                \
                    "AND (r.last_seq IS NULL OR r.last_seq >= s.seq)")                              \
     X(NEEDED_COUNT, "SELECT count(*) FROM temp.needed")                                            \
     X(NEEDED_PAGE, "SELECT name FROM nlo WHERE (?1 IS NULL OR name > ?1) AND id IN "               \

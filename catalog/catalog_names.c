@@ -12,23 +12,25 @@
 
 #include "catalog_int.h"
 
-static int hexv(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+/* Lower-case hex digit values + 1 (0: not one); a backup converts every reference. */
+static const unsigned char HEXV1[256] = {
+    ['0'] = 1, ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 static bool all_lhex(const char *s, size_t n)
 {
+    bool ok = true;
     for (size_t i = 0; i < n; i++)
-        if (hexv(s[i]) < 0)
-            return false;
-    return true;
+        ok &= HEXV1[(unsigned char)s[i]] != 0;
+    return ok;
 }
 
 static void unhex(const char *s, size_t nbytes, unsigned char *out)
 {
     for (size_t i = 0; i < nbytes; i++)
-        out[i] = (unsigned char)(hexv(s[2 * i]) << 4 | hexv(s[2 * i + 1]));
+        out[i] = (unsigned char)((HEXV1[(unsigned char)s[2 * i]] - 1) << 4 |
+                                 (HEXV1[(unsigned char)s[2 * i + 1]] - 1));
 }
 
 size_t catalog_name_key(const char *name, size_t len, unsigned char key[CATALOG_KEY_MAX])
@@ -189,8 +191,7 @@ static void fn_nlo_name(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         return;
     }
     char out[CATALOG_NLO_NAME_LEN + 1];
-    name_of_key(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), out,
-                sizeof out);
+    name_of_key(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), out, sizeof out);
     sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
 }
 

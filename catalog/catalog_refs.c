@@ -85,6 +85,40 @@ static int nlo_id(struct catalog *c, const char *name, int64_t *id, bool *in_poo
     return rc == SQLITE_DONE ? 0 : catalog_db_err(c, "look up NLO");
 }
 
+/* The running totals (table totals; status reads them): every writer of the pool adds its
+ * changes in its own transaction. */
+static int totals_add(struct catalog *c, int64_t objects, int64_t bytes)
+{
+    const char *keys[2] = {"pool_objects", "pool_bytes"};
+    int64_t v[2] = {objects, bytes};
+    for (int i = 0; i < 2; i++) {
+        if (!v[i])
+            continue;
+        sqlite3_stmt *s = catalog_stmt(c, ST_TOTALS_ADD);
+        if (!s)
+            return -1;
+        sqlite3_bind_text(s, 1, keys[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, v[i]);
+        if (catalog_step_done(c, s, "update totals") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The stored size of a pooled name: 1 (with *size), 0 not pooled, -1 error. */
+static int pool_size(struct catalog *c, const char *name, int64_t *size)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_POOL_SIZE);
+    if (!s)
+        return -1;
+    catalog_bind_name(s, 1, name);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *size = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : catalog_db_err(c, "look up pool object");
+}
+
 static void bind_pool(sqlite3_stmt *s, const struct catalog_pool_obj *o, bool all_columns)
 {
     catalog_bind_name(s, 1, o->name);
@@ -99,7 +133,8 @@ static void bind_pool(sqlite3_stmt *s, const struct catalog_pool_obj *o, bool al
 
 /* One object: a new name gets a row and an id; a name only references knew joins the pool;
  * a pooled one is re-homed (live_subdir) when it moved. */
-static int pool_put(struct catalog *c, const struct catalog_pool_obj *o, int64_t *next)
+static int pool_put(struct catalog *c, const struct catalog_pool_obj *o, int64_t *next,
+                    int64_t *objects, int64_t *bytes)
 {
     int64_t id;
     bool in_pool = false;
@@ -113,6 +148,10 @@ static int pool_put(struct catalog *c, const struct catalog_pool_obj *o, int64_t
     bind_pool(s, o, st != ST_POOL_REHOME);
     if (st == ST_POOL_INSERT)
         sqlite3_bind_int64(s, 7, (*next)++);
+    if (st != ST_POOL_REHOME) {
+        ++*objects;
+        *bytes += o->size;
+    }
     return catalog_step_done(c, s, "insert pool object");
 }
 
@@ -123,13 +162,15 @@ int catalog_pool_insert_batch(struct catalog *c, const struct catalog_pool_obj *
     bool own;
     if (catalog_tx_enter(c, &own) != 0)
         return -1;
-    int64_t next = 0, first = 0;
+    int64_t next = 0, first = 0, objects = 0, bytes = 0;
     int rc = next_id_load(c, &next);
     first = next;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = pool_put(c, &objs[i], &next);
+        rc = pool_put(c, &objs[i], &next, &objects, &bytes);
     if (rc == 0 && next != first)
         rc = next_id_store(c, next);
+    if (rc == 0)
+        rc = totals_add(c, objects, bytes);
     return catalog_tx_leave(c, own, rc);
 }
 
@@ -141,15 +182,25 @@ int catalog_pool_repair_batch(struct catalog *c, const struct catalog_pool_obj *
     if (catalog_tx_enter(c, &own) != 0)
         return -1;
     int rc = 0;
+    int64_t bytes = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        int64_t old = 0;
+        int f = pool_size(c, objs[i].name, &old);
+        if (f <= 0) {
+            rc = f; /* not pooled: the UPDATE below would not match it either */
+            continue;
+        }
         sqlite3_stmt *s = catalog_stmt(c, ST_POOL_REPAIR);
         if (!s) {
             rc = -1;
             break;
         }
         bind_pool(s, &objs[i], false);
+        bytes += objs[i].size - old;
         rc = catalog_step_done(c, s, "record repaired pool object");
     }
+    if (rc == 0)
+        rc = totals_add(c, 0, bytes);
     return catalog_tx_leave(c, own, rc);
 }
 
@@ -189,7 +240,6 @@ int catalog_pool_subdir_page(struct catalog *c, int64_t live_subdir, const char 
     sqlite3_bind_int64(s, 3, (int64_t)max);
     return name_page(c, s, names, max, n, "list pool subdirectory");
 }
-
 
 int catalog_pool_name_page(struct catalog *c, const char *after,
                            char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n)
@@ -276,7 +326,18 @@ int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_
     if (catalog_tx_enter(c, &own) != 0)
         return -1;
     int rc = 0;
+    int64_t objects = 0, bytes = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        int64_t old = 0;
+        int f = pool_size(c, names[i], &old);
+        if (f < 0) {
+            rc = -1;
+            break;
+        }
+        if (f == 1) {
+            objects--;
+            bytes -= old;
+        }
         /* the row goes unless references still name it: then only its pool columns */
         sqlite3_stmt *s = catalog_stmt(c, ST_POOL_DELETE_ROW);
         if (!s) {
@@ -294,6 +355,8 @@ int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_
         catalog_bind_name(s, 1, names[i]);
         rc = catalog_step_done(c, s, "delete pool object");
     }
+    if (rc == 0)
+        rc = totals_add(c, objects, bytes);
     return catalog_tx_leave(c, own, rc);
 }
 
@@ -519,11 +582,10 @@ static int temp_tables(struct catalog *c)
 {
     if (c->temp_ready)
         return 0;
-    if (catalog_exec(
-            c,
-            "CREATE TEMP TABLE IF NOT EXISTS keep_sets (seq INTEGER PRIMARY KEY);"
-            "CREATE TEMP TABLE IF NOT EXISTS needed (id INTEGER PRIMARY KEY);",
-            "create temporary tables") != 0)
+    if (catalog_exec(c,
+                     "CREATE TEMP TABLE IF NOT EXISTS keep_sets (seq INTEGER PRIMARY KEY);"
+                     "CREATE TEMP TABLE IF NOT EXISTS needed (id INTEGER PRIMARY KEY);",
+                     "create temporary tables") != 0)
         return -1;
     c->temp_ready = true;
     return 0;

@@ -239,29 +239,30 @@ static void test_partial_sets(void **state)
        row kept, set_files too (dropping the old sets table must not cascade) */
     catalog_close(f->c);
     f->c = NULL;
-    sql_exec(f->path,
-             "UPDATE sets SET status = 'complete' WHERE status = 'partial';"
-             "CREATE TABLE sets_v4 (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,"
-             " kind TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),"
-             " started INTEGER NOT NULL, ended INTEGER,"
-             " status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),"
-             " pid INTEGER, databases INTEGER NOT NULL DEFAULT 0,"
-             " nlo_new INTEGER NOT NULL DEFAULT 0, nlo_held INTEGER NOT NULL DEFAULT 0,"
-             " nlo_skipped INTEGER NOT NULL DEFAULT 0, deltas_applied INTEGER NOT NULL DEFAULT 0,"
-             " deltas_kept INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
-             " checkpoint TEXT, origin TEXT, message TEXT, pruning INTEGER,"
-             " pages_total INTEGER NOT NULL DEFAULT 0, pages_stored INTEGER NOT NULL DEFAULT 0);"
-             "INSERT INTO sets_v4 SELECT * FROM sets; DROP TABLE sets;"
-             "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
-             /* and version 6's tables back to version 5's */
-             "DROP VIEW pool; DROP VIEW refs; DROP TABLE nlo; DROP TABLE nlo_refs; DROP TABLE totals;"
-             "CREATE TABLE pool (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
-             " size INTEGER NOT NULL, live_subdir INTEGER NOT NULL, first_set INTEGER NOT NULL,"
-             " stored_at INTEGER NOT NULL) WITHOUT ROWID;"
-             "CREATE TABLE refs (db_id INTEGER NOT NULL, nlo TEXT NOT NULL,"
-             " first_seq INTEGER NOT NULL, last_seq INTEGER,"
-             " PRIMARY KEY (db_id, nlo, first_seq)) WITHOUT ROWID;"
-             "PRAGMA user_version = 4;");
+    sql_exec(
+        f->path,
+        "UPDATE sets SET status = 'complete' WHERE status = 'partial';"
+        "CREATE TABLE sets_v4 (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,"
+        " kind TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),"
+        " started INTEGER NOT NULL, ended INTEGER,"
+        " status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),"
+        " pid INTEGER, databases INTEGER NOT NULL DEFAULT 0,"
+        " nlo_new INTEGER NOT NULL DEFAULT 0, nlo_held INTEGER NOT NULL DEFAULT 0,"
+        " nlo_skipped INTEGER NOT NULL DEFAULT 0, deltas_applied INTEGER NOT NULL DEFAULT 0,"
+        " deltas_kept INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+        " checkpoint TEXT, origin TEXT, message TEXT, pruning INTEGER,"
+        " pages_total INTEGER NOT NULL DEFAULT 0, pages_stored INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO sets_v4 SELECT * FROM sets; DROP TABLE sets;"
+        "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
+        /* and version 6's tables back to version 5's */
+        "DROP VIEW pool; DROP VIEW refs; DROP TABLE nlo; DROP TABLE nlo_refs; DROP TABLE totals;"
+        "CREATE TABLE pool (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+        " size INTEGER NOT NULL, live_subdir INTEGER NOT NULL, first_set INTEGER NOT NULL,"
+        " stored_at INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE refs (db_id INTEGER NOT NULL, nlo TEXT NOT NULL,"
+        " first_seq INTEGER NOT NULL, last_seq INTEGER,"
+        " PRIMARY KEY (db_id, nlo, first_seq)) WITHOUT ROWID;"
+        "PRAGMA user_version = 4;");
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM set_files"), 2);
     f->c = catalog_open(f->path);
     if (!f->c)

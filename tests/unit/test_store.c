@@ -74,8 +74,8 @@ static void cfg_free(struct fx *f)
  * (inserts, deletes, refcount changes, replaces by a recovery, a resync, a prune). */
 static void check_totals(struct fx *f)
 {
-    char *idx = f->cfg.server.daos_dir ? dv_asprintf("%s/daoscat.db", f->cfg.server.daos_dir)
-                                       : NULL;
+    char *idx =
+        f->cfg.server.daos_dir ? dv_asprintf("%s/daoscat.db", f->cfg.server.daos_dir) : NULL;
     struct stat st;
     sqlite3 *db = NULL;
     if (!idx || stat(idx, &st) != 0 || sqlite3_open(idx, &db) != SQLITE_OK) {
