@@ -136,6 +136,9 @@ static const char IDX_SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS doi_zero ON doi(zero_since) WHERE zero_since IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS subdirs(subdir INTEGER PRIMARY KEY, count INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '1');"
+    /* store_check's memory: the file (device, inode, size, ctime) whose replica id it read */
+    "CREATE TABLE IF NOT EXISTS dit_seen(path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER,"
+    " size INTEGER, ctime_ns INTEGER, replica_id TEXT) WITHOUT ROWID;"
     /* running totals for status (docs/scale.md): counted once when the table is new, then
        kept by the triggers in the transaction of every change */
     "CREATE TABLE IF NOT EXISTS doi_totals(k INTEGER PRIMARY KEY CHECK (k = 1),"
