@@ -144,10 +144,13 @@ static const char IDX_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS doi_totals(k INTEGER PRIMARY KEY CHECK (k = 1),"
     " objects INTEGER NOT NULL, bytes INTEGER NOT NULL, refs INTEGER NOT NULL,"
     " ref_bytes INTEGER NOT NULL, zero INTEGER NOT NULL, zero_bytes INTEGER NOT NULL);"
-    "INSERT OR IGNORE INTO doi_totals SELECT 1, count(*), coalesce(sum(size), 0),"
+    STORE_TOTALS_TRIGGERS;
+
+/* The first count of a new doi_totals (an index made before it; idx_try_open). */
+static const char TOTALS_COUNT[] =
+    "INSERT INTO doi_totals SELECT 1, count(*), coalesce(sum(size), 0),"
     " coalesce(sum(refcount), 0), coalesce(sum(size * refcount), 0),"
-    " coalesce(sum(refcount = 0), 0), coalesce(sum((refcount = 0) * size), 0) FROM doi"
-    " WHERE NOT EXISTS (SELECT 1 FROM doi_totals);" STORE_TOTALS_TRIGGERS;
+    " coalesce(sum(refcount = 0), 0), coalesce(sum((refcount = 0) * size), 0) FROM doi;";
 
 /* The triggers of doi_totals (IF NOT EXISTS: every open runs them; resync drops them while it
  * rewrites the index, then counts once: STORE_TOTALS_OFF / STORE_TOTALS_ON). REPLACE fires
@@ -170,7 +173,9 @@ static int idx_try_open(struct dv_store *st)
                       " PRAGMA recursive_triggers=ON",
                       "DAOS index") != 0 ||
         store_sq_exec(st->idx, "BEGIN IMMEDIATE", "DAOS index") != 0 ||
-        store_sq_exec(st->idx, IDX_SCHEMA, "DAOS index: schema") != 0) {
+        store_sq_exec(st->idx, IDX_SCHEMA, "DAOS index: schema") != 0 ||
+        (store_q_int(st->idx, "SELECT count(*) FROM doi_totals", 0) == 0 &&
+         store_sq_exec(st->idx, TOTALS_COUNT, "DAOS index: totals") != 0)) {
         int ec = sqlite3_errcode(st->idx) & 0xff;
         sqlite3_close(st->idx);
         st->idx = NULL;
