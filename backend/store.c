@@ -143,8 +143,8 @@ static const char IDX_SCHEMA[] =
        kept by the triggers in the transaction of every change */
     "CREATE TABLE IF NOT EXISTS doi_totals(k INTEGER PRIMARY KEY CHECK (k = 1),"
     " objects INTEGER NOT NULL, bytes INTEGER NOT NULL, refs INTEGER NOT NULL,"
-    " ref_bytes INTEGER NOT NULL, zero INTEGER NOT NULL, zero_bytes INTEGER NOT NULL);"
-    STORE_TOTALS_TRIGGERS;
+    " ref_bytes INTEGER NOT NULL, zero INTEGER NOT NULL, zero_bytes INTEGER NOT "
+    "NULL);" STORE_TOTALS_TRIGGERS;
 
 /* The first count of a new doi_totals (an index made before it; idx_try_open). */
 static const char TOTALS_COUNT[] =

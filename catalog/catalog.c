@@ -188,6 +188,7 @@ static const char *const MIGRATIONS[] = {
     "DROP TABLE refs;\n"
     "DROP TABLE pool;\n"
     "CREATE INDEX nlo_refs_nlo ON nlo_refs(nlo_id, db_id);\n"
+    "ALTER TABLE databases ADD COLUMN refs_digest BLOB;\n"
     "CREATE INDEX nlo_subdir ON nlo(live_subdir, name) WHERE sha256 IS NOT NULL;\n"
     "CREATE TABLE totals (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;\n"
     "INSERT INTO totals (key, value) VALUES\n"

@@ -44,8 +44,8 @@
                  "VALUES (?1, ?2, ?3, ?4, ?4)")                                                    \
     X(DB_TOUCH, "UPDATE databases SET last_seen = ?2, replica_id = coalesce(?3, replica_id), "     \
                 "dbiid = coalesce(?4, dbiid) WHERE id = ?1")                                       \
-    X(DB_LAST_REF, "SELECT last_ref_seq FROM databases WHERE id = ?1")                             \
-    X(DB_SET_LAST_REF, "UPDATE databases SET last_ref_seq = ?2 WHERE id = ?1")                     \
+    X(DB_LAST_REF, "SELECT last_ref_seq, refs_digest FROM databases WHERE id = ?1")                \
+    X(DB_SET_LAST_REF, "UPDATE databases SET last_ref_seq = ?2, refs_digest = ?3 WHERE id = ?1")   \
     X(SET_MAXSEQ, "SELECT coalesce(max(seq), 0) FROM sets")                                        \
     X(SET_INSERT, "INSERT INTO sets (id, seq, kind, started, status, pid, origin) "                \
                   "VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)")                                    \

@@ -34,7 +34,8 @@ V6_REFS="SELECT d.path, $NAME, r.first_seq, coalesce(r.last_seq, '-') FROM nlo_r
 V6_POOL="SELECT $NAME, lower(hex(n.sha256)), n.size, n.live_subdir, n.first_set, n.stored_at
   FROM nlo n WHERE n.sha256 IS NOT NULL ORDER BY 1"
 SETS="SELECT * FROM sets ORDER BY seq; SELECT * FROM set_files ORDER BY 1, 2;
-  SELECT * FROM databases ORDER BY id; SELECT * FROM meta ORDER BY key"
+  SELECT id, path, replica_id, dbiid, first_seen, last_seen, last_ref_seq FROM databases
+  ORDER BY id; SELECT * FROM meta ORDER BY key"
 
 step "a migration that fails leaves version 5 as it was"
 cp run/catalog.db "$T/v5.db"

@@ -256,6 +256,7 @@ static void test_partial_sets(void **state)
         "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
         /* and version 6's tables back to version 5's */
         "DROP VIEW pool; DROP VIEW refs; DROP TABLE nlo; DROP TABLE nlo_refs; DROP TABLE totals;"
+        "ALTER TABLE databases DROP COLUMN refs_digest;"
         "CREATE TABLE pool (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
         " size INTEGER NOT NULL, live_subdir INTEGER NOT NULL, first_set INTEGER NOT NULL,"
         " stored_at INTEGER NOT NULL) WITHOUT ROWID;"
