@@ -110,22 +110,23 @@ static int resync_job(void *p, struct dv_job *job, char *sum, size_t n)
     return rc;
 }
 
-void con_start_resync(struct console *c, struct tui *t, const char *why)
+bool con_start_resync(struct console *c, struct tui *t, const char *why)
 {
     if (con_busy(t))
-        return;
+        return false;
     char q[1200];
     snprintf(q, sizeof q,
              "%s%sRebuild the server's DAOS index from the repository and the "
              "databases? Run it while the server is quiet.",
-             why ? why : "", why ? " " : "");
+             why ? why : "", why ? "\n\n" : "");
     if (!tui_confirm(t, "Resync", q)) {
         tui_msg(t, "resync cancelled");
-        return;
+        return false;
     }
     struct conjob_spec sp = {
         .kind = "resync", .title = "resync of the DAOS index", .run = resync_job, .arg = c->cfg};
     start_job(c, t, &sp);
+    return true;
 }
 
 static int daos_prune_job(void *p, struct dv_job *job, char *sum, size_t n)
@@ -726,9 +727,10 @@ static int doccopy_job(void *p, struct dv_job *job, char *sum, size_t n)
     struct doccopy_arg *a = p;
     if (recover_doc_copy_ex(a->cfg, a->from, a->unid, a->live, a->force, job, &a->r) != 0)
         return -1;
-    snprintf(sum, n, "document %s %s %s (%d attachments, %d NLOs; %llu NLOs recovered first)",
-             a->unid, a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments,
-             a->r.nlos, (unsigned long long)a->r.nlo.recovered);
+    /* the job's title names the document: the summary starts with what happened */
+    snprintf(sum, n, "%s %s (%d attachments, %d NLOs; %llu NLOs recovered first; unid %s)",
+             a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments, a->r.nlos,
+             (unsigned long long)a->r.nlo.recovered, a->unid);
     return 0;
 }
 
@@ -741,10 +743,15 @@ static void doccopy_done(void *p, const struct conjob_result *r, void *ud)
     if (r->rc != 0)
         return;
     recovery_copied(c, a->unid);
-    snprintf(c->post_resync, sizeof c->post_resync,
-             "The document is in %s again. The DAOS index does not count its references until a "
-             "resync.",
-             a->live);
+    /* the copy keeps the DAOS index exact (references counted, recovered NLOs indexed): a
+     * resync is offered only when the index says NEEDS_RESYNC (e.g. after the restore that
+     * made the copy), and console.c asks at most once a session */
+    struct dv_store *st = con_store(c);
+    if (st && store_needs_resync(st))
+        snprintf(c->post_resync, sizeof c->post_resync,
+                 "The document is in %s again. The DAOS index is NEEDS_RESYNC (Overview says "
+                 "why: usually the restore that made the copy).",
+                 a->live);
 }
 
 void con_start_doccopy(struct console *c, struct tui *t, const char *from, const char *unid,

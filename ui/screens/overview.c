@@ -213,11 +213,12 @@ static void ov_backup(const struct ovscr *o, struct tui_rect b, int *y, bool com
         snprintf(buf, sizeof buf, "%s %s %s, %s (%s)%s%s", st->last.id,
                  catalog_set_kind_name(st->last.kind), catalog_set_status_name(st->last.status),
                  when, age, st->last.message[0] ? ": " : "", st->last.message);
-        ov_line(y, ymax, b.x, b.w, "last backup", buf,
-                st->last.status == CATALOG_SET_COMPLETE  ? TH_OK
-                : st->last.status == CATALOG_SET_FAILED  ? TH_ERROR
-                : st->last.status == CATALOG_SET_PARTIAL ? TH_WARNING
-                                                         : TH_TEXT);
+        /* wrapped, its reason whole (cut only when the screen is short) */
+        (compact ? ov_line : ov_wrap)(y, ymax, b.x, b.w, "last backup", buf,
+                                      st->last.status == CATALOG_SET_COMPLETE  ? TH_OK
+                                      : st->last.status == CATALOG_SET_FAILED  ? TH_ERROR
+                                      : st->last.status == CATALOG_SET_PARTIAL ? TH_WARNING
+                                                                               : TH_TEXT);
         if (st->has_last_complete && strcmp(st->last.id, st->last_complete.id) != 0)
             ov_line(y, ymax, b.x, b.w, "last complete", st->last_complete.id, TH_TEXT);
     } else {

@@ -65,6 +65,8 @@ struct console {
     struct strv *post_lines;
     char post_title[256];
     char post_resync[600]; /* non-empty: offer a resync with this reason */
+    bool resync_declined;  /* the offer after a document copy was declined: not asked again in
+                              this session (the status line says it instead) */
 };
 
 /* ---- console.c: the handles ---- */
@@ -93,8 +95,8 @@ int64_t con_key_seq(const char *key);
 /* True (and said on the message line) when a job runs: a second one waits. */
 bool con_busy(struct tui *t);
 void con_start_backup(struct console *c, struct tui *t, const char *glob, bool incremental);
-/* Asks first; why (may be NULL) is said before the question. */
-void con_start_resync(struct console *c, struct tui *t, const char *why);
+/* Asks first; why (may be NULL) is said before the question. True when it started. */
+bool con_start_resync(struct console *c, struct tui *t, const char *why);
 /* DAOS prune (asks first). */
 void con_start_daos_prune(struct console *c, struct tui *t);
 /* Prune of the backup sets (the caller has shown the preview and asked). */
@@ -123,6 +125,10 @@ void con_start_recover_doc(struct console *c, struct tui *t, const char *db, con
 /* recover_doc_copy as a job (force: the operator confirmed another database). */
 void con_start_doccopy(struct console *c, struct tui *t, const char *from, const char *unid,
                        const char *live, bool force);
+
+/* objects.c: the id of the set with seq seq ("20261129-154357"), "a pruned set" when the
+ * catalog no longer has it. */
+void con_set_name(struct console *c, int64_t seq, char *buf, size_t n);
 
 /* ---- the screens ---- */
 

@@ -72,15 +72,27 @@ static int set_fetch(struct tui_source *src, enum tui_fetch mode, const char *ke
     return rc == 0 ? (int)k : -1;
 }
 
+static long set_count(struct tui_source *src)
+{
+    bool none;
+    struct catalog *cat = con_catalog(src->ud, &none);
+    int64_t n = 0;
+    if (!cat)
+        return none ? 0 : -1;
+    return catalog_set_count(cat, &n) == 0 ? (long)n : -1;
+}
+
 static void src_free(struct tui_source *s)
 {
     free(s);
 }
 
+/* Keyset-paged by seq (newest first); no sort(): the list sorts it by Set only, either way
+ * (a set's id is its start time, so that is the order of seq) */
 static struct tui_source *set_source_new(struct console *c)
 {
     struct tui_source *s = dv_calloc(1, sizeof *s);
-    *s = (struct tui_source){.fetch = set_fetch, .free = src_free, .ud = c};
+    *s = (struct tui_source){.fetch = set_fetch, .count = set_count, .free = src_free, .ud = c};
     return s;
 }
 
@@ -94,6 +106,8 @@ static const struct tui_column set_cols[] = {
     {"Size", 9, TUI_RIGHT},
     {"Status", 0, TUI_LEFT},
 };
+/* 80 columns and below: no NLO and delta figures (Enter shows them), the status readable */
+static const int set_narrow[] = {0, 0, 0, 0, -1, -1, 0, 0};
 
 enum { SET_BACKUP = 1, SET_INCR, SET_RESTORE, SET_VERIFY, SET_PRUNE, SET_OPEN, SET_REFRESH };
 
@@ -337,6 +351,9 @@ struct con_screen *sets_new(struct console *c)
     struct setscr *ss = dv_calloc(1, sizeof *ss);
     tui_list_init(&ss->list, set_cols, 8);
     ss->list.empty = "no backup sets yet (F2 starts a backup)";
+    ss->list.narrow = set_narrow;
+    /* newest first (the set ids are their start times) */
+    ss->list.natural_desc = true;
     ss->base.c = c;
     ss->base.job_done = sets_job_done;
     ss->base.free = sets_free;
