@@ -8,7 +8,7 @@
 # document (same unid) with its attachments and `dvload verify` passes. Every screen of the
 # flow stays whole through 120x40 -> 80x24 -> 120x40. Then: Sets v verifies the set (no
 # problems), p previews the prune (nothing to remove), Overview D runs the DAOS prune, and the
-# Objects screen's where-is names the databases referencing an NLO now.
+# Objects screen's where-is names the databases that referenced an NLO at their last backup.
 . "$(dirname "$0")/lib.sh"
 : "${DVAULT:?set DVAULT to the dvault binary}"
 : "${DVLOAD:?set DVLOAD to the dvload binary}"
