@@ -90,16 +90,16 @@
                   "stored_at = ?6 WHERE name = ?1")                                                \
     X(POOL_REHOME, "UPDATE nlo SET live_subdir = ?4 WHERE name = ?1 AND live_subdir IS NOT ?4")    \
     X(POOL_SUBDIR_PAGE, "SELECT name FROM nlo WHERE live_subdir = ?1 AND sha256 IS NOT NULL "      \
-                        "AND (?2 IS NULL OR name > ?2) ORDER BY name LIMIT ?3")                    \
-    X(POOL_PAGE, "SELECT " POOL_COLS " FROM nlo WHERE (?1 IS NULL OR name > ?1) "                  \
+                        "AND name > ?2 ORDER BY name LIMIT ?3")                                    \
+    X(POOL_PAGE, "SELECT " POOL_COLS " FROM nlo WHERE name > ?1 "                                  \
                  "AND sha256 IS NOT NULL ORDER BY name LIMIT ?2")                                  \
-    X(POOL_NAME_PAGE, "SELECT name FROM nlo WHERE (?1 IS NULL OR name > ?1) "                      \
+    X(POOL_NAME_PAGE, "SELECT name FROM nlo WHERE name > ?1 "                                      \
                       "AND sha256 IS NOT NULL ORDER BY name LIMIT ?2")                             \
-    X(POOL_NAME_PAGE_BACK, "SELECT name FROM nlo WHERE (?1 IS NULL OR name < ?1) "                 \
+    X(POOL_NAME_PAGE_BACK, "SELECT name FROM nlo WHERE name < ?1 "                                 \
                            "AND sha256 IS NOT NULL ORDER BY name DESC LIMIT ?2")                   \
     X(POOL_REPAIR, "UPDATE nlo SET sha256 = ?2, size = ?3, live_subdir = ?4 WHERE name = ?1 "      \
                    "AND sha256 IS NOT NULL")                                                       \
-    X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM nlo WHERE (?1 IS NULL OR name < ?1) "             \
+    X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM nlo WHERE name < ?1 "                             \
                       "AND sha256 IS NOT NULL ORDER BY name DESC LIMIT ?2")                        \
     X(POOL_STATS, "SELECT coalesce((SELECT value FROM totals WHERE key = 'pool_objects'), 0), "    \
                   "coalesce((SELECT value FROM totals WHERE key = 'pool_bytes'), 0)")              \
@@ -153,9 +153,9 @@
                    "JOIN nlo_refs r ON r.db_id = f.db_id AND r.first_seq <= s.seq "                \
                    "AND (r.last_seq IS NULL OR r.last_seq >= s.seq)")                              \
     X(NEEDED_COUNT, "SELECT count(*) FROM temp.needed")                                            \
-    X(NEEDED_PAGE, "SELECT name FROM nlo WHERE (?1 IS NULL OR name > ?1) AND id IN "               \
+    X(NEEDED_PAGE, "SELECT name FROM nlo WHERE name > ?1 AND id IN "                               \
                    "(SELECT id FROM temp.needed) ORDER BY name LIMIT ?2")                          \
-    X(UNNEEDED_PAGE, "SELECT " POOL_COLS " FROM nlo WHERE (?1 IS NULL OR name > ?1) "              \
+    X(UNNEEDED_PAGE, "SELECT " POOL_COLS " FROM nlo WHERE name > ?1 "                              \
                      "AND sha256 IS NOT NULL AND id NOT IN (SELECT id FROM temp.needed) "          \
                      "ORDER BY name LIMIT ?2")                                                     \
     X(JOB_START, "INSERT INTO jobs (kind, started, status) VALUES (?1, ?2, 'running')")            \
@@ -210,11 +210,13 @@ int catalog_tx_enter(struct catalog *c, bool *own);
 int catalog_tx_leave(struct catalog *c, bool own, int rc);
 /* NLO names and hashes as stored (catalog_names.c): the key of a canonical name (its length,
  * 0 for any other string, stored as TEXT); bind a name as its key; bind a keyset bound (""
- * or NULL -> NULL, "from the start"; a hex prefix -> the keys above it); read a name or a
+ * or NULL -> '', below every name; a hex prefix -> the keys above it); read a name or a
  * sha256 column back as text. The SQL functions dv_nlo_key, dv_sha_key, dv_nlo_name. */
 size_t catalog_name_key(const char *name, size_t len, unsigned char key[CATALOG_KEY_MAX]);
 void catalog_bind_name(sqlite3_stmt *s, int i, const char *name);
 void catalog_bind_bound(sqlite3_stmt *s, int i, const char *after);
+/* The same for a descending page: "" or NULL -> above every name ("from the last"). */
+void catalog_bind_bound_back(sqlite3_stmt *s, int i, const char *before);
 void catalog_col_name(sqlite3_stmt *s, int i, char *out, size_t n);
 void catalog_bind_sha(sqlite3_stmt *s, int i, const char *hex);
 void catalog_col_sha(sqlite3_stmt *s, int i, char *out, size_t n);

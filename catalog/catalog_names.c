@@ -86,10 +86,25 @@ void catalog_bind_name(sqlite3_stmt *s, int i, const char *name)
         catalog_bind_text(s, i, name);
 }
 
+void catalog_bind_bound_back(sqlite3_stmt *s, int i, const char *before)
+{
+    if (before && before[0]) {
+        catalog_bind_bound(s, i, before);
+        return;
+    }
+    /* from the last: above every key (at most CATALOG_KEY_MAX bytes) and every TEXT */
+    unsigned char top[CATALOG_KEY_MAX + 1];
+    memset(top, 0xff, sizeof top);
+    sqlite3_bind_blob(s, i, top, (int)sizeof top, SQLITE_TRANSIENT);
+}
+
 void catalog_bind_bound(sqlite3_stmt *s, int i, const char *after)
 {
     if (!after || !after[0]) {
-        sqlite3_bind_null(s, i);
+        /* from the first: '' is below every other TEXT and every BLOB; a plain "name > ?"
+           keeps the keyset page a range of the index ("?1 IS NULL OR name > ?1" did not:
+           every page scanned from the start) */
+        sqlite3_bind_text(s, i, "", 0, SQLITE_STATIC);
         return;
     }
     size_t len = strlen(after);

@@ -226,7 +226,7 @@ int catalog_pool_name_page_back(struct catalog *c, const char *before,
     sqlite3_stmt *s = catalog_stmt(c, ST_POOL_NAME_PAGE_BACK);
     if (!s)
         return -1;
-    catalog_bind_bound(s, 1, before);
+    catalog_bind_bound_back(s, 1, before);
     sqlite3_bind_int64(s, 2, (int64_t)max);
     return name_page(c, s, names, max, n, "list pool names");
 }
@@ -300,7 +300,7 @@ int catalog_pool_page_back(struct catalog *c, const char *before, struct catalog
     sqlite3_stmt *s = catalog_stmt(c, ST_POOL_PAGE_BACK);
     if (!s)
         return -1;
-    catalog_bind_bound(s, 1, before);
+    catalog_bind_bound_back(s, 1, before);
     sqlite3_bind_int64(s, 2, (int64_t)max);
     return pool_page(c, s, out, max, n);
 }
