@@ -19,7 +19,7 @@ static void print_sweep(const struct restore_sweep *s)
 }
 
 static const char RESTORE_USAGE[] =
-    "usage: dvault restore --set ID --db PATH --into NEWPATH [--force] [--replace-live]"
+    "usage: dvault restore --set ID --db PATH [--into NEWPATH] [--force] [--replace-live]"
     " [--at TIME|--to-latest]";
 
 int cli_restore(int argc, char **argv, struct dv_config *cfg)
@@ -48,8 +48,8 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
         else
             return cli_fail(DV_EXIT_USAGE, "%s", RESTORE_USAGE);
     }
-    if (!o.set_id || !o.db_path || !o.into)
-        return cli_fail(DV_EXIT_USAGE, "%s", RESTORE_USAGE);
+    if (!o.set_id || !o.db_path || (!o.into && (o.force || o.replace_live)))
+        return cli_fail(DV_EXIT_USAGE, "%s", RESTORE_USAGE); /* no --into: the restore folder */
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "restore");
@@ -106,7 +106,7 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
         printf("recover them with: dvault listnlo missing %s -o missing.txt; dvault recover --list"
                " missing.txt\n",
                dv_esc(r.into));
-    if (!r.no_daos)
+    if (r.counted)
         printf("DAOS index is now NEEDS_RESYNC (%s): run dvault resync daos when convenient\n",
                dv_esc(r.resync_reason));
     return 0;

@@ -2,7 +2,7 @@
  * console.c - the operator console: the handles, the global keys and the main loop.
  *
  * The screens live in ui/screens/, one file each (overview, databases, sets, objects,
- * recovery, jobs), each with its own state behind the tui_screen vtable; the job adapters
+ * recovery, jobs, restored), each with its own state behind the tui_screen vtable; the job adapters
  * they start are in ui/screens/actions.c; what they share with this file is in
  * ui/screens/screens.h. This file loads the theme, keeps the console thread's catalog and
  * store handles (opened lazily for the lists, closed after each job: jobs open their own),
@@ -263,7 +263,7 @@ static int con_leave(struct tui *t, int sig, char *msg, size_t n, bool *abandone
 
 /* The tabs, in order (enum CON_*). */
 static struct con_screen *(*const screen_new[CON_NSCREENS])(struct console *c) = {
-    overview_new, databases_new, sets_new, objects_new, recovery_new, jobs_new,
+    overview_new, databases_new, sets_new, objects_new, recovery_new, jobs_new, restored_new,
 };
 
 int console_main(struct dv_config *cfg)

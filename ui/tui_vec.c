@@ -138,6 +138,26 @@ static double cell_value(const char *s, bool *num)
     *num = end != s;
     if (!*num)
         return 0;
+    /* an age or a duration: "20s", "5m", "3h 05m", "8d 03h" (seconds) */
+    if (*end == 's' || *end == 'm' || *end == 'h' || *end == 'd') {
+        double t = 0;
+        const char *p = s;
+        for (;;) {
+            double x = strtod(p, &end);
+            if (end == p)
+                break;
+            double u = *end == 's'   ? 1
+                       : *end == 'm' ? 60
+                       : *end == 'h' ? 3600
+                       : *end == 'd' ? 86400
+                                     : 0;
+            if (u == 0 || (end[1] && end[1] != ' '))
+                return v; /* not a duration after all */
+            t += x * u;
+            p = end + 1;
+        }
+        return t;
+    }
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     while (*end == ' ')
         end++;
@@ -411,4 +431,242 @@ size_t tui_keys_index(const struct tui_source *src, const char *key)
 void *tui_keys_ud(const struct tui_source *src)
 {
     return ((const struct keysrc *)src->ud)->ud;
+}
+
+/* ---- tui_sortable: a paged source, snapshotted in memory to sort by another column ---- */
+
+#define SORTABLE_MAX 200000 /* rows a snapshot may hold (a catalog list: sets, jobs) */
+
+struct snaprow {
+    int elem;
+    char *key; /* the paged source's key: the screen's handle on the row */
+    char *cells[TUI_COLS_MAX];
+};
+
+struct snapsrc {
+    struct arrsrc a; /* first */
+    int ncells;
+    struct snaprow *v;
+    size_t *byk; /* indexes sorted by key: a key's index by binary search */
+};
+
+static bool snap_match(const struct arrsrc *a, size_t i, const char *text)
+{
+    const struct snapsrc *d = (const struct snapsrc *)a;
+    for (int k = 0; k < d->ncells; k++)
+        if (d->v[i].cells[k] && strcasestr(d->v[i].cells[k], text))
+            return true;
+    return false;
+}
+
+static void snap_key(const struct arrsrc *a, size_t i, char out[TUI_KEY_MAX])
+{
+    snprintf(out, TUI_KEY_MAX, "%s", ((const struct snapsrc *)a)->v[i].key);
+}
+
+static void snap_row(struct arrsrc *a, size_t i, struct tui_row *r)
+{
+    const struct snapsrc *d = (const struct snapsrc *)a;
+    memset(r, 0, sizeof *r);
+    snap_key(a, i, r->key);
+    for (int k = 0; k < d->ncells; k++)
+        snprintf(r->cell[k], sizeof r->cell[k], "%s", d->v[i].cells[k] ? d->v[i].cells[k] : "");
+    r->elem = d->v[i].elem;
+}
+
+static const char *snap_cell(const struct arrsrc *a, size_t i, int col)
+{
+    const struct snapsrc *d = (const struct snapsrc *)a;
+    return col < d->ncells ? d->v[i].cells[col] : NULL;
+}
+
+/* A key's index in source order (+1 after); a key the snapshot does not hold: from the start
+ * (a list asks for one only across a refresh, which builds a new snapshot anyway). */
+static size_t snap_lower(const struct arrsrc *a, const char *key, bool after)
+{
+    const struct snapsrc *d = (const struct snapsrc *)a;
+    size_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(d->v[d->byk[mid]].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < a->n && strcmp(d->v[d->byk[lo]].key, key) == 0)
+        return d->byk[lo] + (after ? 1 : 0);
+    return 0;
+}
+
+static const struct snaprow *byk_rows; /* the console's thread only (qsort has no context) */
+
+static int byk_cmp(const void *x, const void *y)
+{
+    return strcmp(byk_rows[*(const size_t *)x].key, byk_rows[*(const size_t *)y].key);
+}
+
+static void snap_free(struct tui_source *s)
+{
+    struct snapsrc *d = s->ud;
+    for (size_t i = 0; i < d->a.n; i++) {
+        free(d->v[i].key);
+        for (int k = 0; k < d->ncells; k++)
+            free(d->v[i].cells[k]);
+    }
+    free(d->v);
+    free(d->byk);
+    arr_done(&d->a);
+    free(d);
+}
+
+/* Every row of src, in its order (NULL with dv_err: an error, or more than SORTABLE_MAX). */
+static struct tui_source *snap_take(struct tui_source *src, int ncells)
+{
+    struct snapsrc *d = dv_calloc(1, sizeof *d);
+    d->ncells = ncells < 0 ? 0 : ncells > TUI_COLS_MAX ? TUI_COLS_MAX : ncells;
+    d->a.lower = snap_lower;
+    d->a.match = snap_match;
+    d->a.key = snap_key;
+    d->a.row = snap_row;
+    d->a.cell = snap_cell;
+    arr_init(&d->a, snap_free);
+    enum { CHUNK = 256 };
+    struct tui_row *rows = dv_calloc(CHUNK, sizeof *rows);
+    size_t cap = 0;
+    char last[TUI_KEY_MAX] = "";
+    for (;;) {
+        int got = src->fetch(src, d->a.n ? TUI_AFTER : TUI_FROM, d->a.n ? last : NULL, rows, CHUNK);
+        if (got < 0 || d->a.n + (size_t)got > SORTABLE_MAX) {
+            if (got >= 0)
+                dv_seterr("more than %d rows: too many to sort by this column", SORTABLE_MAX);
+            free(rows);
+            snap_free(&d->a.src);
+            return NULL;
+        }
+        for (int k = 0; k < got; k++) {
+            if (d->a.n == cap) {
+                cap = cap ? cap * 2 : CHUNK;
+                d->v = dv_realloc(d->v, cap * sizeof *d->v);
+            }
+            struct snaprow *r = &d->v[d->a.n++];
+            r->elem = rows[k].elem;
+            r->key = dv_strdup(rows[k].key);
+            for (int c = 0; c < d->ncells; c++)
+                r->cells[c] = dv_strdup(rows[k].cell[c]);
+        }
+        if (got < CHUNK)
+            break;
+        snprintf(last, sizeof last, "%s", rows[got - 1].key);
+    }
+    free(rows);
+    d->byk = dv_calloc(d->a.n ? d->a.n : 1, sizeof *d->byk);
+    for (size_t i = 0; i < d->a.n; i++)
+        d->byk[i] = i;
+    byk_rows = d->v;
+    qsort(d->byk, d->a.n, sizeof *d->byk, byk_cmp);
+    return &d->a.src;
+}
+
+struct sortable {
+    struct tui_source src;           /* src.ud points here */
+    struct tui_source *paged, *snap; /* snap: while sorted other than the natural order */
+    int ncells, natural_col;
+    bool natural_desc;
+    char filter[128];
+};
+
+/* The source answering now: the snapshot while there is one. */
+static struct tui_source *srt_now(struct tui_source *s)
+{
+    struct sortable *w = s->ud;
+    return w->snap ? w->snap : w->paged;
+}
+
+static int srt_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
+                     struct tui_row *rows, int n)
+{
+    struct tui_source *u = srt_now(s);
+    return u->fetch(u, mode, key, rows, n);
+}
+
+static int srt_search(struct tui_source *s, const char *text, const char *from, int dir,
+                      char found[TUI_KEY_MAX])
+{
+    struct tui_source *u = srt_now(s);
+    if (!u->search) {
+        dv_seterr("search needs a sorted view here (> sorts by the next column)");
+        return -1;
+    }
+    return u->search(u, text, from, dir, found);
+}
+
+static int srt_filter(struct tui_source *s, const char *text)
+{
+    struct sortable *w = s->ud;
+    struct tui_source *u = srt_now(s);
+    if (!u->filter) {
+        dv_seterr("filter needs a sorted view here (> sorts by the next column)");
+        return -1;
+    }
+    snprintf(w->filter, sizeof w->filter, "%s", text);
+    return u->filter(u, text);
+}
+
+static long srt_count(struct tui_source *s)
+{
+    struct tui_source *u = srt_now(s);
+    return u->count ? u->count(u) : -1;
+}
+
+static long srt_pos(struct tui_source *s, const char *key)
+{
+    struct tui_source *u = srt_now(s);
+    return u->pos ? u->pos(u, key) : -1;
+}
+
+static int srt_sort(struct tui_source *s, int col, bool desc)
+{
+    struct sortable *w = s->ud;
+    if (col < 0 || (col == w->natural_col && desc == w->natural_desc)) {
+        if (w->snap)
+            w->snap->free(w->snap);
+        w->snap = NULL;
+        return 0;
+    }
+    if (!w->snap) {
+        if (!(w->snap = snap_take(w->paged, w->ncells)))
+            return -1;
+        if (w->filter[0])
+            w->snap->filter(w->snap, w->filter);
+    }
+    /* the natural column the other way round: the snapshot reversed (ties stay in order) */
+    return w->snap->sort(w->snap, col, desc);
+}
+
+static void srt_free(struct tui_source *s)
+{
+    struct sortable *w = s->ud;
+    if (w->snap)
+        w->snap->free(w->snap);
+    w->paged->free(w->paged);
+    free(w);
+}
+
+struct tui_source *tui_sortable_new(struct tui_source *paged, int ncells, int natural_col,
+                                    bool natural_desc)
+{
+    struct sortable *w = dv_calloc(1, sizeof *w);
+    w->paged = paged;
+    w->ncells = ncells;
+    w->natural_col = natural_col;
+    w->natural_desc = natural_desc;
+    w->src = (struct tui_source){.fetch = srt_fetch,
+                                 .search = srt_search,
+                                 .filter = srt_filter,
+                                 .count = srt_count,
+                                 .pos = srt_pos,
+                                 .sort = srt_sort,
+                                 .free = srt_free,
+                                 .ud = w};
+    return &w->src;
 }

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Console, sorting and "row N of M" (issue 15 item 10): the restored copy's documents are
 # sorted by their live state with `>` (the gone and deleted ones come together at the top,
-# the header shows "In live▲"), `S` reverses; a list whose source cannot sort by any column
-# (Sets) says so and still reverses; the Databases list sorts by size by value (KiB, MiB);
+# the header shows "▲In live"), `S` reverses; Sets and Jobs (paged from the catalog) sort by
+# any column too; the Databases list sorts by size by value (KiB, MiB);
 # every list's footer says "row N of M" and follows the cursor.
 . "$(dirname "$0")/lib.sh"
 : "${DVAULT:?set DVAULT to the dvault binary}"
@@ -41,13 +41,13 @@ tui_wait_for "row 1 of $total"
 first=$(rows_after_header "In live" "$marked")
 [ "$(echo "$first" | grep -cE '^ *(gone|deleted) ')" -lt "$marked" ] ||
     fail "the marked documents are together before sorting: the test proves nothing"
-tui_keys '>'; tui_wait_for "In live▲"; tui_wait_for "sorted by In live ▲"
+tui_keys '>'; tui_wait_for "▲In live"; tui_wait_for "sorted by In live ▲"
 first=$(rows_after_header "In live" "$marked")
 [ "$(echo "$first" | grep -cE '^ *(gone|deleted) ')" = "$marked" ] ||
     fail "sorted by In live: the first $marked rows are not the gone and deleted documents"
 rows_after_header "In live" $((marked + 1)) | tail -1 | grep -qE '^ *present ' ||
     fail "sorted by In live: a present document does not follow the marked ones"
-tui_keys 'S'; tui_wait_for "In live▼"; tui_wait_for "sorted by In live ▼"
+tui_keys 'S'; tui_wait_for "▼In live"; tui_wait_for "sorted by In live ▼"
 rows_after_header "In live" 1 | grep -qE '^ *present ' || fail "S: present documents first"
 tui_keys g; tui_wait_for "row 1 of $total"
 tui_keys Down Down; tui_wait_for "row 3 of $total"
@@ -67,14 +67,28 @@ tui_keys 'S'; tui_wait_for "sorted by Size ▼"
 sizes=$(rows_after_header "Last backup" "$ndb" | awk '{ v = $2; u = $3; m = u == "KiB" ? 1024 : u == "MiB" ? 1048576 : 1; print v * m }')
 [ "$sizes" = "$(echo "$sizes" | sort -gr)" ] || fail "Databases by Size: not descending ($sizes)"
 
-# Sets: keyset-paged from the catalog, sorted by Set (newest first) only; S reverses it
-dv backup >/dev/null 2>&1 || fail "second backup"
+# Sets: keyset-paged from the catalog newest first; sorted by another column they are read
+# into memory (an incremental set after the full one: by Kind, the full one comes first)
+dv backup --incremental >/dev/null 2>&1 || fail "incremental backup"
 tui_keys 3; tui_wait_for "Set▼"; tui_keys F5; tui_wait_for "row 1 of 2"
 newest=$(rows_after_header "Set▼" 1 | awk '{ print $1 }')
-tui_keys '>'; tui_wait_for "this list sorts by Set only"
-tui_keys 'S'; tui_wait_for "Set▲"; tui_wait_for "row 1 of 2"
+[ "$(rows_after_header "Set▼" 1 | awk '{ print $2 }')" = incr ] || fail "Sets: the newest is not the incremental"
+tui_keys '>'; tui_wait_for "sorted by Kind ▲"
+[ "$(rows_after_header "Kind" 2 | awk '{ print $2 }' | tr '\n' ' ')" = "full incr " ] ||
+    fail "Sets by Kind: $(rows_after_header "Kind" 2)"
+tui_keys 'S'; tui_wait_for "sorted by Kind ▼"
+[ "$(rows_after_header "Kind" 1 | awk '{ print $1 }')" = "$newest" ] || fail "Sets by Kind reversed"
+tui_keys F5; tui_wait_for "sorted by Kind ▼"; tui_wait_for "row 1 of 2"
+tui_keys '<'; tui_wait_re "sorted by Set [▲▼]"
+tui_screen | grep -q "sorted by Set ▲" || tui_keys 'S'
+tui_wait_for "Set▲"; tui_wait_for "row 1 of 2"
 [ "$(rows_after_header "Set▲" 2 | tail -1 | awk '{ print $1 }')" = "$newest" ] ||
     fail "Sets reversed: the newest set is not last"
+# Jobs: by Kind (backup, backup, restore ...: the restore job is not first in its own order)
+tui_keys 6; tui_wait_for "Started"
+tui_keys '>'; tui_wait_for "sorted by Kind ▲"
+kinds=$(rows_after_header "Started" 4 | awk '{ print $2 }')
+[ "$kinds" = "$(echo "$kinds" | sort)" ] || fail "Jobs by Kind: not sorted ($kinds)"
 tui_keys q
 [ "$(tui_exit_status)" = 0 ] || fail "quit: exit status $(tui_exit_status)"
 echo "console sort ok"

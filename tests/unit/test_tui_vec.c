@@ -302,12 +302,115 @@ static void test_sort(void **state)
     assert_true(done);
 }
 
+/* ---- tui_sortable: a paged source (newest first, like the Sets list) sorted in memory ---- */
+
+#define NPAGED 700 /* more than one snapshot chunk (256) */
+
+static int paged_fetch(struct tui_source *s, enum tui_fetch mode, const char *key,
+                       struct tui_row *rows, int n)
+{
+    (void)s;
+    /* rows in order of descending seq (key "%06d" of seq): seq NPAGED first */
+    int from = !key ? NPAGED : atoi(key) - (mode == TUI_AFTER ? 1 : 0);
+    if (mode == TUI_BEFORE) {
+        int top = !key ? 1 : atoi(key) + 1, k = 0;
+        int hi = top + n - 1 > NPAGED ? NPAGED : top + n - 1;
+        for (int seq = hi; seq >= top; seq--, k++) {
+            memset(&rows[k], 0, sizeof rows[k]);
+            snprintf(rows[k].key, sizeof rows[k].key, "%06d", seq);
+            snprintf(rows[k].cell[0], sizeof rows[k].cell[0], "set%04d", seq);
+            snprintf(rows[k].cell[1], sizeof rows[k].cell[1], "%s", seq % 3 ? "incr" : "full");
+        }
+        return k;
+    }
+    int k = 0;
+    for (int seq = from; seq >= 1 && k < n; seq--, k++) {
+        memset(&rows[k], 0, sizeof rows[k]);
+        snprintf(rows[k].key, sizeof rows[k].key, "%06d", seq);
+        snprintf(rows[k].cell[0], sizeof rows[k].cell[0], "set%04d", seq);
+        snprintf(rows[k].cell[1], sizeof rows[k].cell[1], "%s", seq % 3 ? "incr" : "full");
+    }
+    return k;
+}
+
+static int paged_frees;
+static void paged_free(struct tui_source *s)
+{
+    paged_frees++;
+    free(s);
+}
+
+static void test_sortable(void **state)
+{
+    (void)state;
+    struct tui_source *p = calloc(1, sizeof *p);
+    *p = (struct tui_source){.fetch = paged_fetch, .free = paged_free};
+    struct tui_source *src = tui_sortable_new(p, 2, 0, true);
+    struct tui_row rows[4];
+    /* its own order: paged as before, no search or filter there */
+    assert_int_equal(src->sort(src, 0, true), 0);
+    assert_int_equal(src->fetch(src, TUI_FROM, NULL, rows, 2), 2);
+    assert_string_equal(rows[0].cell[0], "set0700");
+    assert_int_equal(src->count(src), -1);
+    char found[TUI_KEY_MAX];
+    assert_int_equal(src->search(src, "set0001", NULL, 1, found), -1);
+    /* by Kind: every row read, full ones first (ties in the source's order), keys kept */
+    assert_int_equal(src->sort(src, 1, false), 0);
+    assert_int_equal(src->count(src), NPAGED);
+    assert_int_equal(src->fetch(src, TUI_FROM, NULL, rows, 2), 2);
+    assert_string_equal(rows[0].cell[1], "full");
+    assert_string_equal(rows[0].cell[0], "set0699");
+    assert_string_equal(rows[0].key, "000699");
+    assert_string_equal(rows[1].cell[0], "set0696");
+    /* paging after a key in the sorted order, and before it */
+    assert_int_equal(src->fetch(src, TUI_AFTER, "000696", rows, 1), 1);
+    assert_string_equal(rows[0].cell[0], "set0693");
+    assert_int_equal(src->fetch(src, TUI_BEFORE, "000696", rows, 1), 1);
+    assert_string_equal(rows[0].cell[0], "set0699");
+    /* the last full row is followed by the first incremental one (seq 700) */
+    assert_int_equal(src->fetch(src, TUI_AFTER, "000003", rows, 1), 1);
+    assert_string_equal(rows[0].cell[0], "set0700");
+    assert_int_equal(src->pos(src, "000700"), NPAGED / 3);
+    /* search and filter in the snapshot */
+    assert_int_equal(src->search(src, "set0001", NULL, 1, found), 1);
+    assert_string_equal(found, "000001");
+    assert_int_equal(src->filter(src, "set000"), 0);
+    assert_int_equal(src->count(src), 9);
+    /* the natural column the other way: oldest first */
+    assert_int_equal(src->sort(src, 0, false), 0);
+    assert_int_equal(src->fetch(src, TUI_FROM, NULL, rows, 1), 1);
+    assert_string_equal(rows[0].cell[0], "set0001");
+    src->free(src);
+    assert_int_equal(paged_frees, 1);
+}
+
+/* Ages sort by their value: "20s" < "5m" < "3h 05m" < "8d 03h" (not as text or by the first
+ * number) */
+static void test_sort_ages(void **state)
+{
+    (void)state;
+    struct tui_source *src = tui_vec_new(1);
+    const char *ages[] = {"8d 03h", "20s", "3h 05m", "5m", "3h 10m", "45s"};
+    for (int i = 0; i < 6; i++) {
+        const char *cells[1] = {ages[i]};
+        tui_vec_add(src, 0, NULL, cells);
+    }
+    assert_int_equal(src->sort(src, 0, false), 0);
+    struct tui_row rows[6];
+    assert_int_equal(src->fetch(src, TUI_FROM, NULL, rows, 6), 6);
+    const char *want[] = {"20s", "45s", "5m", "3h 05m", "3h 10m", "8d 03h"};
+    for (int i = 0; i < 6; i++)
+        assert_string_equal(rows[i].cell[0], want[i]);
+    src->free(src);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vec_paging),  cmocka_unit_test(test_vec_search_filter),
         cmocka_unit_test(test_keys_paging), cmocka_unit_test(test_keys_search_filter),
         cmocka_unit_test(test_in_list),     cmocka_unit_test(test_sort),
+        cmocka_unit_test(test_sortable),    cmocka_unit_test(test_sort_ages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "catalog.h"
 #include "conjob.h"
+#include "tui_vec.h"
 #include "util.h"
 
 struct jobscr {
@@ -76,7 +77,7 @@ static struct tui_source *jobs_source_new(struct console *c)
 {
     struct tui_source *s = dv_calloc(1, sizeof *s);
     *s = (struct tui_source){.fetch = jobs_fetch, .free = src_free, .ud = c};
-    return s;
+    return tui_sortable_new(s, 5, 0, true); /* newest first; other orders sorted in memory */
 }
 
 static const struct tui_column job_cols[] = {

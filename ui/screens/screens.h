@@ -27,7 +27,16 @@ struct dv_store;
 struct restore_result;
 
 /* The tabs, in order (tui_switch takes these indexes). */
-enum { CON_OVERVIEW, CON_DATABASES, CON_SETS, CON_OBJECTS, CON_RECOVERY, CON_JOBS, CON_NSCREENS };
+enum {
+    CON_OVERVIEW,
+    CON_DATABASES,
+    CON_SETS,
+    CON_OBJECTS,
+    CON_RECOVERY,
+    CON_JOBS,
+    CON_RESTORED, /* last: the restore folder's copies */
+    CON_NSCREENS
+};
 
 /* A growable array of strings. */
 struct strv {
@@ -106,12 +115,12 @@ void con_start_verify(struct console *c, struct tui *t, const char *set_id);
  * (cancelled, or an error already shown). */
 char *con_pick_set(struct console *c, struct tui *t, const char *db, const char *title);
 /* Ask for a restore's new name and check it at once (see actions.c). Returns the name
- * (malloc'd) or NULL (cancelled or refused: said so); *force when an earlier restored copy
- * may be replaced. */
+ * (malloc'd; "" = the restore folder, named after the set) or NULL (cancelled or refused:
+ * said so); *force when an earlier restored copy may be replaced. */
 char *con_ask_into(struct console *c, struct tui *t, const char *db, const char *title,
                    bool *force);
-/* A restore as a job; flow: for the guided single-document flow (Recovery lists the
- * documents of the copy when it ends: recovery_restored). */
+/* A restore as a job (into "": the restore folder); flow: for the guided single-document flow
+ * (Recovery lists the documents of the copy when it ends: recovery_restored). */
 void con_start_restore(struct console *c, struct tui *t, const char *db, const char *set,
                        const char *into, bool force, bool replace_live, bool flow);
 /* What a restore warns about, in one line ("" when nothing). */
@@ -138,6 +147,7 @@ struct con_screen *sets_new(struct console *c);
 struct con_screen *objects_new(struct console *c);
 struct con_screen *recovery_new(struct console *c);
 struct con_screen *jobs_new(struct console *c);
+struct con_screen *restored_new(struct console *c);
 
 /* The database under the cursor on the Databases screen, or NULL. */
 const char *databases_selected(struct console *c);

@@ -12,6 +12,8 @@
 
 #include "catalog.h"
 #include "prune.h"
+#include "restored.h"
+#include "tui_vec.h"
 #include "util.h"
 
 struct setscr {
@@ -87,13 +89,13 @@ static void src_free(struct tui_source *s)
     free(s);
 }
 
-/* Keyset-paged by seq (newest first); no sort(): the list sorts it by Set only, either way
- * (a set's id is its start time, so that is the order of seq) */
+/* Keyset-paged by seq (newest first, the Set column's order: a set's id is its start time);
+ * sorted by another column, the sets are read into memory and sorted there (tui_sortable) */
 static struct tui_source *set_source_new(struct console *c)
 {
     struct tui_source *s = dv_calloc(1, sizeof *s);
     *s = (struct tui_source){.fetch = set_fetch, .count = set_count, .free = src_free, .ud = c};
-    return s;
+    return tui_sortable_new(s, 8, 0, true);
 }
 
 static const struct tui_column set_cols[] = {
@@ -219,10 +221,12 @@ static void set_open(struct console *c, struct tui *t, int64_t seq)
     }
     free(fl);
     char title[96];
+    /* the set's own status (a failed set may list failed databases too: it is not partial) */
+    const char *st = catalog_set_status_name(s.status);
     if (nfl)
-        snprintf(title, sizeof title, "Set %s (partial): %zu databases, %zu failed", s.id, nf, nfl);
+        snprintf(title, sizeof title, "Set %s (%s): %zu databases, %zu failed", s.id, st, nf, nfl);
     else
-        snprintf(title, sizeof title, "Set %s: %zu databases", s.id, nf);
+        snprintf(title, sizeof title, "Set %s (%s): %zu databases", s.id, st, nf);
     tui_view(t, title, NULL, l.v, (int)l.n, 0, false);
     strv_free(&l);
 }
@@ -267,6 +271,11 @@ static void sets_prune(struct console *c, struct tui *t)
     strv_add(&l, dv_asprintf(" and %llu archive segments (%s) of %zu databases and %llu run "
                              "records that no retained set can use",
                              (unsigned long long)aseg, ab, r.narchive, (unsigned long long)aruns));
+    size_t nrest = r.nrestored; /* the restore folder (restored.h) */
+    strv_add(&l, dv_asprintf(" and %zu restored copies older than %ld days (restore.dir)", nrest,
+                             c->cfg->restore.retention_days));
+    for (size_t i = 0; i < nrest; i++)
+        strv_add(&l, dv_asprintf("   %s", r.restored[i].path));
     if (perr[0])
         strv_add(&l, dv_asprintf(" ERROR: %s", perr));
     strv_add(&l, dv_strdup(""));
@@ -283,15 +292,16 @@ static void sets_prune(struct console *c, struct tui *t)
     tui_view(t, "Prune preview (nothing changed yet)", NULL, l.v, (int)l.n, 0, false);
     strv_free(&l);
     /* (r was cleared by prune_result_done: the counts were kept above) */
-    if (go == 0 && nlos == 0 && aseg == 0 && aruns == 0) {
+    if (go == 0 && nlos == 0 && aseg == 0 && aruns == 0 && nrest == 0) {
         tui_msg(t, "prune: nothing to remove");
         return;
     }
     char q[400];
     snprintf(q, sizeof q,
              "Prune now: remove %llu sets, %llu pool NLOs and %llu archive segments (%s + %s + "
-             "%s)? This cannot be undone.",
-             (unsigned long long)go, (unsigned long long)nlos, (unsigned long long)aseg, b, nb, ab);
+             "%s) and %zu restored copies? This cannot be undone.",
+             (unsigned long long)go, (unsigned long long)nlos, (unsigned long long)aseg, b, nb, ab,
+             nrest);
     if (!tui_confirm(t, "Prune", q)) {
         tui_msg(t, "prune cancelled");
         return;
