@@ -15,6 +15,9 @@
 #include "hotcopy.h"
 #include "incr.h"
 #include "nlorefs.h"
+
+/* The catalog page cache of a backup (docs/scale.md: the working set of references). */
+#define BACKUP_CATALOG_CACHE_MIB 64
 #include "pagemap.h"
 #include "runcmd.h"
 #include "target.h"
@@ -75,6 +78,11 @@ struct ctx {
     size_t ndeltas;
     enum catalog_set_kind kind;        /* incremental: databases go through incr.c */
     int64_t pages_total, pages_stored; /* over the set's databases */
+    /* the databases' catalog rows are committed in batches (one_catalog): open, since when
+       (us), how many databases in it */
+    bool batch;
+    int64_t batch_since;
+    int batch_dbs;
 };
 
 static void on_event(void *ud, enum dv_level level, const char *msg)
@@ -400,11 +408,43 @@ static int one_copy(struct ctx *c, struct one *d)
     return 0;
 }
 
-/* The database's rows in the catalog, one transaction: its file in the set, its references. */
+/* The databases' rows are committed in batches: a transaction of up to BATCH_DBS databases
+ * or BATCH_US, each database in a savepoint (a database that fails leaves nothing of its
+ * own; the others stay). One commit per database wrote the pages a database's references
+ * touch (the NLO table, the reference index: random across them) to the WAL once per
+ * database: 4,000 pages each at 2,000 references (1,000,000 NLOs: 1 s batches 48 s, 5 s
+ * batches 35 s for the first backup of 1,000 databases). The catalog's write lock is held at
+ * most about BATCH_US at a time: other writers (job records) wait up to 10 s. */
+#define BATCH_DBS 1024
+#define BATCH_US 5000000
+
+static int batch_commit(struct ctx *c)
+{
+    if (!c->batch)
+        return 0;
+    c->batch = false;
+    if (catalog_commit(c->cat) == 0)
+        return 0;
+    dv_preferr("catalog");
+    char saved[DV_ERR_MAX];
+    snprintf(saved, sizeof saved, "%s", dv_err());
+    catalog_rollback(c->cat);
+    dv_seterr("%s", saved);
+    return -1;
+}
+
+/* The database's rows in the catalog, in the batch: its file in the set, its references. */
 static int one_catalog(struct ctx *c, struct one *d, int64_t *db_id)
 {
     struct hotcopy_result *hr = &d->hr;
-    if (catalog_begin(c->cat) != 0)
+    if (!c->batch) {
+        if (catalog_begin(c->cat) != 0)
+            goto fail;
+        c->batch = true;
+        c->batch_since = dv_now_us();
+        c->batch_dbs = 0;
+    }
+    if (catalog_savepoint(c->cat) != 0)
         goto fail;
     if (catalog_db_upsert(c->cat, d->rel, hr->replica_id, hr->dbiid, dv_now(), db_id) != 0)
         goto rollback;
@@ -429,21 +469,25 @@ static int one_catalog(struct ctx *c, struct one *d, int64_t *db_id)
     if (catalog_refs_record(c->cat, *db_id, c->r->seq, (const char *const *)d->names, d->nnames) !=
         0)
         goto rollback;
-    if (catalog_commit(c->cat) != 0)
-        goto fail;
+    if (catalog_savepoint_release(c->cat) != 0)
+        goto rollback;
+    if ((++c->batch_dbs >= BATCH_DBS || dv_now_us() - c->batch_since >= BATCH_US) &&
+        batch_commit(c) != 0)
+        goto fail_nomsg;
     return 0;
 rollback:
     dv_preferr("catalog");
     {
         char saved[DV_ERR_MAX];
         snprintf(saved, sizeof saved, "%s", dv_err());
-        catalog_rollback(c->cat);
+        catalog_savepoint_rollback(c->cat);
         dv_seterr("%s", saved);
     }
     fail_db(c, d->rel, "");
     return -1;
 fail:
     dv_preferr("catalog");
+fail_nomsg:
     fail_db(c, d->rel, "");
     return -1;
 }
@@ -732,6 +776,9 @@ static int open_target(struct ctx *c)
     c->cat = catalog_open(c->cfg->catalog);
     if (!c->cat || target_bind_catalog(c->t, c->cat) != 0)
         return -1;
+    /* the references' working set (the NLO table and refs pages a database's list touches):
+       SQLite's 2 MiB default made every recording miss the cache at 100,000s of NLOs */
+    catalog_cache_mib(c->cat, BACKUP_CATALOG_CACHE_MIB);
     int stale = 0, partial = 0, finished = 0;
     if (reconcile_finished(c, &finished) != 0)
         return -1;
@@ -855,6 +902,11 @@ static int copy_databases(struct ctx *c, char **dbs, size_t ndbs)
         if (job_cancelled(c->job))
             break;
         backup_one(c, dbs[i]);
+    }
+    if (batch_commit(c) != 0) {
+        /* the batch's databases are not recorded: the set cannot hold them */
+        snprintf(c->r->message, sizeof c->r->message, "%s", dv_err());
+        return -1;
     }
     job_flush(c->job);
     if (job_cancelled(c->job)) {

@@ -547,6 +547,7 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
     c.cat = catalog_open(tmp);
     if (!c.cat)
         goto out;
+    catalog_cache_mib(c.cat, 64); /* as a backup: every set's references are recorded */
     job_phase(job, "sets", n, 0);
     int64_t last_seq = 0;
     for (size_t i = 0; i < n; i++) {

@@ -279,8 +279,9 @@ int recover_doc_copy(const struct dv_config *cfg, const char *from_path, const c
 /* ---- where is an NLO -------------------------------------------------------------------- */
 
 struct whereis_db {
-    char *path;   /* relative to data_dir */
-    int64_t refs; /* attachment rows referencing it */
+    char *path;        /* relative to data_dir */
+    int64_t since_seq; /* seq of the set since which its backups reference it */
+    char since[40];    /* that set's id ("" when the set was pruned) */
 };
 
 struct whereis_result {
@@ -300,10 +301,11 @@ struct whereis_result {
 };
 
 /*
- * Where NLO name (with or without ".nlo") is: databases referencing it now (scan via the
- * store), sets holding it (catalog_nlo_sets), the live repository (which subdirectory, DOI
- * refcount) and the pool (sha256, file present). Does not lock the target. 0 or -1 (a name
- * that is not an NLO name, unreadable catalog). Release with recover_whereis_done.
+ * Where NLO name (with or without ".nlo") is: databases that referenced it at their latest
+ * backup (the catalog's reference index: no database is opened, so the answer does not grow
+ * with the number of databases), sets holding it (catalog_nlo_sets), the live repository (which
+ * subdirectory, DOI refcount) and the pool (sha256, file present). Does not lock the target. 0 or
+ * -1 (a name that is not an NLO name, unreadable catalog). Release with recover_whereis_done.
  */
 int recover_whereis(const struct dv_config *cfg, const char *name, struct whereis_result *r);
 void recover_whereis_done(struct whereis_result *r);

@@ -269,15 +269,16 @@ struct refvec {
     size_t n, cap;
 };
 
-static int collect_ref(void *ud, const char *path, int64_t count)
+static int collect_ref(void *ud, const char *path, int64_t since_seq)
 {
     struct refvec *rv = ud;
     if (rv->n == rv->cap) {
         rv->cap = rv->cap ? rv->cap * 2 : 8;
         rv->v = dv_realloc(rv->v, rv->cap * sizeof *rv->v);
     }
+    memset(&rv->v[rv->n], 0, sizeof rv->v[rv->n]);
     rv->v[rv->n].path = dv_strdup(path);
-    rv->v[rv->n++].refs = count;
+    rv->v[rv->n++].since_seq = since_seq;
     return 0;
 }
 
@@ -331,11 +332,6 @@ int recover_whereis(const struct dv_config *cfg, const char *name, struct wherei
     if (!st)
         return -1;
     int rc = -1;
-    struct refvec rv = {0};
-    if (store_nlo_referrers(st, r->name, collect_ref, &rv) != 0)
-        goto out;
-    r->dbs = rv.v;
-    r->ndbs = rv.n;
     int sub = 0;
     int64_t refc = 0;
     int g = store_nlo_info(st, r->name, &sub, &refc);
@@ -354,11 +350,20 @@ int recover_whereis(const struct dv_config *cfg, const char *name, struct wherei
     if (!cat && !no_catalog)
         goto out;
     if (cat) {
+        struct refvec rv = {0};
         struct setvec sv = {0};
-        g = catalog_nlo_sets(cat, r->name, collect_set, &sv);
+        int gr = catalog_nlo_referrers(cat, r->name, collect_ref, &rv);
+        r->dbs = rv.v;
+        r->ndbs = rv.n;
+        g = gr == 0 ? catalog_nlo_sets(cat, r->name, collect_set, &sv) : -1;
         r->sets = sv.v;
         r->nsets = sv.n;
         int pg = g == 0 ? catalog_pool_get(cat, r->name, &r->pool) : -1;
+        for (size_t i = 0; g == 0 && i < r->ndbs; i++) {
+            struct catalog_set since;
+            if (catalog_set_get_seq(cat, r->dbs[i].since_seq, &since) == 1)
+                snprintf(r->dbs[i].since, sizeof r->dbs[i].since, "%s", since.id);
+        }
         catalog_close(cat);
         if (g != 0 || pg < 0)
             goto out;

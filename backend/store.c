@@ -135,16 +135,47 @@ static const char IDX_SCHEMA[] =
     " size INTEGER NOT NULL, refcount INTEGER NOT NULL, zero_since INTEGER) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS doi_zero ON doi(zero_since) WHERE zero_since IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS subdirs(subdir INTEGER PRIMARY KEY, count INTEGER NOT NULL);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '1');";
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '1');"
+    /* store_check's memory: the file (device, inode, size, ctime) whose replica id it read */
+    "CREATE TABLE IF NOT EXISTS dit_seen(path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER,"
+    " size INTEGER, ctime_ns INTEGER, replica_id TEXT) WITHOUT ROWID;"
+    /* running totals for status (docs/scale.md): counted once when the table is new, then
+       kept by the triggers in the transaction of every change */
+    "CREATE TABLE IF NOT EXISTS doi_totals(k INTEGER PRIMARY KEY CHECK (k = 1),"
+    " objects INTEGER NOT NULL, bytes INTEGER NOT NULL, refs INTEGER NOT NULL,"
+    " ref_bytes INTEGER NOT NULL, zero INTEGER NOT NULL, zero_bytes INTEGER NOT "
+    "NULL);" STORE_TOTALS_TRIGGERS;
+
+/* The first count of a new doi_totals (an index made before it; idx_try_open). */
+static const char TOTALS_COUNT[] =
+    "INSERT INTO doi_totals SELECT 1, count(*), coalesce(sum(size), 0),"
+    " coalesce(sum(refcount), 0), coalesce(sum(size * refcount), 0),"
+    " coalesce(sum(refcount = 0), 0), coalesce(sum((refcount = 0) * size), 0) FROM doi;";
+
+/* The triggers of doi_totals (IF NOT EXISTS: every open runs them; resync drops them while it
+ * rewrites the index, then counts once: STORE_TOTALS_OFF / STORE_TOTALS_ON). REPLACE fires
+ * the delete trigger: the connection sets recursive_triggers. */
+const char STORE_TOTALS_OFF[] = "DROP TRIGGER IF EXISTS doi_tot_ins;"
+                                "DROP TRIGGER IF EXISTS doi_tot_del;"
+                                "DROP TRIGGER IF EXISTS doi_tot_upd;";
+const char STORE_TOTALS_ON[] = "DELETE FROM doi_totals;"
+                               "INSERT INTO doi_totals SELECT 1, count(*), coalesce(sum(size), 0),"
+                               " coalesce(sum(refcount), 0), coalesce(sum(size * refcount), 0),"
+                               " coalesce(sum(refcount = 0), 0), coalesce(sum((refcount = 0) * "
+                               "size), 0) FROM doi;" STORE_TOTALS_TRIGGERS;
 
 static int idx_try_open(struct dv_store *st)
 {
     if (store_sq_open(st->idx_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &st->idx) != 0)
         return -1;
-    if (store_sq_exec(st->idx, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    if (store_sq_exec(st->idx,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                      " PRAGMA recursive_triggers=ON",
                       "DAOS index") != 0 ||
         store_sq_exec(st->idx, "BEGIN IMMEDIATE", "DAOS index") != 0 ||
-        store_sq_exec(st->idx, IDX_SCHEMA, "DAOS index: schema") != 0) {
+        store_sq_exec(st->idx, IDX_SCHEMA, "DAOS index: schema") != 0 ||
+        (store_q_int(st->idx, "SELECT count(*) FROM doi_totals", 0) == 0 &&
+         store_sq_exec(st->idx, TOTALS_COUNT, "DAOS index: totals") != 0)) {
         int ec = sqlite3_errcode(st->idx) & 0xff;
         sqlite3_close(st->idx);
         st->idx = NULL;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -443,16 +444,24 @@ int store_status(struct dv_store *st, struct store_status *out)
     }
     sqlite3_finalize(s);
     int64_t cutoff = dv_now() - (int64_t)st->cfg->server.deferred_deletion_days * 86400;
-    out->objects = (uint64_t)store_q_int(st->idx, "SELECT count(*) FROM doi", 0);
-    out->bytes = (uint64_t)store_q_int(st->idx, "SELECT coalesce(sum(size), 0) FROM doi", 0);
-    out->references =
-        (uint64_t)store_q_int(st->idx, "SELECT coalesce(sum(refcount), 0) FROM doi", 0);
-    out->referenced_bytes =
-        (uint64_t)store_q_int(st->idx, "SELECT coalesce(sum(size * refcount), 0) FROM doi", 0);
-    out->zero_ref =
-        (uint64_t)store_q_int(st->idx, "SELECT count(*) FROM doi WHERE refcount = 0", 0);
-    out->zero_ref_bytes = (uint64_t)store_q_int(
-        st->idx, "SELECT coalesce(sum(size), 0) FROM doi WHERE refcount = 0", 0);
+    /* the running totals (doi_totals, kept by triggers), not scans of the index */
+    s = store_sq_prep(st->idx,
+                      "SELECT objects, bytes, refs, ref_bytes, zero, zero_bytes FROM doi_totals"
+                      " WHERE k = 1",
+                      "DAOS index");
+    if (!s) {
+        store_idx_rollback(st);
+        return -1;
+    }
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        out->objects = (uint64_t)sqlite3_column_int64(s, 0);
+        out->bytes = (uint64_t)sqlite3_column_int64(s, 1);
+        out->references = (uint64_t)sqlite3_column_int64(s, 2);
+        out->referenced_bytes = (uint64_t)sqlite3_column_int64(s, 3);
+        out->zero_ref = (uint64_t)sqlite3_column_int64(s, 4);
+        out->zero_ref_bytes = (uint64_t)sqlite3_column_int64(s, 5);
+    }
+    sqlite3_finalize(s);
     out->zero_ref_due = (uint64_t)store_q_int(
         st->idx, "SELECT count(*) FROM doi WHERE refcount = 0 AND zero_since <= ?1", cutoff);
     out->databases = (uint64_t)store_q_int(st->idx, "SELECT count(*) FROM dit", 0);
@@ -493,6 +502,48 @@ static int file_replica(const char *abs, char *out, size_t n)
     return 0;
 }
 
+/* A database file as store_check last read its replica id. */
+struct seen {
+    char *path;
+    int64_t dev, ino, size, ctime_ns;
+    char replica[64];
+};
+
+static bool seen_same(sqlite3_stmt *s, const struct stat *sb, const char *replica)
+{
+    const char *r = (const char *)sqlite3_column_text(s, 6);
+    return sqlite3_column_type(s, 2) != SQLITE_NULL &&
+           sqlite3_column_int64(s, 2) == (int64_t)sb->st_dev &&
+           sqlite3_column_int64(s, 3) == (int64_t)sb->st_ino &&
+           sqlite3_column_int64(s, 4) == (int64_t)sb->st_size &&
+           sqlite3_column_int64(s, 5) ==
+               (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec &&
+           r && strcmp(r, replica) == 0;
+}
+
+/* Remember the files whose replica id matched (best effort: a busy index skips it). */
+static void seen_record(struct dv_store *st, struct seen *v, size_t n)
+{
+    if (!n || sqlite3_exec(st->idx, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return;
+    sqlite3_stmt *s = store_sq_prep(st->idx,
+                                    "INSERT OR REPLACE INTO dit_seen(path, dev, ino, size,"
+                                    " ctime_ns, replica_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                    "DAOS index");
+    for (size_t i = 0; s && i < n; i++) {
+        sqlite3_bind_text(s, 1, v[i].path, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, v[i].dev);
+        sqlite3_bind_int64(s, 3, v[i].ino);
+        sqlite3_bind_int64(s, 4, v[i].size);
+        sqlite3_bind_int64(s, 5, v[i].ctime_ns);
+        sqlite3_bind_text(s, 6, v[i].replica, -1, SQLITE_STATIC);
+        sqlite3_step(s);
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    sqlite3_exec(st->idx, s ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+}
+
 int store_check(struct dv_store *st)
 {
     if (!store_has_daos(st))
@@ -501,16 +552,22 @@ int store_check(struct dv_store *st)
     size_t n;
     if (dbglob_list(st->cfg, &dbs, &n) != 0)
         return -1;
+    /* A database whose file is the one whose replica id was read last time (same device,
+       inode, size and ctime: any write or replacement changes one) is not opened again:
+       status at 1,000 databases was 1,000 SQLite opens. */
     sqlite3_stmt *s = store_sq_prep(st->idx,
-                                    "SELECT path, coalesce(replica_id, '') FROM dit"
-                                    " WHERE path NOT LIKE '/%' ORDER BY path",
+                                    "SELECT d.path, coalesce(d.replica_id, ''), s.dev, s.ino,"
+                                    " s.size, s.ctime_ns, s.replica_id FROM dit d"
+                                    " LEFT JOIN dit_seen s ON s.path = d.path"
+                                    " WHERE d.path NOT LIKE '/%' ORDER BY d.path",
                                     "DAOS index");
     if (!s) {
         dbglob_free(dbs);
         return -1;
     }
     char reason[600] = "";
-    size_t diffs = 0, i = 0;
+    size_t diffs = 0, i = 0, nseen = 0;
+    struct seen *seen = NULL;
     int r = sqlite3_step(s);
     /* Merge the two sorted lists (both in strcmp order: SQLite's default BINARY collation). */
     while (i < n || r == SQLITE_ROW) {
@@ -525,11 +582,26 @@ int store_check(struct dv_store *st)
             r = sqlite3_step(s);
         } else {
             char *abs = dv_path_join(st->cfg->server.data_dir, dbs[i]);
+            const char *want = (const char *)sqlite3_column_text(s, 1);
+            struct stat sb;
+            bool have = stat(abs, &sb) == 0;
             char rep[64];
-            if (file_replica(abs, rep, sizeof rep) == 0 &&
-                strcmp(rep, (const char *)sqlite3_column_text(s, 1)) != 0)
-                snprintf(why, sizeof why, "replica id of database %.300s changed outside the store",
-                         dbs[i]);
+            if (!(have && seen_same(s, &sb, want)) && file_replica(abs, rep, sizeof rep) == 0) {
+                if (strcmp(rep, want) != 0) {
+                    snprintf(why, sizeof why,
+                             "replica id of database %.300s changed outside the store", dbs[i]);
+                } else if (have) {
+                    if ((nseen & (nseen - 1)) == 0)
+                        seen = dv_realloc(seen, (nseen ? nseen * 2 : 1) * sizeof *seen);
+                    struct seen *e = &seen[nseen++];
+                    e->path = dv_strdup(dbs[i]);
+                    e->dev = (int64_t)sb.st_dev;
+                    e->ino = (int64_t)sb.st_ino;
+                    e->size = (int64_t)sb.st_size;
+                    e->ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec;
+                    snprintf(e->replica, sizeof e->replica, "%s", rep);
+                }
+            }
             free(abs);
             i++;
             r = sqlite3_step(s);
@@ -539,6 +611,10 @@ int store_check(struct dv_store *st)
     }
     sqlite3_finalize(s);
     dbglob_free(dbs);
+    seen_record(st, seen, nseen);
+    for (size_t k = 0; k < nseen; k++)
+        free(seen[k].path);
+    free(seen);
     if (diffs > 1) {
         size_t l = strlen(reason);
         snprintf(reason + l, sizeof reason - l, " (and %zu more differences)", diffs - 1);

@@ -313,10 +313,13 @@ int store_resync(struct dv_store *st, struct dv_job *job, struct store_resync_co
     int rc = -1;
     if (store_idx_begin(st) != 0)
         goto out;
-    if (store_sq_exec(st->idx, RESYNC_CLEAR, "resync: clear the index") != 0 ||
+    /* the totals' triggers are off while every row is rewritten (one count at the end) */
+    if (store_sq_exec(st->idx, STORE_TOTALS_OFF, "resync: totals") != 0 ||
+        store_sq_exec(st->idx, RESYNC_CLEAR, "resync: clear the index") != 0 ||
         resync_scan_repo(st, dirs, ndirs, job, &c) != 0 || resync_objects(st, job, &c) != 0 ||
         resync_databases(st, dbs, ndbs, job, &c) != 0 ||
         resync_refcounts(st, dbs, ndbs, job, &c) != 0 || resync_zero_since(st, now) != 0 ||
+        store_sq_exec(st->idx, STORE_TOTALS_ON, "resync: totals") != 0 ||
         store_idx_set_state(st, false, "") != 0) {
         store_idx_rollback(st);
         goto out;

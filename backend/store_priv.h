@@ -127,6 +127,29 @@ int store_nlo_present(struct dv_store *st, sqlite3_stmt *q, const char *name, in
 
 /* Index transactions (BEGIN IMMEDIATE; commit rolls back on failure; rollback if open). */
 int store_idx_begin(struct dv_store *st);
+
+/* The DOI's running totals (doi_totals, kept by triggers; store.c): the triggers, SQL that
+ * drops them, SQL that counts the totals anew and creates them again (resync). */
+#define STORE_TOTALS_TRIGGERS                                                                      \
+    "CREATE TRIGGER IF NOT EXISTS doi_tot_ins AFTER INSERT ON doi BEGIN"                           \
+    " UPDATE doi_totals SET objects = objects + 1, bytes = bytes + new.size,"                      \
+    " refs = refs + new.refcount, ref_bytes = ref_bytes + new.size * new.refcount,"                \
+    " zero = zero + (new.refcount = 0), zero_bytes = zero_bytes + (new.refcount = 0) * new.size;"  \
+    " END;"                                                                                        \
+    "CREATE TRIGGER IF NOT EXISTS doi_tot_del AFTER DELETE ON doi BEGIN"                           \
+    " UPDATE doi_totals SET objects = objects - 1, bytes = bytes - old.size,"                      \
+    " refs = refs - old.refcount, ref_bytes = ref_bytes - old.size * old.refcount,"                \
+    " zero = zero - (old.refcount = 0), zero_bytes = zero_bytes - (old.refcount = 0) * old.size;"  \
+    " END;"                                                                                        \
+    "CREATE TRIGGER IF NOT EXISTS doi_tot_upd AFTER UPDATE OF size, refcount ON doi BEGIN"         \
+    " UPDATE doi_totals SET bytes = bytes - old.size + new.size,"                                  \
+    " refs = refs - old.refcount + new.refcount,"                                                  \
+    " ref_bytes = ref_bytes - old.size * old.refcount + new.size * new.refcount,"                  \
+    " zero = zero - (old.refcount = 0) + (new.refcount = 0),"                                      \
+    " zero_bytes = zero_bytes - (old.refcount = 0) * old.size + (new.refcount = 0) * new.size;"    \
+    " END;"
+extern const char STORE_TOTALS_OFF[];
+extern const char STORE_TOTALS_ON[];
 int store_idx_commit(struct dv_store *st);
 void store_idx_rollback(struct dv_store *st);
 /* meta state: NEEDS_RESYNC (with reason) or SYNCHRONIZED, since now. */

@@ -18,9 +18,12 @@ struct catalog;
  * from the first), ascending; with backward, names < after (NULL or "" = from the last),
  * descending. cat NULL means there is no catalog: no backup holds anything, every live object
  * is listed. At most max into out[] (rows as store_objects_page gives them); *n gets the
- * count, fewer than max only at the end. Each step is a range scan of the index and a point
- * lookup in the pool per live object. 0, or -1 with dv_err() set.
+ * count, fewer than max only at the end. A merge of two name-ordered cursors, the index's
+ * objects and the pool's names, each read in keyset pages of 1,024 (no lookup per object):
+ * a page costs the names up to its last row in both lists. 0, or -1 with dv_err() set.
  */
+/* The keyset page size of both cursors (1,024; tests set it small to cross many pages). */
+extern size_t unbacked_chunk;
 int unbacked_page(struct dv_store *st, struct catalog *cat, const char *after, bool backward,
                   struct store_object *out, size_t max, size_t *n);
 /* One name: 1 when it is live and not in the pool (out, which may be NULL, filled), 0 when it

@@ -23,7 +23,8 @@ OUT=$SRC/var/scale
 case "$mode" in
 quick) SIZES="quick" ;;
 full) SIZES="quick full" ;;
-*) echo "usage: bench/scale.sh quick|full" >&2; exit 2 ;;
+catalog) SIZES=${2:-quick}; [ "$SIZES" = full ] && SIZES="quick full" ;;
+*) echo "usage: bench/scale.sh quick|full|catalog [quick|full]" >&2; exit 2 ;;
 esac
 for t in sqlite3 python3 tmux /usr/bin/time; do
     command -v $t >/dev/null 2>&1 || { echo "scale: $t missing" >&2; exit 1; }
@@ -227,6 +228,137 @@ for i, v in enumerate(["zero-ref", "not backed up", "pool", "missing from live",
 EOF
     log "$size console: VmHWM ${hwm}KiB"
 }
+
+# ---- catalog (issue 16): references at copy speed, a compact catalog, answers from indexes ----
+# bench/scale.sh catalog quick|full: in one run, side by side with the peer and the target:
+#   a. the first backup of every database into an empty target and catalog (databases only:
+#      copies + references recorded the first time) vs cp -r + sync -f of the same files;
+#   b. the catalog's bytes per reference and per NLO (SQLite's dbstat: tables + indexes) after
+#      a first full backup (databases and the NLO pass);
+#   c. whereis, status, the console's "not yet backed up" first page (bench-unbacked, the
+#      backend API the screen uses) vs the sqlite3 shell answering from the same files.
+# The fixture: bench-gen's (quick: 10,000 NLOs, 50 + 2 databases, var/scale/cat-quick); full:
+# the 1,000,000-NLO one in CAT_FULL (default var/scale/full, as bench/scale.sh full makes it),
+# never generated here. An older dvault works too (DVAULT=...): b reads version 5's tables.
+UNB=${UNB:-$BUILD/bench-unbacked}
+cat_fixture() {   # SIZE -> DIR
+    case $1 in
+    quick)
+        DIR=$OUT/cat-quick
+        local stamp="bench-gen v1 nlos=10000 dbs=50 big=2 x 32 MiB"
+        if [ "$(cat "$DIR/stamp" 2>/dev/null)" != "$stamp" ]; then
+            rm -rf "$DIR"
+            log "catalog quick: generating"
+            "$GEN" init "$DIR" 10000 50 2 32 >/dev/null
+            "$DVAULT" -c "$DIR/config.yaml" resync daos >/dev/null 2>&1
+            echo "$stamp" > "$DIR/stamp"
+        fi ;;
+    full)
+        DIR=${CAT_FULL:-$OUT/full}
+        [ -f "$DIR/config.yaml" ] || { echo "scale: no full fixture in $DIR (bench/scale.sh full makes it; or CAT_FULL=)" >&2; exit 1; } ;;
+    esac
+}
+
+cat_config() {   # NAME: config-NAME.yaml with target run/NAME/target, catalog run/NAME/catalog.db
+    sed "s|^  target: .*|  target: run/$1/target|; s|^catalog: .*|catalog: run/$1/catalog.db|" \
+        "$DIR/config.yaml" > "$DIR/config-$1.yaml"
+}
+
+cat_dbstat() {   # SIZE CATALOG: bytes per NLO and per reference (TSV rows)
+    local size=$1 db=$2 nt rt nn nr
+    if [ -n "$(sqlite3 "$db" "SELECT 1 FROM sqlite_master WHERE name = 'nlo_refs'")" ]; then
+        nt="'nlo', 'nlo_subdir'"; rt="'nlo_refs', 'nlo_refs_nlo'"
+        nn=$(sqlite3 "$db" "SELECT count(*) FROM nlo")
+        nr=$(sqlite3 "$db" "SELECT count(*) FROM nlo_refs")
+    else
+        nt="'pool', 'pool_subdir', 'pool_first_set'"; rt="'refs', 'refs_nlo', 'refs_open'"
+        nn=$(sqlite3 "$db" "SELECT count(*) FROM pool")
+        nr=$(sqlite3 "$db" "SELECT count(*) FROM refs")
+    fi
+    local bn br tot
+    bn=$(sqlite3 "$db" "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ($nt)")
+    br=$(sqlite3 "$db" "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ($rt)")
+    tot=$(stat -c %s "$db")
+    printf '%s\tcatalog bytes / NLO (%s NLOs)\t%s\t0\tdbstat %s\n' "$size" "$nn" "$(awk -v a="$bn" -v b="$nn" 'BEGIN {printf "%.1f", a / b}')" "$nt" >> "$TSV"
+    printf '%s\tcatalog bytes / reference (%s refs)\t%s\t0\tdbstat %s\n' "$size" "$nr" "$(awk -v a="$br" -v b="$nr" 'BEGIN {printf "%.1f", a / b}')" "$rt" >> "$TSV"
+    printf '%s\tcatalog file bytes\t%s\t0\t%s\n' "$size" "$tot" "$db" >> "$TSV"
+    log "$size catalog: $bn B for $nn NLOs, $br B for $nr references, file $tot B"
+}
+
+cat_size() {   # SIZE
+    local size=$1 runs=3
+    [ "$size" = full ] && runs=1
+    cat_fixture "$size"
+    cd "$DIR"
+    cat_config a; cat_config b
+    log "$size: a. first backup of the databases, empty catalog"
+    m $size "first backup, empty catalog (databases only)" $runs \
+        "rm -rf run/a && mkdir -p run/a && $DVAULT -c config-a.yaml target init && sync" \
+        "$DVAULT -c config-a.yaml backup --databases-only -q"
+    m $size "peer: cp -r + sync -f" $runs "rm -rf run/cp && sync" "cp -r data/mail run/cp && sync -f run/cp"
+    log "$size: b. the catalog after a first full backup"
+    if [ "$(cat run/b/done 2>/dev/null)" != "$DVAULT $(stat -c %Y "$DVAULT")" ]; then
+        rm -rf run/b && mkdir -p run/b
+        $DVAULT -c config-b.yaml target init >/dev/null
+        m $size "first full backup (databases + every NLO)" 1 "sync" "$DVAULT -c config-b.yaml backup -q"
+        echo "$DVAULT $(stat -c %Y "$DVAULT")" > run/b/done
+    fi
+    cat_dbstat $size run/b/catalog.db
+    local nlo key sz
+    nlo=$(sqlite3 data/daos/daoscat.db "SELECT name FROM doi ORDER BY name LIMIT 1 OFFSET 77")
+    sz=${nlo:64:16}   # the catalog's key (docs/catalog.md): hash, byte count, size big-endian
+    while [ ${#sz} -gt 2 ] && [ "${sz:0:2}" = 00 ]; do sz=${sz:2}; done
+    key="X'${nlo:0:64}$(printf %02x $(( ${#sz} / 2 )))$sz'"
+    log "$size: c. whereis, status, not yet backed up"
+    m $size "whereis NLO" 5 true "$DVAULT -c config-b.yaml whereis $nlo"
+    m $size "peer: sqlite3 whereis rows" 5 true \
+        "sqlite3 data/daos/daoscat.db \"select * from doi where name = '$nlo'\"; sqlite3 run/b/catalog.db \"select d.path, r.first_seq from nlo n join nlo_refs r on r.nlo_id = n.id join databases d on d.id = r.db_id where n.name = $key and r.last_seq is null; select * from nlo where name = $key\" 2>/dev/null || sqlite3 run/b/catalog.db \"select * from refs where nlo = '$nlo'; select * from pool where name = '$nlo'\""
+    m $size "status" 5 true "$DVAULT -c config-b.yaml status"
+    m $size "peer: sqlite3 status sums" 5 true \
+        "sqlite3 data/daos/daoscat.db 'select count(*), sum(size), sum(refcount), sum(size * refcount), sum(refcount = 0) from doi'; sqlite3 run/b/catalog.db 'select count(*) from sets'"
+    if [ -x "$UNB" ]; then
+        m $size "not yet backed up: first page (50 rows)" 5 true "$UNB config-b.yaml 50"
+        m $size "peer: sqlite3 first page (EXCEPT)" 5 true \
+            "sqlite3 data/daos/daoscat.db \"attach 'run/b/catalog.db' as c; select name from doi except select name from c.pool order by 1 limit 50\""
+    fi
+    cd "$SRC"
+}
+
+if [ "$mode" = catalog ]; then
+    for size in $SIZES; do cat_size "$size"; done
+    python3 - "$TSV" > "$OUT/results-catalog.md" <<'EOF'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+t = {(r[0], r[1]): float(r[2]) for r in rows}
+sizes = []
+for r in rows:
+    if r[0] not in sizes: sizes.append(r[0])
+def get(s, prefix):
+    for (a, b), v in t.items():
+        if a == s and b.startswith(prefix): return b, v
+    return None, None
+print("#### Catalog (issue 16): %s\n" % ", ".join(sizes))
+print("| size | dvault | value | peer | value | dvault / peer | target |")
+print("|---|---|---:|---|---:|---:|---|")
+pairs = [("first backup, empty catalog", "peer: cp -r + sync -f", "<= 1.1x cp + sync"),
+         ("whereis NLO", "peer: sqlite3 whereis rows", "< 20 ms at 1,000,000, flat in databases"),
+         ("status", "peer: sqlite3 status sums", "< 50 ms at 1,000,000"),
+         ("not yet backed up: first page", "peer: sqlite3 first page", "< 100 ms at 1,000,000")]
+for s in sizes:
+    for a, b, tg in pairs:
+        na, va = get(s, a); nb, vb = get(s, b)
+        if na is None: continue
+        print("| %s | %s | %.3f s | %s | %s | %s | %s |" % (s, na, va, (nb or "peer: -")[6:],
+              "%.3f s" % vb if vb else "-", "%.2f" % (va / vb) if vb else "-", tg))
+    for a, tg in [("catalog bytes / NLO", "<= 150 B"), ("catalog bytes / reference", "<= 60 B"),
+                  ("catalog file bytes", ""), ("first full backup", "")]:
+        na, va = get(s, a)
+        if na is not None:
+            print("| %s | %s | %s | | | | %s |" % (s, na, ("%.1f B" % va) if "bytes" in na else ("%.3f s" % va), tg))
+EOF
+    cat "$OUT/results-catalog.md"
+    exit 0
+fi
 
 for size in $SIZES; do run_size "$size"; done
 

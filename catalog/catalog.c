@@ -14,6 +14,12 @@
 
 #include "util.h"
 
+/* A name key (catalog_names.c) / a sha256 as text, in plain SQL (the views of version 6). */
+#define NAME_SQL(k)                                                                                \
+    "CASE WHEN typeof(" k ") = 'blob' THEN lower(hex(substr(" k ", 1, 32)) || "                    \
+    "substr('0000000000000000' || hex(substr(" k ", 34)), -16)) || '.nlo' ELSE " k " END"
+#define SHA_SQL(k) "CASE WHEN typeof(" k ") = 'blob' THEN lower(hex(" k ")) ELSE " k " END"
+
 /* Migrations: MIGRATIONS[i] brings the schema from version i to i + 1. */
 static const char *const MIGRATIONS[] = {
     /* 1: initial schema */
@@ -151,6 +157,62 @@ static const char *const MIGRATIONS[] = {
     "  PRIMARY KEY (set_id, db_path)\n"
     ") WITHOUT ROWID;\n"
     "CREATE INDEX set_failures_db ON set_failures(db_path);\n",
+    /* 6: integer references and a compact NLO table (docs/catalog.md, "Version 6"): pool and
+     * refs' names become one row per NLO in `nlo` (name as a 32 + 1 + n byte key, a small
+     * integer id), refs hold (db_id, nlo_id); running totals for status, kept by the
+     * catalog's writers in their transactions (catalog_refs.c). dv_nlo_key and
+     * dv_sha_key are SQL functions of this connection (catalog_names.c). */
+    "CREATE TABLE nlo (\n"
+    "  name BLOB PRIMARY KEY,\n"
+    "  id INTEGER NOT NULL,\n"
+    "  sha256 BLOB,\n"
+    "  size INTEGER,\n"
+    "  live_subdir INTEGER,\n"
+    "  first_set INTEGER,\n"
+    "  stored_at INTEGER\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO nlo (name, id, sha256, size, live_subdir, first_set, stored_at)\n"
+    "  SELECT dv_nlo_key(u.name), row_number() OVER (ORDER BY u.name), dv_sha_key(p.sha256),\n"
+    "    p.size, p.live_subdir, p.first_set, p.stored_at\n"
+    "  FROM (SELECT name FROM pool UNION SELECT nlo FROM refs) u\n"
+    "  LEFT JOIN pool p ON p.name = u.name;\n"
+    "CREATE TABLE nlo_refs (\n"
+    "  db_id INTEGER NOT NULL,\n"
+    "  nlo_id INTEGER NOT NULL,\n"
+    "  first_seq INTEGER NOT NULL,\n"
+    "  last_seq INTEGER,\n"
+    "  PRIMARY KEY (db_id, nlo_id, first_seq)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO nlo_refs SELECT r.db_id, n.id, r.first_seq, r.last_seq FROM refs r\n"
+    "  JOIN nlo n ON n.name = dv_nlo_key(r.nlo) ORDER BY 1, 2, 3;\n"
+    "DROP TABLE refs;\n"
+    "DROP TABLE pool;\n"
+    "CREATE INDEX nlo_refs_nlo ON nlo_refs(nlo_id, db_id);\n"
+    "ALTER TABLE databases ADD COLUMN refs_digest BLOB;\n"
+    "CREATE INDEX nlo_subdir ON nlo(live_subdir, name) WHERE sha256 IS NOT NULL;\n"
+    "CREATE TABLE totals (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;\n"
+    "INSERT INTO totals (key, value) VALUES\n"
+    "  ('pool_objects', (SELECT count(*) FROM nlo WHERE sha256 IS NOT NULL)),\n"
+    "  ('pool_bytes', (SELECT coalesce(sum(size), 0) FROM nlo WHERE sha256 IS NOT NULL)),\n"
+    "  ('nlo_next_id', (SELECT coalesce(max(id), 0) + 1 FROM nlo));\n"
+    /* the pool and the references as version 5 showed them, for the sqlite3 shell (names and
+       hashes as text; a view, nothing stored); a DELETE on pool takes the object out */
+    "CREATE VIEW pool (name, sha256, size, live_subdir, first_set, stored_at, key) AS\n"
+    "  SELECT " NAME_SQL("name") ", " SHA_SQL(
+        "sha256") ",\n"
+                  "    size, live_subdir, first_set, stored_at, name FROM nlo WHERE sha256 IS NOT "
+                  "NULL;\n"
+                  "CREATE TRIGGER pool_delete INSTEAD OF DELETE ON pool BEGIN\n"
+                  "  UPDATE nlo SET sha256 = NULL, size = NULL, live_subdir = NULL, first_set = "
+                  "NULL,\n"
+                  "    stored_at = NULL WHERE name = old.key;\n"
+                  "  UPDATE totals SET value = value - 1 WHERE key = 'pool_objects';\n"
+                  "  UPDATE totals SET value = value - old.size WHERE key = 'pool_bytes';\n"
+                  "END;\n"
+                  "CREATE VIEW refs (db_id, nlo, first_seq, last_seq) AS\n"
+                  "  SELECT r.db_id, " NAME_SQL(
+                      "n.name") ", r.first_seq, r.last_seq\n"
+                                "  FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
@@ -283,6 +345,26 @@ int catalog_rollback(struct catalog *c)
     return s ? catalog_step_done(c, s, "rollback") : -1;
 }
 
+int catalog_savepoint(struct catalog *c)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_SAVEPOINT);
+    return s ? catalog_step_done(c, s, "savepoint") : -1;
+}
+
+int catalog_savepoint_release(struct catalog *c)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_RELEASE);
+    return s ? catalog_step_done(c, s, "release savepoint") : -1;
+}
+
+int catalog_savepoint_rollback(struct catalog *c)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_ROLLBACK_TO);
+    if (!s || catalog_step_done(c, s, "roll back to savepoint") != 0)
+        return -1;
+    return catalog_savepoint_release(c);
+}
+
 /* Start our own transaction unless the caller has one: *own tells which. */
 int catalog_tx_enter(struct catalog *c, bool *own)
 {
@@ -413,6 +495,10 @@ static struct catalog *open_catalog(const char *path, bool create, bool *missing
         catalog_close(c);
         return NULL;
     }
+    if (catalog_names_register(c) != 0) {
+        catalog_close(c);
+        return NULL;
+    }
     /* migrations run with foreign keys off (a table rebuild must not cascade), then on */
     if (catalog_exec(c, "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL", "pragmas") != 0 ||
         migrate(c) != 0 || catalog_exec(c, "PRAGMA foreign_keys = ON", "pragmas") != 0) {
@@ -455,6 +541,13 @@ int catalog_schema_version(struct catalog *c)
 const char *catalog_path(struct catalog *c)
 {
     return c->path;
+}
+
+void catalog_cache_mib(struct catalog *c, int mib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", mib > 0 ? mib * 1024 : 2048);
+    sqlite3_exec(c->db, sql, NULL, NULL, NULL);
 }
 
 /* ---- databases --------------------------------------------------------------------- */

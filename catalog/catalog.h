@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 5
+#define CATALOG_SCHEMA_VERSION 6
 #define CATALOG_NLO_NAME_LEN 84 /* strlen of an NLO name, ".nlo" included */
 
 struct catalog;
@@ -50,7 +50,17 @@ int catalog_schema_version(struct catalog *c);
 int catalog_integrity_check(struct catalog *c);
 /* The file path given to catalog_open (owned by the handle). */
 const char *catalog_path(struct catalog *c);
+/*
+ * Size this handle's page cache for a big writer (a backup, resync catalog): mib MiB
+ * (SQLite's default is 2). Pages are taken as they are read, so a small job stays small.
+ */
+void catalog_cache_mib(struct catalog *c, int mib);
 
+/* Inside an explicit transaction: one savepoint (not nestable) - set, release (keep its
+ * writes), roll back to it and release (drop them). 0 or -1. */
+int catalog_savepoint(struct catalog *c);
+int catalog_savepoint_release(struct catalog *c);
+int catalog_savepoint_rollback(struct catalog *c);
 /* Explicit transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). 0 or -1. Not nestable. */
 int catalog_begin(struct catalog *c);
 int catalog_commit(struct catalog *c);
@@ -142,6 +152,8 @@ int catalog_set_fail(struct catalog *c, const char *id, int64_t ended, const cha
 int catalog_sets_fail_stale(struct catalog *c, bool lock_held, int64_t now, int *n);
 /* One set by id: 1 found, 0 not found, -1 error. */
 int catalog_set_get(struct catalog *c, const char *id, struct catalog_set *out);
+/* The same by seq: 1 found, 0 not, -1 error. */
+int catalog_set_get_seq(struct catalog *c, int64_t seq, struct catalog_set *out);
 /* Newest set (complete_only: newest complete one): 1 found, 0 none, -1 error. */
 int catalog_set_latest(struct catalog *c, bool complete_only, struct catalog_set *out);
 /* Newest usable set (complete or partial, not being pruned): 1 found, 0 none, -1 error. */
@@ -260,6 +272,9 @@ int catalog_pool_repair_batch(struct catalog *c, const struct catalog_pool_obj *
  * start, at most max). The NLO pass checks them against the pool's files. 0 or -1. */
 int catalog_pool_name_page(struct catalog *c, const char *after,
                            char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n);
+/* The same descending: names < before (NULL or "" = from the last). */
+int catalog_pool_name_page_back(struct catalog *c, const char *before,
+                                char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t max, size_t *n);
 /*
  * Names of one live subdirectory in name order, keyset-paged: names > after (NULL or "" =
  * from the start), at most max, into names[] (each 85 bytes incl. NUL). *n gets the count.
@@ -275,9 +290,11 @@ int catalog_pool_count_first_set(struct catalog *c, int64_t seq, int64_t *count)
  * max. The backward direction of catalog_pool_page. 0 or -1. */
 int catalog_pool_page_back(struct catalog *c, const char *before, struct catalog_pool_obj *out,
                            size_t max, size_t *n);
-/* Count and total stored bytes of the pool. */
+/* Count and total stored bytes of the pool: running totals (table totals, kept by triggers
+ * in the transaction of every change), not a scan. */
 int catalog_pool_stats(struct catalog *c, int64_t *count, int64_t *bytes);
-/* Remove names from the pool table (after prune deleted their files). 0 or -1. */
+/* Remove names from the pool (after prune deleted their files): the row goes, or only its pool
+ * columns when references still name it. 0 or -1. */
 int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t n);
 
 /* ---- references -------------------------------------------------------------------- */
@@ -292,6 +309,15 @@ int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_
  */
 int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq, const char *const *names,
                         size_t n);
+
+/*
+ * The databases that referenced NLO name at their latest backup (an open range), by path,
+ * with the seq of the set since which they do: from the catalog's index (refs_nlo), no
+ * database opened. cb returns 0 to go on, non-zero to stop (that value is returned); it may
+ * use the catalog. -1 on error.
+ */
+typedef int (*catalog_ref_cb)(void *ud, const char *db_path, int64_t since_seq);
+int catalog_nlo_referrers(struct catalog *c, const char *name, catalog_ref_cb cb, void *ud);
 
 typedef int (*catalog_set_cb)(void *ud, const struct catalog_set *s);
 /*

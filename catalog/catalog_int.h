@@ -6,6 +6,7 @@
  *   catalog_sets.c   sets, the databases a set could not copy, set files, incremental chains
  *   catalog_refs.c   the NLO pool, references, prune support (what the kept sets need)
  *   catalog_jobs.c   the job history and its events
+ *   catalog_names.c  NLO names and hashes as stored (compact keys), the SQL functions
  */
 #ifndef DV_CATALOG_INT_H
 #define DV_CATALOG_INT_H
@@ -35,13 +36,16 @@
     X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
     X(COMMIT, "COMMIT")                                                                            \
     X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(SAVEPOINT, "SAVEPOINT dv")                                                                   \
+    X(RELEASE, "RELEASE dv")                                                                       \
+    X(ROLLBACK_TO, "ROLLBACK TO dv")                                                               \
     X(DB_LOOKUP, "SELECT id FROM databases WHERE path = ?1")                                       \
     X(DB_INSERT, "INSERT INTO databases (path, replica_id, dbiid, first_seen, last_seen) "         \
                  "VALUES (?1, ?2, ?3, ?4, ?4)")                                                    \
     X(DB_TOUCH, "UPDATE databases SET last_seen = ?2, replica_id = coalesce(?3, replica_id), "     \
                 "dbiid = coalesce(?4, dbiid) WHERE id = ?1")                                       \
-    X(DB_LAST_REF, "SELECT last_ref_seq FROM databases WHERE id = ?1")                             \
-    X(DB_SET_LAST_REF, "UPDATE databases SET last_ref_seq = ?2 WHERE id = ?1")                     \
+    X(DB_LAST_REF, "SELECT last_ref_seq, refs_digest FROM databases WHERE id = ?1")                \
+    X(DB_SET_LAST_REF, "UPDATE databases SET last_ref_seq = ?2, refs_digest = ?3 WHERE id = ?1")   \
     X(SET_MAXSEQ, "SELECT coalesce(max(seq), 0) FROM sets")                                        \
     X(SET_INSERT, "INSERT INTO sets (id, seq, kind, started, status, pid, origin) "                \
                   "VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)")                                    \
@@ -51,6 +55,7 @@
     X(SET_FAIL, "UPDATE sets SET status = 'failed', ended = ?2, message = ?3 WHERE id = ?1")       \
     X(SET_RUNNING, "SELECT id, pid FROM sets WHERE status = 'running'")                            \
     X(SET_GET, "SELECT " SET_COLS " FROM sets WHERE id = ?1")                                      \
+    X(SET_GET_SEQ, "SELECT " SET_COLS " FROM sets WHERE seq = ?1")                                 \
     X(SET_LATEST, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC LIMIT 1")                       \
     X(SET_LATEST_OK,                                                                               \
       "SELECT " SET_COLS " FROM sets WHERE status = 'complete' AND pruning IS NULL "               \
@@ -72,27 +77,50 @@
                  "WHERE f.set_id = ?1 ORDER BY d.path")                                            \
     X(FILE_GET, "SELECT " FILE_COLS " FROM set_files f JOIN databases d ON d.id = f.db_id "        \
                 "WHERE f.set_id = ?1 AND d.path = ?2")                                             \
-    X(POOL_GET, "SELECT " POOL_COLS " FROM pool WHERE name = ?1")                                  \
-    X(POOL_UPSERT, "INSERT INTO pool (" POOL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "             \
-                   "ON CONFLICT (name) DO UPDATE SET live_subdir = excluded.live_subdir")          \
-    X(POOL_SUBDIR_PAGE, "SELECT name FROM pool WHERE live_subdir = ?1 AND name > ?2 "              \
-                        "ORDER BY name LIMIT ?3")                                                  \
-    X(POOL_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")          \
-    X(POOL_NAME_PAGE, "SELECT name FROM pool WHERE name > ?1 ORDER BY name LIMIT ?2")              \
-    X(POOL_REPAIR, "UPDATE pool SET sha256 = ?2, size = ?3, live_subdir = ?4 WHERE name = ?1")     \
-    X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM pool WHERE (?1 = '' OR name < ?1) "               \
-                      "ORDER BY name DESC LIMIT ?2")                                               \
-    X(POOL_STATS, "SELECT count(*), coalesce(sum(size), 0) FROM pool")                             \
-    X(POOL_DELETE, "DELETE FROM pool WHERE name = ?1")                                             \
-    X(REFS_OPEN_PAGE, "SELECT nlo FROM refs WHERE db_id = ?1 AND last_seq IS NULL "                \
-                      "AND nlo > ?2 ORDER BY nlo LIMIT ?3")                                        \
-    X(REFS_OPEN, "INSERT INTO refs (db_id, nlo, first_seq, last_seq) VALUES (?1, ?2, ?3, NULL)")   \
-    X(REFS_CLOSE, "UPDATE refs SET last_seq = ?3 WHERE db_id = ?1 AND nlo = ?2 "                   \
+    X(POOL_GET, "SELECT " POOL_COLS " FROM nlo WHERE name = ?1 AND sha256 IS NOT NULL")            \
+    X(NLO_ID, "SELECT id, sha256 IS NOT NULL FROM nlo WHERE name = ?1")                            \
+    X(NLO_NEXT_ID, "SELECT value FROM totals WHERE key = 'nlo_next_id'")                           \
+    X(NLO_SET_NEXT_ID, "UPDATE totals SET value = ?1 WHERE key = 'nlo_next_id'")                   \
+    X(NLO_INSERT_NAME, "INSERT INTO nlo (name, id) VALUES (?1, ?2)")                               \
+    X(TOTALS_ADD, "UPDATE totals SET value = value + ?2 WHERE key = ?1")                           \
+    X(POOL_SIZE, "SELECT size FROM nlo WHERE name = ?1 AND sha256 IS NOT NULL")                    \
+    X(POOL_INSERT, "INSERT INTO nlo (name, id, sha256, size, live_subdir, first_set, stored_at) "  \
+                   "VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)")                                          \
+    X(POOL_ADOPT, "UPDATE nlo SET sha256 = ?2, size = ?3, live_subdir = ?4, first_set = ?5, "      \
+                  "stored_at = ?6 WHERE name = ?1")                                                \
+    X(POOL_REHOME, "UPDATE nlo SET live_subdir = ?4 WHERE name = ?1 AND live_subdir IS NOT ?4")    \
+    X(POOL_SUBDIR_PAGE, "SELECT name FROM nlo WHERE live_subdir = ?1 AND sha256 IS NOT NULL "      \
+                        "AND name > ?2 ORDER BY name LIMIT ?3")                                    \
+    X(POOL_PAGE, "SELECT " POOL_COLS " FROM nlo WHERE name > ?1 "                                  \
+                 "AND sha256 IS NOT NULL ORDER BY name LIMIT ?2")                                  \
+    X(POOL_NAME_PAGE, "SELECT name FROM nlo WHERE name > ?1 "                                      \
+                      "AND sha256 IS NOT NULL ORDER BY name LIMIT ?2")                             \
+    X(POOL_NAME_PAGE_BACK, "SELECT name FROM nlo WHERE name < ?1 "                                 \
+                           "AND sha256 IS NOT NULL ORDER BY name DESC LIMIT ?2")                   \
+    X(POOL_REPAIR, "UPDATE nlo SET sha256 = ?2, size = ?3, live_subdir = ?4 WHERE name = ?1 "      \
+                   "AND sha256 IS NOT NULL")                                                       \
+    X(POOL_PAGE_BACK, "SELECT " POOL_COLS " FROM nlo WHERE name < ?1 "                             \
+                      "AND sha256 IS NOT NULL ORDER BY name DESC LIMIT ?2")                        \
+    X(POOL_STATS, "SELECT coalesce((SELECT value FROM totals WHERE key = 'pool_objects'), 0), "    \
+                  "coalesce((SELECT value FROM totals WHERE key = 'pool_bytes'), 0)")              \
+    X(POOL_DELETE_ROW, "DELETE FROM nlo WHERE name = ?1 AND NOT EXISTS "                           \
+                       "(SELECT 1 FROM nlo_refs r WHERE r.nlo_id = nlo.id)")                       \
+    X(POOL_FORGET, "UPDATE nlo SET sha256 = NULL, size = NULL, live_subdir = NULL, "               \
+                   "first_set = NULL, stored_at = NULL WHERE name = ?1")                           \
+    X(REFS_OPEN_PAGE, "SELECT nlo_id FROM nlo_refs WHERE db_id = ?1 AND nlo_id > ?2 "              \
+                      "AND last_seq IS NULL ORDER BY nlo_id LIMIT ?3")                             \
+    X(REFS_OPEN, "INSERT INTO nlo_refs (db_id, nlo_id, first_seq, last_seq) "                      \
+                 "VALUES (?1, ?2, ?3, NULL)")                                                      \
+    X(REFS_CLOSE, "UPDATE nlo_refs SET last_seq = ?3 WHERE db_id = ?1 AND nlo_id = ?2 "            \
                   "AND last_seq IS NULL")                                                          \
-    X(NLO_SETS, "SELECT " SET_COLS_S " FROM sets s WHERE s.seq = (SELECT first_set FROM pool "     \
-                "WHERE name = ?1) OR s.id IN (SELECT f.set_id FROM refs r "                        \
+    X(NLO_REFERRERS, "SELECT d.path, r.first_seq FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id "   \
+                     "JOIN databases d ON d.id = r.db_id WHERE n.name = ?1 "                       \
+                     "AND r.last_seq IS NULL ORDER BY d.path")                                     \
+    X(NLO_SETS, "SELECT " SET_COLS_S " FROM sets s WHERE s.seq = (SELECT first_set FROM nlo "      \
+                "WHERE name = ?1 AND sha256 IS NOT NULL) OR s.id IN (SELECT f.set_id "             \
+                "FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id "                                   \
                 "JOIN set_files f ON f.db_id = r.db_id JOIN sets t ON t.id = f.set_id "            \
-                "WHERE r.nlo = ?1 AND t.seq >= r.first_seq AND (r.last_seq IS NULL OR t.seq <= "   \
+                "WHERE n.name = ?1 AND t.seq >= r.first_seq AND (r.last_seq IS NULL OR t.seq <= "  \
                 "r.last_seq)) "                                                                    \
                 "ORDER BY s.seq DESC")                                                             \
     X(SET_INSERT_FULL,                                                                             \
@@ -112,21 +140,24 @@
                       "JOIN sets s ON s.id = f.set_id WHERE f.db_path = ?1 "                       \
                       "AND s.status IN ('complete', 'partial') AND s.pruning IS NULL "             \
                       "ORDER BY s.seq DESC LIMIT 1")                                               \
-    X(POOL_COUNT_FIRST, "SELECT count(*) FROM pool WHERE first_set = ?1")                          \
+    X(POOL_COUNT_FIRST, "SELECT count(*) FROM nlo WHERE first_set = ?1 AND sha256 IS NOT NULL")    \
     X(SETS_ALL, "SELECT " SET_COLS " FROM sets ORDER BY seq DESC")                                 \
     X(KEEP_CLEAR, "DELETE FROM temp.keep_sets")                                                    \
     X(KEEP_ADD, "INSERT OR IGNORE INTO temp.keep_sets (seq) VALUES (?1)")                          \
     X(NEEDED_CLEAR, "DELETE FROM temp.needed")                                                     \
-    X(NEEDED_FIRST, "INSERT OR IGNORE INTO temp.needed (name) SELECT p.name FROM pool p "          \
-                    "JOIN temp.keep_sets k ON k.seq = p.first_set")                                \
-    X(NEEDED_REFS, "INSERT OR IGNORE INTO temp.needed (name) SELECT r.nlo FROM temp.keep_sets k "  \
+    X(NEEDED_FIRST,                                                                                \
+      "INSERT OR IGNORE INTO temp.needed (id) SELECT n.id FROM nlo n "                             \
+      "WHERE n.sha256 IS NOT NULL AND n.first_set IN (SELECT seq FROM temp.keep_sets)")            \
+    X(NEEDED_REFS, "INSERT OR IGNORE INTO temp.needed (id) SELECT r.nlo_id FROM temp.keep_sets k " \
                    "JOIN sets s ON s.seq = k.seq JOIN set_files f ON f.set_id = s.id "             \
-                   "JOIN refs r ON r.db_id = f.db_id AND r.first_seq <= s.seq "                    \
+                   "JOIN nlo_refs r ON r.db_id = f.db_id AND r.first_seq <= s.seq "                \
                    "AND (r.last_seq IS NULL OR r.last_seq >= s.seq)")                              \
     X(NEEDED_COUNT, "SELECT count(*) FROM temp.needed")                                            \
-    X(NEEDED_PAGE, "SELECT name FROM temp.needed WHERE name > ?1 ORDER BY name LIMIT ?2")          \
-    X(UNNEEDED_PAGE, "SELECT " POOL_COLS " FROM pool WHERE name > ?1 AND name NOT IN "             \
-                     "(SELECT name FROM temp.needed) ORDER BY name LIMIT ?2")                      \
+    X(NEEDED_PAGE, "SELECT name FROM nlo WHERE name > ?1 AND id IN "                               \
+                   "(SELECT id FROM temp.needed) ORDER BY name LIMIT ?2")                          \
+    X(UNNEEDED_PAGE, "SELECT " POOL_COLS " FROM nlo WHERE name > ?1 "                              \
+                     "AND sha256 IS NOT NULL AND id NOT IN (SELECT id FROM temp.needed) "          \
+                     "ORDER BY name LIMIT ?2")                                                     \
     X(JOB_START, "INSERT INTO jobs (kind, started, status) VALUES (?1, ?2, 'running')")            \
     X(JOB_END, "UPDATE jobs SET ended = ?2, status = ?3, message = ?4 WHERE id = ?1")              \
     X(JOBS_OLDER, "SELECT id, kind, started, ended, status, message FROM jobs WHERE id < ?1 "      \
@@ -156,6 +187,9 @@ struct catalog {
     sqlite3_stmt *st[ST_COUNT];
 };
 
+/* The longest NLO name key (catalog_names.c). */
+#define CATALOG_KEY_MAX 41
+
 /* "catalog PATH: what: sqlite's message"; returns -1. */
 int catalog_db_err(struct catalog *c, const char *what);
 /* The statement, prepared once, reset and unbound; NULL with dv_err() set on failure. */
@@ -174,6 +208,19 @@ int catalog_exec(struct catalog *c, const char *sql, const char *what);
  * when rc is 0, else roll back keeping the message. Returns rc (or -1 if the commit fails). */
 int catalog_tx_enter(struct catalog *c, bool *own);
 int catalog_tx_leave(struct catalog *c, bool own, int rc);
+/* NLO names and hashes as stored (catalog_names.c): the key of a canonical name (its length,
+ * 0 for any other string, stored as TEXT); bind a name as its key; bind a keyset bound (""
+ * or NULL -> '', below every name; a hex prefix -> the keys above it); read a name or a
+ * sha256 column back as text. The SQL functions dv_nlo_key, dv_sha_key, dv_nlo_name. */
+size_t catalog_name_key(const char *name, size_t len, unsigned char key[CATALOG_KEY_MAX]);
+void catalog_bind_name(sqlite3_stmt *s, int i, const char *name);
+void catalog_bind_bound(sqlite3_stmt *s, int i, const char *after);
+/* The same for a descending page: "" or NULL -> above every name ("from the last"). */
+void catalog_bind_bound_back(sqlite3_stmt *s, int i, const char *before);
+void catalog_col_name(sqlite3_stmt *s, int i, char *out, size_t n);
+void catalog_bind_sha(sqlite3_stmt *s, int i, const char *hex);
+void catalog_col_sha(sqlite3_stmt *s, int i, char *out, size_t n);
+int catalog_names_register(struct catalog *c);
 /* A set row (SET_COLS from column base) into o. */
 void catalog_read_set(sqlite3_stmt *s, int base, struct catalog_set *o);
 

@@ -312,6 +312,15 @@ int catalog_set_get(struct catalog *c, const char *id, struct catalog_set *out)
     return get_one_set(c, s, out);
 }
 
+int catalog_set_get_seq(struct catalog *c, int64_t seq, struct catalog_set *out)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_SET_GET_SEQ);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, seq);
+    return get_one_set(c, s, out);
+}
+
 int catalog_set_latest(struct catalog *c, bool complete_only, struct catalog_set *out)
 {
     sqlite3_stmt *s = catalog_stmt(c, complete_only ? ST_SET_LATEST_OK : ST_SET_LATEST);

@@ -337,9 +337,13 @@ int cli_whereis(int argc, char **argv, struct dv_config *cfg)
         printf(", DAOS index refcount %lld\n", (long long)r.refcount);
     else
         printf(", not in the DAOS index\n");
-    printf("databases    %zu referencing it now\n", r.ndbs);
+    printf("databases    %zu referencing it at their last backup\n", r.ndbs);
     for (size_t i = 0; i < r.ndbs; i++)
-        printf("  %s (%lld)\n", dv_esc(r.dbs[i].path), (long long)r.dbs[i].refs);
+        if (r.dbs[i].since[0])
+            printf("  %s (since set %s)\n", dv_esc(r.dbs[i].path), dv_esc(r.dbs[i].since));
+        else
+            printf("  %s (since set seq %lld, pruned)\n", dv_esc(r.dbs[i].path),
+                   (long long)r.dbs[i].since_seq);
     if (r.in_pool)
         printf("pool         %s (sha256 %s, %lld bytes)%s\n", dv_esc(r.pool_path),
                dv_esc(r.pool.sha256), (long long)r.pool.size, r.pool_file ? "" : " - FILE MISSING");

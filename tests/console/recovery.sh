@@ -8,7 +8,7 @@
 # document (same unid) with its attachments and `dvload verify` passes. Every screen of the
 # flow stays whole through 120x40 -> 80x24 -> 120x40. Then: Sets v verifies the set (no
 # problems), p previews the prune (nothing to remove), Overview D runs the DAOS prune, and the
-# Objects screen's where-is names the databases referencing an NLO now.
+# Objects screen's where-is names the databases that referenced an NLO at their last backup.
 . "$(dirname "$0")/lib.sh"
 : "${DVAULT:?set DVAULT to the dvault binary}"
 : "${DVLOAD:?set DVLOAD to the dvload binary}"
@@ -116,7 +116,7 @@ tui_keys p; tui_wait_for "Prune preview"; tui_wait_for "keep"; tui_wait_for "wou
 tui_keys Escape; tui_wait_for "prune: nothing to remove"
 tui_keys 1 D; tui_wait_for "DAOS prune"; tui_keys y; tui_wait_for "DAOS prune done" 300
 tui_keys 4; tui_wait_for "view: live index"; tui_keys Enter
-tui_wait_for "databases referencing it now"; tui_wait_for "sets holding it"
+tui_wait_for "databases referencing it at their last backup"; tui_wait_for "sets holding it"
 tui_keys Escape; tui_wait_gone "sets holding it"
 tui_keys q
 [ "$(tui_exit_status)" = 0 ] || fail "quit: exit status $(tui_exit_status)"

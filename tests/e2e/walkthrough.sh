@@ -111,7 +111,10 @@ done <"$T/lost"
     fail "a second recover should find them present"
 "$DVAULT" "${C[@]}" whereis "$(head -1 "$T/lost")" >"$T/where1"
 grep -q "^live *daos/" "$T/where1" || fail "whereis: live subdirectory"
-grep -q "  $R (" "$T/where1" || fail "whereis: referenced by $R"
+# databases as of their last backup (the catalog; no database is opened): $R, restored and
+# never backed up, is not among them
+grep -q "^databases .* referencing it at their last backup" "$T/where1" || fail "whereis: databases"
+! grep -q "  $R (" "$T/where1" || fail "whereis: $R was never backed up"
 grep -q "^pool .*sha256" "$T/where1" || fail "whereis: pool"
 grep -q "  $SET complete" "$T/where1" || fail "whereis: set"
 

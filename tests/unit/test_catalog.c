@@ -17,6 +17,7 @@
 
 #include "dvtmp.h"
 #include "catalog.h"
+#include "catalog_int.h"
 #include "util.h"
 
 struct fx {
@@ -100,9 +101,9 @@ static void test_schema(void **state)
     assert_int_equal(catalog_schema_version(f->c), CATALOG_SCHEMA_VERSION);
     assert_int_equal(sql_int(f->path, "PRAGMA user_version"), CATALOG_SCHEMA_VERSION);
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-                                      "AND name IN ('databases','sets','set_files','pool',"
-                                      "'refs','jobs','events')"),
-                     7);
+                                      "AND name IN ('databases','sets','set_files','nlo',"
+                                      "'nlo_refs','jobs','events','totals')"),
+                     8);
     /* Reopen: nothing re-applied, data kept. */
     int64_t id;
     assert_int_equal(catalog_db_upsert(f->c, "mail/a.nsf", "R1", "I1", 100, &id), 0);
@@ -238,21 +239,31 @@ static void test_partial_sets(void **state)
        row kept, set_files too (dropping the old sets table must not cascade) */
     catalog_close(f->c);
     f->c = NULL;
-    sql_exec(f->path,
-             "UPDATE sets SET status = 'complete' WHERE status = 'partial';"
-             "CREATE TABLE sets_v4 (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,"
-             " kind TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),"
-             " started INTEGER NOT NULL, ended INTEGER,"
-             " status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),"
-             " pid INTEGER, databases INTEGER NOT NULL DEFAULT 0,"
-             " nlo_new INTEGER NOT NULL DEFAULT 0, nlo_held INTEGER NOT NULL DEFAULT 0,"
-             " nlo_skipped INTEGER NOT NULL DEFAULT 0, deltas_applied INTEGER NOT NULL DEFAULT 0,"
-             " deltas_kept INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
-             " checkpoint TEXT, origin TEXT, message TEXT, pruning INTEGER,"
-             " pages_total INTEGER NOT NULL DEFAULT 0, pages_stored INTEGER NOT NULL DEFAULT 0);"
-             "INSERT INTO sets_v4 SELECT * FROM sets; DROP TABLE sets;"
-             "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
-             "PRAGMA user_version = 4;");
+    sql_exec(
+        f->path,
+        "UPDATE sets SET status = 'complete' WHERE status = 'partial';"
+        "CREATE TABLE sets_v4 (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,"
+        " kind TEXT NOT NULL CHECK (kind IN ('full', 'incremental')),"
+        " started INTEGER NOT NULL, ended INTEGER,"
+        " status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),"
+        " pid INTEGER, databases INTEGER NOT NULL DEFAULT 0,"
+        " nlo_new INTEGER NOT NULL DEFAULT 0, nlo_held INTEGER NOT NULL DEFAULT 0,"
+        " nlo_skipped INTEGER NOT NULL DEFAULT 0, deltas_applied INTEGER NOT NULL DEFAULT 0,"
+        " deltas_kept INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+        " checkpoint TEXT, origin TEXT, message TEXT, pruning INTEGER,"
+        " pages_total INTEGER NOT NULL DEFAULT 0, pages_stored INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO sets_v4 SELECT * FROM sets; DROP TABLE sets;"
+        "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
+        /* and version 6's tables back to version 5's */
+        "DROP VIEW pool; DROP VIEW refs; DROP TABLE nlo; DROP TABLE nlo_refs; DROP TABLE totals;"
+        "ALTER TABLE databases DROP COLUMN refs_digest;"
+        "CREATE TABLE pool (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+        " size INTEGER NOT NULL, live_subdir INTEGER NOT NULL, first_set INTEGER NOT NULL,"
+        " stored_at INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE refs (db_id INTEGER NOT NULL, nlo TEXT NOT NULL,"
+        " first_seq INTEGER NOT NULL, last_seq INTEGER,"
+        " PRIMARY KEY (db_id, nlo, first_seq)) WITHOUT ROWID;"
+        "PRAGMA user_version = 4;");
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM set_files"), 2);
     f->c = catalog_open(f->path);
     if (!f->c)
@@ -456,8 +467,10 @@ static long long ref_last(const char *path, int64_t db, int i, int first)
 {
     char name[CATALOG_NLO_NAME_LEN + 1];
     nlo_name(i, name);
-    char *sql = dv_asprintf("SELECT coalesce(last_seq, -1) FROM refs WHERE db_id = %lld AND "
-                            "nlo = '%s' AND first_seq = %d",
+    /* schema 6: the name is a key in nlo (its first 32 bytes: the hash) */
+    char *sql = dv_asprintf("SELECT coalesce(last_seq, -1) FROM nlo_refs r JOIN nlo n ON n.id = "
+                            "r.nlo_id WHERE r.db_id = %lld AND lower(hex(substr(n.name, 1, 32))) "
+                            "= '%.64s' AND r.first_seq = %d",
                             (long long)db, name, first);
     long long v = sql_int(path, sql);
     free(sql);
@@ -491,9 +504,9 @@ static void test_refs_ranges(void **state)
     assert_int_equal(catalog_db_upsert(f->c, "a.nsf", NULL, NULL, 1, &db), 0);
     /* Count every write to refs through triggers. */
     sql_exec(f->path, "CREATE TABLE writes (n INTEGER);"
-                      "CREATE TRIGGER refs_ins AFTER INSERT ON refs BEGIN "
+                      "CREATE TRIGGER refs_ins AFTER INSERT ON nlo_refs BEGIN "
                       "INSERT INTO writes VALUES (1); END;"
-                      "CREATE TRIGGER refs_upd AFTER UPDATE ON refs BEGIN "
+                      "CREATE TRIGGER refs_upd AFTER UPDATE ON nlo_refs BEGIN "
                       "INSERT INTO writes VALUES (1); END;");
     int s1[] = {1, 2, 3};
     record(f->c, db, 1, s1, 3);
@@ -728,19 +741,152 @@ static void test_pool(void **state)
                      0);
     assert_int_equal(catalog_pool_stats(f->c, &cnt, NULL), 0);
     assert_int_equal(cnt, N - 2);
-    /* A failing batch is rolled back whole (NOT NULL sha256 violated by the 2nd). */
+    /* A failing batch is rolled back whole (a trigger refuses the 2nd). */
     struct catalog_pool_obj bad[2];
     memset(bad, 0, sizeof bad);
     nlo_name(N + 1, bad[0].name);
     snprintf(bad[0].sha256, sizeof bad[0].sha256, "x");
     nlo_name(N + 2, bad[1].name);
-    sql_exec(f->path, "CREATE TRIGGER pool_no AFTER INSERT ON pool WHEN NEW.size = 13 BEGIN "
+    sql_exec(f->path, "CREATE TRIGGER pool_no AFTER INSERT ON nlo WHEN NEW.size = 13 BEGIN "
                       "SELECT RAISE(ABORT, 'refused'); END;");
     bad[1].size = 13;
     assert_int_equal(catalog_pool_insert_batch(f->c, bad, 2), -1);
     assert_non_null(strstr(dv_err(), "refused"));
     assert_int_equal(catalog_pool_get(f->c, bad[0].name, NULL), 0);
     free(objs);
+}
+
+static int referrer_cb(void *ud, const char *path, int64_t since)
+{
+    struct {
+        int n;
+        char path[64];
+        int64_t since;
+    } *r = ud;
+    r->n++;
+    snprintf(r->path, sizeof r->path, "%s", path);
+    r->since = since;
+    return 0;
+}
+/* Schema 6: name keys sort as the names do; the pool and references share one row per name;
+ * running totals follow every change; whereis' databases come from the catalog. */
+static void test_v6_names_totals(void **state)
+{
+    struct fx *f = *state;
+    /* keys: memcmp order == strcmp order, sizes of every width, and back to the same text */
+    enum { K = 64 };
+    char names[K][CATALOG_NLO_NAME_LEN + 1];
+    unsigned long long sizes[] = {0, 1, 255, 256, 65535, 65536, 1ull << 40, ~0ull};
+    for (int i = 0; i < K; i++) {
+        char hex[65];
+        char seed[16];
+        snprintf(seed, sizeof seed, "k%d", i / 8);
+        dv_sha256_hex(seed, strlen(seed), hex);
+        snprintf(names[i], sizeof names[i], "%s%016llx.nlo", hex, sizes[i % 8]);
+    }
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) {
+            unsigned char a[CATALOG_KEY_MAX], b[CATALOG_KEY_MAX];
+            size_t la = catalog_name_key(names[i], strlen(names[i]), a);
+            size_t lb = catalog_name_key(names[j], strlen(names[j]), b);
+            assert_true(la >= 34 && lb >= 34);
+            int m = memcmp(a, b, la < lb ? la : lb);
+            int c = m ? m : (la > lb) - (la < lb);
+            int t = strcmp(names[i], names[j]);
+            assert_int_equal(c < 0 ? -1 : c > 0, t < 0 ? -1 : t > 0);
+        }
+    unsigned char k[CATALOG_KEY_MAX];
+    assert_int_equal(catalog_name_key("not-an-nlo", 10, k), 0);
+    char upper[CATALOG_NLO_NAME_LEN + 1];
+    snprintf(upper, sizeof upper, "%s", names[0]);
+    upper[0] = 'A';
+    assert_int_equal(catalog_name_key(upper, strlen(upper), k), 0);
+
+    make_sets(f->c, 3);
+    int64_t db;
+    assert_int_equal(catalog_db_upsert(f->c, "mail/a.nsf", NULL, NULL, 1, &db), 0);
+    /* a database references two NLOs, one of them no NLO name at all, before the pool has any */
+    char n0[CATALOG_NLO_NAME_LEN + 1], n1[CATALOG_NLO_NAME_LEN + 1];
+    nlo_name(0, n0);
+    nlo_name(1, n1);
+    const char *refs[] = {n0, n1, "not-an-nlo"};
+    qsort(refs, 3, sizeof refs[0], cmp_str);
+    assert_int_equal(catalog_refs_record(f->c, db, 1, refs, 3), 0);
+    int64_t cnt = -1, bytes = -1;
+    assert_int_equal(catalog_pool_stats(f->c, &cnt, &bytes), 0);
+    assert_int_equal(cnt, 0);
+    assert_int_equal(catalog_pool_get(f->c, n0, NULL), 0);
+    /* the pool adopts n0's row (same id), adds n2 */
+    struct catalog_pool_obj o[2];
+    memset(o, 0, sizeof o);
+    snprintf(o[0].name, sizeof o[0].name, "%s", n0);
+    nlo_name(2, o[1].name);
+    for (int i = 0; i < 2; i++) {
+        dv_sha256_hex(o[i].name, 10, o[i].sha256);
+        o[i].size = 100 + i;
+        o[i].live_subdir = 1;
+        o[i].first_set = 1;
+        o[i].stored_at = 5;
+    }
+    long long id0 = sql_int(f->path, "SELECT id FROM nlo ORDER BY name LIMIT 1 OFFSET 1");
+    assert_int_equal(catalog_pool_insert_batch(f->c, o, 2), 0);
+    assert_int_equal(catalog_pool_stats(f->c, &cnt, &bytes), 0);
+    assert_int_equal(cnt, 2);
+    assert_int_equal(bytes, 201);
+    struct catalog_pool_obj got;
+    assert_int_equal(catalog_pool_get(f->c, n0, &got), 1);
+    assert_string_equal(got.name, n0);
+    assert_string_equal(got.sha256, o[0].sha256);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM nlo"), 4);
+    assert_int_equal(sql_int(f->path, "SELECT count(DISTINCT id) FROM nlo"), 4);
+    (void)id0;
+    /* re-homing changes no total; a hex prefix bounds a page */
+    o[0].live_subdir = 7;
+    assert_int_equal(catalog_pool_insert_batch(f->c, o, 1), 0);
+    assert_int_equal(catalog_pool_stats(f->c, &cnt, &bytes), 0);
+    assert_int_equal(cnt, 2);
+    assert_int_equal(bytes, 201);
+    char page[2][CATALOG_NLO_NAME_LEN + 1];
+    size_t np = 0;
+    char prefix[8];
+    snprintf(prefix, sizeof prefix, "%.5s", o[1].name);
+    assert_int_equal(catalog_pool_name_page(f->c, prefix, page, 2, &np), 0);
+    assert_true(np >= 1);
+    assert_true(strncmp(page[0], prefix, 5) >= 0);
+    bool seen = false;
+    for (size_t i = 0; i < np; i++)
+        seen |= strcmp(page[i], o[1].name) == 0;
+    assert_true(seen || strcmp(page[np - 1], o[1].name) < 0);
+    assert_int_equal(catalog_pool_subdir_page(f->c, 7, NULL, page, 2, &np), 0);
+    assert_int_equal(np, 1);
+    assert_string_equal(page[0], n0);
+    /* the databases referencing n0, from the catalog */
+    struct {
+        int n;
+        char path[64];
+        int64_t since;
+    } r = {0, "", 0};
+    assert_int_equal(catalog_nlo_referrers(f->c, n0, referrer_cb, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.path, "mail/a.nsf");
+    assert_int_equal(r.since, 1);
+    /* pool delete: n0 is referenced, its row stays (out of the pool); n2 goes */
+    char del[2][CATALOG_NLO_NAME_LEN + 1];
+    memcpy(del[0], o[0].name, sizeof del[0]);
+    memcpy(del[1], o[1].name, sizeof del[1]);
+    assert_int_equal(catalog_pool_delete(f->c, (const char(*)[CATALOG_NLO_NAME_LEN + 1]) del, 2),
+                     0);
+    assert_int_equal(catalog_pool_stats(f->c, &cnt, &bytes), 0);
+    assert_int_equal(cnt, 0);
+    assert_int_equal(bytes, 0);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM nlo"), 3);
+    assert_int_equal(catalog_pool_get(f->c, n0, NULL), 0);
+    r.n = 0;
+    assert_int_equal(catalog_nlo_referrers(f->c, n0, referrer_cb, &r), 0);
+    assert_int_equal(r.n, 1);
+    /* totals equal a scan */
+    assert_int_equal(sql_int(f->path, "SELECT value FROM totals WHERE key = 'pool_objects'"),
+                     sql_int(f->path, "SELECT count(*) FROM nlo WHERE sha256 IS NOT NULL"));
 }
 
 static void test_jobs_events(void **state)
@@ -847,6 +993,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refs_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nlo_sets_and_needed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v6_names_totals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_console_pages, setup, teardown),
     };

@@ -40,6 +40,7 @@ static int cmp_name(const void *a, const void *b)
 static int setup(void **state)
 {
     struct fx *f = dv_calloc(1, sizeof *f);
+    unbacked_chunk = 7; /* both cursors cross many pages */
     snprintf(f->dir, sizeof f->dir, "%s/dvunbacked.XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(f->dir));
@@ -73,7 +74,7 @@ static int setup(void **state)
     /* the pool holds every third live name, and one name the server does not have */
     f->cat = catalog_open(f->cfg.catalog);
     assert_non_null(f->cat);
-    struct catalog_pool_obj *po = dv_calloc(NOBJ, sizeof *po);
+    struct catalog_pool_obj *po = dv_calloc(NOBJ + 8, sizeof *po);
     size_t np = 0;
     for (int i = 0; i < NOBJ; i++) {
         if (i % 3 == 0) {
@@ -87,13 +88,17 @@ static int setup(void **state)
             snprintf(f->want[f->nwant++], sizeof f->want[0], "%s", f->live[i]);
         }
     }
-    memset(po[np].name, 'f', 64);
-    snprintf(po[np].name + 64, sizeof po[np].name - 64, "0000000000000800.nlo");
-    memset(po[np].sha256, 'a', 64);
-    po[np].size = 2048;
-    po[np].live_subdir = 1;
-    po[np].first_set = 1;
-    po[np++].stored_at = 1;
+    /* and names the server does not have, between the live ones and after them */
+    for (const char *c = "08c8f"; *c; c++) {
+        memset(po[np].name, *c, 64);
+        po[np].name[1] = (char)('0' + (c - "08c8f"));
+        snprintf(po[np].name + 64, sizeof po[np].name - 64, "0000000000000800.nlo");
+        memset(po[np].sha256, 'a', 64);
+        po[np].size = 2048;
+        po[np].live_subdir = 1;
+        po[np].first_set = 1;
+        po[np++].stored_at = 1;
+    }
     assert_int_equal(catalog_pool_insert_batch(f->cat, po, np), 0);
     free(po);
     *state = f;

@@ -335,10 +335,10 @@ static void obj_whereis(struct console *c, struct tui *t, const char *name)
     } else {
         strv_add(&l, dv_strdup(" pool: not held by the target"));
     }
-    strv_add(&l, dv_asprintf(" databases referencing it now: %zu", w.ndbs));
+    strv_add(&l, dv_asprintf(" databases referencing it at their last backup: %zu", w.ndbs));
     for (size_t i = 0; i < w.ndbs; i++)
-        strv_add(&l, dv_asprintf("   %-50s %lld attachment%s", w.dbs[i].path,
-                                 (long long)w.dbs[i].refs, w.dbs[i].refs == 1 ? "" : "s"));
+        strv_add(&l, dv_asprintf("   %-50s since set %s", w.dbs[i].path,
+                                 w.dbs[i].since[0] ? w.dbs[i].since : "(pruned)"));
     strv_add(&l, dv_strdup(" sets holding it (newest first):"));
     for (size_t i = 0; i < w.nsets && i < 2000; i++) {
         char when[32];
