@@ -23,7 +23,7 @@ dr_site
 mapfile -t SOLE < <(dr_sole_docs)
 [ "${#SOLE[@]}" -ge 2 ] || fail "expected two documents holding the only reference to an NLO"
 mapfile -t ALL < <(dr_docs_with_nlos | grep -v -F -x -e "${SOLE[0]}" -e "${SOLE[1]}")
-[ "${#ALL[@]}" -ge 6 ] || fail "expected 6 more documents with NLOs, got ${#ALL[@]}"
+[ "${#ALL[@]}" -ge 7 ] || fail "expected 7 more documents with NLOs, got ${#ALL[@]}"
 P1=${SOLE[0]} P2=${SOLE[1]} P3=${ALL[0]} S1=${ALL[1]} S2=${ALL[2]} OLD=${ALL[3]} CONF=${ALL[4]} MOD=${ALL[5]}
 RESTORED=("$P1" "$P2" "$P3" "$S1" "$S2")
 dr_dump "${RESTORED[@]}" "$OLD" >"$T/expected"
@@ -135,6 +135,26 @@ grep -q "0 copied, .* 2 skipped" "$T/run4" || { cat "$T/run4"; fail "a second --
 grep -q "restored as a copy before" "$T/run4" || fail "skip reason"
 "$DVLOAD" "${C[@]}" verify >/dev/null || fail "dvload verify at the end"
 dr_refcounts_exact || fail "DAOS index refcounts at the end"
+
+step "--from a restored copy (the console's source), with --sender and --subject"
+X=${ALL[6]:-}
+[ -n "$X" ] || fail "expected a seventh document with NLOs"
+xs=$(dr_q "SELECT sender FROM notes WHERE unid = '$X'")
+xsub=$(dr_q "SELECT subject FROM notes WHERE unid = '$X'")
+"$DVAULT" "${C[@]}" restore --set "$SET" --db "$DB" --into "$T/copy.nsf" >/dev/null || fail "restore --into"
+other=$(cd "$D" && ls mail/*.nsf | grep -v -x "$DB" | head -1)
+"$DVAULT" "${C[@]}" restore --set "$SET" --db "$other" --into "$T/other.nsf" >/dev/null || fail "restore other"
+"$DVLOAD" "${C[@]}" delete --db "$DB" "$X" >/dev/null
+"$DVAULT" "${C[@]}" doc restore --from "$T/other.nsf" --db "$DB" --deleted 2>"$T/err" &&
+    fail "a copy of $other restored into $DB without --force"
+grep -q "is not a copy of $DB.*--force" "$T/err" || fail "refusal: $(cat "$T/err")"
+"$DVAULT" "${C[@]}" doc restore --from "$T/copy.nsf" --db "$DB" --deleted --sender "${xs^^}" \
+    --subject "$xsub" >"$T/run5" || { cat "$T/run5"; fail "--from"; }
+grep -q "^undeleted *$X " "$T/run5" || { cat "$T/run5"; fail "--from: $X"; }
+grep -q "^conflict\|^rewritten\|^copied" "$T/run5" && fail "--sender/--subject let other documents through"
+[ "$(dr_q "SELECT deleted IS NULL FROM notes WHERE unid = '$X'")" = 1 ] || fail "$X still deleted"
+"$DVAULT" "${C[@]}" resync daos >/dev/null # the two restores above marked the index
+"$DVLOAD" "${C[@]}" verify >/dev/null || fail "dvload verify after --from"
 
 step "refused: no source, nothing asked, a database that is not one"
 "$DVAULT" "${C[@]}" doc restore --db "$DB" --deleted 2>/dev/null && fail "no source accepted"
