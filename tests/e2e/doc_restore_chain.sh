@@ -26,11 +26,14 @@ dr_site keep
 mapfile -t U < <(dr_docs_with_nlos)
 [ "${#U[@]}" -ge 6 ] || fail "expected 6 documents with NLOs"
 A=${U[0]} B=${U[1]} C3=${U[2]} E=${U[3]} F=${U[4]}
-python3 -c 'import sqlite3, sys, time
+hold() { # a reader of $DB that stays open: no closing connection checkpoints the WAL away
+    python3 -c 'import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1]); c.execute("SELECT count(*) FROM notes").fetchall()
 time.sleep(600)' "$D/$DB" &
-READER=$!
-for _ in $(seq 1 50); do [ -s "$D/$DB-shm" ] && break; sleep 0.1; done
+    READER=$!
+    for _ in $(seq 1 50); do [ -s "$D/$DB-shm" ] && break; sleep 0.1; done
+}
+hold
 edit() { dr_q "UPDATE notes SET body = body || ' $2' WHERE unid = '$1'"; }
 
 step "edit A, full backup (the edit is in the WAL: in the kept delta)"
@@ -74,6 +77,7 @@ dr_dump "$A" "$B" "$C3" | cmp -s "$T/at_set2" - || fail "documents differ from s
 dr_refcounts_exact || fail "refcounts"
 
 step "--at over the WAL archive: a set, an edit after it, deleted and purged later"
+hold # the archiver sees every commit (a last connection's checkpoint would make a GAP)
 D_SAVE=$D
 D="$DVAULT -c $T/config.yaml"   # pitr.lib's D: the dvault command
 a0=$(date +%s)
@@ -91,6 +95,7 @@ s0=$(date +%s); while [ "$(date +%s)" -le "$s0" ]; do sleep 0.05; done
 "$DVLOAD" "${C[@]}" purge --db "$DB" --when 2000 >/dev/null
 "$DVLOAD" "${C[@]}" delete --db "$DB" "$F" >/dev/null
 pitr_archiver_stop || fail "archive --follow failed: $(cat "$T/archive.out")"
+kill "$READER"; wait "$READER" 2>/dev/null || true; READER=
 at="@$((AT_US / 1000000)).$(printf '%06d' $((AT_US % 1000000)))"
 "$DVAULT" "${C[@]}" doc restore --set "$SETP" --db "$DB" --deleted --at "$at" >"$T/runp" 2>&1 ||
     { cat "$T/runp"; fail "doc restore --at"; }
