@@ -770,6 +770,20 @@ static int source_from_set(struct ctx *x)
                                    &info);
     x->r->pitr_transactions = pp.r.transactions;
     free(canon);
+    if (rc == 0) { /* the same database as the live one, not one that replaced it since */
+        struct recover_into_info si, li;
+        memset(&si, 0, sizeof si);
+        memset(&li, 0, sizeof li);
+        recover_file_info(x->src_abs, &si);
+        recover_file_info(x->live_abs, &li);
+        if (strcmp(si.replica_id, li.replica_id) != 0 && !o->force) {
+            dv_seterr("%s had replica id %s in set %s, the live file has %s: it was replaced by "
+                      "another database since; --force restores into it anyway",
+                      x->r->db_rel, si.replica_id[0] ? si.replica_id : "(none)", set.id,
+                      li.replica_id[0] ? li.replica_id : "(none)");
+            rc = -1;
+        }
+    }
 out:
     target_close(t);
     catalog_close(cat);

@@ -13,9 +13,9 @@
 #include "util.h"
 
 const char DOC_RESTORE_USAGE[] =
-    "usage: dvault doc restore (--set ID [--at TIME] | --from RESTORED [--force]) --db LIVEPATH"
+    "usage: dvault doc restore (--set ID [--at TIME] | --from RESTORED) --db LIVEPATH"
     " [--deleted] [--modified] [--copies] [--since TIME] [--sender TEXT] [--subject TEXT]"
-    " [--dry-run] [--json]";
+    " [--force] [--dry-run] [--json]";
 
 static const char *word(const struct docrestore_doc *d, bool dry)
 {
@@ -60,13 +60,19 @@ static void print_text(const struct docrestore_opts *o, const struct docrestore_
                "\n",
                (unsigned long long)r->older);
     if (r->purged_unbounded) {
-        char b[32], s[32];
-        dv_fmt_time(r->bound, b, sizeof b);
+        char b[32] = "", s[32];
+        if (r->bound)
+            dv_fmt_time(r->bound, b, sizeof b);
         dv_fmt_time(o->f.since, s, sizeof s);
-        printf("--since: %llu purged document(s) carry no deletion time; they were purged after "
-               "%s (the %s), which is before %s: they may have been deleted before it, and are "
-               "included\n",
-               (unsigned long long)r->purged_unbounded, b, o->pitr ? "--at time" : "set", s);
+        if (r->bound)
+            printf("--since: %llu purged document(s) carry no deletion time; they were purged "
+                   "after %s (the %s), which is before %s: they may have been deleted before "
+                   "it, and are included\n",
+                   (unsigned long long)r->purged_unbounded, b, o->pitr ? "--at time" : "set", s);
+        else
+            printf("--since: %llu purged document(s) carry no deletion time, and the copy's set "
+                   "is unknown: they are included\n",
+                   (unsigned long long)r->purged_unbounded);
     }
     printf("NLOs: %llu referenced, %llu %s from the pool, %llu unrecoverable\n",
            (unsigned long long)r->nlo_needed, (unsigned long long)r->nlo_recovered,
@@ -179,7 +185,7 @@ int cli_doc_restore(int argc, char **argv, struct dv_config *cfg)
             return cli_fail(DV_EXIT_USAGE, "%s", DOC_RESTORE_USAGE);
     }
     if (!o.set_id == !o.from_path || !o.db_path || (!o.deleted && !o.modified) ||
-        (o.pitr && !o.set_id) || (o.force && !o.from_path))
+        (o.pitr && !o.set_id))
         return cli_fail(DV_EXIT_USAGE, "%s", DOC_RESTORE_USAGE);
     struct dv_job job;
     struct cli_meter m;

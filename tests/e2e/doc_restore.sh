@@ -161,4 +161,10 @@ step "refused: no source, nothing asked, a database that is not one"
 "$DVAULT" "${C[@]}" doc restore --set "$SET" --db "$DB" 2>/dev/null && fail "nothing asked accepted"
 "$DVAULT" "${C[@]}" doc restore --set "$SET" --db mail/nosuch.nsf --deleted 2>"$T/err" && fail "missing db accepted"
 grep -q "nosuch.nsf" "$T/err" || fail "message should name the database"
+rid=$(dr_q "SELECT value FROM dbinfo WHERE key = 'replica_id'")
+dr_q "UPDATE dbinfo SET value = '00000000000000000000000000000000' WHERE key = 'replica_id'"
+"$DVAULT" "${C[@]}" doc restore --set "$SET" --db "$DB" --deleted --dry-run >/dev/null 2>"$T/err" &&
+    fail "a live file with another replica id than the set's accepted"
+grep -q "replaced by another database since; --force" "$T/err" || fail "refusal: $(cat "$T/err")"
+dr_q "UPDATE dbinfo SET value = '$rid' WHERE key = 'replica_id'"
 echo "doc_restore ok"
