@@ -27,7 +27,11 @@
  * for a transaction that did not commit are ordinary zero-reference objects: the next run
  * uses them, else DAOS prune removes them after deferred_deletion_days.
  *
- * Nothing here prints; it records itself as a job (kind "docrestore").
+ * Nothing here prints; it records itself as a job (kind "docrestore"). The console calls it
+ * from a worker thread: a preview (count) is o->dry_run with the same source and filters
+ * (from_path: the restored copy the Recovery list shows), the run the same without it; the
+ * job reports phases "source", "compare", the NLO recovery's, "write"; cancelling stops
+ * before the write (the write itself, one short transaction, is not interrupted).
  */
 #ifndef DV_DOCRESTORE_H
 #define DV_DOCRESTORE_H
