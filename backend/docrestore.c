@@ -927,6 +927,10 @@ static int run(struct ctx *x)
     if (nlos_recover(x) != 0)
         return -1;
     dv_crashpoint("docrestore.recovered"); /* tests: NLOs installed, nothing written */
+    if (job_cancelled(x->job)) {
+        dv_seterr("cancelled before anything was written (NLOs recovered stay)");
+        return -1;
+    }
     if (write_all(x) != 0)
         return -1;
     if (x->r->settled)
