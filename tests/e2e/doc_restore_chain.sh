@@ -80,8 +80,8 @@ step "--at over the WAL archive: a set, an edit after it, deleted and purged lat
 hold # the archiver sees every commit (a last connection's checkpoint would make a GAP)
 D_SAVE=$D
 D="$DVAULT -c $T/config.yaml"   # pitr.lib's D: the dvault command
-a0=$(date +%s)
-pitr_archiver_start 60
+pitr_archiver_start 60 # returns once its run record is written: after its first looks
+a0=$(date +%s)         # the set begins in a later second (the catalog records whole seconds)
 while [ "$(date +%s)" -le "$a0" ]; do sleep 0.05; done
 SETP=$(pitr_backup)
 D=$D_SAVE
