@@ -408,7 +408,7 @@ char *con_ask_into(struct console *c, struct tui *t, const char *db, const char 
     char prompt[1200];
     snprintf(prompt, sizeof prompt,
              "Restore %s into (a new path under data_dir; the default is the restore folder, "
-             "named after the set chosen next):",
+             "named after the database and its set, never replacing a copy):",
              db);
     char *into = NULL;
     for (;;) {
