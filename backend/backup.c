@@ -943,8 +943,16 @@ static int finish_set(struct ctx *c, char *err, size_t errlen)
        and lists it as failed (unless nothing at all could be copied) */
     char names[sizeof r->message - 64];
     failed_list(&c->m, false, names, sizeof names);
-    if (r->db_failed && r->databases == 0) {
-        snprintf(r->message, sizeof r->message, "no database could be copied: %s", names);
+    if (r->db_failed && r->databases == 0) { /* the names, and the first one's reason */
+        char why[sizeof r->message];
+        failed_list(&c->m, true, why, sizeof why);
+        if (c->m.nfailed > 1) /* one reason says it: they usually share it */
+            failed_list(&(struct manifest){.failed = c->m.failed, .nfailed = 1}, true, why,
+                        sizeof why);
+        char *m = dv_asprintf("no database could be copied: %.*s%s%s", c->m.nfailed > 1 ? 200 : 0,
+                              names, c->m.nfailed > 1 ? "; first: " : "", why);
+        snprintf(r->message, sizeof r->message, "%.*s", (int)sizeof r->message - 1, m);
+        free(m);
         return -2;
     }
     if (r->db_failed)
@@ -1013,12 +1021,15 @@ static int after_finish(struct ctx *c, char *err, size_t errlen)
 /* The run's end whatever happened: the job's row, the event hook given back, all released. */
 static void run_end(struct ctx *c, int rc, const char *err)
 {
+    char done[160]; /* an ok job says which set it made, full or incremental */
+    snprintf(done, sizeof done, "%s set %s complete: %llu database(s)",
+             catalog_set_kind_name(c->kind), c->r->set_id, (unsigned long long)c->r->databases);
     if (c->cat && c->job_id)
         catalog_job_end(c->cat, c->job_id, dv_now(),
                         rc == 0                 ? "ok"
                         : job_cancelled(c->job) ? "cancelled"
                                                 : "failed",
-                        rc == 0 ? NULL : err);
+                        rc == 0 ? done : err);
     if (c->job) {
         c->job->on_event = c->prev_event;
         c->job->event_ud = c->prev_ud;
@@ -1093,7 +1104,8 @@ fail_set:
     if (target_set_fail(c.t, r->set_id, &c.m) != 0)
         job_log(job, DV_ERROR, "%s", dv_err());
     catalog_finish(&c, CATALOG_SET_FAILED);
-    snprintf(err, sizeof err, "backup set %s failed: %s", r->set_id, r->message);
+    snprintf(err, sizeof err, "%s backup set %s failed: %s", catalog_set_kind_name(c.kind),
+             r->set_id, r->message);
     job_log(job, DV_ERROR, "%s", err);
     rc = -1;
 out:

@@ -59,17 +59,21 @@ static const struct field backup_fields[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 
+static const struct field restore_fields[] = {
+    {"dir", K_PATH, OFF(restore.dir), 0, 0, NULL},
+    {"retention_days", K_LONG, OFF(restore.retention_days), 0, 36500, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
 static const struct field console_fields[] = {
     {"theme", K_STR, OFF(console.theme), 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
 static const struct field root_fields[] = {
-    {"server", K_MAP, 0, 0, 0, server_fields},
-    {"backup", K_MAP, 0, 0, 0, backup_fields},
-    {"catalog", K_PATH, OFF(catalog), 0, 0, NULL},
-    {"console", K_MAP, 0, 0, 0, console_fields},
-    {NULL, 0, 0, 0, 0, NULL},
+    {"server", K_MAP, 0, 0, 0, server_fields},     {"backup", K_MAP, 0, 0, 0, backup_fields},
+    {"catalog", K_PATH, OFF(catalog), 0, 0, NULL}, {"restore", K_MAP, 0, 0, 0, restore_fields},
+    {"console", K_MAP, 0, 0, 0, console_fields},   {NULL, 0, 0, 0, 0, NULL},
 };
 
 static void set_str(char **slot, const char *v)
@@ -114,6 +118,9 @@ void dv_config_defaults(struct dv_config *cfg, const char *base_dir)
     cfg->backup.keep_days = 35;
     cfg->backup.lock_wait_seconds = 30;
     cfg->catalog = dv_path_join(cfg->base_dir, "var/catalog.db");
+    cfg->restore.rel = dv_strdup("restore");
+    cfg->restore.dir = dv_path_join(cfg->server.data_dir, cfg->restore.rel);
+    cfg->restore.retention_days = 7;
     cfg->console.theme = dv_strdup("default");
 }
 
@@ -130,6 +137,8 @@ void dv_config_done(struct dv_config *cfg)
     free(cfg->backup.pre_command);
     free(cfg->backup.post_command);
     free(cfg->catalog);
+    free(cfg->restore.dir);
+    free(cfg->restore.rel);
     free(cfg->console.theme);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -138,9 +147,10 @@ struct loader {
     const char *file;
     yaml_document_t *doc;
     struct dv_config *cfg;
-    char *daos_raw; /* daos_dir as written: resolved against data_dir at the end */
+    char *daos_raw;    /* daos_dir as written: resolved against data_dir at the end */
+    char *restore_raw; /* restore.dir as written: resolved against data_dir at the end */
     /* where data_dir, daos_dir and target are written (NULL: the default), for check_paths */
-    yaml_node_t *data_node, *daos_node, *target_node;
+    yaml_node_t *data_node, *daos_node, *target_node, *restore_node;
 };
 
 static int node_err(struct loader *l, yaml_node_t *n, const char *fmt, ...)
@@ -264,7 +274,13 @@ static int load_value(struct loader *l, const struct field *f, const char *key, 
             return 0;
         }
         if (!*s)
-            return node_err(l, v, "'%s' must not be empty", key);
+            return node_err(l, v, "'%s' must not be empty",
+                            f->off == OFF(restore.dir) ? "restore.dir" : key);
+        if (f->off == OFF(restore.dir)) { /* relative to data_dir: resolved at the end */
+            set_str(&l->restore_raw, s);
+            l->restore_node = v;
+            return 0;
+        }
         if (f->off == OFF(server.data_dir))
             l->data_node = v;
         else if (f->off == OFF(backup.target))
@@ -355,6 +371,74 @@ static int check_paths(struct loader *l)
     return rc;
 }
 
+/* Lexically normalised relative path ("." and empty parts dropped); NULL when a part is "..". */
+static char *rel_norm(const char *raw)
+{
+    char *copy = dv_strdup(raw), *save = NULL, *out = dv_calloc(1, strlen(raw) + 1);
+    size_t n = 0;
+    for (char *p = strtok_r(copy, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+        if (strcmp(p, "..") == 0) {
+            free(copy);
+            free(out);
+            return NULL;
+        }
+        if (strcmp(p, ".") != 0)
+            n += (size_t)sprintf(out + n, "%s%s", n ? "/" : "", p);
+    }
+    free(copy);
+    return out;
+}
+
+/*
+ * restore.dir: relative to data_dir (no ".."), or an absolute path inside it (compared
+ * canonically); never data_dir itself, never in the DAOS directory or holding it (config.h).
+ */
+static int restore_resolve(struct loader *l, const char *raw)
+{
+    struct dv_config *c = l->cfg;
+    yaml_node_t *n = l->restore_node;
+    const char *inside = "the restore folder lives inside the server's data_dir";
+    char *rel = NULL, *data = dv_path_canon(c->server.data_dir), *daos = NULL, *canon = NULL;
+    int rc = -1;
+    if (raw[0] == '/') {
+        canon = dv_path_canon(raw);
+        if (!dv_path_within(canon, data) || strcmp(canon, data) == 0) {
+            node_err(l, n, "'restore.dir' '%s' is not inside the server's data_dir '%s': %s", raw,
+                     c->server.data_dir, inside);
+            goto out;
+        }
+        rel = rel_norm(canon + strlen(data) + (strcmp(data, "/") != 0));
+    } else if (!(rel = rel_norm(raw))) {
+        node_err(l, n, "'restore.dir' '%s' must not contain '..': it is relative to data_dir (%s)",
+                 raw, inside);
+        goto out;
+    }
+    if (!rel || !rel[0]) {
+        node_err(l, n, "'restore.dir' '%s' is the data_dir itself: name a folder inside it", raw);
+        goto out;
+    }
+    free(c->restore.rel);
+    free(c->restore.dir);
+    c->restore.rel = rel;
+    c->restore.dir = dv_path_join(c->server.data_dir, rel);
+    rel = NULL;
+    canon = (free(canon), dv_path_canon(c->restore.dir));
+    daos = c->server.daos_dir ? dv_path_canon(c->server.daos_dir) : NULL;
+    if (daos && (dv_path_within(canon, daos) || dv_path_within(daos, canon))) {
+        node_err(l, n, "'restore.dir' '%s' %s the DAOS directory '%s': give it a folder of its own",
+                 raw, dv_path_within(canon, daos) ? "is inside" : "holds",
+                 written(l->daos_node, "daos"));
+        goto out;
+    }
+    rc = 0;
+out:
+    free(rel);
+    free(data);
+    free(daos);
+    free(canon);
+    return rc;
+}
+
 int dv_yaml_depth_check(FILE *f, const char *path, int max)
 {
     /* libyaml's scanner looks at every open flow level for each token it reads (its simple
@@ -435,7 +519,10 @@ int dv_config_load(const char *path, struct dv_config *cfg)
             l.daos_raw && *l.daos_raw ? dv_path_join(cfg->server.data_dir, l.daos_raw) : NULL;
         rc = check_paths(&l);
     }
+    if (rc == 0) /* the default "restore" too: data_dir may have changed */
+        rc = restore_resolve(&l, l.restore_raw ? l.restore_raw : "restore");
     free(l.daos_raw);
+    free(l.restore_raw);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     fclose(f);

@@ -7,6 +7,10 @@
  *
  * server.daos_dir absent or "" (or null) means a server without DAOS: server.daos_dir is
  * NULL, backups copy the databases only, and every NLO command says DV_NO_DAOS.
+ *
+ * restore.dir (default "restore") is the restore folder: relative to data_dir, or an absolute
+ * path inside data_dir; it must stay inside data_dir (no ".." part), must not be data_dir
+ * itself, nor be in or hold the DAOS directory. Databases in it are never backed up (dbglob.h).
  */
 #ifndef DV_CONFIG_H
 #define DV_CONFIG_H
@@ -44,6 +48,11 @@ struct dv_config {
         long keep_days;         /* 0 .. 36500; default 35 */
     } backup;
     char *catalog;
+    struct {
+        char *dir; /* absolute: data_dir + rel (lexically; the restore folder, restored.h) */
+        char *rel; /* relative to data_dir, normalised: no "..", ".", empty part; never "" */
+        long retention_days; /* 0 .. 36500; default 7; 0 = kept until deleted by hand */
+    } restore;
     struct {
         char *theme; /* a file name in themes/ (".yaml" optional); default "default" */
     } console;

@@ -58,8 +58,17 @@ bool dbglob_match(const char *pattern, const char *relpath)
     return match_parts(pattern, relpath);
 }
 
+bool dbglob_in_restore(const struct dv_config *cfg, const char *relpath)
+{
+    const char *r = cfg->restore.rel;
+    size_t n = r ? strlen(r) : 0;
+    return n && strncmp(relpath, r, n) == 0 && (relpath[n] == '/' || relpath[n] == '\0');
+}
+
 bool dbglob_match_any(const struct dv_config *cfg, const char *relpath)
 {
+    if (dbglob_in_restore(cfg, relpath))
+        return false; /* the restore folder: never a server database (config.h) */
     for (size_t i = 0; i < cfg->server.ndatabases; i++)
         if (dbglob_match(cfg->server.databases[i], relpath))
             return true;
@@ -162,7 +171,10 @@ static int walk(const struct dv_config *cfg, const char *abs, const char *rel, s
                    : S_ISSOCK(st.st_mode) ? DT_SOCK
                                           : DT_CHR;
         }
-        if (type == DT_DIR && (!cfg->server.daos_dir || strcmp(a, cfg->server.daos_dir) != 0)) {
+        if (type == DT_DIR && dbglob_in_restore(cfg, r)) {
+            free(r); /* the restore folder: its copies are never backed up */
+        } else if (type == DT_DIR &&
+                   (!cfg->server.daos_dir || strcmp(a, cfg->server.daos_dir) != 0)) {
             walk(cfg, a, r, l, refused);
             free(r);
         } else if (type == DT_REG && dbglob_match_any(cfg, r)) {

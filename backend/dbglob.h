@@ -6,7 +6,9 @@
  * ("**" + "/" + "*.nsf" matches "a.nsf" and "mail/alice.nsf"). The DAOS directory, hidden
  * names (starting with '.', which is how dvault and the store name temporary files) and
  * anything that is not a regular file are never matched; symbolic links are never followed
- * (dbglob_list_ex names those an operator should hear about).
+ * (dbglob_list_ex names those an operator should hear about). Nothing in the restore folder
+ * (restore.dir, config.h) is ever matched or listed: restored copies are not server databases,
+ * so backup, archive, status, resync and every other enumeration skip them.
  */
 #ifndef DV_DBGLOB_H
 #define DV_DBGLOB_H
@@ -17,7 +19,9 @@
 #include "config.h"
 
 bool dbglob_match(const char *pattern, const char *relpath);
-/* True if relpath matches any of cfg's globs. */
+/* True if relpath (relative to data_dir) is the restore folder or below it. */
+bool dbglob_in_restore(const struct dv_config *cfg, const char *relpath);
+/* True if relpath matches any of cfg's globs (and is not in the restore folder). */
 bool dbglob_match_any(const struct dv_config *cfg, const char *relpath);
 
 /* Sorted list of matching paths relative to data_dir (malloc'd array of malloc'd strings,

@@ -73,7 +73,9 @@ static int copy_bytes(struct hc *c)
             return -1;
         /* what the command left at the temporary's name: a regular file, never a link */
         if (fsb_tmp_reopen(&c->t) != 0) {
-            dv_preferr("snapshot command");
+            const char *cmd = c->opts->snapshot_command;
+            dv_preferr("snapshot command %.*s exited 0 but left no copy at {dst}",
+                       (int)strcspn(cmd, " \t"), cmd);
             return -1;
         }
         c->out_fd = c->t.fd;

@@ -13,6 +13,7 @@
 
 #include "archive.h"
 #include "dbglob.h"
+#include "restored.h"
 #include "fsb.h"
 #include "store.h"
 #include "target.h"
@@ -661,6 +662,7 @@ void prune_result_done(struct prune_result *r)
     for (size_t i = 0; i < r->narchive; i++)
         free(r->archive[i].db);
     free(r->archive);
+    free(r->restored);
     memset(r, 0, sizeof *r);
 }
 
@@ -811,6 +813,13 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
      * One refused before anything changed is retained, with its objects. */
     if (prune_pool(&c) != 0)
         goto out;
+    /* the restore folder: copies past restore.retention_days (a copy in use stays) */
+    if (restored_expire(cfg, c.o->dry_run, c.now, job, &r->restored, &r->nrestored,
+                        &r->restored_skipped) != 0) {
+        if (!err[0])
+            snprintf(err, sizeof err, "restore folder: %s", dv_err());
+        set_rc = -1;
+    }
     rc = set_rc;
 out:
     if (rc != 0 && !err[0])
@@ -819,10 +828,11 @@ out:
         char msg[256];
         snprintf(msg, sizeof msg,
                  "%llu set(s), %llu failed set(s), %llu NLO(s), %llu archive segment(s), %llu "
-                 "archive run record(s) removed",
+                 "archive run record(s), %zu restored cop%s removed",
                  (unsigned long long)r->sets_pruned, (unsigned long long)r->failed_pruned,
                  (unsigned long long)r->nlos, (unsigned long long)r->archive_segments,
-                 (unsigned long long)r->archive_runs);
+                 (unsigned long long)r->archive_runs, r->nrestored,
+                 r->nrestored == 1 ? "y" : "ies");
         catalog_job_end(c.cat, c.job_id, dv_now(), rc == 0 ? "ok" : "failed", rc == 0 ? msg : err);
     }
     catalog_close(c.cat);

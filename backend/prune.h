@@ -41,6 +41,10 @@
  * cannot be read leaves that database's archive as it was (an error event; the prune fails,
  * the other databases are pruned). Run records (archive/runs) confirmed only up to before
  * S.started go too, except the newest.
+ *
+ * The restore folder last (restored.h, restored_expire): the copies older than
+ * restore.retention_days (by the time each copy records it was restored) are deleted, with
+ * their -wal and -shm; one in use is left (an event names it). Never with retention 0.
  */
 #ifndef DV_PRUNE_H
 #define DV_PRUNE_H
@@ -138,6 +142,10 @@ struct prune_result {
     uint64_t archive_segments, archive_bytes; /* (would be) removed */
     uint64_t archive_runs;                    /* run records (would be) removed */
     uint64_t archive_failed;                  /* databases whose archive could not be pruned */
+    /* the restore folder (restored.h): copies older than restore.retention_days */
+    struct restored_copy *restored; /* (would be) removed */
+    size_t nrestored;
+    size_t restored_skipped; /* expired, but could not be removed (in use: an event says why) */
 };
 
 /*

@@ -17,6 +17,7 @@
 #include "dbglob.h"
 #include "dbuse.h"
 #include "fsb.h"
+#include "restored.h"
 #include "target.h"
 #include "util.h"
 
@@ -122,6 +123,7 @@ static int wal_quiesce(const char *path)
 struct newids {
     char replica[33], dbiid[33];
     const char *from_rel, *set_id; /* recorded in the copy's dbinfo (restored_from*) */
+    char time[24], at[24];         /* restored_time (epoch s); restored_at ("" not a PITR) */
     bool set;
 };
 
@@ -134,7 +136,8 @@ static void random_hex32(char out[33])
 
 /* restore_prepare_fn: new replica_id and dbiid in the temporary file's dbinfo, and where the
  * copy came from: restored_from (the database as the server names it), restored_from_replica_id
- * (its replica id in the set), restored_from_set (docs/formats.md). */
+ * (its replica id in the set), restored_from_set, restored_time (when), restored_at (the
+ * point in time of a restore --at: microseconds, or "latest"; none otherwise) (formats.md). */
 static int give_new_ids(void *ud, const char *tmp)
 {
     struct newids *ids = ud;
@@ -176,7 +179,8 @@ static int give_new_ids(void *ud, const char *tmp)
     if (r != SQLITE_DONE ||
         sqlite3_prepare_v2(h,
                            "INSERT OR REPLACE INTO dbinfo(key, value) VALUES ('replica_id', ?1),"
-                           " ('dbiid', ?2), ('restored_from', ?3), ('restored_from_set', ?4)",
+                           " ('dbiid', ?2), ('restored_from', ?3), ('restored_from_set', ?4),"
+                           " ('restored_time', ?5), ('restored_at', ?6)",
                            -1, &s, NULL) != SQLITE_OK) {
         dv_seterr("%s: new ids: %s", tmp, sqlite3_errmsg(h));
         goto out;
@@ -185,8 +189,15 @@ static int give_new_ids(void *ud, const char *tmp)
     sqlite3_bind_text(s, 2, ids->dbiid, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, ids->from_rel ? ids->from_rel : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, ids->set_id ? ids->set_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, ids->time, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, ids->at, -1, SQLITE_STATIC);
     r = sqlite3_step(s);
     sqlite3_finalize(s);
+    if (r == SQLITE_DONE && !ids->at[0]) /* no PITR: no point in time (an older one's gone) */
+        r = sqlite3_exec(h, "DELETE FROM dbinfo WHERE key = 'restored_at'", NULL, NULL, NULL) ==
+                    SQLITE_OK
+                ? SQLITE_DONE
+                : SQLITE_ERROR;
     if (r != SQLITE_DONE || sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         dv_seterr("%s: new ids: %s", tmp, sqlite3_errmsg(h));
         goto out;
@@ -530,10 +541,13 @@ struct restore_plan {
     bool is_live;     /* the destination is the live database (also when its file is gone) */
     bool exists;      /* something is there (replaced) */
     char *parent;     /* the destination's directory */
+    char *folder_rel; /* no --into: the restore folder's name (relative to data_dir) */
+    bool unique;      /* ... taken meanwhile: the next free alternative (restore_steps) */
 };
 
 static void plan_done(struct restore_plan *p)
 {
+    free(p->folder_rel);
     free(p->rel);
     free(p->live);
     free(p->parent);
@@ -543,8 +557,8 @@ static void plan_done(struct restore_plan *p)
 static int restore_check(const struct dv_config *cfg, const struct restore_opts *o,
                          struct restore_plan *p, struct restore_result *r)
 {
-    if (!o->set_id || !o->db_path || !o->into) {
-        dv_seterr("restore needs a set, a database and a new name");
+    if (!o->set_id || !o->db_path || (!o->into && o->replace_live)) {
+        dv_seterr("restore needs a set, a database%s", o->into ? "" : " and --into");
         return -1;
     }
     p->live = dbglob_resolve(cfg, o->db_path, &p->rel);
@@ -554,7 +568,19 @@ static int restore_check(const struct dv_config *cfg, const struct restore_opts 
         return -1;
     }
     snprintf(r->db_rel, sizeof r->db_rel, "%s", p->rel);
-    if (recover_into_check(cfg, o->db_path, o->into, &p->ii) != 0)
+    const char *into = o->into;
+    if (!into) { /* the restore folder (restored.h): a name nobody has, never replaced */
+        if (!dv_path_is_safe_rel(o->set_id) || strchr(o->set_id, '/')) {
+            dv_seterr("no backup set '%s' (dvault sets lists them)", o->set_id);
+            return -1;
+        }
+        if (!(p->folder_rel =
+                  restored_name(cfg, p->rel, o->set_id, o->pitr, o->at_us, o->to_latest)))
+            return -1;
+        into = p->folder_rel;
+        p->unique = true;
+    }
+    if (recover_into_check(cfg, o->db_path, into, &p->ii) != 0)
         return -1;
     snprintf(r->into, sizeof r->into, "%s", p->ii.path);
     p->name = p->ii.rel[0] ? p->ii.rel : p->ii.path;
@@ -563,11 +589,11 @@ static int restore_check(const struct dv_config *cfg, const struct restore_opts 
     if (p->is_live && !o->replace_live) {
         dv_seterr("%s is the live database %s: restore into a new name, or --replace-live to"
                   " put the backup in its place",
-                  o->into, p->rel);
+                  into, p->rel);
         return -1;
     }
     if (!p->is_live && o->replace_live) {
-        dv_seterr("--replace-live: %s is not the live database %s", o->into, p->rel);
+        dv_seterr("--replace-live: %s is not the live database %s", into, p->rel);
         return -1;
     }
     if (p->exists && !p->is_live && !o->force) {
@@ -606,7 +632,7 @@ static int restore_find(struct catalog *cat, const struct restore_opts *o, const
 /* After the rename: r's figures from the restored file and the repository; the DAOS index
  * marked. The restore happened: a failure here is reported, but the file stays. */
 static int restore_bookkeeping(const struct dv_config *cfg, const struct restore_opts *o,
-                               const struct restore_plan *p, struct dv_store *st,
+                               struct restore_plan *p, struct dv_store *st,
                                struct restore_result *r)
 {
     r->replaced = p->exists;
@@ -635,7 +661,7 @@ static int restore_bookkeeping(const struct dv_config *cfg, const struct restore
 
 /* The checked restore p: materialize (with new ids, or the archive replayed), replace. */
 static int restore_run(const struct dv_config *cfg, const struct restore_opts *o,
-                       const struct restore_plan *p, struct dv_job *job, struct restore_result *r)
+                       struct restore_plan *p, struct dv_job *job, struct restore_result *r)
 {
     char *root = NULL;
     struct catalog *cat = NULL;
@@ -661,6 +687,11 @@ static int restore_run(const struct dv_config *cfg, const struct restore_opts *o
             goto out;
     }
     struct newids ids = {.from_rel = rel, .set_id = o->set_id};
+    snprintf(ids.time, sizeof ids.time, "%lld", (long long)dv_now());
+    if (o->pitr && o->to_latest)
+        snprintf(ids.at, sizeof ids.at, "latest");
+    else if (o->pitr)
+        snprintf(ids.at, sizeof ids.at, "%lld", (long long)o->at_us);
     restore_prepare_fn prep = p->is_live ? NULL : give_new_ids;
     void *prep_ud = &ids;
     struct pitr_prepare pp = {.pt = {.target = cfg->backup.target,
@@ -685,10 +716,15 @@ static int restore_run(const struct dv_config *cfg, const struct restore_opts *o
                                   .prepare = prep,
                                   .prepare_ud = prep_ud,
                                   .before_rename = p->exists ? before_replace : NULL,
-                                  .before_ud = &rc_ctx};
+                                  .before_ud = &rc_ctx,
+                                  .unique = p->unique};
     if (restore_materialize_steps(cat, t, o->set_id, rel, path, p->exists, &steps, job, &r->info) !=
         0)
         goto out;
+    if (p->unique && strcmp(r->info.out_path, p->ii.path) != 0) { /* the name was taken */
+        snprintf(p->ii.path, sizeof p->ii.path, "%s", r->info.out_path);
+        snprintf(r->into, sizeof r->into, "%s", p->ii.path);
+    }
     dv_crashpoint("restore.after_rename"); /* tests: in place, before the bookkeeping */
     if (p->exists && (rootfd = fsb_open(root)) != NULL) /* the old file's: WAL empty (checked) */
         unlink_sidecars_beneath(rootfd, path + (strcmp(root, "/") == 0 ? 1 : strlen(root) + 1));

@@ -71,6 +71,14 @@ int restore_materialize_ex(struct catalog *cat, struct target *t, const char *se
     return restore_materialize_steps(cat, t, set_id, db_path, out_path, overwrite, &st, job, info);
 }
 
+char *restore_name_alt(const char *path, unsigned n)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot && dot > base ? (size_t)(dot - path) : strlen(path);
+    return dv_asprintf("%.*s-%u%s", (int)stem, path, n, path + stem);
+}
+
 char *restore_tmp_path(const char *out_path, long pid)
 {
     char *dir = dv_dirname(out_path);
@@ -123,7 +131,7 @@ struct mat {
     struct catalog *cat;
     struct target *t;
     const char *set_id, *db_path, *out_path;
-    bool overwrite;
+    bool overwrite, unique;
     struct dv_job *job;
     struct restore_info *info;
     struct catalog_set_file f;
@@ -186,7 +194,7 @@ static int mat_open_tmp(struct mat *m, const char *root_dir)
     if (!(m->root = fsb_open(m->rootdir)))
         return -1;
     struct stat st;
-    if (!m->overwrite && fsb_lstat(m->root, m->out_rel, &st) == 0) {
+    if (!m->overwrite && !m->unique && fsb_lstat(m->root, m->out_rel, &st) == 0) {
         dv_seterr("%s exists: choose a new name (or --force)", m->out_path);
         return -1;
     }
@@ -303,27 +311,38 @@ static int mat_link_noreplace(struct mat *m)
     return e;
 }
 
-/* The temporary gets its real name (replacing only with overwrite). 0 or -1. */
+/* The temporary gets its real name (replacing only with overwrite; with unique, the first free
+ * alternative when the name was taken meanwhile). 0 or -1. */
 static int mat_rename(struct mat *m)
 {
-    if (m->overwrite) {
-        if (fsb_rename(m->root, m->tmp_rel, m->out_rel, false) != 0)
-            return -1;
-    } else if (fsb_rename(m->root, m->tmp_rel, m->out_rel, true) != 0) {
-        int e = errno;
-        if (e == EINVAL)
-            e = mat_link_noreplace(m);
-        if (e == EEXIST) {
-            dv_seterr("%s exists: choose a new name (or --force)", m->out_path);
-            return -1;
-        } else if (e != 0) {
-            errno = e;
-            dv_syserr("rename %s to %s", m->tmp, m->out_path);
-            return -1;
+    char *first_rel = dv_strdup(m->out_rel);
+    int e = 0;
+    for (unsigned alt = 2;; alt++) {
+        if (m->overwrite) {
+            e = fsb_rename(m->root, m->tmp_rel, m->out_rel, false) != 0 ? -1 : 0;
+        } else if (fsb_rename(m->root, m->tmp_rel, m->out_rel, true) != 0) {
+            e = errno == EINVAL ? mat_link_noreplace(m) : errno;
         }
+        if (e != EEXIST || !m->unique || alt > RESTORE_NAME_ALT_MAX)
+            break;
+        free(m->out_rel); /* another restore took the name meanwhile: the next one */
+        m->out_rel = restore_name_alt(first_rel, alt);
+        e = 0;
     }
-    m->tmp_rel[0] = 0; /* renamed: nothing to remove */
-    return dv_fsync_parent(m->out_path);
+    free(first_rel);
+    char *final = fsb_abs(m->root, m->out_rel);
+    if (e == EEXIST)
+        dv_seterr("%s exists: choose a new name (or --force)", final);
+    else if (e > 0)
+        errno = e, dv_syserr("rename %s to %s", m->tmp, final);
+    int rc = -1;
+    if (e == 0) {
+        m->tmp_rel[0] = 0; /* renamed: nothing to remove */
+        snprintf(m->info->out_path, sizeof m->info->out_path, "%s", final);
+        rc = dv_fsync_parent(final);
+    }
+    free(final);
+    return rc;
 }
 
 static void mat_done(struct mat *m, int rc)
@@ -364,6 +383,7 @@ int restore_materialize_steps(struct catalog *cat, struct target *t, const char 
                     .db_path = db_path,
                     .out_path = out_path,
                     .overwrite = overwrite,
+                    .unique = steps->unique && !overwrite,
                     .job = job,
                     .info = info,
                     .in = -1,

@@ -24,7 +24,15 @@ struct restore_info {
     uint32_t delta_pages; /* pages applied from a kept delta (0 when it was applied at backup) */
     bool delta_kept;
     char delta_location[1024];
+    char out_path[4096]; /* where the result is: out_path, or the name unique chose */
 };
+
+/*
+ * The n-th alternative of a file name (n >= 2): "-n" before the extension of its last
+ * component ("dir/alice--X.nsf" -> "dir/alice--X-2.nsf"; no extension: at the end). malloc'd.
+ */
+char *restore_name_alt(const char *path, unsigned n);
+#define RESTORE_NAME_ALT_MAX 9999
 
 /*
  * Write database db_path (as the server names it) of set set_id to out_path, which must not
@@ -66,6 +74,9 @@ struct restore_steps {
     void *prepare_ud;
     restore_before_rename_fn before_rename;
     void *before_ud;
+    bool unique; /* not overwrite: when out_path appears meanwhile (another restore took the
+                    name), the result takes restore_name_alt(out_path, 2, 3, ...) instead, never
+                    replacing anything (RENAME_NOREPLACE); info->out_path says which */
 };
 
 /* restore_materialize with the steps above (s may be NULL). */

@@ -15,6 +15,7 @@
 extern char **environ;
 
 #define TAIL_MAX 400
+#define LINE_MAX_SHOWN 240
 
 struct buf {
     char *p;
@@ -235,13 +236,24 @@ int runcmd(const char *cmdline, const struct runcmd_opts *o)
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    /* one line: the end of stderr with newlines folded */
+    /* the last line of stderr that says something (blank lines after it dropped), at most
+     * LINE_MAX_SHOWN bytes of its end: the reason a command gives is usually its last words */
     char *t = tail.n > TAIL_MAX ? tail.p + tail.n - TAIL_MAX : tail.p;
     size_t tl = strlen(t);
-    while (tl > 0 && (t[tl - 1] == '\n' || t[tl - 1] == ' ' || t[tl - 1] == '\r'))
+    while (tl > 0 &&
+           (t[tl - 1] == '\n' || t[tl - 1] == ' ' || t[tl - 1] == '\r' || t[tl - 1] == '\t'))
         t[--tl] = '\0';
+    char *nl = strrchr(t, '\n');
+    if (nl) {
+        t = nl + 1;
+        tl = strlen(t);
+    }
+    if (tl > LINE_MAX_SHOWN) {
+        t += tl - LINE_MAX_SHOWN;
+        tl = LINE_MAX_SHOWN;
+    }
     for (size_t i = 0; i < tl; i++)
-        if (t[i] == '\n' || t[i] == '\r' || t[i] == '\t')
+        if (t[i] == '\r' || t[i] == '\t')
             t[i] = ' ';
     int rc = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {

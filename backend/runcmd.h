@@ -33,8 +33,9 @@ void runcmd_argv_free(char **argv);
 
 /*
  * Run cmdline and wait for it. Returns 0 when it exits 0; -1 otherwise with dv_err() =
- * "<what> <argv0> exited with N: <last lines of its stderr>" (or killed by signal / could
- * not start). Stdout goes to o->out when asked for, else it is merged into the tail.
+ * "<what> <argv0> exited with N: <the last non-blank line of its stderr>" ("killed by signal
+ * N: ...", "<what> <argv0>: cannot start: ..."); the line is left out when stderr said
+ * nothing. Stdout goes to o->out when asked for, else it is merged into stderr.
  */
 int runcmd(const char *cmdline, const struct runcmd_opts *o);
 

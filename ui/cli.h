@@ -41,5 +41,6 @@ int cli_whereis(int argc, char **argv, struct dv_config *cfg);
 int cli_archive(int argc, char **argv, struct dv_config *cfg);
 int cli_target(int argc, char **argv, struct dv_config *cfg);
 int cli_jobs(int argc, char **argv, struct dv_config *cfg);
+int cli_restored(int argc, char **argv, struct dv_config *cfg);
 
 #endif

@@ -75,6 +75,10 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
            cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply", cfg->backup.snapshot_command,
            cfg->backup.pre_command, cfg->backup.post_command, cfg->backup.lock_wait_seconds,
            cfg->backup.keep_sets, cfg->backup.keep_days);
-    printf("catalog: %s\nconsole: { theme: %s }\n", cfg->catalog, cfg->console.theme);
+    printf("catalog: %s\nrestore:\n  dir: %s   # the restore folder: %s in data_dir\n"
+           "  retention_days: %ld%s\n",
+           cfg->catalog, cfg->restore.dir, cfg->restore.rel, cfg->restore.retention_days,
+           cfg->restore.retention_days ? "" : "   # 0: restored copies are kept until deleted");
+    printf("console: { theme: %s }\n", cfg->console.theme);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "meter.h"
 #include "prune.h"
+#include "restored.h"
 #include "util.h"
 #include "verify.h"
 
@@ -84,18 +85,29 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
                dv_esc(pa->db), (unsigned long long)pa->segments, b, (unsigned long long)pa->kept,
                (unsigned long long)pa->first_kept);
     }
+    if (r.nrestored || r.restored_skipped || !quiet)
+        printf("restore folder: retention_days %ld%s\n", cfg->restore.retention_days,
+               cfg->restore.retention_days ? "" : " (0: restored copies are kept until deleted)");
+    for (size_t i = 0; i < r.nrestored; i++) {
+        char age[32];
+        restored_fmt_age(r.restored[i].age, age, sizeof age);
+        printf("  %-6s %s: restored %s ago, a copy of %s\n", o.dry_run ? "prune" : "pruned",
+               dv_esc(r.restored[i].path), age,
+               r.restored[i].origin[0] ? dv_esc(r.restored[i].origin) : "?");
+    }
     char sb[32], nb[32], ab[32];
     dv_fmt_bytes(r.set_bytes, sb, sizeof sb);
     dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
     dv_fmt_bytes(r.archive_bytes, ab, sizeof ab);
     printf("prune %s%s %llu set(s) and %llu failed set(s): %llu copies, %llu deltas "
            "(%llu moved outside the target's sets), %s; %llu NLO(s) from the pool, %s; "
-           "%llu archive segment(s), %s, and %llu archive run record(s)\n",
+           "%llu archive segment(s), %s, and %llu archive run record(s); %zu restored cop%s%s\n",
            rc != 0 ? "stopped: it " : "", verb, (unsigned long long)r.sets_pruned,
            (unsigned long long)r.failed_pruned, (unsigned long long)r.files,
            (unsigned long long)r.deltas, (unsigned long long)r.deltas_outside, sb,
            (unsigned long long)r.nlos, nb, (unsigned long long)r.archive_segments, ab,
-           (unsigned long long)r.archive_runs);
+           (unsigned long long)r.archive_runs, r.nrestored, r.nrestored == 1 ? "y" : "ies",
+           r.restored_skipped ? " (some in use were left: see dvault jobs)" : "");
     prune_result_done(&r);
     if (rc != 0)
         return cli_fail(DV_EXIT_FAIL, "prune: %s", dv_err());

@@ -19,7 +19,7 @@ static void print_sweep(const struct restore_sweep *s)
 }
 
 static const char RESTORE_USAGE[] =
-    "usage: dvault restore --set ID --db PATH --into NEWPATH [--force] [--replace-live]"
+    "usage: dvault restore --set ID --db PATH [--into NEWPATH] [--force] [--replace-live]"
     " [--at TIME|--to-latest]";
 
 int cli_restore(int argc, char **argv, struct dv_config *cfg)
@@ -48,8 +48,8 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
         else
             return cli_fail(DV_EXIT_USAGE, "%s", RESTORE_USAGE);
     }
-    if (!o.set_id || !o.db_path || !o.into)
-        return cli_fail(DV_EXIT_USAGE, "%s", RESTORE_USAGE);
+    if (!o.set_id || !o.db_path || (!o.into && (o.force || o.replace_live)))
+        return cli_fail(DV_EXIT_USAGE, "%s", RESTORE_USAGE); /* no --into: the restore folder */
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "restore");

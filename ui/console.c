@@ -2,7 +2,7 @@
  * console.c - the operator console: the handles, the global keys and the main loop.
  *
  * The screens live in ui/screens/, one file each (overview, databases, sets, objects,
- * recovery, jobs), each with its own state behind the tui_screen vtable; the job adapters
+ * recovery, jobs, restored), each with its own state behind the tui_screen vtable; the job adapters
  * they start are in ui/screens/actions.c; what they share with this file is in
  * ui/screens/screens.h. This file loads the theme, keeps the console thread's catalog and
  * store handles (opened lazily for the lists, closed after each job: jobs open their own),
@@ -158,7 +158,7 @@ static int app_tick(struct tui *t, void *ud)
     if (r.rc != 0) {
         char m[DV_ERR_MAX + 256];
         snprintf(m, sizeof m, "%s %s: %s", r.title, r.cancelled ? "cancelled" : "failed", r.error);
-        tui_msg(t, "%s %s", r.title, r.cancelled ? "cancelled" : "failed");
+        tui_msg(t, "%s", m); /* the reason too: M shows it whole after the dialog */
         tui_error(t, r.cancelled ? "Job cancelled" : "Job failed", m);
     } else {
         tui_msg(t, "%s done%s%s", r.title, r.summary[0] ? ": " : "", r.summary);
@@ -170,11 +170,15 @@ static int app_tick(struct tui *t, void *ud)
         strv_free(l);
         free(l);
     }
-    if (c->post_resync[0] && r.rc == 0) {
-        char why[600];
+    if (c->post_resync[0] && r.rc == 0) { /* asked once a session; then only said */
+        char why[800];
         snprintf(why, sizeof why, "%s", c->post_resync);
         c->post_resync[0] = 0;
-        con_start_resync(c, t, why);
+        if (c->resync_declined)
+            tui_msg(t, "F8 resyncs the DAOS index (not asked again this session): %s", why);
+        else if (!con_start_resync(c, t,
+                                   strcat(why, " (No: not asked again this session; F8 resyncs.)")))
+            c->resync_declined = true;
     }
     c->post_resync[0] = 0;
     return TUI_REDRAW;
@@ -259,7 +263,7 @@ static int con_leave(struct tui *t, int sig, char *msg, size_t n, bool *abandone
 
 /* The tabs, in order (enum CON_*). */
 static struct con_screen *(*const screen_new[CON_NSCREENS])(struct console *c) = {
-    overview_new, databases_new, sets_new, objects_new, recovery_new, jobs_new,
+    overview_new, databases_new, sets_new, objects_new, recovery_new, jobs_new, restored_new,
 };
 
 int console_main(struct dv_config *cfg)

@@ -20,8 +20,10 @@ static const struct cli_command commands[] = {
      "listnlo {all|missing|damaged} PATH [-o FILE]  NLOs a database references / lacks / has "
      "damaged"},
     {"restore", cli_restore,
-     "restore --set ID --db PATH --into NEWPATH [--force] [--replace-live] [--at "
+     "restore --set ID --db PATH [--into NEWPATH] [--force] [--replace-live] [--at "
      "TIME|--to-latest]"},
+    {"restored", cli_restored,
+     "restored [--json | delete PATH]  the restore folder's copies: list, delete one"},
     {"archive", cli_archive,
      "archive [--follow [SECONDS]] [--db GLOB]  ship committed WAL frames (point-in-time)"},
     {"recover", cli_recover,
@@ -34,7 +36,7 @@ static const struct cli_command commands[] = {
     {"resync", cli_resync,
      "resync {daos|catalog}      rebuild the DAOS index / the catalog from the target"},
     {"prune", cli_prune,
-     "prune [--dry-run] [-q]     apply the retention: old sets, unneeded pool NLOs"},
+     "prune [--dry-run] [-q]     apply the retention: old sets, pool NLOs, restored copies"},
     {"verify", cli_verify,
      "verify [--set ID] [--sample PCT]  check copies, deltas, test restores, pool"},
     {"jobs", cli_jobs,

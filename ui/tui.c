@@ -33,13 +33,19 @@
 #include "util.h"
 
 #define TUI_MAX_SCREENS 9
+#define TUI_HIST 20
 
 struct tui {
     struct tui_screen *screens[TUI_MAX_SCREENS];
     int nscreens, cur;
     char *subtitle;
-    char msg[256];
-    char hint[256]; /* shown when msg is empty (set by the screen's draw) */
+    char msg[1024];
+    char hint[512]; /* shown when msg is empty (set by the screen's draw) */
+    /* the last status messages, whole (M shows them): a ring, hist_n ever added */
+    char hist[TUI_HIST][1024];
+    time_t hist_time[TUI_HIST];
+    unsigned hist_n;
+    char shown[1024]; /* what the status line showed at the last draw */
     bool redraw, quit;
     bool asking_quit; /* the quit question is open: ^C and SIGINT do not ask it again */
     time_t clock_drawn;
@@ -51,6 +57,16 @@ struct tui {
     void *app_tick_ud;
     struct tui_modal *modal; /* top of the modal stack */
     SCREEN *scr;
+    /* where the tabs and the bar's items were drawn (mouse): x from, x to (excluded) */
+    int tab_x[TUI_MAX_SCREENS][2];
+    struct {
+        int x0, x1, key;
+    } bar_hit[33];
+    int nbar_hit;
+    int bar_page;    /* the function-key bar's page shown (F12 turns it) */
+    bool mouse;      /* the terminal reports the mouse (mousemask) and it is not opted out */
+    double click_at; /* the last left press: when and where (double-click) */
+    int click_y, click_x;
 };
 
 static volatile sig_atomic_t got_signal; /* SIGTERM or SIGHUP: leave */
@@ -190,6 +206,16 @@ struct tui *tui_new(const char *subtitle)
     keypad(stdscr, TRUE);
     timeout(100);
     curs_set(0);
+    /* the mouse: off where the terminal has none (mousemask gives 0) and with
+     * DVAULT_NO_MOUSE=1 (a captured mouse stops the terminal's own text selection; most
+     * terminals select with Shift+drag anyway). ncurses makes clicks and double-clicks of
+     * presses and releases (a burst of reports read at once is one event: raw presses would
+     * be lost); two clicks on the same cell within 0.4 s are a double-click too. */
+    const char *nm = getenv("DVAULT_NO_MOUSE");
+    if (!(nm && *nm && strcmp(nm, "0") != 0)) {
+        mmask_t want = BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON4_PRESSED | BUTTON5_PRESSED;
+        t->mouse = mousemask(want, NULL) != 0;
+    }
     t->redraw = true;
     return t;
 }
@@ -198,6 +224,8 @@ void tui_free(struct tui *t)
 {
     if (!t)
         return;
+    if (t->mouse)
+        mousemask(0, NULL);
     restore_terminal();
     curses_on = false;
     reset_signals();
@@ -236,6 +264,11 @@ bool tui_in_modal(const struct tui *t)
     return t->modal != NULL;
 }
 
+int tui_screen_count(const struct tui *t)
+{
+    return t->nscreens;
+}
+
 struct tui_screen *tui_current(struct tui *t)
 {
     return t->nscreens ? t->screens[t->cur] : NULL;
@@ -246,6 +279,7 @@ void tui_switch(struct tui *t, int index)
     if (index < 0 || index >= t->nscreens)
         return;
     t->cur = index;
+    t->bar_page = 0;
     struct tui_screen *s = t->screens[index];
     if (s->enter)
         s->enter(s, t);
@@ -260,12 +294,44 @@ void tui_hint(struct tui *t, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Keep the message in the history (M) unless it repeats the last one. */
+static void hist_add(struct tui *t, const char *m)
+{
+    if (!m[0] || (t->hist_n && strcmp(t->hist[(t->hist_n - 1) % TUI_HIST], m) == 0))
+        return;
+    snprintf(t->hist[t->hist_n % TUI_HIST], sizeof t->hist[0], "%s", m);
+    t->hist_time[t->hist_n++ % TUI_HIST] = time(NULL);
+}
+
+/* M: the status line now, then the last messages, newest first, whole (wrapped). */
+static void show_messages(struct tui *t, const char *now)
+{
+    char *l[TUI_HIST + 3];
+    int n = 0;
+    l[n++] = dv_asprintf(" Status line now: %s", now[0] ? now : "(empty)");
+    l[n++] = dv_strdup("");
+    for (unsigned i = 0; i < TUI_HIST && i < t->hist_n; i++) {
+        unsigned k = (t->hist_n - 1 - i) % TUI_HIST;
+        struct tm tm;
+        char when[16];
+        localtime_r(&t->hist_time[k], &tm);
+        strftime(when, sizeof when, "%H:%M:%S", &tm);
+        l[n++] = dv_asprintf(" %s %s", when, t->hist[k]);
+    }
+    if (t->hist_n == 0)
+        l[n++] = dv_strdup(" (no messages yet)");
+    tui_view(t, "Last messages (newest first)", NULL, l, n, 0, false);
+    for (int i = 0; i < n; i++)
+        free(l[i]);
+}
+
 void tui_msg(struct tui *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t->msg, sizeof t->msg, fmt, ap);
     va_end(ap);
+    hist_add(t, t->msg);
     t->redraw = true;
 }
 
@@ -424,16 +490,22 @@ const char *tui_key_name(int key, char *buf, size_t n)
 
 /* ---- built-in global keys ---- */
 
-enum { G_HELP = 1, G_NEXT, G_PREV, G_SCREEN, G_REDRAW, G_QUIT };
+enum { G_HELP = 1, G_NEXT, G_PREV, G_SCREEN, G_REDRAW, G_QUIT, G_MESSAGES, G_MORE };
 
 static const struct tui_key global_keys[] = {
     {{KEY_F(1), '?', 'h'}, G_HELP, "Help", "Help: the keys of this screen", NULL},
-    {{'1', '2', '3'}, G_SCREEN, NULL, "Go to screen N (the numbers on the tab bar)", "1-9"},
+    {{'1', '2', '3'}, G_SCREEN, NULL, "Go to screen N (the numbers on the tab bar)", "1-N"},
     {{'4', '5', '6'}, G_SCREEN, NULL, NULL, NULL},
     {{'7', '8', '9'}, G_SCREEN, NULL, NULL, NULL},
     {{TUI_KEY_TAB, KEY_RIGHT}, G_NEXT, NULL, "Next screen", NULL},
     {{KEY_BTAB, KEY_LEFT}, G_PREV, NULL, "Previous screen", NULL},
     {{TUI_CTRL('L')}, G_REDRAW, NULL, "Redraw the whole terminal", NULL},
+    {{'M'}, G_MESSAGES, NULL, "The status line and the last messages in full (wrapped)", NULL},
+    {{KEY_F(12)},
+     G_MORE,
+     NULL,
+     "The function-key bar's next page (when its keys do not fit: the bar ends in F12 More)",
+     NULL},
     {{KEY_F(10), 'q', TUI_CTRL('C')},
      G_QUIT,
      "Quit",
@@ -474,25 +546,43 @@ static void draw_title(struct tui *t)
     tui_put(0, COLS - cw - 1, cw, clk, TH_TITLE, false);
 }
 
+/* The tab bar: " 1 Name " tabs one space apart; tighter when the terminal is narrow, then
+ * the longest names cut (to no less than 3 letters) so that every tab shows. */
 static void draw_tabs(struct tui *t)
 {
     tui_put(1, 0, COLS, "", TH_TAB, true);
-    /* " 1 Name " tabs one space apart; tighter when the terminal is narrow */
-    int names = 0;
-    for (int i = 0; i < t->nscreens; i++)
-        names += tui_width(t->screens[i]->name);
-    int n = t->nscreens;
-    int pad = 1, gap = 1;
+    int n = t->nscreens, names = 0, longest = 0;
+    for (int i = 0; i < n; i++) {
+        int w = tui_width(t->screens[i]->name);
+        names += w;
+        longest = w > longest ? w : longest;
+    }
+    int pad = 1, gap = 1, cut = longest;
     if (names + 4 * n + (n - 1) > COLS)
         gap = 0;
     if (names + 4 * n > COLS)
         pad = 0, gap = 1;
+    for (; cut > 3; cut--) { /* "1 Name" + gap each, names cut to cut columns */
+        int tot = 0;
+        for (int i = 0; i < n; i++) {
+            int w = tui_width(t->screens[i]->name);
+            tot += (w < cut ? w : cut) + 2 + 2 * pad + gap;
+        }
+        if (tot - gap <= COLS)
+            break;
+    }
     int x = 0;
     for (int i = 0; i < n && x < COLS; i++) {
         char tb[64];
-        snprintf(tb, sizeof tb, "%s%d %s%s", pad ? " " : "", i + 1, t->screens[i]->name,
-                 pad ? " " : "");
-        x += tui_put(1, x, COLS - x, tb, i == t->cur ? TH_TAB_ACTIVE : TH_TAB, false);
+        snprintf(tb, sizeof tb, "%s%d ", pad ? " " : "", i + 1);
+        int x0 = x;
+        enum theme_elem e = i == t->cur ? TH_TAB_ACTIVE : TH_TAB;
+        x += tui_put(1, x, COLS - x, tb, e, false);
+        x += tui_put(1, x, cut < COLS - x ? cut : COLS - x, t->screens[i]->name, e, false);
+        if (pad)
+            x += tui_put(1, x, COLS - x, " ", e, false);
+        t->tab_x[i][0] = x0;
+        t->tab_x[i][1] = x;
         x += gap;
     }
 }
@@ -520,51 +610,119 @@ static int cmp_bar(const void *a, const void *b)
     return ((const struct bar_item *)a)->order - ((const struct bar_item *)b)->order;
 }
 
-static void draw_bar(struct tui *t)
+/* The bar's items of the screen now (global, screen, list, application), in F-key order. */
+static int bar_items(struct tui *t, struct bar_item *items, int max)
 {
     struct tui_screen *s = tui_current(t);
-    struct bar_item items[32];
     int n = 0;
-    bar_collect(global_keys, items, &n, 32, 100);
+    bar_collect(global_keys, items, &n, max, 100);
     if (s) {
-        bar_collect(s->keys, items, &n, 32, 200);
+        bar_collect(s->keys, items, &n, max, 200);
         if (s->list)
-            bar_collect(tui_list_keys, items, &n, 32, 300);
+            bar_collect(tui_list_keys, items, &n, max, 300);
     }
-    bar_collect(t->app_keys, items, &n, 32, 400);
+    bar_collect(t->app_keys, items, &n, max, 400);
     qsort(items, (size_t)n, sizeof items[0], cmp_bar);
-    /* htop-style "F1Help  F2Backup ..." with 6-column labels; when that is too wide, labels
-     * are not padded, and then items before the last are dropped (help still lists them) */
-    int width[32], total = 0;
-    bool padded = true;
+    return n;
+}
+
+static int bar_width(const struct bar_item *it, bool padded)
+{
+    char kn[16];
+    int lw = tui_width(it->k->bar);
+    return tui_width(tui_key_name(it->k->keys[0], kn, sizeof kn)) + (padded && lw < 6 ? 6 : lw) + 1;
+}
+
+static bool bar_pinned(const struct bar_item *it)
+{
+    return it->k >= global_keys && it->k < global_keys + sizeof global_keys / sizeof global_keys[0];
+}
+
+/*
+ * The function-key bar: htop-style "F1Help  F2Backup ..." with 6-column labels; when that is
+ * too wide, labels are not padded; when that is still too wide, the bar has pages: F1 Help
+ * and F10 Quit on each, the screen's keys spread over them, each page ending in "F12More1/2"
+ * (F12 or a click turns the page, the last back to the first), so that no key is left out. Returns
+ * the number of pages; starts[p] is the index of page p's first item that is not pinned.
+ */
+static int bar_pages(const struct bar_item *items, int n, bool *padded, int *starts, int max)
+{
+    static const int more_w = 12; /* "F12More1/2 " */
     for (int pass = 0; pass < 2; pass++) {
-        total = 0;
-        for (int i = 0; i < n; i++) {
-            char kn[16];
-            int lw = tui_width(items[i].k->bar);
-            width[i] = tui_width(tui_key_name(items[i].k->keys[0], kn, sizeof kn)) +
-                       (padded && lw < 6 ? 6 : lw) + 1;
-            total += width[i];
+        *padded = pass == 0;
+        int total = 0;
+        for (int i = 0; i < n; i++)
+            total += bar_width(&items[i], *padded);
+        if (total - 1 <= COLS) {
+            starts[0] = 0;
+            return 1;
         }
-        if (total - 1 <= COLS)
-            break;
-        padded = false;
     }
-    while (n > 2 && total - 1 > COLS) {
-        total -= width[n - 2];
-        items[n - 2] = items[n - 1];
-        n--;
+    int pinned = 0;
+    for (int i = 0; i < n; i++)
+        if (bar_pinned(&items[i]))
+            pinned += bar_width(&items[i], false);
+    int np = 0, i = 0;
+    while (i < n && np < max) {
+        starts[np++] = i;
+        int x = pinned, rest = pinned;
+        for (int k = i; k < n; k++)
+            if (!bar_pinned(&items[k]))
+                rest += bar_width(&items[k], false);
+        if (rest - 1 + more_w <= COLS)
+            break; /* the last page (its "More" goes back to the first) */
+        int placed = 0;
+        for (; i < n; i++) {
+            if (bar_pinned(&items[i]))
+                continue;
+            int w = bar_width(&items[i], false);
+            if (placed && x + w + more_w - 1 > COLS)
+                break;
+            x += w;
+            placed++;
+        }
     }
-    int y = LINES - 1, x = 0;
-    tui_put(y, 0, COLS, "", TH_KEY, true);
+    return np;
+}
+
+static void bar_put_item(struct tui *t, int *x, int key, const char *label)
+{
+    int y = LINES - 1, x0 = *x;
+    char kn[16];
+    tui_key_name(key, kn, sizeof kn);
+    *x += tui_put(y, *x, COLS - *x, kn, TH_KEY, false);
+    *x += tui_put(y, *x, COLS - *x, label, TH_KEY_LABEL, false);
+    *x += tui_put(y, *x, COLS - *x, " ", TH_KEY, false);
+    if (t->nbar_hit < (int)(sizeof t->bar_hit / sizeof t->bar_hit[0])) {
+        t->bar_hit[t->nbar_hit].x0 = x0;
+        t->bar_hit[t->nbar_hit].x1 = *x;
+        t->bar_hit[t->nbar_hit++].key = key;
+    }
+}
+
+static void draw_bar(struct tui *t)
+{
+    struct bar_item items[32];
+    int n = bar_items(t, items, 32), starts[32];
+    bool padded;
+    int np = bar_pages(items, n, &padded, starts, 32);
+    if (t->bar_page >= np)
+        t->bar_page = 0;
+    int p = t->bar_page, from = starts[p], to = p + 1 < np ? starts[p + 1] : n;
+    int x = 0;
+    t->nbar_hit = 0;
+    tui_put(LINES - 1, 0, COLS, "", TH_KEY, true);
     for (int i = 0; i < n && x < COLS; i++) {
-        char kn[16];
-        tui_key_name(items[i].k->keys[0], kn, sizeof kn);
-        x += tui_put(y, x, COLS - x, kn, TH_KEY, false);
+        if (np > 1 && !bar_pinned(&items[i]) && (i < from || i >= to))
+            continue;
         char lb[32];
         snprintf(lb, sizeof lb, padded ? "%-6s" : "%s", items[i].k->bar);
-        x += tui_put(y, x, COLS - x, lb, TH_KEY_LABEL, false);
-        x += tui_put(y, x, COLS - x, " ", TH_KEY, false);
+        bar_put_item(t, &x, items[i].k->keys[0], lb);
+    }
+    if (np > 1) {
+        char lb[32];
+        snprintf(lb, sizeof lb, "More%d/%d", p + 1, np);
+        bar_put_item(t, &x, KEY_F(12), COLS - x >= 12 ? lb : "More");
     }
 }
 
@@ -597,7 +755,11 @@ static void draw_all(struct tui *t)
     t->hint[0] = 0;
     if (s && s->draw)
         s->draw(s, t, body);
-    tui_put(LINES - 2, 0, COLS, t->msg[0] ? t->msg : t->hint, TH_STATUS, true);
+    const char *st = t->msg[0] ? t->msg : t->hint;
+    snprintf(t->shown, sizeof t->shown, "%s", st);
+    tui_put(LINES - 2, 0, COLS, st, TH_STATUS, true);
+    if (tui_width(st) > COLS) /* cut: say where the whole text is */
+        tui_put_right(LINES - 2, COLS - 9, 9, utf8 ? " \u2026 M:all" : " ...M:all", TH_STATUS);
     draw_bar(t);
     draw_modals(t, t->modal);
     refresh();
@@ -610,6 +772,7 @@ void tui_status_now(struct tui *t, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(t->msg, sizeof t->msg, fmt, ap);
     va_end(ap);
+    hist_add(t, t->msg);
     if (curses_on && !isendwin())
         draw_all(t);
 }
@@ -664,12 +827,81 @@ static int global_action(struct tui *t, int action, int ch)
         return TUI_REDRAW;
     case G_QUIT:
         return quit_requested(t);
+    case G_MESSAGES:
+        show_messages(t, t->shown);
+        return TUI_REDRAW;
+    case G_MORE: {
+        struct bar_item items[32];
+        int n = bar_items(t, items, 32), starts[32];
+        bool padded;
+        int np = bar_pages(items, n, &padded, starts, 32);
+        t->bar_page = np > 1 ? (t->bar_page + 1) % np : 0;
+        if (np <= 1)
+            tui_msg(t, "every key is on the bar (F1 lists them all)");
+        return TUI_REDRAW;
+    }
     }
     return TUI_IGNORED;
 }
 
+static void dispatch(struct tui *t, int ch);
+
+/* A left press: on a tab (switch), a bar item (its key), the screen's list (header: sort,
+ * row: cursor; the same row again within 0.4 s: Enter); the wheel scrolls the list. */
+static void mouse_event(struct tui *t)
+{
+    MEVENT e;
+    if (getmouse(&e) != OK || too_small())
+        return;
+    t->msg[0] = 0;
+    t->redraw = true;
+    struct tui_screen *s = tui_current(t);
+    struct tui_list *l = s ? s->list : NULL;
+    int rc = 0;
+    if (e.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+        if (l && l->src)
+            rc = e.bstate & BUTTON4_PRESSED ? tui_list_up(l, 3) : tui_list_down(l, 3);
+        if (rc != 0)
+            tui_error(t, "Error", dv_err());
+        return;
+    }
+    if (!(e.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED)))
+        return;
+    double now = dv_mono();
+    bool dbl = (e.bstate & BUTTON1_DOUBLE_CLICKED) ||
+               (e.y == t->click_y && e.x == t->click_x && now - t->click_at < 0.4);
+    t->click_at = dbl ? 0 : now;
+    t->click_y = e.y;
+    t->click_x = e.x;
+    if (e.y == 1) {
+        for (int i = 0; i < t->nscreens; i++)
+            if (e.x >= t->tab_x[i][0] && e.x < t->tab_x[i][1])
+                tui_switch(t, i);
+        return;
+    }
+    if (e.y == LINES - 1) {
+        for (int i = 0; i < t->nbar_hit; i++)
+            if (e.x >= t->bar_hit[i].x0 && e.x < t->bar_hit[i].x1) {
+                dispatch(t, t->bar_hit[i].key);
+                return;
+            }
+        return;
+    }
+    if (!l || !l->src)
+        return;
+    rc = tui_list_click(l, e.y, e.x);
+    if (rc < 0)
+        tui_msg(t, "%s", dv_err());
+    else if (rc == 2 && dbl)
+        dispatch(t, TUI_KEY_ENTER);
+}
+
 static void dispatch(struct tui *t, int ch)
 {
+    if (ch == KEY_MOUSE) {
+        mouse_event(t);
+        return;
+    }
     if (ch == KEY_RESIZE) {
         clearok(curscr, TRUE);
         t->redraw = true;
@@ -831,6 +1063,11 @@ int tui_modal_run(struct tui *t, struct tui_modal *m)
         }
         if (too_small()) /* nothing to act on: wait for a bigger terminal */
             continue;
+        if (ch == KEY_MOUSE) { /* dialogs take keys only */
+            MEVENT e;
+            getmouse(&e);
+            continue;
+        }
         double t0 = keylog_file() ? dv_mono() : 0;
         int r = m->key(m, t, ch);
         if (r & TUI_REDRAW)

@@ -49,7 +49,8 @@ struct tui_key {
     int action;
     const char *bar;
     const char *help;
-    const char *label; /* help shows this instead of the key names ("1-9"); usually NULL */
+    const char *label; /* help shows this instead of the key names ("1-N": N = the number of
+                          screens); usually NULL */
 };
 
 struct tui_rect {
@@ -116,6 +117,8 @@ int tui_run(struct tui *t);
 
 /* ---- state ---- */
 struct tui_screen *tui_current(struct tui *t);
+/* The number of screens (tabs). */
+int tui_screen_count(const struct tui *t);
 void tui_switch(struct tui *t, int index);
 /* The status line: a message until the next key (printf style). */
 void tui_msg(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -144,10 +147,25 @@ char *tui_input(struct tui *t, const char *title, const char *prompt, const char
 /*
  * A scrolling view of n text lines (not copied) under an optional column header. With pick,
  * a cursor starts on initial and Enter returns its index; Esc/q return -1 (a plain view
- * always returns -1). Up/Down/PgUp/PgDn/g/G scroll.
+ * always returns -1). Up/Down/PgUp/PgDn/Space/g/G scroll. A plain view wraps its lines to
+ * the box (continuations indented under the line, 2 columns further) and starts with line
+ * initial at the top (or as low as the end allows): nothing is ever cut. A picker cuts.
  */
 int tui_view(struct tui *t, const char *title, const char *header, char *const *lines, int n,
              int initial, bool pick);
+/* Lines (malloc'd) made by tui_wrap; release with tui_lines_free. */
+struct tui_lines {
+    char **v;
+    int n;
+};
+/*
+ * Word-wrap text (newlines start paragraphs) to w display columns, appending to l: breaks at
+ * spaces, a word wider than w is broken where it must; continuation lines are indented by
+ * hang columns (at most w / 2). Control bytes and invalid UTF-8 come out escaped (\xNN), as
+ * tui_put shows them. Returns the lines added.
+ */
+int tui_wrap(const char *text, int w, int hang, struct tui_lines *l);
+void tui_lines_free(struct tui_lines *l);
 /* The help screen for the current screen (also bound to ? and F1). */
 void tui_help(struct tui *t);
 /* The key tables help is generated from: the console's own, and the application's. */

@@ -8,59 +8,91 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "tui.h"
 #include "tui_list.h"
 #include "util.h"
 
-/* Word-wrap text into at most maxl lines of width w (each malloc'd into lines[]). */
-static int wrap(const char *text, int w, char **lines, int maxl)
+/* Display columns of the character at s (len bytes left): its byte length in *n. Invalid
+ * bytes and what the locale cannot show count 1 (tui_put shows them as '?'). */
+static int char_cols(const char *s, size_t len, size_t *n)
 {
-    int n = 0;
-    const char *p = text;
-    while (*p && n < maxl) {
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    wchar_t wc;
+    size_t k = mbrtowc(&wc, s, len, &st);
+    if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+        *n = 1;
+        return 1;
+    }
+    *n = k;
+    int cw = wcwidth(wc);
+    return cw < 0 ? 1 : cw;
+}
+
+/* Wrap one paragraph (no newline; escaped) into l: at spaces, else hard at w columns. */
+static void wrap_para(const char *p, int w, int hang, struct tui_lines *l)
+{
+    size_t len = strlen(p), start = 0;
+    bool first = true;
+    do {
+        int avail = first ? w : w - hang, cols = 0;
+        if (avail < 1)
+            avail = 1;
+        size_t i = start, brk = 0, end = len;
+        while (i < len) {
+            size_t n;
+            int cw = char_cols(p + i, len - i, &n);
+            if (p[i] == ' ' && i > start)
+                brk = i;
+            if (cols + cw > avail) {
+                end = brk > start ? brk : i > start ? i : i + n;
+                break;
+            }
+            cols += cw;
+            i += n;
+        }
+        if (i >= len)
+            end = len;
+        char *line = dv_asprintf("%*s%.*s", first ? 0 : hang, "", (int)(end - start), p + start);
+        l->v = dv_realloc(l->v, (size_t)(l->n + 1) * sizeof *l->v);
+        l->v[l->n++] = line;
+        start = end;
+        while (start < len && p[start] == ' ')
+            start++;
+        first = false;
+    } while (start < len);
+}
+
+int tui_wrap(const char *text, int w, int hang, struct tui_lines *l)
+{
+    int before = l->n;
+    if (hang > w / 2)
+        hang = w / 2;
+    const char *p = text ? text : "";
+    do {
         const char *nl = strchr(p, '\n');
         size_t plen = nl ? (size_t)(nl - p) : strlen(p);
-        char *para = dv_malloc(plen + 1);
-        memcpy(para, p, plen);
-        para[plen] = 0;
-        char *q = para;
-        do {
-            /* take as many words as fit */
-            size_t best = 0, i = 0;
-            while (q[i]) {
-                size_t j = i;
-                while (q[j] == ' ')
-                    j++;
-                while (q[j] && q[j] != ' ')
-                    j++;
-                char save = q[j];
-                q[j] = 0;
-                int cw = tui_width(q);
-                q[j] = save;
-                if (cw > w && best)
-                    break;
-                best = j;
-                i = j;
-                if (cw > w)
-                    break;
-            }
-            if (n < maxl) {
-                char *l = dv_malloc(best + 1);
-                memcpy(l, q, best);
-                l[best] = 0;
-                lines[n++] = l;
-            }
-            q += best;
-            while (*q == ' ')
-                q++;
-        } while (*q && n < maxl);
-        free(para);
-        p += plen;
-        if (*p == '\n')
-            p++;
-    }
-    return n;
+        char *raw = dv_malloc(plen + 1), *esc = dv_malloc(4 * plen + 1);
+        memcpy(raw, p, plen);
+        raw[plen] = 0;
+        dv_escape(raw, esc, 4 * plen + 1);
+        wrap_para(esc, w < 1 ? 1 : w, hang < 0 ? 0 : hang, l);
+        free(raw);
+        free(esc);
+        p = nl ? nl + 1 : p + plen;
+    } while (*p);
+    return l->n - before;
+}
+
+void tui_lines_free(struct tui_lines *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
 }
 
 enum dlg_kind { DLG_MESSAGE, DLG_ERROR, DLG_CONFIRM, DLG_INPUT };
@@ -78,8 +110,10 @@ static void dialog_draw(struct tui_modal *m, struct tui *t)
 {
     struct dialog *d = (struct dialog *)m;
     int maxw = COLS - 4 < 72 ? COLS - 4 : 72;
-    char *lines[32];
-    int nl = wrap(d->text, maxw - 4, lines, d->kind == DLG_INPUT ? 4 : 32);
+    struct tui_lines wl = {0};
+    tui_wrap(d->text, maxw - 4, 0, &wl);
+    char **lines = wl.v;
+    int nl = wl.n < (d->kind == DLG_INPUT ? 4 : 32) ? wl.n : d->kind == DLG_INPUT ? 4 : 32;
     int w = tui_width(d->title) + 8, h;
     for (int i = 0; i < nl; i++)
         if (tui_width(lines[i]) + 4 > w)
@@ -90,7 +124,7 @@ static void dialog_draw(struct tui_modal *m, struct tui *t)
         w = 30;
     if (w > maxw)
         w = maxw;
-    int nall = nl, maxlines = LINES - 8;
+    int maxlines = LINES - 8;
     if (nl > maxlines)
         nl = maxlines;
     h = nl + 4 + (d->kind == DLG_INPUT ? 2 : 0);
@@ -127,8 +161,7 @@ static void dialog_draw(struct tui_modal *m, struct tui *t)
     } else {
         tui_put(by, r.x + (r.w - 6) / 2, 6, "[ OK ]", TH_SELECTED, false);
     }
-    for (int i = 0; i < nall; i++)
-        free(lines[i]);
+    tui_lines_free(&wl);
 }
 
 static int dialog_key(struct tui_modal *m, struct tui *t, int ch)
@@ -229,71 +262,146 @@ char *tui_input(struct tui *t, const char *title, const char *prompt, const char
 
 /* ---- help: generated from the key tables ---- */
 
-struct help {
-    struct tui_modal m;
-    char **lines;
-    int n, top;
+/*
+ * The help's entries: a heading (keys NULL) or keys + what they do. At each draw the
+ * description is wrapped under itself to the width there is (narrow terminals), and the
+ * view scrolls the wrapped lines.
+ */
+struct help_entry {
+    char *keys, *text;
 };
 
-static void help_add(struct help *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct help {
+    struct tui_modal m;
+    struct help_entry *e;
+    int n, top;
+    struct tui_lines wl; /* the entries wrapped at the last draw */
+    int rows;            /* rows the last draw showed */
+};
 
-static void help_add(struct help *h, const char *fmt, ...)
+static void help_add(struct help *h, const char *keys, const char *text)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char buf[512];
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    h->lines = dv_realloc(h->lines, (size_t)(h->n + 1) * sizeof(char *));
-    h->lines[h->n++] = dv_strdup(buf);
+    h->e = dv_realloc(h->e, (size_t)(h->n + 1) * sizeof *h->e);
+    h->e[h->n].keys = keys ? dv_strdup(keys) : NULL;
+    h->e[h->n++].text = dv_strdup(text);
 }
 
-static void help_section(struct help *h, const char *title, const struct tui_key *tab, bool heading)
+static bool binds(const struct tui_key *tab, int key)
+{
+    for (; tab && tab->action; tab++)
+        for (int i = 0; i < 3 && tab->keys[i]; i++)
+            if (tab->keys[i] == key)
+                return true;
+    return false;
+}
+
+/* The key names of an entry: its label ("1-N": N = the screens there are), else the names of
+ * its keys, each once (Enter is two key codes), without those shadow binds (a screen's own
+ * Space over the list's). Empty when every key is shadowed. */
+static void help_keys(struct tui *t, const struct tui_key *k, const struct tui_key *shadow,
+                      char *keys, size_t n)
+{
+    keys[0] = 0;
+    if (k->label) {
+        const char *nn = strstr(k->label, "N");
+        if (nn && strcmp(nn, "N") == 0)
+            snprintf(keys, n, "%.*s%d", (int)(nn - k->label), k->label, tui_screen_count(t));
+        else
+            snprintf(keys, n, "%s", k->label);
+        return;
+    }
+    for (int i = 0; i < 3 && k->keys[i]; i++) {
+        char kn[16];
+        tui_key_name(k->keys[i], kn, sizeof kn);
+        if (binds(shadow, k->keys[i]))
+            continue;
+        bool dup = false;
+        for (int j = 0; j < i; j++) {
+            char kj[16];
+            dup |= strcmp(tui_key_name(k->keys[j], kj, sizeof kj), kn) == 0;
+        }
+        size_t l = strlen(keys);
+        if (!dup)
+            snprintf(keys + l, n - l, "%s%s", l ? ", " : "", kn);
+    }
+}
+
+static void help_section(struct help *h, struct tui *t, const char *title,
+                         const struct tui_key *tab, const struct tui_key *shadow, bool heading)
 {
     if (!tab || !tab->action)
         return;
     if (heading) {
         if (h->n)
-            help_add(h, "%s", "");
-        help_add(h, "%s", title);
+            help_add(h, NULL, "");
+        help_add(h, NULL, title);
     }
     for (; tab->action; tab++) {
         if (!tab->help)
             continue;
-        char keys[64] = "";
-        if (tab->label) {
-            snprintf(keys, sizeof keys, "%s", tab->label);
-        } else {
-            for (int i = 0; i < 3 && tab->keys[i]; i++) {
-                char kn[16];
-                size_t n = strlen(keys);
-                snprintf(keys + n, sizeof keys - n, "%s%s", i ? ", " : "",
-                         tui_key_name(tab->keys[i], kn, sizeof kn));
-            }
+        char keys[64];
+        help_keys(t, tab, shadow, keys, sizeof keys);
+        if (keys[0])
+            help_add(h, keys, tab->help);
+    }
+}
+
+/* Wrap the entries to w columns: keys in a column of 16, the text beside it and under it. */
+static void help_wrap(struct help *h, int w)
+{
+    tui_lines_free(&h->wl);
+    int kw = w >= 60 ? 16 : 12;
+    for (int i = 0; i < h->n; i++) {
+        if (!h->e[i].keys) {
+            h->wl.v = dv_realloc(h->wl.v, (size_t)(h->wl.n + 1) * sizeof *h->wl.v);
+            h->wl.v[h->wl.n++] = dv_strdup(h->e[i].text);
+            continue;
         }
-        help_add(h, "  %-16s %s", keys, tab->help);
+        bool own = tui_width(h->e[i].keys) > kw; /* keys wider than their column: own line */
+        if (own) {
+            h->wl.v = dv_realloc(h->wl.v, (size_t)(h->wl.n + 1) * sizeof *h->wl.v);
+            h->wl.v[h->wl.n++] = dv_asprintf("  %s", h->e[i].keys);
+        }
+        int from = h->wl.n;
+        tui_wrap(h->e[i].text, w - kw - 3, 0, &h->wl);
+        for (int k = from; k < h->wl.n; k++) {
+            char *l =
+                dv_asprintf("  %-*s %s", kw, k == from && !own ? h->e[i].keys : "", h->wl.v[k]);
+            free(h->wl.v[k]);
+            h->wl.v[k] = l;
+        }
     }
 }
 
 static void help_draw(struct tui_modal *m, struct tui *t)
 {
+    (void)t;
     struct help *h = (struct help *)m;
     struct tui_rect r = {2, 0, LINES - 4, COLS};
     tui_fill(r, TH_TEXT);
     tui_box(r, TH_BORDER, "Help  (Esc closes, arrows scroll)");
+    help_wrap(h, r.w - 4);
     int rows = r.h - 2;
-    if (h->top > h->n - rows)
-        h->top = h->n - rows > 0 ? h->n - rows : 0;
-    for (int i = 0; i < rows && h->top + i < h->n; i++) {
-        const char *l = h->lines[h->top + i];
+    h->rows = rows;
+    if (h->top > h->wl.n - rows)
+        h->top = h->wl.n - rows > 0 ? h->wl.n - rows : 0;
+    for (int i = 0; i < rows && h->top + i < h->wl.n; i++) {
+        const char *l = h->wl.v[h->top + i];
         tui_put(r.y + 1 + i, 2, r.w - 4, l, l[0] && l[0] != ' ' ? TH_HEADER : TH_TEXT, false);
+    }
+    if (h->wl.n > rows) {
+        char f[48];
+        snprintf(f, sizeof f, " lines %d-%d of %d ", h->top + 1,
+                 h->top + rows < h->wl.n ? h->top + rows : h->wl.n, h->wl.n);
+        tui_put(r.y + r.h - 1, r.w - tui_width(f) - 2, tui_width(f), f, TH_BORDER, false);
     }
 }
 
 static int help_key(struct tui_modal *m, struct tui *t, int ch)
 {
+    (void)t;
     struct help *h = (struct help *)m;
-    int rows = LINES - 6;
+    int rows = h->rows > 1 ? h->rows : 1;
     switch (ch) {
     case TUI_KEY_ESC:
     case 'q':
@@ -319,10 +427,12 @@ static int help_key(struct tui_modal *m, struct tui *t, int ch)
         h->top = h->top > rows ? h->top - rows : 0;
         return TUI_REDRAW;
     case KEY_HOME:
+    case 'g':
         h->top = 0;
         return TUI_REDRAW;
     case KEY_END:
-        h->top = h->n;
+    case 'G':
+        h->top = h->wl.n;
         return TUI_REDRAW;
     }
     return TUI_HANDLED;
@@ -335,16 +445,19 @@ void tui_help(struct tui *t)
     if (s) {
         char title[96];
         snprintf(title, sizeof title, "%s screen", s->name);
-        help_section(&h, title, s->keys, true);
-        if (s->list)
-            help_section(&h, "List", tui_list_keys, true);
+        help_section(&h, t, title, s->keys, NULL, true);
+        if (s->list) /* a key the screen binds itself is the screen's (Space on Recovery) */
+            help_section(&h, t, "List", tui_list_keys, s->keys, true);
     }
     const struct tui_key *ak = tui_app_keys(t);
     bool app = ak && ak->action;
-    help_section(&h, "Everywhere", ak, true);
-    help_section(&h, "Everywhere", tui_global_keys(), !app);
+    help_section(&h, t, "Everywhere", ak, NULL, true);
+    help_section(&h, t, "Everywhere", tui_global_keys(), NULL, !app);
     tui_modal_run(t, &h.m);
-    for (int i = 0; i < h.n; i++)
-        free(h.lines[i]);
-    free(h.lines);
+    for (int i = 0; i < h.n; i++) {
+        free(h.e[i].keys);
+        free(h.e[i].text);
+    }
+    free(h.e);
+    tui_lines_free(&h.wl);
 }

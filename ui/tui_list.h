@@ -25,7 +25,17 @@
  *     list says search is not available).
  *   - filter(src, text): from now on fetch/search return only rows matching text ("" = all).
  *     Returns 0 or -1. Optional.
- *   - count(src): total rows if that is cheap, else -1. Optional.
+ *   - count(src): total rows (those the filter keeps) if that is cheap, else -1. Optional.
+ *   - pos(src, key): how many rows (those the filter keeps) come before key in the order, if
+ *     that is cheap, else -1. Optional: without it the list still says "row N" after Home
+ *     and while it scrolls from there (it counts the rows it moves over).
+ *   - sort(src, col, desc): from now on order the rows by cell col (desc: descending), ties
+ *     in the source's own order; col -1 is the source's own order. Returns 0 or -1. The keys
+ *     must then follow that order: a SQL source puts the sort value in the key (sort value +
+ *     unique id, "ORDER BY v, id" and "WHERE (v, id) > (?, ?)"); an in-memory source may
+ *     keep its keys and map a key to its place itself (tui_vec.c). Optional: a list over a
+ *     source without sort() sorts by its natural column only (tui_list.natural_col), either
+ *     way: the list reverses the source (fetch AFTER <-> BEFORE), the source does nothing.
  *   - free(src): releases the source (called by tui_list_set_source / tui_list_done).
  *   Sources are called on the console's thread only.
  */
@@ -33,6 +43,7 @@
 #define DV_TUI_LIST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "theme.h"
 #include "tui.h"
@@ -48,6 +59,8 @@ struct tui_column {
     int width; /* columns; 0 = takes what the others leave (one such column) */
     enum tui_align align;
 };
+/* Where the flexible column would get fewer than this, a list's narrow widths apply. */
+#define TUI_FLEX_MIN 40
 
 struct tui_row {
     char key[TUI_KEY_MAX];
@@ -64,6 +77,8 @@ struct tui_source {
                   char found[TUI_KEY_MAX]);
     int (*filter)(struct tui_source *s, const char *text);
     long (*count)(struct tui_source *s);
+    long (*pos)(struct tui_source *s, const char *key);
+    int (*sort)(struct tui_source *s, int col, bool desc);
     void (*free)(struct tui_source *s);
     void *ud;
 };
@@ -71,6 +86,11 @@ struct tui_source {
 struct tui_list {
     const struct tui_column *cols;
     int ncols;
+    /* Optional, one per column: the widths where the flexible column would get fewer than
+     * TUI_FLEX_MIN columns (80 columns and below): 0 keeps the width, > 0 is the narrower
+     * width, -1 leaves the column out (sorting by it still works), -2 leaves it out only
+     * where the flexible column is still too narrow with the others narrowed (60 columns). */
+    const int *narrow;
     const char *empty;      /* text when the source has no rows */
     const char *nosrc;      /* text when there is no source ("no data source yet") */
     struct tui_source *src; /* owned */
@@ -83,6 +103,19 @@ struct tui_list {
     /* what paging cost (for tests and the curious): calls to fetch and rows returned */
     long fetch_calls, fetch_rows;
     struct tui_row *scratch; /* 2 x height rows for scrolling */
+    /* sorting: the column shown sorted (-1: the natural order) and its direction; the
+     * natural order of the source (set by the screen: e.g. the Sets list is newest first) */
+    int sort_col;
+    bool sort_desc;
+    int natural_col; /* -1: no column (rows as added); tui_list_init sets 0, ascending */
+    bool natural_desc;
+    bool reversed; /* the list reverses a source that cannot sort (fetch AFTER <-> BEFORE) */
+    /* "row N of M": the index of rows[0] (-1 unknown) and the row count (-1 unknown; read
+     * again when the source, its filter or its order changes) */
+    long top, total;
+    /* where the list was drawn last (mouse): the rectangle, the column x and widths */
+    struct tui_rect drawn;
+    int col_x[TUI_COLS_MAX], col_w[TUI_COLS_MAX];
 };
 
 /* List actions (the list's key table: tui_list_keys). */
@@ -97,6 +130,9 @@ enum {
     TUI_LIST_NEXT,
     TUI_LIST_PREV,
     TUI_LIST_FILTER,
+    TUI_LIST_SORT_NEXT,
+    TUI_LIST_SORT_PREV,
+    TUI_LIST_SORT_REV,
 };
 extern const struct tui_key tui_list_keys[];
 
@@ -105,7 +141,9 @@ void tui_list_init(struct tui_list *l, const struct tui_column *cols, int ncols)
 /* Free the source and the rows. */
 void tui_list_done(struct tui_list *l);
 /* Replace the source (the old one is freed; src owned from now on; NULL = none). Loads the
- * first page. Returns 0 or -1 (dv_err, also kept in l->err). */
+ * first page. The new source gets the list's filter and sort (a refresh keeps them); NULL
+ * forgets the filter and search (a different list comes next). Returns 0 or -1 (dv_err,
+ * also kept in l->err). */
 int tui_list_set_source(struct tui_list *l, struct tui_source *src);
 /* The number of rows shown changed: reload from the top row. Returns 0 or -1. */
 int tui_list_set_height(struct tui_list *l, int height);
@@ -129,6 +167,15 @@ int tui_list_find(struct tui_list *l, const char *text, int dir, bool include_cu
                   bool *wrapped);
 /* Set the source's filter and go to the first row. Returns 0 or -1. */
 int tui_list_set_filter(struct tui_list *l, const char *text);
+/* Sort by column col (-1: the natural order) in direction desc; the cursor goes to the first
+ * row. Returns 0 or -1 (this source cannot sort by that column: dv_err says so). */
+int tui_list_sort(struct tui_list *l, int col, bool desc);
+/* The indicator of the list's footer: "row 12 of 340", "row 12", "" (not known). */
+void tui_list_position(const struct tui_list *l, char *buf, size_t n);
+/* A mouse press at (y, x) (screen cells) on the list as drawn last: the header sorts by that
+ * column (again: reverses), a row gets the cursor. Returns 0 outside the list, 1 header, 2
+ * a row (the cursor is on it), -1 error (shown by the caller). */
+int tui_list_click(struct tui_list *l, int y, int x);
 /* The row under the cursor, or NULL. */
 const struct tui_row *tui_list_current(const struct tui_list *l);
 

@@ -14,6 +14,7 @@
 #ifndef DV_TUI_VEC_H
 #define DV_TUI_VEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tui_list.h"
@@ -41,5 +42,15 @@ struct tui_source *tui_keys_new(char *const *keys, size_t n,
 size_t tui_keys_index(const struct tui_source *src, const char *key);
 /* The ud given to tui_keys_new. */
 void *tui_keys_ud(const struct tui_source *src);
+
+/*
+ * A paged source (a catalog list: sets, jobs) that sorts by any column: in its own order it
+ * pages as before; sorted otherwise, every row is read once into memory (at most 200,000:
+ * more is an error that names the limit) and sorted there, with search and filter. Rows keep
+ * the paged source's keys, so a screen reads the selected row as before. natural_col and
+ * natural_desc: the paged source's order. Owns paged.
+ */
+struct tui_source *tui_sortable_new(struct tui_source *paged, int ncells, int natural_col,
+                                    bool natural_desc);
 
 #endif

@@ -1,6 +1,11 @@
-/* tui_view.c - a modal scrolling view of text lines, optionally a picker (see tui.h). */
+/*
+ * tui_view.c - a modal scrolling view of text lines, optionally a picker (see tui.h). A
+ * plain view wraps its lines to the box's width (again after a resize) and scrolls the
+ * wrapped lines; a picker moves a cursor over the lines as given.
+ */
 #include <curses.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tui.h"
@@ -13,7 +18,64 @@ struct view {
     int n, cursor, top, page;
     bool pick;
     int result;
+    /* a plain view: the lines wrapped to width ww; initial: the line to show at the top on
+     * the first draw (then -1) */
+    struct tui_lines wl;
+    int *owner; /* owner[k]: the line wrapped line k belongs to */
+    int ww, initial;
 };
+
+static int leading_spaces(const char *s)
+{
+    int k = 0;
+    while (s[k] == ' ')
+        k++;
+    return k;
+}
+
+/* Wrap the lines to w columns (again when the width changed): the top stays on the line it
+ * was in (or goes to the line initial on the first draw). */
+static void view_wrap(struct view *v, int w)
+{
+    if (v->pick || w == v->ww)
+        return;
+    int logical = v->initial >= 0 ? v->initial : v->top < v->wl.n ? v->owner[v->top] : 0;
+    tui_lines_free(&v->wl);
+    free(v->owner);
+    v->owner = NULL;
+    v->top = 0;
+    for (int i = 0; i < v->n; i++) {
+        int from = v->wl.n;
+        if (i == logical)
+            v->top = from;
+        tui_wrap(v->lines[i], w, leading_spaces(v->lines[i]) + 2, &v->wl);
+        v->owner = dv_realloc(v->owner, (size_t)(v->wl.n + 1) * sizeof *v->owner);
+        for (int k = from; k < v->wl.n; k++)
+            v->owner[k] = i;
+    }
+    v->ww = w;
+    v->initial = -1;
+}
+
+static void view_clamp(struct view *v)
+{
+    if (v->pick) {
+        int last = v->n > 0 ? v->n - 1 : 0;
+        if (v->cursor > last)
+            v->cursor = last;
+        if (v->cursor < 0)
+            v->cursor = 0;
+        if (v->cursor < v->top)
+            v->top = v->cursor;
+        if (v->cursor >= v->top + v->page)
+            v->top = v->cursor - v->page + 1;
+        return;
+    }
+    if (v->top > v->wl.n - v->page)
+        v->top = v->wl.n - v->page;
+    if (v->top < 0)
+        v->top = 0;
+}
 
 static void view_draw(struct tui_modal *m, struct tui *t)
 {
@@ -33,19 +95,23 @@ static void view_draw(struct tui_modal *m, struct tui *t)
     }
     int rows = r.y + r.h - 2 - y;
     v->page = rows > 1 ? rows : 1;
-    if (v->cursor < v->top)
-        v->top = v->cursor;
-    if (v->cursor >= v->top + v->page)
-        v->top = v->cursor - v->page + 1;
-    if (v->n == 0)
+    view_wrap(v, r.w - 2);
+    view_clamp(v);
+    int n = v->pick ? v->n : v->wl.n;
+    char *const *lines = v->pick ? v->lines : v->wl.v;
+    if (n == 0)
         tui_put(y, r.x + 2, r.w - 4, "(nothing)", TH_DIM, false);
-    for (int i = 0; i < v->page && v->top + i < v->n; i++) {
+    for (int i = 0; i < v->page && v->top + i < n; i++) {
         int k = v->top + i;
         enum theme_elem e = v->pick && k == v->cursor ? TH_SELECTED : TH_DIALOG;
-        tui_put(y + i, r.x + 1, r.w - 2, v->lines[k], e, true);
+        tui_put(y + i, r.x + 1, r.w - 2, lines[k], e, true);
     }
     char f[160];
-    snprintf(f, sizeof f, " %s%d/%d ", v->foot ? v->foot : "", v->n ? v->cursor + 1 : 0, v->n);
+    if (v->pick)
+        snprintf(f, sizeof f, " %s%d/%d ", v->foot, v->n ? v->cursor + 1 : 0, v->n);
+    else
+        snprintf(f, sizeof f, " %slines %d-%d of %d ", v->foot, n ? v->top + 1 : 0,
+                 v->top + v->page < n ? v->top + v->page : n, n);
     tui_put(r.y + r.h - 1, r.x + 2, r.w - 4, f, TH_DIALOG_TITLE, false);
 }
 
@@ -53,33 +119,34 @@ static int view_key(struct tui_modal *m, struct tui *t, int ch)
 {
     (void)t;
     struct view *v = (struct view *)m;
-    int last = v->n > 0 ? v->n - 1 : 0;
-    int step = v->pick ? 1 : 1;
+    /* a picker moves its cursor; a view moves its top line */
+    int *pos = v->pick ? &v->cursor : &v->top;
+    int n = v->pick ? v->n : v->wl.n;
     switch (ch) {
     case KEY_UP:
     case 'k':
-        v->cursor -= step;
+        (*pos)--;
         break;
     case KEY_DOWN:
     case 'j':
-        v->cursor += step;
+        (*pos)++;
         break;
     case KEY_PPAGE:
     case TUI_CTRL('b'):
-        v->cursor -= v->page;
+        *pos -= v->page;
         break;
     case KEY_NPAGE:
     case TUI_CTRL('f'):
     case ' ':
-        v->cursor += v->page;
+        *pos += v->page;
         break;
     case KEY_HOME:
     case 'g':
-        v->cursor = 0;
+        *pos = 0;
         break;
     case KEY_END:
     case 'G':
-        v->cursor = last;
+        *pos = n;
         break;
     case '\n':
     case '\r':
@@ -93,17 +160,7 @@ static int view_key(struct tui_modal *m, struct tui *t, int ch)
     default:
         return TUI_HANDLED;
     }
-    if (!v->pick) { /* a view scrolls: the cursor is the top line */
-        if (v->cursor > v->n - v->page)
-            v->cursor = v->n - v->page;
-        if (v->cursor < 0)
-            v->cursor = 0;
-        v->top = v->cursor;
-    }
-    if (v->cursor > last)
-        v->cursor = last;
-    if (v->cursor < 0)
-        v->cursor = 0;
+    view_clamp(v);
     return TUI_REDRAW;
 }
 
@@ -119,8 +176,10 @@ int tui_view(struct tui *t, const char *title, const char *header, char *const *
                      .cursor = initial >= 0 && initial < n ? initial : 0,
                      .pick = pick,
                      .page = 1,
-                     .result = -1};
-    if (tui_modal_run(t, &v.m) != 0)
-        return -1;
-    return v.result;
+                     .result = -1,
+                     .initial = initial >= 0 && initial < n ? initial : 0};
+    int rc = tui_modal_run(t, &v.m);
+    tui_lines_free(&v.wl);
+    free(v.owner);
+    return rc != 0 ? -1 : v.result;
 }

@@ -90,10 +90,10 @@ tui_keys Escape; tui_wait_gone "sets holding it"
 # restore into a new name (prefilled), newest complete set; the index then needs a resync,
 # the Overview says so with a banner, and R (confirmed) resyncs it as a job
 stem=${first_db%.nsf}
-tui_keys 2 g r; tui_wait_for "Restore $first_db into"; tui_wait_for "$stem-restored-"
+tui_keys 2 g r; tui_wait_for "Restore $first_db into"; tui_wait_for "restore/$stem--"
 tui_keys Enter; tui_wait_for "Restore from which set"
-tui_keys Enter; tui_wait_for "restore of $first_db into $stem-restored-"
-tui_wait_for ".nsf done" 300; tui_wait_for "$stem-restored-"
+tui_keys Enter; tui_wait_for "restore of $first_db into the restore folder"
+tui_wait_for "restore folder done" 300
 tui_keys 1; tui_wait_for "press R to resync"
 tui_keys R; tui_wait_for "Rebuild the server"; tui_keys y
 tui_wait_for "resync of the DAOS index done" 300; tui_wait_gone "press R to resync"

@@ -27,7 +27,8 @@ whole() { # W H: title on the first line, function-key bar on the last
 restore_default() { # the restore dialog's input field shows the row under the cursor
     local stem=${1%.nsf}
     tui_keys F6; tui_wait_for "Restore $1 into"
-    tui_screen | grep -qE "[│|] $stem-restored-[0-9]{8}\.nsf +[│|]" || fail "cursor is not on $1"
+    tui_screen | grep -qE "[│|] restore/$stem(--[0-9]{8}-[0-9]{6}(-[0-9]+)?)?\.nsf +[│|]" ||
+        fail "cursor is not on $1"
     tui_keys Escape; tui_wait_gone "Restore $1 into"
 }
 
@@ -51,7 +52,7 @@ scenario() {
     tui_keys 1; tui_wait_for "DAOS index"
     # Tab / Shift-Tab cycle (and wrap)
     tui_keys Tab; tui_wait_for "F6Restore"
-    tui_keys BTab BTab; tui_wait_for "F9Cancel"
+    tui_keys BTab BTab; tui_wait_for "F8Delete" # wraps to the last tab, Restored
     tui_keys Tab; tui_wait_for "DAOS index"
 
     # help from the key tables, Esc closes

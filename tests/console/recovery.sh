@@ -73,7 +73,7 @@ tui_keys F6; tui_wait_for "1/3: which database"; tui_wait_for "$db"
 resizes "1/3: which database"
 tui_keys Enter; tui_wait_for "2/3: restore it from which set"
 resizes "2/3: restore it from which set"
-tui_keys Enter; tui_wait_for "3/3"; tui_wait_for "-restored-"
+tui_keys Enter; tui_wait_for "3/3"; tui_wait_for "restore/${db%.nsf}--" # restore/mail/x--SET.nsf
 resizes "3/3"
 tui_keys Enter
 tui_wait_for "no longer live (marked)" 300
@@ -94,7 +94,7 @@ tui_keys F6; tui_wait_for "Copy into the live database"; tui_keys y
 tui_wait_for "Rebuild the server" 300; tui_keys y
 tui_wait_for "resync of the DAOS index done" 300
 tui_wait_for "in the live $db: present"
-resizes "2 dbs"
+resizes "1 db" # the live database; the restored copy (restore folder) is not a server database
 tui_keys F9; tui_wait_for "no longer live (marked)"
 # the header counted again after the recover: nothing of the copy is missing now
 tui_wait_for "every NLO of the restored copy is in the live repository"

@@ -53,7 +53,8 @@ tui_wait_for "restore of mail/carol.nsf into mail/carol-copy.nsf done" 300
 tui_keys r; tui_wait_for "Restore mail/carol.nsf into"
 tui_keys C-u mail/carol-copy.nsf Enter
 tui_wait_for "a restored copy of mail/carol.nsf"
-tui_keys n; tui_wait_for "restore cancelled"
+tui_keys n; tui_wait_for "Restore mail/carol.nsf into" # No: the name again
+tui_keys Escape; tui_wait_for "restore cancelled"
 
 # ---- L while a process has bob open: in use, refused ----------------------------------------
 mkfifo "$TUI_TMP/fifo"

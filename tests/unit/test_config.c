@@ -11,6 +11,8 @@
 
 #include "dvtmp.h"
 #include "config.h"
+#include "dbglob.h"
+#include "restore.h"
 #include "util.h"
 
 #include "bounded.h"
@@ -232,12 +234,65 @@ static void test_nesting(void **state)
     free(text);
 }
 
+/* restore.dir: default, relative, absolute inside data_dir, normalised; its databases never
+ * match the globs (dbglob); the alternative names of a taken one */
+static void test_restore_dir(void **state)
+{
+    (void)state;
+    char *p = write_cfg("r0.yaml", "server: { data_dir: /srv/d }\n");
+    struct dv_config c;
+    assert_int_equal(dv_config_load(p, &c), 0);
+    assert_string_equal(c.restore.rel, "restore");
+    assert_string_equal(c.restore.dir, "/srv/d/restore");
+    assert_int_equal(c.restore.retention_days, 7);
+    assert_false(dbglob_match_any(&c, "restore/mail/alice--20261129-154357.nsf"));
+    assert_false(dbglob_match_any(&c, "restore"));
+    assert_true(dbglob_match_any(&c, "restored/x.nsf")); /* another folder */
+    assert_true(dbglob_match_any(&c, "mail/alice.nsf"));
+    assert_true(dbglob_in_restore(&c, "restore/x.nsf"));
+    assert_false(dbglob_in_restore(&c, "restorex.nsf"));
+    dv_config_done(&c);
+    free(p);
+    p = write_cfg("r1.yaml", "server: { data_dir: /srv/d }\nrestore: { dir: ./a//b/, "
+                             "retention_days: 0 }\n");
+    assert_int_equal(dv_config_load(p, &c), 0);
+    assert_string_equal(c.restore.rel, "a/b");
+    assert_string_equal(c.restore.dir, "/srv/d/a/b");
+    assert_int_equal(c.restore.retention_days, 0);
+    dv_config_done(&c);
+    free(p);
+    p = write_cfg("r2.yaml", "server: { data_dir: /srv/d }\nrestore: { dir: /srv/d/x/y }\n");
+    assert_int_equal(dv_config_load(p, &c), 0);
+    assert_string_equal(c.restore.rel, "x/y");
+    dv_config_done(&c);
+    free(p);
+    static const char *const bad[] = {"../r", "a/../../r", "/srv", "/srv/d", ".", "/etc/r"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *text = dv_asprintf("server: { data_dir: /srv/d }\nrestore: { dir: '%s' }\n", bad[i]);
+        p = write_cfg("rb.yaml", text);
+        assert_int_equal(dv_config_load(p, &c), -1);
+        char *want = dv_asprintf("'restore.dir' '%s'", bad[i]);
+        assert_non_null(strstr(dv_err(), want));
+        free(want);
+        dv_config_done(&c);
+        free(p);
+        free(text);
+    }
+    char *a = restore_name_alt("restore/mail/alice--S.nsf", 2);
+    assert_string_equal(a, "restore/mail/alice--S-2.nsf");
+    free(a);
+    a = restore_name_alt("restore/a.b/noext", 12);
+    assert_string_equal(a, "restore/a.b/noext-12");
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_all_keys),
-        cmocka_unit_test(test_daos_dir),   cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_unreadable), cmocka_unit_test(test_nesting),
+        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_all_keys),
+        cmocka_unit_test(test_daos_dir),    cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_unreadable),  cmocka_unit_test(test_nesting),
+        cmocka_unit_test(test_restore_dir),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -199,6 +199,44 @@ static void test_small_change(void **state)
     free(b);
 }
 
+/* restore_steps.unique (the restore folder): a name taken when the result is renamed (another
+ * restore got there first) is never replaced: the next alternative (-2, -3) is taken. */
+static void test_unique_name(void **state)
+{
+    struct fx *f = *state;
+    struct backup_result full;
+    backup_ok(f, false, &full);
+    char *out = dv_path_join(f->dir, "copy.nsf"), *alt2 = dv_path_join(f->dir, "copy-2.nsf");
+    int fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "taken", 5), 5);
+    close(fd);
+    struct catalog *cat = catalog_open(f->cfg.catalog);
+    struct target *t = target_open(f->cfg.backup.target);
+    assert_non_null(cat);
+    assert_non_null(t);
+    struct restore_steps st = {.unique = true};
+    struct restore_info info;
+    if (restore_materialize_steps(cat, t, full.set_id, "mail/alice.nsf", out, false, &st, NULL,
+                                  &info) != 0)
+        fail_msg("unique restore: %s", dv_err());
+    assert_string_equal(info.out_path, alt2);
+    struct stat sb;
+    assert_int_equal(stat(out, &sb), 0);
+    assert_int_equal(sb.st_size, 5); /* the taken name: untouched */
+    assert_int_equal(stat(alt2, &sb), 0);
+    assert_int_equal((uint64_t)sb.st_size, info.size);
+    /* without unique the same request is refused */
+    assert_int_equal(restore_materialize_steps(cat, t, full.set_id, "mail/alice.nsf", out, false,
+                                               NULL, NULL, &info),
+                     -1);
+    assert_non_null(strstr(dv_err(), "exists"));
+    target_close(t);
+    catalog_close(cat);
+    free(out);
+    free(alt2);
+}
+
 /* full -> inc -> inc restores byte for byte like a full backup of the same moment. */
 static void test_chain(void **state)
 {
@@ -676,6 +714,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_small_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unique_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_reset, setup, teardown),

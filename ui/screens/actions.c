@@ -21,6 +21,7 @@
 #include "prune.h"
 #include "recover.h"
 #include "restore.h"
+#include "restored.h"
 #include "resync.h"
 #include "store.h"
 #include "verify.h"
@@ -110,22 +111,23 @@ static int resync_job(void *p, struct dv_job *job, char *sum, size_t n)
     return rc;
 }
 
-void con_start_resync(struct console *c, struct tui *t, const char *why)
+bool con_start_resync(struct console *c, struct tui *t, const char *why)
 {
     if (con_busy(t))
-        return;
+        return false;
     char q[1200];
     snprintf(q, sizeof q,
              "%s%sRebuild the server's DAOS index from the repository and the "
              "databases? Run it while the server is quiet.",
-             why ? why : "", why ? " " : "");
+             why ? why : "", why ? "\n\n" : "");
     if (!tui_confirm(t, "Resync", q)) {
         tui_msg(t, "resync cancelled");
-        return;
+        return false;
     }
     struct conjob_spec sp = {
         .kind = "resync", .title = "resync of the DAOS index", .run = resync_job, .arg = c->cfg};
     start_job(c, t, &sp);
+    return true;
 }
 
 static int daos_prune_job(void *p, struct dv_job *job, char *sum, size_t n)
@@ -208,7 +210,7 @@ static int restore_job(void *p, struct dv_job *job, char *sum, size_t n)
     struct restore_arg *a = p;
     struct restore_opts o = {.set_id = a->set_id,
                              .db_path = a->db_path,
-                             .into = a->into,
+                             .into = a->into[0] ? a->into : NULL, /* "": the restore folder */
                              .force = a->force,
                              .replace_live = a->replace_live};
     if (recover_restore(a->cfg, &o, job, &a->r) != 0)
@@ -225,24 +227,23 @@ static int restore_job(void *p, struct dv_job *job, char *sum, size_t n)
                  a->db_path, a->set_id, b, (unsigned long long)a->r.docs, w[0] ? "; " : "", w, idx);
     else
         snprintf(sum, n, "%s from set %s into %s (%s, %llu documents, new replica id %.8s)%s%s%s",
-                 a->db_path, a->set_id, a->into, b, (unsigned long long)a->r.docs, a->r.replica_id,
-                 w[0] ? "; " : "", w, idx);
+                 a->db_path, a->set_id, a->r.into, b, (unsigned long long)a->r.docs,
+                 a->r.replica_id, w[0] ? "; " : "", w, idx);
     return 0;
 }
 
-/* "mail/alice.nsf" -> "mail/alice-restored-20261122.nsf" */
-static char *restored_name(const char *path)
+/* The restore folder's name for db from the newest usable set holding it (restored.h:
+ * "restore/mail/alice--20261129-154357.nsf"; the restore names it after the set chosen);
+ * without such a set (or catalog) "restore/mail/alice.nsf", the folder all the same. */
+static char *folder_default(struct console *c, const char *db)
 {
-    char date[16];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(date, sizeof date, "%Y%m%d", &tm);
-    const char *slash = strrchr(path, '/');
-    const char *dot = strrchr(path, '.');
-    if (!dot || (slash && dot < slash))
-        return dv_asprintf("%s-restored-%s", path, date);
-    return dv_asprintf("%.*s-restored-%s%s", (int)(dot - path), path, date, dot);
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    struct catalog_set s;
+    char *def = NULL;
+    if (cat && catalog_db_last_set(cat, db, true, &s) == 1)
+        def = restored_name(c->cfg, db, s.id, false, 0, false);
+    return def ? def : dv_asprintf("%s/%s", c->cfg->restore.rel, db);
 }
 
 struct setpick {
@@ -307,8 +308,8 @@ static void restore_done(void *p, const struct conjob_result *r, void *ud)
     char warn[512] = "";
     if (r->rc == 0)
         con_restore_warnings(&a->r, c->cfg->server.deferred_deletion_days, warn, sizeof warn);
-    recovery_restored(c, r->rc == 0, a->r.db_rel[0] ? a->r.db_rel : a->db_path, a->set_id, a->into,
-                      warn);
+    recovery_restored(c, r->rc == 0, a->r.db_rel[0] ? a->r.db_rel : a->db_path, a->set_id,
+                      a->into[0] ? a->into : a->r.into, warn);
 }
 
 void con_start_restore(struct console *c, struct tui *t, const char *db, const char *set,
@@ -326,6 +327,8 @@ void con_start_restore(struct console *c, struct tui *t, const char *db, const c
     char title[600];
     if (replace_live)
         snprintf(title, sizeof title, "restore of %s over the live database", db);
+    else if (!into[0])
+        snprintf(title, sizeof title, "restore of %s into the restore folder", db);
     else
         snprintf(title, sizeof title, "restore of %s into %s", db, into);
     struct conjob_spec sp = {.kind = "restore",
@@ -338,41 +341,26 @@ void con_start_restore(struct console *c, struct tui *t, const char *db, const c
     start_job(c, t, &sp);
 }
 
-/*
- * Ask for the new name and check it at once (recover_into_check), before anything else is
- * asked: a refused name, the live database itself, another live database (any existing file
- * that is not an earlier restored copy) and a file in use are refused here; an earlier
- * restored copy may be replaced after a confirmation that says what it is (*force then).
- * Returns the name (malloc'd), or NULL (cancelled or refused: said so).
- */
-char *con_ask_into(struct console *c, struct tui *t, const char *db, const char *title, bool *force)
+/* con_ask_into's check of a typed name: 1 use it (*force: replace an earlier restored copy),
+ * 0 ask again ("No" to replacing), -1 refused (said so). */
+static int ask_into_check(struct console *c, struct tui *t, const char *db, const char *title,
+                          const char *into, bool *force)
 {
-    *force = false;
-    char *def = restored_name(db);
-    char prompt[1200];
-    snprintf(prompt, sizeof prompt, "Restore %s into (a new path under data_dir):", db);
-    char *into = tui_input(t, title, prompt, def);
-    free(def);
-    if (!into || !*into) {
-        free(into);
-        return NULL;
-    }
     struct recover_into_info ii;
     char m[2600];
     if (recover_into_check(c->cfg, db, into, &ii) != 0) {
         tui_error(t, title, dv_err());
-        free(into);
-        return NULL;
+        return -1;
     }
     const char *name = ii.rel[0] ? ii.rel : ii.path;
     switch (ii.is_source ? RECOVER_INTO_LIVE_SELF : ii.kind) {
     case RECOVER_INTO_NEW:
-        return into;
+        return 1;
     case RECOVER_INTO_LIVE_SELF:
         tui_error(t, title,
                   "That is the live database. Restoring over it is a separate action: "
                   "Databases, L (restore over the live database, asks for its name).");
-        break;
+        return -1;
     case RECOVER_INTO_OTHER:
         snprintf(m, sizeof m,
                  "%.1200s exists and is not a restored copy: it is a live database (or another "
@@ -381,7 +369,7 @@ char *con_ask_into(struct console *c, struct tui *t, const char *db, const char 
                  "place of a live database, use L (restore over the live database) on it.",
                  name);
         tui_error(t, title, m);
-        break;
+        return -1;
     case RECOVER_INTO_RESTORED:
         if (ii.in_use) {
             snprintf(m, sizeof m,
@@ -389,20 +377,65 @@ char *con_ask_into(struct console *c, struct tui *t, const char *db, const char 
                      "name.",
                      name, (long)ii.holder);
             tui_error(t, title, m);
-            break;
+            return -1;
         }
         snprintf(m, sizeof m,
                  "%.1200s exists: a restored copy of %.1000s (from set %s). Replace it? The copy "
-                 "there now "
-                 "is lost.",
+                 "there now is lost. (No: choose another name.)",
                  name, ii.origin[0] ? ii.origin : "?", ii.origin_set[0] ? ii.origin_set : "?");
         if (tui_confirm(t, "Replace an earlier restored copy", m)) {
             *force = true;
+            return 1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/*
+ * Ask for the new name and check it at once (recover_into_check), before anything else is
+ * asked: a refused name, the live database itself, another live database (any existing file
+ * that is not an earlier restored copy) and a file in use are refused here; an earlier
+ * restored copy may be replaced after a confirmation that says what it is (*force then; "No"
+ * asks for the name again). The default is the restore folder's name (restored.h): kept as it
+ * is, the answer is "" - the restore folder, named after the set chosen next, never colliding.
+ * Returns the name (malloc'd), or NULL (cancelled or refused: said so).
+ */
+char *con_ask_into(struct console *c, struct tui *t, const char *db, const char *title, bool *force)
+{
+    *force = false;
+    char *def = folder_default(c, db), *initial = dv_strdup(def);
+    char prompt[1200];
+    snprintf(prompt, sizeof prompt,
+             "Restore %s into (a new path under data_dir; the default is the restore folder, "
+             "named after the set chosen next):",
+             db);
+    char *into = NULL;
+    for (;;) {
+        into = tui_input(t, title, prompt, initial);
+        if (!into || !*into)
+            break;
+        if (strcmp(into, def) == 0) { /* the restore folder: a free name at restore time */
+            into[0] = 0;
+            free(initial);
+            free(def);
             return into;
         }
-        break;
+        int r = ask_into_check(c, t, db, title, into, force);
+        if (r == 1) {
+            free(initial);
+            free(def);
+            return into;
+        }
+        if (r < 0)
+            break;
+        free(initial); /* "No" to replacing: the name again */
+        initial = into;
+        into = NULL;
     }
     free(into);
+    free(initial);
+    free(def);
     return NULL;
 }
 
@@ -507,11 +540,11 @@ static int prune_job(void *p, struct dv_job *job, char *sum, size_t n)
     dv_fmt_bytes(r.archive_bytes, ab, sizeof ab);
     snprintf(sum, n,
              "%llu sets removed (%llu failed), %llu copies, %llu deltas, %s; %llu pool "
-             "NLOs (%s); %llu archive segments (%s)",
+             "NLOs (%s); %llu archive segments (%s); %zu restored copies",
              (unsigned long long)(r.sets_pruned + r.failed_pruned),
              (unsigned long long)r.failed_pruned, (unsigned long long)r.files,
              (unsigned long long)r.deltas, b, (unsigned long long)r.nlos, nb,
-             (unsigned long long)r.archive_segments, ab);
+             (unsigned long long)r.archive_segments, ab, r.nrestored);
     prune_result_done(&r);
     return rc;
 }
@@ -726,9 +759,10 @@ static int doccopy_job(void *p, struct dv_job *job, char *sum, size_t n)
     struct doccopy_arg *a = p;
     if (recover_doc_copy_ex(a->cfg, a->from, a->unid, a->live, a->force, job, &a->r) != 0)
         return -1;
-    snprintf(sum, n, "document %s %s %s (%d attachments, %d NLOs; %llu NLOs recovered first)",
-             a->unid, a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments,
-             a->r.nlos, (unsigned long long)a->r.nlo.recovered);
+    /* the job's title names the document: the summary starts with what happened */
+    snprintf(sum, n, "%s %s (%d attachments, %d NLOs; %llu NLOs recovered first; unid %s)",
+             a->r.undeleted ? "undeleted in" : "copied into", a->live, a->r.attachments, a->r.nlos,
+             (unsigned long long)a->r.nlo.recovered, a->unid);
     return 0;
 }
 
@@ -741,10 +775,15 @@ static void doccopy_done(void *p, const struct conjob_result *r, void *ud)
     if (r->rc != 0)
         return;
     recovery_copied(c, a->unid);
-    snprintf(c->post_resync, sizeof c->post_resync,
-             "The document is in %s again. The DAOS index does not count its references until a "
-             "resync.",
-             a->live);
+    /* the copy keeps the DAOS index exact (references counted, recovered NLOs indexed): a
+     * resync is offered only when the index says NEEDS_RESYNC (e.g. after the restore that
+     * made the copy), and console.c asks at most once a session */
+    struct dv_store *st = con_store(c);
+    if (st && store_needs_resync(st))
+        snprintf(c->post_resync, sizeof c->post_resync,
+                 "The document is in %s again. The DAOS index is NEEDS_RESYNC (Overview says "
+                 "why: usually the restore that made the copy).",
+                 a->live);
 }
 
 void con_start_doccopy(struct console *c, struct tui *t, const char *from, const char *unid,

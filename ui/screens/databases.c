@@ -152,13 +152,12 @@ static struct tui_source *db_source_new(struct console *c)
 }
 
 static const struct tui_column db_cols[] = {
-    {"Database", 0, TUI_LEFT},
-    {"Size", 9, TUI_RIGHT},
-    {"Docs", 6, TUI_RIGHT},
-    {"Refs", 5, TUI_RIGHT},
-    {"Last backup", 16, TUI_LEFT},
-    {"Archive", 9, TUI_RIGHT}, /* left out on a narrow screen (db_draw) */
+    {"Database", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},        {"Docs", 6, TUI_RIGHT},
+    {"Refs", 5, TUI_RIGHT},    {"Last backup", 16, TUI_LEFT}, {"Archive", 9, TUI_RIGHT},
 };
+/* 80 columns and below: the names keep 40 columns without Docs and Refs; narrower still, the
+ * Archive column goes too */
+static const int db_narrow[] = {0, 0, -1, -1, 0, -2};
 
 enum { DB_REFRESH = 1, DB_BACKUP, DB_RESTORE, DB_RESTORE_LIVE, DB_LISTNLO };
 
@@ -211,17 +210,6 @@ static void db_enter(struct tui_screen *s, struct tui *t)
         ds->loaded = true;
         db_load(ds, t);
     }
-}
-
-/* The Databases list: the Archive column only where the names keep 16 columns (the last
- * column; the rows hold its cell either way). */
-static void db_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
-{
-    int all = (int)(sizeof db_cols / sizeof db_cols[0]), fixed = all - 1;
-    for (int i = 1; i < all; i++)
-        fixed += db_cols[i].width;
-    s->list->ncols = b.w - 2 - fixed >= 16 ? all : all - 1;
-    con_list_draw(s, t, b);
 }
 
 /* restore: a job over recover_restore (new replica ids unless over the live database; marks
@@ -339,10 +327,11 @@ struct con_screen *databases_new(struct console *c)
     struct dbscr *ds = dv_calloc(1, sizeof *ds);
     tui_list_init(&ds->list, db_cols, (int)(sizeof db_cols / sizeof db_cols[0]));
     ds->list.empty = "no databases match server.databases";
+    ds->list.narrow = db_narrow;
     ds->base.c = c;
     ds->base.job_done = db_job_done;
     ds->base.free = db_free;
-    ds->base.tui = (struct tui_screen){"Databases", db_keys,   &ds->list, db_enter,
-                                       db_draw,     db_action, NULL,      ds};
+    ds->base.tui = (struct tui_screen){"Databases",   db_keys,   &ds->list, db_enter,
+                                       con_list_draw, db_action, NULL,      ds};
     return &ds->base;
 }

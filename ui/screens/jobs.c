@@ -11,6 +11,7 @@
 
 #include "catalog.h"
 #include "conjob.h"
+#include "tui_vec.h"
 #include "util.h"
 
 struct jobscr {
@@ -76,7 +77,7 @@ static struct tui_source *jobs_source_new(struct console *c)
 {
     struct tui_source *s = dv_calloc(1, sizeof *s);
     *s = (struct tui_source){.fetch = jobs_fetch, .free = src_free, .ud = c};
-    return s;
+    return tui_sortable_new(s, 5, 0, true); /* newest first; other orders sorted in memory */
 }
 
 static const struct tui_column job_cols[] = {
@@ -88,10 +89,10 @@ enum { JOB_CANCEL = 1, JOB_EVENTS, JOB_REFRESH };
 
 static const struct tui_key job_keys[] = {
     {{KEY_F(9), 'c'}, JOB_CANCEL, "Cancel", "Cancel the running job (asks first)", NULL},
-    {{'\n', KEY_ENTER},
+    {{'\n', KEY_ENTER, 'v'},
      JOB_EVENTS,
      NULL,
-     "Show the selected job's events (from the catalog)",
+     "View the selected job whole: its full result and its events, wrapped (nothing cut)",
      NULL},
     {{KEY_F(5)}, JOB_REFRESH, "Refresh", "Read the jobs again", NULL},
     {{0}, 0, NULL, NULL, NULL},
@@ -114,7 +115,6 @@ static void jobs_enter(struct tui_screen *s, struct tui *t)
 
 static void jobs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
-    (void)t;
     struct jobscr *j = s->ud;
     struct dv_progress p;
     char title[128], line[200];
@@ -134,6 +134,9 @@ static void jobs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
         tui_put(y++, b.x, b.w, " no job running (F2 on Overview or Sets starts a backup)", TH_DIM,
                 true);
     }
+    if (tui_list_current(&j->list))
+        tui_hint(t, "Enter or v: the selected job whole (its result and events, wrapped); "
+                    "M: the last messages");
     int rest = b.y + b.h - y;
     int evh = rest >= 14 ? rest / 3 : rest >= 8 ? 3 : 0;
     tui_list_draw(&j->list, (struct tui_rect){y, b.x, rest - evh, b.w});
@@ -162,15 +165,36 @@ static int jobs_tick(struct tui_screen *s, struct tui *t)
     return conjob_running() ? TUI_REDRAW : 0;
 }
 
+/* The job's row again (the list holds its cells cut to TUI_CELL_MAX): 1 found, 0, -1. */
+static int job_get(struct catalog *cat, int64_t id, struct catalog_job *j)
+{
+    size_t k = 0;
+    if (catalog_jobs_page(cat, id + 1, false, j, 1, &k) != 0)
+        return -1;
+    return k == 1 && j->id == id;
+}
+
+/* Enter / v: the job whole, its result unwrapped from the list's column, then its events. */
 static void job_events(struct console *c, struct tui *t, int64_t id)
 {
     bool none;
     struct catalog *cat = con_catalog(c, &none);
-    if (!cat) {
-        tui_error(t, "Jobs", dv_err());
+    struct catalog_job j;
+    int g = cat ? job_get(cat, id, &j) : -1;
+    if (g <= 0) {
+        tui_error(t, "Jobs", g < 0 ? dv_err() : "the job is gone from the catalog");
         return;
     }
     struct strv l = {0};
+    char a[32], b[32] = "-";
+    dv_fmt_time(j.started, a, sizeof a);
+    if (j.ended > 0)
+        dv_fmt_time(j.ended, b, sizeof b);
+    strv_add(&l, dv_asprintf(" %s job, started %s, ended %s", j.kind, a, b));
+    strv_add(&l, dv_asprintf(" Result: %s%s%s", j.status, j.message[0] ? ": " : "", j.message));
+    strv_add(&l, dv_strdup(""));
+    strv_add(&l, dv_strdup(" Events:"));
+    size_t head = l.n;
     struct catalog_event ev[128];
     int64_t after = 0;
     size_t n;
@@ -192,9 +216,11 @@ static void job_events(struct console *c, struct tui *t, int64_t id)
         if (n)
             after = ev[n - 1].id;
     } while (n == 128 && l.n < 100000);
-    char title[64];
-    snprintf(title, sizeof title, "Events of job %lld", (long long)id);
-    tui_view(t, title, NULL, l.v, (int)l.n, l.n > 0 ? (int)l.n - 1 : 0, false);
+    if (l.n == head)
+        strv_add(&l, dv_strdup(" (none)"));
+    char title[96];
+    snprintf(title, sizeof title, "Job %lld: %s, %s", (long long)id, j.kind, j.status);
+    tui_view(t, title, NULL, l.v, (int)l.n, 0, false);
     strv_free(&l);
 }
 
@@ -246,6 +272,7 @@ struct con_screen *jobs_new(struct console *c)
 {
     struct jobscr *j = dv_calloc(1, sizeof *j);
     tui_list_init(&j->list, job_cols, 5);
+    j->list.natural_desc = true; /* newest first */
     j->list.empty = "no jobs yet";
     j->base.c = c;
     j->base.job_done = jobs_job_done;

@@ -294,6 +294,18 @@ static void objs_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
     tui_list_draw(&os->list, (struct tui_rect){b.y + 1, b.x, b.h - 1, b.w});
 }
 
+void con_set_name(struct console *c, int64_t seq, char *buf, size_t n)
+{
+    bool none;
+    struct catalog *cat = con_catalog(c, &none);
+    struct catalog_set s;
+    size_t k = 0;
+    if (cat && catalog_sets_list(cat, seq + 1, &s, 1, &k) == 0 && k == 1 && s.seq == seq)
+        snprintf(buf, n, "%s", s.id);
+    else
+        snprintf(buf, n, cat ? "a pruned set" : "?");
+}
+
 static void obj_whereis(struct console *c, struct tui *t, const char *name)
 {
     struct whereis_result w;
@@ -316,8 +328,10 @@ static void obj_whereis(struct console *c, struct tui *t, const char *name)
         char when[32], b[32];
         dv_fmt_time(w.pool.stored_at, when, sizeof when);
         dv_fmt_bytes((uint64_t)w.pool.size, b, sizeof b);
-        strv_add(&l, dv_asprintf(" pool: stored %s (%s), first by set #%lld; file %s", when, b,
-                                 (long long)w.pool.first_set, w.pool_file ? "present" : "MISSING"));
+        char set[64];
+        con_set_name(c, w.pool.first_set, set, sizeof set);
+        strv_add(&l, dv_asprintf(" pool: stored %s (%s), first by set %s; file %s", when, b, set,
+                                 w.pool_file ? "present" : "MISSING"));
     } else {
         strv_add(&l, dv_strdup(" pool: not held by the target"));
     }

@@ -164,10 +164,10 @@ static void ov_server(const struct ovscr *o, struct tui_rect b, int *y, bool com
         ov_line(y, ymax, b.x, b.w, "DAOS index", buf, st->daos.needs_resync ? TH_WARNING : TH_OK);
         dv_fmt_bytes(st->daos.bytes, a, sizeof a);
         dv_fmt_bytes(st->daos.zero_ref_bytes, bb, sizeof bb);
-        snprintf(buf, sizeof buf, "%llu (%s), %llu references, %llu zero-ref (%s) waiting",
+        snprintf(buf, sizeof buf, "%llu (%s), %llu refs, %llu zero-ref (%s)%s",
                  (unsigned long long)st->daos.objects, a, (unsigned long long)st->daos.references,
-                 (unsigned long long)st->daos.zero_ref, bb);
-        ov_line(y, ymax, b.x, b.w, "NLOs", buf, TH_TEXT);
+                 (unsigned long long)st->daos.zero_ref, bb, compact ? "" : " waiting deletion");
+        (compact ? ov_line : ov_wrap)(y, ymax, b.x, b.w, "NLOs", buf, TH_TEXT);
         if (st->daos.referenced_bytes && st->daos.bytes) {
             dv_fmt_bytes(st->daos.referenced_bytes, a, sizeof a);
             dv_fmt_bytes(st->daos.bytes, bb, sizeof bb);
@@ -176,12 +176,16 @@ static void ov_server(const struct ovscr *o, struct tui_rect b, int *y, bool com
                                  ? st->daos.referenced_bytes - st->daos.bytes
                                  : 0;
             dv_fmt_bytes(saved, sv, sizeof sv);
-            snprintf(buf, sizeof buf, "%s referenced, %s stored: %s saved (%.1fx)", a, bb, sv,
-                     (double)st->daos.referenced_bytes / (double)st->daos.bytes);
+            double x = (double)st->daos.referenced_bytes / (double)st->daos.bytes;
+            if (compact)
+                snprintf(buf, sizeof buf, "%s saved (%.1fx), %s stored", sv, x, bb);
+            else
+                snprintf(buf, sizeof buf, "%s saved (%.1fx): %s referenced, %s stored", sv, x, a,
+                         bb);
         } else {
             buf[0] = 0;
         }
-        ov_line(y, ymax, b.x, b.w, "dedup savings", buf, TH_TEXT);
+        (compact ? ov_line : ov_wrap)(y, ymax, b.x, b.w, "dedup savings", buf, TH_TEXT);
     }
 }
 
@@ -213,21 +217,22 @@ static void ov_backup(const struct ovscr *o, struct tui_rect b, int *y, bool com
         snprintf(buf, sizeof buf, "%s %s %s, %s (%s)%s%s", st->last.id,
                  catalog_set_kind_name(st->last.kind), catalog_set_status_name(st->last.status),
                  when, age, st->last.message[0] ? ": " : "", st->last.message);
-        ov_line(y, ymax, b.x, b.w, "last backup", buf,
-                st->last.status == CATALOG_SET_COMPLETE  ? TH_OK
-                : st->last.status == CATALOG_SET_FAILED  ? TH_ERROR
-                : st->last.status == CATALOG_SET_PARTIAL ? TH_WARNING
-                                                         : TH_TEXT);
+        /* wrapped, its reason whole (cut only when the screen is short) */
+        (compact ? ov_line : ov_wrap)(y, ymax, b.x, b.w, "last backup", buf,
+                                      st->last.status == CATALOG_SET_COMPLETE  ? TH_OK
+                                      : st->last.status == CATALOG_SET_FAILED  ? TH_ERROR
+                                      : st->last.status == CATALOG_SET_PARTIAL ? TH_WARNING
+                                                                               : TH_TEXT);
         if (st->has_last_complete && strcmp(st->last.id, st->last_complete.id) != 0)
             ov_line(y, ymax, b.x, b.w, "last complete", st->last_complete.id, TH_TEXT);
     } else {
         ov_line(y, ymax, b.x, b.w, "last backup", "none yet (F2 starts one)", TH_WARNING);
     }
     dv_fmt_bytes((uint64_t)st->pool_bytes, a, sizeof a);
-    snprintf(buf, sizeof buf, "%lld sets (%lld complete, %lld partial); NLO pool %lld objects (%s)",
+    snprintf(buf, sizeof buf, "%lld (%lld complete, %lld partial); pool %lld NLOs, %s",
              (long long)st->nsets, (long long)st->ncomplete, (long long)st->npartial,
              (long long)st->pool_objects, a);
-    ov_line(y, ymax, b.x, b.w, "sets", buf, TH_TEXT);
+    (compact ? ov_line : ov_wrap)(y, ymax, b.x, b.w, "sets", buf, TH_TEXT);
     if (st->target_size) {
         dv_fmt_bytes(st->target_free, a, sizeof a);
         dv_fmt_bytes(st->target_size, bb, sizeof bb);

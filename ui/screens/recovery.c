@@ -80,9 +80,10 @@ static void names_row(struct namesrc *d, size_t i, struct tui_row *r)
     struct catalog *cat = con_catalog(d->c, &none);
     struct catalog_pool_obj po;
     int pr = cat ? catalog_pool_get(cat, name, &po) : 0;
-    if (pr == 1)
-        snprintf(r->cell[2], sizeof r->cell[2], "yes (set #%lld)", (long long)po.first_set);
-    else
+    if (pr == 1) {
+        /* held: the id of the set that first stored it (as every other screen names sets) */
+        con_set_name(d->c, po.first_set, r->cell[2], sizeof r->cell[2]);
+    } else
         snprintf(r->cell[2], sizeof r->cell[2], pr < 0 ? "?" : "NOT IN POOL");
     r->elem = pr == 1 ? (d->mark[i] ? TH_OK : TH_TEXT) : TH_ERROR;
 }
@@ -126,6 +127,7 @@ static struct tui_source *names_source_new(struct recscr *rs, struct strv *v)
 static void missing_set(struct recscr *rs, struct tui *t, struct strv *v, const char *title)
 {
     snprintf(rs->missing_title, sizeof rs->missing_title, "%s", title);
+    tui_list_set_source(&rs->missing, NULL); /* another list: its own filter, not the last */
     if (tui_list_set_source(&rs->missing, names_source_new(rs, v)) != 0)
         tui_error(t, "Recovery", dv_err());
 }
@@ -166,7 +168,11 @@ enum {
 };
 
 static const struct tui_key rec_keys[] = {
-    {{KEY_F(2), 'd'}, REC_DB, "Database", "Choose the database whose missing NLOs to list", NULL},
+    {{KEY_F(2), 'd'},
+     REC_DB,
+     "Database",
+     "Choose (from a list, or type a path) the database whose missing NLOs to list",
+     NULL},
     {{' '}, REC_MARK, NULL, "Select / unselect the NLO under the cursor", NULL},
     {{'a'}, REC_ALL, NULL, "Select all / none", NULL},
     {{KEY_F(6), 'u'},
@@ -237,10 +243,16 @@ static const struct tui_column doc_cols[] = {
     {"NLO", 3, TUI_RIGHT},    {"Subject", 0, TUI_LEFT},  {"From", 18, TUI_LEFT},
 };
 
+/* 80 columns and below: the date of Created, no Att, a narrower From: the subject keeps
+ * about 40 columns */
+static const int doc_narrow[] = {0, 10, -1, 0, 0, 12};
+
 static const struct tui_column att_cols[] = {
     {"Attachment", 0, TUI_LEFT}, {"Size", 9, TUI_RIGHT},       {"Stored", 14, TUI_LEFT},
     {"Live", 12, TUI_LEFT},      {"Newest set", 17, TUI_LEFT}, {"Refs now", 10, TUI_LEFT},
 };
+
+static const int att_narrow[] = {0, 0, 12, 8, -1, 7};
 
 static void rec_set_mode(struct recscr *rs, int mode)
 {
@@ -489,38 +501,57 @@ void recovery_copied(struct console *c, const char *unid)
     }
 }
 
+/*
+ * Choose a database of server.databases in a picker (pre: the one the cursor starts on).
+ * other: a last entry lets the operator type a path instead (a database outside the list).
+ * Returns the path (malloc'd) or NULL (cancelled, or an error already shown).
+ */
+static char *rec_pick_db(struct console *c, struct tui *t, const char *title, const char *pre,
+                         bool other)
+{
+    char **paths = NULL;
+    size_t n = 0;
+    if (dbglob_list(c->cfg, &paths, &n) != 0) {
+        tui_error(t, title, dv_err());
+        return NULL;
+    }
+    if (n == 0 && !other) {
+        tui_error(t, title, "no databases match server.databases");
+        dbglob_free(paths);
+        return NULL;
+    }
+    qsort(paths, n, sizeof(char *), con_cmp_str);
+    int initial = 0;
+    struct strv lines = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (pre && strcmp(paths[i], pre) == 0)
+            initial = (int)i;
+        strv_add(&lines, dv_asprintf(" %s", paths[i]));
+    }
+    if (other)
+        strv_add(&lines, dv_strdup(" Another database: type its path ..."));
+    int k = tui_view(t, title, NULL, lines.v, (int)lines.n, initial, true);
+    strv_free(&lines);
+    char *db = k >= 0 && (size_t)k < n ? dv_strdup(paths[k]) : NULL;
+    dbglob_free(paths);
+    if (other && k >= 0 && (size_t)k == n)
+        db = tui_input(t, title, "Database (relative to data_dir):", pre);
+    if (db && !*db) {
+        free(db);
+        db = NULL;
+    }
+    return db;
+}
+
 /* The guided flow's start: database, set, new name; then the restore runs as a job. */
 static void rec_flow_start(struct recscr *rs, struct tui *t)
 {
     struct console *c = rs->base.c;
     if (con_busy(t))
         return;
-    char **paths = NULL;
-    size_t n = 0;
-    if (dbglob_list(c->cfg, &paths, &n) != 0) {
-        tui_error(t, "Single-document recovery", dv_err());
-        return;
-    }
-    if (n == 0) {
-        tui_error(t, "Single-document recovery", "no databases match server.databases");
-        dbglob_free(paths);
-        return;
-    }
-    qsort(paths, n, sizeof(char *), con_cmp_str);
     const char *dr = databases_selected(c);
-    const char *pre = rs->db[0] ? rs->db : dr ? dr : "";
-    int initial = 0;
-    struct strv lines = {0};
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(paths[i], pre) == 0)
-            initial = (int)i;
-        strv_add(&lines, dv_asprintf(" %s", paths[i]));
-    }
-    int k = tui_view(t, "Single-document recovery 1/3: which database held the document?", NULL,
-                     lines.v, (int)lines.n, initial, true);
-    strv_free(&lines);
-    char *db = k >= 0 ? dv_strdup(paths[k]) : NULL;
-    dbglob_free(paths);
+    char *db = rec_pick_db(c, t, "Single-document recovery 1/3: which database held the document?",
+                           rs->db[0] ? rs->db : dr, false);
     char *set = NULL, *into = NULL;
     if (!db)
         goto cancelled;
@@ -849,8 +880,8 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
     switch (action) {
     case REC_DB: {
         char *in =
-            tui_input(t, "Missing NLOs", "Database (relative to data_dir):", databases_selected(c));
-        if (in && *in)
+            rec_pick_db(c, t, "Missing NLOs: of which database?", databases_selected(c), true);
+        if (in)
             con_start_listnlo(c, t, in);
         free(in);
         return TUI_REDRAW;
@@ -941,8 +972,12 @@ struct con_screen *recovery_new(struct console *c)
     rs->missing.nosrc = "choose a database (d) or read a list (l)";
     tui_list_init(&rs->docs, doc_cols, 6);
     rs->docs.empty = "the restored copy has no documents";
+    rs->docs.narrow = doc_narrow;
+    rs->docs.natural_col = -1; /* as the restored copy lists them */
     tui_list_init(&rs->atts, att_cols, 6);
     rs->atts.empty = "the document has no attachments";
+    rs->atts.narrow = att_narrow;
+    rs->atts.natural_col = -1;
     rs->base.c = c;
     rs->base.free = rec_free;
     rs->base.tui = (struct tui_screen){"Recovery", rec_keys,   &rs->missing, NULL,

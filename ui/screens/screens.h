@@ -27,7 +27,16 @@ struct dv_store;
 struct restore_result;
 
 /* The tabs, in order (tui_switch takes these indexes). */
-enum { CON_OVERVIEW, CON_DATABASES, CON_SETS, CON_OBJECTS, CON_RECOVERY, CON_JOBS, CON_NSCREENS };
+enum {
+    CON_OVERVIEW,
+    CON_DATABASES,
+    CON_SETS,
+    CON_OBJECTS,
+    CON_RECOVERY,
+    CON_JOBS,
+    CON_RESTORED, /* last: the restore folder's copies */
+    CON_NSCREENS
+};
 
 /* A growable array of strings. */
 struct strv {
@@ -65,6 +74,8 @@ struct console {
     struct strv *post_lines;
     char post_title[256];
     char post_resync[600]; /* non-empty: offer a resync with this reason */
+    bool resync_declined;  /* the offer after a document copy was declined: not asked again in
+                              this session (the status line says it instead) */
 };
 
 /* ---- console.c: the handles ---- */
@@ -93,8 +104,8 @@ int64_t con_key_seq(const char *key);
 /* True (and said on the message line) when a job runs: a second one waits. */
 bool con_busy(struct tui *t);
 void con_start_backup(struct console *c, struct tui *t, const char *glob, bool incremental);
-/* Asks first; why (may be NULL) is said before the question. */
-void con_start_resync(struct console *c, struct tui *t, const char *why);
+/* Asks first; why (may be NULL) is said before the question. True when it started. */
+bool con_start_resync(struct console *c, struct tui *t, const char *why);
 /* DAOS prune (asks first). */
 void con_start_daos_prune(struct console *c, struct tui *t);
 /* Prune of the backup sets (the caller has shown the preview and asked). */
@@ -104,12 +115,12 @@ void con_start_verify(struct console *c, struct tui *t, const char *set_id);
  * (cancelled, or an error already shown). */
 char *con_pick_set(struct console *c, struct tui *t, const char *db, const char *title);
 /* Ask for a restore's new name and check it at once (see actions.c). Returns the name
- * (malloc'd) or NULL (cancelled or refused: said so); *force when an earlier restored copy
- * may be replaced. */
+ * (malloc'd; "" = the restore folder, named after the set) or NULL (cancelled or refused:
+ * said so); *force when an earlier restored copy may be replaced. */
 char *con_ask_into(struct console *c, struct tui *t, const char *db, const char *title,
                    bool *force);
-/* A restore as a job; flow: for the guided single-document flow (Recovery lists the
- * documents of the copy when it ends: recovery_restored). */
+/* A restore as a job (into "": the restore folder); flow: for the guided single-document flow
+ * (Recovery lists the documents of the copy when it ends: recovery_restored). */
 void con_start_restore(struct console *c, struct tui *t, const char *db, const char *set,
                        const char *into, bool force, bool replace_live, bool flow);
 /* What a restore warns about, in one line ("" when nothing). */
@@ -124,6 +135,10 @@ void con_start_recover_doc(struct console *c, struct tui *t, const char *db, con
 void con_start_doccopy(struct console *c, struct tui *t, const char *from, const char *unid,
                        const char *live, bool force);
 
+/* objects.c: the id of the set with seq seq ("20261129-154357"), "a pruned set" when the
+ * catalog no longer has it. */
+void con_set_name(struct console *c, int64_t seq, char *buf, size_t n);
+
 /* ---- the screens ---- */
 
 struct con_screen *overview_new(struct console *c);
@@ -132,6 +147,7 @@ struct con_screen *sets_new(struct console *c);
 struct con_screen *objects_new(struct console *c);
 struct con_screen *recovery_new(struct console *c);
 struct con_screen *jobs_new(struct console *c);
+struct con_screen *restored_new(struct console *c);
 
 /* The database under the cursor on the Databases screen, or NULL. */
 const char *databases_selected(struct console *c);

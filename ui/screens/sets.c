@@ -12,6 +12,8 @@
 
 #include "catalog.h"
 #include "prune.h"
+#include "restored.h"
+#include "tui_vec.h"
 #include "util.h"
 
 struct setscr {
@@ -72,16 +74,28 @@ static int set_fetch(struct tui_source *src, enum tui_fetch mode, const char *ke
     return rc == 0 ? (int)k : -1;
 }
 
+static long set_count(struct tui_source *src)
+{
+    bool none;
+    struct catalog *cat = con_catalog(src->ud, &none);
+    int64_t n = 0;
+    if (!cat)
+        return none ? 0 : -1;
+    return catalog_set_count(cat, &n) == 0 ? (long)n : -1;
+}
+
 static void src_free(struct tui_source *s)
 {
     free(s);
 }
 
+/* Keyset-paged by seq (newest first, the Set column's order: a set's id is its start time);
+ * sorted by another column, the sets are read into memory and sorted there (tui_sortable) */
 static struct tui_source *set_source_new(struct console *c)
 {
     struct tui_source *s = dv_calloc(1, sizeof *s);
-    *s = (struct tui_source){.fetch = set_fetch, .free = src_free, .ud = c};
-    return s;
+    *s = (struct tui_source){.fetch = set_fetch, .count = set_count, .free = src_free, .ud = c};
+    return tui_sortable_new(s, 8, 0, true);
 }
 
 static const struct tui_column set_cols[] = {
@@ -94,6 +108,8 @@ static const struct tui_column set_cols[] = {
     {"Size", 9, TUI_RIGHT},
     {"Status", 0, TUI_LEFT},
 };
+/* 80 columns and below: no NLO and delta figures (Enter shows them), the status readable */
+static const int set_narrow[] = {0, 0, 0, 0, -1, -1, 0, 0};
 
 enum { SET_BACKUP = 1, SET_INCR, SET_RESTORE, SET_VERIFY, SET_PRUNE, SET_OPEN, SET_REFRESH };
 
@@ -253,6 +269,11 @@ static void sets_prune(struct console *c, struct tui *t)
     strv_add(&l, dv_asprintf(" and %llu archive segments (%s) of %zu databases and %llu run "
                              "records that no retained set can use",
                              (unsigned long long)aseg, ab, r.narchive, (unsigned long long)aruns));
+    size_t nrest = r.nrestored; /* the restore folder (restored.h) */
+    strv_add(&l, dv_asprintf(" and %zu restored copies older than %ld days (restore.dir)", nrest,
+                             c->cfg->restore.retention_days));
+    for (size_t i = 0; i < nrest; i++)
+        strv_add(&l, dv_asprintf("   %s", r.restored[i].path));
     if (perr[0])
         strv_add(&l, dv_asprintf(" ERROR: %s", perr));
     strv_add(&l, dv_strdup(""));
@@ -269,15 +290,16 @@ static void sets_prune(struct console *c, struct tui *t)
     tui_view(t, "Prune preview (nothing changed yet)", NULL, l.v, (int)l.n, 0, false);
     strv_free(&l);
     /* (r was cleared by prune_result_done: the counts were kept above) */
-    if (go == 0 && nlos == 0 && aseg == 0 && aruns == 0) {
+    if (go == 0 && nlos == 0 && aseg == 0 && aruns == 0 && nrest == 0) {
         tui_msg(t, "prune: nothing to remove");
         return;
     }
     char q[400];
     snprintf(q, sizeof q,
              "Prune now: remove %llu sets, %llu pool NLOs and %llu archive segments (%s + %s + "
-             "%s)? This cannot be undone.",
-             (unsigned long long)go, (unsigned long long)nlos, (unsigned long long)aseg, b, nb, ab);
+             "%s) and %zu restored copies? This cannot be undone.",
+             (unsigned long long)go, (unsigned long long)nlos, (unsigned long long)aseg, b, nb, ab,
+             nrest);
     if (!tui_confirm(t, "Prune", q)) {
         tui_msg(t, "prune cancelled");
         return;
@@ -337,6 +359,9 @@ struct con_screen *sets_new(struct console *c)
     struct setscr *ss = dv_calloc(1, sizeof *ss);
     tui_list_init(&ss->list, set_cols, 8);
     ss->list.empty = "no backup sets yet (F2 starts a backup)";
+    ss->list.narrow = set_narrow;
+    /* newest first (the set ids are their start times) */
+    ss->list.natural_desc = true;
     ss->base.c = c;
     ss->base.job_done = sets_job_done;
     ss->base.free = sets_free;
