@@ -413,8 +413,18 @@ static int inst_stage(struct dv_store *st, const struct store_install *e, struct
     unsigned char *plain = NULL;
     size_t plen;
     rc = store_nlo_read_path(st, e->name, tpath, &plain, &plen);
-    if (rc != 0)
-        dv_preferr("the copy does not read back");
+    if (rc != 0) { /* named by the NLO's own path (where it would have been), not the temporary */
+        char *final = store_nlo_file(st, e->subdir, e->name), msg[DV_ERR_MAX];
+        const char *err = dv_err(), *at = strstr(err, tpath);
+        if (at)
+            snprintf(msg, sizeof msg, "%.*s%s%s", (int)(at - err), err, final, at + strlen(tpath));
+        else
+            snprintf(msg, sizeof msg, "%s", err);
+        dv_seterr("the copy does not read back: %s", msg);
+        free(final);
+    }
+    close(g->t.fd); /* checked: only its name is needed now (fewer descriptors per batch) */
+    g->t.fd = -1;
     free(plain);
     free(tpath);
     g->size = (uint64_t)sb.st_size;
