@@ -14,7 +14,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-PKGS := ncursesw sqlite3 yaml-0.1 libcrypto jansson libzstd
+PKGS := ncursesw sqlite3 yaml-0.1 libcrypto jansson libzstd libcurl
 # cmocka is needed by the unit tests only: asked of pkg-config when a test is built, so that
 # a plain `make` works without it (`make test` installs it through scripts/deps.sh test).
 TEST_CFLAGS = $(shell pkg-config --cflags cmocka 2>/dev/null)
@@ -105,6 +105,11 @@ $(BUILD)/dvload: $(BUILD)/tools/dvload.o $(BUILD)/libdvault.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 
+# The S3 client on the command line (tests/e2e/s3_client.sh; not installed).
+$(BUILD)/s3probe: $(BUILD)/tools/s3probe.o $(BUILD)/libdvault.a
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+
 # A test binary may wrap OS calls: list them in a line "// WRAP: open read" in its source.
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libdvui.a $(BUILD)/libdvault.a
 	@$(if $(Q),echo "  LINK    $@")
@@ -132,6 +137,7 @@ run: demo
 	./dvault -c config.yaml
 
 TEST_ENV = DVAULT=$(CURDIR)/$(BUILD)/dvault DVLOAD=$(CURDIR)/$(BUILD)/dvload \
+	S3PROBE=$(CURDIR)/$(BUILD)/s3probe \
 	BUILD=$(CURDIR)/$(BUILD) SRC=$(CURDIR) SANITIZER=$(SANITIZER)
 
 unit: test-deps
@@ -143,7 +149,7 @@ unit-tests: $(BUILD)/dvault $(BUILD)/dvload $(TEST_BIN)
 test: test-deps
 	@$(MAKE) --no-print-directory all-tests
 
-all-tests: $(BUILD)/dvault $(BUILD)/dvload $(TEST_BIN) $(if $(SANITIZER),,dvault dvload)
+all-tests: $(BUILD)/dvault $(BUILD)/dvload $(BUILD)/s3probe $(TEST_BIN) $(if $(SANITIZER),,dvault dvload)
 	@$(TEST_ENV) tests/run.sh all $(TEST_BIN)
 
 valgrind: test-deps
@@ -238,4 +244,4 @@ help:
 	@sed -n 's/^#   //p' Makefile
 
 -include $(LIB_OBJ:.o=.d) $(UI_OBJ:.o=.d) $(BUILD)/ui/main.d $(BUILD)/tools/dvload.d \
-	$(TEST_BIN:%=%.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_TARGETS:%=build/fuzz/obj/harness-%.d)
+	$(BUILD)/tools/s3probe.d $(TEST_BIN:%=%.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_TARGETS:%=build/fuzz/obj/harness-%.d)

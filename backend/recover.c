@@ -644,10 +644,13 @@ static int restore_bookkeeping(const struct dv_config *cfg, const struct restore
     r->old_set =
         dv_config_has_daos(cfg) && age > (int64_t)cfg->server.deferred_deletion_days * 86400;
     r->no_daos = !dv_config_has_daos(cfg);
-    if (!r->no_daos)
+    /* the DAOS index counts the references of the server's databases only: a copy in the
+     * restore folder (or outside the globs, or outside data_dir) changes nothing it counts */
+    r->counted = !r->no_daos && p->ii.below_data && dbglob_match_any(cfg, p->ii.rel);
+    if (r->counted)
         snprintf(r->resync_reason, sizeof r->resync_reason,
                  "restored %.200s from set %.31s into %.200s", p->rel, o->set_id, p->ii.path);
-    if (!r->no_daos && store_mark_needs_resync(st, r->resync_reason) != 0)
+    if (r->counted && store_mark_needs_resync(st, r->resync_reason) != 0)
         return -1;
     if (store_docs(st, p->ii.path, NULL, count_doc, NULL, &r->docs) != 0 ||
         (!r->no_daos &&

@@ -46,8 +46,10 @@ struct restore_result {
     uint64_t nlo_refs, nlo_missing; /* distinct NLOs it references / lacks in the repository */
     bool old_set; /* the set is older than deferred_deletion_days: NLOs may be gone */
     int64_t set_age_days;
-    char resync_reason[512];    /* what was written to the DAOS index (NEEDS_RESYNC) */
-    bool no_daos;               /* the server has no DAOS: no NLO counts, no index marked */
+    char resync_reason[512]; /* what was written to the DAOS index (NEEDS_RESYNC) */
+    bool counted; /* the copy is one of the server's databases (the globs, not the restore
+                   * folder): the DAOS index was marked NEEDS_RESYNC */
+    bool no_daos; /* the server has no DAOS: no NLO counts, no index marked */
     uint64_t pitr_transactions; /* point-in-time: archived transactions applied */
     int64_t pitr_last_us;       /* observed time of the last one applied (0: none) */
     int64_t pitr_err_us;        /* precision (pitr.h pitr_result.err_us) */

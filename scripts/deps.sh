@@ -1,7 +1,8 @@
 #!/bin/sh
 # deps.sh [build|test|bench|fuzz] - make sure what dvault needs is installed.
 # build: the compiler and the libraries dvault links with (a plain `make`, `make run`);
-# test adds cmocka (the unit tests) and the tools the tests drive; bench and fuzz add theirs.
+# test adds cmocka (the unit tests), the tools the tests drive and the S3 tests' Ceph gateway
+# (ceph-mon, ceph-osd, radosgw, ceph-common); bench (rclone) and fuzz add theirs.
 # As root on Debian, installs the missing packages with apt-get; otherwise prints the exact
 # apt-get line and exits 1. Quiet when everything is there.
 set -u
@@ -20,8 +21,9 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pc libcrypto libssl-dev
     need_pc jansson libjansson-dev
     need_pc libzstd libzstd-dev
+    need_pc libcurl libcurl4-openssl-dev
 else
-    missing="$missing libncurses-dev libsqlite3-dev libyaml-dev libssl-dev libjansson-dev libzstd-dev"
+    missing="$missing libncurses-dev libsqlite3-dev libyaml-dev libssl-dev libjansson-dev libzstd-dev libcurl4-openssl-dev"
 fi
 case "$what" in
 test|bench|fuzz)
@@ -35,10 +37,16 @@ test|bench|fuzz)
     need_cmd groff groff-base
     need_cmd man man-db
     need_cmd col bsdextrautils
+    # the S3 tests' gateway (tests/gw/ceph.sh): a single-node Ceph RADOS Gateway, and curl
+    need_cmd ceph-mon ceph-mon
+    need_cmd ceph-osd ceph-osd
+    need_cmd radosgw radosgw
+    need_cmd ceph ceph-common
+    need_cmd curl curl
     ;;
 esac
 case "$what" in
-bench) need_cmd hyperfine hyperfine; [ -x /usr/bin/time ] || missing="$missing time" ;;
+bench) need_cmd hyperfine hyperfine; need_cmd rclone rclone; [ -x /usr/bin/time ] || missing="$missing time" ;;
 fuzz) need_cmd clang clang; [ -d /usr/lib/llvm-14/lib/clang ] || missing="$missing libclang-rt-14-dev" ;;
 esac
 [ -z "$missing" ] && exit 0

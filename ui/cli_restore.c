@@ -106,7 +106,7 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
         printf("recover them with: dvault listnlo missing %s -o missing.txt; dvault recover --list"
                " missing.txt\n",
                dv_esc(r.into));
-    if (!r.no_daos)
+    if (r.counted)
         printf("DAOS index is now NEEDS_RESYNC (%s): run dvault resync daos when convenient\n",
                dv_esc(r.resync_reason));
     return 0;

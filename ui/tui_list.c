@@ -560,9 +560,14 @@ void tui_list_draw(struct tui_list *l, struct tui_rect r)
     tui_put(r.y, r.x, 1, "", TH_HEADER, true);
     draw_cells(l, r.y, r.x + 1, r.w - 1, cw, NULL, titles, TH_HEADER);
     if (sc >= 0 && sc < l->ncols && l->col_w[sc] > 0) {
-        /* the arrow after the title, in the space between the columns when it is full */
-        int tw = tui_width(titles[sc]), ax = l->col_x[sc];
-        ax += l->cols[sc].align == TUI_RIGHT || tw >= l->col_w[sc] ? l->col_w[sc] : tw;
+        /* the arrow inside the column beside its title (after a left-aligned one, before a
+         * right-aligned one); a title filling its column gets it in the space before it, so
+         * it never touches the next column's title */
+        int tw = tui_width(titles[sc]), ax = l->col_x[sc], w = l->col_w[sc];
+        if (tw >= w)
+            ax = ax > r.x ? ax - 1 : ax;
+        else
+            ax += l->cols[sc].align == TUI_RIGHT ? w - tw - 1 : tw;
         if (ax > r.x + r.w - 1)
             ax = r.x + r.w - 1;
         tui_put(r.y, ax, 1, tui_utf8() ? (desc ? "\u25bc" : "\u25b2") : (desc ? "v" : "^"),

@@ -87,14 +87,21 @@ tui_keys g
 tui_keys Enter; tui_wait_for "sets holding it"; tui_wait_for "complete"
 tui_keys Escape; tui_wait_gone "sets holding it"
 
-# restore into a new name (prefilled), newest complete set; the index then needs a resync,
-# the Overview says so with a banner, and R (confirmed) resyncs it as a job
+# restore into a new name (prefilled: the restore folder), newest complete set; the copy is
+# not a server database, so the DAOS index stays SYNCHRONIZED
 stem=${first_db%.nsf}
 tui_keys 2 g r; tui_wait_for "Restore $first_db into"; tui_wait_for "restore/$stem--"
 tui_keys Enter; tui_wait_for "Restore from which set"
 tui_keys Enter; tui_wait_for "restore of $first_db into the restore folder"
 tui_wait_for "restore folder done" 300
-tui_keys 1; tui_wait_for "press R to resync"
+tui_keys 1 F5; tui_sync; tui_wait_re "DAOS index +SYNCHRONIZED"
+tui_screen | grep -qF "press R to resync" && fail "a restore into the restore folder asks for a resync"
+# a copy restored among the server's databases (--into a name the globs match) is counted:
+# the index needs a resync, the Overview says so with a banner, R (confirmed) resyncs it
+set_id=$("$DVAULT" -c "$d/config.yaml" sets 2>/dev/null | grep -oE '[0-9]{8}-[0-9]{6}' | head -1)
+"$DVAULT" -c "$d/config.yaml" restore --set "$set_id" --db "$first_db" --into "${stem}-copy.nsf" \
+    >/dev/null 2>&1 || fail "restore --into"
+tui_keys F5; tui_wait_for "press R to resync"
 tui_keys R; tui_wait_for "Rebuild the server"; tui_keys y
 tui_wait_for "resync of the DAOS index done" 300; tui_wait_gone "press R to resync"
 tui_screen | grep -E 'DAOS index' | grep -qF SYNCHRONIZED || fail "index not synchronized after resync"

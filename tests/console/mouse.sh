@@ -44,7 +44,7 @@ click "$(col_of 30 "F4Filter")" 30; tui_wait_for "Show only rows containing"
 tui_keys Escape; tui_wait_gone "Show only rows containing"
 # Sets: a double click on a row opens the set's databases
 click "$(col_of 2 "3 Sets")" 2; tui_wait_for "Set▼"
-dclick 5 4; tui_wait_re "Set [0-9-]+: [0-9]+ databases"
+dclick 5 4; tui_wait_re "Set [0-9-]+ \(complete\): [0-9]+ databases"
 tui_keys Escape; tui_wait_gone "databases  (Esc"
 # at 60 columns the bar has pages: a click on More turns it
 tui_resize 60 16; tui_wait_for "F12More1/2"

@@ -20,7 +20,7 @@ rc=0
 tui_start 120 40 "$DVAULT" -c "$d/config.yaml"
 tui_wait_for "1 Overview"
 tui_wait_re 'last backup.*[0-9]{8}-[0-9]{6}(-[0-9]+)? full partial'
-tui_wait_re 'sets +2 sets \(1 complete, 1 partial\)'
+tui_wait_re 'sets +2 \(1 complete, 1 partial\)'
 tui_wait_for "is partial: 1 database(s) could not be copied"
 
 # Sets: the newest row is partial (2 databases)

@@ -83,9 +83,13 @@ copy() { # UNID: open the document, copy it into live (yes)
     tui_keys Enter; tui_wait_for "unid $1"
     tui_keys F6; tui_wait_for "Copy into the live database"; tui_keys y
 }
-# the restore left the index NEEDS_RESYNC: the first copy offers the resync; No is kept for
-# the session (the next copy only says so); after a resync (F8) a copy asks nothing: the copy
-# itself keeps the index exact
+# a copy restored among the server's databases (--into) left the index NEEDS_RESYNC (the
+# console's restore into the restore folder does not): the first copy offers the resync; No
+# is kept for the session (the next copy only says so); after a resync (F8) a copy asks
+# nothing: the copy itself keeps the index exact
+dv daos status | grep -q SYNCHRONIZED || fail "a restore into the restore folder marked the index: $(dv daos status)"
+sid=$(dv sets 2>/dev/null | grep -oE '[0-9]{8}-[0-9]{6}' | head -1)
+dv restore --set "$sid" --db "$db" --into "${db%.nsf}-copy.nsf" >/dev/null 2>&1 || fail "restore --into"
 copy "$B"
 tui_wait_for "(No: not asked again" 300
 tui_keys n; tui_wait_for "resync cancelled"

@@ -4,7 +4,7 @@
 # (they are in the backup); then, in the console: Recovery, F6 -> choose the database -> the set
 # -> restore into a new name (job) -> the restored copy's documents, the purged one marked
 # "gone" -> open it (its NLOs MISSING) -> F7 recovers them -> F6 copies it into the live
-# database -> the offered resync. Afterwards, outside the console, the live database has the
+# database (no resync offered: the index stays exact). Afterwards, outside the console, the live database has the
 # document (same unid) with its attachments and `dvload verify` passes. Every screen of the
 # flow stays whole through 120x40 -> 80x24 -> 120x40. Then: Sets v verifies the set (no
 # problems), p previews the prune (nothing to remove), Overview D runs the DAOS prune, and the
@@ -91,9 +91,12 @@ resizes "unid $unid"
 tui_keys F7; tui_wait_for "NLOs of the document" 300; tui_wait_for "recovered"
 tui_keys Escape; tui_wait_for "0 missing from the live"
 tui_keys F6; tui_wait_for "Copy into the live database"; tui_keys y
-tui_wait_for "Rebuild the server" 300; tui_keys y
-tui_wait_for "resync of the DAOS index done" 300
-tui_wait_for "in the live $db: present"
+# the copy keeps the DAOS index exact and the restore (into the restore folder) did not mark
+# it: no resync is offered
+tui_wait_for "in the live $db: present" 300
+tui_sync
+tui_screen | grep -qF "Rebuild the server" && fail "a resync offered after the copy"
+dv daos status | grep -q SYNCHRONIZED || fail "the index is not synchronized: $(dv daos status)"
 resizes "1 db" # the live database; the restored copy (restore folder) is not a server database
 tui_keys F9; tui_wait_for "no longer live (marked)"
 # the header counted again after the recover: nothing of the copy is missing now

@@ -72,5 +72,5 @@ dv jobs | grep -q "delete restored.*ok" || fail "the delete is not in the job hi
 
 # Enter opens the remaining copy in Recovery
 tui_keys g Enter
-tui_wait_for "from set $SET, restored as $other"
+tui_wait_for "no longer live (marked)"; tui_wait_for "$other"
 echo "console restore_folder: ok"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Console, sorting and "row N of M" (issue 15 item 10): the restored copy's documents are
 # sorted by their live state with `>` (the gone and deleted ones come together at the top,
-# the header shows "In live▲"), `S` reverses; Sets and Jobs (paged from the catalog) sort by
+# the header shows "▲In live"), `S` reverses; Sets and Jobs (paged from the catalog) sort by
 # any column too; the Databases list sorts by size by value (KiB, MiB);
 # every list's footer says "row N of M" and follows the cursor.
 . "$(dirname "$0")/lib.sh"
@@ -41,13 +41,13 @@ tui_wait_for "row 1 of $total"
 first=$(rows_after_header "In live" "$marked")
 [ "$(echo "$first" | grep -cE '^ *(gone|deleted) ')" -lt "$marked" ] ||
     fail "the marked documents are together before sorting: the test proves nothing"
-tui_keys '>'; tui_wait_for "In live▲"; tui_wait_for "sorted by In live ▲"
+tui_keys '>'; tui_wait_for "▲In live"; tui_wait_for "sorted by In live ▲"
 first=$(rows_after_header "In live" "$marked")
 [ "$(echo "$first" | grep -cE '^ *(gone|deleted) ')" = "$marked" ] ||
     fail "sorted by In live: the first $marked rows are not the gone and deleted documents"
 rows_after_header "In live" $((marked + 1)) | tail -1 | grep -qE '^ *present ' ||
     fail "sorted by In live: a present document does not follow the marked ones"
-tui_keys 'S'; tui_wait_for "In live▼"; tui_wait_for "sorted by In live ▼"
+tui_keys 'S'; tui_wait_for "▼In live"; tui_wait_for "sorted by In live ▼"
 rows_after_header "In live" 1 | grep -qE '^ *present ' || fail "S: present documents first"
 tui_keys g; tui_wait_for "row 1 of $total"
 tui_keys Down Down; tui_wait_for "row 3 of $total"

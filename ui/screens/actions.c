@@ -220,7 +220,7 @@ static int restore_job(void *p, struct dv_job *job, char *sum, size_t n)
     con_restore_warnings(&a->r, a->cfg->server.deferred_deletion_days, w, sizeof w);
     if (w[0])
         job_log(job, DV_WARN, "%s", w);
-    const char *idx = a->r.no_daos ? "" : "; DAOS index NEEDS_RESYNC";
+    const char *idx = a->r.counted ? "; DAOS index NEEDS_RESYNC" : "";
     if (a->r.live)
         snprintf(sum, n,
                  "%s from set %s over the LIVE database (%s, %llu documents, ids kept)%s%s%s",
@@ -408,7 +408,7 @@ char *con_ask_into(struct console *c, struct tui *t, const char *db, const char 
     char prompt[1200];
     snprintf(prompt, sizeof prompt,
              "Restore %s into (a new path under data_dir; the default is the restore folder, "
-             "named after the set chosen next):",
+             "named after the database and its set, never replacing a copy):",
              db);
     char *into = NULL;
     for (;;) {

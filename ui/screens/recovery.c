@@ -651,12 +651,34 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
         return;
     }
     if (rs->mode == RM_DOCS) {
-        snprintf(line, sizeof line,
-                 " %llu documents, %llu no longer live (marked): %s from set "
-                 "%s, restored as %s",
-                 (unsigned long long)rs->ndocs, (unsigned long long)rs->nmarked, rs->db, rs->set,
-                 rs->into);
-        tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
+        /* the copy as the server names its files: relative to data_dir when it is below */
+        const char *into = rs->into, *dd = rs->base.c->cfg->server.data_dir;
+        size_t dl = strlen(dd);
+        if (dl && strncmp(into, dd, dl) == 0 && into[dl] == '/')
+            into += dl + 1;
+        /* a restore folder name says the database and the set already (DB--SET...) */
+        char stem[1100];
+        snprintf(stem, sizeof stem, "%.*s--%s",
+                 (int)(strrchr(rs->db, '.') ? strrchr(rs->db, '.') - rs->db : (int)strlen(rs->db)),
+                 rs->db, rs->set);
+        const char *m = strstr(into, stem);
+        if (m && (m == into || m[-1] == '/'))
+            snprintf(line, sizeof line, " %llu documents, %llu no longer live (marked) in copy %s",
+                     (unsigned long long)rs->ndocs, (unsigned long long)rs->nmarked, into);
+        else
+            snprintf(line, sizeof line,
+                     " %llu documents, %llu no longer live (marked): %s from set %s, copy %s",
+                     (unsigned long long)rs->ndocs, (unsigned long long)rs->nmarked, rs->db,
+                     rs->set, into);
+        /* the header whole: wrapped onto a second line (the list one row shorter) when wide */
+        struct tui_lines hl = {0};
+        tui_wrap(line, b.w - 1, 2, &hl);
+        int hn = hl.n > 2 ? 2 : hl.n < 1 ? 1 : hl.n;
+        for (int i = 0; i < hn; i++)
+            tui_put(b.y + i, b.x, b.w, hl.v[i], TH_HEADER, true);
+        tui_lines_free(&hl);
+        b.y += hn - 1;
+        b.h -= hn - 1;
         char miss[300];
         if (rs->copy_missing > 0)
             snprintf(miss, sizeof miss,

@@ -221,10 +221,12 @@ static void set_open(struct console *c, struct tui *t, int64_t seq)
     }
     free(fl);
     char title[96];
+    /* the set's own status (a failed set may list failed databases too: it is not partial) */
+    const char *st = catalog_set_status_name(s.status);
     if (nfl)
-        snprintf(title, sizeof title, "Set %s (partial): %zu databases, %zu failed", s.id, nf, nfl);
+        snprintf(title, sizeof title, "Set %s (%s): %zu databases, %zu failed", s.id, st, nf, nfl);
     else
-        snprintf(title, sizeof title, "Set %s: %zu databases", s.id, nf);
+        snprintf(title, sizeof title, "Set %s (%s): %zu databases", s.id, st, nf);
     tui_view(t, title, NULL, l.v, (int)l.n, 0, false);
     strv_free(&l);
 }
