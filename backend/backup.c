@@ -779,6 +779,7 @@ static int open_target(struct ctx *c)
     /* the references' working set (the NLO table and refs pages a database's list touches):
        SQLite's 2 MiB default made every recording miss the cache at 100,000s of NLOs */
     catalog_cache_mib(c->cat, BACKUP_CATALOG_CACHE_MIB);
+    catalog_refs_bulk(c->cat, true); /* first-time databases: written sorted at each commit */
     int stale = 0, partial = 0, finished = 0;
     if (reconcile_finished(c, &finished) != 0)
         return -1;

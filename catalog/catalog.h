@@ -309,6 +309,15 @@ int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_
  */
 int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq, const char *const *names,
                         size_t n);
+/*
+ * The bulk path (the first backup): with on, catalog_refs_record inside the caller's
+ * transaction stages the names of a database that has no reference rows yet (never
+ * recorded) instead of writing them; the commit of that transaction (catalog_commit) writes
+ * every staged database's rows first, the names sorted once for all of them (docs/catalog.md,
+ * "The bulk path"). A rollback, or the rollback of the savepoint the database was recorded
+ * in, drops what it staged. Rows written are the same as without it.
+ */
+void catalog_refs_bulk(struct catalog *c, bool on);
 
 /*
  * The databases that referenced NLO name at their latest backup (an open range), by path,

@@ -31,6 +31,9 @@
     "f.delta_mode, f.delta_pages, f.delta_location, f.delta_sha256, f.locked_copy"
 #define POOL_COLS "name, sha256, size, live_subdir, first_set, stored_at"
 
+/* The longest NLO name key (catalog_names.c). */
+#define CATALOG_KEY_MAX 41
+
 /* Every statement of the module, prepared on first use and kept for the handle's life. */
 #define STATEMENTS(X)                                                                              \
     X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
@@ -46,6 +49,7 @@
                 "dbiid = coalesce(?4, dbiid) WHERE id = ?1")                                       \
     X(DB_LAST_REF, "SELECT last_ref_seq, refs_digest FROM databases WHERE id = ?1")                \
     X(DB_SET_LAST_REF, "UPDATE databases SET last_ref_seq = ?2, refs_digest = ?3 WHERE id = ?1")   \
+    X(REFS_ANY, "SELECT 1 FROM nlo_refs WHERE db_id = ?1 LIMIT 1")                                 \
     X(SET_MAXSEQ, "SELECT coalesce(max(seq), 0) FROM sets")                                        \
     X(SET_INSERT, "INSERT INTO sets (id, seq, kind, started, status, pid, origin) "                \
                   "VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)")                                    \
@@ -179,16 +183,40 @@
 #define X_ENUM(name, sql) ST_##name,
 enum { STATEMENTS(X_ENUM) ST_COUNT };
 
+/* References staged for the bulk path (catalog_refs_bulk, catalog_refs.c): one name key of a
+ * database recorded for the first time; dbs[db] is its database. */
+struct catalog_stage_ent {
+    unsigned char key[CATALOG_KEY_MAX];
+    uint8_t len;
+    uint32_t db;
+};
+struct catalog_stage_db {
+    int64_t id, seq;
+    unsigned char digest[32];
+};
+struct catalog_stage {
+    bool on;                         /* catalog_refs_bulk(c, true) */
+    struct catalog_stage_ent *ents;  /* staged names (any order until the flush sorts) */
+    size_t nents, cap;
+    struct catalog_stage_db *dbs;
+    size_t ndbs, dcap;
+    size_t mark_ents, mark_dbs;      /* at the open savepoint: its rollback drops the rest */
+    int sp_depth;                    /* savepoints open (the flush runs outside them) */
+};
+
 struct catalog {
     sqlite3 *db;
     char *path;
     int version;
     bool temp_ready; /* temp tables of prune support created */
     sqlite3_stmt *st[ST_COUNT];
+    struct catalog_stage stage;
 };
+/* The staged references written (sorted, in the open transaction) / dropped. 0 or -1. */
+int catalog_stage_flush(struct catalog *c);
+void catalog_stage_clear(struct catalog *c);
 
-/* The longest NLO name key (catalog_names.c). */
-#define CATALOG_KEY_MAX 41
+
 
 /* "catalog PATH: what: sqlite's message"; returns -1. */
 int catalog_db_err(struct catalog *c, const char *what);
