@@ -369,7 +369,10 @@ static int one_copy(struct ctx *c, struct one *d)
                               .snapshot_command = cfg->backup.snapshot_command,
                               .job = c->job,
                               .defer_sync = true, /* one syncfs before the set is finished */
-                              .skip_sha = true,   /* hashed in full_pagemap's read */
+                              .pm = &d->pm,       /* the copy's one read: map and SHA-256 */
+                              /* a snapshot command's copy: hashed in full_pagemap's read */
+                              .skip_sha =
+                                  cfg->backup.snapshot_command && cfg->backup.snapshot_command[0],
                               .busy_ms = (int)(cfg->backup.lock_wait_seconds * 1000)};
     if (d->inc != 0 &&
         hotcopy_db(d->src, c->set, d->relcopy, keep ? d->reldelta : NULL, &ho, &d->hr) != 0) {
@@ -386,7 +389,8 @@ static int one_copy(struct ctx *c, struct one *d)
                 "%s is not in WAL mode: it cannot be copied hot; copied under a short lock",
                 d->rel);
     bool with_delta = keep && d->hr.wal_mode;
-    if (d->inc != 0 &&
+    /* a snapshot command's copy was not read by dvault: its map and hash from a read of it */
+    if (d->inc != 0 && !d->pm.d &&
         full_pagemap(c, d->rel, d->relcopy, with_delta ? d->reldelta : NULL, &d->hr, &d->pm) != 0)
         return -1;
     if (d->inc == 0) {

@@ -588,10 +588,8 @@ again:
             goto fail;
         }
     }
-    if (fsync(db_fd) != 0) {
-        dv_syserr("fsync %s", db_name);
-        goto fail;
-    }
+    /* no fsync: the caller makes db_fd durable (the hot copy's commit, or the backup's one
+     * syncfs per set: issue 16) */
     if (final_size) {
         struct stat sb;
         if (fstat(db_fd, &sb) != 0) {

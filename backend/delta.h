@@ -127,7 +127,8 @@ int delta_apply_fd(int delta_fd, const char *delta_name, int db_fd, const char *
 /*
  * In-memory apply ("apply" mode, no .delta written): write the newest page images of a
  * scanned WAL straight into db_fd, set its size to the size at the last commit (unchanged
- * when the WAL has no commit), fsync. Every batch of pages is checked against a WAL restart
+ * when the WAL has no commit); not fsynced (the caller does, or syncs the file system
+ * later). Every batch of pages is checked against a WAL restart
  * before it is written; after a restart the WAL is scanned again (*w replaced) and applied
  * again. *final_size (may be NULL) receives the resulting size.
  * Returns 0 or -1 with dv_err() naming the file.

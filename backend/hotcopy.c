@@ -2,19 +2,19 @@
 #include "hotcopy.h"
 #include "runcmd.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dbstream.h"
 #include "delta.h"
 #include "fsb.h"
 #include "snapshot.h"
 #include "util.h"
 #include "wal.h"
-
-#define HOTCOPY_CHUNK (16u << 20) /* bytes copied between progress/cancel checks */
 
 /* Everything one copy holds, so that one exit path can release it in the right order. */
 struct hc {
@@ -27,6 +27,10 @@ struct hc {
     struct dv_snapshot s; /* the pinned snapshot; s.wal_fd: the WAL read at the stop */
     int out_fd;
     bool delta_written;
+    bool streamed; /* ds holds the copy's page map and SHA-256 state (dvault's own copy) */
+    struct dbstream ds;
+    uint32_t *pre; /* the pages of the WAL as first scanned (an apply that met a WAL restart */
+    size_t npre;   /* rescans it: pages written before that are changed too) */
     struct wal_info w;
 };
 
@@ -59,7 +63,7 @@ static int run_snapshot_command(const char *cmd, const char *src, const char *ds
 static int copy_bytes(struct hc *c)
 {
     struct dv_job *job = c->opts->job;
-    uint64_t size = c->res->base_size, off = 0;
+    uint64_t size = c->res->base_size;
     if (c->opts->snapshot_command && c->opts->snapshot_command[0]) {
         if (job_cancelled(job)) {
             dv_seterr("cancelled");
@@ -82,22 +86,21 @@ static int copy_bytes(struct hc *c)
         job_advance(job, 0, size, NULL);
     } else {
         c->out_fd = c->t.fd; /* created O_EXCL by fsb_tmp_open */
-        while (off < size) {
-            if (job_cancelled(job)) {
-                dv_seterr("cancelled");
-                return -1;
-            }
-            uint64_t want = size - off < HOTCOPY_CHUNK ? size - off : HOTCOPY_CHUNK;
-            int64_t got = dv_copy_range(c->s.fd, (off_t)off, c->out_fd, (off_t)off, want);
-            if (got < 0) {
-                dv_syserr("copy to %s", c->tmp);
-                return -1;
-            }
-            off += (uint64_t)got;
-            job_advance(job, 0, (uint64_t)got, NULL);
-            if ((uint64_t)got < want)
-                break; /* the file shrank (a checkpoint truncated it): see below */
-        }
+        /* one read feeding the copy, its page map and its SHA-256 (dbstream.h); a file that
+         * shrank under the copy (a checkpoint truncated it) gives zeros, cut below */
+        c->ds = (struct dbstream){.src_fd = c->s.fd,
+                                  .src_name = c->src,
+                                  .dst_fd = c->out_fd,
+                                  .dst_name = c->tmp,
+                                  .size = size,
+                                  .page_size = c->res->page_size,
+                                  .want_pm = c->opts->pm != NULL,
+                                  .want_sha = !c->opts->skip_sha,
+                                  .writeback = true,
+                                  .job = job};
+        c->streamed = true;
+        if (dbstream_run(&c->ds) != 0)
+            return -1;
     }
     /*
      * Exactly the size seen at begin: bytes appended later are ignored (their pages are in
@@ -140,6 +143,11 @@ static int capture_delta(struct hc *c)
         c->res->final_size = out.final_size;
         dv_crashpoint("hotcopy.delta");
     } else if (c->s.wal_fd >= 0) {
+        if (c->streamed && c->w.ncommits > 0) {
+            c->pre = dv_calloc(c->w.npages ? c->w.npages : 1, sizeof *c->pre);
+            for (size_t i = 0; i < c->w.npages; i++)
+                c->pre[c->npre++] = c->w.pages[i].pgno;
+        }
         if (delta_apply_wal(c->s.wal_fd, c->walp, &c->w, c->out_fd, c->tmp, &c->res->final_size) !=
             0)
             return -1;
@@ -148,6 +156,64 @@ static int capture_delta(struct hc *c)
     }
     c->res->wal_frames = c->w.nframes;
     c->res->delta_pages = c->w.ncommits ? (uint32_t)c->w.npages : 0;
+    return 0;
+}
+
+/* The map of finish_hashes: the kept delta's pages, or the pages the apply wrote (pg). */
+static int finish_map(struct hc *c, bool keep, bool changed, const uint32_t *pg, size_t np)
+{
+    struct pagemap *pm = &c->ds.pm;
+    if (!c->opts->pm)
+        return 0;
+    if (keep) {
+        int dfd = fsb_openat(c->root, c->delta_path, O_RDONLY, 0);
+        char *dpath = fsb_abs(c->root, c->delta_path);
+        int rc = dfd < 0 ? -1 : pagemap_patch_delta(pm, dfd, dpath);
+        if (dfd >= 0)
+            close(dfd);
+        free(dpath);
+        return rc;
+    }
+    return changed ? pagemap_patch_fd(pm, c->out_fd, c->tmp, c->res->final_size, pg, np) : 0;
+}
+
+/*
+ * The streamed page map and SHA-256 made true of what the copy is now. Apply: the delta's
+ * pages digested again from the copy, the SHA-256 resumed from the first byte it changed.
+ * Keep: the copy is as streamed; the map becomes the image's (the .delta's pages).
+ */
+static int finish_hashes(struct hc *c)
+{
+    struct dbstream *ds = &c->ds;
+    struct hotcopy_result *r = c->res;
+    bool keep = r->wal_mode && c->opts->delta == DV_DELTA_KEEP;
+    bool changed = !keep && (c->w.ncommits > 0 || r->final_size != r->base_size);
+    uint64_t from = r->final_size < r->base_size ? r->final_size : r->base_size;
+    /* the pages the apply wrote: the delta's, and those of a first scan (see pre) */
+    size_t n = c->w.ncommits ? c->w.npages : 0, np = 0;
+    uint32_t *pg = dv_calloc(n + c->npre + 1, sizeof *pg);
+    for (size_t i = 0; i < n; i++)
+        pg[np++] = c->w.pages[i].pgno;
+    for (size_t i = 0; i < c->npre; i++)
+        pg[np++] = c->pre[i];
+    for (size_t i = 0; changed && i < np; i++) {
+        uint64_t off = (uint64_t)(pg[i] - 1) * r->page_size;
+        from = off < from ? off : from;
+    }
+    int rc = finish_map(c, keep, changed, pg, np);
+    free(pg);
+    if (rc != 0)
+        return -1;
+    if (!c->opts->skip_sha) {
+        if (!changed)
+            memcpy(r->copy_sha256, ds->sha256, sizeof r->copy_sha256);
+        else if (dbstream_sha_from(ds, c->out_fd, c->tmp, from, r->final_size, r->copy_sha256) != 0)
+            return -1;
+    }
+    if (c->opts->pm) { /* the map moves to the caller */
+        *c->opts->pm = ds->pm;
+        memset(&ds->pm, 0, sizeof ds->pm);
+    }
     return 0;
 }
 
@@ -165,6 +231,8 @@ int hotcopy_db(const char *src, const struct fsb *root, const char *dst, const c
                    .s = {.fd = -1, .wal_fd = -1},
                    .out_fd = -1};
     memset(result, 0, sizeof *result);
+    if (c.opts->pm)
+        memset(c.opts->pm, 0, sizeof *c.opts->pm);
     if (c.opts->delta == DV_DELTA_KEEP && (!delta_path || !delta_path[0])) {
         dv_seterr("hotcopy %s: delta mode keep needs a delta path", src);
         return -1;
@@ -195,7 +263,9 @@ int hotcopy_db(const char *src, const struct fsb *root, const char *dst, const c
     if (snapshot_end(&c.s) != 0)
         goto fail;
     step = "finish";
-    if (!c.opts->skip_sha && dv_sha256_fd_hex(c.out_fd, c.tmp, result->copy_sha256) != 0)
+    if (c.streamed
+            ? finish_hashes(&c) != 0
+            : !c.opts->skip_sha && dv_sha256_fd_hex(c.out_fd, c.tmp, result->copy_sha256) != 0)
         goto fail;
     c.out_fd = -1; /* c.t.fd: closed by the commit */
     if (fsb_tmp_commit(&c.t, c.opts->defer_sync ? FSB_NOSYNC : 0) != 0) {
@@ -204,6 +274,8 @@ int hotcopy_db(const char *src, const struct fsb *root, const char *dst, const c
         goto fail;
     }
     fsb_tmp_done(&c.t);
+    dbstream_done(&c.ds);
+    free(c.pre);
     wal_info_free(&c.w);
     free(c.walp);
     free(c.tmp);
@@ -215,6 +287,8 @@ fail:
     fsb_tmp_done(&c.t); /* closes the copy, removes the temporary */
     if (c.delta_written)
         fsb_unlink(root, delta_path, true);
+    dbstream_done(&c.ds);
+    free(c.pre);
     wal_info_free(&c.w);
     free(c.walp);
     free(c.tmp);

@@ -5,13 +5,17 @@
  *   1. begin: pin the database's read snapshot (snapshot.h); record the file size and page
  *      size;
  *   2. copy: the file's bytes up to the size seen at begin, with dvault's own copy or with
- *      opts->snapshot_command ({src} {dst}); the copy may be torn where a checkpoint wrote;
+ *      opts->snapshot_command ({src} {dst}); the copy may be torn where a checkpoint wrote.
+ *      dvault's own copy is one read of the file feeding the copy, its SHA-256 and its page
+ *      map together, hashed on two threads while the next chunk is read (dbstream.h);
  *   3. stop: read the WAL (header, then frames while salts match and checksums verify, up to
  *      the last commit frame): the delta = the newest image of each page, plus the database
  *      size at that commit; end the read transaction;
  *   4. apply (DV_DELTA_APPLY): write the delta's pages into the copy and set its size; the copy
- *      is then the database as of the stop. DV_DELTA_KEEP: leave the copy as made and write
- *      the delta beside it as a .delta file (format in delta.h / docs/formats.md).
+ *      is then the database as of the stop. The delta's pages are digested again and the
+ *      SHA-256 resumed from the first byte the delta changed (the state saved at that chunk).
+ *      DV_DELTA_KEEP: leave the copy as made and write the delta beside it as a .delta file
+ *      (format in delta.h / docs/formats.md); the page map is then patched with its pages.
  * A database not in WAL mode is copied under a short shared lock instead (BEGIN + read, so
  * writers wait; result->locked_copy is set). The copy is read from the snapshot's own
  * descriptor of the file (snapshot.h says why that matters).
@@ -25,6 +29,7 @@
 
 #include "config.h"
 #include "job.h"
+#include "pagemap.h"
 
 struct hotcopy_opts {
     enum dv_delta_mode delta;     /* apply (default) or keep */
@@ -34,6 +39,10 @@ struct hotcopy_opts {
                                      relies on it): no fsync of dst and its directory here */
     bool skip_sha;                /* copy_sha256 is left "": the caller hashes the copy itself
                                      (a backup does it in its page-map pass, one read) */
+    struct pagemap *pm;           /* non-NULL: receives the page map of the image (the copy
+                                     after apply; the copy + its kept delta), made in the
+                                     copy's one read (dbstream.h); left empty (pm->d NULL) when
+                                     a snapshot command made the copy */
     int busy_ms;                  /* wait this long for a database a client holds locked
                                      (backup.lock_wait_seconds); 0 = 30 s */
 };

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,62 @@
 #define NAME_LEN TARGET_NLO_NAME_LEN
 #define DENTS_BUF (1u << 20)
 #define COPY_BUF (1u << 20)
+#define LINES_BUF (64u << 10) /* NLO list lines written out when this is full */
+/*
+ * Objects per batch (one syncfs, then one catalog transaction): as large as the durability
+ * rule allows (the catalog records an object only once it is durable; a crash loses at most
+ * the batch's recording, and the next run copies those objects again). 16,384 objects of
+ * 1-4 KiB: a syncfs per ~40 MiB, and the catalog's pool pages amortised over more rows.
+ */
+#define BATCH_OBJECTS 16384
 #define POOL_PAGE 4096
 #define MAX_REPORTED 20 /* skipped objects named one by one in events; the rest counted */
 
 typedef char name_t[NAME_LEN + 1];
+
+#define COPIERS 2 /* copier threads: opening, reading, hashing, writing, renaming overlap */
+#define QUEUE 64  /* objects handed to them and not yet recorded */
+
+/* What became of one object's copy (finish() reports it from the pass's thread). */
+enum { K_OK, K_ABSENT, K_VANISHED, K_LINK, K_OPENERR, K_NOTREG, K_READERR, K_INWAY, K_FAIL };
+
+/* One object to copy into the pool, and the outcome (filled by do_copy). */
+struct cjob {
+    name_t name;
+    int sfd; /* its live subdirectory (kept open until the job is finished) */
+    int subdir;
+    bool repair; /* known holds the catalog's row */
+    struct catalog_pool_obj known;
+    int state; /* queue: 0 free, 1 queued, 2 taken, 3 done */
+    int kind, err;
+    mode_t mode;
+    const char *removed; /* what was planted at the temporary's name (fsb's strings) */
+    char where[160];     /* the temporary's path, for that warning */
+    uint64_t total;
+    unsigned char md[32];
+    char msg[DV_ERR_MAX]; /* K_FAIL: the target failed */
+};
+
+/* A thread that copies (or the pass itself, for repairs): its buffer, hash and the pool
+ * directory it last wrote into, opened beneath the target without links (fsb_sub). */
+struct copier {
+    const struct fsb *root;
+    EVP_MD_CTX *ctx;
+    char *buf;
+    struct fsb *pool;
+    unsigned pool_idx; /* 4096: none */
+    pthread_t th;
+    bool started;
+    struct queue *q;
+};
+
+struct queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct cjob job[QUEUE];
+    uint64_t head, take, tail; /* finish next, copy next, add next */
+    bool quit;
+};
 
 struct linux_dirent64 {
     uint64_t d_ino;
@@ -47,8 +100,7 @@ struct pass {
     int tfd;                /* target root */
     const struct fsb *root; /* the same, for everything written beneath it (fsb.h) */
     char *dents;            /* getdents64 buffer */
-    char *copybuf;
-    name_t *names; /* names of the current subdirectory, as listed */
+    name_t *names;          /* names of the current subdirectory, as listed */
     size_t nnames, capnames;
     struct sortkey *order; /* names[] in name order (capnames entries) */
     name_t *page;          /* pool names of the current subdirectory, one page */
@@ -64,7 +116,9 @@ struct pass {
     size_t nlines;
     int listfd;
     EVP_MD_CTX *listctx;
-    EVP_MD_CTX *ctx;            /* per-object hash, reused */
+    struct copier self; /* the pass's own copier (repairs) */
+    struct copier cp[COPIERS];
+    struct queue *q;
     uint8_t pooldirs[4096 / 8]; /* nlo/<3 hex> directories known to exist */
     uint64_t reported, reported_pool;
     int64_t now;
@@ -121,11 +175,10 @@ static uint64_t name_key(const char *nm)
     return k;
 }
 
-/* Make the batch durable (syncfs), then record it. */
-static int flush(struct pass *p)
+/* The NLO list lines gathered so far appended to the set's list (made durable with the
+ * batch's objects by its syncfs). 0 or -1. */
+static int lines_out(struct pass *p)
 {
-    if (p->nbatch == 0 && p->nrbatch == 0)
-        return 0;
     if (p->nlines) {
         if (dv_write_all(p->listfd, p->lines, p->nlines) != 0) {
             dv_syserr("write %s", p->o->list_path);
@@ -134,6 +187,16 @@ static int flush(struct pass *p)
         EVP_DigestUpdate(p->listctx, p->lines, p->nlines);
         p->nlines = 0;
     }
+    return 0;
+}
+
+/* Make the batch durable (syncfs), then record it. */
+static int flush(struct pass *p)
+{
+    if (p->nbatch == 0 && p->nrbatch == 0)
+        return 0;
+    if (lines_out(p) != 0)
+        return -1;
     if (syncfs(p->tfd) != 0) {
         dv_syserr("syncfs %s", target_path(p->o->target));
         return -1;
@@ -155,7 +218,7 @@ static int flush(struct pass *p)
 
 static int maybe_flush(struct pass *p)
 {
-    size_t maxo = p->o->batch_objects ? p->o->batch_objects : 2000;
+    size_t maxo = p->o->batch_objects ? p->o->batch_objects : BATCH_OBJECTS;
     uint64_t maxb = p->o->batch_bytes ? p->o->batch_bytes : (256u << 20);
     if (p->nbatch + p->nrbatch >= maxo || p->batch_bytes >= maxb)
         return flush(p);
@@ -199,16 +262,14 @@ static int pool_dir(struct pass *p, const char *name)
 enum { COPIED = 0, SKIPPED = 1, ABSENT = 2 };
 
 /*
- * A copied object (its SHA-256 in p->ctx, total bytes) into the catalog's batch: a repair's
+ * A copied object (its SHA-256 md, total bytes) into the catalog's batch: a repair's
  * row (known) keeps its first set; a new one is listed in the set. COPIED, or -1 when the
  * batch cannot be flushed.
  */
 static int record_copy(struct pass *p, int subdir, const char *name,
-                       const struct catalog_pool_obj *known, uint64_t total)
+                       const struct catalog_pool_obj *known, uint64_t total,
+                       const unsigned char md[32])
 {
-    unsigned char md[32];
-    unsigned mdlen = 0;
-    EVP_DigestFinal_ex(p->ctx, md, &mdlen);
     if (known) {
         struct catalog_pool_obj *b = &p->rbatch[p->nrbatch++];
         *b = *known;
@@ -233,6 +294,8 @@ static int record_copy(struct pass *p, int subdir, const char *name,
     p->r->copied++;
     p->r->bytes += total;
     if (p->listfd >= 0) {
+        if (p->nlines + 256 > LINES_BUF && lines_out(p) != 0)
+            return -1;
         struct target_nlo_entry e;
         memcpy(e.name, name, NAME_LEN + 1);
         memcpy(e.sha256, b->sha256, 65);
@@ -246,108 +309,261 @@ static int record_copy(struct pass *p, int subdir, const char *name,
 }
 
 /*
- * Copy one object into the pool: a new one (known NULL: listed in the set, recorded with
- * first_set = this set), or one the catalog records (known) whose pool file is missing: the
- * row keeps its first set, gets the hash and size of the bytes copied now. Returns COPIED,
- * SKIPPED (counted and reported), ABSENT (a repair whose live file is not there: the caller
- * decides) or -1 (target failure).
+ * Copy one object into the pool (a copier thread, or the pass itself): j->kind says what
+ * became of it; nothing is logged or counted here (finish does, in the pass's thread).
  */
-static int copy_one(struct pass *p, int sfd, int subdir, const char *name,
-                    const struct catalog_pool_obj *known)
+static void do_copy(struct copier *w, struct cjob *j)
 {
+    const char *name = j->name;
+    j->kind = K_OK;
+    j->removed = NULL;
+    j->total = 0;
     /* O_NONBLOCK: a FIFO under an NLO's name must not block the open */
-    int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int in = openat(j->sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0) {
-        if (errno == ENOENT && known)
-            return ABSENT;
-        if (errno == ENOENT)
-            skip(p, &p->r->vanished, "vanished", subdir, name, 0);
-        else if (errno == ELOOP)
-            refuse(p, "a symbolic link", subdir, name);
-        else
-            skip(p, &p->r->unreadable, "cannot be opened", subdir, name, errno);
-        return SKIPPED;
+        j->err = errno;
+        j->kind = errno == ENOENT  ? (j->repair ? K_ABSENT : K_VANISHED)
+                  : errno == ELOOP ? K_LINK
+                                   : K_OPENERR;
+        return;
     }
     struct stat st;
-    if (fstat(in, &st) != 0) {
-        skip(p, &p->r->unreadable, "cannot be opened", subdir, name, errno);
+    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+        j->err = errno;
+        j->mode = st.st_mode;
+        j->kind = j->err ? K_OPENERR : K_NOTREG;
         close(in);
-        return SKIPPED;
+        return;
     }
-    if (!S_ISREG(st.st_mode)) {
-        refuse(p, fsb_kind(st.st_mode), subdir, name);
-        close(in);
-        return SKIPPED;
-    }
-    if (pool_dir(p, name) != 0) {
-        close(in);
-        return -1;
-    }
-    char tmpname[128], final[128];
+    unsigned idx = 0;
+    for (int i = 0; i < 3; i++)
+        idx = idx << 4 | (unsigned)(name[i] <= '9' ? name[i] - '0' : name[i] - 'a' + 10);
+    char dir[16], tmpname[128];
+    snprintf(dir, sizeof dir, "nlo/%.3s", name);
     snprintf(tmpname, sizeof tmpname, ".%s.tmp", name);
-    snprintf(final, sizeof final, "nlo/%.3s/%s", name, name);
-    /* the temporary: a new file (O_EXCL) in the pool directory opened beneath the target
-     * without links; whatever is planted at its name is removed as itself, never followed */
+    /* the pool directory, opened beneath the target without links (a link planted after
+     * pool_dir made it is refused here), kept while the names stay in it (names arrive in
+     * hash order: about ten in a row per directory at 1,000,000 objects) */
+    if (w->pool_idx != idx) {
+        fsb_close(w->pool);
+        w->pool_idx = 4096;
+        if (!(w->pool = fsb_sub(w->root, dir))) {
+            j->kind = K_FAIL;
+            snprintf(j->msg, sizeof j->msg, "%s", dv_err());
+            close(in);
+            return;
+        }
+        w->pool_idx = idx;
+    }
+    /* the temporary: a new file (O_EXCL) in the pool directory; whatever is planted at its
+     * name is removed as itself, never followed */
     struct fsb_tmp t;
-    if (fsb_tmp_open(p->root, final, tmpname, 0600, 0, &t) != 0) {
+    if (fsb_tmp_open(w->pool, name, tmpname, 0600, 0, &t) != 0) {
+        j->kind = K_FAIL;
         if (errno == ELOOP || errno == ENOTDIR || errno == EXDEV)
             dv_seterr("%s/nlo/%.3s is not a directory (a symbolic link or a file): the pool is "
                       "damaged (move it away)",
-                      target_path(p->o->target), name);
+                      fsb_path(w->root), name);
+        snprintf(j->msg, sizeof j->msg, "%s", dv_err());
         fsb_tmp_done(&t);
         close(in);
-        return -1;
+        return;
     }
-    if (t.removed && strcmp(t.removed, "a regular file") != 0 && p->reported_pool++ < MAX_REPORTED)
-        job_log(p->o->job, DV_WARN,
-                "%s was %s (planted in the pool): removed as itself, never followed", t.path,
-                t.removed);
-    int out = t.fd;
-    const char *tmp = t.path;
-    EVP_DigestInit_ex(p->ctx, EVP_sha256(), NULL);
-    uint64_t total = 0;
-    int rc = 0, rerr = 0;
+    if (t.removed && strcmp(t.removed, "a regular file") != 0) {
+        j->removed = t.removed;
+        snprintf(j->where, sizeof j->where, "%s", t.path);
+    }
+    EVP_DigestInit_ex(w->ctx, EVP_sha256(), NULL);
     for (;;) {
-        ssize_t n = read(in, p->copybuf, COPY_BUF);
+        ssize_t n = read(in, w->buf, COPY_BUF);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            rerr = errno;
+            j->kind = K_READERR;
+            j->err = errno;
             break;
         }
         if (n == 0)
             break;
-        EVP_DigestUpdate(p->ctx, p->copybuf, (size_t)n);
-        if (dv_write_all(out, p->copybuf, (size_t)n) != 0) {
-            dv_syserr("write %s", tmp);
-            rc = -1;
+        EVP_DigestUpdate(w->ctx, w->buf, (size_t)n);
+        if (dv_write_all(t.fd, w->buf, (size_t)n) != 0) {
+            dv_syserr("write %s", t.path);
+            j->kind = K_FAIL;
+            snprintf(j->msg, sizeof j->msg, "%s", dv_err());
             break;
         }
-        total += (uint64_t)n;
+        j->total += (uint64_t)n;
     }
     close(in);
-    int inway = 0; /* a directory (or such) where the pool file goes: not replaced */
     /* no fsync here: the batch is made durable by one syncfs (flush) */
-    if (rc == 0 && !rerr && fsb_tmp_commit(&t, FSB_NOSYNC) != 0) {
-        if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST)
-            inway = errno;
-        else
-            rc = -1;
+    if (j->kind == K_OK && fsb_tmp_commit(&t, FSB_NOSYNC) != 0) {
+        if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) {
+            j->kind = K_INWAY; /* a directory (or such) where the pool file goes */
+        } else {
+            j->kind = K_FAIL;
+            snprintf(j->msg, sizeof j->msg, "%s", dv_err());
+        }
     }
     fsb_tmp_done(&t); /* removes the temporary unless it was renamed */
-    if (rc != 0 || rerr || inway) {
-        if (rerr)
-            skip(p, &p->r->unreadable, "cannot be read", subdir, name, rerr);
-        if (inway && p->reported_pool++ < MAX_REPORTED)
-            job_log(p->o->job, DV_ERROR,
-                    "NLO %04d/%s not copied: %s/%s is in the way and not a regular file "
-                    "(move it away)",
-                    subdir, name, target_path(p->o->target), final);
-        if (inway)
-            p->r->pool_bad++;
-        return rc != 0 ? -1 : SKIPPED;
+    if (j->kind == K_OK) {
+        unsigned mdlen = 0;
+        EVP_DigestFinal_ex(w->ctx, j->md, &mdlen);
     }
-    return record_copy(p, subdir, name, known, total);
+}
+
+/*
+ * What became of a copy, in the pass's thread: counted, reported, recorded. Returns COPIED,
+ * SKIPPED (counted and reported), ABSENT (a repair whose live file is not there: the caller
+ * decides) or -1 (target failure).
+ */
+static int finish(struct pass *p, struct cjob *j)
+{
+    const char *name = j->name;
+    int subdir = j->subdir;
+    if (j->removed && p->reported_pool++ < MAX_REPORTED)
+        job_log(p->o->job, DV_WARN,
+                "%s was %s (planted in the pool): removed as itself, never followed", j->where,
+                j->removed);
+    switch (j->kind) {
+    case K_OK:
+        return record_copy(p, subdir, name, j->repair ? &j->known : NULL, j->total, j->md);
+    case K_ABSENT:
+        return ABSENT;
+    case K_VANISHED:
+        skip(p, &p->r->vanished, "vanished", subdir, name, 0);
+        return SKIPPED;
+    case K_LINK:
+        refuse(p, "a symbolic link", subdir, name);
+        return SKIPPED;
+    case K_OPENERR:
+        skip(p, &p->r->unreadable, "cannot be opened", subdir, name, j->err);
+        return SKIPPED;
+    case K_NOTREG:
+        refuse(p, fsb_kind(j->mode), subdir, name);
+        return SKIPPED;
+    case K_READERR:
+        skip(p, &p->r->unreadable, "cannot be read", subdir, name, j->err);
+        return SKIPPED;
+    case K_INWAY:
+        if (p->reported_pool++ < MAX_REPORTED)
+            job_log(p->o->job, DV_ERROR,
+                    "NLO %04d/%s not copied: %s/nlo/%.3s/%s is in the way and not a regular "
+                    "file (move it away)",
+                    subdir, name, target_path(p->o->target), name, name);
+        p->r->pool_bad++;
+        return SKIPPED;
+    default:
+        dv_seterr("%s", j->msg);
+        return -1;
+    }
+}
+
+/* ---- the copier threads: a queue of QUEUE objects, finished in the order they were added */
+
+static void *copier_main(void *arg)
+{
+    struct copier *w = arg;
+    struct queue *q = w->q;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (q->take == q->tail && !q->quit)
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (q->take == q->tail)
+            break; /* quit, and nothing left */
+        struct cjob *j = &q->job[q->take++ % QUEUE];
+        j->state = 2;
+        pthread_mutex_unlock(&q->mu);
+        do_copy(w, j);
+        pthread_mutex_lock(&q->mu);
+        j->state = 3;
+        pthread_cond_broadcast(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* Finish the oldest job (waiting for its copy). 0, or -1 when the target failed. */
+static int finish_oldest(struct pass *p)
+{
+    struct queue *q = p->q;
+    struct cjob *j = &q->job[q->head % QUEUE];
+    pthread_mutex_lock(&q->mu);
+    while (j->state != 3)
+        pthread_cond_wait(&q->cv, &q->mu);
+    pthread_mutex_unlock(&q->mu);
+    int r = finish(p, j);
+    pthread_mutex_lock(&q->mu);
+    j->state = 0;
+    q->head++;
+    pthread_mutex_unlock(&q->mu);
+    return r < 0 ? -1 : 0;
+}
+
+/* Finish every job handed out. On a failure the rest are waited for all the same (their
+ * copies are not recorded: the next run copies them again). 0 or -1. */
+static int drain(struct pass *p)
+{
+    int rc = 0;
+    char saved[DV_ERR_MAX] = "";
+    while (p->q && p->q->head != p->q->tail) {
+        if (rc == 0) {
+            if (finish_oldest(p) != 0) {
+                rc = -1;
+                snprintf(saved, sizeof saved, "%s", dv_err());
+            }
+            continue;
+        }
+        struct cjob *j = &p->q->job[p->q->head % QUEUE];
+        pthread_mutex_lock(&p->q->mu);
+        while (j->state != 3)
+            pthread_cond_wait(&p->q->cv, &p->q->mu);
+        j->state = 0;
+        p->q->head++;
+        pthread_mutex_unlock(&p->q->mu);
+    }
+    if (rc != 0)
+        dv_seterr("%s", saved);
+    return rc;
+}
+
+/* A new object to copy: to the copiers (finished later, in order), or copied here when they
+ * could not be started. 0 or -1. */
+static int copy_new(struct pass *p, int sfd, int subdir, const char *name)
+{
+    if (pool_dir(p, name) != 0)
+        return -1;
+    struct queue *q = p->q;
+    if (!q) {
+        struct cjob j = {.sfd = sfd, .subdir = subdir};
+        memcpy(j.name, name, NAME_LEN + 1);
+        do_copy(&p->self, &j);
+        return finish(p, &j) < 0 ? -1 : 0;
+    }
+    if (q->tail - q->head == QUEUE && finish_oldest(p) != 0)
+        return -1;
+    struct cjob *j = &q->job[q->tail % QUEUE];
+    memcpy(j->name, name, NAME_LEN + 1);
+    j->sfd = sfd;
+    j->subdir = subdir;
+    j->repair = false;
+    pthread_mutex_lock(&q->mu);
+    j->state = 1;
+    q->tail++;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+/* A repair (the pool lost a recorded object): copied here, at once. */
+static int copy_one(struct pass *p, int sfd, int subdir, const char *name,
+                    const struct catalog_pool_obj *known)
+{
+    if (pool_dir(p, name) != 0)
+        return -1;
+    struct cjob j = {.sfd = sfd, .subdir = subdir, .repair = true, .known = *known};
+    memcpy(j.name, name, NAME_LEN + 1);
+    do_copy(&p->self, &j);
+    return finish(p, &j);
 }
 
 /* A name the merge did not match: pooled elsewhere (re-home) or new (copy). */
@@ -358,7 +574,7 @@ static int unmatched(struct pass *p, int sfd, int subdir, const char *name)
     if (f < 0)
         return -1;
     if (f == 0)
-        return copy_one(p, sfd, subdir, name, NULL) < 0 ? -1 : 0;
+        return copy_new(p, sfd, subdir, name);
     p->r->held++;
     p->r->moved++;
     struct catalog_pool_obj *b = batch_add(p, name, subdir);
@@ -480,6 +696,8 @@ static int do_subdir(struct pass *p, int dfd, const char *dname, int subdir)
         rc = unmatched(p, sfd, subdir, nm);
     }
     job_advance(p->o->job, pending, 0, NULL);
+    if (drain(p) != 0 && rc == 0) /* the copiers are done with sfd */
+        rc = -1;
     close(sfd);
     return rc;
 }
@@ -729,6 +947,71 @@ static int list_subdirs(struct pass *p, int **subdirs, size_t *nsub)
     return 0;
 }
 
+static void copier_init(struct copier *w, const struct fsb *root, struct queue *q)
+{
+    w->root = root;
+    w->ctx = EVP_MD_CTX_new();
+    w->buf = dv_malloc(COPY_BUF);
+    w->pool = NULL;
+    w->pool_idx = 4096;
+    w->q = q;
+}
+
+static void copier_free(struct copier *w)
+{
+    EVP_MD_CTX_free(w->ctx);
+    free(w->buf);
+    fsb_close(w->pool);
+}
+
+/* The copier threads and their queue; without threads (none could start) the pass copies
+ * each object itself (p->q NULL). */
+static void copiers_start(struct pass *p)
+{
+    copier_init(&p->self, p->root, NULL);
+    struct queue *q = dv_calloc(1, sizeof *q);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    int started = 0;
+    for (int i = 0; i < COPIERS; i++) {
+        copier_init(&p->cp[i], p->root, q);
+        if (pthread_create(&p->cp[i].th, NULL, copier_main, &p->cp[i]) == 0)
+            p->cp[i].started = true, started++;
+    }
+    p->q = q;
+    if (!started) {
+        p->q = NULL;
+        pthread_mutex_destroy(&q->mu);
+        pthread_cond_destroy(&q->cv);
+        free(q);
+    }
+}
+
+/* Wait for what is handed out (unrecorded), stop the threads, free. */
+static void copiers_stop(struct pass *p)
+{
+    struct queue *q = p->q;
+    if (q) {
+        char saved[DV_ERR_MAX];
+        snprintf(saved, sizeof saved, "%s", dv_err());
+        pthread_mutex_lock(&q->mu);
+        q->quit = true;
+        pthread_cond_broadcast(&q->cv);
+        pthread_mutex_unlock(&q->mu);
+        for (int i = 0; i < COPIERS; i++)
+            if (p->cp[i].started)
+                pthread_join(p->cp[i].th, NULL);
+        pthread_mutex_destroy(&q->mu);
+        pthread_cond_destroy(&q->cv);
+        free(q);
+        p->q = NULL;
+        dv_seterr("%s", saved);
+    }
+    for (int i = 0; i < COPIERS; i++)
+        copier_free(&p->cp[i]);
+    copier_free(&p->self);
+}
+
 int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -739,7 +1022,7 @@ int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
                      .root = target_root(o->target),
                      .listfd = -1};
     p.now = dv_now();
-    p.maxbatch = o->batch_objects ? o->batch_objects : 2000;
+    p.maxbatch = o->batch_objects ? o->batch_objects : BATCH_OBJECTS;
     job_phase(o->job, "nlo", 0, 0);
     int rc = -1;
     int *subdirs = NULL;
@@ -750,14 +1033,13 @@ int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
         return -1;
     }
     p.dents = dv_malloc(DENTS_BUF);
-    p.copybuf = dv_malloc(COPY_BUF);
     p.page = dv_malloc(POOL_PAGE * sizeof *p.page);
     p.batch = dv_calloc(p.maxbatch, sizeof *p.batch);
     p.rbatch = dv_calloc(p.maxbatch, sizeof *p.rbatch);
     p.lost = dv_malloc(POOL_PAGE * sizeof *p.lost);
     p.dfd = dfd;
-    p.lines = dv_malloc(p.maxbatch * 256);
-    p.ctx = EVP_MD_CTX_new();
+    p.lines = dv_malloc(LINES_BUF);
+    copiers_start(&p);
     p.listctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(p.listctx, EVP_sha256(), NULL);
     if (o->list_path) {
@@ -820,14 +1102,13 @@ out:
                 (unsigned long long)r->vanished, (unsigned long long)r->unreadable,
                 (unsigned long long)r->refused);
     job_flush(o->job);
-    EVP_MD_CTX_free(p.ctx);
+    copiers_stop(&p);
     EVP_MD_CTX_free(p.listctx);
     free(p.lines);
     free(p.batch);
     free(p.rbatch);
     free(p.lost);
     free(p.page);
-    free(p.copybuf);
     free(p.dents);
     free(p.names);
     free(p.order);

@@ -64,7 +64,7 @@ struct nlopass_opts {
     const char *list_path; /* NLO list of the set (TARGET_NLO_LIST in its partial dir),
                               created/appended one line per new object; NULL = none */
     struct dv_job *job;    /* phase "nlo", one item per object seen; may be NULL */
-    size_t batch_objects;  /* 0 = 2000 */
+    size_t batch_objects;  /* 0 = 16384 */
     uint64_t batch_bytes;  /* 0 = 256 MiB */
 };
 

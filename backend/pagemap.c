@@ -313,6 +313,81 @@ out:
     return rc;
 }
 
+/* Resize m to size bytes (new digests zeroed); returns the old page count. */
+static uint64_t resize(struct pagemap *m, uint64_t size)
+{
+    uint64_t old = m->npages, np = (size + m->page_size - 1) / m->page_size;
+    if (np != old) {
+        m->d = dv_realloc(m->d, (np ? np : 1) * PAGEMAP_DIGEST);
+        if (np > old)
+            memset(m->d + old * PAGEMAP_DIGEST, 0, (np - old) * PAGEMAP_DIGEST);
+    }
+    m->npages = np;
+    m->size = size;
+    return old;
+}
+
+/* Digest page pg of the image on fd (its size m->size; a short last page as it is). */
+static int digest_page(struct pagemap *m, struct pagemap_hasher *h, unsigned char *buf, int fd,
+                       const char *name, uint64_t pg)
+{
+    uint64_t off = (pg - 1) * m->page_size;
+    size_t plen = m->size - off < m->page_size ? (size_t)(m->size - off) : m->page_size;
+    ssize_t got = dv_pread_full(fd, buf, plen, (off_t)off);
+    if (got < 0 || (size_t)got != plen) {
+        if (got < 0)
+            dv_syserr("read %s", name);
+        else
+            dv_seterr("read %s: page %llu is short (%zd of %zu bytes)", name,
+                      (unsigned long long)pg, got, plen);
+        return -1;
+    }
+    pagemap_digest(h, buf, plen, pagemap_at(m, pg));
+    return 0;
+}
+
+int pagemap_patch_fd(struct pagemap *m, int fd, const char *name, uint64_t new_size,
+                     const uint32_t *pgnos, size_t n)
+{
+    uint64_t old = resize(m, new_size), np = m->npages;
+    /* the pages beyond the old end, and the old and the new last page (either may have been
+     * short: never in SQLite, one page more to digest) */
+    uint64_t from = np >= old ? (old ? old : 1) : (np ? np : 1);
+    struct pagemap_hasher *h = pagemap_hasher_new();
+    unsigned char *buf = dv_malloc(m->page_size);
+    int rc = 0;
+    for (uint64_t pg = from; rc == 0 && pg <= m->npages; pg++)
+        rc = digest_page(m, h, buf, fd, name, pg);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (pgnos[i] >= 1 && pgnos[i] <= m->npages)
+            rc = digest_page(m, h, buf, fd, name, pgnos[i]);
+    free(buf);
+    pagemap_hasher_free(h);
+    return rc;
+}
+
+int pagemap_patch_delta(struct pagemap *m, int delta_fd, const char *delta_path)
+{
+    struct delta_reader *dr = delta_reader_fdopen(delta_fd, delta_path);
+    if (!dr)
+        return -1;
+    uint64_t old = resize(m, delta_reader_header(dr)->final_size);
+    struct pagemap_hasher *h = pagemap_hasher_new();
+    unsigned char *zero = dv_calloc(1, m->page_size);
+    for (uint64_t pg = old + 1; pg <= m->npages; pg++) /* beyond the copy: zeros */
+        pagemap_digest(h, zero, m->page_size, pagemap_at(m, pg));
+    uint32_t pg;
+    const void *page;
+    int r;
+    while ((r = delta_reader_next(dr, &pg, &page)) > 0)
+        if (pg >= 1 && pg <= m->npages)
+            pagemap_digest(h, page, m->page_size, pagemap_at(m, pg));
+    free(zero);
+    pagemap_hasher_free(h);
+    delta_reader_free(dr);
+    return r < 0 ? -1 : 0;
+}
+
 int pagemap_check_image(const struct pagemap *m, const char *image_path, const char *what)
 {
     int fd = dv_open_regular(image_path, O_RDONLY);

@@ -96,6 +96,22 @@ int pagemap_of_copy(const char *copy_path, const char *delta_path, uint32_t page
                     struct pagemap *m);
 
 /*
+ * After the image a map was made of changed (issue 16: the map comes from the copy's one read,
+ * then the hot copy's delta changes it): the map resized to new_size (pages beyond the old end
+ * digested from fd) and the n pages listed in pgnos (1-based, any order; pages beyond the new
+ * end ignored) digested again from the image open on fd (name for messages). 0 or -1.
+ */
+int pagemap_patch_fd(struct pagemap *m, int fd, const char *name, uint64_t new_size,
+                     const uint32_t *pgnos, size_t n);
+/*
+ * The same with a kept .delta (open on delta_fd, read from offset 0; the caller keeps it):
+ * the map of the copy becomes the map of the image restore builds (the delta's pages, its
+ * final size, zeros for pages beyond the copy that the delta does not hold), as
+ * pagemap_of_fd with that delta would make it. 0 or -1 with dv_err() naming the delta.
+ */
+int pagemap_patch_delta(struct pagemap *m, int delta_fd, const char *delta_path);
+
+/*
  * Check the database file image_path (read as it is, no delta) against map m: same size,
  * every page's digest equal. what names the image in the message. 0, or -1 with dv_err()
  * naming the size or the first page that differs.

@@ -150,10 +150,12 @@ struct recover_item {
 };
 
 struct recover_opts {
-    const char *set_id;    /* only NLOs this set holds (NULL: the pool copy, any set) */
-    const char *list_file; /* exactly these names (recover_list_read) ... */
-    const char *db_path;   /* ... or those this database lacks (relative or absolute) */
-    const char *unid;      /* ... or those of this document of db_path (all its NLOs) */
+    const char *set_id;       /* only NLOs this set holds (NULL: the pool copy, any set) */
+    const char *list_file;    /* exactly these names (recover_list_read) ... */
+    const char *db_path;      /* ... or those this database lacks (relative or absolute) */
+    const char *unid;         /* ... or those of this document of db_path (all its NLOs) */
+    const char *const *names; /* ... or exactly these valid NLO names (nnames; docrestore.h) */
+    size_t nnames;
 };
 
 struct recover_result {

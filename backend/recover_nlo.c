@@ -298,6 +298,8 @@ static int nlos_names(struct nlos *c)
     const struct recover_opts *o = c->o;
     if (o->list_file && recover_list_read(o->list_file, &c->nv.v, &c->nv.n) != 0)
         return -1;
+    for (size_t i = 0; o->names && i < o->nnames; i++)
+        collect_name(&c->nv, o->names[i]);
     recover_sweep_leftovers(c->cfg, NULL, c->job, &c->r->sweep);
     if (!(c->st = store_open(c->cfg)))
         return -1;
@@ -582,7 +584,7 @@ int recover_nlos(const struct dv_config *cfg, const struct recover_opts *o, stru
                  struct recover_result *r)
 {
     memset(r, 0, sizeof *r);
-    if (!o->list_file == !o->db_path) {
+    if ((o->list_file != NULL) + (o->db_path != NULL) + (o->names != NULL) != 1) {
         dv_seterr("recover needs either a list file or a database");
         return -1;
     }

@@ -431,6 +431,56 @@ int store_doc_state(struct store_db *db, const char *unid);
 /* Undo a soft deletion (notes.deleted = NULL, modified = now). -1 if unid is not soft-deleted. */
 int store_doc_undelete(struct store_db *db, const char *unid);
 
+/* ---- batches: many documents restored into one database at once (docrestore.h) ------- */
+
+/*
+ * A batch writes documents into db in ONE SQLite transaction and counts their NLO references
+ * in ONE index transaction, exact across a crash (kill -9) at any point:
+ *   store_batch_begin   BEGIN IMMEDIATE on db; then settle what earlier batches on db left
+ *                       (below); *settled (may be NULL) gets how many records were settled
+ *   store_batch_undelete, store_batch_insert   rows written, NLO references collected
+ *   store_batch_commit  every collected reference counted in one index transaction that also
+ *                       records them under the batch's random token (DAOS index meta
+ *                       'pending_refs:TOKEN'); the token written into db's dbinfo
+ *                       ('dvault_batch' = "TOKEN MARKER"); COMMIT; the record deleted
+ *   store_batch_abort   ROLLBACK; references counted are released (with the record)
+ * A crash before the index transaction leaves nothing behind. Between it and the end it leaves
+ * the record (refcounts too high: safe). The next batch on db settles it under db's write lock:
+ * dbinfo holding its token means the transaction committed (the record is dropped), anything
+ * else that it did not (its references are released with the record, in one index
+ * transaction). Settling is atomic (the record is deleted in the transaction that releases),
+ * so two settlers never release twice. store_resync drops every record (it recounts).
+ * Every NLO a batch references must be in the repository and the index (recover it first).
+ */
+struct store_batch;
+struct store_batch *store_batch_begin(struct store_db *db, uint64_t *settled);
+/* Undo a soft deletion, modified set to modified. 1 done, 0 the document is not soft-deleted
+ * (absent or present), -1 error. */
+int store_batch_undelete(struct store_batch *b, const char *unid, int64_t modified);
+struct store_doc_row {
+    const char *unid, *form, *subject, *sender, *body; /* NULL: SQL NULL */
+    int64_t created, modified;
+    bool deleted; /* soft-deleted at deltime */
+    int64_t deltime;
+};
+struct store_att_row {
+    const char *name;
+    int64_t size;
+    const char *nlo;  /* an NLO reference, or NULL: data inline */
+    const void *data; /* dlen bytes */
+    size_t dlen;
+};
+/* Insert a document with its attachments (the unid must be new: -1 otherwise). 0 or -1. */
+int store_batch_insert(struct store_batch *b, const struct store_doc_row *d,
+                       const struct store_att_row *a, size_t na);
+/* References counted, marker recorded, committed (crash points "batch.counted",
+ * "batch.committed"). The batch is freed either way. 0 or -1 (rolled back, nothing counted). */
+int store_batch_commit(struct store_batch *b, const char *marker);
+/* Roll back and free; NULL is a no-op. */
+void store_batch_abort(struct store_batch *b);
+/* Records left by batches that have not ended (crashed, or running now): how many. -1 error. */
+int64_t store_batch_pending(struct dv_store *st);
+
 typedef int (*store_ref_fn)(void *ud, const char *db_relpath, int64_t count);
 /*
  * The databases (server.databases globs, opened read-only) that reference NLO name now, with

@@ -233,7 +233,7 @@ void store_cfg_load_counts(struct dv_store *st)
 
 /* ---- references in the index --------------------------------------------------------------- */
 
-static int dit_adjust(struct dv_store *st, const char *ditkey, int64_t delta)
+int store_dit_adjust(struct dv_store *st, const char *ditkey, int64_t delta)
 {
     sqlite3_stmt *s = store_sq_prep(
         st->idx, "UPDATE dit SET nrefs = max(nrefs + ?1, 0) WHERE path = ?2", "DAOS index: DIT");
@@ -281,7 +281,7 @@ int store_refs_release(struct dv_store *st, const char *ditkey, const struct nam
         sqlite3_reset(s);
     }
     sqlite3_finalize(s);
-    int rc = dit_adjust(st, ditkey, -(int64_t)l->n);
+    int rc = store_dit_adjust(st, ditkey, -(int64_t)l->n);
     if (rc == 0 && bad) {
         char reason[256];
         snprintf(reason, sizeof reason, "refcount of %.84s in %.100s went below 0", bad, ditkey);
@@ -361,7 +361,7 @@ int store_refs_acquire(struct store_db *db, struct ref *r, size_t n)
     sqlite3_finalize(upd);
     sqlite3_finalize(ins);
     if (rc == 0)
-        rc = dit_adjust(st, db->ditkey, (int64_t)n);
+        rc = store_dit_adjust(st, db->ditkey, (int64_t)n);
     if (rc == 0 && unindexed && !store_needs_resync(st))
         rc = store_idx_set_state(st, true, "an NLO in the repository was not in the DAOS index");
     if (rc != 0 || store_idx_commit(st) != 0) {

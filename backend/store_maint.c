@@ -28,6 +28,9 @@ static const char RESYNC_CLEAR[] =
     "CREATE TEMP TABLE old_zero(name TEXT PRIMARY KEY, zero_since INTEGER) WITHOUT ROWID;"
     "INSERT INTO temp.old_zero SELECT name, zero_since FROM doi WHERE zero_since IS NOT NULL;"
     "DELETE FROM doi; DELETE FROM dit; DELETE FROM subdirs;"
+    /* references counted by a batch that a crash left unsettled (store_batch_*): the counts
+     * are rebuilt from the databases now, a later settlement would count them twice */
+    "DELETE FROM meta WHERE key LIKE 'pending_refs:%';"
     /* Objects and references are gathered in append-only scratch tables, then written to
      * the DOI in name order: inserting 1,000,000 names in directory order (random) into the
      * DOI's B-tree missed the page cache on every row. */

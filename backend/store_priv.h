@@ -165,6 +165,9 @@ void store_cfg_load_counts(struct dv_store *st);
  * commits (writing the files of new NLOs). See store.h, "Refcount discipline". */
 int store_refs_release(struct dv_store *st, const char *ditkey, const struct namelist *l);
 int store_refs_acquire(struct store_db *db, struct ref *r, size_t n);
+/* The DIT's reference count of database ditkey += delta (never below 0); in an index
+ * transaction. */
+int store_dit_adjust(struct dv_store *st, const char *ditkey, int64_t delta);
 /* One integer from sql (bound to bind when it has a parameter), -1 on error. */
 int64_t store_q_int(sqlite3 *h, const char *sql, int64_t bind);
 

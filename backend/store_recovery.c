@@ -359,10 +359,25 @@ static int inst_take_slots(struct dv_store *st, struct store_install *v, const s
     return rc;
 }
 
-/* Stage 2, one NLO: copied into its slot outside any transaction, read back and verified (a
- * copy that does not read back is removed). *size gets the bytes copied. 0, or -1 with
- * dv_err() set. */
-static int inst_copy(struct dv_store *st, const struct store_install *e, uint64_t *size)
+/*
+ * Stage 2 (issue 16: durable per batch, not per file). Each NLO of a batch is copied into a
+ * hidden temporary beside its slot (O_EXCL, beneath the DAOS directory without links) and read
+ * back and verified there (one that does not read back is removed: nothing is ever visible
+ * under its name); then one syncfs makes the batch's bytes durable, each is renamed to its
+ * name (never replacing one), and each subdirectory the batch touched is fsynced once. The
+ * index records them afterwards (stage 3): an NLO it lists is durable. A crash leaves hidden
+ * temporaries at worst, never a partial NLO under its name.
+ */
+#define INST_BATCH 256 /* temporaries open at once (each holds its directory's descriptor) */
+
+struct staged {
+    struct fsb_tmp t;
+    size_t i; /* index in v */
+    uint64_t size;
+};
+
+/* One NLO into its temporary, read back and verified. 0, or -1 with dv_err() (nothing left). */
+static int inst_stage(struct dv_store *st, const struct store_install *e, struct staged *g)
 {
     /* beneath the caller's root (a pool object: no link), or a path opened O_NONBLOCK;
      * a regular file either way (no FIFO is waited on) */
@@ -378,29 +393,91 @@ static int inst_copy(struct dv_store *st, const struct store_install *e, uint64_
         close(fd);
         return -1;
     }
-    int r = store_nlo_put_bytes(st, e->subdir, e->name, NULL, (size_t)sb.st_size, fd);
-    close(fd);
-    if (r != 0)
-        return -1;
-    *size = (uint64_t)sb.st_size;
-    char *final = store_nlo_file(st, e->subdir, e->name);
+    char sub[16], rel[128];
+    snprintf(sub, sizeof sub, "%04d", e->subdir);
+    snprintf(rel, sizeof rel, "%04d/%s", e->subdir, e->name);
+    char *tmpbase = dv_asprintf(".%.16s.%ld.%u.tmp", e->name, (long)getpid(), store_tmp_seq());
+    int rc = -1;
+    if (fsb_mkdir(st->daos, sub, 0750, true) != 0 ||
+        fsb_tmp_open(st->daos, rel, tmpbase, 0640, 0, &g->t) != 0)
+        goto out;
+    int64_t n = dv_copy_range(fd, 0, g->t.fd, 0, (uint64_t)sb.st_size);
+    if (n != (int64_t)sb.st_size) {
+        if (n >= 0)
+            dv_seterr("copy into %s: source shorter than expected", g->t.path);
+        else
+            dv_syserr("copy into %s", g->t.path);
+        goto out;
+    }
+    char *tpath = dv_asprintf("%s/%s/%s", st->cfg->server.daos_dir, sub, g->t.name);
     unsigned char *plain = NULL;
     size_t plen;
-    if (store_nlo_read_path(st, e->name, final, &plain, &plen) != 0) {
-        dv_preferr("the copy does not read back");
-        char rel[128], sub[16];
-        snprintf(rel, sizeof rel, "%04d/%s", e->subdir, e->name);
-        snprintf(sub, sizeof sub, "%04d", e->subdir);
-        char keep[DV_ERR_MAX];
-        snprintf(keep, sizeof keep, "%s", dv_err());
-        if (fsb_unlink(st->daos, rel, true) == 0)
-            fsb_fsync_dir(st->daos, sub);
-        dv_seterr("%s", keep);
-        r = -1;
+    rc = store_nlo_read_path(st, e->name, tpath, &plain, &plen);
+    if (rc != 0) { /* named by the NLO's own path (where it would have been), not the temporary */
+        char *final = store_nlo_file(st, e->subdir, e->name), msg[DV_ERR_MAX];
+        const char *err = dv_err(), *at = strstr(err, tpath);
+        if (at)
+            snprintf(msg, sizeof msg, "%.*s%s%s", (int)(at - err), err, final, at + strlen(tpath));
+        else
+            snprintf(msg, sizeof msg, "%s", err);
+        dv_seterr("the copy does not read back: %s", msg);
+        free(final);
     }
+    close(g->t.fd); /* checked: only its name is needed now (fewer descriptors per batch) */
+    g->t.fd = -1;
     free(plain);
-    free(final);
-    return r;
+    free(tpath);
+    g->size = (uint64_t)sb.st_size;
+out:
+    close(fd);
+    free(tmpbase);
+    return rc;
+}
+
+/* The batch made durable and renamed into place (see above); a name already there counts as
+ * installed (the same bytes: an NLO's name is its content). ok[k]: staged k is in place. */
+static void inst_commit(struct dv_store *st, struct store_install *v, struct staged *g, size_t n,
+                        bool *ok)
+{
+    int fail = 0;
+    if (n && syncfs(fsb_dirfd(st->daos)) != 0) {
+        dv_syserr("syncfs %s", fsb_path(st->daos));
+        fail = 1;
+    }
+    dv_crashpoint("store-nlo-before-rename");
+    int *dirs = dv_calloc(n ? n : 1, sizeof *dirs);
+    size_t nd = 0;
+    for (size_t k = 0; k < n; k++) {
+        ok[k] = false;
+        if (fail) {
+            inst_fail(&v[g[k].i], dv_err());
+            continue;
+        }
+        if (fsb_tmp_commit(&g[k].t, FSB_NOSYNC | FSB_NOREPLACE) == 0 || errno == EEXIST)
+            ok[k] = true;
+        else if ((errno == EINVAL || errno == ENOSYS) && /* no RENAME_NOREPLACE here */
+                 (linkat(g[k].t.dfd, g[k].t.name, g[k].t.dfd, g[k].t.base, 0) == 0 ||
+                  errno == EEXIST))
+            ok[k] = true;
+        else
+            inst_fail(&v[g[k].i], dv_err());
+        size_t d = 0;
+        while (d < nd && dirs[d] != v[g[k].i].subdir)
+            d++;
+        if (ok[k] && d == nd)
+            dirs[nd++] = v[g[k].i].subdir;
+    }
+    for (size_t d = 0; d < nd; d++) { /* once per subdirectory the batch renamed into */
+        char sub[16];
+        snprintf(sub, sizeof sub, "%04d", dirs[d]);
+        if (fsb_fsync_dir(st->daos, sub) != 0)
+            for (size_t k = 0; k < n; k++)
+                if (ok[k] && v[g[k].i].subdir == dirs[d]) {
+                    ok[k] = false;
+                    inst_fail(&v[g[k].i], dv_err());
+                }
+    }
+    free(dirs);
 }
 
 /* Stage 3: one refcount pass for the nok installed ones (v[done[k]]), then index them and
@@ -472,23 +549,39 @@ int store_nlo_install_many(struct dv_store *st, struct store_install *v, size_t 
     }
     job_phase(job, "install NLOs", nt, 0);
     size_t nok = 0;
-    for (size_t k = 0; k < nt; k++) {
-        struct store_install *e = &v[todo[k]];
-        uint64_t size = 0;
-        if (job_cancelled(job)) {
-            inst_fail(e, "cancelled");
-            continue;
+    struct staged *g = dv_calloc(INST_BATCH, sizeof *g);
+    bool ok[INST_BATCH];
+    for (size_t k0 = 0; k0 < nt; k0 += INST_BATCH) {
+        size_t ng = 0, end = k0 + INST_BATCH < nt ? k0 + INST_BATCH : nt;
+        for (size_t k = k0; k < end; k++) {
+            struct store_install *e = &v[todo[k]];
+            if (job_cancelled(job)) {
+                inst_fail(e, "cancelled");
+                continue;
+            }
+            memset(&g[ng], 0, sizeof g[ng]);
+            g[ng].i = todo[k];
+            if (inst_stage(st, e, &g[ng]) != 0) {
+                inst_fail(e, dv_err());
+                fsb_tmp_done(&g[ng].t);
+                continue;
+            }
+            ng++;
         }
-        if (inst_copy(st, e, &size) != 0) {
-            inst_fail(e, dv_err());
-            continue;
+        inst_commit(st, v, g, ng, ok);
+        for (size_t k = 0; k < ng; k++) {
+            fsb_tmp_done(&g[k].t); /* a temporary not renamed is removed */
+            struct store_install *e = &v[g[k].i];
+            if (!ok[k])
+                continue;
+            e->status = STORE_INSTALL_NEW;
+            free(e->err);
+            e->err = NULL;
+            todo[nok++] = g[k].i; /* nok <= k0 + k: todo[k0..] is not read again */
+            job_advance(job, 1, g[k].size, e->name);
         }
-        e->status = STORE_INSTALL_NEW;
-        free(e->err);
-        e->err = NULL;
-        todo[nok++] = todo[k];
-        job_advance(job, 1, size, e->name);
     }
+    free(g);
     int rc = inst_index(st, v, n, todo, nok);
     free(todo);
     if (rc == 0 && nt && store_cfg_write(st) != 0)

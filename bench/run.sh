@@ -2,9 +2,10 @@
 # bench/run.sh quick|full [gen] - dvault side by side with cp / rsync / find, in one run, with ratios.
 #
 # Called by `make bench` (full) and `make bench-quick` (quick) with DVAULT, BUILD, SRC set.
-# Sizes (override with BENCH_NLOS, BENCH_DBS, BENCH_BIG, BENCH_BIGMB, BENCH_RUNS):
+# Sizes (override with BENCH_NLOS, BENCH_DBS, BENCH_BIG, BENCH_BIGMB, BENCH_RUNS, BENCH_ONEMB):
 #   quick: 10,000 NLOs, 50 databases, 2 x 32 MiB databases, 5 runs
 #   full:  1,000,000 NLOs, 1,000 databases, 4 x 64 MiB databases, 3 runs (first copies: 1)
+#   both:  one database of 400 MiB (var/bench/one-<MB>/, issue 16: o. alone, w. beside dvload)
 # The server is generated once under var/bench/<label>/ (bench-gen + `dvault resync daos`) and
 # reused while its stamp matches; targets and copies live in var/bench/<label>/run/, recreated
 # by every run. Warm cache: nothing is dropped (the fixture fits in RAM); repeated benchmarks
@@ -120,9 +121,44 @@ hf a1 "(first backup: no target)" "$FIRST_RUNS" 0 \
     "$DVAULT -c $DIR/config-a1.yaml backup --databases-only -q"
 rm -rf "$RUN/a" "$RUN/a1" "$RUN/cp"
 
+# ---- o. one large database: dvault's full backup vs cp + sync -f (issue 16) ------------------
+ONEMB=${BENCH_ONEMB:-400}
+ONE_RUNS=${BENCH_ONE_RUNS:-3}
+ODIR=$SRC/var/bench/one-$ONEMB
+if [ "$(cat "$ODIR/stamp" 2>/dev/null)" != "bench-gen one $ONEMB" ]; then
+    rm -rf "$ODIR"
+    "$GEN" one "$ODIR" "$ONEMB"
+    echo "bench-gen one $ONEMB" > "$ODIR/stamp"
+fi
+rm -rf "$ODIR/run"
+mkdir -p "$ODIR/run"
+OCFG=$ODIR/config.yaml
+ODB=$ODIR/data/mail/one.nsf
+OINIT="rm -rf $ODIR/run/target $ODIR/run/catalog.db; $DVAULT -c $OCFG target init >/dev/null"
+log "o. one database of $ONEMB MiB"
+hf o "dvault <= 1.1x cp + sync -f" "$ONE_RUNS" 1 \
+    "$OINIT; sync" "$DVAULT -c $OCFG backup --databases-only -q" \
+    "rm -f $ODIR/run/cp.nsf; sync" "cp $ODB $ODIR/run/cp.nsf && sync -f $ODIR/run/cp.nsf" \
+    "rm -f $ODIR/run/cp.nsf; sync" "cp $ODB $ODIR/run/cp.nsf"
+
+# ---- w. the same database while dvload commits: dvault vs cp (inconsistent) vs VACUUM INTO ----
+log "w. one database of $ONEMB MiB beside a writer (dvload run)"
+"${DVLOAD:-$BUILD/dvload}" -c "$OCFG" run --seconds 3600 --writers 1 --rate 500 >"$ODIR/run/dvload.log" 2>&1 &
+wpid=$!
+trap 'kill $wpid 2>/dev/null || true' EXIT
+sleep 1
+hf w "dvault <= 1.3x cp (cp's copy is not consistent)" "$ONE_RUNS" 1 \
+    "$OINIT" "$DVAULT -c $OCFG backup --databases-only -q" \
+    "rm -f $ODIR/run/cp.nsf" "cp $ODB $ODIR/run/cp.nsf" \
+    "rm -f $ODIR/run/vac.nsf" "sqlite3 $ODB \"VACUUM INTO '$ODIR/run/vac.nsf'\""
+kill $wpid 2>/dev/null || true
+wait $wpid 2>/dev/null || true
+trap - EXIT
+rm -rf "$ODIR/run/target" "$ODIR/run/cp.nsf" "$ODIR/run/vac.nsf"
+
 # ---- d. first NLO backup of the whole repository vs rsync's first copy -----------------------
 log "d. first copy of $N NLOs"
-hf d "dvault <= 0.5x rsync's time" "$FIRST_RUNS" 0 \
+hf d "dvault <= 0.67x rsync + sync -f (1.5x faster)" "$FIRST_RUNS" 0 \
     "rm -rf $RUN/target $RUN/catalog.db; $DVAULT -c $CFG target init >/dev/null; sync" \
     "$DVAULT -c $CFG backup --db $ONE -q" \
     "rm -rf $RUN/rsync; sync" "$RSYNC $DAOS/ $RUN/rsync/" \
@@ -134,6 +170,18 @@ hf b "dvault <= 1.3x find" "$RUNS" 1 \
     "true" "$DVAULT -c $CFG backup --db $ONE -q" \
     "true" "find $DAOS -name '*.nlo' | wc -l" \
     "true" "$RSYNC $DAOS/ $RUN/rsync/"
+
+# ---- r. resync daos vs find + the sqlite3 shell reading every database's references --------
+log "r. resync daos"
+{
+    echo "find $DAOS -name '*.nlo' | wc -l >/dev/null"
+    echo "for f in \$(find $DATA/mail -name '*.nsf'); do"
+    echo "    sqlite3 \"\$f\" 'SELECT nlo FROM attachments WHERE nlo IS NOT NULL' >/dev/null"
+    echo "done"
+} > "$RUN/peer-resync.sh"
+hf r "dvault <= 1.5x find + sqlite3" "$RUNS" 1 \
+    "true" "$DVAULT -c $CFG resync daos >/dev/null 2>&1" \
+    "true" "sh $RUN/peer-resync.sh"
 
 # ---- c. 1% new NLOs: rounds of (add 1%, dvault, rsync) ------------------------------------
 add=$((N / 100))
@@ -165,20 +213,24 @@ for s in "$DAOS"/[0-9][0-9][0-9][0-9]; do
 done
 
 # ---- report -------------------------------------------------------------------------------
-python3 - "$RESULTS" "$DIR/results.md" "$label" "$N" "$D" "$NB" "$MB" "$ndb" "$dbsize" "$SRC" <<'EOF'
+python3 - "$RESULTS" "$DIR/results.md" "$label" "$N" "$D" "$NB" "$MB" "$ndb" "$dbsize" "$SRC" "$ONEMB" <<'EOF'
 import sys
-tsv, out, label, n, d, nb, mb, ndb, dbsize, src = sys.argv[1:]
+tsv, out, label, n, d, nb, mb, ndb, dbsize, src, onemb = sys.argv[1:]
 rows = [l.rstrip("\n").split("\t") for l in open(tsv) if l.strip()]
 titles = {
     "a": "a. Full backup of the database files (%s files, %s)" % (ndb, dbsize),
     "d": "d. First NLO backup of the whole repository (%s NLOs)" % n,
     "b": "b. NLO pass with nothing new (%s NLOs held)" % n,
     "c": "c. NLO pass with 1%% new NLOs (%d new of %s)" % (int(n) // 100, n),
+    "o": "o. Full backup of one large database (%s MiB)" % onemb,
+    "w": "w. The same database while a writer commits (dvload run, 500 transactions/s)",
+    "r": "r. resync daos (%s NLOs, %s databases)" % (n, ndb),
 }
 def short(cmd):
-    return cmd.replace(src + "/", "").replace("var/bench/" + label + "/", "")
+    return (cmd.replace(src + "/", "").replace("var/bench/" + label + "/", "")
+            .replace("var/bench/one-" + onemb + "/", ""))
 lines = ["### %s size: %s NLOs, %s databases + %s x %s MiB\n" % (label, n, d, nb, mb)]
-for b in ("a", "d", "b", "c"):
+for b in ("a", "o", "w", "d", "b", "c", "r"):
     rs = [r for r in rows if r[0] == b or (b == "a" and r[0] == "a1")]
     if not rs:
         continue

@@ -7,6 +7,10 @@
  *   dvload [-c FILE] bank --seconds S [--writers W] [--db REL] [--rate N]
  *   dvload [-c FILE] verify
  *   dvload verify --file PATH    one database file (a restored copy): integrity and invariants
+ *   dvload [-c FILE] delete --db REL [--when EPOCH] UNID...   soft-delete documents
+ *   dvload [-c FILE] purge --db REL [--when EPOCH]    purge those soft-deleted at or before
+ * delete and purge go through the server's write path (refcounts kept exact), as a user's
+ * deletion and the server's purge (emptying the trash) do; --when defaults to now.
  *
  * Attachments come from a shared pool of deterministic payloads (from the seed), so many
  * documents share NLOs; sizes are log-uniform-ish from 1 KiB to 4 MiB, mostly small. Every
@@ -1012,6 +1016,28 @@ out:
     return rc;
 }
 
+/* ---- delete, purge ------------------------------------------------------------------------- */
+
+static int cmd_delete_purge(const struct dv_config *cfg, const char *cmd, const char *rel,
+                            int64_t when, char **unids, int n)
+{
+    struct dv_store *st = store_open(cfg);
+    struct store_db *db = st ? store_db_open(st, rel) : NULL;
+    int rc = db && store_db_begin(db) == 0 ? 0 : -1;
+    size_t purged = 0;
+    for (int i = 0; rc == 0 && strcmp(cmd, "delete") == 0 && i < n; i++)
+        rc = store_doc_delete(db, unids[i], when);
+    if (rc == 0 && strcmp(cmd, "purge") == 0)
+        rc = store_purge(db, when ? when : dv_now(), &purged);
+    if (rc == 0)
+        rc = store_db_commit(db);
+    if (rc == 0)
+        printf("dvload %s: %zu document(s)\n", cmd, strcmp(cmd, "purge") == 0 ? purged : (size_t)n);
+    store_db_close(db);
+    store_free(st);
+    return rc;
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static int usage(void)
@@ -1024,7 +1050,9 @@ static int usage(void)
         "                            [--truncate PERMILLE]\n"
         "       dvload [-c FILE] bank --seconds S [--writers W] [--db REL] [--rate N]\n"
         "       dvload [-c FILE] verify\n"
-        "       dvload verify --file PATH\n");
+        "       dvload verify --file PATH\n"
+        "       dvload [-c FILE] delete --db REL [--when EPOCH] UNID...\n"
+        "       dvload [-c FILE] purge --db REL [--when EPOCH]\n");
     return DV_EXIT_USAGE;
 }
 
@@ -1032,7 +1060,9 @@ int main(int argc, char **argv)
 {
     const char *cfg_path = "config.yaml", *cmd = NULL, *file = NULL, *db = NULL;
     long ndb = 8, ndocs = 50, seconds = 10, writers = 0, seed = 1, maxsz = (long)MAX_SIZE;
-    long page_size = 0, rate = 0;
+    long page_size = 0, rate = 0, when = 0;
+    char *unids[256];
+    int nunids = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long *target = NULL, lo = 1, hi = 1000000;
@@ -1067,8 +1097,13 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
             db = argv[++i];
             continue;
+        } else if (strcmp(a, "--when") == 0) {
+            target = &when, lo = 0, hi = 1L << 40;
         } else if (!cmd && a[0] != '-') {
             cmd = a;
+            continue;
+        } else if (cmd && strcmp(cmd, "delete") == 0 && a[0] != '-' && nunids < 256) {
+            unids[nunids++] = argv[i];
             continue;
         } else {
             fprintf(stderr, "dvload: unknown argument '%s'\n", a);
@@ -1086,8 +1121,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "dvload: --page-size must be a power of two\n");
         return DV_EXIT_USAGE;
     }
-    if (db && strcmp(cmd, "run") != 0 && strcmp(cmd, "bank") != 0) {
-        fprintf(stderr, "dvload: --db goes with run or bank\n");
+    bool dp = strcmp(cmd, "delete") == 0 || strcmp(cmd, "purge") == 0;
+    if ((db && strcmp(cmd, "run") != 0 && strcmp(cmd, "bank") != 0 && !dp) || (dp && !db)) {
+        fprintf(stderr, "dvload: --db goes with run, bank, delete or purge (needed there)\n");
         return usage();
     }
     if (file) {
@@ -1116,6 +1152,8 @@ int main(int argc, char **argv)
         rc = cmd_bank(&cfg, seconds, writers ? writers : 2, (uint64_t)seed, db, rate);
     else if (strcmp(cmd, "verify") == 0)
         rc = cmd_verify(&cfg);
+    else if (dp)
+        rc = cmd_delete_purge(&cfg, cmd, db, when, unids, nunids);
     else {
         dv_config_done(&cfg);
         fprintf(stderr, "dvload: unknown command '%s'\n", cmd);

@@ -37,6 +37,9 @@ int cli_status(int argc, char **argv, struct dv_config *cfg);
 int cli_restore(int argc, char **argv, struct dv_config *cfg);
 int cli_recover(int argc, char **argv, struct dv_config *cfg);
 int cli_doc(int argc, char **argv, struct dv_config *cfg);
+/* `dvault doc restore ...` (argv[1] = "restore"); its usage line. */
+int cli_doc_restore(int argc, char **argv, struct dv_config *cfg);
+extern const char DOC_RESTORE_USAGE[];
 int cli_whereis(int argc, char **argv, struct dv_config *cfg);
 int cli_archive(int argc, char **argv, struct dv_config *cfg);
 int cli_target(int argc, char **argv, struct dv_config *cfg);

@@ -291,9 +291,12 @@ int cli_doc(int argc, char **argv, struct dv_config *cfg)
         return doc_list(argc, argv, cfg);
     if (argc >= 2 && strcmp(argv[1], "copy") == 0)
         return doc_copy(argc, argv, cfg);
+    if (argc >= 2 && strcmp(argv[1], "restore") == 0)
+        return cli_doc_restore(argc, argv, cfg);
     return cli_fail(DV_EXIT_USAGE,
                     "usage: dvault doc {list PATH [--deleted-in LIVEPATH] [--search"
-                    " TEXT] | copy --from RESTORED --unid UNID --to LIVEPATH [--force]}");
+                    " TEXT] | copy --from RESTORED --unid UNID --to LIVEPATH [--force] | restore"
+                    " ...}");
 }
 
 enum { WHEREIS_MAX_CANDIDATES = 20 };

@@ -31,6 +31,9 @@ static const struct cli_command commands[] = {
     {"doc", cli_doc,
      "doc {list PATH [--deleted-in LIVE] [--search TEXT] | copy --from R --unid U --to LIVE "
      "[--force]}"},
+    {"doc", cli_doc,
+     "doc restore (--set ID [--at TIME] | --from R) --db LIVE [--deleted] [--modified] "
+     "[--copies] [--since TIME] [--sender TEXT] [--subject TEXT] [--force] [--dry-run] [--json]"},
     {"whereis", cli_whereis,
      "whereis NLO|PREFIX        databases, repository, pool and sets of an NLO"},
     {"resync", cli_resync,

@@ -135,8 +135,10 @@ C
     EXPECT=partial FAILED_DB=mail/carol.nsf
     expect_clean_failure "EIO opening a database" "carol.nsf.*I/O error" env LD_PRELOAD="$T/eio.so" DV_EIO_MATCH=/mail/carol.nsf
     expect_success env LD_PRELOAD="$T/eio.so"
+    # the copy reads the database with pread (issue 16: one read feeds copy, map and hash);
+    # SQLite reads with pread64, which "pread," does not match
     expect_clean_failure "EIO copying a database" "carol.nsf.*Input/output error" \
-        env LD_PRELOAD="$T/eio.so" DV_EIO_MATCH=/mail/carol.nsf DV_EIO_CALLS=copy_file_range
+        env LD_PRELOAD="$T/eio.so" DV_EIO_MATCH=/mail/carol.nsf DV_EIO_CALLS=pread,
     EXPECT=failed
     expect_success env LD_PRELOAD="$T/eio.so"
     # an NLO: add new attachments, then fail reads of one of them

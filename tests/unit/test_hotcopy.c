@@ -20,6 +20,7 @@
 #include "delta.h"
 #include "fsb.h"
 #include "hotcopy.h"
+#include "pagemap.h"
 #include "util.h"
 #include "wal.h"
 
@@ -376,7 +377,9 @@ static void test_live_writer_20_copies(void **state)
         snprintf(name, sizeof name, "copy%02d.nsf", i);
         snprintf(dname, sizeof dname, "copy%02d.nsf.delta", i);
         char *dst = in_dir(f, name), *delta = in_dir(f, dname);
-        struct hotcopy_opts o = {.delta = keep ? DV_DELTA_KEEP : DV_DELTA_APPLY, .job = &job};
+        struct pagemap pm;
+        struct hotcopy_opts o = {
+            .delta = keep ? DV_DELTA_KEEP : DV_DELTA_APPLY, .job = &job, .pm = &pm};
         struct hotcopy_result r;
         job.last_report = 0; /* the first chunk reports at once */
         int waits = d.waits;
@@ -389,7 +392,19 @@ static void test_live_writer_20_copies(void **state)
         assert_true(d.waits > waits); /* the writer committed during this copy */
         progressed += after - before;
         assert_true(r.wal_mode);
-        assert_true(r.base_size > (16u << 20)); /* more than one HOTCOPY_CHUNK */
+        assert_true(r.base_size > (16u << 20)); /* many chunks of the stream */
+        /* the map and hash made in the copy's one read, then patched for the delta, are
+         * those of the files as they are (the delta changed pages the stream had hashed) */
+        char sha[65];
+        struct pagemap m;
+        assert_int_equal(dv_sha256_file_hex(dst, sha), 0);
+        assert_string_equal(sha, r.copy_sha256);
+        assert_int_equal(pagemap_of_copy(dst, keep ? delta : NULL, r.page_size, &m), 0);
+        assert_int_equal(m.size, pm.size);
+        assert_int_equal(m.npages, pm.npages);
+        assert_memory_equal(m.d, pm.d, m.npages * PAGEMAP_DIGEST);
+        pagemap_done(&m);
+        pagemap_done(&pm);
         if (keep) {
             assert_int_equal(delta_verify(delta, NULL, NULL), 0);
             if (delta_apply(delta, dst) != 0)
