@@ -21,6 +21,7 @@
 #include "pagemap.h"
 #include "runcmd.h"
 #include "target.h"
+#include "unbacked.h"
 #include "util.h"
 
 /* ---- references of a copy ------------------------------------------------------------ */
@@ -981,6 +982,11 @@ static int nlo_step(struct ctx *c)
         return -1;
     }
     nlo_report(c->job, &r->nlo);
+    /* "not yet backed up" kept from here (unbacked.h); a failure only costs the console time */
+    struct dv_store *st = store_open(cfg);
+    if (!st || unbacked_mark(st, c->cat) != 0)
+        job_log(c->job, DV_WARN, "not yet backed up: %s (the console merges instead)", dv_err());
+    store_free(st);
     return 0;
 }
 

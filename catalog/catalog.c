@@ -213,6 +213,18 @@ static const char *const MIGRATIONS[] = {
                   "  SELECT r.db_id, " NAME_SQL(
                       "n.name") ", r.first_seq, r.last_seq\n"
                                 "  FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id;\n",
+    /* 7: "not yet backed up" kept (docs/catalog.md, "Version 7"): the live names the last NLO
+     * pass left out of the pool, valid with meta's unbacked_mark; taking an object out of
+     * the pool (the shell's DELETE on the view too) drops the mark */
+    "CREATE TABLE unbacked (name BLOB PRIMARY KEY) WITHOUT ROWID;\n"
+    "DROP TRIGGER pool_delete;\n"
+    "CREATE TRIGGER pool_delete INSTEAD OF DELETE ON pool BEGIN\n"
+    "  UPDATE nlo SET sha256 = NULL, size = NULL, live_subdir = NULL, first_set = NULL,\n"
+    "    stored_at = NULL WHERE name = old.key;\n"
+    "  UPDATE totals SET value = value - 1 WHERE key = 'pool_objects';\n"
+    "  UPDATE totals SET value = value - old.size WHERE key = 'pool_bytes';\n"
+    "  DELETE FROM meta WHERE key = 'unbacked_mark';\n"
+    "END;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
@@ -356,8 +368,7 @@ int catalog_rollback(struct catalog *c)
 
 int catalog_savepoint(struct catalog *c)
 {
-    if (c->stage.sp_depth == 0 && c->stage.nents >= STAGE_FLUSH_AT &&
-        catalog_stage_flush(c) != 0)
+    if (c->stage.sp_depth == 0 && c->stage.nents >= STAGE_FLUSH_AT && catalog_stage_flush(c) != 0)
         return -1;
     sqlite3_stmt *s = catalog_stmt(c, ST_SAVEPOINT);
     if (!s || catalog_step_done(c, s, "savepoint") != 0)

@@ -178,7 +178,11 @@
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")                          \
     X(META_PREFIX, "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 "            \
                    "ORDER BY key")                                                                 \
-    X(SET_COUNT, "SELECT count(*) FROM sets")
+    X(SET_COUNT, "SELECT count(*) FROM sets")                                                      \
+    X(UNBACKED_CLEAR, "DELETE FROM unbacked")                                                      \
+    X(UNBACKED_ADD, "INSERT OR IGNORE INTO unbacked (name) VALUES (?1)")                           \
+    X(UNBACKED_NAMES, "SELECT name FROM unbacked")                                                 \
+    X(UNBACKED_DROP_MARK, "DELETE FROM meta WHERE key = 'unbacked_mark'")
 
 #define X_ENUM(name, sql) ST_##name,
 enum { STATEMENTS(X_ENUM) ST_COUNT };
@@ -195,13 +199,13 @@ struct catalog_stage_db {
     unsigned char digest[32];
 };
 struct catalog_stage {
-    bool on;                         /* catalog_refs_bulk(c, true) */
-    struct catalog_stage_ent *ents;  /* staged names (any order until the flush sorts) */
+    bool on;                        /* catalog_refs_bulk(c, true) */
+    struct catalog_stage_ent *ents; /* staged names (any order until the flush sorts) */
     size_t nents, cap;
     struct catalog_stage_db *dbs;
     size_t ndbs, dcap;
-    size_t mark_ents, mark_dbs;      /* at the open savepoint: its rollback drops the rest */
-    int sp_depth;                    /* savepoints open (the flush runs outside them) */
+    size_t mark_ents, mark_dbs; /* at the open savepoint: its rollback drops the rest */
+    int sp_depth;               /* savepoints open (the flush runs outside them) */
 };
 
 struct catalog {
@@ -215,8 +219,6 @@ struct catalog {
 /* The staged references written (sorted, in the open transaction) / dropped. 0 or -1. */
 int catalog_stage_flush(struct catalog *c);
 void catalog_stage_clear(struct catalog *c);
-
-
 
 /* "catalog PATH: what: sqlite's message"; returns -1. */
 int catalog_db_err(struct catalog *c, const char *what);

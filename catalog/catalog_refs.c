@@ -359,7 +359,60 @@ int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_
     }
     if (rc == 0)
         rc = totals_add(c, objects, bytes);
+    sqlite3_stmt *s = rc == 0 && n ? catalog_stmt(c, ST_UNBACKED_DROP_MARK) : NULL;
+    if (rc == 0 && n) /* live objects may have left the pool: "not yet backed up" recomputed */
+        rc = s ? catalog_step_done(c, s, "drop the unbacked mark") : -1;
     return catalog_tx_leave(c, own, rc);
+}
+
+/* ---- not yet backed up, kept ------------------------------------------------------- */
+
+int catalog_unbacked_mark(struct catalog *c, char *out, size_t n)
+{
+    return catalog_meta_get(c, "unbacked_mark", out, n);
+}
+
+int catalog_unbacked_set(struct catalog *c, const char *mark,
+                         const char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t n)
+{
+    bool own;
+    if (catalog_tx_enter(c, &own) != 0)
+        return -1;
+    sqlite3_stmt *s;
+    int rc = (s = catalog_stmt(c, ST_UNBACKED_DROP_MARK))
+                 ? catalog_step_done(c, s, "drop the unbacked mark")
+                 : -1;
+    if (rc == 0)
+        rc = (s = catalog_stmt(c, ST_UNBACKED_CLEAR)) ? catalog_step_done(c, s, "clear unbacked")
+                                                      : -1;
+    for (size_t i = 0; rc == 0 && mark && i < n; i++) {
+        if (!(s = catalog_stmt(c, ST_UNBACKED_ADD))) {
+            rc = -1;
+            break;
+        }
+        catalog_bind_name(s, 1, names[i]);
+        rc = catalog_step_done(c, s, "record unbacked");
+    }
+    if (rc == 0 && mark)
+        rc = catalog_meta_set(c, "unbacked_mark", mark);
+    return catalog_tx_leave(c, own, rc);
+}
+
+int catalog_unbacked_names(struct catalog *c, catalog_name_fn fn, void *ud)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_UNBACKED_NAMES);
+    if (!s)
+        return -1;
+    int r, rc = 0;
+    char name[CATALOG_NLO_NAME_LEN + 1];
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        catalog_col_name(s, 0, name, sizeof name);
+        rc = fn(ud, name);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = catalog_db_err(c, "read unbacked");
+    sqlite3_reset(s);
+    return rc;
 }
 
 /* ---- references -------------------------------------------------------------------- */

@@ -255,6 +255,7 @@ static void test_partial_sets(void **state)
         "INSERT INTO sets_v4 SELECT * FROM sets; DROP TABLE sets;"
         "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
         /* and version 6's tables back to version 5's */
+        "DROP TABLE unbacked;" /* version 7 */
         "DROP VIEW pool; DROP VIEW refs; DROP TABLE nlo; DROP TABLE nlo_refs; DROP TABLE totals;"
         "ALTER TABLE databases DROP COLUMN refs_digest;"
         "CREATE TABLE pool (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
@@ -894,13 +895,12 @@ static char *dump_refs(const char *path)
 {
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    const char *sql =
-        "SELECT 'r', r.db_id, quote(n.name), r.first_seq, coalesce(r.last_seq, -1) "
-        "FROM nlo_refs r JOIN nlo n ON n.id = r.nlo_id "
-        "UNION ALL SELECT 'n', 0, quote(name), sha256 IS NOT NULL, 0 FROM nlo "
-        "UNION ALL SELECT 't', 0, key, value, 0 FROM totals "
-        "UNION ALL SELECT 'd', id, quote(refs_digest), coalesce(last_ref_seq, -1), 0 "
-        "FROM databases ORDER BY 1, 2, 3, 4";
+    const char *sql = "SELECT 'r', r.db_id, quote(n.name), r.first_seq, coalesce(r.last_seq, -1) "
+                      "FROM nlo_refs r JOIN nlo n ON n.id = r.nlo_id "
+                      "UNION ALL SELECT 'n', 0, quote(name), sha256 IS NOT NULL, 0 FROM nlo "
+                      "UNION ALL SELECT 't', 0, key, value, 0 FROM totals "
+                      "UNION ALL SELECT 'd', id, quote(refs_digest), coalesce(last_ref_seq, -1), 0 "
+                      "FROM databases ORDER BY 1, 2, 3, 4";
     sqlite3_stmt *s;
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
     size_t len = 0, cap = 4096;
@@ -908,10 +908,10 @@ static char *dump_refs(const char *path)
     out[0] = '\0';
     while (sqlite3_step(s) == SQLITE_ROW) {
         char line[512];
-        int k = snprintf(line, sizeof line, "%s|%lld|%s|%lld|%lld\n", sqlite3_column_text(s, 0),
-                         (long long)sqlite3_column_int64(s, 1), sqlite3_column_text(s, 2),
-                         (long long)sqlite3_column_int64(s, 3),
-                         (long long)sqlite3_column_int64(s, 4));
+        int k =
+            snprintf(line, sizeof line, "%s|%lld|%s|%lld|%lld\n", sqlite3_column_text(s, 0),
+                     (long long)sqlite3_column_int64(s, 1), sqlite3_column_text(s, 2),
+                     (long long)sqlite3_column_int64(s, 3), (long long)sqlite3_column_int64(s, 4));
         if (len + (size_t)k + 1 > cap) {
             cap = 2 * (len + (size_t)k + 1);
             out = dv_realloc(out, cap);
