@@ -86,6 +86,7 @@
     X(NLO_NEXT_ID, "SELECT value FROM totals WHERE key = 'nlo_next_id'")                           \
     X(NLO_SET_NEXT_ID, "UPDATE totals SET value = ?1 WHERE key = 'nlo_next_id'")                   \
     X(NLO_INSERT_NAME, "INSERT INTO nlo (name, id) VALUES (?1, ?2)")                               \
+    X(NLO_INSERT_NEW, "INSERT INTO nlo (name, id) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")  \
     X(TOTALS_ADD, "UPDATE totals SET value = value + ?2 WHERE key = ?1")                           \
     X(POOL_SIZE, "SELECT size FROM nlo WHERE name = ?1 AND sha256 IS NOT NULL")                    \
     X(POOL_INSERT, "INSERT INTO nlo (name, id, sha256, size, live_subdir, first_set, stored_at) "  \

@@ -1,6 +1,7 @@
 /* catalog_refs.c - the NLO pool, references, prune support (catalog.h; private parts:
  * catalog_int.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -585,46 +586,49 @@ int catalog_stage_flush(struct catalog *c)
         g->nents = 0;
         return 0;
     }
+    /* all or nothing: a failure leaves no row of it and keeps what is staged (the commit
+       then fails and the caller rolls the transaction back) */
+    if (catalog_exec(c, "SAVEPOINT dv_stage", "stage references") != 0)
+        return -1;
     int rc = -1;
     struct pair *pairs = dv_malloc((g->nents ? g->nents : 1) * sizeof *pairs);
     qsort(g->ents, g->nents, sizeof *g->ents, cmp_ent);
     int64_t next = 0, first = 0, id = 0;
-    bool loaded = false;
+    if (next_id_load(c, &next) != 0)
+        goto out;
+    first = next;
     for (size_t i = 0; i < g->nents; i++) {
         struct catalog_stage_ent *e = &g->ents[i];
         if (i == 0 || cmp_ent(e, e - 1) != 0) {
-            sqlite3_stmt *s = catalog_stmt(c, ST_NLO_ID);
+            /* insert with the next id (one descent for a new name, the usual case here); a
+               name the table has already: its id */
+            sqlite3_stmt *s = catalog_stmt(c, ST_NLO_INSERT_NEW);
             if (!s)
                 goto out;
             sqlite3_bind_blob(s, 1, e->key, e->len, SQLITE_STATIC);
-            int r = sqlite3_step(s);
-            if (r == SQLITE_ROW)
-                id = sqlite3_column_int64(s, 0);
-            sqlite3_reset(s);
-            if (r != SQLITE_ROW && r != SQLITE_DONE) {
-                catalog_db_err(c, "look up NLO");
+            sqlite3_bind_int64(s, 2, next);
+            if (catalog_step_done(c, s, "record NLO name") != 0)
                 goto out;
-            }
-            if (r == SQLITE_DONE) {
-                if (!loaded) {
-                    if (next_id_load(c, &next) != 0)
-                        goto out;
-                    first = next;
-                    loaded = true;
-                }
-                if (!(s = catalog_stmt(c, ST_NLO_INSERT_NAME)))
-                    goto out;
+            if (sqlite3_changes(c->db) > 0) {
                 id = next++;
-                sqlite3_bind_blob(s, 1, e->key, e->len, SQLITE_STATIC);
-                sqlite3_bind_int64(s, 2, id);
-                if (catalog_step_done(c, s, "record NLO name") != 0)
+            } else {
+                if (!(s = catalog_stmt(c, ST_NLO_ID)))
                     goto out;
+                sqlite3_bind_blob(s, 1, e->key, e->len, SQLITE_STATIC);
+                int r = sqlite3_step(s);
+                if (r == SQLITE_ROW)
+                    id = sqlite3_column_int64(s, 0);
+                sqlite3_reset(s);
+                if (r != SQLITE_ROW) {
+                    catalog_db_err(c, "look up NLO");
+                    goto out;
+                }
             }
         }
         pairs[i].nlo = id;
         pairs[i].db = e->db;
     }
-    if (loaded && next != first && next_id_store(c, next) != 0)
+    if (next != first && next_id_store(c, next) != 0)
         goto out;
     qsort(pairs, g->nents, sizeof *pairs, cmp_pair);
     for (size_t i = 0; i < g->nents; i++) {
@@ -645,9 +649,16 @@ int catalog_stage_flush(struct catalog *c)
     rc = 0;
 out:
     free(pairs);
+    if (rc != 0) {
+        char saved[DV_ERR_MAX];
+        snprintf(saved, sizeof saved, "%s", dv_err());
+        catalog_exec(c, "ROLLBACK TO dv_stage; RELEASE dv_stage", "stage references");
+        dv_seterr("%s", saved);
+        return -1;
+    }
     g->nents = g->ndbs = 0;
     g->mark_ents = g->mark_dbs = 0;
-    return rc;
+    return catalog_exec(c, "RELEASE dv_stage", "stage references");
 }
 
 int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq, const char *const *names,
