@@ -201,10 +201,11 @@ console() {
     for i in $(seq 1 100); do tmux send-keys -t $s NPage; wait_keys $((1 + i)); done
     # End: tmux sends \e[4~, which TERM=xterm does not know (the console swallows it): G.
     tmux send-keys -t $s G; wait_keys 102
-    # / on Objects is a name-prefix seek (not timed here yet); f steps
-    # through the five views (live, zero-ref, not backed up, pool, missing) back to live.
-    tmux send-keys -t $s /; wait_keys 103
-    for i in 1 2 3 4 5; do tmux send-keys -t $s f; wait_keys $((103 + i)); done
+    # / on Objects opens the name-prefix prompt: Esc closes it (the Esc is logged inside the
+    # prompt, then the / when it returns); f steps through the five views (live, zero-ref, not
+    # backed up, pool, missing) back to live.
+    tmux send-keys -t $s / Escape; wait_keys 104
+    for i in 1 2 3 4 5; do tmux send-keys -t $s f; wait_keys $((104 + i)); done
     local hwm
     hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
     tmux capture-pane -p -t $s > "$OUT/console.$size.txt"
@@ -222,9 +223,9 @@ row("console: 4 (open Objects)", ms[0])
 row("console: PgDn median of 100", pg[len(pg) // 2])
 row("console: PgDn max of 100", pg[-1])
 row("console: G (last row)", ms[101])
-row("console: / (no search on Objects: a message)", ms[102])
+row("console: / and Esc (the name-prefix prompt opened and closed)", ms[103])
 for i, v in enumerate(["zero-ref", "not backed up", "pool", "missing from live", "live"]):
-    row("console: f (view: %s)" % v, ms[103 + i])
+    row("console: f (view: %s)" % v, ms[104 + i])
 EOF
     log "$size console: VmHWM ${hwm}KiB"
 }

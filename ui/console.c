@@ -181,6 +181,13 @@ static int app_tick(struct tui *t, void *ud)
             c->resync_declined = true;
     }
     c->post_resync[0] = 0;
+    if (c->post_fn) { /* e.g. the question after a preview (it may start the next job) */
+        void (*fn)(struct console *, struct tui *, void *) = c->post_fn;
+        void *arg = c->post_arg;
+        c->post_fn = NULL;
+        c->post_arg = NULL;
+        fn(c, t, arg);
+    }
     return TUI_REDRAW;
 }
 

@@ -58,7 +58,7 @@ tui_keys F6; tui_wait_for "1/3: which database"
 tui_keys Enter; tui_wait_for "2/3: restore it from which set"
 tui_keys Enter; tui_wait_for "3/3"
 tui_keys Enter; tui_wait_for "no longer live (marked)" 300; tui_sync
-check_keys "Recovery (documents)" 2 3 4 5 6 7 8 9
+check_keys "Recovery (documents)" 2 3 4 5 6 7 8 9 11
 # the Subject keeps 40 columns at 80 (it had 26): from its title to the From title
 hdr=$(tui_screen | grep -E '^ *In live +Created')
 sw=$(awk -v h="$hdr" 'BEGIN { print index(h, "From") - index(h, "Subject") - 1 }')
@@ -77,7 +77,7 @@ tui_resize 60 16; tui_wait_for "F12More"; tui_sync
 tui_keys 5 F9; tui_wait_for "single-document recovery" # back to the NLO panel
 screens
 tui_keys 5 F9; tui_wait_for "no longer live (marked)"; tui_sync
-check_keys "Recovery (documents)" 2 3 4 5 6 7 8 9
+check_keys "Recovery (documents)" 2 3 4 5 6 7 8 9 11
 tui_keys q
 [ "$(tui_exit_status)" = 0 ] || fail "quit: exit status $(tui_exit_status)"
 echo "console layout80 ok"

@@ -4,7 +4,9 @@
  *   NLOs       a list of NLO names (listnlo missing of a database, or read from a file) with
  *              marks; F7 recovers the marked (or all) from the pool, s saves the list
  *   restoring  the guided single-document flow's restore runs (progress; F9 cancels)
- *   documents  the restored copy's documents, compared with the live database
+ *   documents  the restored copy's documents, compared with the live database; B / F11 brings
+ *              back every one marked gone or deleted (bringback.c: filter, preview, question,
+ *              restore; its jobs' progress is shown as the restoring mode's)
  *   document   one document: its attachments and where each NLO is; F7 recovers its NLOs,
  *              F6 copies it into the live database (then offers a resync)
  */
@@ -40,6 +42,8 @@ struct recscr {
     char set[64];         /* the set it was restored from */
     char into[1024];      /* the restored copy (relative to data_dir, as entered) */
     char warn[512];       /* what the restore warned about ("" when nothing) */
+    char busy[128];       /* RM_RESTORING for bringing back deleted documents: which job ("":
+                             the guided flow's restore) */
     int64_t copy_missing; /* the restored copy's NLOs missing from the live repository, counted
                            * again after every recover, refresh and copy (-1: not counted) */
     uint64_t ndocs, nmarked;
@@ -165,6 +169,7 @@ enum {
     REC_BACK,
     REC_REFRESH,
     REC_CANCEL,
+    REC_BRING,
 };
 
 static const struct tui_key rec_keys[] = {
@@ -221,6 +226,12 @@ static const struct tui_key rec_docs_keys[] = {
      "Recover the selected document's missing NLOs from the pool",
      NULL},
     {{KEY_F(8), 'R'}, REC_RESYNC, "Resync", "Rebuild the DAOS index (asks first)", NULL},
+    {{KEY_F(11), 'B'},
+     REC_BRING,
+     "BringBack",
+     "Bring back every document marked gone or deleted into the live database: a filter (date, "
+     "sender, subject) first, then a preview count and a question naming the live database",
+     NULL},
     {{KEY_F(9), TUI_KEY_ESC}, REC_BACK, "Back", "Back to the missing-NLO panel", NULL},
     {{0}, 0, NULL, NULL, NULL},
 };
@@ -501,6 +512,19 @@ void recovery_copied(struct console *c, const char *unid)
     }
 }
 
+void recovery_bringback(struct console *c, const char *busy)
+{
+    struct recscr *rs = rec_of(c);
+    if (busy) {
+        snprintf(rs->busy, sizeof rs->busy, "%s", busy);
+        rec_set_mode(rs, RM_RESTORING);
+        return;
+    }
+    rs->busy[0] = 0;
+    rec_load_docs(rs, NULL); /* the marks and the header's counts again */
+    rec_set_mode(rs, RM_DOCS);
+}
+
 /*
  * Choose a database of server.databases in a picker (pre: the one the cursor starts on).
  * other: a last entry lets the operator type a path instead (a database outside the list).
@@ -565,6 +589,7 @@ static void rec_flow_start(struct recscr *rs, struct tui *t)
     snprintf(rs->db, sizeof rs->db, "%s", db);
     snprintf(rs->set, sizeof rs->set, "%s", set);
     snprintf(rs->into, sizeof rs->into, "%s", into);
+    rs->busy[0] = 0;
     con_start_restore(c, t, db, set, into, force, false, true);
     if (conjob_running())
         rec_set_mode(rs, RM_RESTORING);
@@ -633,29 +658,55 @@ static void rec_copy(struct recscr *rs, struct tui *t)
     con_start_doccopy(c, t, rs->into, unid, rs->db, !og.same);
 }
 
+/* The restored copy as the server names its files: relative to data_dir when it is below. */
+static const char *rec_into_rel(const struct recscr *rs)
+{
+    const char *into = rs->into, *dd = rs->base.c->cfg->server.data_dir;
+    size_t dl = strlen(dd);
+    if (dl && strncmp(into, dd, dl) == 0 && into[dl] == '/')
+        into += dl + 1;
+    return into;
+}
+
+/* RM_RESTORING: the running job's progress (the guided flow's restore, or bringing back
+ * deleted documents) */
+static void rec_draw_busy(struct recscr *rs, struct tui *t, struct tui_rect b)
+{
+    char line[2400];
+    struct dv_progress p;
+    char title[128];
+    if (rs->busy[0]) {
+        snprintf(line, sizeof line, " Bring back deleted documents: %s", rs->busy);
+        tui_put(b.y, b.x, b.w, line, TH_HEADER, true);
+        snprintf(line, sizeof line, " into the LIVE database %s from the restored copy %s", rs->db,
+                 rec_into_rel(rs));
+    } else {
+        tui_put(b.y, b.x, b.w, " Single-document recovery: restoring into a new name", TH_HEADER,
+                true);
+        snprintf(line, sizeof line, " %s from set %s into %s", rs->db, rs->set, rs->into);
+    }
+    tui_put(b.y + 1, b.x, b.w, line, TH_TEXT, true);
+    if (conjob_snapshot(&p, title, sizeof title))
+        tui_progress_draw((struct tui_rect){b.y + 3, b.x + 2, 3, b.w - 4}, &p, dv_mono());
+    if (rs->busy[0])
+        tui_hint(t, "the documents are compared again when it ends (F9 cancels: before the "
+                    "write)");
+    else
+        tui_hint(t, "restoring: the documents of the copy are listed when it ends (F9 "
+                    "cancels)");
+}
+
 static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
 {
     struct recscr *rs = s->ud;
     struct console *c = rs->base.c;
     char line[2400];
     if (rs->mode == RM_RESTORING) {
-        struct dv_progress p;
-        char title[128];
-        tui_put(b.y, b.x, b.w, " Single-document recovery: restoring into a new name", TH_HEADER,
-                true);
-        snprintf(line, sizeof line, " %s from set %s into %s", rs->db, rs->set, rs->into);
-        tui_put(b.y + 1, b.x, b.w, line, TH_TEXT, true);
-        if (conjob_snapshot(&p, title, sizeof title))
-            tui_progress_draw((struct tui_rect){b.y + 3, b.x + 2, 3, b.w - 4}, &p, dv_mono());
-        tui_hint(t, "restoring: the documents of the copy are listed when it ends (F9 cancels)");
+        rec_draw_busy(rs, t, b);
         return;
     }
     if (rs->mode == RM_DOCS) {
-        /* the copy as the server names its files: relative to data_dir when it is below */
-        const char *into = rs->into, *dd = rs->base.c->cfg->server.data_dir;
-        size_t dl = strlen(dd);
-        if (dl && strncmp(into, dd, dl) == 0 && into[dl] == '/')
-            into += dl + 1;
+        const char *into = rec_into_rel(rs);
         /* a restore folder name says the database and the set already (DB--SET...) */
         char stem[1100];
         snprintf(stem, sizeof stem, "%.*s--%s",
@@ -697,8 +748,8 @@ static void rec_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
                 rs->copy_missing > 0 || (rs->copy_missing < 0 && rs->warn[0]) ? TH_WARNING : TH_DIM,
                 true);
         tui_list_draw(&rs->docs, (struct tui_rect){b.y + 2, b.x, b.h - 2, b.w});
-        tui_hint(t, "/ finds a document, Enter opens it, F7 recovers its NLOs, F6 copies it into "
-                    "the live database, F9 back");
+        tui_hint(t, "/ finds a document, Enter opens it, B brings back every marked one, F6 copies "
+                    "one into the live database, F9 back");
         return;
     }
     if (rs->mode == RM_DOC) {
@@ -950,6 +1001,9 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
     case REC_COPY:
         rec_copy(rs, t);
         return TUI_REDRAW;
+    case REC_BRING:
+        con_bringback_start(c, t, rs->into, rs->db, rs->nmarked);
+        return TUI_REDRAW;
     case REC_REFRESH:
         rec_load_docs(rs, t);
         if (rs->mode == RM_DOC) {
@@ -968,7 +1022,11 @@ static int rec_action(struct tui_screen *s, struct tui *t, int action, int key)
             return TUI_IGNORED;
         return TUI_REDRAW;
     case REC_CANCEL:
-        if (conjob_running() && tui_confirm(t, "Cancel", "Cancel the restore?")) {
+        if (conjob_running() &&
+            tui_confirm(t, "Cancel",
+                        rs->busy[0] ? "Cancel it? (Nothing is changed before the "
+                                      "write.)"
+                                    : "Cancel the restore?")) {
             conjob_cancel();
             tui_msg(t, "cancel requested: the restore stops at its next check");
         }

@@ -76,6 +76,11 @@ struct console {
     char post_resync[600]; /* non-empty: offer a resync with this reason */
     bool resync_declined;  /* the offer after a document copy was declined: not asked again in
                               this session (the status line says it instead) */
+    /* what to do once the collected job's message and view are done (NULL: nothing); called
+     * once by the console thread with post_arg, which it takes (e.g. the question after a
+     * preview, which may start the next job) */
+    void (*post_fn)(struct console *c, struct tui *t, void *arg);
+    void *post_arg;
 };
 
 /* ---- console.c: the handles ---- */
@@ -135,6 +140,15 @@ void con_start_recover_doc(struct console *c, struct tui *t, const char *db, con
 void con_start_doccopy(struct console *c, struct tui *t, const char *from, const char *unid,
                        const char *live, bool force);
 
+/* ---- bringback.c: every deleted document of a restored copy back into the live database ---- */
+
+/* Recovery's B / F11 on a restored copy's documents: the origin check, the filter dialog, then
+ * the preview (docrestore_run dry run) as a job; its end asks (naming the live database) and
+ * runs the restore as a job, whose end shows what came back. True when the preview started
+ * (Recovery shows its progress: recovery_bringback). nmarked: the list's marked documents. */
+bool con_bringback_start(struct console *c, struct tui *t, const char *from, const char *db,
+                         uint64_t nmarked);
+
 /* objects.c: the id of the set with seq seq ("20261129-154357"), "a pruned set" when the
  * catalog no longer has it. */
 void con_set_name(struct console *c, int64_t seq, char *buf, size_t n);
@@ -160,5 +174,9 @@ void recovery_restored(struct console *c, bool ok, const char *db, const char *s
 void recovery_recovered(struct console *c, bool doc);
 /* Recovery: document unid was copied into the live database. */
 void recovery_copied(struct console *c, const char *unid);
+/* Recovery: bringing back deleted documents: busy non-NULL: a job of it runs (its progress on
+ * the screen, busy says which); NULL: it ended, the documents listed again and compared with
+ * the live database (the marks and the header counted again). */
+void recovery_bringback(struct console *c, const char *busy);
 
 #endif
