@@ -149,7 +149,7 @@ unit-tests: $(BUILD)/dvault $(BUILD)/dvload $(TEST_BIN)
 test: test-deps
 	@$(MAKE) --no-print-directory all-tests
 
-all-tests: $(BUILD)/dvault $(BUILD)/dvload $(BUILD)/s3probe $(TEST_BIN) $(if $(SANITIZER),,dvault dvload)
+all-tests: $(BUILD)/dvault $(BUILD)/dvload $(BUILD)/s3probe $(BUILD)/bench-unbacked $(TEST_BIN) $(if $(SANITIZER),,dvault dvload)
 	@$(TEST_ENV) tests/run.sh all $(TEST_BIN)
 
 valgrind: test-deps

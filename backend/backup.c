@@ -21,6 +21,7 @@
 #include "pagemap.h"
 #include "runcmd.h"
 #include "target.h"
+#include "unbacked.h"
 #include "util.h"
 
 /* ---- references of a copy ------------------------------------------------------------ */
@@ -783,6 +784,7 @@ static int open_target(struct ctx *c)
     /* the references' working set (the NLO table and refs pages a database's list touches):
        SQLite's 2 MiB default made every recording miss the cache at 100,000s of NLOs */
     catalog_cache_mib(c->cat, BACKUP_CATALOG_CACHE_MIB);
+    catalog_refs_bulk(c->cat, true); /* first-time databases: written sorted at each commit */
     int stale = 0, partial = 0, finished = 0;
     if (reconcile_finished(c, &finished) != 0)
         return -1;
@@ -980,6 +982,11 @@ static int nlo_step(struct ctx *c)
         return -1;
     }
     nlo_report(c->job, &r->nlo);
+    /* "not yet backed up" kept from here (unbacked.h); a failure only costs the console time */
+    struct dv_store *st = store_open(cfg);
+    if (!st || unbacked_mark(st, c->cat) != 0)
+        job_log(c->job, DV_WARN, "not yet backed up: %s (the console merges instead)", dv_err());
+    store_free(st);
     return 0;
 }
 

@@ -144,7 +144,11 @@ static const char IDX_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS doi_totals(k INTEGER PRIMARY KEY CHECK (k = 1),"
     " objects INTEGER NOT NULL, bytes INTEGER NOT NULL, refs INTEGER NOT NULL,"
     " ref_bytes INTEGER NOT NULL, zero INTEGER NOT NULL, zero_bytes INTEGER NOT "
-    "NULL);" STORE_TOTALS_TRIGGERS;
+    "NULL);"
+    /* the names the index gained, for "not yet backed up" (unbacked.c, docs/catalog.md):
+       written by triggers (STORE_TOTALS_TRIGGERS), the last 1,048,576 kept */
+    "CREATE TABLE IF NOT EXISTS doi_added(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL);" STORE_TOTALS_TRIGGERS;
 
 /* The first count of a new doi_totals (an index made before it; idx_try_open). */
 static const char TOTALS_COUNT[] =
@@ -156,6 +160,7 @@ static const char TOTALS_COUNT[] =
  * rewrites the index, then counts once: STORE_TOTALS_OFF / STORE_TOTALS_ON). REPLACE fires
  * the delete trigger: the connection sets recursive_triggers. */
 const char STORE_TOTALS_OFF[] = "DROP TRIGGER IF EXISTS doi_tot_ins;"
+                                "DROP TRIGGER IF EXISTS doi_added_log;"
                                 "DROP TRIGGER IF EXISTS doi_tot_del;"
                                 "DROP TRIGGER IF EXISTS doi_tot_upd;";
 const char STORE_TOTALS_ON[] = "DELETE FROM doi_totals;"

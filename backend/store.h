@@ -202,6 +202,21 @@ int store_objects_page(struct dv_store *st, const char *after, bool backward, bo
 /* One object of the index: 1 found (out filled; may be NULL), 0 not in the index, -1 error. */
 int store_object_get(struct dv_store *st, const char *name, struct store_object *out);
 
+/*
+ * The names the index gained (table doi_added, written by a trigger on doi in the inserting
+ * transaction; the last 1,048,576 kept; unbacked.c keeps "not yet backed up" with it,
+ * docs/catalog.md "Version 7"). Read only: a backup never writes the index.
+ * store_added_state: the epoch (meta unbacked_epoch, new at every resync daos; "-" before the
+ * first), the highest seq the log ever gave (AUTOINCREMENT: never reused) and the lowest it
+ * still holds (last + 1 when empty). store_added_since: the distinct names logged after seq.
+ * 0 or -1.
+ */
+#define STORE_ADDED_EPOCH_LEN 32
+typedef int (*store_name_fn)(void *ud, const char *name);
+int store_added_state(struct dv_store *st, char epoch[STORE_ADDED_EPOCH_LEN + 1], int64_t *last,
+                      int64_t *first);
+int store_added_since(struct dv_store *st, int64_t seq, store_name_fn fn, void *ud);
+
 /* ---- DAOS index ------------------------------------------------------------------------ */
 
 struct store_subdir {

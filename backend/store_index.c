@@ -708,3 +708,47 @@ int store_objects(struct dv_store *st, store_object_fn fn, void *ud)
     sqlite3_finalize(s);
     return rc;
 }
+
+/* ---- the names the index gained (doi_added; unbacked.c) ---------------------------------- */
+
+int store_added_state(struct dv_store *st, char epoch[STORE_ADDED_EPOCH_LEN + 1], int64_t *last,
+                      int64_t *first)
+{
+    if (!store_has_daos(st))
+        return store_no_daos();
+    sqlite3_stmt *s =
+        store_sq_prep(st->idx,
+                      "SELECT (SELECT value FROM meta WHERE key = 'unbacked_epoch'),"
+                      " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'doi_added'), 0),"
+                      " (SELECT min(seq) FROM doi_added)",
+                      "DAOS index: added names");
+    if (!s)
+        return -1;
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : store_sq_fail(st->idx, "DAOS index: added names");
+    if (rc == 0) {
+        const unsigned char *t = sqlite3_column_text(s, 0);
+        snprintf(epoch, STORE_ADDED_EPOCH_LEN + 1, "%s", t ? (const char *)t : "-");
+        *last = sqlite3_column_int64(s, 1);
+        *first = sqlite3_column_type(s, 2) == SQLITE_NULL ? *last + 1 : sqlite3_column_int64(s, 2);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_added_since(struct dv_store *st, int64_t seq, store_name_fn fn, void *ud)
+{
+    if (!store_has_daos(st))
+        return store_no_daos();
+    sqlite3_stmt *s = store_sq_prep(st->idx, "SELECT DISTINCT name FROM doi_added WHERE seq > ?1",
+                                    "DAOS index: added names");
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, seq);
+    int r = SQLITE_DONE, rc = 0;
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW)
+        rc = fn(ud, (const char *)sqlite3_column_text(s, 0));
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = store_sq_fail(st->idx, "DAOS index: added names");
+    sqlite3_finalize(s);
+    return rc;
+}

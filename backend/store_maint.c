@@ -28,6 +28,9 @@ static const char RESYNC_CLEAR[] =
     "CREATE TEMP TABLE old_zero(name TEXT PRIMARY KEY, zero_since INTEGER) WITHOUT ROWID;"
     "INSERT INTO temp.old_zero SELECT name, zero_since FROM doi WHERE zero_since IS NOT NULL;"
     "DELETE FROM doi; DELETE FROM dit; DELETE FROM subdirs;"
+    /* a rebuilt index: the log of added names starts again, under a new epoch (unbacked.c) */
+    "DELETE FROM doi_added;"
+    "INSERT OR REPLACE INTO meta(key, value) VALUES ('unbacked_epoch', lower(hex(randomblob(8))));"
     /* references counted by a batch that a crash left unsettled (store_batch_*): the counts
      * are rebuilt from the databases now, a later settlement would count them twice */
     "DELETE FROM meta WHERE key LIKE 'pending_refs:%';"

@@ -147,7 +147,11 @@ int store_idx_begin(struct dv_store *st);
     " ref_bytes = ref_bytes - old.size * old.refcount + new.size * new.refcount,"                  \
     " zero = zero - (old.refcount = 0) + (new.refcount = 0),"                                      \
     " zero_bytes = zero_bytes - (old.refcount = 0) * old.size + (new.refcount = 0) * new.size;"    \
-    " END;"
+    " END;"                                                                                        \
+    "CREATE TRIGGER IF NOT EXISTS doi_added_log AFTER INSERT ON doi BEGIN"                         \
+    " INSERT INTO doi_added(name) VALUES (new.name); END;"                                         \
+    "CREATE TRIGGER IF NOT EXISTS doi_added_trim AFTER INSERT ON doi_added"                        \
+    " WHEN new.seq % 4096 = 0 BEGIN DELETE FROM doi_added WHERE seq <= new.seq - 1048576; END;"
 extern const char STORE_TOTALS_OFF[];
 extern const char STORE_TOTALS_ON[];
 int store_idx_commit(struct dv_store *st);

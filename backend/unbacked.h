@@ -26,6 +26,16 @@ struct catalog;
 extern size_t unbacked_chunk;
 int unbacked_page(struct dv_store *st, struct catalog *cat, const char *after, bool backward,
                   struct store_object *out, size_t max, size_t *n);
+/*
+ * Keep the answer (after an NLO pass; docs/catalog.md, "Version 7"): the live names not in
+ * the pool now, with a mark on the DAOS index's log of names it gains (doi_added). While the
+ * mark holds, unbacked_page checks only those names and the ones logged since (a page costs
+ * the not-backed-up names, not the repository); otherwise (no mark, a resync daos, an
+ * object taken out of the pool, more than unbacked_mark_max names) it merges as above.
+ * 0 or -1.
+ */
+extern size_t unbacked_mark_max;
+int unbacked_mark(struct dv_store *st, struct catalog *cat);
 /* One name: 1 when it is live and not in the pool (out, which may be NULL, filled), 0 when it
  * is not live or a backup holds it, -1 on error. */
 int unbacked_get(struct dv_store *st, struct catalog *cat, const char *name,

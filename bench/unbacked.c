@@ -3,10 +3,12 @@
  * build/bench-unbacked): the time of its first page through the backend API the Objects
  * screen uses (unbacked_page), without a terminal.
  *
- *   bench-unbacked CONFIG ROWS    prints "<ms> <rows returned> <first name or ->"
+ *   bench-unbacked CONFIG ROWS        prints "<ms> <rows returned> <first name or ->"
+ *   bench-unbacked CONFIG ROWS names  the names of the first page, one a line (tests)
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "catalog.h"
@@ -17,8 +19,8 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: bench-unbacked CONFIG ROWS\n");
+    if (argc != 3 && !(argc == 4 && strcmp(argv[3], "names") == 0)) {
+        fprintf(stderr, "usage: bench-unbacked CONFIG ROWS [names]\n");
         return 2;
     }
     struct timespec t0, t1;
@@ -38,7 +40,10 @@ int main(int argc, char **argv)
         return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("%.3f %zu %s\n", (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, n,
+    for (size_t i = 0; argc == 4 && i < n; i++)
+        printf("%s\n", o[i].name);
+    if (argc == 3)
+        printf("%.3f %zu %s\n", (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, n,
            n ? o[0].name : "-");
     free(o);
     catalog_close(cat);

@@ -213,6 +213,18 @@ static const char *const MIGRATIONS[] = {
                   "  SELECT r.db_id, " NAME_SQL(
                       "n.name") ", r.first_seq, r.last_seq\n"
                                 "  FROM nlo n JOIN nlo_refs r ON r.nlo_id = n.id;\n",
+    /* 7: "not yet backed up" kept (docs/catalog.md, "Version 7"): the live names the last NLO
+     * pass left out of the pool, valid with meta's unbacked_mark; taking an object out of
+     * the pool (the shell's DELETE on the view too) drops the mark */
+    "CREATE TABLE unbacked (name BLOB PRIMARY KEY) WITHOUT ROWID;\n"
+    "DROP TRIGGER pool_delete;\n"
+    "CREATE TRIGGER pool_delete INSTEAD OF DELETE ON pool BEGIN\n"
+    "  UPDATE nlo SET sha256 = NULL, size = NULL, live_subdir = NULL, first_set = NULL,\n"
+    "    stored_at = NULL WHERE name = old.key;\n"
+    "  UPDATE totals SET value = value - 1 WHERE key = 'pool_objects';\n"
+    "  UPDATE totals SET value = value - old.size WHERE key = 'pool_bytes';\n"
+    "  DELETE FROM meta WHERE key = 'unbacked_mark';\n"
+    "END;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
@@ -331,30 +343,51 @@ int catalog_begin(struct catalog *c)
     return s ? catalog_step_done(c, s, "begin") : -1;
 }
 
+/* Staged references (catalog_refs_bulk) are written by the commit of their transaction:
+ * before the COMMIT, in it; a failed write fails the commit (the caller rolls back). */
 int catalog_commit(struct catalog *c)
 {
+    if (catalog_stage_flush(c) != 0)
+        return -1;
     sqlite3_stmt *s = catalog_stmt(c, ST_COMMIT);
     return s ? catalog_step_done(c, s, "commit") : -1;
 }
 
 int catalog_rollback(struct catalog *c)
 {
+    catalog_stage_clear(c);
     if (sqlite3_get_autocommit(c->db))
         return 0;
     sqlite3_stmt *s = catalog_stmt(c, ST_ROLLBACK);
     return s ? catalog_step_done(c, s, "rollback") : -1;
 }
 
+/* Staging a lot: the staged references are written at the start of the next top-level
+ * savepoint (outside every savepoint: its rollback must not undo other databases' rows). */
+#define STAGE_FLUSH_AT 262144
+
 int catalog_savepoint(struct catalog *c)
 {
+    if (c->stage.sp_depth == 0 && c->stage.nents >= STAGE_FLUSH_AT && catalog_stage_flush(c) != 0)
+        return -1;
     sqlite3_stmt *s = catalog_stmt(c, ST_SAVEPOINT);
-    return s ? catalog_step_done(c, s, "savepoint") : -1;
+    if (!s || catalog_step_done(c, s, "savepoint") != 0)
+        return -1;
+    if (c->stage.sp_depth++ == 0) {
+        c->stage.mark_ents = c->stage.nents;
+        c->stage.mark_dbs = c->stage.ndbs;
+    }
+    return 0;
 }
 
 int catalog_savepoint_release(struct catalog *c)
 {
     sqlite3_stmt *s = catalog_stmt(c, ST_RELEASE);
-    return s ? catalog_step_done(c, s, "release savepoint") : -1;
+    if (!s || catalog_step_done(c, s, "release savepoint") != 0)
+        return -1;
+    if (c->stage.sp_depth > 0)
+        c->stage.sp_depth--;
+    return 0;
 }
 
 int catalog_savepoint_rollback(struct catalog *c)
@@ -362,6 +395,10 @@ int catalog_savepoint_rollback(struct catalog *c)
     sqlite3_stmt *s = catalog_stmt(c, ST_ROLLBACK_TO);
     if (!s || catalog_step_done(c, s, "roll back to savepoint") != 0)
         return -1;
+    if (c->stage.sp_depth == 1) { /* what the database staged goes with its rows */
+        c->stage.nents = c->stage.mark_ents;
+        c->stage.ndbs = c->stage.mark_dbs;
+    }
     return catalog_savepoint_release(c);
 }
 
@@ -526,6 +563,9 @@ void catalog_close(struct catalog *c)
 {
     if (!c)
         return;
+    catalog_stage_clear(c);
+    free(c->stage.ents);
+    free(c->stage.dbs);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(c->st[i]);
     sqlite3_close(c->db);

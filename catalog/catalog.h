@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 6
+#define CATALOG_SCHEMA_VERSION 7
 #define CATALOG_NLO_NAME_LEN 84 /* strlen of an NLO name, ".nlo" included */
 
 struct catalog;
@@ -309,6 +309,15 @@ int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_
  */
 int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq, const char *const *names,
                         size_t n);
+/*
+ * The bulk path (the first backup): with on, catalog_refs_record inside the caller's
+ * transaction stages the names of a database that has no reference rows yet (never
+ * recorded) instead of writing them; the commit of that transaction (catalog_commit) writes
+ * every staged database's rows first, the names sorted once for all of them (docs/catalog.md,
+ * "The bulk path"). A rollback, or the rollback of the savepoint the database was recorded
+ * in, drops what it staged. Rows written are the same as without it.
+ */
+void catalog_refs_bulk(struct catalog *c, bool on);
 
 /*
  * The databases that referenced NLO name at their latest backup (an open range), by path,
@@ -411,6 +420,20 @@ int catalog_set_chain(struct catalog *c, const char *set_id, char (**ids)[32], s
 /* Sets holding an incremental file whose origin is set_id (those that need it directly);
  * same conventions. 0 or -1. */
 int catalog_set_dependents(struct catalog *c, const char *set_id, char (**ids)[32], size_t *n);
+
+/* ---- not yet backed up, kept (schema version 7; backend/unbacked.c) ------------------- */
+
+/*
+ * The mark (meta unbacked_mark: "TOKEN SEQ" of the DAOS index's log, unbacked.c) and the live
+ * names the NLO pass left out of the pool when it was taken. catalog_unbacked_set replaces
+ * both in one transaction (mark NULL: only drop it); catalog_unbacked_names calls fn for each
+ * name (any order). Taking an object out of the pool drops the mark. 0 or -1 (get: 1, 0).
+ */
+int catalog_unbacked_mark(struct catalog *c, char *out, size_t n);
+int catalog_unbacked_set(struct catalog *c, const char *mark,
+                         const char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t n);
+typedef int (*catalog_name_fn)(void *ud, const char *name);
+int catalog_unbacked_names(struct catalog *c, catalog_name_fn fn, void *ud);
 
 /* ---- meta: facts about the catalog itself (schema version 4) ------------------------- */
 

@@ -31,6 +31,9 @@
     "f.delta_mode, f.delta_pages, f.delta_location, f.delta_sha256, f.locked_copy"
 #define POOL_COLS "name, sha256, size, live_subdir, first_set, stored_at"
 
+/* The longest NLO name key (catalog_names.c). */
+#define CATALOG_KEY_MAX 41
+
 /* Every statement of the module, prepared on first use and kept for the handle's life. */
 #define STATEMENTS(X)                                                                              \
     X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
@@ -46,6 +49,7 @@
                 "dbiid = coalesce(?4, dbiid) WHERE id = ?1")                                       \
     X(DB_LAST_REF, "SELECT last_ref_seq, refs_digest FROM databases WHERE id = ?1")                \
     X(DB_SET_LAST_REF, "UPDATE databases SET last_ref_seq = ?2, refs_digest = ?3 WHERE id = ?1")   \
+    X(REFS_ANY, "SELECT 1 FROM nlo_refs WHERE db_id = ?1 LIMIT 1")                                 \
     X(SET_MAXSEQ, "SELECT coalesce(max(seq), 0) FROM sets")                                        \
     X(SET_INSERT, "INSERT INTO sets (id, seq, kind, started, status, pid, origin) "                \
                   "VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)")                                    \
@@ -82,6 +86,7 @@
     X(NLO_NEXT_ID, "SELECT value FROM totals WHERE key = 'nlo_next_id'")                           \
     X(NLO_SET_NEXT_ID, "UPDATE totals SET value = ?1 WHERE key = 'nlo_next_id'")                   \
     X(NLO_INSERT_NAME, "INSERT INTO nlo (name, id) VALUES (?1, ?2)")                               \
+    X(NLO_INSERT_NEW, "INSERT INTO nlo (name, id) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")  \
     X(TOTALS_ADD, "UPDATE totals SET value = value + ?2 WHERE key = ?1")                           \
     X(POOL_SIZE, "SELECT size FROM nlo WHERE name = ?1 AND sha256 IS NOT NULL")                    \
     X(POOL_INSERT, "INSERT INTO nlo (name, id, sha256, size, live_subdir, first_set, stored_at) "  \
@@ -174,10 +179,35 @@
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")                          \
     X(META_PREFIX, "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 "            \
                    "ORDER BY key")                                                                 \
-    X(SET_COUNT, "SELECT count(*) FROM sets")
+    X(SET_COUNT, "SELECT count(*) FROM sets")                                                      \
+    X(UNBACKED_CLEAR, "DELETE FROM unbacked")                                                      \
+    X(UNBACKED_ADD, "INSERT OR IGNORE INTO unbacked (name) VALUES (?1)")                           \
+    X(UNBACKED_NAMES, "SELECT name FROM unbacked")                                                 \
+    X(UNBACKED_DROP_MARK, "DELETE FROM meta WHERE key = 'unbacked_mark'")
 
 #define X_ENUM(name, sql) ST_##name,
 enum { STATEMENTS(X_ENUM) ST_COUNT };
+
+/* References staged for the bulk path (catalog_refs_bulk, catalog_refs.c): one name key of a
+ * database recorded for the first time; dbs[db] is its database. */
+struct catalog_stage_ent {
+    unsigned char key[CATALOG_KEY_MAX];
+    uint8_t len;
+    uint32_t db;
+};
+struct catalog_stage_db {
+    int64_t id, seq;
+    unsigned char digest[32];
+};
+struct catalog_stage {
+    bool on;                        /* catalog_refs_bulk(c, true) */
+    struct catalog_stage_ent *ents; /* staged names (any order until the flush sorts) */
+    size_t nents, cap;
+    struct catalog_stage_db *dbs;
+    size_t ndbs, dcap;
+    size_t mark_ents, mark_dbs; /* at the open savepoint: its rollback drops the rest */
+    int sp_depth;               /* savepoints open (the flush runs outside them) */
+};
 
 struct catalog {
     sqlite3 *db;
@@ -185,10 +215,11 @@ struct catalog {
     int version;
     bool temp_ready; /* temp tables of prune support created */
     sqlite3_stmt *st[ST_COUNT];
+    struct catalog_stage stage;
 };
-
-/* The longest NLO name key (catalog_names.c). */
-#define CATALOG_KEY_MAX 41
+/* The staged references written (sorted, in the open transaction) / dropped. 0 or -1. */
+int catalog_stage_flush(struct catalog *c);
+void catalog_stage_clear(struct catalog *c);
 
 /* "catalog PATH: what: sqlite's message"; returns -1. */
 int catalog_db_err(struct catalog *c, const char *what);

@@ -1,6 +1,7 @@
 /* catalog_refs.c - the NLO pool, references, prune support (catalog.h; private parts:
  * catalog_int.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -359,7 +360,60 @@ int catalog_pool_delete(struct catalog *c, const char (*names)[CATALOG_NLO_NAME_
     }
     if (rc == 0)
         rc = totals_add(c, objects, bytes);
+    sqlite3_stmt *s = rc == 0 && n ? catalog_stmt(c, ST_UNBACKED_DROP_MARK) : NULL;
+    if (rc == 0 && n) /* live objects may have left the pool: "not yet backed up" recomputed */
+        rc = s ? catalog_step_done(c, s, "drop the unbacked mark") : -1;
     return catalog_tx_leave(c, own, rc);
+}
+
+/* ---- not yet backed up, kept ------------------------------------------------------- */
+
+int catalog_unbacked_mark(struct catalog *c, char *out, size_t n)
+{
+    return catalog_meta_get(c, "unbacked_mark", out, n);
+}
+
+int catalog_unbacked_set(struct catalog *c, const char *mark,
+                         const char (*names)[CATALOG_NLO_NAME_LEN + 1], size_t n)
+{
+    bool own;
+    if (catalog_tx_enter(c, &own) != 0)
+        return -1;
+    sqlite3_stmt *s;
+    int rc = (s = catalog_stmt(c, ST_UNBACKED_DROP_MARK))
+                 ? catalog_step_done(c, s, "drop the unbacked mark")
+                 : -1;
+    if (rc == 0)
+        rc = (s = catalog_stmt(c, ST_UNBACKED_CLEAR)) ? catalog_step_done(c, s, "clear unbacked")
+                                                      : -1;
+    for (size_t i = 0; rc == 0 && mark && i < n; i++) {
+        if (!(s = catalog_stmt(c, ST_UNBACKED_ADD))) {
+            rc = -1;
+            break;
+        }
+        catalog_bind_name(s, 1, names[i]);
+        rc = catalog_step_done(c, s, "record unbacked");
+    }
+    if (rc == 0 && mark)
+        rc = catalog_meta_set(c, "unbacked_mark", mark);
+    return catalog_tx_leave(c, own, rc);
+}
+
+int catalog_unbacked_names(struct catalog *c, catalog_name_fn fn, void *ud)
+{
+    sqlite3_stmt *s = catalog_stmt(c, ST_UNBACKED_NAMES);
+    if (!s)
+        return -1;
+    int r, rc = 0;
+    char name[CATALOG_NLO_NAME_LEN + 1];
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        catalog_col_name(s, 0, name, sizeof name);
+        rc = fn(ud, name);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = catalog_db_err(c, "read unbacked");
+    sqlite3_reset(s);
+    return rc;
 }
 
 /* ---- references -------------------------------------------------------------------- */
@@ -439,6 +493,174 @@ static void refs_digest(const char *const *names, size_t n, unsigned char out[32
     EVP_MD_CTX_free(x);
 }
 
+/* ---- the bulk path: databases recorded for the first time ---------------------------- */
+
+void catalog_refs_bulk(struct catalog *c, bool on)
+{
+    c->stage.on = on;
+}
+
+void catalog_stage_clear(struct catalog *c)
+{
+    c->stage.nents = c->stage.ndbs = 0;
+    c->stage.mark_ents = c->stage.mark_dbs = 0;
+    c->stage.sp_depth = 0;
+}
+
+/* A database with no reference rows at all (never recorded): its names staged as keys, to be
+ * written with the others' in key order by the flush. 1 staged, 0 not eligible (the caller
+ * records it as usual: a name that is no NLO name, or rows already there), -1 error. */
+static int stage_db(struct catalog *c, int64_t db_id, int64_t seq, const char *const *names,
+                    size_t n, const unsigned char digest[32])
+{
+    struct catalog_stage *g = &c->stage;
+    for (size_t i = 0; i < g->ndbs; i++)
+        if (g->dbs[i].id == db_id) {
+            dv_seterr("catalog: references of database %lld already recorded in this "
+                      "transaction",
+                      (long long)db_id);
+            return -1;
+        }
+    sqlite3_stmt *s = catalog_stmt(c, ST_REFS_ANY);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, db_id);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r == SQLITE_ROW)
+        return 0;
+    if (r != SQLITE_DONE)
+        return catalog_db_err(c, "read references");
+    if (g->nents + n > g->cap) {
+        g->cap = g->nents + n > 2 * g->cap ? g->nents + n : 2 * g->cap;
+        g->ents = dv_realloc(g->ents, g->cap * sizeof *g->ents);
+    }
+    size_t k = g->nents;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+            continue;
+        struct catalog_stage_ent *e = &g->ents[k++];
+        size_t len = catalog_name_key(names[i], strlen(names[i]), e->key);
+        if (len == 0)
+            return 0; /* stored as TEXT: the usual path (g->nents unchanged) */
+        e->len = (uint8_t)len;
+        e->db = (uint32_t)g->ndbs;
+    }
+    if (g->ndbs == g->dcap) {
+        g->dcap = g->dcap ? 2 * g->dcap : 64;
+        g->dbs = dv_realloc(g->dbs, g->dcap * sizeof *g->dbs);
+    }
+    struct catalog_stage_db *d = &g->dbs[g->ndbs++];
+    d->id = db_id;
+    d->seq = seq;
+    memcpy(d->digest, digest, 32);
+    g->nents = k;
+    return 1;
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+    const struct catalog_stage_ent *x = a, *y = b;
+    int d = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+    return d ? d : (int)x->len - (int)y->len;
+}
+
+struct pair {
+    int64_t nlo, db; /* db: index into the staged databases */
+};
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const struct pair *x = a, *y = b;
+    return x->nlo != y->nlo ? (x->nlo < y->nlo ? -1 : 1) : (x->db > y->db) - (x->db < y->db);
+}
+
+/* The staged databases' references, in the open transaction: the names sorted (one probe per
+ * distinct name in key order, a new one inserted where the probe left the B-tree: its pages
+ * are touched once, in order), then the (nlo id, database) pairs in id order (the reverse
+ * index in order; each database's rows append to its own new range of the table). */
+int catalog_stage_flush(struct catalog *c)
+{
+    struct catalog_stage *g = &c->stage;
+    if (g->ndbs == 0) {
+        g->nents = 0;
+        return 0;
+    }
+    /* all or nothing: a failure leaves no row of it and keeps what is staged (the commit
+       then fails and the caller rolls the transaction back) */
+    if (catalog_exec(c, "SAVEPOINT dv_stage", "stage references") != 0)
+        return -1;
+    int rc = -1;
+    struct pair *pairs = dv_malloc((g->nents ? g->nents : 1) * sizeof *pairs);
+    qsort(g->ents, g->nents, sizeof *g->ents, cmp_ent);
+    int64_t next = 0, first = 0, id = 0;
+    if (next_id_load(c, &next) != 0)
+        goto out;
+    first = next;
+    for (size_t i = 0; i < g->nents; i++) {
+        struct catalog_stage_ent *e = &g->ents[i];
+        if (i == 0 || cmp_ent(e, e - 1) != 0) {
+            /* insert with the next id (one descent for a new name, the usual case here); a
+               name the table has already: its id */
+            sqlite3_stmt *s = catalog_stmt(c, ST_NLO_INSERT_NEW);
+            if (!s)
+                goto out;
+            sqlite3_bind_blob(s, 1, e->key, e->len, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, next);
+            if (catalog_step_done(c, s, "record NLO name") != 0)
+                goto out;
+            if (sqlite3_changes(c->db) > 0) {
+                id = next++;
+            } else {
+                if (!(s = catalog_stmt(c, ST_NLO_ID)))
+                    goto out;
+                sqlite3_bind_blob(s, 1, e->key, e->len, SQLITE_STATIC);
+                int r = sqlite3_step(s);
+                if (r == SQLITE_ROW)
+                    id = sqlite3_column_int64(s, 0);
+                sqlite3_reset(s);
+                if (r != SQLITE_ROW) {
+                    catalog_db_err(c, "look up NLO");
+                    goto out;
+                }
+            }
+        }
+        pairs[i].nlo = id;
+        pairs[i].db = e->db;
+    }
+    if (next != first && next_id_store(c, next) != 0)
+        goto out;
+    qsort(pairs, g->nents, sizeof *pairs, cmp_pair);
+    for (size_t i = 0; i < g->nents; i++) {
+        const struct catalog_stage_db *d = &g->dbs[pairs[i].db];
+        if (refs_write(c, ST_REFS_OPEN, d->id, pairs[i].nlo, d->seq, "open reference") != 0)
+            goto out;
+    }
+    for (size_t i = 0; i < g->ndbs; i++) {
+        sqlite3_stmt *s = catalog_stmt(c, ST_DB_SET_LAST_REF);
+        if (!s)
+            goto out;
+        sqlite3_bind_int64(s, 1, g->dbs[i].id);
+        sqlite3_bind_int64(s, 2, g->dbs[i].seq);
+        sqlite3_bind_blob(s, 3, g->dbs[i].digest, 32, SQLITE_STATIC);
+        if (catalog_step_done(c, s, "record reference seq") != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(pairs);
+    if (rc != 0) {
+        char saved[DV_ERR_MAX];
+        snprintf(saved, sizeof saved, "%s", dv_err());
+        catalog_exec(c, "ROLLBACK TO dv_stage; RELEASE dv_stage", "stage references");
+        dv_seterr("%s", saved);
+        return -1;
+    }
+    g->nents = g->ndbs = 0;
+    g->mark_ents = g->mark_dbs = 0;
+    return catalog_exec(c, "RELEASE dv_stage", "stage references");
+}
+
 int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq, const char *const *names,
                         size_t n)
 {
@@ -484,6 +706,13 @@ int catalog_refs_record(struct catalog *c, int64_t db_id, int64_t set_seq, const
     size_t nids = 0;
     if (same)
         goto recorded;
+    if (prev == 0 && !own && c->stage.on) {
+        int st = stage_db(c, db_id, set_seq, names, n, digest);
+        if (st != 0) { /* staged (1): written by the flush; or an error */
+            rc = st < 0 ? -1 : 0;
+            goto out;
+        }
+    }
     if (names_to_ids(c, names, n, &ids, &nids) != 0)
         goto out;
 

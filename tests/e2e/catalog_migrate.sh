@@ -57,7 +57,7 @@ grep -q '|not-an-nlo|' "$T/refs5" || fail "the fixture lacks a reference that is
 grep -q '|[0-9]*|[0-9]' "$T/refs5" || fail "the fixture lacks a closed reference range"
 ans "$DVAULT" "${C[@]}" sets > "$T/sets.out"
 diff "$E/sets" "$T/sets.out" || fail "dvault sets differs after the migration"
-[ "$(sqlite3 run/catalog.db 'PRAGMA user_version')" = 6 ] || fail "not migrated to version 6"
+[ "$(sqlite3 run/catalog.db 'PRAGMA user_version')" = 7 ] || fail "not migrated to version 7 (6, then 7)"
 sqlite3 run/catalog.db "$V6_REFS" > "$T/refs6"
 diff "$T/refs5" "$T/refs6" || fail "references differ after the migration"
 sqlite3 run/catalog.db "$V6_POOL" > "$T/pool6"

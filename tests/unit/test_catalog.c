@@ -255,6 +255,7 @@ static void test_partial_sets(void **state)
         "INSERT INTO sets_v4 SELECT * FROM sets; DROP TABLE sets;"
         "ALTER TABLE sets_v4 RENAME TO sets; DROP TABLE set_failures;"
         /* and version 6's tables back to version 5's */
+        "DROP TABLE unbacked;" /* version 7 */
         "DROP VIEW pool; DROP VIEW refs; DROP TABLE nlo; DROP TABLE nlo_refs; DROP TABLE totals;"
         "ALTER TABLE databases DROP COLUMN refs_digest;"
         "CREATE TABLE pool (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
@@ -889,6 +890,120 @@ static void test_v6_names_totals(void **state)
                      sql_int(f->path, "SELECT count(*) FROM nlo WHERE sha256 IS NOT NULL"));
 }
 
+/* The rows of a catalog as text: references by database and name, totals, databases. */
+static char *dump_refs(const char *path)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    const char *sql = "SELECT 'r', r.db_id, quote(n.name), r.first_seq, coalesce(r.last_seq, -1) "
+                      "FROM nlo_refs r JOIN nlo n ON n.id = r.nlo_id "
+                      "UNION ALL SELECT 'n', 0, quote(name), sha256 IS NOT NULL, 0 FROM nlo "
+                      "UNION ALL SELECT 't', 0, key, value, 0 FROM totals "
+                      "UNION ALL SELECT 'd', id, quote(refs_digest), coalesce(last_ref_seq, -1), 0 "
+                      "FROM databases ORDER BY 1, 2, 3, 4";
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    size_t len = 0, cap = 4096;
+    char *out = dv_malloc(cap);
+    out[0] = '\0';
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char line[512];
+        int k =
+            snprintf(line, sizeof line, "%s|%lld|%s|%lld|%lld\n", sqlite3_column_text(s, 0),
+                     (long long)sqlite3_column_int64(s, 1), sqlite3_column_text(s, 2),
+                     (long long)sqlite3_column_int64(s, 3), (long long)sqlite3_column_int64(s, 4));
+        if (len + (size_t)k + 1 > cap) {
+            cap = 2 * (len + (size_t)k + 1);
+            out = dv_realloc(out, cap);
+        }
+        memcpy(out + len, line, (size_t)k + 1);
+        len += (size_t)k;
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+}
+
+/* One "backup" of dbs databases at seq: database d references NLOs (d * 7 + j * 3) % 40 for
+ * j < n(d) (overlapping lists), plus, for database 2, a name that is no NLO name; database 4
+ * is recorded in a savepoint that is rolled back (a database that failed); in a batch
+ * transaction as the backup does, one savepoint per database. */
+static void bulk_round(struct catalog *c, int64_t seq, int shift, bool fail4)
+{
+    assert_int_equal(catalog_begin(c), 0);
+    for (int d = 1; d <= 6; d++) {
+        int64_t id;
+        char path[32];
+        snprintf(path, sizeof path, "db%d.nsf", d);
+        assert_int_equal(catalog_savepoint(c), 0);
+        assert_int_equal(catalog_db_upsert(c, path, NULL, NULL, 100 + seq, &id), 0);
+        char names[16][CATALOG_NLO_NAME_LEN + 1];
+        const char *v[17];
+        size_t n = 0;
+        for (int j = 0; j < 3 + d % 4 + shift; j++, n++)
+            nlo_name((d * 7 + j * 3 + shift) % 40, names[n]);
+        for (size_t i = 0; i < n; i++)
+            v[i] = names[i];
+        if (d == 2)
+            v[n++] = "not-an-nlo";
+        for (size_t i = 0; i < n; i++) /* sort (tiny) */
+            for (size_t j = i + 1; j < n; j++)
+                if (strcmp(v[j], v[i]) < 0) {
+                    const char *t = v[i];
+                    v[i] = v[j];
+                    v[j] = t;
+                }
+        if (catalog_refs_record(c, id, seq, v, n) != 0)
+            fail_msg("%s", dv_err());
+        if (d == 4 && fail4)
+            assert_int_equal(catalog_savepoint_rollback(c), 0);
+        else
+            assert_int_equal(catalog_savepoint_release(c), 0);
+    }
+    assert_int_equal(catalog_commit(c), 0);
+}
+
+/* The bulk path (databases recorded for the first time, staged and written at the commit)
+ * records exactly the rows the one-database-at-a-time path does: references by name, the
+ * NLO table, totals, each database's seq and digest - over a first backup, a failed
+ * database, a second backup where that one is new and others changed, and a rollback. */
+static void test_refs_bulk_same(void **state)
+{
+    struct fx *f = *state;
+    char *p2 = dv_path_join(f->dir, "bulk.db");
+    struct catalog *b = catalog_open(p2);
+    assert_non_null(b);
+    catalog_refs_bulk(b, true);
+    /* a pool object before any reference: the bulk path adopts its row */
+    struct catalog_pool_obj o = {.size = 5, .live_subdir = 1, .first_set = 1, .stored_at = 1};
+    nlo_name(3, o.name);
+    memset(o.sha256, 'a', 64);
+    assert_int_equal(catalog_pool_insert_batch(f->c, &o, 1), 0);
+    assert_int_equal(catalog_pool_insert_batch(b, &o, 1), 0);
+    struct catalog *cs[2] = {f->c, b};
+    for (int k = 0; k < 2; k++) {
+        bulk_round(cs[k], 1, 0, true);
+        bulk_round(cs[k], 2, 1, false);
+        /* a rolled-back batch leaves nothing staged behind */
+        assert_int_equal(catalog_begin(cs[k]), 0);
+        int64_t id;
+        assert_int_equal(catalog_db_upsert(cs[k], "late.nsf", NULL, NULL, 200, &id), 0);
+        char name[CATALOG_NLO_NAME_LEN + 1];
+        nlo_name(77, name);
+        const char *v[1] = {name};
+        assert_int_equal(catalog_refs_record(cs[k], id, 3, v, 1), 0);
+        assert_int_equal(catalog_rollback(cs[k]), 0);
+        bulk_round(cs[k], 3, 2, false);
+    }
+    catalog_close(b);
+    char *a = dump_refs(f->path), *bb = dump_refs(p2);
+    assert_true(strstr(a, "|-1\n") && strstr(a, "|2|") && strstr(a, "'not-an-nlo'"));
+    assert_string_equal(a, bb);
+    free(a);
+    free(bb);
+    free(p2);
+}
+
 static void test_jobs_events(void **state)
 {
     struct fx *f = *state;
@@ -994,6 +1109,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nlo_sets_and_needed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v6_names_totals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refs_bulk_same, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_console_pages, setup, teardown),
     };
