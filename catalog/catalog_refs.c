@@ -592,7 +592,8 @@ int catalog_stage_flush(struct catalog *c)
         return -1;
     int rc = -1;
     struct pair *pairs = dv_malloc((g->nents ? g->nents : 1) * sizeof *pairs);
-    qsort(g->ents, g->nents, sizeof *g->ents, cmp_ent);
+    if (g->nents) /* databases without a reference stage no name (ents NULL) */
+        qsort(g->ents, g->nents, sizeof *g->ents, cmp_ent);
     int64_t next = 0, first = 0, id = 0;
     if (next_id_load(c, &next) != 0)
         goto out;
