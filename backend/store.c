@@ -482,6 +482,30 @@ int store_op_end(struct store_db *db, bool own, int rc)
     return store_db_commit(db);
 }
 
+int store_insert_note(struct store_db *db, const struct store_doc_row *d, int64_t *note_id)
+{
+    sqlite3_stmt *s = store_sq_prep(db->h,
+                                    "INSERT INTO notes(unid, form, subject, sender, created,"
+                                    " modified, deleted, body) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                                    db->path);
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, d->unid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, d->form, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, d->subject, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, d->sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, d->created);
+    sqlite3_bind_int64(s, 6, d->modified);
+    if (d->deleted)
+        sqlite3_bind_int64(s, 7, d->deltime);
+    sqlite3_bind_text(s, 8, d->body, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_sq_fail(db->h, db->path);
+    sqlite3_finalize(s);
+    if (rc == 0)
+        *note_id = sqlite3_last_insert_rowid(db->h);
+    return rc;
+}
+
 int store_insert_att(struct store_db *db, sqlite3_stmt *s, int64_t note_id, const char *name,
                      int64_t size, const char *nlo, const void *data, size_t dlen)
 {

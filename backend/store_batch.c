@@ -216,30 +216,14 @@ int store_batch_insert(struct store_batch *b, const struct store_doc_row *d,
                        const struct store_att_row *a, size_t na)
 {
     struct store_db *db = b->db;
+    int64_t note_id;
+    if (store_insert_note(db, d, &note_id) != 0)
+        return -1;
+    int rc = 0;
     sqlite3_stmt *s = store_sq_prep(db->h,
-                                    "INSERT INTO notes(unid, form, subject, sender, created,"
-                                    " modified, deleted, body) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                                    "INSERT INTO attachments(note_id, name, size, nlo, data)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5)",
                                     db->path);
-    if (!s)
-        return -1;
-    sqlite3_bind_text(s, 1, d->unid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, d->form, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, d->subject, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, d->sender, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, d->created);
-    sqlite3_bind_int64(s, 6, d->modified);
-    if (d->deleted)
-        sqlite3_bind_int64(s, 7, d->deltime);
-    sqlite3_bind_text(s, 8, d->body, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_sq_fail(db->h, db->path);
-    sqlite3_finalize(s);
-    if (rc != 0)
-        return -1;
-    int64_t note_id = sqlite3_last_insert_rowid(db->h);
-    s = store_sq_prep(db->h,
-                      "INSERT INTO attachments(note_id, name, size, nlo, data)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5)",
-                      db->path);
     if (!s)
         return -1;
     for (size_t i = 0; rc == 0 && i < na; i++) {

@@ -95,6 +95,9 @@ struct store_db *store_db_new(struct dv_store *st, const char *path);
  * the transaction it began (own) and passes rc on. */
 int store_op_begin(struct store_db *db, bool *own);
 int store_op_end(struct store_db *db, bool own, int rc);
+/* Insert one notes row (d's columns; deleted at deltime when d->deleted); *note_id its rowid.
+ * 0 or -1. */
+int store_insert_note(struct store_db *db, const struct store_doc_row *d, int64_t *note_id);
 /* Insert one attachments row through s: an NLO reference (nlo) or inline data. */
 int store_insert_att(struct store_db *db, sqlite3_stmt *s, int64_t note_id, const char *name,
                      int64_t size, const char *nlo, const void *data, size_t dlen);

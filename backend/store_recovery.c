@@ -157,29 +157,23 @@ static int copy_write(struct store_db *dst, const char *unid, const struct copie
 {
     if (store_refs_acquire(dst, r, nr) != 0)
         return -1;
+    const struct store_doc_row row = {.unid = unid,
+                                      .form = d->col[1],
+                                      .subject = d->col[2],
+                                      .sender = d->col[3],
+                                      .body = d->col[7],
+                                      .created = d->created,
+                                      .modified = d->modified,
+                                      .deleted = d->deleted,
+                                      .deltime = d->deltime};
+    int64_t note_id;
+    if (store_insert_note(dst, &row, &note_id) != 0)
+        return -1;
+    int rc = 0;
     sqlite3_stmt *s = store_sq_prep(dst->h,
-                                    "INSERT INTO notes(unid, form, subject, sender, created,"
-                                    " modified, deleted, body) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                                    "INSERT INTO attachments(note_id, name, size, nlo, data)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5)",
                                     dst->path);
-    if (!s)
-        return -1;
-    sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
-    for (int i = 1; i <= 3; i++)
-        sqlite3_bind_text(s, i + 1, d->col[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, d->created);
-    sqlite3_bind_int64(s, 6, d->modified);
-    if (d->deleted)
-        sqlite3_bind_int64(s, 7, d->deltime);
-    sqlite3_bind_text(s, 8, d->col[7], -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_sq_fail(dst->h, dst->path);
-    sqlite3_finalize(s);
-    if (rc != 0)
-        return -1;
-    int64_t note_id = sqlite3_last_insert_rowid(dst->h);
-    s = store_sq_prep(dst->h,
-                      "INSERT INTO attachments(note_id, name, size, nlo, data)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5)",
-                      dst->path);
     if (!s)
         return -1;
     for (size_t i = 0; rc == 0 && i < d->na; i++)

@@ -138,26 +138,18 @@ int store_doc_add(struct store_db *db, const struct store_doc *doc, const struct
      * index transaction), then the rows. */
     rc = store_refs_acquire(db, r, nr);
     int64_t now = dv_now(), created = doc->created ? doc->created : now;
-    sqlite3_stmt *s = rc == 0
-                          ? store_sq_prep(db->h,
-                                          "INSERT INTO notes(unid, form, subject, sender,"
-                                          " created, modified, body) VALUES (?1,?2,?3,?4,?5,?5,?6)",
-                                          db->path)
-                          : NULL;
-    if (s) {
-        sqlite3_bind_text(s, 1, unid, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, doc->form, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, doc->subject, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, doc->sender, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 5, created);
-        sqlite3_bind_text(s, 6, doc->body, -1, SQLITE_STATIC);
-        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store_sq_fail(db->h, db->path);
-        sqlite3_finalize(s);
-    } else {
-        rc = -1;
-    }
-    int64_t note_id = sqlite3_last_insert_rowid(db->h);
-    s = rc == 0 ? store_sq_prep(db->h,
+    const struct store_doc_row row = {.unid = unid,
+                                      .form = doc->form,
+                                      .subject = doc->subject,
+                                      .sender = doc->sender,
+                                      .body = doc->body,
+                                      .created = created,
+                                      .modified = created};
+    int64_t note_id = 0;
+    if (rc == 0)
+        rc = store_insert_note(db, &row, &note_id);
+    sqlite3_stmt *s =
+        rc == 0 ? store_sq_prep(db->h,
                                 "INSERT INTO attachments(note_id, name, size, nlo, data) VALUES"
                                 " (?1, ?2, ?3, ?4, ?5)",
                                 db->path)
