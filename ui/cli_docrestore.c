@@ -190,10 +190,7 @@ int cli_doc_restore(int argc, char **argv, struct dv_config *cfg)
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "doc-restore");
-    if (isatty(STDERR_FILENO)) /* plain phase lines would clutter a one-line error */
-        meter_attach(&m, &job, stderr);
-    else
-        memset(&m, 0, sizeof m);
+    meter_attach_tty(&m, &job, stderr); /* plain phase lines would clutter a one-line error */
     meter_cancel_on_signal(&job);
     struct docrestore_result r;
     int rc = docrestore_run(cfg, &o, &job, &r);

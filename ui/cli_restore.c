@@ -53,10 +53,7 @@ int cli_restore(int argc, char **argv, struct dv_config *cfg)
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "restore");
-    if (isatty(STDERR_FILENO)) /* plain phase lines would clutter a one-line error */
-        meter_attach(&m, &job, stderr);
-    else
-        memset(&m, 0, sizeof m);
+    meter_attach_tty(&m, &job, stderr); /* plain phase lines would clutter a one-line error */
     meter_cancel_on_signal(&job);
     struct restore_result r;
     int rc = recover_restore(cfg, &o, &job, &r);
@@ -173,10 +170,7 @@ int cli_recover(int argc, char **argv, struct dv_config *cfg)
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "recover");
-    if (isatty(STDERR_FILENO)) /* plain phase lines would clutter a one-line error */
-        meter_attach(&m, &job, stderr);
-    else
-        memset(&m, 0, sizeof m);
+    meter_attach_tty(&m, &job, stderr); /* plain phase lines would clutter a one-line error */
     meter_cancel_on_signal(&job);
     struct recover_result r;
     int rc = recover_nlos(cfg, &o, &job, &r);
@@ -257,10 +251,7 @@ static int doc_copy(int argc, char **argv, struct dv_config *cfg)
     struct dv_job job;
     struct cli_meter m;
     job_init(&job, "doc-copy");
-    if (isatty(STDERR_FILENO)) /* plain phase lines would clutter a one-line error */
-        meter_attach(&m, &job, stderr);
-    else
-        memset(&m, 0, sizeof m);
+    meter_attach_tty(&m, &job, stderr); /* plain phase lines would clutter a one-line error */
     struct doccopy_result r;
     int rc = recover_doc_copy_ex(cfg, from, unid, to, force, &job, &r);
     meter_clear(&m);

@@ -141,6 +141,14 @@ void meter_attach(struct cli_meter *m, struct dv_job *j, FILE *out)
     j->event_ud = m;
 }
 
+void meter_attach_tty(struct cli_meter *m, struct dv_job *j, FILE *out)
+{
+    if (isatty(fileno(out)))
+        meter_attach(m, j, out);
+    else
+        memset(m, 0, sizeof *m);
+}
+
 static struct dv_job *signal_job;
 
 static void on_signal(int sig)

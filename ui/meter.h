@@ -23,6 +23,9 @@ struct cli_meter {
 
 /* Attach a meter to job (sets its progress and event callbacks). */
 void meter_attach(struct cli_meter *m, struct dv_job *j, FILE *out);
+/* Attach a meter only when out is a terminal; otherwise m stays inert (clearing it is a no-op):
+ * the commands whose failure is one line, which plain phase lines would clutter. */
+void meter_attach_tty(struct cli_meter *m, struct dv_job *j, FILE *out);
 /* Erase the meter line (before printing a summary). */
 void meter_clear(struct cli_meter *m);
 /* Install SIGINT/SIGTERM handlers that cancel job (second signal: default action). */
