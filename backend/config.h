@@ -46,6 +46,17 @@ struct dv_config {
                                    a client holds locked before that database is failed */
         long keep_sets;         /* 1 .. 100000; default 14 */
         long keep_days;         /* 0 .. 36500; default 35 */
+        /* backup.target "s3://BUCKET/PREFIX" (issue 17; docs/s3.md): then these */
+        struct {
+            char *bucket;           /* NULL: the target is a directory */
+            char *prefix;           /* "" or "a/b" (no leading or trailing '/') */
+            char *endpoint;         /* "http://127.0.0.1:7480"; required for non-AWS */
+            char *region;           /* default "us-east-1" */
+            char *credentials_file; /* NULL: the environment only */
+            char *cache;            /* the local working tree; default next to the catalog */
+            long object_lock_days;  /* 0 .. 36500; default 0 (no retention) */
+            char *object_lock_mode; /* "governance" (default) or "compliance" */
+        } s3;
     } backup;
     char *catalog;
     struct {

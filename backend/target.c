@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "fsb.h"
 #include "util.h"
 
@@ -25,6 +26,7 @@ struct target {
     int lockfd;
     struct fsb *root; /* fsb view of dirfd */
     struct target_identity ident;
+    enum target_kind kind; /* TARGET_KIND_DIR: the working tree is the target */
 };
 
 /* ---- names ------------------------------------------------------------------------- */
@@ -669,4 +671,183 @@ int target_nlolist_read(const char *path, target_nlo_cb cb, void *ud)
     int rc = target_nlolist_read_at(root, base, cb, ud);
     fsb_close(root);
     return rc;
+}
+
+/* ---- the target's store (target.h; the S3 side: issue 17) ------------------------------ */
+
+enum target_kind target_kind(const struct target *t)
+{
+    return t->kind;
+}
+
+const char *target_url(const struct target *t)
+{
+    return t->path;
+}
+
+const char *target_endpoint(const struct target *t)
+{
+    (void)t;
+    return NULL;
+}
+
+long target_lock_days(const struct target *t)
+{
+    (void)t;
+    return 0;
+}
+
+const char *target_lock_mode(const struct target *t)
+{
+    (void)t;
+    return NULL;
+}
+
+static int s3_not_here(const struct dv_config *cfg)
+{
+    dv_seterr("backup target s3://%s: S3 targets are not built yet", cfg->backup.s3.bucket);
+    return -1;
+}
+
+struct target *target_open_cfg(const struct dv_config *cfg)
+{
+    if (cfg->backup.s3.bucket) {
+        s3_not_here(cfg);
+        return NULL;
+    }
+    return target_open(cfg->backup.target);
+}
+
+int target_identity_read_cfg(const struct dv_config *cfg, struct target_identity *id)
+{
+    if (cfg->backup.s3.bucket)
+        return s3_not_here(cfg);
+    return target_identity_read(cfg->backup.target, id);
+}
+
+int target_init_cfg(const struct dv_config *cfg, struct target_identity *id, int *adopted_sets)
+{
+    if (cfg->backup.s3.bucket)
+        return s3_not_here(cfg);
+    return target_init(cfg->backup.target, cfg->server.data_dir, id, adopted_sets);
+}
+
+int target_publish(struct target *t, const char *rel, unsigned flags)
+{
+    (void)flags;
+    if (!dv_path_is_safe_rel(rel)) {
+        dv_seterr("%s: unsafe path below %s: refused", rel, t->path);
+        return -1;
+    }
+    return 0; /* a directory: the working tree is the target */
+}
+
+int target_publish_many(struct target *t, const char *const *rels, size_t n, unsigned flags)
+{
+    for (size_t i = 0; i < n; i++)
+        if (target_publish(t, rels[i], flags) != 0)
+            return -1;
+    return 0;
+}
+
+int target_fetch(struct target *t, const char *rel)
+{
+    struct stat st;
+    if (fsb_lstat(t->root, rel, &st) != 0)
+        return -1;
+    if (!S_ISREG(st.st_mode)) {
+        dv_seterr("%s/%s: %s, not a regular file: refused", t->path, rel, fsb_kind(st.st_mode));
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+void target_evict(struct target *t, const char *rel)
+{
+    (void)t;
+    (void)rel;
+}
+
+int target_remove(struct target *t, const char *rel, int64_t *locked_until)
+{
+    if (locked_until)
+        *locked_until = 0;
+    return fsb_unlink(t->root, rel, true);
+}
+
+/* Walk dir (relative to the root) in name order, calling cb for regular files below prefix. */
+static int list_walk(struct target *t, const char *dir, const char *prefix, target_list_cb cb,
+                     void *ud)
+{
+    DIR *d = fsb_opendir(t->root, dir[0] ? dir : ".");
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        dv_preferr("target");
+        return -1;
+    }
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            v = dv_realloc(v, cap * sizeof *v);
+        }
+        v[n++] = dv_strdup(e->d_name);
+    }
+    closedir(d);
+    for (size_t i = 1; i < n; i++) /* name order */
+        for (size_t j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+            char *x = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = x;
+        }
+    int rc = 0;
+    size_t plen = strlen(prefix);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *rel = dir[0] ? dv_asprintf("%s/%s", dir, v[i]) : dv_strdup(v[i]);
+        size_t rl = strlen(rel);
+        /* below the prefix, or a directory on the way to it */
+        bool on_way = rl < plen && strncmp(prefix, rel, rl) == 0 && prefix[rl] == '/';
+        bool below = strncmp(rel, prefix, plen < rl ? plen : rl) == 0 && rl >= plen;
+        if (on_way || below) {
+            struct stat st;
+            if (fsb_lstat(t->root, rel, &st) != 0) {
+                rc = errno == ENOENT ? 0 : -1;
+            } else if (S_ISDIR(st.st_mode)) {
+                rc = list_walk(t, rel, prefix, cb, ud);
+            } else if (!below) {
+                rc = 0;
+            } else if (!S_ISREG(st.st_mode)) {
+                dv_seterr("%s/%s: %s: refused", t->path, rel, fsb_kind(st.st_mode));
+                rc = -1;
+            } else {
+                rc = cb(ud, rel, (uint64_t)st.st_size);
+            }
+        }
+        free(rel);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+    return rc;
+}
+
+int target_list(struct target *t, const char *prefix, target_list_cb cb, void *ud)
+{
+    size_t pl = strlen(prefix);
+    char *p = dv_strdup(prefix);
+    if (pl && p[pl - 1] == '/')
+        p[pl - 1] = '\0';
+    bool ok = !p[0] || dv_path_is_safe_rel(p);
+    free(p);
+    if (!ok) {
+        dv_seterr("%s: unsafe prefix below %s: refused", prefix, t->path);
+        return -1;
+    }
+    return list_walk(t, "", prefix, cb, ud);
 }

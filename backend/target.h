@@ -167,6 +167,76 @@ int target_cleanup_partial(struct target *t, int *n);
 int target_sets_scan(struct target *t, char ***ids, size_t *n);
 void target_ids_free(char **ids, size_t n);
 
+/* ---- the target's store: a directory, or an S3 bucket (issue 17; target_store.c) ----------
+ *
+ * A target is a store of objects named by their path relative to the target root
+ * ("target.json", "sets/<id>/manifest.json", "sets/<id>/db/mail/x.nsf", "nlo/abc/<name>",
+ * "archive/..."): tstore.h is the small interface (put atomically, get a range, list by prefix
+ * in name order, head, delete), with two implementations: a directory (tstore_dir.c, over
+ * fsb.h) and an S3 bucket + prefix (tstore_s3.c, over s3.h).
+ *
+ * Everything dvault writes below a target is first written in the target's WORKING TREE,
+ * target_root() / target_path(), laid out as the target itself; then it is PUBLISHED. For a
+ * directory target the working tree is the target itself and publishing is done already (the
+ * callers' fsync / syncfs rules make it durable). For an S3 target the working tree is a
+ * local directory (backup.s3.cache) and publishing uploads the file (with the configured
+ * Object Lock retention) and, once the gateway acknowledged it, removes the local copy: the
+ * working tree is a spool, never a copy, and nothing in it counts as held.
+ * What dvault reads from a target it FETCHES first (S3: downloaded into the working tree,
+ * checked against the size the store reports; directory: it is there) and evicts after use.
+ * A set is complete when its manifest.json is held (published last); for a directory the
+ * rename of sets/.<id>.partial to sets/<id> as before; on S3 the partial directory of the
+ * working tree maps to the keys sets/<id>/... and the manifest is uploaded after every other
+ * object of the set was acknowledged.
+ */
+enum target_kind { TARGET_KIND_DIR = 0, TARGET_KIND_S3 = 1 };
+enum target_kind target_kind(const struct target *t);
+/* Where the target is, for messages and the console: the directory's path, or
+ * "s3://BUCKET/PREFIX" (the endpoint: target_endpoint, NULL for a directory). */
+const char *target_url(const struct target *t);
+const char *target_endpoint(const struct target *t);
+/* Object Lock of an S3 target: days (0: none) and mode ("governance"/"compliance"). */
+long target_lock_days(const struct target *t);
+const char *target_lock_mode(const struct target *t);
+
+/* target_open / target_identity_read / target_init for the configured target, a directory
+ * or an S3 bucket (cfg->backup.s3.bucket set). Same contracts as the path forms. */
+struct dv_config;
+struct target *target_open_cfg(const struct dv_config *cfg);
+int target_identity_read_cfg(const struct dv_config *cfg, struct target_identity *id);
+int target_init_cfg(const struct dv_config *cfg, struct target_identity *id, int *adopted_sets);
+
+enum { TARGET_PUB_KEEP = 1 /* S3: keep the working copy after the upload */ };
+/*
+ * Publish rel (a regular file of the working tree, relative to the root; a file in a set's
+ * partial directory sets/.<id>.partial/X goes to sets/<id>/X) to the target. Directory: 0 at
+ * once. S3: uploaded (multipart when large), acknowledged, then removed from the working
+ * tree unless TARGET_PUB_KEEP. 0 or -1 with dv_err() naming the object.
+ */
+int target_publish(struct target *t, const char *rel, unsigned flags);
+/* The same for many (NLOs): S3 uploads them several at a time. 0 or -1 (the first failure). */
+int target_publish_many(struct target *t, const char *const *rels, size_t n, unsigned flags);
+/*
+ * Make rel present in the working tree. Directory: 0 if it is there (-1, errno ENOENT, if
+ * not). S3: downloaded to a temporary beside it and renamed into place once its size is what
+ * the store reported; -1 with errno ENOENT when the target does not hold it.
+ */
+int target_fetch(struct target *t, const char *rel);
+/* Drop the working copy of a fetched (or kept) rel. Directory: nothing. */
+void target_evict(struct target *t, const char *rel);
+/*
+ * Remove rel from the target (and its working copy). A missing rel is fine. An object still
+ * under Object Lock: -1 with errno EPERM, *locked_until (may be NULL) its retain-until time.
+ */
+int target_remove(struct target *t, const char *rel, int64_t *locked_until);
+/* The objects below prefix ("sets/", "nlo/abc/"; a string prefix, as S3's), in name order
+ * (S3: byte order of the whole key; directory: byte order within each directory) with their
+ * sizes. Directory: the working tree walked without following links (a link or other
+ * non-regular file below the prefix is refused, naming it). cb returns
+ * non-zero to stop (returned). 0 or -1. */
+typedef int (*target_list_cb)(void *ud, const char *rel, uint64_t size);
+int target_list(struct target *t, const char *prefix, target_list_cb cb, void *ud);
+
 /* ---- kept deltas a post command moved out of the set ------------------------------------ */
 
 #define TARGET_MOVED_LIST "deltas-moved.tsv"
