@@ -120,7 +120,7 @@ s3_rows() {
         command -v rclone >/dev/null || { echo "bench: rclone missing (scripts/deps.sh bench)" >&2; exit 1; }
         case "$mode" in quick) S3N=$N ;; full) S3N=100000 ;; esac
         S3N=${BENCH_S3_NLOS:-$S3N}
-        S3RUNS=${BENCH_S3_RUNS:-$RUNS}
+        S3RUNS=${BENCH_S3_RUNS:-3}
         S3FIRST=${BENCH_S3_FIRST_RUNS:-$FIRST_RUNS}
         S3D=$DIR
         if [ "$S3N" != "$N" ]; then # a fixture of its own: S3N NLOs, 10 small databases

@@ -301,6 +301,9 @@ static void ov_archive(const struct ovscr *o, struct tui_rect b, int *y)
         snprintf(buf, sizeof buf, "from %s to %s", from,
                  strncmp(from, to, 11) == 0 && strlen(to) == 19 ? to + 11 : to);
         ov_line(y, ymax, b.x, b.w, "archive span", buf, TH_TEXT);
+    } else if (o->base.c->cfg->backup.s3.bucket) {
+        ov_line(y, ymax, b.x, b.w, "archive", "none: the WAL archive needs a directory target",
+                TH_TEXT);
     } else if (st->target_ok) {
         ov_line(y, ymax, b.x, b.w, "archive",
                 st->archive_error[0] ? "unreadable (see the warnings)"

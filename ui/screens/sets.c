@@ -330,7 +330,7 @@ static int sets_where_lines(const struct console *c, int w, char *l1, char *l2, 
     if (tw.lock_days > 0)
         snprintf(lock, sizeof lock, "Object Lock %s, %ld day%s", tw.lock_mode, tw.lock_days,
                  tw.lock_days == 1 ? "" : "s");
-    if ((int)(strlen(where) + 3 + strlen(lock)) <= w) { /* URLs are ASCII: bytes = columns */
+    if (tui_width(where) + 3 + tui_width(lock) <= w) {
         snprintf(l1, n, "%s   %s", where, lock);
         l2[0] = 0;
         return 1;
