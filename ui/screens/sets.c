@@ -336,8 +336,7 @@ static int sets_where_lines(const struct console *c, int w, char *l1, char *l2, 
         return 1;
     }
     snprintf(l1, n, "%s", where);
-    snprintf(l2, n, " %s%s", lock,
-             tw.lock_days > 0 ? ", counted from each object's upload" : "");
+    snprintf(l2, n, " %s%s", lock, tw.lock_days > 0 ? ", counted from each object's upload" : "");
     return 2;
 }
 
