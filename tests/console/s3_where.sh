@@ -76,7 +76,32 @@ l=$(line_with " Object Lock governance, 2 days")
 tui_line 21 | grep -qF " target $url at $GW_ENDPOINT" || fail "80x24: Sets: the target is not on line 21"
 tui_line 22 | grep -qF " Object Lock governance, 2 days" || fail "80x24: Sets: the lock is not on line 22"
 
-tui_resize 100 30; tui_keys 1; tui_wait_for "last backup"; tui_sync
+# a backup from the console (F2) on the bucket: the job runs and ends as any job (Jobs shows
+# its result), the set is listed, the lines stay
+tui_keys 1; tui_wait_for "none yet (F2 starts one)"; tui_keys F2
+tui_wait_re "last backup +[0-9]{8}-[0-9]{6} full complete" 600
+tui_keys 6; tui_wait_re "full set [0-9]{8}-[0-9]{6} complete"
+tui_keys 3; tui_wait_re "[0-9]{8}-[0-9]{6} +full .*complete"; tui_sync
+tui_line 21 | grep -qF " target $url at $GW_ENDPOINT" || fail "80x24: Sets after the backup: line 21"
+tui_keys q
+[ "$(tui_exit_status)" = 0 ] || fail "quit: exit status $(tui_exit_status)"
+tmx kill-server >/dev/null 2>&1
+
+# 100x30, while another process holds the target's lock (a backup running elsewhere): the
+# console reads where the target is and its identity without taking it
+id=$("$DVAULT" -c "$d/s3.yaml" target show | sed -n 's/^id: *//p')
+[ -n "$id" ] || { echo "FAIL: target show gave no id"; exit 1; }
+(exec 9>"$d/spool"$'\e]0;pwned\a'/lock && flock 9 && exec sleep 600) &
+holder=$!
+trap 'kill $holder 2>/dev/null; tui_cleanup; [ -n "$OWN_GW" ] && "$SRC/tests/gw/ceph.sh" stop "$OWN_GW"' EXIT
+for _ in $(seq 1 50); do
+    "$DVAULT" -c "$d/s3.yaml" backup -q >/dev/null 2>"$TUI_TMP/busy" || break
+    sleep 0.1
+done
+grep -q "busy" "$TUI_TMP/busy" || { echo "FAIL: the lock is not held: $(cat "$TUI_TMP/busy")"; exit 1; }
+tui_start 100 30 "$DVAULT" -c "$d/s3.yaml"
+tui_wait_for "last backup"; tui_sync
+whole "target id       $id"
 whole "target          $url"
 whole "endpoint        $GW_ENDPOINT (region $GW_REGION)"
 whole "Object Lock     governance, 2 days: every object kept 2 days from its upload"
