@@ -224,6 +224,8 @@ EOF
 
 # bench/run.sh MODE s3: the S3 rows alone (and the report)
 if [ "${2:-}" = s3 ]; then
+    ndb=$(find "$DATA/mail" -name '*.nsf' | wc -l)
+    dbsize=$(du -sh "$DATA/mail" | cut -f1)
     s3_rows
     report
     log "results in $DIR/results.md"
