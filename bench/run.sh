@@ -226,6 +226,7 @@ EOF
 if [ "${2:-}" = s3 ]; then
     ndb=$(find "$DATA/mail" -name '*.nsf' | wc -l)
     dbsize=$(du -sh "$DATA/mail" | cut -f1)
+    ONEMB=${BENCH_ONEMB:-400}
     s3_rows
     report
     log "results in $DIR/results.md"
