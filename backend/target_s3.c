@@ -486,11 +486,13 @@ int target_s3_cleanup_partial(struct target *t, int *n)
 
 /* ---- objects ----------------------------------------------------------------------------- */
 
-int target_s3_publish(struct target *t, const char *const *rels, size_t n, unsigned flags)
+/* Publish up to PUB_CHUNK files: open them all beneath the working tree, upload, close. */
+#define PUB_CHUNK 256
+static int publish_chunk(struct target *t, const char *const *rels, size_t n, unsigned flags)
 {
-    int *fds = dv_calloc(n ? n : 1, sizeof *fds);
-    uint64_t *sizes = dv_calloc(n ? n : 1, sizeof *sizes);
-    char **names = dv_calloc(n ? n : 1, sizeof *names);
+    int fds[PUB_CHUNK];
+    uint64_t sizes[PUB_CHUNK];
+    char *names[PUB_CHUNK];
     size_t opened = 0;
     int rc = 0;
     for (; opened < n; opened++) {
@@ -520,10 +522,15 @@ int target_s3_publish(struct target *t, const char *const *rels, size_t n, unsig
     for (size_t i = 0; rc == 0 && !(flags & TARGET_PUB_KEEP) && i < n; i++)
         if (fsb_unlink(t->root, rels[i], true) != 0)
             rc = -1;
-    free(fds);
-    free(sizes);
-    free(names);
     return rc;
+}
+
+int target_s3_publish(struct target *t, const char *const *rels, size_t n, unsigned flags)
+{
+    for (size_t at = 0; at < n; at += PUB_CHUNK)
+        if (publish_chunk(t, rels + at, n - at < PUB_CHUNK ? n - at : PUB_CHUNK, flags) != 0)
+            return -1;
+    return 0;
 }
 
 int target_s3_fetch(struct target *t, const char *rel)

@@ -13,6 +13,8 @@
  *   tprobe CONFIG sets             target_sets_scan: one id a line
  *   tprobe CONFIG cleanup          target_cleanup_partial: "cleaned N"
  *   tprobe CONFIG spool            the working tree's files below sets/ (what is spooled)
+ *   tprobe CONFIG many N SIZE      N files of SIZE bytes written as nlo/fff/many-<i>, then
+ *                                  published at once (target_publish_many)
  * Errors: "tprobe: <message>" on stderr, exit 1 (3 when not held).
  */
 #include <errno.h>
@@ -159,6 +161,24 @@ int main(int argc, char **argv)
             rc = fail();
         else
             printf("cleaned %d\n", n);
+    } else if (strcmp(cmd, "many") == 0 && argc == 5) {
+        long n = atol(argv[3]), size = atol(argv[4]);
+        char **rels = dv_calloc((size_t)n + 1, sizeof *rels);
+        char *buf = dv_calloc(1, (size_t)size + 1);
+        rc = fsb_mkdirs(target_root(t), "nlo/fff", 0700);
+        for (long i = 0; rc == 0 && i < n; i++) {
+            rels[i] = dv_asprintf("nlo/fff/many-%05ld", i);
+            snprintf(buf, (size_t)size + 1, "%ld", i);
+            rc = fsb_write_atomic(target_root(t), rels[i], buf, (size_t)size, 0600);
+        }
+        if (rc == 0)
+            rc = target_publish_many(t, (const char *const *)rels, (size_t)n, 0);
+        if (rc != 0)
+            rc = fail();
+        for (long i = 0; i < n; i++)
+            free(rels[i]);
+        free(rels);
+        free(buf);
     } else if (strcmp(cmd, "spool") == 0 && argc == 3) {
         struct tstore *d = tstore_dir_open(target_path(t));
         if (!d || tstore_list(d, "sets/", list_cb, NULL) != 0)

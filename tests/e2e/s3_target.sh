@@ -156,6 +156,12 @@ cmp -s "$T/db1" "$T/back" || fail "fetch of the multipart object: not the bytes"
 expect_fail "fetch of a removed object" 3 "not held by the target" \
     "$TPROBE" "$T/c.yaml" fetch "$N1" "$T/back"
 "$TPROBE" "$T/c.yaml" remove "$N1" # a missing object is fine
+# many at once (NLO batches): more than one batch of descriptors, several in flight
+"$TPROBE" "$T/c.yaml" many 600 3000
+[ "$("$TPROBE" "$T/c.yaml" list nlo/fff/ | grep -c ' 3000$')" = 600 ] || fail "many: not 600 objects"
+[ -z "$(find "$T/var/s3-cache/$B/srv1/nlo" -type f)" ] || fail "many: the spool kept copies"
+"$TPROBE" "$T/c.yaml" fetch nlo/fff/many-00599 "$T/back"
+[ "$(tr -d '\0' <"$T/back")" = 599 ] || fail "many: not the bytes of the 600th"
 
 step "the identity is checked by every open; the working tree's lock"
 P get "$B" srv1/target.json "$T/tj"
