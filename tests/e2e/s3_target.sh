@@ -163,6 +163,19 @@ expect_fail "fetch of a removed object" 3 "not held by the target" \
 "$TPROBE" "$T/c.yaml" fetch nlo/fff/many-00599 "$T/back"
 [ "$(tr -d '\0' <"$T/back")" = 599 ] || fail "many: not the bytes of the 600th"
 
+step "a set id is free only when the bucket has nothing under it"
+# the bucket holds a failed set's record under each of the next 60 seconds' ids (the working
+# tree nothing; a record, not a crashed run's objects: those the set's cleanup would delete)
+now=$(date -u +%s)
+for i in $(seq 0 60); do
+    P put "$B" "srv1/sets/$(date -u -d "@$((now + i))" +%Y%m%d-%H%M%S).failed/manifest.json" "$T/foreign" >/dev/null
+done
+ID2=$("$TPROBE" "$T/c.yaml" set "$T/nlo1")
+[[ $ID2 == *-2 ]] || fail "set_begin took $ID2, which the bucket holds"
+"$TPROBE" "$T/c.yaml" remove "sets/$ID2/manifest.json" # leave a set without manifest
+"$TPROBE" "$T/c.yaml" cleanup | grep -q "^cleaned 1\$" || fail "cleanup of the set without manifest"
+[ -z "$("$TPROBE" "$T/c.yaml" list "sets/$ID2/")" ] || fail "the set without manifest remains"
+
 step "the identity is checked by every open; the working tree's lock"
 P get "$B" srv1/target.json "$T/tj"
 sed 's/"dvault-target"/"something-else"/' "$T/tj" >"$T/tj.bad"
