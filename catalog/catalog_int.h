@@ -93,8 +93,9 @@
                    "VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)")                                          \
     X(POOL_ADOPT, "UPDATE nlo SET sha256 = ?2, size = ?3, live_subdir = ?4, first_set = ?5, "      \
                   "stored_at = ?6 WHERE name = ?1")                                                \
-    X(POOL_REHOME, "UPDATE nlo SET live_subdir = ?4 WHERE name = ?1 AND live_subdir IS NOT ?4")    \
-    X(POOL_SUBDIR_PAGE, "SELECT name FROM nlo WHERE live_subdir = ?1 AND sha256 IS NOT NULL "      \
+    X(POOL_REHOME, "UPDATE nlo SET live_subdir = ?4 WHERE name = ?1 AND live_subdir IS NOT ?4 "    \
+                   "AND sha256 IS NOT NULL")                                                       \
+    X(POOL_SUBDIR_PAGE, "SELECT name FROM nlo WHERE live_subdir = ?1 "                             \
                         "AND name > ?2 ORDER BY name LIMIT ?3")                                    \
     X(POOL_PAGE, "SELECT " POOL_COLS " FROM nlo WHERE name > ?1 "                                  \
                  "AND sha256 IS NOT NULL ORDER BY name LIMIT ?2")                                  \
@@ -220,6 +221,8 @@ struct catalog {
 /* The staged references written (sorted, in the open transaction) / dropped. 0 or -1. */
 int catalog_stage_flush(struct catalog *c);
 void catalog_stage_clear(struct catalog *c);
+/* Tests: flush the staged references once n names are staged (0: the default, 262,144). */
+void catalog_test_stage_flush_at(size_t n);
 
 /* "catalog PATH: what: sqlite's message"; returns -1. */
 int catalog_db_err(struct catalog *c, const char *what);
