@@ -806,42 +806,6 @@ static int list_pool_dir(struct pass *p, int nfd, unsigned idx)
     return rc;
 }
 
-/* target_list's callback: one object of nlo/<3 hex>/ (the bucket's listing) into p->names. */
-static int pool_listed(void *ud, const char *rel, uint64_t size)
-{
-    (void)size;
-    struct pass *p = ud;
-    const char *nm = strrchr(rel, '/');
-    nm = nm ? nm + 1 : rel;
-    if (strlen(nm) != NAME_LEN || !target_nlo_name_valid(nm))
-        return 0; /* not a pool object: not this check's business */
-    if (p->nnames == p->capnames) {
-        p->capnames = p->capnames ? p->capnames * 2 : 4096;
-        p->names = dv_realloc(p->names, p->capnames * sizeof *p->names);
-        p->order = dv_realloc(p->order, p->capnames * sizeof *p->order);
-    }
-    p->order[p->nnames].key = name_key(nm + 3);
-    p->order[p->nnames].idx = (uint32_t)p->nnames;
-    p->order[p->nnames].reg = 1; /* an object: nothing else exists in a bucket */
-    memcpy(p->names[p->nnames++], nm, NAME_LEN + 1);
-    return 0;
-}
-
-/* The same as list_pool_dir from the bucket's listing of nlo/<idx as 3 hex>/ (S3: the
- * working tree holds nothing of the pool). */
-static int list_pool_store(struct pass *p, unsigned idx)
-{
-    p->nnames = 0;
-    char prefix[16];
-    snprintf(prefix, sizeof prefix, "nlo/%03x/", idx);
-    if (target_list(p->o->target, prefix, pool_listed, p) != 0) {
-        dv_preferr("NLO pass: list %s%s", target_url(p->o->target), prefix);
-        return -1;
-    }
-    qsort_r(p->order, p->nnames, sizeof *p->order, cmp_key, p->names);
-    return 0;
-}
-
 static int flush_lost(struct pass *p)
 {
     if (p->nlost && catalog_pool_delete(p->o->cat, (const name_t *)p->lost, p->nlost) != 0) {
@@ -903,10 +867,17 @@ static int pool_absent(struct pass *p, const char *name, bool bad)
  * in name order merged with the pool's directories nlo/000 .. nlo/fff, each listed once
  * (getdents64) and sorted; a directory no recorded name falls into is not read. 0 or -1.
  */
+static int sweep_absent(void *ud, const char *name)
+{
+    return pool_absent(ud, name, false);
+}
+
 static int pool_check(struct pass *p)
 {
-    int nfd = p->s3 ? -1 : openat(p->tfd, "nlo", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (nfd < 0 && !p->s3 && errno != ENOENT) {
+    if (p->s3) /* a bucket: one listing of nlo/ (nlopass_sweep.c) */
+        return nlopass_pool_sweep(p->o->target, p->o->cat, p->o->job, sweep_absent, p);
+    int nfd = openat(p->tfd, "nlo", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (nfd < 0 && errno != ENOENT) {
         dv_syserr("open %s/nlo", target_path(p->o->target));
         return -1;
     }
@@ -939,8 +910,7 @@ static int pool_check(struct pass *p)
                 rc = -1;
                 break;
             }
-            if ((p->s3 ? list_pool_store(p, (unsigned)idx)
-                       : list_pool_dir(p, nfd, (unsigned)idx)) != 0) {
+            if (list_pool_dir(p, nfd, (unsigned)idx) != 0) {
                 rc = -1;
                 break;
             }

@@ -78,7 +78,7 @@ spool_files() {
         \( -name '*.nsf' -o -name '*.nsf.*' -o -name '*.nlo' -o -name 'nlo-new.tsv' \
         -o -name 'manifest.json' \) -print
 }
-q() { sqlite3 "file:$T/catalog.db?immutable=1" "$1"; }
+q() { sqlite3 -readonly -cmd '.timeout 5000' "$T/catalog.db" "$1"; } # WAL: not immutable
 newest_set() { "$DVAULT" -c "$T/dv.yaml" sets --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -1; }
 
 # check_set ID: the set's objects are in the bucket, the catalog's files and pool too
