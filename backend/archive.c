@@ -1042,7 +1042,7 @@ static int archive_body(const struct dv_config *cfg, const struct archive_opts *
     int lockfd = -1, rc = -1;
     struct target_identity tid;  /* a moved or unmounted target is refused, never created */
     if (cfg->backup.s3.bucket) { /* issue 17: not yet (docs/operations.md) */
-        dv_seterr("archive: the WAL archive needs a directory target; backup.target %s is an "
+        dv_seterr("the WAL archive needs a directory target; backup.target %s is an "
                   "S3 bucket (point-in-time restore is not available on S3 targets yet)",
                   cfg->backup.target);
         goto out;
