@@ -561,7 +561,7 @@ static int backup_one(struct ctx *c, const char *rel)
         free(incfile);
         /* S3: what was uploaded goes too (a directory: the unlinks above were the target) */
         const char *files[3] = {d.relcopy, d.reldelta, d.relpm};
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 3 && target_kind(c->t) == TARGET_KIND_S3; i++)
             if (pub & (1u << i)) {
                 char *prel = target_spool_set_rel(c->r->set_id, files[i]);
                 target_remove(c->t, prel, NULL);
