@@ -53,6 +53,9 @@ struct ctx {
     bool batch;
     int64_t batch_since;
     int batch_dbs;
+    /* a publish failed (an S3 gateway gone, credentials revoked): the target, not the
+       database, failed; the set stops there rather than fail database after database */
+    char target_err[DV_ERR_MAX];
 };
 
 static void on_event(void *ud, enum dv_level level, const char *msg)
@@ -511,6 +514,7 @@ static int one_publish(struct ctx *c, struct one *d, unsigned *pub)
         int rc = target_publish(c->t, rel, 0);
         free(rel);
         if (rc != 0) {
+            snprintf(c->target_err, sizeof c->target_err, "%s", dv_err());
             fail_db(c, d->rel, "");
             return -1;
         }
@@ -876,7 +880,7 @@ static int copy_databases(struct ctx *c, char **dbs, size_t ndbs)
         free(p);
     }
     job_phase(c->job, "databases", ndbs, total);
-    for (size_t i = 0; i < ndbs; i++) {
+    for (size_t i = 0; i < ndbs && !c->target_err[0]; i++) {
         if (job_cancelled(c->job))
             break;
         backup_one(c, dbs[i]);
@@ -889,6 +893,11 @@ static int copy_databases(struct ctx *c, char **dbs, size_t ndbs)
     job_flush(c->job);
     if (job_cancelled(c->job)) {
         snprintf(c->r->message, sizeof c->r->message, "cancelled");
+        return -1;
+    }
+    if (c->target_err[0]) {
+        snprintf(c->r->message, sizeof c->r->message, "the target failed: %.*s",
+                 (int)sizeof c->r->message - 24, c->target_err);
         return -1;
     }
     return 0;

@@ -7,7 +7,9 @@
 # being uploaded (polled, bounded), with the spool then holding at most one database copy;
 # the next run is clean: the crashed set failed in the catalog, its objects and multipart
 # uploads gone from the bucket, the spool emptied. A wrong secret: a clear error, the secret
-# never shown, nothing recorded in the catalog. The archiver refuses an S3 target.
+# never shown, nothing recorded in the catalog. The gateway stopped during a backup: the set
+# fails at once (not database after database) saying why; once it is back, a clean run. The
+# archiver refuses an S3 target.
 # needs: gateway (tests/run.sh starts it once and exports GW_DIR, GW_ENDPOINT and the keys;
 # run alone, this script starts and stops its own)
 set -euo pipefail
@@ -31,7 +33,7 @@ fail() {
     echo "FAIL: $*" >&2
     exit 1
 }
-step() { echo "== $*"; }
+step() { echo "== [${SECONDS}s] $*"; }
 . "$(dirname "$0")/load.lib"
 
 if [ -z "${GW_ENDPOINT:-}" ]; then
@@ -213,6 +215,56 @@ grep -Eq "SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|credentials|secr
 ! grep -qF "$SECRET" "$T"/b*.out || fail "the secret was printed"
 [ "$(q "SELECT count(*) FROM sets")" = "$sets_before" ] || fail "a wrong secret recorded a set"
 [ "$(q "SELECT count(*) FROM jobs")" = "$jobs_before" ] || fail "a wrong secret recorded a job"
+
+step "the gateway goes away mid-backup: the set fails at once naming why; back, a clean run"
+GW_DIR=${GW_DIR:?GW_DIR not set}
+"$DVAULT" -c "$T/dv.yaml" backup -q >"$T/b6.out" 2>&1 &
+BPID=$!
+gone=""
+for ((i = 0; i < 600; i++)); do
+    kill -0 "$BPID" 2>/dev/null || break
+    cur=$(q "SELECT id FROM sets WHERE status = 'running'" 2>/dev/null || true)
+    if [ -n "$cur" ] && [ -n "$(keys "$PFX/sets/$cur/")" ]; then
+        "$SRC/tests/gw/ceph.sh" rgw-stop "$GW_DIR"
+        t_gone=$SECONDS
+        gone=$cur
+        break
+    fi
+    sleep 0.05
+done
+[ -n "$gone" ] || {
+    wait "$BPID" || true
+    BPID=""
+    cat "$T/b6.out"
+    fail "the backup was never seen uploading before the gateway was stopped"
+}
+for ((i = 0; i < 1200; i++)); do # bounded: 120 s for the retries to give up
+    kill -0 "$BPID" 2>/dev/null || break
+    sleep 0.1
+done
+kill -0 "$BPID" 2>/dev/null && fail "the backup still runs 120 s after the gateway went away"
+set +e
+wait "$BPID"
+rc=$?
+set -e
+BPID=""
+t_gone=$((SECONDS - t_gone))
+"$SRC/tests/gw/ceph.sh" rgw-start "$GW_DIR"
+[ $rc -ne 0 ] || fail "a backup without its gateway succeeded"
+grep -Eqi "connect" "$T/b6.out" || {
+    cat "$T/b6.out"
+    fail "the gateway gone: the error does not say so"
+}
+[ "$(q "SELECT status FROM sets WHERE id = '$gone'")" = failed ] || fail "set $gone is not failed"
+echo "gateway stopped during set $gone: the backup ended ${t_gone} s later: $(grep -m1 -o 'failed: .\{0,160\}' "$T/b6.out")"
+"$DVAULT" -c "$T/dv.yaml" backup -q >"$T/b7.out" 2>&1 || {
+    cat "$T/b7.out"
+    fail "the backup after the gateway came back"
+}
+back=$(newest_set)
+[ "$(q "SELECT status FROM sets WHERE id = '$back'")" = complete ] || fail "set $back is not complete"
+[ -z "$(keys "$PFX/sets/$gone/")" ] || fail "the failed set's objects are still in the bucket"
+check_set "$back"
 
 step "the archiver refuses an S3 target"
 set +e
