@@ -38,7 +38,7 @@ struct catalog *recover_open_catalog(const struct dv_config *cfg)
  * the catalog bound to it. */
 struct target *recover_open_target(const struct dv_config *cfg, struct catalog *cat)
 {
-    struct target *t = target_open(cfg->backup.target);
+    struct target *t = target_open_cfg(cfg); /* a directory or an S3 bucket */
     if (t && target_bind_catalog(t, cat) != 0) {
         target_close(t);
         return NULL;

@@ -1,0 +1,201 @@
+#!/bin/bash
+# s3_restore.sh - issue 17: the readers on an S3 target (a real Ceph RADOS Gateway,
+# tests/gw/ceph.sh). One server backed up into a bucket (s3://BUCKET/srv1, Object Lock 1 day)
+# and, for reference, into a directory target:
+#   - restore of a database from the bucket into a new name: the same content as the directory
+#     target's restore and the live database (all but the new name's own ids and restored_*;
+#     integrity_check, dvload verify);
+#   - NLO files lost from the live repository: `listnlo missing` names them, `recover --list`
+#     brings them back from the bucket's pool, byte for byte;
+#   - `verify` passes; an object in the bucket overwritten with damaged bytes (tools/s3probe)
+#     makes it fail, naming the object; put back, it passes again;
+#   - `resync catalog` from the bucket alone (catalog deleted, working tree deleted) gives the
+#     same `sets --json` and the same pool;
+#   - `doc restore` of deleted documents from a set in the bucket;
+#   - prune after the retention was lowered (keep_sets 1, keep_days 0, no lock days any more):
+#     the older set, still under Object Lock in the bucket, is kept and prune says until when
+#     (text and --json); its manifest is still in the bucket.
+# needs: gateway (tests/run.sh starts it once and exports GW_DIR, GW_ENDPOINT and the keys;
+# run alone, this script starts and stops its own)
+set -euo pipefail
+DVAULT=${DVAULT:?DVAULT not set}
+DVLOAD=${DVLOAD:?DVLOAD not set}
+S3PROBE=${S3PROBE:?S3PROBE not set}
+SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+T=$(mktemp -d "${TMPROOT:-${TMPDIR:-/tmp}}/dvs3r-e2e.XXXXXX")
+OWN_GW=""
+cleanup() {
+    [ -n "$OWN_GW" ] && "$SRC/tests/gw/ceph.sh" stop "$OWN_GW"
+    rm -rf "$T"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+step() { echo "== $*"; }
+. "$SRC/tests/e2e/doc_restore.lib"
+
+if [ -z "${GW_ENDPOINT:-}" ]; then
+    out=$("$SRC/tests/gw/ceph.sh" start) || fail "the gateway did not start"
+    OWN_GW=${out#GW_DIR=}
+    eval "$("$SRC/tests/gw/ceph.sh" env "$OWN_GW")"
+    export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+fi
+E=$GW_ENDPOINT
+BK=dvr-$$-$RANDOM
+P() { "$S3PROBE" "$E" "$@"; }
+
+# config NAME TARGET CATALOG KEEP_SETS KEEP_DAYS LOCK_DAYS
+config() {
+    cat >"$T/$1.yaml" <<EOF
+server:
+  data_dir: data
+  databases: ["**/*.nsf"]
+  daos_dir: daos
+  max_files_per_subdir: 20
+  min_object_size: 4096
+  deferred_deletion_days: 0
+  encryption: true
+  key_file: server.key
+catalog: $3
+backup:
+  target: $2
+  retention: { keep_sets: $4, keep_days: $5 }
+EOF
+    case $2 in s3://*) cat >>"$T/$1.yaml" <<EOF ;; esac
+  s3:
+    endpoint: $E
+    region: ${GW_REGION:-us-east-1}
+    object_lock_days: $6
+    object_lock_mode: governance
+EOF
+}
+config s3 "s3://$BK/srv1" catalog-s3.db 14 1 1
+config dir backup catalog-dir.db 14 1 0
+config low "s3://$BK/srv1" catalog-s3.db 1 0 0
+S=(-c "$T/s3.yaml")
+DI=(-c "$T/dir.yaml")
+C=("${S[@]}") # doc_restore.lib's helpers
+D=$T/data
+
+step "setup: a server, a bucket target with Object Lock, a directory target; a full backup into each"
+"$DVLOAD" "${S[@]}" init --databases 2 --docs 40 --seed 11 >/dev/null || fail "dvload init"
+"$DVAULT" "${S[@]}" target init >"$T/init.out" 2>&1 || { cat "$T/init.out"; fail "target init (s3)"; }
+"$DVAULT" "${DI[@]}" target init >/dev/null || fail "target init (dir)"
+DB=$(cd "$D" && ls mail/*.nsf | head -1)
+SET=$("$DVAULT" "${S[@]}" backup -q --full | awk '/^set /{print $2; exit}')
+[ -n "$SET" ] || fail "no set in the bucket"
+DSET=$("$DVAULT" "${DI[@]}" backup -q --full | awk '/^set /{print $2; exit}')
+[ -n "$DSET" ] || fail "no set in the directory target"
+P ls "$BK" "srv1/sets/$SET/" >"$T/keys"
+grep -q "srv1/sets/$SET/manifest.json" "$T/keys" || { cat "$T/keys"; fail "no manifest in the bucket"; }
+
+step "restore from the bucket into a new name: what the directory target's restore gives"
+"$DVAULT" "${S[@]}" restore --set "$SET" --db "$DB" --into "$T/r-s3.nsf" >"$T/rs.out" 2>&1 ||
+    { cat "$T/rs.out"; fail "restore from the bucket"; }
+"$DVAULT" "${DI[@]}" restore --set "$DSET" --db "$DB" --into "$T/r-dir.nsf" >/dev/null ||
+    fail "restore from the directory"
+# a restore into a new name gets a new replica id and dbiid, and says where it came from
+# (dbinfo restored_*): everything else equal
+content() { sqlite3 "$1" .dump | grep -Ev "^INSERT INTO dbinfo VALUES\('(replica_id|dbiid|restored_[a-z_]*)'"; }
+content "$T/r-s3.nsf" >"$T/c-s3"
+content "$T/r-dir.nsf" | cmp -s - "$T/c-s3" || fail "the restore from the bucket differs from the directory's"
+content "$D/$DB" | cmp -s - "$T/c-s3" || fail "the restore from the bucket differs from the live database"
+[ "$(wc -l <"$T/c-s3")" -gt 50 ] || fail "an empty restore"
+[ "$(sqlite3 "$T/r-s3.nsf" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
+"$DVLOAD" "${S[@]}" verify >/dev/null || fail "dvload verify"
+
+step "listnlo missing + recover from the bucket's pool: byte for byte"
+"$DVAULT" "${S[@]}" listnlo all "$DB" | sort -u >"$T/all"
+head -3 "$T/all" >"$T/lost"
+[ "$(wc -l <"$T/lost")" = 3 ] || fail "expected NLOs in $DB"
+mkdir "$T/saved"
+while read -r n; do
+    f=$(dr_nlo_file "$n")
+    [ -n "$f" ] || fail "$n: no file"
+    cp -p "$f" "$T/saved/$n"
+    echo "$f" >>"$T/lost.paths"
+    rm -f "$f"
+done <"$T/lost"
+"$DVAULT" "${S[@]}" listnlo missing "$DB" -o "$T/missing.txt" || fail "listnlo missing"
+sort "$T/missing.txt" | cmp -s - "$T/lost" || { diff <(sort "$T/missing.txt") "$T/lost"; fail "listnlo missing lists other names"; }
+"$DVAULT" "${S[@]}" recover --list "$T/missing.txt" >"$T/rec.out" 2>&1 || { cat "$T/rec.out"; fail "recover"; }
+grep -q "3 recovered" "$T/rec.out" || { cat "$T/rec.out"; fail "recover: not 3 recovered"; }
+while read -r n; do
+    f=$(dr_nlo_file "$n")
+    [ -n "$f" ] || fail "$n not recovered"
+    cmp "$f" "$T/saved/$n" || fail "$n: recovered bytes differ"
+done <"$T/lost"
+"$DVAULT" "${S[@]}" listnlo missing "$DB" | grep -q . && fail "still missing after recover"
+[ -z "$(find "$T/s3-cache" -path '*/nlo/*' -type f 2>/dev/null)" ] ||
+    fail "recover left pool objects in the working tree"
+
+step "verify passes; a damaged object in the bucket makes it fail, naming the object"
+"$DVAULT" "${S[@]}" verify >"$T/v1" 2>&1 || { cat "$T/v1"; fail "verify of the bucket"; }
+N=$(head -1 "$T/lost")
+KEY="srv1/nlo/${N:0:3}/$N"
+P get "$BK" "$KEY" "$T/orig.nlo"
+cmp -s "$T/orig.nlo" "$T/saved/$N" || fail "the bucket's pool object is not the NLO file"
+cp "$T/orig.nlo" "$T/bad.nlo"
+printf 'X' | dd of="$T/bad.nlo" bs=1 seek=100 conv=notrunc status=none
+P put "$BK" "$KEY" "$T/bad.nlo" >/dev/null
+set +e
+"$DVAULT" "${S[@]}" verify >"$T/v2" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || { cat "$T/v2"; fail "verify of a damaged bucket: exit $rc, expected 1"; }
+grep -q "s3://$BK/srv1/nlo/${N:0:3}/$N.*SHA-256 mismatch" "$T/v2" || { cat "$T/v2"; fail "verify should name the damaged object"; }
+P put "$BK" "$KEY" "$T/orig.nlo" >/dev/null
+"$DVAULT" "${S[@]}" verify >/dev/null 2>&1 || fail "verify after the object was put back"
+
+step "doc restore of deleted documents from a set in the bucket"
+U=$(dr_docs_with_nlos | head -2)
+mapfile -t DOCS <<<"$U"
+[ "${#DOCS[@]}" = 2 ] || fail "expected documents with NLOs"
+dr_dump "${DOCS[@]}" >"$T/docs.before"
+"$DVLOAD" "${S[@]}" delete --db "$DB" "${DOCS[@]}" >/dev/null || fail "dvload delete"
+"$DVAULT" "${S[@]}" doc restore --set "$SET" --db "$DB" --deleted >"$T/dr.out" 2>&1 ||
+    { cat "$T/dr.out"; fail "doc restore from the bucket"; }
+grep -q "doc restore: 2 undeleted" "$T/dr.out" || { cat "$T/dr.out"; fail "doc restore: not 2 undeleted"; }
+dr_dump "${DOCS[@]}" | cmp -s - "$T/docs.before" || fail "restored documents differ"
+"$DVLOAD" "${S[@]}" verify >/dev/null || fail "dvload verify after doc restore"
+
+step "resync catalog from the bucket alone: the same sets and pool"
+"$DVAULT" "${S[@]}" sets --json >"$T/sets.before"
+q_pool="SELECT name, sha256, size, live_subdir, first_set FROM pool ORDER BY name"
+sqlite3 "$T/catalog-s3.db" "$q_pool" >"$T/pool.before"
+[ -s "$T/pool.before" ] || fail "an empty pool"
+rm -f "$T"/catalog-s3.db*
+rm -rf "$T/s3-cache"
+"$DVAULT" "${S[@]}" resync catalog >"$T/rc.out" 2>&1 || { cat "$T/rc.out"; fail "resync catalog"; }
+"$DVAULT" "${S[@]}" sets --json | cmp -s - "$T/sets.before" ||
+    { diff "$T/sets.before" <("$DVAULT" "${S[@]}" sets --json); fail "sets --json differs after resync"; }
+sqlite3 "$T/catalog-s3.db" "$q_pool" | cmp -s - "$T/pool.before" ||
+    { diff "$T/pool.before" <(sqlite3 "$T/catalog-s3.db" "$q_pool") | head; fail "pool differs after resync"; }
+"$DVAULT" "${S[@]}" verify >/dev/null 2>&1 || fail "verify after resync"
+
+step "prune, the retention lowered: the older set is still locked in the bucket: kept, and until when"
+SET2=$("$DVAULT" "${S[@]}" backup -q --full | awk '/^set /{print $2; exit}')
+[ -n "$SET2" ] && [ "$SET2" != "$SET" ] || fail "second set"
+L=(-c "$T/low.yaml")
+"$DVAULT" "${L[@]}" prune --dry-run >"$T/p0" 2>&1 || { cat "$T/p0"; fail "prune --dry-run"; }
+grep -Eq "keep +$SET .*still under Object Lock until [0-9]{4}-" "$T/p0" || { cat "$T/p0"; fail "dry run: the locked set"; }
+"$DVAULT" "${L[@]}" prune --json >"$T/p1.json" 2>"$T/p1.err" || { cat "$T/p1.json" "$T/p1.err"; fail "prune --json"; }
+want=$(($(date +%s) + 86400))
+python3 - "$T/p1.json" "$SET" "$want" <<'EOF' || fail "prune --json: the locked set"
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = [x for x in r["sets"] if x["id"] == sys.argv[2]][0]
+assert s["action"] == "keep" and "Object Lock" in s["why"], s
+until = s["locked_until_epoch"]
+assert abs(until - int(sys.argv[3])) < 600, (until, sys.argv[3])
+assert r["sets_locked"] == 1, r
+EOF
+"$DVAULT" "${L[@]}" prune >"$T/p2" 2>&1 || { cat "$T/p2"; fail "prune"; }
+grep -q "object lock: kept 1 set(s)" "$T/p2" || { cat "$T/p2"; fail "prune should say what Object Lock kept"; }
+P head "$BK" "srv1/sets/$SET/manifest.json" >/dev/null || fail "the locked set's manifest is gone"
+"$DVAULT" "${S[@]}" sets | grep -q "$SET" || fail "the locked set left the catalog"
+"$DVAULT" "${S[@]}" restore --set "$SET" --db "$DB" --into "$T/r-old.nsf" >/dev/null ||
+    fail "restore from the kept set"
+echo "ok"
