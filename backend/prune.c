@@ -626,6 +626,12 @@ static int prune_archive(struct ctx *c, char *err, size_t errlen)
         snprintf(r->archive_set, sizeof r->archive_set, "%s", s->set.id);
     char **dbs;
     size_t n;
+    if (target_kind(c->t) != TARGET_KIND_DIR) {
+        /* an S3 target: the archive is in the bucket; its working tree is the archiver's
+         * spool (segments not yet published), never pruned as if it were the archive */
+        logev(c, DV_WARN, "archive: not pruned on an S3 target (not supported yet)");
+        return 0;
+    }
     if (archive_dbs_at(target_root(c->t), &dbs, &n) != 0) {
         dv_preferr("archive: nothing removed");
         snprintf(err, errlen, "%s", dv_err());
