@@ -6,7 +6,7 @@
 #     target's restore and the live database (all but the new name's own ids and restored_*;
 #     integrity_check, dvload verify);
 #   - NLO files lost from the live repository: `listnlo missing` names them, `recover --list`
-#     brings them back from the bucket's pool, byte for byte;
+#     brings them back from the bucket's pool, byte for byte; `whereis` names the pool object;
 #   - `verify` passes; an object in the bucket overwritten with damaged bytes (tools/s3probe)
 #     makes it fail, naming the object; put back, it passes again;
 #   - `resync catalog` from the bucket alone (catalog deleted, working tree deleted) gives the
@@ -128,12 +128,15 @@ while read -r n; do
     cmp "$f" "$T/saved/$n" || fail "$n: recovered bytes differ"
 done <"$T/lost"
 "$DVAULT" "${S[@]}" listnlo missing "$DB" | grep -q . && fail "still missing after recover"
+N=$(head -1 "$T/lost")
+"$DVAULT" "${S[@]}" whereis "$N" >"$T/where" || fail "whereis"
+grep -q "^pool  *s3://$BK/srv1/nlo/${N:0:3}/$N (sha256 [0-9a-f]*, [0-9]* bytes)\$" "$T/where" ||
+    { cat "$T/where"; fail "whereis: the bucket's pool object"; }
 [ -z "$(find "$T/s3-cache" -path '*/nlo/*' -type f 2>/dev/null)" ] ||
     fail "recover left pool objects in the working tree"
 
 step "verify passes; a damaged object in the bucket makes it fail, naming the object"
 "$DVAULT" "${S[@]}" verify >"$T/v1" 2>&1 || { cat "$T/v1"; fail "verify of the bucket"; }
-N=$(head -1 "$T/lost")
 KEY="srv1/nlo/${N:0:3}/$N"
 P get "$BK" "$KEY" "$T/orig.nlo"
 cmp -s "$T/orig.nlo" "$T/saved/$N" || fail "the bucket's pool object is not the NLO file"
