@@ -106,6 +106,22 @@ content "$D/$DB" | cmp -s - "$T/c-s3" || fail "the restore from the bucket diffe
 [ "$(sqlite3 "$T/r-s3.nsf" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
 "$DVLOAD" "${S[@]}" verify >/dev/null || fail "dvload verify"
 
+step "an incremental set in the bucket: restored through its chain, as from the directory"
+"$DVLOAD" "${S[@]}" run --seconds 1 --writers 2 --seed 5 >/dev/null || fail "dvload run"
+SETI=$("$DVAULT" "${S[@]}" backup -q --incremental | awk '/^set /{print $2; exit}')
+DSETI=$("$DVAULT" "${DI[@]}" backup -q --incremental | awk '/^set /{print $2; exit}')
+[ -n "$SETI" ] && [ -n "$DSETI" ] || fail "incremental sets"
+P ls "$BK" "srv1/sets/$SETI/" | grep -q '\.inc$' || fail "no .inc in the incremental set"
+"$DVAULT" "${S[@]}" restore --set "$SETI" --db "$DB" --into "$T/ri-s3.nsf" >"$T/ri.out" 2>&1 ||
+    { cat "$T/ri.out"; fail "restore of the incremental set from the bucket"; }
+"$DVAULT" "${DI[@]}" restore --set "$DSETI" --db "$DB" --into "$T/ri-dir.nsf" >/dev/null ||
+    fail "restore of the incremental set from the directory"
+content "$T/ri-s3.nsf" >"$T/ci-s3"
+content "$T/ri-dir.nsf" | cmp -s - "$T/ci-s3" || fail "the incremental restore from the bucket differs"
+content "$D/$DB" | cmp -s - "$T/ci-s3" || fail "the incremental restore differs from the live database"
+[ -z "$(find "$T/s3-cache" -path '*/sets/*' -type f 2>/dev/null)" ] ||
+    { find "$T/s3-cache" -type f; fail "restore left set files in the working tree"; }
+
 step "listnlo missing + recover from the bucket's pool: byte for byte"
 "$DVAULT" "${S[@]}" listnlo all "$DB" | sort -u >"$T/all"
 head -3 "$T/all" >"$T/lost"
@@ -193,10 +209,10 @@ s = [x for x in r["sets"] if x["id"] == sys.argv[2]][0]
 assert s["action"] == "keep" and "Object Lock" in s["why"], s
 until = s["locked_until_epoch"]
 assert abs(until - int(sys.argv[3])) < 600, (until, sys.argv[3])
-assert r["sets_locked"] == 1, r
+assert r["sets_locked"] == 2, r  # the full set and the incremental on it
 EOF
 "$DVAULT" "${L[@]}" prune >"$T/p2" 2>&1 || { cat "$T/p2"; fail "prune"; }
-grep -q "object lock: kept 1 set(s)" "$T/p2" || { cat "$T/p2"; fail "prune should say what Object Lock kept"; }
+grep -q "object lock: kept 2 set(s)" "$T/p2" || { cat "$T/p2"; fail "prune should say what Object Lock kept"; }
 P head "$BK" "srv1/sets/$SET/manifest.json" >/dev/null || fail "the locked set's manifest is gone"
 "$DVAULT" "${S[@]}" sets | grep -q "$SET" || fail "the locked set left the catalog"
 "$DVAULT" "${S[@]}" restore --set "$SET" --db "$DB" --into "$T/r-old.nsf" >/dev/null ||
