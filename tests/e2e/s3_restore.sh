@@ -5,6 +5,7 @@
 #   - restore of a database from the bucket into a new name: the same content as the directory
 #     target's restore and the live database (all but the new name's own ids and restored_*;
 #     integrity_check, dvload verify);
+#   - the same for an incremental set (its chain: the full copy, the .inc, the page map);
 #   - NLO files lost from the live repository: `listnlo missing` names them, `recover --list`
 #     brings them back from the bucket's pool, byte for byte; `whereis` names the pool object;
 #   - `verify` passes; an object in the bucket overwritten with damaged bytes (tools/s3probe)
@@ -111,7 +112,7 @@ step "an incremental set in the bucket: restored through its chain, as from the 
 SETI=$("$DVAULT" "${S[@]}" backup -q --incremental | awk '/^set /{print $2; exit}')
 DSETI=$("$DVAULT" "${DI[@]}" backup -q --incremental | awk '/^set /{print $2; exit}')
 [ -n "$SETI" ] && [ -n "$DSETI" ] || fail "incremental sets"
-P ls "$BK" "srv1/sets/$SETI/" | grep -q '\.inc$' || fail "no .inc in the incremental set"
+P ls "$BK" "srv1/sets/$SETI/" | grep -Eq '\.inc( |$)' || fail "no .inc in the incremental set"
 "$DVAULT" "${S[@]}" restore --set "$SETI" --db "$DB" --into "$T/ri-s3.nsf" >"$T/ri.out" 2>&1 ||
     { cat "$T/ri.out"; fail "restore of the incremental set from the bucket"; }
 "$DVAULT" "${DI[@]}" restore --set "$DSETI" --db "$DB" --into "$T/ri-dir.nsf" >/dev/null ||
