@@ -175,7 +175,7 @@ mapfile -t DOCS <<<"$U"
 [ "${#DOCS[@]}" = 2 ] || fail "expected documents with NLOs"
 dr_dump "${DOCS[@]}" >"$T/docs.before"
 "$DVLOAD" "${S[@]}" delete --db "$DB" "${DOCS[@]}" >/dev/null || fail "dvload delete"
-"$DVAULT" "${S[@]}" doc restore --set "$SET" --db "$DB" --deleted >"$T/dr.out" 2>&1 ||
+"$DVAULT" "${S[@]}" doc restore --set "$SETI" --db "$DB" --deleted >"$T/dr.out" 2>&1 ||
     { cat "$T/dr.out"; fail "doc restore from the bucket"; }
 grep -q "doc restore: 2 undeleted" "$T/dr.out" || { cat "$T/dr.out"; fail "doc restore: not 2 undeleted"; }
 dr_dump "${DOCS[@]}" | cmp -s - "$T/docs.before" || fail "restored documents differ"
