@@ -15,7 +15,9 @@
 #   - `doc restore` of deleted documents from a set in the bucket;
 #   - prune after the retention was lowered (keep_sets 1, keep_days 0, no lock days any more):
 #     the older set, still under Object Lock in the bucket, is kept and prune says until when
-#     (text and --json); its manifest is still in the bucket.
+#     (text and --json); its manifest is still in the bucket;
+#   - prune on a bucket without Object Lock removes the old set's objects (manifest first) and
+#     the pool objects only it held, from the bucket.
 # needs: gateway (tests/run.sh starts it once and exports GW_DIR, GW_ENDPOINT and the keys;
 # run alone, this script starts and stops its own)
 set -euo pipefail
@@ -218,4 +220,36 @@ P head "$BK" "srv1/sets/$SET/manifest.json" >/dev/null || fail "the locked set's
 "$DVAULT" "${S[@]}" sets | grep -q "$SET" || fail "the locked set left the catalog"
 "$DVAULT" "${S[@]}" restore --set "$SET" --db "$DB" --into "$T/r-old.nsf" >/dev/null ||
     fail "restore from the kept set"
+step "prune on a bucket without Object Lock: the old set and the pool objects only it held leave the bucket"
+BK2=$BK-nl
+config nol "s3://$BK2/srv2" catalog-nol.db 1 0 0
+NL=(-c "$T/nol.yaml")
+C=("${NL[@]}") # doc_restore.lib's helpers: the DAOS prune guard asks this catalog
+"$DVAULT" "${NL[@]}" target init >/dev/null || fail "target init (no lock)"
+OLD=$("$DVAULT" "${NL[@]}" backup -q --full | awk '/^set /{print $2; exit}')
+[ -n "$OLD" ] || fail "set in the unlocked bucket"
+mapfile -t GONE < <(dr_sole_docs | head -2)
+[ "${#GONE[@]}" = 2 ] || fail "expected documents holding an NLO of their own"
+dr_all_refs | sort -u >"$T/refs.before"
+"$DVLOAD" "${NL[@]}" delete --db "$DB" --when 1000 "${GONE[@]}" >/dev/null || fail "dvload delete"
+"$DVLOAD" "${NL[@]}" purge --db "$DB" --when 2000 >/dev/null || fail "dvload purge"
+dr_all_refs | sort -u | comm -23 "$T/refs.before" - >"$T/unref"
+[ -s "$T/unref" ] || fail "no NLO lost its last reference"
+"$DVAULT" "${NL[@]}" daos prune --days 0 >/dev/null || fail "daos prune"
+NEW=$("$DVAULT" "${NL[@]}" backup -q --full | awk '/^set /{print $2; exit}')
+[ -n "$NEW" ] && [ "$NEW" != "$OLD" ] || fail "second set in the unlocked bucket"
+"$DVAULT" "${NL[@]}" prune >"$T/pn" 2>&1 || { cat "$T/pn"; fail "prune of the unlocked bucket"; }
+grep -Eq "pruned +$OLD " "$T/pn" || { cat "$T/pn"; fail "the old set was not pruned"; }
+nunref=$(wc -l <"$T/unref")
+grep -q "; $nunref NLO(s) from the pool" "$T/pn" || { cat "$T/pn"; fail "prune: not the $nunref pool objects only the old set held"; }
+[ -z "$(P ls "$BK2" "srv2/sets/$OLD/")" ] || fail "objects of the pruned set are still in the bucket"
+P head "$BK2" "srv2/sets/$NEW/manifest.json" >/dev/null || fail "the retained set's manifest is gone"
+while read -r n; do
+    set +e
+    P head "$BK2" "srv2/nlo/${n:0:3}/$n" >/dev/null 2>&1
+    rc=$?
+    set -e
+    [ $rc = 3 ] || fail "pool object $n is still in the bucket (head: exit $rc)"
+done <"$T/unref"
+"$DVAULT" "${NL[@]}" verify >/dev/null 2>&1 || fail "verify after the prune"
 echo "ok"
