@@ -114,7 +114,8 @@ step "an incremental set in the bucket: restored through its chain, as from the 
 SETI=$("$DVAULT" "${S[@]}" backup -q --incremental | awk '/^set /{print $2; exit}')
 DSETI=$("$DVAULT" "${DI[@]}" backup -q --incremental | awk '/^set /{print $2; exit}')
 [ -n "$SETI" ] && [ -n "$DSETI" ] || fail "incremental sets"
-P ls "$BK" "srv1/sets/$SETI/" | grep -Eq '\.inc( |$)' || fail "no .inc in the incremental set"
+P ls "$BK" "srv1/sets/$SETI/" >"$T/keysi"
+grep -Eq '\.inc( |$)' "$T/keysi" || fail "no .inc in the incremental set"
 "$DVAULT" "${S[@]}" restore --set "$SETI" --db "$DB" --into "$T/ri-s3.nsf" >"$T/ri.out" 2>&1 ||
     { cat "$T/ri.out"; fail "restore of the incremental set from the bucket"; }
 "$DVAULT" "${DI[@]}" restore --set "$DSETI" --db "$DB" --into "$T/ri-dir.nsf" >/dev/null ||
@@ -146,7 +147,7 @@ while read -r n; do
     [ -n "$f" ] || fail "$n not recovered"
     cmp "$f" "$T/saved/$n" || fail "$n: recovered bytes differ"
 done <"$T/lost"
-"$DVAULT" "${S[@]}" listnlo missing "$DB" | grep -q . && fail "still missing after recover"
+[ -z "$("$DVAULT" "${S[@]}" listnlo missing "$DB")" ] || fail "still missing after recover"
 N=$(head -1 "$T/lost")
 "$DVAULT" "${S[@]}" whereis "$N" >"$T/where" || fail "whereis"
 grep -q "^pool  *s3://$BK/srv1/nlo/${N:0:3}/$N (sha256 [0-9a-f]*, [0-9]* bytes)\$" "$T/where" ||
@@ -172,9 +173,9 @@ P put "$BK" "$KEY" "$T/orig.nlo" >/dev/null
 "$DVAULT" "${S[@]}" verify >/dev/null 2>&1 || fail "verify after the object was put back"
 
 step "doc restore of deleted documents from a set in the bucket"
-U=$(dr_docs_with_nlos | head -2)
-mapfile -t DOCS <<<"$U"
-[ "${#DOCS[@]}" = 2 ] || fail "expected documents with NLOs"
+mapfile -t DOCS < <(dr_docs_with_nlos)
+[ "${#DOCS[@]}" -ge 2 ] || fail "expected documents with NLOs"
+DOCS=("${DOCS[@]:0:2}")
 dr_dump "${DOCS[@]}" >"$T/docs.before"
 "$DVLOAD" "${S[@]}" delete --db "$DB" "${DOCS[@]}" >/dev/null || fail "dvload delete"
 "$DVAULT" "${S[@]}" doc restore --set "$SETI" --db "$DB" --deleted >"$T/dr.out" 2>&1 ||
@@ -217,7 +218,8 @@ EOF
 "$DVAULT" "${L[@]}" prune >"$T/p2" 2>&1 || { cat "$T/p2"; fail "prune"; }
 grep -q "object lock: kept 2 set(s)" "$T/p2" || { cat "$T/p2"; fail "prune should say what Object Lock kept"; }
 P head "$BK" "srv1/sets/$SET/manifest.json" >/dev/null || fail "the locked set's manifest is gone"
-"$DVAULT" "${S[@]}" sets | grep -q "$SET" || fail "the locked set left the catalog"
+"$DVAULT" "${S[@]}" sets >"$T/sets.after"
+grep -q "$SET" "$T/sets.after" || fail "the locked set left the catalog"
 "$DVAULT" "${S[@]}" restore --set "$SET" --db "$DB" --into "$T/r-old.nsf" >/dev/null ||
     fail "restore from the kept set"
 step "prune on a bucket without Object Lock: the old set and the pool objects only it held leave the bucket"
@@ -228,8 +230,9 @@ C=("${NL[@]}") # doc_restore.lib's helpers: the DAOS prune guard asks this catal
 "$DVAULT" "${NL[@]}" target init >/dev/null || fail "target init (no lock)"
 OLD=$("$DVAULT" "${NL[@]}" backup -q --full | awk '/^set /{print $2; exit}')
 [ -n "$OLD" ] || fail "set in the unlocked bucket"
-mapfile -t GONE < <(dr_sole_docs | head -2)
-[ "${#GONE[@]}" = 2 ] || fail "expected documents holding an NLO of their own"
+mapfile -t GONE < <(dr_sole_docs)
+[ "${#GONE[@]}" -ge 2 ] || fail "expected documents holding an NLO of their own"
+GONE=("${GONE[@]:0:2}")
 dr_all_refs | sort -u >"$T/refs.before"
 "$DVLOAD" "${NL[@]}" delete --db "$DB" --when 1000 "${GONE[@]}" >/dev/null || fail "dvload delete"
 "$DVLOAD" "${NL[@]}" purge --db "$DB" --when 2000 >/dev/null || fail "dvload purge"
