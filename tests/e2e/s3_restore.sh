@@ -182,6 +182,8 @@ dr_dump "${DOCS[@]}" >"$T/docs.before"
     { cat "$T/dr.out"; fail "doc restore from the bucket"; }
 grep -q "doc restore: 2 undeleted" "$T/dr.out" || { cat "$T/dr.out"; fail "doc restore: not 2 undeleted"; }
 dr_dump "${DOCS[@]}" | cmp -s - "$T/docs.before" || fail "restored documents differ"
+[ -z "$(find "$T/s3-cache" -mindepth 1 -name '.docrestore*' 2>/dev/null)" ] ||
+    { find "$T/s3-cache"; fail "doc restore left its scratch directory in the working tree"; }
 "$DVLOAD" "${S[@]}" verify >/dev/null || fail "dvload verify after doc restore"
 
 step "resync catalog from the bucket alone: the same sets and pool"
