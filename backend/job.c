@@ -187,7 +187,7 @@ int job_history(const char *catalog_path, int64_t before, struct catalog_job *ou
 {
     *n = 0;
     bool missing = false;
-    struct catalog *cat = catalog_open_existing(catalog_path, &missing);
+    struct catalog *cat = catalog_open_reader(catalog_path, &missing);
     if (!cat)
         return missing ? 0 : -1;
     int rc = catalog_jobs_page(cat, before, false, out, max, n);

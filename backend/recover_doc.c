@@ -346,7 +346,7 @@ int recover_whereis(const struct dv_config *cfg, const char *name, struct wherei
         r->live_subdir = sl && sl - r->live_path >= 4 ? atoi(sl - 4) : 0;
     }
     bool no_catalog = false;
-    struct catalog *cat = catalog_open_existing(cfg->catalog, &no_catalog);
+    struct catalog *cat = catalog_open_reader(cfg->catalog, &no_catalog);
     if (!cat && !no_catalog)
         goto out;
     if (cat) {
@@ -433,7 +433,7 @@ int recover_whereis_prefix(const struct dv_config *cfg, const char *prefix,
     if (rc != 0)
         return -1;
     bool no_catalog = false;
-    struct catalog *cat = catalog_open_existing(cfg->catalog, &no_catalog);
+    struct catalog *cat = catalog_open_reader(cfg->catalog, &no_catalog);
     if (!cat)
         return no_catalog ? 0 : -1;
     char pool[32][CATALOG_NLO_NAME_LEN + 1];

@@ -151,7 +151,7 @@ static void daos_collect(const struct dv_config *cfg, struct dv_status *s)
 static void catalog_collect(const struct dv_config *cfg, struct dv_status *s)
 {
     bool missing = false;
-    struct catalog *cat = catalog_open_existing(cfg->catalog, &missing);
+    struct catalog *cat = catalog_open_reader(cfg->catalog, &missing);
     if (!cat) {
         s->catalog_ok = missing; /* no catalog yet: no backups yet */
         if (!missing) {

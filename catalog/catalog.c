@@ -364,11 +364,16 @@ int catalog_rollback(struct catalog *c)
 
 /* Staging a lot: the staged references are written at the start of the next top-level
  * savepoint (outside every savepoint: its rollback must not undo other databases' rows). */
-#define STAGE_FLUSH_AT 262144
+static size_t stage_flush_at = 262144;
+
+void catalog_test_stage_flush_at(size_t n)
+{
+    stage_flush_at = n ? n : 262144;
+}
 
 int catalog_savepoint(struct catalog *c)
 {
-    if (c->stage.sp_depth == 0 && c->stage.nents >= STAGE_FLUSH_AT && catalog_stage_flush(c) != 0)
+    if (c->stage.sp_depth == 0 && c->stage.nents >= stage_flush_at && catalog_stage_flush(c) != 0)
         return -1;
     sqlite3_stmt *s = catalog_stmt(c, ST_SAVEPOINT);
     if (!s || catalog_step_done(c, s, "savepoint") != 0)
@@ -482,7 +487,7 @@ static int migrate(struct catalog *c)
 
 /* Open the catalog at path, creating it when create is set (catalog_open), else failing
  * with *missing set when it does not exist (catalog_open_existing). */
-static struct catalog *open_catalog(const char *path, bool create, bool *missing)
+static struct catalog *open_catalog(const char *path, bool create, bool *missing, bool reader)
 {
     /* Create the file ourselves so that it (and its -wal, -shm, which SQLite gives the
      * same permissions) is 0600 whatever the umask; SQLite itself never creates it. */
@@ -536,6 +541,29 @@ static struct catalog *open_catalog(const char *path, bool create, bool *missing
         catalog_close(c);
         return NULL;
     }
+    if (reader) { /* never converts: a reader must not take the write lock for minutes */
+        int v = read_version(c);
+        if (v < 0) {
+            catalog_db_err(c, "read schema version");
+            catalog_close(c);
+            return NULL;
+        }
+        if (v == 0) { /* an empty file: no backup has written a catalog yet */
+            if (missing)
+                *missing = true;
+            dv_seterr("no catalog yet (%s): no backup has run", path);
+            catalog_close(c);
+            return NULL;
+        }
+        if (v < CATALOG_SCHEMA_VERSION) {
+            dv_seterr("catalog %s is at schema version %d, this dvault uses %d: a command that "
+                      "writes the catalog converts it (dvault backup, prune or resync, or the "
+                      "console); a reader never changes it",
+                      path, v, CATALOG_SCHEMA_VERSION);
+            catalog_close(c);
+            return NULL;
+        }
+    }
     /* migrations run with foreign keys off (a table rebuild must not cascade), then on */
     if (catalog_exec(c, "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL", "pragmas") != 0 ||
         migrate(c) != 0 || catalog_exec(c, "PRAGMA foreign_keys = ON", "pragmas") != 0) {
@@ -547,13 +575,20 @@ static struct catalog *open_catalog(const char *path, bool create, bool *missing
 
 struct catalog *catalog_open(const char *path)
 {
-    return open_catalog(path, true, NULL);
+    return open_catalog(path, true, NULL, false);
+}
+
+struct catalog *catalog_open_reader(const char *path, bool *missing)
+{
+    if (missing)
+        *missing = false;
+    return open_catalog(path, false, missing, true);
 }
 
 struct catalog *catalog_open_existing(const char *path, bool *missing)
 {
     bool none = false;
-    struct catalog *c = open_catalog(path, false, &none);
+    struct catalog *c = open_catalog(path, false, &none, false);
     if (missing)
         *missing = none;
     return c;

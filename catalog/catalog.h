@@ -39,6 +39,13 @@ struct catalog *catalog_open(const char *path);
  * catalog_open, *missing false.
  */
 struct catalog *catalog_open_existing(const char *path, bool *missing);
+/*
+ * The same for a command that only reads (status, sets, jobs, whereis): it never converts
+ * the schema (a conversion of a large catalog holds its write lock for minutes). A catalog
+ * of an older schema is refused naming its version and the commands that convert it; an
+ * empty file counts as no catalog yet.
+ */
+struct catalog *catalog_open_reader(const char *path, bool *missing);
 /* Close; NULL is a no-op. */
 void catalog_close(struct catalog *c);
 /* The schema version of the open file (PRAGMA user_version). */

@@ -220,6 +220,8 @@ struct catalog {
 /* The staged references written (sorted, in the open transaction) / dropped. 0 or -1. */
 int catalog_stage_flush(struct catalog *c);
 void catalog_stage_clear(struct catalog *c);
+/* Tests: flush the staged references once n names are staged (0: the default, 262,144). */
+void catalog_test_stage_flush_at(size_t n);
 
 /* "catalog PATH: what: sqlite's message"; returns -1. */
 int catalog_db_err(struct catalog *c, const char *what);

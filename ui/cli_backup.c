@@ -127,7 +127,7 @@ int cli_sets(int argc, char **argv, struct dv_config *cfg)
     if (argc > 2 || (argc == 2 && !json))
         return cli_fail(DV_EXIT_USAGE, "usage: dvault sets [--json]");
     bool none = false; /* no catalog yet: no sets (a reader never creates one) */
-    struct catalog *cat = catalog_open_existing(cfg->catalog, &none);
+    struct catalog *cat = catalog_open_reader(cfg->catalog, &none);
     if (!cat && !none)
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
     struct catalog_set page[256];

@@ -41,8 +41,8 @@ step "a migration that fails leaves version 5 as it was"
 cp run/catalog.db "$T/v5.db"
 sqlite3 "$T/v5.db" "CREATE TABLE nlo (x)"     # the migration's first statement fails on it
 sqlite3 "$T/v5.db" "$V5_REFS; $V5_POOL; $SETS" > "$T/before-failed"
-sed 's|^catalog: .*|catalog: '"$T"'/v5.db|' config.yaml > "$T/failcfg.yaml"
-"$DVAULT" -c "$T/failcfg.yaml" sets >"$T/fail.out" 2>&1 && fail "sets on a catalog whose migration fails succeeded"
+sed 's|^catalog: .*|catalog: '"$T"'/v5.db|' config.yaml > "$S/failcfg.yaml"
+"$DVAULT" -c "$S/failcfg.yaml" prune --dry-run >"$T/fail.out" 2>&1 && fail "prune on a catalog whose migration fails succeeded"
 grep -q "migration to version 6" "$T/fail.out" || fail "the failure does not name the migration: $(cat "$T/fail.out")"
 [ "$(sqlite3 "$T/v5.db" 'PRAGMA user_version')" = 5 ] || fail "a failed migration changed the version"
 sqlite3 "$T/v5.db" "$V5_REFS; $V5_POOL; $SETS" > "$T/after-failed"
@@ -55,6 +55,17 @@ sqlite3 run/catalog.db "$SETS" > "$T/sets5"
 [ -s "$T/refs5" ] && [ -s "$T/pool5" ] || fail "the fixture has no references or no pool"
 grep -q '|not-an-nlo|' "$T/refs5" || fail "the fixture lacks a reference that is no NLO name"
 grep -q '|[0-9]*|[0-9]' "$T/refs5" || fail "the fixture lacks a closed reference range"
+# readers never convert (a conversion holds the write lock): they refuse, naming the version
+for cmd in sets status jobs; do
+    rc=0
+    "$DVAULT" "${C[@]}" $cmd >"$T/reader.out" 2>&1 || rc=$?
+    # status reports what it can and warns; the others fail
+    [ $cmd = status ] || [ $rc -ne 0 ] || fail "$cmd on a version 5 catalog succeeded"
+    grep -q "catalog .* is at schema version 5, this dvault uses 7: a command that writes the catalog converts it" "$T/reader.out" ||
+        fail "$cmd does not say why: $(cat "$T/reader.out")"
+    [ "$(sqlite3 run/catalog.db 'PRAGMA user_version')" = 5 ] || fail "$cmd changed the catalog's version"
+done
+"$DVAULT" "${C[@]}" prune --dry-run >"$T/prune.out" 2>&1 || fail "prune --dry-run did not convert: $(cat "$T/prune.out")"
 ans "$DVAULT" "${C[@]}" sets > "$T/sets.out"
 diff "$E/sets" "$T/sets.out" || fail "dvault sets differs after the migration"
 [ "$(sqlite3 run/catalog.db 'PRAGMA user_version')" = 7 ] || fail "not migrated to version 7 (6, then 7)"

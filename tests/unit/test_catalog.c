@@ -1004,6 +1004,72 @@ static void test_refs_bulk_same(void **state)
     free(p2);
 }
 
+/* The bulk path flushed before a rollback: the names the flush inserted are gone with the
+ * transaction, and a later database naming them gets rows that exist (the references
+ * resolve to their names), exactly as the one-database-at-a-time path records them. */
+static void test_refs_bulk_flush_rollback(void **state)
+{
+    struct fx *f = *state;
+    char *p2 = dv_path_join(f->dir, "cache.db");
+    struct catalog *b = catalog_open(p2);
+    assert_non_null(b);
+    struct catalog *cs[2] = {f->c, b};
+    catalog_refs_bulk(b, true); /* f->c: the one-at-a-time path, the reference */
+    catalog_test_stage_flush_at(2);
+    char names[4][CATALOG_NLO_NAME_LEN + 1];
+    const char *v[4];
+    for (int i = 0; i < 4; i++) {
+        nlo_name(10 + i, names[i]);
+        v[i] = names[i];
+    }
+    for (int i = 0; i < 4; i++) /* sorted, as the caller passes them */
+        for (int j = i + 1; j < 4; j++)
+            if (strcmp(v[j], v[i]) < 0) {
+                const char *t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+            }
+    for (int k = 0; k < 2; k++) {
+        struct catalog *c = cs[k];
+        int64_t id1, id2, id3;
+        /* a transaction whose first database is flushed (the second savepoint), then lost */
+        assert_int_equal(catalog_begin(c), 0);
+        assert_int_equal(catalog_savepoint(c), 0);
+        assert_int_equal(catalog_db_upsert(c, "a.nsf", NULL, NULL, 1, &id1), 0);
+        if (catalog_refs_record(c, id1, 1, v, 3) != 0)
+            fail_msg("%s", dv_err());
+        assert_int_equal(catalog_savepoint_release(c), 0);
+        assert_int_equal(catalog_savepoint(c), 0); /* flushes a.nsf's three names */
+        assert_int_equal(catalog_savepoint_release(c), 0);
+        assert_int_equal(catalog_rollback(c), 0);
+        /* the next transaction names them again (and one more) */
+        assert_int_equal(catalog_begin(c), 0);
+        assert_int_equal(catalog_savepoint(c), 0);
+        assert_int_equal(catalog_db_upsert(c, "b.nsf", NULL, NULL, 2, &id2), 0);
+        assert_int_equal(catalog_refs_record(c, id2, 1, v, 4), 0);
+        assert_int_equal(catalog_savepoint_release(c), 0);
+        assert_int_equal(catalog_commit(c), 0);
+        /* a later database in the same bulk session: cached ids that are still good */
+        assert_int_equal(catalog_begin(c), 0);
+        assert_int_equal(catalog_savepoint(c), 0);
+        assert_int_equal(catalog_db_upsert(c, "c.nsf", NULL, NULL, 3, &id3), 0);
+        assert_int_equal(catalog_refs_record(c, id3, 2, v + 1, 2), 0);
+        assert_int_equal(catalog_savepoint_release(c), 0);
+        assert_int_equal(catalog_commit(c), 0);
+    }
+    catalog_test_stage_flush_at(0);
+    catalog_close(b);
+    char *a = dump_refs(f->path), *bb = dump_refs(p2);
+    assert_string_equal(a, bb);
+    /* every reference resolves: 4 of b.nsf + 2 of c.nsf */
+    assert_int_equal(sql_int(p2, "SELECT count(*) FROM nlo_refs r JOIN nlo n ON n.id = r.nlo_id"),
+                     6);
+    assert_int_equal(sql_int(p2, "SELECT count(*) FROM nlo_refs"), 6);
+    free(a);
+    free(bb);
+    free(p2);
+}
+
 static void test_jobs_events(void **state)
 {
     struct fx *f = *state;
@@ -1110,6 +1176,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v6_names_totals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refs_bulk_same, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refs_bulk_flush_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_console_pages, setup, teardown),
     };
