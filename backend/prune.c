@@ -627,9 +627,9 @@ static int prune_archive(struct ctx *c, char *err, size_t errlen)
     char **dbs;
     size_t n;
     if (target_kind(c->t) != TARGET_KIND_DIR) {
-        /* an S3 target: the archive is in the bucket; its working tree is the archiver's
-         * spool (segments not yet published), never pruned as if it were the archive */
-        logev(c, DV_WARN, "archive: not pruned on an S3 target (not supported yet)");
+        /* an S3 target has no WAL archive (the archiver refuses one); its working tree is a
+         * spool, never pruned as if it were the archive */
+        logev(c, DV_INFO, "archive: none on an S3 target (the archiver does not keep one there)");
         return 0;
     }
     if (archive_dbs_at(target_root(c->t), &dbs, &n) != 0) {
