@@ -110,6 +110,11 @@ $(BUILD)/s3probe: $(BUILD)/tools/s3probe.o $(BUILD)/libdvault.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
 
+# The target's store on the command line (tests/e2e/s3_target.sh; not installed).
+$(BUILD)/tprobe: $(BUILD)/tools/tprobe.o $(BUILD)/libdvault.a
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+
 # A test binary may wrap OS calls: list them in a line "// WRAP: open read" in its source.
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libdvui.a $(BUILD)/libdvault.a
 	@$(if $(Q),echo "  LINK    $@")
@@ -137,7 +142,7 @@ run: demo
 	./dvault -c config.yaml
 
 TEST_ENV = DVAULT=$(CURDIR)/$(BUILD)/dvault DVLOAD=$(CURDIR)/$(BUILD)/dvload \
-	S3PROBE=$(CURDIR)/$(BUILD)/s3probe \
+	S3PROBE=$(CURDIR)/$(BUILD)/s3probe TPROBE=$(CURDIR)/$(BUILD)/tprobe \
 	BUILD=$(CURDIR)/$(BUILD) SRC=$(CURDIR) SANITIZER=$(SANITIZER)
 
 unit: test-deps
@@ -149,7 +154,7 @@ unit-tests: $(BUILD)/dvault $(BUILD)/dvload $(TEST_BIN)
 test: test-deps
 	@$(MAKE) --no-print-directory all-tests
 
-all-tests: $(BUILD)/dvault $(BUILD)/dvload $(BUILD)/s3probe $(BUILD)/bench-unbacked $(TEST_BIN) $(if $(SANITIZER),,dvault dvload)
+all-tests: $(BUILD)/dvault $(BUILD)/dvload $(BUILD)/s3probe $(BUILD)/tprobe $(BUILD)/bench-unbacked $(TEST_BIN) $(if $(SANITIZER),,dvault dvload)
 	@$(TEST_ENV) tests/run.sh all $(TEST_BIN)
 
 valgrind: test-deps
@@ -251,4 +256,4 @@ help:
 	@sed -n 's/^#   //p' Makefile
 
 -include $(LIB_OBJ:.o=.d) $(UI_OBJ:.o=.d) $(BUILD)/ui/main.d $(BUILD)/tools/dvload.d \
-	$(BUILD)/tools/s3probe.d $(TEST_BIN:%=%.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_TARGETS:%=build/fuzz/obj/harness-%.d)
+	$(BUILD)/tools/s3probe.d $(BUILD)/tools/tprobe.d $(TEST_BIN:%=%.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_TARGETS:%=build/fuzz/obj/harness-%.d)

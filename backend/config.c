@@ -47,6 +47,16 @@ static const struct field server_fields[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 
+static const struct field s3_fields[] = {
+    {"endpoint", K_STR, OFF(backup.s3.endpoint), 0, 0, NULL},
+    {"region", K_STR, OFF(backup.s3.region), 0, 0, NULL},
+    {"credentials_file", K_PATH, OFF(backup.s3.credentials_file), 0, 0, NULL},
+    {"object_lock_days", K_LONG, OFF(backup.s3.object_lock_days), 0, 36500, NULL},
+    {"object_lock_mode", K_STR, OFF(backup.s3.object_lock_mode), 0, 0, NULL},
+    {"cache", K_PATH, OFF(backup.s3.cache), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
 static const struct field backup_fields[] = {
     {"target", K_PATH, OFF(backup.target), 0, 0, NULL},
     {"cycle_hours", K_LONG, OFF(backup.cycle_hours), 1, 8760, NULL},
@@ -56,6 +66,7 @@ static const struct field backup_fields[] = {
     {"post_command", K_STR, OFF(backup.post_command), 0, 0, NULL},
     {"lock_wait_seconds", K_LONG, OFF(backup.lock_wait_seconds), 1, 3600, NULL},
     {"retention", K_MAP, 0, 0, 0, retention_fields},
+    {"s3", K_MAP, 0, 0, 0, s3_fields},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -117,6 +128,8 @@ void dv_config_defaults(struct dv_config *cfg, const char *base_dir)
     cfg->backup.keep_sets = 14;
     cfg->backup.keep_days = 35;
     cfg->backup.lock_wait_seconds = 30;
+    cfg->backup.s3.region = dv_strdup("us-east-1");
+    cfg->backup.s3.object_lock_mode = dv_strdup("governance");
     cfg->catalog = dv_path_join(cfg->base_dir, "var/catalog.db");
     cfg->restore.rel = dv_strdup("restore");
     cfg->restore.dir = dv_path_join(cfg->server.data_dir, cfg->restore.rel);
@@ -136,6 +149,13 @@ void dv_config_done(struct dv_config *cfg)
     free(cfg->backup.snapshot_command);
     free(cfg->backup.pre_command);
     free(cfg->backup.post_command);
+    free(cfg->backup.s3.bucket);
+    free(cfg->backup.s3.prefix);
+    free(cfg->backup.s3.endpoint);
+    free(cfg->backup.s3.region);
+    free(cfg->backup.s3.credentials_file);
+    free(cfg->backup.s3.cache);
+    free(cfg->backup.s3.object_lock_mode);
     free(cfg->catalog);
     free(cfg->restore.dir);
     free(cfg->restore.rel);
@@ -151,7 +171,19 @@ struct loader {
     char *restore_raw; /* restore.dir as written: resolved against data_dir at the end */
     /* where data_dir, daos_dir and target are written (NULL: the default), for check_paths */
     yaml_node_t *data_node, *daos_node, *target_node, *restore_node;
+    /* backup.s3's keys and keep_days, for the S3 checks' messages */
+    yaml_node_t *s3_node[8], *keep_days_node;
+    bool target_s3; /* backup.target is "s3://..." (kept as written, parsed at the end) */
 };
+
+/* The index of a backup.s3 key in s3_fields (its node in loader.s3_node), or -1. */
+static int s3_index(size_t off)
+{
+    for (int i = 0; s3_fields[i].key; i++)
+        if (s3_fields[i].off == off)
+            return i;
+    return -1;
+}
 
 static int node_err(struct loader *l, yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -261,6 +293,19 @@ static int load_value(struct loader *l, const struct field *f, const char *key, 
         return node_err(l, v, "'%s' must be %s", key, kind_name(f->kind));
     const char *s = (const char *)v->data.scalar.value;
     bool plain = v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    int si = f->sub ? -1 : s3_index(f->off);
+    if (si >= 0 && f->kind != K_MAP)
+        l->s3_node[si] = v;
+    if (f->off == OFF(backup.keep_days) && f->kind == K_LONG)
+        l->keep_days_node = v;
+    if (f->off == OFF(backup.target) && f->kind == K_PATH && strncmp(s, "s3://", 5) == 0) {
+        l->target_node = v;
+        l->target_s3 = true;
+        set_str(&l->cfg->backup.target, s); /* parsed and checked at the end (s3_resolve) */
+        return 0;
+    }
+    if (f->off == OFF(backup.target) && f->kind == K_PATH)
+        l->target_s3 = false;
     switch (f->kind) {
     case K_STR:
         set_str((char **)(base + f->off), s);
@@ -368,6 +413,139 @@ static int check_paths(struct loader *l)
     free(data);
     free(daos);
     free(target);
+    return rc;
+}
+
+static bool bucket_name_ok(const char *b)
+{
+    /* S3's rules: 3..63 of a-z 0-9 . -, starting and ending with a letter or digit, no "..",
+       not an IP address */
+    size_t n = strlen(b);
+    if (n < 3 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = b[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return false;
+    }
+    bool alnum_ends = b[0] != '.' && b[0] != '-' && b[n - 1] != '.' && b[n - 1] != '-';
+    int a, bb, c, d;
+    char tail;
+    bool ip = sscanf(b, "%d.%d.%d.%d%c", &a, &bb, &c, &d, &tail) == 4;
+    return alnum_ends && !strstr(b, "..") && !strstr(b, ".-") && !strstr(b, "-.") && !ip;
+}
+
+static bool prefix_ok(const char *p)
+{
+    if (!*p)
+        return true;
+    if (strlen(p) > 512 || !dv_path_is_safe_rel(p))
+        return false;
+    for (const char *q = p; *q; q++) {
+        char c = *q;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("/._-=+", c)))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * backup.target "s3://BUCKET[/PREFIX]": bucket and prefix into backup.s3, the endpoint
+ * required, the lock mode one of two, lock days that keep_days can honour, the cache's
+ * default (next to the catalog) and its place (never in data_dir or the DAOS directory).
+ */
+static int s3_resolve(struct loader *l)
+{
+    struct dv_config *c = l->cfg;
+    yaml_node_t *tn = l->target_node;
+#define S3N(m) (l->s3_node[s3_index(OFF(backup.s3.m))])
+    const char *raw = c->backup.target + 5;
+    const char *slash = strchr(raw, '/');
+    char *bucket = slash ? dv_asprintf("%.*s", (int)(slash - raw), raw) : dv_strdup(raw);
+    char *prefix = dv_strdup(slash ? slash + 1 : "");
+    for (size_t n = strlen(prefix); n > 0 && prefix[n - 1] == '/'; n--)
+        prefix[n - 1] = '\0';
+    int rc = -1;
+    if (!bucket_name_ok(bucket)) {
+        node_err(l, tn,
+                 "'target' '%s': bucket name '%s' is not valid (3 to 63 of a-z, 0-9, '.', '-'; "
+                 "starting and ending with a letter or digit)",
+                 c->backup.target, bucket);
+        goto out;
+    }
+    if (!prefix_ok(prefix)) {
+        node_err(l, tn,
+                 "'target' '%s': prefix '%s' is not valid (parts of A-Z a-z 0-9 . _ - = + "
+                 "separated by '/'; no '.', '..' or empty part)",
+                 c->backup.target, prefix);
+        goto out;
+    }
+    const char *ep = c->backup.s3.endpoint;
+    if (!ep || !*ep) {
+        node_err(l, tn,
+                 "'target' '%s' is a bucket: 'backup.s3.endpoint' is required (e.g. "
+                 "http://127.0.0.1:7480, or https://s3.us-east-1.amazonaws.com)",
+                 c->backup.target);
+        goto out;
+    }
+    if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) {
+        node_err(l, S3N(endpoint), "'endpoint' '%s' must be http://HOST[:PORT] or https://...", ep);
+        goto out;
+    }
+    if (!c->backup.s3.region || !*c->backup.s3.region) {
+        node_err(l, S3N(region), "'region' must not be empty");
+        goto out;
+    }
+    char *m = c->backup.s3.object_lock_mode;
+    for (char *q = m; *q; q++)
+        *q = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);
+    if (strcmp(m, "governance") != 0 && strcmp(m, "compliance") != 0) {
+        node_err(l, S3N(object_lock_mode),
+                 "'object_lock_mode' must be governance or compliance, not '%s'", m);
+        goto out;
+    }
+    long days = c->backup.s3.object_lock_days, keep = c->backup.keep_days;
+    if (days > 0 && keep > 0 && days > keep) {
+        node_err(l, S3N(object_lock_days) ? S3N(object_lock_days) : l->keep_days_node,
+                 "'object_lock_days' %ld is longer than 'keep_days' %ld: prune could never "
+                 "remove what the lock keeps (raise keep_days to %ld or more, or lower the lock)",
+                 days, keep, days);
+        goto out;
+    }
+    if (!c->backup.s3.cache) {
+        char *cat = dv_dirname(c->catalog);
+        c->backup.s3.cache = *prefix ? dv_asprintf("%s/s3-cache/%s/%s", cat, bucket, prefix)
+                                     : dv_asprintf("%s/s3-cache/%s", cat, bucket);
+        free(cat);
+    }
+    char *cache = dv_path_canon(c->backup.s3.cache), *data = dv_path_canon(c->server.data_dir),
+         *daos = c->server.daos_dir ? dv_path_canon(c->server.daos_dir) : NULL;
+    yaml_node_t *cn = S3N(cache) ? S3N(cache) : tn;
+    if (dv_path_within(cache, data) || (daos && dv_path_within(cache, daos)))
+        node_err(l, cn, "'cache' '%s' is inside the server's %s: each backup would copy its spool",
+                 c->backup.s3.cache, dv_path_within(cache, data) ? "data_dir" : "daos_dir");
+    else if (dv_path_within(data, cache))
+        node_err(l, cn, "'cache' '%s' holds the server's data_dir", c->backup.s3.cache);
+    else
+        rc = 0;
+    free(cache);
+    free(data);
+    free(daos);
+    if (rc != 0)
+        goto out;
+    c->backup.s3.bucket = bucket;
+    c->backup.s3.prefix = prefix;
+    bucket = prefix = NULL;
+    /* the target as it is named: s3://BUCKET/PREFIX (no trailing '/') */
+    free(c->backup.target);
+    c->backup.target = *c->backup.s3.prefix
+                           ? dv_asprintf("s3://%s/%s", c->backup.s3.bucket, c->backup.s3.prefix)
+                           : dv_asprintf("s3://%s", c->backup.s3.bucket);
+#undef S3N
+out:
+    free(bucket);
+    free(prefix);
     return rc;
 }
 
@@ -517,7 +695,7 @@ int dv_config_load(const char *path, struct dv_config *cfg)
         free(cfg->server.daos_dir);
         cfg->server.daos_dir =
             l.daos_raw && *l.daos_raw ? dv_path_join(cfg->server.data_dir, l.daos_raw) : NULL;
-        rc = check_paths(&l);
+        rc = l.target_s3 ? s3_resolve(&l) : check_paths(&l);
     }
     if (rc == 0) /* the default "restore" too: data_dir may have changed */
         rc = restore_resolve(&l, l.restore_raw ? l.restore_raw : "restore");

@@ -17,17 +17,8 @@
 
 #include "config.h"
 #include "fsb.h"
+#include "target_priv.h"
 #include "util.h"
-
-struct target {
-    char *path;
-    char *sets;
-    int dirfd;
-    int lockfd;
-    struct fsb *root; /* fsb view of dirfd */
-    struct target_identity ident;
-    enum target_kind kind; /* TARGET_KIND_DIR: the working tree is the target */
-};
 
 /* ---- names ------------------------------------------------------------------------- */
 
@@ -85,9 +76,9 @@ char *target_pool_path(const struct target *t, const char *name)
 
 /* ---- open, lock ---------------------------------------------------------------------- */
 
-struct target *target_open(const char *path)
+/* Open the working tree at path and take its lock (target.c's half of target_open). */
+int target_open_tree(struct target *t, const char *path)
 {
-    struct target *t = dv_calloc(1, sizeof *t);
     t->path = dv_strdup(path);
     size_t l = strlen(t->path);
     while (l > 1 && t->path[l - 1] == '/')
@@ -102,16 +93,17 @@ struct target *target_open(const char *path)
                       t->path);
         else
             dv_syserr("backup target %s", t->path);
-        goto fail;
+        return -1;
     }
-    if (!(t->root = fsb_from_fd(t->dirfd, t->path)) ||
-        target_identity_check(t->root, &t->ident) != 0)
-        goto fail;
+    if (!(t->root = fsb_from_fd(t->dirfd, t->path)))
+        return -1;
+    if (t->kind == TARGET_KIND_DIR && target_identity_check(t->root, &t->ident) != 0)
+        return -1;
     /* beneath the target, never a link or a FIFO planted in its place */
     t->lockfd = fsb_openat(t->root, "lock", O_RDWR | O_CREAT, 0600);
     if (t->lockfd < 0) {
         dv_preferr("target %s: open lock", t->path);
-        goto fail;
+        return -1;
     }
     if (flock(t->lockfd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {
@@ -122,25 +114,39 @@ struct target *target_open(const char *path)
                 buf[n] = '\0';
                 pid = strtol(buf, NULL, 10);
             }
-            dv_seterr("target busy (pid %ld): %s", pid, t->path);
+            dv_seterr("target busy (pid %ld): %s", pid, t->url ? t->url : t->path);
         } else {
             dv_syserr("target %s: lock", t->path);
         }
-        goto fail;
+        return -1;
     }
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
     if (ftruncate(t->lockfd, 0) != 0 || dv_pwrite_all(t->lockfd, buf, (size_t)n, 0) != 0) {
         dv_syserr("target %s: write lock", t->path);
-        goto fail;
+        return -1;
     }
     /* real directories: a link in place of sets/ or nlo/ is refused, never written through */
     if (fsb_mkdir(t->root, "sets", 0700, true) != 0 || fsb_mkdir(t->root, "nlo", 0700, true) != 0)
-        goto fail;
+        return -1;
+    return 0;
+}
+
+struct target *target_open(const char *path)
+{
+    if (strncmp(path, "s3://", 5) == 0) { /* a caller not yet on target_open_cfg */
+        dv_seterr("backup target %s: this command does not work on an S3 target yet", path);
+        errno = ENOTSUP;
+        return NULL;
+    }
+    struct target *t = dv_calloc(1, sizeof *t);
+    t->lockfd = -1;
+    t->dirfd = -1;
+    if (target_open_tree(t, path) != 0) {
+        target_close(t);
+        return NULL;
+    }
     return t;
-fail:
-    target_close(t);
-    return NULL;
 }
 
 void target_close(struct target *t)
@@ -156,6 +162,10 @@ void target_close(struct target *t)
     if (t->dirfd >= 0)
         close(t->dirfd);
     fsb_close(t->root);
+    tstore_close(t->store);
+    free(t->url);
+    free(t->endpoint);
+    free(t->lock_mode);
     free(t->sets);
     free(t->path);
     free(t);
@@ -259,6 +269,13 @@ int target_set_begin(struct target *t, int64_t now, target_id_taken_fn taken_els
         free(failed);
         if (taken)
             continue;
+        if (t->store) { /* S3: the id must be free in the bucket too */
+            int st = target_s3_set_taken(t, id);
+            if (st < 0)
+                return -1;
+            if (st > 0)
+                continue;
+        }
         int te = taken_elsewhere ? taken_elsewhere(ud, id) : 0;
         if (te < 0)
             return -1;
@@ -323,6 +340,8 @@ int target_set_finish(struct target *t, const struct manifest *m)
         dv_seterr("target: bad set id \"%s\"", m->id);
         return -1;
     }
+    if (t->store)
+        return target_s3_set_finish(t, m);
     char *partial = dv_asprintf(".%s.partial", m->id);
     int rc = write_manifest(t, partial, m, m->nfailed ? "partial" : "complete");
     if (rc == 0)
@@ -337,6 +356,8 @@ int target_set_fail(struct target *t, const char *id, const struct manifest *m)
         dv_seterr("target: bad set id \"%s\"", id);
         return -1;
     }
+    if (t->store)
+        return target_s3_set_fail(t, id, m);
     char *partial = dv_asprintf(".%s.partial", id), *failed = dv_asprintf("%s.failed", id);
     int rc = m ? write_manifest(t, partial, m, "failed") : 0;
     if (rc == 0)
@@ -403,11 +424,15 @@ static int scan_sets(struct target *t, bool partial, char ***ids, size_t *n, int
 
 int target_cleanup_partial(struct target *t, int *n)
 {
+    if (t->store)
+        return target_s3_cleanup_partial(t, n);
     return scan_sets(t, true, NULL, NULL, n);
 }
 
 int target_sets_scan(struct target *t, char ***ids, size_t *n)
 {
+    if (t->store)
+        return target_s3_sets_scan(t, ids, n);
     return scan_sets(t, false, ids, n, NULL);
 }
 
@@ -682,68 +707,69 @@ enum target_kind target_kind(const struct target *t)
 
 const char *target_url(const struct target *t)
 {
-    return t->path;
+    return t->url ? t->url : t->path;
 }
 
 const char *target_endpoint(const struct target *t)
 {
-    (void)t;
-    return NULL;
+    return t->endpoint;
 }
 
 long target_lock_days(const struct target *t)
 {
-    (void)t;
-    return 0;
+    return t->lock_days;
 }
 
 const char *target_lock_mode(const struct target *t)
 {
-    (void)t;
-    return NULL;
-}
-
-static int s3_not_here(const struct dv_config *cfg)
-{
-    dv_seterr("backup target s3://%s: S3 targets are not built yet", cfg->backup.s3.bucket);
-    return -1;
+    return t->lock_days > 0 ? t->lock_mode : NULL;
 }
 
 struct target *target_open_cfg(const struct dv_config *cfg)
 {
-    if (cfg->backup.s3.bucket) {
-        s3_not_here(cfg);
-        return NULL;
-    }
+    if (cfg->backup.s3.bucket)
+        return target_s3_open(cfg);
     return target_open(cfg->backup.target);
 }
 
 int target_identity_read_cfg(const struct dv_config *cfg, struct target_identity *id)
 {
     if (cfg->backup.s3.bucket)
-        return s3_not_here(cfg);
+        return target_s3_identity_read(cfg, id);
     return target_identity_read(cfg->backup.target, id);
 }
 
 int target_init_cfg(const struct dv_config *cfg, struct target_identity *id, int *adopted_sets)
 {
-    if (cfg->backup.s3.bucket)
-        return s3_not_here(cfg);
+    if (cfg->backup.s3.bucket) {
+        if (adopted_sets)
+            *adopted_sets = -1;
+        return target_s3_init(cfg, id);
+    }
     return target_init(cfg->backup.target, cfg->server.data_dir, id, adopted_sets);
 }
 
 int target_publish(struct target *t, const char *rel, unsigned flags)
 {
-    (void)flags;
     if (!dv_path_is_safe_rel(rel)) {
         dv_seterr("%s: unsafe path below %s: refused", rel, t->path);
         return -1;
     }
+    if (t->store)
+        return target_s3_publish(t, &rel, 1, flags);
     return 0; /* a directory: the working tree is the target */
 }
 
 int target_publish_many(struct target *t, const char *const *rels, size_t n, unsigned flags)
 {
+    if (t->store) {
+        for (size_t i = 0; i < n; i++)
+            if (!dv_path_is_safe_rel(rels[i])) {
+                dv_seterr("%s: unsafe path below %s: refused", rels[i], t->path);
+                return -1;
+            }
+        return target_s3_publish(t, rels, n, flags);
+    }
     for (size_t i = 0; i < n; i++)
         if (target_publish(t, rels[i], flags) != 0)
             return -1;
@@ -752,6 +778,8 @@ int target_publish_many(struct target *t, const char *const *rels, size_t n, uns
 
 int target_fetch(struct target *t, const char *rel)
 {
+    if (t->store)
+        return target_s3_fetch(t, rel);
     struct stat st;
     if (fsb_lstat(t->root, rel, &st) != 0)
         return -1;
@@ -765,14 +793,16 @@ int target_fetch(struct target *t, const char *rel)
 
 void target_evict(struct target *t, const char *rel)
 {
-    (void)t;
-    (void)rel;
+    if (t->store)
+        target_s3_evict(t, rel);
 }
 
 int target_remove(struct target *t, const char *rel, int64_t *locked_until)
 {
     if (locked_until)
         *locked_until = 0;
+    if (t->store)
+        return target_s3_remove(t, rel, locked_until);
     return fsb_unlink(t->root, rel, true);
 }
 
@@ -849,5 +879,7 @@ int target_list(struct target *t, const char *prefix, target_list_cb cb, void *u
         dv_seterr("%s: unsafe prefix below %s: refused", prefix, t->path);
         return -1;
     }
+    if (t->store)
+        return target_s3_list(t, prefix, cb, ud);
     return list_walk(t, "", prefix, cb, ud);
 }

@@ -167,7 +167,7 @@ int target_cleanup_partial(struct target *t, int *n);
 int target_sets_scan(struct target *t, char ***ids, size_t *n);
 void target_ids_free(char **ids, size_t n);
 
-/* ---- the target's store: a directory, or an S3 bucket (issue 17; target_store.c) ----------
+/* ---- the target's store: a directory, or an S3 bucket (issue 17; target_s3.c, tstore.h) --
  *
  * A target is a store of objects named by their path relative to the target root
  * ("target.json", "sets/<id>/manifest.json", "sets/<id>/db/mail/x.nsf", "nlo/abc/<name>",
@@ -200,7 +200,12 @@ long target_lock_days(const struct target *t);
 const char *target_lock_mode(const struct target *t);
 
 /* target_open / target_identity_read / target_init for the configured target, a directory
- * or an S3 bucket (cfg->backup.s3.bucket set). Same contracts as the path forms. */
+ * or an S3 bucket (cfg->backup.s3.bucket set). Same contracts as the path forms (the path
+ * forms refuse an "s3://" path with ENOTSUP). S3 (target_s3.c; docs/s3.md "The S3 target"):
+ * open reads and checks PREFIX/target.json, creates the working tree (backup.s3.cache) and
+ * takes the flock on <cache>/lock; init creates the bucket if needed (with Object Lock when
+ * object_lock_days > 0), refuses an existing target or a prefix holding anything, writes the
+ * identity; *adopted_sets is -1. */
 struct dv_config;
 struct target *target_open_cfg(const struct dv_config *cfg);
 int target_identity_read_cfg(const struct dv_config *cfg, struct target_identity *id);
@@ -219,7 +224,9 @@ int target_publish_many(struct target *t, const char *const *rels, size_t n, uns
 /*
  * Make rel present in the working tree. Directory: 0 if it is there (-1, errno ENOENT, if
  * not). S3: downloaded to a temporary beside it and renamed into place once its size is what
- * the store reported; -1 with errno ENOENT when the target does not hold it.
+ * the store reported; -1 with errno ENOENT when the target does not hold it. A working copy
+ * already there with the size the store reports is used as it is (objects are written once,
+ * never changed in place); a file of a set's partial directory is local by definition.
  */
 int target_fetch(struct target *t, const char *rel);
 /* Drop the working copy of a fetched (or kept) rel. Directory: nothing. */

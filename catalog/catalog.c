@@ -225,6 +225,12 @@ static const char *const MIGRATIONS[] = {
     "  UPDATE totals SET value = value - old.size WHERE key = 'pool_bytes';\n"
     "  DELETE FROM meta WHERE key = 'unbacked_mark';\n"
     "END;\n",
+    /* 8: the NLO pass's per-subdirectory pages from the index alone (docs/catalog.md,
+     * "Version 8"): a partial index on sha256 IS NOT NULL did not cover them (SQLite read the
+     * table row of every name: 8x slower); live_subdir is set only on pool rows */
+    "UPDATE nlo SET live_subdir = NULL WHERE sha256 IS NULL AND live_subdir IS NOT NULL;\n"
+    "DROP INDEX nlo_subdir;\n"
+    "CREATE INDEX nlo_subdir ON nlo(live_subdir, name) WHERE live_subdir IS NOT NULL;\n",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 _Static_assert(NMIGRATIONS == CATALOG_SCHEMA_VERSION, "one migration per schema version");
@@ -537,6 +543,9 @@ static struct catalog *open_catalog(const char *path, bool create, bool *missing
         catalog_close(c);
         return NULL;
     }
+    /* pages read through a mapping, not a pread each (a pass over the pool's names reads
+     * the whole NLO table: 17% of its time was pread); writes still go through the WAL */
+    sqlite3_exec(c->db, "PRAGMA mmap_size = 1073741824", NULL, NULL, NULL);
     if (catalog_names_register(c) != 0) {
         catalog_close(c);
         return NULL;

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 7
+#define CATALOG_SCHEMA_VERSION 8
 #define CATALOG_NLO_NAME_LEN 84 /* strlen of an NLO name, ".nlo" included */
 
 struct catalog;

@@ -93,8 +93,9 @@
                    "VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)")                                          \
     X(POOL_ADOPT, "UPDATE nlo SET sha256 = ?2, size = ?3, live_subdir = ?4, first_set = ?5, "      \
                   "stored_at = ?6 WHERE name = ?1")                                                \
-    X(POOL_REHOME, "UPDATE nlo SET live_subdir = ?4 WHERE name = ?1 AND live_subdir IS NOT ?4")    \
-    X(POOL_SUBDIR_PAGE, "SELECT name FROM nlo WHERE live_subdir = ?1 AND sha256 IS NOT NULL "      \
+    X(POOL_REHOME, "UPDATE nlo SET live_subdir = ?4 WHERE name = ?1 AND live_subdir IS NOT ?4 "    \
+                   "AND sha256 IS NOT NULL")                                                       \
+    X(POOL_SUBDIR_PAGE, "SELECT name FROM nlo WHERE live_subdir = ?1 "                             \
                         "AND name > ?2 ORDER BY name LIMIT ?3")                                    \
     X(POOL_PAGE, "SELECT " POOL_COLS " FROM nlo WHERE name > ?1 "                                  \
                  "AND sha256 IS NOT NULL ORDER BY name LIMIT ?2")                                  \

@@ -63,11 +63,11 @@ config_keys() {
             for (i = 1; i <= n; i++) { split(parts[i], kv, ":"); gsub(/ /, "", kv[1]); print prefix kv[1] }
         }
         /^#/ || /^ *$/ { next }
-        /^[a-z_]+:$/ { sect = $1; sub(/:$/, "", sect); next }
-        /^[a-z_]+: \{.*\}$/ { k = $1; sub(/:$/, "", k); b = $0; sub(/^[^{]*\{ */, "", b); sub(/ *\}$/, "", b); inline(k ".", b); next }
-        /^[a-z_]+: / { k = $1; sub(/:$/, "", k); print k; next }
-        /^  [a-z_]+: \{.*\}$/ { k = $1; sub(/:$/, "", k); b = $0; sub(/^[^{]*\{ */, "", b); sub(/ *\}$/, "", b); inline(sect "." k ".", b); next }
-        /^  [a-z_]+:/ { k = $1; sub(/:$/, "", k); print sect "." k; next }
+        /^[a-z0-9_]+:$/ { sect = $1; sub(/:$/, "", sect); next }
+        /^[a-z0-9_]+: \{.*\}$/ { k = $1; sub(/:$/, "", k); b = $0; sub(/^[^{]*\{ */, "", b); sub(/ *\}$/, "", b); inline(k ".", b); next }
+        /^[a-z0-9_]+: / { k = $1; sub(/:$/, "", k); print k; next }
+        /^  [a-z0-9_]+: \{.*\}$/ { k = $1; sub(/:$/, "", k); b = $0; sub(/^[^{]*\{ */, "", b); sub(/ *\}$/, "", b); inline(sect "." k ".", b); next }
+        /^  [a-z0-9_]+:/ { k = $1; sub(/:$/, "", k); print sect "." k; next }
         { print "UNPARSED: " $0 }'
     rm -rf "$d"
 }
@@ -75,7 +75,7 @@ config_keys() {
 # the keys dvault.1 describes: the dotted words of the tags (.TP then .BR/.B) in CONFIGURATION
 page_keys() {
     awk '/^\.SH CONFIGURATION/ { on = 1; next } /^\.SH / { on = 0 } on && tag { print } { tag = on && /^\.TP$/ }' "$1" |
-        grep -oE '(^|[ "])[a-z_]+(\.[a-z_]+)*' | tr -d ' "' | grep -vE '^(BR|B)$' | sort -u
+        grep -oE '(^|[ "])[a-z0-9_]+(\.[a-z0-9_]+)*' | tr -d ' "' | grep -vE '^(BR|B)$' | sort -u
 }
 
 check_config() { # PAGE

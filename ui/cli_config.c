@@ -42,7 +42,7 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
             nwarn++;
         }
         struct target_identity tid;
-        if (target_identity_read(cfg->backup.target, &tid) != 0) {
+        if (target_identity_read_cfg(cfg, &tid) != 0) {
             fprintf(stderr, "warning: %s\n", dv_esc(dv_err()));
             nwarn++;
         }
@@ -75,6 +75,13 @@ int cli_config(int argc, char **argv, struct dv_config *cfg)
            cfg->backup.delta == DV_DELTA_KEEP ? "keep" : "apply", cfg->backup.snapshot_command,
            cfg->backup.pre_command, cfg->backup.post_command, cfg->backup.lock_wait_seconds,
            cfg->backup.keep_sets, cfg->backup.keep_days);
+    const char *none = "\"\"";
+    printf("  s3: { endpoint: %s, region: %s, credentials_file: %s, object_lock_days: %ld, "
+           "object_lock_mode: %s, cache: %s }\n",
+           cfg->backup.s3.endpoint ? cfg->backup.s3.endpoint : none, cfg->backup.s3.region,
+           cfg->backup.s3.credentials_file ? cfg->backup.s3.credentials_file : none,
+           cfg->backup.s3.object_lock_days, cfg->backup.s3.object_lock_mode,
+           cfg->backup.s3.cache ? cfg->backup.s3.cache : none);
     printf("catalog: %s\nrestore:\n  dir: %s   # the restore folder: %s in data_dir\n"
            "  retention_days: %ld%s\n",
            cfg->catalog, cfg->restore.dir, cfg->restore.rel, cfg->restore.retention_days,

@@ -61,14 +61,14 @@ for cmd in sets status jobs; do
     "$DVAULT" "${C[@]}" $cmd >"$T/reader.out" 2>&1 || rc=$?
     # status reports what it can and warns; the others fail
     [ $cmd = status ] || [ $rc -ne 0 ] || fail "$cmd on a version 5 catalog succeeded"
-    grep -q "catalog .* is at schema version 5, this dvault uses 7: a command that writes the catalog converts it" "$T/reader.out" ||
+    grep -q "catalog .* is at schema version 5, this dvault uses 8: a command that writes the catalog converts it" "$T/reader.out" ||
         fail "$cmd does not say why: $(cat "$T/reader.out")"
     [ "$(sqlite3 run/catalog.db 'PRAGMA user_version')" = 5 ] || fail "$cmd changed the catalog's version"
 done
 "$DVAULT" "${C[@]}" prune --dry-run >"$T/prune.out" 2>&1 || fail "prune --dry-run did not convert: $(cat "$T/prune.out")"
 ans "$DVAULT" "${C[@]}" sets > "$T/sets.out"
 diff "$E/sets" "$T/sets.out" || fail "dvault sets differs after the migration"
-[ "$(sqlite3 run/catalog.db 'PRAGMA user_version')" = 7 ] || fail "not migrated to version 7 (6, then 7)"
+[ "$(sqlite3 run/catalog.db 'PRAGMA user_version')" = 8 ] || fail "not migrated to version 8 (6, 7, then 8)"
 sqlite3 run/catalog.db "$V6_REFS" > "$T/refs6"
 diff "$T/refs5" "$T/refs6" || fail "references differ after the migration"
 sqlite3 run/catalog.db "$V6_POOL" > "$T/pool6"
@@ -85,6 +85,11 @@ tot=$(sqlite3 run/catalog.db "SELECT group_concat(key || '=' || value, ' ') FROM
 want="nlo_next_id=$(( $(sqlite3 run/catalog.db 'SELECT max(id) FROM nlo') + 1 )) pool_bytes=$(awk -F'|' '{s += $3} END {print s}' "$T/pool5") pool_objects=$(wc -l < "$T/pool5")"
 [ "$tot" = "$want" ] || fail "totals: $tot, want $want"
 sqlite3 run/catalog.db "PRAGMA integrity_check" | grep -qx ok || fail "integrity_check after the migration"
+# version 8: the NLO pass's page of a subdirectory is read from the index alone
+sqlite3 run/catalog.db "EXPLAIN QUERY PLAN SELECT name FROM nlo WHERE live_subdir = 1 AND name > x'00' ORDER BY name LIMIT 9" |
+    grep -q "COVERING INDEX nlo_subdir" || fail "the subdirectory page is not covered by nlo_subdir"
+[ "$(sqlite3 run/catalog.db "SELECT count(*) FROM nlo WHERE live_subdir IS NOT NULL AND sha256 IS NULL")" = 0 ] ||
+    fail "a name outside the pool keeps a live subdirectory"
 
 step "whereis of every NLO: the same (databases: from the catalog, as the old answer's)"
 n=0

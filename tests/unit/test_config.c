@@ -286,13 +286,80 @@ static void test_restore_dir(void **state)
     free(a);
 }
 
+/* backup.target s3://BUCKET/PREFIX and backup.s3 (issue 17) */
+static void test_s3(void **state)
+{
+    (void)state;
+    char *p = write_cfg("s3.yaml", "backup:\n  target: s3://dvault-backups/site/srv1//\n  s3:\n"
+                                   "    endpoint: http://127.0.0.1:7480\n"
+                                   "    credentials_file: s3.cred\n    object_lock_days: 30\n"
+                                   "    object_lock_mode: COMPLIANCE\n"
+                                   "catalog: cat/catalog.db\n");
+    struct dv_config c;
+    assert_int_equal(dv_config_load(p, &c), 0);
+    assert_string_equal(c.backup.target, "s3://dvault-backups/site/srv1");
+    assert_string_equal(c.backup.s3.bucket, "dvault-backups");
+    assert_string_equal(c.backup.s3.prefix, "site/srv1");
+    assert_string_equal(c.backup.s3.endpoint, "http://127.0.0.1:7480");
+    assert_string_equal(c.backup.s3.region, "us-east-1");
+    assert_int_equal(c.backup.s3.object_lock_days, 30);
+    assert_string_equal(c.backup.s3.object_lock_mode, "compliance");
+    char *want = dv_path_join(tmpdir, "s3.cred");
+    assert_string_equal(c.backup.s3.credentials_file, want);
+    free(want);
+    want = dv_path_join(tmpdir, "cat/s3-cache/dvault-backups/site/srv1");
+    assert_string_equal(c.backup.s3.cache, want);
+    free(want);
+    dv_config_done(&c);
+    free(p);
+    /* no prefix; the cache given; a directory target leaves backup.s3 unset */
+    p = write_cfg("s3b.yaml", "backup:\n  target: s3://b-1\n  s3: { endpoint: https://x, "
+                              "region: eu-west-1, cache: /var/cache/dv }\n");
+    assert_int_equal(dv_config_load(p, &c), 0);
+    assert_string_equal(c.backup.target, "s3://b-1");
+    assert_string_equal(c.backup.s3.prefix, "");
+    assert_string_equal(c.backup.s3.region, "eu-west-1");
+    assert_string_equal(c.backup.s3.cache, "/var/cache/dv");
+    assert_null(c.backup.s3.credentials_file);
+    dv_config_done(&c);
+    free(p);
+    p = write_cfg("s3c.yaml", "backup:\n  target: backup\n");
+    assert_int_equal(dv_config_load(p, &c), 0);
+    assert_null(c.backup.s3.bucket);
+    dv_config_done(&c);
+    free(p);
+    /* keep_days 0 (no age limit) takes any lock; a cache in data_dir is refused */
+    p = write_cfg("s3d.yaml", "backup:\n  target: s3://bkt\n  retention: { keep_days: 0 }\n"
+                              "  s3: { endpoint: http://h, object_lock_days: 400 }\n");
+    assert_int_equal(dv_config_load(p, &c), 0);
+    dv_config_done(&c);
+    free(p);
+    p = write_cfg("s3e.yaml", "server: { data_dir: /srv/d }\nbackup:\n  target: s3://bkt\n"
+                              "  s3: { endpoint: http://h, cache: /srv/d/cache }\n");
+    assert_int_equal(dv_config_load(p, &c), -1);
+    assert_non_null(strstr(dv_err(), "'cache' '/srv/d/cache' is inside the server's data_dir"));
+    dv_config_done(&c);
+    free(p);
+    const char *bad[] = {"s3://ab/x",      "s3://-abc/x",  "s3://a..b/x", "s3://192.168.1.1/x",
+                         "s3://abc/x/./y", "s3://abc/x y", "s3:///x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *text = dv_asprintf("backup:\n  target: %s\n  s3: { endpoint: http://h }\n", bad[i]);
+        p = write_cfg("s3bad.yaml", text);
+        assert_int_equal(dv_config_load(p, &c), -1);
+        assert_non_null(strstr(dv_err(), "is not valid"));
+        dv_config_done(&c);
+        free(p);
+        free(text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_all_keys),
         cmocka_unit_test(test_daos_dir),    cmocka_unit_test(test_errors),
         cmocka_unit_test(test_unreadable),  cmocka_unit_test(test_nesting),
-        cmocka_unit_test(test_restore_dir),
+        cmocka_unit_test(test_restore_dir), cmocka_unit_test(test_s3),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

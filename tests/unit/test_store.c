@@ -936,6 +936,67 @@ static void test_doc_copy(void **state)
     fx_free(f);
 }
 
+/* Resync's reports: an object in two subdirectories is counted once (the lower subdirectory
+ * wins) and warned about; references no object answers - valid names whose file is gone and
+ * names that are no NLO name at all - are counted, each database's its own; counts summed
+ * over databases. */
+static void test_resync_dups_missing(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(40000, false);
+    struct store_db *a = mkdb(f, "a.nsf"), *b = mkdb(f, "b.nsf");
+    unsigned seeds[2] = {21, 22};
+    size_t sizes[2] = {5000, 7000};
+    char u[33];
+    add_doc(a, seeds, sizes, 2, u);
+    add_doc(b, seeds, sizes, 1, u);
+    char n21[STORE_NLO_NAME_LEN + 1], n22[STORE_NLO_NAME_LEN + 1];
+    nlo_of(21, 5000, n21);
+    nlo_of(22, 7000, n22);
+    /* 25 references to valid names no file has, 3 to names that are no NLO name */
+    sqlite3 *ha = store_db_sqlite(a);
+    for (int i = 0; i < 28; i++) {
+        char nm[STORE_NLO_NAME_LEN + 1];
+        if (i < 25)
+            nlo_of(100 + (unsigned)i, 9000, nm);
+        else
+            snprintf(nm, sizeof nm, "bogus-%d", i);
+        char *sql = dv_asprintf("INSERT INTO attachments(note_id, name, size, nlo) "
+                                "VALUES (1, 'x', 1, '%s')",
+                                nm);
+        assert_int_equal(sqlite3_exec(ha, sql, NULL, NULL, NULL), SQLITE_OK);
+        free(sql);
+    }
+    store_db_close(a);
+    store_db_close(b);
+    /* the same object in a second subdirectory */
+    char *p = store_nlo_path(f->st, n21);
+    char *d2 = dv_asprintf("%s/0002", f->cfg.server.daos_dir);
+    char *p2 = dv_asprintf("%s/%s", d2, n21);
+    assert_int_equal(mkdir(d2, 0700), 0);
+    char *buf;
+    size_t len;
+    assert_int_equal(dv_read_file(p, &buf, &len), 0);
+    assert_int_equal(dv_write_atomic(p2, buf, len, 0600), 0);
+    struct store_resync_counts c;
+    assert_int_equal(store_resync(f->st, NULL, &c), 0);
+    assert_int_equal(c.duplicates, 1);
+    assert_int_equal(c.objects, 2);
+    assert_int_equal(c.missing, 28);
+    assert_int_equal(c.references, 3 + 28);
+    assert_int_equal(refcount(f, n21), 2); /* a's and b's */
+    assert_int_equal(refcount(f, n22), 1);
+    sqlite3 *idx = idx_handle(f);
+    assert_int_equal(q1(idx, "SELECT subdir FROM doi WHERE name = ?1", n21), 1);
+    assert_int_equal(q1(idx, "SELECT count(*) FROM doi", NULL), 2);
+    sqlite3_close(idx);
+    free(buf);
+    free(p);
+    free(p2);
+    free(d2);
+    fx_free(f);
+}
+
 static void test_check(void **state)
 {
     (void)state;
@@ -1045,6 +1106,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_install_batch),
         cmocka_unit_test(test_doc_copy),
         cmocka_unit_test(test_doc_atts),
+        cmocka_unit_test(test_resync_dups_missing),
         cmocka_unit_test(test_check),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
