@@ -109,6 +109,13 @@ content "$D/$DB" | cmp -s - "$T/c-s3" || fail "the restore from the bucket diffe
 [ "$(sqlite3 "$T/r-s3.nsf" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
 "$DVLOAD" "${S[@]}" verify >/dev/null || fail "dvload verify"
 
+set +e
+"$DVAULT" "${S[@]}" restore --set "$SET" --db "$DB" --into "$T/s3-cache/x.nsf" >"$T/rc.out" 2>&1
+rc=$?
+set -e
+[ $rc != 0 ] && grep -q "working tree (backup.s3.cache)" "$T/rc.out" ||
+    { cat "$T/rc.out"; fail "a restore into the S3 target's working tree must be refused"; }
+
 step "an incremental set in the bucket: restored through its chain, as from the directory"
 "$DVLOAD" "${S[@]}" run --seconds 1 --writers 2 --seed 5 >/dev/null || fail "dvload run"
 SETI=$("$DVAULT" "${S[@]}" backup -q --incremental | awk '/^set /{print $2; exit}')
