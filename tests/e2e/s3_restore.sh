@@ -110,7 +110,7 @@ content "$D/$DB" | cmp -s - "$T/c-s3" || fail "the restore from the bucket diffe
 "$DVLOAD" "${S[@]}" verify >/dev/null || fail "dvload verify"
 
 set +e
-"$DVAULT" "${S[@]}" restore --set "$SET" --db "$DB" --into "$T/s3-cache/x.nsf" >"$T/rc.out" 2>&1
+"$DVAULT" "${S[@]}" restore --set "$SET" --db "$DB" --into "$T/s3-cache/$BK/srv1/x.nsf" >"$T/rc.out" 2>&1
 rc=$?
 set -e
 [ $rc != 0 ] && grep -q "working tree (backup.s3.cache)" "$T/rc.out" ||
