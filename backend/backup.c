@@ -1,5 +1,6 @@
 /* backup.c - see backup.h. */
 #include "backup.h"
+#include "backup_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,43 +22,11 @@
 #include "pagemap.h"
 #include "runcmd.h"
 #include "target.h"
+#include "target_spool.h"
 #include "unbacked.h"
 #include "util.h"
 
 /* ---- references of a copy ------------------------------------------------------------ */
-
-/*
- * A copy whose delta was kept (copy and delta relative to the set's directory set): the image
- * restore builds (the copy, the delta applied by delta_apply_fd as restore applies it) in a
- * scratch file beside it (a new file, O_EXCL, beneath the set), removed afterwards. Its page
- * digests must be pm's, the map the next incremental takes as its origin (a wrong map makes
- * every incremental built on it unrestorable: issue 11); its references are read from it.
- */
-static int read_refs_keep(const struct fsb *set, const char *copy, const char *delta,
-                          const struct pagemap *pm, char ***names, size_t *n)
-{
-    char *srel = dv_asprintf("%s.refs-scratch.%ld", copy, (long)getpid());
-    char *scratch = fsb_abs(set, srel), *cpath = fsb_abs(set, copy), *dpath = fsb_abs(set, delta);
-    int rc = -1, in = -1, dfd = -1, out = -1;
-    fsb_unlink(set, srel, true); /* ours from a crashed run: the target is locked */
-    if ((in = fsb_openat(set, copy, O_RDONLY, 0)) >= 0 &&
-        (dfd = fsb_openat(set, delta, O_RDONLY, 0)) >= 0 &&
-        (out = fsb_openat(set, srel, O_RDWR | O_CREAT | O_EXCL, 0600)) >= 0)
-        rc = nlorefs_read_with_delta(in, cpath, dfd, dpath, out, scratch, pm, names, n);
-    if (in >= 0)
-        close(in);
-    if (dfd >= 0)
-        close(dfd);
-    if (out >= 0) {
-        close(out);
-        fsb_unlink(set, srel, true);
-    }
-    free(srel);
-    free(scratch);
-    free(cpath);
-    free(dpath);
-    return rc;
-}
 
 /* ---- events into the catalog ----------------------------------------------------------- */
 
@@ -84,6 +53,9 @@ struct ctx {
     bool batch;
     int64_t batch_since;
     int batch_dbs;
+    /* a publish failed (an S3 gateway gone, credentials revoked): the target, not the
+       database, failed; the set stops there rather than fail database after database */
+    char target_err[DV_ERR_MAX];
 };
 
 static void on_event(void *ud, enum dv_level level, const char *msg)
@@ -105,15 +77,17 @@ static int run_hook(struct ctx *c, const char *phase, const char *cmd, const cha
     env[k++] = dv_asprintf("DV_PHASE=%s", phase);
     env[k++] = dv_asprintf("DV_SET_ID=%s", c->r->set_id);
     env[k++] = dv_asprintf("DV_SET_DIR=%s", set_dir);
-    env[k++] = dv_asprintf("DV_TARGET=%s", c->cfg->backup.target);
+    env[k++] = dv_asprintf("DV_TARGET=%s", target_url(c->t));
     env[k++] = dv_asprintf("DV_DATA_DIR=%s", c->cfg->server.data_dir);
+    /* an S3 target's kept deltas are objects in the bucket: no file for the hook to move */
+    size_t nd = target_kind(c->t) == TARGET_KIND_S3 ? 0 : c->ndeltas;
     size_t len = 1;
-    for (size_t i = 0; i < c->ndeltas; i++)
+    for (size_t i = 0; i < nd; i++)
         len += strlen(c->delta_paths[i]) + 1;
     char *deltas = dv_calloc(1, len);
-    for (size_t i = 0; i < c->ndeltas; i++) {
+    for (size_t i = 0; i < nd; i++) {
         strcat(deltas, c->delta_paths[i]);
-        if (i + 1 < c->ndeltas)
+        if (i + 1 < nd)
             strcat(deltas, "\n");
     }
     env[k++] = dv_asprintf("DV_DELTAS=%s", deltas);
@@ -141,6 +115,13 @@ static int apply_moves(struct ctx *c, const char *out, const char *set_dir)
         char old[4096], new[4096];
         if (strncmp(line, "moved ", 6) != 0)
             continue;
+        if (target_kind(c->t) == TARGET_KIND_S3) {
+            job_log(c->job, DV_WARN,
+                    "post command: ignored '%s': the kept deltas of an S3 target stay in the "
+                    "bucket",
+                    line);
+            continue;
+        }
         if (sscanf(line + 6, "%4095s %4095s", old, new) != 2 || new[0] != '/') {
             job_log(c->job, DV_WARN, "post command: ignored malformed line '%s'", line);
             continue;
@@ -197,35 +178,13 @@ static int apply_moves(struct ctx *c, const char *out, const char *set_dir)
 /* ---- one database ---------------------------------------------------------------------- */
 
 /*
- * The reason a database could not be copied, without the "hotcopy SRC (STEP): " or
- * "incremental SRC (STEP): " prefix that names the live file (the database is named beside
- * it): "STEP: message".
- */
-static void short_reason(const char *msg, const char *src, char *out, size_t n)
-{
-    const char *words[] = {"hotcopy ", "incremental "};
-    for (size_t i = 0; i < 2; i++) {
-        size_t w = strlen(words[i]), l = strlen(src);
-        if (strncmp(msg, words[i], w) == 0 && strncmp(msg + w, src, l) == 0 && msg[w + l] == ' ' &&
-            msg[w + l + 1] == '(') {
-            const char *step = msg + w + l + 2, *end = strstr(step, "): ");
-            if (end) {
-                snprintf(out, n, "%.*s: %s", (int)(end - step), step, end + 3);
-                return;
-            }
-        }
-    }
-    snprintf(out, n, "%s", msg);
-}
-
-/*
  * Database rel could not be copied (dv_err() says why): counted, logged, and recorded in the
  * set's manifest as failed; the set goes on with the others (a partial set).
  */
 static void fail_db(struct ctx *c, const char *rel, const char *src)
 {
     char reason[DV_ERR_MAX];
-    short_reason(dv_err(), src, reason, sizeof reason);
+    backup_short_reason(dv_err(), src, reason, sizeof reason);
     c->r->db_failed++;
     job_log(c->job, DV_ERROR, "%s: %s", rel, reason);
     manifest_add_failed(&c->m, rel, reason);
@@ -322,7 +281,7 @@ static int full_pagemap_write(struct ctx *c, const char *rel, const char *relpm,
                               struct catalog_file_incr *fx)
 {
     /* without a delta the map is the copy's own, which restore copies as it is; with one, it
-     * was checked against the image restore builds (read_refs_keep) */
+     * was checked against the image restore builds (backup_read_refs_keep) */
     pm->flags |= PAGEMAP_F_CHECKED;
     if (pagemap_write_at(c->set, relpm, pm, fx->pagemap_sha256) != 0) {
         fail_db(c, rel, "");
@@ -397,9 +356,9 @@ static int one_copy(struct ctx *c, struct one *d)
     if (d->inc == 0) {
         d->names = d->ir.refs, d->nnames = d->ir.nrefs;
         d->ir.refs = NULL, d->ir.nrefs = 0;
-    } else if ((with_delta
-                    ? read_refs_keep(c->set, d->relcopy, d->reldelta, &d->pm, &d->names, &d->nnames)
-                    : nlorefs_read_file(d->dst, &d->names, &d->nnames)) != 0) {
+    } else if ((with_delta ? backup_read_refs_keep(c->set, d->relcopy, d->reldelta, &d->pm,
+                                                   &d->names, &d->nnames)
+                           : nlorefs_read_file(d->dst, &d->names, &d->nnames)) != 0) {
         fail_db(c, d->rel, "");
         return -1;
     }
@@ -539,6 +498,32 @@ static void one_manifest(struct ctx *c, struct one *d, int64_t db_id)
     c->pages_stored += d->fx.pages_stored;
 }
 
+/*
+ * The database's files are done (one_copy): publish them (target_publish: S3 uploads each
+ * and removes it from the working tree; a directory has them already) before the catalog
+ * records them. *pub gets a bit per file published (copy, delta, page map). 0 or -1 (the
+ * database failed: counted).
+ */
+static int one_publish(struct ctx *c, struct one *d, unsigned *pub)
+{
+    const char *files[3] = {d->relcopy, d->kept ? d->reldelta : NULL, d->relpm};
+    for (int i = 0; i < 3; i++) {
+        if (!files[i])
+            continue;
+        char *rel = target_spool_set_rel(c->r->set_id, files[i]);
+        int rc = target_publish(c->t, rel, 0);
+        free(rel);
+        if (rc != 0) {
+            snprintf(c->target_err, sizeof c->target_err, "%s", dv_err());
+            fail_db(c, d->rel, "");
+            return -1;
+        }
+        *pub |= 1u << i;
+    }
+    dv_crashpoint("backup.published");
+    return 0;
+}
+
 static int backup_one(struct ctx *c, const char *rel)
 {
     struct one d;
@@ -558,10 +543,12 @@ static int backup_one(struct ctx *c, const char *rel)
     char *dir = dv_dirname(d.relcopy);
     int64_t db_id = 0;
     int rc = -1;
+    unsigned pub = 0;
     /* the database's directories in the set: real directories, never through a link */
     if (fsb_mkdirs(c->set, dir, 0700) != 0) {
         fail_db(c, rel, d.src);
-    } else if ((rc = one_copy(c, &d)) == 0 && (rc = one_catalog(c, &d, &db_id)) == 0) {
+    } else if ((rc = one_copy(c, &d)) == 0 && (rc = one_publish(c, &d, &pub)) == 0 &&
+               (rc = one_catalog(c, &d, &db_id)) == 0) {
         one_manifest(c, &d, db_id);
         job_advance(c->job, 1, 0, rel);
         dv_crashpoint("backup.db");
@@ -576,6 +563,14 @@ static int backup_one(struct ctx *c, const char *rel)
         fsb_unlink(c->set, d.relpm, true);
         fsb_unlink(c->set, incfile, true);
         free(incfile);
+        /* S3: what was uploaded goes too (a directory: the unlinks above were the target) */
+        const char *files[3] = {d.relcopy, d.reldelta, d.relpm};
+        for (int i = 0; i < 3 && target_kind(c->t) == TARGET_KIND_S3; i++)
+            if (pub & (1u << i)) {
+                char *prel = target_spool_set_rel(c->r->set_id, files[i]);
+                target_remove(c->t, prel, NULL);
+                free(prel);
+            }
     }
     incr_result_done(&d.ir);
     free(d.relpm);
@@ -615,36 +610,6 @@ static void fill_manifest_counts(struct ctx *c, const char *status)
         snprintf(m->nlo_list.file, sizeof m->nlo_list.file, "%s", TARGET_NLO_LIST);
         m->nlo_list.count = c->r->nlo.list_count;
         snprintf(m->nlo_list.sha256, sizeof m->nlo_list.sha256, "%s", c->r->nlo.list_sha256);
-    }
-}
-
-/*
- * "mail/a.nsf (reason); mail/b.nsf (reason)" of the databases the set could not copy into
- * out (n bytes), with "; and N more (dvault sets --json lists them)" when they do not fit;
- * names only (no reasons) when with_reasons is false.
- */
-static void failed_list(const struct manifest *m, bool with_reasons, char *out, size_t n)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < m->nfailed; i++) {
-        char item[DV_ERR_MAX + 512];
-        if (with_reasons)
-            snprintf(item, sizeof item, "%s%s (%s)", i ? "; " : "", m->failed[i].db_path,
-                     m->failed[i].reason);
-        else
-            snprintf(item, sizeof item, "%s%s", i ? ", " : "", m->failed[i].db_path);
-        char more[96];
-        snprintf(more, sizeof more, "%s and %zu more (dvault sets --json lists them)",
-                 with_reasons ? ";" : ",", m->nfailed - i);
-        size_t l = strlen(item);
-        if (len + l + (i + 1 < m->nfailed ? strlen(more) : 0) >= n) {
-            if (len + strlen(more) < n)
-                snprintf(out + len, n - len, "%s", more);
-            return;
-        }
-        memcpy(out + len, item, l + 1);
-        len += l;
     }
 }
 
@@ -706,8 +671,11 @@ static int reconcile_finished(struct ctx *c, int *n)
             struct manifest m;
             manifest_init(&m);
             bool partial = false;
+            /* S3: the manifest is in the bucket (held) or nowhere */
+            bool s3 = target_kind(c->t) == TARGET_KIND_S3;
             /* beneath the target, no link, no FIFO, capped (fsb) */
-            if (manifest_read_at(target_root(c->t), mp, &m) == 0 &&
+            if ((!s3 || target_fetch(c->t, mp) == 0) &&
+                manifest_read_at(target_root(c->t), mp, &m) == 0 &&
                 (strcmp(m.status, "complete") == 0 ||
                  (partial = strcmp(m.status, "partial") == 0)) &&
                 strcmp(m.id, s->id) == 0 && m.seq == s->seq) {
@@ -737,6 +705,8 @@ static int reconcile_finished(struct ctx *c, int *n)
                 else
                     catalog_rollback(c->cat);
             }
+            if (s3)
+                target_evict(c->t, mp);
             manifest_done(&m);
             free(mp);
             free(dir);
@@ -775,7 +745,7 @@ static int check_daos(const struct dv_config *cfg, const struct backup_opts *o)
 /* The target and the catalog, and what an interrupted earlier run left; the job recorded. */
 static int open_target(struct ctx *c)
 {
-    c->t = target_open(c->cfg->backup.target);
+    c->t = target_open_cfg(c->cfg);
     if (!c->t)
         return -1;
     c->cat = catalog_open(c->cfg->catalog);
@@ -793,8 +763,9 @@ static int open_target(struct ctx *c)
                 "%d set(s) were finished on the target when their backup was interrupted: "
                 "recorded from their manifests",
                 finished);
+    uint64_t spooled = 0; /* S3: what a crashed run left in the working tree (never held) */
     if (catalog_sets_fail_stale(c->cat, true, dv_now(), &stale) != 0 ||
-        target_cleanup_partial(c->t, &partial) != 0)
+        target_cleanup_partial(c->t, &partial) != 0 || target_spool_clean(c->t, &spooled) != 0)
         return -1;
     if (catalog_job_start(c->cat, "backup", dv_now(), &c->job_id) != 0)
         return -1;
@@ -803,6 +774,11 @@ static int open_target(struct ctx *c)
     if (stale || partial)
         job_log(c->job, DV_WARN, "an earlier backup was interrupted: %d set(s) marked failed",
                 stale);
+    if (spooled)
+        job_log(c->job, DV_INFO,
+                "removed %llu byte(s) an interrupted run left unpublished in the working tree of "
+                "%s",
+                (unsigned long long)spooled, target_url(c->t));
     return 0;
 }
 
@@ -904,7 +880,7 @@ static int copy_databases(struct ctx *c, char **dbs, size_t ndbs)
         free(p);
     }
     job_phase(c->job, "databases", ndbs, total);
-    for (size_t i = 0; i < ndbs; i++) {
+    for (size_t i = 0; i < ndbs && !c->target_err[0]; i++) {
         if (job_cancelled(c->job))
             break;
         backup_one(c, dbs[i]);
@@ -917,6 +893,11 @@ static int copy_databases(struct ctx *c, char **dbs, size_t ndbs)
     job_flush(c->job);
     if (job_cancelled(c->job)) {
         snprintf(c->r->message, sizeof c->r->message, "cancelled");
+        return -1;
+    }
+    if (c->target_err[0]) {
+        snprintf(c->r->message, sizeof c->r->message, "the target failed: %.*s",
+                 (int)sizeof c->r->message - 24, c->target_err);
         return -1;
     }
     return 0;
@@ -977,6 +958,11 @@ static int nlo_step(struct ctx *c)
                               .job = c->job};
     int nrc = nlopass_run(&no, &r->nlo);
     free(list);
+    if (nrc == 0) { /* the set's list of the NLOs it stored: a set file like the copies */
+        char *rel = target_spool_set_rel(r->set_id, TARGET_NLO_LIST);
+        nrc = target_publish(c->t, rel, 0);
+        free(rel);
+    }
     if (nrc != 0) {
         snprintf(r->message, sizeof r->message, "NLO pass: %s", dv_err());
         return -1;
@@ -1001,13 +987,13 @@ static int finish_set(struct ctx *c, char *err, size_t errlen)
     /* a database that could not be copied does not sink the others: the set is partial,
        and lists it as failed (unless nothing at all could be copied) */
     char names[sizeof r->message - 64];
-    failed_list(&c->m, false, names, sizeof names);
+    backup_failed_list(&c->m, false, names, sizeof names);
     if (r->db_failed && r->databases == 0) { /* the names, and the first one's reason */
         char why[sizeof r->message];
-        failed_list(&c->m, true, why, sizeof why);
+        backup_failed_list(&c->m, true, why, sizeof why);
         if (c->m.nfailed > 1) /* one reason says it: they usually share it */
-            failed_list(&(struct manifest){.failed = c->m.failed, .nfailed = 1}, true, why,
-                        sizeof why);
+            backup_failed_list(&(struct manifest){.failed = c->m.failed, .nfailed = 1}, true, why,
+                               sizeof why);
         char *m = dv_asprintf("no database could be copied: %.*s%s%s", c->m.nfailed > 1 ? 200 : 0,
                               names, c->m.nfailed > 1 ? "; first: " : "", why);
         snprintf(r->message, sizeof r->message, "%.*s", (int)sizeof r->message - 1, m);
@@ -1017,8 +1003,9 @@ static int finish_set(struct ctx *c, char *err, size_t errlen)
     if (r->db_failed)
         snprintf(r->message, sizeof r->message, "%llu database(s) could not be copied: %s",
                  (unsigned long long)r->db_failed, names);
-    if (syncfs(target_dirfd(c->t)) != 0) {
-        dv_syserr("syncfs %s", c->cfg->backup.target);
+    /* a directory: the copies were not fsynced one by one; S3: each was acknowledged */
+    if (target_kind(c->t) == TARGET_KIND_DIR && syncfs(target_dirfd(c->t)) != 0) {
+        dv_syserr("syncfs %s", target_url(c->t));
         snprintf(r->message, sizeof r->message, "%s", dv_err());
         return -2;
     }
@@ -1036,7 +1023,7 @@ static int finish_set(struct ctx *c, char *err, size_t errlen)
     if (!is_partial)
         return 0;
     char list[DV_ERR_MAX - 128];
-    failed_list(&c->m, true, list, sizeof list);
+    backup_failed_list(&c->m, true, list, sizeof list);
     snprintf(err, errlen, "set %s is partial: %llu database(s) failed: %s", r->set_id,
              (unsigned long long)r->db_failed, list);
     job_log(c->job, DV_ERROR, "%s", err);
@@ -1048,7 +1035,10 @@ static int after_finish(struct ctx *c, char *err, size_t errlen)
 {
     struct backup_result *r = c->r;
     int rc = 0;
-    char *set_dir = target_set_dir(c->t, r->set_id);
+    /* the hook's DV_SET_DIR: the set's directory, or where an S3 target holds it */
+    char *set_dir = target_kind(c->t) == TARGET_KIND_S3
+                        ? dv_asprintf("%s/sets/%s", target_url(c->t), r->set_id)
+                        : target_set_dir(c->t, r->set_id);
     for (size_t i = 0; i < c->ndeltas; i++) {
         char *rel = c->delta_paths[i] + strlen(c->partial) + 1;
         char *now_path = dv_path_join(set_dir, rel);
@@ -1099,6 +1089,9 @@ static void run_end(struct ctx *c, int rc, const char *err)
     free(c->delta_dbs);
     free(c->partial);
     fsb_close(c->set);
+    /* S3: nothing of the set stays in the working tree (published, or never held) */
+    if (c->t && target_spool_clean(c->t, NULL) != 0)
+        job_log(c->job, DV_WARN, "%s", dv_err());
     manifest_done(&c->m);
     catalog_close(c->cat);
     target_close(c->t);
@@ -1139,7 +1132,7 @@ int backup_run(const struct dv_config *cfg, const struct backup_opts *o, struct 
     snprintf(r->message, sizeof r->message, "%s", why_full);
     set_started = true;
     job_log(job, DV_INFO, "backup set %s: %zu database(s) into %s", r->set_id, ndbs,
-            cfg->backup.target);
+            target_url(c.t));
     if (begin_manifest(&c, now, origin) != 0) {
         snprintf(r->message, sizeof r->message, "%s", dv_err());
         goto fail_set;

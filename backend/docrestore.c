@@ -91,8 +91,9 @@ struct ctx {
     struct dv_job *job;
     struct docrestore_result *r;
     char *live_abs, *src_abs;
-    char *scratch;     /* relative to the target root: our scratch directory, or NULL */
-    char src_tag[128]; /* the set (and --at) or the copy's replica id: copies' unids */
+    char *scratch;      /* relative to the target root: our scratch directory, or NULL */
+    char *scratch_root; /* the target's working tree it is in (S3: the local cache) */
+    char src_tag[128];  /* the set (and --at) or the copy's replica id: copies' unids */
     sqlite3 *src, *live;
     struct livedoc *lv;
     size_t nlv;
@@ -744,6 +745,8 @@ static int source_from_set(struct ctx *x)
     sweep_scratch(t);
     char prefix[64];
     snprintf(prefix, sizeof prefix, SCRATCH_PREFIX "%ld.", (long)getpid());
+    free(x->scratch_root);
+    x->scratch_root = dv_strdup(target_path(t)); /* the working tree: S3's is a local cache */
     if (!(x->scratch = fsb_mkdtemp(target_root(t), prefix))) {
         dv_preferr("doc restore: scratch directory");
         goto out;
@@ -829,7 +832,7 @@ static void cleanup_scratch(struct ctx *x)
 {
     if (!x->scratch)
         return;
-    struct fsb *root = fsb_open(x->cfg->backup.target);
+    struct fsb *root = fsb_open(x->scratch_root);
     uint64_t bytes = 0;
     if (root && fsb_tree(root, x->scratch, true, &bytes) != 0)
         job_log(x->job, DV_WARN, "doc restore: %s", dv_err());
@@ -980,5 +983,6 @@ int docrestore_run(const struct dv_config *cfg, const struct docrestore_opts *o,
     free(x.live_abs);
     free(x.src_abs);
     free(x.scratch);
+    free(x.scratch_root);
     return rc;
 }

@@ -520,8 +520,9 @@ int fsb_tree(const struct fsb *r, const char *rel, bool remove, uint64_t *bytes)
     int dfd = parent_open(r, rel, &base);
     if (dfd < 0)
         return errno == ENOENT ? 0 : -1;
+    uint64_t none = 0; /* bytes may be NULL: not counted */
     char *shown = fsb_abs(r, rel);
-    int rc = tree_at(dfd, base, shown, remove, bytes, 0);
+    int rc = tree_at(dfd, base, shown, remove, bytes ? bytes : &none, 0);
     free(shown);
     close(dfd);
     return rc;

@@ -94,8 +94,8 @@ const char *fsb_kind(mode_t mode);
 /*
  * Walk the tree rel (never following a link: a link, even to a directory, is an entry like
  * a file), adding the sizes of its regular files to *bytes; with remove, delete everything in
- * it and rel itself (a link is removed as itself). A missing rel is fine. 0 or -1 with dv_err()
- * naming what could not be read or removed.
+ * it and rel itself (a link is removed as itself). A missing rel is fine; bytes may be NULL
+ * (not counted). 0 or -1 with dv_err() naming what could not be read or removed.
  */
 int fsb_tree(const struct fsb *r, const char *rel, bool remove, uint64_t *bytes);
 

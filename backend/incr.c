@@ -447,6 +447,8 @@ void incr_origin_done(struct incr_origin *o)
 {
     if (!o)
         return;
+    if (o->fetched && o->pagemap_rel)
+        target_evict(o->fetched, o->pagemap_rel);
     free(o->pagemap_rel);
     memset(o, 0, sizeof *o);
 }
@@ -503,6 +505,9 @@ int incr_origin_find(struct catalog *cat, struct target *t, const char *db_path,
     o->pagemap_rel = dv_asprintf("sets/%s/%s", o->set_id, x.pagemap);
     snprintf(o->pagemap_sha256, sizeof o->pagemap_sha256, "%s", x.pagemap_sha256);
     struct stat st;
+    bool s3 = target_kind(t) == TARGET_KIND_S3; /* the origin's map is in the bucket: fetched */
+    if (s3 && dv_path_is_safe_rel(x.pagemap) && target_fetch(t, o->pagemap_rel) == 0)
+        o->fetched = t;
     if (!dv_path_is_safe_rel(x.pagemap) || fsb_lstat(o->root, o->pagemap_rel, &st) != 0) {
         snprintf(o->why, sizeof o->why, "its origin set %s is gone from the target", o->set_id);
         return 0;

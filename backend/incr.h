@@ -121,6 +121,8 @@ struct incr_origin {
     char pagemap_sha256[65];
     uint32_t page_size;
     char replica_id[64], dbiid[64];
+    struct target *fetched; /* S3: the target the page map was fetched from (evicted by
+                               incr_origin_done); NULL for a directory */
     int busy_ms; /* set by the caller: wait this long for a database a client holds locked
                     (backup.lock_wait_seconds); 0 = 30 s */
 };

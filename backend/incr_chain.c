@@ -13,6 +13,7 @@
 #include "delta.h"
 #include "fsb.h"
 #include "pagemap.h"
+#include "target_read.h"
 #include "util.h"
 
 /* ---- the chain of a database in a set ------------------------------------------------- */
@@ -111,7 +112,9 @@ int incr_chain_origin_ok(struct catalog *cat, struct target *t, const char *db_p
         char *p = dv_asprintf("sets/%s/%s", l[0].set_id, l[0].x.pagemap);
         if (l[0].x.pagemap[0] && !dv_path_is_safe_rel(l[0].x.pagemap))
             dv_seterr("catalog: unsafe path '%s'", l[0].x.pagemap);
+        bool fetched = false;
         if (!l[0].x.pagemap[0] || !dv_path_is_safe_rel(l[0].x.pagemap) ||
+            !(fetched = target_fetch_read(t, p) == 0) ||
             pagemap_read_flags_at(target_root(t), p, &flags) != 0) {
             snprintf(o->why, sizeof o->why,
                      "the page map of set %s, where its chain starts, is "
@@ -125,6 +128,8 @@ int incr_chain_origin_ok(struct catalog *cat, struct target *t, const char *db_p
                      l[0].set_id);
             ok = false;
         }
+        if (fetched)
+            target_evict(t, p);
         free(p);
     }
     links_free(l, n);
@@ -140,7 +145,7 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
     struct link *l = NULL;
     int n = 0, rc = -1, sfd = -1, dfd = -1, ifd = -1;
     struct pagemap want = {0};
-    char *src = NULL;
+    char *src = NULL, *src_rel = NULL, *delta_rel = NULL;
     if (chain_links(cat, set_id, db_path, &l, &n) != 0)
         return -1;
     if (links)
@@ -150,10 +155,10 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
      * checked to be a regular file (fsb.h): a FIFO or link planted in the set is refused */
     const struct fsb *root = target_root(t);
     /* 1. the full copy the chain starts with */
-    char *rel = dv_asprintf("sets/%s/%s", l[0].set_id, l[0].f.path);
-    src = fsb_abs(root, rel);
-    sfd = fsb_openat(root, rel, O_RDONLY, 0);
-    free(rel);
+    /* (an S3 target's: each fetched into the working tree first, evicted once used) */
+    src_rel = dv_asprintf("sets/%s/%s", l[0].set_id, l[0].f.path);
+    src = target_name_of(t, src_rel);
+    sfd = target_fetch_open(t, src_rel);
     char sha[65];
     struct stat sst;
     if (sfd < 0 || dv_sha256_fd_hex(sfd, src, sha) != 0)
@@ -184,6 +189,8 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
                       db_path);
             goto out;
         }
+        if (target_fetch_loc(t, l[0].f.delta_location, &delta_rel) != 0)
+            goto out;
         char *abs = target_abs(t, l[0].f.delta_location); /* target-relative in its set */
         free(l[0].f.delta_location);
         l[0].f.delta_location = abs;
@@ -197,22 +204,31 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
         }
         if (delta_apply_fd(dfd, l[0].f.delta_location, fd, out_name) != 0)
             goto out;
+        close(dfd);
+        dfd = -1;
+        target_evict_loc(t, delta_rel);
+        delta_rel = NULL;
     }
+    close(sfd);
+    sfd = -1;
+    target_evict(t, src_rel);
     job_advance(job, 1, 0, l[0].set_id);
     /* 2. each incremental, in order */
     for (int i = 1; i < n; i++) {
         char *irel = dv_asprintf("sets/%s/%s", l[i].set_id, l[i].f.path);
-        char *p = fsb_abs(root, irel);
-        ifd = fsb_openat(root, irel, O_RDONLY, 0);
-        free(irel);
+        char *p = target_name_of(t, irel);
+        ifd = target_fetch_open(t, irel);
         int r = ifd < 0 ? -1
                         : incr_file_apply(ifd, p, l[i].f.sha256, l[i - 1].set_id,
                                           (uint32_t)l[i].f.page_size, fd, out_name, NULL);
         if (r != 0)
             dv_preferr("set %s", l[i].set_id);
         free(p);
-        if (ifd >= 0)
+        if (ifd >= 0) {
             close(ifd);
+            target_evict(t, irel);
+        }
+        free(irel);
         ifd = -1;
         if (r != 0)
             goto out;
@@ -222,7 +238,11 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
     struct link *last = &l[n - 1];
     if (last->x.pagemap[0]) {
         char *prel = dv_asprintf("sets/%s/%s", last->set_id, last->x.pagemap);
-        int r = pagemap_read_at(root, prel, last->x.pagemap_sha256, &want);
+        int r = target_fetch_read(t, prel);
+        if (r == 0) {
+            r = pagemap_read_at(root, prel, last->x.pagemap_sha256, &want);
+            target_evict(t, prel);
+        }
         free(prel);
         if (r != 0)
             goto out;
@@ -237,11 +257,15 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
     }
     rc = 0;
 out:
-    if (sfd >= 0)
+    if (sfd >= 0) {
         close(sfd);
+        target_evict(t, src_rel);
+    }
     if (dfd >= 0)
         close(dfd);
+    target_evict_loc(t, delta_rel);
     pagemap_done(&want);
+    free(src_rel);
     free(src);
     links_free(l, n);
     return rc;

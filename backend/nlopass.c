@@ -120,6 +120,9 @@ struct pass {
     struct copier cp[COPIERS];
     struct queue *q;
     uint8_t pooldirs[4096 / 8]; /* nlo/<3 hex> directories known to exist */
+    bool s3;                    /* the target is a bucket: the batch is published (flush) */
+    char (*pub)[96];            /* S3: the batch's copies, "nlo/<3 hex>/<name>" */
+    size_t npub;
     uint64_t reported, reported_pool;
     int64_t now;
 };
@@ -190,14 +193,45 @@ static int lines_out(struct pass *p)
     return 0;
 }
 
-/* Make the batch durable (syncfs), then record it. */
+/* A copy of the batch to publish (an S3 target; nothing to do for a directory). */
+static void pub_add(struct pass *p, const char *name)
+{
+    if (p->s3)
+        target_pool_relpath(name, p->pub[p->npub++], sizeof p->pub[0]);
+}
+
+/* Publish the batch's copies (S3: uploaded several at a time, acknowledged, removed from the
+ * working tree). 0 or -1. */
+static int publish(struct pass *p)
+{
+    if (!p->npub)
+        return 0;
+    const char **rels = dv_malloc(p->npub * sizeof *rels);
+    for (size_t i = 0; i < p->npub; i++)
+        rels[i] = p->pub[i];
+    int rc = target_publish_many(p->o->target, rels, p->npub, 0);
+    free(rels);
+    if (rc != 0) {
+        dv_preferr("NLO pass");
+        return -1;
+    }
+    p->npub = 0;
+    return 0;
+}
+
+/* Make the batch durable (a directory: syncfs; S3: published), then record it: the catalog
+ * holds an object only once the target does. */
 static int flush(struct pass *p)
 {
     if (p->nbatch == 0 && p->nrbatch == 0)
         return 0;
     if (lines_out(p) != 0)
         return -1;
-    if (syncfs(p->tfd) != 0) {
+    if (p->s3) {
+        dv_crashpoint("nlopass.publish");
+        if (publish(p) != 0)
+            return -1;
+    } else if (syncfs(p->tfd) != 0) {
         dv_syserr("syncfs %s", target_path(p->o->target));
         return -1;
     }
@@ -282,6 +316,7 @@ static int record_copy(struct pass *p, int subdir, const char *name,
                     "(SHA-256 %s, was %s): the server rewrote it; verify reports that set",
                     name, b->sha256, known->sha256);
         p->batch_bytes += total;
+        pub_add(p, name);
         p->r->repaired++;
         p->r->bytes += total;
         job_advance(p->o->job, 0, total, NULL);
@@ -291,6 +326,7 @@ static int record_copy(struct pass *p, int subdir, const char *name,
     dv_hex(md, 32, b->sha256);
     b->size = (int64_t)total;
     p->batch_bytes += total;
+    pub_add(p, name);
     p->r->copied++;
     p->r->bytes += total;
     if (p->listfd >= 0) {
@@ -831,8 +867,15 @@ static int pool_absent(struct pass *p, const char *name, bool bad)
  * in name order merged with the pool's directories nlo/000 .. nlo/fff, each listed once
  * (getdents64) and sorted; a directory no recorded name falls into is not read. 0 or -1.
  */
+static int sweep_absent(void *ud, const char *name)
+{
+    return pool_absent(ud, name, false);
+}
+
 static int pool_check(struct pass *p)
 {
+    if (p->s3) /* a bucket: one listing of nlo/ (nlopass_sweep.c) */
+        return nlopass_pool_sweep(p->o->target, p->o->cat, p->o->job, sweep_absent, p);
     int nfd = openat(p->tfd, "nlo", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (nfd < 0 && errno != ENOENT) {
         dv_syserr("open %s/nlo", target_path(p->o->target));
@@ -1023,6 +1066,9 @@ int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r)
                      .listfd = -1};
     p.now = dv_now();
     p.maxbatch = o->batch_objects ? o->batch_objects : BATCH_OBJECTS;
+    p.s3 = target_kind(o->target) == TARGET_KIND_S3;
+    if (p.s3) /* a batch holds at most maxbatch copies, new and repaired (maybe_flush) */
+        p.pub = dv_malloc(p.maxbatch * sizeof *p.pub);
     job_phase(o->job, "nlo", 0, 0);
     int rc = -1;
     int *subdirs = NULL;
@@ -1107,6 +1153,7 @@ out:
     free(p.lines);
     free(p.batch);
     free(p.rbatch);
+    free(p.pub);
     free(p.lost);
     free(p.page);
     free(p.dents);

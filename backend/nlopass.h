@@ -101,4 +101,15 @@ struct nlopass_result {
  */
 int nlopass_run(const struct nlopass_opts *o, struct nlopass_result *r);
 
+/*
+ * The pool check on an S3 target (nlopass_sweep.c): the bucket holds no directories to read
+ * one at a time, so nlo/ is listed once (target_list: 1,000 keys a request, in key order =
+ * name order) and merged with the catalog's names (paged); absent(ud, name) is called for
+ * each recorded name the bucket does not hold, outside the listing, at most 4,096 at a time
+ * (then the listing starts again from the front: only a damaged pool pays that). 0 or -1
+ * (absent's -1 stops it).
+ */
+int nlopass_pool_sweep(struct target *t, struct catalog *cat, struct dv_job *job,
+                       int (*absent)(void *ud, const char *name), void *ud);
+
 #endif

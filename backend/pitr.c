@@ -210,6 +210,12 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
                   a, pt->set_id, b);
         return -1;
     }
+    if (strncmp(pt->target, "s3://", 5) == 0) { /* the archiver refuses an S3 target */
+        dv_seterr("%s: point-in-time restore needs the WAL archive, which is not kept on an S3 "
+                  "target (yet): restore the set without --at",
+                  pt->target);
+        return -1;
+    }
     struct fsb *root = fsb_open(pt->target);
     if (!root)
         return -1;

@@ -17,6 +17,7 @@
 #include "fsb.h"
 #include "store.h"
 #include "target.h"
+#include "target_read.h"
 #include "util.h"
 
 #define POOL_BATCH 1000
@@ -44,6 +45,8 @@ const char *prune_why_text(enum prune_why w)
         return "failed, older than the newest complete set";
     case PRUNE_GO_UNFINISHED:
         return "an earlier prune was interrupted while removing it";
+    case PRUNE_KEEP_LOCKED:
+        return "outside the retention, but still under Object Lock";
     }
     return "?";
 }
@@ -175,6 +178,7 @@ struct ctx {
     struct target *t;
     struct catalog *cat;
     int64_t now, job_id;
+    struct target_lockq *lockq; /* Object Lock retain-until of an S3 target's objects */
 };
 
 static void logev(struct ctx *c, enum dv_level level, const char *fmt, ...)
@@ -271,6 +275,71 @@ static int remove_moved_deltas(struct ctx *c, const char *id, const struct catal
     return 0;
 }
 
+struct objs {
+    char **rel;
+    uint64_t *size;
+    size_t n;
+};
+
+static int obj_add(void *ud, const char *rel, uint64_t size)
+{
+    struct objs *o = ud;
+    o->rel = dv_realloc(o->rel, (o->n + 1) * sizeof *o->rel);
+    o->size = dv_realloc(o->size, (o->n + 1) * sizeof *o->size);
+    o->rel[o->n] = dv_strdup(rel);
+    o->size[o->n++] = size;
+    return 0;
+}
+
+static void objs_free(struct objs *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->rel[i]);
+    free(o->rel);
+    free(o->size);
+}
+
+/*
+ * The objects of a set on a target that is not a directory (its listing: sets/<id>/ and
+ * sets/<id>.failed/), measured into *bytes and, with remove, removed through target_remove:
+ * each manifest first (a crash leaves a set without manifest, which the next run cleans as a
+ * leftover), then the rest. An object still locked stops it: -1 with EPERM, naming it and
+ * its retain-until. 0 or -1.
+ */
+static int store_tree(struct ctx *c, const char *id, bool remove, uint64_t *bytes)
+{
+    struct objs o = {0};
+    int rc = 0;
+    char *pre[2] = {dv_asprintf("sets/%s/", id), dv_asprintf("sets/%s.failed/", id)};
+    for (int k = 0; k < 2 && rc == 0; k++)
+        rc = target_list(c->t, pre[k], obj_add, &o);
+    for (size_t i = 0; i < o.n; i++)
+        *bytes += o.size[i];
+    for (int pass = 0; pass < 2 && rc == 0 && remove; pass++)
+        for (size_t i = 0; i < o.n && rc == 0; i++) {
+            const char *b = strrchr(o.rel[i], '/');
+            bool manifest = b && strcmp(b + 1, TARGET_MANIFEST) == 0 &&
+                            strchr(o.rel[i] + 5, '/') == b; /* sets/<x>/manifest.json */
+            if (manifest != (pass == 0))
+                continue;
+            int64_t until = 0;
+            if (target_remove(c->t, o.rel[i], &until) != 0) {
+                if (errno == EPERM) {
+                    char when[64];
+                    dv_fmt_time(until, when, sizeof when);
+                    dv_seterr("%s/%s: still under Object Lock until %s: not removed",
+                              target_url(c->t), o.rel[i], when);
+                    errno = EPERM;
+                }
+                rc = -1;
+            }
+        }
+    objs_free(&o);
+    free(pre[0]);
+    free(pre[1]);
+    return rc;
+}
+
 /* Remove (or measure, in a dry run) one set. 0, or -1 (the set stays marked). */
 static int prune_one(struct ctx *c, struct prune_set *ps)
 {
@@ -294,12 +363,16 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
     ps->files = nfiles;
     if (check_moved_deltas(c, ps, files, nfiles, &sd) != 0)
         goto out;
+    bool is_dir = target_kind(c->t) == TARGET_KIND_DIR;
     if (c->o->dry_run) {
         ps->untouched = false; /* a dry run counts the set as gone */
-        rc = fsb_tree(root, rel, false, &tree_bytes) == 0 &&
-                     fsb_tree(root, relf, false, &tree_bytes) == 0
-                 ? 0
-                 : -1;
+        if (!is_dir)
+            rc = store_tree(c, id, false, &tree_bytes);
+        else
+            rc = fsb_tree(root, rel, false, &tree_bytes) == 0 &&
+                         fsb_tree(root, relf, false, &tree_bytes) == 0
+                     ? 0
+                     : -1;
         ps->bytes += tree_bytes;
         goto out;
     }
@@ -310,13 +383,18 @@ static int prune_one(struct ctx *c, struct prune_set *ps)
     dv_crashpoint("prune.marked");
     if (remove_moved_deltas(c, id, files, nfiles, &sd) != 0)
         goto out;
-    int trc = fsb_tree(root, rel, true, &tree_bytes);
-    if (trc == 0)
-        trc = fsb_tree(root, relf, true, &tree_bytes);
+    int trc;
+    if (!is_dir) { /* the bucket's objects of the set (the working tree holds none of it) */
+        trc = store_tree(c, id, true, &tree_bytes);
+    } else {
+        trc = fsb_tree(root, rel, true, &tree_bytes);
+        if (trc == 0)
+            trc = fsb_tree(root, relf, true, &tree_bytes);
+    }
     ps->bytes += tree_bytes;
     if (trc != 0)
         goto out;
-    if (fsb_fsync_dir(root, "sets") != 0)
+    if (is_dir && fsb_fsync_dir(root, "sets") != 0)
         logev(c, DV_WARN, "%s", dv_err());
     dv_crashpoint("prune.files");
     if (catalog_set_delete(c->cat, id) != 0)
@@ -334,6 +412,14 @@ out:
     free(sd.failed);
     free(sd.partial);
     return rc;
+}
+
+/* An unneeded pool object kept: still under Object Lock until `until`. */
+static void pool_locked(struct ctx *c, int64_t until)
+{
+    c->r->nlos_locked++;
+    if (until > c->r->nlos_locked_until)
+        c->r->nlos_locked_until = until;
 }
 
 /* Drop from the pool the objects no remaining set needs. 0 or -1. */
@@ -357,6 +443,8 @@ static int prune_pool(struct ctx *c)
     struct catalog_pool_obj *page = dv_malloc(POOL_BATCH * sizeof *page);
     char(*names)[CATALOG_NLO_NAME_LEN + 1] = dv_malloc(POOL_BATCH * sizeof *names);
     char after[CATALOG_NLO_NAME_LEN + 1] = "";
+    bool dir = target_kind(c->t) == TARGET_KIND_DIR;
+    int64_t lock_s = (int64_t)target_lock_days(c->t) * 86400;
     rc = 0;
     for (;;) {
         size_t n = 0;
@@ -377,13 +465,24 @@ static int prune_pool(struct ctx *c)
                 logev(c, DV_WARN, "pool row '%s' is not an NLO name: left alone", page[i].name);
                 continue;
             }
+            /* Object Lock: uploaded no later than stored_at, so locked at most until
+             * stored_at + the lock days: never tried before that */
+            if (lock_s > 0 && page[i].stored_at + lock_s > c->now) {
+                pool_locked(c, page[i].stored_at + lock_s);
+                continue;
+            }
             if (!c->o->dry_run) {
                 /* through nlo/<3 hex> opened beneath the target without links (fsb): a pool
                  * directory replaced by a link (to a live DAOS subdirectory, say) is refused,
-                 * nothing behind it is deleted */
+                 * nothing behind it is deleted; an S3 target: the bucket's object */
                 char rel[128];
+                int64_t until = 0;
                 target_pool_relpath(page[i].name, rel, sizeof rel);
-                if (fsb_unlink(target_root(c->t), rel, true) != 0) {
+                if (target_remove(c->t, rel, &until) != 0) {
+                    if (errno == EPERM) { /* locked longer than configured now: kept */
+                        pool_locked(c, until);
+                        continue;
+                    }
                     dv_preferr("remove");
                     rc = -1;
                     break;
@@ -397,7 +496,7 @@ static int prune_pool(struct ctx *c)
         /* files first (made durable), rows after: a crash leaves rows of missing files,
          * which the next prune finds unneeded again and deletes */
         if (!c->o->dry_run && k > 0) {
-            if (syncfs(target_dirfd(c->t)) != 0)
+            if (dir && syncfs(target_dirfd(c->t)) != 0)
                 logev(c, DV_WARN, "prune: syncfs %s: %s", target_path(c->t), strerror(errno));
             dv_crashpoint("prune.pool");
             if (catalog_pool_delete(c->cat, (const char(*)[CATALOG_NLO_NAME_LEN + 1]) names, k) !=
@@ -527,6 +626,12 @@ static int prune_archive(struct ctx *c, char *err, size_t errlen)
         snprintf(r->archive_set, sizeof r->archive_set, "%s", s->set.id);
     char **dbs;
     size_t n;
+    if (target_kind(c->t) != TARGET_KIND_DIR) {
+        /* an S3 target has no WAL archive (the archiver refuses one); its working tree is a
+         * spool, never pruned as if it were the archive */
+        logev(c, DV_INFO, "archive: none on an S3 target (the archiver does not keep one there)");
+        return 0;
+    }
     if (archive_dbs_at(target_root(c->t), &dbs, &n) != 0) {
         dv_preferr("archive: nothing removed");
         snprintf(err, errlen, "%s", dv_err());
@@ -666,6 +771,30 @@ void prune_result_done(struct prune_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* The retain-until of a set's manifest object (complete or failed; 0: none, or a directory
+ * target). 0 or -1. */
+static int set_locked_until(struct ctx *c, const char *id, int64_t *until)
+{
+    *until = 0;
+    if (target_kind(c->t) == TARGET_KIND_DIR)
+        return 0;
+    static const char *const fmt[] = {"sets/%s/" TARGET_MANIFEST,
+                                      "sets/%s.failed/" TARGET_MANIFEST};
+    for (size_t k = 0; k < 2; k++) {
+        char *rel = dv_asprintf(fmt[k], id);
+        int64_t u = 0;
+        int rc = target_lockq_until(c->lockq, rel, &u);
+        free(rel);
+        if (rc != 0) {
+            dv_preferr("prune: Object Lock of set %s", id);
+            return -1;
+        }
+        if (u > *until)
+            *until = u;
+    }
+    return 0;
+}
+
 /* Which sets go: the retention (per database for partial sets), then every set a retained
  * set's incremental chain needs stays (catalog_set_chain is transitive). r->sets[i].d is the
  * decision; *ngo how many go. 0 or -1. */
@@ -686,6 +815,20 @@ static int prune_decide(struct ctx *c, size_t *ngo)
     prune_select_dbs(plain, dbs, r->nsets, cfg->backup.keep_sets, cfg->backup.keep_days, c->now,
                      dec);
     partial_dbs_free(dbs, r->nsets);
+    /* Object Lock: a set still locked stays (and, below, every set its chains need) */
+    for (size_t i = 0; i < r->nsets; i++) {
+        if (!dec[i].prune)
+            continue;
+        int64_t until = 0;
+        if (set_locked_until(c, plain[i].id, &until) != 0)
+            goto out;
+        if (until > c->now) {
+            dec[i].prune = false;
+            dec[i].why = PRUNE_KEEP_LOCKED;
+            r->sets[i].locked_until = until;
+            r->sets_locked++;
+        }
+    }
     /* incremental chains are per database (set_files.origin, incr.h) */
     for (size_t i = 0; i < r->nsets; i++) {
         char(*ids)[32];
@@ -758,7 +901,7 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
     int rc = -1;
     char err[DV_ERR_MAX] = "";
 
-    c.t = target_open(cfg->backup.target);
+    c.t = target_open_cfg(cfg); /* a directory or an S3 bucket */
     if (!c.t)
         return -1;
     c.cat = catalog_open_existing(cfg->catalog, &r->no_catalog);
@@ -766,6 +909,8 @@ int prune_run(const struct dv_config *cfg, const struct prune_opts *o, struct dv
         target_close(c.t);
         return 0;
     }
+    if (!(c.lockq = target_lockq_open(c.t, cfg)))
+        goto out;
     if (!c.cat || target_bind_catalog(c.t, c.cat) != 0)
         goto out;
     /* a resync that could not record everything on the target (a damaged manifest, an
@@ -836,6 +981,7 @@ out:
         catalog_job_end(c.cat, c.job_id, dv_now(), rc == 0 ? "ok" : "failed", rc == 0 ? msg : err);
     }
     catalog_close(c.cat);
+    target_lockq_close(c.lockq);
     target_close(c.t);
     if (rc != 0)
         dv_seterr("%s", err);

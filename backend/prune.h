@@ -42,6 +42,16 @@
  * the other databases are pruned). Run records (archive/runs) confirmed only up to before
  * S.started go too, except the newest.
  *
+ * Object Lock (an S3 target, docs/operations.md "Object Lock and retention"): prune never tries
+ * to remove what is still locked. A set the retention lets go is first asked for the
+ * retain-until of its manifest object (a HEAD; the manifest is uploaded last, so it is locked
+ * longest): while that is in the future the set stays (PRUNE_KEEP_LOCKED, locked_until), and
+ * with it every set its chains need. Its objects are removed manifest first (a crash leaves a
+ * set without manifest: a leftover the next run cleans). An unneeded pool object stays while
+ * stored_at + object_lock_days is in the future (its upload was no later than stored_at); a
+ * removal the store still refuses (EPERM: a longer lock than configured now) keeps it too.
+ * Either is counted (sets_locked, nlos_locked, nlos_locked_until) and said, never an error.
+ *
  * The restore folder last (restored.h, restored_expire): the copies older than
  * restore.retention_days (by the time each copy records it was restored) are deleted, with
  * their -wal and -shm; one in use is left (an event names it). Never with retention 0.
@@ -69,6 +79,8 @@ enum prune_why {
     PRUNE_GO_OLD,           /* complete, outside the retention */
     PRUNE_GO_FAILED,        /* failed, older than the newest complete set */
     PRUNE_GO_UNFINISHED,    /* an earlier prune was interrupted while removing it */
+    PRUNE_KEEP_LOCKED,      /* outside the retention, but under Object Lock (S3): kept until its
+                               retention ends (prune_set.locked_until) */
 };
 const char *prune_why_text(enum prune_why w);
 
@@ -111,6 +123,7 @@ struct prune_set {
     uint64_t bytes;          /* of everything removed: the directory's files + moved deltas */
     bool done;               /* removed (false in a dry run, or when it failed) */
     bool untouched;          /* its removal failed before anything changed: still retained */
+    int64_t locked_until;    /* PRUNE_KEEP_LOCKED: the retain-until of its manifest (epoch s) */
 };
 
 /* The archive prune of one database (or what it would do, in a dry run). */
@@ -133,7 +146,11 @@ struct prune_result {
     uint64_t files, deltas, deltas_outside, set_bytes;
     uint64_t nlos, nlo_bytes; /* pool objects (would be) removed */
     uint64_t refused;         /* delta locations refused (the set stays marked) */
-    bool no_catalog;          /* no catalog yet: nothing to do */
+    /* Object Lock (an S3 target): what the retention would remove but the lock keeps */
+    uint64_t sets_locked;      /* sets kept (PRUNE_KEEP_LOCKED) */
+    uint64_t nlos_locked;      /* unneeded pool objects kept, still locked */
+    int64_t nlos_locked_until; /* the latest retain-until among them */
+    bool no_catalog;           /* no catalog yet: nothing to do */
     uint64_t unrecorded; /* things resync catalog could not record (prune refused: rebuild.h) */
     /* the WAL archive: one entry per database that has one */
     struct prune_archive *archive;

@@ -16,7 +16,10 @@
 #include "incr.h"
 #include "nlorefs.h"
 #include "target.h"
+#include "target_read.h"
 #include "util.h"
+
+#include <sqlite3.h>
 
 #define POOL_BATCH 2000
 
@@ -37,6 +40,10 @@ struct ctx {
     size_t nbatch;
     char **problems; /* key, value, key, value, ...: meta rows TARGET_META_RESYNC* */
     size_t nproblems;
+    /* an S3 target: the names of the bucket's pool, from its listing (a scratch SQLite file:
+     * bounded memory at any pool size), for "is it in the pool?" without a download */
+    sqlite3 *pool;
+    sqlite3_stmt *pool_has;
 };
 
 /*
@@ -73,16 +80,18 @@ static int by_seq(const void *a, const void *b)
 /* Read sets/<name> (complete, or failed when name ends in .failed). */
 static void read_one(struct ctx *c, const char *name, bool failed, struct rset **v, size_t *n)
 {
-    char *dir = dv_asprintf("%s/sets/%s", target_path(c->t), name);
+    char *dir = dv_asprintf("%s/sets/%s", target_path(c->t), name); /* in the working tree */
     char *mrel = dv_asprintf("sets/%s/%s", name, TARGET_MANIFEST);
-    char *mpath = dv_path_join(dir, TARGET_MANIFEST);
+    char *mpath = target_name_of(c->t, mrel);
     struct manifest m;
     manifest_init(&m);
     char why[DV_ERR_MAX] = "";
     /* beneath the target without links, a regular file of bounded size: a FIFO, a device or
      * a link planted in place of a manifest is refused at once, never waited on */
-    if (manifest_read_at(target_root(c->t), mrel, &m) != 0) {
-        if (failed && errno == ENOENT && fsb_lstat(target_root(c->t), mrel, &(struct stat){0}))
+    int fr = target_fetch_read(c->t, mrel); /* an S3 target: downloaded, evicted below */
+    if (fr != 0 || manifest_read_at(target_root(c->t), mrel, &m) != 0) {
+        if (failed && errno == ENOENT &&
+            (fr != 0 || fsb_lstat(target_root(c->t), mrel, &(struct stat){0})))
             job_log(c->job, DV_WARN,
                     "set %s has no manifest (an interrupted run): it cannot be recorded", name);
         else
@@ -95,6 +104,7 @@ static void read_one(struct ctx *c, const char *name, bool failed, struct rset *
         snprintf(why, sizeof why, "%s: status '%s' in a %s set directory", mpath, m.status,
                  failed ? "failed" : "complete");
     }
+    target_evict(c->t, mrel);
     free(mpath);
     free(mrel);
     if (why[0] || !m.id[0]) {
@@ -113,26 +123,34 @@ static void read_one(struct ctx *c, const char *name, bool failed, struct rset *
     add_set(v, n, &m, failed, dir);
 }
 
+struct scanctx {
+    struct ctx *c;
+    struct rset **v;
+    size_t *n;
+};
+
+static int scan_name(void *ud, const char *name)
+{
+    struct scanctx *x = ud;
+    char id[TARGET_SET_ID_MAX];
+    size_t l = strlen(name);
+    if (l < sizeof id && target_set_id_valid(name)) {
+        read_one(x->c, name, false, x->v, x->n);
+    } else if (l > 7 && l - 7 < sizeof id && strcmp(name + l - 7, ".failed") == 0) {
+        snprintf(id, sizeof id, "%.*s", (int)(l - 7), name);
+        if (target_set_id_valid(id))
+            read_one(x->c, name, true, x->v, x->n);
+    }
+    return 0;
+}
+
+/* The sets of the target: from its listing (an S3 target: the bucket's, never the working
+ * tree). */
 static int scan(struct ctx *c, struct rset **v, size_t *n)
 {
-    DIR *d = fsb_opendir(target_root(c->t), "sets");
-    if (!d) {
-        dv_preferr("target");
+    struct scanctx x = {c, v, n};
+    if (target_set_names(c->t, scan_name, &x) != 0)
         return -1;
-    }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char id[TARGET_SET_ID_MAX];
-        size_t l = strlen(e->d_name);
-        if (l < sizeof id && target_set_id_valid(e->d_name)) {
-            read_one(c, e->d_name, false, v, n);
-        } else if (l > 7 && l - 7 < sizeof id && strcmp(e->d_name + l - 7, ".failed") == 0) {
-            snprintf(id, sizeof id, "%.*s", (int)(l - 7), e->d_name);
-            if (target_set_id_valid(id))
-                read_one(c, e->d_name, true, v, n);
-        }
-    }
-    closedir(d);
     if (*n) /* qsort of NULL, even of 0 elements, is undefined */
         qsort(*v, *n, sizeof **v, by_seq);
     return 0;
@@ -151,7 +169,8 @@ static char *moved_location(struct ctx *c, const struct rset *s, const struct ma
     const char *name = strrchr(s->dir, '/') + 1;
     char *rel = dv_asprintf("sets/%s/%s", name, TARGET_MOVED_LIST), *buf = NULL, *found = NULL;
     size_t len = 0;
-    if (fsb_read_capped(target_root(c->t), rel, TARGET_MOVED_MAX, &buf, &len) == 0) {
+    int fr = target_fetch_read(c->t, rel);
+    if (fr == 0 && fsb_read_capped(target_root(c->t), rel, TARGET_MOVED_MAX, &buf, &len) == 0) {
         char *save = NULL;
         for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             char *tab = strchr(line, '\t');
@@ -166,6 +185,8 @@ static char *moved_location(struct ctx *c, const struct rset *s, const struct ma
     } else if (errno != ENOENT) {
         job_log(c->job, DV_WARN, "set %s: %s: not read", s->m.id, dv_err());
     }
+    if (fr == 0)
+        target_evict(c->t, rel);
     free(buf);
     free(rel);
     if (found && target_delta_moved_check(c->t, c->cfg->server.data_dir, c->cfg->server.daos_dir,
@@ -195,6 +216,82 @@ static int add_pool(struct ctx *c, const struct catalog_pool_obj *o)
     return c->nbatch == POOL_BATCH ? flush_pool(c) : 0;
 }
 
+/* Is name in the target's pool? A directory: a regular file beneath it; an S3 target: in the
+ * bucket's listing (pool_load). */
+static bool in_pool(struct ctx *c, const char *name)
+{
+    if (!c->pool) {
+        char rel[128];
+        struct stat st;
+        target_pool_relpath(name, rel, sizeof rel);
+        return fsb_lstat(target_root(c->t), rel, &st) == 0 && S_ISREG(st.st_mode);
+    }
+    sqlite3_reset(c->pool_has);
+    sqlite3_bind_text(c->pool_has, 1, name, -1, SQLITE_STATIC);
+    return sqlite3_step(c->pool_has) == SQLITE_ROW;
+}
+
+static int pool_add_name(void *ud, const char *name)
+{
+    struct ctx *c = ud;
+    sqlite3_reset(c->pool_has);
+    sqlite3_bind_text(c->pool_has, 1, name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(c->pool_has);
+    if (r != SQLITE_DONE) {
+        dv_seterr("resync catalog: pool names: %s", sqlite3_errmsg(c->pool));
+        return -1;
+    }
+    return 0;
+}
+
+/* An S3 target: the names of the bucket's pool into a scratch SQLite file of the working
+ * tree (one listing of nlo/). A directory: nothing (its pool is looked at directly). 0/-1. */
+static int pool_load(struct ctx *c)
+{
+    if (target_kind(c->t) == TARGET_KIND_DIR)
+        return 0;
+    char *rel = dv_asprintf("%s/pool.db", c->scratch);
+    char *path = fsb_abs(target_root(c->t), rel);
+    free(rel);
+    int rc = sqlite3_open_v2(path, &c->pool, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    free(path);
+    if (rc != SQLITE_OK ||
+        sqlite3_exec(c->pool,
+                     "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                     "CREATE TABLE p(name TEXT PRIMARY KEY) WITHOUT ROWID; BEGIN",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->pool, "INSERT OR IGNORE INTO p VALUES(?)", -1, &c->pool_has, NULL) !=
+            SQLITE_OK) {
+        dv_seterr("resync catalog: pool names: %s",
+                  c->pool ? sqlite3_errmsg(c->pool) : "out of memory");
+        return -1;
+    }
+    if (target_pool_names(c->t, pool_add_name, c) != 0)
+        return -1;
+    sqlite3_finalize(c->pool_has);
+    c->pool_has = NULL;
+    if (sqlite3_exec(c->pool, "COMMIT", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->pool, "SELECT 1 FROM p WHERE name = ?", -1, &c->pool_has, NULL) !=
+            SQLITE_OK) {
+        dv_seterr("resync catalog: pool names: %s", sqlite3_errmsg(c->pool));
+        return -1;
+    }
+    return 0;
+}
+
+static void pool_unload(struct ctx *c)
+{
+    sqlite3_finalize(c->pool_has);
+    c->pool_has = NULL;
+    if (c->pool) {
+        sqlite3_close(c->pool);
+        c->pool = NULL;
+        char *rel = dv_asprintf("%s/pool.db", c->scratch);
+        fsb_unlink(target_root(c->t), rel, true);
+        free(rel);
+    }
+}
+
 struct listctx {
     struct ctx *c;
     const struct rset *s;
@@ -205,10 +302,7 @@ static int list_entry(void *ud, const struct target_nlo_entry *e)
 {
     struct listctx *x = ud;
     struct ctx *c = x->c;
-    char rel[128];
-    struct stat st;
-    target_pool_relpath(e->name, rel, sizeof rel);
-    if (fsb_lstat(target_root(c->t), rel, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (!in_pool(c, e->name)) {
         if (x->missing++ == 0)
             job_log(c->job, DV_WARN, "set %s lists %s, which is not in the pool: not recorded",
                     x->s->m.id, e->name);
@@ -267,11 +361,12 @@ static int record_refs(struct ctx *c, const struct rset *s, const struct manifes
          * (fsb; a moved delta as an operator's file): restore and verify refuse a planted db/
          * link, so its "references" are not read */
         const char *name = strrchr(s->dir, '/') + 1;
-        char *rel = dv_asprintf("sets/%s/%s", name, d->path);
-        int fd = fsb_openat(target_root(c->t), rel, O_RDONLY, 0), dfd = -1;
-        free(rel);
+        char *rel = dv_asprintf("sets/%s/%s", name, d->path), *drel = NULL;
+        int fd = target_fetch_open(c->t, rel), dfd = -1; /* S3: downloaded, evicted below */
         rc = fd < 0 ? -1 : 0;
-        if (rc == 0 && d->delta_keep && (dfd = target_file_open(c->t, delta, O_RDONLY, 0)) < 0)
+        if (rc == 0 && d->delta_keep &&
+            (target_fetch_loc(c->t, delta, &drel) != 0 ||
+             (dfd = target_file_open(c->t, delta, O_RDONLY, 0)) < 0))
             rc = -1;
         if (rc == 0 && d->delta_keep) {
             int sfd = scratch_open(c, &srel, &scratch);
@@ -282,10 +377,14 @@ static int record_refs(struct ctx *c, const struct rset *s, const struct manifes
         } else if (rc == 0) {
             rc = nlorefs_read_file(copy, &names, &n);
         }
-        if (fd >= 0)
+        if (fd >= 0) {
             close(fd);
+            target_evict(c->t, rel);
+        }
+        free(rel);
         if (dfd >= 0)
             close(dfd);
+        target_evict_loc(c->t, drel);
     }
     if (rc != 0) {
         job_log(c->job, DV_ERROR, "set %s: references of %s could not be read: %s", s->m.id,
@@ -385,7 +484,10 @@ static int record_set(struct ctx *c, const struct rset *s)
         const char *name = strrchr(s->dir, '/') + 1;
         char *list = dv_asprintf("sets/%s/%s", name, m->nlo_list.file);
         struct listctx x = {.c = c, .s = s};
-        int rc = target_nlolist_read_at(target_root(c->t), list, list_entry, &x);
+        int rc = target_fetch_read(c->t, list); /* S3: downloaded, evicted below */
+        if (rc == 0)
+            rc = target_nlolist_read_at(target_root(c->t), list, list_entry, &x);
+        target_evict(c->t, list);
         if (rc == 0)
             rc = flush_pool(c);
         if (rc != 0) { /* what was read is recorded; verify names the damaged list */
@@ -418,66 +520,47 @@ fail:
     return -1;
 }
 
-/* Pool files that no set's list named: stored by sets since pruned. */
+/* One pool object: recorded with first_set 0 when no set's list named it (its hash read from
+ * it: fetched from an S3 target, evicted after). */
+static int orphan(void *ud, const char *name)
+{
+    struct ctx *c = ud;
+    int found = catalog_pool_get(c->cat, name, NULL);
+    if (found != 0)
+        return found < 0 ? -1 : 0;
+    char rel[128];
+    target_pool_relpath(name, rel, sizeof rel);
+    char *path = target_name_of(c->t, rel);
+    struct stat st;
+    struct catalog_pool_obj o;
+    memset(&o, 0, sizeof o);
+    int rc = 0;
+    /* beneath the target: a link or FIFO under a pool name is refused, never waited on */
+    int pfd = target_fetch_open(c->t, rel);
+    if (pfd >= 0 && fstat(pfd, &st) == 0 && dv_sha256_fd_hex(pfd, path, o.sha256) == 0) {
+        memcpy(o.name, name, sizeof o.name);
+        o.size = (int64_t)st.st_size;
+        o.live_subdir = 0; /* unknown: the next NLO pass re-homes it */
+        o.first_set = 0;   /* stored by a set no longer on the target */
+        o.stored_at = (int64_t)st.st_mtime;
+        c->r->orphans++;
+        rc = add_pool(c, &o);
+    } else {
+        job_log(c->job, DV_WARN, "pool file %s cannot be read: not recorded (%s)", path, dv_err());
+    }
+    if (pfd >= 0) {
+        close(pfd);
+        target_evict(c->t, rel);
+    }
+    free(path);
+    return rc;
+}
+
+/* Pool objects that no set's list named: stored by sets since pruned. From the target's
+ * listing (an S3 target: the bucket's). */
 static int record_orphans(struct ctx *c)
 {
-    DIR *top = fsb_opendir(target_root(c->t), "nlo");
-    if (!top) {
-        if (errno == ENOENT)
-            return 0;
-        dv_preferr("target");
-        return -1;
-    }
-    int nfd = dirfd(top);
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(top))) {
-        if (strlen(e->d_name) != 3 || e->d_name[0] == '.')
-            continue;
-        int sfd = openat(nfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (sfd < 0)
-            continue;
-        DIR *sub = fdopendir(sfd);
-        if (!sub) {
-            close(sfd);
-            continue;
-        }
-        struct dirent *f;
-        while (rc == 0 && (f = readdir(sub))) {
-            if (!target_nlo_name_valid(f->d_name))
-                continue;
-            int found = catalog_pool_get(c->cat, f->d_name, NULL);
-            if (found != 0) {
-                rc = found < 0 ? -1 : 0;
-                continue;
-            }
-            char *rel = dv_asprintf("nlo/%s/%s", e->d_name, f->d_name);
-            char *path = fsb_abs(target_root(c->t), rel);
-            struct stat st;
-            struct catalog_pool_obj o;
-            memset(&o, 0, sizeof o);
-            /* beneath the target: a link or FIFO under a pool name is refused, never waited on */
-            int pfd = fsb_openat(target_root(c->t), rel, O_RDONLY, 0);
-            free(rel);
-            if (pfd >= 0 && fstat(pfd, &st) == 0 && dv_sha256_fd_hex(pfd, path, o.sha256) == 0) {
-                memcpy(o.name, f->d_name, sizeof o.name);
-                o.size = (int64_t)st.st_size;
-                o.live_subdir = 0; /* unknown: the next NLO pass re-homes it */
-                o.first_set = 0;   /* stored by a set no longer on the target */
-                o.stored_at = (int64_t)st.st_mtime;
-                c->r->orphans++;
-                rc = add_pool(c, &o);
-            } else {
-                job_log(c->job, DV_WARN, "pool file %s cannot be read: not recorded (%s)", path,
-                        dv_err());
-            }
-            if (pfd >= 0)
-                close(pfd);
-            free(path);
-        }
-        closedir(sub);
-    }
-    closedir(top);
+    int rc = target_pool_names(c->t, orphan, c);
     if (rc == 0)
         rc = flush_pool(c);
     return rc;
@@ -529,7 +612,7 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
     int rc = -1;
     char *tmp = dv_asprintf("%s.rebuild.%ld", cfg->catalog, (long)getpid());
 
-    c.t = target_open(cfg->backup.target);
+    c.t = target_open_cfg(cfg); /* a directory, or an S3 bucket read from its listing */
     if (!c.t)
         goto out;
     if (!(c.scratch = fsb_mkdtemp(target_root(c.t), ".rebuild."))) {
@@ -537,7 +620,7 @@ int rebuild_catalog(const struct dv_config *cfg, struct dv_job *job, struct rebu
         goto out;
     }
     c.batch = dv_malloc(POOL_BATCH * sizeof *c.batch);
-    if (scan(&c, &v, &n) != 0)
+    if (pool_load(&c) != 0 || scan(&c, &v, &n) != 0)
         goto out;
     for (const char *const *s = (const char *const[]){"", "-wal", "-shm", NULL}; *s; s++) {
         char *p = dv_asprintf("%s%s", tmp, *s);
@@ -603,8 +686,10 @@ out : {
             unlink(p);
             free(p);
         }
-    if (c.scratch)
+    if (c.scratch) {
+        pool_unload(&c);
         fsb_rmdir(target_root(c.t), c.scratch);
+    }
     dv_seterr("%s", saved);
 }
     for (size_t i = 0; i < n; i++) {

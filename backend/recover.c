@@ -38,7 +38,7 @@ struct catalog *recover_open_catalog(const struct dv_config *cfg)
  * the catalog bound to it. */
 struct target *recover_open_target(const struct dv_config *cfg, struct catalog *cat)
 {
-    struct target *t = target_open(cfg->backup.target);
+    struct target *t = target_open_cfg(cfg); /* a directory or an S3 bucket */
     if (t && target_bind_catalog(t, cat) != 0) {
         target_close(t);
         return NULL;
@@ -407,13 +407,17 @@ static int into_refuse_own(const struct dv_config *cfg, const char *into, const 
     free(daos);
     if (in_daos)
         return -1;
-    if (strncmp(cfg->backup.target, "s3://", 5) != 0) {
-        char *tg = dv_path_canon(cfg->backup.target);
+    /* a directory target; an S3 target's working tree (its local spool: emptied by backups) */
+    const char *tdir =
+        strncmp(cfg->backup.target, "s3://", 5) != 0 ? cfg->backup.target : cfg->backup.s3.cache;
+    if (tdir) {
+        char *tg = dv_path_canon(tdir);
         bool in_tg = tg && dv_path_within(path, tg);
         if (in_tg)
-            dv_seterr("--into '%s' is in the backup target %s: a database is never restored into "
-                      "it",
-                      into, tg);
+            dv_seterr("--into '%s' is in the backup target%s %s: a database is never restored "
+                      "into it",
+                      into, tdir == cfg->backup.target ? "" : "'s working tree (backup.s3.cache)",
+                      tg);
         free(tg);
         if (in_tg)
             return -1;

@@ -12,6 +12,7 @@
 #include "dbglob.h"
 #include "fsb.h"
 #include "target.h"
+#include "target_read.h"
 #include "util.h"
 
 /* ---- documents ------------------------------------------------------------------------- */
@@ -344,7 +345,6 @@ int recover_whereis(const struct dv_config *cfg, const char *name, struct wherei
         const char *sl = strrchr(r->live_path, '/');
         r->live_subdir = sl && sl - r->live_path >= 4 ? atoi(sl - 4) : 0;
     }
-    struct stat sb;
     bool no_catalog = false;
     struct catalog *cat = catalog_open_reader(cfg->catalog, &no_catalog);
     if (!cat && !no_catalog)
@@ -371,11 +371,12 @@ int recover_whereis(const struct dv_config *cfg, const char *name, struct wherei
     }
     char rel[128];
     target_pool_relpath(r->name, rel, sizeof rel);
-    r->pool_path = dv_path_join(cfg->backup.target, rel);
-    /* a regular file beneath the target (a link or FIFO under its name is not a pool file) */
-    struct fsb *troot = fsb_open(cfg->backup.target);
-    r->pool_file = troot && fsb_lstat(troot, rel, &sb) == 0 && S_ISREG(sb.st_mode);
-    fsb_close(troot);
+    r->pool_path = cfg->backup.s3.bucket ? dv_asprintf("%s/%s", cfg->backup.target, rel)
+                                         : dv_path_join(cfg->backup.target, rel);
+    /* a regular file beneath the target (a link or FIFO under its name is not a pool file);
+     * an S3 target: the bucket's object (a HEAD) */
+    int held = target_holds_cfg(cfg, rel);
+    r->pool_file = held == 1;
     rc = 0;
 out:
     store_free(st);

@@ -13,6 +13,7 @@
 
 #include "fsb.h"
 #include "target.h"
+#include "target_read.h"
 #include "util.h"
 
 /* Newest usable (complete or partial) set holding an NLO (first in newest-first order). */
@@ -241,12 +242,13 @@ static void unrecoverable(struct recover_item *it, const char *fmt, ...)
 
 /* The pool copy of name beneath the target (fsb.h), never through a link planted in the pool
  * (reads outside the target), never a FIFO or device (refused at once, never waited on): a
- * descriptor, or -1 with dv_err() naming the path and what it is. */
+ * descriptor, or -1 with dv_err() naming the path and what it is. An S3 target's is fetched
+ * from the bucket's pool into the working tree first (evicted by nlos_done). */
 static int open_pool_copy(struct target *t, const char *name)
 {
     char prel[128];
     target_pool_relpath(name, prel, sizeof prel);
-    return fsb_openat(target_root(t), prel, O_RDONLY, 0);
+    return target_fetch_open(t, prel);
 }
 
 /* Why a live NLO is damaged: its kind, or its bytes against the pool's record. */
@@ -274,10 +276,17 @@ struct nlos {
     size_t *idx, *fix;   /* candidates to copy / to repair (items), then the good ones */
     size_t ncand, ncfix; /* after the decision */
     size_t ngood, nfix;  /* after the pool copies were checked */
+    char **fetched;      /* pool objects in the working tree (S3: downloaded), evicted at the end */
+    size_t nfetched;
 };
 
 static void nlos_done(struct nlos *c)
 {
+    for (size_t k = 0; k < c->nfetched; k++) {
+        target_evict(c->t, c->fetched[k]);
+        free(c->fetched[k]);
+    }
+    free(c->fetched);
     for (size_t k = 0; c->inst && k < c->ngood; k++)
         free((char *)c->inst[k].src_path);
     store_live_close(c->live);
@@ -410,12 +419,16 @@ static int nlos_check_copy(struct nlos *c, size_t k)
     struct catalog_pool_obj po;
     if (catalog_pool_get(c->cat, it->name, &po) != 1)
         return -1;
-    char *pp = target_pool_path(c->t, it->name), sha[65];
+    char prel[128], sha[65];
+    target_pool_relpath(it->name, prel, sizeof prel);
+    char *pp = target_name_of(c->t, prel); /* S3: s3://BUCKET/PREFIX/nlo/... */
     int pfd = open_pool_copy(c->t, it->name), hrc = -1;
-    if (pfd >= 0)
+    if (pfd >= 0) {
         hrc = dv_sha256_fd_hex(pfd, pp, sha);
-    if (pfd >= 0)
         close(pfd);
+        /* kept in the working tree until installed or repaired: evicted by nlos_done */
+        c->fetched[c->nfetched++] = dv_strdup(prel);
+    }
     const char *dmg = it->damage ? it->damage : "";
     const char *sep = it->damage ? "; " : "";
     const char *pre = it->damage ? "damaged, " : "";
@@ -432,8 +445,6 @@ static int nlos_check_copy(struct nlos *c, size_t k)
     } else if (repair) {
         c->fix[c->nfix++] = i;
     } else {
-        char prel[128];
-        target_pool_relpath(it->name, prel, sizeof prel);
         c->inst[c->ngood].name = it->name;
         c->inst[c->ngood].src_path = dv_strdup(prel); /* opened beneath the target again */
         c->inst[c->ngood].src_root = target_root(c->t);
@@ -457,6 +468,7 @@ static int nlos_check_pool(struct nlos *c)
     if (!(c->t = recover_open_target(c->cfg, c->cat)))
         return -1;
     c->inst = dv_calloc(c->ncand ? c->ncand : 1, sizeof *c->inst);
+    c->fetched = dv_calloc(c->ncand + c->ncfix + 1, sizeof *c->fetched);
     job_phase(c->job, "verify pool copies", c->ncand + c->ncfix, 0);
     for (size_t k = 0; k < c->ncand + c->ncfix; k++)
         if (nlos_check_copy(c, k) != 0)

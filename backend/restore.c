@@ -19,6 +19,7 @@
 #include "delta.h"
 #include "fsb.h"
 #include "incr.h"
+#include "target_read.h"
 #include "util.h"
 
 int restore_integrity_check(const char *path)
@@ -136,6 +137,8 @@ struct mat {
     struct restore_info *info;
     struct catalog_set_file f;
     char *set_dir, *src; /* the stored copy (for messages) */
+    char *in_rel;        /* the copy fetched from the target (evicted when done) */
+    char *delta_rel;     /* a kept delta fetched from the target (evicted when done) */
     char *rootdir;       /* the result is created and renamed beneath it */
     struct fsb *root;
     char *out_rel;       /* out_path below root */
@@ -223,9 +226,8 @@ static int mat_copy(struct mat *m)
     /* the target may have been tampered with: opened beneath it (fsb.h), never through a
      * symbolic link (a planted link would make restore read outside the target), and only a
      * regular file (a FIFO is refused at once, never waited on) */
-    char *rel = dv_asprintf("sets/%s/%s", m->set_id, m->f.path);
-    m->in = fsb_openat(target_root(m->t), rel, O_RDONLY, 0);
-    free(rel);
+    m->in_rel = dv_asprintf("sets/%s/%s", m->set_id, m->f.path);
+    m->in = target_fetch_open(m->t, m->in_rel); /* S3: downloaded into the working tree */
     if (m->in < 0)
         return -1;
     if (fstat(m->in, &st) != 0) {
@@ -267,6 +269,9 @@ static int mat_delta(struct mat *m)
                   m->db_path);
         return -1;
     }
+    /* an S3 target's: downloaded into the working tree first (a moved one is where it is) */
+    if (target_fetch_loc(m->t, f->delta_location, &m->delta_rel) != 0)
+        return -1;
     char *abs = target_abs(m->t, f->delta_location); /* in its set: recorded target-relative */
     free(f->delta_location);
     f->delta_location = abs;
@@ -351,6 +356,10 @@ static void mat_done(struct mat *m, int rc)
         close(m->in);
     if (m->dfd >= 0)
         close(m->dfd);
+    if (m->in_rel)
+        target_evict(m->t, m->in_rel);
+    free(m->in_rel);
+    target_evict_loc(m->t, m->delta_rel);
     if (rc != 0 && m->root && m->tmp_rel && m->tmp_rel[0])
         remove_tmp(m->root, m->tmp_rel);
     if (m->out >= 0)
@@ -395,7 +404,9 @@ int restore_materialize_steps(struct catalog *cat, struct target *t, const char 
         return -1;
     }
     m.set_dir = target_set_dir(t, set_id);
-    m.src = dv_path_join(m.set_dir, m.f.path);
+    char *src_rel = dv_asprintf("sets/%s/%s", set_id, m.f.path);
+    m.src = target_name_of(t, src_rel); /* an S3 target: s3://BUCKET/PREFIX/sets/... */
+    free(src_rel);
     if (mat_open_tmp(&m, steps->root) != 0)
         goto out;
     if (incr_is_inc_path(m.f.path)) {

@@ -195,7 +195,11 @@ static void catalog_collect(const struct dv_config *cfg, struct dv_status *s)
 static void target_collect(const struct dv_config *cfg, struct dv_status *s)
 {
     struct target_identity tid;
-    if (target_identity_read(cfg->backup.target, &tid) != 0) {
+    const char *b = cfg->backup.s3.bucket, *px = cfg->backup.s3.prefix;
+    if (b)
+        snprintf(s->target_s3, sizeof s->target_s3, "s3://%s%s%s at %s", b, px && px[0] ? "/" : "",
+                 px ? px : "", cfg->backup.s3.endpoint ? cfg->backup.s3.endpoint : "AWS");
+    if (target_identity_read_cfg(cfg, &tid) != 0) {
         snprintf(s->target_error, sizeof s->target_error, "%s", dv_err());
         warn(s, "backup target not usable (the target line says why; dvault target init "
                 "creates one)");
@@ -208,7 +212,8 @@ static void target_collect(const struct dv_config *cfg, struct dv_status *s)
              "the catalog belongs to target %.32s, not to the configured target %.32s: "
              "dvault resync catalog",
              s->catalog_target, tid.id);
-    archive_collect(cfg, s);
+    if (!cfg->backup.s3.bucket) /* the WAL archive needs a directory target (archive.h) */
+        archive_collect(cfg, s);
 }
 
 /* What the last sets and the configuration ask of the operator. */
@@ -253,8 +258,8 @@ static void backup_advice(const struct dv_config *cfg, struct dv_status *s)
 /* The target's free space against what the next full backup needs. */
 static void space_collect(const struct dv_config *cfg, struct dv_status *s)
 {
-    struct statvfs vfs;
-    if (statvfs(cfg->backup.target, &vfs) == 0) {
+    struct statvfs vfs; /* a bucket has no free space to speak of */
+    if (!cfg->backup.s3.bucket && statvfs(cfg->backup.target, &vfs) == 0) {
         s->target_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
         s->target_size = (uint64_t)vfs.f_blocks * vfs.f_frsize;
         uint64_t need =
@@ -402,6 +407,8 @@ void status_print(FILE *f, const struct dv_status *s)
         dv_fmt_bytes(s->target_free, a, sizeof a);
         dv_fmt_bytes(s->target_size, b, sizeof b);
         fprintf(f, "target      %s, %s free of %s\n", dv_esc(s->target_id), a, b);
+    } else if (s->target_s3[0]) {
+        fprintf(f, "target      %s, %s\n", dv_esc(s->target_id), dv_esc(s->target_s3));
     }
     if (s->narchive) {
         char line[512];
@@ -524,6 +531,8 @@ void status_print_json(FILE *f, const struct dv_status *s)
     dvjson_set(t, "id", dvjson_text(s->target_id));
     dvjson_set(t, "error", dvjson_text(s->target_error));
     dvjson_set(t, "catalog_bound_to", dvjson_text(s->catalog_target));
+    if (s->target_s3[0])
+        dvjson_set(t, "s3", dvjson_text(s->target_s3));
     dvjson_set(o, "target", t);
     dvjson_set(o, "sets", dvjson_int(s->nsets));
     dvjson_set(o, "complete_sets", dvjson_int(s->ncomplete));

@@ -48,6 +48,7 @@ struct dv_status {
     bool target_ok;                    /* its identity reads (else target_error) */
     char target_id[33];                /* its id ("" when not ok) */
     char target_error[1024];           /* why it cannot be used: missing, empty, not a target */
+    char target_s3[1024];              /* S3: "s3://BUCKET/PREFIX at ENDPOINT"; "" for a dir */
     char catalog_target[64];           /* the target id the catalog is bound to ("" unbound) */
     /* the WAL archive (point-in-time restore): per database, in name order */
     struct status_archive *archive;

@@ -120,7 +120,8 @@ static int resync_cancelled(void)
 static int resync_objects_flush(struct dv_store *st, struct rs_run *r, sqlite3_stmt *ins,
                                 struct dv_job *job, struct store_resync_counts *c)
 {
-    qsort(r->v, r->n, sizeof *r->v, rs_cmp);
+    if (r->n) /* qsort(NULL, 0, ...) is undefined */
+        qsort(r->v, r->n, sizeof *r->v, rs_cmp);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < r->n; i++) {
         char name[STORE_NLO_NAME_LEN + 1];
@@ -259,7 +260,8 @@ static void rs_missing_add(struct rs_ctx *x, struct store_resync_counts *c, uint
 static int resync_refs_flush(struct dv_store *st, struct rs_ctx *x, struct store_resync_counts *c)
 {
     struct rs_run *r = &x->refs;
-    qsort(r->v, r->n, sizeof *r->v, rs_cmp);
+    if (r->n) /* qsort(NULL, 0, ...) is undefined */
+        qsort(r->v, r->n, sizeof *r->v, rs_cmp);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < r->n;) {
         size_t j = i;

@@ -16,6 +16,7 @@
 #include "fsb.h"
 #include "restore.h"
 #include "target.h"
+#include "target_read.h"
 #include "util.h"
 
 bool verify_in_sample(const char *name, double pct)
@@ -148,40 +149,50 @@ static void check_manifest(struct ctx *c, const struct manifest *m,
 }
 
 /*
- * SHA-256 (and size, may be NULL) of a file of the target, beneath it without a symbolic link
- * (a planted link to an identical file elsewhere would otherwise pass) and only a regular
- * file (a FIFO is refused at once, never waited on): target_file_open. Paths outside the
- * target (a delta moved by a post-backup command) are read as they are, regular files only.
+ * SHA-256 (and size, may be NULL) of the file rel of the target (name: how messages name it):
+ * fetched (an S3 target: what the bucket holds, downloaded into the working tree), opened
+ * beneath the working tree without a symbolic link (a planted link to an identical file
+ * elsewhere would otherwise pass) and only a regular file (a FIFO is refused at once, never
+ * waited on), evicted after.
  */
-static int sha_in_target(struct ctx *c, const char *path, char sha[65], uint64_t *size)
+static int sha_of_rel(struct ctx *c, const char *rel, const char *name, char sha[65],
+                      uint64_t *size)
 {
-    int fd = target_file_open(c->t, path, O_RDONLY, 0), rc = -1;
+    int fd = target_fetch_open(c->t, rel), rc = -1;
     if (fd < 0)
         return -1;
     struct stat st;
     if (fstat(fd, &st) != 0)
-        dv_syserr("stat %s", path);
+        dv_syserr("stat %s", name);
     else
-        rc = dv_sha256_fd_hex(fd, path, sha);
+        rc = dv_sha256_fd_hex(fd, name, sha);
     if (rc == 0 && size)
         *size = (uint64_t)st.st_size;
     close(fd);
+    target_evict(c->t, rel);
     return rc;
 }
 
 /* ---- copies, deltas, test restores --------------------------------------------------------- */
 
-/* Read a kept delta through (delta_verify_fd) wherever it lives: target_file_open. */
-static int delta_check(struct ctx *c, const char *loc, char sha[65], uint64_t *size)
+/* Read a kept delta through (delta_verify_fd) wherever it lives (the target's: fetched
+ * first; a moved one where it is): target_file_open. */
+static int delta_check(struct ctx *c, const char *rec, const char *loc, char sha[65],
+                       uint64_t *size)
 {
-    int fd = target_file_open(c->t, loc, O_RDONLY, 0);
-    if (fd < 0)
+    char *rel = NULL;
+    if (target_fetch_loc(c->t, rec, &rel) != 0)
         return -1;
-    struct stat st;
-    int rc = delta_verify_fd(fd, loc, NULL, sha);
-    if (rc == 0 && fstat(fd, &st) == 0)
-        *size = (uint64_t)st.st_size;
-    close(fd);
+    int fd = target_file_open(c->t, loc, O_RDONLY, 0);
+    int rc = -1;
+    if (fd >= 0) {
+        struct stat st;
+        rc = delta_verify_fd(fd, loc, NULL, sha);
+        if (rc == 0 && fstat(fd, &st) == 0)
+            *size = (uint64_t)st.st_size;
+        close(fd);
+    }
+    target_evict_loc(c->t, rel);
     return rc;
 }
 
@@ -194,11 +205,12 @@ static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned
         return;
     }
     char *copy = dv_path_join(c->set_dir, f->path);
+    char *copy_rel = dv_asprintf("sets/%s/%s", id, f->path);
     bool ok = true;
     char sha[65];
     uint64_t size = 0;
     c->r->copies++;
-    if (sha_in_target(c, copy, sha, &size) != 0) {
+    if (sha_of_rel(c, copy_rel, copy, sha, &size) != 0) {
         report(c, copy, "cannot read the copy: %s", after_file(dv_err(), copy));
         ok = false;
     } else {
@@ -218,7 +230,7 @@ static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned
             report(c, copy, "set %s keeps a delta for %s but the catalog does not say where", id,
                    f->db_path);
             ok = false;
-        } else if (delta_check(c, loc, sha, &size) != 0) {
+        } else if (delta_check(c, f->delta_location, loc, sha, &size) != 0) {
             report(c, loc, "%s", after_file(dv_err(), loc));
             ok = false;
         } else {
@@ -244,6 +256,7 @@ static void check_file(struct ctx *c, const struct catalog_set_file *f, unsigned
         free(out);
     }
     job_advance(c->job, 1, 0, f->db_path);
+    free(copy_rel);
     free(copy);
 }
 
@@ -263,7 +276,9 @@ static int check_nlo(void *ud, const struct target_nlo_entry *e)
     c->r->nlos_listed++;
     if (job_cancelled(c->job))
         return 2;
-    char *pool = target_pool_path(c->t, e->name);
+    char prel[128];
+    target_pool_relpath(e->name, prel, sizeof prel);
+    char *pool = target_name_of(c->t, prel);
     struct catalog_pool_obj row;
     int f = catalog_pool_get(c->cat, e->name, &row);
     if (f < 0) {
@@ -282,7 +297,7 @@ static int check_nlo(void *ud, const struct target_nlo_entry *e)
     if (verify_in_sample(e->name, c->o->sample_pct)) {
         char sha[65];
         c->r->nlos_checked++;
-        if (sha_in_target(c, pool, sha, NULL) != 0)
+        if (sha_of_rel(c, prel, pool, sha, NULL) != 0)
             report(c, pool, "cannot read the pool object: %s", after_file(dv_err(), pool));
         else if (strcmp(sha, e->sha256) != 0)
             report(c, pool, "SHA-256 mismatch: file %s, recorded %s", sha, e->sha256);
@@ -309,18 +324,27 @@ static int check_pool(struct ctx *c, const struct manifest *m)
         return 0;
     }
     char *list = dv_path_join(c->set_dir, m->nlo_list.file);
+    char *lrel = dv_asprintf("sets/%s/%s", c->set->id, m->nlo_list.file);
     char sha[65];
-    if (sha_in_target(c, list, sha, NULL) != 0) {
+    /* fetched once: hashed, then read through (evicted after) */
+    int lfd = target_fetch_open(c->t, lrel);
+    if (lfd < 0 || dv_sha256_fd_hex(lfd, list, sha) != 0) {
         report(c, list, "cannot read the NLO list: %s", after_file(dv_err(), list));
+        if (lfd >= 0) {
+            close(lfd);
+            target_evict(c->t, lrel);
+        }
+        free(lrel);
         free(list);
         return 0;
     }
+    close(lfd);
     if (strcmp(sha, m->nlo_list.sha256) != 0)
         report(c, list, "SHA-256 mismatch: file %s, manifest %s", sha, m->nlo_list.sha256);
     job_phase(c->job, "nlo", m->nlo_list.count, 0);
     struct nloctx x = {.c = c, .list = list};
-    char *lrel = dv_asprintf("sets/%s/%s", c->set->id, m->nlo_list.file);
     int rc = target_nlolist_read_at(target_root(c->t), lrel, check_nlo, &x);
+    target_evict(c->t, lrel);
     free(lrel);
     job_flush(c->job);
     if (rc == 2) {
@@ -381,7 +405,9 @@ static int check_held(struct ctx *c)
             }
             if (f == 1 && row.first_set == c->set->seq && c->list_hashed)
                 continue; /* the set stored it: checked through its list */
-            char *pool = target_pool_path(c->t, name);
+            char prel[128];
+            target_pool_relpath(name, prel, sizeof prel);
+            char *pool = target_name_of(c->t, prel);
             c->r->nlos_held++;
             if (f == 0) {
                 report(c, pool,
@@ -391,7 +417,7 @@ static int check_held(struct ctx *c)
             } else if (verify_in_sample(name, c->o->sample_pct)) {
                 char sha[65];
                 c->r->nlos_checked++;
-                if (sha_in_target(c, pool, sha, NULL) != 0)
+                if (sha_of_rel(c, prel, pool, sha, NULL) != 0)
                     report(c, pool, "cannot read the pool object: %s", after_file(dv_err(), pool));
                 else if (strcmp(sha, row.sha256) != 0)
                     report(c, pool, "SHA-256 mismatch: file %s, catalog pool %s", sha, row.sha256);
@@ -415,7 +441,9 @@ static int check_held(struct ctx *c)
 static int verify_set(struct ctx *c, const struct catalog_set *s)
 {
     c->set = s;
-    c->set_dir = target_set_dir(c->t, s->id);
+    char *set_rel = dv_asprintf("sets/%s", s->id);
+    c->set_dir = target_name_of(c->t, set_rel); /* for messages (S3: s3://.../sets/<id>) */
+    free(set_rel);
     c->list_hashed = false;
     c->r->sets++;
     struct catalog_set_file *files = NULL;
@@ -429,7 +457,9 @@ static int verify_set(struct ctx *c, const struct catalog_set *s)
         goto out;
     char *mpath = dv_path_join(c->set_dir, TARGET_MANIFEST);
     char *mrel = dv_asprintf("sets/%s/%s", s->id, TARGET_MANIFEST);
-    bool have_manifest = manifest_read_at(target_root(c->t), mrel, &m) == 0;
+    bool have_manifest =
+        target_fetch_read(c->t, mrel) == 0 && manifest_read_at(target_root(c->t), mrel, &m) == 0;
+    target_evict(c->t, mrel);
     free(mrel);
     if (!have_manifest)
         report(c, mpath, "%s", after_file(dv_err(), mpath));
@@ -465,7 +495,7 @@ static int unrecorded(void *ud, const char *key, const char *value)
 {
     struct ctx *c = ud;
     const char *what = key + strlen(TARGET_META_RESYNC), *slash = strrchr(what, '/');
-    char *path = dv_asprintf("%s/sets/%.*s", target_path(c->t),
+    char *path = dv_asprintf("%s/sets/%.*s", target_url(c->t),
                              (int)(slash ? slash - what : (ptrdiff_t)strlen(what)), what);
     report(c, path,
            "not recorded by resync catalog (%s): %s; prune refuses until it is repaired or "
@@ -499,7 +529,7 @@ static int verify_body(const struct dv_config *cfg, const struct verify_opts *o,
         size_t n;
     } l = {NULL, 0};
     int rc = -1;
-    c.t = target_open(cfg->backup.target); /* first: a missing target is the bigger news */
+    c.t = target_open_cfg(cfg); /* first: a missing target is the bigger news */
     if (!c.t)
         return -1;
     bool missing = false;

@@ -4,23 +4,86 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dvjson.h"
 #include "meter.h"
 #include "prune.h"
 #include "restored.h"
 #include "util.h"
 #include "verify.h"
 
+/* An epoch time as the UTC text the rest of the output uses ("" for 0). */
+static void when_text(int64_t t, char *buf, size_t n)
+{
+    if (t > 0)
+        dv_fmt_time(t, buf, n);
+    else
+        snprintf(buf, n, "%s", "");
+}
+
+/* `prune --json`: the decisions, with Object Lock's (which sets and pool objects it kept, and
+ * until when), and the totals. */
+static void prune_json(const struct prune_result *r, bool dry_run, int rc)
+{
+    json_t *o = dvjson_obj(), *sets = dvjson_arr();
+    char w[64];
+    dvjson_set(o, "dry_run", json_boolean(dry_run));
+    dvjson_set(o, "ok", json_boolean(rc == 0));
+    if (rc != 0)
+        dvjson_set(o, "error", dvjson_text(dv_err()));
+    for (size_t i = 0; i < r->nsets; i++) {
+        const struct prune_set *ps = &r->sets[i];
+        json_t *s = dvjson_obj();
+        dvjson_set(s, "id", dvjson_text(ps->set.id));
+        dvjson_set(s, "status", dvjson_str(catalog_set_status_name(ps->set.status)));
+        dvjson_set(s, "action",
+                   dvjson_str(!ps->d.prune ? "keep"
+                              : dry_run    ? "prune"
+                              : ps->done   ? "pruned"
+                                           : "failed"));
+        dvjson_set(s, "why", dvjson_str(prune_why_text(ps->d.why)));
+        if (ps->d.why == PRUNE_KEEP_LOCKED) {
+            when_text(ps->locked_until, w, sizeof w);
+            dvjson_set(s, "locked_until", dvjson_str(w));
+            dvjson_set(s, "locked_until_epoch", dvjson_int(ps->locked_until));
+        }
+        if (ps->d.prune) {
+            dvjson_set(s, "copies", dvjson_int((int64_t)ps->files));
+            dvjson_set(s, "deltas", dvjson_int((int64_t)ps->deltas));
+            dvjson_set(s, "bytes", dvjson_int((int64_t)ps->bytes));
+        }
+        dvjson_append(sets, s);
+    }
+    dvjson_set(o, "sets", sets);
+    dvjson_set(o, "sets_pruned", dvjson_int((int64_t)r->sets_pruned));
+    dvjson_set(o, "failed_sets_pruned", dvjson_int((int64_t)r->failed_pruned));
+    dvjson_set(o, "sets_locked", dvjson_int((int64_t)r->sets_locked));
+    dvjson_set(o, "nlos", dvjson_int((int64_t)r->nlos));
+    dvjson_set(o, "nlo_bytes", dvjson_int((int64_t)r->nlo_bytes));
+    dvjson_set(o, "nlos_locked", dvjson_int((int64_t)r->nlos_locked));
+    if (r->nlos_locked) {
+        when_text(r->nlos_locked_until, w, sizeof w);
+        dvjson_set(o, "nlos_locked_until", dvjson_str(w));
+    }
+    dvjson_set(o, "archive_segments", dvjson_int((int64_t)r->archive_segments));
+    dvjson_set(o, "restored", dvjson_int((int64_t)r->nrestored));
+    dvjson_print(stdout, o, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    printf("\n");
+    json_decref(o);
+}
+
 int cli_prune(int argc, char **argv, struct dv_config *cfg)
 {
     struct prune_opts o = {0};
-    bool quiet = false;
+    bool quiet = false, json = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dry-run") == 0 || strcmp(argv[i], "-n") == 0)
             o.dry_run = true;
         else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
             quiet = true;
+        else if (strcmp(argv[i], "--json") == 0)
+            json = true;
         else
-            return cli_fail(DV_EXIT_USAGE, "usage: dvault prune [--dry-run] [-q]");
+            return cli_fail(DV_EXIT_USAGE, "usage: dvault prune [--dry-run] [-q] [--json]");
     }
     struct dv_job job;
     job_init(&job, "prune");
@@ -47,6 +110,15 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
         prune_result_done(&r);
         return cli_fail(DV_EXIT_FAIL, "%s", dv_err());
     }
+    if (json) {
+        char err[DV_ERR_MAX];
+        snprintf(err, sizeof err, "%s", dv_err());
+        prune_json(&r, o.dry_run, rc);
+        prune_result_done(&r);
+        if (rc != 0)
+            return cli_fail(DV_EXIT_FAIL, "prune: %s", err);
+        return 0;
+    }
     const char *verb = o.dry_run ? "would remove" : "removed";
     printf("retention: keep_sets %ld, keep_days %ld%s\n", cfg->backup.keep_sets,
            cfg->backup.keep_days, o.dry_run ? " (dry run: nothing changed)" : "");
@@ -64,9 +136,30 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
                    dv_esc(ps->set.id), catalog_set_status_name(ps->set.status),
                    prune_why_text(ps->d.why), (unsigned long long)ps->files,
                    (unsigned long long)ps->deltas, (unsigned long long)ps->deltas_outside, b, "");
-        else
+        else if (ps->d.why == PRUNE_KEEP_LOCKED) {
+            char w[64];
+            when_text(ps->locked_until, w, sizeof w);
+            printf("  %-6s %-19s %-8s %s until %s\n", "keep", dv_esc(ps->set.id),
+                   catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why), w);
+        } else
             printf("  %-6s %-19s %-8s %s\n", "keep", dv_esc(ps->set.id),
                    catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why));
+    }
+    if (r.sets_locked || r.nlos_locked) {
+        int64_t last = 0;
+        for (size_t i = 0; i < r.nsets; i++)
+            if (r.sets[i].d.why == PRUNE_KEEP_LOCKED && r.sets[i].locked_until > last)
+                last = r.sets[i].locked_until;
+        char ws[64], wn[64], a[96] = "", b[96] = "";
+        when_text(last, ws, sizeof ws);
+        when_text(r.nlos_locked_until, wn, sizeof wn);
+        if (r.sets_locked)
+            snprintf(a, sizeof a, " (the last until %s)", ws);
+        if (r.nlos_locked)
+            snprintf(b, sizeof b, " (the last until %s)", wn);
+        printf("object lock: kept %llu set(s) and %llu pool object(s) still locked%s%s%s\n",
+               (unsigned long long)r.sets_locked, (unsigned long long)r.nlos_locked, a,
+               r.sets_locked && r.nlos_locked ? "," : "", b);
     }
     if (r.narchive)
         printf("archive: kept for %s%s\n",

@@ -561,6 +561,100 @@ static void test_pool_is_the_truth(void **state)
     free(p4);
 }
 
+/* nlopass_pool_sweep (the S3 target's pool check) over a directory target's listing: 10,000
+ * recorded names, two in three missing from the pool (more than one hand-over of 4,096: the
+ * listing starts again), files that are no pool objects beside them. Every missing name is
+ * handed over once, in name order; the held ones never. */
+struct swept {
+    char (*v)[TARGET_NLO_NAME_LEN + 1];
+    size_t n;
+    size_t fail_at; /* 0: never */
+};
+
+static int sweep_cb(void *ud, const char *name)
+{
+    struct swept *s = ud;
+    if (s->fail_at && s->n + 1 == s->fail_at) {
+        dv_seterr("stop here");
+        return -1;
+    }
+    memcpy(s->v[s->n++], name, TARGET_NLO_NAME_LEN + 1);
+    return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return memcmp(a, b, TARGET_NLO_NAME_LEN);
+}
+
+static void test_pool_sweep(void **state)
+{
+    struct fx *f = *state;
+    open_all(f);
+    enum { N = 10000 };
+    struct catalog_pool_obj *o = dv_calloc(N, sizeof *o);
+    for (int i = 0; i < N; i++) {
+        char seed[16], hex[65];
+        snprintf(seed, sizeof seed, "%d", i);
+        dv_sha256_hex(seed, strlen(seed), hex);
+        snprintf(o[i].name, sizeof o[i].name, "%s%016x.nlo", hex, (unsigned)i + 1);
+        memcpy(o[i].sha256, hex, 65);
+        o[i].size = i + 1;
+        o[i].live_subdir = 1;
+        o[i].first_set = 1;
+    }
+    assert_int_equal(catalog_begin(f->c), 0);
+    assert_int_equal(catalog_pool_insert_batch(f->c, o, N), 0);
+    assert_int_equal(catalog_commit(f->c), 0);
+    char(*want)[TARGET_NLO_NAME_LEN + 1] = dv_calloc(N, sizeof *want);
+    size_t nwant = 0;
+    for (int i = 0; i < N; i++) {
+        if (i % 3 != 0) {
+            memcpy(want[nwant++], o[i].name, TARGET_NLO_NAME_LEN + 1);
+            continue;
+        }
+        char rel[128];
+        target_pool_relpath(o[i].name, rel, sizeof rel);
+        char *p = dv_path_join(f->tpath, rel), *d = dv_dirname(p);
+        assert_int_equal(dv_mkdirs(d, 0700), 0);
+        FILE *fp = fopen(p, "w"); /* no fsync: thousands of them */
+        assert_non_null(fp);
+        fclose(fp);
+        free(p);
+        free(d);
+    }
+    qsort(want, nwant, sizeof *want, cmp_name);
+    /* not pool objects: a missing name in a directory it does not belong to, another file */
+    unsigned other =
+        ((unsigned)strtoul((char[4]){want[0][0], want[0][1], want[0][2], 0}, NULL, 16) + 1) % 4096;
+    char *d000 = dv_asprintf("%s/nlo/%03x", f->tpath, other);
+    char *wrong = dv_asprintf("%s/%s", d000, want[0]), *junk = dv_asprintf("%s/junk", d000);
+    assert_int_equal(dv_mkdirs(d000, 0700), 0);
+    write_file(wrong, "x");
+    write_file(junk, "x");
+
+    struct swept s = {.v = dv_calloc(N, sizeof *s.v)};
+    if (nlopass_pool_sweep(f->t, f->c, NULL, sweep_cb, &s) != 0)
+        fail_msg("%s", dv_err());
+    assert_int_equal(s.n, nwant);
+    for (size_t i = 0; i < nwant; i++)
+        assert_memory_equal(s.v[i], want[i], TARGET_NLO_NAME_LEN);
+
+    /* the callback's failure stops the sweep */
+    s.n = 0;
+    s.fail_at = 5000;
+    assert_int_equal(nlopass_pool_sweep(f->t, f->c, NULL, sweep_cb, &s), -1);
+    assert_string_equal(dv_err(), "stop here");
+    assert_int_equal(s.n, 4999);
+
+    free(s.v);
+    free(d000);
+    free(wrong);
+    free(junk);
+    free(want);
+    free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -572,6 +666,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vanished, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_is_the_truth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_sweep, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
