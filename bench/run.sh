@@ -1,7 +1,8 @@
 #!/bin/bash
-# bench/run.sh quick|full [gen] - dvault side by side with cp / rsync / find, in one run, with ratios.
+# bench/run.sh quick|full [gen|s3] - dvault side by side with cp / rsync / find, in one run, with ratios.
 #
 # Called by `make bench` (full) and `make bench-quick` (quick) with DVAULT, BUILD, SRC set.
+# `bench/run.sh MODE gen`: the fixture only; `bench/run.sh MODE s3`: the S3 rows alone (s3a, s3b).
 # Sizes (override with BENCH_NLOS, BENCH_DBS, BENCH_BIG, BENCH_BIGMB, BENCH_RUNS, BENCH_ONEMB):
 #   quick: 10,000 NLOs, 50 databases, 2 x 32 MiB databases, 5 runs
 #   full:  1,000,000 NLOs, 1,000 databases, 4 x 64 MiB databases, 3 runs (first copies: 1)
@@ -104,6 +105,133 @@ for k in range(n):
                      str(max(rss) if rss else 0), target]))
 EOF
 }
+
+# ---- s3a / s3b. the NLO repository to an S3 gateway: dvault vs rclone copy (issue 17) -------
+# The test gateway (tests/gw/ceph.sh: one monitor, one memstore OSD, radosgw on loopback),
+# started here and stopped by PID at the end. dvault backs up into s3://dvbench/nlo, rclone
+# copies the same tree into s3://dvbench-rc/nlo (its own bucket: neither sees the other's
+# objects). Quick: the quick fixture's repository; full: a fixture of its own of BENCH_S3_NLOS
+# (default 100,000) NLOs: the gateway keeps every object in memory (memstore), and 1,000,000
+# small PUTs take about 40 min per tool on this machine. BENCH_S3=0 leaves these rows out.
+# rclone: Debian's (1.60), defaults (4 transfers, 8 checkers); AWS_CA_BUNDLE unset for it
+# (rclone 1.60 refuses to start when it is set), its remote given by RCLONE_CONFIG_GW_*.
+s3_rows() {
+    if [ "${BENCH_S3:-1}" != 0 ]; then
+        command -v rclone >/dev/null || { echo "bench: rclone missing (scripts/deps.sh bench)" >&2; exit 1; }
+        case "$mode" in quick) S3N=$N ;; full) S3N=100000 ;; esac
+        S3N=${BENCH_S3_NLOS:-$S3N}
+        S3RUNS=${BENCH_S3_RUNS:-3}
+        S3FIRST=${BENCH_S3_FIRST_RUNS:-$FIRST_RUNS}
+        S3D=$DIR
+        if [ "$S3N" != "$N" ]; then # a fixture of its own: S3N NLOs, 10 small databases
+            S3D=$SRC/var/bench/s3-$S3N
+            if [ "$(cat "$S3D/stamp" 2>/dev/null)" != "bench-gen s3 $S3N" ]; then
+                log "generating $S3D ($S3N NLOs)"
+                rm -rf "$S3D"
+                mkdir -p "$S3D"
+                "$GEN" init "$S3D" "$S3N" 10 0 1
+                "$DVAULT" -c "$S3D/config.yaml" resync daos 2>/dev/null
+                echo "bench-gen s3 $S3N" > "$S3D/stamp"
+            fi
+        fi
+        S3RUN=$RUN/s3
+        mkdir -p "$S3RUN"
+        log "s3. starting the test gateway"
+        GW_MEMSTORE_BYTES=${GW_MEMSTORE_BYTES:-$(( (S3N * 8192 + (1 << 30)) ))} \
+            "$SRC/tests/gw/ceph.sh" start > "$S3RUN/gw.out" 2> "$S3RUN/gw.log" ||
+            { cat "$S3RUN/gw.log" >&2; echo "bench: the gateway did not start" >&2; exit 1; }
+        GW_DIR=$(sed -n 's/^GW_DIR=//p' "$S3RUN/gw.out")
+        trap '"$SRC/tests/gw/ceph.sh" stop "$GW_DIR" >/dev/null 2>&1 || true' EXIT
+        eval "$("$SRC/tests/gw/ceph.sh" env "$GW_DIR")"
+        export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+        # dvault: the fixture's config with the target on the gateway (credentials: the
+        # environment), its own catalog and spool
+        awk -v ep="$GW_ENDPOINT" -v rg="$GW_REGION" -v run="$S3RUN" '
+            /^  target: / { print "  target: s3://dvbench/nlo"; print "  s3:"; print "    endpoint: " ep
+                            print "    region: " rg; print "    cache: " run "/cache"; next }
+            /^catalog: / { print "catalog: " run "/catalog.db"; next }
+            { print }' "$S3D/config.yaml" > "$S3D/config-s3.yaml"
+        S3CFG=$S3D/config-s3.yaml
+        # rclone: the remote "gw" from the environment, an empty config file of its own
+        : > "$S3RUN/rclone.conf"
+        export RCLONE_CONFIG=$S3RUN/rclone.conf RCLONE_CONFIG_GW_TYPE=s3 RCLONE_CONFIG_GW_PROVIDER=Ceph \
+            RCLONE_CONFIG_GW_ENDPOINT=$GW_ENDPOINT RCLONE_CONFIG_GW_REGION=$GW_REGION \
+            RCLONE_CONFIG_GW_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID \
+            RCLONE_CONFIG_GW_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+        RCLONE="env -u AWS_CA_BUNDLE rclone"
+        RCOPY="$RCLONE copy --exclude 'daoscat.db*' --exclude daos.cfg $S3D/data/daos/ gw:dvbench-rc/nlo"
+        S3INIT="env -u AWS_CA_BUNDLE rclone purge gw:dvbench >/dev/null 2>&1; rm -rf $S3RUN/catalog.db* $S3RUN/cache; $DVAULT -c $S3CFG target init >/dev/null; sync"
+        log "s3a. first copy of $S3N NLOs to the gateway"
+        hf s3a "dvault <= 1.0x rclone copy" "$S3FIRST" 0 \
+            "$S3INIT" "$DVAULT -c $S3CFG backup --db $ONE -q" \
+            "env -u AWS_CA_BUNDLE rclone purge gw:dvbench-rc >/dev/null 2>&1; sync" "$RCOPY"
+        log "s3b. nothing new ($S3N NLOs held on the gateway)"
+        hf s3b "dvault <= 0.2x rclone copy (5x faster)" "$S3RUNS" 1 \
+            "true" "$DVAULT -c $S3CFG backup --db $ONE -q" \
+            "true" "$RCOPY" \
+            "true" "$RCOPY --size-only"
+        "$SRC/tests/gw/ceph.sh" stop "$GW_DIR" >/dev/null 2>&1 || true
+        trap - EXIT
+        echo "$S3N" > "$RUN/s3.nlos"
+    fi
+}
+
+# ---- report -------------------------------------------------------------------------------
+report() {
+python3 - "$RESULTS" "$DIR/results.md" "$label" "$N" "$D" "$NB" "$MB" "$ndb" "$dbsize" "$SRC" "$ONEMB" "$(cat "$RUN/s3.nlos" 2>/dev/null || echo -)" <<'EOF'
+import sys
+tsv, out, label, n, d, nb, mb, ndb, dbsize, src, onemb, s3n = sys.argv[1:]
+rows = [l.rstrip("\n").split("\t") for l in open(tsv) if l.strip()]
+titles = {
+    "a": "a. Full backup of the database files (%s files, %s)" % (ndb, dbsize),
+    "d": "d. First NLO backup of the whole repository (%s NLOs)" % n,
+    "b": "b. NLO pass with nothing new (%s NLOs held)" % n,
+    "c": "c. NLO pass with 1%% new NLOs (%d new of %s)" % (int(n) // 100, n),
+    "o": "o. Full backup of one large database (%s MiB)" % onemb,
+    "w": "w. The same database while a writer commits (dvload run, 500 transactions/s)",
+    "r": "r. resync daos (%s NLOs, %s databases)" % (n, ndb),
+    "s3a": "s3a. First NLO backup to the S3 gateway (%s NLOs) vs rclone copy" % s3n,
+    "s3b": "s3b. Nothing new on the S3 gateway (%s NLOs held) vs rclone copy again" % s3n,
+}
+def short(cmd):
+    return (cmd.replace(src + "/", "").replace("var/bench/" + label + "/", "")
+            .replace("var/bench/one-" + onemb + "/", "").replace("var/bench/s3-" + s3n + "/", "")
+            .replace("env -u AWS_CA_BUNDLE ", ""))
+lines = ["### %s size: %s NLOs, %s databases + %s x %s MiB\n" % (label, n, d, nb, mb)]
+for b in ("a", "o", "w", "d", "b", "c", "r", "s3a", "s3b"):
+    rs = [r for r in rows if r[0] == b or (b == "a" and r[0] == "a1")]
+    if not rs:
+        continue
+    dv = float(rs[0][3])
+    lines.append("#### " + titles[b] + "\n")
+    lines.append("Target: %s\n" % rs[0][6])
+    if b == "a":
+        lines.append("The first dvault row backs up into a target whose catalog already holds the"
+                     " references (steady state: one more nightly set); the last row is the first"
+                     " backup into an empty target and catalog.\n")
+    lines.append("| command | runs | median s | peak RSS MiB | dvault / this |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for r in rs:
+        t = float(r[3])
+        ratio = "-" if r[0] == "a1" or (r[1] == "0") else "%.2f" % (dv / t if t > 0 else float("inf"))
+        lines.append("| `%s` | %s | %.3f | %.1f | %s |" % (short(r[2]), r[4], t,
+                                                          int(r[5]) / 1024, ratio))
+    lines.append("")
+open(out, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+EOF
+}
+
+# bench/run.sh MODE s3: the S3 rows alone (and the report)
+if [ "${2:-}" = s3 ]; then
+    ndb=$(find "$DATA/mail" -name '*.nsf' | wc -l)
+    dbsize=$(du -sh "$DATA/mail" | cut -f1)
+    ONEMB=${BENCH_ONEMB:-400}
+    s3_rows
+    report
+    log "results in $DIR/results.md"
+    exit 0
+fi
 
 # ---- a. databases: dvault backup --databases-only vs cp -r (and cp -r + syncfs) -------------
 ndb=$(find "$DATA/mail" -name '*.nsf' | wc -l)
@@ -212,46 +340,10 @@ for s in "$DAOS"/[0-9][0-9][0-9][0-9]; do
     [ "$(basename "$s" | sed 's/^0*//')" -gt "$base" ] && rm -rf "$s"
 done
 
-# ---- report -------------------------------------------------------------------------------
-python3 - "$RESULTS" "$DIR/results.md" "$label" "$N" "$D" "$NB" "$MB" "$ndb" "$dbsize" "$SRC" "$ONEMB" <<'EOF'
-import sys
-tsv, out, label, n, d, nb, mb, ndb, dbsize, src, onemb = sys.argv[1:]
-rows = [l.rstrip("\n").split("\t") for l in open(tsv) if l.strip()]
-titles = {
-    "a": "a. Full backup of the database files (%s files, %s)" % (ndb, dbsize),
-    "d": "d. First NLO backup of the whole repository (%s NLOs)" % n,
-    "b": "b. NLO pass with nothing new (%s NLOs held)" % n,
-    "c": "c. NLO pass with 1%% new NLOs (%d new of %s)" % (int(n) // 100, n),
-    "o": "o. Full backup of one large database (%s MiB)" % onemb,
-    "w": "w. The same database while a writer commits (dvload run, 500 transactions/s)",
-    "r": "r. resync daos (%s NLOs, %s databases)" % (n, ndb),
-}
-def short(cmd):
-    return (cmd.replace(src + "/", "").replace("var/bench/" + label + "/", "")
-            .replace("var/bench/one-" + onemb + "/", ""))
-lines = ["### %s size: %s NLOs, %s databases + %s x %s MiB\n" % (label, n, d, nb, mb)]
-for b in ("a", "o", "w", "d", "b", "c", "r"):
-    rs = [r for r in rows if r[0] == b or (b == "a" and r[0] == "a1")]
-    if not rs:
-        continue
-    dv = float(rs[0][3])
-    lines.append("#### " + titles[b] + "\n")
-    lines.append("Target: %s\n" % rs[0][6])
-    if b == "a":
-        lines.append("The first dvault row backs up into a target whose catalog already holds the"
-                     " references (steady state: one more nightly set); the last row is the first"
-                     " backup into an empty target and catalog.\n")
-    lines.append("| command | runs | median s | peak RSS MiB | dvault / this |")
-    lines.append("|---|---:|---:|---:|---:|")
-    for r in rs:
-        t = float(r[3])
-        ratio = "-" if r[0] == "a1" or (r[1] == "0") else "%.2f" % (dv / t if t > 0 else float("inf"))
-        lines.append("| `%s` | %s | %.3f | %.1f | %s |" % (short(r[2]), r[4], t,
-                                                          int(r[5]) / 1024, ratio))
-    lines.append("")
-open(out, "w").write("\n".join(lines) + "\n")
-print("\n".join(lines))
-EOF
+# ---- s3a / s3b (issue 17): see s3_rows above ------------------------------------------------
+s3_rows
+
+report
 log "results in $DIR/results.md"
 
 # issue 6: block-transfer incremental vs full vs rsync --inplace (its own fixture)

@@ -14,6 +14,7 @@
 #include "catalog.h"
 #include "conjob.h"
 #include "status.h"
+#include "target_where.h"
 #include "util.h"
 
 struct ovscr {
@@ -197,7 +198,31 @@ static void ov_backup(const struct ovscr *o, struct tui_rect b, int *y, bool com
     int ymax = b.y + b.h;
     char buf[DV_ERR_MAX + 256], a[32], bb[32], age[32];
     ov_head(y, ymax, b.x, b.w, " Backup");
-    ov_line(y, ymax, b.x, b.w, "target", cfg->backup.target, TH_TEXT);
+    /* where the target is and its Object Lock, from the configuration alone (target_where.h:
+     * no lock taken, no request sent; a running backup holds the target's lock) */
+    struct target_where tw;
+    target_where_cfg(cfg, &tw);
+    bool s3 = tw.kind == TARGET_KIND_S3;
+    char lock[64];
+    target_where_lock_text(&tw, lock, sizeof lock);
+    if (s3 && compact) {
+        snprintf(buf, sizeof buf, "%.900s at %.300s", tw.url, tw.endpoint[0] ? tw.endpoint : "AWS");
+        ov_wrap(y, ymax, b.x, b.w, "target", buf, TH_TEXT);
+    } else {
+        ov_wrap(y, ymax, b.x, b.w, "target", tw.url, TH_TEXT);
+    }
+    if (s3 && !compact) {
+        snprintf(buf, sizeof buf, "%.900s (region %s)", tw.endpoint[0] ? tw.endpoint : "AWS",
+                 tw.region);
+        ov_line(y, ymax, b.x, b.w, "endpoint", buf, TH_TEXT);
+    }
+    if (s3 && tw.lock_days > 0 && !compact)
+        snprintf(buf, sizeof buf, "%s: every object kept %ld day%s from its upload", lock,
+                 tw.lock_days, tw.lock_days == 1 ? "" : "s");
+    else
+        snprintf(buf, sizeof buf, "%s", lock);
+    if (s3 || !compact)
+        ov_line(y, ymax, b.x, b.w, "Object Lock", buf, s3 && tw.lock_days > 0 ? TH_OK : TH_TEXT);
     if (st->target_ok) {
         if (!compact)
             ov_line(y, ymax, b.x, b.w, "target id", st->target_id, TH_TEXT);
@@ -233,14 +258,19 @@ static void ov_backup(const struct ovscr *o, struct tui_rect b, int *y, bool com
              (long long)st->nsets, (long long)st->ncomplete, (long long)st->npartial,
              (long long)st->pool_objects, a);
     (compact ? ov_line : ov_wrap)(y, ymax, b.x, b.w, "sets", buf, TH_TEXT);
-    if (st->target_size) {
-        dv_fmt_bytes(st->target_free, a, sizeof a);
-        dv_fmt_bytes(st->target_size, bb, sizeof bb);
-        snprintf(buf, sizeof buf, "%s free of %s", a, bb);
+    if (s3) { /* a bucket has no free-space figure; the spool is a local directory */
+        if (!compact)
+            ov_line(y, ymax, b.x, b.w, "spool", tw.cache[0] ? tw.cache : "(the default)", TH_TEXT);
     } else {
-        buf[0] = 0;
+        if (st->target_size) {
+            dv_fmt_bytes(st->target_free, a, sizeof a);
+            dv_fmt_bytes(st->target_size, bb, sizeof bb);
+            snprintf(buf, sizeof buf, "%s free of %s", a, bb);
+        } else {
+            buf[0] = 0;
+        }
+        ov_line(y, ymax, b.x, b.w, "target space", buf, TH_TEXT);
     }
-    ov_line(y, ymax, b.x, b.w, "target space", buf, TH_TEXT);
     snprintf(buf, sizeof buf, "every %ld h, keep %ld sets / %ld days", cfg->backup.cycle_hours,
              cfg->backup.keep_sets, cfg->backup.keep_days);
     if (!compact)
@@ -271,6 +301,9 @@ static void ov_archive(const struct ovscr *o, struct tui_rect b, int *y)
         snprintf(buf, sizeof buf, "from %s to %s", from,
                  strncmp(from, to, 11) == 0 && strlen(to) == 19 ? to + 11 : to);
         ov_line(y, ymax, b.x, b.w, "archive span", buf, TH_TEXT);
+    } else if (o->base.c->cfg->backup.s3.bucket) {
+        ov_line(y, ymax, b.x, b.w, "archive", "none: the WAL archive needs a directory target",
+                TH_TEXT);
     } else if (st->target_ok) {
         ov_line(y, ymax, b.x, b.w, "archive",
                 st->archive_error[0] ? "unreadable (see the warnings)"

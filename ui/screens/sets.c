@@ -2,6 +2,8 @@
  * sets.c - the Sets screen: the catalog's backup sets, newest first (key INT64_MAX - seq,
  * zero-padded), read page by page; Enter shows a set's databases, F7 verifies a set, F8
  * prunes after a preview (prune_run dry_run on the console thread: it changes nothing).
+ * Below the list: where the target is (a directory, or s3://BUCKET/PREFIX at its endpoint)
+ * and its Object Lock, from the configuration (target_where.h: no lock, no request).
  */
 #include "screens.h"
 
@@ -13,6 +15,7 @@
 #include "catalog.h"
 #include "prune.h"
 #include "restored.h"
+#include "target_where.h"
 #include "tui_vec.h"
 #include "util.h"
 
@@ -309,6 +312,49 @@ static void sets_prune(struct console *c, struct tui *t)
     con_start_prune(c, t);
 }
 
+/* The target's lines below the list: one when it fits, else the target and its endpoint on
+ * one line and the Object Lock on the next (each cut at the screen's width). */
+static int sets_where_lines(const struct console *c, int w, char *l1, char *l2, size_t n)
+{
+    struct target_where tw;
+    target_where_cfg(c->cfg, &tw);
+    char lock[64];
+    target_where_lock_text(&tw, lock, sizeof lock);
+    if (tw.kind != TARGET_KIND_S3) {
+        snprintf(l1, n, " target %s: a directory, no Object Lock", tw.url);
+        l2[0] = 0;
+        return 1;
+    }
+    char where[5400];
+    snprintf(where, sizeof where, " target %s at %s", tw.url, tw.endpoint[0] ? tw.endpoint : "AWS");
+    if (tw.lock_days > 0)
+        snprintf(lock, sizeof lock, "Object Lock %s, %ld day%s", tw.lock_mode, tw.lock_days,
+                 tw.lock_days == 1 ? "" : "s");
+    if (tui_width(where) + 3 + tui_width(lock) <= w) {
+        snprintf(l1, n, "%s   %s", where, lock);
+        l2[0] = 0;
+        return 1;
+    }
+    snprintf(l1, n, "%s", where);
+    snprintf(l2, n, " %s%s", lock, tw.lock_days > 0 ? ", counted from each object's upload" : "");
+    return 2;
+}
+
+static void sets_draw(struct tui_screen *s, struct tui *t, struct tui_rect b)
+{
+    (void)t;
+    struct setscr *ss = s->ud;
+    char l1[5600], l2[5600];
+    int k = sets_where_lines(ss->base.c, b.w, l1, l2, sizeof l1);
+    if (b.h < 6) /* no room: the list alone */
+        k = 0;
+    tui_list_draw(&ss->list, (struct tui_rect){b.y, b.x, b.h - k, b.w});
+    if (k >= 1)
+        tui_put(b.y + b.h - k, b.x, b.w, l1, TH_DIM, true);
+    if (k == 2)
+        tui_put(b.y + b.h - 1, b.x, b.w, l2, TH_DIM, true);
+}
+
 static int set_action(struct tui_screen *s, struct tui *t, int action, int key)
 {
     (void)key;
@@ -367,7 +413,7 @@ struct con_screen *sets_new(struct console *c)
     ss->base.c = c;
     ss->base.job_done = sets_job_done;
     ss->base.free = sets_free;
-    ss->base.tui = (struct tui_screen){"Sets",        set_keys,   &ss->list, sets_enter,
-                                       con_list_draw, set_action, NULL,      ss};
+    ss->base.tui = (struct tui_screen){"Sets",    set_keys,   &ss->list, sets_enter,
+                                       sets_draw, set_action, NULL,      ss};
     return &ss->base;
 }
