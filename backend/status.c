@@ -12,6 +12,7 @@
 #include "dvjson.h"
 #include "fsb.h"
 #include "target.h"
+#include "tstore.h"
 #include "util.h"
 
 static void warn(struct dv_status *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -31,20 +32,27 @@ static void archive_collect(const struct dv_config *cfg, struct dv_status *s)
 {
     struct archive_summary *t = &s->archive_total;
     t->max_err_us = -1;
-    struct fsb *root = fsb_open(cfg->backup.target);
+    /* S3: from the bucket's listing (count, bytes) and the headers of each database's first
+     * and last segment (span); transactions and gaps are not counted there */
+    struct tstore *ts = NULL;
+    struct fsb *root = NULL;
     char **dbs = NULL;
     size_t n = 0;
-    if (!root || archive_dbs_at(root, &dbs, &n) != 0) {
+    if (cfg->backup.s3.bucket
+            ? !(ts = archive_s3_store(cfg)) || archive_s3_dbs(ts, &dbs, &n) != 0
+            : !(root = fsb_open(cfg->backup.target)) || archive_dbs_at(root, &dbs, &n) != 0) {
         snprintf(s->archive_error, sizeof s->archive_error, "%s", dv_err());
         warn(s, "archive unreadable: %s", s->archive_error);
         fsb_close(root);
+        tstore_close(ts);
         return;
     }
     s->archive = dv_calloc(n ? n : 1, sizeof *s->archive);
     for (size_t i = 0; i < n; i++) {
         struct status_archive *a = &s->archive[s->narchive++];
         a->db = dv_strdup(dbs[i]);
-        a->ok = archive_summary_at(root, dbs[i], &a->sum) == 0;
+        a->ok = (ts ? archive_s3_summary(ts, dbs[i], &a->sum)
+                    : archive_summary_at(root, dbs[i], &a->sum)) == 0;
         if (!a->ok) {
             a->err = dv_strdup(dv_err());
             warn(s, "archive of %s unreadable: %s", dbs[i], a->err);
@@ -65,7 +73,7 @@ static void archive_collect(const struct dv_config *cfg, struct dv_status *s)
     dbglob_free(dbs);
     struct archive_run_rec *runs;
     size_t nr;
-    if (archive_runs_at(root, &runs, &nr) != 0) {
+    if ((ts ? archive_s3_runs(ts, &runs, &nr) : archive_runs_at(root, &runs, &nr)) != 0) {
         warn(s, "archive run records unreadable: %s", dv_err());
     } else {
         for (size_t i = 0; i < nr; i++)
@@ -78,6 +86,7 @@ static void archive_collect(const struct dv_config *cfg, struct dv_status *s)
         s->run_stale = s->has_run && dv_now_us() - s->run_confirmed_us > STATUS_ARCHIVE_STALE_US;
     }
     fsb_close(root);
+    tstore_close(ts);
 }
 
 /* The server's databases: how many, their size, the paths refused. */
@@ -212,8 +221,7 @@ static void target_collect(const struct dv_config *cfg, struct dv_status *s)
              "the catalog belongs to target %.32s, not to the configured target %.32s: "
              "dvault resync catalog",
              s->catalog_target, tid.id);
-    if (!cfg->backup.s3.bucket) /* the WAL archive needs a directory target (archive.h) */
-        archive_collect(cfg, s);
+    archive_collect(cfg, s); /* a directory's, or the bucket's (archive_s3.c) */
 }
 
 /* What the last sets and the configuration ask of the operator. */
