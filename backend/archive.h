@@ -179,6 +179,8 @@ struct archive_summary {
     int64_t first_us, last_us; /* span: first watched or observed .. last look */
     int64_t max_err_us;        /* worst recorded observation error (-1 none recorded) */
     uint64_t gaps;             /* segments flagged GAP */
+    bool from_listing;         /* S3 (archive_s3_summary): raw_bytes, transactions, gaps not
+                                * counted */
 };
 int archive_summary_at(const struct fsb *root, const char *db_rel, struct archive_summary *sum);
 

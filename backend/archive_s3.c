@@ -259,6 +259,7 @@ int archive_s3_summary(struct tstore *ts, const char *db_rel, struct archive_sum
 {
     memset(sum, 0, sizeof *sum);
     sum->max_err_us = -1;
+    sum->from_listing = true;
     struct segl l;
     if (list_segs(ts, db_rel, &l) != 0)
         return -1;

@@ -58,6 +58,7 @@ static void archive_collect(const struct dv_config *cfg, struct dv_status *s)
             warn(s, "archive of %s unreadable: %s", dbs[i], a->err);
             continue;
         }
+        t->from_listing = a->sum.from_listing;
         t->segments += a->sum.segments;
         t->bytes += a->sum.bytes;
         t->raw_bytes += a->sum.raw_bytes;
@@ -347,9 +348,11 @@ void status_done(struct dv_status *s)
 
 void status_archive_line(const struct archive_summary *a, char *buf, size_t n)
 {
-    char b[32], raw[32], from[32], to[32], err[48] = "", gaps[32] = "";
+    char b[32], r[32], raw[48] = "", from[32], to[32], err[48] = "", gaps[32] = "";
     dv_fmt_bytes(a->bytes, b, sizeof b);
-    dv_fmt_bytes(a->raw_bytes, raw, sizeof raw);
+    dv_fmt_bytes(a->raw_bytes, r, sizeof r);
+    if (!a->from_listing) /* an S3 target's summary does not count it (archive_s3.c) */
+        snprintf(raw, sizeof raw, " (%s raw)", r);
     dv_fmt_time(a->first_us / 1000000, from, sizeof from);
     dv_fmt_time(a->last_us / 1000000, to, sizeof to);
     /* the end's date only when it differs from the start's */
@@ -359,7 +362,7 @@ void status_archive_line(const struct archive_summary *a, char *buf, size_t n)
                  (long long)((a->max_err_us + 999) / 1000));
     if (a->gaps)
         snprintf(gaps, sizeof gaps, ", %llu gap(s)", (unsigned long long)a->gaps);
-    snprintf(buf, n, "%s (%s raw), from %s to %s%s%s", b, raw, from, to_s, err, gaps);
+    snprintf(buf, n, "%s%s, from %s to %s%s%s", b, raw, from, to_s, err, gaps);
 }
 
 void status_run_line(const struct dv_status *s, char *buf, size_t n)

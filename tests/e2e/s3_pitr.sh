@@ -188,6 +188,9 @@ for i in 1 2; do
     pitr_check "data/p$i.nsf" "$t" "$e"
 done
 $D status >status.out 2>&1 || true
-grep -qi "archive" status.out || fail "status shows no archive line: $(cat status.out)"
+grep -q "^archive  *[0-9]* database(s), [0-9]* segment(s), " status.out &&
+    grep -q "^  $DBREL: $after segment(s), .*, from " status.out &&
+    grep -q "^archiver  *last run started .*, confirmed up to " status.out ||
+    fail "status does not show the bucket's archive: $(cat status.out)"
 echo "prune: $before -> $after segments in the bucket (oldest ${first_before%.seg} -> ${first_after%.seg}), run records $runs_before -> $(pitr_runs)"
 echo "s3_pitr: ok"
