@@ -13,6 +13,9 @@
 #   3. a second set and prune (keep_sets 1): the segments older than the retained set's anchor
 #      are removed from the bucket, the older run records too; restores from that set are still
 #      exact; `status` shows the archive from the bucket.
+#   4. a bucket with Object Lock: the archiver writes segments with a retention of 1 day, the
+#      sets are written without; prune (keep_sets 1) removes the older set but keeps the locked
+#      segments, saying until when.
 # needs: gateway (tests/run.sh starts it once and exports GW_DIR, GW_ENDPOINT and the keys;
 # run alone, this script starts and stops its own)
 set -euo pipefail
@@ -193,4 +196,51 @@ grep -q "^archive  *[0-9]* database(s), [0-9]* segment(s), " status.out &&
     grep -q "^archiver  *last run started .*, confirmed up to " status.out ||
     fail "status does not show the bucket's archive: $(cat status.out)"
 echo "prune: $before -> $after segments in the bucket (oldest ${first_before%.seg} -> ${first_after%.seg}), run records $runs_before -> $(pitr_runs)"
+step "4. Object Lock: archive segments still locked are kept by prune, and it says until when"
+BL=dvpl-$$-$RANDOM
+mkcfg() { # FILE LOCK_DAYS KEEP_SETS KEEP_DAYS
+    cat >"$1" <<EOF
+server:
+  data_dir: data
+backup:
+  target: s3://$BL/$PFX
+  s3:
+    endpoint: $E
+    region: ${GW_REGION:-us-east-1}
+    object_lock_days: $2
+    object_lock_mode: governance
+  retention: { keep_sets: $3, keep_days: $4 }
+catalog: catalog-l.db
+EOF
+}
+mkcfg lk.yaml 1 10 1 # init (the bucket with Object Lock) and the archiver: retention 1 day
+mkcfg nl.yaml 0 1 0  # the backups and prune: sets without retention, keep 1
+$DVAULT -c lk.yaml target init >linit.out 2>&1 || fail "target init (lock): $(cat linit.out)"
+# one pass each (dvload's last connection checkpoints and removes the WAL between them: a GAP,
+# exit status 1, is what a pass then says; anything else is a failure)
+pass() {
+    local rc=0
+    $DVAULT -c lk.yaml archive --db "$DBREL" >larch.out 2>&1 || rc=$?
+    [ $rc = 0 ] || { [ $rc = 1 ] && grep -q "with a GAP" larch.out; } || fail "archive (lock): $(cat larch.out)"
+}
+pass
+next_second
+lset1=$($DVAULT -c nl.yaml backup -q | awk '/^set /{print $2; exit}')
+[ -n "$lset1" ] || fail "no set in the locked bucket"
+for i in 1 2; do
+    next_second
+    "$DVLOAD" -c c.yaml bank --seconds 1 --rate 200 --db "$DBREL" >>bank.out 2>&1 || fail "bank"
+    pass
+done
+next_second
+lset2=$($DVAULT -c nl.yaml backup -q | awk '/^set /{print $2; exit}')
+[ -n "$lset2" ] || fail "no second set in the locked bucket"
+lkeys() { P ls "$BL" "$PFX/archive/$DBREL/" 2>/dev/null | cut -d' ' -f1 | grep '\.seg$'; }
+lbefore=$(lkeys | wc -l)
+$DVAULT -c nl.yaml prune >lprune.out 2>&1 || fail "prune (locked archive): $(cat lprune.out)"
+grep -Eq "keep +$DBREL: segment 1 and later: still under Object Lock until [0-9]{4}-" lprune.out ||
+    fail "prune does not say which segments Object Lock kept: $(cat lprune.out)"
+[ "$(lkeys | wc -l)" = "$lbefore" ] || fail "a locked segment left the bucket"
+[ -z "$(P ls "$BL" "$PFX/sets/$lset1/" 2>/dev/null)" ] || fail "the unlocked set $lset1 was not pruned"
+echo "  $lbefore locked segment(s) kept: $(grep -m1 'Object Lock until' lprune.out)"
 echo "s3_pitr: ok"
