@@ -253,6 +253,13 @@ int archive_s3_last_head(struct tstore *ts, const char *db_rel, struct archive_s
  * (free with archive_s3_evict, which evicts them). 0 or -1. */
 int archive_s3_fetch(struct target *t, const char *db_rel, bool runs, char ***rels, size_t *n);
 void archive_s3_evict(struct target *t, char **rels, size_t n);
+/* restore --at: fetch only the segments of db_rel a replay for a set started at start_us up to
+ * at_us (everything after with to_latest) needs - found by binary search on the headers
+ * (ranged GETs; segment times grow with their seq) - and the run records; the working tree's
+ * archive/<db_rel> is emptied first. *newest_us: the last look of the bucket's newest segment
+ * (what the archive is known to hold, beside the run records). 0 or -1. */
+int archive_s3_fetch_at(struct target *t, struct tstore *ts, const char *db_rel, int64_t start_us,
+                        int64_t at_us, bool to_latest, int64_t *newest_us, char ***rels, size_t *n);
 /* A database's archive, from the bucket: count and bytes from the listing, span from the
  * headers of its first and last segment (two ranged GETs). */
 int archive_s3_summary(struct tstore *ts, const char *db_rel, struct archive_summary *sum);

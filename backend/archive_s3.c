@@ -438,3 +438,141 @@ void archive_s3_evict(struct target *t, char **rels, size_t n)
     }
     free(rels);
 }
+
+/* ---- restore --at: only the segments a replay needs ---------------------------------------- */
+
+struct heads {
+    struct tstore *ts;
+    struct segl *l;
+    struct archive_seg *h;
+    bool *have;
+};
+
+static const struct archive_seg *hd(struct heads *x, size_t i)
+{
+    if (!x->have[i]) {
+        if (head_of(x->ts, x->l->keys.v[i], &x->h[i]) != 0)
+            return NULL;
+        x->have[i] = true;
+    }
+    return &x->h[i];
+}
+
+/* The time a segment is ordered by: from when it watched (START/GAP), else its first. */
+static int64_t key_us(const struct archive_seg *s)
+{
+    return s->flags & (ARCHIVE_SEG_START | ARCHIVE_SEG_GAP) ? s->watch_from_us : s->first_us;
+}
+
+/* Can the replay for a set started at start_us begin in s (archive_anchor's test)? */
+static bool anchors(const struct archive_seg *s, int64_t start_us)
+{
+    if (s->flags & (ARCHIVE_SEG_START | ARCHIVE_SEG_GAP))
+        return s->watch_from_us <= start_us;
+    return s->hdr_ntx && s->first_us <= start_us;
+}
+
+int archive_s3_fetch_at(struct target *t, struct tstore *ts, const char *db_rel, int64_t start_us,
+                        int64_t at_us, bool to_latest, int64_t *newest_us, char ***rels, size_t *n)
+{
+    *rels = NULL;
+    *n = 0;
+    *newest_us = 0;
+    struct segl l;
+    if (list_segs(ts, db_rel, &l) != 0)
+        return -1;
+    size_t N = l.keys.n;
+    struct heads x = {.ts = ts,
+                      .l = &l,
+                      .h = dv_calloc(N ? N : 1, sizeof *x.h),
+                      .have = dv_calloc(N ? N : 1, sizeof *x.have)};
+    int rc = -1;
+    size_t lo = 0, hi = 0;
+    const struct archive_seg *s;
+    if (N) {
+        /* lo: the newest segment ordered at or before the set's start (times grow with the
+         * seq), then back to one a replay can begin in (archive_anchor picks the same) */
+        size_t a = 0, b = N; /* the first ordered after start_us is in [a, b] */
+        while (a < b) {
+            size_t m = a + (b - a) / 2;
+            if (!(s = hd(&x, m)))
+                goto out;
+            if (key_us(s) <= start_us)
+                a = m + 1;
+            else
+                b = m;
+        }
+        lo = a ? a - 1 : 0;
+        while (lo > 0) {
+            if (!(s = hd(&x, lo)))
+                goto out;
+            if (anchors(s, start_us))
+                break;
+            lo--;
+        }
+        /* hi: the first segment after TIME that no commit before TIME can be in (pitr.c's
+         * replay stops there, its precision check too); everything with --to-latest */
+        hi = N - 1;
+        if (!to_latest) {
+            a = lo, b = N;
+            while (a < b) {
+                size_t m = a + (b - a) / 2;
+                if (!(s = hd(&x, m)))
+                    goto out;
+                if (s->first_us <= at_us)
+                    a = m + 1;
+                else
+                    b = m;
+            }
+            for (hi = a; hi < N - 1; hi++) {
+                if (!(s = hd(&x, hi)))
+                    goto out;
+                if (s->hdr_ntx && (s->err_us < 0 || s->first_us - s->err_us > at_us))
+                    break;
+            }
+            if (hi > N - 1)
+                hi = N - 1;
+        }
+        if (!(s = hd(&x, N - 1)))
+            goto out;
+        *newest_us = s->last_look_us > s->last_us ? s->last_look_us : s->last_us;
+    }
+    /* the working tree's archive/<db> holds only what is fetched now (a killed restore's
+     * leftovers would look like a hole) */
+    char *dir = dv_asprintf("%s/%s", ARCHIVE_DIR, db_rel);
+    int tr = fsb_tree(target_root(t), dir, true, NULL);
+    free(dir);
+    if (tr != 0)
+        goto out;
+    struct fetchl f = {.runs = true, .db_rel = db_rel};
+    for (size_t i = lo; N && i <= hi; i++)
+        names_add(&f.rels, dv_strdup(l.keys.v[i]));
+    rc = target_list(t, ARCHIVE_RUNS_DIR "/", fetch_cb, &f) < 0 ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < f.rels.n; i++) {
+        const char *r = f.rels.v[i];
+        if (strncmp(r, ARCHIVE_RUNS_DIR "/", strlen(ARCHIVE_RUNS_DIR) + 1) == 0)
+            target_evict(t, r);
+        if (target_fetch(t, r) != 0) {
+            if (errno == ENOENT) {
+                free(f.rels.v[i]);
+                f.rels.v[i] = dv_strdup("");
+                continue;
+            }
+            rc = -1;
+        }
+    }
+    if (rc != 0) {
+        archive_s3_evict(t, f.rels.v, f.rels.n);
+    } else {
+        *rels = f.rels.v;
+        *n = f.rels.n;
+    }
+out:
+    for (size_t i = 0; i < N; i++)
+        if (x.have[i])
+            archive_seg_done(&x.h[i]);
+    free(x.h);
+    free(x.have);
+    names_free(&l.keys);
+    return rc;
+}

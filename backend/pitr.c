@@ -12,6 +12,7 @@
 #include "bytes.h"
 #include "fsb.h"
 #include "target.h"
+#include "tstore.h"
 #include "util.h"
 
 int64_t pitr_parse_time(const char *s)
@@ -214,10 +215,16 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
     char **fetched = NULL;
     size_t nfetched = 0;
     struct fsb *root = NULL;
+    int64_t newest_us = 0;
     if (pt->t && target_kind(pt->t) == TARGET_KIND_S3) {
-        /* the segments of the database and the run records, from the bucket into the
-         * working tree (evicted below) */
-        if (archive_s3_fetch(pt->t, pt->db_rel, true, &fetched, &nfetched) != 0)
+        /* the segments of the database the replay needs and the run records, from the bucket
+         * into the working tree (evicted below) */
+        struct tstore *ts = pt->cfg ? archive_s3_store(pt->cfg) : NULL;
+        int f = ts ? archive_s3_fetch_at(pt->t, ts, pt->db_rel, start_us, pt->at_us, pt->to_latest,
+                                         &newest_us, &fetched, &nfetched)
+                   : archive_s3_fetch(pt->t, pt->db_rel, true, &fetched, &nfetched);
+        tstore_close(ts);
+        if (f != 0)
             return -1;
         root = fsb_open(target_path(pt->t));
     } else if (strncmp(pt->target, "s3://", 5) == 0) {
@@ -239,6 +246,8 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
         goto out;
     }
     r->known_to_us = known_to(root, pt, segs, nseg);
+    if (newest_us > r->known_to_us) /* S3: the bucket's newest segment, maybe not fetched */
+        r->known_to_us = newest_us;
     if (!pt->to_latest && pt->at_us > r->known_to_us) {
         fmt_us(pt->at_us, a, sizeof a);
         fmt_us(r->known_to_us, b, sizeof b);

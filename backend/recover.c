@@ -703,6 +703,7 @@ static int restore_run(const struct dv_config *cfg, const struct restore_opts *o
     void *prep_ud = &ids;
     struct pitr_prepare pp = {.pt = {.target = cfg->backup.target,
                                      .t = t,
+                                     .cfg = cfg,
                                      .db_rel = rel,
                                      .set_id = o->set_id,
                                      .set_started = set.started,

@@ -190,6 +190,9 @@ for i in 1 2; do
     e=$(pitr_restore "$set2" "$t" "p$i.nsf")
     pitr_check "data/p$i.nsf" "$t" "$e"
 done
+# the restores fetched segments into the working tree and evicted them after
+[ -z "$(find "$T/s3-cache/$B/$PFX/archive" -type f 2>/dev/null)" ] ||
+    fail "the working tree still holds archive files after the restores"
 $D status >status.out 2>&1 || true
 grep -q "^archive  *[0-9]* database(s), [0-9]* segment(s), " status.out &&
     grep -q "^  $DBREL: $after segment(s), .*, from " status.out &&
