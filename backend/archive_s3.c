@@ -176,7 +176,12 @@ static int seg_cb(void *ud, const char *name, uint64_t size)
     if (strchr(base, '/') || !archive_seg_name_ok(base))
         return 0;
     l->bytes += size;
-    names_add(&l->keys, dv_strdup(name));
+    /* the size rides in the name's allocation, after its NUL: sorting keeps them together */
+    size_t nl = strlen(name);
+    char *k = dv_malloc(nl + 1 + sizeof size);
+    memcpy(k, name, nl + 1);
+    memcpy(k + nl + 1, &size, sizeof size);
+    names_add(&l->keys, k);
     return 0;
 }
 
@@ -192,19 +197,26 @@ static int list_segs(struct tstore *ts, const char *db_rel, struct segl *l)
     return rc;
 }
 
+/* The size list_segs recorded with a key. */
+static uint64_t key_size(const char *key)
+{
+    uint64_t size;
+    memcpy(&size, key + strlen(key) + 1, sizeof size);
+    return size;
+}
+
+/* A listed segment's header: one ranged GET (the size is the listing's). */
 static int head_of(struct tstore *ts, const char *name, struct archive_seg *s)
 {
     unsigned char h[ARCHIVE_SEG_HDR];
-    struct tstore_info info;
     size_t got = 0;
     char *path = dv_asprintf("%s/%s", tstore_name(ts), name);
     int rc = -1;
-    if (tstore_head(ts, name, &info) == 0 &&
-        tstore_get_range(ts, name, 0, sizeof h, h, &got) == 0) {
+    if (tstore_get_range(ts, name, 0, sizeof h, h, &got) == 0) {
         if (got != sizeof h)
             dv_seterr("%s: not an archive segment (too short)", path);
         else
-            rc = archive_seg_head_buf(path, h, info.size, s);
+            rc = archive_seg_head_buf(path, h, key_size(name), s);
     }
     if (rc == 0)
         s->rel = dv_strdup(name);
