@@ -21,6 +21,7 @@
 #include "dbglob.h"
 #include "fsb.h"
 #include "target.h"
+#include "tstore.h"
 #include "util.h"
 #include "wal.h"
 
@@ -72,7 +73,8 @@ struct arun {
     const struct dv_config *cfg;
     const struct archive_opts *o;
     struct archive_result *r;
-    struct fsb *target; /* everything is written beneath it (fsb.h) */
+    struct fsb *target; /* everything is written beneath it (fsb.h); S3: the spool */
+    struct tstore *ts;  /* S3: the bucket, read by this thread (resume positions) */
     struct adb **dbs;   /* sorted by rel */
     size_t ndbs, nopen;
     struct adb **openv;  /* the open ones (nopen) */
@@ -256,7 +258,15 @@ static int adb_load(struct arun *ar, struct adb *a)
 {
     struct archive_seg *segs;
     size_t n;
-    if (archive_heads_at(ar->target, a->rel, &segs, &n) != 0)
+    if (ar->ts) { /* S3: the spool was drained at the start: the bucket has the newest */
+        bool found;
+        segs = dv_calloc(1, sizeof *segs);
+        if (archive_s3_last_head(ar->ts, a->rel, segs, &found) != 0) {
+            free(segs);
+            return -1;
+        }
+        n = found ? 1 : 0;
+    } else if (archive_heads_at(ar->target, a->rel, &segs, &n) != 0)
         return -1;
     if (n) {
         struct archive_seg *s = &segs[n - 1];
@@ -1040,15 +1050,25 @@ static int archive_body(const struct dv_config *cfg, const struct archive_opts *
 {
     struct arun ar = {.cfg = cfg, .o = o, .r = r, .ifd = -1, .follow = o->follow_seconds >= 0};
     int lockfd = -1, rc = -1;
-    struct target_identity tid;  /* a moved or unmounted target is refused, never created */
-    if (cfg->backup.s3.bucket) { /* issue 17: not yet (docs/operations.md) */
-        dv_seterr("the WAL archive needs a directory target; backup.target %s is an "
-                  "S3 bucket (point-in-time restore is not available on S3 targets yet)",
-                  cfg->backup.target);
+    char *spool = NULL;
+    struct target_identity tid; /* a moved or unmounted target is refused, never created */
+    if (target_identity_read_cfg(cfg, &tid) != 0)
         goto out;
-    }
-    if (target_identity_read_cfg(cfg, &tid) != 0 || !(ar.target = fsb_open(cfg->backup.target)) ||
-        lock_archive(&ar, &lockfd) != 0)
+    if (cfg->backup.s3.bucket) {
+        /* S3: never the target's lock (it runs beside backups): a store and a spool of its
+         * own; what a killed run left in the spool is uploaded first */
+        uint64_t drained = 0;
+        if (!(spool = archive_s3_spool(cfg)) || !(ar.target = fsb_open(spool)) ||
+            lock_archive(&ar, &lockfd) != 0 || !(ar.ts = archive_s3_store(cfg)) ||
+            !(ar.wq.ts = archive_s3_store(cfg)) ||
+            archive_s3_drain(ar.ts, ar.target, cfg, &drained) != 0)
+            goto out;
+        ar.wq.cfg = cfg;
+        if (drained)
+            job_log(o->job, DV_INFO,
+                    "archive: %llu file(s) a previous run left in %s uploaded to %s",
+                    (unsigned long long)drained, spool, cfg->backup.target);
+    } else if (!(ar.target = fsb_open(cfg->backup.target)) || lock_archive(&ar, &lockfd) != 0)
         goto out;
     ar.run.started_us = now_us();
     ar.run.confirmed_us = 0;
@@ -1108,6 +1128,9 @@ out:
     if (lockfd >= 0)
         close(lockfd);
     fsb_close(ar.target);
+    tstore_close(ar.ts);
+    tstore_close(ar.wq.ts);
+    free(spool);
     return rc;
 }
 

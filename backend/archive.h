@@ -179,6 +179,8 @@ struct archive_summary {
     int64_t first_us, last_us; /* span: first watched or observed .. last look */
     int64_t max_err_us;        /* worst recorded observation error (-1 none recorded) */
     uint64_t gaps;             /* segments flagged GAP */
+    bool from_listing;         /* S3 (archive_s3_summary): raw_bytes, transactions, gaps not
+                                * counted */
 };
 int archive_summary_at(const struct fsb *root, const char *db_rel, struct archive_summary *sum);
 
@@ -206,5 +208,66 @@ int64_t archive_confirmed_to(const struct archive_run_rec *runs, size_t n, const
 /* A database file's fingerprint: device, inode, size and modification time, hashed. 0 with
  * errno when it cannot be stat'ed. */
 uint64_t archive_db_fp(const struct stat *st);
+
+/* ---- the archive on an S3 target (archive_s3.c; docs/operations.md "PITR on an S3 target") --
+ *
+ * The archiver writes its segments and run records into a local spool of its own,
+ * <backup.s3.cache>/archive-spool/ (laid out as a target: archive/<db>/<seq>.seg,
+ * archive/runs/<started>.json, archive/lock), fsynced; its writer thread then uploads each one
+ * (PUT, with the configured Object Lock retention) and removes the local file only once the
+ * gateway acknowledged it. The writer handles one file at a time, in order, so a run record
+ * reaches the bucket only after every segment queued before it: it never claims a segment the
+ * bucket does not hold. A run that starts uploads what the spool still holds first (same key,
+ * same bytes: idempotent), then resumes from the bucket's newest segment of each database.
+ * The spool holds at most one file being uploaded (a segment: at most ARCHIVE_PENDING_MAX of
+ * records, compressed) plus the leftovers of one crashed run.
+ * Readers (restore --at, prune) fetch archive/... from the bucket into the target's working
+ * tree (archive_s3_fetch), use the directory code on it, and evict after.
+ */
+struct tstore;
+struct target;
+#define ARCHIVE_SPOOL_DIR "archive-spool" /* beneath backup.s3.cache */
+/* The segment header at h (ARCHIVE_SEG_HDR bytes of an object of size bytes; CRC checked).
+ * 0 or -1 naming path. */
+int archive_seg_head_buf(const char *path, const void *h, uint64_t size, struct archive_seg *s);
+/* "0000000042.seg" */
+bool archive_seg_name_ok(const char *name);
+/* The archiver's store (the configured bucket + prefix) and spool (created). NULL/-1. */
+struct tstore *archive_s3_store(const struct dv_config *cfg);
+char *archive_s3_spool(const struct dv_config *cfg);
+/* Upload rel of the spool (segment or run record) with the configured retention, then remove
+ * the local file. 0 or -1 naming the object. */
+int archive_s3_upload(struct tstore *ts, const struct fsb *spool, const struct dv_config *cfg,
+                      const char *rel);
+/* Upload everything a crashed run left in the spool (segments first, then run records),
+ * removing temporaries. *n (may be NULL): how many. 0 or -1. */
+int archive_s3_drain(struct tstore *ts, const struct fsb *spool, const struct dv_config *cfg,
+                     uint64_t *n);
+/* The headers of db_rel's segments in the bucket, in seq order (rel: the object name,
+ * file_size: the listing's size); like archive_heads_at. */
+int archive_s3_heads(struct tstore *ts, const char *db_rel, struct archive_seg **segs, size_t *n);
+/* The header of the bucket's newest segment of db_rel (s->seq 0 and *found false: none). */
+int archive_s3_last_head(struct tstore *ts, const char *db_rel, struct archive_seg *s, bool *found);
+/* Fetch into t's working tree the archive of db_rel (NULL: every database) and, with runs,
+ * the run records (fresh: a run record is rewritten in place). *rels gets what was fetched
+ * (free with archive_s3_evict, which evicts them). 0 or -1. */
+int archive_s3_fetch(struct target *t, const char *db_rel, bool runs, char ***rels, size_t *n);
+void archive_s3_evict(struct target *t, char **rels, size_t n);
+/* restore --at: fetch only the segments of db_rel a replay for a set started at start_us up to
+ * at_us (everything after with to_latest) needs - found by binary search on the headers
+ * (ranged GETs; segment times grow with their seq) - and the run records; the working tree's
+ * archive/<db_rel> is emptied first. *newest_us: the last look of the bucket's newest segment
+ * (what the archive is known to hold, beside the run records). 0 or -1. */
+int archive_s3_fetch_at(struct target *t, struct tstore *ts, const char *db_rel, int64_t start_us,
+                        int64_t at_us, bool to_latest, int64_t *newest_us, char ***rels, size_t *n);
+/* A database's archive, from the bucket: count and bytes from the listing, span from the
+ * headers of its first and last segment (two ranged GETs). */
+int archive_s3_summary(struct tstore *ts, const char *db_rel, struct archive_summary *sum);
+/* The databases with an archive in the bucket (sorted, NULL-terminated; dbglob_free). */
+int archive_s3_dbs(struct tstore *ts, char ***dbs, size_t *n);
+/* Parse a run record's text (name not set). 0 or -1 naming path. */
+int archive_run_parse(const char *path, const char *text, size_t len, struct archive_run_rec *r);
+/* The run records of the bucket. */
+int archive_s3_runs(struct tstore *ts, struct archive_run_rec **runs, size_t *n);
 
 #endif

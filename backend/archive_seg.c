@@ -335,6 +335,26 @@ out:
     return rc;
 }
 
+int archive_seg_head_buf(const char *path, const void *h, uint64_t size, struct archive_seg *s)
+{
+    memset(s, 0, sizeof *s);
+    if (size < ARCHIVE_SEG_HDR + ARCHIVE_SEG_TRAILER) {
+        dv_seterr("%s: not an archive segment (too short)", path);
+        return -1;
+    }
+    if (head_decode(path, h, size, s) != 0) {
+        archive_seg_done(s);
+        return -1;
+    }
+    s->path = dv_strdup(path);
+    return 0;
+}
+
+bool archive_seg_name_ok(const char *n)
+{
+    return strlen(n) == 14 && strcmp(n + 10, ".seg") == 0 && strspn(n, "0123456789") == 10;
+}
+
 /* ---- listing ------------------------------------------------------------------------------- */
 
 static int seg_cmp(const void *a, const void *b)
@@ -345,7 +365,7 @@ static int seg_cmp(const void *a, const void *b)
 
 static bool seg_name(const char *n)
 {
-    return strlen(n) == 14 && strcmp(n + 10, ".seg") == 0 && strspn(n, "0123456789") == 10;
+    return archive_seg_name_ok(n);
 }
 
 static int list(const struct fsb *root, const char *db_rel, bool heads, struct archive_seg **segs,
@@ -541,7 +561,7 @@ void archive_runs_free(struct archive_run_rec *runs, size_t n)
     free(runs);
 }
 
-static int run_parse(const char *path, const char *text, size_t len, struct archive_run_rec *r)
+int archive_run_parse(const char *path, const char *text, size_t len, struct archive_run_rec *r)
 {
     json_error_t je;
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je), *g = NULL;
@@ -581,7 +601,7 @@ int archive_runs_at(const struct fsb *root, struct archive_run_rec **runs, size_
         if (rc == 0) {
             char *path = fsb_abs(root, rel);
             struct archive_run_rec r = {0};
-            rc = run_parse(path, buf, len, &r);
+            rc = archive_run_parse(path, buf, len, &r);
             free(path);
             free(buf);
             if (rc == 0) {

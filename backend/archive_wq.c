@@ -18,8 +18,24 @@ void archive_wjob_free(struct wjob *j)
     free(j);
 }
 
-/* Write one job. 0, or -1 with dv_err(); *stored: the segment's size. */
-static int wjob_write(const struct fsb *target, const struct wjob *j, size_t *stored)
+static int wjob_write_local(const struct fsb *target, const struct wjob *j, size_t *stored);
+
+/* Write one job (and, on S3, upload it: held once acknowledged). 0, or -1 with dv_err();
+ * *stored: the segment's size. */
+static int wjob_write(const struct wq *q, const struct wjob *j, size_t *stored)
+{
+    if (wjob_write_local(q->target, j, stored) != 0)
+        return -1;
+    if (!q->ts)
+        return 0;
+    char *rel =
+        j->run.name ? dv_asprintf("%s/%s", ARCHIVE_RUNS_DIR, j->run.name) : dv_strdup(j->path);
+    int rc = archive_s3_upload(q->ts, q->target, q->cfg, rel);
+    free(rel);
+    return rc;
+}
+
+static int wjob_write_local(const struct fsb *target, const struct wjob *j, size_t *stored)
 {
     *stored = 0;
     if (j->run.name)
@@ -51,7 +67,7 @@ static void *wq_main(void *arg)
         bool skip = q->failed;
         pthread_mutex_unlock(&q->mu);
         size_t stored = 0;
-        int rc = skip ? 0 : wjob_write(q->target, j, &stored);
+        int rc = skip ? 0 : wjob_write(q, j, &stored);
         pthread_mutex_lock(&q->mu);
         if (rc != 0 && !q->failed) {
             q->failed = true;
@@ -94,7 +110,7 @@ int archive_wq_put(struct wq *q, struct wjob *j)
 {
     if (!q->started) {
         size_t stored;
-        int rc = wjob_write(q->target, j, &stored);
+        int rc = wjob_write(q, j, &stored);
         if (rc == 0 && !j->run.name)
             q->segments++, q->stored += stored;
         archive_wjob_free(j);

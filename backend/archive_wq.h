@@ -36,6 +36,10 @@ struct wq {
     char err[DV_ERR_MAX];
     const struct fsb *target;
     uint64_t segments, stored; /* written: segments, their bytes */
+    /* S3 (archive.h "the archive on an S3 target"): target is the spool; each file written is
+     * uploaded, then removed locally, before the next job is taken */
+    struct tstore *ts;
+    const struct dv_config *cfg;
 };
 
 /* Start the thread writing beneath target. Without it (one pass), archive_wq_put writes at once

@@ -760,6 +760,8 @@ static int source_from_set(struct ctx *x)
     }
     x->src_abs = dv_asprintf("%s/source.nsf", canon);
     struct pitr_prepare pp = {.pt = {.target = x->cfg->backup.target,
+                                     .t = t,
+                                     .cfg = x->cfg,
                                      .db_rel = x->r->db_rel,
                                      .set_id = set.id,
                                      .set_started = set.started,

@@ -11,6 +11,8 @@
 #include "archive.h"
 #include "bytes.h"
 #include "fsb.h"
+#include "target.h"
+#include "tstore.h"
 #include "util.h"
 
 int64_t pitr_parse_time(const char *s)
@@ -210,15 +212,32 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
                   a, pt->set_id, b);
         return -1;
     }
-    if (strncmp(pt->target, "s3://", 5) == 0) { /* the archiver refuses an S3 target */
-        dv_seterr("%s: point-in-time restore needs the WAL archive, which is not kept on an S3 "
-                  "target (yet): restore the set without --at",
-                  pt->target);
+    char **fetched = NULL;
+    size_t nfetched = 0;
+    struct fsb *root = NULL;
+    int64_t newest_us = 0;
+    if (pt->t && target_kind(pt->t) == TARGET_KIND_S3) {
+        /* the segments of the database the replay needs and the run records, from the bucket
+         * into the working tree (evicted below) */
+        struct tstore *ts = pt->cfg ? archive_s3_store(pt->cfg) : NULL;
+        int f = ts ? archive_s3_fetch_at(pt->t, ts, pt->db_rel, start_us, pt->at_us, pt->to_latest,
+                                         &newest_us, &fetched, &nfetched)
+                   : archive_s3_fetch(pt->t, pt->db_rel, true, &fetched, &nfetched);
+        tstore_close(ts);
+        if (f != 0)
+            return -1;
+        root = fsb_open(target_path(pt->t));
+    } else if (strncmp(pt->target, "s3://", 5) == 0) {
+        dv_seterr("%s: point-in-time restore on an S3 target needs the open target", pt->target);
+        return -1;
+    } else {
+        root = fsb_open(pt->target);
+    }
+    if (!root) {
+        if (fetched)
+            archive_s3_evict(pt->t, fetched, nfetched);
         return -1;
     }
-    struct fsb *root = fsb_open(pt->target);
-    if (!root)
-        return -1;
     if (archive_list_at(root, pt->db_rel, &segs, &nseg) != 0)
         goto out;
     if (nseg == 0) {
@@ -227,6 +246,8 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
         goto out;
     }
     r->known_to_us = known_to(root, pt, segs, nseg);
+    if (newest_us > r->known_to_us) /* S3: the bucket's newest segment, maybe not fetched */
+        r->known_to_us = newest_us;
     if (!pt->to_latest && pt->at_us > r->known_to_us) {
         fmt_us(pt->at_us, a, sizeof a);
         fmt_us(r->known_to_us, b, sizeof b);
@@ -309,6 +330,8 @@ out:
     free(data);
     archive_segs_free(segs, nseg);
     fsb_close(root);
+    if (fetched)
+        archive_s3_evict(pt->t, fetched, nfetched);
     return rc;
 }
 

@@ -35,8 +35,11 @@
 #include "restore.h"
 
 struct pitr_target {
-    const char *target; /* the backup target directory */
-    const char *db_rel; /* the database as the server names it */
+    const char *target;          /* the backup target directory */
+    const struct dv_config *cfg; /* with t on S3: the bucket's segment headers are read */
+    struct target *t;            /* the open target (may be NULL for a directory): an S3 target's
+                                  * archive is fetched into its working tree, evicted after */
+    const char *db_rel;          /* the database as the server names it */
     const char *set_id;
     int64_t set_started; /* epoch seconds (catalog) */
     int64_t set_ended;

@@ -18,6 +18,7 @@
 #include "store.h"
 #include "target.h"
 #include "target_read.h"
+#include "tstore.h"
 #include "util.h"
 
 #define POOL_BATCH 1000
@@ -179,6 +180,7 @@ struct ctx {
     struct catalog *cat;
     int64_t now, job_id;
     struct target_lockq *lockq; /* Object Lock retain-until of an S3 target's objects */
+    struct tstore *ats;         /* S3: the bucket, for the archive's headers and run records */
 };
 
 static void logev(struct ctx *c, enum dv_level level, const char *fmt, ...)
@@ -539,7 +541,9 @@ static int prune_archive_db(struct ctx *c, const char *db, int64_t start_us,
     const struct fsb *root = target_root(c->t);
     struct archive_seg *segs = NULL;
     size_t n = 0, kt;
-    if (archive_heads_at(root, db, &segs, &n) != 0) {
+    bool s3 = target_kind(c->t) == TARGET_KIND_S3;
+    if ((s3 ? archive_s3_heads(c->ats, db, &segs, &n) : archive_heads_at(root, db, &segs, &n)) !=
+        0) {
         dv_preferr("archive of %s: nothing removed", db);
         return -1;
     }
@@ -552,7 +556,21 @@ static int prune_archive_db(struct ctx *c, const char *db, int64_t start_us,
     pa->first_kept = n ? segs[a].seq : 0;
     int rc = 0;
     for (size_t i = 0; i < (size_t)a; i++) {
-        if (!c->o->dry_run) {
+        if (!c->o->dry_run && s3) {
+            int64_t until = 0;
+            if (target_remove(c->t, segs[i].rel, &until) != 0) {
+                if (errno == EPERM) { /* Object Lock: kept, and every newer one with it */
+                    pa->locked_until = until;
+                    pa->kept = n - i;
+                    pa->first_kept = segs[i].seq;
+                    break;
+                }
+                dv_preferr("archive of %s: stopped", db);
+                rc = -1;
+                break;
+            }
+            dv_crashpoint("prune.archive");
+        } else if (!c->o->dry_run) {
             if (fsb_unlink(root, segs[i].rel, true) != 0) {
                 dv_preferr("archive of %s: stopped", db);
                 rc = -1;
@@ -564,7 +582,7 @@ static int prune_archive_db(struct ctx *c, const char *db, int64_t start_us,
         pa->bytes += segs[i].file_size;
         job_advance(c->job, 1, segs[i].file_size, segs[i].rel);
     }
-    if (!c->o->dry_run && pa->segments) {
+    if (!c->o->dry_run && pa->segments && !s3) {
         char *dir = dv_path_join(ARCHIVE_DIR, db);
         if (fsb_fsync_dir(root, dir) != 0)
             logev(c, DV_WARN, "%s", dv_err());
@@ -587,7 +605,8 @@ static int prune_archive_runs(struct ctx *c, int64_t start_us)
     const struct fsb *root = target_root(c->t);
     struct archive_run_rec *runs;
     size_t n;
-    if (archive_runs_at(root, &runs, &n) != 0) {
+    bool s3 = target_kind(c->t) == TARGET_KIND_S3;
+    if ((s3 ? archive_s3_runs(c->ats, &runs, &n) : archive_runs_at(root, &runs, &n)) != 0) {
         dv_preferr("archive run records: nothing removed");
         return -1;
     }
@@ -599,15 +618,20 @@ static int prune_archive_runs(struct ctx *c, int64_t start_us)
         if (runs[i].confirmed_us >= start_us)
             continue;
         char *rel = dv_asprintf("%s/%s", ARCHIVE_RUNS_DIR, runs[i].name);
-        int u = c->o->dry_run ? 0 : fsb_unlink(root, rel, true);
+        int64_t until = 0;
+        int u = c->o->dry_run ? 0
+                : s3          ? target_remove(c->t, rel, &until)
+                              : fsb_unlink(root, rel, true);
         free(rel);
+        if (u != 0 && s3 && errno == EPERM)
+            continue; /* under Object Lock: kept (the segments' report says until when) */
         if (u != 0) {
             rc = -1;
             break;
         }
         k++;
     }
-    if (!c->o->dry_run && k && fsb_fsync_dir(root, ARCHIVE_RUNS_DIR) != 0)
+    if (!c->o->dry_run && k && !s3 && fsb_fsync_dir(root, ARCHIVE_RUNS_DIR) != 0)
         logev(c, DV_WARN, "%s", dv_err());
     c->r->archive_runs += k;
     archive_runs_free(runs, n);
@@ -626,13 +650,16 @@ static int prune_archive(struct ctx *c, char *err, size_t errlen)
         snprintf(r->archive_set, sizeof r->archive_set, "%s", s->set.id);
     char **dbs;
     size_t n;
-    if (target_kind(c->t) != TARGET_KIND_DIR) {
-        /* an S3 target has no WAL archive (the archiver refuses one); its working tree is a
-         * spool, never pruned as if it were the archive */
-        logev(c, DV_INFO, "archive: none on an S3 target (the archiver does not keep one there)");
-        return 0;
+    /* S3: the bucket's archive (headers by ranged GETs, removals by target_remove); the
+     * working tree is a spool, never pruned as if it were the archive */
+    if (target_kind(c->t) == TARGET_KIND_S3 && !c->ats && !(c->ats = archive_s3_store(c->cfg))) {
+        dv_preferr("archive: nothing removed");
+        snprintf(err, errlen, "%s", dv_err());
+        logev(c, DV_ERROR, "%s", dv_err());
+        return -1;
     }
-    if (archive_dbs_at(target_root(c->t), &dbs, &n) != 0) {
+    if ((c->ats ? archive_s3_dbs(c->ats, &dbs, &n) : archive_dbs_at(target_root(c->t), &dbs, &n)) !=
+        0) {
         dv_preferr("archive: nothing removed");
         snprintf(err, errlen, "%s", dv_err());
         logev(c, DV_ERROR, "%s", dv_err());
@@ -667,6 +694,13 @@ static int prune_archive(struct ctx *c, char *err, size_t errlen)
                   dbs[i], (unsigned long long)pa->segments, (unsigned long long)pa->bytes,
                   (unsigned long long)pa->kept, (unsigned long long)pa->first_kept,
                   s ? "what a restore from the oldest retained set needs" : "no set is retained");
+        if (pa->locked_until && !c->o->dry_run) {
+            char when[32];
+            dv_fmt_time(pa->locked_until, when, sizeof when);
+            logev(c, DV_INFO,
+                  "archive of %s: segment %llu and later kept: under Object Lock until %s", dbs[i],
+                  (unsigned long long)pa->first_kept, when);
+        }
     }
     dbglob_free(dbs);
     if (prune_archive_runs(c, start_us) != 0) {
@@ -982,6 +1016,7 @@ out:
     }
     catalog_close(c.cat);
     target_lockq_close(c.lockq);
+    tstore_close(c.ats);
     target_close(c.t);
     if (rc != 0)
         dv_seterr("%s", err);

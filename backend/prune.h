@@ -132,6 +132,7 @@ struct prune_archive {
     uint64_t segments, bytes;  /* (would be) removed */
     uint64_t kept, first_kept; /* segments that stay; the seq of the oldest of them */
     bool failed;               /* left as it was, or stopped part-way (an error event says why) */
+    int64_t locked_until;      /* S3: removal stopped at a segment under Object Lock until then */
 };
 
 struct prune_opts {

@@ -702,6 +702,8 @@ static int restore_run(const struct dv_config *cfg, const struct restore_opts *o
     restore_prepare_fn prep = p->is_live ? NULL : give_new_ids;
     void *prep_ud = &ids;
     struct pitr_prepare pp = {.pt = {.target = cfg->backup.target,
+                                     .t = t,
+                                     .cfg = cfg,
                                      .db_rel = rel,
                                      .set_id = o->set_id,
                                      .set_started = set.started,

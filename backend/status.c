@@ -12,6 +12,7 @@
 #include "dvjson.h"
 #include "fsb.h"
 #include "target.h"
+#include "tstore.h"
 #include "util.h"
 
 static void warn(struct dv_status *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -31,25 +32,33 @@ static void archive_collect(const struct dv_config *cfg, struct dv_status *s)
 {
     struct archive_summary *t = &s->archive_total;
     t->max_err_us = -1;
-    struct fsb *root = fsb_open(cfg->backup.target);
+    /* S3: from the bucket's listing (count, bytes) and the headers of each database's first
+     * and last segment (span); transactions and gaps are not counted there */
+    struct tstore *ts = NULL;
+    struct fsb *root = NULL;
     char **dbs = NULL;
     size_t n = 0;
-    if (!root || archive_dbs_at(root, &dbs, &n) != 0) {
+    if (cfg->backup.s3.bucket
+            ? !(ts = archive_s3_store(cfg)) || archive_s3_dbs(ts, &dbs, &n) != 0
+            : !(root = fsb_open(cfg->backup.target)) || archive_dbs_at(root, &dbs, &n) != 0) {
         snprintf(s->archive_error, sizeof s->archive_error, "%s", dv_err());
         warn(s, "archive unreadable: %s", s->archive_error);
         fsb_close(root);
+        tstore_close(ts);
         return;
     }
     s->archive = dv_calloc(n ? n : 1, sizeof *s->archive);
     for (size_t i = 0; i < n; i++) {
         struct status_archive *a = &s->archive[s->narchive++];
         a->db = dv_strdup(dbs[i]);
-        a->ok = archive_summary_at(root, dbs[i], &a->sum) == 0;
+        a->ok = (ts ? archive_s3_summary(ts, dbs[i], &a->sum)
+                    : archive_summary_at(root, dbs[i], &a->sum)) == 0;
         if (!a->ok) {
             a->err = dv_strdup(dv_err());
             warn(s, "archive of %s unreadable: %s", dbs[i], a->err);
             continue;
         }
+        t->from_listing = a->sum.from_listing;
         t->segments += a->sum.segments;
         t->bytes += a->sum.bytes;
         t->raw_bytes += a->sum.raw_bytes;
@@ -65,7 +74,7 @@ static void archive_collect(const struct dv_config *cfg, struct dv_status *s)
     dbglob_free(dbs);
     struct archive_run_rec *runs;
     size_t nr;
-    if (archive_runs_at(root, &runs, &nr) != 0) {
+    if ((ts ? archive_s3_runs(ts, &runs, &nr) : archive_runs_at(root, &runs, &nr)) != 0) {
         warn(s, "archive run records unreadable: %s", dv_err());
     } else {
         for (size_t i = 0; i < nr; i++)
@@ -78,6 +87,7 @@ static void archive_collect(const struct dv_config *cfg, struct dv_status *s)
         s->run_stale = s->has_run && dv_now_us() - s->run_confirmed_us > STATUS_ARCHIVE_STALE_US;
     }
     fsb_close(root);
+    tstore_close(ts);
 }
 
 /* The server's databases: how many, their size, the paths refused. */
@@ -212,8 +222,7 @@ static void target_collect(const struct dv_config *cfg, struct dv_status *s)
              "the catalog belongs to target %.32s, not to the configured target %.32s: "
              "dvault resync catalog",
              s->catalog_target, tid.id);
-    if (!cfg->backup.s3.bucket) /* the WAL archive needs a directory target (archive.h) */
-        archive_collect(cfg, s);
+    archive_collect(cfg, s); /* a directory's, or the bucket's (archive_s3.c) */
 }
 
 /* What the last sets and the configuration ask of the operator. */
@@ -339,9 +348,11 @@ void status_done(struct dv_status *s)
 
 void status_archive_line(const struct archive_summary *a, char *buf, size_t n)
 {
-    char b[32], raw[32], from[32], to[32], err[48] = "", gaps[32] = "";
+    char b[32], r[32], raw[48] = "", from[32], to[32], err[48] = "", gaps[32] = "";
     dv_fmt_bytes(a->bytes, b, sizeof b);
-    dv_fmt_bytes(a->raw_bytes, raw, sizeof raw);
+    dv_fmt_bytes(a->raw_bytes, r, sizeof r);
+    if (!a->from_listing) /* an S3 target's summary does not count it (archive_s3.c) */
+        snprintf(raw, sizeof raw, " (%s raw)", r);
     dv_fmt_time(a->first_us / 1000000, from, sizeof from);
     dv_fmt_time(a->last_us / 1000000, to, sizeof to);
     /* the end's date only when it differs from the start's */
@@ -351,7 +362,7 @@ void status_archive_line(const struct archive_summary *a, char *buf, size_t n)
                  (long long)((a->max_err_us + 999) / 1000));
     if (a->gaps)
         snprintf(gaps, sizeof gaps, ", %llu gap(s)", (unsigned long long)a->gaps);
-    snprintf(buf, n, "%s (%s raw), from %s to %s%s%s", b, raw, from, to_s, err, gaps);
+    snprintf(buf, n, "%s%s, from %s to %s%s%s", b, raw, from, to_s, err, gaps);
 }
 
 void status_run_line(const struct dv_status *s, char *buf, size_t n)

@@ -167,6 +167,12 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
                r.archive_set[0] ? dv_esc(r.archive_set) : "only what a set taken now needs");
     for (size_t i = 0; i < r.narchive; i++) {
         const struct prune_archive *pa = &r.archive[i];
+        if (pa->locked_until && !quiet) { /* S3: Object Lock stopped the removal there */
+            char when[32];
+            dv_fmt_time(pa->locked_until, when, sizeof when);
+            printf("  keep   %s: segment %llu and later: still under Object Lock until %s\n",
+                   dv_esc(pa->db), (unsigned long long)pa->first_kept, when);
+        }
         if (!pa->failed && (quiet || !pa->segments))
             continue;
         char b[32];

@@ -286,15 +286,17 @@ static void ov_archive(const struct ovscr *o, struct tui_rect b, int *y)
     /* the WAL archive (point-in-time restore): all databases, its span, the archiver's run */
     if (st->narchive) {
         const struct archive_summary *at = &st->archive_total;
-        char err[48] = "", gaps[32] = "", from[32], to[32];
+        char err[48] = "", gaps[32] = "", from[32], to[32], raw[48] = "";
         dv_fmt_bytes(at->bytes, a, sizeof a);
         dv_fmt_bytes(at->raw_bytes, bb, sizeof bb);
+        if (!at->from_listing) /* an S3 target's: from the bucket's listing, not counted */
+            snprintf(raw, sizeof raw, " (%s raw)", bb);
         if (at->max_err_us >= 0)
             snprintf(err, sizeof err, ", %serror <= %lld ms", b.w < 100 ? "" : "observation ",
                      (long long)((at->max_err_us + 999) / 1000));
         if (at->gaps)
             snprintf(gaps, sizeof gaps, ", %llu gap(s)", (unsigned long long)at->gaps);
-        snprintf(buf, sizeof buf, "%zu databases, %s (%s raw)%s%s", st->narchive, a, bb, err, gaps);
+        snprintf(buf, sizeof buf, "%zu databases, %s%s%s%s", st->narchive, a, raw, err, gaps);
         ov_wrap(y, ymax, b.x, b.w, "archive", buf, at->gaps ? TH_WARNING : TH_TEXT);
         dv_fmt_time(at->first_us / 1000000, from, sizeof from);
         dv_fmt_time(at->last_us / 1000000, to, sizeof to);
