@@ -6,8 +6,8 @@
 # the endpoint, "governance, 2 days"; at 80x24 (the compact Overview; Sets on two lines below
 # the list) and at 100x30 (the endpoint and region on their own line; Sets on one line), each
 # line whole, nothing cut; the spool directory's name, which holds an escape sequence, is
-# shown escaped (\x1b) and never reaches the terminal; the WAL archive line says the archiver
-# needs a directory target.
+# shown escaped (\x1b) and never reaches the terminal; the WAL archive line says where the
+# archiver keeps one.
 # needs: gateway (tests/run.sh starts it once; run alone, this script starts its own)
 . "$(dirname "$0")/lib.sh"
 : "${DVAULT:?set DVAULT to the dvault binary}"
@@ -106,7 +106,7 @@ whole "target          $url"
 whole "endpoint        $GW_ENDPOINT (region $GW_REGION)"
 whole "Object Lock     governance, 2 days: every object kept 2 days from its upload"
 whole "spool           $esc_spool"
-whole "archive         none: the WAL archive needs a directory target"
+whole "archive         none (dvault archive --follow keeps one in the bucket)"
 title=$(tmx display -p -t t '#{pane_title}')
 case $title in *pwned*) fail "the pane's title was set: $title" ;; esac
 tui_keys 3; tui_wait_for "Kind"; tui_sync
