@@ -304,8 +304,8 @@ static void ov_archive(const struct ovscr *o, struct tui_rect b, int *y)
                  strncmp(from, to, 11) == 0 && strlen(to) == 19 ? to + 11 : to);
         ov_line(y, ymax, b.x, b.w, "archive span", buf, TH_TEXT);
     } else if (o->base.c->cfg->backup.s3.bucket) {
-        ov_line(y, ymax, b.x, b.w, "archive", "none (dvault archive --follow keeps one in the bucket)",
-                TH_TEXT);
+        ov_line(y, ymax, b.x, b.w, "archive",
+                "none (dvault archive --follow keeps one in the bucket)", TH_TEXT);
     } else if (st->target_ok) {
         ov_line(y, ymax, b.x, b.w, "archive",
                 st->archive_error[0] ? "unreadable (see the warnings)"
