@@ -97,7 +97,8 @@ int target_open_tree(struct target *t, const char *path)
     }
     if (!(t->root = fsb_from_fd(t->dirfd, t->path)))
         return -1;
-    if (t->kind == TARGET_KIND_DIR && target_identity_check(t->root, &t->ident) != 0)
+    if (t->kind == TARGET_KIND_DIR && (target_identity_check(t->root, &t->ident) != 0 ||
+                                       !(t->dir = tstore_dir_from_fd(t->dirfd, t->path))))
         return -1;
     /* beneath the target, never a link or a FIFO planted in its place */
     t->lockfd = fsb_openat(t->root, "lock", O_RDWR | O_CREAT, 0600);
@@ -163,6 +164,7 @@ void target_close(struct target *t)
         close(t->dirfd);
     fsb_close(t->root);
     tstore_close(t->store);
+    tstore_close(t->dir);
     free(t->url);
     free(t->endpoint);
     free(t->lock_mode);
@@ -803,68 +805,7 @@ int target_remove(struct target *t, const char *rel, int64_t *locked_until)
         *locked_until = 0;
     if (t->store)
         return target_s3_remove(t, rel, locked_until);
-    return fsb_unlink(t->root, rel, true);
-}
-
-/* Walk dir (relative to the root) in name order, calling cb for regular files below prefix. */
-static int list_walk(struct target *t, const char *dir, const char *prefix, target_list_cb cb,
-                     void *ud)
-{
-    DIR *d = fsb_opendir(t->root, dir[0] ? dir : ".");
-    if (!d) {
-        if (errno == ENOENT)
-            return 0;
-        dv_preferr("target");
-        return -1;
-    }
-    char **v = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            v = dv_realloc(v, cap * sizeof *v);
-        }
-        v[n++] = dv_strdup(e->d_name);
-    }
-    closedir(d);
-    for (size_t i = 1; i < n; i++) /* name order */
-        for (size_t j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
-            char *x = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = x;
-        }
-    int rc = 0;
-    size_t plen = strlen(prefix);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char *rel = dir[0] ? dv_asprintf("%s/%s", dir, v[i]) : dv_strdup(v[i]);
-        size_t rl = strlen(rel);
-        /* below the prefix, or a directory on the way to it */
-        bool on_way = rl < plen && strncmp(prefix, rel, rl) == 0 && prefix[rl] == '/';
-        bool below = strncmp(rel, prefix, plen < rl ? plen : rl) == 0 && rl >= plen;
-        if (on_way || below) {
-            struct stat st;
-            if (fsb_lstat(t->root, rel, &st) != 0) {
-                rc = errno == ENOENT ? 0 : -1;
-            } else if (S_ISDIR(st.st_mode)) {
-                rc = list_walk(t, rel, prefix, cb, ud);
-            } else if (!below) {
-                rc = 0;
-            } else if (!S_ISREG(st.st_mode)) {
-                dv_seterr("%s/%s: %s: refused", t->path, rel, fsb_kind(st.st_mode));
-                rc = -1;
-            } else {
-                rc = cb(ud, rel, (uint64_t)st.st_size);
-            }
-        }
-        free(rel);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-    return rc;
+    return tstore_delete(t->dir, rel, NULL); /* a missing rel is fine */
 }
 
 int target_list(struct target *t, const char *prefix, target_list_cb cb, void *ud)
@@ -881,5 +822,5 @@ int target_list(struct target *t, const char *prefix, target_list_cb cb, void *u
     }
     if (t->store)
         return target_s3_list(t, prefix, cb, ud);
-    return list_walk(t, "", prefix, cb, ud);
+    return tstore_list(t->dir, prefix, cb, ud);
 }

@@ -14,6 +14,7 @@ struct target {
     struct fsb *root; /* fsb view of dirfd */
     struct target_identity ident;
     enum target_kind kind; /* TARGET_KIND_DIR: the working tree is the target */
+    struct tstore *dir;    /* a directory target: its store (tstore_dir over dirfd) */
     /* S3 */
     struct tstore *store;
     char *url; /* "s3://bucket/prefix" */

@@ -50,6 +50,9 @@ struct tstore_info {
 
 /* A directory store rooted at path (which must exist). NULL with dv_err(). */
 struct tstore *tstore_dir_open(const char *path);
+/* The same over a directory descriptor already open (dup'ed: the caller keeps fd); path
+ * names it in messages. The directory target's store (target.c). */
+struct tstore *tstore_dir_from_fd(int fd, const char *path);
 
 struct tstore_s3_opts {
     const char *endpoint, *region, *credentials_file; /* credentials: s3_credentials */

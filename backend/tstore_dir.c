@@ -249,6 +249,18 @@ static const struct tstore_ops dir_ops = {
     .close = d_close,
 };
 
+struct tstore *tstore_dir_from_fd(int fd, const char *path)
+{
+    struct fsb *root = fsb_from_fd(fd, path);
+    if (!root)
+        return NULL;
+    struct tstore *ts = dv_calloc(1, sizeof *ts);
+    ts->ops = &dir_ops;
+    ts->name = dv_strdup(path);
+    ts->impl = root;
+    return ts;
+}
+
 struct tstore *tstore_dir_open(const char *path)
 {
     struct fsb *root = fsb_open(path);
