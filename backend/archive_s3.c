@@ -24,15 +24,7 @@
 
 struct tstore *archive_s3_store(const struct dv_config *cfg)
 {
-    struct tstore_s3_opts o = {.endpoint = cfg->backup.s3.endpoint,
-                               .region = cfg->backup.s3.region,
-                               .credentials_file = cfg->backup.s3.credentials_file,
-                               .bucket = cfg->backup.s3.bucket,
-                               .prefix = cfg->backup.s3.prefix ? cfg->backup.s3.prefix : ""};
-    struct tstore *ts = tstore_s3_open(&o);
-    if (!ts)
-        dv_preferr("backup target %s", cfg->backup.target);
-    return ts;
+    return target_s3_store_cfg(cfg); /* the bucket alone: no target opened, no lock */
 }
 
 char *archive_s3_spool(const struct dv_config *cfg)

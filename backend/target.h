@@ -208,6 +208,10 @@ const char *target_lock_mode(const struct target *t);
  * identity; *adopted_sets is -1. */
 struct dv_config;
 struct target *target_open_cfg(const struct dv_config *cfg);
+/* The configured bucket's object store alone (tstore.h), without opening the target or taking
+ * its lock: the WAL archiver, which runs beside backups. NULL with dv_err(). */
+struct tstore;
+struct tstore *target_s3_store_cfg(const struct dv_config *cfg);
 int target_identity_read_cfg(const struct dv_config *cfg, struct target_identity *id);
 int target_init_cfg(const struct dv_config *cfg, struct target_identity *id, int *adopted_sets);
 

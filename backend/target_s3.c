@@ -26,7 +26,7 @@
 
 #define INIT_HINT "create a target with `dvault target init`"
 
-static struct tstore *store_open(const struct dv_config *cfg)
+struct tstore *target_s3_store_cfg(const struct dv_config *cfg)
 {
     const char *cred = cfg->backup.s3.credentials_file;
     struct tstore_s3_opts o = {.endpoint = cfg->backup.s3.endpoint,
@@ -138,7 +138,7 @@ static int ident_get(struct tstore *ts, struct target_identity *id)
 
 int target_s3_identity_read(const struct dv_config *cfg, struct target_identity *id)
 {
-    struct tstore *ts = store_open(cfg);
+    struct tstore *ts = target_s3_store_cfg(cfg);
     if (!ts)
         return -1;
     int rc = ident_get(ts, id);
@@ -157,7 +157,7 @@ struct target *target_s3_open(const struct dv_config *cfg)
     t->lock_days = cfg->backup.s3.object_lock_days;
     t->lock_mode =
         dv_strdup(cfg->backup.s3.object_lock_mode ? cfg->backup.s3.object_lock_mode : "governance");
-    if (!(t->store = store_open(cfg)) || ident_get(t->store, &t->ident) != 0)
+    if (!(t->store = target_s3_store_cfg(cfg)) || ident_get(t->store, &t->ident) != 0)
         goto fail;
     if (dv_mkdirs(cfg->backup.s3.cache, 0700) != 0) {
         dv_preferr("backup target %s: working tree", t->url);
@@ -173,7 +173,7 @@ fail:
 
 int target_s3_init(const struct dv_config *cfg, struct target_identity *id)
 {
-    struct tstore *ts = store_open(cfg);
+    struct tstore *ts = target_s3_store_cfg(cfg);
     if (!ts)
         return -1;
     const char *bucket;

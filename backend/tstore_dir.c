@@ -249,9 +249,8 @@ static const struct tstore_ops dir_ops = {
     .close = d_close,
 };
 
-struct tstore *tstore_dir_from_fd(int fd, const char *path)
+static struct tstore *dir_store(struct fsb *root, const char *path)
 {
-    struct fsb *root = fsb_from_fd(fd, path);
     if (!root)
         return NULL;
     struct tstore *ts = dv_calloc(1, sizeof *ts);
@@ -261,14 +260,12 @@ struct tstore *tstore_dir_from_fd(int fd, const char *path)
     return ts;
 }
 
+struct tstore *tstore_dir_from_fd(int fd, const char *path)
+{
+    return dir_store(fsb_from_fd(fd, path), path);
+}
+
 struct tstore *tstore_dir_open(const char *path)
 {
-    struct fsb *root = fsb_open(path);
-    if (!root)
-        return NULL;
-    struct tstore *ts = dv_calloc(1, sizeof *ts);
-    ts->ops = &dir_ops;
-    ts->name = dv_strdup(path);
-    ts->impl = root;
-    return ts;
+    return dir_store(fsb_open(path), path);
 }
