@@ -321,7 +321,8 @@ int archive_s3_dbs(struct tstore *ts, char ***dbs, size_t *n)
     }
     /* the listing is in key order: a database's segments are together, but "a/b" may come
      * between two runs of "a.x" only if names interleave - dedupe after sorting */
-    qsort(d.dbs.v, d.dbs.n, sizeof *d.dbs.v, str_cmp);
+    if (d.dbs.n) /* qsort(NULL, 0, ...) is undefined */
+        qsort(d.dbs.v, d.dbs.n, sizeof *d.dbs.v, str_cmp);
     size_t k = 0;
     for (size_t i = 0; i < d.dbs.n; i++) {
         if (k && strcmp(d.dbs.v[k - 1], d.dbs.v[i]) == 0)
