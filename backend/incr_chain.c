@@ -139,13 +139,47 @@ int incr_chain_origin_ok(struct catalog *cat, struct target *t, const char *db_p
 
 /* ---- restore: the chain ---------------------------------------------------------------- */
 
+/* The delta a full set kept beside its copy of the chain's start (first link), checked
+ * against the SHA-256 the backup recorded and applied to fd (fetched first on S3, evicted
+ * after). 0 or -1. */
+static int apply_kept_delta(struct target *t, struct link *first, const char *db_path, int fd,
+                            const char *out_name)
+{
+    struct delta_header dh;
+    char dsha[65], *delta_rel = NULL;
+    if (!first->f.delta_location) {
+        dv_seterr("set %s keeps a delta for %s but the catalog does not say where", first->set_id,
+                  db_path);
+        return -1;
+    }
+    if (target_fetch_loc(t, first->f.delta_location, &delta_rel) != 0)
+        return -1;
+    char *abs = target_abs(t, first->f.delta_location); /* target-relative in its set */
+    free(first->f.delta_location);
+    first->f.delta_location = abs;
+    int rc = -1, dfd = target_file_open(t, first->f.delta_location, O_RDONLY, 0);
+    if (dfd < 0 || delta_verify_fd(dfd, first->f.delta_location, &dh, dsha) != 0)
+        goto out;
+    if (first->f.delta_sha256 && strcmp(dsha, first->f.delta_sha256) != 0) {
+        dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", first->f.delta_location,
+                  dsha, first->f.delta_sha256);
+        goto out;
+    }
+    rc = delta_apply_fd(dfd, first->f.delta_location, fd, out_name);
+out:
+    if (dfd >= 0)
+        close(dfd);
+    target_evict_loc(t, delta_rel);
+    return rc;
+}
+
 int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, const char *db_path,
                      int fd, const char *out_name, struct dv_job *job, int *links)
 {
     struct link *l = NULL;
-    int n = 0, rc = -1, sfd = -1, dfd = -1, ifd = -1;
+    int n = 0, rc = -1, sfd = -1, ifd = -1;
     struct pagemap want = {0};
-    char *src = NULL, *src_rel = NULL, *delta_rel = NULL;
+    char *src = NULL, *src_rel = NULL;
     if (chain_links(cat, set_id, db_path, &l, &n) != 0)
         return -1;
     if (links)
@@ -181,34 +215,9 @@ int incr_chain_build(struct catalog *cat, struct target *t, const char *set_id, 
             dv_syserr("copy %s to %s", src, out_name);
         goto out;
     }
-    if (l[0].f.delta_mode == CATALOG_DELTA_KEEP) {
-        struct delta_header dh;
-        char dsha[65];
-        if (!l[0].f.delta_location) {
-            dv_seterr("set %s keeps a delta for %s but the catalog does not say where", l[0].set_id,
-                      db_path);
-            goto out;
-        }
-        if (target_fetch_loc(t, l[0].f.delta_location, &delta_rel) != 0)
-            goto out;
-        char *abs = target_abs(t, l[0].f.delta_location); /* target-relative in its set */
-        free(l[0].f.delta_location);
-        l[0].f.delta_location = abs;
-        dfd = target_file_open(t, l[0].f.delta_location, O_RDONLY, 0);
-        if (dfd < 0 || delta_verify_fd(dfd, l[0].f.delta_location, &dh, dsha) != 0)
-            goto out;
-        if (l[0].f.delta_sha256 && strcmp(dsha, l[0].f.delta_sha256) != 0) {
-            dv_seterr("%s is corrupt: SHA-256 %s, the backup recorded %s", l[0].f.delta_location,
-                      dsha, l[0].f.delta_sha256);
-            goto out;
-        }
-        if (delta_apply_fd(dfd, l[0].f.delta_location, fd, out_name) != 0)
-            goto out;
-        close(dfd);
-        dfd = -1;
-        target_evict_loc(t, delta_rel);
-        delta_rel = NULL;
-    }
+    if (l[0].f.delta_mode == CATALOG_DELTA_KEEP &&
+        apply_kept_delta(t, &l[0], db_path, fd, out_name) != 0)
+        goto out;
     close(sfd);
     sfd = -1;
     target_evict(t, src_rel);
@@ -261,9 +270,6 @@ out:
         close(sfd);
         target_evict(t, src_rel);
     }
-    if (dfd >= 0)
-        close(dfd);
-    target_evict_loc(t, delta_rel);
     pagemap_done(&want);
     free(src_rel);
     free(src);

@@ -194,6 +194,35 @@ static int precision(const struct pitr_target *pt, const struct archive_seg *seg
     return 0;
 }
 
+/* The archive's root: the target directory; on S3 the working tree, once the segments the
+ * replay needs and the run records are fetched from the bucket (*fetched: evict them after).
+ * NULL with dv_err() (nothing left fetched). */
+static struct fsb *archive_root(const struct pitr_target *pt, int64_t start_us, int64_t *newest_us,
+                                char ***fetched, size_t *nfetched)
+{
+    if (!(pt->t && target_kind(pt->t) == TARGET_KIND_S3)) {
+        if (strncmp(pt->target, "s3://", 5) == 0) {
+            dv_seterr("%s: point-in-time restore on an S3 target needs the open target",
+                      pt->target);
+            return NULL;
+        }
+        return fsb_open(pt->target);
+    }
+    struct tstore *ts = pt->cfg ? archive_s3_store(pt->cfg) : NULL;
+    int f = ts ? archive_s3_fetch_at(pt->t, ts, pt->db_rel, start_us, pt->at_us, pt->to_latest,
+                                     newest_us, fetched, nfetched)
+               : archive_s3_fetch(pt->t, pt->db_rel, true, fetched, nfetched);
+    tstore_close(ts);
+    if (f != 0)
+        return NULL;
+    struct fsb *root = fsb_open(target_path(pt->t));
+    if (!root && *fetched) {
+        archive_s3_evict(pt->t, *fetched, *nfetched);
+        *fetched = NULL;
+    }
+    return root;
+}
+
 int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -214,30 +243,10 @@ int pitr_apply(const struct pitr_target *pt, const char *path, struct pitr_resul
     }
     char **fetched = NULL;
     size_t nfetched = 0;
-    struct fsb *root = NULL;
     int64_t newest_us = 0;
-    if (pt->t && target_kind(pt->t) == TARGET_KIND_S3) {
-        /* the segments of the database the replay needs and the run records, from the bucket
-         * into the working tree (evicted below) */
-        struct tstore *ts = pt->cfg ? archive_s3_store(pt->cfg) : NULL;
-        int f = ts ? archive_s3_fetch_at(pt->t, ts, pt->db_rel, start_us, pt->at_us, pt->to_latest,
-                                         &newest_us, &fetched, &nfetched)
-                   : archive_s3_fetch(pt->t, pt->db_rel, true, &fetched, &nfetched);
-        tstore_close(ts);
-        if (f != 0)
-            return -1;
-        root = fsb_open(target_path(pt->t));
-    } else if (strncmp(pt->target, "s3://", 5) == 0) {
-        dv_seterr("%s: point-in-time restore on an S3 target needs the open target", pt->target);
+    struct fsb *root = archive_root(pt, start_us, &newest_us, &fetched, &nfetched);
+    if (!root)
         return -1;
-    } else {
-        root = fsb_open(pt->target);
-    }
-    if (!root) {
-        if (fetched)
-            archive_s3_evict(pt->t, fetched, nfetched);
-        return -1;
-    }
     if (archive_list_at(root, pt->db_rel, &segs, &nseg) != 0)
         goto out;
     if (nseg == 0) {

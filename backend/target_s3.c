@@ -553,10 +553,8 @@ int target_s3_fetch(struct target *t, const char *rel)
         free(name);
         return -1;
     }
-    if (local && (uint64_t)st.st_size == info.size) {
-        free(name);
-        return 0;
-    }
+    /* a local copy is never trusted, even of the same size: what the bucket holds is what
+       is read (verify must see an object changed in the bucket); the download replaces it */
     const char *slash = strrchr(rel, '/');
     if (slash) {
         char *dir = dv_asprintf("%.*s", (int)(slash - rel), rel);

@@ -71,6 +71,89 @@ static void prune_json(const struct prune_result *r, bool dry_run, int rc)
     json_decref(o);
 }
 
+/* The text report's sets: each decision, then what Object Lock kept. */
+static void prune_print_sets(const struct prune_result *r, bool dry_run, bool quiet)
+{
+    for (size_t i = 0; i < r->nsets; i++) {
+        const struct prune_set *ps = &r->sets[i];
+        if (!ps->d.prune && quiet)
+            continue;
+        char b[32];
+        dv_fmt_bytes(ps->bytes, b, sizeof b);
+        if (ps->d.prune)
+            printf("  %-6s %-19s %-8s %s: %llu copies, %llu deltas (%llu outside the set), %s%s\n",
+                   dry_run    ? "prune"
+                   : ps->done ? "pruned"
+                              : "FAILED",
+                   dv_esc(ps->set.id), catalog_set_status_name(ps->set.status),
+                   prune_why_text(ps->d.why), (unsigned long long)ps->files,
+                   (unsigned long long)ps->deltas, (unsigned long long)ps->deltas_outside, b, "");
+        else if (ps->d.why == PRUNE_KEEP_LOCKED) {
+            char w[64];
+            when_text(ps->locked_until, w, sizeof w);
+            printf("  %-6s %-19s %-8s %s until %s\n", "keep", dv_esc(ps->set.id),
+                   catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why), w);
+        } else
+            printf("  %-6s %-19s %-8s %s\n", "keep", dv_esc(ps->set.id),
+                   catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why));
+    }
+    if (r->sets_locked || r->nlos_locked) {
+        int64_t last = 0;
+        for (size_t i = 0; i < r->nsets; i++)
+            if (r->sets[i].d.why == PRUNE_KEEP_LOCKED && r->sets[i].locked_until > last)
+                last = r->sets[i].locked_until;
+        char ws[64], wn[64], a[96] = "", b[96] = "";
+        when_text(last, ws, sizeof ws);
+        when_text(r->nlos_locked_until, wn, sizeof wn);
+        if (r->sets_locked)
+            snprintf(a, sizeof a, " (the last until %s)", ws);
+        if (r->nlos_locked)
+            snprintf(b, sizeof b, " (the last until %s)", wn);
+        printf("object lock: kept %llu set(s) and %llu pool object(s) still locked%s%s%s\n",
+               (unsigned long long)r->sets_locked, (unsigned long long)r->nlos_locked, a,
+               r->sets_locked && r->nlos_locked ? "," : "", b);
+    }
+}
+
+/* The text report's archive segments and restored copies. */
+static void prune_print_rest(const struct prune_result *r, const struct dv_config *cfg,
+                             bool dry_run, bool quiet)
+{
+    if (r->narchive)
+        printf("archive: kept for %s%s\n",
+               r->archive_set[0] ? "a restore --at from the oldest retained set, " : "no set: ",
+               r->archive_set[0] ? dv_esc(r->archive_set) : "only what a set taken now needs");
+    for (size_t i = 0; i < r->narchive; i++) {
+        const struct prune_archive *pa = &r->archive[i];
+        if (pa->locked_until && !quiet) { /* S3: Object Lock stopped the removal there */
+            char when[32];
+            dv_fmt_time(pa->locked_until, when, sizeof when);
+            printf("  keep   %s: segment %llu and later: still under Object Lock until %s\n",
+                   dv_esc(pa->db), (unsigned long long)pa->first_kept, when);
+        }
+        if (!pa->failed && (quiet || !pa->segments))
+            continue;
+        char b[32];
+        dv_fmt_bytes(pa->bytes, b, sizeof b);
+        printf("  %-6s %s: %llu segment(s), %s; %llu kept from segment %llu\n",
+               pa->failed ? "FAILED"
+               : dry_run  ? "prune"
+                          : "pruned",
+               dv_esc(pa->db), (unsigned long long)pa->segments, b, (unsigned long long)pa->kept,
+               (unsigned long long)pa->first_kept);
+    }
+    if (r->nrestored || r->restored_skipped || !quiet)
+        printf("restore folder: retention_days %ld%s\n", cfg->restore.retention_days,
+               cfg->restore.retention_days ? "" : " (0: restored copies are kept until deleted)");
+    for (size_t i = 0; i < r->nrestored; i++) {
+        char age[32];
+        restored_fmt_age(r->restored[i].age, age, sizeof age);
+        printf("  %-6s %s: restored %s ago, a copy of %s\n", dry_run ? "prune" : "pruned",
+               dv_esc(r->restored[i].path), age,
+               r->restored[i].origin[0] ? dv_esc(r->restored[i].origin) : "?");
+    }
+}
+
 int cli_prune(int argc, char **argv, struct dv_config *cfg)
 {
     struct prune_opts o = {0};
@@ -122,78 +205,8 @@ int cli_prune(int argc, char **argv, struct dv_config *cfg)
     const char *verb = o.dry_run ? "would remove" : "removed";
     printf("retention: keep_sets %ld, keep_days %ld%s\n", cfg->backup.keep_sets,
            cfg->backup.keep_days, o.dry_run ? " (dry run: nothing changed)" : "");
-    for (size_t i = 0; i < r.nsets; i++) {
-        const struct prune_set *ps = &r.sets[i];
-        if (!ps->d.prune && quiet)
-            continue;
-        char b[32];
-        dv_fmt_bytes(ps->bytes, b, sizeof b);
-        if (ps->d.prune)
-            printf("  %-6s %-19s %-8s %s: %llu copies, %llu deltas (%llu outside the set), %s%s\n",
-                   o.dry_run  ? "prune"
-                   : ps->done ? "pruned"
-                              : "FAILED",
-                   dv_esc(ps->set.id), catalog_set_status_name(ps->set.status),
-                   prune_why_text(ps->d.why), (unsigned long long)ps->files,
-                   (unsigned long long)ps->deltas, (unsigned long long)ps->deltas_outside, b, "");
-        else if (ps->d.why == PRUNE_KEEP_LOCKED) {
-            char w[64];
-            when_text(ps->locked_until, w, sizeof w);
-            printf("  %-6s %-19s %-8s %s until %s\n", "keep", dv_esc(ps->set.id),
-                   catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why), w);
-        } else
-            printf("  %-6s %-19s %-8s %s\n", "keep", dv_esc(ps->set.id),
-                   catalog_set_status_name(ps->set.status), prune_why_text(ps->d.why));
-    }
-    if (r.sets_locked || r.nlos_locked) {
-        int64_t last = 0;
-        for (size_t i = 0; i < r.nsets; i++)
-            if (r.sets[i].d.why == PRUNE_KEEP_LOCKED && r.sets[i].locked_until > last)
-                last = r.sets[i].locked_until;
-        char ws[64], wn[64], a[96] = "", b[96] = "";
-        when_text(last, ws, sizeof ws);
-        when_text(r.nlos_locked_until, wn, sizeof wn);
-        if (r.sets_locked)
-            snprintf(a, sizeof a, " (the last until %s)", ws);
-        if (r.nlos_locked)
-            snprintf(b, sizeof b, " (the last until %s)", wn);
-        printf("object lock: kept %llu set(s) and %llu pool object(s) still locked%s%s%s\n",
-               (unsigned long long)r.sets_locked, (unsigned long long)r.nlos_locked, a,
-               r.sets_locked && r.nlos_locked ? "," : "", b);
-    }
-    if (r.narchive)
-        printf("archive: kept for %s%s\n",
-               r.archive_set[0] ? "a restore --at from the oldest retained set, " : "no set: ",
-               r.archive_set[0] ? dv_esc(r.archive_set) : "only what a set taken now needs");
-    for (size_t i = 0; i < r.narchive; i++) {
-        const struct prune_archive *pa = &r.archive[i];
-        if (pa->locked_until && !quiet) { /* S3: Object Lock stopped the removal there */
-            char when[32];
-            dv_fmt_time(pa->locked_until, when, sizeof when);
-            printf("  keep   %s: segment %llu and later: still under Object Lock until %s\n",
-                   dv_esc(pa->db), (unsigned long long)pa->first_kept, when);
-        }
-        if (!pa->failed && (quiet || !pa->segments))
-            continue;
-        char b[32];
-        dv_fmt_bytes(pa->bytes, b, sizeof b);
-        printf("  %-6s %s: %llu segment(s), %s; %llu kept from segment %llu\n",
-               pa->failed  ? "FAILED"
-               : o.dry_run ? "prune"
-                           : "pruned",
-               dv_esc(pa->db), (unsigned long long)pa->segments, b, (unsigned long long)pa->kept,
-               (unsigned long long)pa->first_kept);
-    }
-    if (r.nrestored || r.restored_skipped || !quiet)
-        printf("restore folder: retention_days %ld%s\n", cfg->restore.retention_days,
-               cfg->restore.retention_days ? "" : " (0: restored copies are kept until deleted)");
-    for (size_t i = 0; i < r.nrestored; i++) {
-        char age[32];
-        restored_fmt_age(r.restored[i].age, age, sizeof age);
-        printf("  %-6s %s: restored %s ago, a copy of %s\n", o.dry_run ? "prune" : "pruned",
-               dv_esc(r.restored[i].path), age,
-               r.restored[i].origin[0] ? dv_esc(r.restored[i].origin) : "?");
-    }
+    prune_print_sets(&r, o.dry_run, quiet);
+    prune_print_rest(&r, cfg, o.dry_run, quiet);
     char sb[32], nb[32], ab[32];
     dv_fmt_bytes(r.set_bytes, sb, sizeof sb);
     dv_fmt_bytes(r.nlo_bytes, nb, sizeof nb);
